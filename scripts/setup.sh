@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian bookworm machine: apt toolchain + pinned Python packages + hexmlir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+need_apt=()
+for b in clang-22 ld.lld-22 llc-22 mlir-translate-22; do command -v "$b" >/dev/null || need_apt+=(x); done
+command -v qemu-hexagon >/dev/null || need_apt+=(q)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  # qemu-user 10 (qemu-hexagon v66..v73) lives in bookworm-backports, same mirror as the configured sources.
+  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/backports.list >/dev/null
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang-22 lld-22 llvm-22 mlir-22-tools >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports qemu-user >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+# Pins: the CPU torch wheel is pre-placed for the default index; a looser pin pulls CUDA wheels.
+if ! $PY -c "import hexmlir, torch_mlir, triton, torch" 2>/dev/null; then
+  $PY -m pip install -q torch==2.13.0
+  $PY -m pip install -q torch-mlir==20261001 triton==3.9.0 ziglang numpy pytest pytest-xdist matplotlib
+  $PY -m pip install -q -e .
+fi

@@ -1,0 +1,23 @@
+"""Typed errors. Every failure the user can cause surfaces as one of these, never as a crash in the bindings."""
+
+
+class HexmlirError(Exception):
+    """Base class. `stage` names the pipeline stage, `op` the offending operation (if known)."""
+
+    def __init__(self, message: str, *, stage: str | None = None, op: str | None = None, loc: str | None = None):
+        self.stage, self.op, self.loc = stage, op, loc
+        where = " ".join(p for p in (f"[stage {stage}]" if stage else "", f"[op {op}]" if op else "",
+                                      f"[at {loc}]" if loc else "") if p)
+        super().__init__(f"{where} {message}".strip())
+
+
+class UnsupportedError(HexmlirError):
+    """The input uses something hexmlir cannot compile (dynamic shape, unknown op, ...)."""
+
+
+class CompileError(HexmlirError):
+    """A pass or tool failed on input that looked valid."""
+
+
+class ToolchainError(HexmlirError):
+    """An external tool (clang-22, llc-22, ld.lld-22, qemu-hexagon) is missing or failed."""
