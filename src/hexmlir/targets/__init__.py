@@ -30,7 +30,7 @@ _HEXAGON = {
 HEXAGON_ARCHS = tuple(_HEXAGON)
 
 
-def hexagon(arch: str = "v73", *, simulate: bool = False) -> Target:
+def hexagon_target(arch: str = "v73", *, simulate: bool = False) -> Target:
     if arch not in _HEXAGON:
         raise HexmlirError(f"unknown Hexagon arch {arch!r}; known: {', '.join(HEXAGON_ARCHS)}")
     tcm, threads = _HEXAGON[arch]
@@ -41,7 +41,7 @@ def hexagon(arch: str = "v73", *, simulate: bool = False) -> Target:
                   tuple(feats))
 
 
-def host(arch: str = "v73") -> Target:
+def host_target(arch: str = "v73") -> Target:
     """The host CPU emulating an NPU of `arch`: same TCM size and vector width, host thread count."""
     import os
     tcm, _ = _HEXAGON.get(arch, _HEXAGON["v73"])
@@ -50,9 +50,9 @@ def host(arch: str = "v73") -> Target:
 
 def get(name: str, arch: str = "v73") -> Target:
     if name == "host":
-        return host(arch)
+        return host_target(arch)
     if name == "hexagon":
-        return hexagon(arch)
+        return hexagon_target(arch)
     if name == "hexagon-sim":
-        return hexagon(arch, simulate=True)
+        return hexagon_target(arch, simulate=True)
     raise HexmlirError(f"unknown target {name!r}; known: host, hexagon, hexagon-sim")

@@ -1,0 +1,114 @@
+"""A compiled kernel: <name>.so + <name>.json. Loads and runs with numpy + ctypes only (no MLIR).
+
+Calling convention: `_mlir_ciface_<fn>(desc*...)`, one memref descriptor per argument
+({allocated, aligned, offset, sizes[r], strides[r]}); function results became trailing out-arguments.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+from pathlib import Path
+
+import numpy as np
+
+_DESC_CACHE: dict[int, type] = {}
+
+
+def _desc_type(rank: int):
+    if rank not in _DESC_CACHE:
+        fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p), ("offset", ctypes.c_ssize_t)]
+        if rank:
+            fields += [("sizes", ctypes.c_ssize_t * rank), ("strides", ctypes.c_ssize_t * rank)]
+        _DESC_CACHE[rank] = type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
+    return _DESC_CACHE[rank]
+
+
+def _descriptor(a: np.ndarray):
+    d = _desc_type(a.ndim)()
+    d.allocated = d.aligned = a.ctypes.data
+    d.offset = 0
+    for i in range(a.ndim):
+        d.sizes[i] = a.shape[i]
+        d.strides[i] = a.strides[i] // a.itemsize
+    return d
+
+
+class Kernel:
+    """A loaded artifact. `kernel(*inputs)` returns the outputs as new numpy arrays."""
+
+    def __init__(self, so_path: Path, meta: dict):
+        self.path, self.meta = Path(so_path), meta
+        self.name = meta["name"]
+        if meta["target"] != "host":
+            self._fn = None
+            return
+        rt = meta.get("runtime")
+        if rt:
+            from . import runtime
+            runtime.load_host(self.path.parent / rt)
+        self._lib = ctypes.CDLL(str(self.path))
+        self._fn = getattr(self._lib, meta["entry"])
+        self._fn.restype = None
+        self._fn.argtypes = [ctypes.c_void_p] * len(meta["args"])
+
+    @classmethod
+    def load(cls, path) -> "Kernel":
+        p = Path(path)
+        meta_path = p.with_suffix(".json") if p.suffix in (".so", ".json", "") else p
+        meta = json.loads(meta_path.read_text())
+        return cls(meta_path.with_suffix(".so"), meta)
+
+    @property
+    def inputs(self):
+        return [a for a in self.meta["args"] if a["role"] == "in"]
+
+    def _check(self, arrays):
+        ins = self.inputs
+        if len(arrays) != len(ins):
+            from .errors import HexmlirError
+            raise HexmlirError(f"{self.name} takes {len(ins)} inputs, got {len(arrays)}")
+        out = []
+        for k, (a, spec) in enumerate(zip(arrays, ins)):
+            a = np.asarray(a)
+            if tuple(a.shape) != tuple(spec["shape"]) or a.dtype != np.dtype(spec["dtype"]):
+                from .errors import HexmlirError
+                raise HexmlirError(f"{self.name}: input {k} must be {spec['dtype']}{spec['shape']}, "
+                                   f"got {a.dtype}{list(a.shape)}")
+            out.append(np.ascontiguousarray(a))
+        return out
+
+    def __call__(self, *arrays):
+        """Run on fresh copies of the inputs that the kernel writes (DPS outputs), return the results."""
+        ins = self._check(arrays)
+        written = set(self.meta["results"])
+        args = []
+        k = 0
+        for i, spec in enumerate(self.meta["args"]):
+            if spec["role"] == "in":
+                a = ins[k]
+                k += 1
+                args.append(a.copy() if i in written else a)
+            else:
+                args.append(np.empty(spec["shape"], dtype=spec["dtype"]))
+        self.run(args)
+        res = [args[i] for i in self.meta["results"]]     # result r lives in argument results[r]
+        return res[0] if len(res) == 1 else tuple(res)
+
+    def run(self, args: list[np.ndarray]) -> None:
+        """Low-level call on preallocated arrays (all arguments incl. outputs, in signature order)."""
+        if self._fn is None:
+            from .errors import HexmlirError
+            raise HexmlirError(f"{self.name} was built for {self.meta['target']}; it cannot run on this host")
+        descs = [_descriptor(a) for a in args]
+        self._fn(*[ctypes.addressof(d) for d in descs])
+
+    def prepared(self, args: list[np.ndarray]):
+        """A zero-argument callable running on fixed arrays (benchmarks: no per-call descriptor set-up)."""
+        descs = [_descriptor(a) for a in args]
+        ptrs = [ctypes.addressof(d) for d in descs]
+        fn = self._fn
+
+        def call():
+            fn(*ptrs)
+        call._keep = (descs, args)
+        return call

@@ -1,0 +1,95 @@
+"""compile(): source -> pipeline -> LLVM IR -> target binary -> cached artifact (Kernel)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from . import cache, targets
+from .errors import HexmlirError, UnsupportedError
+from .options import Options
+
+EMITS = ("mlir", "llvm", "asm", "obj", "so")
+
+
+def _read(source) -> str:
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".mlir")):
+        p = Path(source)
+        if not p.is_file():
+            raise HexmlirError(f"no such file: {p}")
+        return p.read_text()
+    if not isinstance(source, str):
+        return str(source)           # an ir.Module from a frontend
+    return source
+
+
+def _dump_dir(options: Options) -> Path | None:
+    d = options.dump_dir or os.environ.get("HEXMLIR_DUMP_DIR")
+    return Path(d) if d else None
+
+
+def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
+    """Run the pipeline; returns (llvm_ir_text, signature, plan description, llvm-dialect mlir)."""
+    from . import ir as hir
+    from . import pipeline
+    from .transforms import lower
+    with hir.context():
+        module = hir.parse(text)
+        cx = pipeline.run(module, options, target, dump)
+        mlir_text = str(module)
+        ll = lower.to_llvm_ir(module, cx)
+    if dump:
+        (dump / "90-llvm.ll").write_text(ll)
+    return ll, cx.signature, (cx.plan.describe() if cx.plan else ""), mlir_text
+
+
+def compile(source, options: Options | None = None, *, emit: str = "so", output: str | None = None, **kw):
+    """Compile a Linalg module. emit="so" returns a loaded Kernel; other emits write `output` and return its path."""
+    options = (options or Options()).replace(**kw) if kw else (options or Options())
+    target = targets.get(options.target, options.arch)
+    if emit not in EMITS:
+        raise HexmlirError(f"unknown emit {emit!r}; one of {', '.join(EMITS)}")
+    text = _read(source)
+    dump = _dump_dir(options)
+    from .targets.tools import versions
+    k = cache.key(text, options.key(), f"{target.name}:{target.arch}:{target.features}", versions())
+    hit = None if dump else cache.lookup(k, "kernel")
+    if hit is None:
+        hit = _build(text, options, target, dump, k)
+    if output and emit != "so" or (output and emit == "so"):
+        src = {"mlir": "kernel.llvm.mlir", "llvm": "kernel.ll", "asm": "kernel.s", "obj": "kernel.o",
+               "so": "kernel.so"}[emit]
+        shutil.copyfile(hit / src, output)
+        if emit == "so":
+            shutil.copyfile(hit / "kernel.json", Path(output).with_suffix(".json"))
+        if emit != "so":
+            return Path(output)
+    if dump:
+        for ext in ("s",):
+            shutil.copyfile(hit / f"kernel.{ext}", dump / f"91-target.{ext}")
+    from .artifact import Kernel
+    return Kernel.load(hit / "kernel.json")
+
+
+def _build(text, options, target, dump, k) -> Path:
+    ll, sig, plan_text, mlir_text = compile_to_llvm(text, options, target, dump)
+    bdir = cache.build_dir(k)
+    try:
+        (bdir / "kernel.llvm.mlir").write_text(mlir_text)
+        if target.name == "host":
+            from .targets import host
+            files = host.build(ll, bdir, "kernel", options, {"asm", "so"})
+        else:
+            from .targets import hexagon
+            files = hexagon.build(ll, bdir, "kernel", options, target, {"asm", "obj", "so"})
+        meta = {
+            "name": sig["name"], "entry": f"_mlir_ciface_{sig['name']}", "args": sig["args"],
+            "results": sig["results"], "target": target.name, "arch": target.arch,
+            "features": list(target.features), "options": options.key(), "plan": plan_text,
+            "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
+        }
+        (bdir / "kernel.json").write_text(json.dumps(meta, indent=1))
+        return cache.store(k, bdir)
+    finally:
+        shutil.rmtree(bdir, ignore_errors=True)

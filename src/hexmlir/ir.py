@@ -1,0 +1,80 @@
+"""Thin helpers over the MLIR Python bindings (torch_mlir): contexts, pass runs and transform scripts.
+
+Every call that can fail inside MLIR goes through here, so failures become typed hexmlir errors that name
+the stage (and the op, when MLIR's diagnostic names one) instead of crashes or raw binding exceptions.
+"""
+from __future__ import annotations
+
+import re
+
+from torch_mlir import ir, passmanager  # noqa: F401  (re-exported for the passes)
+from torch_mlir.dialects.transform import interpreter
+
+from .errors import CompileError, UnsupportedError
+
+_OP_RE = re.compile(r"'([a-z_]+\.[a-z_.]+)' op")
+
+
+def context() -> ir.Context:
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = False
+    return ctx
+
+
+def _op_from(msg: str) -> str | None:
+    m = _OP_RE.search(msg)
+    return m.group(1) if m else None
+
+
+def parse(text: str, stage: str = "parse") -> ir.Module:
+    try:
+        return ir.Module.parse(text)
+    except ir.MLIRError as e:
+        raise UnsupportedError(f"cannot parse input: {e}", stage=stage, op=_op_from(str(e))) from None
+
+
+def verify(module: ir.Module, stage: str) -> None:
+    try:
+        module.operation.verify()
+    except ir.MLIRError as e:
+        raise CompileError(f"IR does not verify: {e}", stage=stage, op=_op_from(str(e))) from None
+
+
+def run_passes(module: ir.Module, pipeline: str, stage: str) -> None:
+    """Run a textual pass pipeline on the module; `pipeline` is the part inside builtin.module(...)."""
+    try:
+        pm = passmanager.PassManager.parse(f"builtin.module({pipeline})")
+        pm.run(module.operation)
+    except ir.MLIRError as e:
+        raise CompileError(f"pass pipeline failed: {e}", stage=stage, op=_op_from(str(e))) from None
+
+
+def apply_transform(module: ir.Module, body: str, stage: str) -> None:
+    """Apply a transform-dialect script whose body operates on `%root` (the payload module)."""
+    script = ir.Module.parse(
+        "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%root: !transform.any_op {transform.readonly}) {\n"
+        f"{body}\n  transform.yield\n}}\n}}")
+    try:
+        interpreter.apply_named_sequence(module.operation, script.body.operations[0], script)
+    except ir.MLIRError as e:
+        raise CompileError(f"transform script failed: {e}", stage=stage, op=_op_from(str(e))) from None
+
+
+def walk(op, fn) -> None:
+    """Pre-order walk calling fn(op) on every nested operation (fn may not erase the op it is given)."""
+    for region in op.regions:
+        for block in region.blocks:
+            for child in list(block.operations):
+                fn(child.operation)
+                walk(child.operation, fn)
+
+
+def ops_named(root, name: str) -> list:
+    out = []
+    walk(root, lambda o: out.append(o) if o.name == name else None)
+    return out
+
+
+def funcs(module: ir.Module) -> list:
+    return [op.operation for op in module.body.operations if op.operation.name == "func.func"]

@@ -1,0 +1,76 @@
+"""The whole compiler, top to bottom.
+
+Input: a Linalg-on-tensors module (static shapes; destination-passing style or returning tensors).
+Output: an LLVM-dialect module (then LLVM IR, then the target's .s/.o/.so, see driver.py).
+
+Each stage is small, named, switchable by its option, and dumped (HEXMLIR_DUMP_DIR / Options.dump_dir)
+as NN-<stage>.mlir. The plan (plan.py) makes every decision up front; the stages only apply it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .options import Options
+from .targets import Target
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable                          # run(module, cx)
+    enabled: Callable[[Options], bool] = lambda o: True
+
+
+@dataclass
+class CompileContext:
+    options: Options
+    target: Target
+    plan: object = None                    # plan.Plan, set by the `plan` stage
+    signature: dict = field(default_factory=dict)  # args (shape, dtype, role) + result -> arg (bufferize)
+    dump_dir: Path | None = None
+    log: list = field(default_factory=list)
+
+
+def _plan(module, cx):
+    from . import plan
+    cx.plan = plan.build(module, cx.target, cx.options)
+
+
+def _fast_math(module, cx):
+    from .transforms import fast_math
+    fast_math.run(module)
+
+
+def stages() -> list[Stage]:
+    from .transforms import bufferize, canonicalize, check_input, fusion, lower, tcm_tiling, threads, vectorize
+    return [
+        Stage("check-input", check_input.run),                               # static shapes, known ops
+        Stage("canonicalize", canonicalize.run),                             # + generalize named ops
+        Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("plan", _plan),                                                # decide tiles, roles, vectors
+        Stage("tcm-tiling", tcm_tiling.tile, lambda o: o.tcm_tiling),        # forall over TCM tiles
+        Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip
+        Stage("bufferize", bufferize.run),                                   # tensors -> memrefs
+        Stage("threads", threads.run),                                       # forall -> threads | loop
+        Stage("tcm-promote", tcm_tiling.promote, lambda o: o.tcm_tiling),    # DDR tiles -> TCM buffers
+        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
+        Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
+    ]
+
+
+def run(module, options: Options, target: Target, dump_dir: Path | None = None) -> CompileContext:
+    cx = CompileContext(options, target, dump_dir=dump_dir)
+    if dump_dir:
+        dump_dir.mkdir(parents=True, exist_ok=True)
+        (dump_dir / "00-input.mlir").write_text(str(module))
+    for i, st in enumerate(stages(), 1):
+        if not st.enabled(options):
+            cx.log.append(f"{st.name}: off")
+            continue
+        st.run(module, cx)
+        cx.log.append(st.name)
+        if dump_dir:
+            (dump_dir / f"{i:02d}-{st.name}.mlir").write_text(str(module))
+    return cx

@@ -1,0 +1,54 @@
+"""Bufferization: tensors -> memrefs (upstream one-shot-bufferize), function results -> out-params.
+
+Results that bufferize in place into an argument (destination-passing style) are dropped; the function
+writes that argument. `cx.aliases` records result index -> argument index for the artifact metadata.
+"""
+from ..ir import funcs, run_passes
+
+
+def run(module, cx) -> None:
+    run_passes(module, "one-shot-bufferize{bufferize-function-boundaries "
+                       "function-boundary-type-conversion=identity-layout-map}, canonicalize, cse",
+               "bufferize")
+    f = funcs(module)[0]
+    block = f.regions[0].blocks[0]
+    ret = block.operations[len(block.operations) - 1]
+    args = list(block.arguments)
+    n_in, n_res = len(args), len(ret.operands)
+    aliases = {i: args.index(v) for i, v in enumerate(ret.operands) if v in args}
+    run_passes(module, "drop-equivalent-buffer-results, buffer-results-to-out-params{modify-public-functions hoist-static-allocs}, "
+                       "canonicalize, cse",
+               "bufferize")
+    # Result r is either an input written in place (DPS) or the next trailing out-parameter.
+    results, nxt = [], n_in
+    for r in range(n_res):
+        if r in aliases:
+            results.append(aliases[r])
+        else:
+            results.append(nxt)
+            nxt += 1
+    f = funcs(module)[0]
+    cx.signature = {
+        "name": str(f.attributes["sym_name"]).strip('"'),
+        "args": [_spec(a.type, "in" if i < n_in else "out") for i, a in enumerate(f.regions[0].blocks[0].arguments)],
+        "results": results,
+    }
+    _drop_self_copies(module)
+
+
+def _drop_self_copies(module) -> None:
+    """Bufferizing parallel_insert_slice can leave `memref.copy %a, %a`; it is a no-op."""
+    from ..ir import ops_named
+    for op in ops_named(module.operation, "memref.copy"):
+        if op.operands[0] == op.operands[1]:
+            op.erase()
+
+
+_DTYPES = {"f32": "float32", "f16": "float16", "f64": "float64", "bf16": "bfloat16", "i1": "bool",
+           "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}
+
+
+def _spec(t, role: str) -> dict:
+    from torch_mlir import ir
+    st = ir.ShapedType(t)
+    return {"shape": list(st.shape), "dtype": _DTYPES[str(st.element_type)], "role": role}

@@ -1,0 +1,107 @@
+"""TCM tiling: tile each root to the plan's TCM tile, pull its producers into the tile loop, and (after
+bufferization) promote the tile operands that live in DDR into TCM buffers (memory space 1).
+
+Two halves, because upstream's mechanisms want them at different levels:
+  - `tile` (tensors): transform.structured.tile_using_forall on the root + fuse_into_containing_op for
+    its producers. The scf.forall over tiles is the parallel seam the threading pass distributes.
+  - `promote` (memrefs): transform.structured.promote with memory_space = 1 on the DDR operands of each
+    tiled op. The DDR <-> TCM transfers it creates are explicit `linalg.copy` ops: the DMA pass rewrites them.
+Tile-local intermediates (fused producers' results) are re-typed into memory space 1 as well: they never
+touch DDR.
+"""
+from __future__ import annotations
+
+from ..ir import apply_transform, ops_named, run_passes
+from ..plan import ID_ATTR
+from . import memspace
+
+
+def tile(module, cx) -> None:
+    plan = cx.plan
+    lines = []
+    for p in plan.ops.values():
+        if p.role != "root" or not any(p.tcm_tile):
+            continue
+        prods = sorted((q for q in plan.ops.values() if q.role == "producer" and q.root == p.id),
+                       key=lambda q: -q.id)      # closest producer first
+        r = f"%r{p.id}"
+        lines.append(f"{r} = transform.structured.match attributes{{{ID_ATTR} = {p.id}}} in %root "
+                     f": (!transform.any_op) -> !transform.any_op")
+        for q in prods:
+            lines.append(f"%p{q.id} = transform.structured.match attributes{{{ID_ATTR} = {q.id}}} in %root "
+                         f": (!transform.any_op) -> !transform.any_op")
+        sizes = ", ".join(str(t) for t in p.tcm_tile)
+        lines.append(f"%t{p.id}, %l{p.id}_0 = transform.structured.tile_using_forall {r} tile_sizes [{sizes}] "
+                     f": (!transform.any_op) -> (!transform.any_op, !transform.any_op)")
+        loop = f"%l{p.id}_0"
+        for k, q in enumerate(prods, 1):
+            lines.append(f"%f{q.id}, %l{p.id}_{k} = transform.structured.fuse_into_containing_op %p{q.id} into {loop} "
+                         f": (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)")
+            loop = f"%l{p.id}_{k}"
+    if lines:
+        apply_transform(module, "\n".join(lines), "tcm-tiling")
+    run_passes(module, "canonicalize, cse", "tcm-tiling")
+
+
+def _root_buffer(v):
+    """Follow view ops back to the buffer a value views into."""
+    while True:
+        owner = v.owner
+        name = getattr(owner, "name", None)
+        if name in ("memref.subview", "memref.view", "memref.reinterpret_cast", "memref.cast",
+                    "memref.expand_shape", "memref.collapse_shape"):
+            v = owner.operands[0]
+            continue
+        return v
+
+
+def _inside_tile_loop(op) -> object | None:
+    """The innermost enclosing tile loop (scf.forall / scf.for created by tiling), if any."""
+    p = op.parent
+    while p is not None and p.name != "func.func":
+        if p.name in ("scf.forall", "scf.for"):
+            return p
+        p = p.parent
+    return None
+
+
+def _encloses(loop, op) -> bool:
+    p = op.parent
+    while p is not None:
+        if p == loop:
+            return True
+        p = p.parent
+    return False
+
+
+def promote(module, cx) -> None:
+    plan = cx.plan
+    lines = []
+    done = set()
+    for op in ops_named(module.operation, "linalg.generic"):
+        if ID_ATTR not in op.attributes:
+            continue
+        pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
+        loop = _inside_tile_loop(op)
+        if loop is None or pid in done:
+            continue
+        done.add(pid)
+        promote_idx = []
+        for i, v in enumerate(op.operands):
+            buf = _root_buffer(v)
+            owner = buf.owner
+            if getattr(owner, "name", None) == "memref.alloc" and _encloses(loop, owner.operation):
+                memspace.retype_alloc(owner.operation, 1)        # tile-local intermediate: lives in TCM
+            elif not memspace.is_tcm(v.type):
+                promote_idx.append(i)
+        if promote_idx:
+            idx = ", ".join(map(str, promote_idx))
+            lines.append(f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root "
+                         f": (!transform.any_op) -> !transform.any_op")
+            lines.append(f"%pp{pid} = transform.structured.promote %g{pid} {{ memory_space = 1, "
+                         f"operands_to_promote = [{idx}], alignment = 128 }} "
+                         f": (!transform.any_op) -> !transform.any_op")
+    if lines:
+        apply_transform(module, "\n".join(lines), "tcm-promote")
+    run_passes(module, "canonicalize, cse", "tcm-promote")
+    memspace.hoist_tcm_allocs(module)

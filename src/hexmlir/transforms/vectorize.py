@@ -1,0 +1,70 @@
+"""Vectorization to 128-byte vectors (32 x f32, 64 x f16, 128 x i8).
+
+Each planned op is tiled by its vector tile (innermost loop by the lanes), the innermost tile loop is
+peeled so the main loop has a static full-width body, and that body is vectorized with upstream's
+structured.vectorize. The peeled remainder (< one vector) stays scalar: tails never read past the end.
+"""
+from ..ir import apply_transform, ops_named, run_passes
+from ..plan import ID_ATTR
+
+
+def run(module, cx) -> None:
+    seen = set()
+    lines = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if ID_ATTR not in op.attributes:
+            continue
+        pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
+        if pid in seen:
+            continue
+        seen.add(pid)
+        p = cx.plan.ops[pid]
+        if not p.vec_tile:
+            continue
+        nloops = sum(1 for t in p.vec_tile if t)
+        loops = ", ".join(f"%v{pid}_{k}" for k in range(nloops))
+        anys = ", ".join(["!transform.any_op"] * (nloops + 1))
+        inner = nloops - 1 - list(reversed([t for t in p.vec_tile if t])).index(max(p.vec_tile))
+        sizes = ", ".join(map(str, p.vec_tile))
+        lines += [
+            f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
+            f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
+            f"%c{pid} = transform.cast %v{pid}_{inner} : !transform.any_op to !transform.op<\"scf.for\">",
+            f"%m{pid}, %rem{pid} = transform.loop.peel %c{pid} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
+        ]
+    if not lines:
+        return
+    lines += [
+        '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
+        "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
+        " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op",
+    ]
+    apply_transform(module, "\n".join(lines), "vectorize")
+    # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
+    lines = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if ID_ATTR in op.attributes and all(
+                not hasattr(v.type, "has_static_shape") or _static(v.type) for v in op.operands):
+            op.attributes["hexmlir.vectorize"] = op.attributes[ID_ATTR]
+    lines += [
+        '%vv = transform.structured.match attributes{hexmlir.vectorize} in %root : (!transform.any_op) -> !transform.any_op',
+        "transform.structured.vectorize %vv : !transform.any_op",
+        '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
+        "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
+        " transform.apply_patterns.vector.transfer_permutation_patterns\n"
+        " transform.apply_patterns.vector.lower_contraction lowering_strategy = \"outerproduct\"\n"
+        " transform.apply_patterns.vector.lower_outerproduct\n"
+        " transform.apply_patterns.vector.multi_reduction_flattening\n"
+        " transform.apply_patterns.vector.multi_reduction_unrolling\n"
+        "} : !transform.any_op",
+        "%h = transform.structured.hoist_redundant_vector_transfers %fn : (!transform.any_op) -> !transform.any_op",
+    ]
+    apply_transform(module, "\n".join(lines), "vectorize")
+    run_passes(module, "canonicalize, cse", "vectorize")
+
+
+def _static(t) -> bool:
+    from torch_mlir import ir
+    if isinstance(t, ir.MemRefType):
+        return ir.ShapedType(t).has_static_shape
+    return True
