@@ -34,7 +34,7 @@ def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
     from . import ir as hir
     from . import pipeline
     from .transforms import lower
-    with hir.context():
+    with hir.context(), hir.ir.Location.unknown():
         module = hir.parse(text)
         cx = pipeline.run(module, options, target, dump)
         mlir_text = str(module)

@@ -49,15 +49,16 @@ def run_passes(module: ir.Module, pipeline: str, stage: str) -> None:
         raise CompileError(f"pass pipeline failed: {e}", stage=stage, op=_op_from(str(e))) from None
 
 
-def apply_transform(module: ir.Module, body: str, stage: str) -> None:
+def apply_transform(module: ir.Module, body: str, stage: str, consumes_root: bool = False) -> None:
     """Apply a transform-dialect script whose body operates on `%root` (the payload module)."""
+    mode = "consumed" if consumes_root else "readonly"
     script = ir.Module.parse(
         "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%root: !transform.any_op {transform.readonly}) {\n"
+        f"transform.named_sequence @__transform_main(%root: !transform.any_op {{transform.{mode}}}) {{\n"
         f"{body}\n  transform.yield\n}}\n}}")
     try:
         interpreter.apply_named_sequence(module.operation, script.body.operations[0], script)
-    except ir.MLIRError as e:
+    except (ir.MLIRError, ValueError) as e:
         raise CompileError(f"transform script failed: {e}", stage=stage, op=_op_from(str(e))) from None
 
 

@@ -34,6 +34,9 @@ def run(module, cx) -> None:
         "results": results,
     }
     _drop_self_copies(module)
+    # Free DDR intermediates (unfused kernels allocate them per call); runs before TCM promotion,
+    # whose own alloc/dealloc pairs this pipeline would reject.
+    run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")
 
 
 def _drop_self_copies(module) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..errors import CompileError
-from ..ir import funcs, run_passes, verify
+from ..ir import apply_transform, funcs, run_passes, verify
 from . import memspace
 
 
@@ -21,7 +21,6 @@ def to_llvm_dialect(module, cx) -> None:
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
     memspace.erase(module)
-    ib = cx.target.index_bits
     run_passes(module, ", ".join([
         "func.func(convert-linalg-to-loops)",
         "func.func(convert-vector-to-scf{full-unroll})",
@@ -29,24 +28,47 @@ def to_llvm_dialect(module, cx) -> None:
         "expand-strided-metadata",
         "func.func(lower-affine)",
         "convert-scf-to-cf",
+        "math-extend-to-supported-types",     # f16 tanh/exp/erf computed in f32 when not fast-math
         "canonicalize",
-        f"convert-vector-to-llvm",
-        f"finalize-memref-to-llvm{{index-bitwidth={ib}}}",
-        "convert-math-to-llvm",
+        "convert-math-to-llvm",               # intrinsics first; what is left (erf) becomes libm calls
         "convert-math-to-libm",
-        f"convert-arith-to-llvm{{index-bitwidth={ib}}}",
-        f"convert-index-to-llvm{{index-bitwidth={ib}}}",
-        f"convert-cf-to-llvm{{index-bitwidth={ib}}}",
-        f"convert-func-to-llvm{{index-bitwidth={ib}}}",
-        "convert-ub-to-llvm",
-        "reconcile-unrealized-casts",
-        "canonicalize", "cse",
     ]), "lower-to-llvm")
+    apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
+      transform.apply_patterns.vector.transfer_permutation_patterns
+      transform.apply_patterns.vector.lower_broadcast
+      transform.apply_patterns.vector.lower_shape_cast
+      transform.apply_patterns.vector.lower_transpose
+    } : !transform.any_op""", "lower-to-llvm")
+    # One conversion with one type converter, so every dialect agrees on the index width
+    # (the per-dialect passes do not all read the data layout; 32-bit Hexagon would be left with casts).
+    apply_transform(module, f"""
+    transform.apply_conversion_patterns to %root {{
+      transform.apply_conversion_patterns.vector.vector_to_llvm
+      transform.apply_conversion_patterns.dialect_to_llvm "memref"
+      transform.apply_conversion_patterns.dialect_to_llvm "math"
+      transform.apply_conversion_patterns.dialect_to_llvm "arith"
+      transform.apply_conversion_patterns.dialect_to_llvm "index"
+      transform.apply_conversion_patterns.dialect_to_llvm "cf"
+      transform.apply_conversion_patterns.dialect_to_llvm "ub"
+      transform.apply_conversion_patterns.func.func_to_llvm
+    }} with type_converter {{
+      transform.apply_conversion_patterns.memref.memref_to_llvm_type_converter {{index_bitwidth = {cx.target.index_bits}}}
+    }} {{legal_dialects = ["llvm"], partial_conversion}} : !transform.any_op""", "lower-to-llvm",
+                    consumes_root=True)
+    run_passes(module, "reconcile-unrealized-casts, canonicalize, cse", "lower-to-llvm")
     leftovers = set()
 
     def visit(op):
         if not op.name.startswith("llvm.") and op.name not in ("builtin.module",):
             leftovers.add(op.name)
+        # math-extend-to-supported-types leaves arith fastmath flags on llvm.fpext/fptrunc; LLVM 22's
+        # translator (no arith dialect) rejects them, and they carry no meaning there.
+        for name in list(op.attributes):
+            if str(op.attributes[name]).startswith("#arith."):
+                del op.attributes[name]
     from ..ir import walk
     walk(module.operation, visit)
     if leftovers:

@@ -11,6 +11,8 @@ touch DDR.
 """
 from __future__ import annotations
 
+from torch_mlir import ir
+
 from ..ir import apply_transform, ops_named, run_passes
 from ..plan import ID_ATTR
 from . import memspace
@@ -74,6 +76,16 @@ def _encloses(loop, op) -> bool:
     return False
 
 
+def _wrap_in_subview(op, i) -> None:
+    """Replace operand i (a whole buffer: the problem fits one tile) by a full-size subview of it."""
+    from torch_mlir.dialects import memref
+    v = op.operands[i]
+    shape = list(ir.MemRefType(v.type).shape)
+    with ir.InsertionPoint(op):
+        sv = memref.subview(v, [0] * len(shape), shape, [1] * len(shape))
+    op.operands[i] = sv
+
+
 def promote(module, cx) -> None:
     plan = cx.plan
     lines = []
@@ -82,17 +94,19 @@ def promote(module, cx) -> None:
         if ID_ATTR not in op.attributes:
             continue
         pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
-        loop = _inside_tile_loop(op)
-        if loop is None or pid in done:
+        loop = _inside_tile_loop(op)        # None: the whole problem is one tile
+        if pid in done:
             continue
         done.add(pid)
         promote_idx = []
         for i, v in enumerate(op.operands):
             buf = _root_buffer(v)
             owner = buf.owner
-            if getattr(owner, "name", None) == "memref.alloc" and _encloses(loop, owner.operation):
+            if getattr(owner, "name", None) == "memref.alloc" and loop is not None and _encloses(loop, owner.operation):
                 memspace.retype_alloc(owner.operation, 1)        # tile-local intermediate: lives in TCM
-            elif not memspace.is_tcm(v.type):
+            elif isinstance(v.type, ir.MemRefType) and not memspace.is_tcm(v.type):
+                if getattr(v.owner, "name", None) != "memref.subview":
+                    _wrap_in_subview(op, i)         # upstream promotion wants subview operands
                 promote_idx.append(i)
         if promote_idx:
             idx = ", ".join(map(str, promote_idx))

@@ -4,7 +4,7 @@ Each planned op is tiled by its vector tile (innermost loop by the lanes), the i
 peeled so the main loop has a static full-width body, and that body is vectorized with upstream's
 structured.vectorize. The peeled remainder (< one vector) stays scalar: tails never read past the end.
 """
-from ..ir import apply_transform, ops_named, run_passes
+from ..ir import apply_transform, ir, ops_named, run_passes
 from ..plan import ID_ATTR
 
 
@@ -45,17 +45,18 @@ def run(module, cx) -> None:
     for op in ops_named(module.operation, "linalg.generic"):
         if ID_ATTR in op.attributes and all(
                 not hasattr(v.type, "has_static_shape") or _static(v.type) for v in op.operands):
-            op.attributes["hexmlir.vectorize"] = op.attributes[ID_ATTR]
+            op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1)
     lines += [
-        '%vv = transform.structured.match attributes{hexmlir.vectorize} in %root : (!transform.any_op) -> !transform.any_op',
+        '%vv = transform.structured.match attributes{hexmlir.vectorize = 1} in %root : (!transform.any_op) -> !transform.any_op',
         "transform.structured.vectorize %vv : !transform.any_op",
         '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
         "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
         " transform.apply_patterns.vector.transfer_permutation_patterns\n"
         " transform.apply_patterns.vector.lower_contraction lowering_strategy = \"outerproduct\"\n"
         " transform.apply_patterns.vector.lower_outerproduct\n"
-        " transform.apply_patterns.vector.multi_reduction_flattening\n"
-        " transform.apply_patterns.vector.multi_reduction_unrolling\n"
+        " transform.apply_patterns.vector.reorder_multi_reduction_dims lowering_strategy = \"innerreduction\"\n"
+        " transform.apply_patterns.vector.multi_reduction_flattening lowering_strategy = \"innerreduction\"\n"
+        " transform.apply_patterns.vector.multi_reduction_unrolling lowering_strategy = \"innerreduction\"\n"
         "} : !transform.any_op",
         "%h = transform.structured.hoist_redundant_vector_transfers %fn : (!transform.any_op) -> !transform.any_op",
     ]

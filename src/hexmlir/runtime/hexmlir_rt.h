@@ -1,0 +1,104 @@
+/* hexmlir runtime: TCM pool, DMA engine, thread pool, stats.
+ *
+ * One C source serves both targets: the host CPU (which emulates the NPU) and
+ * hexagon-linux-musl. Every size and address is intptr_t so MLIR `index` maps
+ * onto it (64-bit on the host, 32-bit on Hexagon). See docs/runtime.md.
+ */
+#ifndef HEXMLIR_RT_H
+#define HEXMLIR_RT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- TCM pool ------------------------------------------------------------
+ * One arena per process, created lazily on first use with the size from
+ * hx_tcm_init, else env HEXMLIR_TCM_BYTES (K/M/G suffix allowed), else 8 MiB.
+ * Allocation is best fit over a coalescing free list. Blocks of >= 4 KiB are
+ * 2 KiB aligned, smaller ones 128 B aligned (one HVX vector); sizes are rounded
+ * up to 128 B. A request for 0 bytes returns a distinct 128 B block. All calls
+ * are thread safe. */
+
+/* Creates the arena with `bytes` (<= 0: default). No-op if it already has that
+ * size; recreates it if the size differs and nothing is allocated; otherwise
+ * keeps the old arena and prints one line to stderr. */
+void hx_tcm_init(intptr_t bytes);
+/* Arena size in bytes (creates the arena). */
+intptr_t hx_tcm_size(void);
+/* NULL on failure; then stats.tcm_failed++ and one line on stderr. */
+void *hx_tcm_alloc(intptr_t bytes);
+/* NULL is ignored; pointers not returned by hx_tcm_alloc are reported on
+ * stderr and ignored. */
+void hx_tcm_free(void *p);
+/* Same as hx_tcm_alloc / hx_tcm_free with the address as an integer (0 on
+ * failure); this is the form compiled kernels call. */
+intptr_t hx_tcm_alloc_addr(intptr_t bytes);
+void hx_tcm_free_addr(intptr_t addr);
+
+/* ---- DMA engine ----------------------------------------------------------
+ * Asynchronous copies. Each submitting thread has its own FIFO queue; copy
+ * threads (env HEXMLIR_DMA_THREADS, default 1) serve the queues, at most one
+ * copy thread per queue at a time. With 0 copy threads (or if none could be
+ * started) a copy is done synchronously inside hx_dma_start_* and its token is
+ * complete on return.
+ *
+ * Ordering guarantee: copies submitted by one thread complete in submission
+ * order, so once copy t is complete every copy its submitting thread started
+ * before t is complete too. Copies from different threads are unordered.
+ *
+ * Tokens: a process-wide counter starting at 1, 64-bit internally; every start
+ * returns a new larger token (> 0). On 32-bit targets the returned token wraps
+ * from INTPTR_MAX back to 1; a wait maps it to the most recent copy with those
+ * low bits, which is the right copy unless it is more than INTPTR_MAX copies old
+ * (and then both are long complete). At most 4096 copies are in flight per
+ * process and 256 per thread; a start beyond that blocks until one completes.
+ *
+ * Overlapping src and dst is undefined. Zero or negative sizes/rows are a
+ * no-op copy that still gets a token and keeps its place in the order. */
+intptr_t hx_dma_start_1d(intptr_t dst, intptr_t src, intptr_t bytes);
+/* rows x row_bytes; row r goes from src + r*src_stride to dst + r*dst_stride. */
+intptr_t hx_dma_start_2d(intptr_t dst, intptr_t src, intptr_t row_bytes, intptr_t rows,
+                         intptr_t dst_stride_bytes, intptr_t src_stride_bytes);
+/* Returns once copy `token` is complete; any thread may wait on any token.
+ * Returns at once for token <= 0, a complete copy, or an unknown token: one
+ * larger than the last token issued in this process (never issued). */
+void hx_dma_wait(intptr_t token);
+/* Returns once every copy started by the calling thread is complete. */
+void hx_dma_wait_all(void);
+
+/* ---- Thread pool ---------------------------------------------------------
+ * Persistent workers created on first use; pool size (including the caller)
+ * defaults to the online CPU count, capped by env HEXMLIR_NUM_THREADS. */
+
+/* Runs fn(ctx, i) for every i in [0, n) exactly once and returns when all are
+ * done. The caller participates. Nested calls (from inside fn) run inline,
+ * sequentially, on the calling thread. The pool serves one top-level loop at a
+ * time: a call from another thread while it is busy runs inline on that thread
+ * (never blocks on the pool, so it cannot deadlock). */
+void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx);
+int hx_num_threads(void);
+/* Resizes the pool to n threads including the caller (clamped to 1..128).
+ * Blocks while a loop runs; ignored when called from inside a loop body. */
+void hx_set_num_threads(int n);
+
+/* ---- Stats ---------------------------------------------------------------
+ * Counters since process start or the last hx_reset_stats. tcm_live and
+ * tcm_size are state, not counters: reset keeps them and sets tcm_high_water to
+ * tcm_live. dma_* count completed copies; dma_ns is time spent copying.
+ * pool_tasks counts fn calls of all hx_parallel_for calls, pool_dispatches the
+ * calls that were handed to the worker threads (not run inline). */
+typedef struct {
+  int64_t tcm_high_water, tcm_live, tcm_failed, tcm_size;
+  int64_t dma_bytes, dma_copies, dma_ns;
+  int64_t pool_tasks, pool_dispatches;
+} hx_stats_t;
+
+void hx_get_stats(hx_stats_t *out);
+void hx_reset_stats(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEXMLIR_RT_H */
