@@ -72,6 +72,24 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     return Kernel.load(hit / "kernel.json")
 
 
+def explain(source, options: Options | None = None) -> str:
+    """The plan the compiler would apply, as text (no code is generated)."""
+    from . import ir as hir
+    from . import plan
+    from .transforms import canonicalize, check_input, fusion
+    from .pipeline import CompileContext
+    options = options or Options()
+    target = targets.get(options.target, options.arch)
+    with hir.context(), hir.ir.Location.unknown():
+        module = hir.parse(_read(source))
+        cx = CompileContext(options, target)
+        check_input.run(module, cx)
+        canonicalize.run(module, cx)
+        if options.fusion:
+            fusion.run(module, cx)
+        return plan.build(module, target, options).describe()
+
+
 def _build(text, options, target, dump, k) -> Path:
     ll, sig, plan_text, mlir_text = compile_to_llvm(text, options, target, dump)
     bdir = cache.build_dir(k)

@@ -77,7 +77,8 @@ def _footprint(p: OpPlan, tile: list[int]) -> int:
     return total * p.elem_bytes
 
 
-def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int = 0) -> list[int]:
+def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int = 0,
+                    producer_bytes: int = 0) -> list[int]:
     """Largest tile (innermost dims whole first) whose working set fits `tile_budget`.
 
     Reduction loops stay whole, so a reduction finishes inside one tile (row softmax, row sums, matmul K).
@@ -92,7 +93,10 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
     # Start from the smallest tile: all parallel dims 1, then grow from the innermost parallel dim out.
     for d in par:
         tile[d] = 1
-    if _footprint(p, tile) > tile_budget:
+    def fits(t):
+        return _footprint(p, t) + producer_bytes * _share(p, t) <= tile_budget
+
+    if not fits(tile):
         return tile                     # even one row is too big; tile as small as possible
     cap_elems = tile_elems or 0
     for d in reversed(par):
@@ -103,7 +107,7 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
             elems = 1
             for dd in par:
                 elems *= tile[dd]
-            if _footprint(p, tile) <= tile_budget and (not cap_elems or elems <= cap_elems):
+            if fits(tile) and (not cap_elems or elems <= cap_elems):
                 lo = mid
             else:
                 hi = mid - 1
@@ -152,8 +156,8 @@ def _generic_info(op):
             if isinstance(e, ir.AffineDimExpr):
                 d = e.position
                 dims.append(d)
-                if loops[d] is None and k < len(shape):
-                    loops[d] = shape[k]
+                if (loops[d] is None or loops[d] < 0) and k < len(shape):
+                    loops[d] = shape[k] if shape[k] >= 0 else -1     # -1: dynamic (a partial tile)
         dims_per_operand.append(dims)
     return loops, iters, elem_bytes, dims_per_operand
 
@@ -210,7 +214,21 @@ def build(module, target: Target, options: Options) -> Plan:
             p.root = first.root if first.role == "producer" else first.id
         else:
             p.role = "root"
-            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems) if options.tcm_tiling else []
-            p.tile_bytes = _footprint(p, p.tcm_tile or [0] * len(p.loops))
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize else []
+    for p in plan.ops.values():
+        if p.role == "root" and options.tcm_tiling:
+            # Producers fused into this root's tile loop keep their tiles in TCM too: count them
+            # (scaled by the share of the root's parallel iterations a tile covers).
+            prod_bytes = sum(_footprint(q, [0] * len(q.loops)) for q in plan.ops.values() if q.root == p.id)
+            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, prod_bytes)
+            p.tile_bytes = _footprint(p, p.tcm_tile) + int(prod_bytes * _share(p, p.tcm_tile))
     return plan
+
+
+def _share(p: OpPlan, tile: list[int]) -> float:
+    full = tiled = 1
+    for d, n in enumerate(p.loops):
+        if p.iterators[d] == "parallel":
+            full *= n
+            tiled *= tile[d] if tile and tile[d] else n
+    return tiled / full

@@ -5,7 +5,7 @@ peeled so the main loop has a static full-width body, and that body is vectorize
 structured.vectorize. The peeled remainder (< one vector) stays scalar: tails never read past the end.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import ID_ATTR
+from ..plan import ID_ATTR, _generic_info
 
 
 def run(module, cx) -> None:
@@ -29,9 +29,14 @@ def run(module, cx) -> None:
         lines += [
             f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
             f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
-            f"%c{pid} = transform.cast %v{pid}_{inner} : !transform.any_op to !transform.op<\"scf.for\">",
-            f"%m{pid}, %rem{pid} = transform.loop.peel %c{pid} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
         ]
+        # Peel only when the vectorized loop may have a partial last step (upstream refuses otherwise).
+        extent = _generic_info(op)[0][p.vec_tile.index(max(p.vec_tile))]
+        if extent is None or extent < 0 or extent % max(p.vec_tile):
+            lines += [
+                f"%c{pid} = transform.cast %v{pid}_{inner} : !transform.any_op to !transform.op<\"scf.for\">",
+                f"%m{pid}, %rem{pid} = transform.loop.peel %c{pid} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
+            ]
     if not lines:
         return
     lines += [

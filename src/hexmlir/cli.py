@@ -1,0 +1,69 @@
+"""`hexmlir` command line: compile, explain, demo, bench."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import HexmlirError
+from .options import Options
+
+
+def _add_option_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default="host", choices=["host", "hexagon", "hexagon-sim"])
+    p.add_argument("--arch", default="v73")
+    for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma", "double-buffer"):
+        p.add_argument(f"--no-{name}", action="store_true", help=f"turn {name} off")
+    p.add_argument("--num-threads", type=int, default=0, help="hardware threads (0: target default)")
+    p.add_argument("--tcm-budget", type=int, default=0, help="TCM bytes (0: target default)")
+    p.add_argument("--tile-elems", type=int, default=0, help="override elements per TCM tile")
+    p.add_argument("--dump-dir", default=None, help="write the IR after every stage here")
+
+
+def options_from(a) -> Options:
+    return Options(target=a.target, arch=a.arch, vectorize=not a.no_vectorize, fusion=not a.no_fusion,
+                   tcm_tiling=not a.no_tcm_tiling, fast_math=not a.no_fast_math,
+                   multithread=not a.no_multithread, dma=not a.no_dma, double_buffer=not a.no_double_buffer,
+                   num_threads=a.num_threads, tcm_budget=a.tcm_budget, tile_elems=a.tile_elems,
+                   dump_dir=a.dump_dir)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="hexmlir", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("compile", help="compile a Linalg .mlir file")
+    c.add_argument("file")
+    c.add_argument("--emit", default="so", choices=["mlir", "llvm", "asm", "obj", "so"])
+    c.add_argument("-o", "--output", required=True)
+    _add_option_flags(c)
+    e = sub.add_parser("explain", help="print the plan (tiles, roles, vector sizes) for a .mlir file")
+    e.add_argument("file")
+    _add_option_flags(e)
+    d = sub.add_parser("demo", help="compile and run real kernels; print what each mechanism buys")
+    d.add_argument("--quick", action="store_true")
+    b = sub.add_parser("bench", help="benchmarks")
+    b.add_argument("which", choices=["gelu"])
+    b.add_argument("--sizes", default="1048576,16777216")
+    b.add_argument("--repeats", type=int, default=15)
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "compile":
+            from .driver import compile as hcompile
+            hcompile(a.file, options_from(a), emit=a.emit, output=a.output)
+            print(a.output)
+        elif a.cmd == "explain":
+            from .driver import explain
+            print(explain(a.file, options_from(a)))
+        elif a.cmd == "demo":
+            from .demo import main as demo
+            demo(quick=a.quick)
+        elif a.cmd == "bench":
+            from .bench.gelu import main as gelu
+            gelu([int(s) for s in a.sizes.split(",")], a.repeats)
+    except HexmlirError as err:
+        print(f"hexmlir: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""FileCheck-style checks of the IR after key stages, the emitted code, and the hexagon objects."""
+import re
+import subprocess
+
+import pytest
+
+import hexmlir
+from hexmlir import Options
+from hexmlir.kernels import linalg_suite as S
+from hexmlir.targets import HEXAGON_ARCHS
+from hexmlir.targets.tools import tool
+
+ST = dict(multithread=False, dma=False, double_buffer=False)
+
+
+def _dump(tmp_path, kernel, **kw):
+    d = tmp_path / "dump"
+    hexmlir.compile(kernel.mlir, Options(dump_dir=str(d), **{**ST, **kw}))
+    return {p.name.split("-", 1)[1].rsplit(".", 1)[0]: p.read_text() for p in d.iterdir()}
+
+
+def test_fusion_makes_one_loop_nest(tmp_path):
+    ir = _dump(tmp_path, S.gelu_tanh((1000,)), fast_math=False)
+    assert len(re.findall(r"linalg\.\w+ ", ir["canonicalize"])) >= 6
+    fused = ir["fusion"]
+    assert fused.count("linalg.generic") == 1
+    assert fused.count("tensor.empty") == 1           # only the output; no intermediate tensors
+    assert "math.tanh" in fused
+
+
+def test_unfused_keeps_ops(tmp_path):
+    ir = _dump(tmp_path, S.gelu_tanh((1000,)), fusion=False, fast_math=False)
+    assert "fusion" not in ir
+    assert ir["plan"].count("linalg.generic") >= 6
+
+
+def test_tcm_tiling_promotes_to_memory_space_1(tmp_path):
+    ir = _dump(tmp_path, S.softmax_rows(300, 1001), fast_math=False)
+    assert "scf.forall" in ir["tcm-tiling"]
+    promoted = ir["tcm-promote"]
+    assert re.search(r"memref\.alloc\(\)[^\n]*: memref<\d+xi8, 1>", promoted)
+    assert re.search(r"linalg\.copy ins\([^\n]*\) outs\([^\n]*, 1>\)", promoted)      # DDR -> TCM
+    assert re.search(r"linalg\.copy ins\([^\n]*, 1>\) outs\([^\n]*\)\n", promoted)    # TCM -> DDR
+    # the fused softmax (max, exp-sum, normalize) stays in one tile loop
+    assert promoted.count("scf.for") >= 1 and "linalg.generic" in promoted
+
+
+def test_no_tcm_tiling_means_no_memory_space_1(tmp_path):
+    ir = _dump(tmp_path, S.softmax_rows(300, 1001), tcm_tiling=False, fast_math=False)
+    assert "tcm-promote" not in ir and ", 1>" not in ir["vectorize"]
+
+
+def test_vectorize_f32_f16(tmp_path):
+    assert "vector<32xf32>" in _dump(tmp_path / "a", S.vector_add(1000))["vectorize"]
+    assert "vector<64xf16>" in _dump(tmp_path / "b", S.vector_add(1000, "float16"))["vectorize"]
+    assert "vector<1x32xf32>" in _dump(tmp_path / "c", S.softmax_rows(7, 1001))["vectorize"]
+
+
+def test_scalar_build_has_no_vectors(tmp_path):
+    ir = _dump(tmp_path, S.gelu_tanh((1000,)), vectorize=False)
+    assert "vector<" not in ir["lower-to-llvm"]
+    asm = ir["target"]
+    assert not re.search(r"\b(v(add|mul|sub|fmadd\w*|max|min)ps)\b", asm), "packed SIMD in a scalar build"
+    assert "ymm" not in asm
+
+
+def test_vector_build_has_vectors(tmp_path):
+    asm = _dump(tmp_path, S.vector_add(100000))["target"]
+    assert re.search(r"vaddps\s+%ymm", asm)
+
+
+def _hexagon_obj(tmp_path, kernel, arch, vectorize):
+    out = tmp_path / f"{kernel.name}-{arch}-{vectorize}.o"
+    hexmlir.compile(kernel.mlir, Options(target="hexagon", arch=arch, vectorize=vectorize, **ST), emit="obj",
+                    output=str(out))
+    return subprocess.run([tool("llvm-objdump"), "-d", str(out)], capture_output=True, text=True).stdout
+
+
+HVX = re.compile(r"\bv\d+(:\d+)?(\.\w+)?\s*=|=\s*v\w+\(v\d+|vmem\(")
+
+
+@pytest.mark.parametrize("arch", HEXAGON_ARCHS)
+def test_hexagon_objects_have_hvx_iff_vectorized(tmp_path, arch):
+    k = S.vector_add(4099)
+    assert HVX.search(_hexagon_obj(tmp_path, k, arch, True))
+    assert not HVX.search(_hexagon_obj(tmp_path, k, arch, False))
+
+
+INT8_ADD = """
+func.func @add_i8(%a: tensor<1000xi8>, %b: tensor<1000xi8>) -> tensor<1000xi8> {
+  %e = tensor.empty() : tensor<1000xi8>
+  %r = linalg.add ins(%a, %b : tensor<1000xi8>, tensor<1000xi8>) outs(%e : tensor<1000xi8>) -> tensor<1000xi8>
+  return %r : tensor<1000xi8>
+}"""
+
+
+def test_int8_vectorizes_to_128_lanes(tmp_path):
+    d = tmp_path / "dump"
+    k = hexmlir.compile(INT8_ADD, Options(dump_dir=str(d), **ST))
+    assert "vector<128xi8>" in (d / "10-vectorize.mlir").read_text()
+    import numpy as np
+    rng = np.random.default_rng()
+    a, b = (rng.integers(-128, 128, 1000, dtype=np.int8) for _ in range(2))
+    np.testing.assert_array_equal(k(a, b), a + b)       # wrap-around, as linalg.add on i8
+    out = tmp_path / "i8.o"
+    hexmlir.compile(INT8_ADD, Options(target="hexagon", **ST), emit="obj", output=str(out))
+    dis = subprocess.run([tool("llvm-objdump"), "-d", str(out)], capture_output=True, text=True).stdout
+    assert re.search(r"\.b\s*=\s*vadd\(v\d+\.b,v\d+\.b\)", dis)
