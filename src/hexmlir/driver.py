@@ -30,7 +30,7 @@ def _dump_dir(options: Options) -> Path | None:
 
 
 def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
-    """Run the pipeline; returns (llvm_ir_text, signature, plan description, llvm-dialect mlir)."""
+    """Run the pipeline; returns (llvm_ir_text, compile context, llvm-dialect mlir)."""
     from . import ir as hir
     from . import pipeline
     from .transforms import lower
@@ -41,7 +41,7 @@ def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
         ll = lower.to_llvm_ir(module, cx)
     if dump:
         (dump / "90-llvm.ll").write_text(ll)
-    return ll, cx.signature, (cx.plan.describe() if cx.plan else ""), mlir_text
+    return ll, cx, mlir_text
 
 
 def compile(source, options: Options | None = None, *, emit: str = "so", output: str | None = None, **kw):
@@ -91,13 +91,18 @@ def explain(source, options: Options | None = None) -> str:
 
 
 def _build(text, options, target, dump, k) -> Path:
-    ll, sig, plan_text, mlir_text = compile_to_llvm(text, options, target, dump)
+    ll, cx, mlir_text = compile_to_llvm(text, options, target, dump)
+    sig, plan_text = cx.signature, (cx.plan.describe() if cx.plan else "")
     bdir = cache.build_dir(k)
     try:
         (bdir / "kernel.llvm.mlir").write_text(mlir_text)
         if target.name == "host":
             from .targets import host
             files = host.build(ll, bdir, "kernel", options, {"asm", "so"})
+            if cx.threaded:         # ship the runtime with the artifact (loaded once per process)
+                from . import runtime
+                files["runtime"] = bdir / "libhexmlir_rt.so"
+                shutil.copyfile(runtime.build_host(), files["runtime"])
         else:
             from .targets import hexagon
             files = hexagon.build(ll, bdir, "kernel", options, target, {"asm", "obj", "so"})
@@ -106,6 +111,7 @@ def _build(text, options, target, dump, k) -> Path:
             "results": sig["results"], "target": target.name, "arch": target.arch,
             "features": list(target.features), "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
+            "runtime": "libhexmlir_rt.so" if "runtime" in files else None,
         }
         (bdir / "kernel.json").write_text(json.dumps(meta, indent=1))
         return cache.store(k, bdir)

@@ -29,6 +29,7 @@ class CompileContext:
     target: Target
     plan: object = None                    # plan.Plan, set by the `plan` stage
     signature: dict = field(default_factory=dict)  # args (shape, dtype, role) + result -> arg (bufferize)
+    threaded: bool = False                 # the kernel calls the runtime's thread pool
     dump_dir: Path | None = None
     log: list = field(default_factory=list)
 

@@ -26,18 +26,21 @@ class OpPlan:
     iterators: list[str]           # "parallel" | "reduction"
     elem_bytes: int
     footprint_dims: list[list[int]]   # per operand: the loop dims it touches
+    body_ops: int = 1              # scalar ops in the body (work estimate for the threading threshold)
     role: str = "root"             # root | producer
     root: int | None = None        # for producers: the id of the root whose loop they join
     tcm_tile: list[int] = field(default_factory=list)   # 0 = whole dim; applied with tile_using_forall
     vec_tile: list[int] = field(default_factory=list)   # applied inside the TCM tile (peeled)
     tile_bytes: int = 0
+    threads: int = 1               # hardware threads the root's tile loop is distributed over
 
     def describe(self) -> str:
         it = "x".join(f"{n}{'r' if t == 'reduction' else ''}" for n, t in zip(self.loops, self.iterators))
         s = f"#{self.id} {self.name} [{it}] {self.role}"
         if self.role == "producer":
             return s + f" -> fused into #{self.root}"
-        return s + f" tcm_tile={self.tcm_tile} ({self.tile_bytes} B/tile) vec_tile={self.vec_tile}"
+        return s + (f" tcm_tile={self.tcm_tile} ({self.tile_bytes} B/tile) vec_tile={self.vec_tile}"
+                    f" threads={self.threads}")
 
 
 @dataclass
@@ -77,8 +80,11 @@ def _footprint(p: OpPlan, tile: list[int]) -> int:
     return total * p.elem_bytes
 
 
+MIN_TILE_ELEMS = 8192
+
+
 def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int = 0,
-                    producer_bytes: int = 0) -> list[int]:
+                    producer_bytes: int = 0, threads: int = 1) -> list[int]:
     """Largest tile (innermost dims whole first) whose working set fits `tile_budget`.
 
     Reduction loops stay whole, so a reduction finishes inside one tile (row softmax, row sums, matmul K).
@@ -99,6 +105,13 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
     if not fits(tile):
         return tile                     # even one row is too big; tile as small as possible
     cap_elems = tile_elems or 0
+    if not cap_elems and threads > 1:
+        # enough tiles to spread over the threads (and pipeline), but not tiles so small that loop
+        # overhead dominates
+        total = 1
+        for d in par:
+            total *= p.loops[d]
+        cap_elems = max(MIN_TILE_ELEMS, total // (4 * threads))
     for d in reversed(par):
         lo, hi = 1, p.loops[d]
         while lo < hi:                  # binary search the largest size that fits
@@ -196,7 +209,8 @@ def build(module, target: Target, options: Options) -> Plan:
         if any(n is None or n < 0 for n in loops):
             raise UnsupportedError("dynamic or unknown loop range", stage="plan", op=op.name,
                                    loc=str(op.location))
-        p = OpPlan(len(plan.ops), op.name, loops, iters, eb, dims)
+        p = OpPlan(len(plan.ops), op.name, loops, iters, eb, dims,
+                   body_ops=max(1, len(op.regions[0].blocks[0].operations) - 1))
         op.attributes[ID_ATTR] = ir.IntegerAttr.get(i64, p.id)
         plan.ops[p.id] = p
         by_op[op] = p
@@ -220,9 +234,32 @@ def build(module, target: Target, options: Options) -> Plan:
             # Producers fused into this root's tile loop keep their tiles in TCM too: count them
             # (scaled by the share of the root's parallel iterations a tile covers).
             prod_bytes = sum(_footprint(q, [0] * len(q.loops)) for q in plan.ops.values() if q.root == p.id)
-            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, prod_bytes)
+            nthr = (options.num_threads or target.hw_threads) if options.multithread else 1
+            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, prod_bytes, nthr)
             p.tile_bytes = _footprint(p, p.tcm_tile) + int(prod_bytes * _share(p, p.tcm_tile))
+            p.threads = choose_threads(p, plan, target, options)
     return plan
+
+
+# Work (iterations x body ops) below which a loop stays single-threaded: waking the pool costs a few
+# microseconds, i.e. tens of thousands of scalar ops. Option mt_threshold overrides it.
+MT_THRESHOLD = 1 << 17
+
+
+def choose_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> int:
+    if not options.multithread or not any(p.tcm_tile):
+        return 1
+    tiles = 1
+    for d, t in enumerate(p.tcm_tile):
+        if t:
+            tiles *= -(-p.loops[d] // t)
+    iters = 1
+    for n in p.loops:
+        iters *= n
+    ops = p.body_ops + sum(q.body_ops for q in plan.ops.values() if q.root == p.id)
+    if iters * max(1, ops) < (options.mt_threshold or MT_THRESHOLD):
+        return 1
+    return max(1, min(options.num_threads or target.hw_threads, tiles))
 
 
 def _share(p: OpPlan, tile: list[int]) -> float:

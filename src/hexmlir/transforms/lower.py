@@ -89,4 +89,5 @@ def to_llvm_ir(module, cx) -> str:
     r = subprocess.run([tool("mlir-translate"), "--mlir-to-llvmir"], input=text, capture_output=True, text=True)
     if r.returncode != 0:
         raise CompileError(f"mlir-translate failed: {r.stderr.strip()[:2000]}", stage="translate")
-    return r.stdout
+    from .threads import launchers
+    return launchers(r.stdout, cx.target.index_bits)

@@ -1,10 +1,189 @@
-"""Threading seam: the scf.forall over TCM tiles.
+"""Multi-threading: distribute the scf.forall over TCM tiles across hardware threads.
 
-This stage turns the tile loop into a sequential scf.for. The NPU-mechanisms work (multi-threading over
-the runtime's thread pool) replaces it with a distribution over hardware threads.
+With `multithread` on and enough work (plan.threads > 1), the forall body is outlined into
+`@<fn>_par<k>(captures..., chunk)`: chunk c runs tiles [c*T/n, (c+1)*T/n) in an scf.for, so each thread
+owns a contiguous share of tiles and, after promotion, its own TCM buffers (hoisted to the outlined
+function's entry, i.e. per thread). The forall becomes a call to `@__hx_parallel_<fn>_par<k>(captures..., n)`,
+a launcher synthesized in LLVM IR (`launchers()`) that packs the captures and calls the runtime's
+`hx_parallel_for(n, trampoline, ctx)` thread pool. Otherwise the forall becomes a sequential scf.for.
 """
-from ..ir import run_passes
+from __future__ import annotations
+
+import re
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, func, scf
+
+from ..ir import funcs, ops_named, run_passes
+from ..plan import ID_ATTR
+
+LAUNCH_PREFIX = "__hx_parallel_"
+
+
+def _root_id(forall, plan) -> int | None:
+    for op in ops_named(forall, "linalg.generic"):
+        if ID_ATTR in op.attributes:
+            pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
+            if plan.ops[pid].role == "root":
+                return pid
+    return None
+
+
+def _static_bounds(forall) -> list[int] | None:
+    ub = forall.attributes["staticUpperBound"]
+    lb = forall.attributes["staticLowerBound"]
+    st = forall.attributes["staticStep"]
+    ubs, lbs, sts = (list(ir.DenseI64ArrayAttr(a)) for a in (ub, lb, st))
+    if any(x < 0 for x in ubs) or any(lbs) or any(s != 1 for s in sts):
+        return None
+    return ubs
+
+
+def _op(x):
+    return x.operation if hasattr(x, "operation") else x
+
+
+def _inside(op, container) -> bool:
+    p, container = _op(op), _op(container)
+    while p is not None:
+        if p == container:
+            return True
+        p = p.parent
+    return False
+
+
+def _defined_inside(v, container) -> bool:
+    owner = v.owner
+    if isinstance(owner, ir.Block):
+        return _inside(owner.owner, container)
+    return _inside(owner, container)
+
+
+def _captures(forall) -> list:
+    """Values used inside the forall but defined outside it (first-use order, deduplicated)."""
+    out = []
+
+    def visit(op):
+        for v in op.operands:
+            if not _defined_inside(v, forall) and v not in out:
+                out.append(v)
+        for r in op.regions:
+            for b in r.blocks:
+                for o in b.operations:
+                    visit(o.operation)
+
+    for o in forall.regions[0].blocks[0].operations:
+        visit(o.operation)
+    return out
+
+
+def _repoint(old, new, container) -> None:
+    for use in list(old.uses):
+        if _inside(use.owner, container):
+            use.owner.operands[use.operand_number] = new
+
+
+def _outline(forall, fname: str, k: int, nthreads: int, module) -> None:
+    bounds = _static_bounds(forall)
+    total = 1
+    for b in bounds:
+        total *= b
+    n = max(1, min(nthreads, total))
+    caps = _captures(forall)
+    # Constants are cloned into the outlined body instead of being passed.
+    consts = [v for v in caps if getattr(v.owner, "name", "") == "arith.constant"]
+    caps = [v for v in caps if v not in consts]
+    name = f"{fname}_par{k}"
+    idx = ir.IndexType.get()
+    body_t = ir.FunctionType.get([v.type for v in caps] + [idx], [])
+    with ir.InsertionPoint(module.body):
+        fn = func.FuncOp(name, body_t, visibility="private")
+        launch = func.FuncOp(LAUNCH_PREFIX + name, ir.FunctionType.get([v.type for v in caps] + [idx], []),
+                             visibility="private")
+    entry = fn.add_entry_block()
+    with ir.InsertionPoint(entry):
+        chunk = entry.arguments[len(caps)]
+        c_tot = arith.constant(idx, total)
+        c_n = arith.constant(idx, n)
+        c1 = arith.constant(idx, 1)
+        lo = arith.divui(arith.muli(chunk, c_tot), c_n)
+        hi = arith.divui(arith.muli(arith.addi(chunk, c1), c_tot), c_n)
+        loop = scf.ForOp(lo, hi, c1)
+        func.ReturnOp([])
+    body = forall.regions[0].blocks[0]
+    with ir.InsertionPoint(loop.body):
+        # delinearize the tile index into the forall's induction variables (row-major)
+        ivs, rest = [], loop.induction_variable
+        for d in range(len(bounds) - 1, -1, -1):
+            if d == 0:
+                ivs.append(rest)
+            else:
+                cb = arith.constant(idx, bounds[d])
+                ivs.append(arith.remui(rest, cb))
+                rest = arith.divui(rest, cb)
+        ivs.reverse()
+        yield_op = scf.YieldOp([])
+    for o in list(body.operations):
+        if o.operation.name != "scf.forall.in_parallel":
+            o.operation.move_before(yield_op)
+    for old, new in zip(body.arguments, ivs):
+        old.replace_all_uses_with(new)
+    for old, new in zip(caps, entry.arguments):
+        _repoint(old, new, fn)
+    for c in consts:                    # constants are cloned, so static sizes stay static
+        clone = c.owner.clone(ip=ir.InsertionPoint.at_block_begin(entry))
+        _repoint(c, clone.results[0], fn)
+    with ir.InsertionPoint(forall):
+        func.CallOp([], ir.FlatSymbolRefAttr.get(launch.name.value), caps + [arith.constant(idx, n)])
+    forall.erase()
 
 
 def run(module, cx) -> None:
+    plan = cx.plan
+    if cx.options.multithread and plan is not None:
+        for f in funcs(module):
+            if "sym_visibility" in f.attributes:
+                continue
+            fname = str(f.attributes["sym_name"]).strip('"')
+            for k, fa in enumerate(ops_named(f, "scf.forall")):
+                if fa.parent.name != "func.func":
+                    continue
+                rid = _root_id(fa, plan)
+                t = plan.ops[rid].threads if rid is not None else 1
+                if t > 1 and _static_bounds(fa):
+                    _outline(fa, fname, k, t, module)
+                    cx.threaded = True
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
+
+
+_DECL = re.compile(rf"^declare void @({LAUNCH_PREFIX}(\S+))\((.*)\)\s*$", re.M)
+
+
+def launchers(llvm_ir: str, index_bits: int) -> str:
+    """Replace each `declare void @__hx_parallel_X(args..., iN n)` by a definition packing the args into
+    a context and calling hx_parallel_for(n, @__hx_tramp_X, ctx); the trampoline unpacks and calls @X."""
+    it = f"i{index_bits}"
+    extra = []
+
+    def define(m):
+        launch, body_fn, params = m.group(1), m.group(2), [p.strip() for p in m.group(3).split(",") if p.strip()]
+        cap_t = [p.split()[0] for p in params[:-1]]
+        st = "{ " + ", ".join(cap_t) + " }" if cap_t else "{ i8 }"
+        lines = [f"define void @{launch}(" + ", ".join(f"{t} %a{i}" for i, t in enumerate(cap_t + [it])) + ") {",
+                 f"  %ctx = alloca {st}"]
+        for i, t in enumerate(cap_t):
+            lines += [f"  %p{i} = getelementptr {st}, ptr %ctx, i32 0, i32 {i}", f"  store {t} %a{i}, ptr %p{i}"]
+        lines += [f"  call void @hx_parallel_for({it} %a{len(cap_t)}, ptr @__hx_tramp_{body_fn}, ptr %ctx)",
+                  "  ret void", "}",
+                  f"define internal void @__hx_tramp_{body_fn}(ptr %ctx, {it} %i) {{"]
+        for i, t in enumerate(cap_t):
+            lines += [f"  %p{i} = getelementptr {st}, ptr %ctx, i32 0, i32 {i}", f"  %v{i} = load {t}, ptr %p{i}"]
+        args = ", ".join([f"{t} %v{i}" for i, t in enumerate(cap_t)] + [f"{it} %i"])
+        lines += [f"  call void @{body_fn}({args})", "  ret void", "}"]
+        extra.append("\n".join(lines))
+        return ""
+
+    out = _DECL.sub(define, llvm_ir)
+    if extra:
+        out += f"\ndeclare void @hx_parallel_for({it}, ptr, ptr)\n" + "\n".join(extra) + "\n"
+    return out
