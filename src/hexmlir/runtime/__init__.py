@@ -140,7 +140,7 @@ def _mcpu(arch: str, hvx_float: bool) -> str:
     # zig spells CPU features with underscores; "-mhvx" crashes zig, so HVX
     # is requested through the CPU feature list instead.
     feats = [f"hvxv{arch}", "hvx_length128b"]
-    if hvx_float:
+    if hvx_float and arch.isdigit() and int(arch) >= 68:  # qfloat HVX arrived with v68
         feats += ["hvx_qfloat"]
     return f"-mcpu=hexagonv{arch}+" + "+".join(feats)
 

@@ -27,6 +27,8 @@
 
 #define HX_TLS _Thread_local
 
+static void register_fork_handler(void);
+
 /* ======================================================================== */
 /* Small helpers                                                             */
 /* ======================================================================== */
@@ -238,6 +240,7 @@ static void tcm_destroy_locked(void) {
 }
 
 static void tcm_create_locked(intptr_t bytes) {
+  register_fork_handler();
   bytes = page_round(bytes);
   g_tcm.created = 1; /* even on failure: do not retry (and spam) every call */
 #if INTPTR_MAX > INT32_MAX
@@ -562,6 +565,7 @@ static void dma_thread_exit(void *p) {
 }
 
 static void dma_init(void) {
+  register_fork_handler();
   int64_t n = env_int("HEXMLIR_DMA_THREADS", 1);
   if (n < 0) n = 0;
   if (n > DMA_MAX_THREADS) n = DMA_MAX_THREADS;
@@ -717,6 +721,7 @@ static void *pool_worker_main(void *arg) {
 }
 
 static void pool_init(void) {
+  register_fork_handler();
   g_pool.ncpu = online_cpus();
   int64_t n = g_pool.ncpu;
   int64_t e = env_int("HEXMLIR_NUM_THREADS", 0);
@@ -820,6 +825,50 @@ void hx_set_num_threads(int n) {
     atomic_store(&g_pool.nthreads, n); /* workers start on the next loop */
   }
   pthread_mutex_unlock(&g_pool.mu);
+}
+
+/* ======================================================================== */
+/* fork()                                                                    */
+/* ======================================================================== */
+
+/* Only the forking thread survives in the child: no copy threads, no workers,
+ * and locks other threads held stay locked. Reset so the child works: DMA
+ * becomes synchronous, the pool restarts its workers on first use, and copies
+ * in flight at the fork are abandoned (marked complete so no wait hangs). */
+static void reset_event(hx_event_t *e) {
+  atomic_store(&e->sleepers, 0);
+#ifndef HX_USE_FUTEX
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cv, NULL);
+#endif
+}
+
+static void after_fork_child(void) {
+  pthread_mutex_init(&g_tcm.mu, NULL);
+  pthread_mutex_init(&g_dma.mu, NULL);
+  pthread_cond_init(&g_dma.work_cv, NULL);
+  pthread_cond_init(&g_dma.space_cv, NULL);
+  g_dma.ncopy = g_dma.idle = g_dma.space_waiters = 0;
+  for (dma_queue_t *q = g_dma.queues; q; q = q->next) q->head = q->tail, q->busy = 0;
+  int64_t last = atomic_load(&g_dma_counter);
+  for (int64_t i = 0; i < DMA_INFLIGHT; i++) {
+    int64_t t = last - (((last - i) % DMA_INFLIGHT) + DMA_INFLIGHT) % DMA_INFLIGHT;
+    if (t > 0) atomic_store(&g_dma_done[i], t);
+  }
+  reset_event(&g_dma_ev);
+  pthread_mutex_init(&g_pool.mu, NULL);
+  g_pool.started = 0;
+  g_pool.nworkers = 0;
+  atomic_store(&g_pool.stop, 0);
+  atomic_store(&g_pool.state, atomic_load(&g_pool.state) & ~(ST_OPEN | 0xffffu));
+  reset_event(&g_pool.wake);
+}
+
+static void fork_once(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
+static void register_fork_handler(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, fork_once);
 }
 
 /* ======================================================================== */
