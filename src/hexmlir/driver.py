@@ -48,6 +48,9 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     """Compile a Linalg module. emit="so" returns a loaded Kernel; other emits write `output` and return its path."""
     options = (options or Options()).replace(**kw) if kw else (options or Options())
     target = targets.get(options.target, options.arch)
+    if options.dma or options.double_buffer:
+        raise UnsupportedError("DMA insertion and double buffering are not implemented yet; "
+                               "use dma=False, double_buffer=False", stage="options")
     if emit not in EMITS:
         raise HexmlirError(f"unknown emit {emit!r}; one of {', '.join(EMITS)}")
     text = _read(source)

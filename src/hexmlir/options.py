@@ -17,8 +17,10 @@ class Options:
     multithread: bool = True        # distribute the outer parallel loop over hardware threads
     num_threads: int = 0            # 0: the target's hardware thread count
     mt_threshold: int = 0           # work (trip count x body cost) below which no threading; 0: derived
-    dma: bool = True                # TCM copies become async DMA start/wait
-    double_buffer: bool = True      # ping-pong TCM buffers overlapping DMA with compute
+    # Seams for the NPU-mechanisms work: no pass consumes these yet, so they default to off and
+    # turning them on is an error rather than a silent no-op.
+    dma: bool = False               # TCM copies become async DMA start/wait
+    double_buffer: bool = False     # ping-pong TCM buffers overlapping DMA with compute
     # Budgets and overrides
     tcm_budget: int = 0             # bytes; 0: derived from the target (v73: 8 MiB)
     tile_elems: int = 0             # override the planner's elements per TCM tile (0: planner decides)

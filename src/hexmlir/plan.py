@@ -65,7 +65,7 @@ MAX_TILE_BYTES = 512 << 10
 def tile_budget(target: Target, options: Options) -> tuple[int, int]:
     budget = options.tcm_budget or target.tcm_bytes
     threads = (options.num_threads or target.hw_threads) if options.multithread else 1
-    buffers = 2 if options.double_buffer else 1
+    buffers = 2 if options.double_buffer else 1     # ping-pong sets count twice
     return budget, max(1024, min(MAX_TILE_BYTES, budget // (threads * buffers)))
 
 
