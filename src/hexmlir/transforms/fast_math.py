@@ -1,0 +1,721 @@
+"""Fast, vectorizable math: polynomial/rational replacements for exp, tanh, erf, sigmoid and fdiv.
+
+Hexagon's LLVM backend has no vector exp/tanh/erf and scalarizes vector `fdiv` (one scalar reciprocal
+sequence per lane), so this rewrite replaces
+
+    math.exp, math.tanh, math.erf, arith.divf, and the sigmoid idiom 1 / (1 + exp(-x))
+
+on f32 (and f16/bf16, computed as extf -> f32 -> truncf) by straight-line code made only of element-wise
+arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli.  No divf, no math dialect ops,
+no scf, no calls, no tables, no fma (HVX has no vector fma; LLVM would expand it to libcalls), no
+float<->int conversions.  Every op is ElementwiseMappable, so the code works on scalars (inside
+`linalg.generic` bodies, before vectorization: the main use) and on vectors (`vector<32xf32>`,
+`vector<64xf16>`, after vectorization) alike.
+
+Building blocks (each takes an f32 or vector-of-f32 `ir.Value`; call them under an active
+`ir.InsertionPoint` and `ir.Location`; they return the new `ir.Value`):
+
+    emit_recip(b)     1/b: magic-constant estimate + 3 Newton-Raphson steps, sign kept
+    emit_div(a, b)    a * emit_recip(b)
+    emit_exp(x)       Cody-Waite reduction x = k ln2 + r, degree-6 polynomial, 2^k by integer add
+    emit_tanh(x)      odd polynomial for |x| < 0.75, else 1 - 2e / (1 + e) with e = exp(-2|x|)
+    emit_erf(x)       x P(x^2) / Q(x^2) on |x| <= 4 (degrees 13/8), reciprocal by emit_recip
+    emit_sigmoid(x)   e = exp(-|x|); r = 1/(1+e); x >= 0 ? r : e r
+
+Special values (also in docs/fast_math.md, and tested): see the docstrings of the emit_* functions.
+The polynomial and rational coefficients are our own minimax fits (Lawson-weighted least squares in
+float64, rational ones linearised a la Sanathanan-Koerner), rounded to float32.
+
+`python -m hexmlir.transforms.fast_math --accuracy` JIT-compiles each rewrite on the host (MLIR
+ExecutionEngine), measures it against float64 references and prints the markdown accuracy table that
+docs/fast_math.md carries.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith
+
+__all__ = ["run", "emit_recip", "emit_div", "emit_exp", "emit_tanh", "emit_erf", "emit_sigmoid"]
+
+# --------------------------------------------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------------------------------------------
+
+_SIGN = 0x80000000
+_ABS = 0x7FFFFFFF
+# 1/b initial estimate: bits(y0) = MAGIC - bits(|b|) (max relative error of y0 about 5.1e-2; three
+# Newton steps take it to about 7e-11, below the final rounding).
+_RECIP_MAGIC = 0x7EF311C3
+_RECIP_STEPS = 3
+_FLT_MIN = 2.0 ** -126
+# |b| above this makes the initial estimate subnormal (MAGIC - bits(|b|) < 0x00800000); 1/b is then below
+# 1.24e-38 and we return +-0 (flush to zero), so targets that flush subnormals behave the same.
+_RECIP_BIG_BITS = _RECIP_MAGIC - 0x00800000
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.693359375                  # 355/512: k * _LN2_HI is exact for |k| < 2^15
+_LN2_LO = math.log(2.0) - 0.693359375  # -2.1219444e-4
+_SHIFTER = 12582912.0                  # 1.5 * 2^23: t = x*log2e + SHIFTER rounds to an integer k, bits(t) << 23
+                                       # is k << 23 (the shifter's bits vanish modulo 2^32)
+# exp(x) = 1 + r + r^2 P(r), |r| <= ln2/2; P minimax for relative error (3.3e-9 in exact arithmetic).
+_EXP_P = (0.49999994, 0.166665152, 0.041668456, 0.00836941227, 0.00138131576)
+_EXP_HI = 88.72283172607422            # largest float32 x with exp(x) <= FLT_MAX; above: +inf
+_EXP_LO = -87.33654022216797           # smallest float32 x with exp(x) >= FLT_MIN (2^-126); below: +0
+
+# tanh(x) = x + x^3 P(x^2) for |x| < _TANH_CUT (minimax, relative error 1.6e-9 in exact arithmetic).
+_TANH_CUT = 0.75
+_TANH_P = (-0.333333164, 0.133326948, -0.0538927205, 0.021452019, -0.00765722711, 0.00173691718)
+_TANH_CLAMP = 10.0                     # tanh(10) rounds to 1.0 in float32
+
+# erf(x) = x P(x^2) / Q(x^2) on |x| <= 4 (rational minimax for relative error: 6.5e-8 in exact arithmetic).
+_ERF_CLAMP = 4.0                       # 1 - erf(4) = 1.5e-8 < half an ulp of 1
+_ERF_P = (1.12837911, 0.207145914, 0.0515277609, 0.00399146369, 0.000147307612, -1.94238532e-06,
+          1.91102583e-08)
+_ERF_Q = (1.0, 0.51690954, 0.1179794, 0.0149599025, 0.0010213271)
+
+
+def _bits_to_f32(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A tiny builder over f32 / vector<...xf32> values
+# --------------------------------------------------------------------------------------------------------------
+
+def _is_vector(t: ir.Type) -> bool:
+    return isinstance(t, ir.VectorType)
+
+
+def _elem(t: ir.Type) -> ir.Type:
+    return t.element_type if _is_vector(t) else t
+
+
+def _like(t: ir.Type, elem: ir.Type) -> ir.Type:
+    """The type shaped like `t` (scalar or vector) with element type `elem`."""
+    if _is_vector(t):
+        return ir.VectorType.get(t.shape, elem)
+    return elem
+
+
+class _B:
+    """Emits arith ops for one shape: `ft` is f32 or vector<...xf32>, `it` the matching i32 type."""
+
+    def __init__(self, ft: ir.Type):
+        self.ft = ft
+        self.it = _like(ft, ir.IntegerType.get_signless(32))
+        self._consts: dict = {}
+
+    # constants (cached per emission; CSE/canonicalize dedups across emissions)
+    def c(self, v: float) -> ir.Value:
+        key = ("f", struct.pack("<d", v))     # keeps +0.0 and -0.0 apart
+        if key not in self._consts:
+            attr = ir.FloatAttr.get(ir.F32Type.get(), v)
+            if _is_vector(self.ft):
+                attr = ir.DenseElementsAttr.get_splat(self.ft, attr)
+            self._consts[key] = arith.ConstantOp(self.ft, attr).result
+        return self._consts[key]
+
+    def ci(self, v: int) -> ir.Value:
+        v &= 0xFFFFFFFF
+        v = v - (1 << 32) if v >= (1 << 31) else v
+        key = ("i", v)
+        if key not in self._consts:
+            i32 = ir.IntegerType.get_signless(32)
+            attr = ir.IntegerAttr.get(i32, v)
+            if _is_vector(self.ft):
+                attr = ir.DenseElementsAttr.get_splat(self.it, attr)
+            self._consts[key] = arith.ConstantOp(self.it, attr).result
+        return self._consts[key]
+
+    def _f(self, v):
+        return self.c(float(v)) if isinstance(v, (int, float)) else v
+
+    # float arithmetic (python numbers become splat constants)
+    def add(self, a, b):
+        return arith.AddFOp(self._f(a), self._f(b)).result
+
+    def sub(self, a, b):
+        return arith.SubFOp(self._f(a), self._f(b)).result
+
+    def mul(self, a, b):
+        return arith.MulFOp(self._f(a), self._f(b)).result
+
+    def cmp(self, pred: str, a, b):
+        p = getattr(arith.CmpFPredicate, pred.upper())
+        return arith.CmpFOp(p, self._f(a), self._f(b)).result
+
+    def select(self, cond, a, b):
+        return arith.SelectOp(cond, self._f(a), self._f(b)).result
+
+    def horner(self, coeffs, z):
+        """c0 + z (c1 + z (c2 + ...))."""
+        acc = self.c(coeffs[-1])
+        for cf in coeffs[-2::-1]:
+            acc = self.add(self.mul(acc, z), cf)
+        return acc
+
+    # bit manipulation
+    def as_int(self, x):
+        return arith.BitcastOp(self.it, x).result
+
+    def as_float(self, i):
+        return arith.BitcastOp(self.ft, i).result
+
+    def andi(self, a, m: int):
+        return arith.AndIOp(a, self.ci(m)).result
+
+    def ori(self, a, b):
+        return arith.OrIOp(a, b).result
+
+    def addi(self, a, b):
+        return arith.AddIOp(a, b).result
+
+    def subi(self, a, b):
+        return arith.SubIOp(a, b).result
+
+    def shli(self, a, n: int):
+        return arith.ShLIOp(a, self.ci(n)).result
+
+    def split_sign(self, x):
+        """(|x| as float, sign bit as int) without math.absf (pure bit ops vectorize everywhere)."""
+        bits = self.as_int(x)
+        return self.as_float(self.andi(bits, _ABS)), self.andi(bits, _SIGN)
+
+    def with_sign(self, y, sign):
+        """y | sign, for y >= +0 (or NaN)."""
+        return self.as_float(self.ori(self.as_int(y), sign))
+
+
+def _builder(x: ir.Value) -> _B:
+    if not isinstance(_elem(x.type), ir.F32Type):
+        raise TypeError(f"fast_math emitters take f32 or vector of f32, got {x.type}")
+    return _B(x.type)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The approximations (each: value in, value out; element-wise arith only)
+# --------------------------------------------------------------------------------------------------------------
+
+def _recip_pos(B: _B, b, b_bits=None):
+    """1/b for a normal positive b (NaN in -> NaN out): magic-constant estimate, then Newton-Raphson."""
+    if b_bits is None:
+        b_bits = B.as_int(b)
+    y = B.as_float(B.subi(B.ci(_RECIP_MAGIC), b_bits))
+    for _ in range(_RECIP_STEPS):
+        e = B.sub(1.0, B.mul(b, y))        # e = 1 - b y; b y is near 1, so the subtraction is exact
+        y = B.add(y, B.mul(y, e))          # y + y e: adding the small correction last keeps y accurate
+    return y
+
+
+def emit_recip(b: ir.Value) -> ir.Value:
+    """1/b without divf; the sign is kept for every input (including -0.0 and -inf).
+
+    Max error 1.3 ulp on normal inputs (measured; see docs/fast_math.md).  Special values:
+      b = +-0 or subnormal (|b| < 2^-126)     -> +-inf   (subnormals are treated as zero)
+      |b| > 8.0774e37 (about 2^125.93), +-inf  -> +-0     (true result < 1.24e-38: flushed to zero)
+      NaN                                    -> NaN
+    """
+    B = _builder(b)
+    bits = B.as_int(b)
+    abits, sign = B.andi(bits, _ABS), B.andi(bits, _SIGN)
+    ab = B.as_float(abits)
+    y = _recip_pos(B, ab, abits)
+    y = B.select(B.cmp("olt", ab, _FLT_MIN), math.inf, y)
+    y = B.select(B.cmp("ogt", ab, _bits_to_f32(_RECIP_BIG_BITS)), 0.0, y)
+    return B.with_sign(y, sign)
+
+
+def emit_div(a: ir.Value, b: ir.Value) -> ir.Value:
+    """a / b as a * emit_recip(b): max 2 ulp (measured) while a/b and 1/b are normal.  a/+-0 = +-inf with
+    IEEE sign rules for finite nonzero a, 0/0 = NaN, inf/inf = NaN, x/NaN = NaN; |b| > 8.0774e37 or
+    subnormal b behave as in emit_recip (so a/b = +-0 for huge |b| even when a is huge too)."""
+    B = _builder(a)
+    return B.mul(a, emit_recip(b))
+
+
+def emit_exp(x: ir.Value, *, checked: bool = True) -> ir.Value:
+    """e^x.  Max error 1 ulp (measured) for x in [-87.3365, 88.7228].
+
+    With `checked=True` (default): x > 88.7228317 (where float32 exp overflows) -> +inf, +inf -> +inf,
+    x < -87.3365402 (result would be subnormal) -> +0, -inf -> +0, NaN -> NaN.
+    With `checked=False` the caller guarantees x in [-87.33, 88.72] and not NaN (saves the two range
+    checks: 5 ops); outside that range the result is garbage (never UB: no poison-producing ops).
+    """
+    B = _builder(x)
+    t = B.add(B.mul(x, _LOG2E), _SHIFTER)       # SHIFTER + round(x log2 e)
+    k = B.sub(t, _SHIFTER)                      # round(x log2 e), exactly
+    r = B.sub(x, B.mul(k, _LN2_HI))             # Cody-Waite: exact product, near-exact difference
+    r = B.sub(r, B.mul(k, _LN2_LO))
+    p = B.horner(_EXP_P, r)
+    p = B.add(B.add(B.mul(B.mul(r, r), p), r), 1.0)      # e^r in [0.7071, 1.4143]
+    scale = B.shli(B.as_int(t), 23)             # k << 23 (modulo 2^32)
+    y = B.as_float(B.addi(B.as_int(p), scale))  # p * 2^k via the exponent field
+    if checked:
+        # NaN fails the ordered compare and takes x + inf = NaN; x > HI takes x + inf = +inf.
+        y = B.select(B.cmp("ole", x, _EXP_HI), y, B.add(x, math.inf))
+        y = B.select(B.cmp("olt", x, _EXP_LO), 0.0, y)
+    return y
+
+
+def emit_tanh(x: ir.Value) -> ir.Value:
+    """tanh(x).  Max error 1.5 ulp (measured).  tanh(+-x) = +-1.0 exactly for |x| >= 9.1 (and +-inf),
+    tanh(-0) = -0, tanh(x) = x for |x| < 2^-13, NaN -> NaN."""
+    B = _builder(x)
+    ax, sign = B.split_sign(x)
+    # |x| < CUT: odd polynomial (NaN also lands here: the ordered compare below is false for NaN).
+    z = B.mul(ax, ax)
+    small = B.add(ax, B.mul(ax, B.mul(z, B.horner(_TANH_P, z))))
+    # |x| >= CUT: 1 - 2e / (1 + e), e = exp(-2|x|) in [2e-9, 0.23]: no overflow, 1 + e is a normal in
+    # [1, 1.23], and the rounding errors of e and of the reciprocal only touch the (smaller) 2e/(1+e) term.
+    xc = B.select(B.cmp("ogt", ax, _TANH_CLAMP), _TANH_CLAMP, ax)
+    e = emit_exp(B.mul(xc, -2.0), checked=False)
+    large = B.sub(1.0, B.mul(B.add(e, e), _recip_pos(B, B.add(1.0, e))))
+    y = B.select(B.cmp("oge", ax, _TANH_CUT), large, small)
+    return B.with_sign(y, sign)
+
+
+def emit_erf(x: ir.Value) -> ir.Value:
+    """erf(x).  Max abs error 4e-7 (measured; about 6.5 ulp near 1), max relative error 4e-7 everywhere
+    (tiny |x| included).  erf(+-x) = +-1.0 exactly for |x| >= 4 (and +-inf), |erf| never exceeds 1,
+    erf(-0) = -0, NaN -> NaN."""
+    B = _builder(x)
+    ax, sign = B.split_sign(x)
+    xc = B.select(B.cmp("ogt", ax, _ERF_CLAMP), _ERF_CLAMP, ax)    # NaN stays NaN
+    z = B.mul(xc, xc)
+    num = B.mul(xc, B.horner(_ERF_P, z))
+    den = B.horner(_ERF_Q, z)                                      # in [1, 110]
+    y = B.mul(num, _recip_pos(B, den))
+    y = B.select(B.cmp("ogt", y, 1.0), 1.0, y)
+    return B.with_sign(y, sign)
+
+
+def emit_sigmoid(x: ir.Value) -> ir.Value:
+    """1 / (1 + exp(-x)), accurate in relative terms on both tails (no 1 - tiny cancellation).
+    Max error 3 ulp (measured) while the result is normal; sigmoid(x) = +0 for x < -87.3365 (and -inf),
+    1.0 for x >= 17 (and +inf), 0.5 at +-0, NaN -> NaN."""
+    B = _builder(x)
+    ax, _ = B.split_sign(x)
+    e = emit_exp(B.sub(0.0, ax))                                    # (0, 1]; 0 below -87.34; NaN -> NaN
+    r = _recip_pos(B, B.add(1.0, e))                               # 1/(1+e), argument in [1, 2]
+    return B.select(B.cmp("oge", x, 0.0), r, B.mul(e, r))          # sigmoid(-|x|) = e/(1+e)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The rewrite
+# --------------------------------------------------------------------------------------------------------------
+
+_UNARY = {"math.exp": emit_exp, "math.tanh": emit_tanh, "math.erf": emit_erf}
+_NARROW = (ir.F16Type, ir.BF16Type)
+
+
+def _kind(t: ir.Type) -> str | None:
+    """'f32' / 'narrow' for rewritable types (scalar or fixed-size vector), else None."""
+    if _is_vector(t):
+        if any(getattr(t, "scalable_dims", None) or ()):
+            return None
+        e = t.element_type
+    elif isinstance(t, ir.ShapedType):
+        return None                         # tensors/memrefs: not element-wise code we rewrite
+    else:
+        e = t
+    if isinstance(e, ir.F32Type):
+        return "f32"
+    if isinstance(e, _NARROW):
+        return "narrow"
+    return None
+
+
+def _to_f32(v: ir.Value) -> ir.Value:
+    if _kind(v.type) == "f32":
+        return v
+    return arith.ExtFOp(_like(v.type, ir.F32Type.get()), v).result
+
+
+def _from_f32(v: ir.Value, t: ir.Type) -> ir.Value:
+    if v.type == t:
+        return v
+    return arith.TruncFOp(t, v).result
+
+
+def _producer(v: ir.Value, name: str):
+    """The op named `name` defining v, or None (block arguments have no producer)."""
+    owner = v.owner
+    if isinstance(owner, ir.Block):
+        return None
+    op = owner.operation if hasattr(owner, "operation") else owner
+    return op if op.name == name else None
+
+
+def _splat_value(v: ir.Value) -> float | None:
+    """The float value of a scalar or splat arith.constant, else None."""
+    op = _producer(v, "arith.constant")
+    if op is None:
+        return None
+    attr = op.attributes["value"]
+    if isinstance(attr, ir.FloatAttr):
+        return attr.value
+    if isinstance(attr, ir.DenseFPElementsAttr) and attr.is_splat:
+        return ir.FloatAttr(attr.get_splat_value()).value
+    return None
+
+
+def _single_use(v: ir.Value) -> bool:
+    return len(list(v.uses)) == 1
+
+
+def _match_sigmoid(div):
+    """divf(1, addf(exp(neg x), 1)) -> (x, [ops to erase after the divf]) or None.
+    neg x may be arith.negf x or arith.subf(0, x)."""
+    if _splat_value(div.operands[0]) != 1.0:
+        return None
+    add = _producer(div.operands[1], "arith.addf")
+    if add is None or not _single_use(add.result):
+        return None
+    for i in (0, 1):
+        if _splat_value(add.operands[1 - i]) != 1.0:
+            continue
+        ex = _producer(add.operands[i], "math.exp")
+        if ex is None or not _single_use(ex.result):
+            continue
+        neg = _producer(ex.operands[0], "arith.negf")
+        if neg is not None:
+            x = neg.operands[0]
+        else:
+            neg = _producer(ex.operands[0], "arith.subf")
+            if neg is None or _splat_value(neg.operands[0]) != 0.0:
+                continue
+            x = neg.operands[1]
+        dead = [add, ex] + ([neg] if _single_use(neg.result) else [])
+        return x, dead
+    return None
+
+
+def _replace(op, new: ir.Value) -> None:
+    op.result.replace_all_uses_with(new)
+    op.erase()
+
+
+def _rewrite_div(op) -> None:
+    t = op.result.type
+    num, den = op.operands[0], op.operands[1]
+    with ir.InsertionPoint(op), op.location:
+        nv, dv = _splat_value(num), _splat_value(den)
+        B = _B(_like(t, ir.F32Type.get()))
+        if dv is not None and 2.0 ** -125 <= abs(dv) <= 2.0 ** 125:
+            # constant denominator: correctly rounded 1/b folded at compile time
+            inv = struct.unpack("<f", struct.pack("<f", 1.0 / dv))[0]
+            r = B.c(inv) if nv == 1.0 else B.mul(_to_f32(num), inv)
+        else:
+            r = emit_recip(_to_f32(den))
+            if nv != 1.0:
+                r = B.mul(_to_f32(num), r)
+        _replace(op, _from_f32(r, t))
+
+
+def _rewrite_unary(op, emit) -> None:
+    t = op.result.type
+    with ir.InsertionPoint(op), op.location:
+        _replace(op, _from_f32(emit(_to_f32(op.operands[0])), t))
+
+
+def _collect(module: ir.Module, names) -> list:
+    found = []
+
+    def visit(op):
+        if op.name in names:
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return found
+
+
+def run(module: ir.Module, *, vector_fdiv_only: bool = False) -> int:
+    """Rewrite math.tanh, math.exp, math.erf, sigmoid patterns and arith.divf (f32; f16/bf16 computed via
+    extf->f32->truncf) into vectorizable polynomial/rational code made only of arith ops (+ bitcasts/int
+    ops); returns the number of ops rewritten (a whole sigmoid idiom counts as one).
+
+    Works on scalar ops (linalg.generic bodies, before vectorization) and on fixed-size vector ops (after
+    vectorization), in any region.  Ops on f64, integer, tensor/memref or scalable-vector types are left as
+    they are.  `vector_fdiv_only=True` rewrites only vector-typed arith.divf (a clean-up after
+    vectorization; scalar divf and math ops are then left alone).
+    """
+    with module.context:
+        return _run(module, vector_fdiv_only)
+
+
+def _run(module: ir.Module, vector_fdiv_only: bool) -> int:
+    count = 0
+    if not vector_fdiv_only:
+        for div in _collect(module, {"arith.divf"}):
+            if _kind(div.result.type) is None:
+                continue
+            m = _match_sigmoid(div)
+            if m is None:
+                continue
+            x, dead = m
+            t = div.result.type
+            with ir.InsertionPoint(div), div.location:
+                _replace(div, _from_f32(emit_sigmoid(_to_f32(x)), t))
+            for d in dead:          # users first: add, exp, neg
+                d.erase()
+            count += 1
+    names = {"arith.divf"} if vector_fdiv_only else {"arith.divf", *_UNARY}
+    for op in _collect(module, names):
+        t = op.result.type
+        if _kind(t) is None:
+            continue
+        if op.name == "arith.divf":
+            if vector_fdiv_only and not _is_vector(t):
+                continue
+            _rewrite_div(op)
+        else:
+            _rewrite_unary(op, _UNARY[op.name])
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Accuracy measurement (host JIT): `python -m hexmlir.transforms.fast_math --accuracy`
+# --------------------------------------------------------------------------------------------------------------
+
+LOWERING = ("builtin.module(convert-vector-to-scf, convert-scf-to-cf, convert-vector-to-llvm, "
+            "expand-strided-metadata, finalize-memref-to-llvm, convert-math-to-llvm, convert-arith-to-llvm, "
+            "convert-func-to-llvm, convert-cf-to-llvm, reconcile-unrealized-casts)")
+
+# op -> MLIR body computing %r from %x (and %y), with {T} the value type
+_BODIES = {
+    "exp": "%r = math.exp %x : {T}",
+    "tanh": "%r = math.tanh %x : {T}",
+    "erf": "%r = math.erf %x : {T}",
+    "sigmoid": ("%m = arith.negf %x : {T}\n%e = math.exp %m : {T}\n%s = arith.addf %e, %one : {T}\n"
+                "%r = arith.divf %one, %s : {T}"),
+    "recip": "%r = arith.divf %one, %x : {T}",
+    "div": "%r = arith.divf %x, %y : {T}",
+}
+
+
+def kernel_source(op: str, dtype: str = "f32", width: int = 0) -> str:
+    """A func @k(%a, %b, %out: memref<?xdtype>) applying `op` element-wise, on vector<width x dtype> chunks
+    (width > 0; the length must be a multiple of width) or on scalars (width = 0)."""
+    T = f"vector<{width}x{dtype}>" if width else dtype
+    one = f"dense<1.0> : {T}" if width else f"1.0 : {dtype}"
+    step = width or 1
+    if width:
+        load = (f"%x = vector.load %a[%i] : memref<?x{dtype}>, {T}\n"
+                f"%y = vector.load %b[%i] : memref<?x{dtype}>, {T}")
+        store = f"vector.store %r, %out[%i] : memref<?x{dtype}>, {T}"
+    else:
+        load = f"%x = memref.load %a[%i] : memref<?x{dtype}>\n%y = memref.load %b[%i] : memref<?x{dtype}>"
+        store = f"memref.store %r, %out[%i] : memref<?x{dtype}>"
+    body = _BODIES[op].replace("{T}", T)
+    return f"""
+func.func @k(%a: memref<?x{dtype}>, %b: memref<?x{dtype}>, %out: memref<?x{dtype}>) attributes {{llvm.emit_c_interface}} {{
+  %c0 = arith.constant 0 : index
+  %step = arith.constant {step} : index
+  %n = memref.dim %a, %c0 : memref<?x{dtype}>
+  %one = arith.constant {one}
+  scf.for %i = %c0 to %n step %step {{
+    {load}
+    {body}
+    {store}
+  }}
+  return
+}}
+"""
+
+
+class Jit:
+    """Parse -> (optionally) fast_math.run -> lower -> ExecutionEngine; call with numpy arrays."""
+
+    def __init__(self, source: str, rewrite: bool = True, opt_level: int = 2):
+        from torch_mlir import passmanager
+        from torch_mlir.execution_engine import ExecutionEngine
+        self.ctx = ir.Context()
+        with self.ctx, ir.Location.unknown():
+            self.module = ir.Module.parse(source)
+            self.rewritten = run(self.module) if rewrite else 0
+            self.rewritten_ir = str(self.module)
+            passmanager.PassManager.parse(LOWERING).run(self.module.operation)
+            self.engine = ExecutionEngine(self.module, opt_level=opt_level)
+
+    def __call__(self, a, b=None):
+        import ctypes
+        import numpy as np
+        from torch_mlir.runtime import get_ranked_memref_descriptor
+        a = np.ascontiguousarray(a)
+        b = a.copy() if b is None else np.ascontiguousarray(b, dtype=a.dtype)
+        out = np.zeros_like(a)
+        args = [ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(v))) for v in (a, b, out)]
+        self.engine.invoke("k", *args)
+        return out
+
+
+def _ref(op: str, x, y):
+    import numpy as np
+    x = x.astype(np.float64)
+    y = None if y is None else y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        if op == "exp":
+            return np.exp(x)
+        if op == "tanh":
+            return np.tanh(x)
+        if op == "erf":
+            return np.vectorize(math.erf, otypes=[np.float64])(x)
+        if op == "sigmoid":
+            e = np.exp(-np.abs(x))                    # stable on both tails
+            return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        if op == "recip":
+            return 1.0 / x
+        return x / y
+
+
+# (op, dtype) -> (description of the range, sampler(rng, n) -> (x, y or None))
+def _samplers():
+    import numpy as np
+
+    def uni(lo, hi, dt, extra=()):
+        def f(rng, n):
+            x = np.concatenate([np.linspace(lo, hi, n // 2), rng.uniform(lo, hi, n - n // 2 - len(extra)),
+                                np.asarray(extra, dtype=np.float64)])
+            return x.astype(dt), None
+        return f
+
+    def tiny_and(lo, hi, dt, tiny):      # uniform plus log-spaced small magnitudes, both signs
+        def f(rng, n):
+            m = n // 4
+            g = np.geomspace(tiny, 1.0, m)
+            x = np.concatenate([np.linspace(lo, hi, n // 4), rng.uniform(lo, hi, n - 3 * m), g, -g])
+            return x.astype(dt), None
+        return f
+
+    def logs(emin, emax, dt, binary=False):   # sign * 2^uniform(emin, emax)
+        def f(rng, n):
+            def draw():
+                return (rng.choice([-1.0, 1.0], n) * np.exp2(rng.uniform(emin, emax, n))).astype(dt)
+            return (draw(), draw()) if binary else (draw(), None)
+        return f
+
+    f32, f16 = np.float32, np.float16
+    return {
+        ("exp", "f32"): ("[-87.33, 88.72]", uni(-87.33, 88.72, f32, (0.0, 1e-30, -1e-30, 88.7228317, -87.33654))),
+        ("tanh", "f32"): ("[-10, 10] + ±[1e-30, 1]", tiny_and(-10, 10, f32, 1e-30)),
+        ("erf", "f32"): ("[-5, 5] + ±[1e-30, 1]", tiny_and(-5, 5, f32, 1e-30)),
+        ("sigmoid", "f32"): ("[-87, 40]", uni(-87.0, 40.0, f32)),
+        ("recip", "f32"): ("±2^[-125.9, 125.9]", logs(-125.9, 125.9, f32)),
+        ("div", "f32"): ("±2^[-60, 60] / ±2^[-60, 60]", logs(-60, 60, f32, binary=True)),
+        ("exp", "f16"): ("[-9.7, 11.08]", uni(-9.7, 11.08, f16)),
+        ("tanh", "f16"): ("[-10, 10] + ±[1e-4, 1]", tiny_and(-10, 10, f16, 1e-4)),
+        ("erf", "f16"): ("[-5, 5] + ±[1e-4, 1]", tiny_and(-5, 5, f16, 1e-4)),
+        ("sigmoid", "f16"): ("[-9.7, 12]", uni(-9.7, 12.0, f16)),
+        ("recip", "f16"): ("±2^[-13.9, 13.9]", logs(-13.9, 13.9, f16)),
+        ("div", "f16"): ("±2^[-7, 7] / ±2^[-7, 7]", logs(-7, 7, f16, binary=True)),
+    }
+
+
+def ulp(ref, dtype: str):
+    """Spacing of `dtype` floats at |ref| (float64 array), normal range."""
+    import numpy as np
+    mant, lo = (23, -126) if dtype == "f32" else (10, -14)
+    e = np.floor(np.log2(np.maximum(np.abs(ref), 2.0 ** lo)))
+    return np.exp2(e - mant)
+
+
+_BOUNDED = ("tanh", "erf", "sigmoid")     # ops whose absolute error is meaningful (|result| <= 1)
+
+
+def errors(op: str, dtype: str, x, y, got) -> dict:
+    """Max errors of `got` against the float64 reference over the points with a finite reference:
+    'abs' (bounded ops only, else None), 'rel' (where the reference is a normal number of `dtype`) and
+    'ulp' (in units of the spacing of `dtype` at the reference; subnormal spacing counts as the smallest
+    normal one)."""
+    import numpy as np
+    ref = _ref(op, x, y)
+    g = got.astype(np.float64)
+    ok = np.isfinite(ref)
+    d = np.abs(g - ref)[ok]
+    r = ref[ok]
+    normal = np.abs(r) >= (2.0 ** -126 if dtype == "f32" else 2.0 ** -14)
+    return {"abs": float(d.max()) if op in _BOUNDED else None,
+            "rel": float((d[normal] / np.abs(r[normal])).max()),
+            "ulp": float((d / ulp(r, dtype)).max())}
+
+
+def measure(op: str, dtype: str, n: int = 1 << 20, seed: int | None = None, width: int | None = None) -> dict:
+    """JIT the vector kernel for (op, dtype), evaluate it on n sampled points, return the error dict
+    (plus 'range' and 'seed')."""
+    import numpy as np
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+    rng = np.random.default_rng(seed)
+    if width is None:
+        width = 32 if dtype == "f32" else 64
+    desc, sample = _samplers()[(op, dtype)]
+    x, y = sample(rng, n)
+    pad = (-len(x)) % width
+    x = np.concatenate([x, np.ones(pad, x.dtype)])
+    y = None if y is None else np.concatenate([y, np.ones(pad, y.dtype)])
+    got = Jit(kernel_source(op, dtype, width))(x, y)
+    res = errors(op, dtype, x, y, got)
+    res.update(range=desc, seed=seed)
+    return res
+
+
+def _round_up(v: float, digits: int = 2) -> float:
+    if v == 0:
+        return 0.0
+    e = math.floor(math.log10(abs(v))) - digits + 1
+    return math.ceil(v / 10.0 ** e) * 10.0 ** e
+
+
+def bounds(m: dict) -> dict:
+    """Documented bounds from measured maxima: +5% then rounded up (2 significant digits; ulp to 0.1)."""
+    return {"abs": None if m["abs"] is None else _round_up(m["abs"] * 1.05),
+            "rel": _round_up(m["rel"] * 1.05),
+            "ulp": math.ceil(m["ulp"] * 1.05 * 10) / 10}
+
+
+TABLE_HEADER = "| op | dtype | input range | max abs err | max rel err | max ulp |"
+
+
+def accuracy_table(n: int = 1 << 21) -> str:
+    """The markdown table docs/fast_math.md carries: bounds() of the maxima measured on n points per row."""
+    rows = [TABLE_HEADER, "|---|---|---|---|---|---|"]
+    for (op, dtype) in _samplers():
+        b = bounds(measure(op, dtype, n))
+        ab = "-" if b["abs"] is None else f"{b['abs']:.2g}"
+        rows.append(f"| {op} | {dtype} | {_samplers()[(op, dtype)][0]} | {ab} | {b['rel']:.2g} | {b['ulp']:.1f} |")
+    return "\n".join(rows)
+
+
+def parse_table(text: str) -> dict:
+    """{(op, dtype): {'abs', 'rel', 'ulp'}} from a markdown table printed by accuracy_table()."""
+    out = {}
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == TABLE_HEADER)
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        op, dtype, _, ab, rel, ul = (c.strip() for c in line.strip().strip("|").split("|"))
+        out[(op, dtype)] = {"abs": None if ab == "-" else float(ab), "rel": float(rel), "ulp": float(ul)}
+    return out
+
+
+def main(argv=None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m hexmlir.transforms.fast_math")
+    p.add_argument("--accuracy", action="store_true", help="measure and print the markdown accuracy table")
+    p.add_argument("-n", type=int, default=1 << 21, help="points per (op, dtype)")
+    a = p.parse_args(argv)
+    if a.accuracy:
+        print(accuracy_table(a.n))
+        return 0
+    p.print_help()
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
