@@ -19,8 +19,11 @@ fi
 
 PY=${PYTHON:-python3}
 # Pins: the CPU torch wheel is pre-placed for the default index; a looser pin pulls CUDA wheels.
-if ! $PY -c "import hexmlir, torch_mlir, triton, torch" 2>/dev/null; then
+if ! $PY -c "import torch_mlir, triton, torch, xdist" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
   $PY -m pip install -q torch-mlir==20261001 triton==3.9.0 ziglang numpy pytest pytest-xdist matplotlib
-  $PY -m pip install -q -e .
+fi
+# (Re)install hexmlir when it is missing or installed from another checkout.
+if ! $PY -c "import hexmlir, pathlib, sys; sys.exit(pathlib.Path(hexmlir.__file__).resolve().parent != pathlib.Path('src/hexmlir').resolve())" 2>/dev/null; then
+  $PY -m pip install -q --no-deps -e .
 fi
