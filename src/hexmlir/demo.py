@@ -21,7 +21,7 @@ def main(quick: bool = False) -> None:
                 "no fusion": base.replace(fusion=False), "no TCM tiling": base.replace(tcm_tiling=False),
                 "no fast-math": base.replace(fast_math=False)}
     rng = np.random.default_rng()
-    print(f"hexmlir demo: host target (emulated v73 NPU), single thread, median of repeats\n")
+    print("hexmlir demo: host target (emulated v73 NPU), single thread, median of repeats\n")
     for k in kernels:
         ins = k.random_inputs(rng)
         ref = k.reference(*ins)

@@ -71,6 +71,17 @@ def walk(op, fn) -> None:
                 walk(child.operation, fn)
 
 
+def inside(op, container) -> bool:
+    """True when `op` is `container` or nested (at any depth) in one of its regions."""
+    p = op.operation if hasattr(op, "operation") else op
+    container = container.operation if hasattr(container, "operation") else container
+    while p is not None:
+        if p == container:
+            return True
+        p = p.parent
+    return False
+
+
 def ops_named(root, name: str) -> list:
     out = []
     walk(root, lambda o: out.append(o) if o.name == name else None)

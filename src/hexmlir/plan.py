@@ -18,6 +18,14 @@ from .targets import Target
 ID_ATTR = "hexmlir.id"
 
 
+def op_id(op) -> int | None:
+    """The plan id an op was tagged with (None if untagged)."""
+    if ID_ATTR not in op.attributes:
+        return None
+    from torch_mlir import ir
+    return ir.IntegerAttr(op.attributes[ID_ATTR]).value
+
+
 @dataclass
 class OpPlan:
     id: int

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..ir import apply_transform, ops_named, run_passes
-from ..plan import ID_ATTR
+from ..ir import apply_transform, inside, ops_named, run_passes
+from ..plan import ID_ATTR, op_id
 from . import memspace
 
 
@@ -67,15 +67,6 @@ def _inside_tile_loop(op) -> object | None:
     return None
 
 
-def _encloses(loop, op) -> bool:
-    p = op.parent
-    while p is not None:
-        if p == loop:
-            return True
-        p = p.parent
-    return False
-
-
 def _wrap_in_subview(op, i) -> None:
     """Replace operand i (a whole buffer: the problem fits one tile) by a full-size subview of it."""
     from torch_mlir.dialects import memref
@@ -87,13 +78,12 @@ def _wrap_in_subview(op, i) -> None:
 
 
 def promote(module, cx) -> None:
-    plan = cx.plan
     lines = []
     done = set()
     for op in ops_named(module.operation, "linalg.generic"):
-        if ID_ATTR not in op.attributes:
+        pid = op_id(op)
+        if pid is None:
             continue
-        pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
         loop = _inside_tile_loop(op)        # None: the whole problem is one tile
         if pid in done:
             continue
@@ -102,7 +92,7 @@ def promote(module, cx) -> None:
         for i, v in enumerate(op.operands):
             buf = _root_buffer(v)
             owner = buf.owner
-            if getattr(owner, "name", None) == "memref.alloc" and loop is not None and _encloses(loop, owner.operation):
+            if getattr(owner, "name", None) == "memref.alloc" and loop is not None and inside(owner, loop):
                 memspace.retype_alloc(owner.operation, 1)        # tile-local intermediate: lives in TCM
             elif isinstance(v.type, ir.MemRefType) and not memspace.is_tcm(v.type):
                 if getattr(v.owner, "name", None) != "memref.subview":

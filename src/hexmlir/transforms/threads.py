@@ -14,18 +14,17 @@ import re
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func, scf
 
-from ..ir import funcs, ops_named, run_passes
-from ..plan import ID_ATTR
+from ..ir import funcs, inside, ops_named, run_passes
+from ..plan import op_id
 
 LAUNCH_PREFIX = "__hx_parallel_"
 
 
 def _root_id(forall, plan) -> int | None:
     for op in ops_named(forall, "linalg.generic"):
-        if ID_ATTR in op.attributes:
-            pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
-            if plan.ops[pid].role == "root":
-                return pid
+        pid = op_id(op)
+        if pid is not None and plan.ops[pid].role == "root":
+            return pid
     return None
 
 
@@ -39,24 +38,11 @@ def _static_bounds(forall) -> list[int] | None:
     return ubs
 
 
-def _op(x):
-    return x.operation if hasattr(x, "operation") else x
-
-
-def _inside(op, container) -> bool:
-    p, container = _op(op), _op(container)
-    while p is not None:
-        if p == container:
-            return True
-        p = p.parent
-    return False
-
-
-def _defined_inside(v, container) -> bool:
+def _definedinside(v, container) -> bool:
     owner = v.owner
     if isinstance(owner, ir.Block):
-        return _inside(owner.owner, container)
-    return _inside(owner, container)
+        return inside(owner.owner, container)
+    return inside(owner, container)
 
 
 def _captures(forall) -> list:
@@ -65,7 +51,7 @@ def _captures(forall) -> list:
 
     def visit(op):
         for v in op.operands:
-            if not _defined_inside(v, forall) and v not in out:
+            if not _definedinside(v, forall) and v not in out:
                 out.append(v)
         for r in op.regions:
             for b in r.blocks:
@@ -79,7 +65,7 @@ def _captures(forall) -> list:
 
 def _repoint(old, new, container) -> None:
     for use in list(old.uses):
-        if _inside(use.owner, container):
+        if inside(use.owner, container):
             use.owner.operands[use.operand_number] = new
 
 

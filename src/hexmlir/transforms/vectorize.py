@@ -5,17 +5,15 @@ peeled so the main loop has a static full-width body, and that body is vectorize
 structured.vectorize. The peeled remainder (< one vector) stays scalar: tails never read past the end.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import ID_ATTR, _generic_info
+from ..plan import ID_ATTR, _generic_info, op_id
 
 
 def run(module, cx) -> None:
     seen = set()
     lines = []
     for op in ops_named(module.operation, "linalg.generic"):
-        if ID_ATTR not in op.attributes:
-            continue
-        pid = int(str(op.attributes[ID_ATTR]).split(":")[0])
-        if pid in seen:
+        pid = op_id(op)
+        if pid is None or pid in seen:
             continue
         seen.add(pid)
         p = cx.plan.ops[pid]
