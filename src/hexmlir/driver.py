@@ -64,8 +64,11 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
         src = {"mlir": "kernel.llvm.mlir", "llvm": "kernel.ll", "asm": "kernel.s", "obj": "kernel.o",
                "so": "kernel.so"}[emit]
         shutil.copyfile(hit / src, output)
-        if emit == "so":
+        if emit == "so":            # the artifact: .so + .json (+ the runtime it was linked against)
             shutil.copyfile(hit / "kernel.json", Path(output).with_suffix(".json"))
+            rt = json.loads((hit / "kernel.json").read_text()).get("runtime")
+            if rt:
+                shutil.copyfile(hit / rt, Path(output).parent / rt)
         if emit != "so":
             return Path(output)
     if dump:

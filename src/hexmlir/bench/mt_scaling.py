@@ -47,11 +47,6 @@ def build(out_dir, sizes=SIZES, threads=(2, 4, 8, 16)) -> None:
         for kname, rung, t, src, o in variants:
             name = f"{kname}-{n}-{rung}-{t}"
             hexmlir.compile(src, o, emit="so", output=str(out / f"{name}.so"))
-            meta = json.loads((out / f"{name}.json").read_text())
-            if meta.get("runtime"):
-                from hexmlir import runtime
-                import shutil
-                shutil.copyfile(runtime.build_host(), out / "libhexmlir_rt.so")
             index.append({"file": f"{name}.so", "kernel": kname, "n": n, "rung": rung, "threads": t})
     (out / "index.json").write_text(json.dumps(index, indent=1))
 
