@@ -14,11 +14,11 @@ MECH = ("vectorize", "fusion", "tcm_tiling", "fast_math")
 
 
 def _opts(**on):
-    # Issue-2 mechanisms only; threading/DMA/DB have their own tests.
-    return Options(multithread=False, dma=False, double_buffer=False, **on)
+    # Single-threaded (threading has its own tests); DMA follows tcm_tiling (no TCM, nothing to move).
+    return Options(multithread=False, **on)
 
 
-FAST_COMBOS = {"all-on": _opts(), "all-off": _opts(**{m: False for m in MECH}),
+FAST_COMBOS = {"all-on": _opts(), "all-off": _opts(dma=False, **{m: False for m in MECH}),
                **{f"no-{m}": _opts(**{m: False}) for m in MECH}}
 ALL_COMBOS = {"-".join(f"{m[:3]}{int(v)}" for m, v in zip(MECH, bits)): _opts(**dict(zip(MECH, bits)))
               for bits in itertools.product([True, False], repeat=len(MECH))}

@@ -48,9 +48,9 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     """Compile a Linalg module. emit="so" returns a loaded Kernel; other emits write `output` and return its path."""
     options = (options or Options()).replace(**kw) if kw else (options or Options())
     target = targets.get(options.target, options.arch)
-    if options.dma or options.double_buffer:
-        raise UnsupportedError("DMA insertion and double buffering are not implemented yet; "
-                               "use dma=False, double_buffer=False", stage="options")
+    if options.double_buffer:
+        raise UnsupportedError("double buffering is not implemented yet; use double_buffer=False",
+                               stage="options")
     if emit not in EMITS:
         raise HexmlirError(f"unknown emit {emit!r}; one of {', '.join(EMITS)}")
     text = _read(source)
@@ -105,7 +105,7 @@ def _build(text, options, target, dump, k) -> Path:
         if target.name == "host":
             from .targets import host
             files = host.build(ll, bdir, "kernel", options, {"asm", "so"})
-            if cx.threaded:         # ship the runtime with the artifact (loaded once per process)
+            if cx.uses_runtime:         # ship the runtime with the artifact (loaded once per process)
                 from . import runtime
                 files["runtime"] = bdir / "libhexmlir_rt.so"
                 shutil.copyfile(runtime.build_host(), files["runtime"])

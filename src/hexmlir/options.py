@@ -17,9 +17,8 @@ class Options:
     multithread: bool = True        # distribute the outer parallel loop over hardware threads
     num_threads: int = 0            # 0: the target's hardware thread count
     mt_threshold: int = 0           # work (trip count x body cost) below which no threading; 0: derived
-    # Seams for the NPU-mechanisms work: no pass consumes these yet, so they default to off and
-    # turning them on is an error rather than a silent no-op.
-    dma: bool = False               # TCM copies become async DMA start/wait
+    # Double buffering is not built yet: it defaults to off and turning it on is an error, not a no-op.
+    dma: bool = True                # TCM buffers from the runtime pool, copies by its DMA engine
     double_buffer: bool = False     # ping-pong TCM buffers overlapping DMA with compute
     # Budgets and overrides
     tcm_budget: int = 0             # bytes; 0: derived from the target (v73: 8 MiB)

@@ -29,7 +29,7 @@ class CompileContext:
     target: Target
     plan: object = None                    # plan.Plan, set by the `plan` stage
     signature: dict = field(default_factory=dict)  # args (shape, dtype, role) + result -> arg (bufferize)
-    threaded: bool = False                 # the kernel calls the runtime's thread pool
+    uses_runtime: bool = False             # the kernel calls the runtime (thread pool, TCM pool, DMA)
     dump_dir: Path | None = None
     log: list = field(default_factory=list)
 
@@ -45,7 +45,7 @@ def _fast_math(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import bufferize, canonicalize, check_input, fusion, lower, tcm_tiling, threads, vectorize
+    from .transforms import bufferize, canonicalize, check_input, dma, fusion, lower, tcm_tiling, threads, vectorize
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
@@ -57,6 +57,9 @@ def stages() -> list[Stage]:
         Stage("threads", threads.run),                                       # forall -> threads | loop
         Stage("tcm-promote", tcm_tiling.promote, lambda o: o.tcm_tiling),    # DDR tiles -> TCM buffers
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
+        # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
+        # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
+        Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling),             # TCM pool buffers, DMA copies
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
     ]
 

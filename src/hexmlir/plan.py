@@ -92,7 +92,7 @@ MIN_TILE_ELEMS = 8192
 
 
 def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int = 0,
-                    producer_bytes: int = 0, threads: int = 1) -> list[int]:
+                    producer_bytes: int = 0, threads: int = 1, keep_inner: bool = False) -> list[int]:
     """Largest tile (innermost dims whole first) whose working set fits `tile_budget`.
 
     Reduction loops stay whole, so a reduction finishes inside one tile (row softmax, row sums, matmul K).
@@ -102,6 +102,10 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
     n = len(p.loops)
     tile = [0] * n                      # 0 = whole
     par = [d for d in range(n) if p.iterators[d] == "parallel"]
+    if keep_inner:
+        # fused producers reduce along the root's inner dim (row softmax/RMSNorm): tiling it would split
+        # their reductions, so whole rows stay in a tile even when one row exceeds the budget
+        par = [d for d in par if d != n - 1]
     if not par:
         return tile
     # Start from the smallest tile: all parallel dims 1, then grow from the innermost parallel dim out.
@@ -241,9 +245,11 @@ def build(module, target: Target, options: Options) -> Plan:
         if p.role == "root" and options.tcm_tiling:
             # Producers fused into this root's tile loop keep their tiles in TCM too: count them
             # (scaled by the share of the root's parallel iterations a tile covers).
-            prod_bytes = sum(_footprint(q, [0] * len(q.loops)) for q in plan.ops.values() if q.root == p.id)
+            prods = [q for q in plan.ops.values() if q.root == p.id]
+            prod_bytes = sum(_footprint(q, [0] * len(q.loops)) for q in prods)
             nthr = (options.num_threads or target.hw_threads) if options.multithread else 1
-            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, prod_bytes, nthr)
+            reduces = any("reduction" in q.iterators for q in prods)
+            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, prod_bytes, nthr, reduces)
             p.tile_bytes = _footprint(p, p.tcm_tile) + int(prod_bytes * _share(p, p.tcm_tile))
             p.threads = choose_threads(p, plan, target, options)
     return plan

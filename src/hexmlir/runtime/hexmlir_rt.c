@@ -398,6 +398,30 @@ void hx_tcm_free(void *p) {
 }
 
 intptr_t hx_tcm_alloc_addr(intptr_t bytes) { return (intptr_t)hx_tcm_alloc(bytes); }
+
+/* Compiler-facing TCM buffers: MLIR's C interface for `func.func @hx_tcm_buffer(index) -> memref<?xi8>`
+ * and `@hx_tcm_release(memref<?xi8>)`. When the pool cannot serve a request (already reported on stderr
+ * and counted in tcm_failed) the buffer comes from the heap so the kernel stays correct; release tells the
+ * two apart by address. */
+typedef struct { char *allocated, *aligned; intptr_t offset, size, stride; } hx_memref_i8_t;
+
+void _mlir_ciface_hx_tcm_buffer(hx_memref_i8_t *out, intptr_t bytes) {
+  char *p = hx_tcm_alloc(bytes);
+  if (!p) {
+    void *h = NULL;
+    if (posix_memalign(&h, TCM_BIG_ALIGN, bytes > 0 ? (size_t)bytes : 1) != 0) h = NULL;
+    p = h;
+  }
+  *out = (hx_memref_i8_t){p, p, 0, bytes, 1};
+}
+
+void _mlir_ciface_hx_tcm_release(hx_memref_i8_t *m) {
+  char *p = m->allocated;
+  if (g_tcm.base && p >= g_tcm.base && p < g_tcm.base + g_tcm.bytes)
+    hx_tcm_free(p);
+  else
+    free(p);
+}
 void hx_tcm_free_addr(intptr_t addr) { hx_tcm_free((void *)addr); }
 
 /* ======================================================================== */

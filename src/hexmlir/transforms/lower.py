@@ -21,6 +21,7 @@ def to_llvm_dialect(module, cx) -> None:
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
     memspace.erase(module)
+    _copies_to_loops(module)
     run_passes(module, ", ".join([
         "func.func(convert-linalg-to-loops)",
         "func.func(convert-vector-to-scf{full-unroll})",
@@ -74,6 +75,18 @@ def to_llvm_dialect(module, cx) -> None:
     if leftovers:
         raise CompileError(f"ops left after lowering to LLVM: {', '.join(sorted(leftovers))}",
                            stage="lower-to-llvm", op=sorted(leftovers)[0])
+
+
+def _copies_to_loops(module) -> None:
+    """memref.copy between non-contiguous (strided, dynamic) views lowers to a call of `memrefCopy` from
+    MLIR's C runner utils, which kernels do not link; as linalg.copy it becomes a loop nest instead."""
+    from torch_mlir.dialects import linalg
+
+    from ..ir import ops_named
+    for op in ops_named(module.operation, "memref.copy"):
+        with ir.InsertionPoint(op):
+            linalg.copy(op.operands[0], outs=[op.operands[1]])
+        op.erase()
 
 
 def to_llvm_ir(module, cx) -> str:

@@ -62,6 +62,14 @@ def erase(module) -> None:
         for b in region.blocks:
             visit_block(b)
 
+    def plain(t):
+        return with_space(t, None) if isinstance(t, ir.MemRefType) and space_of(t) else t
+    for op in module.body.operations:             # signatures too (runtime declarations take TCM buffers)
+        if op.operation.name == "func.func":
+            ft = ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value)
+            op.attributes["function_type"] = ir.TypeAttr.get(
+                ir.FunctionType.get([plain(t) for t in ft.inputs], [plain(t) for t in ft.results]))
+
 
 def _static_alloc(op) -> bool:
     return op.name == "memref.alloc" and len(op.operands) == 0 and is_tcm(op.results[0].type)

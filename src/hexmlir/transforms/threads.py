@@ -138,7 +138,7 @@ def run(module, cx) -> None:
                 t = plan.ops[rid].threads if rid is not None else 1
                 if t > 1 and _static_bounds(fa):
                     _outline(fa, fname, k, t, module)
-                    cx.threaded = True
+                    cx.uses_runtime = True
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
 
 

@@ -1,0 +1,102 @@
+"""DMA insertion: TCM buffers come from the runtime's TCM pool and DDR <-> TCM copies become DMA.
+
+Each `linalg.copy` with exactly one side in memory space 1 becomes
+`%t = hx_dma_start_2d(dst, src, row_bytes, rows, dst_stride, src_stride)` + `hx_dma_wait(%t)`:
+1-D tiles are one row; 2-D tiles (rows out of a wider matrix) use the strided descriptor. Waiting right
+away makes the transfer synchronous; the double-buffering pass moves the waits. Each static TCM
+`memref.alloc` becomes `hx_tcm_buffer(bytes)` (and its dealloc `hx_tcm_release`), so buffers live in the
+runtime's TCM arena and show up in its high-water statistics.
+"""
+from __future__ import annotations
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, func, memref
+
+from ..ir import ops_named
+from ..plan import _bytes
+from . import memspace
+
+START, WAIT, BUFFER, RELEASE = "hx_dma_start_2d", "hx_dma_wait", "hx_tcm_buffer", "hx_tcm_release"
+
+
+def _declare(module) -> None:
+    idx = ir.IndexType.get()
+    buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], ir.IntegerType.get_signless(8),
+                            memory_space=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))
+    have = {str(op.attributes["sym_name"]).strip('"') for op in module.body.operations
+            if op.operation.name == "func.func"}
+    with ir.InsertionPoint(module.body):
+        for name, t in ((START, ir.FunctionType.get([idx] * 6, [idx])), (WAIT, ir.FunctionType.get([idx], [])),
+                        (BUFFER, ir.FunctionType.get([idx], [buf])), (RELEASE, ir.FunctionType.get([buf], []))):
+            if name not in have:
+                f = func.FuncOp(name, t, visibility="private")
+                if name in (BUFFER, RELEASE):
+                    f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
+
+
+def _address(v, eb, idx):
+    """(byte address of v's first element, [sizes], [strides]) of a strided memref value."""
+    md = memref.ExtractStridedMetadataOp(v)
+    rank = ir.MemRefType(v.type).rank
+    base, off = md.results[0], md.results[1]
+    sizes, strides = list(md.results[2:2 + rank]), list(md.results[2 + rank:])
+    ptr = memref.extract_aligned_pointer_as_index(base)
+    addr = arith.addi(ptr, arith.muli(off, arith.constant(idx, eb)))
+    return addr, sizes, strides
+
+
+def _contiguous_inner(t) -> bool:
+    strides, _ = ir.MemRefType(t).get_strides_and_offset()
+    return strides[-1] == 1
+
+
+def run(module, cx) -> int:
+    idx = ir.IndexType.get()
+    rewritten = 0
+    copies = [op for op in ops_named(module.operation, "linalg.copy")
+              if memspace.is_tcm(op.operands[0].type) != memspace.is_tcm(op.operands[1].type)]
+    allocs = [op for op in ops_named(module.operation, "memref.alloc")
+              if memspace.is_tcm(op.results[0].type) and not op.operands]
+    if not copies and not allocs:
+        return 0
+    _declare(module)
+    for op in copies:
+        src, dst = op.operands[0], op.operands[1]
+        t = ir.MemRefType(src.type)
+        if t.rank not in (1, 2) or not (_contiguous_inner(src.type) and _contiguous_inner(dst.type)):
+            continue                               # stays a copy loop (correct, not DMA)
+        eb = _bytes(t.element_type)
+        with ir.InsertionPoint(op):
+            s_addr, sizes, s_strides = _address(src, eb, idx)
+            d_addr, _, d_strides = _address(dst, eb, idx)
+            c_eb = arith.constant(idx, eb)
+            row_bytes = arith.muli(sizes[-1], c_eb)
+            if t.rank == 1:
+                rows, d_st, s_st = arith.constant(idx, 1), row_bytes, row_bytes
+            else:
+                rows = sizes[0]
+                d_st, s_st = arith.muli(d_strides[0], c_eb), arith.muli(s_strides[0], c_eb)
+            tok = func.CallOp([idx], ir.FlatSymbolRefAttr.get(START), [d_addr, s_addr, row_bytes, rows, d_st, s_st])
+            w = func.CallOp([], ir.FlatSymbolRefAttr.get(WAIT), [tok.result])
+            w.attributes["hexmlir.dma_wait"] = ir.UnitAttr.get()
+        op.erase()
+        rewritten += 1
+    buf_t = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], ir.IntegerType.get_signless(8),
+                              memory_space=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))
+    for a in allocs:
+        mt = ir.MemRefType(a.results[0].type)
+        if str(mt.element_type) != "i8" or mt.rank != 1:
+            continue
+        with ir.InsertionPoint(a):
+            call = func.CallOp([buf_t], ir.FlatSymbolRefAttr.get(BUFFER), [arith.constant(idx, mt.shape[0])])
+        for use in list(a.results[0].uses):
+            user = use.owner
+            if user.name == "memref.dealloc":
+                with ir.InsertionPoint(user):
+                    func.CallOp([], ir.FlatSymbolRefAttr.get(RELEASE), [call.result])
+                user.erase()
+            else:
+                user.operands[use.operand_number] = call.result
+        a.erase()
+    cx.uses_runtime = True
+    return rewritten
