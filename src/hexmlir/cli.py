@@ -11,7 +11,8 @@ from .options import Options
 def _add_option_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="host", choices=["host", "hexagon", "hexagon-sim"])
     p.add_argument("--arch", default="v73")
-    for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma"):
+    for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma",
+                 "double-buffer"):
         p.add_argument(f"--no-{name}", action="store_true", help=f"turn {name} off")
     p.add_argument("--num-threads", type=int, default=0, help="hardware threads (0: target default)")
     p.add_argument("--tcm-budget", type=int, default=0, help="TCM bytes (0: target default)")
@@ -23,6 +24,7 @@ def options_from(a) -> Options:
     return Options(target=a.target, arch=a.arch, vectorize=not a.no_vectorize, fusion=not a.no_fusion,
                    tcm_tiling=not a.no_tcm_tiling, fast_math=not a.no_fast_math,
                    multithread=not a.no_multithread, dma=not a.no_dma,
+                   double_buffer=not a.no_double_buffer,
                    num_threads=a.num_threads, tcm_budget=a.tcm_budget, tile_elems=a.tile_elems,
                    dump_dir=a.dump_dir)
 

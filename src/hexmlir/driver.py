@@ -48,9 +48,6 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     """Compile a Linalg module. emit="so" returns a loaded Kernel; other emits write `output` and return its path."""
     options = (options or Options()).replace(**kw) if kw else (options or Options())
     target = targets.get(options.target, options.arch)
-    if options.double_buffer:
-        raise UnsupportedError("double buffering is not implemented yet; use double_buffer=False",
-                               stage="options")
     if emit not in EMITS:
         raise HexmlirError(f"unknown emit {emit!r}; one of {', '.join(EMITS)}")
     text = _read(source)

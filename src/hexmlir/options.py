@@ -17,9 +17,8 @@ class Options:
     multithread: bool = True        # distribute the outer parallel loop over hardware threads
     num_threads: int = 0            # 0: the target's hardware thread count
     mt_threshold: int = 0           # work (trip count x body cost) below which no threading; 0: derived
-    # Double buffering is not built yet: it defaults to off and turning it on is an error, not a no-op.
     dma: bool = True                # TCM buffers from the runtime pool, copies by its DMA engine
-    double_buffer: bool = False     # ping-pong TCM buffers overlapping DMA with compute
+    double_buffer: bool = True      # ping-pong TCM sets: DMA of tile i+1 and write-back of i-1 overlap tile i
     # Budgets and overrides
     tcm_budget: int = 0             # bytes; 0: derived from the target (v73: 8 MiB)
     tile_elems: int = 0             # override the planner's elements per TCM tile (0: planner decides)

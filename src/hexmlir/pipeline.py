@@ -45,7 +45,8 @@ def _fast_math(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import bufferize, canonicalize, check_input, dma, fusion, lower, tcm_tiling, threads, vectorize
+    from .transforms import (bufferize, canonicalize, check_input, dma, double_buffer, fusion, lower, tcm_tiling,
+                             threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
@@ -60,6 +61,8 @@ def stages() -> list[Stage]:
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling),             # TCM pool buffers, DMA copies
+        Stage("double-buffer", double_buffer.run,                            # ping-pong sets, async DMA
+              lambda o: o.double_buffer and o.dma and o.tcm_tiling),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
     ]
 

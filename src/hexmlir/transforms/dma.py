@@ -17,6 +17,12 @@ from ..plan import _bytes
 from . import memspace
 
 START, WAIT, BUFFER, RELEASE = "hx_dma_start_2d", "hx_dma_wait", "hx_tcm_buffer", "hx_tcm_release"
+DIR_ATTR, DDR_ATTR = "hexmlir.dma", "hexmlir.ddr"
+
+
+def _root(v):
+    from .tcm_tiling import _root_buffer
+    return _root_buffer(v)
 
 
 def _declare(module) -> None:
@@ -77,8 +83,11 @@ def run(module, cx) -> int:
                 rows = sizes[0]
                 d_st, s_st = arith.muli(d_strides[0], c_eb), arith.muli(s_strides[0], c_eb)
             tok = func.CallOp([idx], ir.FlatSymbolRefAttr.get(START), [d_addr, s_addr, row_bytes, rows, d_st, s_st])
-            w = func.CallOp([], ir.FlatSymbolRefAttr.get(WAIT), [tok.result])
-            w.attributes["hexmlir.dma_wait"] = ir.UnitAttr.get()
+            # what double buffering needs to know: direction, and which DDR buffer the tile belongs to
+            tok.attributes[DIR_ATTR] = ir.StringAttr.get("in" if memspace.is_tcm(dst.type) else "out")
+            ddr = _root(src if memspace.is_tcm(dst.type) else dst)
+            tok.attributes[DDR_ATTR] = ir.StringAttr.get(ddr.get_name() if hasattr(ddr, "get_name") else "?")
+            func.CallOp([], ir.FlatSymbolRefAttr.get(WAIT), [tok.result])
         op.erase()
         rewritten += 1
     buf_t = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], ir.IntegerType.get_signless(8),
