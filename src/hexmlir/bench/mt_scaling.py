@@ -2,7 +2,8 @@
 
 `build(out_dir)` compiles the artifacts here (needs MLIR); `run(artifacts)` times them with numpy + ctypes
 only, so the sweep can run on a bigger machine without MLIR (carry the directory there).
-Rungs: scalar, +Vec, +Vec+MT(t) for each thread count t. Medians of repeats after warm-up, inputs rotated.
+Rungs: scalar -> +Vec -> +Vec+MT(t) -> +Vec+MT(t)+DB, TCM tiling with synchronous DMA at every rung (DB
+makes it asynchronous). Medians of repeats after warm-up, inputs rotated.
 """
 from __future__ import annotations
 
@@ -38,12 +39,16 @@ def build(out_dir, sizes=SIZES, threads=(2, 4, 8, 16)) -> None:
     index = []
     for n in sizes:
         gelu = S.gelu_tanh((n,)).mlir
-        variants = [("gelu", "scalar", 1, gelu, Options(vectorize=False, multithread=False)),
-                    ("gelu", "vec", 1, gelu, Options(multithread=False)),
-                    ("copy", "vec", 1, COPY.format(n=n), Options(multithread=False))]
+        # TCM tiling with synchronous DMA at every rung; DB is the last rung
+        sync = dict(double_buffer=False)
+        variants = [("gelu", "scalar", 1, gelu, Options(vectorize=False, multithread=False, **sync)),
+                    ("gelu", "vec", 1, gelu, Options(multithread=False, **sync)),
+                    ("gelu", "vec+db", 1, gelu, Options(multithread=False)),
+                    ("copy", "vec", 1, COPY.format(n=n), Options(multithread=False, **sync))]
         for t in threads:
-            variants.append(("gelu", "vec+mt", t, gelu, Options(num_threads=t, mt_threshold=1)))
-            variants.append(("copy", "vec+mt", t, COPY.format(n=n), Options(num_threads=t, mt_threshold=1)))
+            variants.append(("gelu", "vec+mt", t, gelu, Options(num_threads=t, mt_threshold=1, **sync)))
+            variants.append(("gelu", "vec+mt+db", t, gelu, Options(num_threads=t, mt_threshold=1)))
+            variants.append(("copy", "vec+mt", t, COPY.format(n=n), Options(num_threads=t, mt_threshold=1, **sync)))
         for kname, rung, t, src, o in variants:
             name = f"{kname}-{n}-{rung}-{t}"
             hexmlir.compile(src, o, emit="so", output=str(out / f"{name}.so"))
@@ -74,15 +79,18 @@ def table(rows) -> str:
     by = {(r["kernel"], r["n"], r["rung"], r["threads"]): r for r in rows}
     threads = sorted({r["threads"] for r in rows if r["rung"] == "vec+mt"})
     sizes = sorted({r["n"] for r in rows})
-    head = "| n | scalar ms | vec ms | vec/scalar | " + " | ".join(f"MT{t} x vec" for t in threads) + \
-           " | best GB/s | copy GB/s (best t) | best / copy |"
+    head = ("| n | scalar ms | vec ms | vec/scalar | DB x vec (1t) | " +
+            " | ".join(f"MT{t} x vec | +DB{t} x MT{t}" for t in threads) + " | best GB/s | copy GB/s | best / copy |")
     out = [head, "|" + "---:|" * (head.count("|") - 1)]
     for n in sizes:
-        s, v = by[("gelu", n, "scalar", 1)]["ms"], by[("gelu", n, "vec", 1)]["ms"]
-        mts = [by[("gelu", n, "vec+mt", t)]["ms"] for t in threads]
-        best = min([v] + mts)
+        g = lambda rung, t=1: by[("gelu", n, rung, t)]["ms"]  # noqa: E731
+        s, v = g("scalar"), g("vec")
+        cells = []
+        for t in threads:
+            cells += [f"{v / g('vec+mt', t):.2f}", f"{g('vec+mt', t) / g('vec+mt+db', t):.2f}"]
+        best = min([v, g("vec+db")] + [g(r, t) for t in threads for r in ("vec+mt", "vec+mt+db")])
         copy = min([by[("copy", n, "vec", 1)]["ms"]] + [by[("copy", n, "vec+mt", t)]["ms"] for t in threads])
-        out.append(f"| {n} | {s:.3f} | {v:.3f} | {s / v:.1f}x | " + " | ".join(f"{v / m:.2f}" for m in mts) +
+        out.append(f"| {n} | {s:.3f} | {v:.3f} | {s / v:.1f}x | {v / g('vec+db'):.2f} | " + " | ".join(cells) +
                    f" | {8 * n / best / 1e6:.1f} | {8 * n / copy / 1e6:.1f} | {copy / best:.2f} |")
     return "\n".join(out)
 

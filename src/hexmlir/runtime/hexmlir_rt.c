@@ -626,9 +626,14 @@ static dma_queue_t *dma_my_queue(void) {
   return q;
 }
 
+static int dma_no_spare_core(void);
+
 static intptr_t dma_submit(dma_desc_t d) {
   pthread_once(&g_dma.once, dma_init);
-  dma_queue_t *q = g_dma.ncopy > 0 ? dma_my_queue() : NULL;
+  /* Copy threads only pay when a core is free to run them: inside a loop that already occupies every
+   * core, the issuing thread copies synchronously (measured: one shared copy thread capped 16 compute
+   * threads at ~3x). */
+  dma_queue_t *q = g_dma.ncopy > 0 && !dma_no_spare_core() ? dma_my_queue() : NULL;
   int64_t t = atomic_fetch_add(&g_dma_counter, 1) + 1;
   d.token = t;
   if (t > DMA_INFLIGHT) dma_wait_internal(t - DMA_INFLIGHT); /* frees slot t % N */
@@ -704,6 +709,11 @@ static struct {
 } g_pool = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = HX_EVENT_INIT};
 
 static HX_TLS int tls_in_loop; /* set on workers and on a caller inside its loop */
+static _Atomic int g_loop_width;   /* threads taking part in the running top-level loop (0: none) */
+
+static int dma_no_spare_core(void) {
+  return tls_in_loop && atomic_load(&g_loop_width) + g_dma.ncopy > g_pool.ncpu;
+}
 
 static void pool_run_chunks(void) {
   intptr_t n = g_pool.n, chunk = g_pool.chunk;
@@ -819,6 +829,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   uint64_t gen = (atomic_load(&g_pool.state) >> ST_GEN_SHIFT) + 1;
   atomic_store_explicit(&g_pool.state, (gen << ST_GEN_SHIFT) | ST_OPEN | ((uint64_t)nw << 8),
                         memory_order_release);
+  atomic_store(&g_loop_width, (int)nw + 1);
   ev_notify(&g_pool.wake, (int)nw);
   tls_in_loop = 1;
   pool_run_chunks();
@@ -829,6 +840,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
     if (k < 2000) cpu_relax();
     else sched_yield();
   }
+  atomic_store(&g_loop_width, 0);
   atomic_fetch_add_explicit(&g_st.pool_dispatches, 1, memory_order_relaxed);
   pthread_mutex_unlock(&g_pool.mu);
 }
