@@ -63,3 +63,23 @@ def test_threaded_ir(tmp_path):
     d2 = tmp_path / "d2"
     hexmlir.compile(S.gelu_tanh((1000003,)).mlir, Options(multithread=False, dump_dir=str(d2), **MT))
     assert "hx_parallel_for" not in (d2 / "90-llvm.ll").read_text()
+
+
+DMA_DB = {"sync-dma": (True, False), "dma+db": (True, True), "no-dma": (False, False)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dma_db", list(DMA_DB))
+@pytest.mark.parametrize("threads", [1, 2, 4, 8])
+@pytest.mark.parametrize("vectorize", [True, False])
+@pytest.mark.parametrize("name", list(__import__("test_pipeline").KERNELS))
+def test_npu_product(name, vectorize, threads, dma_db, rng):
+    """The foundation suite under every vectorize x threads x DMA x DB combination (small TCM budget)."""
+    from test_pipeline import KERNELS
+    dma, db = DMA_DB[dma_db]
+    k = KERNELS[name]("float32")
+    kern = hexmlir.compile(k.mlir, Options(vectorize=vectorize, num_threads=threads, multithread=threads > 1,
+                                           dma=dma, double_buffer=db, fast_math=False, tcm_budget=128 << 10,
+                                           mt_threshold=1))
+    ins = k.random_inputs(rng)
+    assert_close(kern(*ins), k.reference(*ins), k.outputs[0][1])
