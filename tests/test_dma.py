@@ -1,5 +1,4 @@
 """DMA insertion + the runtime TCM pool: correctness, what the IR shows, pool statistics."""
-import numpy as np
 import pytest
 
 import hexmlir

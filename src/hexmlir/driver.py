@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from . import cache, targets
-from .errors import HexmlirError, UnsupportedError
+from .errors import HexmlirError
 from .options import Options
 
 EMITS = ("mlir", "llvm", "asm", "obj", "so")

@@ -111,7 +111,7 @@ def _wait(slots, k):
 
 
 def _apply(loop, ins, outs, buffers) -> None:
-    idx, i1 = ir.IndexType.get(), ir.IntegerType.get_signless(1)
+    idx = ir.IndexType.get()
     lo, hi, iv = loop.operands[0], loop.operands[1], loop.induction_variable
     slots_t = ir.MemRefType.get([2], idx)
     with ir.InsertionPoint(loop):                           # twins and token slots (0 = no token)
