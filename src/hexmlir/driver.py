@@ -46,7 +46,7 @@ def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
 
 def compile(source, options: Options | None = None, *, emit: str = "so", output: str | None = None, **kw):
     """Compile a Linalg module. emit="so" returns a loaded Kernel; other emits write `output` and return its path."""
-    options = (options or Options()).replace(**kw) if kw else (options or Options())
+    options = (options or Options()).replace(**kw)
     target = targets.get(options.target, options.arch)
     if emit not in EMITS:
         raise HexmlirError(f"unknown emit {emit!r}; one of {', '.join(EMITS)}")
@@ -57,7 +57,7 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     hit = None if dump else cache.lookup(k, "kernel")
     if hit is None:
         hit = _build(text, options, target, dump, k)
-    if output and emit != "so" or (output and emit == "so"):
+    if output:
         src = {"mlir": "kernel.llvm.mlir", "llvm": "kernel.ll", "asm": "kernel.s", "obj": "kernel.o",
                "so": "kernel.so"}[emit]
         shutil.copyfile(hit / src, output)
@@ -69,8 +69,7 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
         if emit != "so":
             return Path(output)
     if dump:
-        for ext in ("s",):
-            shutil.copyfile(hit / f"kernel.{ext}", dump / f"91-target.{ext}")
+        shutil.copyfile(hit / "kernel.s", dump / "91-target.s")
     from .artifact import Kernel
     return Kernel.load(hit / "kernel.json")
 

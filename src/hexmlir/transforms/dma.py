@@ -20,11 +20,6 @@ START, WAIT, BUFFER, RELEASE = "hx_dma_start_2d", "hx_dma_wait", "hx_tcm_buffer"
 DIR_ATTR, DDR_ATTR = "hexmlir.dma", "hexmlir.ddr"
 
 
-def _root(v):
-    from .tcm_tiling import _root_buffer
-    return _root_buffer(v)
-
-
 def _declare(module) -> None:
     idx = ir.IndexType.get()
     buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], ir.IntegerType.get_signless(8),
@@ -85,7 +80,7 @@ def run(module, cx) -> int:
             tok = func.CallOp([idx], ir.FlatSymbolRefAttr.get(START), [d_addr, s_addr, row_bytes, rows, d_st, s_st])
             # what double buffering needs to know: direction, and which DDR buffer the tile belongs to
             tok.attributes[DIR_ATTR] = ir.StringAttr.get("in" if memspace.is_tcm(dst.type) else "out")
-            ddr = _root(src if memspace.is_tcm(dst.type) else dst)
+            ddr = memspace.root_buffer(src if memspace.is_tcm(dst.type) else dst)
             tok.attributes[DDR_ATTR] = ir.StringAttr.get(ddr.get_name() if hasattr(ddr, "get_name") else "?")
             func.CallOp([], ir.FlatSymbolRefAttr.get(WAIT), [tok.result])
         op.erase()

@@ -16,6 +16,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, func, memref, scf
 
 from ..ir import inside, ops_named
+from . import memspace
 from .dma import BUFFER, DDR_ATTR, DIR_ATTR, RELEASE, START, WAIT
 
 COMPUTE = ("linalg.generic", "scf.for", "scf.if", "vector.transfer_read", "vector.transfer_write")
@@ -56,10 +57,6 @@ def _plan(loop):
     return [o for _, o in ins], [o for _, o in outs], buffers
 
 
-_VIEWS = ("memref.view", "memref.subview", "memref.cast", "memref.expand_shape", "memref.collapse_shape",
-          "memref.reinterpret_cast")
-
-
 def _frontier(buf, loop):
     """(view ops deriving from `buf` outside the loop, in order; the values among buf and those views that
     the loop uses). Hoisting may have left a buffer's views outside the loop."""
@@ -70,7 +67,7 @@ def _frontier(buf, loop):
             used.append(v)
         for u in v.uses:
             o = u.owner.operation if hasattr(u.owner, "operation") else u.owner
-            if o.name in _VIEWS and not inside(o, loop) and o not in chain:
+            if o.name in memspace.VIEWS and not inside(o, loop) and o not in chain:
                 chain.append(o)
                 todo.extend(o.results)
     return chain, used

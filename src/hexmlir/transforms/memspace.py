@@ -8,8 +8,15 @@ from __future__ import annotations
 from torch_mlir import ir
 
 TCM = 1
-_VIEWS = ("memref.subview", "memref.view", "memref.reinterpret_cast", "memref.cast",
-          "memref.expand_shape", "memref.collapse_shape")
+VIEWS = ("memref.subview", "memref.view", "memref.reinterpret_cast", "memref.cast",
+         "memref.expand_shape", "memref.collapse_shape")
+
+
+def root_buffer(v):
+    """Follow view ops back to the buffer a value views into."""
+    while getattr(v.owner, "name", None) in VIEWS:
+        v = v.owner.operands[0]
+    return v
 
 
 def space_of(t) -> int:
@@ -35,7 +42,7 @@ def _retype_value(v, space) -> None:
     v.set_type(with_space(v.type, space))
     for use in list(v.uses):
         owner = use.owner
-        if getattr(owner, "name", None) in _VIEWS:
+        if getattr(owner, "name", None) in VIEWS:
             for r in owner.results:
                 if isinstance(r.type, ir.MemRefType) and space_of(r.type) != (space or 0):
                     _retype_value(r, space)

@@ -45,18 +45,6 @@ def tile(module, cx) -> None:
     run_passes(module, "canonicalize, cse", "tcm-tiling")
 
 
-def _root_buffer(v):
-    """Follow view ops back to the buffer a value views into."""
-    while True:
-        owner = v.owner
-        name = getattr(owner, "name", None)
-        if name in ("memref.subview", "memref.view", "memref.reinterpret_cast", "memref.cast",
-                    "memref.expand_shape", "memref.collapse_shape"):
-            v = owner.operands[0]
-            continue
-        return v
-
-
 def _inside_tile_loop(op) -> object | None:
     """The innermost enclosing tile loop (scf.forall / scf.for created by tiling), if any."""
     p = op.parent
@@ -90,7 +78,7 @@ def promote(module, cx) -> None:
         done.add(pid)
         promote_idx = []
         for i, v in enumerate(op.operands):
-            buf = _root_buffer(v)
+            buf = memspace.root_buffer(v)
             owner = buf.owner
             if getattr(owner, "name", None) == "memref.alloc" and loop is not None and inside(owner, loop):
                 memspace.retype_alloc(owner.operation, 1)        # tile-local intermediate: lives in TCM

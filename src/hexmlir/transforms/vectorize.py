@@ -19,18 +19,20 @@ def run(module, cx) -> None:
         p = cx.plan.ops[pid]
         if not p.vec_tile:
             continue
+        lanes = max(p.vec_tile)
+        vdim = p.vec_tile.index(lanes)                       # the loop that becomes the vector
         nloops = sum(1 for t in p.vec_tile if t)
+        inner = sum(1 for t in p.vec_tile[:vdim] if t)       # its position among the tile loops
         loops = ", ".join(f"%v{pid}_{k}" for k in range(nloops))
         anys = ", ".join(["!transform.any_op"] * (nloops + 1))
-        inner = nloops - 1 - list(reversed([t for t in p.vec_tile if t])).index(max(p.vec_tile))
         sizes = ", ".join(map(str, p.vec_tile))
         lines += [
             f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
             f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
         ]
         # Peel only when the vectorized loop may have a partial last step (upstream refuses otherwise).
-        extent = _generic_info(op)[0][p.vec_tile.index(max(p.vec_tile))]
-        if extent is None or extent < 0 or extent % max(p.vec_tile):
+        extent = _generic_info(op)[0][vdim]
+        if extent is None or extent < 0 or extent % lanes:
             lines += [
                 f"%c{pid} = transform.cast %v{pid}_{inner} : !transform.any_op to !transform.op<\"scf.for\">",
                 f"%m{pid}, %rem{pid} = transform.loop.peel %c{pid} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
@@ -44,12 +46,10 @@ def run(module, cx) -> None:
     ]
     apply_transform(module, "\n".join(lines), "vectorize")
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
-    lines = []
     for op in ops_named(module.operation, "linalg.generic"):
-        if ID_ATTR in op.attributes and all(
-                not hasattr(v.type, "has_static_shape") or _static(v.type) for v in op.operands):
+        if ID_ATTR in op.attributes and all(_static(v.type) for v in op.operands):
             op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1)
-    lines += [
+    lines = [
         '%vv = transform.structured.match attributes{hexmlir.vectorize = 1} in %root : (!transform.any_op) -> !transform.any_op',
         "transform.structured.vectorize %vv : !transform.any_op",
         '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
@@ -68,7 +68,6 @@ def run(module, cx) -> None:
 
 
 def _static(t) -> bool:
-    from torch_mlir import ir
     if isinstance(t, ir.MemRefType):
         return ir.ShapedType(t).has_static_shape
     return True
