@@ -33,6 +33,49 @@ def _descriptor(a: np.ndarray):
     return d
 
 
+# scalar arguments of grid kernels, passed by value
+_CTYPES = {"int8": ctypes.c_int8, "int16": ctypes.c_int16, "int32": ctypes.c_int32, "int64": ctypes.c_int64,
+           "float32": ctypes.c_float, "float64": ctypes.c_double, "bool": ctypes.c_bool,
+           "float16": ctypes.c_uint16, "bfloat16": ctypes.c_uint16}
+
+
+def _pointer_descriptor(a, dtype: str, k: int, name: str):
+    """A 1-D memref descriptor over the storage a tensor's data pointer starts (torch tensor or numpy)."""
+    if hasattr(a, "data_ptr"):                       # torch.Tensor (torch not imported here)
+        got = str(a.dtype).replace("torch.", "")
+        if a.device.type != "cpu":
+            raise _error(f"{name}: argument {k} is on {a.device}; hexmlir runs CPU tensors")
+        addr = a.data_ptr()
+        numel = a.untyped_storage().nbytes() // a.element_size() - a.storage_offset()
+    else:
+        a = np.asarray(a) if not isinstance(a, np.ndarray) else a
+        got = str(a.dtype)
+        addr = a.ctypes.data
+        numel = a.size
+    if got != dtype:
+        raise _error(f"{name}: pointer argument {k} must point to {dtype}, got {got}")
+    d = _desc_type(1)()
+    d.allocated = d.aligned = addr
+    d.offset = 0
+    d.sizes[0] = max(numel, 1)
+    d.strides[0] = 1
+    return d
+
+
+def _error(msg):
+    from .errors import HexmlirError
+    return HexmlirError(msg)
+
+
+def _scalar(v, dtype: str):
+    if dtype in ("float16", "bfloat16"):
+        bits = np.array([v], dtype=np.float16 if dtype == "float16" else np.float32).view(np.uint16 if dtype == "float16" else np.uint32)[0]
+        return int(bits) if dtype == "float16" else int(bits) >> 16
+    if dtype.startswith("float"):
+        return float(v)
+    return int(v)
+
+
 class Kernel:
     """A loaded artifact. `kernel(*inputs)` returns the outputs as new numpy arrays."""
 
@@ -49,7 +92,8 @@ class Kernel:
         self._lib = ctypes.CDLL(str(self.path))
         self._fn = getattr(self._lib, meta["entry"])
         self._fn.restype = None
-        self._fn.argtypes = [ctypes.c_void_p] * len(meta["args"])
+        self._fn.argtypes = [_CTYPES[a["dtype"]] if a["role"] in ("scalar", "grid") else ctypes.c_void_p
+                             for a in meta["args"]]
 
     @classmethod
     def load(cls, path) -> "Kernel":
@@ -101,6 +145,29 @@ class Kernel:
             raise HexmlirError(f"{self.name} was built for {self.meta['target']}; it cannot run on this host")
         descs = [_descriptor(a) for a in args]
         self._fn(*[ctypes.addressof(d) for d in descs])
+
+    def launch(self, args: list, grid) -> None:
+        """Run a grid kernel (Triton): pointer args as torch tensors or numpy arrays (written in place),
+        scalars as Python numbers, grid as up to three program counts."""
+        if self._fn is None:
+            raise _error(f"{self.name} was built for {self.meta['target']}; it cannot run on this host")
+        specs = [a for a in self.meta["args"] if a["role"] != "grid"]
+        if len(args) != len(specs):
+            raise _error(f"{self.name} takes {len(specs)} arguments, got {len(args)}")
+        g = tuple(int(x) for x in grid) + (1,) * (3 - len(tuple(grid)))
+        if len(g) != 3 or min(g) < 0:
+            raise _error(f"{self.name}: grid must be up to three non-negative counts, got {grid!r}")
+        call, keep = [], []
+        for k, (a, spec) in enumerate(zip(args, specs)):
+            if spec["role"] == "ptr":
+                d = _pointer_descriptor(a, spec["dtype"], k, self.name)
+                keep.append(d)
+                call.append(ctypes.addressof(d))
+            else:
+                call.append(_scalar(a, spec["dtype"]))
+        if g[0] * g[1] * g[2] == 0:
+            return
+        self._fn(*call, *g)
 
     def prepared(self, args: list[np.ndarray]):
         """A zero-argument callable running on fixed arrays (benchmarks: no per-call descriptor set-up)."""

@@ -67,12 +67,37 @@ def stages() -> list[Stage]:
     ]
 
 
+def grid_stages() -> list[Stage]:
+    """Triton kernels (converted by conversion/ttir_to_linalg.py): the module's function runs a grid of
+    programs, each program's block is already a tile. Same mechanisms, mapped onto programs: programs are
+    split over hardware threads, a program's buffers live in TCM and move by DMA, its ops are vectorized."""
+    from .transforms import bufferize, canonicalize, dma, fusion, lower, tcm_tiling, threads, vectorize
+    return [
+        Stage("canonicalize", canonicalize.run),                             # + generalize named ops
+        Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("plan", _plan),                                                # vector tiles, work estimates
+        Stage("fast-math", _fast_math, lambda o: o.fast_math),
+        Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers
+        Stage("threads", threads.run_grid),                                  # programs -> thread pool
+        Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling),   # program buffers in TCM
+        Stage("hoist-buffers", tcm_tiling.hoist_program_buffers, lambda o: not o.tcm_tiling),
+        Stage("vectorize", vectorize.run, lambda o: o.vectorize),
+        Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling),             # DDR <-> TCM copies by DMA
+        Stage("lower-to-llvm", lower.to_llvm_dialect),
+    ]
+
+
+def is_grid(module) -> bool:
+    from .conversion.ttir_to_linalg import GRID_ATTR
+    return GRID_ATTR in module.operation.attributes
+
+
 def run(module, options: Options, target: Target, dump_dir: Path | None = None) -> CompileContext:
     cx = CompileContext(options, target, dump_dir=dump_dir)
     if dump_dir:
         dump_dir.mkdir(parents=True, exist_ok=True)
         (dump_dir / "00-input.mlir").write_text(str(module))
-    for i, st in enumerate(stages(), 1):
+    for i, st in enumerate(grid_stages() if is_grid(module) else stages(), 1):
         if not st.enabled(options):
             cx.log.append(f"{st.name}: off")
             continue

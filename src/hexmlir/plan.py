@@ -42,6 +42,13 @@ class OpPlan:
     tile_bytes: int = 0
     threads: int = 1               # hardware threads the root's tile loop is distributed over
 
+    def work(self) -> int:
+        """Iterations x body ops: the work estimate the threading threshold is compared with."""
+        n = 1
+        for x in self.loops:
+            n *= max(1, x)
+        return n * max(1, self.body_ops)
+
     def describe(self) -> str:
         it = "x".join(f"{n}{'r' if t == 'reduction' else ''}" for n, t in zip(self.loops, self.iterators))
         s = f"#{self.id} {self.name} [{it}] {self.role}"

@@ -55,3 +55,22 @@ def _spec(t, role: str) -> dict:
     from torch_mlir import ir
     st = ir.ShapedType(t)
     return {"shape": list(st.shape), "dtype": _DTYPES[str(st.element_type)], "role": role}
+
+
+def run_grid(module, cx) -> None:
+    """Grid kernels (Triton): arguments are already memrefs and scalars; bufferize the program bodies,
+    record the launch signature (pointers, scalars, then the three grid sizes) and free intermediates."""
+    run_passes(module, "one-shot-bufferize{bufferize-function-boundaries "
+                       "function-boundary-type-conversion=identity-layout-map}, canonicalize, cse", "bufferize")
+    _drop_self_copies(module)
+    from torch_mlir import ir
+    f = funcs(module)[0]
+    args = list(f.regions[0].blocks[0].arguments)
+    specs = []
+    for i, a in enumerate(args):
+        if isinstance(a.type, ir.MemRefType):
+            specs.append({"shape": [-1], "dtype": _DTYPES[str(ir.ShapedType(a.type).element_type)], "role": "ptr"})
+        else:
+            specs.append({"shape": [], "dtype": _DTYPES[str(a.type)], "role": "grid" if i >= len(args) - 3 else "scalar"})
+    cx.signature = {"name": str(f.attributes["sym_name"]).strip('"'), "args": specs, "results": []}
+    run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")

@@ -89,10 +89,16 @@ def run(module, cx) -> int:
                               memory_space=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))
     for a in allocs:
         mt = ir.MemRefType(a.results[0].type)
-        if str(mt.element_type) != "i8" or mt.rank != 1:
+        byte_buf = str(mt.element_type) == "i8" and mt.rank == 1
+        if not byte_buf and "strided" in str(mt.layout):
             continue
+        nbytes = _bytes(mt.element_type)
+        for n in mt.shape:
+            nbytes *= n
         with ir.InsertionPoint(a):
-            call = func.CallOp([buf_t], ir.FlatSymbolRefAttr.get(BUFFER), [arith.constant(idx, mt.shape[0])])
+            call = func.CallOp([buf_t], ir.FlatSymbolRefAttr.get(BUFFER), [arith.constant(idx, max(nbytes, 1))])
+            # typed buffers (grid kernels' program blocks) view the pool's bytes
+            val = call.result if byte_buf else memref.view(mt, call.result, arith.constant(idx, 0), [])
         for use in list(a.results[0].uses):
             user = use.owner
             if user.name == "memref.dealloc":
@@ -100,7 +106,7 @@ def run(module, cx) -> int:
                     func.CallOp([], ir.FlatSymbolRefAttr.get(RELEASE), [call.result])
                 user.erase()
             else:
-                user.operands[use.operand_number] = call.result
+                user.operands[use.operand_number] = val
         a.erase()
     cx.uses_runtime = True
     return rewritten

@@ -87,9 +87,15 @@ def hoist_tcm_allocs(module) -> int:
 
     Stops at scf.forall and at thread bodies: buffers must stay private to a thread.
     """
+    return hoist_allocs(module, _static_alloc)
+
+
+def hoist_allocs(module, which) -> int:
+    """Move the static allocs `which(op)` selects (and their deallocs) out of their scf.for nest."""
     from ..ir import walk
     allocs = []
-    walk(module.operation, lambda o: allocs.append(o) if _static_alloc(o) else None)
+    walk(module.operation, lambda o: allocs.append(o) if o.name == "memref.alloc" and not o.operands
+         and which(o) else None)
     moved = 0
     for a in allocs:
         outer = None

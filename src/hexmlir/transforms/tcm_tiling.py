@@ -97,3 +97,25 @@ def promote(module, cx) -> None:
         apply_transform(module, "\n".join(lines), "tcm-promote")
     run_passes(module, "canonicalize, cse", "tcm-promote")
     memspace.hoist_tcm_allocs(module)
+
+
+def stage_programs(module, cx) -> None:
+    """TCM for grid kernels (Triton): a program's block *is* its tile, so no tiling; every static buffer a
+    program allocates (its loaded blocks, intermediates, results) lives in TCM, and the copies between
+    them and DDR become explicit linalg.copy for the DMA stage. Buffers are hoisted out of the program
+    loop so each thread allocates one set."""
+    from torch_mlir.dialects import linalg
+    for a in ops_named(module.operation, "memref.alloc"):
+        if not a.operands and not memspace.is_tcm(a.results[0].type):
+            memspace.retype_alloc(a, memspace.TCM)
+    for op in ops_named(module.operation, "memref.copy"):
+        if memspace.is_tcm(op.operands[0].type) != memspace.is_tcm(op.operands[1].type):
+            with ir.InsertionPoint(op):
+                linalg.copy(op.operands[0], outs=[op.operands[1]])
+            op.erase()
+    memspace.hoist_tcm_allocs(module)
+
+
+def hoist_program_buffers(module, cx) -> None:
+    """Without TCM staging, still allocate each program's buffers once per thread, not per program."""
+    memspace.hoist_allocs(module, lambda op: not op.operands)

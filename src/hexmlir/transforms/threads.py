@@ -69,13 +69,24 @@ def _repoint(old, new, container) -> None:
             use.owner.operands[use.operand_number] = new
 
 
-def _outline(forall, fname: str, k: int, nthreads: int, module) -> None:
+def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, threshold: int = 0) -> None:
+    """Outline the forall into a per-thread chunk function. A forall with a dynamic trip count (a Triton
+    grid) gets its thread count at run time: min(nthreads, trips), or 1 when trips x `work` < `threshold`."""
     bounds = _static_bounds(forall)
-    total = 1
-    for b in bounds:
-        total *= b
-    n = max(1, min(nthreads, total))
     caps = _captures(forall)
+    dyn = None
+    if bounds is None:                      # one dynamic upper bound: the total arrives as a capture
+        dyn = forall.operands[0]
+        bounds = [0]
+        if dyn not in caps:
+            caps.append(dyn)
+        total = None
+        n = nthreads
+    else:
+        total = 1
+        for b in bounds:
+            total *= b
+        n = max(1, min(nthreads, total))
     # Constants are cloned into the outlined body instead of being passed.
     consts = [v for v in caps if getattr(v.owner, "name", "") == "arith.constant"]
     caps = [v for v in caps if v not in consts]
@@ -89,8 +100,10 @@ def _outline(forall, fname: str, k: int, nthreads: int, module) -> None:
     entry = fn.add_entry_block()
     with ir.InsertionPoint(entry):
         chunk = entry.arguments[len(caps)]
-        c_tot = arith.constant(idx, total)
-        c_n = arith.constant(idx, n)
+        c_tot = arith.constant(idx, total) if dyn is None else entry.arguments[caps.index(dyn)]
+        c_n = arith.constant(idx, n) if dyn is None else None
+        if dyn is not None:                 # chunks = min(n, total): the caller passes it as the count
+            c_n = _runtime_threads(dyn, n, work, threshold, entry.arguments[caps.index(dyn)])
         c1 = arith.constant(idx, 1)
         lo = arith.divui(arith.muli(chunk, c_tot), c_n)
         hi = arith.divui(arith.muli(arith.addi(chunk, c1), c_tot), c_n)
@@ -120,8 +133,40 @@ def _outline(forall, fname: str, k: int, nthreads: int, module) -> None:
         clone = c.owner.clone(ip=ir.InsertionPoint.at_block_begin(entry))
         _repoint(c, clone.results[0], fn)
     with ir.InsertionPoint(forall):
-        func.CallOp([], ir.FlatSymbolRefAttr.get(launch.name.value), caps + [arith.constant(idx, n)])
+        count = arith.constant(idx, n) if dyn is None else _runtime_threads(dyn, n, work, threshold, dyn)
+        func.CallOp([], ir.FlatSymbolRefAttr.get(launch.name.value), caps + [count])
     forall.erase()
+
+
+def _runtime_threads(_dyn, n: int, work: int, threshold: int, total):
+    """min(n, total), or 1 when total x work is below the threading threshold (index arithmetic)."""
+    idx = ir.IndexType.get()
+    t = arith.minui(arith.constant(idx, n), total)
+    if work and threshold:
+        small = arith.cmpi(arith.CmpIPredicate.ult, arith.muli(total, arith.constant(idx, work)),
+                           arith.constant(idx, threshold))
+        t = arith.select(small, arith.constant(idx, 1), t)
+    return arith.maxui(t, arith.constant(idx, 1))
+
+
+def run_grid(module, cx) -> None:
+    """Triton grids: the program forall (trip count known at launch) is split over the thread pool."""
+    from ..plan import MT_THRESHOLD
+    o = cx.options
+    nthreads = (o.num_threads or cx.target.hw_threads) if o.multithread else 1
+    if nthreads > 1:
+        for f in funcs(module):
+            if "sym_visibility" in f.attributes:
+                continue
+            fname = str(f.attributes["sym_name"]).strip('"')
+            for k, fa in enumerate(ops_named(f, "scf.forall")):
+                if fa.parent.name != "func.func":
+                    continue
+                work = sum(cx.plan.ops[op_id(g)].work() for g in ops_named(fa, "linalg.generic")
+                           if op_id(g) is not None) if cx.plan else 0
+                _outline(fa, fname, k, nthreads, module, max(1, work), o.mt_threshold or MT_THRESHOLD)
+                cx.uses_runtime = True
+    run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
 
 
 def run(module, cx) -> None:
