@@ -1,0 +1,1 @@
+"""Frontends that hand kernels to hexmlir (Triton backend plugin: `hexmlir.frontends.triton`)."""

@@ -1,0 +1,326 @@
+"""The Triton backend plugin: activation, options routing, caching, autotune/heuristics, libdevice, errors,
+and the interpreter oracle. Kernels live in triton_plugin_kernels.py (the oracle re-imports them)."""
+import importlib.util
+import inspect
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+triton = pytest.importorskip("triton")
+
+import hexmlir                                             # noqa: E402
+from hexmlir.errors import HexmlirError, UnsupportedError  # noqa: E402
+from hexmlir.frontends import triton as hxt                # noqa: E402
+from hexmlir.frontends.triton import options as hopts      # noqa: E402
+import triton_plugin_kernels as K                          # noqa: E402
+from triton_oracle import run_interpreted                  # noqa: E402
+
+KERNELS = str(Path(__file__).with_name("triton_plugin_kernels.py"))
+
+
+def _conversion_available():
+    try:
+        from hexmlir.conversion import convert_ttir  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+# End-to-end tests need the TTIR -> Linalg conversion (hexmlir.conversion); they run once it imports.
+e2e = pytest.mark.skipif(not _conversion_available(), reason="hexmlir.conversion not importable yet")
+
+
+def _grid(n, block):
+    return (triton.cdiv(n, block), )
+
+
+# ---- activation and options (no compile) ---------------------------------------------------------------
+
+def test_plugin_is_the_active_driver():
+    from importlib.metadata import entry_points
+    eps = {ep.name: ep.value for ep in entry_points().select(group="triton.backends")}
+    assert eps.get("cpu") == "hexmlir.frontends.triton"
+    from triton.runtime.driver import driver
+    from hexmlir.frontends.triton.driver import HexmlirDriver
+    assert isinstance(driver.active, HexmlirDriver)
+    t = driver.active.get_current_target()
+    assert t.backend == "cpu"
+    from triton.compiler.compiler import make_backend
+    from hexmlir.frontends.triton.compiler import HexmlirBackend
+    assert isinstance(make_backend(t), HexmlirBackend)
+
+
+def test_options_map_to_hexmlir_options():
+    o = hopts.parse({"num_threads": 3, "vectorize": False, "tcm_tiling": False, "fast_math": False})
+    h = o.hexmlir()
+    assert isinstance(h, hexmlir.Options)
+    assert (h.num_threads, h.vectorize, h.tcm_tiling, h.fast_math) == (3, False, False, False)
+    assert h.target == "host" and hopts.parse({}).hexmlir() == hexmlir.Options()
+    assert o.hash() != hopts.parse({}).hash()        # options are part of triton's cache key
+    assert o.default_dot_input_precision == "ieee" and o.allowed_dot_input_precisions == ("ieee", )
+
+
+def test_bad_options_are_typed_errors():
+    with pytest.raises(HexmlirError, match="unknown target"):
+        hopts.parse({"target": "gpu"})
+    with pytest.raises(HexmlirError, match="IEEE"):
+        hopts.parse({"default_dot_input_precision": "tf32"})
+    with pytest.raises(HexmlirError, match="unknown hexmlir option"):
+        hxt.set_options(vectorise=False)
+
+
+def test_set_options_and_generation():
+    try:
+        g0 = hopts.generation()
+        hxt.set_options(num_threads=2, fast_math=False)
+        assert hopts.parse({}).hexmlir().num_threads == 2
+        assert hopts.parse({"num_threads": 5}).num_threads == 5        # a launch's kwargs win
+        g1 = hopts.generation()
+        assert g1 != g0                                               # new defaults: new JIT cache slot
+        from triton.runtime.driver import driver
+        assert driver.active.get_current_device() == g1
+    finally:
+        hxt.set_options()
+    assert hopts.generation() == g0 and hopts.parse({}).hexmlir() == hexmlir.Options()
+
+
+def test_env_target_default():
+    code = ("from hexmlir.frontends.triton import options as o; "
+            "print(o.parse({}).target, o.parse({'target': 'host'}).target)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, HEXMLIR_TRITON_TARGET="hexagon"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["hexagon", "host"]
+
+
+# ---- libdevice ------------------------------------------------------------------------------------------
+
+_SIG = {"x_ptr": "*fp32", "out_ptr": "*fp32", "n": "i32", "BLOCK": "constexpr"}
+
+
+def test_libdevice_has_no_cuda_externs():
+    from hexmlir.frontends.triton.compiler import to_ttir
+    text = to_ttir(K.libdevice_kernel, _SIG, {"BLOCK": 64})
+    assert "tt.func" in text and "math.exp" in text
+    assert "__nv_" not in text and "extern_elementwise" not in text
+    # The same kernel with CUDA's module map does carry extern symbols (what the mapping replaces).
+    from triton._C.libtriton import ir
+    from triton.compiler.compiler import ASTSource
+    from triton.language.extra.cuda import libdevice as cuda_libdevice
+    from hexmlir.frontends.triton.compiler import HexmlirBackend
+    from triton.backends.compiler import GPUTarget
+    b = HexmlirBackend(GPUTarget("cpu", "hexmlir", 1))
+    opts = b.parse_options({})
+    ctx = ir.context()
+    ir.load_dialects(ctx)
+    mod = ASTSource(K.libdevice_kernel, _SIG, {"BLOCK": 64}).make_ir(
+        b.target, opts, b.get_codegen_implementation(opts),
+        {"triton.language.extra.libdevice": cuda_libdevice}, ctx)
+    assert "__nv_tanhf" in mod.str()
+
+
+def test_missing_libdevice_function_names_itself():
+    x = torch.randn(64)
+    with pytest.raises(Exception) as ei:
+        K.missing_libdevice_kernel[(1, )](x, torch.empty(64), 64, BLOCK=64)
+    msg = str(ei.value)
+    assert "libdevice.j0" in msg and "UnsupportedError" in msg and "libdevice.j0(x)" in msg
+
+
+def test_libdevice_formulas_under_interpreter(rng):
+    """hexmlir's libdevice formulas (core tl ops only) against numpy/float64, run by Triton's interpreter."""
+    n = 700
+    x = (rng.standard_normal(n) * 3).astype(np.float32)
+    x[:6] = [0.0, -0.0, 1e-6, -1e-5, 0.29, -0.31]
+    out = run_interpreted(KERNELS, "hx_unary_kernel", [x, np.zeros(20 * n, np.float32), n], _grid(n, 256),
+                          BLOCK=256)[1].reshape(20, n)
+    f32 = np.float32
+    xd = x.astype(np.float64)
+    d = lambda a: np.asarray(a, np.float32).astype(np.float64)  # noqa: E731  (the fp32-rounded argument)
+    from math import erfc
+    ref = {
+        0: np.tanh(xd), 1: np.expm1(xd), 2: np.log1p(np.abs(xd)), 3: np.sinh(xd), 4: np.cosh(xd),
+        5: np.arcsinh(xd), 6: np.arctan(xd), 7: np.vectorize(erfc)(xd), 8: np.log10(d(np.abs(x) + f32(0.01))),
+        9: np.rint(xd * 4), 10: np.trunc(xd * 4), 11: np.sign(xd) * np.floor(np.abs(xd * 4) + 0.5),
+        12: np.signbit(x).astype(np.float64), 13: np.cbrt(xd), 14: np.arcsin(xd * .25), 15: np.arccos(xd * .25),
+        16: np.tan(xd * .25), 17: np.arctanh(xd * .25), 18: np.arccosh(d(np.abs(x) + f32(1))),
+    }
+    ok = np.abs(x * 0.25) < 1                                    # asin/acos/atanh domain
+    for k, r in ref.items():
+        sel = ok if k in (14, 15, 17) else slice(None)
+        rtol = 2e-5 if k == 7 else 2e-6
+        np.testing.assert_allclose(out[k][sel], r[sel], rtol=rtol, atol=1e-30, err_msg=f"row {k}")
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out[19], np.isnan(np.log(x)).astype(np.float32))
+
+
+def test_libdevice_binary_under_interpreter(rng):
+    n = 300
+    x = (rng.standard_normal(n) * 3).astype(np.float32)
+    y = (rng.standard_normal(n) * 2).astype(np.float32)
+    x[:4] = [-2.0, -2.0, 0.0, 1.0]
+    y[:4] = [3.0, 2.0, 2.5, np.nan]
+    out = run_interpreted(KERNELS, "hx_binary_kernel", [x, y, np.zeros(6 * n, np.float32), n], _grid(n, 128),
+                          BLOCK=128)[2].reshape(6, n)
+    xd, yd = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(out[0], np.power(xd, yd), rtol=5e-6, equal_nan=True)
+        np.testing.assert_allclose(out[1], np.arctan2(xd, yd), rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(out[2], np.fmod(xd, yd), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out[3], np.hypot(xd, yd), rtol=2e-6)
+        np.testing.assert_array_equal(out[4], np.copysign(x, y))
+        np.testing.assert_allclose(out[5], xd ** 3, rtol=5e-6)
+
+
+def test_oracle_runs_the_interpreter(rng):
+    n = 1000
+    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    res = run_interpreted(KERNELS, "axpy_kernel", [x, y, np.zeros(n, np.float32), n, 0.5], _grid(n, 128),
+                          BLOCK=128)
+    np.testing.assert_allclose(res[2], 0.5 * x + y, rtol=1e-6)
+    np.testing.assert_array_equal(res[0], x)                     # inputs come back untouched
+    with pytest.raises(RuntimeError, match="failed"):
+        run_interpreted(KERNELS, "no_such_kernel", [x], (1, ))
+
+
+# ---- end to end (needs hexmlir.conversion) --------------------------------------------------------------
+
+@e2e
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_vector_add(dtype):
+    n = 1000                                                     # not a multiple of BLOCK
+    x, y = torch.randn(n).to(dtype), torch.randn(n).to(dtype)
+    out = torch.empty(n, dtype=dtype)
+    K.add_kernel[_grid(n, 256)](x, y, out, n, BLOCK=256)
+    torch.testing.assert_close(out, x + y)
+
+
+@e2e
+def test_scalar_operand_matches_oracle(rng):
+    n = 777
+    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    out = torch.zeros(n)
+    K.axpy_kernel[_grid(n, 128)](torch.from_numpy(x), torch.from_numpy(y), out, n, -1.25, BLOCK=128)
+    ref = run_interpreted(KERNELS, "axpy_kernel", [x, y, np.zeros(n, np.float32), n, -1.25], _grid(n, 128),
+                          BLOCK=128)[2]
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
+
+
+@e2e
+def test_libdevice_matches_oracle(rng):
+    n = 500
+    x = (rng.standard_normal(n) * 2).astype(np.float32)
+    out = torch.zeros(5 * n)
+    K.libdevice_kernel[_grid(n, 128)](torch.from_numpy(x), out, n, BLOCK=128)
+    ref = run_interpreted(KERNELS, "libdevice_kernel", [x, np.zeros(5 * n, np.float32), n], _grid(n, 128),
+                          BLOCK=128)[1]
+    # fast_math (default on) uses polynomial tanh/exp/erf: compare at the fast-math tolerance
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=1e-5)
+
+
+def _artifact_dir(compiled):
+    return Path(hxt.artifact(compiled).path).parent
+
+
+@e2e
+def test_options_change_the_emitted_code():
+    n = 1000
+    x, y = torch.randn(n), torch.randn(n)
+    out = torch.empty(n)
+    vec = K.add_kernel[_grid(n, 256)](x, y, out, n, BLOCK=256)
+    torch.testing.assert_close(out, x + y)
+    out.zero_()
+    novec = K.add_kernel[_grid(n, 256)](x, y, out, n, BLOCK=256, vectorize=False, num_threads=2)
+    torch.testing.assert_close(out, x + y)
+    m_vec, m_novec = hxt.artifact(vec).meta, hxt.artifact(novec).meta
+    assert m_vec["options"]["vectorize"] and not m_novec["options"]["vectorize"]
+    assert m_novec["options"]["num_threads"] == 2
+    ll_vec = (_artifact_dir(vec) / "kernel.llvm.mlir").read_text()
+    ll_novec = (_artifact_dir(novec) / "kernel.llvm.mlir").read_text()
+    assert "vector<" in ll_vec and "vector<" not in ll_novec
+
+
+@e2e
+def test_set_options_applies_to_later_launches():
+    n = 300
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    try:
+        hxt.set_options(vectorize=False)
+        c = K.add_kernel[_grid(n, 128)](x, y, out, n, BLOCK=128)
+        assert hxt.artifact(c).meta["options"]["vectorize"] is False
+    finally:
+        hxt.set_options()
+    c = K.add_kernel[_grid(n, 128)](x, y, out, n, BLOCK=128)
+    assert hxt.artifact(c).meta["options"]["vectorize"] is True
+    torch.testing.assert_close(out, x + y)
+
+
+@e2e
+def test_hexagon_target_builds_and_refuses_to_run_here():
+    n = 256
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    c = K.add_kernel.warmup(x, y, out, n, BLOCK=128, grid=(2, ), target="hexagon")
+    art = hxt.artifact(c)
+    assert art.meta["target"] == "hexagon" and art.path.is_file()
+    with pytest.raises(HexmlirError, match="cannot run on this host"):
+        K.add_kernel[(2, )](x, y, out, n, BLOCK=128, target="hexagon")
+
+
+@e2e
+def test_second_launch_does_not_recompile(monkeypatch):
+    """Cold compile, in-process hit, and triton's disk cache after the JIT forgets the kernel."""
+    from hexmlir import driver as hdriver
+    calls = []
+    real = hdriver.compile
+    monkeypatch.setattr(hdriver, "compile", lambda *a, **k: calls.append(1) or real(*a, **k))
+    n = 555
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    block = 32                                                  # no other test compiles it: cold
+    t0 = time.perf_counter()
+    K.add_kernel[_grid(n, block)](x, y, out, n, BLOCK=block)
+    cold = time.perf_counter() - t0
+    assert len(calls) == 1
+    t0 = time.perf_counter()
+    K.add_kernel[_grid(n, block)](x, y, out, n, BLOCK=block)
+    warm = time.perf_counter() - t0
+    K.add_kernel.device_caches.clear()                          # as a new process would: triton's disk cache
+    t0 = time.perf_counter()
+    K.add_kernel[_grid(n, block)](x, y, out, n, BLOCK=block)
+    disk = time.perf_counter() - t0
+    assert len(calls) == 1, "a cached launch compiled again"
+    torch.testing.assert_close(out, x + y)
+    print(f"\nadd_kernel BLOCK={block}: cold {cold * 1e3:.0f} ms, in-process {warm * 1e3:.2f} ms, "
+          f"triton disk cache {disk * 1e3:.1f} ms")
+
+
+@e2e
+def test_autotune_and_heuristics():
+    n = 1000
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    K.add_autotuned[lambda meta: (triton.cdiv(n, meta["BLOCK"]), )](x, y, out, n)
+    torch.testing.assert_close(out, x + y)
+    assert K.add_autotuned.best_config in K.add_autotuned.configs
+    assert len(K.add_autotuned.configs_timings) == 3
+    for n in (1024, 1000):                                      # EVEN and masked variants
+        x, out = torch.randn(n), torch.zeros(n)
+        K.scale_heuristic[_grid(n, 256)](x, out, n, BLOCK=256)
+        torch.testing.assert_close(out, x * 3.0)
+
+
+@e2e
+def test_unsupported_op_names_the_source_line():
+    x = torch.randn(64)
+    with pytest.raises(UnsupportedError) as ei:
+        K.inline_asm_kernel[(1, )](x, torch.empty(64), 64, BLOCK=64)
+    lines, start = inspect.getsourcelines(K.inline_asm_kernel.fn)
+    line = start + next(i for i, t in enumerate(lines) if "inline_asm_elementwise" in t)
+    msg = str(ei.value)
+    assert f"triton_plugin_kernels.py:{line}" in msg, msg
+    assert "inline_asm" in msg
