@@ -216,7 +216,7 @@ def build(module, target: Target, options: Options) -> Plan:
     def visit(op):
         if op.name == "linalg.generic":
             generics.append(op)
-        elif op.name.startswith("linalg.") and op.name != "linalg.yield":
+        elif op.name.startswith("linalg.") and op.name not in ("linalg.yield", "linalg.index"):
             raise UnsupportedError("linalg op has no generic form the pipeline can tile", stage="plan",
                                    op=op.name, loc=str(op.location))
 
@@ -247,7 +247,10 @@ def build(module, target: Target, options: Options) -> Plan:
             p.root = first.root if first.role == "producer" else first.id
         else:
             p.role = "root"
-        p.vec_tile = choose_vec_tile(p, target) if options.vectorize else []
+        # Gathers (tensor.extract at computed indices, e.g. Triton loads through index tensors) become
+        # memref.load after bufferization, which structured vectorization cannot handle: they stay scalar.
+        gather = any(o.operation.name == "tensor.extract" for o in op.regions[0].blocks[0].operations)
+        p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
     for p in plan.ops.values():
         if p.role == "root" and options.tcm_tiling:
             # Producers fused into this root's tile loop keep their tiles in TCM too: count them

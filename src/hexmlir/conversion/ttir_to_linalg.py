@@ -196,7 +196,7 @@ class _Converter:
         self.pid: list = []
         self.grid: list = []
         self.preamble: list[str] = []
-        self._argt: dict = {}
+        self._argt_cache: dict = {}
         self.op = None                # the op being converted (for error locations)
 
     # ---- errors ----
@@ -624,8 +624,31 @@ class _Converter:
         return T(r, tuple(shape), t.et)
 
     def op_tt_reshape(self, op):
-        x = self.tensor(self.v(op.operands[0]))
+        v = self.v(op.operands[0])
         shape = _shape(_type_str(op.results[0].type))
+        src = shape_of(v)
+        if [n for n in src if n != 1] == [n for n in shape if n != 1] and not isinstance(v, (T, PtrG)):
+            # only unit dims inserted/removed: symbolic forms keep their per-dim data on the non-unit dims
+            keep_src = [d for d, n in enumerate(src) if n != 1]
+            keep_dst = [d for d, n in enumerate(shape) if n != 1]
+            def remap(vals, fill):
+                out = [fill] * len(shape)
+                for a, b in zip(keep_src, keep_dst):
+                    out[b] = vals[a]
+                return out
+            if isinstance(v, Splat):
+                self.res(op, Splat(v.s, shape))
+                return
+            if isinstance(v, Aff):
+                self.res(op, Aff(shape, v.base, remap(v.strides, 0), v.et))
+                return
+            if isinstance(v, PtrT):
+                self.res(op, PtrT(v.arg, shape, v.base, remap(v.strides, 0)))
+                return
+            if isinstance(v, MaskB) and all(v.lo[d] is None and v.hi[d] is None for d in range(len(src)) if src[d] == 1):
+                self.res(op, MaskB(shape, remap(v.lo, None), remap(v.hi, None)))
+                return
+        x = self.tensor(v)
         em = self.em
         n = 1
         for s in x.shape:
@@ -710,13 +733,13 @@ class _Converter:
 
     def _argt(self, arg: int) -> str:
         """The whole argument as a tensor (for gathers), made once at function entry."""
-        if arg not in self._argt:
+        if arg not in self._argt_cache:
             st = self._storage(arg)
             name = f"%argt{arg}"
             self.preamble.append(f"    {name} = bufferization.to_tensor {self.arg_names[arg]} restrict : "
                                  f"memref<?x{st}> to tensor<?x{st}>")
-            self._argt[arg] = name
-        return self._argt[arg]
+            self._argt_cache[arg] = name
+        return self._argt_cache[arg]
 
     def _storage(self, arg: int) -> str:
         et = self.args[arg][1]

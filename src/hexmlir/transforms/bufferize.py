@@ -60,7 +60,8 @@ def _spec(t, role: str) -> dict:
 def run_grid(module, cx) -> None:
     """Grid kernels (Triton): arguments are already memrefs and scalars; bufferize the program bodies,
     record the launch signature (pointers, scalars, then the three grid sizes) and free intermediates."""
-    run_passes(module, "one-shot-bufferize{bufferize-function-boundaries "
+    _carry_in_place(module)
+    run_passes(module, "one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops "
                        "function-boundary-type-conversion=identity-layout-map}, canonicalize, cse", "bufferize")
     _drop_self_copies(module)
     from torch_mlir import ir
@@ -74,3 +75,28 @@ def run_grid(module, cx) -> None:
             specs.append({"shape": [], "dtype": _DTYPES[str(a.type)], "role": "grid" if i >= len(args) - 3 else "scalar"})
     cx.signature = {"name": str(f.attributes["sym_name"]).strip('"'), "args": specs, "results": []}
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")
+
+
+def _carry_in_place(module) -> None:
+    """A loop-carried tensor computed by an elementwise generic (identity maps, fresh init) is computed into
+    the iteration's own tensor, so bufferization keeps one buffer per carried value instead of allocating
+    one every iteration. (Elementwise fusion replaces unused inits by fresh ones, hence this late fix-up.)"""
+    from torch_mlir import ir
+    from ..ir import ops_named
+    for y in ops_named(module.operation, "scf.yield"):
+        loop = y.parent
+        if loop.name != "scf.for":
+            continue
+        body = loop.regions[0].blocks[0]
+        for i, v in enumerate(y.operands):
+            g = v.owner
+            if not isinstance(v.type, ir.RankedTensorType) or getattr(g, "name", "") != "linalg.generic":
+                continue
+            if g.parent != loop or len(g.results) != 1:
+                continue
+            maps = [ir.AffineMapAttr(a).value for a in g.attributes["indexing_maps"]]
+            if any(m != ir.AffineMap.get_identity(m.n_dims) for m in maps):
+                continue
+            init = g.operands[len(g.operands) - 1]
+            if getattr(init.owner, "name", "") == "tensor.empty":
+                g.operands[len(g.operands) - 1] = body.arguments[1 + i]
