@@ -72,18 +72,19 @@ if spec["module"].endswith(".py"):
     s.loader.exec_module(mod)
 else:
     mod = importlib.import_module(spec["module"])
-fn = getattr(mod, spec["fn"])
-args = []
-for a in spec["args"]:
-    if a["kind"] == "array":
-        t = torch.from_numpy(np.load(d + "/" + a["file"]))
-        args.append(t.to(torch.bfloat16) if a.get("bf16") else t)
-    else:
-        args.append(a["value"])
-fn[tuple(spec["grid"])](*args, **spec["constexprs"])
-for a, t in zip(spec["args"], args):
-    if a["kind"] == "array":
-        np.save(d + "/out_" + a["file"], (t.float() if a.get("bf16") else t).numpy())
+for run in spec["runs"]:
+    fn = getattr(mod, run["fn"])
+    args = []
+    for a in run["args"]:
+        if a["kind"] == "array":
+            t = torch.from_numpy(np.load(d + "/" + a["file"]))
+            args.append(t.to(torch.bfloat16) if a.get("bf16") else t)
+        else:
+            args.append(a["value"])
+    fn[tuple(run["grid"])](*args, **run["constexprs"])
+    for a, t in zip(run["args"], args):
+        if a["kind"] == "array":
+            np.save(d + "/out_" + a["file"], (t.float() if a.get("bf16") else t).numpy())
 """
 
 
@@ -105,25 +106,35 @@ def run_interpreted(kernel_module: str, fn_name: str, args, grid, timeout: float
     grid: a tuple of up to three ints. constexprs: the launch's keyword arguments (JSON-serialisable).
     Returns the arguments after the run: arrays as numpy arrays (bf16 as float32), scalars as given.
     """
-    grid = tuple(grid) if isinstance(grid, (tuple, list)) else (grid, )
+    return run_interpreted_many(kernel_module, [(fn_name, args, grid, constexprs)], timeout)[0]
+
+
+def run_interpreted_many(kernel_module: str, runs, timeout: float = 120):
+    """Several runs [(fn_name, args, grid, constexprs), ...] in one subprocess (one torch/triton import);
+    returns one argument list per run."""
     module = str(Path(kernel_module).resolve()) if kernel_module.endswith(".py") else kernel_module
     with tempfile.TemporaryDirectory(prefix="triton-oracle-") as d:
-        spec_args = []
-        for i, a in enumerate(args):
-            arr, bf16 = _to_numpy(a)
-            if arr is None:
-                spec_args.append({"kind": "scalar", "value": a})
-            else:
-                np.save(f"{d}/a{i}.npy", np.ascontiguousarray(arr))
-                spec_args.append({"kind": "array", "file": f"a{i}.npy", "bf16": bf16})
-        Path(d, "spec.json").write_text(json.dumps({"module": module, "fn": fn_name, "args": spec_args,
-                                                    "grid": list(grid), "constexprs": constexprs}))
+        spec_runs = []
+        for r_i, (fn_name, args, grid, constexprs) in enumerate(runs):
+            grid = tuple(grid) if isinstance(grid, (tuple, list)) else (grid, )
+            spec_args = []
+            for i, a in enumerate(args):
+                arr, bf16 = _to_numpy(a)
+                if arr is None:
+                    spec_args.append({"kind": "scalar", "value": a})
+                else:
+                    np.save(f"{d}/r{r_i}a{i}.npy", np.ascontiguousarray(arr))
+                    spec_args.append({"kind": "array", "file": f"r{r_i}a{i}.npy", "bf16": bf16})
+            spec_runs.append({"fn": fn_name, "args": spec_args, "grid": list(grid), "constexprs": constexprs})
+        Path(d, "spec.json").write_text(json.dumps({"module": module, "runs": spec_runs}))
         env = dict(os.environ, TRITON_INTERPRET="1")
         r = subprocess.run([sys.executable, "-c", _RUNNER, d], env=env, capture_output=True, text=True,
                            timeout=timeout)
         if r.returncode != 0:
-            raise RuntimeError(f"interpreted run of {fn_name} failed:\n{r.stderr[-4000:]}")
-        out = []
-        for a, s in zip(args, spec_args):
-            out.append(np.load(f"{d}/out_{s['file']}") if s["kind"] == "array" else a)
-        return out
+            names = ", ".join(run[0] for run in runs)
+            raise RuntimeError(f"interpreted run of {names} failed:\n{r.stderr[-4000:]}")
+        outs = []
+        for (_, args, _, _), sr in zip(runs, spec_runs):
+            outs.append([np.load(f"{d}/out_{s['file']}") if s["kind"] == "array" else a
+                         for a, s in zip(args, sr["args"])])
+        return outs
