@@ -297,6 +297,16 @@ def test_second_launch_does_not_recompile(monkeypatch):
 
 
 @e2e
+@pytest.mark.parametrize("threads", [dict(multithread=False), dict(num_threads=3)])
+def test_grid_program_ids(threads):
+    nx, ny, nz = 100, 5, 3
+    out = torch.full((nz, ny, nx), -1, dtype=torch.int32)
+    K.grid3d_kernel[(triton.cdiv(nx, 32), ny, nz)](out, nx, ny, nz, BLOCK=32, **threads)
+    z, y, x = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+    np.testing.assert_array_equal(out.numpy(), x + 1000 * y + 1000000 * z)
+
+
+@e2e
 def test_autotune_and_heuristics():
     n = 1000
     x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
@@ -304,6 +314,12 @@ def test_autotune_and_heuristics():
     torch.testing.assert_close(out, x + y)
     assert K.add_autotuned.best_config in K.add_autotuned.configs
     assert len(K.add_autotuned.configs_timings) == 3
+    # each Config's hexmlir options reached its compiled artifact
+    from triton.runtime.driver import driver
+    kernels = K.add_autotuned.fn.device_caches[driver.active.get_current_device()][0].values()
+    opts = {(hxt.artifact(c).meta["options"]["num_threads"], hxt.artifact(c).meta["options"]["vectorize"])
+            for c in kernels}
+    assert opts == {(0, True), (2, True), (0, False)}, opts
     for n in (1024, 1000):                                      # EVEN and masked variants
         x, out = torch.randn(n), torch.zeros(n)
         K.scale_heuristic[_grid(n, 256)](x, out, n, BLOCK=256)

@@ -119,3 +119,12 @@ def missing_libdevice_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     x = tl.load(x_ptr + offs)
     tl.store(out_ptr + offs, libdevice.j0(x))
+
+
+@triton.jit
+def grid3d_kernel(out_ptr, nx, ny, nz, BLOCK: tl.constexpr):
+    """out[z, y, x] = x + 1000*y + 1e6*z from the three program ids (x in blocks of BLOCK)."""
+    px, py, pz = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    offs = px * BLOCK + tl.arange(0, BLOCK)
+    v = offs + 1000 * py + 1000000 * pz
+    tl.store(out_ptr + pz * ny * nx + py * nx + offs, v, mask=offs < nx)
