@@ -47,7 +47,8 @@ def run(module, cx) -> None:
     apply_transform(module, "\n".join(lines), "vectorize")
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
     for op in ops_named(module.operation, "linalg.generic"):
-        if ID_ATTR in op.attributes and all(_static(v.type) for v in op.operands):
+        pid = op_id(op)
+        if pid is not None and cx.plan.ops[pid].vec_tile and all(_static(v.type) for v in op.operands):
             op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1)
     lines = [
         '%vv = transform.structured.match attributes{hexmlir.vectorize = 1} in %root : (!transform.any_op) -> !transform.any_op',
