@@ -6,9 +6,11 @@ launch, QEMU abort translation) and the full suite x option ladder.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,7 +205,8 @@ def test_qemu_abort_on_hvx_float_becomes_clear_error(tmp_path):
 def test_qemu_profile_cli(tmp_path):
     out = tmp_path / "p.json"
     r = subprocess.run([sys.executable, "-m", "hexmlir.cli", "profile", "--suite", "int_add:300,int8",
-                        "--no-multithread", "--json", str(out)], capture_output=True, text=True)
+                        "--no-multithread", "--json", str(out)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(Path(hexmlir.__file__).parents[1])})
     assert r.returncode == 0, r.stderr
     assert "matches the NumPy reference: yes" in r.stdout and "packets/element" in r.stdout
     import json
