@@ -108,6 +108,16 @@ def test_production_object_with_hvx_float_is_refused(tmp_path):
         hexmlir.compile(ls.vector_add(10).mlir, target="hexagon-sim", arch="v79")
 
 
+def test_triton_stub_matches_plugin_abi():
+    args = [{"role": "ptr", "dtype": "float32"}, {"role": "ptr", "dtype": "float16"},
+            {"role": "scalar", "dtype": "int32"}, {"role": "scalar", "dtype": "float32"},
+            {"role": "grid", "dtype": "int32"}, {"role": "grid", "dtype": "int32"}, {"role": "grid", "dtype": "int32"}]
+    c = sim.triton_stub("_mlir_ciface_k", args)
+    assert ("extern void _mlir_ciface_k(hx_desc0_t *, hx_desc1_t *, int32_t, float, int32_t, int32_t, int32_t);"
+            in c)
+    assert "l->nbytes[1] / 2" in c and "(float)l->scalars[1].f" in c and "(int32_t)l->grid[2]" in c
+
+
 # ------------------------------------------------------------------ default tier: one tiny kernel
 
 @needs_qemu

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
   static long nbytes[MAX_ITEMS];
   static char out_path[MAX_ITEMS][512];
   static hx_sim_scalar_t scal[MAX_ITEMS];
-  hx_sim_launch_t launch = {{1, 1, 1}, 0, 0, buf, scal};
+  hx_sim_launch_t launch = {{1, 1, 1}, 0, 0, buf, scal, nbytes};
   int threads = 0;
   char kind[16], a[512], b[512];
   while (fscanf(m, "%15s", kind) == 1) {

@@ -15,6 +15,7 @@ typedef struct {
   int nbufs, nscalars;
   void **bufs;                 /* buffer k: 128-byte aligned, manifest order */
   const hx_sim_scalar_t *scalars;
+  const long *nbytes;          /* size of buffer k in bytes */
 } hx_sim_launch_t;
 
 /* Generated per kernel: calls the kernel entry once (Linalg) or over the grid (Triton). */

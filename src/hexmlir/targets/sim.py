@@ -128,6 +128,53 @@ def grid_stub(entry: str, params: Sequence[str], grid_params: Sequence[str] = ("
     ]) + "\n"
 
 
+def triton_stub(entry: str, args: Sequence[dict]) -> str:
+    """C stub for a grid kernel with the Triton plugin's ABI (artifact meta "args" with roles ptr/scalar/grid):
+    `entry(ptr descriptors..., scalars..., grid counts...)`, called once (the kernel loops over the grid).
+    A ptr is a 1-D memref descriptor over its whole manifest buffer (size = bytes / element size); scalars
+    come from the manifest in order (float16/bfloat16 as their bit patterns); grid args are the manifest's
+    grid."""
+    decl, pre, call = [], [], []
+    nb = ns = ng = 0
+    for k, a in enumerate(args):
+        role, dt = a["role"], a["dtype"]
+        if role == "ptr":
+            pre.append(_desc_struct(k, 1))
+            decl.append(f"hx_desc{k}_t *")
+            call.append(f"&d{k}")
+            nb += 1
+        else:
+            ct = {"float16": "uint16_t", "bfloat16": "uint16_t"}.get(dt, _C_TYPES.get(dt))
+            if ct is None:
+                raise HexmlirError(f"triton_stub: unsupported {role} dtype {dt!r}")
+            decl.append(ct)
+            if role == "grid":
+                call.append(f"({ct})l->grid[{ng}]")
+                ng += 1
+            else:
+                field = "f" if ct in ("float", "double") else "i"
+                call.append(f"({ct})l->scalars[{ns}].{field}")
+                ns += 1
+    body = []
+    k_buf = 0
+    for k, a in enumerate(args):
+        if a["role"] == "ptr":
+            size = np.dtype("float16" if a["dtype"] == "bfloat16" else a["dtype"]).itemsize
+            body.append(f"  hx_desc{k}_t d{k} = {{l->bufs[{k_buf}], l->bufs[{k_buf}], 0, "
+                        f"{{l->nbytes[{k_buf}] / {size} > 0 ? l->nbytes[{k_buf}] / {size} : 1}}, {{1}}}};")
+            k_buf += 1
+    return "\n".join([
+        '#include <stdint.h>', '#include <stdio.h>', '#include <stdlib.h>', '#include "sim_harness.h"', *pre,
+        f"extern void {entry}({', '.join(decl) or 'void'});",
+        "void hx_sim_invoke(const hx_sim_launch_t *l) {",
+        f'  if (l->nbufs != {nb} || l->nscalars != {ns}) {{ fprintf(stderr, "hexmlir-sim: expected {nb} '
+        f'buffers and {ns} scalars\\n"); exit(4); }}',
+        *body,
+        f"  {entry}({', '.join(call)});",
+        "}",
+    ]) + "\n"
+
+
 # ------------------------------------------------------------------ build
 
 def hvx_float_insns(obj: str | os.PathLike, limit: int = 5) -> list[str]:
