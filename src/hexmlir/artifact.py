@@ -82,6 +82,7 @@ class Kernel:
     def __init__(self, so_path: Path, meta: dict):
         self.path, self.meta = Path(so_path), meta
         self.name = meta["name"]
+        self.simulated = bool(meta.get("simulator"))   # hexagon-sim: runs under qemu-hexagon (targets/sim.py)
         if meta["target"] != "host":
             self._fn = None
             return
@@ -123,7 +124,12 @@ class Kernel:
 
     def __call__(self, *arrays):
         """Run on fresh copies of the inputs that the kernel writes (DPS outputs), return the results."""
-        ins = self._check(arrays)
+        args = self._args(self._check(arrays))
+        self.run(args)
+        res = [args[i] for i in self.meta["results"]]     # result r lives in argument results[r]
+        return res[0] if len(res) == 1 else tuple(res)
+
+    def _args(self, ins):
         written = set(self.meta["results"])
         args = []
         k = 0
@@ -134,15 +140,38 @@ class Kernel:
                 args.append(a.copy() if i in written else a)
             else:
                 args.append(np.empty(spec["shape"], dtype=spec["dtype"]))
-        self.run(args)
-        res = [args[i] for i in self.meta["results"]]     # result r lives in argument results[r]
-        return res[0] if len(res) == 1 else tuple(res)
+        return args
+
+    def _sim_run(self, args: list[np.ndarray], profile: str | None = None, threads: int | None = None):
+        from .targets import sim
+        specs = self.meta["args"]
+        outs = sorted({i for i, s in enumerate(specs) if s["role"] == "out"} | set(self.meta["results"]))
+        ins = [i for i, s in enumerate(specs) if s["role"] == "in"]
+        _, prof = sim.run(self.path.parent / self.meta["simulator"], args, inputs=ins, outputs=outs,
+                          threads=threads or self.meta.get("sim_threads"), arch=self.meta["arch"], profile=profile)
+        return prof
+
+    def profile(self, *arrays, kernel_only: bool = True, threads: int | None = None):
+        """hexagon-sim only: run under qemu-hexagon with the packet profiler; returns (outputs, Profile).
+        Profile.elements is the size of the largest argument."""
+        if not self.simulated:
+            from .errors import HexmlirError
+            raise HexmlirError(f"{self.name}: profiling needs a target='hexagon-sim' build")
+        args = self._args(self._check(arrays))
+        prof = self._sim_run(args, "kernel" if kernel_only else "all", threads)
+        prof.elements = max(int(np.prod(s["shape"])) for s in self.meta["args"])
+        res = [args[i] for i in self.meta["results"]]
+        return (res[0] if len(res) == 1 else tuple(res)), prof
 
     def run(self, args: list[np.ndarray]) -> None:
         """Low-level call on preallocated arrays (all arguments incl. outputs, in signature order)."""
+        if self.simulated:
+            self._sim_run(args)
+            return
         if self._fn is None:
             from .errors import HexmlirError
-            raise HexmlirError(f"{self.name} was built for {self.meta['target']}; it cannot run on this host")
+            raise HexmlirError(f"{self.name} was built for {self.meta['target']}; it cannot run on this host "
+                               "(compile with target='hexagon-sim' to run it under qemu-hexagon)")
         descs = [_descriptor(a) for a in args]
         self._fn(*[ctypes.addressof(d) for d in descs])
 

@@ -1,4 +1,4 @@
-"""`hexmlir` command line: compile, explain, demo, bench."""
+"""`hexmlir` command line: compile, explain, profile, demo, bench."""
 from __future__ import annotations
 
 import argparse
@@ -42,8 +42,19 @@ def main(argv=None) -> int:
     _add_option_flags(e)
     d = sub.add_parser("demo", help="compile and run real kernels; print what each mechanism buys")
     d.add_argument("--quick", action="store_true")
+    pr = sub.add_parser("profile", help="run a kernel under qemu-hexagon and count executed packets "
+                        "(target hexagon-sim; see docs/simulation.md)")
+    pr.add_argument("file", nargs="?", help="a Linalg .mlir file (random inputs), or use --suite")
+    pr.add_argument("--suite", default=None, help="a suite kernel NAME:ARG,ARG,... e.g. int_add:100003,int8 "
+                    "(checked against its NumPy reference)")
+    pr.add_argument("--whole", action="store_true", help="count the whole process, not only the kernel call")
+    pr.add_argument("--threads", type=int, default=0, help="simulated thread-pool size (0: the build's)")
+    pr.add_argument("--top", type=int, default=12, help="functions to list")
+    pr.add_argument("--json", default=None, help="also write the counts as JSON here")
+    _add_option_flags(pr)
+    pr.set_defaults(target="hexagon-sim")
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("which", choices=["gelu"])
+    b.add_argument("which", choices=["gelu", "packets"])
     b.add_argument("--sizes", default="1048576,16777216")
     b.add_argument("--repeats", type=int, default=15)
     a = ap.parse_args(argv)
@@ -58,6 +69,12 @@ def main(argv=None) -> int:
         elif a.cmd == "demo":
             from .demo import main as demo
             demo(quick=a.quick)
+        elif a.cmd == "profile":
+            from .profile import profile_cli
+            profile_cli(a, options_from(a))
+        elif a.cmd == "bench" and a.which == "packets":
+            from .bench.sim_packets import main as packets
+            packets([])
         elif a.cmd == "bench":
             from .bench.gelu import main as gelu
             gelu([int(s) for s in a.sizes.split(",")], a.repeats)

@@ -108,12 +108,23 @@ def _build(text, options, target, dump, k) -> Path:
         else:
             from .targets import hexagon
             files = hexagon.build(ll, bdir, "kernel", options, target, {"asm", "obj", "so"})
+        sim_meta = {}
+        if options.target == "hexagon-sim":   # + a static executable for qemu-hexagon (targets/sim.py)
+            from .targets import sim
+            sim_meta = {"simulator": sim.EXE_NAME, "hvx_float": False,
+                        "sim_threads": (options.num_threads or target.hw_threads) if options.multithread else 1,
+                        "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
+                                    "run as scalar code; target 'hexagon' keeps HVX float"}
+            files["sim"] = sim.build_linalg(files["obj"], {"entry": f"_mlir_ciface_{sig['name']}",
+                                                           "args": sig["args"], "arch": target.arch}, bdir)
+        elif target.name == "hexagon":
+            sim_meta = {"hvx_float": True}
         meta = {
             "name": sig["name"], "entry": f"_mlir_ciface_{sig['name']}", "args": sig["args"],
             "results": sig["results"], "target": target.name, "arch": target.arch,
             "features": list(target.features), "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
-            "runtime": "libhexmlir_rt.so" if "runtime" in files else None,
+            "runtime": "libhexmlir_rt.so" if "runtime" in files else None, **sim_meta,
         }
         (bdir / "kernel.json").write_text(json.dumps(meta, indent=1))
         return cache.store(k, bdir)

@@ -85,6 +85,9 @@ class LinalgKernel:
         arrays = []
         for i, (shape, dtype) in enumerate(self.inputs):
             lo, hi = self.input_ranges[i] if i < len(self.input_ranges) else (-1.0, 1.0)
+            if np.issubdtype(np.dtype(dtype), np.integer):   # integer kernels: the whole closed range
+                arrays.append(rng.integers(int(lo), int(hi), size=shape, endpoint=True).astype(dtype))
+                continue
             arrays.append(rng.uniform(lo, hi, size=shape).astype(dtype))
         return arrays
 
@@ -654,3 +657,163 @@ def run_naive(kernel: LinalgKernel, inputs: Sequence[np.ndarray], opt_level: int
         ptrs = [ctypes.pointer(ctypes.pointer(d)) for d in descs]
         engine.invoke(kernel.name, *ptrs)  # `args`/`outs` own the memory the descriptors point at
     return outs
+
+
+# --------------------------------------------------------------------------
+# Integer kernels (int8/int16/int32): what quantized models run, and what
+# qemu-hexagon executes with real HVX (it cannot run HVX float).
+# Written frontend-style too: extend, named binary ops on fills, clamp, truncate.
+# References are exact (numpy int64 arithmetic).
+# --------------------------------------------------------------------------
+
+_INT_ELT = {"int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64"}
+_INT_BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64}
+
+
+def _int_fill(b: _Builder, value: int, ty: str, elt: str) -> str:
+    c = b.fresh("c")
+    b.emit(f"{c} = arith.constant {int(value)} : {elt}")
+    e = b.empty(ty)
+    v = b.fresh("f")
+    b.emit(f"{v} = linalg.fill ins({c} : {elt}) outs({e} : {ty}) -> {ty}")
+    return v
+
+
+def _int_ranges(dtype: str, n: int) -> list[tuple[float, float]]:
+    info = np.iinfo(dtype)
+    return [(int(info.min), int(info.max))] * n
+
+
+def _int_check(dtype: str, allowed: Sequence[str]) -> str:
+    dt = np.dtype(dtype).name
+    if dt not in allowed:
+        raise ValueError(f"unsupported dtype {dtype!r}; expected one of {list(allowed)}")
+    return dt
+
+
+def int_add_sat(n: int, dtype: str = "int8") -> LinalgKernel:
+    """Saturating add ``clamp(a + b)`` for int8/int16: extsi to twice the width, add, max/min with
+    the type's limits, trunci (6 linalg ops, fusion makes one)."""
+    dt = _int_check(dtype, ("int8", "int16"))
+    shape = _shape((n,))
+    elt = _INT_ELT[dt]
+    wide = f"i{2 * _INT_BITS[elt]}"
+    ty, wty = _tt(shape, elt), _tt(shape, wide)
+    info = np.iinfo(dt)
+    b = _Builder("add_sat", [("a", ty), ("b", ty)], elt)
+    a = b.generic_unary("arith.extsi", "%a", shape, elt, wide, hint="ext")
+    c = b.generic_unary("arith.extsi", "%b", shape, elt, wide, hint="ext")
+    s = b.binary("add", a, c, wty)
+    s = b.binary("max", s, _int_fill(b, int(info.min), wty, wide), wty)
+    s = b.binary("min", s, _int_fill(b, int(info.max), wty, wide), wty)
+    y = b.generic_unary("arith.trunci", s, shape, wide, elt, hint="trunc")
+
+    def ref(a, c):
+        return [np.clip(a.astype(np.int64) + c, info.min, info.max).astype(dt)]
+
+    return LinalgKernel("add_sat", b.module([(y, ty)]), [(shape, dt)] * 2, [(shape, dt)], ref,
+                        _int_ranges(dt, 2), flops_per_elem=3)
+
+
+def int_add(n: int, dtype: str = "int32") -> LinalgKernel:
+    """Wrapping integer add ``a + b`` (one ``linalg.add``), int8/int16/int32."""
+    dt = _int_check(dtype, ("int8", "int16", "int32"))
+    shape = _shape((n,))
+    elt = _INT_ELT[dt]
+    ty = _tt(shape, elt)
+    b = _Builder("int_add", [("a", ty), ("b", ty)], elt)
+    y = b.binary("add", "%a", "%b", ty)
+
+    def ref(a, c):
+        return [(a.astype(np.int64) + c).astype(dt)]     # two's-complement wrap-around, like arith.addi
+
+    return LinalgKernel("int_add", b.module([(y, ty)]), [(shape, dt)] * 2, [(shape, dt)], ref,
+                        _int_ranges(dt, 2), flops_per_elem=1)
+
+
+def int8_matmul(m: int, n: int, k: int) -> LinalgKernel:
+    """``C[m, n] (int32) = A[m, k] (int8) @ B[k, n] (int8)``: zero fill + ``linalg.matmul`` (operands
+    sign-extended, accumulation in int32)."""
+    m, n, k = _shape((m, n, k))
+    aty, bty, cty = _tt((m, k), "i8"), _tt((k, n), "i8"), _tt((m, n), "i32")
+    b = _Builder("matmul_i8", [("A", aty), ("B", bty)], "i8")
+    z = _int_fill(b, 0, cty, "i32")
+    c = b.fresh("mm")
+    b.emit(f"{c} = linalg.matmul ins(%A, %B : {aty}, {bty}) outs({z} : {cty}) -> {cty}")
+
+    def ref(a, b_):
+        return [(a.astype(np.int64) @ b_.astype(np.int64)).astype(np.int32)]
+
+    return LinalgKernel("matmul_i8", b.module([(c, cty)]), [((m, k), "int8"), ((k, n), "int8")],
+                        [((m, n), "int32")], ref, _int_ranges("int8", 2), flops_per_elem=2 * k)
+
+
+def int8_dot(m: int, k: int) -> LinalgKernel:
+    """Row dot products ``y[i] (int32) = sum_j a[i, j] * b[i, j]`` of int8 rows: extsi both to i32, mul,
+    sum-reduce the rows into an int32 zero fill (what a quantized attention score or a per-row
+    dot looks like after import)."""
+    m, k = _shape((m, k))
+    shape = (m, k)
+    ty8, ty32, oty = _tt(shape, "i8"), _tt(shape, "i32"), _tt((m,), "i32")
+    b = _Builder("dot_i8", [("a", ty8), ("b", ty8)], "i8")
+    a = b.generic_unary("arith.extsi", "%a", shape, "i8", "i32", hint="ext")
+    c = b.generic_unary("arith.extsi", "%b", shape, "i8", "i32", hint="ext")
+    p = b.binary("mul", a, c, ty32)
+    init = _int_fill(b, 0, oty, "i32")
+    v = b.fresh("sum")
+    b.emit(f"{v} = linalg.reduce ins({p} : {ty32}) outs({init} : {oty}) dimensions = [1]\n"
+           f"  (%in: i32, %acc: i32) {{\n  %res = arith.addi %in, %acc : i32\n  linalg.yield %res : i32\n  }}")
+
+    def ref(a, b_):
+        return [(a.astype(np.int64) * b_).sum(axis=1).astype(np.int32)]
+
+    return LinalgKernel("dot_i8", b.module([(v, oty)]), [(shape, "int8")] * 2, [((m,), "int32")], ref,
+                        _int_ranges("int8", 2), flops_per_elem=2 * k)
+
+
+def requantize(n: int, multiplier: int = 1518500250, shift: int = 7, zero_point: int = -3) -> LinalgKernel:
+    """int32 accumulators -> int8: ``clamp(((x * M + 2^(31+s)) >> (32+s)) + zp, -128, 127)``, the
+    fixed-point rescale of quantized inference (M a Q31 multiplier, rounding right shift, zero point).
+    Emitted as extsi to i64, mul, add, shrsi, trunci to i32, add, max, min, trunci to i8."""
+    if not (0 < multiplier < 2**31 and 0 <= shift <= 30 and -128 <= zero_point <= 127):
+        raise ValueError("requantize: need 0 < multiplier < 2^31, 0 <= shift <= 30, int8 zero point")
+    shape = _shape((n,))
+    t32, t64, t8 = _tt(shape, "i32"), _tt(shape, "i64"), _tt(shape, "i8")
+    b = _Builder("requantize", [("x", t32)], "i32")
+    x = b.generic_unary("arith.extsi", "%x", shape, "i32", "i64", hint="ext")
+    p = b.binary("mul", x, _int_fill(b, multiplier, t64, "i64"), t64)
+    p = b.binary("add", p, _int_fill(b, 1 << (31 + shift), t64, "i64"), t64)
+    e = b.empty(t64)
+    q = b.fresh("shr")
+    m = _ident_map(1)
+    sh = _int_fill(b, 32 + shift, t64, "i64")
+    b.emit(f"""
+{q} = linalg.generic {{indexing_maps = [{m}, {m}, {m}], iterator_types = ["parallel"]}} ins({p}, {sh} : {t64}, {t64}) outs({e} : {t64}) {{
+^bb0(%in: i64, %s: i64, %out: i64):
+  %res = arith.shrsi %in, %s : i64
+  linalg.yield %res : i64
+}} -> {t64}
+""")
+    q = b.generic_unary("arith.trunci", q, shape, "i64", "i32", hint="trunc")
+    q = b.binary("add", q, _int_fill(b, zero_point, t32, "i32"), t32)
+    q = b.binary("max", q, _int_fill(b, -128, t32, "i32"), t32)
+    q = b.binary("min", q, _int_fill(b, 127, t32, "i32"), t32)
+    y = b.generic_unary("arith.trunci", q, shape, "i32", "i8", hint="trunc")
+
+    def ref(x):
+        v = (x.astype(np.int64) * multiplier + (1 << (31 + shift))) >> (32 + shift)
+        return [np.clip(v + zero_point, -128, 127).astype(np.int8)]
+
+    return LinalgKernel("requantize", b.module([(y, t8)]), [(shape, "int32")], [(shape, "int8")], ref,
+                        [(-(2**16), 2**16)], flops_per_elem=6)
+
+
+#: Integer kernels (not in SUITE: their dtype argument differs from the float suite's).
+INT_SUITE: dict[str, Callable[..., LinalgKernel]] = {
+    "add_sat": int_add_sat,
+    "int_add": int_add,
+    "matmul_i8": int8_matmul,
+    "dot_i8": int8_dot,
+    "requantize": requantize,
+}
+__all__ += ["int_add_sat", "int_add", "int8_matmul", "int8_dot", "requantize", "INT_SUITE"]

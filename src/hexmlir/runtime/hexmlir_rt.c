@@ -259,8 +259,9 @@ static void tcm_create_locked(intptr_t bytes) {
     return;
   }
   /* Touch every page now so the first kernel does not pay page faults, and
-   * pin it if allowed (RLIMIT_MEMLOCK is often small: failure is fine). */
-  memset(p, 0, (size_t)bytes);
+   * pin it if allowed (RLIMIT_MEMLOCK is often small: failure is fine).
+   * HEXMLIR_TCM_PREFAULT=0 skips the touch (simulators: 8 MiB of memset per run). */
+  if (env_int("HEXMLIR_TCM_PREFAULT", 1)) memset(p, 0, (size_t)bytes);
   if (g_tcm.mapped) (void)mlock(p, (size_t)bytes);
   g_tcm.base = p;
   g_tcm.bytes = bytes;
