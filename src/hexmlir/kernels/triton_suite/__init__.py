@@ -21,6 +21,8 @@ API
 * ``reference(*inputs)``: the same outputs computed by PyTorch alone (float64 or float32, then cast).
 * ``check(got, ref, dtype)``: asserts a match within ``tol[dtype] = (rtol, atol)`` (exact when the
   dtype has no entry, e.g. int8 and index outputs) and returns the max absolute error.
+* ``compile_only(*inputs, **launch_kw)``: compiles what ``run`` would launch without launching it
+  (Triton's warmup path), e.g. with ``target="hexagon"``; returns Triton's CompiledKernels.
 * ``sizes``: small test sizes, including ones that are not multiples of the kernel's BLOCK;
   ``bench_size``: a larger size for benchmarks; ``dtypes``: those the kernel is meant for
   (float32 and float16 unless it is an integer kernel); ``doc``: one line on what it exercises.

@@ -58,6 +58,23 @@ class Entry:
         return self.make_inputs(torch_generator(rng), self.sizes[0] if size is None else size,
                                 self.dtypes[0] if dtype is None else dtype)
 
+    def compile_only(self, *inputs, **launch_kw) -> list:
+        """Compile what run(*inputs, **launch_kw) would launch, without launching (triton's warmup path);
+        returns the CompiledKernels. For targets that cannot run here (target="hexagon")."""
+        k, compiled = self.kernel, []
+        launch = type(k).run
+
+        def warm(*args, grid, warmup, **kw):
+            c = launch(k, *args, grid=grid, warmup=True, **kw)
+            compiled.append(c)
+            return c
+        k.run = warm                        # kernel[grid](...) calls self.run(grid=..., warmup=False, ...)
+        try:
+            self.run(*inputs, **launch_kw)
+        finally:
+            del k.run
+        return compiled
+
     def check(self, got, ref, dtype) -> float:
         """Assert got matches ref within this entry's tolerance for dtype; returns the max abs error."""
         got = got if isinstance(got, (tuple, list)) else (got,)
