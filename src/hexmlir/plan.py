@@ -199,7 +199,7 @@ def _bytes(t) -> int:
     if isinstance(t, ir.IntegerType):
         return max(1, t.width // 8)
     s = str(t)
-    return {"f16": 2, "bf16": 2, "f32": 4, "f64": 8}.get(s, 4)
+    return {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "index": 8}.get(s, 4)   # index: 8 covers 32- and 64-bit targets
 
 
 def build(module, target: Target, options: Options) -> Plan:

@@ -106,7 +106,7 @@ def stage_programs(module, cx) -> None:
     loop so each thread allocates one set."""
     from torch_mlir.dialects import linalg
     for a in ops_named(module.operation, "memref.alloc"):
-        if not a.operands and not memspace.is_tcm(a.results[0].type):
+        if not a.operands and not memspace.is_tcm(a.results[0].type) and not _crosses_regions(a.results[0]):
             memspace.retype_alloc(a, memspace.TCM)
     for op in ops_named(module.operation, "memref.copy"):
         if memspace.is_tcm(op.operands[0].type) != memspace.is_tcm(op.operands[1].type):
@@ -119,3 +119,16 @@ def stage_programs(module, cx) -> None:
 def hoist_program_buffers(module, cx) -> None:
     """Without TCM staging, still allocate each program's buffers once per thread, not per program."""
     memspace.hoist_allocs(module, lambda op: not op.operands)
+
+
+def _crosses_regions(v) -> bool:
+    """A buffer that travels through loop iter_args, yields or calls keeps its type (memory space):
+    retyping one end would break the other."""
+    for use in v.uses:
+        name = getattr(use.owner, "name", "")
+        if name in memspace.VIEWS:
+            if any(_crosses_regions(r) for r in use.owner.results):
+                return True
+        elif name in ("scf.for", "scf.yield", "scf.while", "scf.condition", "func.call", "func.return"):
+            return True
+    return False

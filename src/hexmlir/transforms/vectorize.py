@@ -49,10 +49,19 @@ def run(module, cx) -> None:
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
         if pid is not None and cx.plan.ops[pid].vec_tile and all(_static(v.type) for v in op.operands):
-            op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1)
-    lines = [
-        '%vv = transform.structured.match attributes{hexmlir.vectorize = 1} in %root : (!transform.any_op) -> !transform.any_op',
-        "transform.structured.vectorize %vv : !transform.any_op",
+            op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
+    # One suppressing sequence per op: an op upstream cannot vectorize (e.g. a multi-result argmax
+    # reduction) stays a scalar loop instead of failing the compile.
+    lines = []
+    for pid in sorted(seen):
+        lines += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %vv = transform.structured.match attributes{{hexmlir.vectorize = {pid}}} in %r : (!transform.any_op) -> !transform.any_op",
+            "  transform.structured.vectorize %vv : !transform.any_op",
+            "}",
+        ]
+    lines += [
         '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
         "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
         " transform.apply_patterns.vector.transfer_permutation_patterns\n"
