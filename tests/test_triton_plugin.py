@@ -19,7 +19,7 @@ from hexmlir.errors import HexmlirError, UnsupportedError  # noqa: E402
 from hexmlir.frontends import triton as hxt                # noqa: E402
 from hexmlir.frontends.triton import options as hopts      # noqa: E402
 import triton_plugin_kernels as K                          # noqa: E402
-from triton_oracle import run_interpreted, run_interpreted_many  # noqa: E402
+from triton_oracle import run_interpreted_many                 # noqa: E402
 
 KERNELS = str(Path(__file__).with_name("triton_plugin_kernels.py"))
 
@@ -38,6 +38,33 @@ e2e = pytest.mark.skipif(not _conversion_available(), reason="hexmlir.conversion
 
 def _grid(n, block):
     return (triton.cdiv(n, block), )
+
+
+@pytest.fixture(scope="module")
+def interpreted():
+    """All interpreter runs of this module in one subprocess (each costs a torch + triton import).
+    Fresh random inputs every session; returns {name: (inputs, outputs)}."""
+    rng = np.random.default_rng()
+    n, m = 700, 300
+    x = (rng.standard_normal(n) * 3).astype(np.float32)
+    x[:6] = [0.0, -0.0, 1e-6, -1e-5, 0.29, -0.31]
+    bx = (rng.standard_normal(m) * 3).astype(np.float32)
+    by = (rng.standard_normal(m) * 2).astype(np.float32)
+    bx[:4] = [-2.0, -2.0, 0.0, 1.0]
+    by[:4] = [3.0, 2.0, 2.5, np.nan]
+    ax, ay = rng.standard_normal(1000).astype(np.float32), rng.standard_normal(1000).astype(np.float32)
+    lx = (rng.standard_normal(500) * 2).astype(np.float32)
+    runs = {
+        "unary": ("hx_unary_kernel", [x, np.zeros(20 * n, np.float32), n], _grid(n, 256), {"BLOCK": 256}),
+        "binary": ("hx_binary_kernel", [bx, by, np.zeros(6 * m, np.float32), m], _grid(m, 128), {"BLOCK": 128}),
+        "axpy": ("axpy_kernel", [ax, ay, np.zeros(1000, np.float32), 1000, 0.5], _grid(1000, 128),
+                 {"BLOCK": 128}),
+    }
+    for x_ in (lx, lx.astype(np.float16)):
+        runs[f"libdevice_{x_.dtype}"] = ("libdevice_kernel", [x_, np.zeros(5 * 500, x_.dtype), 500],
+                                         _grid(500, 128), {"BLOCK": 128})
+    outs = run_interpreted_many(KERNELS, list(runs.values()))
+    return {k: (r[1], o) for (k, r), o in zip(runs.items(), outs)}
 
 
 # ---- activation and options (no compile) ---------------------------------------------------------------
@@ -133,20 +160,9 @@ def test_missing_libdevice_function_names_itself():
     assert "libdevice.j0" in msg and "UnsupportedError" in msg and "libdevice.j0(x)" in msg
 
 
-def test_libdevice_formulas_under_interpreter(rng):
-    """hexmlir's libdevice formulas (core tl ops only) against numpy/float64, run by Triton's interpreter
-    (one subprocess for the unary and the binary kernel)."""
-    n = 700
-    x = (rng.standard_normal(n) * 3).astype(np.float32)
-    x[:6] = [0.0, -0.0, 1e-6, -1e-5, 0.29, -0.31]
-    m = 300
-    bx = (rng.standard_normal(m) * 3).astype(np.float32)
-    by = (rng.standard_normal(m) * 2).astype(np.float32)
-    bx[:4] = [-2.0, -2.0, 0.0, 1.0]
-    by[:4] = [3.0, 2.0, 2.5, np.nan]
-    unary, binary = run_interpreted_many(KERNELS, [
-        ("hx_unary_kernel", [x, np.zeros(20 * n, np.float32), n], _grid(n, 256), {"BLOCK": 256}),
-        ("hx_binary_kernel", [bx, by, np.zeros(6 * m, np.float32), m], _grid(m, 128), {"BLOCK": 128})])
+def test_libdevice_formulas_under_interpreter(interpreted):
+    """hexmlir's libdevice formulas (core tl ops only) against numpy/float64, run by Triton's interpreter."""
+    (x, _, n), unary = interpreted["unary"]
     out = unary[1].reshape(20, n)
     f32 = np.float32
     xd = x.astype(np.float64)
@@ -167,8 +183,8 @@ def test_libdevice_formulas_under_interpreter(rng):
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(out[19], np.isnan(np.log(x)).astype(np.float32))
     # binary functions
+    (x, y, _, m), binary = interpreted["binary"]
     out = binary[2].reshape(6, m)
-    x, y = bx, by
     xd, yd = x.astype(np.float64), y.astype(np.float64)
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(out[0], np.power(xd, yd), rtol=5e-6, equal_nan=True)
@@ -179,13 +195,11 @@ def test_libdevice_formulas_under_interpreter(rng):
         np.testing.assert_allclose(out[5], xd ** 3, rtol=5e-6)
 
 
-def test_oracle_runs_the_interpreter(rng):
-    n = 1000
-    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
-    res = run_interpreted(KERNELS, "axpy_kernel", [x, y, np.zeros(n, np.float32), n, 0.5], _grid(n, 128),
-                          BLOCK=128)
-    np.testing.assert_allclose(res[2], 0.5 * x + y, rtol=1e-6)
+def test_oracle_runs_the_interpreter(interpreted):
+    (x, y, _, n, alpha), res = interpreted["axpy"]
+    np.testing.assert_allclose(res[2], np.float32(alpha) * x + y, rtol=1e-6)
     np.testing.assert_array_equal(res[0], x)                     # inputs come back untouched
+    assert res[3] == n and res[4] == alpha                       # scalars as given
 
 
 # ---- end to end (needs hexmlir.conversion) --------------------------------------------------------------
@@ -210,15 +224,16 @@ def test_scalar_operand(rng):
 
 
 @e2e
-def test_libdevice_matches_oracle(rng):
-    n = 500
-    x = (rng.standard_normal(n) * 2).astype(np.float32)
-    out = torch.zeros(5 * n)
-    K.libdevice_kernel[_grid(n, 128)](torch.from_numpy(x), out, n, BLOCK=128)
-    ref = run_interpreted(KERNELS, "libdevice_kernel", [x, np.zeros(5 * n, np.float32), n], _grid(n, 128),
-                          BLOCK=128)[1]
-    # fast_math (default on) uses polynomial tanh/exp/erf: compare at the fast-math tolerance
-    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=1e-5)
+def test_libdevice_matches_oracle(interpreted):
+    """Inductor-style libdevice calls, fp32 and fp16, against the interpreter with numpy libdevice."""
+    for dtype, rtol in (("float32", 1e-4), ("float16", 2e-3)):
+        (x, _, n), ref = interpreted[f"libdevice_{dtype}"]
+        out = torch.zeros(5 * n, dtype=torch.from_numpy(x).dtype)
+        K.libdevice_kernel[_grid(n, 128)](torch.from_numpy(x), out, n, BLOCK=128)
+        assert out.dtype == torch.from_numpy(x).dtype
+        # fast_math (default on) uses polynomial tanh/exp/erf: compare at the fast-math tolerance
+        np.testing.assert_allclose(out.numpy().astype(np.float32), ref[1].astype(np.float32), rtol=rtol,
+                                   atol=rtol / 10 if dtype == "float32" else rtol, err_msg=dtype)
 
 
 def _artifact_dir(compiled):

@@ -130,9 +130,9 @@ def parse(opts: dict) -> HexmlirTritonOptions:
     for k in ("supported_fp8_dtypes", "deprecated_fp8_dot_operand_dtypes", "allowed_dot_input_precisions"):
         if k in args:
             args[k] = tuple(args[k])
-    if isinstance(args.get("extern_libs"), dict):
-        args["extern_libs"] = tuple(sorted(args["extern_libs"].items()))
-    args.pop("extern_libs", None) if args.get("extern_libs") is None else None
+    libs = args.pop("extern_libs", None)       # hashable form; no extern library is ever linked here
+    if libs:
+        args["extern_libs"] = tuple(sorted(dict(libs).items()))
     if args.get("default_dot_input_precision", "ieee") != "ieee":
         raise HexmlirError("hexmlir computes dots in IEEE precision only (input_precision='ieee')")
     args["allowed_dot_input_precisions"] = ("ieee",)
