@@ -117,6 +117,15 @@ def test_set_options_and_generation():
     assert hopts.generation() == g0 and hopts.parse({}).hexmlir() == hexmlir.Options()
 
 
+def test_disable_switch():
+    code = ("from triton.runtime.driver import driver\n"
+            "try:\n    driver.active\nexcept RuntimeError as e:\n    print('none:', e)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, HEXMLIR_TRITON_DISABLE="1"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("none: 0 active drivers"), r.stdout
+
+
 def test_env_target_default():
     code = ("from hexmlir.frontends.triton import options as o; "
             "print(o.parse({}).target, o.parse({'target': 'host'}).target)")
