@@ -294,15 +294,18 @@ def test_hexagon_target_builds_and_refuses_to_run_here():
 
 
 @e2e
-def test_second_launch_does_not_recompile(monkeypatch):
+def test_second_launch_does_not_recompile(monkeypatch, tmp_path):
     """Cold compile, in-process hit, and triton's disk cache after the JIT forgets the kernel."""
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))     # cold for both caches
+    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "hexmlir"))
+    K.add_kernel.device_caches.clear()
     from hexmlir import driver as hdriver
     calls = []
     real = hdriver.compile
     monkeypatch.setattr(hdriver, "compile", lambda *a, **k: calls.append(1) or real(*a, **k))
     n = 555
     x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
-    block = 32                                                  # no other test compiles it: cold
+    block = 32
     t0 = time.perf_counter()
     K.add_kernel[_grid(n, block)](x, y, out, n, BLOCK=block)
     cold = time.perf_counter() - t0
