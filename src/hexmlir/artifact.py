@@ -178,6 +178,8 @@ class Kernel:
     def launch(self, args: list, grid) -> None:
         """Run a grid kernel (Triton): pointer args as torch tensors or numpy arrays (written in place),
         scalars as Python numbers, grid as up to three program counts."""
+        if self.simulated:
+            return self._sim_launch(args, grid)
         if self._fn is None:
             raise _error(f"{self.name} was built for {self.meta['target']}; it cannot run on this host")
         specs = [a for a in self.meta["args"] if a["role"] != "grid"]
@@ -197,6 +199,30 @@ class Kernel:
         if g[0] * g[1] * g[2] == 0:
             return
         self._fn(*call, *g)
+
+    def _sim_launch(self, args: list, grid) -> None:
+        """hexagon-sim: the whole grid runs in one qemu-hexagon process; pointer buffers are copied in and
+        back (so they must be contiguous: the simulated process sees only the buffers it is given)."""
+        from .targets import sim
+        specs = [a for a in self.meta["args"] if a["role"] != "grid"]
+        if len(args) != len(specs):
+            raise _error(f"{self.name} takes {len(specs)} arguments, got {len(args)}")
+        bufs, scalars = [], []
+        for k, (a, spec) in enumerate(zip(args, specs)):
+            if spec["role"] == "ptr":
+                arr = a.detach().numpy() if hasattr(a, "detach") else a
+                if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous:
+                    raise _error(f"{self.name}: simulated launches need contiguous CPU tensors (argument {k})")
+                if str(arr.dtype) != spec["dtype"]:
+                    raise _error(f"{self.name}: pointer argument {k} must point to {spec['dtype']}, got {arr.dtype}")
+                bufs.append(arr)
+            else:
+                scalars.append(_scalar(a, spec["dtype"]))
+        g = tuple(int(x) for x in grid) + (1,) * (3 - len(tuple(grid)))
+        if g[0] * g[1] * g[2] == 0:
+            return
+        sim.run(self.path.parent / self.meta["simulator"], bufs, outputs=range(len(bufs)), scalars=scalars,
+                grid=g, threads=self.meta.get("sim_threads"), arch=self.meta["arch"])
 
     def prepared(self, args: list[np.ndarray]):
         """A zero-argument callable running on fixed arrays (benchmarks: no per-call descriptor set-up)."""

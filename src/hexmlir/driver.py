@@ -115,8 +115,12 @@ def _build(text, options, target, dump, k) -> Path:
                         "sim_threads": (options.num_threads or target.hw_threads) if options.multithread else 1,
                         "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
                                     "run as scalar code; target 'hexagon' keeps HVX float"}
-            files["sim"] = sim.build_linalg(files["obj"], {"entry": f"_mlir_ciface_{sig['name']}",
-                                                           "args": sig["args"], "arch": target.arch}, bdir)
+            if any(a["role"] == "grid" for a in sig["args"]):      # a Triton grid kernel
+                files["sim"] = sim.link([files["obj"]], sim.triton_stub(f"_mlir_ciface_{sig['name']}", sig["args"]),
+                                        bdir / sim.EXE_NAME, target.arch)
+            else:
+                files["sim"] = sim.build_linalg(files["obj"], {"entry": f"_mlir_ciface_{sig['name']}",
+                                                               "args": sig["args"], "arch": target.arch}, bdir)
         elif target.name == "hexagon":
             sim_meta = {"hvx_float": True}
         meta = {
