@@ -7,7 +7,7 @@ from .errors import HexmlirError, UnsupportedError, CompileError, ToolchainError
 from .options import Options
 
 __all__ = ["HexmlirError", "UnsupportedError", "CompileError", "ToolchainError", "Options",
-           "compile", "load"]
+           "compile", "load", "compile_model"]
 
 
 def compile(source, options: Options | None = None, **kw):
@@ -20,3 +20,9 @@ def load(path):
     """Load a compiled artifact (.so + .json) with numpy and ctypes only."""
     from .artifact import Kernel
     return Kernel.load(path)
+
+
+def compile_model(model, example_inputs, target: str = "host", **options):
+    """Compile a torch.nn.Module ahead of time (frontends/torch, docs/torch.md); returns a callable."""
+    from .frontends.torch import compile_model as _cm
+    return _cm(model, example_inputs, target=target, **options)

@@ -1,0 +1,286 @@
+"""PyTorch frontend: `torch.compile(model, backend="hexmlir")` and `compile_model` (ahead of time).
+
+Routes:
+  "linalg"   (default, route B): torch-mlir imports the graph to Linalg-on-tensors; the whole graph is one
+             hexmlir kernel (the Linalg pipeline: fusion, TCM tiling, DMA, threads, HVX vectors).
+  "inductor" (route A): Inductor splits the graph into Triton kernels (cpu_backend="triton"), which hexmlir's
+             Triton backend plugin ('cpu', frontends/triton) compiles; Inductor's own C++ glue runs between them.
+
+Weights are function arguments, not constants: one compile per (architecture, shapes, options) whatever the
+weight values, the cache key does not hash megabytes of weights, updated weights are used without a recompile,
+and it matches what Dynamo hands a backend (parameters lifted to graph inputs). Passing them costs nothing:
+contiguous CPU f32 tensors are handed over as numpy views.
+
+Fallbacks: a graph the compiler cannot handle runs eagerly (one warning naming the op); strict=True raises.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from ...errors import CompileError, HexmlirError, UnsupportedError
+from ...options import Options
+
+ROUTES = ("linalg", "inductor")
+_FRONTEND_KEYS = ("route", "strict")
+
+
+class FallbackWarning(UserWarning):
+    """A graph (or part of it) runs in eager PyTorch instead of hexmlir."""
+
+
+def _split(options: dict):
+    """Frontend keys (route, strict) apart from compiler Options (validated: unknown names raise)."""
+    options = dict(options or {})
+    route = options.pop("route", "linalg")
+    strict = bool(options.pop("strict", False))
+    if route not in ROUTES:
+        raise HexmlirError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
+    return route, strict, Options().replace(**options)
+
+
+def _decompositions():
+    """torch-mlir's default decompositions plus small exact rewrites the Linalg pipeline handles better:
+    x ** 2 (RMSNorm, variance) becomes x * x; as math.fpowi with an i64 exponent it fails vectorized
+    lowering (llvm.intr.powi takes a scalar exponent)."""
+    import torch
+    from torch_mlir.extras.fx_decomp_util import get_decomposition_table
+    table = dict(get_decomposition_table())
+    aten = torch.ops.aten
+
+    def pow_scalar(x, exponent):
+        if isinstance(exponent, (int, float)) and exponent == 2:
+            return x * x
+        return NotImplemented
+    table[aten.pow.Tensor_Scalar] = pow_scalar
+    return table
+
+
+def _import_linalg(module, args) -> str:
+    """torch-mlir FX import to Linalg-on-tensors text. Failures name the op when torch-mlir does."""
+    import torch_mlir.fx as fx
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)     # torch.export's pytree deprecation noise
+        try:
+            m = fx.export_and_import(module, *args, output_type="linalg-on-tensors",
+                                     decomposition_table=_decompositions())
+        except Exception as e:                               # torch.export / torch-mlir lowering errors
+            raise UnsupportedError(f"torch-mlir could not import the graph: {_first_line(e)}",
+                                   stage="torch-import", op=_op_from(e)) from e
+    return str(m)
+
+
+def _first_line(e) -> str:
+    s = str(e).strip().splitlines()
+    return s[0][:300] if s else type(e).__name__
+
+
+def _op_from(e) -> str | None:
+    """torch-mlir names an illegal op as 'failed to legalize operation 'torch.aten.xxx''."""
+    import re
+    m = re.search(r"operation '([\w.]+)'", str(e))
+    return m.group(1) if m else None
+
+
+# Option sets tried after a CompileError, in order. The Linalg pipeline currently fails on some graphs torch-mlir
+# emits: a transpose fused into a matmul and then vectorized leaves vector.from_elements (MLP), and the
+# SwiGLU block leaves the same op with fusion off too; vectorize=False compiles both. Each retry is announced.
+_RETRIES = ({"fusion": False}, {"vectorize": False})
+
+
+def _compile_kernel(text: str, options: Options):
+    """hexmlir.compile; on a CompileError, retry with the mechanisms in _RETRIES switched off (one warning)."""
+    from ... import driver
+    try:
+        return driver.compile(text, options), options
+    except CompileError as first:
+        err = first
+        for change in _RETRIES:
+            retry = options.replace(**change)
+            if retry == options:
+                continue
+            try:
+                k = driver.compile(text, retry)
+            except CompileError as e:
+                err = e
+                continue
+            warnings.warn(f"hexmlir: compile failed with the requested options ({first}); compiled with "
+                          f"{', '.join(f'{a}={b}' for a, b in change.items())}", FallbackWarning, stacklevel=3)
+            return k, retry
+        raise err
+
+
+class LinalgGraph:
+    """A graph compiled to one hexmlir kernel: torch tensors in, torch tensors out."""
+
+    def __init__(self, kernel, mlir_text: str, options: Options, n_outputs: int, single: bool):
+        self.kernel, self.mlir_text, self.options = kernel, mlir_text, options
+        self.n_outputs, self.single = n_outputs, single
+
+    def __call__(self, *tensors):
+        import numpy as np
+        import torch
+        arrays = [t.detach().contiguous().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+                  for t in tensors]
+        out = self.kernel(*arrays)
+        outs = out if isinstance(out, tuple) else (out,)
+        res = tuple(torch.from_numpy(np.asarray(o)) for o in outs)
+        return res[0] if self.single else res
+
+
+def _check_tensors(args, where: str):
+    import torch
+    for i, a in enumerate(args):
+        if not isinstance(a, torch.Tensor):
+            raise UnsupportedError(f"{where}: input {i} is {type(a).__name__}, not a tensor (hexmlir needs static "
+                                   "shapes: use torch.compile(..., dynamic=False))", stage="torch-import")
+        if a.device.type != "cpu":
+            raise UnsupportedError(f"{where}: input {i} is on {a.device}; hexmlir runs CPU tensors",
+                                   stage="torch-import")
+        if a.dtype not in (torch.float32, torch.float16, torch.int32, torch.int64, torch.int8, torch.bool):
+            raise UnsupportedError(f"{where}: input {i} has dtype {a.dtype}", stage="torch-import")
+
+
+def _fallback(e: HexmlirError, what: str, strict: bool):
+    if strict:
+        raise e
+    op = e.op or "unknown op"
+    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {op} is not supported ({e})", FallbackWarning,
+                  stacklevel=3)
+
+
+# ---------------------------------------------------------------- torch.compile backend (Dynamo)
+
+def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options):
+    """Compile one Dynamo graph; returns a callable taking the graph's inputs (a list/tuple result)."""
+    if route == "inductor":
+        return _inductor(gm, example_inputs, options)
+    import torch
+    try:
+        _check_tensors(example_inputs, "graph")
+        outs = gm(*example_inputs)                     # output structure (and the eager reference of shapes)
+        seq = isinstance(outs, (tuple, list))
+        outs_l = list(outs) if seq else [outs]
+        if not all(isinstance(o, torch.Tensor) for o in outs_l):
+            raise UnsupportedError("graph returns a non-tensor value", stage="torch-import")
+        text = _import_linalg(gm, example_inputs)
+        kernel, used = _compile_kernel(text, options)
+    except HexmlirError as e:
+        _fallback(e, "a graph", strict)
+        return gm.forward
+    g = LinalgGraph(kernel, text, used, len(outs_l), single=False)
+
+    def run(*args):
+        res = g(*args)
+        return list(res) if isinstance(outs, list) else (res if seq else res[0])
+    run.hexmlir_graph = g
+    return run
+
+
+def _inductor(gm, example_inputs, options: Options):
+    """Route A: Inductor with its CPU kernels written in Triton, compiled by hexmlir's 'cpu' Triton backend.
+    The hexmlir Options reach the plugin through its set_options (frontends/triton/options.py)."""
+    import torch._inductor.config as cfg
+    from torch._inductor.compile_fx import compile_fx
+    from ..triton import options as topts
+    if options != Options():
+        topts.set_options(**{k: v for k, v in options.key().items() if v != getattr(Options(), k)})
+    with cfg.patch(cpu_backend="triton"):
+        return compile_fx(gm, example_inputs)
+
+
+def backend(gm, example_inputs, **options):
+    """The Dynamo backend registered as "hexmlir". Options: route=, strict=, plus any hexmlir Options field;
+    pass them with torch.compile(model, backend=hexmlir.frontends.torch.make_backend(**options))."""
+    route, strict, opts = _split(options)
+    return _compile_graph(gm, list(example_inputs), route, strict, opts)
+
+
+def make_backend(**options):
+    """A Dynamo backend with options bound (torch.compile passes none to custom backends)."""
+    _split(options)                                     # validate now, not at the first call
+
+    def hexmlir_backend(gm, example_inputs):
+        return backend(gm, example_inputs, **options)
+    return hexmlir_backend
+
+
+# ---------------------------------------------------------------- ahead of time
+
+class CompiledModel:
+    """compile_model's result: call it like the model (weights read from the model at each call)."""
+
+    def __init__(self, model, route, graph=None, fn=None, names=(), eager_reason=None):
+        self.model, self.route, self.graph, self._fn = model, route, graph, fn
+        self.names = list(names)
+        self.eager_reason = eager_reason     # why it runs eagerly (fallback), or None
+
+    @property
+    def compiled(self) -> bool:
+        return self.eager_reason is None
+
+    def _weights(self):
+        sd = dict(self.model.named_parameters())
+        sd.update(dict(self.model.named_buffers()))
+        return [sd[n] for n in self.names]
+
+    def __call__(self, *inputs):
+        if self.eager_reason is not None:
+            return self.model(*inputs)
+        if self.route == "inductor":
+            return self._fn(*inputs)
+        res = self.graph(*self._weights(), *inputs)
+        return res
+
+    def save(self, directory) -> Path:
+        """Write the artifact (kernel.so + kernel.json + runtime) and model.json (argument names) to `directory`.
+        hexmlir.load(directory / "kernel.so") runs it with numpy + ctypes only: weights first, then inputs."""
+        if self.route != "linalg" or self.graph is None:
+            raise HexmlirError("only the 'linalg' route has a standalone artifact to save")
+        from ... import driver
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        driver.compile(self.graph.mlir_text, self.graph.options, output=str(d / "kernel.so"))
+        (d / "model.mlir").write_text(self.graph.mlir_text)
+        (d / "model.json").write_text(json.dumps({"weights": self.names, "options": self.graph.options.key()},
+                                                  indent=1))
+        return d
+
+
+def compile_model(model, example_inputs, target: str = "host", *, route: str = "linalg", strict: bool = False,
+                  **options) -> CompiledModel:
+    """Compile `model` for `example_inputs` (a tensor or tuple of tensors; shapes are fixed by them).
+    Weights and buffers become kernel arguments, read from the model at each call."""
+    import torch
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    example_inputs = tuple(example_inputs)
+    route, strict, opts = _split({"route": route, "strict": strict, "target": target, **options})
+    if route == "inductor":
+        if target != "host":
+            raise HexmlirError("route 'inductor' runs on the host; use route='linalg' for other targets")
+        fn = torch.compile(model, backend=make_backend(route="inductor", **options), dynamic=False)
+        fn(*example_inputs)                            # compile now (ahead of time), not at the first call
+        return CompiledModel(model, route, fn=fn)
+    named = list(model.named_parameters()) + list(model.named_buffers())
+    names = [n for n, _ in named]
+    weights = [t.detach() for _, t in named]
+
+    class _Functional(torch.nn.Module):                # weights as leading arguments
+        def forward(self, *args):
+            w = dict(zip(names, args[:len(names)]))
+            return torch.func.functional_call(model, w, args[len(names):])
+
+    try:
+        _check_tensors(example_inputs, "model")
+        with torch.no_grad():
+            out = model(*example_inputs)
+        if not isinstance(out, torch.Tensor):
+            raise UnsupportedError("compile_model handles models returning one tensor", stage="torch-import")
+        text = _import_linalg(_Functional(), weights + list(example_inputs))
+        kernel, used = _compile_kernel(text, opts)
+    except HexmlirError as e:
+        _fallback(e, f"{type(model).__name__}", strict)
+        return CompiledModel(model, route, names=names, eager_reason=str(e))
+    return CompiledModel(model, route, LinalgGraph(kernel, text, used, 1, single=True), names=names)
