@@ -23,7 +23,12 @@ if ! $PY -c "import torch_mlir, triton, torch, xdist" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
   $PY -m pip install -q torch-mlir==20261001 triton==3.9.0 ziglang numpy pytest pytest-xdist matplotlib
 fi
-# (Re)install hexmlir when it is missing or installed from another checkout.
-if ! $PY -c "import hexmlir, pathlib, sys; sys.exit(pathlib.Path(hexmlir.__file__).resolve().parent != pathlib.Path('src/hexmlir').resolve())" 2>/dev/null; then
+# (Re)install hexmlir when it is missing, installed from another checkout, or its entry points (the Triton
+# backend, the torch.compile backend) changed since it was installed.
+if ! $PY -c "import hexmlir, pathlib, sys, tomllib, importlib.metadata as md
+sys.exit(pathlib.Path(hexmlir.__file__).resolve().parent != pathlib.Path('src/hexmlir').resolve())
+want = tomllib.load(open('pyproject.toml', 'rb'))['project'].get('entry-points', {})
+have = {(e.group, e.name) for e in md.distribution('hexmlir').entry_points}
+sys.exit(any((g, n) not in have for g, eps in want.items() for n in eps))" 2>/dev/null; then
   $PY -m pip install -q --no-deps -e .
 fi
