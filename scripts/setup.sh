@@ -26,7 +26,7 @@ fi
 # (Re)install hexmlir when it is missing, installed from another checkout, or its entry points (the Triton
 # backend, the torch.compile backend) changed since it was installed.
 if ! $PY -c "import hexmlir, pathlib, sys, tomllib, importlib.metadata as md
-sys.exit(pathlib.Path(hexmlir.__file__).resolve().parent != pathlib.Path('src/hexmlir').resolve())
+assert pathlib.Path(hexmlir.__file__).resolve().parent == pathlib.Path('src/hexmlir').resolve()
 want = tomllib.load(open('pyproject.toml', 'rb'))['project'].get('entry-points', {})
 have = {(e.group, e.name) for e in md.distribution('hexmlir').entry_points}
 sys.exit(any((g, n) not in have for g, eps in want.items() for n in eps))" 2>/dev/null; then
