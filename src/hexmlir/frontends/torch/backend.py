@@ -229,7 +229,9 @@ class CompiledModel:
         if self.eager_reason is not None:
             return self.model(*inputs)
         if self.route == "inductor":
-            return self._fn(*inputs)
+            import torch
+            with torch.no_grad():                      # the graph compiled ahead of time is the inference one
+                return self._fn(*inputs)
         res = self.graph(*self._weights(), *inputs)
         return res
 
@@ -261,7 +263,8 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         if target != "host":
             raise HexmlirError("route 'inductor' runs on the host; use route='linalg' for other targets")
         fn = torch.compile(model, backend=make_backend(route="inductor", **options), dynamic=False)
-        fn(*example_inputs)                            # compile now (ahead of time), not at the first call
+        with torch.no_grad():
+            fn(*example_inputs)                        # compile now (ahead of time), not at the first call
         return CompiledModel(model, route, fn=fn)
     named = list(model.named_parameters()) + list(model.named_buffers())
     names = [n for n, _ in named]
