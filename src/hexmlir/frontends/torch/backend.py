@@ -42,18 +42,25 @@ def _split(options: dict):
 
 def _decompositions():
     """torch-mlir's default decompositions plus small exact rewrites the Linalg pipeline handles better:
-    x ** 2 (RMSNorm, variance) becomes x * x; as math.fpowi with an i64 exponent it fails vectorized
-    lowering (llvm.intr.powi takes a scalar exponent)."""
+    x ** 2 (RMSNorm, variance) and x ** 3 (tanh GELU) become products; as math.fpowi with an i64 exponent they
+    fail vectorized lowering (llvm.intr.powi takes a scalar exponent)."""
     import torch
     from torch_mlir.extras.fx_decomp_util import get_decomposition_table
     table = dict(get_decomposition_table())
     aten = torch.ops.aten
 
     def pow_scalar(x, exponent):
-        if isinstance(exponent, (int, float)) and exponent == 2:
-            return x * x
+        if isinstance(exponent, (int, float)) and exponent in (2, 3):
+            return x * x if exponent == 2 else x * x * x
         return NotImplemented
     table[aten.pow.Tensor_Scalar] = pow_scalar
+
+    def gelu(x, approximate="none"):               # torch-mlir lowers the tanh form with math.fpowi(x, 3)
+        if approximate != "tanh":
+            return NotImplemented
+        inner = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+        return 0.5 * x * (1.0 + torch.tanh(inner))
+    table[aten.gelu.default] = gelu
     return table
 
 
