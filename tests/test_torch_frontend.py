@@ -135,6 +135,35 @@ def test_unsupported_op_falls_back_with_one_warning_naming_it():
     _close(c(x), m(x))
 
 
+class Mixed(torch.nn.Module):
+    """Linear-GELU, F.pad (rejected by check-input), Linear-ReLU: two compilable partitions around one eager op."""
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2 = torch.nn.Linear(13, 21), torch.nn.Linear(23, 9)
+
+    def forward(self, x):
+        y = torch.nn.functional.pad(torch.nn.functional.gelu(self.l1(x)), (1, 1))
+        return torch.relu(self.l2(y))
+
+
+def test_torch_compile_runs_only_the_rejected_op_eagerly(monkeypatch):
+    from hexmlir import driver
+    compiled = []
+    real = driver.compile
+    monkeypatch.setattr(driver, "compile", lambda *a, **k: compiled.append(real(*a, **k)) or compiled[-1])
+    m = Mixed()
+    torch._dynamo.reset()
+    f = torch.compile(m, backend=make_backend(), dynamic=False)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            x = torch.randn(3, 13)
+            _close(f(x), m(x))
+    eager = [str(x.message) for x in w if "eager" in str(x.message)]
+    assert len(eager) == 1 and "tensor.pad (from pad)" in eager[0] and "2 partition(s)" in eager[0], eager
+    assert len(compiled) == 2                  # the two partitions became hexmlir kernels (once each)
+
+
 def test_strict_raises_naming_the_op():
     with pytest.raises(hexmlir.UnsupportedError, match="tensor.pad"):
         hexmlir.compile_model(Padded(), torch.randn(3, 5), strict=True)

@@ -159,23 +159,18 @@ def _fallback(e: HexmlirError, what: str, strict: bool):
 
 # ---------------------------------------------------------------- torch.compile backend (Dynamo)
 
-def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options):
-    """Compile one Dynamo graph; returns a callable taking the graph's inputs (a list/tuple result)."""
-    if route == "inductor":
-        return _inductor(gm, example_inputs, options)
+def _compile_whole(gm, example_inputs, options: Options):
+    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError."""
     import torch
-    try:
-        _check_tensors(example_inputs, "graph")
-        outs = gm(*example_inputs)                     # output structure (and the eager reference of shapes)
-        seq = isinstance(outs, (tuple, list))
-        outs_l = list(outs) if seq else [outs]
-        if not all(isinstance(o, torch.Tensor) for o in outs_l):
-            raise UnsupportedError("graph returns a non-tensor value", stage="torch-import")
-        text = _import_linalg(gm, example_inputs)
-        kernel, used = _compile_kernel(text, options)
-    except HexmlirError as e:
-        _fallback(e, "a graph", strict)
-        return gm.forward
+    _check_tensors(example_inputs, "graph")
+    with torch.no_grad():
+        outs = gm(*example_inputs)                     # the output structure
+    seq = isinstance(outs, (tuple, list))
+    outs_l = list(outs) if seq else [outs]
+    if not all(isinstance(o, torch.Tensor) for o in outs_l):
+        raise UnsupportedError("graph returns a non-tensor value", stage="torch-import")
+    text = _import_linalg(gm, example_inputs)
+    kernel, used = _compile_kernel(text, options)
     g = LinalgGraph(kernel, text, used, len(outs_l), single=False)
 
     def run(*args):
@@ -185,6 +180,112 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
     return run
 
 
+def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options):
+    """Compile one Dynamo graph; returns a callable taking the graph's inputs. If the whole graph fails, the ops
+    the pipeline rejects run eagerly and the rest is compiled (_partitioned)."""
+    if route == "inductor":
+        return _inductor(gm, example_inputs, options)
+    try:
+        return _compile_whole(gm, example_inputs, options)
+    except HexmlirError as e:
+        if strict:
+            raise
+        return _partitioned(gm, example_inputs, options, e)
+
+
+def _check_node(node) -> str | None:
+    """Import one FX node alone and run the pipeline's check-input; returns the rejected op's name or None.
+    Nodes whose inputs are not plain tensors are not checked alone (their partition's compile decides)."""
+    import operator
+    import torch
+    from torch.fx.passes.shape_prop import TensorMetadata
+    if node.target is operator.getitem:
+        return None
+    ins = node.all_input_nodes
+    if not all(isinstance(n.meta.get("tensor_meta"), TensorMetadata) for n in ins):
+        return None
+    g = torch.fx.Graph()
+    env = {n: g.placeholder(f"in{i}") for i, n in enumerate(ins)}
+    g.output(g.node_copy(node, lambda n: env[n]))
+    args = []
+    for n in ins:
+        tm = n.meta["tensor_meta"]
+        args.append(torch.randn(tm.shape, dtype=tm.dtype) if tm.dtype.is_floating_point
+                    else torch.zeros(tm.shape, dtype=tm.dtype))
+    try:
+        text = _import_linalg(torch.fx.GraphModule(torch.nn.Module(), g), args)
+        from ... import ir as hir
+        from ...transforms import check_input
+        with hir.context(), hir.ir.Location.unknown():
+            check_input.run(hir.parse(text), None)
+    except HexmlirError as e:
+        return e.op or str(node.target)
+    return None
+
+
+class _LazyKernel:
+    """A fused partition: compiled by hexmlir at its first call (its inputs fix the shapes)."""
+
+    def __init__(self, sub, options: Options):
+        self.sub, self.options, self.fn = sub, options, None
+
+    def __call__(self, *args):
+        if self.fn is None:
+            try:
+                self.fn = _compile_whole(self.sub, list(args), self.options)
+            except HexmlirError as e:
+                _fallback(e, "a partition", strict=False)
+                self.fn = self.sub.forward
+        return self.fn(*args)
+
+
+def _partitioned(gm, example_inputs, options: Options, err: HexmlirError):
+    """The ops check-input rejects (checked one node at a time) run eagerly; maximal supported partitions are
+    compiled by hexmlir. One warning names the eager ops. If no single op is to blame, the graph runs eagerly."""
+    import torch
+    from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
+    from torch.fx.passes.operator_support import OperatorSupportBase
+    from torch.fx.passes.shape_prop import ShapeProp
+    try:
+        ShapeProp(gm).propagate(*example_inputs)
+        calls = [n for n in gm.graph.nodes if n.op == "call_function"]
+        bad = {n: op for n in calls if (op := _check_node(n))}
+    except Exception:                                   # shape propagation of an unusual graph: no partitioning
+        bad = {}
+    if not bad or len(bad) == len(calls):
+        _fallback(err, "a graph", strict=False)
+        return gm.forward
+
+    class Support(OperatorSupportBase):
+        def is_node_supported(self, submodules, node):
+            return node.op == "call_function" and node not in bad
+
+    fused = CapabilityBasedPartitioner(gm, Support(), allows_single_node_partition=True).partition_and_fuse()
+    n_parts = 0
+    for node in fused.graph.nodes:
+        if node.op == "call_module" and node.target.startswith("fused_"):
+            fused._modules[node.target] = _LazyModule(_LazyKernel(getattr(fused, node.target), options))
+            n_parts += 1
+    ops = sorted({f"{op} (from {getattr(n.target, '__name__', n.target)})" for n, op in bad.items()})
+    warnings.warn(f"hexmlir: {', '.join(ops)} run(s) in eager PyTorch; the rest of the graph is compiled by "
+                  f"hexmlir in {n_parts} partition(s) (whole-graph compile failed: {err})", FallbackWarning,
+                  stacklevel=4)
+    fused.hexmlir_partitions = n_parts
+    return fused.forward
+
+
+def _LazyModule(lazy: _LazyKernel):
+    """An nn.Module calling `lazy` (GraphModule children must be modules; torch is imported lazily)."""
+    import torch
+
+    class LazyKernelModule(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lazy = lazy
+
+        def forward(self, *args):
+            return self.lazy(*args)
+    return LazyKernelModule()
 def _inductor(gm, example_inputs, options: Options):
     """Route A: Inductor with its CPU kernels written in Triton, compiled by hexmlir's 'cpu' Triton backend.
     The hexmlir Options reach the plugin through its set_options (frontends/triton/options.py)."""
