@@ -1,6 +1,8 @@
 """PyTorch frontend (frontends/torch): compile_model and torch.compile(backend="hexmlir") vs eager PyTorch on
 fresh random inputs, tiny odd sizes (not multiples of the 32-lane f32 vector). Route A (Inductor -> Triton ->
 hexmlir) is slow (Inductor's compile), so it runs with --slow."""
+import copy
+import json
 import warnings
 
 import numpy as np
@@ -97,6 +99,32 @@ def test_compile_model_linalg_matches_eager(name):
             p.add_(torch.randn_like(p))
     x = torch.randn(*shape)
     _close(c(x), m(x))
+
+
+@pytest.mark.parametrize("name", ["mlp", "rmsnorm_swiglu"])
+def test_compile_model_fp16_matches_f32_reference(name):
+    M, shape = MODELS[name]
+    m = M().eval()
+    half = copy.deepcopy(m).half()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FallbackWarning)
+        c = hexmlir.compile_model(half, torch.randn(*shape).half(), strict=True)
+    x = torch.randn(*shape).half()
+    got, ref = c(x), m(x.float()).detach().numpy()
+    assert got.dtype == torch.float16
+    np.testing.assert_allclose(got.float().numpy(), ref, rtol=2e-2, atol=2e-2 * max(1.0, float(np.abs(ref).max())))
+
+
+def test_compile_model_for_hexagon_saves_an_artifact(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FallbackWarning)
+        c = hexmlir.compile_model(MLP().eval(), torch.randn(5, 19), target="hexagon", strict=True)
+    d = c.save(tmp_path / "hex")
+    meta = json.loads((d / "kernel.json").read_text())
+    assert meta["target"] == "hexagon" and (d / "kernel.so").stat().st_size > 0
+    assert json.loads((d / "model.json").read_text())["weights"] == c.names
+    with pytest.raises(hexmlir.HexmlirError, match="cannot run on this host"):
+        c(torch.randn(5, 19))
 
 
 def test_torch_compile_backend_name_resolves_by_entry_point():
