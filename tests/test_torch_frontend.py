@@ -247,3 +247,23 @@ def test_compile_model_inductor_route_matches_eager(name, tmp_path, monkeypatch)
     with torch.no_grad():
         _close(c(x), m(x))
     assert list((tmp_path / "triton").rglob("*.hexmlir")), "Inductor's Triton kernels did not go through hexmlir"
+
+
+_LINEAR_MLIR = """func.func @f(%a: tensor<5x37xf32>, %w: tensor<70x37xf32>) -> tensor<5x70xf32> {
+ %c = arith.constant 0.0 : f32
+ %e = tensor.empty() : tensor<37x70xf32>
+ %b = linalg.transpose ins(%w : tensor<70x37xf32>) outs(%e : tensor<37x70xf32>) permutation = [1, 0]
+ %0 = tensor.empty() : tensor<5x70xf32>
+ %f = linalg.fill ins(%c : f32) outs(%0 : tensor<5x70xf32>) -> tensor<5x70xf32>
+ %m = linalg.matmul ins(%a, %b : tensor<5x37xf32>, tensor<37x70xf32>) outs(%f : tensor<5x70xf32>) -> tensor<5x70xf32>
+ return %m : tensor<5x70xf32> }"""
+
+
+@pytest.mark.xfail(strict=True, raises=hexmlir.CompileError,
+                   reason="pipeline bug (docs/torch.md): transpose fused into matmul, vectorized, leaves "
+                          "vector.from_elements; the frontend retries with fusion=False")
+def test_pipeline_compiles_nn_linear_form_with_all_mechanisms():
+    """How torch-mlir imports nn.Linear. When this passes, drop the frontend's fusion retry for it."""
+    rng = np.random.default_rng()
+    a, w = rng.standard_normal((5, 37), np.float32), rng.standard_normal((70, 37), np.float32)
+    np.testing.assert_allclose(hexmlir.compile(_LINEAR_MLIR)(a, w), a @ w.T, rtol=1e-5, atol=1e-5)
