@@ -34,8 +34,8 @@ Example::
     x = e.make_inputs(torch_generator(0), e.sizes[-1], torch.float16)
     e.check(e.run(*x, vectorize=False), e.reference(*x), torch.float16)
 
-``hexmlir.kernels.inductor`` holds Inductor-generated kernels; their entries are part of ``SUITE``
-(family ``inductor``).
+``hexmlir.kernels.inductor`` holds Inductor-generated kernels (saved source); their entries are in
+``inductor.py`` here, family ``inductor``.
 """
 from __future__ import annotations
 
@@ -44,18 +44,12 @@ import importlib
 from ._common import Entry, torch_generator
 
 FAMILIES = ("vector_add", "gelu", "silu", "exp_series", "rmsnorm", "layernorm", "softmax", "reductions", "rope",
-            "matmul", "flash_attention", "int8", "gather", "descriptor")
+            "matmul", "flash_attention", "int8", "gather", "descriptor", "inductor")
 
 
 def _collect() -> dict:
     suite = {}
-    mods = [importlib.import_module(f"{__name__}.{f}") for f in FAMILIES]
-    try:
-        mods.append(importlib.import_module("hexmlir.kernels.inductor"))
-    except ModuleNotFoundError as e:          # only while the inductor package is absent
-        if e.name != "hexmlir.kernels.inductor":
-            raise
-    for mod in mods:
+    for mod in [importlib.import_module(f"{__name__}.{f}") for f in FAMILIES]:
         for e in mod.ENTRIES:
             assert e.name not in suite, f"duplicate suite entry {e.name}"
             suite[e.name] = e
