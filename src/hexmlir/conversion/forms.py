@@ -126,7 +126,7 @@ def literal(value, type_: str) -> str:
             bits = int.from_bytes(raw, "little")
         return hexfmt.format(bits)
     if type_ == "i1":
-        return "true" if value else "false"
+        return "1" if value else "0"          # `arith.constant true` takes no type; `1 : i1` does
     return str(int(value))
 
 

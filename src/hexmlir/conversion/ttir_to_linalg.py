@@ -293,6 +293,8 @@ class _Converter:
         head = _asm_head(op)
         m = re.search(r"value = (.*?) : ", head)
         lit = m.group(1)
+        if lit.endswith("}>"):            # a bool prints without a type: `<{value = true}> : () -> i1`
+            lit = lit[:-2]
         if t.startswith("tensor"):
             dm = re.match(r"dense<(.*)>$", lit)
             if dm and not dm.group(1).startswith("["):
