@@ -185,6 +185,11 @@ class Emitter:
     def idx(self, a) -> str:
         return self.const(a, "index") if isinstance(a, int) else a
 
+    @staticmethod
+    def dim(a) -> str:
+        """An Idx written into an op's static-or-dynamic list (offsets, sizes): ints stay literal."""
+        return str(a) if isinstance(a, int) else a
+
     def add(self, a, b):
         if isinstance(a, int) and isinstance(b, int):
             return a + b

@@ -782,8 +782,7 @@ class _Converter:
             roff = None
         rt = mtype([s if isinstance(s, int) else None for s in sizes], et, strides, roff)
         src_t = mtype(shape, et) if identity else mtype(shape, et, strides, off)
-        r = em.op(f"memref.subview {src}[{', '.join(em.idx(o) if not isinstance(o, int) else str(o) for o in offs)}] "
-                  f"[{', '.join(em.idx(s) if not isinstance(s, int) else str(s) for s in sizes)}] "
+        r = em.op(f"memref.subview {src}[{', '.join(map(em.dim, offs))}] [{', '.join(map(em.dim, sizes))}] "
                   f"[{', '.join(['1'] * len(shape))}] : {src_t} to {rt}", "sv")
         return r, rt
 
@@ -810,7 +809,7 @@ class _Converter:
             return
         shape, et = _shape(rt), _elem(rt)
         if isinstance(mask, Splat) and mask.s.type == "i1":
-            mask = MaskB(shape, [None] * len(shape), [None] * len(shape)) if False else self._uniform_mask(mask, shape)
+            mask = self._uniform_mask(mask, shape)
         if isinstance(p, PtrT) and (mask is None or isinstance(mask, MaskB)) and (other is None or isinstance(other, Splat)) \
                 and et != "i1":
             self.res(op, self.load_block(p, mask, other, shape, et))
@@ -886,19 +885,21 @@ class _Converter:
             mask = self._uniform_mask(mask, shape)
         et = self.args[p.arg][1]
         if isinstance(p, PtrT) and (mask is None or isinstance(mask, MaskB)) and et != "i1":
-            t = self.tensor(val)
-            view, strides, off = self.view(p)
-            rect = self.bounds(mask, shape)
-            dst, dst_t = self.subview(view, shape, et, strides, off, rect)
-            sizes = [s for _, s in rect]
-            offs = [o for o, _ in rect]
-            vs_t = ttype(["?" if not isinstance(s, int) else s for s in sizes], et).replace("?x", "?x")
-            vs = em.op(f"tensor.extract_slice {t.name}[{', '.join(em.idx(o) if not isinstance(o, int) else str(o) for o in offs)}] "
-                       f"[{', '.join(em.idx(s) if not isinstance(s, int) else str(s) for s in sizes)}] "
-                       f"[{', '.join(['1'] * len(shape))}] : {ttype(shape, et)} to {vs_t}")
-            em.emit(f"bufferization.materialize_in_destination {vs} in writable {dst} : ({vs_t}, {dst_t}) -> ()")
+            self.store_block(p, self.tensor(val), mask, et)
             return
         self.scatter(p, val, mask, shape)
+
+    def store_block(self, p: PtrT, t: T, mask, et) -> None:
+        """Store the part of block t that a range mask selects into the strided view of p."""
+        em = self.em
+        view, strides, off = self.view(p)
+        rect = self.bounds(mask, p.shape)
+        dst, dst_t = self.subview(view, p.shape, et, strides, off, rect)
+        offs, sizes = [o for o, _ in rect], [n for _, n in rect]
+        vs_t = ttype(["?" if not isinstance(n, int) else n for n in sizes], et)
+        vs = em.op(f"tensor.extract_slice {t.name}[{', '.join(map(em.dim, offs))}] [{', '.join(map(em.dim, sizes))}] "
+                   f"[{', '.join(['1'] * len(p.shape))}] : {ttype(p.shape, et)} to {vs_t}")
+        em.emit(f"bufferization.materialize_in_destination {vs} in writable {dst} : ({vs_t}, {dst_t}) -> ()")
 
     def loops(self, shape, body) -> None:
         """A scalar loop nest over shape; body(ctx) emits the innermost statements."""
@@ -973,17 +974,7 @@ class _Converter:
         d = self.v(op.operands[0])
         val = self.v(op.operands[1])
         p, m = self._desc_block(d, [self.v(x) for x in op.operands[2:]])
-        t = self.tensor(val)
-        em = self.em
-        view, strides, off = self.view(p)
-        rect = self.bounds(m, p.shape)
-        dst, dst_t = self.subview(view, p.shape, d.et, strides, off, rect)
-        sizes = [s for _, s in rect]
-        vs_t = ttype(["?" if not isinstance(s, int) else s for s in sizes], d.et)
-        vs = em.op(f"tensor.extract_slice {t.name}[{', '.join(['0'] * len(p.shape))}] "
-                   f"[{', '.join(em.idx(s) if not isinstance(s, int) else str(s) for s in sizes)}] "
-                   f"[{', '.join(['1'] * len(p.shape))}] : {ttype(p.shape, d.et)} to {vs_t}")
-        em.emit(f"bufferization.materialize_in_destination {vs} in writable {dst} : ({vs_t}, {dst_t}) -> ()")
+        self.store_block(p, self.tensor(val), m, d.et)
 
     # ---- reductions, dot ----
     def op_tt_reduce(self, op):
@@ -1299,7 +1290,6 @@ class _Converter:
         before, after = op.regions[0].blocks[0], op.regions[1].blocks[0]
         res = em.fresh("wh")
         bargs = [f"%wb{em.n}_{i}" for i in range(len(cars))]
-        out_types = [_type_str(t.type) for t in op.results]
         em.emit((f"{res}:{len(op.results)} = " if len(op.results) > 1 else f"{res} = " if op.results else "") +
                 "scf.while (" + ", ".join(f"{a} = {c[2]}" for a, c in zip(bargs, cars)) + ") : (" +
                 ", ".join(c[1] for c in cars) + ") -> (RESULT_TYPES) {")
@@ -1324,7 +1314,6 @@ class _Converter:
         em.emit(f"scf.yield {', '.join(em.idx(y) for y in ys)} : {', '.join(c[1] for c in cars)}")
         em.pop()
         em.emit("}")
-        del out_types
         for i, f in enumerate(fwd):
             self.res(op, f[3](f"{res}#{i}" if len(fwd) > 1 else res), i)
 
