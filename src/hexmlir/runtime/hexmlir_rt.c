@@ -866,6 +866,22 @@ void hx_set_num_threads(int n) {
   pthread_mutex_unlock(&g_pool.mu);
 }
 
+void hx_quiesce(void) {
+  /* Copy threads and pool workers spin for a while after their last work; a caller that wants the
+   * next region to run alone (the packet profiler's window) waits until every one of them sleeps. */
+  for (;;) {
+    mu_lock(&g_dma.mu);
+    int dma_busy = g_dma.idle < g_dma.ncopy;
+    pthread_mutex_unlock(&g_dma.mu);
+    int pool_busy = g_pool.started && atomic_load(&g_pool.wake.sleepers) < g_pool.nworkers;
+    if (!dma_busy && !pool_busy) break;
+    sched_yield();
+  }
+  /* The sleeper counts move just before the sleeping call: give that call time to be entered. */
+  struct timespec ts = {0, 2000000};
+  nanosleep(&ts, NULL);
+}
+
 /* ======================================================================== */
 /* fork()                                                                    */
 /* ======================================================================== */

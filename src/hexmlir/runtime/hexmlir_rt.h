@@ -86,6 +86,9 @@ int hx_num_threads(void);
 /* Resizes the pool to n threads including the caller (clamped to 1..128).
  * Blocks while a loop runs; ignored when called from inside a loop body. */
 void hx_set_num_threads(int n);
+/* Returns once every DMA copy thread and pool worker sleeps (they spin for a while after their last
+ * work): what runs next runs alone, as the qemu packet profiler's kernel window needs. */
+void hx_quiesce(void);
 
 /* ---- Stats ---------------------------------------------------------------
  * Counters since process start or the last hx_reset_stats. tcm_live and
