@@ -1,0 +1,104 @@
+"""Benchmark harness: every rung's output matches the reference, peers compute the same function, and a run
+produces its CSV, markdown and plots. Tiny sizes; no speed is asserted."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from hexmlir.bench import ladder, mt_scaling, registry, report, suite
+
+os.environ["HEXMLIR_NO_PROGRESS"] = "1"
+KERNELS = ["vector_add", "gelu", "gelu_f16", "silu", "rmsnorm_f16", "layernorm", "softmax", "exp_series",
+           "attention", "matmul"]
+
+
+@pytest.mark.parametrize("name", list(registry.REGISTRY))
+def test_peer_forms_match_reference(name, rng):
+    """The numpy and torch peers compute the kernel's function (else peer ratios would compare apples to pears)."""
+    e = registry.REGISTRY[name]
+    k = e.kernel(e.tiny_size)
+    xs = k.random_inputs(rng)
+    ref = k.reference(*xs)
+    if e.numpy_fn is not None:
+        assert registry.check([e.numpy_fn(*xs)], ref, e.dtype) <= registry.tolerance(e.dtype)
+    torch = pytest.importorskip("torch")
+    got = e.torch_fn(torch, *[torch.from_numpy(x) for x in xs]).numpy()
+    assert registry.check([got], ref, e.dtype) <= registry.tolerance(e.dtype)
+
+
+def test_check_catches_wrong_output(rng):
+    k = registry.REGISTRY["gelu"].kernel({"n": 129})
+    x = k.random_inputs(rng)
+    ref = k.reference(*x)
+    assert registry.check(ref, ref, "float32") == 0
+    assert registry.check([ref[0] * 1.01], ref, "float32") > registry.tolerance("float32")
+
+
+def test_tiny_run_end_to_end(tmp_path):
+    """Build (no IREE) and run the ladder + MT sweep at tiny sizes; every rung matches the reference; CSV,
+    markdown, PNGs and the report are produced. One test: xdist workers must not compile the same keys at once."""
+    from hexmlir.cli import main
+    art, out = tmp_path / "art", tmp_path / "res"
+    ladder.build(art, kernels=KERNELS, threads=2, tiny=True, iree=False)
+    mt_scaling.build(art, sizes=[1000 + 37, 3 * 4096 + 5], threads=(2,), kernels=("gelu",))
+    res = suite.run(art, out, warmup=1, repeats=3, peers=False, quick=True, log=lambda *a: None)
+
+    rows = [r for r in res["ladder"] if r["impl"] == "hexmlir"]
+    assert {r["kernel"] for r in rows} == set(KERNELS)
+    assert {r["rung"] for r in rows} == set(ladder.RUNGS)
+    for r in rows + [r for r in res["mt"] if r["impl"] == "hexmlir"]:
+        assert r["ms"] and r["ms"] > 0, r
+        assert r["ok"], r
+    # MT rungs ran with 2 threads; every rung copied through the DMA engine (TCM tiling + DMA on throughout)
+    assert all(r["threads"] == 2 for r in rows if "mt" in r["rung"])
+    assert all(r["dma_copies"] >= 1 for r in rows)
+
+    lines = (out / "ladder.csv").read_text().splitlines()
+    assert lines[0].startswith("kernel,") and len(lines) == 1 + len(res["ladder"])
+    md = (out / "tables.md").read_text()
+    assert "| GELU(tanh) f16 | vec |" in md and "## MT scaling: gelu" in md
+    for png in ("ladder.png", "mt_scaling.png", "roofline.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    o = res["overheads"]
+    assert set(o["mt"]) == {2} and set(o["dma"]) == {"dma", "db"}
+
+    doc = tmp_path / "benchmarks.md"
+    assert main(["bench", "report", "--out", str(out), "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "## Findings against the published numbers" in text and "GELU(tanh) f32" in text
+    assert json.loads((out / "results.json").read_text())["threads"] == 2
+
+
+def test_crossover():
+    rows = [{"kernel": "g", "n": n, "rung": r, "threads": t, "impl": "hexmlir", "ms": ms}
+            for n, vec, mt in [(4096, 1.0, 1.5), (16384, 1.0, 0.9), (32768, 1.0, 1.2), (65536, 1.0, 0.5),
+                               (131072, 1.0, 0.3)]
+            for r, t, ms in (("vec", 1, vec), ("vec+mt", 4, mt))]
+    assert mt_scaling.crossover(rows, "g") == 65536
+    assert mt_scaling.crossover(rows[:2], "g") is None
+
+
+def test_fallback_progress(capsys, monkeypatch):
+    from hexmlir.bench import timing
+    bar = timing._Bar(3, "x")
+    bar.update()
+    bar.close()
+    assert "1/3" in capsys.readouterr().err
+
+
+def test_layernorm_and_exp_series_f16_compile(rng):
+    """The bench-only Linalg kernels also hold in f16 (statistics in f32), on odd sizes."""
+    import hexmlir
+    for k in (registry.layernorm(5, 131, "float16"), registry.exp_series(1001, "float16")):
+        xs = k.random_inputs(rng)
+        got = hexmlir.compile(k.mlir)(*xs)
+        assert registry.check([got], k.reference(*xs), "float16") <= registry.tolerance("float16")
+
+
+def test_unknown_bench_kernel_is_a_clear_error():
+    from hexmlir.cli import main
+    from hexmlir.errors import HexmlirError
+    with pytest.raises(HexmlirError, match="unknown bench kernel"):
+        ladder.build("/nonexistent-never-created", kernels=["nope"], tiny=True, iree=False)
+    assert main(["bench", "build"]) == 2          # no --artifacts: typed error, exit 2
