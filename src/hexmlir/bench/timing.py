@@ -33,9 +33,25 @@ def measure(fns, warmup: int = 3, repeats: int = 15) -> dict:
             "cpu": cpu, "calls": warmup + repeats}
 
 
-def rotation(nbytes: int, llc_bytes: int = 64 << 20) -> int:
+def llc_bytes() -> int:
+    """Twice the last-level cache as sysfs reports it (at least 64 MiB): the working set to exceed."""
+    size = 0
+    for idx in range(8):
+        try:
+            txt = open(f"/sys/devices/system/cpu/cpu0/cache/index{idx}/size").read().strip()
+        except OSError:
+            continue
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(txt[-1:], 1)
+        size = max(size, int(txt.rstrip("KMG")) * mult)
+    return max(64 << 20, 2 * size)
+
+
+_LLC = llc_bytes()
+
+
+def rotation(nbytes: int, llc_bytes: int | None = None) -> int:
     """How many input sets to rotate through so that the working set exceeds the last-level cache."""
-    return max(1, min(8, -(-llc_bytes // max(1, nbytes))))
+    return max(1, min(32, -(-(llc_bytes or _LLC) // max(1, nbytes))))
 
 
 def copy_bandwidth(nbytes: int, repeats: int = 15, threads: int = 1) -> float:
