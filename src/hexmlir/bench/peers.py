@@ -7,7 +7,13 @@ level as hexmlir's host artifacts; `IreeRunner` runs it with iree-base-runtime o
 """
 from __future__ import annotations
 
-from .timing import measure
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from .timing import measure, rotation
 
 IREE_CPU = "x86-64-v3"
 
@@ -18,6 +24,49 @@ def _torch():
         return torch
     except ImportError:
         return None
+
+
+def input_sets(k, seed: int):
+    """The rotated input sets of a kernel, reproducible from `seed` (a subprocess peer rebuilds them)."""
+    rng = np.random.default_rng(seed)
+    return [k.random_inputs(rng) for _ in range(rotation(k.bytes_moved))]
+
+
+def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, repeats: int, seed: int,
+                  vmfb=None, timeout: int = 300):
+    """Run one peer ("inductor" | "iree") in a fresh Python process; returns a measure dict (with err/ok)
+    or a string saying why not."""
+    cmd = [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
+           str(repeats), str(seed), str(vmfb or "")]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"{impl} timed out after {timeout} s"
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode or not lines:
+        return f"{impl} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
+    r = json.loads(lines[-1])
+    return r if "median" in r else r.get("why", "?")
+
+
+def _child(argv) -> None:
+    from .registry import REGISTRY, check, tolerance
+    impl, name, size, threads, warmup, repeats, seed, vmfb = argv
+    threads, warmup, repeats = int(threads), int(warmup), int(repeats)
+    entry = REGISTRY[name]
+    k = entry.kernel(json.loads(size))
+    sets = input_sets(k, int(seed))
+    if impl == "inductor":
+        m = torch_inductor(entry, sets, threads, warmup, repeats)
+    else:
+        m = iree_run(vmfb, k.name, sets, threads, warmup, repeats)
+    if isinstance(m, str):
+        print(json.dumps({"why": m}))
+        return
+    outs = m.pop("outputs")
+    m["err"] = check(outs, k.reference(*sets[0]), entry.dtype)
+    m["ok"] = m["err"] <= tolerance(entry.dtype)
+    print(json.dumps(m))
 
 
 def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):
@@ -44,8 +93,10 @@ def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
         cf = torch.compile(lambda *ts: fn(torch, *ts), backend="inductor", dynamic=False)
         tsets = [[torch.from_numpy(a) for a in s] for s in sets]
         with torch.inference_mode():
-            cf(*tsets[0])
-            return measure([lambda ts=ts: cf(*ts) for ts in tsets], warmup, repeats)
+            out = cf(*tsets[0])
+            r = measure([lambda ts=ts: cf(*ts) for ts in tsets], warmup, repeats)
+        r["outputs"] = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+        return r
     except Exception as e:     # a missing C++ compiler etc.: report, do not abort the run
         return f"inductor failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
 
@@ -104,3 +155,7 @@ def iree_run(vmfb_path, func: str, sets, threads: int, warmup: int, repeats: int
         return r
     except Exception as e:
         return f"iree run failed: {type(e).__name__}: {str(e)[:160]}"
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])

@@ -13,6 +13,8 @@ from pathlib import Path
 from .ladder import LADDER
 from .mt_scaling import crossover
 
+#: side rung -> the rung its "x prev" column compares with
+SIDE = {"vec+db": "vec", "vec/nodma": "vec", "vec+mt/nodma": "vec+mt"}
 PUBLISHED = {"gelu_f16": 63.9, "gelu": 16.1, "rmsnorm": 46.5}
 PUBLISHED_MT = {32768: 2.28, 524288: 3.95, 1048576: 3.40}
 
@@ -54,14 +56,14 @@ def ladder_table(res) -> str:
     for name in dict.fromkeys(r["kernel"] for r in rows):
         sc = _get(rows, name, "hexmlir", "scalar")
         prev = None
-        for rung in LADDER + ["vec+db"]:
+        for rung in LADDER + list(SIDE):
             r = _get(rows, name, "hexmlir", rung)
             if r is None:
                 continue
             if r["ms"] is None:
                 out.append(f"| {r['label']} | {rung} | {r['threads']} | failed: {r['note']} |" + " |" * 10)
                 continue
-            base = _get(rows, name, "hexmlir", "vec") if rung == "vec+db" else prev
+            base = _get(rows, name, "hexmlir", SIDE[rung]) if rung in SIDE else prev
             t = "N" if r["threads"] > 1 else "1"
             xprev = base["ms"] / r["ms"] if base and base.get("ms") else None
             xs = sc["ms"] / r["ms"] if sc and sc.get("ms") else None
