@@ -48,6 +48,11 @@ def _bench(a) -> int:
             report.document(res, a.doc, str(rel), Path(a.reading).read_text() if a.reading else "")
             print(a.doc)
         return 0
+    if a.which == "merge":
+        from .bench import suite
+        suite.merge(a.parts, a.out)
+        print(a.out)
+        return 0
     if a.which == "hexagon":
         from .bench import hexagon
         print(hexagon.table(hexagon.ladder(kernels, tiny=a.tiny)))
@@ -63,7 +68,7 @@ def _bench(a) -> int:
         art = tempfile.mkdtemp(prefix="hexmlir-bench-")
         suite.build(art, threads=a.threads, tiny=a.tiny, kernels=kernels)
     which = {"all": ("ladder", "mt"), "ladder": ("ladder",), "mt-scaling": ("mt",)}[a.which]
-    suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which)
+    suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which, kernels=kernels)
     print(f"results in {a.out} (tables.md, *.csv, *.png); report: hexmlir bench report --out {a.out} "
           f"--doc docs/benchmarks.md")
     return 0
@@ -84,10 +89,12 @@ def main(argv=None) -> int:
     d.add_argument("--quick", action="store_true")
     b = sub.add_parser("bench", help="benchmarks: ablation ladder, MT scaling, peers, report (docs/benchmarks.md)")
     b.add_argument("which", nargs="?", default="all",
-                   choices=["all", "ladder", "mt-scaling", "build", "report", "hexagon", "gelu"],
+                   choices=["all", "ladder", "mt-scaling", "build", "report", "merge", "hexagon", "gelu"],
                    help="all/ladder/mt-scaling: run (from --artifacts DIR, else build first; building needs MLIR); "
                    "build: compile artifacts into --artifacts DIR; report: tables, plots and the doc from --out DIR; "
+                   "merge: combine partial results.json files (positional) into --out; "
                    "hexagon: the ladder in executed packets under qemu-hexagon; gelu: the single-thread GELU study")
+    b.add_argument("parts", nargs="*", help="merge: results.json files, later ones win")
     b.add_argument("--artifacts", default=None, help="precompiled artifacts directory (run needs only numpy)")
     b.add_argument("--out", default="bench-results", help="results directory (JSON, CSV, markdown, PNG)")
     b.add_argument("--threads", type=int, default=16, help="build: N threads for the MT rungs")

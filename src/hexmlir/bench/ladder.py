@@ -135,14 +135,15 @@ def _row(entry, k, impl, rung, threads, m, note=""):
 
 
 def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, log=print, rows=None,
-        checkpoint=None) -> list[dict]:
+        checkpoint=None, kernels=None) -> list[dict]:
     """Time every rung and peer; rows are appended to `rows` and `checkpoint()` is called after each kernel
     (so a run cut short still leaves its finished kernels on disk)."""
     d = Path(art_dir)
     idx = json.loads((d / "index.json").read_text())
     N = idx["threads"]
     entries = idx["ladder"]
-    names = list(dict.fromkeys(e["kernel"] for e in entries))
+    names = [n for n in dict.fromkeys(e["kernel"] for e in entries) if not kernels or n in kernels]
+    entries = [e for e in entries if e["kernel"] in names]
     rows = [] if rows is None else rows
     seed = int(np.random.default_rng().integers(1 << 31))
     bar = progress(len(entries) + (len(names) * 6 if with_peers else 0), "ladder")

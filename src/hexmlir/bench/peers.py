@@ -8,6 +8,7 @@ level as hexmlir's host artifacts; `IreeRunner` runs it with iree-base-runtime o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -38,8 +39,11 @@ def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, r
     or a string saying why not."""
     cmd = [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
            str(repeats), str(seed), str(vmfb or "")]
+    # OMP_NUM_THREADS: Inductor's kernels may link a libgomp other than torch's, which set_num_threads
+    # does not reach; one compile worker: the pool's start-up would dominate these small compiles
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCHINDUCTOR_COMPILE_THREADS="1")
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return f"{impl} timed out after {timeout} s"
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
@@ -88,6 +92,8 @@ def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
         return "torch not installed" if torch is None else "no torch form"
     try:
         torch.set_num_threads(threads)
+        import torch._inductor.config as icfg
+        icfg.cpp.threads = threads            # `#pragma omp parallel num_threads(threads)` in the kernels
         torch._dynamo.reset()
         fn = entry.torch_fn
         cf = torch.compile(lambda *ts: fn(torch, *ts), backend="inductor", dynamic=False)

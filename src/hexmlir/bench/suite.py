@@ -26,7 +26,7 @@ def build(out_dir, threads: int = 16, tiny: bool = False, kernels=None, log=prin
 
 
 def machine() -> dict:
-    info = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+    info = {"cpus": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "platform": platform.platform(), "python": platform.python_version(),
             "cpu_model": platform.processor() or "?", "isa": "?"}
     try:
         txt = Path("/proc/cpuinfo").read_text()
@@ -69,8 +69,28 @@ def peaks(threads: int, mib: int = 256, quick: bool = False) -> dict:
             "copy_mib": nb >> 20, "GFLOPs": {"1": f1 / 1e9, "N": fN / 1e9}, "flops_source": src}
 
 
+def merge(paths, out_dir) -> dict:
+    """Merge results.json files of partial runs on one machine (e.g. the ladder split over two commands):
+    later files win per (kernel) for the ladder, per part otherwise."""
+    import json
+    res = None
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        if res is None:
+            res = r
+            continue
+        done = {x["kernel"] for x in r.get("ladder", [])}
+        res["ladder"] = [x for x in res.get("ladder", []) if x["kernel"] not in done] + r.get("ladder", [])
+        for k in ("mt", "overheads"):
+            if r.get(k):
+                res[k] = r[k]
+        res.setdefault("parts", []).append({"date": r["date"], "run_cmd": r.get("run_cmd", "")})
+    report.write_outputs(res, out_dir)
+    return res
+
+
 def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True, quick: bool = False,
-        which=("ladder", "mt"), log=print) -> dict:
+        which=("ladder", "mt"), log=print, kernels=None) -> dict:
     import json
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     N = idx["threads"]
@@ -93,7 +113,8 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
         checkpoint()
     if "ladder" in which:
         res["ladder"] = []
-        ladder.run(art_dir, warmup, repeats, with_peers=peers, log=log, rows=res["ladder"], checkpoint=checkpoint)
+        ladder.run(art_dir, warmup, repeats, with_peers=peers, log=log, rows=res["ladder"], checkpoint=checkpoint,
+                   kernels=kernels)
     if "mt" in which:
         res["mt"] = mt_scaling.run(art_dir, warmup + 2, repeats + 6, with_peers=peers, log=log)
         checkpoint()
