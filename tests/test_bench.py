@@ -102,3 +102,22 @@ def test_unknown_bench_kernel_is_a_clear_error():
     with pytest.raises(HexmlirError, match="unknown bench kernel"):
         ladder.build("/nonexistent-never-created", kernels=["nope"], tiny=True, iree=False)
     assert main(["bench", "build"]) == 2          # no --artifacts: typed error, exit 2
+
+
+def test_hexagon_hook_checks_outputs_and_reports_packets(rng):
+    """The packet-profiler hook: rows carry total and busiest-thread packets, and a wrong output is flagged.
+    The profiler here is a stand-in (the simulator lives on another branch); what is tested is the hook."""
+    from hexmlir.bench import hexagon
+    e = registry.REGISTRY["vector_add"]
+
+    def fake(scale):
+        def profile(kern, inputs):
+            return [(inputs[0] + inputs[1]) * scale], {0: 1000, 1: 600}
+        return profile
+    good = hexagon.ladder(["vector_add"], profile=fake(1.0), log=lambda *a: None)
+    bad = hexagon.ladder(["vector_add"], profile=fake(1.5), log=lambda *a: None)
+    assert [r["rung"] for r in good] == ladder.LADDER
+    assert all(r["ok"] and r["packets"] == 1600 and r["critical_packets"] == 1000 for r in good), good
+    assert not any(r["ok"] for r in bad)
+    assert "| vector add f32 | vec+mt | 4 | 1600 | 1000 | 1.00 |" in hexagon.table(good)
+    assert e.tiny_size["n"] % 32                      # odd size: tails exercised

@@ -19,21 +19,24 @@ def _sim_profile(kern, inputs):
     return outs, per
 
 
-def ladder(kernels=None, tiny: bool = True, threads: int = 4, profile=None, arch: str = "v73", log=print) -> list:
-    """Packets per rung per kernel. tiny=True uses the test sizes (qemu is slow); threads: HW threads for MT."""
+def ladder(kernels=None, tiny: bool = True, threads: int = 4, profile=None, arch: str = "v73", log=print,
+           sizes: dict | None = None) -> list:
+    """Packets per rung per kernel. tiny=True uses the test sizes (qemu is slow), `sizes` overrides per kernel
+    (e.g. {"gelu": {"n": 65536}}); threads: HW threads for MT."""
     import hexmlir
     from ..errors import HexmlirError, UnsupportedError
+    custom = profile is not None
     profile = profile or _sim_profile
     rows = []
     for name in kernels or list(REGISTRY):
         e = REGISTRY[name]
-        k = e.kernel(e.tiny_size if tiny else e.ladder_size)
+        k = e.kernel((sizes or {}).get(name) or (e.tiny_size if tiny else e.ladder_size))
         xs = k.random_inputs()
         refs = k.reference(*xs)
         for rung in LADDER:
             try:
                 kern = hexmlir.compile(k.mlir, rung_options(rung, threads, target="hexagon-sim", arch=arch))
-                if not hasattr(kern, "profile"):
+                if not custom and not hasattr(kern, "profile"):
                     raise UnsupportedError("this hexmlir has no packet profiler (Kernel.profile); merge branch sim")
                 outs, per = profile(kern, xs)
             except HexmlirError as err:
