@@ -3,10 +3,9 @@ produces its CSV, markdown and plots. Tiny sizes; no speed is asserted."""
 import json
 import os
 
-import numpy as np
 import pytest
 
-from hexmlir.bench import ladder, mt_scaling, registry, report, suite
+from hexmlir.bench import ladder, mt_scaling, registry, suite
 
 os.environ["HEXMLIR_NO_PROGRESS"] = "1"
 KERNELS = ["vector_add", "gelu", "gelu_f16", "silu", "rmsnorm_f16", "layernorm", "softmax", "exp_series",

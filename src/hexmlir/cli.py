@@ -68,7 +68,12 @@ def _bench(a) -> int:
         art = tempfile.mkdtemp(prefix="hexmlir-bench-")
         suite.build(art, threads=a.threads, tiny=a.tiny, kernels=kernels)
     which = {"all": ("ladder", "mt"), "ladder": ("ladder",), "mt-scaling": ("mt",)}[a.which]
-    suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which, kernels=kernels)
+    res = suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which,
+                    kernels=kernels)
+    if a.triton:
+        from .bench import report, triton_rungs
+        res["ladder"] += triton_rungs.rows(a.triton.split(","), res["threads"], a.warmup, a.repeats)
+        report.write_outputs(res, a.out)
     print(f"results in {a.out} (tables.md, *.csv, *.png); report: hexmlir bench report --out {a.out} "
           f"--doc docs/benchmarks.md")
     return 0
@@ -95,6 +100,8 @@ def main(argv=None) -> int:
                    "merge: combine partial results.json files (positional) into --out; "
                    "hexagon: the ladder in executed packets under qemu-hexagon; gelu: the single-thread GELU study")
     b.add_argument("parts", nargs="*", help="merge: results.json files, later ones win")
+    b.add_argument("--triton", default=None, help="ladder: also run these Triton-suite kernels in-process "
+                   "(comma-separated hexmlir.kernels.triton_suite names; needs MLIR, torch, triton)")
     b.add_argument("--artifacts", default=None, help="precompiled artifacts directory (run needs only numpy)")
     b.add_argument("--out", default="bench-results", help="results directory (JSON, CSV, markdown, PNG)")
     b.add_argument("--threads", type=int, default=16, help="build: N threads for the MT rungs")

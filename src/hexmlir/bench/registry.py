@@ -6,8 +6,8 @@ here needs only numpy at import and at `make()`, so an artifacts directory can b
 machine without MLIR.
 
 Linalg-suite kernels come from hexmlir.kernels.linalg_suite; LayerNorm, the exp series and attention are
-built here with the suite's builder (the suite file belongs to the kernel work). Triton-suite kernels plug in
-through `triton_entry` (see its docstring).
+built here with the suite's builder (the suite file belongs to the kernel work). Triton-suite kernels run
+through bench/triton_rungs.py (they launch through the Triton frontend in-process, not from artifacts).
 """
 from __future__ import annotations
 
@@ -188,7 +188,6 @@ class BenchKernel:
     dtype: str = "float32"
     torch_fn: Callable | None = None
     numpy_fn: Callable | None = None
-    source: str = "linalg"            # "linalg" | "triton"
     note: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -230,33 +229,6 @@ REGISTRY: dict[str, BenchKernel] = {k.name: k for k in [
                 {"m": 512, "n": 512, "k": 512}, {"m": 37, "n": 45, "k": 29},
                 torch_fn=lambda torch, a, b: a @ b, numpy_fn=lambda a, b: a @ b),
 ]}
-
-
-def triton_entry(name: str, module: str, size: dict, tiny: dict, dtype: str = "float32",
-                 label: str | None = None) -> BenchKernel:
-    """A registry entry for a kernel of hexmlir.kernels.triton_suite.<module>, which exposes `kernel`
-    (@triton.jit), `launch(*tensors)` (the grid launch) and `reference(*tensors)` (torch).
-
-    The bench needs Linalg text per size: the Triton frontend's `to_linalg(module, size, dtype)` gives it
-    (Triton -> TTIR -> Linalg, the same module every rung then compiles with different Options). The torch
-    reference doubles as the eager/Inductor peer. Register with
-    ``REGISTRY[e.name] = e`` (or add the call to the list above)."""
-    def make(dtype, **sz):
-        import importlib
-        from ..errors import UnsupportedError
-        try:
-            fe = importlib.import_module("hexmlir.frontends.triton")
-            lower = fe.to_linalg
-        except (ImportError, AttributeError) as e:
-            raise UnsupportedError(f"Triton frontend not available for bench entry {name}: {e}") from e
-        return lower(importlib.import_module(f"hexmlir.kernels.triton_suite.{module}"), sz, dtype)
-
-    def torch_fn(torch, *ts):
-        import importlib
-        return importlib.import_module(f"hexmlir.kernels.triton_suite.{module}").reference(*ts)
-
-    return BenchKernel(name, label or f"{name} (Triton)", make, size, tiny, dtype=dtype, torch_fn=torch_fn,
-                       source="triton")
 
 
 def tolerance(dtype: str) -> float:

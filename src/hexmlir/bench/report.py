@@ -47,7 +47,7 @@ def _best(rows, kernel, threads_pred):
 
 
 def ladder_table(res) -> str:
-    rows, N = res["ladder"], res["threads"]
+    rows = res["ladder"]
     bw = res["peaks"]["copy_GBps"]
     fl = res["peaks"]["GFLOPs"]
     out = ["| kernel | rung | threads | median ms | spread | x prev rung | x scalar | GB/s | % copy BW | "
