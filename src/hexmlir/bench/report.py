@@ -327,7 +327,7 @@ profiler plugs in as `hexagon.ladder(profile=fn)` with `fn(kernel, inputs) -> (o
 def _hexagon_section(res) -> str:
     if res.get("hexagon"):
         from .hexagon import table
-        return table(res["hexagon"])
+        return res.get("hexagon_meta", "") + "\n\n" + table(res["hexagon"])
     return HEXAGON_NOTE
 
 
