@@ -50,9 +50,10 @@ def ladder_table(res) -> str:
     rows = res["ladder"]
     bw = res["peaks"]["copy_GBps"]
     fl = res["peaks"]["GFLOPs"]
+    ov = res.get("overheads") or {}
     out = ["| kernel | rung | threads | median ms | spread | x prev rung | x scalar | GB/s | % copy BW | "
-           "GFLOP/s | % peak FLOP/s | cores busy | DMA copies/call | check |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "GFLOP/s | % peak FLOP/s | cores busy | DMA copies/call | MT+DMA overhead est. us/call | check |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name in dict.fromkeys(r["kernel"] for r in rows):
         sc = _get(rows, name, "hexmlir", "scalar")
         prev = None
@@ -61,7 +62,7 @@ def ladder_table(res) -> str:
             if r is None:
                 continue
             if r["ms"] is None:
-                out.append(f"| {r['label']} | {rung} | {r['threads']} | failed: {r['note']} |" + " |" * 10)
+                out.append(f"| {r['label']} | {rung} | {r['threads']} | failed: {r['note']} |" + " |" * 11)
                 continue
             base = _get(rows, name, "hexmlir", SIDE[rung]) if rung in SIDE else prev
             t = "N" if r["threads"] > 1 else "1"
@@ -70,10 +71,33 @@ def ladder_table(res) -> str:
             out.append(f"| {r['label']} | {rung} | {r['threads']} | {r['ms']:.3f} | {r['spread']:.0%} | "
                        f"{_f(xprev)} | {_f(xs, '{:.1f}')} | {r['GBps']:.1f} | {100 * r['GBps'] / bw[t]:.0f}% | "
                        f"{r['GFLOPs']:.1f} | {100 * r['GFLOPs'] / fl[t]:.1f}% | {r['cpu']:.1f} | "
-                       f"{_f(r.get('dma_copies'), '{:.0f}')} | {'ok' if r['ok'] else 'WRONG'} ({r['err']:.0e}) |")
+                       f"{_f(r.get('dma_copies'), '{:.0f}')} | {_f(_overhead_us(r, ov), '{:.0f}')} | "
+                       f"{'ok' if r['ok'] else 'WRONG'} ({r['err']:.0e}) |")
             if rung in LADDER:
                 prev = r
     return "\n".join(out)
+
+
+def _overhead_us(r, ov):
+    """The mechanisms' own cost in one call of this rung, from the separately measured probes: one fork/join at
+    the rung's thread count (MT rungs) plus DMA copies x the per-copy hand-off (DMA and DB rungs). None when
+    the probes are missing. Thread start-up is once per process and not included. An estimate: the probe's
+    per-copy cost is the hand-off plus a 16 KiB copy, and MT divides the copies evenly over the threads."""
+    if "mt" not in ov:
+        return None
+    us = 0.0
+    if r["threads"] > 1:
+        fj = ov["mt"].get(str(r["threads"])) or ov["mt"].get(r["threads"])
+        if fj is None:
+            return None
+        us += max(0.0, fj["forkjoin_us"])
+    copies = r.get("dma_copies") or 0
+    if copies:
+        d = ov["dma"].get("db" if r["rung"].endswith("db") else "dma")
+        if d is None:
+            return None
+        us += copies * max(0.0, d["per_copy_us"]) / r["threads"]     # MT: the copies are spread over threads
+    return us
 
 
 def peers_table(res) -> str:
@@ -364,6 +388,10 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "IQR / median; inputs rotated over enough sets that the working set exceeds twice the last-level cache "
         "(sysfs, at least 64 MiB), so caches do not flatter small sizes. 'cores busy' = process CPU time / wall time over the timed calls (checks the "
         "thread count really used).",
+        "- 'MT+DMA overhead est.' per call = one fork/join at the rung's thread count + DMA copies per call x "
+        "the per-copy cost (divided by the threads for MT rungs), both from the probes in 'Mechanism overheads' "
+        "(measured separately on a kernel with negligible work); for DB rungs it is the cost DB overlaps, not added "
+        "time; thread start-up is once per process, listed there.",
         "- Every rung's output (and IREE's) is checked against a float64 NumPy reference on the first input set "
         "(max error / max(1, |ref|) <= 2e-4 f32, 2e-2 f16); the check column shows it.",
         "- Peers on the same inputs (one seed) at 1 and N threads: PyTorch eager (torch.set_num_threads, same "
