@@ -138,8 +138,8 @@ def mt_table(res, kernel) -> str:
     rows, N = res["mt"], res["threads"]
     ts = sorted({r["threads"] for r in rows if r["rung"] == "vec+mt"})
     head = ("| n | vec 1t ms | " + " | ".join(f"MT{t} x vec" for t in ts) +
-            f" | +DB{N} x MT{N} | DB x vec (1t) | best GB/s | best / copy BW ({N}t) | eager 1t / best | "
-            f"eager {N}t / best |")
+            f" | +DB{N} x MT{N} | DB x vec (1t) | best GB/s | best / copy BW ({N}t) | eager 1t / hexmlir 1t | "
+            f"eager {N}t / hexmlir {N}t |")
     out = [head, "|" + "---:|" * (head.count("|") - 1)]
     bw = res["peaks"]["copy_GBps"]["N"]
     for n in sorted({r["n"] for r in rows if r["kernel"] == kernel}):
@@ -152,10 +152,12 @@ def mt_table(res, kernel) -> str:
         db = ms("vec+mt", N) / ms("vec+mt+db", N) if ms("vec+mt", N) and ms("vec+mt+db", N) else None
         db1 = v / ms("vec+db") if v and ms("vec+db") else None
         e1, eN = ms("torch eager", 1), ms("torch eager", N)
+        h1 = min([x for x in (v, ms("vec+db")) if x], default=None)
+        hN = min([x for x in (ms("vec+mt", N), ms("vec+mt+db", N)) if x], default=None)
         out.append(f"| {n} | {_f(v, '{:.4f}')} | " + " | ".join(cells) + f" | {_f(db)} | {_f(db1)} | "
                    f"{_f(best['GBps'] if best else None, '{:.1f}')} | "
                    f"{_f(best['GBps'] / bw if best else None)} | "
-                   f"{_f(e1 / best['ms'] if e1 and best else None)} | {_f(eN / best['ms'] if eN and best else None)} |")
+                   f"{_f(e1 / h1 if e1 and h1 else None)} | {_f(eN / hN if eN and hN else None)} |")
     return "\n".join(out)
 
 
