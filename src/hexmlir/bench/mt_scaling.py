@@ -179,3 +179,30 @@ def crossover(rows, kernel: str = "gelu", margin: float = 1.15):
         if all(wins[i:]):
             return n
     return None
+
+
+def main(argv=None) -> None:
+    """`python -m hexmlir.bench.mt_scaling build|run DIR` (kept for docs/results.md; `hexmlir bench` is the CLI)."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m hexmlir.bench.mt_scaling")
+    ap.add_argument("mode", choices=["build", "run"])
+    ap.add_argument("dir")
+    ap.add_argument("--threads", default="2,4,8,16")
+    ap.add_argument("--repeats", type=int, default=21)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    if a.mode == "build":
+        build(a.dir, threads=tuple(int(t) for t in a.threads.split(",")))
+        return
+    from .report import mt_table
+    from .suite import peaks
+    idx = json.loads((Path(a.dir) / "index.json").read_text())
+    res = {"mt": run(a.dir, repeats=a.repeats), "threads": idx["threads"], "peaks": peaks(idx["threads"])}
+    for k in dict.fromkeys(r["kernel"] for r in res["mt"]):
+        print(f"\n{k}: crossover n = {crossover(res['mt'], k)}\n" + mt_table(res, k))
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()

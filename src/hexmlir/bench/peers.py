@@ -42,6 +42,10 @@ def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, r
     # OMP_NUM_THREADS: Inductor's kernels may link a libgomp other than torch's, which set_num_threads
     # does not reach; one compile worker: the pool's start-up would dominate these small compiles
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCHINDUCTOR_COMPILE_THREADS="1")
+    # the child imports this very hexmlir, not whichever one is installed
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:

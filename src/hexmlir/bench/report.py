@@ -239,8 +239,20 @@ def plots(res, out_dir) -> list[str]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []
-    lad = res["ladder"]
+    lad = res.get("ladder") or []
     names = list(dict.fromkeys(r["kernel"] for r in lad))
+    if names:
+        files += _ladder_plot(plt, res, lad, names, out)
+    mt = res.get("mt") or []
+    kernels = list(dict.fromkeys(r["kernel"] for r in mt))
+    if kernels:
+        files += _mt_plot(plt, mt, kernels, out)
+    if names:
+        files += _roofline_plot(plt, res, lad, names, out)
+    return files
+
+
+def _ladder_plot(plt, res, lad, names, out) -> list[str]:
     cols = 3
     fig, axes = plt.subplots(math.ceil(len(names) / cols), cols, figsize=(5 * cols, 3.6 * math.ceil(len(names) / cols)))
     for ax, name in zip(axes.flat, names):
@@ -264,10 +276,10 @@ def plots(res, out_dir) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "ladder.png", dpi=90)
     plt.close(fig)
-    files.append("ladder.png")
+    return ["ladder.png"]
 
-    mt = res["mt"]
-    kernels = list(dict.fromkeys(r["kernel"] for r in mt))
+
+def _mt_plot(plt, mt, kernels, out) -> list[str]:
     if kernels:
         fig, axes = plt.subplots(1, len(kernels), figsize=(6 * len(kernels), 4), squeeze=False)
         for ax, k in zip(axes[0], kernels):
@@ -292,9 +304,11 @@ def plots(res, out_dir) -> list[str]:
         fig.tight_layout()
         fig.savefig(out / "mt_scaling.png", dpi=90)
         plt.close(fig)
-        files.append("mt_scaling.png")
+    return ["mt_scaling.png"]
 
-    # roofline: best hexmlir point per kernel at 1 and N threads against the measured peaks
+
+def _roofline_plot(plt, res, lad, names, out) -> list[str]:
+    """Best hexmlir point per kernel at 1 and N threads against the measured peaks."""
     fig, ax = plt.subplots(figsize=(7, 5))
     pk = res["peaks"]
     ai = [10 ** (e / 10) for e in range(-20, 31)]
@@ -317,8 +331,7 @@ def plots(res, out_dir) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "roofline.png", dpi=90)
     plt.close(fig)
-    files.append("roofline.png")
-    return files
+    return ["roofline.png"]
 
 
 def write_outputs(res, out_dir) -> None:
@@ -337,8 +350,7 @@ def write_outputs(res, out_dir) -> None:
     if res.get("overheads"):
         md += ["## Mechanism overheads", "", overhead_table(res), ""]
     (out / "tables.md").write_text("\n".join(md))
-    if res.get("ladder") and res.get("mt"):
-        plots(res, out)
+    plots(res, out)
 
 
 HEXAGON_NOTE = """Not run yet: the simulator and packet profiler are being built on branch `sim`. The hook is
