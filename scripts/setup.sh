@@ -23,6 +23,12 @@ if ! $PY -c "import torch_mlir, triton, torch, xdist" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
   $PY -m pip install -q torch-mlir==20261001 triton==3.9.0 ziglang numpy pytest pytest-xdist matplotlib
 fi
+# Optional benchmark peers and progress bars (hexmlir bench): IREE llvm-cpu and tqdm. Failure is not fatal:
+# without them the bench reports those peers as "not installed" and uses its own progress bar.
+if ! $PY -c "import iree.compiler, iree.runtime, tqdm" 2>/dev/null; then
+  $PY -m pip install -q iree-base-compiler==3.13.0 iree-base-runtime==3.13.0 tqdm \
+    || echo "setup: optional bench peers (IREE, tqdm) not installed" >&2
+fi
 # (Re)install hexmlir when it is missing, installed from another checkout, or its entry points (the Triton
 # backend, the torch.compile backend) changed since it was installed.
 if ! $PY -c "import hexmlir, pathlib, sys, tomllib, importlib.metadata as md

@@ -29,6 +29,56 @@ def options_from(a) -> Options:
                    dump_dir=a.dump_dir)
 
 
+def _bench(a) -> int:
+    import json
+    import tempfile
+    from pathlib import Path
+    kernels = a.kernels.split(",") if a.kernels else None
+    if a.which == "gelu":
+        from .bench.gelu import main as gelu
+        gelu([int(s) for s in a.sizes.split(",")], a.repeats)
+        return 0
+    if a.which == "report":
+        from .bench import report
+        res = json.loads((Path(a.out) / "results.json").read_text())
+        report.write_outputs(res, a.out)
+        if a.doc:
+            rel = Path(a.out).resolve().relative_to(Path(a.doc).resolve().parent) \
+                if Path(a.out).resolve().is_relative_to(Path(a.doc).resolve().parent) else Path(a.out).resolve()
+            report.document(res, a.doc, str(rel), Path(a.reading).read_text() if a.reading else "")
+            print(a.doc)
+        return 0
+    if a.which == "merge":
+        from .bench import suite
+        suite.merge(a.parts, a.out)
+        print(a.out)
+        return 0
+    if a.which == "hexagon":
+        from .bench import hexagon
+        print(hexagon.table(hexagon.ladder(kernels, tiny=a.tiny)))
+        return 0
+    from .bench import suite
+    if a.which == "build":
+        if not a.artifacts:
+            raise HexmlirError("bench build needs --artifacts DIR")
+        suite.build(a.artifacts, threads=a.threads, tiny=a.tiny, kernels=kernels)
+        return 0
+    art = a.artifacts
+    if art is None:                      # build first (needs MLIR), into a scratch directory
+        art = tempfile.mkdtemp(prefix="hexmlir-bench-")
+        suite.build(art, threads=a.threads, tiny=a.tiny, kernels=kernels)
+    which = {"all": ("ladder", "mt"), "ladder": ("ladder",), "mt-scaling": ("mt",)}[a.which]
+    res = suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which,
+                    kernels=kernels)
+    if a.triton:
+        from .bench import report, triton_rungs
+        res["ladder"] += triton_rungs.rows(a.triton.split(","), res["threads"], a.warmup, a.repeats)
+        report.write_outputs(res, a.out)
+    print(f"results in {a.out} (tables.md, *.csv, *.png); report: hexmlir bench report --out {a.out} "
+          f"--doc docs/benchmarks.md")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="hexmlir", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -53,10 +103,27 @@ def main(argv=None) -> int:
     pr.add_argument("--json", default=None, help="also write the counts as JSON here")
     _add_option_flags(pr)
     pr.set_defaults(target="hexagon-sim")
-    b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("which", choices=["gelu", "packets"])
-    b.add_argument("--sizes", default="1048576,16777216")
+    b = sub.add_parser("bench", help="benchmarks: ablation ladder, MT scaling, peers, report (docs/benchmarks.md)")
+    b.add_argument("which", nargs="?", default="all",
+                   choices=["all", "ladder", "mt-scaling", "build", "report", "merge", "hexagon", "packets", "gelu"],
+                   help="all/ladder/mt-scaling: run (from --artifacts DIR, else build first; building needs MLIR); "
+                   "build: compile artifacts into --artifacts DIR; report: tables, plots and the doc from --out DIR; "
+                   "merge: combine partial results.json files (positional) into --out; "
+                   "hexagon: the ladder in executed packets under qemu-hexagon; packets: the Linalg suite in packets per element (docs/simulation.md); gelu: the single-thread GELU study")
+    b.add_argument("parts", nargs="*", help="merge: results.json files, later ones win")
+    b.add_argument("--triton", default=None, help="ladder: also run these Triton-suite kernels in-process "
+                   "(comma-separated hexmlir.kernels.triton_suite names; needs MLIR, torch, triton)")
+    b.add_argument("--artifacts", default=None, help="precompiled artifacts directory (run needs only numpy)")
+    b.add_argument("--out", default="bench-results", help="results directory (JSON, CSV, markdown, PNG)")
+    b.add_argument("--threads", type=int, default=16, help="build: N threads for the MT rungs")
+    b.add_argument("--tiny", action="store_true", help="build: test sizes (seconds, not minutes)")
+    b.add_argument("--kernels", default=None, help="comma-separated registry names (default: all)")
+    b.add_argument("--no-peers", action="store_true")
+    b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--repeats", type=int, default=15)
+    b.add_argument("--doc", default=None, help="report: write the markdown report here (e.g. docs/benchmarks.md)")
+    b.add_argument("--reading", default=None, help="report: markdown file with the written reading to include")
+    b.add_argument("--sizes", default="1048576,16777216", help="gelu: sizes")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "compile":
@@ -76,8 +143,7 @@ def main(argv=None) -> int:
             from .bench.sim_packets import main as packets
             packets([])
         elif a.cmd == "bench":
-            from .bench.gelu import main as gelu
-            gelu([int(s) for s in a.sizes.split(",")], a.repeats)
+            return _bench(a)
     except HexmlirError as err:
         print(f"hexmlir: error: {err}", file=sys.stderr)
         return 2

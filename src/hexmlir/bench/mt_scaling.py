@@ -1,101 +1,188 @@
-"""MT scaling of GELU f32 (and a copy kernel as the bandwidth limit) over problem size and threads.
+"""MT scaling over problem size (GELU f32 and vector add, 4K..16M elements, 1..N threads), the crossover size
+where MT pays, and the overheads of the MT and DB mechanisms measured on their own.
 
-`build(out_dir)` compiles the artifacts here (needs MLIR); `run(artifacts)` times them with numpy + ctypes
-only, so the sweep can run on a bigger machine without MLIR (carry the directory there).
-Rungs: scalar -> +Vec -> +Vec+MT(t) -> +Vec+MT(t)+DB, TCM tiling with synchronous DMA at every rung (DB
-makes it asynchronous). Medians of repeats after warm-up, inputs rotated.
+Variants per size: vec (1 thread), vec+mt(t) for each t, vec+db (1 thread), vec+mt+db (N); TCM tiling with
+synchronous DMA throughout (DB makes it asynchronous); torch eager at 1 and N threads on the same inputs.
+
+Overhead probes (tiny vector add, N x 256 elements, so the work itself is negligible):
+- fork/join: the same MT artifact with the runtime pool at t threads vs at 1 (inline) -> per parallel region;
+- thread start-up: hx_set_num_threads(1 -> t) plus the first call, minus a steady call;
+- DMA: (synchronous-DMA build - dma-off build) / DMA copies per call -> per copy; same for the DB build.
 """
 from __future__ import annotations
 
 import json
-import os
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
 
-from .timing import measure, rotation
+from .ladder import _compile, _update_index, prepare, time_artifact
+from .registry import REGISTRY
+from .timing import measure, progress, rotation
 
 SIZES = [1 << k for k in (12, 14, 15, 16, 17, 18, 19, 20, 22, 24)]
-
-COPY = """
-#map = affine_map<(d0) -> (d0)>
-func.func @copy(%x: tensor<{n}xf32>) -> tensor<{n}xf32> {{
-  %e = tensor.empty() : tensor<{n}xf32>
-  %r = linalg.generic {{indexing_maps = [#map, #map], iterator_types = ["parallel"]}}
-       ins(%x : tensor<{n}xf32>) outs(%e : tensor<{n}xf32>) {{
-  ^bb0(%a: f32, %o: f32):
-    linalg.yield %a : f32
-  }} -> tensor<{n}xf32>
-  return %r : tensor<{n}xf32>
-}}"""
+THREADS = (2, 4, 8, 16)
+KERNELS = ("gelu", "vector_add")
 
 
-def build(out_dir, sizes=SIZES, threads=(2, 4, 8, 16)) -> None:
-    import hexmlir
-    from hexmlir import Options
-    from hexmlir.kernels import linalg_suite as S
+def _variants(threads):
+    from .. import Options
+    sync = dict(double_buffer=False)
+    N = max(threads)
+    v = [("vec", 1, Options(multithread=False, **sync)), ("vec+db", 1, Options(multithread=False))]
+    v += [("vec+mt", t, Options(num_threads=t, mt_threshold=1, **sync)) for t in threads]
+    v.append(("vec+mt+db", N, Options(num_threads=N, mt_threshold=1)))
+    return v
+
+
+def build(out_dir, sizes=SIZES, threads=THREADS, kernels=KERNELS) -> list:
+    from .. import Options
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    index = []
-    for n in sizes:
-        gelu = S.gelu_tanh((n,)).mlir
-        # TCM tiling with synchronous DMA at every rung; DB is the last rung
-        sync = dict(double_buffer=False)
-        variants = [("gelu", "scalar", 1, gelu, Options(vectorize=False, multithread=False, **sync)),
-                    ("gelu", "vec", 1, gelu, Options(multithread=False, **sync)),
-                    ("gelu", "vec+db", 1, gelu, Options(multithread=False)),
-                    ("copy", "vec", 1, COPY.format(n=n), Options(multithread=False, **sync))]
-        for t in threads:
-            variants.append(("gelu", "vec+mt", t, gelu, Options(num_threads=t, mt_threshold=1, **sync)))
-            variants.append(("gelu", "vec+mt+db", t, gelu, Options(num_threads=t, mt_threshold=1)))
-            variants.append(("copy", "vec+mt", t, COPY.format(n=n), Options(num_threads=t, mt_threshold=1, **sync)))
-        for kname, rung, t, src, o in variants:
-            name = f"{kname}-{n}-{rung}-{t}"
-            hexmlir.compile(src, o, emit="so", output=str(out / f"{name}.so"))
-            index.append({"file": f"{name}.so", "kernel": kname, "n": n, "rung": rung, "threads": t})
-    (out / "index.json").write_text(json.dumps(index, indent=1))
+    entries = []
+    variants = _variants(threads)
+    bar = progress(len(sizes) * len(kernels) * len(variants), "build mt-scaling")
+    for name in kernels:
+        for n in sizes:
+            k = REGISTRY[name].kernel({"n": n})
+            for rung, t, o in variants:
+                f = f"mt-{name}-{n}-{rung.replace('+', '_')}-{t}.so"
+                entries.append({"kernel": name, "n": n, "rung": rung, "threads": t, "file": f,
+                                "error": _compile(k.mlir, o, out / f)})
+                bar.update()
+    bar.close()
+    # overhead probes
+    pn = max(threads) * 256
+    k = REGISTRY["vector_add"].kernel({"n": pn})
+    probes = [("nodma", 1, Options(multithread=False, dma=False, double_buffer=False)),
+              ("dma", 1, Options(multithread=False, double_buffer=False)),
+              ("db", 1, Options(multithread=False))]
+    # 256-element TCM tiles: one tile per thread, so the MT probe really forks and joins
+    probes += [("mt", t, Options(num_threads=t, mt_threshold=1, dma=False, double_buffer=False, tile_elems=256))
+               for t in threads]
+    pe = []
+    for what, t, o in probes:
+        f = f"probe-{what}-{t}.so"
+        pe.append({"probe": what, "n": pn, "threads": t, "file": f, "error": _compile(k.mlir, o, out / f)})
+    _update_index(out, "mt", entries, max(threads))
+    _update_index(out, "probes", pe, max(threads))
+    return entries
 
 
-def run(artifacts, repeats: int = 21, log=print) -> list[dict]:
-    from hexmlir.artifact import Kernel
-    d = Path(artifacts)
-    index = json.loads((d / "index.json").read_text())
+def run(art_dir, warmup: int = 5, repeats: int = 21, with_peers: bool = True, log=print) -> list[dict]:
+    d = Path(art_dir)
+    idx = json.loads((d / "index.json").read_text())
+    entries = idx["mt"]
+    N = idx["threads"]
     rows = []
-    for i, e in enumerate(index):
-        k = Kernel.load(d / e["file"])
-        n = e["n"]
-        rot = rotation(8 * n)
-        sets = [[np.random.default_rng().uniform(-6, 6, n).astype(np.float32), np.empty(n, np.float32)]
-                for _ in range(rot)]
-        r = measure([k.prepared(s) for s in sets], warmup=5, repeats=repeats)
-        row = {**e, "ms": r["median"] * 1e3, "spread": r["spread"], "GBps": 8 * n / r["median"] / 1e9}
-        rows.append(row)
-        log(f"[{i + 1}/{len(index)}] {e['kernel']:5s} n={n:>9} {e['rung']:7s} t={e['threads']:>2} "
-            f"{row['ms']:9.4f} ms {row['GBps']:7.2f} GB/s")
+    rng = np.random.default_rng()
+    keys = list(dict.fromkeys((e["kernel"], e["n"]) for e in entries))
+    bar = progress(len(entries), "mt-scaling")
+    for name, n in keys:
+        entry = REGISTRY[name]
+        k = entry.kernel({"n": n})
+        sets = [k.random_inputs(rng) for _ in range(rotation(k.bytes_moved))]
+        refs = k.reference(*sets[0])
+        for e in [e for e in entries if (e["kernel"], e["n"]) == (name, n)]:
+            bar.set_postfix_str(f"{name} n={n} {e['rung']} t={e['threads']}")
+            row = {k2: e[k2] for k2 in ("kernel", "n", "rung", "threads")}
+            row["impl"] = "hexmlir"
+            if e["error"]:
+                row.update(ms=None, note=e["error"])
+            else:
+                m = time_artifact(d / e["file"], sets, refs, entry.dtype, warmup, repeats)
+                row.update(ms=m["median"] * 1e3, spread=m["spread"], cpu=m["cpu"], err=m["err"], ok=m["ok"],
+                           GBps=k.bytes_moved / m["median"] / 1e9, dma_copies=m["dma_copies"],
+                           dma_ms=m["dma_ms"])
+            rows.append(row)
+            bar.update()
+        if with_peers:
+            from . import peers
+            for t in (1, N):
+                m = peers.torch_eager(entry, sets, t, warmup, repeats)
+                if isinstance(m, dict):
+                    rows.append({"kernel": name, "n": n, "rung": "torch eager", "threads": t, "impl": "torch eager",
+                                 "ms": m["median"] * 1e3, "spread": m["spread"], "cpu": m["cpu"],
+                                 "GBps": k.bytes_moved / m["median"] / 1e9})
+        best = min((r["ms"] for r in rows if r["kernel"] == name and r["n"] == n and r["impl"] == "hexmlir"
+                    and r["ms"]), default=None)
+        log(f"{name:10s} n={n:>9} best hexmlir {best:.4f} ms" if best else f"{name} n={n}: no result")
+    bar.close()
     return rows
 
 
-def table(rows) -> str:
-    by = {(r["kernel"], r["n"], r["rung"], r["threads"]): r for r in rows}
-    threads = sorted({r["threads"] for r in rows if r["rung"] == "vec+mt"})
-    sizes = sorted({r["n"] for r in rows})
-    head = ("| n | scalar ms | vec ms | vec/scalar | DB x vec (1t) | " +
-            " | ".join(f"MT{t} x vec | +DB{t} x MT{t}" for t in threads) + " | best GB/s | copy GB/s | best / copy |")
-    out = [head, "|" + "---:|" * (head.count("|") - 1)]
+def overheads(art_dir, warmup: int = 20, repeats: int = 201, log=print) -> dict:
+    """The MT and DB mechanisms' own costs (see the module docstring). Microseconds."""
+    from ..artifact import Kernel
+    from .. import runtime
+    d = Path(art_dir)
+    idx = json.loads((d / "index.json").read_text())
+    probes = {(p["probe"], p["threads"]): p for p in idx["probes"] if not p["error"]}
+    if not probes:
+        return {"error": "no probe artifacts"}
+    pn = next(iter(probes.values()))["n"]
+    k = REGISTRY["vector_add"].kernel({"n": pn})
+    sets = [k.random_inputs() for _ in range(2)]
+    refs = k.reference(*sets[0])
+
+    def tm(key):
+        return time_artifact(d / probes[key]["file"], sets, refs, "float32", warmup, repeats)
+
+    Kernel.load(d / next(iter(probes.values()))["file"])        # loads the runtime
+    pool0 = runtime.num_threads()
+    res = {"probe_elems": pn, "pool_threads": pool0, "mt": {}, "dma": {}}
+    base = tm(("nodma", 1))
+    res["vec_nodma_us"] = base["median"] * 1e6
+    for what in ("dma", "db"):
+        if (what, 1) in probes:
+            m = tm((what, 1))
+            per = m["dma_copies"] or float("nan")
+            res["dma"][what] = {"call_us": m["median"] * 1e6, "copies_per_call": m["dma_copies"],
+                                "per_copy_us": (m["median"] - base["median"]) * 1e6 / per}
+    for (what, t), p in sorted(probes.items(), key=lambda kv: kv[0][1]):
+        if what != "mt":
+            continue
+        kern = Kernel.load(d / p["file"])
+        calls = prepare(kern, sets)
+        fns = [c for c, _ in calls]
+        runtime.set_num_threads(1)
+        inline = measure(fns, warmup, repeats)["median"]
+        runtime.set_num_threads(t)
+        pooled = measure(fns, warmup, repeats)["median"]
+        starts = []
+        for _ in range(7):
+            runtime.set_num_threads(1)
+            t0 = time.perf_counter()
+            runtime.set_num_threads(t)
+            fns[0]()
+            starts.append(time.perf_counter() - t0 - pooled)
+        res["mt"][t] = {"inline_us": inline * 1e6, "pooled_us": pooled * 1e6,
+                        "forkjoin_us": (pooled - inline) * 1e6, "startup_us": statistics.median(starts) * 1e6}
+    runtime.set_num_threads(pool0)
+    log(json.dumps(res, indent=1))
+    return res
+
+
+def crossover(rows, kernel: str = "gelu", margin: float = 1.15):
+    """Smallest n from which the best MT variant beats single-thread vec by `margin` (above the ~5-10% spread
+    of small sizes) at this and every larger size."""
+    sizes = sorted({r["n"] for r in rows if r["kernel"] == kernel})
+    wins = []
     for n in sizes:
-        g = lambda rung, t=1: by[("gelu", n, rung, t)]["ms"]  # noqa: E731
-        s, v = g("scalar"), g("vec")
-        cells = []
-        for t in threads:
-            cells += [f"{v / g('vec+mt', t):.2f}", f"{g('vec+mt', t) / g('vec+mt+db', t):.2f}"]
-        best = min([v, g("vec+db")] + [g(r, t) for t in threads for r in ("vec+mt", "vec+mt+db")])
-        copy = min([by[("copy", n, "vec", 1)]["ms"]] + [by[("copy", n, "vec+mt", t)]["ms"] for t in threads])
-        out.append(f"| {n} | {s:.3f} | {v:.3f} | {s / v:.1f}x | {v / g('vec+db'):.2f} | " + " | ".join(cells) +
-                   f" | {8 * n / best / 1e6:.1f} | {8 * n / copy / 1e6:.1f} | {copy / best:.2f} |")
-    return "\n".join(out)
+        vec = [r["ms"] for r in rows if (r["kernel"], r["n"], r["rung"], r["impl"]) == (kernel, n, "vec", "hexmlir")
+               and r["ms"]]
+        mt = [r["ms"] for r in rows if (r["kernel"], r["n"], r["rung"]) == (kernel, n, "vec+mt") and r["ms"]]
+        wins.append(bool(vec and mt and vec[0] / min(mt) >= margin))
+    for i, n in enumerate(sizes):
+        if all(wins[i:]):
+            return n
+    return None
 
 
 def main(argv=None) -> None:
+    """`python -m hexmlir.bench.mt_scaling build|run DIR` (kept for docs/results.md; `hexmlir bench` is the CLI)."""
     import argparse
     ap = argparse.ArgumentParser(prog="python -m hexmlir.bench.mt_scaling")
     ap.add_argument("mode", choices=["build", "run"])
@@ -106,11 +193,15 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     if a.mode == "build":
         build(a.dir, threads=tuple(int(t) for t in a.threads.split(",")))
-    else:
-        rows = run(a.dir, a.repeats)
-        print(table(rows))
-        if a.json:
-            Path(a.json).write_text(json.dumps({"rows": rows, "cpus": os.cpu_count()}, indent=1))
+        return
+    from .report import mt_table
+    from .suite import peaks
+    idx = json.loads((Path(a.dir) / "index.json").read_text())
+    res = {"mt": run(a.dir, repeats=a.repeats), "threads": idx["threads"], "peaks": peaks(idx["threads"])}
+    for k in dict.fromkeys(r["kernel"] for r in res["mt"]):
+        print(f"\n{k}: crossover n = {crossover(res['mt'], k)}\n" + mt_table(res, k))
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

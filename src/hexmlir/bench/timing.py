@@ -1,7 +1,9 @@
 """Timing helpers shared by the benchmarks (numpy only, so they run where MLIR is absent)."""
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -9,34 +11,146 @@ import numpy as np
 
 def measure(fns, warmup: int = 3, repeats: int = 15) -> dict:
     """Time a list of zero-argument callables used round-robin (one per rotated input set), so caches
-    do not flatter small sizes. Returns median / min / max seconds and the relative spread (IQR/median)."""
+    do not flatter small sizes. Warm-up calls are excluded. Returns median / min / max seconds, the relative
+    spread (IQR/median) and `cpu`, process CPU time over wall time during the timed calls (how many cores
+    were busy: checks the thread count a peer or a rung really used)."""
     if callable(fns):
         fns = [fns]
     for i in range(warmup):
         fns[i % len(fns)]()
     ts = []
+    c0, w0 = time.process_time(), time.perf_counter()
     for i in range(repeats):
         f = fns[i % len(fns)]
         t0 = time.perf_counter()
         f()
         ts.append(time.perf_counter() - t0)
+    cpu = (time.process_time() - c0) / max(1e-12, time.perf_counter() - w0)
     ts.sort()
     med = statistics.median(ts)
     q1, q3 = ts[len(ts) // 4], ts[(3 * len(ts)) // 4]
-    return {"median": med, "min": ts[0], "max": ts[-1], "spread": (q3 - q1) / med if med else 0.0}
+    return {"median": med, "min": ts[0], "max": ts[-1], "spread": (q3 - q1) / med if med else 0.0,
+            "cpu": cpu, "calls": warmup + repeats}
 
 
-def rotation(nbytes: int, llc_bytes: int = 64 << 20) -> int:
+def llc_bytes() -> int:
+    """Twice the last-level cache as sysfs reports it (at least 64 MiB): the working set to exceed."""
+    size = 0
+    for idx in range(8):
+        try:
+            txt = open(f"/sys/devices/system/cpu/cpu0/cache/index{idx}/size").read().strip()
+        except OSError:
+            continue
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(txt[-1:], 1)
+        size = max(size, int(txt.rstrip("KMG")) * mult)
+    return max(64 << 20, 2 * size)
+
+
+_LLC = llc_bytes()
+
+
+def rotation(nbytes: int, llc_bytes: int | None = None) -> int:
     """How many input sets to rotate through so that the working set exceeds the last-level cache."""
-    return max(1, min(8, -(-llc_bytes // max(1, nbytes))))
+    return max(1, min(32, -(-(llc_bytes or _LLC) // max(1, nbytes))))
 
 
-def copy_bandwidth(nbytes: int, repeats: int = 15) -> float:
-    """Single-thread copy bandwidth in bytes/s (read + write counted), measured with numpy."""
-    n = max(1, nbytes // 8)
+def copy_bandwidth(nbytes: int, repeats: int = 15, threads: int = 1) -> float:
+    """Copy bandwidth in bytes/s (read + write counted) with numpy, on `threads` Python threads each copying
+    a contiguous slice (numpy releases the GIL inside the copy loop)."""
+    n = max(threads, nbytes // 8)
     k = rotation(16 * n)
     srcs = [np.random.rand(n) for _ in range(k)]
     dsts = [np.empty_like(s) for s in srcs]
-    fns = [lambda s=s, d=d: np.copyto(d, s) for s, d in zip(srcs, dsts)]
-    t = measure(fns, repeats=repeats)["median"]
+    if threads == 1:
+        fns = [lambda s=s, d=d: np.copyto(d, s) for s, d in zip(srcs, dsts)]
+        t = measure(fns, repeats=repeats)["median"]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor(threads)
+        cuts = np.linspace(0, n, threads + 1).astype(int)
+
+        def par(s, d):
+            list(pool.map(lambda i: np.copyto(d[cuts[i]:cuts[i + 1]], s[cuts[i]:cuts[i + 1]]), range(threads)))
+        t = measure([lambda s=s, d=d: par(s, d) for s, d in zip(srcs, dsts)], repeats=repeats)["median"]
+        pool.shutdown()
     return 2 * n * 8 / t
+
+
+def torch_copy_bandwidth(nbytes: int, threads: int, repeats: int = 15) -> float | None:
+    """Copy bandwidth (bytes/s, read + write) of torch's parallel copy_ at `threads` threads; None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        n = max(1, nbytes // 4)
+        k = rotation(8 * n)
+        srcs = [torch.rand(n) for _ in range(k)]
+        dsts = [torch.empty_like(s) for s in srcs]
+        t = measure([lambda s=s, d=d: d.copy_(s) for s, d in zip(srcs, dsts)], repeats=repeats)["median"]
+        return 2 * n * 4 / t
+    finally:
+        torch.set_num_threads(old)
+
+
+def peak_flops(threads: int, n: int = 2048, repeats: int = 7) -> tuple[float, str]:
+    """Measured f32 GFLOP/s peak: a large matmul through torch (MKL/oneDNN) at `threads` threads, else numpy
+    BLAS (thread count not controlled). Returns (flop/s, what measured it)."""
+    try:
+        import torch
+        old = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            a, b = torch.rand(n, n), torch.rand(n, n)
+            t = measure(lambda: a @ b, warmup=2, repeats=repeats)["median"]
+            return 2 * n ** 3 / t, f"torch matmul {n}^3 f32, {threads} threads"
+        finally:
+            torch.set_num_threads(old)
+    except ImportError:
+        a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+        t = measure(lambda: a @ b, warmup=2, repeats=repeats)["median"]
+        return 2 * n ** 3 / t, f"numpy matmul {n}^3 f32 (BLAS threads not controlled)"
+
+
+class _Bar:
+    """Minimal progress bar on stderr (used when tqdm is not installed)."""
+
+    def __init__(self, total: int, desc: str = ""):
+        self.total, self.n, self.desc, self.t0 = total, 0, desc, time.time()
+        self.post = ""
+        self._draw()
+
+    def _draw(self):
+        w = 30
+        done = int(w * self.n / max(1, self.total))
+        sys.stderr.write(f"\r{self.desc} [{'#' * done}{'.' * (w - done)}] {self.n}/{self.total} "
+                         f"{time.time() - self.t0:5.0f}s {self.post[:40]:40s}")
+        sys.stderr.flush()
+
+    def set_postfix_str(self, s: str):
+        self.post = s
+        self._draw()
+
+    def update(self, k: int = 1):
+        self.n += k
+        self._draw()
+
+    def close(self):
+        sys.stderr.write("\n")
+
+
+def progress(total: int, desc: str = ""):
+    """A progress bar: tqdm if installed, else a small stderr fallback. HEXMLIR_NO_PROGRESS=1 silences it."""
+    if os.environ.get("HEXMLIR_NO_PROGRESS"):
+        class _Null:
+            def update(self, k=1): pass
+            def set_postfix_str(self, s): pass
+            def close(self): pass
+        return _Null()
+    try:
+        from tqdm import tqdm
+        return tqdm(total=total, desc=desc, leave=False)
+    except ImportError:
+        return _Bar(total, desc)

@@ -1,0 +1,200 @@
+"""The ablation ladder: scalar -> +Vec -> +Vec+MT -> +Vec+MT+DB per kernel (plus +Vec+DB single-threaded),
+with peers and a roofline position, at fixed problem sizes.
+
+TCM tiling with synchronous DMA is on at every rung (tiles staged DDR -> TCM -> DDR by the runtime's DMA
+engine, each copy started and waited at once); DB turns the same copies asynchronous (ping-pong sets).
+`build(dir)` compiles the artifacts (needs MLIR; IREE .vmfb too when iree-base-compiler is installed);
+`run(dir)` needs numpy only (torch / iree-base-runtime for those peers), so it runs on a machine without MLIR.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import peers
+from .registry import REGISTRY, check, tolerance
+from .timing import measure, progress
+
+#: rung -> (Options keywords, uses the N-thread count)
+RUNGS = {
+    "scalar": (dict(vectorize=False, multithread=False, double_buffer=False), False),
+    "vec": (dict(multithread=False, double_buffer=False), False),
+    "vec+db": (dict(multithread=False), False),
+    "vec+mt": (dict(mt_threshold=1, double_buffer=False), True),
+    "vec+mt+db": (dict(mt_threshold=1), True),
+    # side rungs: TCM tiling kept, tiles copied by inline loops on the compute thread instead of the DMA
+    # engine (on a CPU the emulated engine is a thread handing data across cores; on the NPU it is hardware)
+    "vec/nodma": (dict(multithread=False, dma=False, double_buffer=False), False),
+    "vec+mt/nodma": (dict(mt_threshold=1, dma=False, double_buffer=False), True),
+}
+LADDER = ["scalar", "vec", "vec+mt", "vec+mt+db"]      # the published ladder; vec+db is the side rung
+
+
+def rung_options(rung: str, threads: int, **extra):
+    from .. import Options
+    kw, mt = RUNGS[rung]
+    return Options(**kw, **({"num_threads": threads} if mt else {}), **extra)
+
+
+def _compile(mlir, opts, out: Path) -> str | None:
+    """Compile one artifact; returns an error string instead of raising (the run reports it)."""
+    import hexmlir
+    from ..errors import HexmlirError
+    try:
+        hexmlir.compile(mlir, opts, emit="so", output=str(out))
+        return None
+    except HexmlirError as e:
+        return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bool = True, log=None) -> list:
+    """Compile every rung of every kernel into out_dir; returns the index entries (also in index.json)."""
+    names = kernels or list(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        from ..errors import HexmlirError
+        raise HexmlirError(f"unknown bench kernel(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    bar = progress(len(names) * len(RUNGS), "build ladder")
+    for name in names:
+        e = REGISTRY[name]
+        size = e.tiny_size if tiny else e.ladder_size
+        k = e.kernel(size)
+        for rung, (_, mt) in RUNGS.items():
+            t = threads if mt else 1
+            f = f"ladder-{name}-{rung.replace('+', '_').replace('/', '-')}-{t}.so"
+            err = _compile(k.mlir, rung_options(rung, t), out / f)
+            entries.append({"kernel": name, "size": size, "rung": rung, "threads": t, "file": f, "error": err})
+            bar.update()
+        if iree:
+            vf = f"iree-{name}.vmfb"
+            err = peers.build_iree(k.mlir, out / vf)
+            entries.append({"kernel": name, "size": size, "rung": "iree", "threads": 0, "file": vf, "error": err})
+    bar.close()
+    _update_index(out, "ladder", entries, threads)
+    return entries
+
+
+def _update_index(out: Path, key: str, entries, threads: int) -> None:
+    p = out / "index.json"
+    idx = json.loads(p.read_text()) if p.exists() else {}
+    idx[key] = entries
+    idx["threads"] = threads
+    p.write_text(json.dumps(idx, indent=1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running artifacts (numpy + ctypes)
+
+
+def prepare(kernel, sets):
+    """Per input set: (call, outputs) with the outputs preallocated in signature order."""
+    calls = []
+    for s in sets:
+        args, k = [], 0
+        for spec in kernel.meta["args"]:
+            if spec["role"] == "in":
+                args.append(s[k])
+                k += 1
+            else:
+                args.append(np.empty(spec["shape"], dtype=spec["dtype"]))
+        calls.append((kernel.prepared(args), [args[i] for i in kernel.meta["results"]]))
+    return calls
+
+
+def time_artifact(path, sets, refs, dtype, warmup, repeats) -> dict:
+    """Load, check against the reference on the first input set, time; DMA stats per call."""
+    from ..artifact import Kernel
+    from .. import runtime
+    kern = Kernel.load(path)
+    calls = prepare(kern, sets)
+    calls[0][0]()
+    err = check(calls[0][1], refs, dtype)
+    runtime.reset_stats()
+    m = measure([c for c, _ in calls], warmup, repeats)
+    st = runtime.stats()
+    m.update(err=err, ok=err <= tolerance(dtype), dma_copies=st["dma_copies"] / m["calls"],
+             dma_ms=st["dma_ns"] / m["calls"] / 1e6, dma_bytes=st["dma_bytes"] / m["calls"])
+    return m
+
+
+def _row(entry, k, impl, rung, threads, m, note=""):
+    if isinstance(m, str):
+        return {"kernel": entry.name, "label": entry.label, "impl": impl, "rung": rung, "threads": threads,
+                "ms": None, "note": m}
+    sec = m["median"]
+    return {"kernel": entry.name, "label": entry.label, "impl": impl, "rung": rung, "threads": threads,
+            "ms": sec * 1e3, "spread": m["spread"], "cpu": m["cpu"], "err": m.get("err"), "ok": m.get("ok"),
+            "GBps": k.bytes_moved / sec / 1e9, "GFLOPs": k.flops / sec / 1e9,
+            "dma_copies": m.get("dma_copies"), "dma_ms": m.get("dma_ms"), "note": note}
+
+
+def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, log=print, rows=None,
+        checkpoint=None, kernels=None) -> list[dict]:
+    """Time every rung and peer; rows are appended to `rows` and `checkpoint()` is called after each kernel
+    (so a run cut short still leaves its finished kernels on disk)."""
+    d = Path(art_dir)
+    idx = json.loads((d / "index.json").read_text())
+    N = idx["threads"]
+    entries = idx["ladder"]
+    names = [n for n in dict.fromkeys(e["kernel"] for e in entries) if not kernels or n in kernels]
+    entries = [e for e in entries if e["kernel"] in names]
+    rows = [] if rows is None else rows
+    seed = int(np.random.default_rng().integers(1 << 31))
+    bar = progress(len(entries) + (len(names) * 6 if with_peers else 0), "ladder")
+    for name in names:
+        entry = REGISTRY[name]
+        mine = [e for e in entries if e["kernel"] == name]
+        k = entry.kernel(mine[0]["size"])
+        sets = peers.input_sets(k, seed)
+        refs = k.reference(*sets[0])
+        for e in mine:
+            bar.set_postfix_str(f"{name} {e['rung']}")
+            if e["rung"] == "iree":
+                continue
+            m = e["error"] or time_artifact(d / e["file"], sets, refs, entry.dtype, warmup, repeats)
+            rows.append(_row(entry, k, "hexmlir", e["rung"], e["threads"], m))
+            bar.update()
+        if not with_peers:
+            continue
+        for t in (1, N):
+            bar.set_postfix_str(f"{name} peers t={t}")
+            rows.append(_row(entry, k, "torch eager", "peer", t, peers.torch_eager(entry, sets, t, warmup, repeats)))
+            # Inductor and IREE fix their thread count when first compiled / created in a process: each
+            # thread count runs in a fresh subprocess on the same (seeded) inputs
+            rows.append(_row(entry, k, "torch inductor", "peer", t,
+                             peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed)))
+            ie = next((e for e in mine if e["rung"] == "iree"), None)
+            if ie is None or ie["error"]:
+                m = ie["error"] if ie else "not built"
+            else:
+                m = peers.in_subprocess("iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])
+            rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, m))
+            bar.update(3)
+        rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
+                         note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
+        try:
+            import torch
+            torch.set_num_threads(os.cpu_count() or 1)
+        except ImportError:
+            pass
+        log(_summary(rows, name))
+        if checkpoint:
+            checkpoint()
+    bar.close()
+    return rows
+
+
+def _summary(rows, name) -> str:
+    out = [f"{name}:"]
+    for r in rows:
+        if r["kernel"] == name:
+            ms = "   n/a   " if r["ms"] is None else f"{r['ms']:9.3f}"
+            out.append(f"  {r['impl']:15s} {r['rung']:10s} t={r['threads']:>2} {ms} ms "
+                       f"{'' if r.get('ok', True) is not False else 'WRONG'} {r.get('note') or ''}")
+    return "\n".join(out)

@@ -1,0 +1,171 @@
+"""Peers timed in the same run on the same inputs: PyTorch eager, torch.compile (Inductor's C++ CPU backend),
+NumPy, and IREE llvm-cpu on the same Linalg. Each returns a `measure` result or a string saying why not.
+
+IREE: `build_iree` compiles the kernel's Linalg here (iree-base-compiler; named ops generalized with our MLIR
+first, since IREE's parser no longer knows the elementwise named ops) to a .vmfb for x86-64-v3, the same ISA
+level as hexmlir's host artifacts; `IreeRunner` runs it with iree-base-runtime only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from .timing import measure, rotation
+
+IREE_CPU = "x86-64-v3"
+
+
+def _torch():
+    try:
+        import torch
+        return torch
+    except ImportError:
+        return None
+
+
+def input_sets(k, seed: int):
+    """The rotated input sets of a kernel, reproducible from `seed` (a subprocess peer rebuilds them)."""
+    rng = np.random.default_rng(seed)
+    return [k.random_inputs(rng) for _ in range(rotation(k.bytes_moved))]
+
+
+def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, repeats: int, seed: int,
+                  vmfb=None, timeout: int = 300):
+    """Run one peer ("inductor" | "iree") in a fresh Python process; returns a measure dict (with err/ok)
+    or a string saying why not."""
+    cmd = [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
+           str(repeats), str(seed), str(vmfb or "")]
+    # OMP_NUM_THREADS: Inductor's kernels may link a libgomp other than torch's, which set_num_threads
+    # does not reach; one compile worker: the pool's start-up would dominate these small compiles
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCHINDUCTOR_COMPILE_THREADS="1")
+    # the child imports this very hexmlir, not whichever one is installed
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return f"{impl} timed out after {timeout} s"
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode or not lines:
+        return f"{impl} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
+    r = json.loads(lines[-1])
+    return r if "median" in r else r.get("why", "?")
+
+
+def _child(argv) -> None:
+    from .registry import REGISTRY, check, tolerance
+    impl, name, size, threads, warmup, repeats, seed, vmfb = argv
+    threads, warmup, repeats = int(threads), int(warmup), int(repeats)
+    entry = REGISTRY[name]
+    k = entry.kernel(json.loads(size))
+    sets = input_sets(k, int(seed))
+    if impl == "inductor":
+        m = torch_inductor(entry, sets, threads, warmup, repeats)
+    else:
+        m = iree_run(vmfb, k.name, sets, threads, warmup, repeats)
+    if isinstance(m, str):
+        print(json.dumps({"why": m}))
+        return
+    outs = m.pop("outputs")
+    m["err"] = check(outs, k.reference(*sets[0]), entry.dtype)
+    m["ok"] = m["err"] <= tolerance(entry.dtype)
+    print(json.dumps(m))
+
+
+def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):
+    torch = _torch()
+    if torch is None or entry.torch_fn is None:
+        return "torch not installed" if torch is None else "no torch form"
+    torch.set_num_threads(threads)
+    tsets = [[torch.from_numpy(a) for a in s] for s in sets]
+    fn = entry.torch_fn
+    with torch.inference_mode():
+        return measure([lambda ts=ts: fn(torch, *ts) for ts in tsets], warmup, repeats)
+
+
+def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
+    """torch.compile(backend="inductor") on CPU; compiled per thread count (Inductor bakes the OpenMP thread
+    count into the generated C++), compile time excluded (it happens in the first call, before warm-up)."""
+    torch = _torch()
+    if torch is None or entry.torch_fn is None:
+        return "torch not installed" if torch is None else "no torch form"
+    try:
+        torch.set_num_threads(threads)
+        import torch._inductor.config as icfg
+        icfg.cpp.threads = threads            # `#pragma omp parallel num_threads(threads)` in the kernels
+        torch._dynamo.reset()
+        fn = entry.torch_fn
+        cf = torch.compile(lambda *ts: fn(torch, *ts), backend="inductor", dynamic=False)
+        tsets = [[torch.from_numpy(a) for a in s] for s in sets]
+        with torch.inference_mode():
+            out = cf(*tsets[0])
+            r = measure([lambda ts=ts: cf(*ts) for ts in tsets], warmup, repeats)
+        r["outputs"] = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+        return r
+    except Exception as e:     # a missing C++ compiler etc.: report, do not abort the run
+        return f"inductor failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+
+
+def numpy_peer(entry, sets, warmup: int, repeats: int):
+    if entry.numpy_fn is None:
+        return "no numpy form"
+    fn = entry.numpy_fn
+    return measure([lambda s=s: fn(*s) for s in sets], warmup, repeats)
+
+
+def generalized(mlir: str) -> str:
+    """The module with named linalg ops rewritten as linalg.generic (needs our MLIR bindings)."""
+    from .. import ir as hir
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(mlir)
+        hir.run_passes(m, "func.func(linalg-generalize-named-ops)", "iree-prep")
+        return str(m)
+
+
+def build_iree(mlir: str, out_path) -> str | None:
+    """Compile for IREE llvm-cpu; returns None on success or the reason it could not."""
+    try:
+        import iree.compiler as ic
+    except ImportError:
+        return "iree-base-compiler not installed"
+    try:
+        vm = ic.compile_str(generalized(mlir), target_backends=["llvm-cpu"],
+                            extra_args=[f"--iree-llvmcpu-target-cpu={IREE_CPU}"])
+    except Exception as e:
+        return f"iree-compile failed: {str(e).splitlines()[3] if len(str(e).splitlines()) > 3 else e}"
+    with open(out_path, "wb") as f:
+        f.write(vm)
+    return None
+
+
+def iree_run(vmfb_path, func: str, sets, threads: int, warmup: int, repeats: int):
+    """Time the IREE module on `threads` task-system workers (--task_topology_group_count), inputs uploaded
+    to the (host) device once; the result buffer is allocated per call, as in torch eager."""
+    try:
+        import iree.runtime as rt
+    except ImportError:
+        return "iree-base-runtime not installed"
+    try:
+        rt.flags.parse_flags(f"--task_topology_group_count={threads}")
+        dev = rt.get_driver("local-task").create_default_device()
+        ctx = rt.SystemContext(config=rt.Config(device=dev))
+        with open(vmfb_path, "rb") as f:
+            ctx.add_vm_module(rt.VmModule.copy_buffer(ctx.instance, f.read()))
+        fn = ctx.modules.module[func]
+        dsets = [[rt.asdevicearray(dev, a) for a in s] for s in sets]
+        out = fn(*dsets[0])
+        outs = [o.to_host() for o in (out if isinstance(out, (tuple, list)) else [out])]
+        r = measure([lambda d=d: fn(*d) for d in dsets], warmup, repeats)
+        r["outputs"] = outs
+        return r
+    except Exception as e:
+        return f"iree run failed: {type(e).__name__}: {str(e)[:160]}"
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
