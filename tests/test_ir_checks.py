@@ -2,6 +2,7 @@
 import re
 import subprocess
 
+import numpy as np
 import pytest
 
 import hexmlir
@@ -26,6 +27,37 @@ def test_fusion_makes_one_loop_nest(tmp_path):
     assert fused.count("linalg.generic") == 1
     assert fused.count("tensor.empty") == 1           # only the output; no intermediate tensors
     assert "math.tanh" in fused
+
+
+def test_fusion_keeps_producers_out_of_broadcast_contraction_operands(tmp_path):
+    """GELU then nn.Linear (transpose + matmul): the GELU and the transpose stay separate ops (merged, the GELU
+    would be recomputed per output column and the matmul would read the weight with stride K)."""
+    mlir = """func.func @f(%x: tensor<7x33xf32>, %w: tensor<45x33xf32>) -> tensor<7x45xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<7x33xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+       iterator_types = ["parallel", "parallel"]} ins(%x : tensor<7x33xf32>) outs(%e0 : tensor<7x33xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = math.tanh %a : f32
+    %m = arith.mulf %a, %t : f32
+    linalg.yield %m : f32
+  } -> tensor<7x33xf32>
+  %e1 = tensor.empty() : tensor<33x45xf32>
+  %wt = linalg.transpose ins(%w : tensor<45x33xf32>) outs(%e1 : tensor<33x45xf32>) permutation = [1, 0]
+  %e2 = tensor.empty() : tensor<7x45xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<7x45xf32>) -> tensor<7x45xf32>
+  %r = linalg.matmul ins(%g, %wt : tensor<7x33xf32>, tensor<33x45xf32>) outs(%z : tensor<7x45xf32>) -> tensor<7x45xf32>
+  return %r : tensor<7x45xf32>
+}"""
+    d = tmp_path / "dump"
+    k = hexmlir.compile(mlir, Options(dump_dir=str(d), fast_math=False))
+    fused = (d / "03-fusion.mlir").read_text()
+    matmul = [ln for ln in fused.splitlines() if '"reduction"' in ln]
+    assert len(matmul) == 1 and "ins(%arg0, %arg1" not in matmul[0]       # reads the GELU and transpose results
+    assert fused.count("math.tanh") == 1 and "hexmlir.fusion_barrier" not in fused
+    rng = np.random.default_rng()
+    x, w = rng.standard_normal((7, 33), np.float32), rng.standard_normal((45, 33), np.float32)
+    np.testing.assert_allclose(k(x, w), (x * np.tanh(x)) @ w.T, rtol=1e-5, atol=1e-5)
 
 
 def test_unfused_keeps_ops(tmp_path):
@@ -67,6 +99,16 @@ def test_scalar_build_has_no_vectors(tmp_path):
 def test_vector_build_has_vectors(tmp_path):
     asm = _dump(tmp_path, S.vector_add(100000))["target"]
     assert re.search(r"vaddps\s+[^\n]*%ymm", asm)
+
+
+def test_contraction_accumulator_is_carried_in_registers(tmp_path):
+    """The C tile of a vectorized matmul is read before the k loop, carried as an iter_arg, written after."""
+    vec = _dump(tmp_path, S.matmul(33, 17, 65))["vectorize"]
+    carried = re.findall(r"scf\.for [^\n]*iter_args\([^\n]*-> \(vector<1x\d+xf32>\)", vec)
+    assert carried, "k loop does not carry the accumulator"
+    k_loop = vec[vec.index(carried[0]):]
+    k_loop = k_loop[:k_loop.index("scf.yield")]
+    assert "vector.transfer_write" not in k_loop
 
 
 def _hexagon_obj(tmp_path, kernel, arch, vectorize):

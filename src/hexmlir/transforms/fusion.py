@@ -5,9 +5,65 @@ mul/tanh/add... become one linalg.generic, no intermediate tensors). Reductions 
 consumers that way; those are fused at tile level instead: the plan marks them `producer` of a root and
 tcm_tiling pulls them into the root's tile loop (fuse_into_containing_op), so their results live only in
 the tile (TCM), never in DDR.
+
+One policy upstream's pass has no switch for: a producer is not merged into a contraction operand that the
+contraction broadcasts (an indexing map that misses some of its loops, as A and B of a matmul do). Merged,
+the producer would be recomputed for every point of the missing loops (a GELU before a Linear: N times per
+element), and a transpose (every nn.Linear imports as transpose + matmul) would turn the matmul's
+contiguous row reads into strided gathers. Such operands get a named linalg.copy as a barrier (the pass
+only merges linalg.generic producers), removed again after the pass.
 """
-from ..ir import run_passes
+import re
+
+from torch_mlir import ir
+
+from ..ir import ops_named, run_passes
+
+BARRIER = "hexmlir.fusion_barrier"
 
 
 def run(module, cx) -> None:
-    run_passes(module, "func.func(linalg-fuse-elementwise-ops), canonicalize, cse", "fusion")
+    _insert_barriers(module)
+    run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
+    _remove_barriers(module)
+    run_passes(module, "canonicalize, cse", "fusion")
+
+
+def _broadcast_operands(op):
+    """Input operand indices of a contraction generic whose indexing map misses some of its loops."""
+    if "reduction" not in str(op.attributes["iterator_types"]):
+        return []
+    maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
+    n_in = len(op.operands) - len(op.results)
+    out = []
+    for i in range(n_in):
+        used = {int(d) for r in maps[i].results for d in re.findall(r"d(\d+)", str(r))}
+        if len(used) < maps[i].n_dims:
+            out.append(i)
+    return out
+
+
+def _insert_barriers(module) -> None:
+    from torch_mlir.dialects import linalg, tensor
+    for op in ops_named(module.operation, "linalg.generic"):
+        for i in _broadcast_operands(op):
+            v = op.operands[i]
+            prod = getattr(v.owner, "operation", None)          # None: a block argument
+            # Producers with no tensor inputs (constants, fills) cost nothing to recompute: let them merge.
+            if prod is None or prod.name != "linalg.generic" or \
+                    not any(isinstance(x.type, ir.RankedTensorType) for x in
+                            prod.operands[:len(prod.operands) - len(prod.results)]):
+                continue
+            t = ir.RankedTensorType(v.type)
+            with ir.InsertionPoint(op), op.location:
+                empty = tensor.empty(t.shape, t.element_type)
+                copy = linalg.copy(v, outs=[empty])
+            copy.owner.attributes[BARRIER] = ir.UnitAttr.get()
+            op.operands[i] = copy
+
+
+def _remove_barriers(module) -> None:
+    for op in ops_named(module.operation, "linalg.copy"):
+        if BARRIER in op.attributes:
+            op.results[0].replace_all_uses_with(op.operands[0])
+            op.erase()

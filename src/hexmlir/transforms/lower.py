@@ -42,6 +42,7 @@ def to_llvm_dialect(module, cx) -> None:
       transform.apply_patterns.vector.lower_broadcast
       transform.apply_patterns.vector.lower_shape_cast
       transform.apply_patterns.vector.lower_transpose
+      transform.apply_patterns.vector.unroll_from_elements
     } : !transform.any_op""", "lower-to-llvm")
     # One conversion with one type converter, so every dialect agrees on the index width
     # (the per-dialect passes do not all read the data layout; 32-bit Hexagon would be left with casts).

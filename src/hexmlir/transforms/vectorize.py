@@ -75,6 +75,70 @@ def run(module, cx) -> None:
     ]
     apply_transform(module, "\n".join(lines), "vectorize")
     run_passes(module, "canonicalize, cse", "vectorize")
+    if _hoist_accumulators(module):
+        run_passes(module, "canonicalize, cse", "vectorize")
+
+
+def _hoist_accumulators(module) -> int:
+    """Keep reduction accumulators in registers: an scf.for whose body reads and writes one vector at the
+    same loop-invariant place (a contraction's C tile across the k loop) carries it as an iter_arg instead,
+    read once before the loop and written once after. Upstream's hoist_redundant_vector_transfers does the
+    same but gives up on our buffers (it cannot prove the TCM views and subviews apart); here the IR comes
+    from a tiled linalg op whose output never aliases its inputs, so the only check needed is that nothing
+    else in the loop touches the accumulator's view."""
+    from torch_mlir.dialects import scf
+    n = 0
+    for loop in ops_named(module.operation, "scf.for"):
+        body = loop.regions[0].blocks[0]
+        if len(loop.results):
+            continue
+        reads = [o for o in body.operations if o.operation.name == "vector.transfer_read"]
+        writes = [o for o in body.operations if o.operation.name == "vector.transfer_write"]
+        if len(writes) != 1:
+            continue
+        w = writes[0].operation
+        dst = w.operands[1]
+        rank = ir.ShapedType(dst.type).rank
+        idx = list(w.operands[2:])
+        if len(idx) != rank:                                  # masked: leave it
+            continue
+        r = next((x.operation for x in reads if len(x.operation.operands) == rank + 2
+                  and x.operation.operands[0] == dst and list(x.operation.operands[1:rank + 1]) == idx
+                  and x.operation.results[0].type == w.operands[0].type
+                  and str(x.operation.attributes["permutation_map"]) == str(w.attributes["permutation_map"])),
+                 None)
+        if r is None or any(_defined_in(v, loop) for v in [dst, *idx, r.operands[rank + 1]]):
+            continue
+        if any(u.owner not in (r, w) and _defined_in_op(u.owner, loop) for u in dst.uses):
+            continue
+        r.move_before(loop)
+        with ir.InsertionPoint(loop), loop.location:
+            new = scf.ForOp(loop.operands[0], loop.operands[1], loop.operands[2], [r.results[0]])
+        nb = new.body
+        for op in list(body.operations)[:-1]:
+            nb.append(op)
+        body.arguments[0].replace_all_uses_with(nb.arguments[0])
+        for u in list(r.results[0].uses):
+            if u.owner != new.operation:
+                u.owner.operands[u.operand_number] = nb.arguments[1]
+        with ir.InsertionPoint(nb), loop.location:
+            scf.YieldOp([w.operands[0]])
+        w.move_after(new.operation)
+        w.operands[0] = new.results[0]
+        loop.erase()
+        n += 1
+    return n
+
+
+def _defined_in(v, loop) -> bool:
+    owner = v.owner
+    op = owner.operation if hasattr(owner, "operation") else owner.owner   # a block argument: its block's op
+    return _defined_in_op(op, loop)
+
+
+def _defined_in_op(op, loop) -> bool:
+    from ..ir import inside
+    return inside(op, loop) and op != loop
 
 
 def _static(t) -> bool:

@@ -90,32 +90,10 @@ def _op_from(e) -> str | None:
     return m.group(1) if m else None
 
 
-# Option sets tried after a CompileError, in order. The Linalg pipeline currently fails on some graphs torch-mlir
-# emits: a transpose fused into a matmul and then vectorized leaves vector.from_elements (MLP), and the
-# SwiGLU block leaves the same op with fusion off too; vectorize=False compiles both. Each retry is announced.
-_RETRIES = ({"fusion": False}, {"vectorize": False})
-
-
 def _compile_kernel(text: str, options: Options):
-    """hexmlir.compile; on a CompileError, retry with the mechanisms in _RETRIES switched off (one warning)."""
+    """hexmlir.compile of an imported graph; returns (kernel, the options it was compiled with)."""
     from ... import driver
-    try:
-        return driver.compile(text, options), options
-    except CompileError as first:
-        err = first
-        for change in _RETRIES:
-            retry = options.replace(**change)
-            if retry == options:
-                continue
-            try:
-                k = driver.compile(text, retry)
-            except CompileError as e:
-                err = e
-                continue
-            warnings.warn(f"hexmlir: compile failed with the requested options ({first}); compiled with "
-                          f"{', '.join(f'{a}={b}' for a, b in change.items())}", FallbackWarning, stacklevel=3)
-            return k, retry
-        raise err
+    return driver.compile(text, options), options
 
 
 class LinalgGraph:
