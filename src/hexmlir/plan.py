@@ -222,11 +222,12 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
     if not fits(tile):
         return tile                     # even one row is too big; tile as small as possible
     cap_elems = tile_elems or 0
+    pdims = [d for d in range(n) if p.iterators[d] == "parallel"]   # incl. a whole inner dim (keep_inner)
     if not cap_elems and threads > 1:
         # enough tiles to spread over the threads (and pipeline), but not tiles so small that loop
         # overhead dominates
         total = 1
-        for d in par:
+        for d in pdims:
             total *= p.loops[d]
         cap_elems = max(MIN_TILE_ELEMS, total // (4 * threads))
     for d in reversed(par):
@@ -235,8 +236,8 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
             mid = (lo + hi + 1) // 2
             tile[d] = mid
             elems = 1
-            for dd in par:
-                elems *= tile[dd]
+            for dd in pdims:
+                elems *= tile[dd] if dd in par else p.loops[dd]
             if fits(tile) and (not cap_elems or elems <= cap_elems):
                 lo = mid
             else:
