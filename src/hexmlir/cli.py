@@ -54,8 +54,14 @@ def _bench(a) -> int:
         print(a.out)
         return 0
     if a.which == "hexagon":
+        import time
         from .bench import hexagon
-        print(hexagon.table(hexagon.ladder(kernels, tiny=a.tiny)))
+        t0 = time.time()
+        rows = hexagon.ladder(kernels, tiny=a.tiny, sizes=None if a.tiny else hexagon.SIM_SIZES)
+        print(hexagon.table(rows))
+        if a.out != "bench-results" or (Path(a.out) / "results.json").exists():
+            cmd = "hexmlir bench hexagon" + (" --tiny" if a.tiny else "") + (f" --kernels {a.kernels}" if a.kernels else "")
+            hexagon.store(rows, Path(a.out) / "results.json", hexagon.meta(rows, 4, time.time() - t0, cmd))
         return 0
     from .bench import suite
     if a.which == "build":

@@ -29,16 +29,44 @@ def _dump_dir(options: Options) -> Path | None:
     return Path(d) if d else None
 
 
+TCM_ATTEMPTS = 3
+
+
+def _tcm_overflow(cx) -> dict:
+    """Roots whose generated code takes more TCM (per thread x threads) than the budget, with the ratio of
+    measured to modelled bytes per thread (> 1: the plan's model undercounted them)."""
+    plan = cx.plan
+    if plan is None:
+        return {}
+    out = {}
+    for m in cx.tcm_usage.values():
+        if m["total"] <= plan.budget:
+            continue
+        for rid in m["roots"]:
+            p = plan.ops.get(rid)
+            if p is not None and p.tcm_per_thread and m["per_thread"] > p.tcm_per_thread:
+                out[rid] = m["per_thread"] / p.tcm_per_thread
+    return out
+
+
 def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
     """Run the pipeline; returns (llvm_ir_text, compile context, llvm-dialect mlir)."""
     from . import ir as hir
     from . import pipeline
     from .transforms import lower
-    with hir.context(), hir.ir.Location.unknown():
-        module = hir.parse(text)
-        cx = pipeline.run(module, options, target, dump)
-        mlir_text = str(module)
-        ll = lower.to_llvm_ir(module, cx)
+    scale: dict = {}
+    for attempt in range(TCM_ATTEMPTS):
+        with hir.context(), hir.ir.Location.unknown():
+            module = hir.parse(text)
+            cx = pipeline.run(module, options, target, dump, tcm_scale=scale)
+            over = _tcm_overflow(cx)
+            if over and attempt + 1 < TCM_ATTEMPTS:
+                for rid, ratio in over.items():   # the model undercounted these roots: scale it, replan
+                    scale[rid] = scale.get(rid, 1.0) * ratio * 1.02
+                continue
+            mlir_text = str(module)
+            ll = lower.to_llvm_ir(module, cx)
+            break
     if dump:
         (dump / "90-llvm.ll").write_text(ll)
     return ll, cx, mlir_text

@@ -32,11 +32,22 @@ class CompileContext:
     uses_runtime: bool = False             # the kernel calls the runtime (thread pool, TCM pool, DMA)
     dump_dir: Path | None = None
     log: list = field(default_factory=list)
+    tcm_scale: dict = field(default_factory=dict)   # root id -> factor on the TCM model (driver's re-plan)
+    tcm_usage: dict = field(default_factory=dict)   # function -> per-thread TCM peak, threads, total (tcm-check)
 
 
 def _plan(module, cx):
     from . import plan
-    cx.plan = plan.build(module, cx.target, cx.options)
+    cx.plan = plan.build(module, cx.target, cx.options, cx.tcm_scale)
+
+
+def _tcm_check(module, cx):
+    """Measure what the generated code takes from the TCM pool (static buffer sizes, DB twins included)
+    and keep it with the plan, which states the model's numbers (artifact metadata, tests)."""
+    from .transforms import dma
+    cx.tcm_usage = dma.tcm_usage(module, cx.plan)
+    if cx.plan is not None:
+        cx.plan.measured = cx.tcm_usage
 
 
 def _fast_math(module, cx):
@@ -63,6 +74,7 @@ def stages() -> list[Stage]:
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling),             # TCM pool buffers, DMA copies
         Stage("double-buffer", double_buffer.run,                            # ping-pong sets, async DMA
               lambda o: o.double_buffer and o.dma and o.tcm_tiling),
+        Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling),    # measure the TCM the code takes
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
     ]
 
@@ -92,8 +104,9 @@ def is_grid(module) -> bool:
     return GRID_ATTR in module.operation.attributes
 
 
-def run(module, options: Options, target: Target, dump_dir: Path | None = None) -> CompileContext:
-    cx = CompileContext(options, target, dump_dir=dump_dir)
+def run(module, options: Options, target: Target, dump_dir: Path | None = None,
+        tcm_scale: dict | None = None) -> CompileContext:
+    cx = CompileContext(options, target, dump_dir=dump_dir, tcm_scale=dict(tcm_scale or {}))
     if dump_dir:
         dump_dir.mkdir(parents=True, exist_ok=True)
         (dump_dir / "00-input.mlir").write_text(str(module))

@@ -3,7 +3,10 @@
 For each linalg op left after fusion the plan records
   - its role (root = writes a function result; producer = fused into a root's tile loop),
   - the TCM tile: sizes of the parallel loops distributed as tiles (scf.forall, the threading seam),
-    chosen so the tile's working set fits the per-tile TCM budget,
+    chosen so that (threads running at once) x (one thread's TCM buffers, twice over with double
+    buffering) fits the TCM budget; one thread's buffers are modelled operand by operand over the root
+    and its fused producers (`group_tcm_bytes`). When even the smallest tile does not fit twice, double
+    buffering is dropped for that op; when it does not fit once, fewer threads run it,
   - the vector tile: innermost loop tiled by the vector lanes (128 bytes / element size).
 Ops carry the decision id as attribute `hexmlir.id`; passes apply the plan and decide nothing themselves.
 `hexmlir explain` prints it. Options override it (tile_elems, tcm_budget).
@@ -27,6 +30,15 @@ def op_id(op) -> int | None:
 
 
 @dataclass
+class Operand:
+    """One operand of a generic: what its indexing map reads, so a tile's slice of it can be sized."""
+    dims: list                     # per position of its indexing map: the loop dim, or None (not a plain dim)
+    shape: list[int]
+    elem_bytes: int
+    src: int | None = None         # plan id of the generic producing it (None: a function argument, a constant)
+
+
+@dataclass
 class OpPlan:
     id: int
     name: str                      # op name, e.g. linalg.generic
@@ -41,6 +53,12 @@ class OpPlan:
     vec_tile: list[int] = field(default_factory=list)   # applied inside the TCM tile (peeled)
     tile_bytes: int = 0
     threads: int = 1               # hardware threads the root's tile loop is distributed over
+    operands: list[Operand] = field(default_factory=list)
+    n_ins: int = 0
+    double_buffer: bool = False    # roots: ping-pong TCM sets planned (the double-buffer stage applies it)
+    tcm_per_thread: int = 0        # roots: modelled TCM bytes one thread holds (incl. DB twins)
+    tcm_note: str = ""             # roots: why DB was dropped / threads were cut for TCM
+    db_applied: bool | None = None  # set by the double-buffer stage (False: its loop has no streaming shape)
 
     def work(self) -> int:
         """Iterations x body ops: the work estimate the threading threshold is compared with."""
@@ -54,8 +72,17 @@ class OpPlan:
         s = f"#{self.id} {self.name} [{it}] {self.role}"
         if self.role == "producer":
             return s + f" -> fused into #{self.root}"
-        return s + (f" tcm_tile={self.tcm_tile} ({self.tile_bytes} B/tile) vec_tile={self.vec_tile}"
-                    f" threads={self.threads}")
+        s += (f" tcm_tile={self.tcm_tile} ({self.tile_bytes} B/tile) vec_tile={self.vec_tile}"
+              f" threads={self.threads}")
+        if any(self.tcm_tile) or self.tcm_per_thread:
+            db = "on" if self.double_buffer else "off"
+            if self.double_buffer and self.db_applied is False:
+                db = "on (not applied: the tile loop is not DMA-in, compute, DMA-out)"
+            s += (f" db={db}"
+                  f" tcm/thread={self.tcm_per_thread} B x {self.threads} = {self.tcm_per_thread * self.threads} B")
+        if self.tcm_note:
+            s += f" [{self.tcm_note}]"
+        return s
 
 
 @dataclass
@@ -63,13 +90,18 @@ class Plan:
     target: Target
     options: Options
     budget: int                    # total TCM bytes the kernel may use
-    tile_budget: int               # bytes one tile's buffers may use
+    tile_budget: int               # bytes one tile's buffers may use (one thread, one DB set)
+    threads: int = 1               # compile-time upper bound of threads running tiles at once
     ops: dict[int, OpPlan] = field(default_factory=dict)
+    measured: dict = field(default_factory=dict)   # after codegen: function -> TCM per thread, threads, total
 
     def describe(self) -> str:
         head = (f"target {self.target.name}/{self.target.arch}: TCM budget {self.budget} B, "
-                f"per-tile {self.tile_budget} B, vector {self.target.vector_bytes} B")
-        return "\n".join([head] + [p.describe() for p in self.ops.values()])
+                f"up to {self.threads} thread(s), per-tile {self.tile_budget} B, vector {self.target.vector_bytes} B")
+        lines = [head] + [p.describe() for p in self.ops.values()]
+        for fn, m in self.measured.items():
+            lines.append(f"generated {fn}: TCM {m['per_thread']} B/thread x {m['threads']} = {m['total']} B")
+        return "\n".join(lines)
 
 
 # Per-tile cap: tiles much larger than a few hundred KiB stop helping (they no longer fit the host's L2,
@@ -77,11 +109,71 @@ class Plan:
 MAX_TILE_BYTES = 512 << 10
 
 
-def tile_budget(target: Target, options: Options) -> tuple[int, int]:
+def max_threads(target: Target, options: Options) -> int:
+    """Threads that may run tiles at once: the compile-time upper bound (the runtime never runs more
+    chunks of a tile loop at once than the plan's thread count)."""
+    return max(1, (options.num_threads or target.hw_threads) if options.multithread else 1)
+
+
+def db_planned(options: Options) -> bool:
+    return options.double_buffer and options.dma and options.tcm_tiling
+
+
+def tile_budget(target: Target, options: Options, double_buffer: bool | None = None) -> tuple[int, int]:
+    """(TCM budget, bytes one thread's tile set may use): the budget split over the threads that run at
+    once, halved for ping-pong sets, capped at MAX_TILE_BYTES."""
     budget = options.tcm_budget or target.tcm_bytes
-    threads = (options.num_threads or target.hw_threads) if options.multithread else 1
-    buffers = 2 if options.double_buffer else 1     # ping-pong sets count twice
-    return budget, max(1024, min(MAX_TILE_BYTES, budget // (threads * buffers)))
+    db = db_planned(options) if double_buffer is None else double_buffer
+    buffers = 2 if db else 1     # ping-pong sets count twice
+    return budget, min(MAX_TILE_BYTES, budget // (max_threads(target, options) * buffers))
+
+
+def _buffer_bytes(n: int) -> int:
+    """What the runtime's pool takes for an n-byte buffer: 128-byte granules, and blocks of >= 4 KiB are
+    2 KiB aligned (counted as a worst-case gap)."""
+    r = -(-max(n, 1) // 128) * 128
+    return r + 2048 if r >= 4096 else r
+
+
+def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
+    """TCM bytes one tile of `root` holds: its operands' slices and those of its fused producers.
+
+    The tile's loop sizes are pushed from the root to its producers through the indexing maps (a producer
+    computes the slice its consumers read; its other loops, reductions included, stay whole). Counted,
+    each rounded like the runtime's pool: every operand read from outside the group (a TCM copy per op
+    and operand, as promotion makes them), every op's result (tile-local, shared with its init when the
+    init is a group op), and the root's result (its DDR copy-out buffer, besides its init's when a group op makes that)."""
+    members = [root] + sorted((q for q in plan.ops.values() if q.role == "producer" and q.root == root.id),
+                              key=lambda q: -q.id)                   # consumers before their producers
+    ids = {q.id for q in members}
+    sizes = {root.id: [t if t else n for t, n in zip(tile, root.loops)]}
+    for q in members[1:]:
+        qs = [0] * len(q.loops)
+        out = q.operands[q.n_ins] if len(q.operands) > q.n_ins else None
+        for c in members:
+            if c.id not in sizes:
+                continue
+            for o in c.operands:          # inputs, and inits (a fill feeding a matmul's accumulator)
+                if o.src != q.id or out is None:
+                    continue
+                sl = [sizes[c.id][d] if d is not None else o.shape[j] for j, d in enumerate(o.dims)]
+                for j, d in enumerate(out.dims):
+                    if d is not None and j < len(sl):
+                        qs[d] = max(qs[d], min(sl[j], q.loops[d]))
+        sizes[q.id] = [s if s else n for s, n in zip(qs, q.loops)]
+    total = 0
+    for q in members:
+        s = sizes[q.id]
+        for k, o in enumerate(q.operands):
+            n = o.elem_bytes
+            for j, d in enumerate(o.dims):
+                n *= s[d] if d is not None else o.shape[j]
+            if k < q.n_ins:
+                if o.src is None or o.src not in ids:
+                    total += _buffer_bytes(n)          # promoted copy of a DDR operand
+            elif o.src is None or o.src not in ids or q is root:
+                total += _buffer_bytes(n)              # the result's buffer (the root's: its copy-out)
+    return total
 
 
 def _footprint(p: OpPlan, tile: list[int]) -> int:
@@ -99,8 +191,12 @@ MIN_TILE_ELEMS = 8192
 
 
 def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int = 0,
-                    producer_bytes: int = 0, threads: int = 1, keep_inner: bool = False) -> list[int]:
+                    producer_bytes: int = 0, threads: int = 1, keep_inner: bool = False,
+                    size=None) -> list[int]:
     """Largest tile (innermost dims whole first) whose working set fits `tile_budget`.
+
+    `size(tile)` gives the working set (default: the op's own operands plus `producer_bytes` scaled by
+    the tile's share of the parallel iterations).
 
     Reduction loops stay whole, so a reduction finishes inside one tile (row softmax, row sums, matmul K).
     The innermost tiled dim is a multiple of the vector lanes so only the last tile has a partial vector.
@@ -119,16 +215,19 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
     for d in par:
         tile[d] = 1
     def fits(t):
+        if size is not None:
+            return size([x if x != p.loops[d] else 0 for d, x in enumerate(t)]) <= tile_budget
         return _footprint(p, t) + producer_bytes * _share(p, t) <= tile_budget
 
     if not fits(tile):
         return tile                     # even one row is too big; tile as small as possible
     cap_elems = tile_elems or 0
+    pdims = [d for d in range(n) if p.iterators[d] == "parallel"]   # incl. a whole inner dim (keep_inner)
     if not cap_elems and threads > 1:
         # enough tiles to spread over the threads (and pipeline), but not tiles so small that loop
         # overhead dominates
         total = 1
-        for d in par:
+        for d in pdims:
             total *= p.loops[d]
         cap_elems = max(MIN_TILE_ELEMS, total // (4 * threads))
     for d in reversed(par):
@@ -137,15 +236,18 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
             mid = (lo + hi + 1) // 2
             tile[d] = mid
             elems = 1
-            for dd in par:
-                elems *= tile[dd]
+            for dd in pdims:
+                elems *= tile[dd] if dd in par else p.loops[dd]
             if fits(tile) and (not cap_elems or elems <= cap_elems):
                 lo = mid
             else:
                 hi = mid - 1
         tile[d] = lo
         if lo < p.loops[d]:
-            if d == n - 1 and lo >= lanes:
+            # the vectorized dim (innermost, or j of a contraction) in whole vectors: only the last tile
+            # has a partial vector
+            vec_d = n - 2 if (n >= 3 and p.iterators[-1] == "reduction" and p.iterators[-2] == "parallel") else n - 1
+            if d == vec_d and lo >= lanes:
                 tile[d] = lo - lo % lanes
             break
     return [0 if t == p.loops[d] else t for d, t in enumerate(tile)]
@@ -176,22 +278,33 @@ def _generic_info(op):
     n = maps[0].n_dims
     loops = [None] * n
     dims_per_operand = []
+    operands = []
     elem_bytes = 1
     for val, amap in zip(op.operands, maps):
         t = val.type
         dims = []
         shape = list(ir.ShapedType(t).shape) if isinstance(t, (ir.RankedTensorType, ir.MemRefType)) else []
+        eb = 4
         if isinstance(t, (ir.RankedTensorType, ir.MemRefType)):
             et = ir.ShapedType(t).element_type
-            elem_bytes = max(elem_bytes, _bytes(et))
+            eb = _bytes(et)
+            elem_bytes = max(elem_bytes, eb)
+        else:
+            eb = _bytes(t)
+        pos = []
         for k, e in enumerate(amap.results):
             if isinstance(e, ir.AffineDimExpr):
                 d = e.position
                 dims.append(d)
+                pos.append(d)
                 if (loops[d] is None or loops[d] < 0) and k < len(shape):
                     loops[d] = shape[k] if shape[k] >= 0 else -1     # -1: dynamic (a partial tile)
+            else:
+                pos.append(None)
         dims_per_operand.append(dims)
-    return loops, iters, elem_bytes, dims_per_operand
+        operands.append(Operand(pos if len(pos) == len(shape) else [None] * len(shape),
+                                [max(1, x) for x in shape], eb))
+    return loops, iters, elem_bytes, dims_per_operand, operands
 
 
 def _bytes(t) -> int:
@@ -202,14 +315,17 @@ def _bytes(t) -> int:
     return {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "index": 8}.get(s, 4)   # index: 8 covers 32- and 64-bit targets
 
 
-def build(module, target: Target, options: Options) -> Plan:
-    """Tag every linalg.generic with an id and decide its role, TCM tile and vector tile."""
+def build(module, target: Target, options: Options, tcm_scale: dict | None = None) -> Plan:
+    """Tag every linalg.generic with an id and decide its role, TCM tile and vector tile.
+
+    `tcm_scale` (root id -> factor) corrects the TCM model where the generated code was measured to take
+    more than modelled (the driver re-plans once it has measured)."""
     from torch_mlir import ir
     from .errors import UnsupportedError
     from .ir import funcs, walk
 
     budget, per_tile = tile_budget(target, options)
-    plan = Plan(target, options, budget, per_tile)
+    plan = Plan(target, options, budget, per_tile, max_threads(target, options))
     i64 = ir.IntegerType.get_signless(64)
     generics = []
 
@@ -224,16 +340,23 @@ def build(module, target: Target, options: Options) -> Plan:
         walk(f, visit)
     by_op = {}
     for op in generics:
-        loops, iters, eb, dims = _generic_info(op)
+        loops, iters, eb, dims, operands = _generic_info(op)
         if any(n is None or n < 0 for n in loops):
             raise UnsupportedError("dynamic or unknown loop range", stage="plan", op=op.name,
                                    loc=str(op.location))
         p = OpPlan(len(plan.ops), op.name, loops, iters, eb, dims,
-                   body_ops=max(1, len(op.regions[0].blocks[0].operations) - 1))
+                   body_ops=max(1, len(op.regions[0].blocks[0].operations) - 1),
+                   operands=operands, n_ins=len(op.operands) - len(op.results))
         op.attributes[ID_ATTR] = ir.IntegerAttr.get(i64, p.id)
         plan.ops[p.id] = p
         by_op[op] = p
     ids = {op: by_op[op].id for op in generics}
+    for op in generics:                    # which operands another generic produces
+        for o, v in zip(by_op[op].operands, op.operands):
+            owner = v.owner
+            owner = getattr(owner, "opview", owner) if not isinstance(owner, ir.Block) else None
+            src = next((q for q in generics if owner is not None and q == owner), None)
+            o.src = ids[src] if src is not None else None
 
     def consumers(op):
         return [u.owner for r in op.results for u in r.uses]
@@ -253,16 +376,40 @@ def build(module, target: Target, options: Options) -> Plan:
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
     for p in plan.ops.values():
         if p.role == "root" and options.tcm_tiling:
-            # Producers fused into this root's tile loop keep their tiles in TCM too: count them
-            # (scaled by the share of the root's parallel iterations a tile covers).
-            prods = [q for q in plan.ops.values() if q.root == p.id]
-            prod_bytes = sum(_footprint(q, [0] * len(q.loops)) for q in prods)
-            nthr = (options.num_threads or target.hw_threads) if options.multithread else 1
-            reduces = any("reduction" in q.iterators for q in prods)
-            p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, prod_bytes, nthr, reduces)
-            p.tile_bytes = _footprint(p, p.tcm_tile) + int(prod_bytes * _share(p, p.tcm_tile))
-            p.threads = choose_threads(p, plan, target, options)
+            plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
     return plan
+
+
+def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale: float = 1.0) -> None:
+    """TCM tile, threads and double buffering of one root, so that threads x one thread's TCM set fits.
+
+    Try the planned mode (DB: two sets per thread); if even the smallest legal tile does not fit twice,
+    drop DB for this op; if it does not fit once, cut the threads to what fits; if one tile alone exceeds
+    the budget it runs anyway (the runtime's pool falls back to the heap, counted in tcm_failed)."""
+    prods = [q for q in plan.ops.values() if q.root == p.id]
+    nthr = max_threads(target, options)
+    reduces = any("reduction" in q.iterators for q in prods)
+    size = lambda t: int(group_tcm_bytes(plan, p, t) * scale)         # noqa: E731
+    budget = plan.budget
+    db = db_planned(options)
+    smallest = size(choose_tcm_tile(p, target, 0, 0, 0, nthr, reduces, size=size))
+    notes = [f"model x{scale:.2f}: the generated code measured larger"] if scale != 1.0 else []
+    if db and 2 * smallest * nthr > budget:
+        db = False
+        notes.append(f"DB off: smallest tile set {smallest} B x2 x {nthr} threads > {budget} B")
+    per_tile = tile_budget(target, options, db)[1]
+    p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, reduces, size=size)
+    p.tile_bytes = size(p.tcm_tile)
+    p.double_buffer = db
+    p.tcm_per_thread = p.tile_bytes * (2 if db else 1)
+    p.threads = choose_threads(p, plan, target, options)
+    if p.threads > 1 and p.tcm_per_thread * p.threads > budget:
+        fit = max(1, budget // p.tcm_per_thread)
+        notes.append(f"threads {p.threads} -> {fit}: {p.tcm_per_thread} B/thread")
+        p.threads = fit
+    if p.tcm_per_thread * p.threads > budget:
+        notes.append(f"one tile set ({p.tcm_per_thread} B) exceeds the TCM budget: heap fallback")
+    p.tcm_note = "; ".join(notes)
 
 
 # Work (iterations x body ops) below which a loop stays single-threaded: waking the pool costs a few

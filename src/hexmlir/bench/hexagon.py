@@ -1,71 +1,213 @@
 """The same ladder on Hexagon, in executed packets under qemu-hexagon (a deterministic cycle proxy).
 
-Hook for the simulator + packet profiler (branch `sim`): a rung is compiled with
-``Options(target="hexagon-sim", **rung)`` and run with ``Kernel.profile(*inputs) -> (outputs, Profile)``;
-Profile.threads maps thread -> Counts(packets, insns, hvx). Rows report total packets (work, all threads) and
-the busiest thread's packets (the parallel critical path, what MT shortens), and every output is checked against
-the reference like the host ladder. Until that API exists the run says so (UnsupportedError), nothing is faked.
-A different profiler can be passed as `profile(kernel, inputs) -> (outputs, {thread: packets})`.
+A rung is compiled with ``Options(target="hexagon-sim", **rung)`` and run with
+``Kernel.profile(*inputs) -> (outputs, Profile)``. Rows report total packets (work, all threads), the busiest
+thread's packets (the parallel critical path, what MT shortens), the share of executed instructions that are
+HVX, and every output is checked against the reference like the host ladder.
+
+The simulation build has HVX float off (qemu-hexagon lacks the HVX float/qfloat instructions,
+docs/simulation.md): float kernels' vector rungs run their arithmetic as scalar float code, so only the
+integer kernels (`INT_KERNELS`, from the Linalg suite) measure real HVX arithmetic. `asm_mix` counts what the
+vec rung's object code contains, to show which is which. A different profiler can be passed as
+`profile(kernel, inputs) -> (outputs, {thread: packets})`.
 """
 from __future__ import annotations
 
+import re
+import subprocess
+
+import numpy as np
+
+from ..kernels import linalg_suite as S
 from .ladder import LADDER, rung_options
-from .registry import REGISTRY, check, tolerance
+from .registry import REGISTRY, BenchKernel, check, tolerance
+
+# Integer kernels: HVX integer arithmetic is simulated, so their vec rung is real HVX code.
+INT_KERNELS: dict[str, BenchKernel] = {k.name: k for k in [
+    BenchKernel("add_sat_i8", "saturating add int8", lambda n, dtype: S.int_add_sat(n, "int8"),
+                {"n": 1 << 18}, {"n": 1037}, dtype="int8"),
+    BenchKernel("int_add_i32", "add int32", lambda n, dtype: S.int_add(n, "int32"),
+                {"n": 1 << 16}, {"n": 1037}, dtype="int32"),
+    BenchKernel("dot_i8", "row dot int8 -> int32", lambda m, k, dtype: S.int8_dot(m, k),
+                {"m": 64, "k": 1024}, {"m": 13, "k": 203}, dtype="int8"),
+    BenchKernel("matmul_i8", "matmul int8 -> int32", lambda m, n, k, dtype: S.int8_matmul(m, n, k),
+                {"m": 64, "n": 64, "k": 64}, {"m": 13, "n": 45, "k": 29}, dtype="int8"),
+    BenchKernel("requantize", "requantize int32 -> int8", lambda n, dtype: S.requantize(n),
+                {"n": 1 << 16}, {"n": 1037}, dtype="int32"),
+]}
+
+
+# Sizes for a run under qemu (a few seconds per rung; compiling and linking the simulator binary dominates)
+SIM_SIZES = {**{k: {"n": 65536} for k in ("gelu", "gelu_f16", "silu", "vector_add", "exp_series")},
+             **{k: {"m": 64, "n": 1024} for k in ("rmsnorm", "rmsnorm_f16", "layernorm", "softmax")},
+             "attention": {"s": 128, "d": 64}, "matmul": {"m": 64, "n": 64, "k": 64},
+             **{k: e.ladder_size for k, e in INT_KERNELS.items()}}
+
+
+def kernels() -> dict[str, BenchKernel]:
+    return {**REGISTRY, **INT_KERNELS}
+
+
+def is_float(e: BenchKernel) -> bool:
+    return np.issubdtype(np.dtype(e.dtype), np.floating)
+
+
+def _tolerance(e: BenchKernel) -> float:
+    return tolerance(e.dtype) if is_float(e) else 0.0       # integer kernels: exact
 
 
 def _sim_profile(kern, inputs):
     outs, prof = kern.profile(*inputs)
     per = {t: c.packets for t, c in prof.threads.items()}
-    return outs, per
+    return outs, per, {"insns": prof.insns, "hvx": prof.hvx}
 
 
-def ladder(kernels=None, tiny: bool = True, threads: int = 4, profile=None, arch: str = "v73", log=print,
+_HVX = re.compile(r"\bv\d+\b|\bvmem\b|\bq[0-3]\b")
+_HVX_FLOAT = re.compile(r"\.(sf|hf|qf32|qf16)\b")
+_SCALAR_FLOAT = re.compile(r"\b(sf(add|sub|mpy|fma|max|min|cmp\.\w+|recipa|invsqrta|fixup\w)|df(add|sub|mpy\w*)"
+                           r"|convert_(sf|df|hf|[uw]+2sf|[ud]*2df)\w*)\b")
+_LANE = re.compile(r"\bv(insert|extract)\b")
+
+
+def asm_mix(obj_path) -> dict:
+    """Static instruction mix of a Hexagon object: instructions, HVX ones, HVX float ones (.sf/.hf/.qf*),
+    scalar float ones (sfadd, sfmpy, conversions), and vinsert/vextract (scalar values moved into or out of
+    vector lanes: the sign of arithmetic done in scalar registers around vector loads and stores)."""
+    from ..targets.tools import tool
+    objdump = tool("llvm-objdump")
+    txt = subprocess.run([objdump, "-d", str(obj_path)], capture_output=True, text=True, check=True).stdout
+    mix = {"insns": 0, "hvx": 0, "hvx_float": 0, "scalar_float": 0, "lane_moves": 0}
+    for line in txt.splitlines():
+        parts = line.split("\t")           # address:, bytes, word + packet brace, instruction
+        if len(parts) < 4 or not re.fullmatch(r"\s*[0-9a-f]+:", parts[0]):
+            continue
+        ins = parts[3].strip().strip("{}").strip()
+        if not ins or ins == "nop" or ins.startswith("immext"):
+            continue
+        mix["insns"] += 1
+        if _HVX.search(ins):
+            mix["hvx"] += 1
+            mix["hvx_float"] += bool(_HVX_FLOAT.search(ins))
+            mix["lane_moves"] += bool(_LANE.search(ins))
+        elif _SCALAR_FLOAT.search(ins):
+            mix["scalar_float"] += 1
+    return mix
+
+
+def ladder(kernels_=None, tiny: bool = True, threads: int = 4, profile=None, arch: str = "v73", log=print,
            sizes: dict | None = None) -> list:
     """Packets per rung per kernel. tiny=True uses the test sizes (qemu is slow), `sizes` overrides per kernel
-    (e.g. {"gelu": {"n": 65536}}); threads: HW threads for MT."""
+    (e.g. {"gelu": {"n": 65536}}); threads: HW threads for MT. Kernels: the bench registry plus INT_KERNELS."""
     import hexmlir
     from ..errors import HexmlirError, UnsupportedError
     custom = profile is not None
     profile = profile or _sim_profile
+    known = kernels()
+    unknown = [n for n in (kernels_ or []) if n not in known]
+    if unknown:
+        raise HexmlirError(f"unknown kernel(s) {', '.join(unknown)}; known: {', '.join(known)}")
     rows = []
-    for name in kernels or list(REGISTRY):
-        e = REGISTRY[name]
-        k = e.kernel((sizes or {}).get(name) or (e.tiny_size if tiny else e.ladder_size))
+    for name in kernels_ or list(known):
+        e = known[name]
+        size = (sizes or {}).get(name) or (e.tiny_size if tiny else e.ladder_size)
+        k = e.kernel(size)
         xs = k.random_inputs()
         refs = k.reference(*xs)
         for rung in LADDER:
             try:
                 kern = hexmlir.compile(k.mlir, rung_options(rung, threads, target="hexagon-sim", arch=arch))
                 if not custom and not hasattr(kern, "profile"):
-                    raise UnsupportedError("this hexmlir has no packet profiler (Kernel.profile); merge branch sim")
-                outs, per = profile(kern, xs)
+                    raise UnsupportedError("this hexmlir has no packet profiler (Kernel.profile)")
+                got = profile(kern, xs)
             except HexmlirError as err:
                 rows.append({"kernel": name, "rung": rung, "packets": None, "note": str(err)[:200]})
                 continue
+            outs, per = got[0], got[1]
+            extra = got[2] if len(got) > 2 else {}
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             err = check(outs, refs, e.dtype)
-            rows.append({"kernel": name, "label": e.label, "rung": rung, "threads": threads if "mt" in rung else 1,
-                         "packets": sum(per.values()), "critical_packets": max(per.values()),
-                         "err": err, "ok": err <= tolerance(e.dtype)})
-            log(f"{name:12s} {rung:10s} {rows[-1]['critical_packets']:>12} packets (busiest thread)")
+            row = {"kernel": name, "label": e.label, "rung": rung, "threads": threads if "mt" in rung else 1,
+                   "packets": sum(per.values()), "critical_packets": max(per.values()), **extra,
+                   "err": err, "ok": err <= _tolerance(e), "size": size, "float": is_float(e),
+                   "hvx_float": bool(getattr(kern, "meta", {}).get("hvx_float", True))}
+            if rung == "vec" and not custom:
+                try:
+                    row["asm"] = asm_mix(kern.path.parent / "kernel.o")
+                except (OSError, subprocess.CalledProcessError, HexmlirError) as ex:
+                    row["asm_note"] = str(ex)[:120]
+            rows.append(row)
+            log(f"{name:12s} {rung:10s} {row['critical_packets']:>12} packets (busiest thread)")
     return rows
 
 
+def _label(r) -> str:
+    if r.get("float") and not r.get("hvx_float", True):
+        return f"{r['label']} †"
+    return r["label"]
+
+
 def table(rows) -> str:
-    out = ["| kernel | rung | threads | packets (all threads) | packets (busiest thread) | x prev | x scalar | check |",
-           "|---|---|---:|---:|---:|---:|---:|---|"]
+    out = ["| kernel | rung | threads | packets (all threads) | packets (busiest thread) | x prev | x scalar "
+           "| HVX share of executed insns | check |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for name in dict.fromkeys(r["kernel"] for r in rows):
         rs = [r for r in rows if r["kernel"] == name]
         sc = next((r for r in rs if r["rung"] == "scalar" and r["packets"]), None)
         prev = None
         for r in rs:
             if not r["packets"]:
-                out.append(f"| {name} | {r['rung']} | – | not run: {r['note']} | | | | |")
+                out.append(f"| {name} | {r['rung']} | – | not run: {r['note']} | | | | | |")
                 continue
             xp = prev["critical_packets"] / r["critical_packets"] if prev else None
             xs = sc["critical_packets"] / r["critical_packets"] if sc else None
-            out.append(f"| {r['label']} | {r['rung']} | {r['threads']} | {r['packets']} | {r['critical_packets']} | "
-                       f"{'' if xp is None else f'{xp:.2f}'} | {'' if xs is None else f'{xs:.1f}'} | "
+            share = f"{100 * r['hvx'] / r['insns']:.0f}%" if r.get("insns") else "–"
+            out.append(f"| {_label(r)} | {r['rung']} | {r['threads']} | {r['packets']} | {r['critical_packets']} | "
+                       f"{'' if xp is None else f'{xp:.2f}'} | {'' if xs is None else f'{xs:.1f}'} | {share} | "
                        f"{'ok' if r['ok'] else 'WRONG'} |")
             prev = r
+    if any(r.get("float") and not r.get("hvx_float", True) for r in rows):
+        out += ["", "† float kernel in a simulation build: HVX float is off (qemu-hexagon cannot execute HVX "
+                "float/qfloat instructions), so its vector rungs do their float arithmetic in scalar registers; "
+                "these rows do not measure HVX float code. Integer kernels run real HVX."]
+    asm = [r for r in rows if r.get("asm")]
+    if asm:
+        out += ["", "Object code of the vec rung (static count, `llvm-objdump -d kernel.o`):", "",
+                "| kernel | insns | HVX | HVX float | scalar float | vinsert/vextract |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for r in asm:
+            a = r["asm"]
+            out.append(f"| {_label(r)} | {a['insns']} | {a['hvx']} | {a['hvx_float']} | {a['scalar_float']} | "
+                       f"{a['lane_moves']} |")
     return "\n".join(out)
+
+
+def meta(rows, threads: int, seconds: float, command: str) -> str:
+    """The paragraph above the table in docs/benchmarks.md (stored as results.json's hexagon_meta)."""
+    import datetime
+    import platform
+    sizes = "; ".join(f"{r['kernel']}: {'x'.join(str(v) for v in r['size'].values())}"
+                      for r in rows if r.get("rung") == "scalar" and r.get("size"))
+    bad = [f"{r['kernel']}/{r['rung']}" for r in rows if r.get("packets") and not r["ok"]]
+    return (f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on the development machine "
+            f"({platform.machine()}, {__import__('os').cpu_count()} cores) in {seconds / 60:.0f} min: `{command}`. "
+            f"qemu-hexagon (v73), target `hexagon-sim`, {threads} threads for the MT rungs, kernel-only packet counts "
+            "(between the harness's begin/end markers, all threads incl. DMA copy threads). Sizes (smaller than "
+            f"the host ladder because qemu is slow): {sizes}. Packets are a deterministic cycle proxy with no "
+            "memory stalls, so DB cannot show a gain here (there is no latency to hide in a functional "
+            "simulator); 'busiest thread' is the MT critical path; 'HVX share' is HVX instructions / all "
+            "executed instructions (all threads). "
+            + ("Every output matched the reference (integer kernels exactly)." if not bad
+               else f"Outputs that did NOT match: {', '.join(bad)}."))
+
+
+def store(rows, results_path, meta_text: str) -> None:
+    """Put the rows (replacing earlier rows of the same kernels) and the meta paragraph into results.json."""
+    import json
+    from pathlib import Path
+    p = Path(results_path)
+    res = json.loads(p.read_text()) if p.exists() else {}
+    names = {r["kernel"] for r in rows}
+    res["hexagon"] = [r for r in res.get("hexagon", []) if r["kernel"] not in names] + list(rows)
+    res["hexagon_meta"] = meta_text
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(res, indent=1))

@@ -353,13 +353,11 @@ def write_outputs(res, out_dir) -> None:
     plots(res, out)
 
 
-HEXAGON_NOTE = """Not run yet: the simulator and packet profiler are being built on branch `sim`. The hook is
-`hexmlir.bench.hexagon` (`hexmlir bench hexagon [--tiny]`). Each ladder rung is compiled with
-`Options(target="hexagon-sim", ...)` and run with `Kernel.profile(*inputs) -> (outputs, Profile)`. The
-outputs are checked against the same reference, and the rung reports the packets of all threads (work) and
-of the busiest thread (the parallel critical path, which MT shortens). Once `sim` is merged, the command
-prints the table. Put its rows under `"hexagon"` in results.json and this section shows them. A different
-profiler plugs in as `hexagon.ladder(profile=fn)` with `fn(kernel, inputs) -> (outputs, {thread: packets})`."""
+HEXAGON_NOTE = """Not run yet. `hexmlir bench hexagon --out docs/benchmarks` compiles every ladder rung with
+`Options(target="hexagon-sim", ...)`, runs it under qemu-hexagon with `Kernel.profile(*inputs)`, checks the
+outputs against the same reference and stores the rows under `"hexagon"` in results.json; this section then
+shows them. A different profiler plugs in as `hexagon.ladder(profile=fn)` with
+`fn(kernel, inputs) -> (outputs, {thread: packets})`."""
 
 
 def _hexagon_section(res) -> str:

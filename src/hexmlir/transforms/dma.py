@@ -110,3 +110,46 @@ def run(module, cx) -> int:
         a.erase()
     cx.uses_runtime = True
     return rewritten
+
+
+def tcm_usage(module, plan=None) -> dict:
+    """TCM the generated code takes, from its static `hx_tcm_buffer` sizes (after double buffering):
+    per function the peak of live buffers in program order (rounded like the pool), times the threads that
+    run it at once (outlined per-thread functions: their root's plan threads). Checks the plan's model."""
+    from ..plan import _buffer_bytes
+    from .threads import LOOP_ATTR
+    out = {}
+    for f in module.body.operations:
+        f = f.operation
+        if f.name != "func.func" or not f.regions[0].blocks:
+            continue
+        live = peak = 0
+        sizes = {}
+        roots = []
+
+        def visit(op):
+            nonlocal live, peak
+            if op.name == "scf.for" and LOOP_ATTR in op.attributes:
+                roots.append(ir.IntegerAttr(op.attributes[LOOP_ATTR]).value)
+            if op.name != "func.call":
+                return
+            callee = ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+            if callee == BUFFER:
+                c = op.operands[0].owner
+                n = ir.IntegerAttr(c.attributes["value"]).value if getattr(c, "name", "") == "arith.constant" else 0
+                sizes[op.results[0]] = _buffer_bytes(n)
+                live += sizes[op.results[0]]
+                peak = max(peak, live)
+            elif callee == RELEASE and op.operands[0] in sizes:
+                live -= sizes[op.operands[0]]
+
+        from ..ir import walk
+        walk(f, visit)
+        if not peak:
+            continue
+        name = str(f.attributes["sym_name"]).strip('"')
+        threads = 1
+        if plan is not None and "_par" in name and roots:
+            threads = max(plan.ops[r].threads for r in roots if r in plan.ops)
+        out[name] = {"per_thread": peak, "threads": threads, "total": peak * threads, "roots": roots}
+    return out

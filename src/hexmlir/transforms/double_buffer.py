@@ -200,13 +200,20 @@ def _shared_buffers(ins, outs, loop, cur) -> bool:
 
 
 def run(module, cx) -> int:
-    done = 0
+    from .threads import LOOP_ATTR
+    done, skipped = 0, []
     for loop in ops_named(module.operation, "scf.for"):
         if loop.parent is None or loop.parent.name not in ("func.func",):
             continue                      # tile loops sit at the top of a (per-thread) function
+        rid = ir.IntegerAttr(loop.attributes[LOOP_ATTR]).value if LOOP_ATTR in loop.attributes else None
+        if rid is not None and cx.plan is not None and rid in cx.plan.ops and not cx.plan.ops[rid].double_buffer:
+            skipped.append(rid)           # the plan dropped DB for this op: two sets do not fit the TCM
+            continue
         p = _plan(loop.opview if hasattr(loop, "opview") else loop)
+        if rid is not None and cx.plan is not None and rid in cx.plan.ops:
+            cx.plan.ops[rid].db_applied = bool(p)
         if p:
             _apply(loop.opview, *p)
             done += 1
-    cx.log.append(f"double-buffer: {done} loop(s)")
+    cx.log.append(f"double-buffer: {done} loop(s)" + (f", off by plan for #{skipped}" if skipped else ""))
     return done

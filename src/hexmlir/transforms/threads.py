@@ -18,6 +18,7 @@ from ..ir import funcs, inside, ops_named, run_passes
 from ..plan import op_id
 
 LAUNCH_PREFIX = "__hx_parallel_"
+LOOP_ATTR = "hexmlir.tile_loop"        # on a tile loop (scf.for): the plan id of its root (read by DB)
 
 
 def _root_id(forall, plan) -> int | None:
@@ -69,7 +70,8 @@ def _repoint(old, new, container) -> None:
             use.owner.operands[use.operand_number] = new
 
 
-def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, threshold: int = 0) -> None:
+def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, threshold: int = 0,
+             root: int | None = None) -> None:
     """Outline the forall into a per-thread chunk function. A forall with a dynamic trip count (a Triton
     grid) gets its thread count at run time: min(nthreads, trips), or 1 when trips x `work` < `threshold`."""
     bounds = _static_bounds(forall)
@@ -108,6 +110,8 @@ def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, t
         lo = arith.divui(arith.muli(chunk, c_tot), c_n)
         hi = arith.divui(arith.muli(arith.addi(chunk, c1), c_tot), c_n)
         loop = scf.ForOp(lo, hi, c1)
+        if root is not None:
+            loop.attributes[LOOP_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), root)
         func.ReturnOp([])
     body = forall.regions[0].blocks[0]
     with ir.InsertionPoint(loop.body):
@@ -171,7 +175,8 @@ def run_grid(module, cx) -> None:
 
 def run(module, cx) -> None:
     plan = cx.plan
-    if cx.options.multithread and plan is not None:
+    sequential = {}                      # function -> root ids of its foralls that stay loops, in order
+    if plan is not None:
         for f in funcs(module):
             if "sym_visibility" in f.attributes:
                 continue
@@ -180,11 +185,30 @@ def run(module, cx) -> None:
                 if fa.parent.name != "func.func":
                     continue
                 rid = _root_id(fa, plan)
-                t = plan.ops[rid].threads if rid is not None else 1
+                t = plan.ops[rid].threads if rid is not None and cx.options.multithread else 1
                 if t > 1 and _static_bounds(fa):
-                    _outline(fa, fname, k, t, module)
+                    _outline(fa, fname, k, t, module, root=rid)
                     cx.uses_runtime = True
+                else:
+                    sequential.setdefault(fname, []).append(rid)
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
+    _tag_sequential(module, sequential)
+
+
+def _tag_sequential(module, sequential) -> None:
+    """scf-forall-to-for drops attributes: tag the resulting top-level loops with their roots, matching
+    them in order (only where the count matches, i.e. the function had no other top-level loop)."""
+    i64 = ir.IntegerType.get_signless(64)
+    for f in funcs(module):
+        rids = sequential.get(str(f.attributes["sym_name"]).strip('"'))
+        if not rids:
+            continue
+        loops = [o for o in ops_named(f, "scf.for") if o.parent.name == "func.func"]
+        if len(loops) != len(rids):
+            continue
+        for loop, rid in zip(loops, rids):
+            if rid is not None:
+                loop.attributes[LOOP_ATTR] = ir.IntegerAttr.get(i64, rid)
 
 
 _DECL = re.compile(rf"^declare void @({LAUNCH_PREFIX}(\S+))\((.*)\)\s*$", re.M)
