@@ -150,15 +150,21 @@ def test_torch_compile_strict_compiles_swiglu():
         _close(f(x), m(x))
 
 
+class CatOnly(torch.nn.Module):
+    """Nothing but a rejected op: no partition to compile."""
+    def forward(self, x):
+        return torch.cat([x, x], dim=0)
+
+
 def test_unsupported_op_falls_back_with_one_warning_naming_it():
-    m = Concat()
+    m = CatOnly()
     x = torch.randn(3, 5)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         c = hexmlir.compile_model(m, x)
     fb = [str(x.message) for x in w if issubclass(x.category, FallbackWarning)]
-    assert len(fb) == 1 and "tensor.concat" in fb[0], fb
-    assert not c.compiled
+    assert len(fb) == 1 and "CatOnly runs in eager PyTorch: tensor.concat" in fb[0], fb
+    assert not c.compiled and c.partitions == 0
     x = torch.randn(3, 5)
     _close(c(x), m(x))
 
@@ -191,6 +197,37 @@ def test_torch_compile_runs_only_the_rejected_op_eagerly(monkeypatch):
     eager = [str(x.message) for x in w if "eager" in str(x.message)]
     assert len(eager) == 1 and "tensor.concat (from cat" in eager[0] and "2 partition(s)" in eager[0], eager
     assert len(compiled) == 2                  # the two partitions became hexmlir kernels (once each)
+
+
+def test_compile_model_partitions_around_the_rejected_op(monkeypatch, tmp_path):
+    """As torch.compile: the rejected op runs eagerly, the two partitions are compiled ahead of time (once),
+    one warning names the eager op; weights stay arguments; a partitioned model cannot be saved."""
+    from hexmlir import driver
+    compiled = []
+    real = driver.compile
+    monkeypatch.setattr(driver, "compile", lambda *a, **k: compiled.append(real(*a, **k)) or compiled[-1])
+    m = Mixed().eval()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        c = hexmlir.compile_model(m, torch.randn(3, 13))
+        assert len(compiled) == 2                  # ahead of time: both partitions compiled already
+        for _ in range(2):
+            x = torch.randn(3, 13)
+            _close(c(x), m(x))
+    eager = [str(x.message) for x in w if issubclass(x.category, FallbackWarning) and "eager" in str(x.message)]
+    assert len(eager) == 1 and "tensor.concat (from cat" in eager[0] and "Mixed" in eager[0] \
+        and "2 partition(s)" in eager[0], eager
+    assert not c.compiled and c.partitions == 2 and c.eager_ops == ["tensor.concat (from cat.default)"]
+    assert len(compiled) == 2                      # no recompile at later calls
+    with torch.no_grad():                          # weights are arguments of the partitions too
+        for p in m.parameters():
+            p.add_(torch.randn_like(p))
+    x = torch.randn(3, 13)
+    _close(c(x), m(x))
+    with pytest.raises(hexmlir.HexmlirError, match="cannot save a partitioned model"):
+        c.save(tmp_path / "mixed")
+    with pytest.raises(hexmlir.UnsupportedError, match="tensor.concat"):
+        hexmlir.compile_model(m, torch.randn(3, 13), strict=True)
 
 
 def test_strict_raises_naming_the_op():
