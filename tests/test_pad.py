@@ -63,6 +63,26 @@ def test_fpad_asymmetric_nonzero_constant(dtype):
     _close(got, m(x.float()), 1e-5 if dtype == torch.float32 else 2e-3)
 
 
+class ModePad(torch.nn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x):
+        return torch.nn.functional.pad(x, (1, 2, 2, 1), mode=self.mode) + 1.0
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_fpad_other_modes(mode):
+    """Not tensor.pad: torch-mlir imports these as gathers (tensor.extract in a generic) or slices."""
+    m = ModePad(mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        c = hexmlir.compile_model(m, torch.randn(2, 3, 7, 9), strict=True)
+    x = torch.randn(2, 3, 7, 9)
+    _close(c(x), m(x))
+
+
 def test_decompose_pad_stage_leaves_fill_and_insert_slice(tmp_path):
     """The stage is dumped like the others; after it no tensor.pad is left."""
     from hexmlir.frontends.torch.backend import _import_linalg
