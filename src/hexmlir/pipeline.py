@@ -93,7 +93,10 @@ def is_grid(module) -> bool:
     return GRID_ATTR in module.operation.attributes
 
 
-def run(module, options: Options, target: Target, dump_dir: Path | None = None) -> CompileContext:
+def run(module, options: Options, target: Target, dump_dir: Path | None = None,
+        until: str | None = None) -> CompileContext:
+    """Run the stages in order on `module`; with `until`, stop after the stage of that name (for analyses
+    such as fusion.stats)."""
     cx = CompileContext(options, target, dump_dir=dump_dir)
     if dump_dir:
         dump_dir.mkdir(parents=True, exist_ok=True)
@@ -106,4 +109,6 @@ def run(module, options: Options, target: Target, dump_dir: Path | None = None) 
         cx.log.append(st.name)
         if dump_dir:
             (dump_dir / f"{i:02d}-{st.name}.mlir").write_text(str(module))
+        if st.name == until:
+            break
     return cx
