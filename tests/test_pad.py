@@ -37,7 +37,9 @@ def _close(got, ref, tol=1e-5):
                                atol=tol * max(1.0, float(np.abs(ref).max())))
 
 
-@pytest.mark.parametrize("off", [None, "fusion", "vectorize", "multithread", "tcm_tiling"])
+# All on and fusion off in the default tier; the other mechanisms off (a compile each) with --slow.
+@pytest.mark.parametrize("off", [None, "fusion"] + [pytest.param(o, marks=pytest.mark.slow)
+                                                    for o in ("vectorize", "multithread", "tcm_tiling")])
 def test_padded_conv_matches_eager(off):
     m = PaddedConvNet().eval()
     shape = (2, 3, 13, 11)
@@ -72,7 +74,8 @@ class ModePad(torch.nn.Module):
         return torch.nn.functional.pad(x, (1, 2, 2, 1), mode=self.mode) + 1.0
 
 
-@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("mode", ["replicate"] + [pytest.param(m, marks=pytest.mark.slow)
+                                                 for m in ("reflect", "circular")])
 def test_fpad_other_modes(mode):
     """Not tensor.pad: torch-mlir imports these as gathers (tensor.extract in a generic) or slices."""
     m = ModePad(mode)
