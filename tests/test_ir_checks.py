@@ -139,7 +139,7 @@ func.func @add_i8(%a: tensor<1000xi8>, %b: tensor<1000xi8>) -> tensor<1000xi8> {
 def test_int8_vectorizes_to_128_lanes(tmp_path):
     d = tmp_path / "dump"
     k = hexmlir.compile(INT8_ADD, Options(dump_dir=str(d), **ST))
-    assert "vector<128xi8>" in (d / "10-vectorize.mlir").read_text()
+    assert "vector<128xi8>" in next(d.glob("*-vectorize.mlir")).read_text()
     import numpy as np
     rng = np.random.default_rng()
     a, b = (rng.integers(-128, 128, 1000, dtype=np.int8) for _ in range(2))

@@ -66,10 +66,10 @@ class ConvNet(torch.nn.Module):
         return self.fc(self.pool(torch.relu(self.conv(x))).flatten(1))
 
 
-class Padded(torch.nn.Module):
-    """constant_pad_nd imports as tensor.pad, which the pipeline's check-input rejects."""
+class Concat(torch.nn.Module):
+    """torch.cat imports as tensor.concat, which the pipeline's check-input rejects."""
     def forward(self, x):
-        return torch.nn.functional.pad(x, (1, 2)) * 2.0
+        return torch.cat([x, x * 3.0], dim=1) * 2.0
 
 
 MODELS = {"mlp": (MLP, (5, 19)), "rmsnorm_swiglu": (RMSNormSwiGLU, (2, 3, 19)), "convnet": (ConvNet, (2, 3, 11, 11)),
@@ -150,27 +150,34 @@ def test_torch_compile_strict_compiles_swiglu():
         _close(f(x), m(x))
 
 
+class CatOnly(torch.nn.Module):
+    """Nothing but a rejected op: no partition to compile."""
+    def forward(self, x):
+        return torch.cat([x, x], dim=0)
+
+
 def test_unsupported_op_falls_back_with_one_warning_naming_it():
-    m = Padded()
+    m = CatOnly()
     x = torch.randn(3, 5)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         c = hexmlir.compile_model(m, x)
     fb = [str(x.message) for x in w if issubclass(x.category, FallbackWarning)]
-    assert len(fb) == 1 and "tensor.pad" in fb[0], fb
-    assert not c.compiled
+    assert len(fb) == 1 and "CatOnly runs in eager PyTorch: tensor.concat" in fb[0], fb
+    assert not c.compiled and c.partitions == 0
     x = torch.randn(3, 5)
     _close(c(x), m(x))
 
 
 class Mixed(torch.nn.Module):
-    """Linear-GELU, F.pad (rejected by check-input), Linear-ReLU: two compilable partitions around one eager op."""
+    """Linear-GELU, torch.cat (tensor.concat, rejected by check-input), Linear-ReLU: two compilable partitions
+    around one eager op."""
     def __init__(self):
         super().__init__()
         self.l1, self.l2 = torch.nn.Linear(13, 21), torch.nn.Linear(23, 9)
 
     def forward(self, x):
-        y = torch.nn.functional.pad(torch.nn.functional.gelu(self.l1(x)), (1, 1))
+        y = torch.cat([torch.nn.functional.gelu(self.l1(x)), x[:, :2]], dim=1)
         return torch.relu(self.l2(y))
 
 
@@ -188,16 +195,47 @@ def test_torch_compile_runs_only_the_rejected_op_eagerly(monkeypatch):
             x = torch.randn(3, 13)
             _close(f(x), m(x))
     eager = [str(x.message) for x in w if "eager" in str(x.message)]
-    assert len(eager) == 1 and "tensor.pad (from pad)" in eager[0] and "2 partition(s)" in eager[0], eager
+    assert len(eager) == 1 and "tensor.concat (from cat" in eager[0] and "2 partition(s)" in eager[0], eager
     assert len(compiled) == 2                  # the two partitions became hexmlir kernels (once each)
 
 
+def test_compile_model_partitions_around_the_rejected_op(monkeypatch, tmp_path):
+    """As torch.compile: the rejected op runs eagerly, the two partitions are compiled ahead of time (once),
+    one warning names the eager op; weights stay arguments; a partitioned model cannot be saved."""
+    from hexmlir import driver
+    compiled = []
+    real = driver.compile
+    monkeypatch.setattr(driver, "compile", lambda *a, **k: compiled.append(real(*a, **k)) or compiled[-1])
+    m = Mixed().eval()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        c = hexmlir.compile_model(m, torch.randn(3, 13))
+        assert len(compiled) == 2                  # ahead of time: both partitions compiled already
+        for _ in range(2):
+            x = torch.randn(3, 13)
+            _close(c(x), m(x))
+    eager = [str(x.message) for x in w if issubclass(x.category, FallbackWarning) and "eager" in str(x.message)]
+    assert len(eager) == 1 and "tensor.concat (from cat" in eager[0] and "Mixed" in eager[0] \
+        and "2 partition(s)" in eager[0], eager
+    assert not c.compiled and c.partitions == 2 and c.eager_ops == ["tensor.concat (from cat.default)"]
+    assert len(compiled) == 2                      # no recompile at later calls
+    with torch.no_grad():                          # weights are arguments of the partitions too
+        for p in m.parameters():
+            p.add_(torch.randn_like(p))
+    x = torch.randn(3, 13)
+    _close(c(x), m(x))
+    with pytest.raises(hexmlir.HexmlirError, match="cannot save a partitioned model"):
+        c.save(tmp_path / "mixed")
+    with pytest.raises(hexmlir.UnsupportedError, match="tensor.concat"):
+        hexmlir.compile_model(m, torch.randn(3, 13), strict=True)
+
+
 def test_strict_raises_naming_the_op():
-    with pytest.raises(hexmlir.UnsupportedError, match="tensor.pad"):
-        hexmlir.compile_model(Padded(), torch.randn(3, 5), strict=True)
+    with pytest.raises(hexmlir.UnsupportedError, match="tensor.concat"):
+        hexmlir.compile_model(Concat(), torch.randn(3, 5), strict=True)
     torch._dynamo.reset()
-    f = torch.compile(Padded(), backend=make_backend(strict=True), dynamic=False)
-    with pytest.raises(Exception, match="tensor.pad"):       # Dynamo wraps backend errors
+    f = torch.compile(Concat(), backend=make_backend(strict=True), dynamic=False)
+    with pytest.raises(Exception, match="tensor.concat"):       # Dynamo wraps backend errors
         f(torch.randn(3, 5))
 
 
@@ -222,15 +260,16 @@ def test_bad_options_are_typed_errors():
         hexmlir.compile_model(MLP().double(), torch.randn(5, 19, dtype=torch.float64), strict=True)
 
 
-def test_padded_conv_falls_back_naming_tensor_pad():
-    """conv2d with padding imports as tensor.pad + conv: the whole model runs eagerly, announced once."""
-    m = ConvNet(padding=1)
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        c = hexmlir.compile_model(m, torch.randn(2, 3, 11, 11))
-    fb = [str(x.message) for x in w if issubclass(x.category, FallbackWarning)]
-    assert len(fb) == 1 and "tensor.pad" in fb[0], fb
-    x = torch.randn(2, 3, 11, 11)
+def test_padded_conv_compiles_whole():
+    """conv2d with padding imports as tensor.pad + conv; the decompose-pad stage lowers the pad, so the whole
+    model is one kernel (no retry, no fallback). Pad forms still rejected (a padding value computed from the
+    indices, dynamic pads) cannot come from torch with static shapes: tests/test_pad.py checks them in MLIR."""
+    m = ConvNet(padding=1, hw=13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        c = hexmlir.compile_model(m, torch.randn(2, 3, 13, 13), strict=True)
+    assert c.compiled
+    x = torch.randn(2, 3, 13, 13)
     _close(c(x), m(x))
 
 

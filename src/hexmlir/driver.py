@@ -106,7 +106,7 @@ def explain(source, options: Options | None = None) -> str:
     """The plan the compiler would apply, as text (no code is generated)."""
     from . import ir as hir
     from . import plan
-    from .transforms import canonicalize, check_input, fusion
+    from .transforms import canonicalize, check_input, fusion, pad
     from .pipeline import CompileContext
     options = options or Options()
     target = targets.get(options.target, options.arch)
@@ -114,6 +114,7 @@ def explain(source, options: Options | None = None) -> str:
         module = hir.parse(_read(source))
         cx = CompileContext(options, target)
         check_input.run(module, cx)
+        pad.run(module, cx)
         canonicalize.run(module, cx)
         if options.fusion:
             fusion.run(module, cx)

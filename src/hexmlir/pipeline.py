@@ -56,10 +56,11 @@ def _fast_math(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (bufferize, canonicalize, check_input, dma, double_buffer, fusion, lower, tcm_tiling,
-                             threads, vectorize)
+    from .transforms import (bufferize, canonicalize, check_input, dma, double_buffer, fusion, lower, pad,
+                             tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
+        Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
@@ -105,7 +106,9 @@ def is_grid(module) -> bool:
 
 
 def run(module, options: Options, target: Target, dump_dir: Path | None = None,
-        tcm_scale: dict | None = None) -> CompileContext:
+        tcm_scale: dict | None = None, until: str | None = None) -> CompileContext:
+    """Run the stages in order on `module`; with `until`, stop after the stage of that name (for analyses
+    such as fusion.stats)."""
     cx = CompileContext(options, target, dump_dir=dump_dir, tcm_scale=dict(tcm_scale or {}))
     if dump_dir:
         dump_dir.mkdir(parents=True, exist_ok=True)
@@ -118,4 +121,6 @@ def run(module, options: Options, target: Target, dump_dir: Path | None = None,
         cx.log.append(st.name)
         if dump_dir:
             (dump_dir / f"{i:02d}-{st.name}.mlir").write_text(str(module))
+        if st.name == until:
+            break
     return cx

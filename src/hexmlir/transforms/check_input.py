@@ -3,9 +3,10 @@ from torch_mlir import ir
 
 from ..errors import UnsupportedError
 from ..ir import funcs, walk
+from . import pad
 
 SUPPORTED_DIALECTS = ("linalg", "tensor", "arith", "math", "func", "bufferization")
-UNSUPPORTED_OPS = ("tensor.pad", "tensor.concat", "linalg.softmax", "linalg.winograd_filter_transform")
+UNSUPPORTED_OPS = ("tensor.concat", "linalg.softmax", "linalg.winograd_filter_transform")
 
 
 def _dynamic(t) -> bool:
@@ -23,6 +24,8 @@ def run(module, cx) -> None:
         if dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS:
             raise UnsupportedError("op not supported by the pipeline", stage="check-input", op=op.name,
                                    loc=str(op.location))
+        if op.name == "tensor.pad":                  # static pads, constant value (decompose-pad lowers it)
+            pad.check(op)
         for v in list(op.results) + [a for r in op.regions for b in r.blocks for a in b.arguments]:
             if _dynamic(v.type):
                 raise UnsupportedError(f"dynamic shape {v.type} (hexmlir needs static shapes)",

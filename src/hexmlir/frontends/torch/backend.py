@@ -11,7 +11,9 @@ weight values, the cache key does not hash megabytes of weights, updated weights
 and it matches what Dynamo hands a backend (parameters lifted to graph inputs). Passing them costs nothing:
 contiguous CPU f32 tensors are handed over as numpy views.
 
-Fallbacks: a graph the compiler cannot handle runs eagerly (one warning naming the op); strict=True raises.
+Fallbacks (torch.compile and compile_model alike): the ops the pipeline rejects run eagerly and the rest is
+compiled in partitions, or the whole graph runs eagerly if no single op is to blame (one warning naming the
+ops); strict=True raises.
 """
 from __future__ import annotations
 
@@ -127,12 +129,12 @@ def _check_tensors(args, where: str):
             raise UnsupportedError(f"{where}: input {i} has dtype {a.dtype}", stage="torch-import")
 
 
-def _fallback(e: HexmlirError, what: str, strict: bool):
+def _fallback(e: HexmlirError, what: str, strict: bool, stacklevel: int = 3):
     if strict:
         raise e
     op = e.op or "unknown op"
     warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {op} is not supported ({e})", FallbackWarning,
-                  stacklevel=3)
+                  stacklevel=stacklevel)
 
 
 # ---------------------------------------------------------------- torch.compile backend (Dynamo)
@@ -168,7 +170,8 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
     except HexmlirError as e:
         if strict:
             raise
-        return _partitioned(gm, example_inputs, options, e)
+        fused = _partitioned(gm, example_inputs, options, e)
+        return gm.forward if fused is None else fused.forward
 
 
 def _check_node(node) -> str | None:
@@ -217,10 +220,12 @@ class _LazyKernel:
         return self.fn(*args)
 
 
-def _partitioned(gm, example_inputs, options: Options, err: HexmlirError):
+def _partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph",
+                 stacklevel: int = 4):
     """The ops check-input rejects (checked one node at a time) run eagerly; maximal supported partitions are
-    compiled by hexmlir. One warning names the eager ops. If no single op is to blame, the graph runs eagerly."""
-    import torch
+    compiled by hexmlir at their first call. One warning names the eager ops. Returns the partitioned
+    GraphModule (`hexmlir_partitions`, `hexmlir_eager_ops` set), or None when no single op is to blame: then
+    the graph runs eagerly, announced with one warning naming the op from `err`."""
     from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
     from torch.fx.passes.operator_support import OperatorSupportBase
     from torch.fx.passes.shape_prop import ShapeProp
@@ -231,8 +236,8 @@ def _partitioned(gm, example_inputs, options: Options, err: HexmlirError):
     except Exception:                                   # shape propagation of an unusual graph: no partitioning
         bad = {}
     if not bad or len(bad) == len(calls):
-        _fallback(err, "a graph", strict=False)
-        return gm.forward
+        _fallback(err, what, strict=False, stacklevel=stacklevel)
+        return None
 
     class Support(OperatorSupportBase):
         def is_node_supported(self, submodules, node):
@@ -245,11 +250,11 @@ def _partitioned(gm, example_inputs, options: Options, err: HexmlirError):
             fused._modules[node.target] = _LazyModule(_LazyKernel(getattr(fused, node.target), options))
             n_parts += 1
     ops = sorted({f"{op} (from {getattr(n.target, '__name__', n.target)})" for n, op in bad.items()})
-    warnings.warn(f"hexmlir: {', '.join(ops)} run(s) in eager PyTorch; the rest of the graph is compiled by "
+    warnings.warn(f"hexmlir: {', '.join(ops)} run(s) in eager PyTorch; the rest of {what} is compiled by "
                   f"hexmlir in {n_parts} partition(s) (whole-graph compile failed: {err})", FallbackWarning,
-                  stacklevel=4)
-    fused.hexmlir_partitions = n_parts
-    return fused.forward
+                  stacklevel=stacklevel)
+    fused.hexmlir_partitions, fused.hexmlir_eager_ops = n_parts, ops
+    return fused
 
 
 def _LazyModule(lazy: _LazyKernel):
@@ -295,15 +300,22 @@ def make_backend(**options):
 # ---------------------------------------------------------------- ahead of time
 
 class CompiledModel:
-    """compile_model's result: call it like the model (weights read from the model at each call)."""
+    """compile_model's result: call it like the model (weights read from the model at each call).
 
-    def __init__(self, model, route, graph=None, fn=None, names=(), eager_reason=None):
+    Three forms: the whole model is one hexmlir kernel (`compiled`); partitioned (`partitions` > 0: the ops
+    check-input rejects, `eager_ops`, run in eager PyTorch between hexmlir kernels); or all eager (fallback).
+    `eager_reason` says why the model is not one kernel (None when it is)."""
+
+    def __init__(self, model, route, graph=None, fn=None, names=(), eager_reason=None, partitions=0,
+                 eager_ops=()):
         self.model, self.route, self.graph, self._fn = model, route, graph, fn
         self.names = list(names)
-        self.eager_reason = eager_reason     # why it runs eagerly (fallback), or None
+        self.eager_reason = eager_reason     # why it is not one kernel (partitioned or eager), or None
+        self.partitions, self.eager_ops = partitions, list(eager_ops)
 
     @property
     def compiled(self) -> bool:
+        """True when the whole model is compiled (one hexmlir kernel on route linalg)."""
         return self.eager_reason is None
 
     def _weights(self):
@@ -312,10 +324,13 @@ class CompiledModel:
         return [sd[n] for n in self.names]
 
     def __call__(self, *inputs):
+        import torch
+        if self.partitions:
+            with torch.no_grad():                      # the exported graph is the inference one
+                return self._fn(*self._weights(), *inputs)
         if self.eager_reason is not None:
             return self.model(*inputs)
         if self.route == "inductor":
-            import torch
             with torch.no_grad():                      # the graph compiled ahead of time is the inference one
                 return self._fn(*inputs)
         res = self.graph(*self._weights(), *inputs)
@@ -323,7 +338,12 @@ class CompiledModel:
 
     def save(self, directory) -> Path:
         """Write the artifact (kernel.so + kernel.json + runtime) and model.json (argument names) to `directory`.
-        hexmlir.load(directory / "kernel.so") runs it with numpy + ctypes only: weights first, then inputs."""
+        hexmlir.load(directory / "kernel.so") runs it with numpy + ctypes only: weights first, then inputs.
+        A partitioned model has no such artifact (its eager ops need PyTorch between the kernels): HexmlirError."""
+        if self.partitions:
+            raise HexmlirError(f"cannot save a partitioned model: {', '.join(self.eager_ops)} run(s) in eager "
+                               f"PyTorch between its {self.partitions} hexmlir kernel(s), so there is no standalone "
+                               "artifact; only a model compiled whole can be saved")
         if self.route != "linalg" or self.graph is None:
             raise HexmlirError("only the 'linalg' route has a standalone artifact to save")
         from ... import driver
@@ -334,6 +354,25 @@ class CompiledModel:
         (d / "model.json").write_text(json.dumps({"weights": self.names, "options": self.graph.options.key()},
                                                   indent=1))
         return d
+
+
+def _partition_model(module, args, options: Options, err: HexmlirError, what: str):
+    """compile_model's partitioning: torch.export the functional model to an FX graph (aten ops) and hand it
+    to _partitioned, the torch.compile path's. The partitions are compiled now (ahead of time) by one run on
+    the example arguments. Returns the partitioned GraphModule, or None (whole model eager, warned)."""
+    import torch
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            gm = torch.export.export(module, tuple(args)).module()
+    except Exception:                                   # not exportable: the whole model runs eagerly
+        _fallback(err, what, strict=False, stacklevel=5)
+        return None
+    fused = _partitioned(gm, args, options, err, what=what, stacklevel=5)   # user -> hexmlir.compile_model
+    if fused is not None:
+        with torch.no_grad():
+            fused(*args)
+    return fused
 
 
 def compile_model(model, example_inputs, target: str = "host", *, route: str = "linalg", strict: bool = False,
@@ -361,15 +400,26 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
             w = dict(zip(names, args[:len(names)]))
             return torch.func.functional_call(model, w, args[len(names):])
 
+    what = type(model).__name__
     try:
         _check_tensors(example_inputs, "model")
         with torch.no_grad():
             out = model(*example_inputs)
         if not isinstance(out, torch.Tensor):
             raise UnsupportedError("compile_model handles models returning one tensor", stage="torch-import")
-        text = _import_linalg(_Functional(), weights + list(example_inputs))
+    except HexmlirError as e:
+        _fallback(e, what, strict)
+        return CompiledModel(model, route, names=names, eager_reason=str(e))
+    args = weights + list(example_inputs)
+    try:
+        text = _import_linalg(_Functional(), args)
         kernel, used = _compile_kernel(text, opts)
     except HexmlirError as e:
-        _fallback(e, f"{type(model).__name__}", strict)
-        return CompiledModel(model, route, names=names, eager_reason=str(e))
+        if strict:
+            raise
+        fused = _partition_model(_Functional(), args, opts, e, what)   # rejected ops eager, the rest compiled
+        if fused is None:
+            return CompiledModel(model, route, names=names, eager_reason=str(e))
+        return CompiledModel(model, route, fn=fused, names=names, eager_reason=str(e),
+                             partitions=fused.hexmlir_partitions, eager_ops=fused.hexmlir_eager_ops)
     return CompiledModel(model, route, LinalgGraph(kernel, text, used, 1, single=True), names=names)
