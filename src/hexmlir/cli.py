@@ -64,8 +64,13 @@ def _bench(a) -> int:
             return 0
         if not a.artifacts:
             raise HexmlirError("bench models needs --artifacts DIR (made by `hexmlir bench models --build`)")
-        models.run(a.artifacts, a.out, routes=a.routes.split(",") if a.routes else None, models=names,
-                   warmup=a.warmup, repeats=a.repeats)
+        res = models.run(a.artifacts, None if a.dev else a.out, routes=a.routes.split(",") if a.routes else None,
+                         models=names, warmup=a.warmup, repeats=a.repeats)
+        if a.dev:                        # this machine's run travels with the artifacts (route A runs only here)
+            import json
+            (Path(a.artifacts) / "dev_results.json").write_text(json.dumps(res, indent=1))
+            print(Path(a.artifacts) / "dev_results.json")
+            return 0
         print(f"results in {a.out} (tables.md, models.csv); report: hexmlir bench merge ... / hexmlir bench report")
         return 0
     if a.which == "hexagon":
@@ -144,6 +149,8 @@ def main(argv=None) -> int:
     b.add_argument("--build", action="store_true", help="models: build weights, inputs and route B artifacts into "
                    "--artifacts (needs MLIR, torch-mlir), then time every route here into DIR/dev_results.json")
     b.add_argument("--no-dev-run", action="store_true", help="models --build: skip the run on this machine")
+    b.add_argument("--dev", action="store_true", help="models: write this run into --artifacts DIR/dev_results.json "
+                   "(the development machine's run, route A included, shown beside the device's)")
     b.add_argument("--models", default=None, help="models: comma-separated names (default: all)")
     b.add_argument("--routes", default=None, help="models: comma-separated subset of eager,inductor,A,B "
                    "(default: all; A is reported n/a where MLIR or triton is missing)")

@@ -430,6 +430,17 @@ def models_section(res, heading="##") -> str:
     if res.get("models"):
         lines += [f"Run on: {_machine_line(res.get('models_machine', {}))}; {meta.get('date', '')}.", "",
                   models_table(res["models"]), ""]
+    lines += [f"{heading} Commands", "", "    # development machine (MLIR, torch-mlir, triton): weights + inputs (npz), route B artifacts "
+              "(threads on, N = 16), then every route timed here, route A included, into DIR/dev_results.json",
+              "    hexmlir bench models --build --artifacts .artifacts/models --threads 16 --no-dev-run",
+              "    hexmlir bench models --artifacts .artifacts/models --dev",
+              "    # device (numpy + torch): eager, Inductor C++, route B from the artifacts at 1 and os.cpu_count() "
+              "threads; route A reported n/a",
+              "    hexmlir bench models --artifacts art --out /tmp/res_models",
+              "    # here: merge into the benchmark results and regenerate this document",
+              "    hexmlir bench merge docs/benchmarks/results.json /tmp/res_models/results.json --out docs/benchmarks",
+              "    hexmlir bench report --out docs/benchmarks --doc docs/benchmarks.md --reading docs/benchmarks/reading.md",
+              ""]
     if res.get("models_dev"):
         lines += [f"{heading} On the development machine (route A needs MLIR and triton at launch, so it runs "
                   "only here)", "", f"Run on: {_machine_line(res.get('models_dev_machine', {}))}.", "",
