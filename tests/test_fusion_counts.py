@@ -10,7 +10,7 @@ pytest.importorskip("torch_mlir")
 from hexmlir import Options  # noqa: E402
 from hexmlir.frontends.torch.backend import _import_linalg  # noqa: E402
 from hexmlir.transforms import fusion  # noqa: E402
-from test_torch_frontend import MLP, Block, RMSNormSwiGLU  # noqa: E402
+from hexmlir.kernels.torch_models import MLP, Block, RMSNormSwiGLU  # noqa: E402
 
 
 def _linalg(model, shape) -> str:

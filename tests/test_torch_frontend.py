@@ -13,57 +13,8 @@ pytest.importorskip("torch_mlir")
 
 import hexmlir  # noqa: E402
 from hexmlir.frontends.torch import FallbackWarning, make_backend  # noqa: E402
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, d=19, h=45):
-        super().__init__()
-        self.l1, self.act, self.l2 = torch.nn.Linear(d, h), torch.nn.GELU(), torch.nn.Linear(h, d)
-
-    def forward(self, x):
-        return self.l2(self.act(self.l1(x)))
-
-
-class RMSNormSwiGLU(torch.nn.Module):
-    def __init__(self, d=19, h=27, eps=1e-6):
-        super().__init__()
-        self.w = torch.nn.Parameter(1 + 0.1 * torch.randn(d))
-        self.eps = eps
-        self.gate = torch.nn.Linear(d, h, bias=False)
-        self.up = torch.nn.Linear(d, h, bias=False)
-        self.down = torch.nn.Linear(h, d, bias=False)
-
-    def forward(self, x):
-        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.w
-        return x + self.down(torch.nn.functional.silu(self.gate(y)) * self.up(y))
-
-
-class Block(torch.nn.Module):
-    """GPT-2 style: LayerNorm, multi-head attention with softmax, residuals, tanh-GELU MLP."""
-    def __init__(self, d=24, heads=3, h=40):
-        super().__init__()
-        self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
-        self.qkv, self.proj = torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
-        self.fc, self.out = torch.nn.Linear(d, h), torch.nn.Linear(h, d)
-        self.heads = heads
-
-    def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2)
-                   for t in self.qkv(self.ln1(x)).split(C, dim=2))
-        a = torch.softmax(q @ k.transpose(-2, -1) / (C // self.heads) ** 0.5, dim=-1) @ v
-        x = x + self.proj(a.transpose(1, 2).reshape(B, T, C))
-        return x + self.out(torch.nn.functional.gelu(self.fc(self.ln2(x)), approximate="tanh"))
-
-
-class ConvNet(torch.nn.Module):
-    def __init__(self, padding=0, hw=11):
-        super().__init__()
-        self.conv, self.pool = torch.nn.Conv2d(3, 8, 3, padding=padding), torch.nn.MaxPool2d(2)
-        self.fc = torch.nn.Linear(8 * ((hw + 2 * padding - 2) // 2) ** 2, 10)
-
-    def forward(self, x):
-        return self.fc(self.pool(torch.relu(self.conv(x))).flatten(1))
+from hexmlir.kernels.torch_models import MLP, ConvNet, RMSNormSwiGLU  # noqa: E402
+from hexmlir.kernels.torch_models import MODELS as SPECS  # noqa: E402
 
 
 class Concat(torch.nn.Module):
@@ -72,8 +23,7 @@ class Concat(torch.nn.Module):
         return torch.cat([x, x * 3.0], dim=1) * 2.0
 
 
-MODELS = {"mlp": (MLP, (5, 19)), "rmsnorm_swiglu": (RMSNormSwiGLU, (2, 3, 19)), "convnet": (ConvNet, (2, 3, 11, 11)),
-          "block": (Block, (2, 5, 24))}
+MODELS = {name: (s.cls, s.shape("test")) for name, s in SPECS.items()}
 SLOW = {"block"}     # ~5 s to compile
 
 
@@ -276,16 +226,26 @@ def test_padded_conv_compiles_whole():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS) + ["convnet_padded"])
 def test_compile_model_inductor_route_matches_eager(name, tmp_path, monkeypatch):
+    """Route A: outputs match eager, the kernels went through hexmlir, and Inductor's generated code calls no
+    ATen matmul: mm/addmm/bmm are Triton templates (tl.dot); only convolutions stay ATen (docs/torch.md)."""
+    import re
+    from torch._inductor.utils import run_and_get_code
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))     # fresh caches: kernels are compiled here
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     M, shape = MODELS[name] if name in MODELS else (lambda: ConvNet(padding=1), (2, 3, 11, 11))
     m = M().eval()
     torch._dynamo.reset()
-    c = hexmlir.compile_model(m, torch.randn(*shape), route="inductor")
+    c, code = run_and_get_code(lambda: hexmlir.compile_model(m, torch.randn(*shape), route="inductor"))
+    code = "\n".join(ln for ln in "\n".join(code).splitlines() if not ln.lstrip().startswith("#"))  # calls only
     x = torch.randn(*shape)
     with torch.no_grad():
         _close(c(x), m(x))
     assert list((tmp_path / "triton").rglob("*.hexmlir")), "Inductor's Triton kernels did not go through hexmlir"
+    externs = set(re.findall(r"extern_kernels\.(\w+)\(|torch\.ops\.aten\.(\w+)\.\w+\(", code))
+    externs = {a or b for a, b in externs}
+    assert not externs & {"mm", "addmm", "bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu"}, externs
+    assert externs <= ({"convolution"} if name.startswith("convnet") else set()), externs
+    assert "tl.dot(" in code, "no Triton matmul template in the generated code"
 
 
 _LINEAR_MLIR = """func.func @f(%a: tensor<5x37xf32>, %w: tensor<70x37xf32>) -> tensor<5x70xf32> {

@@ -382,3 +382,13 @@ def test_inductor_cpu_triton_runs_through_the_plugin(tmp_path):
     r = subprocess.run([sys.executable, "-c", _INDUCTOR], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert list((tmp_path / "triton").rglob("*.hexmlir")), "Inductor's kernel did not go through hexmlir"
+
+
+@e2e
+def test_tl_assume_is_dropped(rng):
+    """Inductor's mm templates carry tl.assume(pid_m >= 0) (llvm.intr.assume in TTIR): a hint, no conversion."""
+    n = 1000 + 37
+    x, y = (torch.from_numpy(rng.standard_normal(n).astype(np.float32)) for _ in range(2))
+    out = torch.empty(n)
+    K.assume_add_kernel[_grid(n, 256)](x, y, out, n, BLOCK=256)
+    np.testing.assert_allclose(out.numpy(), (x + y).numpy(), rtol=0, atol=0)

@@ -53,6 +53,26 @@ def _bench(a) -> int:
         suite.merge(a.parts, a.out)
         print(a.out)
         return 0
+    if a.which == "models":
+        from .bench import models
+        names = a.models.split(",") if a.models else None
+        if a.build:
+            if not a.artifacts:
+                raise HexmlirError("bench models --build needs --artifacts DIR")
+            models.build(a.artifacts, threads=a.threads, tiny=a.tiny, models=names, dev_run=not a.no_dev_run,
+                         warmup=a.warmup, repeats=a.repeats)
+            return 0
+        if not a.artifacts:
+            raise HexmlirError("bench models needs --artifacts DIR (made by `hexmlir bench models --build`)")
+        res = models.run(a.artifacts, None if a.dev else a.out, routes=a.routes.split(",") if a.routes else None,
+                         models=names, warmup=a.warmup, repeats=a.repeats)
+        if a.dev:                        # this machine's run travels with the artifacts (route A runs only here)
+            import json
+            (Path(a.artifacts) / "dev_results.json").write_text(json.dumps(res, indent=1))
+            print(Path(a.artifacts) / "dev_results.json")
+            return 0
+        print(f"results in {a.out} (tables.md, models.csv); report: hexmlir bench merge ... / hexmlir bench report")
+        return 0
     if a.which == "hexagon":
         import time
         from .bench import hexagon
@@ -111,10 +131,12 @@ def main(argv=None) -> int:
     pr.set_defaults(target="hexagon-sim")
     b = sub.add_parser("bench", help="benchmarks: ablation ladder, MT scaling, peers, report (docs/benchmarks.md)")
     b.add_argument("which", nargs="?", default="all",
-                   choices=["all", "ladder", "mt-scaling", "build", "report", "merge", "hexagon", "packets", "gelu"],
+                   choices=["all", "ladder", "mt-scaling", "build", "report", "merge", "hexagon", "packets", "gelu",
+                            "models"],
                    help="all/ladder/mt-scaling: run (from --artifacts DIR, else build first; building needs MLIR); "
                    "build: compile artifacts into --artifacts DIR; report: tables, plots and the doc from --out DIR; "
                    "merge: combine partial results.json files (positional) into --out; "
+                   "models: the PyTorch models per route (eager, Inductor C++, route A, route B; --build here first); "
                    "hexagon: the ladder in executed packets under qemu-hexagon; packets: the Linalg suite in packets per element (docs/simulation.md); gelu: the single-thread GELU study")
     b.add_argument("parts", nargs="*", help="merge: results.json files, later ones win")
     b.add_argument("--triton", default=None, help="ladder: also run these Triton-suite kernels in-process "
@@ -130,6 +152,14 @@ def main(argv=None) -> int:
     b.add_argument("--doc", default=None, help="report: write the markdown report here (e.g. docs/benchmarks.md)")
     b.add_argument("--reading", default=None, help="report: markdown file with the written reading to include")
     b.add_argument("--sizes", default="1048576,16777216", help="gelu: sizes")
+    b.add_argument("--build", action="store_true", help="models: build weights, inputs and route B artifacts into "
+                   "--artifacts (needs MLIR, torch-mlir), then time every route here into DIR/dev_results.json")
+    b.add_argument("--no-dev-run", action="store_true", help="models --build: skip the run on this machine")
+    b.add_argument("--dev", action="store_true", help="models: write this run into --artifacts DIR/dev_results.json "
+                   "(the development machine's run, route A included, shown beside the device's)")
+    b.add_argument("--models", default=None, help="models: comma-separated names (default: all)")
+    b.add_argument("--routes", default=None, help="models: comma-separated subset of eager,inductor,A,B "
+                   "(default: all; A is reported n/a where MLIR or triton is missing)")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "compile":

@@ -349,6 +349,9 @@ def write_outputs(res, out_dir) -> None:
         md += [f"## MT scaling: {k}", "", mt_table(res, k), ""]
     if res.get("overheads"):
         md += ["## Mechanism overheads", "", overhead_table(res), ""]
+    if res.get("models"):
+        write_csv(res["models"], out / "models.csv")
+        md += ["## PyTorch models", "", models_section(res, heading="###"), ""]
     (out / "tables.md").write_text("\n".join(md))
     plots(res, out)
 
@@ -365,6 +368,82 @@ def _hexagon_section(res) -> str:
         from .hexagon import table
         return res.get("hexagon_meta", "") + "\n\n" + table(res["hexagon"])
     return HEXAGON_NOTE
+
+
+def _kernels_cell(route, k) -> str:
+    if not k:
+        return "–"
+    if route == "eager":
+        return f"{k['aten']} ATen ops"
+    if route == "B":
+        return f"{k['hexmlir']} hexmlir"
+    kind = "cpp" if route == "inductor" else "triton"
+    return f"{k[kind]} {kind} + {k['extern']} extern" + (f" ({', '.join(o.split('.')[-1] for o in k['extern_ops'])})"
+                                                         if k["extern"] else "")
+
+
+def models_table(rows) -> str:
+    """model, route, threads, median, spread, kernels, x eager and x Inductor (their time / this route's time at
+    the same thread count, same machine: > 1 means this route is faster)."""
+    from .models import ROUTE_LABEL
+    out = ["| model | route | threads | median ms | spread | kernels | x eager | x Inductor | check |",
+           "|---|---|---:|---:|---:|---|---:|---:|---|"]
+    get = {(r["model"], r["route"], r["threads"]): r for r in rows}
+    for r in rows:
+        if r["ms"] is None:
+            out.append(f"| {r['label']} | {ROUTE_LABEL.get(r['route'], r['route'])} | {r['threads']} | n/a: "
+                       f"{r['note'][:160]} | | | | | |")
+            continue
+        e, i = get.get((r["model"], "eager", r["threads"])), get.get((r["model"], "inductor", r["threads"]))
+        xe = e["ms"] / r["ms"] if e and e.get("ms") else None
+        xi = i["ms"] / r["ms"] if i and i.get("ms") else None
+        chk = "–" if r.get("ok") is None else (f"{'ok' if r['ok'] else 'WRONG'} ({r['err']:.0e})")
+        note = f" ({r['note']})" if r.get("note") else ""
+        out.append(f"| {r['label']} | {ROUTE_LABEL.get(r['route'], r['route'])}{note} | {r['threads']} | "
+                   f"{r['ms']:.3f} | {r['spread']:.0%} | {_kernels_cell(r['route'], r.get('kernels'))} | "
+                   f"{_f(xe)} | {_f(xi)} | {chk} |")
+    return "\n".join(out)
+
+
+def _machine_line(m) -> str:
+    return (f"{m.get('cpu_model', '?')}, {m.get('cpus')} logical CPUs ({m.get('isa', '?')}); torch "
+            f"{m.get('torch', '–')}, numpy {m.get('numpy')}, Python {m.get('python')}")
+
+
+def models_section(res, heading="##") -> str:
+    """The "PyTorch models" section: the run's table and the development machine's (route A) table."""
+    meta = res.get("models_meta", {})
+    lines = [f"Models of `hexmlir.kernels.torch_models` at their {meta.get('size', '?')} size "
+             f"(inputs: " + "; ".join(f"{b['name']} {tuple(b['shape'])}" for b in meta.get("build", [])) + "), "
+             f"f32. {meta.get('warmup')} warm-up calls excluded, {meta.get('repeats')} timed calls, median, spread = "
+             "IQR / median, same input every call (the weights dominate the working set). Eager and route B run in "
+             "the benchmark's process (route B: `hexmlir.load` of the saved artifact with the weights from the npz, "
+             "threads via the runtime's `hx_set_num_threads`; built with threads on, "
+             f"`num_threads={meta.get('build_threads')}`); Inductor C++ and route A compile per thread count in a "
+             "fresh process (Inductor: `cpp.threads` and OMP_NUM_THREADS), compile time excluded. Kernels: eager = "
+             "ATen ops dispatched per call; Inductor / route A = kernels in the generated code plus extern calls "
+             "(ATen/MKL); route B = hexmlir kernels. x eager / x Inductor = their time / this row's time at the "
+             "same thread count on the same machine (> 1: this row is faster). Every output is checked against "
+             "eager (max error / max(1, |ref|) <= 1e-4).", ""]
+    if res.get("models"):
+        lines += [f"Run on: {_machine_line(res.get('models_machine', {}))}; {meta.get('date', '')}.", "",
+                  models_table(res["models"]), ""]
+    lines += [f"{heading} Commands", "", "    # development machine (MLIR, torch-mlir, triton): weights + inputs (npz), route B artifacts "
+              "(threads on, N = 16), then every route timed here, route A included, into DIR/dev_results.json",
+              "    hexmlir bench models --build --artifacts .artifacts/models --threads 16 --no-dev-run",
+              "    hexmlir bench models --artifacts .artifacts/models --dev",
+              "    # device (numpy + torch): eager, Inductor C++, route B from the artifacts at 1 and os.cpu_count() "
+              "threads; route A reported n/a",
+              "    hexmlir bench models --artifacts art --out /tmp/res_models",
+              "    # here: merge into the benchmark results and regenerate this document",
+              "    hexmlir bench merge docs/benchmarks/results.json /tmp/res_models/results.json --out docs/benchmarks",
+              "    hexmlir bench report --out docs/benchmarks --doc docs/benchmarks.md --reading docs/benchmarks/reading.md",
+              ""]
+    if res.get("models_dev"):
+        lines += [f"{heading} On the development machine (route A needs MLIR and triton at launch, so it runs "
+                  "only here)", "", f"Run on: {_machine_line(res.get('models_dev_machine', {}))}.", "",
+                  models_table(res["models_dev"]), ""]
+    return "\n".join(lines)
 
 
 def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
@@ -449,4 +528,6 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         lines += [f"### {k} (f32); crossover n = {crossover(res['mt'], k)}", "", mt_table(res, k), ""]
     lines += ["## Mechanism overheads, measured separately", "", overhead_table(res), "",
               "## Hexagon (executed packets under qemu-hexagon)", "", _hexagon_section(res), ""]
+    if res.get("models") or res.get("models_dev"):
+        lines += ["## PyTorch models", "", models_section(res, heading="###"), "", res.get("models_reading", ""), ""]
     Path(doc_path).write_text("\n".join(lines))

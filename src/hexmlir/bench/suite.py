@@ -84,7 +84,11 @@ def merge(paths, out_dir) -> dict:
         for k in ("mt", "overheads"):
             if r.get(k):
                 res[k] = r[k]
-        res.setdefault("parts", []).append({"date": r["date"], "run_cmd": r.get("run_cmd", "")})
+        for k in r:                      # `hexmlir bench models` parts (models, models_dev, their machines)
+            if k.startswith("models"):
+                res[k] = r[k]
+        res.setdefault("parts", []).append({"date": r.get("date") or r.get("models_meta", {}).get("date", ""),
+                                            "run_cmd": r.get("run_cmd", "")})
     report.write_outputs(res, out_dir)
     return res
 

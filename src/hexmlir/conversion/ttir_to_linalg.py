@@ -331,6 +331,9 @@ class _Converter:
     def op_tt_get_num_programs(self, op):
         self.res(op, self.grid[_int(_props(op)["axis"])])
 
+    def op_llvm_intr_assume(self, op):
+        """tl.assume (Inductor's mm templates: `pid_m >= 0`): an optimization hint with no result; dropped."""
+
     # ---- materialization ----
     def tensor(self, v) -> T:
         """Any tensor form as a tensor SSA value."""

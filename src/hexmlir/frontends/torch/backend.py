@@ -269,16 +269,51 @@ def _LazyModule(lazy: _LazyKernel):
         def forward(self, *args):
             return self.lazy(*args)
     return LazyKernelModule()
+#: Inductor settings of route A (applied with torch._inductor.config.patch around the compile only).
+#: cpu_backend="triton": CPU kernels are Triton, compiled by hexmlir's 'cpu' Triton backend.
+#: max_autotune_gemm + TRITON-only GEMM/conv backends: mm/addmm/bmm (and convolutions) become Inductor's Triton
+#: templates (tl.dot loops, bias/activation epilogues fused) instead of ATen extern calls; autotuning picks the
+#: block sizes among the template's configs by timing hexmlir-compiled candidates. benchmark_epilogue_fusion is
+#: off: its benchmark module for CPU templates is generated with a broken indentation (torch 2.13), and the
+#: fused epilogue is taken unconditionally instead. pattern_matcher is off: its attention pattern turns
+#: softmax(q @ k^T) @ v into the ATen call _scaled_dot_product_flash_attention_for_cpu.
+INDUCTOR_CONFIG = dict(cpu_backend="triton", max_autotune_gemm=True, max_autotune_gemm_backends="TRITON",
+                       max_autotune_conv_backends="ATEN", benchmark_epilogue_fusion=False, pattern_matcher=False)
+
+
+def _inductor_decompositions():
+    """Inductor's table plus two rewrites that keep route A's heavy ops in Triton: a convolution with bias
+    becomes a bias-free convolution plus a broadcast add (Inductor peels the bias off on GPUs only; on CPU its
+    conv template is benchmarked with the bias as an extra argument the kernel does not take), and SDPA's CPU
+    flash-attention op (what F.scaled_dot_product_attention becomes) is written out as matmuls and softmax."""
+    import torch
+    from torch._decomp import decomposition_table
+    from torch._inductor.decomposition import select_decomp_table
+    aten = torch.ops.aten
+    table = dict(select_decomp_table())
+
+    def conv_bias(x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
+        if bias is None:
+            return NotImplemented
+        y = aten.convolution.default(x, w, None, stride, padding, dilation, transposed, output_padding, groups)
+        return y + bias.view([1, -1] + [1] * (y.dim() - 2))
+    table[aten.convolution.default] = conv_bias
+    sdpa = aten._scaled_dot_product_flash_attention_for_cpu.default
+    table[sdpa] = decomposition_table[sdpa]
+    return table
+
+
 def _inductor(gm, example_inputs, options: Options):
-    """Route A: Inductor with its CPU kernels written in Triton, compiled by hexmlir's 'cpu' Triton backend.
-    The hexmlir Options reach the plugin through its set_options (frontends/triton/options.py)."""
+    """Route A: Inductor with its CPU kernels, matmuls and convolutions included, written in Triton and compiled
+    by hexmlir's 'cpu' Triton backend (INDUCTOR_CONFIG). The hexmlir Options reach the plugin through its
+    set_options (frontends/triton/options.py)."""
     import torch._inductor.config as cfg
     from torch._inductor.compile_fx import compile_fx
     from ..triton import options as topts
     if options != Options():
         topts.set_options(**{k: v for k, v in options.key().items() if v != getattr(Options(), k)})
-    with cfg.patch(cpu_backend="triton"):
-        return compile_fx(gm, example_inputs)
+    with cfg.patch(**INDUCTOR_CONFIG):
+        return compile_fx(gm, example_inputs, decompositions=_inductor_decompositions())
 
 
 def backend(gm, example_inputs, **options):

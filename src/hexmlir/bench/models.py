@@ -1,0 +1,333 @@
+"""`hexmlir bench models`: the PyTorch models of hexmlir.kernels.torch_models, per route, at 1 and N threads.
+
+Routes: eager PyTorch; Inductor's own C++/OpenMP CPU backend ("inductor"); route A (Inductor -> Triton ->
+hexmlir, needs MLIR and triton at launch); route B (torch-mlir -> Linalg -> one hexmlir kernel).
+
+    build(DIR)        here (MLIR, torch-mlir): per model the weights and the input (npz), route B's saved artifact
+                      (built with threads on, N = --threads), and, unless told not to, a run of every route on
+                      this machine (route A can run nowhere else) into DIR/dev_results.json
+    run(DIR, OUT)     anywhere with numpy + torch: eager, Inductor-CPU and route B (hexmlir.load + ctypes),
+                      route A where MLIR and triton are present; every output checked against eager
+
+Timing as in docs/benchmarks.md: warm-up calls excluded, repeated calls, median and spread (IQR / median). Eager
+and route B run in this process (route B's threads: the runtime's hx_set_num_threads); Inductor and route A
+compile per thread count in a fresh process (Inductor bakes the OpenMP thread count into its C++; route A's
+hexmlir options are process-wide), compile time excluded.
+
+Kernel counts: eager = ATen ops dispatched in one call (a TorchDispatchMode counter); Inductor and route A =
+kernels in the generated code (cpp / triton) and extern calls (ATen, MKL) counted apart; route B = hexmlir
+kernels (1: the whole graph).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .timing import measure
+
+ROUTES = ("eager", "inductor", "A", "B")
+ROUTE_LABEL = {"eager": "eager", "inductor": "Inductor C++", "A": "A: Inductor->Triton->hexmlir",
+               "B": "B: Linalg, one hexmlir kernel"}
+SEED = 1234
+
+
+def _spec(name):
+    from ..kernels.torch_models import MODELS
+    return MODELS[name]
+
+
+def _names(models):
+    from ..kernels.torch_models import MODELS
+    names = list(models or MODELS)
+    bad = [n for n in names if n not in MODELS]
+    if bad:
+        from ..errors import HexmlirError
+        raise HexmlirError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(MODELS)}")
+    return names
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Build (development machine)
+
+def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: bool = True, warmup: int = 3,
+          repeats: int = 15, log=print) -> dict:
+    """Weights, inputs and route B's artifact per model into art_dir (index.json); then, with dev_run, every
+    route timed here at 1 and os.cpu_count() threads into art_dir/dev_results.json."""
+    import torch
+    import warnings
+    import hexmlir
+    from ..frontends.torch import FallbackWarning
+    out = Path(art_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    size = "test" if tiny else "bench"
+    idx = {"threads": threads, "size": size, "models": []}
+    old = out / "index.json"
+    if old.exists():                 # building some models again: keep the others (same size and threads)
+        prev = json.loads(old.read_text())
+        if (prev["threads"], prev["size"]) == (threads, size):
+            idx["models"] = [e for e in prev["models"] if e["name"] not in _names(models)]
+    for name in _names(models):
+        spec = _spec(name)
+        torch.manual_seed(SEED)
+        m = spec.make(size)
+        x = torch.randn(*spec.shape(size))
+        d = out / name
+        d.mkdir(exist_ok=True)
+        np.savez(d / "weights.npz", **{k: v.detach().numpy() for k, v in m.state_dict().items()})
+        np.savez(d / "inputs.npz", x=x.numpy())
+        e = {"name": name, "label": spec.label, "shape": list(spec.shape(size)), "B": None, "B_error": None}
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always", FallbackWarning)
+            c = hexmlir.compile_model(m, x, num_threads=threads)
+        if not c.compiled:
+            # the pipeline's own retries (fusion, vectorize off) do not touch TCM tiling, which fails on some
+            # keepdim reductions at bench sizes (tcm-promote); a route B without TCM staging is still one kernel
+            first = c.eager_reason
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always", FallbackWarning)
+                c = hexmlir.compile_model(m, x, num_threads=threads, tcm_tiling=False)
+            e["B_first_error"] = first[:300]
+        e["B_compile_s"] = round(time.perf_counter() - t0, 2)
+        if c.compiled:
+            c.save(d / "B")
+            e["B"] = "B"
+            base = hexmlir.Options(num_threads=threads).key()
+            e["B_options"] = {k: v for k, v in c.graph.options.key().items() if base.get(k) != v}
+            e["B_retry"] = [str(x.message)[:300] for x in w if issubclass(x.category, FallbackWarning)]
+        else:
+            e["B_error"] = c.eager_reason[:300]
+        log(f"{name}: route B {'built' if e['B'] else 'not built: ' + e['B_error']} ({e['B_compile_s']} s)"
+            + (f", with {e['B_options']}" if e.get("B_options") else ""))
+        idx["models"].append(e)
+    order = list(_names(None))
+    idx["models"].sort(key=lambda e: order.index(e["name"]))
+    (out / "index.json").write_text(json.dumps(idx, indent=1))
+    mib = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2 ** 20
+    log(f"built into {out} ({mib:.1f} MiB)")
+    if dev_run:
+        res = run(out, None, warmup=warmup, repeats=repeats, log=log)
+        (out / "dev_results.json").write_text(json.dumps(res, indent=1))
+    return idx
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Run (anywhere with numpy + torch)
+
+def _load(art_dir, name):
+    """The model with the saved weights, its input and the saved-artifact directory."""
+    import torch
+    idx = json.loads((Path(art_dir) / "index.json").read_text())
+    e = next(m for m in idx["models"] if m["name"] == name)
+    m = _spec(name).make(idx["size"])
+    w = np.load(Path(art_dir) / name / "weights.npz")
+    m.load_state_dict({k: torch.from_numpy(w[k]) for k in w.files})
+    x = torch.from_numpy(np.load(Path(art_dir) / name / "inputs.npz")["x"])
+    return idx, e, m, x
+
+
+def check(got, ref) -> float:
+    """Max abs error over the output's magnitude (f32; summation orders differ)."""
+    ref = np.asarray(ref, np.float64)
+    return float(np.max(np.abs(np.asarray(got, np.float64) - ref)) / max(1.0, float(np.max(np.abs(ref)))))
+
+
+TOL = 1e-4
+
+
+def count_aten_ops(m, x) -> int:
+    """ATen ops dispatched by one eager call (inference mode)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.n += 1
+            return func(*args, **(kwargs or {}))
+    with torch.inference_mode(), Count():
+        m(x)
+    return Count.n
+
+
+def count_kernels(code: str) -> dict:
+    """Kernels defined in Inductor's generated code (cpp / triton) and extern calls in it (comments skipped)."""
+    lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith("#")]
+    src = "\n".join(lines)
+    cpp = set(re.findall(r"^(cpp_\w+) = async_compile\.cpp", src, re.M))
+    tri = set(re.findall(r"^(triton_\w+) = async_compile\.triton", src, re.M))
+    ext = re.findall(r"(extern_kernels\.\w+|torch\.ops\.\w+\.\w+)(?:\.\w+)?\(", src)
+    return {"cpp": len(cpp), "triton": len(tri), "extern": len(ext), "extern_ops": sorted(set(ext))}
+
+
+def _eager(m, x, t, warmup, repeats):
+    import torch
+    torch.set_num_threads(t)
+    with torch.inference_mode():
+        r = measure(lambda: m(x), warmup, repeats)
+    r["kernels"] = {"aten": count_aten_ops(m, x)}
+    return r
+
+
+def _route_b(art_dir, e, m, x, t, warmup, repeats):
+    import hexmlir
+    from .. import runtime
+    if not e.get("B"):
+        return f"route B not built: {e.get('B_error')}"
+    d = Path(art_dir) / e["name"] / e["B"]
+    k = hexmlir.load(d / "kernel.so")
+    names = json.loads((d / "model.json").read_text())["weights"]
+    sd = {n: v.detach().contiguous().numpy() for n, v in m.state_dict().items()}
+    args = [sd[n] for n in names] + [x.numpy()]
+    runtime.set_num_threads(t)
+    out = k(*args)
+    r = measure(lambda: k(*args), warmup, repeats)
+    # the pool's workers and DMA copy threads spin a while after their last work: let them sleep before the
+    # next route is timed (on few cores their spinning starves torch's OpenMP threads)
+    runtime.load_host().hx_quiesce()
+    r["outputs"] = np.asarray(out)
+    r["kernels"] = {"hexmlir": 1}
+    return r
+
+
+def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
+    """In a fresh process: compile with Inductor (C++) or route A for t threads, time, count, check."""
+    import torch
+    from torch._inductor.utils import run_and_get_code
+    idx, e, m, x = _load(art_dir, name)
+    torch.set_num_threads(t)
+    torch._dynamo.reset()
+    if route == "inductor":
+        import torch._inductor.config as icfg
+        icfg.cpp.threads = t                      # `#pragma omp parallel num_threads(t)` in the kernels
+        f = torch.compile(m, backend="inductor", dynamic=False)
+    else:
+        from .. import runtime
+        from ..frontends.torch import make_backend
+        runtime.set_num_threads(t)
+        f = torch.compile(m, backend=make_backend(route="inductor", num_threads=t), dynamic=False)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        out, code = run_and_get_code(f, x)
+        comp = time.perf_counter() - t0
+        r = measure(lambda: f(x), warmup, repeats)
+        ref = m(x)
+    r["compile_s"] = comp
+    r["kernels"] = count_kernels("\n".join(code))
+    r["err"] = check(out.numpy(), ref.numpy())
+    return r
+
+
+def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900):
+    cmd = [sys.executable, "-m", "hexmlir.bench.models", route, str(art_dir), name, str(t), str(warmup), str(repeats)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(t), TORCHINDUCTOR_COMPILE_THREADS="1", HEXMLIR_NO_PROGRESS="1")
+    root = str(Path(__file__).resolve().parents[2])              # the child imports this very hexmlir
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout} s"
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode or not lines:
+        err = [ln for ln in p.stderr.strip().splitlines() if ln.strip()] or ["?"]
+        return f"failed: {err[-1][:200]}"
+    r = json.loads(lines[-1])
+    return r if "median" in r else r.get("why", "?")
+
+
+def route_a_available() -> str | None:
+    """None when route A can run here, else why not (it compiles Triton kernels with MLIR at launch)."""
+    try:
+        import triton  # noqa: F401
+        import torch_mlir  # noqa: F401    (stands in for "MLIR bindings present": both ship with the dev stack)
+        from .. import ir  # noqa: F401
+    except Exception as ex:
+        return f"route A needs MLIR and triton at launch ({type(ex).__name__}: {str(ex)[:80]})"
+    return None
+
+
+def _row(spec_e, route, t, m, ref=None):
+    row = {"model": spec_e["name"], "label": spec_e["label"], "route": route, "threads": t}
+    if isinstance(m, str):
+        return dict(row, ms=None, note=m)
+    if "outputs" in m:
+        m["err"] = check(m.pop("outputs"), ref)
+    row.update(ms=m["median"] * 1e3, spread=m["spread"], cpu=m["cpu"], kernels=m.get("kernels"),
+               err=m.get("err"), ok=None if m.get("err") is None else m["err"] <= TOL,
+               compile_s=m.get("compile_s"), note="")
+    if route == "B":
+        row["note"] = ", ".join(f"{k}={v}" for k, v in (spec_e.get("B_options") or {}).items()
+                                if k not in ("num_threads",))
+    return row
+
+
+def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: int = 3, repeats: int = 15,
+        log=print) -> dict:
+    """Time every route of every model at 1 and N = os.cpu_count() threads; rows under res["models"]. With
+    out_dir, results.json there is updated (other parts kept) and tables.md / models.csv rewritten."""
+    import torch
+    from .suite import machine
+    idx = json.loads((Path(art_dir) / "index.json").read_text())
+    N = os.cpu_count() or 1
+    threads = threads or sorted({1, N})
+    routes = list(routes or ROUTES)
+    why_a = route_a_available() if "A" in routes else None
+    rows = []
+    for e in idx["models"]:
+        if models and e["name"] not in models:
+            continue
+        _, _, m, x = _load(art_dir, e["name"])
+        with torch.inference_mode():
+            ref = m(x).numpy()
+        for t in threads:
+            for route in routes:
+                if route == "eager":
+                    r = _eager(m, x, t, warmup, repeats)
+                elif route == "B":
+                    r = _route_b(art_dir, e, m, x, t, warmup, repeats)
+                elif route == "A" and why_a:
+                    r = why_a
+                else:
+                    r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
+                rows.append(_row(e, route, t, r, ref))
+                rr = rows[-1]
+                log(f"{e['name']:15s} {route:8s} t={t:<3d} " + (f"{rr['ms']:9.3f} ms  {rr['kernels']}"
+                    + ("" if rr.get("ok") is not False else f"  WRONG ({rr['err']:.1e})")
+                    if rr["ms"] is not None else f"   n/a  {rr['note']}"))
+        torch.set_num_threads(N)
+    res = {"models": rows, "models_machine": machine(), "models_threads": threads,
+           "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup,
+                           "repeats": repeats, "artifacts": str(art_dir),
+                           "build": [{k: e.get(k) for k in ("name", "shape", "B_compile_s", "B_options", "B_error",
+                                                              "B_first_error")}
+                                     for e in idx["models"]],
+                           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
+    dev = Path(art_dir) / "dev_results.json"
+    if dev.exists():                 # the development machine's run (route A) travels with the artifacts
+        d = json.loads(dev.read_text())
+        res.update(models_dev=d["models"], models_dev_machine=d["models_machine"])
+    if out_dir is not None:
+        from . import report
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        p = out / "results.json"
+        full = json.loads(p.read_text()) if p.exists() else {}
+        full.update(res)
+        report.write_outputs(full, out)
+    return res
+
+
+if __name__ == "__main__":            # the child of _in_subprocess: route art_dir name threads warmup repeats
+    _route, _art, _name, _t, _w, _r = sys.argv[1:7]
+    try:
+        print(json.dumps(_compiled_child(_route, _art, _name, int(_t), int(_w), int(_r))))
+    except Exception as _e:           # a missing C++ compiler, a compile failure: report, do not abort the run
+        print(json.dumps({"why": f"{type(_e).__name__}: {(str(_e).strip().splitlines() or [''])[0][:200]}"}))
