@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -228,19 +227,8 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
 
 def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900):
     cmd = [sys.executable, "-m", "hexmlir.bench.models", route, str(art_dir), name, str(t), str(warmup), str(repeats)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(t), TORCHINDUCTOR_COMPILE_THREADS="1", HEXMLIR_NO_PROGRESS="1")
-    root = str(Path(__file__).resolve().parents[2])              # the child imports this very hexmlir
-    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return f"timed out after {timeout} s"
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    if p.returncode or not lines:
-        err = [ln for ln in p.stderr.strip().splitlines() if ln.strip()] or ["?"]
-        return f"failed: {err[-1][:200]}"
-    r = json.loads(lines[-1])
-    return r if "median" in r else r.get("why", "?")
+    from .peers import run_child
+    return run_child(cmd, t, timeout, route, {"HEXMLIR_NO_PROGRESS": "1"})
 
 
 def route_a_available() -> str | None:

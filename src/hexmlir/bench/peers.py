@@ -39,9 +39,15 @@ def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, r
     or a string saying why not."""
     cmd = [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
            str(repeats), str(seed), str(vmfb or "")]
+    return run_child(cmd, threads, timeout, impl)
+
+
+def run_child(cmd, threads: int, timeout: int, label: str, extra_env: dict | None = None):
+    """Run a measuring child process; its last stdout line starting with "{" is a JSON measure dict (or
+    {"why": ...}). Returns the dict, or a string saying why not."""
     # OMP_NUM_THREADS: Inductor's kernels may link a libgomp other than torch's, which set_num_threads
     # does not reach; one compile worker: the pool's start-up would dominate these small compiles
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCHINDUCTOR_COMPILE_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCHINDUCTOR_COMPILE_THREADS="1", **(extra_env or {}))
     # the child imports this very hexmlir, not whichever one is installed
     from pathlib import Path
     root = str(Path(__file__).resolve().parents[2])
@@ -49,10 +55,10 @@ def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, r
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return f"{impl} timed out after {timeout} s"
+        return f"{label} timed out after {timeout} s"
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
     if p.returncode or not lines:
-        return f"{impl} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
+        return f"{label} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
     r = json.loads(lines[-1])
     return r if "median" in r else r.get("why", "?")
 
