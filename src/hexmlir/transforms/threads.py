@@ -153,23 +153,28 @@ def _runtime_threads(_dyn, n: int, work: int, threshold: int, total):
     return arith.maxui(t, arith.constant(idx, 1))
 
 
+def _top_foralls(module):
+    """(function name, index among its foralls, forall) for each forall at the top of a public function."""
+    for f in funcs(module):
+        if "sym_visibility" in f.attributes:
+            continue
+        fname = str(f.attributes["sym_name"]).strip('"')
+        for k, fa in enumerate(ops_named(f, "scf.forall")):
+            if fa.parent.name == "func.func":
+                yield fname, k, fa
+
+
 def run_grid(module, cx) -> None:
     """Triton grids: the program forall (trip count known at launch) is split over the thread pool."""
     from ..plan import MT_THRESHOLD
     o = cx.options
     nthreads = (o.num_threads or cx.target.hw_threads) if o.multithread else 1
     if nthreads > 1:
-        for f in funcs(module):
-            if "sym_visibility" in f.attributes:
-                continue
-            fname = str(f.attributes["sym_name"]).strip('"')
-            for k, fa in enumerate(ops_named(f, "scf.forall")):
-                if fa.parent.name != "func.func":
-                    continue
-                work = sum(cx.plan.ops[op_id(g)].work() for g in ops_named(fa, "linalg.generic")
-                           if op_id(g) is not None) if cx.plan else 0
-                _outline(fa, fname, k, nthreads, module, max(1, work), o.mt_threshold or MT_THRESHOLD)
-                cx.uses_runtime = True
+        for fname, k, fa in _top_foralls(module):
+            work = sum(cx.plan.ops[op_id(g)].work() for g in ops_named(fa, "linalg.generic")
+                       if op_id(g) is not None) if cx.plan else 0
+            _outline(fa, fname, k, nthreads, module, max(1, work), o.mt_threshold or MT_THRESHOLD)
+            cx.uses_runtime = True
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
 
 
@@ -177,20 +182,14 @@ def run(module, cx) -> None:
     plan = cx.plan
     sequential = {}                      # function -> root ids of its foralls that stay loops, in order
     if plan is not None:
-        for f in funcs(module):
-            if "sym_visibility" in f.attributes:
-                continue
-            fname = str(f.attributes["sym_name"]).strip('"')
-            for k, fa in enumerate(ops_named(f, "scf.forall")):
-                if fa.parent.name != "func.func":
-                    continue
-                rid = _root_id(fa, plan)
-                t = plan.ops[rid].threads if rid is not None and cx.options.multithread else 1
-                if t > 1 and _static_bounds(fa):
-                    _outline(fa, fname, k, t, module, root=rid)
-                    cx.uses_runtime = True
-                else:
-                    sequential.setdefault(fname, []).append(rid)
+        for fname, k, fa in _top_foralls(module):
+            rid = _root_id(fa, plan)
+            t = plan.ops[rid].threads if rid is not None and cx.options.multithread else 1
+            if t > 1 and _static_bounds(fa):
+                _outline(fa, fname, k, t, module, root=rid)
+                cx.uses_runtime = True
+            else:
+                sequential.setdefault(fname, []).append(rid)
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
     _tag_sequential(module, sequential)
 
