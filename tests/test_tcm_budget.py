@@ -52,14 +52,17 @@ def test_plan_fits_at_16_threads_with_db(name):
 
 
 def test_attention_drops_db_at_16_threads_and_says_so(tmp_path):
-    """Attention's smallest tile holds K^T whole (256 KiB at s=1024, d=64): two sets x 16 threads exceed
-    8 MiB, so the plan turns DB off for it, and `hexmlir explain` shows the decision."""
+    """Attention is two groups: S = QK^T is not fused into softmax + PV, because a tile holding K^T and V
+    whole (256 KiB each at s=1024, d=64) exceeds one thread's budget. The softmax + PV group's smallest tile
+    still holds V whole: two sets x 16 threads exceed 8 MiB, so the plan turns DB off for it, and
+    `hexmlir explain` shows both decisions."""
     from hexmlir.driver import explain
     pl = _plan("attention", rung_options("vec+mt+db", 16))
-    (root,) = _roots(pl)
-    assert not root.double_buffer and "DB off" in root.tcm_note
+    qk, pv = _roots(pl)
+    assert "not fused into" in qk.tcm_note
+    assert not pv.double_buffer and "DB off" in pv.tcm_note
     one = _plan("attention", rung_options("vec+db", 1))
-    assert _roots(one)[0].double_buffer                      # one thread: two sets fit
+    assert _roots(one)[-1].double_buffer                     # one thread: two sets fit
     f = tmp_path / "attention.mlir"
     f.write_text(REGISTRY["attention"].kernel().mlir)
     text = explain(str(f), rung_options("vec+mt+db", 16))
@@ -67,9 +70,12 @@ def test_attention_drops_db_at_16_threads_and_says_so(tmp_path):
 
 
 def test_threads_cut_when_one_set_does_not_fit():
-    """A budget where even one set per thread does not fit 16 times: the plan runs fewer threads."""
-    pl = _plan("attention", rung_options("vec+mt+db", 16, tcm_budget=1 << 20))
-    (root,) = _roots(pl)
+    """A budget where even one set per thread does not fit 16 times: the plan runs fewer threads. At 64 KiB
+    softmax's row reductions cannot join the normalising root (a whole-row group would exceed one thread's
+    4 KiB) and each keeps whole rows (6400 B): 16 x 6400 B > 64 KiB, so fewer threads run them."""
+    pl = _plan("softmax", rung_options("vec+mt+db", 16, tcm_budget=1 << 16))
+    root = next(r for r in _roots(pl) if "threads 16 ->" in r.tcm_note)
+    assert "not fused into" in root.tcm_note
     assert not root.double_buffer and root.threads < 16
     assert root.tcm_per_thread * root.threads <= pl.budget, root.describe()
     assert "threads 16 ->" in root.tcm_note

@@ -143,8 +143,7 @@ def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
     each rounded like the runtime's pool: every operand read from outside the group (a TCM copy per op
     and operand, as promotion makes them), every op's result (tile-local, shared with its init when the
     init is a group op), and the root's result (its DDR copy-out buffer, besides its init's when a group op makes that)."""
-    members = [root] + sorted((q for q in plan.ops.values() if q.role == "producer" and q.root == root.id),
-                              key=lambda q: -q.id)                   # consumers before their producers
+    members = group_members(plan, root)
     ids = {q.id for q in members}
     sizes = {root.id: [t if t else n for t, n in zip(tile, root.loops)]}
     for q in members[1:]:
@@ -176,6 +175,42 @@ def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
     return total
 
 
+def group_members(plan: "Plan", root: OpPlan) -> list[OpPlan]:
+    """The root and its fused producers, consumers before their producers."""
+    return [root] + sorted((q for q in plan.ops.values() if q.role == "producer" and q.root == root.id),
+                           key=lambda q: -q.id)
+
+
+def kept_whole(plan: "Plan", root: OpPlan) -> set[int]:
+    """Root loops a TCM tile must keep whole so that no fused producer is recomputed.
+
+    A producer's slice follows the root's tile only along the root loops its consumers' indexing maps reach;
+    if a root loop does not reach it (a row statistic under a row-wise root, a weight transpose under a
+    matmul's rows, a GELU feeding the A operand of a matmul tiled along N), every tile along that loop would
+    recompute the same slice. Producers without tensor inputs (fills) are free to recompute."""
+    members = group_members(plan, root)
+    deps = {root.id: [{d} for d in range(len(root.loops))]}
+    keep = set()
+    for q in members[1:]:
+        qd = [set() for _ in q.loops]
+        out = q.operands[q.n_ins] if len(q.operands) > q.n_ins else None
+        for c in members:
+            if c.id not in deps or out is None:
+                continue
+            for o in c.operands:
+                if o.src != q.id:
+                    continue
+                for j, d in enumerate(out.dims):
+                    if d is not None and j < len(o.dims) and o.dims[j] is not None:
+                        qd[d] |= deps[c.id][o.dims[j]]
+        deps[q.id] = qd
+        if any(o.shape for o in q.operands[:q.n_ins]):
+            reached = set().union(*qd) if qd else set()
+            keep |= {d for d in range(len(root.loops))
+                     if root.iterators[d] == "parallel" and root.loops[d] > 1 and d not in reached}
+    return keep
+
+
 def _footprint(p: OpPlan, tile: list[int]) -> int:
     sizes = [t if t else n for t, n in zip(tile, p.loops)]
     total = 0
@@ -191,24 +226,24 @@ MIN_TILE_ELEMS = 8192
 
 
 def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int = 0,
-                    producer_bytes: int = 0, threads: int = 1, keep_inner: bool = False,
+                    producer_bytes: int = 0, threads: int = 1, keep: set[int] = frozenset(),
                     size=None) -> list[int]:
     """Largest tile (innermost dims whole first) whose working set fits `tile_budget`.
 
     `size(tile)` gives the working set (default: the op's own operands plus `producer_bytes` scaled by
     the tile's share of the parallel iterations).
 
-    Reduction loops stay whole, so a reduction finishes inside one tile (row softmax, row sums, matmul K).
+    Reduction loops stay whole, so a reduction finishes inside one tile (row softmax, row sums, matmul K);
+    so do the loops in `keep` (see kept_whole: tiling them would recompute a fused producer).
     The innermost tiled dim is a multiple of the vector lanes so only the last tile has a partial vector.
     """
     lanes = target.vector_lanes(p.elem_bytes)
     n = len(p.loops)
     tile = [0] * n                      # 0 = whole
     par = [d for d in range(n) if p.iterators[d] == "parallel"]
-    if keep_inner:
-        # fused producers reduce along the root's inner dim (row softmax/RMSNorm): tiling it would split
-        # their reductions, so whole rows stay in a tile even when one row exceeds the budget
-        par = [d for d in par if d != n - 1]
+    # e.g. fused producers reducing along the root's inner dim (row softmax/RMSNorm): whole rows stay in a
+    # tile even when one row exceeds the budget
+    par = [d for d in par if d not in keep]
     if not par:
         return tile
     # Start from the smallest tile: all parallel dims 1, then grow from the innermost parallel dim out.
@@ -222,7 +257,7 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
     if not fits(tile):
         return tile                     # even one row is too big; tile as small as possible
     cap_elems = tile_elems or 0
-    pdims = [d for d in range(n) if p.iterators[d] == "parallel"]   # incl. a whole inner dim (keep_inner)
+    pdims = [d for d in range(n) if p.iterators[d] == "parallel"]   # incl. the dims kept whole
     if not cap_elems and threads > 1:
         # enough tiles to spread over the threads (and pipeline), but not tiles so small that loop
         # overhead dominates
@@ -251,6 +286,62 @@ def choose_tcm_tile(p: OpPlan, target: Target, tile_budget: int, tile_elems: int
                 tile[d] = lo - lo % lanes
             break
     return [0 if t == p.loops[d] else t for d, t in enumerate(tile)]
+
+
+# Cost weights of the contraction tile search: a thread moves ~8 B per cycle between DDR and TCM and does one
+# vector of multiply-adds per cycle, so a tile costs (bytes it holds) / 8 + (iterations) / lanes cycles.
+COPY_BYTES_PER_CYCLE = 8
+
+
+def is_contraction(p: OpPlan) -> bool:
+    """A reduction whose inputs do not all span its parallel loops (matmul, conv): tiles trade reuse."""
+    if "reduction" not in p.iterators:
+        return False
+    par = {d for d, it in enumerate(p.iterators) if it == "parallel"}
+    return any(o.shape and not par <= set(p.footprint_dims[k]) for k, o in enumerate(p.operands[:p.n_ins]))
+
+
+def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int, keep: set[int], size,
+                      work: int) -> list[int]:
+    """TCM tile of a group holding a contraction: the tile whose per-thread critical path is shortest.
+
+    Growing one dim of a matmul tile re-reads less of the other operand, so "innermost whole first" (right
+    for elementwise chains, where every tile size moves the same bytes) picks 1-row tiles that reload the
+    whole weight slice per row. Candidates are powers of two (multiples of the vector lanes on the
+    vectorized dim) and whole dims; each is costed as ceil(tiles / threads) x (its bytes / copy rate + its
+    iterations / lanes, partial vectors counted whole), so tiles are both large (reuse) and numerous enough
+    to keep every thread busy."""
+    import itertools
+    lanes = target.vector_lanes(p.elem_bytes)
+    n = len(p.loops)
+    vec_d = n - 2 if (n >= 3 and p.iterators[-1] == "reduction" and p.iterators[-2] == "parallel") else n - 1
+    par = [d for d in range(n) if p.iterators[d] == "parallel" and d not in keep and p.loops[d] > 1]
+    cands = []
+    for d in par:
+        full = p.loops[d]
+        cands.append(sorted({full} | {1 << i for i in range(full.bit_length()) if 1 << i < full}))
+    total_iters = 1
+    for x in p.loops:
+        total_iters *= x
+    best, best_cost = None, None
+    for combo in itertools.product(*cands):
+        tile = [0] * n
+        tiles = 1
+        for d, t in zip(par, combo):
+            tile[d] = 0 if t == p.loops[d] else t
+            tiles *= -(-p.loops[d] // t)
+        b = size(tile)
+        if b > tile_budget and best is not None:
+            continue
+        iters = work / tiles
+        if vec_d in par:                  # a vectorized dim not a multiple of the lanes wastes vector slots
+            t = combo[par.index(vec_d)]
+            iters *= -(-t // lanes) * lanes / t
+        cost = -(-tiles // max(1, threads)) * (b / COPY_BYTES_PER_CYCLE + iters / lanes)
+        key = (b > tile_budget, cost)
+        if best_cost is None or key < best_cost:
+            best, best_cost = tile, key
+    return best if best is not None else [0] * n
 
 
 def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
@@ -368,6 +459,8 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
             p.role = "producer"
             first = by_op[users[0]]
             p.root = first.root if first.role == "producer" else first.id
+            if options.tcm_tiling:
+                _unfuse_if_too_big(p, plan, target, options)
         else:
             p.role = "root"
         # Gathers (tensor.extract at computed indices, e.g. Triton loads through index tensors) become
@@ -380,25 +473,54 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     return plan
 
 
+def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) -> None:
+    """Fusion is bounded by TCM: a producer whose joining would grow the group's smallest tile (with the
+    loops kept whole so nothing is recomputed) past one thread's tile budget becomes a root of its own,
+    its result an intermediate in DDR. Without this, a Linear feeding a Linear fuses into one group whose
+    every tile holds both weight matrices (a 256-1024-256 MLP: 4 MiB per row tile, one thread)."""
+    root = plan.ops[p.root]
+    if not any(o.shape for o in p.operands[:p.n_ins]):
+        return                                # a fill: tile-local, it replaces a copy of its result
+
+    def smallest() -> int:
+        size = lambda t: group_tcm_bytes(plan, root, t)                 # noqa: E731
+        return size(choose_tcm_tile(root, target, 0, 0, 0, 1, kept_whole(plan, root), size=size))
+    limit = tile_budget(target, options, False)[1]
+    fused = smallest()
+    if fused <= limit:
+        return
+    p.role, root_id, p.root = "root", p.root, None
+    before = smallest()
+    if fused <= before:                       # the group is over budget anyway and p does not grow it
+        p.role, p.root = "producer", root_id
+        return
+    p.tcm_note = f"not fused into #{root.id}: its smallest tile would hold {fused} B > {limit} B"
+
+
 def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale: float = 1.0) -> None:
     """TCM tile, threads and double buffering of one root, so that threads x one thread's TCM set fits.
 
     Try the planned mode (DB: two sets per thread); if even the smallest legal tile does not fit twice,
     drop DB for this op; if it does not fit once, cut the threads to what fits; if one tile alone exceeds
     the budget it runs anyway (the runtime's pool falls back to the heap, counted in tcm_failed)."""
-    prods = [q for q in plan.ops.values() if q.root == p.id]
     nthr = max_threads(target, options)
-    reduces = any("reduction" in q.iterators for q in prods)
+    keep = kept_whole(plan, p)
     size = lambda t: int(group_tcm_bytes(plan, p, t) * scale)         # noqa: E731
     budget = plan.budget
     db = db_planned(options)
-    smallest = size(choose_tcm_tile(p, target, 0, 0, 0, nthr, reduces, size=size))
+    smallest = size(choose_tcm_tile(p, target, 0, 0, 0, nthr, keep, size=size))
     notes = [f"model x{scale:.2f}: the generated code measured larger"] if scale != 1.0 else []
     if db and 2 * smallest * nthr > budget:
         db = False
         notes.append(f"DB off: smallest tile set {smallest} B x2 x {nthr} threads > {budget} B")
     per_tile = tile_budget(target, options, db)[1]
-    p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, reduces, size=size)
+    group = group_members(plan, p)
+    if not options.tile_elems and any(is_contraction(q) for q in group):
+        work = sum(q.work() for q in group)
+        busy = nthr if options.multithread and work >= (options.mt_threshold or MT_THRESHOLD) else 1
+        p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work)
+    else:
+        p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, keep, size=size)
     p.tile_bytes = size(p.tcm_tile)
     p.double_buffer = db
     p.tcm_per_thread = p.tile_bytes * (2 if db else 1)
@@ -409,7 +531,7 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
         p.threads = fit
     if p.tcm_per_thread * p.threads > budget:
         notes.append(f"one tile set ({p.tcm_per_thread} B) exceeds the TCM budget: heap fallback")
-    p.tcm_note = "; ".join(notes)
+    p.tcm_note = "; ".join(([p.tcm_note] if p.tcm_note else []) + notes)
 
 
 # Work (iterations x body ops) below which a loop stays single-threaded: waking the pool costs a few

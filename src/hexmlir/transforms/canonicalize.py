@@ -6,4 +6,4 @@ from ..ir import run_passes
 
 
 def run(module, cx) -> None:
-    run_passes(module, "canonicalize, func.func(linalg-generalize-named-ops), canonicalize, cse", "canonicalize")
+    run_passes(module, "canonicalize, func.func(linalg-generalize-named-ops), canonicalize, cse, func.func(linalg-fold-unit-extent-dims), canonicalize, cse", "canonicalize")

@@ -20,6 +20,7 @@ from torch_mlir import ir
 from ..ir import funcs, ops_named, run_passes
 
 BARRIER = "hexmlir.fusion_barrier"
+_RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
 
 
 def run(module, cx) -> None:
@@ -27,6 +28,23 @@ def run(module, cx) -> None:
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
     run_passes(module, "canonicalize, cse", "fusion")
+    _unshare_fills(module)
+
+
+def _unshare_fills(module) -> None:
+    """One fill per use. CSE merges equal fills (the zero init of LayerNorm's mean and of its variance);
+    tiling the variance then fuses the shared fill "through the tile loop's shared output" for the mean
+    only, and the variance accumulates into an unfilled buffer (upstream fuse_into_containing_op). A fill
+    has no tensor inputs, so a copy per use costs nothing and each is fused with its own consumer."""
+    for op in ops_named(module.operation, "linalg.generic"):
+        n_in = len(op.operands) - len(op.results)
+        if len(op.results) != 1 or any(isinstance(v.type, ir.RankedTensorType) for v in op.operands[:n_in]):
+            continue
+        uses = [(u.owner, u.operand_number) for u in op.results[0].uses]
+        for owner, i in uses[1:]:
+            with ir.InsertionPoint(op):
+                clone = op.operation.clone()
+            owner.operands[i] = clone.results[0]
 
 
 def _broadcast_operands(op):
@@ -49,6 +67,8 @@ def _insert_barriers(module) -> None:
         for i in _broadcast_operands(op):
             v = op.operands[i]
             prod = getattr(v.owner, "operation", None)          # None: a block argument
+            while prod is not None and prod.name in _RESHAPES:   # upstream fuses through reshapes too
+                prod = getattr(prod.operands[0].owner, "operation", None)
             # Producers with no tensor inputs (constants, fills) cost nothing to recompute: let them merge.
             if prod is None or prod.name != "linalg.generic" or \
                     not any(isinstance(x.type, ir.RankedTensorType) for x in

@@ -65,17 +65,21 @@ def _wrap_in_subview(op, i) -> None:
     op.operands[i] = sv
 
 
+PROMOTE_ATTR = "hexmlir.promote"
+
+
 def promote(module, cx) -> None:
+    """Promote every DDR operand of a linalg op to a TCM buffer (upstream structured.promote); buffers
+    allocated inside a tile loop are retyped to TCM. Ops are matched one instance at a time: a producer
+    fused into two groups is cloned with the same plan id, and the clones' operands differ (one may
+    already be in TCM)."""
     lines = []
-    done = set()
+    i64 = ir.IntegerType.get_signless(64)
+    tagged = []
     for op in ops_named(module.operation, "linalg.generic"):
-        pid = op_id(op)
-        if pid is None:
+        if op_id(op) is None:
             continue
         loop = _inside_tile_loop(op)        # None: the whole problem is one tile
-        if pid in done:
-            continue
-        done.add(pid)
         promote_idx = []
         for i, v in enumerate(op.operands):
             buf = memspace.root_buffer(v)
@@ -87,14 +91,20 @@ def promote(module, cx) -> None:
                     _wrap_in_subview(op, i)         # upstream promotion wants subview operands
                 promote_idx.append(i)
         if promote_idx:
+            k = len(tagged)
+            op.attributes[PROMOTE_ATTR] = ir.IntegerAttr.get(i64, k)
+            tagged.append(k)
             idx = ", ".join(map(str, promote_idx))
-            lines.append(f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root "
+            lines.append(f"%g{k} = transform.structured.match attributes{{{PROMOTE_ATTR} = {k}}} in %root "
                          f": (!transform.any_op) -> !transform.any_op")
-            lines.append(f"%pp{pid} = transform.structured.promote %g{pid} {{ memory_space = 1, "
+            lines.append(f"%pp{k} = transform.structured.promote %g{k} {{ memory_space = 1, "
                          f"operands_to_promote = [{idx}], alignment = 128 }} "
                          f": (!transform.any_op) -> !transform.any_op")
     if lines:
         apply_transform(module, "\n".join(lines), "tcm-promote")
+        for op in ops_named(module.operation, "linalg.generic"):
+            if PROMOTE_ATTR in op.attributes:
+                del op.attributes[PROMOTE_ATTR]
     run_passes(module, "canonicalize, cse", "tcm-promote")
     memspace.hoist_tcm_allocs(module)
 
