@@ -13,7 +13,7 @@ pytest.importorskip("torch_mlir")
 
 import hexmlir  # noqa: E402
 from hexmlir.frontends.torch import FallbackWarning, make_backend  # noqa: E402
-from hexmlir.kernels.torch_models import MLP, ConvNet, RMSNormSwiGLU  # noqa: E402
+from hexmlir.kernels.torch_models import MLP, Block, ConvNet, RMSNormSwiGLU  # noqa: E402
 from hexmlir.kernels.torch_models import MODELS as SPECS  # noqa: E402
 
 
@@ -264,3 +264,57 @@ def test_pipeline_compiles_nn_linear_form_with_all_mechanisms():
     rng = np.random.default_rng()
     a, w = rng.standard_normal((5, 37), np.float32), rng.standard_normal((70, 37), np.float32)
     np.testing.assert_allclose(hexmlir.compile(_LINEAR_MLIR)(a, w), a @ w.T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("budget", [1 << 17, 1 << 15])
+def test_small_tcm_budget_splits_groups_and_stays_correct(budget):
+    """At small TCM budgets the plan splits a GPT-2 block into many groups (fusion bounded by TCM): LayerNorm's
+    statistics become roots of their own. Their shared zero init once made the variance accumulate into an
+    unfilled buffer (random garbage, only with DMA + DB + threads); fills are now one per use."""
+    torch.manual_seed(0)
+    m = Block(64, 2, 128).eval()
+    c = hexmlir.compile_model(m, torch.randn(2, 33, 64), strict=True, tcm_budget=budget, num_threads=2)
+    for _ in range(2):
+        x = torch.randn(2, 33, 64)
+        with torch.no_grad():
+            _close(c(x), m(x))
+
+
+@pytest.mark.slow
+def test_block_at_bench_size_compiles_with_tcm_tiling():
+    """The bench-size block used to fail tcm-promote (keepdim reductions; producers cloned into two groups)."""
+    spec = SPECS["block"]
+    m = spec.make("bench")
+    c = hexmlir.compile_model(m, torch.randn(*spec.shape("bench")), strict=True)
+    assert c.graph.options.tcm_tiling
+    x = torch.randn(*spec.shape("bench"))
+    with torch.no_grad():
+        _close(c(x), m(x))
+
+
+def test_route_b_mlp_is_not_one_weight_holding_mega_kernel():
+    """Fusion is bounded by TCM: at the bench size (256-1024-256) no group's tile holds more than one
+    thread's budget, every Linear's group runs on all threads, and matmul tiles span rows (reuse)."""
+    from hexmlir import plan as P, targets
+    from hexmlir.driver import explain
+    spec = SPECS["mlp"]
+    m = spec.make("bench")
+    named = list(m.named_parameters())
+    names = [n for n, _ in named]
+
+    class Functional(torch.nn.Module):
+        def forward(self, *a):
+            return torch.func.functional_call(m, dict(zip(names, a[:len(names)])), a[len(names):])
+    from hexmlir.frontends.torch.backend import _import_linalg
+    text = _import_linalg(Functional(), [t.detach() for _, t in named] + [torch.randn(*spec.shape("bench"))])
+    o = hexmlir.Options(num_threads=16)
+    out = explain(text, o)
+    limit = P.tile_budget(targets.get("host", None), o, False)[1]
+    roots = [ln for ln in out.splitlines() if " root " in ln]
+    assert len(roots) >= 3 and "not fused into" in out, out
+    for ln in roots:
+        b = int(ln.split("(")[1].split(" B/tile")[0])
+        assert b <= limit, ln
+    big = [ln for ln in roots if "[256x256]" in ln or "[256x1024]" in ln]
+    assert big and all("threads=16" in ln for ln in big), big
+    assert not any("tcm_tile=[1, 0]" in ln for ln in big), big
