@@ -8,20 +8,14 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torch_mlir")
 
 from hexmlir import Options  # noqa: E402
-from hexmlir.frontends.torch.backend import _import_linalg  # noqa: E402
+from hexmlir.frontends.torch.backend import model_linalg  # noqa: E402
 from hexmlir.transforms import fusion  # noqa: E402
 from hexmlir.kernels.torch_models import MLP, Block, RMSNormSwiGLU  # noqa: E402
 
 
 def _linalg(model, shape) -> str:
     """The module compile_model compiles: weights as leading arguments."""
-    named = list(model.named_parameters()) + list(model.named_buffers())
-    names = [n for n, _ in named]
-
-    class Functional(torch.nn.Module):
-        def forward(self, *args):
-            return torch.func.functional_call(model, dict(zip(names, args[:len(names)])), args[len(names):])
-    return _import_linalg(Functional(), [t.detach() for _, t in named] + [torch.randn(*shape)])
+    return model_linalg(model, [torch.randn(*shape)])
 
 
 # (model, input shape) -> ((kernels, DDR intermediates) fused, (kernels, DDR intermediates) unfused)

@@ -297,16 +297,9 @@ def test_route_b_mlp_is_not_one_weight_holding_mega_kernel():
     thread's budget, every Linear's group runs on all threads, and matmul tiles span rows (reuse)."""
     from hexmlir import plan as P, targets
     from hexmlir.driver import explain
+    from hexmlir.frontends.torch.backend import model_linalg
     spec = SPECS["mlp"]
-    m = spec.make("bench")
-    named = list(m.named_parameters())
-    names = [n for n, _ in named]
-
-    class Functional(torch.nn.Module):
-        def forward(self, *a):
-            return torch.func.functional_call(m, dict(zip(names, a[:len(names)])), a[len(names):])
-    from hexmlir.frontends.torch.backend import _import_linalg
-    text = _import_linalg(Functional(), [t.detach() for _, t in named] + [torch.randn(*spec.shape("bench"))])
+    text = model_linalg(spec.make("bench"), [torch.randn(*spec.shape("bench"))])
     o = hexmlir.Options(num_threads=16)
     out = explain(text, o)
     limit = P.tile_budget(targets.get("host", None), o, False)[1]

@@ -1,7 +1,9 @@
 """Decide, then do: one module computes every per-kernel decision from the target and the op shapes.
 
 For each linalg op left after fusion the plan records
-  - its role (root = writes a function result; producer = fused into a root's tile loop),
+  - its role (producer = fused into a consumer's tile loop, its result tile-local; root = everything else:
+    function results, and ops whose joining would grow their consumer group's smallest tile past one
+    thread's budget, so fusion is bounded by TCM and such results go through DDR),
   - the TCM tile: sizes of the parallel loops distributed as tiles (scf.forall, the threading seam),
     chosen so that (threads running at once) x (one thread's TCM buffers, twice over with double
     buffering) fits the TCM budget; one thread's buffers are modelled operand by operand over the root
@@ -59,6 +61,10 @@ class OpPlan:
     tcm_per_thread: int = 0        # roots: modelled TCM bytes one thread holds (incl. DB twins)
     tcm_note: str = ""             # roots: why DB was dropped / threads were cut for TCM
     db_applied: bool | None = None  # set by the double-buffer stage (False: its loop has no streaming shape)
+
+    def reads_tensors(self) -> bool:
+        """False for fills (no tensor inputs): recomputing them per tile costs nothing."""
+        return any(o.shape for o in self.operands[:self.n_ins])
 
     def work(self) -> int:
         """Iterations x body ops: the work estimate the threading threshold is compared with."""
@@ -204,7 +210,7 @@ def kept_whole(plan: "Plan", root: OpPlan) -> set[int]:
                     if d is not None and j < len(o.dims) and o.dims[j] is not None:
                         qd[d] |= deps[c.id][o.dims[j]]
         deps[q.id] = qd
-        if any(o.shape for o in q.operands[:q.n_ins]):
+        if q.reads_tensors():
             reached = set().union(*qd) if qd else set()
             keep |= {d for d in range(len(root.loops))
                      if root.iterators[d] == "parallel" and root.loops[d] > 1 and d not in reached}
@@ -307,8 +313,7 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
 
     Growing one dim of a matmul tile re-reads less of the other operand, so "innermost whole first" (right
     for elementwise chains, where every tile size moves the same bytes) picks 1-row tiles that reload the
-    whole weight slice per row. Candidates are powers of two (multiples of the vector lanes on the
-    vectorized dim) and whole dims; each is costed as ceil(tiles / threads) x (its bytes / copy rate + its
+    whole weight slice per row. Candidates are powers of two and whole dims; each is costed as ceil(tiles / threads) x (its bytes / copy rate + its
     iterations / lanes, partial vectors counted whole), so tiles are both large (reuse) and numerous enough
     to keep every thread busy."""
     import itertools
@@ -320,9 +325,6 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
     for d in par:
         full = p.loops[d]
         cands.append(sorted({full} | {1 << i for i in range(full.bit_length()) if 1 << i < full}))
-    total_iters = 1
-    for x in p.loops:
-        total_iters *= x
     best, best_cost = None, None
     for combo in itertools.product(*cands):
         tile = [0] * n
@@ -479,22 +481,24 @@ def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) 
     its result an intermediate in DDR. Without this, a Linear feeding a Linear fuses into one group whose
     every tile holds both weight matrices (a 256-1024-256 MLP: 4 MiB per row tile, one thread)."""
     root = plan.ops[p.root]
-    if not any(o.shape for o in p.operands[:p.n_ins]):
+    if not p.reads_tensors():
         return                                # a fill: tile-local, it replaces a copy of its result
-
-    def smallest() -> int:
-        size = lambda t: group_tcm_bytes(plan, root, t)                 # noqa: E731
-        return size(choose_tcm_tile(root, target, 0, 0, 0, 1, kept_whole(plan, root), size=size))
+    size = lambda t: group_tcm_bytes(plan, root, t)                     # noqa: E731
     limit = tile_budget(target, options, False)[1]
-    fused = smallest()
+    fused = smallest_tile_bytes(plan, root, target, size)
     if fused <= limit:
         return
-    p.role, root_id, p.root = "root", p.root, None
-    before = smallest()
-    if fused <= before:                       # the group is over budget anyway and p does not grow it
-        p.role, p.root = "producer", root_id
+    p.role, p.root = "root", None
+    if fused <= smallest_tile_bytes(plan, root, target, size):   # over budget anyway; p does not grow it
+        p.role, p.root = "producer", root.id
         return
     p.tcm_note = f"not fused into #{root.id}: its smallest tile would hold {fused} B > {limit} B"
+
+
+def smallest_tile_bytes(plan: Plan, root: OpPlan, target: Target, size, keep: set[int] | None = None) -> int:
+    """`size` of the group's smallest legal tile: free parallel loops 1, the loops kept whole whole."""
+    keep = kept_whole(plan, root) if keep is None else keep
+    return size(choose_tcm_tile(root, target, 0, keep=keep, size=size))
 
 
 def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale: float = 1.0) -> None:
@@ -508,7 +512,7 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     size = lambda t: int(group_tcm_bytes(plan, p, t) * scale)         # noqa: E731
     budget = plan.budget
     db = db_planned(options)
-    smallest = size(choose_tcm_tile(p, target, 0, 0, 0, nthr, keep, size=size))
+    smallest = smallest_tile_bytes(plan, p, target, size, keep)
     notes = [f"model x{scale:.2f}: the generated code measured larger"] if scale != 1.0 else []
     if db and 2 * smallest * nthr > budget:
         db = False

@@ -83,20 +83,16 @@ def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: 
         np.savez(d / "inputs.npz", x=x.numpy())
         e = {"name": name, "label": spec.label, "shape": list(spec.shape(size)), "B": None, "B_error": None}
         t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always", FallbackWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FallbackWarning)   # a model that falls back is reported as not built
             c = hexmlir.compile_model(m, x, num_threads=threads)
         e["B_compile_s"] = round(time.perf_counter() - t0, 2)
         if c.compiled:
             c.save(d / "B")
             e["B"] = "B"
-            base = hexmlir.Options(num_threads=threads).key()
-            e["B_options"] = {k: v for k, v in c.graph.options.key().items() if base.get(k) != v}
-            e["B_retry"] = [str(x.message)[:300] for x in w if issubclass(x.category, FallbackWarning)]
         else:
             e["B_error"] = c.eager_reason[:300]
-        log(f"{name}: route B {'built' if e['B'] else 'not built: ' + e['B_error']} ({e['B_compile_s']} s)"
-            + (f", with {e['B_options']}" if e.get("B_options") else ""))
+        log(f"{name}: route B {'built' if e['B'] else 'not built: ' + e['B_error']} ({e['B_compile_s']} s)")
         idx["models"].append(e)
     order = list(_names(None))
     idx["models"].sort(key=lambda e: order.index(e["name"]))
@@ -243,9 +239,6 @@ def _row(spec_e, route, t, m, ref=None):
     row.update(ms=m["median"] * 1e3, spread=m["spread"], cpu=m["cpu"], kernels=m.get("kernels"),
                err=m.get("err"), ok=None if m.get("err") is None else m["err"] <= TOL,
                compile_s=m.get("compile_s"), note="")
-    if route == "B":
-        row["note"] = ", ".join(f"{k}={v}" for k, v in (spec_e.get("B_options") or {}).items()
-                                if k not in ("num_threads",))
     return row
 
 
@@ -286,8 +279,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
            "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup,
                            "repeats": repeats, "artifacts": str(art_dir),
-                           "build": [{k: e.get(k) for k in ("name", "shape", "B_compile_s", "B_options", "B_error",
-                                                              "B_first_error")}
+                           "build": [{k: e.get(k) for k in ("name", "shape", "B_compile_s", "B_error")}
                                      for e in idx["models"]],
                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
     dev = Path(art_dir) / "dev_results.json"

@@ -37,14 +37,19 @@ def _unshare_fills(module) -> None:
     only, and the variance accumulates into an unfilled buffer (upstream fuse_into_containing_op). A fill
     has no tensor inputs, so a copy per use costs nothing and each is fused with its own consumer."""
     for op in ops_named(module.operation, "linalg.generic"):
-        n_in = len(op.operands) - len(op.results)
-        if len(op.results) != 1 or any(isinstance(v.type, ir.RankedTensorType) for v in op.operands[:n_in]):
+        if len(op.results) != 1 or _reads_tensors(op):
             continue
         uses = [(u.owner, u.operand_number) for u in op.results[0].uses]
         for owner, i in uses[1:]:
             with ir.InsertionPoint(op):
                 clone = op.operation.clone()
             owner.operands[i] = clone.results[0]
+
+
+def _reads_tensors(op) -> bool:
+    """False for fills and constants (a generic without tensor inputs)."""
+    n_in = len(op.operands) - len(op.results)
+    return any(isinstance(v.type, ir.RankedTensorType) for v in op.operands[:n_in])
 
 
 def _broadcast_operands(op):
@@ -70,9 +75,7 @@ def _insert_barriers(module) -> None:
             while prod is not None and prod.name in _RESHAPES:   # upstream fuses through reshapes too
                 prod = getattr(prod.operands[0].owner, "operation", None)
             # Producers with no tensor inputs (constants, fills) cost nothing to recompute: let them merge.
-            if prod is None or prod.name != "linalg.generic" or \
-                    not any(isinstance(x.type, ir.RankedTensorType) for x in
-                            prod.operands[:len(prod.operands) - len(prod.results)]):
+            if prod is None or prod.name != "linalg.generic" or not _reads_tensors(prod):
                 continue
             t = ir.RankedTensorType(v.type)
             with ir.InsertionPoint(op), op.location:

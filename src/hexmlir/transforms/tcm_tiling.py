@@ -75,7 +75,7 @@ def promote(module, cx) -> None:
     already be in TCM)."""
     lines = []
     i64 = ir.IntegerType.get_signless(64)
-    tagged = []
+    k = 0                                    # ops tagged for promotion
     for op in ops_named(module.operation, "linalg.generic"):
         if op_id(op) is None:
             continue
@@ -91,9 +91,8 @@ def promote(module, cx) -> None:
                     _wrap_in_subview(op, i)         # upstream promotion wants subview operands
                 promote_idx.append(i)
         if promote_idx:
-            k = len(tagged)
+            k += 1
             op.attributes[PROMOTE_ATTR] = ir.IntegerAttr.get(i64, k)
-            tagged.append(k)
             idx = ", ".join(map(str, promote_idx))
             lines.append(f"%g{k} = transform.structured.match attributes{{{PROMOTE_ATTR} = {k}}} in %root "
                          f": (!transform.any_op) -> !transform.any_op")

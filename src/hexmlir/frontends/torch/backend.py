@@ -410,6 +410,25 @@ def _partition_model(module, args, options: Options, err: HexmlirError, what: st
     return fused
 
 
+def _functional(model):
+    """(names, weights, module): the model as a module taking its parameters and buffers as leading arguments."""
+    import torch
+    named = list(model.named_parameters()) + list(model.named_buffers())
+    names = [n for n, _ in named]
+
+    class _Functional(torch.nn.Module):
+        def forward(self, *args):
+            w = dict(zip(names, args[:len(names)]))
+            return torch.func.functional_call(model, w, args[len(names):])
+    return names, [t.detach() for _, t in named], _Functional()
+
+
+def model_linalg(model, example_inputs) -> str:
+    """The Linalg module compile_model compiles for `model` (weights and buffers as leading arguments)."""
+    _, weights, functional = _functional(model)
+    return _import_linalg(functional, weights + list(example_inputs))
+
+
 def compile_model(model, example_inputs, target: str = "host", *, route: str = "linalg", strict: bool = False,
                   **options) -> CompiledModel:
     """Compile `model` for `example_inputs` (a tensor or tuple of tensors; shapes are fixed by them).
@@ -426,15 +445,7 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         with torch.no_grad():
             fn(*example_inputs)                        # compile now (ahead of time), not at the first call
         return CompiledModel(model, route, fn=fn)
-    named = list(model.named_parameters()) + list(model.named_buffers())
-    names = [n for n, _ in named]
-    weights = [t.detach() for _, t in named]
-
-    class _Functional(torch.nn.Module):                # weights as leading arguments
-        def forward(self, *args):
-            w = dict(zip(names, args[:len(names)]))
-            return torch.func.functional_call(model, w, args[len(names):])
-
+    names, weights, functional = _functional(model)
     what = type(model).__name__
     try:
         _check_tensors(example_inputs, "model")
@@ -447,12 +458,12 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         return CompiledModel(model, route, names=names, eager_reason=str(e))
     args = weights + list(example_inputs)
     try:
-        text = _import_linalg(_Functional(), args)
+        text = _import_linalg(functional, args)
         kernel, used = _compile_kernel(text, opts)
     except HexmlirError as e:
         if strict:
             raise
-        fused = _partition_model(_Functional(), args, opts, e, what)   # rejected ops eager, the rest compiled
+        fused = _partition_model(functional, args, opts, e, what)   # rejected ops eager, the rest compiled
         if fused is None:
             return CompiledModel(model, route, names=names, eager_reason=str(e))
         return CompiledModel(model, route, fn=fused, names=names, eager_reason=str(e),
