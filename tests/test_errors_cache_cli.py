@@ -72,6 +72,22 @@ def test_unknown_option():
         Options().replace(vectorise=True)
 
 
+@pytest.mark.parametrize("kw, allowed", [
+    (dict(num_threads=-1), "from 0 to 1024"), (dict(num_threads=2.5), "integer"),
+    (dict(tcm_budget=1), "at least 4096"), (dict(tile_elems=7), "multiple of 32"),
+    (dict(opt_level=7), "from 0 to 3"), (dict(vectorize="no"), "True or False"),
+    (dict(mt_threshold=-5), "from 0"), (dict(target="gpu"), "host, hexagon"), (dict(arch="v1"), "v73"),
+    (dict(fusion=1), "True or False")])
+def test_every_option_is_validated_with_its_range(kw, allowed):
+    name = next(iter(kw))
+    with pytest.raises(HexmlirError, match=f"option {name}=.*invalid.*{allowed}"):
+        Options(**kw)
+    with pytest.raises(HexmlirError, match=f"option {name}="):
+        Options().replace(**kw)
+    with pytest.raises(HexmlirError, match=f"option {name}="):
+        hexmlir.compile(S.vector_add(8).mlir, **kw)
+
+
 def test_cache_recovers_from_corruption(tmp_path, monkeypatch, rng):
     monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path))
     src = S.vector_add(33).mlir

@@ -94,7 +94,7 @@ def test_options_map_to_hexmlir_options():
 
 
 def test_bad_options_are_typed_errors():
-    with pytest.raises(HexmlirError, match="unknown target"):
+    with pytest.raises(HexmlirError, match="target=.gpu. is invalid"):
         hopts.parse({"target": "gpu"})
     with pytest.raises(HexmlirError, match="IEEE"):
         hopts.parse({"default_dot_input_precision": "tf32"})

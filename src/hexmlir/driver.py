@@ -99,7 +99,11 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     if dump:
         shutil.copyfile(hit / "kernel.s", dump / "91-target.s")
     from .artifact import Kernel
-    return Kernel.load(hit / "kernel.json")
+    try:
+        return Kernel.load(hit / "kernel.json")
+    except (OSError, KeyError, TypeError, ValueError) as e:   # a library that does not load: rebuild once
+        cache.discard(k, f"it does not load: {e}")
+        return Kernel.load(_build(text, options, target, dump, k) / "kernel.json")
 
 
 def explain(source, options: Options | None = None) -> str:

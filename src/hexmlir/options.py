@@ -25,6 +25,9 @@ class Options:
     opt_level: int = 3
     dump_dir: str | None = field(default=None, compare=False)   # IR after each stage; env HEXMLIR_DUMP_DIR
 
+    def __post_init__(self):
+        _validate(self)
+
     def replace(self, **kw) -> "Options":
         unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
         if unknown:
@@ -42,3 +45,38 @@ class Options:
     def all_off(**kw) -> "Options":
         return Options(fusion=False, tcm_tiling=False, vectorize=False, fast_math=False,
                        multithread=False, dma=False, double_buffer=False).replace(**kw)
+
+
+TARGETS = ("host", "hexagon", "hexagon-sim")
+_BOOLS = ("fusion", "tcm_tiling", "vectorize", "fast_math", "multithread", "dma", "double_buffer")
+# (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
+_RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),
+           "tcm_budget": (0, 1 << 30), "tile_elems": (0, 1 << 31)}
+MIN_TCM_BUDGET = 4096           # below one 4 KiB page no tile plus its double-buffer twin fits
+TILE_ELEMS_MULTIPLE = 32        # one f32 HVX vector: tiles in whole vectors
+
+
+def _validate(o: Options) -> None:
+    """Every field checked, with the allowed range in the message (a bad option never reaches a pass)."""
+    from .errors import HexmlirError
+
+    def bad(name, allowed):
+        raise HexmlirError(f"option {name}={getattr(o, name)!r} is invalid: {allowed}")
+    if o.target not in TARGETS:
+        bad("target", f"one of {', '.join(TARGETS)}")
+    from .targets import HEXAGON_ARCHS
+    if o.arch not in HEXAGON_ARCHS:
+        bad("arch", f"one of {', '.join(HEXAGON_ARCHS)}")
+    for name in _BOOLS:
+        if not isinstance(getattr(o, name), bool):
+            bad(name, "True or False")
+    for name, (lo, hi) in _RANGES.items():
+        v = getattr(o, name)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            bad(name, f"an integer from {lo} to {hi}")
+    if 0 < o.tcm_budget < MIN_TCM_BUDGET:
+        bad("tcm_budget", f"0 (the target's TCM size) or at least {MIN_TCM_BUDGET} bytes")
+    if o.tile_elems % TILE_ELEMS_MULTIPLE:
+        bad("tile_elems", f"0 (the planner decides) or a positive multiple of {TILE_ELEMS_MULTIPLE}")
+    if o.dump_dir is not None and not isinstance(o.dump_dir, (str, __import__("os").PathLike)):
+        bad("dump_dir", "a directory path or None")

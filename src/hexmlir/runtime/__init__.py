@@ -43,9 +43,10 @@ def source_dir() -> pathlib.Path:
 
 
 def cache_dir() -> pathlib.Path:
-    """Build cache: $HEXMLIR_CACHE_DIR or ~/.cache/hexmlir/runtime."""
-    env = os.environ.get("HEXMLIR_CACHE_DIR")
-    return pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "hexmlir" / "runtime"
+    """Build cache: runtime/ under the compile cache ($HEXMLIR_CACHE_DIR or ~/.cache/hexmlir; a temporary
+    one if that cannot be written)."""
+    from hexmlir import cache
+    return cache.cache_dir() / "runtime"
 
 
 def _require_clang() -> str:
@@ -92,7 +93,7 @@ def _build_cached(name: str, key: str, produce) -> pathlib.Path:
     The result appears atomically (temp file + os.replace), so concurrent
     builders (pytest-xdist, several processes) never see a partial file."""
     out = cache_dir() / key / name
-    if out.exists():
+    if _sound_elf(out):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out.parent)
@@ -104,6 +105,15 @@ def _build_cached(name: str, key: str, produce) -> pathlib.Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def _sound_elf(p: pathlib.Path) -> bool:
+    """A cached library worth trying: an ELF header and more than a header (a damaged one is rebuilt)."""
+    try:
+        with open(p, "rb") as f:
+            return f.read(4) == b"\x7fELF" and os.fstat(f.fileno()).st_size > 64
+    except OSError:
+        return False
 
 
 def build_host(sanitize: str | None = None) -> pathlib.Path:
@@ -227,7 +237,13 @@ def load_host(path: str | os.PathLike | None = None) -> ctypes.CDLL:
     with _lock:
         if _lib is None:
             p = pathlib.Path(path) if path is not None else build_host()
-            lib = ctypes.CDLL(str(p), mode=ctypes.RTLD_GLOBAL)
+            try:
+                lib = ctypes.CDLL(str(p), mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                if path is not None:
+                    raise                   # an artifact's own copy: its owner (the compile cache) rebuilds
+                p.unlink(missing_ok=True)   # a damaged build in the runtime cache: build it again
+                lib = ctypes.CDLL(str(build_host()), mode=ctypes.RTLD_GLOBAL)
             _declare(lib)
             _lib, _lib_path = lib, p
         return _lib
