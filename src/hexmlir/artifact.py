@@ -62,6 +62,18 @@ def _pointer_descriptor(a, dtype: str, k: int, name: str):
     return d
 
 
+def np_dtype(name: str) -> np.dtype:
+    """numpy dtype of an argument. bfloat16 is ml_dtypes.bfloat16 where installed, else its raw bits as
+    uint16 (numpy itself has no bfloat16)."""
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+            return np.dtype(ml_dtypes.bfloat16)
+        except ImportError:
+            return np.dtype(np.uint16)
+    return np.dtype(name)
+
+
 def _error(msg):
     from .errors import HexmlirError
     return HexmlirError(msg)
@@ -115,7 +127,7 @@ class Kernel:
         out = []
         for k, (a, spec) in enumerate(zip(arrays, ins)):
             a = np.asarray(a)
-            if tuple(a.shape) != tuple(spec["shape"]) or a.dtype != np.dtype(spec["dtype"]):
+            if tuple(a.shape) != tuple(spec["shape"]) or a.dtype != np_dtype(spec["dtype"]):
                 from .errors import HexmlirError
                 raise HexmlirError(f"{self.name}: input {k} must be {spec['dtype']}{spec['shape']}, "
                                    f"got {a.dtype}{list(a.shape)}")
@@ -139,7 +151,7 @@ class Kernel:
                 k += 1
                 args.append(a.copy() if i in written else a)
             else:
-                args.append(np.empty(spec["shape"], dtype=spec["dtype"]))
+                args.append(np.empty(spec["shape"], dtype=np_dtype(spec["dtype"])))
         return args
 
     def _sim_run(self, args: list[np.ndarray], profile: str | None = None, threads: int | None = None):

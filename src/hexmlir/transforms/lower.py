@@ -30,6 +30,10 @@ def to_llvm_dialect(module, cx) -> None:
         "func.func(lower-affine)",
         "convert-scf-to-cf",
         "math-extend-to-supported-types",     # f16 tanh/exp/erf computed in f32 when not fast-math
+        # bf16 arithmetic in f32, and f32<->bf16 conversions as integer ops: no compiler-rt builtins
+        # (__truncsfbf2) are needed at load time on either target
+        "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32}",
+        "arith-expand{include-bf16=true}",
         "canonicalize",
         "convert-math-to-llvm",               # intrinsics first; what is left (erf) becomes libm calls
         "convert-math-to-libm",
