@@ -103,3 +103,27 @@ func.func @main(%x: tensor<{n}xf32>, %y: tensor<{n}xbf16>) -> (tensor<{n}xbf16>,
     ref = x.bfloat16() * y
     np.testing.assert_array_equal(s.view(np.int16), ref.view(torch.int16).numpy(), err_msg=f"seed {seed}")
     np.testing.assert_array_equal(w, ref.float().numpy(), err_msg=f"seed {seed}")
+
+
+def test_kernel_run_checks_shape_dtype_and_contiguity():
+    from hexmlir.kernels import linalg_suite as S
+    k = hexmlir.compile(S.vector_add(33).mlir, Options(multithread=False))
+    rng = np.random.default_rng(5)
+    a, b, out = rng.random(33, np.float32), rng.random(33, np.float32), np.empty(33, np.float32)
+    k.run([a, b, out])
+    np.testing.assert_array_equal(out, a + b)
+    bad = {
+        "strided": ([rng.random(66, np.float32)[::2], b, out], "not C-contiguous"),
+        "float64": ([a.astype(np.float64), b, out], "must be float32\\[33\\], got float64\\[33\\]"),
+        "too small": ([a, b, np.empty(20, np.float32)], "must be float32\\[33\\], got float32\\[20\\]"),
+        "count": ([a, b], "takes 3 arrays"),
+        "list": ([list(a), b, out], "must be a numpy array"),
+    }
+    for name, (args, msg) in bad.items():
+        with pytest.raises(hexmlir.HexmlirError, match=msg):
+            k.run(args)
+        with pytest.raises(hexmlir.HexmlirError, match=msg):
+            k.prepared(args)
+    out2 = np.empty(33, np.float32)
+    k.run_unchecked([a, b, out2])                  # the named unchecked path (benchmarks)
+    np.testing.assert_array_equal(out2, a + b)

@@ -392,3 +392,22 @@ def test_tl_assume_is_dropped(rng):
     out = torch.empty(n)
     K.assume_add_kernel[_grid(n, 256)](x, y, out, n, BLOCK=256)
     np.testing.assert_allclose(out.numpy(), (x + y).numpy(), rtol=0, atol=0)
+
+
+@e2e
+@pytest.mark.parametrize("grid, msg", [((2**31 + 4,), "above 2\\^31-1"), ((2**32 + 4,), "above 2\\^31-1"),
+                                       ((1, 1, 2**31), "above 2\\^31-1")])
+def test_grids_beyond_32_bit_program_ids_are_refused(grid, msg):
+    """int32 grids used to wrap: 2^31+4 programs hung, 2^32+4 ran only 4."""
+    x = torch.zeros(8, dtype=torch.int32)
+    with pytest.raises(HexmlirError, match=msg):
+        K.grid3d_kernel[grid](x, 1, 1, 1, BLOCK=32)
+
+
+def test_hexagon_grid_product_must_fit_its_32_bit_index():
+    from hexmlir.artifact import Kernel
+    k = Kernel.__new__(Kernel)
+    k.name, k.meta = "k", {"target": "hexagon"}
+    assert k._grid((2**16, 2**14)) == (2**16, 2**14, 1)
+    with pytest.raises(HexmlirError, match="more than the hexagon target's index"):
+        k._grid((2**16, 2**16))

@@ -62,6 +62,9 @@ def _pointer_descriptor(a, dtype: str, k: int, name: str):
     return d
 
 
+INT32_MAX = (1 << 31) - 1
+
+
 def np_dtype(name: str) -> np.dtype:
     """numpy dtype of an argument. bfloat16 is ml_dtypes.bfloat16 where installed, else its raw bits as
     uint16 (numpy itself has no bfloat16)."""
@@ -137,7 +140,7 @@ class Kernel:
     def __call__(self, *arrays):
         """Run on fresh copies of the inputs that the kernel writes (DPS outputs), return the results."""
         args = self._args(self._check(arrays))
-        self.run(args)
+        self.run_unchecked(args)                           # built by _check/_args to the signature
         res = [args[i] for i in self.meta["results"]]     # result r lives in argument results[r]
         return res[0] if len(res) == 1 else tuple(res)
 
@@ -175,8 +178,34 @@ class Kernel:
         res = [args[i] for i in self.meta["results"]]
         return (res[0] if len(res) == 1 else tuple(res)), prof
 
+    def check_args(self, args: list) -> None:
+        """Every argument (inputs and outputs, signature order) a C-contiguous numpy array of exactly the
+        signature's shape and dtype: the kernel reads neither strides nor sizes, so anything else would be read
+        wrongly or overrun."""
+        specs = self.meta["args"]
+        if len(args) != len(specs):
+            raise _error(f"{self.name}.run takes {len(specs)} arrays (inputs then outputs), got {len(args)}")
+        for k, (a, spec) in enumerate(zip(args, specs)):
+            want = f"{spec['dtype']}{list(spec['shape'])}"
+            if not isinstance(a, np.ndarray):
+                raise _error(f"{self.name}.run: argument {k} must be a numpy array {want}, got {type(a).__name__}")
+            if tuple(a.shape) != tuple(spec["shape"]) or a.dtype != np_dtype(spec["dtype"]):
+                raise _error(f"{self.name}.run: argument {k} ({spec['role']}) must be {want}, "
+                             f"got {a.dtype}{list(a.shape)}")
+            if not a.flags.c_contiguous:
+                raise _error(f"{self.name}.run: argument {k} is not C-contiguous (strides {a.strides}); "
+                             "pass np.ascontiguousarray(a)")
+            if spec["role"] == "out" and not a.flags.writeable:
+                raise _error(f"{self.name}.run: output argument {k} is read-only")
+
     def run(self, args: list[np.ndarray]) -> None:
-        """Low-level call on preallocated arrays (all arguments incl. outputs, in signature order)."""
+        """Low-level call on preallocated arrays (all arguments incl. outputs, in signature order), checked
+        (shape, dtype, contiguity); `run_unchecked` skips the checks (benchmarks)."""
+        self.check_args(args)
+        self.run_unchecked(args)
+
+    def run_unchecked(self, args: list[np.ndarray]) -> None:
+        """`run` without the argument checks: wrong shapes, dtypes or strides are read wrongly or overrun."""
         if self.simulated:
             self._sim_run(args)
             return
@@ -197,9 +226,7 @@ class Kernel:
         specs = [a for a in self.meta["args"] if a["role"] != "grid"]
         if len(args) != len(specs):
             raise _error(f"{self.name} takes {len(specs)} arguments, got {len(args)}")
-        g = tuple(int(x) for x in grid) + (1,) * (3 - len(tuple(grid)))
-        if len(g) != 3 or min(g) < 0:
-            raise _error(f"{self.name}: grid must be up to three non-negative counts, got {grid!r}")
+        g = self._grid(grid)
         call, keep = [], []
         for k, (a, spec) in enumerate(zip(args, specs)):
             if spec["role"] == "ptr":
@@ -211,6 +238,20 @@ class Kernel:
         if g[0] * g[1] * g[2] == 0:
             return
         self._fn(*call, *g)
+
+    def _grid(self, grid) -> tuple:
+        """Three program counts. Triton program ids are int32 and the program loop runs over their product in
+        the target's index type (32-bit on Hexagon), so larger grids are refused rather than wrapped."""
+        g = tuple(int(x) for x in grid) + (1,) * (3 - len(tuple(grid)))
+        if len(g) != 3 or min(g) < 0:
+            raise _error(f"{self.name}: grid must be up to three non-negative counts, got {grid!r}")
+        if max(g) > INT32_MAX:
+            raise _error(f"{self.name}: grid {g} has a dimension above 2^31-1; Triton program ids are 32-bit")
+        limit = INT32_MAX if self.meta["target"] != "host" else (1 << 62)
+        if g[0] * g[1] * g[2] > limit:
+            raise _error(f"{self.name}: grid {g} has {g[0] * g[1] * g[2]} programs, more than the "
+                         f"{self.meta['target']} target's index can count ({limit})")
+        return g
 
     def _sim_launch(self, args: list, grid) -> None:
         """hexagon-sim: the whole grid runs in one qemu-hexagon process; pointer buffers are copied in and
@@ -230,7 +271,7 @@ class Kernel:
                 bufs.append(arr)
             else:
                 scalars.append(_scalar(a, spec["dtype"]))
-        g = tuple(int(x) for x in grid) + (1,) * (3 - len(tuple(grid)))
+        g = self._grid(grid)
         if g[0] * g[1] * g[2] == 0:
             return
         sim.run(self.path.parent / self.meta["simulator"], bufs, outputs=range(len(bufs)), scalars=scalars,
@@ -238,6 +279,7 @@ class Kernel:
 
     def prepared(self, args: list[np.ndarray]):
         """A zero-argument callable running on fixed arrays (benchmarks: no per-call descriptor set-up)."""
+        self.check_args(args)                              # once, at set-up
         descs = [_descriptor(a) for a in args]
         ptrs = [ctypes.addressof(d) for d in descs]
         fn = self._fn
