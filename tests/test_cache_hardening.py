@@ -150,3 +150,34 @@ def test_cache_warning_is_a_user_warning():
     assert issubclass(cache.CacheWarning, UserWarning)
     with warnings.catch_warnings(record=True):
         assert cache.damage(cache.cache_dir() / "no-such-entry") == "no metadata"
+
+
+TRITON_CHILD = r"""
+import os, sys, threading
+sys.path.insert(0, sys.argv[1])
+import torch, triton
+import triton_plugin_kernels as K
+errs = []
+def work(i):
+    try:
+        g = torch.Generator().manual_seed(i)
+        x, y = torch.randn(1000, generator=g), torch.randn(1000, generator=g)
+        out = torch.empty(1000)
+        K.add_kernel[(triton.cdiv(1000, 128),)](x, y, out, 1000, BLOCK=128)
+        torch.testing.assert_close(out, x + y)
+    except Exception as e:
+        errs.append(repr(e))
+ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print("ERRORS", errs)
+"""
+
+
+def test_threads_making_first_triton_launches_at_once(tmp_path):
+    pytest.importorskip("triton")
+    env = dict(os.environ, HEXMLIR_CACHE_DIR=str(tmp_path / "hx"), TRITON_CACHE_DIR=str(tmp_path / "tt"))
+    r = subprocess.run([sys.executable, "-c", TRITON_CHILD, os.path.dirname(__file__)], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert r.returncode == 0 and "ERRORS []" in r.stdout, (r.stdout, r.stderr[-3000:])
+    assert not _leftovers(tmp_path / "hx")
