@@ -127,3 +127,22 @@ def test_kernel_run_checks_shape_dtype_and_contiguity():
     out2 = np.empty(33, np.float32)
     k.run_unchecked([a, b, out2])                  # the named unchecked path (benchmarks)
     np.testing.assert_array_equal(out2, a + b)
+
+
+@pytest.mark.parametrize("vectorize", [True, False])
+@pytest.mark.parametrize("n, taps", [(37, 5), (1000, 3)])
+def test_conv_1d_compiles_and_matches_numpy(vectorize, n, taps):
+    """Vectorized linalg.conv_1d used to leave 1-D vector.extract_strided_slice unlowered."""
+    m = n - taps + 1
+    src = f"""
+func.func @main(%x: tensor<{n}xf32>, %w: tensor<{taps}xf32>) -> tensor<{m}xf32> {{
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<{m}xf32>) -> tensor<{m}xf32>
+  %r = linalg.conv_1d ins(%x, %w : tensor<{n}xf32>, tensor<{taps}xf32>) outs(%f : tensor<{m}xf32>) -> tensor<{m}xf32>
+  return %r : tensor<{m}xf32> }}"""
+    seed = 21 + n
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n).astype(np.float32), rng.standard_normal(taps).astype(np.float32)
+    k = hexmlir.compile(src, Options(vectorize=vectorize))
+    np.testing.assert_allclose(k(x, w), np.correlate(x, w, "valid"), rtol=1e-5, atol=1e-5, err_msg=f"seed {seed}")

@@ -16,12 +16,29 @@ def to_loops(module, cx) -> None:
     run_passes(module, "func.func(convert-linalg-to-loops), canonicalize, cse", "lower-loops")
 
 
+def _strided_slices_to_shuffles(module) -> None:
+    """1-D vector.extract_strided_slice (the convolution vectorizer's per-tap slices) as vector.shuffle:
+    the LLVM conversion has no pattern for it, and a shuffle becomes one shufflevector."""
+    from torch_mlir.dialects import vector
+    from ..ir import ops_named
+    for op in ops_named(module.operation, "vector.extract_strided_slice"):
+        src = op.operands[0]
+        if ir.VectorType(src.type).rank != 1:
+            continue
+        off, size, stride = (ir.ArrayAttr(op.attributes[k])[0].value for k in ("offsets", "sizes", "strides"))
+        with ir.InsertionPoint(op), op.location:
+            sh = vector.ShuffleOp(src, src, [off + i * stride for i in range(size)])
+        op.results[0].replace_all_uses_with(sh.result)
+        op.erase()
+
+
 def to_llvm_dialect(module, cx) -> None:
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
     memspace.erase(module)
     _copies_to_loops(module)
+    _strided_slices_to_shuffles(module)
     run_passes(module, ", ".join([
         "func.func(convert-linalg-to-loops)",
         "func.func(convert-vector-to-scf{full-unroll})",
