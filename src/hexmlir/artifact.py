@@ -40,18 +40,23 @@ _CTYPES = {"int8": ctypes.c_int8, "int16": ctypes.c_int16, "int32": ctypes.c_int
 
 
 def _pointer_descriptor(a, dtype: str, k: int, name: str):
-    """A 1-D memref descriptor over the storage a tensor's data pointer starts (torch tensor or numpy)."""
-    if hasattr(a, "data_ptr"):                       # torch.Tensor (torch not imported here)
-        got = str(a.dtype).replace("torch.", "")
-        if a.device.type != "cpu":
-            raise _error(f"{name}: argument {k} is on {a.device}; hexmlir runs CPU tensors")
-        addr = a.data_ptr()
-        numel = a.untyped_storage().nbytes() // a.element_size() - a.storage_offset()
+    """A 1-D memref descriptor starting at a pointer argument's data: a numpy array, a torch tensor, or any
+    object with `data_ptr()` and `dtype` (op libraries wrap tensors so; Triton itself needs no more)."""
+    if isinstance(a, np.ndarray):
+        got, addr, numel = str(a.dtype), a.ctypes.data, a.size
+    elif hasattr(a, "data_ptr"):                     # torch.Tensor or a wrapper (torch not imported here)
+        got = str(getattr(a, "dtype", "?")).replace("torch.", "")
+        dev = getattr(a, "device", None)
+        if dev is not None and getattr(dev, "type", "cpu") != "cpu":
+            raise _error(f"{name}: argument {k} is on {dev}; hexmlir runs CPU tensors")
+        addr = int(a.data_ptr())
+        try:                                         # the extent, where the object tells it
+            numel = a.untyped_storage().nbytes() // a.element_size() - a.storage_offset()
+        except (AttributeError, TypeError):
+            numel = (1 << 62) // 8                   # unknown: the kernel's own masks bound its accesses
     else:
-        a = np.asarray(a) if not isinstance(a, np.ndarray) else a
-        got = str(a.dtype)
-        addr = a.ctypes.data
-        numel = a.size
+        a = np.asarray(a)
+        got, addr, numel = str(a.dtype), a.ctypes.data, a.size
     if got != dtype:
         raise _error(f"{name}: pointer argument {k} must point to {dtype}, got {got}")
     d = _desc_type(1)()

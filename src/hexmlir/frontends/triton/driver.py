@@ -134,8 +134,33 @@ def do_bench(fn, warmup=3, rep=10, quantiles=None, return_mode="mean", **_):
             "all": list}[return_mode](times)
 
 
+class _CpuEvent:
+    """torch.cuda.Event's timing interface on the CPU: kernels run synchronously, so recording a wall-clock
+    time stamp is exact (triton.testing.do_bench times with these)."""
+
+    def __init__(self, enable_timing: bool = True, **_):
+        self.t = None
+
+    def record(self, stream=None):
+        self.t = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+    def query(self):
+        return True
+
+    def elapsed_time(self, end: "_CpuEvent") -> float:
+        """Milliseconds from this event to `end`."""
+        if self.t is None or end.t is None:
+            raise HexmlirError("elapsed_time on an event that was not recorded")
+        return (end.t - self.t) * 1e3
+
+
 class _CpuDeviceInterface:
     """The little of torch.cuda's interface triton's helpers touch."""
+
+    Event = _CpuEvent
 
     @staticmethod
     def synchronize(*_):
