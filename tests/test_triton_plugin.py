@@ -411,3 +411,34 @@ def test_hexagon_grid_product_must_fit_its_32_bit_index():
     assert k._grid((2**16, 2**14)) == (2**16, 2**14, 1)
     with pytest.raises(HexmlirError, match="more than the hexagon target's index"):
         k._grid((2**16, 2**16))
+
+
+class _TensorWrapper:
+    """What op libraries pass: an object with data_ptr() and dtype, no storage, no device."""
+
+    def __init__(self, t):
+        self.t, self.dtype = t, t.dtype
+
+    def data_ptr(self):
+        return self.t.data_ptr()
+
+
+@e2e
+def test_pointer_arguments_that_only_have_data_ptr_and_dtype():
+    g = torch.Generator().manual_seed(31)
+    n = 1000
+    x, y, out = torch.randn(n, generator=g), torch.randn(n, generator=g), torch.empty(n)
+    K.add_kernel[_grid(n, 128)](_TensorWrapper(x), _TensorWrapper(y), _TensorWrapper(out), n, BLOCK=128)
+    torch.testing.assert_close(out, x + y, rtol=0, atol=0)
+
+
+@e2e
+def test_triton_testing_do_bench_on_the_cpu_device():
+    n = 1000
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    ms = triton.testing.do_bench(lambda: K.add_kernel[_grid(n, 128)](x, y, out, n, BLOCK=128), warmup=5, rep=20)
+    assert 0 < ms < 1000
+    q = triton.testing.do_bench(lambda: K.add_kernel[_grid(n, 128)](x, y, out, n, BLOCK=128), warmup=5, rep=20,
+                                quantiles=[0.2, 0.5, 0.8])
+    assert len(q) == 3 and q[0] <= q[1] <= q[2]
+    torch.testing.assert_close(out, x + y)
