@@ -1053,6 +1053,27 @@ class _Converter:
             return
         self.res(op, self.generic(_shape(rt), [x], et, lambda c, v: self.em.op(f"{mathop} {v[0]} : {et}")))
 
+    def op_tt_mulhiui(self, op):
+        """High half of the unsigned product (tl.umulhi; Philox in tl.rand/randn/randint): widen, multiply,
+        shift. Plain integer ops, so it vectorizes."""
+        a, b = (self.v(x) for x in op.operands)
+        rt = _type_str(op.results[0].type)
+        et = _elem(rt)
+        bits = int(et[1:])
+        wide = f"i{2 * bits}"
+        em = self.em
+
+        def hi(vals):
+            x, y = (em.op(f"arith.extui {v} : {et} to {wide}") for v in vals)
+            p = em.op(f"arith.muli {x}, {y} : {wide}")
+            k = em.op(f"arith.constant {bits} : {wide}")
+            h = em.op(f"arith.shrui {p}, {k} : {wide}")
+            return em.op(f"arith.trunci {h} : {wide} to {et}")
+        if isinstance(a, S) and isinstance(b, S):
+            self.res(op, S(hi([a.name, b.name]), et))
+            return
+        self.res(op, self.generic(_shape(rt), [a, b], et, lambda c, v: hi(v)))
+
     def op_tt_precise_sqrt(self, op):
         self._unary_math(op, "math.sqrt")
 
