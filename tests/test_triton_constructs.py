@@ -30,6 +30,16 @@ def oracle():
                                  np.zeros(n, np.int32), n, seed], (8,), {"BLOCK": 128}),
         "dropout": ("dropout_kernel", [x, np.zeros(n, np.float32), n, 0.3, seed], (8,), {"BLOCK": 128}),
     }
+    M, N = 7, 45
+    xm = np.random.default_rng(seed + 1).uniform(0.5, 1.5, (M, N)).astype(np.float32)
+    z = np.zeros((M, N), np.float32)
+    runs["scan"] = ("scan_kernel", [xm, z, z, z, M, N], (1,), {"BM": 8, "BN": 64})
+    runs["argmax"] = ("running_argmax_kernel", [x[:300], np.zeros(300, np.float32), np.zeros(300, np.int32), 300],
+                      (1,), {"BLOCK": 512})
+    for w in (True, False):
+        runs[f"optional_{w}"] = ("optional_ptr_kernel", [x, x[::-1].copy() if w else None,
+                                                         np.zeros(n, np.float32), n], (8,), {"BLOCK": 128})
+    runs["early"] = ("early_return_kernel", [x, np.zeros(n, np.float32), n, 850], (8,), {"BLOCK": 128})
     outs = run_interpreted_many(KERNELS, list(runs.values()))
     return seed, {k: (r[1], o) for (k, r), o in zip(runs.items(), outs)}
 
@@ -58,3 +68,28 @@ def test_low_memory_dropout_matches_the_interpreter(oracle, opts):
     args, want = ref["dropout"]
     got = _run(K.dropout_kernel, args, (8,), BLOCK=128, **opts)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=0, err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS, ids=_ids)
+def test_scans_match_the_interpreter(oracle, opts):
+    seed, ref = oracle
+    args, want = ref["scan"]
+    got = _run(K.scan_kernel, args, (1,), BM=8, BN=64, **opts)
+    for i, what in ((1, "cumsum"), (2, "cumprod axis 0"), (3, "reversed cumsum")):
+        np.testing.assert_allclose(got[i], want[i], rtol=1e-5, atol=1e-5, err_msg=f"{what}, seed {seed}")
+    args, want = ref["argmax"]
+    got = _run(K.running_argmax_kernel, args, (1,), BLOCK=512, **opts)
+    np.testing.assert_array_equal(got[1], want[1], err_msg=f"running max, seed {seed}")
+    np.testing.assert_array_equal(got[2], want[2], err_msg=f"running argmax, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS, ids=_ids)
+def test_optional_pointer_and_early_returns(oracle, opts):
+    seed, ref = oracle
+    for w in (True, False):
+        args, want = ref[f"optional_{w}"]
+        got = _run(K.optional_ptr_kernel, args, (8,), BLOCK=128, **opts)
+        np.testing.assert_array_equal(got[2], want[2], err_msg=f"weight given: {w}, seed {seed}")
+    args, want = ref["early"]
+    got = _run(K.early_return_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[1], want[1], err_msg=f"seed {seed}")

@@ -22,3 +22,59 @@ def dropout_kernel(x_ptr, out_ptr, n, p, seed, BLOCK: tl.constexpr):
     x = tl.load(x_ptr + offs, mask=m)
     keep = tl.rand(seed, offs) > p
     tl.store(out_ptr + offs, tl.where(keep, x / (1 - p), 0.0), mask=m)
+
+
+@triton.jit
+def optional_ptr_kernel(x_ptr, w_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    """`if w_ptr:` (tt.ptr_to_int): an optional weight, as in Liger's and Unsloth's norms."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    if w_ptr:
+        x = x * tl.load(w_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, x, mask=m)
+
+
+@triton.jit
+def early_return_kernel(x_ptr, out_ptr, n, limit, BLOCK: tl.constexpr):
+    """Early returns inside ifs, one nested (cf.cond_br with a block both paths reach)."""
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    if pid * BLOCK >= limit:
+        return
+    x = tl.load(x_ptr + offs, mask=m)
+    if pid % 2 == 1:
+        if pid % 3 == 0:
+            return
+        x = x * 2
+    tl.store(out_ptr + offs, x + 1, mask=m)
+
+
+@triton.jit
+def scan_kernel(x_ptr, cs_ptr, cp_ptr, rcs_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    """tl.cumsum along rows, tl.cumprod along columns, a reversed cumsum (2-D block, masked)."""
+    rm = tl.arange(0, BM)[:, None]
+    rn = tl.arange(0, BN)[None, :]
+    m = (rm < M) & (rn < N)
+    x = tl.load(x_ptr + rm * N + rn, mask=m, other=0.0)
+    tl.store(cs_ptr + rm * N + rn, tl.cumsum(x, 1), mask=m)
+    tl.store(cp_ptr + rm * N + rn, tl.cumprod(tl.where(m, x, 1.0), 0), mask=m)
+    tl.store(rcs_ptr + rm * N + rn, tl.cumsum(x, 1, reverse=True), mask=m)
+
+
+@triton.jit
+def _argmax_combine(v1, i1, v2, i2):
+    take = v2 > v1
+    return tl.where(take, v2, v1), tl.where(take, i2, i1)
+
+
+@triton.jit
+def running_argmax_kernel(x_ptr, v_ptr, i_ptr, n, BLOCK: tl.constexpr):
+    """tl.associative_scan with two operands (a running max and where it was)."""
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=-float("inf"))
+    v, i = tl.associative_scan((x, offs), 0, _argmax_combine)
+    tl.store(v_ptr + offs, v, mask=m)
+    tl.store(i_ptr + offs, i, mask=m)

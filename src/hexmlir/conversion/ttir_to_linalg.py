@@ -1341,6 +1341,130 @@ class _Converter:
         for i, f in enumerate(fwd):
             self.res(op, f[3](f"{res}#{i}" if len(fwd) > 1 else res), i)
 
+    # ---- unstructured control flow (early `return` inside an `if`) ----
+    MAX_BLOCK_VISITS = 64          # a merge block reached along several paths is converted once per path
+
+    def op_cf_cond_br(self, op):
+        """cf.cond_br from an early return: each successor is converted inside one branch of an scf.if. The
+        successors end in tt.return (nothing follows the branch in the program body), so no value crosses
+        the join; a block both paths reach is converted on each path."""
+        cond = self.v(op.operands[0])
+        if isinstance(cond, Splat):
+            cond = cond.s
+        if not isinstance(cond, S):
+            self.unsupported("a branch on a tensor condition")
+        segs = [_int(x) for x in re.findall(r"-?\d+", _props(op).get("operandSegmentSizes", "array<i32: 1, 0, 0>"))[-3:]]
+        t_ops = list(op.operands)[segs[0]:segs[0] + segs[1]]
+        f_ops = list(op.operands)[segs[0] + segs[1]:]
+        em = self.em
+        em.emit(f"scf.if {cond.name} {{")
+        for k, (dest, vals) in enumerate(zip(op.successors, (t_ops, f_ops))):
+            if k == 1:
+                em.emit("} else {")
+            em.push()
+            self._successor(dest, vals)
+            em.pop()
+        em.emit("}")
+
+    def op_cf_br(self, op):
+        self._successor(op.successors[0], list(op.operands))
+
+    def _successor(self, dest, operands):
+        self._visits = getattr(self, "_visits", 0) + 1
+        if self._visits > self.MAX_BLOCK_VISITS:
+            self.unsupported("control flow too tangled for structured conversion (too many paths)")
+        for a, v in zip(dest.arguments, operands):
+            self.env[a] = self.v(v)
+        term, _ = self.block(dest)
+        if term is not None and term.name != "tt.return":
+            self.unsupported(f"a branch target ending in {term.name}", term)
+
+    # ---- pointers as integers ----
+    def op_tt_ptr_to_int(self, op):
+        """The address of a scalar pointer (`if weight_ptr:` tests it against 0)."""
+        p = self.v(op.operands[0])
+        if not isinstance(p, Ptr):
+            self.unsupported("ptr_to_int of a tensor of pointers")
+        em = self.em
+        st = self._storage(p.arg)
+        base = em.op(f"memref.extract_aligned_pointer_as_index {self.arg_names[p.arg]} : memref<?x{st}> -> index")
+        addr = em.add(base, em.mul(p.off, _bytes(st)))
+        rt = _type_str(op.results[0].type)
+        self.res(op, S(em.from_index(addr, rt), rt))
+
+    def op_tt_int_to_ptr(self, op):
+        self.unsupported("int_to_ptr: an address made from an integer has no argument buffer to index "
+                         "(pass the buffer as a pointer argument)")
+
+    # ---- scans ----
+    def op_tt_scan(self, op):
+        """tl.cumsum / tl.cumprod / tl.associative_scan (several operands, reverse=True): a sequential scan
+        along the axis for every position of the other dims, the combine region converted on scalars."""
+        props = _props(op)
+        axis = _int(props["axis"])
+        reverse = props.get("reverse", "false").startswith("true")
+        ins = [self.tensor(self.v(x)) for x in op.operands]
+        em = self.em
+        shape = ins[0].shape
+        n = shape[axis]
+        k = len(ins)
+        blk = op.regions[0].blocks[0]
+        outs = [em.op(f"tensor.empty() : {ttype(shape, x.et)}", "e") for x in ins]
+        others = [d for d in range(len(shape)) if d != axis]
+        # loops over the other dims, carrying the outputs
+        ivs, heads = {}, []
+        cur = outs
+        for d in others:
+            iv, r = em.fresh("iv"), em.fresh("scn")
+            its = [em.fresh("so") for _ in range(k)]
+            em.emit(f"{r}:{k} = scf.for {iv} = {em.idx(0)} to {em.idx(shape[d])} step {em.idx(1)} iter_args("
+                    + ", ".join(f"{a} = {c}" for a, c in zip(its, cur)) + ") -> ("
+                    + ", ".join(ttype(shape, x.et) for x in ins) + ") {")
+            em.push()
+            ivs[d] = iv
+            heads.append(r)
+            cur = its
+
+        def at(j):
+            return [ivs[d] if d != axis else j for d in range(len(shape))]
+
+        def pos(j):                                    # the scan index of step j
+            return j if not reverse else em.op(f"arith.subi {em.idx(n - 1)}, {j} : index", "i")
+
+        first = em.idx(n - 1 if reverse else 0)
+        accs = [em.op(f"tensor.extract {x.name}[{', '.join(at(first))}] : {ttype(shape, x.et)}") for x in ins]
+        cur = [em.op(f"tensor.insert {a} into {c}[{', '.join(at(first))}] : {ttype(shape, x.et)}")
+               for a, c, x in zip(accs, cur, ins)]
+        j, r = em.fresh("j"), em.fresh("scj")
+        acc_a = [em.fresh("sa") for _ in range(k)]
+        out_a = [em.fresh("so") for _ in range(k)]
+        em.emit(f"{r}:{2 * k} = scf.for {j} = {em.idx(1)} to {em.idx(n)} step {em.idx(1)} iter_args("
+                + ", ".join(f"{a} = {c}" for a, c in zip(acc_a + out_a, accs + cur)) + ") -> ("
+                + ", ".join([x.et for x in ins] + [ttype(shape, x.et) for x in ins]) + ") {")
+        em.push()
+        pj = pos(j)
+        xs = [em.op(f"tensor.extract {x.name}[{', '.join(at(pj))}] : {ttype(shape, x.et)}") for x in ins]
+        # Triton's combine(lhs, rhs): lhs is the running value, rhs the next element.
+        for i in range(k):
+            self.env[blk.arguments[i]] = S(acc_a[i], ins[i].et)
+            self.env[blk.arguments[k + i]] = S(xs[i], ins[i].et)
+        _, vals = self.block(blk, stop_at=("tt.scan.return",))
+        news = [v.name for v in vals]
+        upd = [em.op(f"tensor.insert {v} into {o}[{', '.join(at(pj))}] : {ttype(shape, x.et)}")
+               for v, o, x in zip(news, out_a, ins)]
+        em.emit(f"scf.yield {', '.join(news + upd)} : {', '.join([x.et for x in ins] + [ttype(shape, x.et) for x in ins])}")
+        em.pop()
+        em.emit("}")
+        res = [f"{r}#{k + i}" for i in range(k)]
+        for d in reversed(others):
+            em.emit(f"scf.yield {', '.join(res)} : {', '.join(ttype(shape, x.et) for x in ins)}")
+            em.pop()
+            em.emit("}")
+            h = heads.pop()
+            res = [f"{h}#{i}" for i in range(k)]
+        for i, x in enumerate(ins):
+            self.res(op, T(res[i], shape, x.et), i)
+
     # ---- atomics ----
     _RMW = {1: "andi", 2: "ori", 3: "xori", 4: "addi", 5: "addf", 6: "maxs", 7: "mins", 8: "maxu", 9: "minu",
             10: "assign"}
@@ -1412,6 +1536,10 @@ class _Converter:
             em.emit("}")
             last = accs[d][1]
         self.res(op, T(last, shape, et))
+
+
+def _bytes(t: str) -> int:
+    return max(1, int(re.sub(r"[a-z]+", "", t) or 8) // 8)
 
 
 def _fbits(t: str) -> int:
