@@ -78,3 +78,36 @@ def running_argmax_kernel(x_ptr, v_ptr, i_ptr, n, BLOCK: tl.constexpr):
     v, i = tl.associative_scan((x, offs), 0, _argmax_combine)
     tl.store(v_ptr + offs, v, mask=m)
     tl.store(i_ptr + offs, i, mask=m)
+
+
+@triton.jit
+def bool_ptr_kernel(m_ptr, x_ptr, out_ptr, pos_ptr, n, BLOCK: tl.constexpr):
+    """Bool tensors in and out (Triton reads *i1 through an i8 pointer bitcast)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    b = tl.load(m_ptr + offs, mask=m, other=0)
+    x = tl.load(x_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, tl.where(b, x, -x), mask=m)
+    tl.store(pos_ptr + offs, x > 0, mask=m)
+
+
+@triton.jit
+def float_atomics_kernel(x_ptr, mx_ptr, mn_ptr, sum_ptr, n, BLOCK: tl.constexpr):
+    """Float atomic max/min (pointer bitcasts to int in Triton's frontend) and add from every program."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=0.0)
+    tl.atomic_max(mx_ptr, tl.max(tl.where(m, x, -float("inf")), 0))
+    tl.atomic_min(mn_ptr, tl.min(tl.where(m, x, float("inf")), 0))
+    tl.atomic_max(mx_ptr + 1 + offs % 4, x, mask=m)            # a tensor of pointers, contended
+    tl.atomic_add(sum_ptr + offs % 3, 1, mask=m)
+
+
+@triton.jit
+def int_atomics_kernel(bits_ptr, cas_ptr, olds_ptr, xchg_ptr, xolds_ptr):
+    pid = tl.program_id(0)
+    tl.atomic_or(bits_ptr, 1 << (pid % 31))
+    tl.atomic_and(bits_ptr + 1, ~(1 << (pid % 31)))
+    tl.atomic_xor(bits_ptr + 2, pid)
+    tl.store(olds_ptr + pid, tl.atomic_cas(cas_ptr + pid % 3, 0, pid + 1))
+    tl.store(xolds_ptr + pid, tl.atomic_xchg(xchg_ptr, pid + 1))

@@ -57,7 +57,7 @@ def _pointer_descriptor(a, dtype: str, k: int, name: str):
     else:
         a = np.asarray(a)
         got, addr, numel = str(a.dtype), a.ctypes.data, a.size
-    if got != dtype:
+    if got != dtype and not _same_storage(got, dtype):
         raise _error(f"{name}: pointer argument {k} must point to {dtype}, got {got}")
     d = _desc_type(1)()
     d.allocated = d.aligned = addr
@@ -68,6 +68,13 @@ def _pointer_descriptor(a, dtype: str, k: int, name: str):
 
 
 INT32_MAX = (1 << 31) - 1
+_INT_BYTES = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8,
+              "uint64": 8}
+
+
+def _same_storage(got: str, want: str) -> bool:
+    """Integer pointers of one width share a storage type (Triton's u8/i1 pointers are i8 memrefs)."""
+    return got in _INT_BYTES and want in _INT_BYTES and _INT_BYTES[got] == _INT_BYTES[want]
 
 
 def np_dtype(name: str) -> np.dtype:

@@ -197,6 +197,9 @@ class _Converter:
         self.grid: list = []
         self.preamble: list[str] = []
         self._argt_cache: dict = {}
+        self.views: dict = {}          # pointer-view argument index -> the kernel argument it reinterprets
+        self._view_cache: dict = {}    # (argument, element type) -> its view's index
+        self.helpers: list[str] = []   # private helper declarations (atomics defined at lowering)
         self.op = None                # the op being converted (for error locations)
 
     # ---- errors ----
@@ -252,6 +255,7 @@ class _Converter:
         em.emit("return")
         body = "\n".join(["  func.func @" + name + "(" + ", ".join(sig) + ") {"] + em.prologue
                          + ["    " + ln.strip() for ln in pre] + self.preamble + em.lines + ["  }"])
+        body += "".join("\n" + h for h in self.helpers)
         return ConvertedKernel(name, f'module attributes {{{GRID_ATTR}}} {{\n' + body + "\n}\n", params)
 
     # ---- blocks and ops ----
@@ -738,6 +742,7 @@ class _Converter:
 
     def _argt(self, arg: int) -> str:
         """The whole argument as a tensor (for gathers), made once at function entry."""
+        arg = self.views.get(arg, arg)
         if arg not in self._argt_cache:
             st = self._storage(arg)
             name = f"%argt{arg}"
@@ -747,8 +752,33 @@ class _Converter:
         return self._argt_cache[arg]
 
     def _storage(self, arg: int) -> str:
+        """The memref element type behind argument `arg` (a pointer view shares its root's buffer)."""
+        arg = self.views.get(arg, arg)
         et = self.args[arg][1]
         return "i8" if et == "i1" else et
+
+    def _et(self, arg: int) -> str:
+        """The element type a pointer (or pointer view) reads and writes."""
+        return self.args[arg][1]
+
+    def to_et(self, v: str, st: str, et: str) -> str:
+        """A value loaded from storage type st as element type et (bool bytes, same-width bitcasts)."""
+        if st == et:
+            return v
+        if et == "i1":
+            return self.em.op(f"arith.cmpi ne, {v}, {self.em.const(0, st)} : {st}")
+        if _bytes(st) == _bytes(et):
+            return self.em.op(f"arith.bitcast {v} : {st} to {et}")
+        self.unsupported(f"a pointer view of {st} data as {et} (element sizes differ)")
+
+    def to_st(self, v: str, et: str, st: str) -> str:
+        if st == et:
+            return v
+        if et == "i1":
+            return self.em.op(f"arith.extui {v} : i1 to {st}")
+        if _bytes(st) == _bytes(et):
+            return self.em.op(f"arith.bitcast {v} : {et} to {st}")
+        self.unsupported(f"a pointer view of {st} data as {et} (element sizes differ)")
 
     def view(self, p: PtrT):
         """A strided memref view of the pointer block (static sizes)."""
@@ -802,7 +832,7 @@ class _Converter:
             if mask is None:
                 v = em.op(ld)
             else:
-                o = other.name if other is not None else em.const(0, rt)
+                o = self.to_st(other.name, rt, st) if other is not None else em.const(0, st)
                 v = em.fresh()
                 em.emit(f"{v} = scf.if {mask.name} -> ({st}) {{")
                 em.emit(f"  %ld{em.n} = {ld}")
@@ -814,7 +844,7 @@ class _Converter:
         if isinstance(mask, Splat) and mask.s.type == "i1":
             mask = self._uniform_mask(mask, shape)
         if isinstance(p, PtrT) and (mask is None or isinstance(mask, MaskB)) and (other is None or isinstance(other, Splat)) \
-                and et != "i1":
+                and et == self._storage(p.arg):
             self.res(op, self.load_block(p, mask, other, shape, et))
             return
         self.res(op, self.gather(p, mask, other, shape, et))
@@ -826,9 +856,7 @@ class _Converter:
         return MaskB(shape, [None] * len(shape), hi)
 
     def _from_storage(self, v: str, arg: int) -> str:
-        if self.args[arg][1] == "i1":
-            return self.em.op(f"arith.trunci {v} : i8 to i1")
-        return v
+        return self.to_et(v, self._storage(arg), self._et(arg))
 
     def load_block(self, p: PtrT, mask, other, shape, et) -> T:
         em = self.em
@@ -860,9 +888,7 @@ class _Converter:
             off = em.idx(self.offset_expr(p, ctx))
             if mask is not None:
                 off = em.op(f"arith.select {vals[0]}, {off}, {em.idx(0)} : index", "i")
-            x = em.op(f"tensor.extract {argt}[{off}] : tensor<?x{st}>")
-            if st != et:
-                x = em.op(f"arith.trunci {x} : {st} to {et}")
+            x = self.to_et(em.op(f"tensor.extract {argt}[{off}] : tensor<?x{st}>"), st, et)
             if mask is not None:
                 o = vals[1] if other is not None else em.const(0, et)
                 x = em.op(f"arith.select {vals[0]}, {x}, {o} : {et}")
@@ -876,7 +902,7 @@ class _Converter:
         em = self.em
         if isinstance(p, Ptr):
             st = self._storage(p.arg)
-            v = val.name if st == val.type else em.op(f"arith.extui {val.name} : {val.type} to {st}")
+            v = self.to_st(val.name, val.type, st)
             stv = f"memref.store {v}, {self.arg_names[p.arg]}[{em.idx(p.off)}] : memref<?x{st}>"
             if mask is None:
                 em.emit(stv)
@@ -886,8 +912,8 @@ class _Converter:
         shape = shape_of(p)
         if isinstance(mask, Splat) and mask.s.type == "i1":
             mask = self._uniform_mask(mask, shape)
-        et = self.args[p.arg][1]
-        if isinstance(p, PtrT) and (mask is None or isinstance(mask, MaskB)) and et != "i1":
+        et = self._et(p.arg)
+        if isinstance(p, PtrT) and (mask is None or isinstance(mask, MaskB)) and et == self._storage(p.arg):
             self.store_block(p, self.tensor(val), mask, et)
             return
         self.scatter(p, val, mask, shape)
@@ -930,8 +956,7 @@ class _Converter:
             def store():
                 v = self.expr(val, ctx)
                 et = val.et if isinstance(val, T) else val.s.type
-                if st != et:
-                    v = em.op(f"arith.extui {v} : {et} to {st}")
+                v = self.to_st(v, et, st)
                 em.emit(f"memref.store {v}, {self.arg_names[p.arg]}[{em.idx(self.offset_expr(p, ctx))}] : memref<?x{st}>")
             if mask is None:
                 store()
@@ -1109,12 +1134,40 @@ class _Converter:
         x = self.v(op.operands[0])
         rt = _type_str(op.results[0].type)
         if _is_ptr(rt):
-            self.unsupported("pointer bitcasts")
+            self.res(op, self._pointer_view(x, _elem(rt)))
+            return
         et, src = _elem(rt), _elem(_type_str(op.operands[0].type))
         if isinstance(x, S):
             self.res(op, S(self.em.op(f"arith.bitcast {x.name} : {src} to {et}"), et))
             return
         self.res(op, self.generic(_shape(rt), [x], et, lambda c, v: self.em.op(f"arith.bitcast {v[0]} : {src} to {et}")))
+
+    def _pointer_view(self, p, et: str):
+        """A pointer reinterpreted as pointing to `et` (bool pointers read as bytes; float atomics through
+        integer pointers): a view argument over the same buffer, whose loads and stores convert between the
+        buffer's storage type and `et` (same element size)."""
+        root = self.views.get(p.arg, p.arg)
+        if self._et(root) == et:
+            view = root
+        else:
+            key = (root, et)
+            view = self._view_cache.get(key)
+            if view is None:
+                view = len(self.args)
+                self.args.append(("ptr", et))
+                self.arg_names.append(self.arg_names[root])
+                self.views[view] = root
+                self._view_cache[key] = view
+            st = self._storage(root)
+            if _bytes(st) != _bytes("i8" if et == "i1" else et):
+                self.unsupported(f"a pointer bitcast from {self._et(root)} to {et} (element sizes differ)")
+        if isinstance(p, Ptr):
+            return Ptr(view, p.off)
+        if isinstance(p, PtrT):
+            return PtrT(view, p.shape, p.base, list(p.strides))
+        if isinstance(p, PtrG):
+            return PtrG(view, p.shape, p.base, list(p.parts))
+        self.unsupported("a bitcast of this pointer form")
 
     def op_tt_extern_elementwise(self, op):
         p = _props(op)
@@ -1468,43 +1521,107 @@ class _Converter:
     # ---- atomics ----
     _RMW = {1: "andi", 2: "ori", 3: "xori", 4: "addi", 5: "addf", 6: "maxs", 7: "mins", 8: "maxu", 9: "minu",
             10: "assign"}
+    # memref.atomic_rmw kinds; anything else (bitwise ops, a view over other storage) is a CAS loop
+    _NATIVE = {"addi", "addf", "maxs", "mins", "maxu", "minu", "assign", "maximumf", "minimumf"}
 
     def op_tt_atomic_rmw(self, op):
         p = _props(op)
         kind = self._RMW.get(_int(p.get("atomic_rmw_op", "0")))
-        if kind is None or kind in ("andi", "ori", "xori"):
+        if kind is None:
             self.unsupported(f"atomic_rmw kind {p.get('atomic_rmw_op')}")
         ops = [self.v(x) for x in op.operands]
-        ptr, val = ops[0], ops[1]
-        mask = ops[2] if len(ops) > 2 else None
-        rt = _type_str(op.results[0].type)
-        et = _elem(rt)
+        et = _elem(_type_str(op.results[0].type))
         if et.startswith("f") and kind in ("maxs", "mins"):
             kind = {"maxs": "maximumf", "mins": "minimumf"}[kind]
+        arith = {"maxs": "maxsi", "mins": "minsi", "maxu": "maxui", "minu": "minui"}.get(kind, kind)
+
+        def update(em, cur, vals):
+            return vals[0] if kind == "assign" else em.op(f"arith.{arith} {cur}, {vals[0]} : {et}")
+        self._atomic(op, ops[0], ops[1:2], ops[2] if len(ops) > 2 else None, et, update, kind)
+
+    def op_tt_atomic_cas(self, op):
+        """atomic_cas(ptr, cmp, val): store val where the element equals cmp (bitwise for floats); the old
+        value is the result."""
+        ops = [self.v(x) for x in op.operands]
+        et = _elem(_type_str(op.results[0].type))
+
+        def update(em, cur, vals):
+            cmp, val = vals
+            if et.startswith(("f", "bf")):
+                it = f"i{_bytes(et) * 8}"
+                a = em.op(f"arith.bitcast {cur} : {et} to {it}")
+                b = em.op(f"arith.bitcast {cmp} : {et} to {it}")
+                eq = em.op(f"arith.cmpi eq, {a}, {b} : {it}")
+            else:
+                eq = em.op(f"arith.cmpi eq, {cur}, {cmp} : {et}")
+            return em.op(f"arith.select {eq}, {val}, {cur} : {et}")
+        self._atomic(op, ops[0], ops[1:3], None, et, update, None)
+
+    def _atomic_one(self, arg, off, typed, et, update, kind):
+        """One atomic read-modify-write of element `off` of `arg` with operands `typed` ((name, type) pairs);
+        returns the old value (as et)."""
+        em = self.em
+        st = self._storage(arg)
+        vals = [v for v, _ in typed]
+        if kind in self._NATIVE and st == et:
+            return em.op(f"memref.atomic_rmw {kind} {vals[0]}, {self.arg_names[arg]}[{em.idx(off)}] : "
+                         f"({et}, memref<?x{st}>) -> {et}")
+        # Anything else is memref.generic_atomic_rmw (a compare-and-swap loop). One-shot bufferization
+        # rejects its region, so it lives in a private helper that is only declared until lowering
+        # (lower.define_helpers parses the body kept in the declaration's attribute).
+        vtypes = [t for _, t in typed]
+        name = f"__hx_atomic{len(self.helpers)}"
+        h = Emitter()
+        h.depth = 2
+        args = [f"%arg_v{i}" for i in range(len(vals))]
+        h.emit(f"%arg_old = memref.generic_atomic_rmw %arg_m[%arg_i] : memref<?x{st}> {{")
+        h.emit(f"^bb0(%arg_cur: {st}):")
+        h.push()
+        saved, self.em = self.em, h
+        try:
+            new = self.to_st(update(h, self.to_et("%arg_cur", st, et), args), et, st)
+            h.emit(f"memref.atomic_yield {new} : {st}")
+            h.pop()
+            h.emit("}")
+            ret = self.to_et("%arg_old", st, et)
+        finally:
+            self.em = saved
+        sig = ", ".join([f"%arg_m: memref<?x{st}>", "%arg_i: index"] + [f"{a}: {t}" for a, t in zip(args, vtypes)])
+        text = "\n".join([f"func.func private @{name}({sig}) -> {et} {{"] + h.prologue + h.lines +
+                         [f"    return {ret} : {et}", "}"])
+        decl_t = ", ".join([f"memref<?x{st}>", "index"] + vtypes)
+        self.helpers.append(f"  func.func private @{name}({decl_t}) -> {et} attributes "
+                            f"{{hexmlir.body = {_mlir_str(text)}}}")
+        return em.op(f"func.call @{name}({', '.join([self.arg_names[arg], em.idx(off)] + list(vals))}) : "
+                     f"({decl_t}) -> {et}")
+
+    def _atomic(self, op, ptr, vals, mask, et, update, kind):
+        """Atomics on a scalar pointer or, element by element in a loop nest, a tensor of pointers; the
+        result holds the old values (0 where masked off)."""
         em = self.em
         if isinstance(ptr, Ptr):
-            st = self._storage(ptr.arg)
-            rmw = f"memref.atomic_rmw {kind} {val.name}, {self.arg_names[ptr.arg]}[{em.idx(ptr.off)}] : ({et}, memref<?x{st}>) -> {et}"
+            names = [(v.name, v.type) for v in vals]
             if mask is None:
-                self.res(op, S(em.op(rmw), et))
-            else:
-                r = em.fresh()
-                em.emit(f"{r} = scf.if {mask.name} -> ({et}) {{")
-                em.emit(f"  %at{em.n} = {rmw}")
-                em.emit(f"  scf.yield %at{em.n} : {et}")
-                em.emit(f"}} else {{\n{'  ' * em.depth}  scf.yield {em.const(0, et)} : {et}\n{'  ' * em.depth}}}")
-                self.res(op, S(r, et))
+                self.res(op, S(self._atomic_one(ptr.arg, ptr.off, names, et, update, kind), et))
+                return
+            m = mask.s if isinstance(mask, Splat) else mask
+            r = em.fresh()
+            em.emit(f"{r} = scf.if {m.name} -> ({et}) {{")
+            em.push()
+            em.emit(f"scf.yield {self._atomic_one(ptr.arg, ptr.off, names, et, update, kind)} : {et}")
+            em.pop()
+            em.emit(f"}} else {{\n{'  ' * em.depth}  scf.yield {em.const(0, et)} : {et}\n{'  ' * em.depth}}}")
+            self.res(op, S(r, et))
             return
-        shape = _shape(rt)
-        val = self.tensor(val) if not isinstance(val, Splat) else val
+        shape = shape_of(ptr)
+        vals = [self.tensor(v) if not isinstance(v, (Splat, S)) else v for v in vals]
         if mask is not None and not isinstance(mask, (T, Splat, MaskB)):
             mask = self.tensor(mask)
         if isinstance(ptr, PtrG):
             ptr = PtrG(ptr.arg, ptr.shape, ptr.base, [self.tensor(x) if not isinstance(x, (Aff, Splat)) else x for x in ptr.parts])
         acc0 = em.op(f"tensor.empty() : {ttype(shape, et)}", "e")
-        # a loop nest carrying the result tensor (old values)
         ivs, accs = [], [acc0]
-        for d, n in enumerate(shape):
+        for d, n in enumerate(shape):          # a loop nest carrying the result tensor (old values)
             iv, a = em.fresh("iv"), em.fresh("acc")
             r = em.fresh("atl")
             em.emit(f"{r} = scf.for {iv} = {em.idx(0)} to {em.idx(n)} step {em.idx(1)} iter_args({a} = {accs[-1]}) -> ({ttype(shape, et)}) {{")
@@ -1513,29 +1630,32 @@ class _Converter:
             accs.append(a)
             accs[-2] = (accs[-2], r)
         ctx = _LoopCtx(self, ivs)
-        def rmw():
-            v = self.expr(val, ctx)
-            return em.op(f"memref.atomic_rmw {kind} {v}, {self.arg_names[ptr.arg]}[{em.idx(self.offset_expr(ptr, ctx))}] : "
-                         f"({et}, memref<?x{self._storage(ptr.arg)}>) -> {et}")
+
+        def one():
+            xs = [(self.expr(v, ctx), _elem_of(v)) for v in vals]
+            return self._atomic_one(ptr.arg, self.offset_expr(ptr, ctx), xs, et, update, kind)
         if mask is None:
-            old = rmw()
+            old = one()
         else:
             c = self.expr(mask, ctx)
             old = em.fresh()
             em.emit(f"{old} = scf.if {c} -> ({et}) {{")
             em.push()
-            o = rmw()
-            em.emit(f"scf.yield {o} : {et}")
+            em.emit(f"scf.yield {one()} : {et}")
             em.pop()
             em.emit(f"}} else {{\n{'  ' * em.depth}  scf.yield {em.const(0, et)} : {et}\n{'  ' * em.depth}}}")
-        ins = em.op(f"tensor.insert {old} into {accs[-1]}[{', '.join(ivs)}] : {ttype(shape, et)}")
-        last = ins
+        last = em.op(f"tensor.insert {old} into {accs[-1]}[{', '.join(ivs)}] : {ttype(shape, et)}")
         for d in range(len(shape) - 1, -1, -1):
             em.emit(f"scf.yield {last} : {ttype(shape, et)}")
             em.pop()
             em.emit("}")
             last = accs[d][1]
         self.res(op, T(last, shape, et))
+
+
+def _mlir_str(text: str) -> str:
+    """A Python string as an MLIR string attribute literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _bytes(t: str) -> int:
@@ -1547,6 +1667,8 @@ def _fbits(t: str) -> int:
 
 
 def _elem_of(v) -> str:
+    if isinstance(v, S):
+        return v.type
     if isinstance(v, T):
         return v.et
     if isinstance(v, Splat):

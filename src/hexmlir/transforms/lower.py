@@ -32,7 +32,24 @@ def _strided_slices_to_shuffles(module) -> None:
         op.erase()
 
 
+def define_helpers(module) -> None:
+    """Give bodies to private helpers declared with a `hexmlir.body` attribute (the Triton conversion's
+    CAS-loop atomics: their memref.generic_atomic_rmw region cannot go through one-shot bufferization)."""
+    for f in funcs(module):
+        if "hexmlir.body" not in f.attributes:
+            continue
+        text = ir.StringAttr(f.attributes["hexmlir.body"]).value
+        try:
+            helper = ir.Module.parse(text)
+        except ir.MLIRError as e:
+            raise CompileError(f"helper body does not parse: {e}", stage="lower-to-llvm") from None
+        for op in list(helper.body.operations):
+            op.operation.move_before(f)
+        f.erase()
+
+
 def to_llvm_dialect(module, cx) -> None:
+    define_helpers(module)
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
