@@ -111,3 +111,19 @@ def int_atomics_kernel(bits_ptr, cas_ptr, olds_ptr, xchg_ptr, xolds_ptr):
     tl.atomic_xor(bits_ptr + 2, pid)
     tl.store(olds_ptr + pid, tl.atomic_cas(cas_ptr + pid % 3, 0, pid + 1))
     tl.store(xolds_ptr + pid, tl.atomic_xchg(xchg_ptr, pid + 1))
+
+
+@triton.jit
+def long_sum_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n, other=0.0)
+    tl.store(out_ptr, tl.sum(x, 0))
+
+
+@triton.jit
+def row_sums_kernel(x_ptr, rows_ptr, cols_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.arange(0, BM)[:, None]
+    rn = tl.arange(0, BN)[None, :]
+    x = tl.load(x_ptr + rm * N + rn, mask=(rm < M) & (rn < N), other=0.0)
+    tl.store(rows_ptr + tl.arange(0, BM), tl.sum(x, 1), mask=tl.arange(0, BM) < M)
+    tl.store(cols_ptr + tl.arange(0, BN), tl.sum(x, 0), mask=tl.arange(0, BN) < N)

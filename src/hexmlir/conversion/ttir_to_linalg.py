@@ -1005,10 +1005,58 @@ class _Converter:
         self.store_block(p, self.tensor(val), m, d.et)
 
     # ---- reductions, dot ----
+    SUM_BLOCK = 64                 # float sums longer than this reduce blocks of it first, then the partials
+
+    def _is_float_sum(self, op) -> bool:
+        body = [o.operation.name for o in op.regions[0].blocks[0].operations]
+        return len(op.operands) == 1 and body == ["arith.addf", "tt.reduce.return"]
+
+    def float_sum(self, x: T, axis: int):
+        """tl.sum of floats, accurate for long rows: half types accumulate in f32, and a long axis is summed
+        in blocks of SUM_BLOCK, then blocks of those sums, and so on (a B-ary tree: error grows with
+        B log_B n instead of n)."""
+        em = self.em
+        et = x.et
+        acc = "f32" if et in ("f16", "bf16") else et
+        if acc != et:
+            x = self.generic(x.shape, [x], acc, lambda c, v: em.op(f"arith.extf {v[0]} : {et} to {acc}"))
+        B = self.SUM_BLOCK
+
+        def reduce(x, d):
+            rshape = tuple(s for k, s in enumerate(x.shape) if k != d)
+            init = em.op(f"linalg.fill ins({em.const(-0.0, acc)} : {acc}) outs("
+                         f"{em.op(f'tensor.empty() : {ttype(rshape, acc)}', 'e')} : {ttype(rshape, acc)}) -> {ttype(rshape, acc)}")
+            r = em.fresh("sum")
+            em.emit(f"{r} = linalg.reduce ins({x.name} : {ttype(x.shape, acc)}) outs({init} : {ttype(rshape, acc)}) "
+                    f"dimensions = [{d}]")
+            a, b = f"%sa{em.n}", f"%sb{em.n}"
+            em.emit(f"  ({a}: {acc}, {b}: {acc}) {{")
+            em.emit(f"    %ss{em.n} = arith.addf {a}, {b} : {acc}")
+            em.emit(f"    linalg.yield %ss{em.n} : {acc}")
+            em.emit("  }")
+            return T(r, rshape, acc)
+        while x.shape[axis] > B and x.shape[axis] % B == 0:      # blocks of B, then blocks of their sums
+            shape, n = list(x.shape), x.shape[axis]
+            eshape = shape[:axis] + [n // B, B] + shape[axis + 1:]
+            groups = [[d] for d in range(axis)] + [[axis, axis + 1]] + [[d + 1] for d in range(axis + 1, len(shape))]
+            x = T(em.op(f"tensor.expand_shape {x.name} {_reassoc(groups)} output_shape [{', '.join(map(str, eshape))}] "
+                        f": {ttype(shape, acc)} into {ttype(eshape, acc)}"), tuple(eshape), acc)
+            x = reduce(x, axis + 1)
+        x = reduce(x, axis)
+        if x.shape:
+            if acc != et:
+                x = self.generic(x.shape, [x], et, lambda c, v: em.op(f"arith.truncf {v[0]} : {acc} to {et}"))
+            return x
+        s = em.op(f"tensor.extract {x.name}[] : tensor<{acc}>")
+        return S(em.op(f"arith.truncf {s} : {acc} to {et}") if acc != et else s, et)
+
     def op_tt_reduce(self, op):
         axis = _int(_props(op)["axis"])
         ins = [self.tensor(self.v(x)) for x in op.operands]
         em = self.em
+        if self._is_float_sum(op) and ins[0].et.startswith(("f", "bf")):
+            self.res(op, self.float_sum(ins[0], axis))
+            return
         shape = ins[0].shape
         n = shape[axis]
         rshape = tuple(s for d, s in enumerate(shape) if d != axis)
