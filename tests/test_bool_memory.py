@@ -91,23 +91,24 @@ def test_linalg_select_with_bool_mask_input(shape, vec):
 
 BOOL_INTERMEDIATE = """
 #m = affine_map<(d0, d1) -> (d0, d1)>
-func.func @f(%x: tensor<33x17xf32>, %y: tensor<33x17xf32>) -> tensor<33x17xf32> {
+#t = affine_map<(d0, d1) -> (d1, d0)>
+func.func @f(%x: tensor<7x1000xf32>, %y: tensor<7x1000xf32>) -> tensor<1000x7xf32> {
   %c0 = arith.constant 0.0 : f32
-  %e1 = tensor.empty() : tensor<33x17xi1>
+  %e1 = tensor.empty() : tensor<7x1000xi1>
   %m = linalg.generic {indexing_maps = [#m, #m], iterator_types = ["parallel", "parallel"]}
-      ins(%x : tensor<33x17xf32>) outs(%e1 : tensor<33x17xi1>) {
+      ins(%x : tensor<7x1000xf32>) outs(%e1 : tensor<7x1000xi1>) {
   ^bb0(%a: f32, %o: i1):
     %c = arith.cmpf ogt, %a, %c0 : f32
     linalg.yield %c : i1
-  } -> tensor<33x17xi1>
-  %e2 = tensor.empty() : tensor<33x17xf32>
-  %r = linalg.generic {indexing_maps = [#m, #m, #m, #m], iterator_types = ["parallel", "parallel"]}
-      ins(%m, %x, %y : tensor<33x17xi1>, tensor<33x17xf32>, tensor<33x17xf32>) outs(%e2 : tensor<33x17xf32>) {
+  } -> tensor<7x1000xi1>
+  %e2 = tensor.empty() : tensor<1000x7xf32>
+  %r = linalg.generic {indexing_maps = [#t, #t, #t, #m], iterator_types = ["parallel", "parallel"]}
+      ins(%m, %x, %y : tensor<7x1000xi1>, tensor<7x1000xf32>, tensor<7x1000xf32>) outs(%e2 : tensor<1000x7xf32>) {
   ^bb0(%c: i1, %a: f32, %b: f32, %o: f32):
     %s = arith.select %c, %a, %b : f32
     linalg.yield %s : f32
-  } -> tensor<33x17xf32>
-  return %r : tensor<33x17xf32>
+  } -> tensor<1000x7xf32>
+  return %r : tensor<1000x7xf32>
 }"""
 
 
@@ -116,12 +117,13 @@ func.func @f(%x: tensor<33x17xf32>, %y: tensor<33x17xf32>) -> tensor<33x17xf32> 
                          ids=["tcm", "ddr", "tcm-nodma"])
 @pytest.mark.parametrize("vec", VEC)
 def test_linalg_bool_intermediate(opts, vec):
-    """An i1 tensor between two unfused ops: written by one loop, read by the next, in DDR or in TCM."""
+    """An i1 tensor between two unfused ops, in DDR or in TCM: written by a vector loop (along 1000), read by a
+    scalar one (the transposed consumer's inner loop has 7 iterations)."""
     seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
-    x, y = rng.standard_normal((33, 17)).astype(np.float32), rng.standard_normal((33, 17)).astype(np.float32)
+    x, y = rng.standard_normal((7, 1000)).astype(np.float32), rng.standard_normal((7, 1000)).astype(np.float32)
     got = hexmlir.compile(BOOL_INTERMEDIATE, Options(vectorize=vec, **opts))(x, y)
-    assert np.array_equal(got, np.where(x > 0, x, y)), f"seed={seed}"
+    assert np.array_equal(got, np.where(x > 0, x, y).T), f"seed={seed}"
 
 
 def test_hexagon_bool_vectors_are_bytes():
