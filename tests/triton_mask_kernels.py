@@ -100,3 +100,29 @@ def scatter_add_kernel(idx_ptr, src_ptr, out_ptr, n, BLOCK: tl.constexpr):
     s = tl.load(src_ptr + offs, mask=m, other=0.0)
     old = tl.load(out_ptr + i, mask=m, other=0.0)
     tl.store(out_ptr + i, old + s, mask=m)
+
+
+@triton.jit
+def avgpool2d_kernel(x_ptr, out_ptr, H, W, OH, OW, BLOCK: tl.constexpr):
+    """3x3 average pool, stride 2, padding 1, count_include_pad=False: masked gathers and a mask count."""
+    o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    om = o < OH * OW
+    oh, ow = o // OW, o % OW
+    k = tl.arange(0, 16)
+    kh, kw = k // 4, k % 4
+    h = oh[:, None] * 2 - 1 + kh[None, :]
+    w = ow[:, None] * 2 - 1 + kw[None, :]
+    m = (h >= 0) & (h < H) & (w >= 0) & (w < W) & (kh[None, :] < 3) & (kw[None, :] < 3) & om[:, None]
+    x = tl.load(x_ptr + h * W + w, mask=m, other=0.0)
+    cnt = tl.sum(m.to(tl.float32), axis=1)
+    tl.store(out_ptr + o, tl.sum(x, axis=1) / tl.maximum(cnt, 1.0), mask=om)
+
+
+@triton.jit
+def masked_scatter_kernel(idx_ptr, src_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    """out[idx[i]] = src[i] where src[i] > 0 (unique indices): a scatter under an element-wise mask."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    i = tl.load(idx_ptr + offs, mask=m, other=0)
+    s = tl.load(src_ptr + offs, mask=m, other=0.0)
+    tl.store(out_ptr + i, s, mask=m & (s > 0))
