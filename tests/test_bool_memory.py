@@ -270,3 +270,34 @@ def test_triton_element_mask_guard_page(triton_runs, tmp_path, n):
     for vec in (1, 0):
         got = np.load(tmp_path / f"out_{vec}.npy")
         assert np.array_equal(got, ref[1]), f"seed={seed} vectorize={bool(vec)}"
+
+
+def test_lowering_masked_bool_vectors_go_through_bytes():
+    """Every LLVM vector memory op on i1 data (plain, masked, gather, scatter) is rewritten to i8 data; masks
+    stay i1; a non-bool masked load is left alone."""
+    from hexmlir.ir import context
+    from hexmlir.transforms.lower import _bool_vectors_as_bytes
+    from torch_mlir import ir
+    with context():
+        m = ir.Module.parse("""
+llvm.func @f(%p: !llvm.ptr, %m: vector<8xi1>, %v: vector<8xi1>, %ps: vector<8x!llvm.ptr>, %x: vector<8xf32>)
+    -> vector<8xi1> {
+  %0 = llvm.load %p {alignment = 1 : i64} : !llvm.ptr -> vector<8xi1>
+  llvm.store %0, %p {alignment = 1 : i64} : vector<8xi1>, !llvm.ptr
+  %1 = llvm.intr.masked.load %p, %m, %v {alignment = 1 : i32} : (!llvm.ptr, vector<8xi1>, vector<8xi1>) -> vector<8xi1>
+  llvm.intr.masked.store %1, %p, %m {alignment = 1 : i32} : vector<8xi1>, vector<8xi1> into !llvm.ptr
+  %2 = llvm.intr.masked.gather %ps, %m, %1 {alignment = 1 : i32} : (vector<8x!llvm.ptr>, vector<8xi1>, vector<8xi1>) -> vector<8xi1>
+  llvm.intr.masked.scatter %2, %ps, %m {alignment = 1 : i32} : vector<8xi1>, vector<8xi1> into vector<8x!llvm.ptr>
+  %3 = llvm.intr.masked.load %p, %m, %x {alignment = 4 : i32} : (!llvm.ptr, vector<8xi1>, vector<8xf32>) -> vector<8xf32>
+  llvm.return %2 : vector<8xi1>
+}""")
+        _bool_vectors_as_bytes(m)
+        m.operation.verify()
+        text = str(m)
+    import re
+    for line in text.splitlines():
+        if re.search(r"llvm\.(load|store|intr\.masked\.\w+)", line) and "xf32" not in line:
+            data = re.findall(r"vector<8xi(\d+)>", line)
+            assert "8" in data, line                     # the data is bytes (masks are still i1)
+    assert text.count("llvm.trunc") == 3 and text.count("llvm.zext") >= 4
+    assert "vector<8xf32>) -> vector<8xf32>" in text
