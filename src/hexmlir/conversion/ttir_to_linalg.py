@@ -220,8 +220,7 @@ class _Converter:
                 et = _elem(t)
                 st = "i8" if et == "i1" else et
                 self.args.append(("ptr", et))
-                # bool is stored a byte per element, as i8; the attribute keeps the launch dtype `bool`
-                sig.append(f"{nm}: memref<?x{st}>" + (' {hexmlir.dtype = "bool"}' if et == "i1" else ""))
+                sig.append(f"{nm}: memref<?x{st}>")
                 params.append({"kind": "ptr", "dtype": _DTYPES.get(et, et)})
                 self.env[a] = Ptr(i, 0)
             elif t.startswith("!tt.tensordesc"):
@@ -809,7 +808,7 @@ class _Converter:
                 em.emit(f"  %ld{em.n} = {ld}")
                 em.emit(f"  scf.yield %ld{em.n} : {st}")
                 em.emit(f"}} else {{\n{'  ' * em.depth}  scf.yield {o} : {st}\n{'  ' * em.depth}}}")
-            self.res(op, S(self._from_storage(v, p.arg, rt), rt))
+            self.res(op, S(self._from_storage(v, p.arg), rt))
             return
         shape, et = _shape(rt), _elem(rt)
         if isinstance(mask, Splat) and mask.s.type == "i1":
@@ -826,8 +825,8 @@ class _Converter:
         hi[0] = em.op(f"arith.select {m.s.name}, {em.idx(shape[0])}, {em.idx(0)} : index", "i")
         return MaskB(shape, [None] * len(shape), hi)
 
-    def _from_storage(self, v: str, arg: int, rt: str) -> str:
-        if rt == "i1" and self._storage(arg) == "i8":
+    def _from_storage(self, v: str, arg: int) -> str:
+        if self.args[arg][1] == "i1":
             return self.em.op(f"arith.trunci {v} : i8 to i1")
         return v
 
@@ -887,7 +886,7 @@ class _Converter:
         shape = shape_of(p)
         if isinstance(mask, Splat) and mask.s.type == "i1":
             mask = self._uniform_mask(mask, shape)
-        et = _elem(_type_str(op.operands[0].type))          # the pointee as stored: i8 for a bool behind a cast
+        et = self.args[p.arg][1]
         if isinstance(p, PtrT) and (mask is None or isinstance(mask, MaskB)) and et != "i1":
             self.store_block(p, self.tensor(val), mask, et)
             return
@@ -1089,13 +1088,7 @@ class _Converter:
         x = self.v(op.operands[0])
         rt = _type_str(op.results[0].type)
         if _is_ptr(rt):
-            # Triton reads and writes bool through i8 pointers (`*i1` -> `*i8`); a bool argument is stored a
-            # byte per element already, so the pointer stays the same. Other pointer casts would reinterpret
-            # the argument's storage.
-            if {_elem(rt), _elem(_type_str(op.operands[0].type))} <= {"i1", "i8"}:
-                self.res(op, x)
-                return
-            self.unsupported("pointer bitcasts (other than bool <-> i8)")
+            self.unsupported("pointer bitcasts")
         et, src = _elem(rt), _elem(_type_str(op.operands[0].type))
         if isinstance(x, S):
             self.res(op, S(self.em.op(f"arith.bitcast {x.name} : {src} to {et}"), et))

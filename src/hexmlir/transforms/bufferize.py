@@ -70,10 +70,7 @@ def run_grid(module, cx) -> None:
     specs = []
     for i, a in enumerate(args):
         if isinstance(a.type, ir.MemRefType):
-            attrs = ir.DictAttr(ir.ArrayAttr(f.attributes["arg_attrs"])[i]) if "arg_attrs" in f.attributes else {}
-            dtype = (ir.StringAttr(attrs["hexmlir.dtype"]).value if "hexmlir.dtype" in attrs     # bool stored as i8
-                     else _DTYPES[str(ir.ShapedType(a.type).element_type)])
-            specs.append({"shape": [-1], "dtype": dtype, "role": "ptr"})
+            specs.append({"shape": [-1], "dtype": _DTYPES[str(ir.ShapedType(a.type).element_type)], "role": "ptr"})
         else:
             specs.append({"shape": [], "dtype": _DTYPES[str(a.type)], "role": "grid" if i >= len(args) - 3 else "scalar"})
     cx.signature = {"name": str(f.attributes["sym_name"]).strip('"'), "args": specs, "results": []}
