@@ -98,7 +98,9 @@ def to_llvm_dialect(module, cx) -> None:
       transform.apply_conversion_patterns.memref.memref_to_llvm_type_converter {{index_bitwidth = {cx.target.index_bits}}}
     }} {{legal_dialects = ["llvm"], partial_conversion}} : !transform.any_op""", "lower-to-llvm",
                     consumes_root=True)
-    run_passes(module, "reconcile-unrealized-casts, canonicalize, cse", "lower-to-llvm")
+    run_passes(module, "reconcile-unrealized-casts", "lower-to-llvm")
+    _bool_vectors_as_bytes(module)
+    run_passes(module, "canonicalize, cse", "lower-to-llvm")
     leftovers = set()
 
     def visit(op):
@@ -114,6 +116,64 @@ def to_llvm_dialect(module, cx) -> None:
     if leftovers:
         raise CompileError(f"ops left after lowering to LLVM: {', '.join(sorted(leftovers))}",
                            stage="lower-to-llvm", op=sorted(leftovers)[0])
+
+
+# op -> (index of the stored value operand or None, index of the pass-through operand or None, has result)
+_MEMORY_OPS = {
+    "llvm.load": (None, None, True),
+    "llvm.store": (0, None, False),
+    "llvm.intr.masked.load": (None, 2, True),
+    "llvm.intr.masked.store": (0, None, False),
+    "llvm.intr.masked.gather": (None, 2, True),
+    "llvm.intr.masked.scatter": (0, None, False),
+}
+
+
+def _bool_vectors_as_bytes(module) -> None:
+    """i1 in memory is one byte per element (numpy/torch bool, and what a scalar `llvm.load i1` reads).
+    LLVM stores `<N x i1>` bit-packed, so every vector memory access of i1 goes through `<N x i8>` with
+    zext before a store and trunc after a load; vectorized and scalar code then agree on the layout."""
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        if op.name not in _MEMORY_OPS:
+            return
+        value, _, has_result = _MEMORY_OPS[op.name]
+        data = op.results[0].type if has_result else op.operands[value].type      # not the mask
+        if _is_bool_vector(data):
+            found.append(op)
+        elif "xi1>" in str(data):                                                  # e.g. an array of them
+            raise CompileError(f"{op.name} of {data}: no byte-per-element form for i1 in memory",
+                               stage="lower-to-llvm", op=op.name)
+    walk(module.operation, visit)
+    for op in found:
+        value, passthru, has_result = _MEMORY_OPS[op.name]
+        operands = list(op.operands)
+        with ir.InsertionPoint(op), op.location:
+            for i in (value, passthru):
+                if i is not None and i < len(operands) and _is_bool_vector(operands[i].type):
+                    operands[i] = _cast("llvm.zext", operands[i], 8)
+            if has_result:
+                new = ir.Operation.create(op.name, results=[_with_width(op.results[0].type, 8)], operands=operands,
+                                          attributes={a: op.attributes[a] for a in op.attributes})
+                op.results[0].replace_all_uses_with(_cast("llvm.trunc", new.results[0], 1))
+            else:
+                ir.Operation.create(op.name, results=[], operands=operands,
+                                    attributes={a: op.attributes[a] for a in op.attributes})
+        op.erase()
+
+
+def _is_bool_vector(t) -> bool:
+    return isinstance(t, ir.VectorType) and ir.VectorType(t).element_type == ir.IntegerType.get_signless(1)
+
+
+def _with_width(t, bits):
+    return ir.VectorType.get(ir.VectorType(t).shape, ir.IntegerType.get_signless(bits))
+
+
+def _cast(name, v, bits):
+    return ir.Operation.create(name, results=[_with_width(v.type, bits)], operands=[v]).results[0]
 
 
 def _copies_to_loops(module) -> None:

@@ -3,6 +3,11 @@
 Each planned op is tiled by its vector tile (innermost loop by the lanes), the innermost tile loop is
 peeled so the main loop has a static full-width body, and that body is vectorized with upstream's
 structured.vectorize. The peeled remainder (< one vector) stays scalar: tails never read past the end.
+
+Gathers and scatters (a body that loads memory at computed indices: `memref.load`, `tensor.extract`) stay
+scalar loops: no vector form of them is proven here, and LLVM's loop vectorizer may still use its own
+masked gathers. Their mask blocks, computed by vectorized ops, reach them through memory as a byte per
+element (lower.py), as every i1 in memory does.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
 from ..plan import ID_ATTR, _generic_info, op_id
@@ -17,7 +22,7 @@ def run(module, cx) -> None:
             continue
         seen.add(pid)
         p = cx.plan.ops[pid]
-        if not p.vec_tile:
+        if not p.vec_tile or _indirect(op):
             continue
         lanes = max(p.vec_tile)
         vdim = p.vec_tile.index(lanes)                       # the loop that becomes the vector
@@ -48,7 +53,8 @@ def run(module, cx) -> None:
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
-        if pid is not None and cx.plan.ops[pid].vec_tile and all(_static(v.type) for v in op.operands):
+        if pid is not None and cx.plan.ops[pid].vec_tile and all(_static(v.type) for v in op.operands) \
+                and not _indirect(op):
             op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
     # One suppressing sequence per op: an op upstream cannot vectorize (e.g. a multi-result argmax
     # reduction) stays a scalar loop instead of failing the compile.
@@ -139,6 +145,14 @@ def _defined_in(v, loop) -> bool:
 def _defined_in_op(op, loop) -> bool:
     from ..ir import inside
     return inside(op, loop) and op != loop
+
+
+def _indirect(op) -> bool:
+    """The generic's body reads memory at computed indices (a gather)."""
+    found = []
+    from ..ir import walk
+    walk(op, lambda o: found.append(o.name) if o.name in ("memref.load", "tensor.extract") else None)
+    return bool(found)
 
 
 def _static(t) -> bool:
