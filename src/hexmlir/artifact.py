@@ -153,11 +153,21 @@ class Kernel:
         """Run on fresh copies of the inputs that the kernel writes (DPS outputs), return the results."""
         args = self._args(self._check(arrays))
         self.run_unchecked(args)                           # built by _check/_args to the signature
-        res = [args[i] for i in self.meta["results"]]     # result r lives in argument results[r]
+        res = self._results(args)
         return res[0] if len(res) == 1 else tuple(res)
 
+    def _results(self, args):
+        """Result r lives in argument results[r]; a result that repeats an earlier one is a copy of it."""
+        res, seen = [], set()
+        for i in self.meta["results"]:
+            res.append(args[i].copy() if i in seen else args[i])
+            seen.add(i)
+        return res
+
     def _args(self, ins):
-        written = set(self.meta["results"])
+        # The kernel may write the arguments results live in and those listed in `writes` (DPS
+        # destinations); it runs on copies of them, so the caller's arrays never change.
+        written = set(self.meta["results"]) | set(self.meta.get("writes", ()))
         args = []
         k = 0
         for i, spec in enumerate(self.meta["args"]):
@@ -187,7 +197,7 @@ class Kernel:
         args = self._args(self._check(arrays))
         prof = self._sim_run(args, "kernel" if kernel_only else "all", threads)
         prof.elements = max(int(np.prod(s["shape"])) for s in self.meta["args"])
-        res = [args[i] for i in self.meta["results"]]
+        res = self._results(args)
         return (res[0] if len(res) == 1 else tuple(res)), prof
 
     def check_args(self, args: list) -> None:

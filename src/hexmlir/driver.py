@@ -158,7 +158,7 @@ def _build(text, options, target, dump, k) -> Path:
             sim_meta = {"hvx_float": True}
         meta = {
             "name": sig["name"], "entry": f"_mlir_ciface_{sig['name']}", "args": sig["args"],
-            "results": sig["results"], "target": target.name, "arch": target.arch,
+            "results": sig["results"], "writes": sig.get("writes", []), "target": target.name, "arch": target.arch,
             "features": list(target.features), "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
             "runtime": "libhexmlir_rt.so" if "runtime" in files else None, **sim_meta,

@@ -1,42 +1,171 @@
 """Bufferization: tensors -> memrefs (upstream one-shot-bufferize), function results -> out-params.
 
-Results that bufferize in place into an argument (destination-passing style) are dropped; the function
-writes that argument. `cx.aliases` records result index -> argument index for the artifact metadata.
+Arguments: a kernel writes only the arguments a result is computed into (destination-passing style: a
+result's chain of destination operands, views and loop inits leads back to the argument); every other
+argument is `bufferization.writable = false`, so bufferization copies it before writing (torch-mlir's
+convolution accumulates into its bias, which canonicalize may fold to the bias argument itself). The
+signature lists those arguments as `writes`; the artifact runs on copies of them.
+
+Results: a result whose buffer is an argument (written in place, or returned unchanged) maps to that
+argument; a result that repeats an earlier one maps to the same place (the artifact returns a copy); every
+other result becomes the next trailing out-parameter. `signature["results"]` is result -> argument index.
 """
 from ..ir import funcs, run_passes
 
+WRITABLE_ATTR = "bufferization.writable"
+
 
 def run(module, cx) -> None:
+    f = funcs(module)[0]
+    n_in = len(f.regions[0].blocks[0].arguments)
+    writes = _destination_args(f)
+    _set_writable(f, writes)
     run_passes(module, "one-shot-bufferize{bufferize-function-boundaries "
                        "function-boundary-type-conversion=identity-layout-map}, canonicalize, cse",
                "bufferize")
     f = funcs(module)[0]
-    block = f.regions[0].blocks[0]
-    ret = block.operations[len(block.operations) - 1]
-    args = list(block.arguments)
-    n_in, n_res = len(args), len(ret.operands)
-    aliases = {i: args.index(v) for i, v in enumerate(ret.operands) if v in args}
-    run_passes(module, "drop-equivalent-buffer-results, buffer-results-to-out-params{modify-public-functions hoist-static-allocs}, "
-                       "canonicalize, cse",
-               "bufferize")
-    # Result r is either an input written in place (DPS) or the next trailing out-parameter.
-    results, nxt = [], n_in
-    for r in range(n_res):
-        if r in aliases:
-            results.append(aliases[r])
-        else:
-            results.append(nxt)
+    results = _map_results(f)
+    # buffer-results-to-out-params{hoist-static-allocs} crashes on a value returned twice (upstream bug):
+    # _map_results has already returned each remaining buffer once.
+    run_passes(module, "buffer-results-to-out-params{modify-public-functions hoist-static-allocs}, "
+                       "canonicalize, cse", "bufferize")
+    nxt = n_in
+    for r, a in enumerate(results):
+        if a is None:
+            results[r] = nxt
             nxt += 1
+        elif a < 0:                          # a repeat of result -a - 1
+            results[r] = results[-a - 1]
     f = funcs(module)[0]
+    _clear_writable(f)
     cx.signature = {
         "name": str(f.attributes["sym_name"]).strip('"'),
         "args": [_spec(a.type, "in" if i < n_in else "out") for i, a in enumerate(f.regions[0].blocks[0].arguments)],
         "results": results,
+        "writes": sorted(writes),
     }
     _drop_self_copies(module)
     # Free DDR intermediates (unfused kernels allocate them per call); runs before TCM promotion,
     # whose own alloc/dealloc pairs this pipeline would reject.
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")
+
+
+# Ops whose tensor result is a view of operand 0, or is written into operand k (its destination).
+_VIEWS = {"tensor.expand_shape", "tensor.collapse_shape", "tensor.cast", "tensor.extract_slice", "tensor.reshape",
+          "tensor.bitcast"}
+_DEST = {"tensor.insert_slice": 1, "tensor.insert": 1, "tensor.parallel_insert_slice": 1,
+         "bufferization.materialize_in_destination": 1, "vector.transfer_write": 1}
+# Ops whose tensor result is a new buffer.
+_FRESH = {"tensor.empty", "arith.constant", "bufferization.alloc_tensor", "tensor.generate", "tensor.from_elements",
+          "tensor.splat", "tensor.pad", "tensor.concat"}
+
+
+def _destination_args(f) -> set[int]:
+    """Indices of the arguments some result may be computed into: each returned tensor is followed back
+    through destination operands, views, loop inits and yields. Unknown ops are followed through all their
+    tensor operands: a larger set only costs the artifact a copy, a smaller one would let a kernel write
+    an input."""
+    from torch_mlir import ir
+    block = f.regions[0].blocks[0]
+    ret = block.operations[len(block.operations) - 1]
+    out, seen = set(), set()
+    todo = list(ret.operands)
+
+    def yields(op, i):
+        for reg in op.regions:
+            for b in reg.blocks:
+                t = b.operations[len(b.operations) - 1]
+                if i < len(t.operands):
+                    todo.append(t.operands[i])
+
+    while todo:
+        v = todo.pop()
+        if v in seen or not isinstance(v.type, ir.RankedTensorType):
+            continue
+        seen.add(v)
+        if isinstance(v.owner, ir.Block):
+            owner, k = v.owner.owner, ir.BlockArgument(v).arg_number
+            if owner == f:
+                out.add(k)
+            elif owner.name == "scf.for" and k >= 1:
+                todo.append(owner.operands[3 + k - 1])
+            elif owner.name == "scf.forall":
+                n_out = len(owner.results)
+                todo.append(owner.operands[len(owner.operands) - n_out + k - (len(v.owner.arguments) - n_out)])
+            else:
+                todo.extend(owner.operands)
+            continue
+        op, i = v.owner, ir.OpResult(v).result_number
+        name, ops = op.name, list(op.operands)
+        if name in _FRESH:
+            continue
+        if name in _VIEWS:
+            todo.append(ops[0])
+        elif name in _DEST:
+            todo.append(ops[_DEST[name]])
+        elif name.startswith("linalg."):
+            todo.append(ops[len(ops) - len(op.results) + i])
+        elif name == "scf.for":
+            todo.append(ops[3 + i])
+            yields(op, i)
+        elif name == "scf.forall":
+            todo.append(ops[len(ops) - len(op.results) + i])
+        elif name == "scf.if":
+            yields(op, i)
+        else:
+            todo.extend(ops)
+    return out
+
+
+def _set_writable(f, writable: set[int]) -> None:
+    """Mark every tensor argument outside `writable` read-only for one-shot bufferization."""
+    from torch_mlir import ir
+    args = f.regions[0].blocks[0].arguments
+    old = list(ir.ArrayAttr(f.attributes["arg_attrs"])) if "arg_attrs" in f.attributes else []
+    new = []
+    for i, a in enumerate(args):
+        d = {n.name: n.attr for n in ir.DictAttr(old[i])} if i < len(old) else {}
+        if isinstance(a.type, ir.RankedTensorType) and i not in writable:
+            d[WRITABLE_ATTR] = ir.BoolAttr.get(False)
+        new.append(ir.DictAttr.get(d))
+    f.attributes["arg_attrs"] = ir.ArrayAttr.get(new)
+
+
+def _clear_writable(f) -> None:
+    from torch_mlir import ir
+    if "arg_attrs" not in f.attributes:
+        return
+    new = [ir.DictAttr.get({n.name: n.attr for n in ir.DictAttr(d) if n.name != WRITABLE_ATTR})
+           for d in ir.ArrayAttr(f.attributes["arg_attrs"])]
+    f.attributes["arg_attrs"] = ir.ArrayAttr.get(new)
+
+
+def _map_results(f) -> list:
+    """After one-shot bufferization: result r -> argument index when its buffer is argument r, -(q + 1)
+    when it repeats result q, None when it needs an out-parameter. Only the None results stay returned."""
+    from torch_mlir import ir
+    from torch_mlir.dialects import func
+    block = f.regions[0].blocks[0]
+    args = list(block.arguments)
+    ret = block.operations[len(block.operations) - 1]
+    vals = list(ret.operands)
+    mapping, kept = [], []
+    for r, v in enumerate(vals):
+        if v in args:
+            mapping.append(args.index(v))
+        elif v in vals[:r]:
+            mapping.append(-(vals.index(v) + 1))
+        else:
+            mapping.append(None)
+            kept.append(v)
+    if len(kept) != len(vals):
+        with ir.InsertionPoint(ret), ret.location:
+            func.ReturnOp(kept)
+        ret.erase()
+        ftype = ir.FunctionType(ir.TypeAttr(f.attributes["function_type"]).value)
+        f.attributes["function_type"] = ir.TypeAttr.get(
+            ir.FunctionType.get(ftype.inputs, [v.type for v in kept]))
+    return mapping
 
 
 def _drop_self_copies(module) -> None:

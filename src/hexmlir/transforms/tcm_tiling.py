@@ -126,8 +126,26 @@ def stage_programs(module, cx) -> None:
 
 
 def hoist_program_buffers(module, cx) -> None:
-    """Without TCM staging, still allocate each program's buffers once per thread, not per program."""
-    memspace.hoist_allocs(module, lambda op: not op.operands)
+    """Without TCM staging, still allocate each program's buffers once per thread, not per program.
+
+    Only buffers freed by their own memref.dealloc move: a buffer carried through a loop (online softmax's
+    running max, flash attention's accumulator) is freed by ownership-based deallocation through its base
+    pointer, once per iteration or program; hoisting it would free one allocation many times."""
+    memspace.hoist_allocs(module, lambda op: not op.operands and _freed_directly(op.results[0]))
+
+
+def _freed_directly(v) -> bool:
+    if _crosses_regions(v):
+        return False
+    for use in v.uses:
+        name = getattr(use.owner, "name", "")
+        if name in memspace.VIEWS:
+            if not all(_freed_directly(r) for r in use.owner.results):
+                return False
+        elif name in ("memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index",
+                      "bufferization.dealloc"):
+            return False
+    return True
 
 
 def _crosses_regions(v) -> bool:
