@@ -87,9 +87,10 @@ class Kernel:
             self._fn = None
             return
         rt = meta.get("runtime")
+        self._rt = None
         if rt:
             from . import runtime
-            runtime.load_host(self.path.parent / rt)
+            self._rt = runtime.load_host(self.path.parent / rt)
         self._lib = ctypes.CDLL(str(self.path))
         self._fn = getattr(self._lib, meta["entry"])
         self._fn.restype = None
@@ -174,6 +175,21 @@ class Kernel:
                                "(compile with target='hexagon-sim' to run it under qemu-hexagon)")
         descs = [_descriptor(a) for a in args]
         self._fn(*[ctypes.addressof(d) for d in descs])
+        self._check_asserts()
+
+    # ---- runtime checks (cf.assert / tl.device_assert): transforms/asserts.py, runtime hx_assert_take
+    def _check_asserts(self) -> None:
+        """Raise KernelAssertionError if a check failed during the call that just returned on this thread
+        (the runtime keeps the first failure per calling thread; taking it clears it)."""
+        table = self.meta.get("asserts")
+        if not table or self._rt is None:
+            return
+        i = self._rt.hx_assert_take()
+        if i < 0:
+            return
+        from .errors import KernelAssertionError
+        entry = table[i] if i < len(table) else {"message": f"unknown check #{i}", "loc": None}
+        raise KernelAssertionError(entry["message"], kernel=self.name, loc=entry.get("loc"))
 
     def launch(self, args: list, grid) -> None:
         """Run a grid kernel (Triton): pointer args as torch tensors or numpy arrays (written in place),
@@ -199,6 +215,7 @@ class Kernel:
         if g[0] * g[1] * g[2] == 0:
             return
         self._fn(*call, *g)
+        self._check_asserts()
 
     def _sim_launch(self, args: list, grid) -> None:
         """hexagon-sim: the whole grid runs in one qemu-hexagon process; pointer buffers are copied in and

@@ -6,6 +6,7 @@ from ..ir import funcs, walk
 from . import pad
 
 SUPPORTED_DIALECTS = ("linalg", "tensor", "arith", "math", "func", "bufferization")
+SUPPORTED_OPS = ("cf.assert",)            # compiled as a runtime check (transforms/asserts.py)
 UNSUPPORTED_OPS = ("tensor.concat", "linalg.softmax", "linalg.winograd_filter_transform")
 
 
@@ -21,7 +22,7 @@ def run(module, cx) -> None:
 
     def visit(op):
         dialect = op.name.split(".")[0]
-        if dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS:
+        if (dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS) and op.name not in SUPPORTED_OPS:
             raise UnsupportedError("op not supported by the pipeline", stage="check-input", op=op.name,
                                    loc=str(op.location))
         if op.name == "tensor.pad":                  # static pads, constant value (decompose-pad lowers it)

@@ -1,0 +1,104 @@
+"""Assertions (`cf.assert`) compiled as runtime checks.
+
+torch-mlir guards gathers (embedding, gather, nll_loss) with `cf.assert`s on the index inside the generic's
+body; Triton's `tl.device_assert` becomes one too (conversion/ttir_to_linalg.py). Two steps:
+
+- `guard` (stage `asserts`, before any other transform): every `tensor.extract` / `memref.load` that an assert
+  dominates in its block gets its indices clamped into the tensor's bounds. A kernel whose check failed keeps
+  running (there is no early exit out of a thread pool's loop), so its accesses must stay in bounds; on valid
+  input the clamp changes nothing (an out-of-bounds extract is undefined anyway).
+- `lower` (first step of lower-to-llvm): `cf.assert %ok, "msg"` -> `scf.if !ok { hx_assert_fail(id) }`, where
+  id indexes the table of (message, location) the artifact metadata keeps (`asserts` in kernel.json). The
+  runtime keeps the first failure per calling thread; the artifact loader takes it after the call and raises
+  `KernelAssertionError`.
+
+Generics holding an assert stay scalar: upstream's vectorizer does not vectorize `cf.assert` and the
+vectorize stage leaves such ops as loops.
+"""
+from __future__ import annotations
+
+import re
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, func, scf
+
+from ..ir import ops_named
+
+FAIL_FN = "hx_assert_fail"
+_ACCESSES = ("tensor.extract", "memref.load")
+
+
+def guard(module, cx) -> None:
+    for a in ops_named(module.operation, "cf.assert"):
+        after = False
+        for op in _block_ops(a):
+            if op == a:
+                after = True
+            elif after:
+                _clamp_nested(op.operation)
+
+
+def _block_ops(op):
+    """The operations of the block holding `op`."""
+    return [o.operation for o in op.block.operations]
+
+
+def _clamp_nested(op) -> None:
+    if op.name in _ACCESSES:
+        _clamp(op)
+    for r in op.regions:
+        for b in r.blocks:
+            for o in b.operations:
+                _clamp_nested(o.operation)
+
+
+def _clamp(op) -> None:
+    src_t = ir.ShapedType(op.operands[0].type)
+    if not src_t.has_static_shape or op.attributes.get("hexmlir.clamped") is not None:
+        return
+    idx = ir.IndexType.get()
+    with ir.InsertionPoint(op), op.location:
+        for k, n in enumerate(src_t.shape):
+            v = op.operands[1 + k]
+            if getattr(v.owner, "name", "") == "arith.constant":
+                continue
+            lo = arith.maxsi(v, arith.constant(idx, 0))
+            op.operands[1 + k] = arith.minsi(lo, arith.constant(idx, max(n - 1, 0)))
+    op.attributes["hexmlir.clamped"] = ir.UnitAttr.get()
+
+
+def describe_loc(loc) -> str | None:
+    """'file:line' of a location; a call-site chain reads outermost (the user's code) first, then the frames
+    it went through. None for unknown locations."""
+    frames = re.findall(r'"([^"]*)":(\d+)(?::(\d+))?', str(loc))
+    if not frames:
+        return None
+    names = [f"{'<input>' if f == '-' else f}:{line}" for f, line, _ in frames]   # '-': the parsed text
+    outer, inner = names[-1], names[-2::-1]
+    return outer + (f" (via {', '.join(inner)})" if inner else "")
+
+
+def lower(module, cx) -> None:
+    asserts = ops_named(module.operation, "cf.assert")
+    for op in ops_named(module.operation, "memref.load") + ops_named(module.operation, "tensor.extract"):
+        if "hexmlir.clamped" in op.attributes:
+            del op.attributes["hexmlir.clamped"]
+    if not asserts:
+        return
+    table: dict[tuple, int] = {}
+    with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
+        func.FuncOp(FAIL_FN, ir.FunctionType.get([ir.IntegerType.get_signless(32)], []), visibility="private")
+    i1, i32 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(32)
+    for a in asserts:
+        msg = ir.StringAttr(a.attributes["msg"]).value
+        key = (msg, describe_loc(a.location))
+        aid = table.setdefault(key, len(table))
+        with ir.InsertionPoint(a), a.location:
+            bad = arith.xori(a.operands[0], arith.constant(i1, 1))
+            branch = scf.IfOp(bad)
+            with ir.InsertionPoint(branch.then_block):
+                func.CallOp([], ir.FlatSymbolRefAttr.get(FAIL_FN), [arith.constant(i32, aid)])
+                scf.YieldOp([])
+        a.erase()
+    cx.asserts = [{"message": m, "loc": loc} for (m, loc), _ in sorted(table.items(), key=lambda kv: kv[1])]
+    cx.uses_runtime = True
