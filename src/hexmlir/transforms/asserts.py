@@ -18,6 +18,7 @@ vectorize stage leaves such ops as loops.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func, scf
@@ -25,6 +26,7 @@ from torch_mlir.dialects import arith, func, scf
 from ..ir import ops_named
 
 FAIL_FN = "hx_assert_fail"
+LOC_ATTR = "hexmlir.loc"
 _ACCESSES = ("tensor.extract", "memref.load")
 
 
@@ -73,9 +75,21 @@ def describe_loc(loc) -> str | None:
     frames = re.findall(r'"([^"]*)":(\d+)(?::(\d+))?', str(loc))
     if not frames:
         return None
-    names = [f"{'<input>' if f == '-' else f}:{line}" for f, line, _ in frames]   # '-': the parsed text
+    own = str(Path(__file__).resolve().parents[1])        # hexmlir's frames (compile_model's wrapper)
+    names = [f"{'<input>' if f == '-' else f}:{line}" for f, line, _ in frames   # '-': the parsed text
+             if not f.startswith(own)] or [f"{f}:{line}" for f, line, _ in frames]
     outer, inner = names[-1], names[-2::-1]
     return outer + (f" (via {', '.join(inner)})" if inner else "")
+
+
+def annotate(module) -> None:
+    """Keep each assert's source location as an attribute (`hexmlir.loc`), for frontends whose text goes to
+    the compiler without debug locations (the torch importer): it reaches the message table, and only it
+    enters the compile cache's key."""
+    for a in ops_named(module.operation, "cf.assert"):
+        loc = describe_loc(a.location)
+        if loc and LOC_ATTR not in a.attributes:
+            a.attributes[LOC_ATTR] = ir.StringAttr.get(loc, context=module.context)
 
 
 def lower(module, cx) -> None:
@@ -91,7 +105,8 @@ def lower(module, cx) -> None:
     i1, i32 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(32)
     for a in asserts:
         msg = ir.StringAttr(a.attributes["msg"]).value
-        key = (msg, describe_loc(a.location))
+        loc = ir.StringAttr(a.attributes[LOC_ATTR]).value if LOC_ATTR in a.attributes else None
+        key = (msg, loc or describe_loc(a.location))
         aid = table.setdefault(key, len(table))
         with ir.InsertionPoint(a), a.location:
             bad = arith.xori(a.operands[0], arith.constant(i1, 1))

@@ -1,0 +1,200 @@
+"""Assertions compiled as runtime checks (transforms/asserts.py, runtime hx_assert_fail/hx_assert_take):
+a failing `cf.assert` raises KernelAssertionError naming the message and source location, the kernel never
+reads out of bounds, and torch models with bounds checks (nn.Embedding, gather) compile whole."""
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import hexmlir
+from hexmlir.errors import KernelAssertionError
+
+ROWS, COLS, N = 50, 33, 1000
+
+# A gather with torch-mlir's bounds checks, plus a check on a computed predicate (the gathered value's
+# square stays below a bound the caller passes in a 0-d tensor).
+GATHER = f"""
+#map = affine_map<(d0, d1) -> (d0)>
+#map1 = affine_map<(d0, d1) -> (d0, d1)>
+#map2 = affine_map<(d0, d1) -> ()>
+func.func @gather(%tab: tensor<{ROWS}x{COLS}xf32>, %ids: tensor<{N}xi64>, %lim: tensor<f32>) -> tensor<{N}x{COLS}xf32> {{
+  %c{ROWS} = arith.constant {ROWS} : index
+  %c0 = arith.constant 0 : i64
+  %e = tensor.empty() : tensor<{N}x{COLS}xf32>
+  %r = linalg.generic {{indexing_maps = [#map, #map2, #map1], iterator_types = ["parallel", "parallel"]}}
+      ins(%ids, %lim : tensor<{N}xi64>, tensor<f32>) outs(%e : tensor<{N}x{COLS}xf32>) {{
+  ^bb0(%in: i64, %l: f32, %out: f32):
+    %i = arith.index_cast %in : i64 to index
+    %j = linalg.index 1 : index
+    %lt = arith.cmpi slt, %i, %c{ROWS} : index
+    cf.assert %lt, "index must be smaller than dim size"
+    %ge = arith.cmpi sge, %in, %c0 : i64
+    cf.assert %ge, "index must be larger or equal to 0"
+    %x = tensor.extract %tab[%i, %j] : tensor<{ROWS}x{COLS}xf32>
+    %y = arith.mulf %x, %x : f32
+    %ok = arith.cmpf olt, %y, %l : f32
+    cf.assert %ok, "square exceeds the limit"
+    linalg.yield %y : f32
+  }} -> tensor<{N}x{COLS}xf32>
+  return %r : tensor<{N}x{COLS}xf32>
+}}
+"""
+
+def _line(message):
+    """The input line of the cf.assert with that message (its location in the parsed text)."""
+    return next(i for i, l in enumerate(GATHER.splitlines(), 1) if "cf.assert" in l and message in l)
+
+
+OPTIONS = {
+    "all-on": {},
+    "no-vectorize": {"vectorize": False},
+    "no-threads": {"multithread": False},
+    "threads-no-tcm": {"tcm_tiling": False, "num_threads": 4, "mt_threshold": 1},
+    "threads-forced": {"num_threads": 4, "mt_threshold": 1},
+    "no-dma-db": {"dma": False, "double_buffer": False},
+}
+
+
+@pytest.fixture(scope="module", params=list(OPTIONS))
+def gather_kernel(request):
+    return hexmlir.compile(GATHER, hexmlir.Options(**OPTIONS[request.param])), request.param
+
+
+def _inputs(seed):
+    rng = np.random.default_rng(seed)
+    tab = rng.standard_normal((ROWS, COLS)).astype(np.float32)
+    return tab, rng.integers(0, ROWS, N), np.array(np.inf, dtype=np.float32)
+
+
+def test_assert_passes_on_good_input(gather_kernel):
+    k, opt = gather_kernel
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    tab, ids, lim = _inputs(seed)
+    np.testing.assert_array_equal(k(tab, ids, lim), tab[ids] ** 2, err_msg=f"seed={seed} options={opt}")
+    assert [a["message"] for a in k.meta["asserts"]] == [
+        "index must be smaller than dim size", "index must be larger or equal to 0", "square exceeds the limit"]
+
+
+@pytest.mark.parametrize("bad,message", [
+    (ROWS, "index must be smaller than dim size"),
+    (-1, "index must be larger or equal to 0"),
+    (10**12, "index must be smaller than dim size"),     # far out: a read there would fault
+    (-10**12, "index must be larger or equal to 0"),
+])
+def test_assert_raises_on_bad_index(gather_kernel, bad, message):
+    k, opt = gather_kernel
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    tab, ids, lim = _inputs(seed)
+    ids[np.random.default_rng(seed).integers(0, N)] = bad
+    with pytest.raises(KernelAssertionError, match=message) as e:
+        k(tab, ids, lim)
+    assert e.value.loc == f"<input>:{_line(message)}" and e.value.kernel == "gather", (seed, opt, str(e.value))
+    # the failure was taken: the next good call passes
+    tab, ids, lim = _inputs(seed + 1)
+    np.testing.assert_array_equal(k(tab, ids, lim), tab[ids] ** 2, err_msg=f"seed={seed} options={opt}")
+
+
+def test_assert_on_computed_value(gather_kernel):
+    k, opt = gather_kernel
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    tab, ids, _ = _inputs(seed)
+    sq = tab[ids] ** 2
+    lim = np.array(np.float32(sq.max()), dtype=np.float32)        # the largest square fails (not <)
+    with pytest.raises(KernelAssertionError, match="square exceeds the limit"):
+        k(tab, ids, lim)
+    np.testing.assert_array_equal(k(tab, ids, np.array(sq.max() * 2, dtype=np.float32)), sq,
+                                  err_msg=f"seed={seed} options={opt}")
+
+
+def test_assert_flag_is_per_calling_thread():
+    """A failure in one Python thread's call is raised there and never in a concurrent good call."""
+    k = hexmlir.compile(GATHER, hexmlir.Options(num_threads=4, mt_threshold=1))
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    tab, ids, lim = _inputs(seed)
+    bad = ids.copy()
+    bad[3] = ROWS
+    errors = {"good": 0, "bad": 0}
+
+    def run(which, arr):
+        for _ in range(30):
+            try:
+                k(tab, arr, lim)
+            except KernelAssertionError:
+                errors[which] += 1
+    ts = [threading.Thread(target=run, args=("good", ids)), threading.Thread(target=run, args=("bad", bad))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == {"good": 0, "bad": 30}, (seed, errors)
+
+
+@pytest.mark.parametrize("target", ["hexagon", pytest.param("hexagon-sim", marks=pytest.mark.slow)])
+def test_assert_kernels_compile_for_hexagon(target, tmp_path):
+    """One C runtime for both targets: the check is a call of hx_assert_fail in the Hexagon code too."""
+    ll = hexmlir.compile(GATHER, hexmlir.Options(target=target), emit="llvm", output=str(tmp_path / "k.ll"))
+    assert "call void @hx_assert_fail(i32" in ll.read_text()
+    hexmlir.compile(GATHER, hexmlir.Options(target=target), emit="so", output=str(tmp_path / "k.so"))
+
+
+# ---------------------------------------------------------------- torch
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torch_mlir")
+from hexmlir.frontends.torch import FallbackWarning  # noqa: E402
+
+
+class EmbedMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(ROWS, COLS)
+        self.lin = torch.nn.Linear(COLS, 17)
+
+    def forward(self, ids):
+        return torch.relu(self.lin(self.emb(ids)))
+
+
+def _seeded_model(seed):
+    torch.manual_seed(seed)
+    return EmbedMLP().eval()
+
+
+def test_embedding_compile_model_whole_and_checked():
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    m = _seeded_model(seed)
+    ids = torch.randint(0, ROWS, (3, 37))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        c = hexmlir.compile_model(m, ids)
+    assert c.compiled and not c.partitions, (seed, c.eager_reason)
+    for _ in range(2):
+        x = torch.randint(0, ROWS, (3, 37))
+        np.testing.assert_allclose(c(x).detach().numpy(), m(x).detach().numpy(), rtol=1e-5, atol=1e-5,
+                                   err_msg=f"seed={seed}")
+    bad = ids.clone()
+    bad[2, 36] = ROWS + 7
+    with pytest.raises(KernelAssertionError, match="index must be smaller than dim size") as e:
+        c(bad)
+    assert e.value.loc and "test_asserts.py" in e.value.loc, e.value.loc     # the model's source line
+    bad[2, 36] = -3
+    with pytest.raises(KernelAssertionError, match="larger or equal to 0"):
+        c(bad)
+
+
+def test_embedding_torch_compile_whole_and_checked():
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    m = _seeded_model(seed)
+    torch._dynamo.reset()
+    f = torch.compile(m, backend="hexmlir", dynamic=False)
+    ids = torch.randint(0, ROWS, (4, 9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        got = f(ids)
+    np.testing.assert_allclose(got.detach().numpy(), m(ids).detach().numpy(), rtol=1e-5, atol=1e-5,
+                               err_msg=f"seed={seed}")
+    bad = ids.clone()
+    bad[0, 0] = 10**9
+    with pytest.raises(KernelAssertionError, match="index must be smaller than dim size") as e:
+        f(bad)
+    assert e.value.loc and "test_asserts.py" in e.value.loc, e.value.loc
