@@ -198,3 +198,50 @@ def test_embedding_torch_compile_whole_and_checked():
     with pytest.raises(KernelAssertionError, match="index must be smaller than dim size") as e:
         f(bad)
     assert e.value.loc and "test_asserts.py" in e.value.loc, e.value.loc
+
+
+# ---------------------------------------------------------------- Triton (tl.device_assert -> tt.assert)
+
+TRITON_OPTIONS = {"all-on": {}, "no-vectorize": {"vectorize": False},
+                  "threads-no-tcm": {"tcm_tiling": False, "num_threads": 4, "mt_threshold": 1}}
+
+
+@pytest.fixture(scope="module")
+def triton_kernels():
+    pytest.importorskip("triton")
+    import triton_assert_kernels
+    return triton_assert_kernels
+
+
+@pytest.mark.parametrize("opt", list(TRITON_OPTIONS))
+def test_triton_device_assert(triton_kernels, opt):
+    """Valid input: the interpreter's answer (it does not evaluate device_assert); an out-of-range index:
+    KernelAssertionError naming the message and the kernel's source line, no out-of-bounds read."""
+    from pathlib import Path
+
+    from triton_oracle import run_interpreted
+    K = triton_kernels
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    rng = np.random.default_rng(seed)
+    n, rows, block = 1000, 37, 128
+    ids = torch.from_numpy(rng.integers(0, rows, n))
+    tab = torch.from_numpy(rng.standard_normal(rows).astype(np.float32))
+    out = torch.zeros(n)
+    grid = ((n + block - 1) // block,)
+    K.gather_assert_kernel[grid](ids, tab, out, n, rows, BLOCK=block, **TRITON_OPTIONS[opt])
+    ref = run_interpreted(str(Path(K.__file__)), "gather_assert_kernel", [ids, tab, torch.zeros(n), n, rows],
+                          grid, BLOCK=block)[2]
+    np.testing.assert_array_equal(out.numpy(), ref, err_msg=f"seed={seed} options={opt}")
+    line = next(i for i, ln in enumerate(Path(K.__file__).read_text().splitlines(), 1) if "gather index" in ln)
+    for bad in (rows, -1, 1 << 40):
+        ids2 = ids.clone()
+        ids2[int(rng.integers(0, n))] = bad
+        with pytest.raises(KernelAssertionError, match="gather index out of range") as e:
+            K.gather_assert_kernel[grid](ids2, tab, out, n, rows, BLOCK=block, **TRITON_OPTIONS[opt])
+        assert e.value.loc == f"{K.__file__}:{line}", (seed, e.value.loc)
+    # scalar condition (one check per program)
+    x = torch.from_numpy(rng.standard_normal(n).astype(np.float32))
+    K.scale_assert_kernel[grid](x, out, n, 1.5, BLOCK=block, **TRITON_OPTIONS[opt])
+    np.testing.assert_allclose(out.numpy(), x.numpy() * np.float32(1.5), rtol=1e-6, err_msg=f"seed={seed}")
+    with pytest.raises(KernelAssertionError, match="scale must be positive"):
+        K.scale_assert_kernel[grid](x, out, n, -1.0, BLOCK=block, **TRITON_OPTIONS[opt])
