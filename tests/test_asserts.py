@@ -245,3 +245,23 @@ def test_triton_device_assert(triton_kernels, opt):
     np.testing.assert_allclose(out.numpy(), x.numpy() * np.float32(1.5), rtol=1e-6, err_msg=f"seed={seed}")
     with pytest.raises(KernelAssertionError, match="scale must be positive"):
         K.scale_assert_kernel[grid](x, out, n, -1.0, BLOCK=block, **TRITON_OPTIONS[opt])
+
+
+@pytest.mark.parametrize("opts", [{}, {"fusion": False}, {"vectorize": False, "num_threads": 4, "mt_threshold": 1}])
+def test_batchnorm_checks_compile_whole(opts):
+    """Eval-mode BatchNorm imports with a cf.assert on sqrt(var + eps) != 0. Fusion copies the check into
+    every consumer and leaves the producer as a result-less generic (upstream tiling crashed on it)."""
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU()).eval()
+    with torch.no_grad():
+        m[1].running_mean.uniform_(-1, 1)
+        m[1].running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 3, 11, 13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        c = hexmlir.compile_model(m, x, **opts)
+    assert c.compiled, (seed, c.eager_reason)
+    x = torch.randn(2, 3, 11, 13)
+    np.testing.assert_allclose(c(x).detach().numpy(), m(x).detach().numpy(), rtol=1e-5, atol=1e-5,
+                               err_msg=f"seed={seed} opts={opts}")

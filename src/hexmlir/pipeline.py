@@ -65,6 +65,7 @@ def stages() -> list[Stage]:
         Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile, lambda o: o.tcm_tiling),        # forall over TCM tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip
@@ -91,6 +92,7 @@ def grid_stages() -> list[Stage]:
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # vector tiles, work estimates
         Stage("fast-math", _fast_math, lambda o: o.fast_math),
         Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers

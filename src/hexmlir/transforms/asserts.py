@@ -7,6 +7,7 @@ body; Triton's `tl.device_assert` becomes one too (conversion/ttir_to_linalg.py)
   dominates in its block gets its indices clamped into the tensor's bounds. A kernel whose check failed keeps
   running (there is no early exit out of a thread pool's loop), so its accesses must stay in bounds; on valid
   input the clamp changes nothing (an out-of-bounds extract is undefined anyway).
+- `prune` (stage `asserts-prune`, after fusion): generics that only assert (their results died) are erased.
 - `lower` (first step of lower-to-llvm): `cf.assert %ok, "msg"` -> `scf.if !ok { hx_assert_fail(id) }`, where
   id indexes the table of (message, location) the artifact metadata keeps (`asserts` in kernel.json). The
   runtime keeps the first failure per calling thread; the artifact loader takes it after the call and raises
@@ -38,6 +39,16 @@ def guard(module, cx) -> None:
                 after = True
             elif after:
                 _clamp_nested(op.operation)
+
+
+def prune(module, cx) -> None:
+    """Drop generics left with no result: canonicalization removes a generic's dead results, but one whose
+    body holds a cf.assert (a side effect) then stays as a result-less op (upstream tiling crashes on it).
+    Its check lives on in the consumers fusion copied the body into; a value nobody uses is not checked."""
+    for g in ops_named(module.operation, "linalg.generic"):
+        if len(g.results) == 0 and not any(isinstance(v.type, ir.MemRefType) for v in g.operands) \
+                and ops_named(g, "cf.assert"):
+            g.erase()
 
 
 def _block_ops(op):
