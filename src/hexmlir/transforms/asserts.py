@@ -32,13 +32,13 @@ _ACCESSES = ("tensor.extract", "memref.load")
 
 
 def guard(module, cx) -> None:
+    accesses = []
     for a in ops_named(module.operation, "cf.assert"):
-        after = False
-        for op in _block_ops(a):
-            if op == a:
-                after = True
-            elif after:
-                _clamp_nested(op.operation)
+        ops = [o.operation for o in a.block.operations]
+        for op in ops[ops.index(a.operation) + 1:]:          # what the assert dominates in its block
+            _accesses(op, accesses)
+    for op in accesses:
+        _clamp(op)
 
 
 def prune(module, cx) -> None:
@@ -51,23 +51,18 @@ def prune(module, cx) -> None:
             g.erase()
 
 
-def _block_ops(op):
-    """The operations of the block holding `op`."""
-    return [o.operation for o in op.block.operations]
-
-
-def _clamp_nested(op) -> None:
-    if op.name in _ACCESSES:
-        _clamp(op)
+def _accesses(op, out: list) -> None:
+    if op.name in _ACCESSES and op not in out:
+        out.append(op)
     for r in op.regions:
         for b in r.blocks:
             for o in b.operations:
-                _clamp_nested(o.operation)
+                _accesses(o.operation, out)
 
 
 def _clamp(op) -> None:
     src_t = ir.ShapedType(op.operands[0].type)
-    if not src_t.has_static_shape or op.attributes.get("hexmlir.clamped") is not None:
+    if not src_t.has_static_shape:
         return
     idx = ir.IndexType.get()
     with ir.InsertionPoint(op), op.location:
@@ -77,7 +72,6 @@ def _clamp(op) -> None:
                 continue
             lo = arith.maxsi(v, arith.constant(idx, 0))
             op.operands[1 + k] = arith.minsi(lo, arith.constant(idx, max(n - 1, 0)))
-    op.attributes["hexmlir.clamped"] = ir.UnitAttr.get()
 
 
 def describe_loc(loc) -> str | None:
@@ -105,9 +99,6 @@ def annotate(module) -> None:
 
 def lower(module, cx) -> None:
     asserts = ops_named(module.operation, "cf.assert")
-    for op in ops_named(module.operation, "memref.load") + ops_named(module.operation, "tensor.extract"):
-        if "hexmlir.clamped" in op.attributes:
-            del op.attributes["hexmlir.clamped"]
     if not asserts:
         return
     table: dict[tuple, int] = {}
