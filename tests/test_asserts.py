@@ -274,3 +274,19 @@ def test_batchnorm_checks_compile_whole(opts):
     x = torch.randn(2, 3, 11, 13)
     np.testing.assert_allclose(c(x).detach().numpy(), m(x).detach().numpy(), rtol=1e-5, atol=1e-5,
                                err_msg=f"seed={seed} opts={opts}")
+
+
+@pytest.mark.slow
+def test_embedding_inductor_route_bounds_check():
+    """Route A: Inductor writes its indirect-indexing bounds check as tl.device_assert (tt.assert)."""
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    torch.manual_seed(seed)
+    m = torch.nn.Embedding(ROWS, COLS).eval()
+    ids = torch.randint(0, ROWS, (3, 37))
+    c = hexmlir.compile_model(m, ids, route="inductor")
+    with torch.no_grad():
+        np.testing.assert_array_equal(c(ids).numpy(), m(ids).numpy(), err_msg=f"seed={seed}")
+        bad = ids.clone()
+        bad[1, 1] = ROWS + 27
+        with pytest.raises(KernelAssertionError, match="index out of bounds"):
+            c(bad)
