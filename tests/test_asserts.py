@@ -107,6 +107,15 @@ def test_assert_on_computed_value(gather_kernel):
                                   err_msg=f"seed={seed} options={opt}")
 
 
+def test_runtime_first_failure_wins():
+    from hexmlir import runtime
+    lib = runtime.load_host()
+    assert lib.hx_assert_take() == -1
+    lib.hx_assert_fail(3)
+    lib.hx_assert_fail(5)
+    assert lib.hx_assert_take() == 3 and lib.hx_assert_take() == -1
+
+
 def test_assert_flag_is_per_calling_thread():
     """A failure in one Python thread's call is raised there and never in a concurrent good call."""
     k = hexmlir.compile(GATHER, hexmlir.Options(num_threads=4, mt_threshold=1))
