@@ -116,6 +116,53 @@ def test_runtime_first_failure_wins():
     assert lib.hx_assert_take() == 3 and lib.hx_assert_take() == -1
 
 
+TSAN_MAIN = r"""
+#include "hexmlir_rt.h"
+#include <pthread.h>
+#include <stdio.h>
+static void body(void *ctx, intptr_t i) { if (i % 7 == (intptr_t)ctx) hx_assert_fail((int32_t)(i % 5)); }
+static void *caller(void *arg) {
+  intptr_t which = (intptr_t)arg, bad = 0;
+  for (int r = 0; r < 200; r++) {
+    hx_parallel_for(1000, body, which ? (void *)3 : (void *)-1);   /* caller 0 never fails */
+    int32_t id = hx_assert_take();
+    if ((which && id < 0) || (!which && id >= 0)) bad++;
+  }
+  return (void *)bad;
+}
+int main(void) {
+  hx_set_num_threads(4);
+  pthread_t t[2];
+  void *r[2];
+  for (intptr_t k = 0; k < 2; k++) pthread_create(&t[k], 0, caller, (void *)k);
+  for (int k = 0; k < 2; k++) pthread_join(t[k], &r[k]);
+  printf("mismatches %ld %ld\n", (long)(intptr_t)r[0], (long)(intptr_t)r[1]);
+  return r[0] || r[1];
+}
+"""
+
+
+@pytest.mark.sanitizers
+def test_assert_flag_under_tsan(tmp_path):
+    """Failures from pool workers land with the loop's caller, two callers at once, ThreadSanitizer clean."""
+    import subprocess
+
+    from hexmlir import runtime
+    cc = ["clang-22", "-fsanitize=thread", "-g", "-O1", "-pthread"]
+    (tmp_path / "probe.c").write_text("int main(void) { return 0; }\n")
+    r = subprocess.run([*cc, str(tmp_path / "probe.c"), "-o", str(tmp_path / "probe")], capture_output=True, text=True)
+    if r.returncode != 0 or subprocess.run([str(tmp_path / "probe")]).returncode != 0:
+        pytest.skip(f"no ThreadSanitizer build here: {r.stderr[-300:]}")
+    (tmp_path / "m.c").write_text(TSAN_MAIN)
+    exe = tmp_path / "m"
+    r = subprocess.run([*cc, f"-I{runtime.source_dir()}", str(tmp_path / "m.c"),
+                        str(runtime.source_dir() / "hexmlir_rt.c"), "-o", str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300,
+                       env={"TSAN_OPTIONS": "halt_on_error=1", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0 and "WARNING" not in r.stderr, r.stdout + r.stderr[-3000:]
+
+
 def test_assert_flag_is_per_calling_thread():
     """A failure in one Python thread's call is raised there and never in a concurrent good call."""
     k = hexmlir.compile(GATHER, hexmlir.Options(num_threads=4, mt_threshold=1))
