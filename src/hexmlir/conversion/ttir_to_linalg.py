@@ -902,7 +902,8 @@ class _Converter:
             off = em.idx(self.offset_expr(p, ctx))
             if mask is not None:
                 off = em.op(f"arith.select {vals[0]}, {off}, {em.idx(0)} : index", "i")
-            x = em.op(f"tensor.extract {argt}[{self._in_bounds(f'tensor.dim {argt}, {em.idx(0)} : tensor<?x{st}>', off)}] : tensor<?x{st}>")
+            off = self._in_bounds(f"tensor.dim {argt}, {em.idx(0)} : tensor<?x{st}>", off)
+            x = em.op(f"tensor.extract {argt}[{off}] : tensor<?x{st}>")
             if st != et:
                 x = em.op(f"arith.trunci {x} : {st} to {et}")
             if mask is not None:
