@@ -272,44 +272,49 @@ TRITON_OPTIONS = {"all-on": {}, "no-vectorize": {"vectorize": False},
 
 
 @pytest.fixture(scope="module")
-def triton_kernels():
+def triton_case():
+    """Kernels, inputs and the interpreter's answer, made once (one interpreter subprocess) for every option set."""
     pytest.importorskip("triton")
-    import triton_assert_kernels
-    return triton_assert_kernels
-
-
-@pytest.mark.parametrize("opt", list(TRITON_OPTIONS))
-def test_triton_device_assert(triton_kernels, opt):
-    """Valid input: the interpreter's answer (it does not evaluate device_assert); an out-of-range index:
-    KernelAssertionError naming the message and the kernel's source line, no out-of-bounds read."""
     from pathlib import Path
 
+    import triton_assert_kernels as K
     from triton_oracle import run_interpreted
-    K = triton_kernels
     seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
     n, rows, block = 1000, 37, 128
     ids = torch.from_numpy(rng.integers(0, rows, n))
     tab = torch.from_numpy(rng.standard_normal(rows).astype(np.float32))
-    out = torch.zeros(n)
     grid = ((n + block - 1) // block,)
-    K.gather_assert_kernel[grid](ids, tab, out, n, rows, BLOCK=block, **TRITON_OPTIONS[opt])
     ref = run_interpreted(str(Path(K.__file__)), "gather_assert_kernel", [ids, tab, torch.zeros(n), n, rows],
                           grid, BLOCK=block)[2]
-    np.testing.assert_array_equal(out.numpy(), ref, err_msg=f"seed={seed} options={opt}")
     line = next(i for i, ln in enumerate(Path(K.__file__).read_text().splitlines(), 1) if "gather index" in ln)
+    return dict(K=K, seed=seed, n=n, rows=rows, block=block, ids=ids, tab=tab, grid=grid, ref=ref,
+                loc=f"{K.__file__}:{line}")
+
+
+@pytest.mark.parametrize("opt", list(TRITON_OPTIONS))
+def test_triton_device_assert(triton_case, opt):
+    """Valid input: the interpreter's answer (it does not evaluate device_assert); an out-of-range index:
+    KernelAssertionError naming the message and the kernel's source line, no out-of-bounds read."""
+    c = triton_case
+    K, n, rows, block, grid, seed = c["K"], c["n"], c["rows"], c["block"], c["grid"], c["seed"]
+    kw = dict(BLOCK=block, **TRITON_OPTIONS[opt])
+    out = torch.zeros(n)
+    K.gather_assert_kernel[grid](c["ids"], c["tab"], out, n, rows, **kw)
+    np.testing.assert_array_equal(out.numpy(), c["ref"], err_msg=f"seed={seed} options={opt}")
+    rng = np.random.default_rng(seed)
     for bad in (rows, -1, 1 << 40):
-        ids2 = ids.clone()
+        ids2 = c["ids"].clone()
         ids2[int(rng.integers(0, n))] = bad
         with pytest.raises(KernelAssertionError, match="gather index out of range") as e:
-            K.gather_assert_kernel[grid](ids2, tab, out, n, rows, BLOCK=block, **TRITON_OPTIONS[opt])
-        assert e.value.loc == f"{K.__file__}:{line}", (seed, e.value.loc)
+            K.gather_assert_kernel[grid](ids2, c["tab"], out, n, rows, **kw)
+        assert e.value.loc == c["loc"], (seed, e.value.loc)
     # scalar condition (one check per program)
     x = torch.from_numpy(rng.standard_normal(n).astype(np.float32))
-    K.scale_assert_kernel[grid](x, out, n, 1.5, BLOCK=block, **TRITON_OPTIONS[opt])
+    K.scale_assert_kernel[grid](x, out, n, 1.5, **kw)
     np.testing.assert_allclose(out.numpy(), x.numpy() * np.float32(1.5), rtol=1e-6, err_msg=f"seed={seed}")
     with pytest.raises(KernelAssertionError, match="scale must be positive"):
-        K.scale_assert_kernel[grid](x, out, n, -1.0, BLOCK=block, **TRITON_OPTIONS[opt])
+        K.scale_assert_kernel[grid](x, out, n, -1.0, **kw)
 
 
 @pytest.mark.parametrize("opts", [{}, {"fusion": False}, {"vectorize": False, "num_threads": 4, "mt_threshold": 1}])
