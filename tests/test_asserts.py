@@ -247,6 +247,31 @@ def test_embedding_compile_model_whole_and_checked():
         c(bad)
 
 
+class Gathers(torch.nn.Module):
+    """index_select and x[idx] (negative indices wrap) import without bounds checks of their own."""
+
+    def forward(self, x, i, j):
+        return torch.index_select(x, 0, i) * 2.0 + x[j]
+
+
+def test_unchecked_gathers_get_bounds_checks():
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(ROWS, COLS, generator=g)
+    i = torch.randint(0, ROWS, (9,), generator=g)
+    j = torch.randint(-ROWS, ROWS, (9,), generator=g)
+    m = Gathers()
+    c = hexmlir.compile_model(m, (x, i, j))
+    assert c.compiled, (seed, c.eager_reason)
+    np.testing.assert_allclose(c(x, i, j).numpy(), m(x, i, j).numpy(), rtol=1e-6, err_msg=f"seed={seed}")
+    for bad_i, bad_j in ((ROWS, 0), (-1, 0), (0, ROWS), (0, -ROWS - 1), (10**12, 0)):
+        i2, j2 = i.clone(), j.clone()
+        i2[3], j2[5] = bad_i, bad_j
+        with pytest.raises(KernelAssertionError, match="index out of range") as e:
+            c(x, i2, j2)
+        assert e.value.loc and "test_asserts.py" in e.value.loc, (seed, e.value.loc)
+
+
 def test_embedding_torch_compile_whole_and_checked():
     seed = int(np.random.SeedSequence().entropy % 2**31)
     m = _seeded_model(seed)

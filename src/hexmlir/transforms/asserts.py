@@ -4,7 +4,9 @@ torch-mlir guards gathers (embedding, gather, nll_loss) with `cf.assert`s on the
 body; Triton's `tl.device_assert` becomes one too (conversion/ttir_to_linalg.py). Two steps:
 
 - `guard` (stage `asserts`, before any other transform): every `tensor.extract` / `memref.load` that an assert
-  dominates in its block gets its indices clamped into the tensor's bounds. A kernel whose check failed keeps
+  dominates in its block gets its indices clamped into the tensor's bounds. A gather in a generic whose index
+  depends on the data and that no assert guards (torch-mlir's index_select and x[idx]) gets a bounds check
+  of its own first. A kernel whose check failed keeps
   running (there is no early exit out of a thread pool's loop), so its accesses must stay in bounds; on valid
   input the clamp changes nothing (an out-of-bounds extract is undefined anyway).
 - `prune` (stage `asserts-prune`, after fusion): generics that only assert (their results died) are erased.
@@ -22,7 +24,7 @@ import re
 from pathlib import Path
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, func, scf
+from torch_mlir.dialects import arith, cf, func, scf
 
 from ..ir import ops_named
 
@@ -37,8 +39,56 @@ def guard(module, cx) -> None:
         ops = [o.operation for o in a.block.operations]
         for op in ops[ops.index(a.operation) + 1:]:          # what the assert dominates in its block
             _accesses(op, accesses)
+    for ex in ops_named(module.operation, "tensor.extract"):
+        if ex not in accesses and _check_gather(ex):
+            accesses.append(ex)
     for op in accesses:
         _clamp(op)
+
+
+def _check_gather(ex) -> bool:
+    """A gather with no check of its own (torch-mlir's index_select and x[idx] have none): an index that
+    depends on the data (an input element of the enclosing generic, or a value read from a tensor) gets a
+    bounds check, so an out-of-range index raises instead of reading outside the tensor."""
+    g = ex.parent
+    while g is not None and g.name != "linalg.generic":
+        g = g.parent
+    src_t = ir.ShapedType(ex.operands[0].type)
+    if g is None or not src_t.has_static_shape:
+        return False
+    body = g.regions[0].blocks[0]
+    dims = [(k, v, n) for k, (v, n) in enumerate(zip(list(ex.operands)[1:], src_t.shape))
+            if _data_dependent(v, body)]
+    if not dims:
+        return False
+    idx = ir.IndexType.get()
+    loc = ex.attributes[LOC_ATTR] if LOC_ATTR in ex.attributes else None
+    with ir.InsertionPoint(ex), ex.location:
+        for k, v, n in dims:
+            ok = arith.andi(arith.cmpi(arith.CmpIPredicate.sge, v, arith.constant(idx, 0)),
+                            arith.cmpi(arith.CmpIPredicate.slt, v, arith.constant(idx, n)))
+            a = cf.AssertOp(ok, f"index out of range: index {k} of {src_t} must be in [0, {n})")
+            if loc is not None:
+                a.attributes[LOC_ATTR] = loc
+    return True
+
+
+def _data_dependent(v, body) -> bool:
+    seen, todo = [], [v]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, ir.BlockArgument):
+            if x.owner == body:
+                return True
+            continue
+        op = x.owner
+        if op.name == "tensor.extract":
+            return True
+        if op.name in ("arith.constant", "linalg.index") or op in seen:
+            continue
+        seen.append(op)
+        todo.extend(op.operands)
+    return False
 
 
 def prune(module, cx) -> None:
@@ -91,7 +141,7 @@ def annotate(module) -> None:
     """Keep each assert's source location as an attribute (`hexmlir.loc`), for frontends whose text goes to
     the compiler without debug locations (the torch importer): it reaches the message table, and only it
     enters the compile cache's key."""
-    for a in ops_named(module.operation, "cf.assert"):
+    for a in ops_named(module.operation, "cf.assert") + ops_named(module.operation, "tensor.extract"):
         loc = describe_loc(a.location)
         if loc and LOC_ATTR not in a.attributes:
             a.attributes[LOC_ATTR] = ir.StringAttr.get(loc, context=module.context)
