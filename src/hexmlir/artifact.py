@@ -110,13 +110,14 @@ class Kernel:
         self.path, self.meta = Path(so_path), meta
         self.name = meta["name"]
         self.simulated = bool(meta.get("simulator"))   # hexagon-sim: runs under qemu-hexagon (targets/sim.py)
+        self._rt = None                                 # the host runtime (assertion flag), if linked
         if meta["target"] != "host":
             self._fn = None
             return
         rt = meta.get("runtime")
         if rt:
             from . import runtime
-            runtime.load_host(self.path.parent / rt)
+            self._rt = runtime.load_host(self.path.parent / rt)
         self._lib = ctypes.CDLL(str(self.path))
         self._fn = getattr(self._lib, meta["entry"])
         self._fn.restype = None
@@ -184,8 +185,10 @@ class Kernel:
         specs = self.meta["args"]
         outs = sorted({i for i, s in enumerate(specs) if s["role"] == "out"} | set(self.meta["results"]))
         ins = [i for i, s in enumerate(specs) if s["role"] == "in"]
-        _, prof = sim.run(self.path.parent / self.meta["simulator"], args, inputs=ins, outputs=outs,
-                          threads=threads or self.meta.get("sim_threads"), arch=self.meta["arch"], profile=profile)
+        stdout, prof = sim.run(self.path.parent / self.meta["simulator"], args, inputs=ins, outputs=outs,
+                               threads=threads or self.meta.get("sim_threads"), arch=self.meta["arch"],
+                               profile=profile)
+        self._check_asserts(stdout)
         return prof
 
     def profile(self, *arrays, kernel_only: bool = True, threads: int | None = None):
@@ -237,6 +240,29 @@ class Kernel:
                                "(compile with target='hexagon-sim' to run it under qemu-hexagon)")
         descs = [_descriptor(a) for a in args]
         self._fn(*[ctypes.addressof(d) for d in descs])
+        self._check_asserts()
+
+    # ---- runtime checks (cf.assert / tl.device_assert): transforms/asserts.py, runtime hx_assert_take
+    def _check_asserts(self, sim_stdout: str | None = None) -> None:
+        """Raise KernelAssertionError if a check failed during the call that just returned on this thread
+        (the runtime keeps the first failure per calling thread; taking it clears it). hexagon-sim: the
+        harness prints the simulated process's `assert_failed=<id>`."""
+        table = self.meta.get("asserts")
+        if not table:
+            return
+        if sim_stdout is not None:
+            import re
+            m = re.search(r"assert_failed=(-?\d+)", sim_stdout)
+            i = int(m.group(1)) if m else -1
+        elif self._rt is not None:
+            i = self._rt.hx_assert_take()
+        else:
+            return
+        if i < 0:
+            return
+        from .errors import KernelAssertionError
+        entry = table[i] if i < len(table) else {"message": f"unknown check #{i}", "loc": None}
+        raise KernelAssertionError(entry["message"], kernel=self.name, loc=entry.get("loc"))
 
     def launch(self, args: list, grid) -> None:
         """Run a grid kernel (Triton): pointer args as torch tensors or numpy arrays (written in place),
@@ -260,6 +286,7 @@ class Kernel:
         if g[0] * g[1] * g[2] == 0:
             return
         self._fn(*call, *g)
+        self._check_asserts()
 
     def _grid(self, grid) -> tuple:
         """Three program counts. Triton program ids are int32 and the program loop runs over their product in
@@ -296,8 +323,9 @@ class Kernel:
         g = self._grid(grid)
         if g[0] * g[1] * g[2] == 0:
             return
-        sim.run(self.path.parent / self.meta["simulator"], bufs, outputs=range(len(bufs)), scalars=scalars,
-                grid=g, threads=self.meta.get("sim_threads"), arch=self.meta["arch"])
+        stdout, _ = sim.run(self.path.parent / self.meta["simulator"], bufs, outputs=range(len(bufs)),
+                            scalars=scalars, grid=g, threads=self.meta.get("sim_threads"), arch=self.meta["arch"])
+        self._check_asserts(stdout)
 
     def prepared(self, args: list[np.ndarray]):
         """A zero-argument callable running on fixed arrays (benchmarks: no per-call descriptor set-up)."""

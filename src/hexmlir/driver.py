@@ -162,6 +162,7 @@ def _build(text, options, target, dump, k) -> Path:
             "features": list(target.features), "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
             "runtime": "libhexmlir_rt.so" if "runtime" in files else None, **sim_meta,
+            "asserts": cx.asserts,        # runtime checks: failure id -> {message, loc} (artifact.py raises)
         }
         (bdir / "kernel.json").write_text(json.dumps(meta, indent=1))
         return cache.store(k, bdir)

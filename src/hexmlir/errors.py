@@ -21,3 +21,14 @@ class CompileError(HexmlirError):
 
 class ToolchainError(HexmlirError):
     """An external tool (clang-22, llc-22, ld.lld-22, qemu-hexagon) is missing or failed."""
+
+
+class KernelAssertionError(HexmlirError):
+    """A compiled kernel's runtime check failed (`cf.assert`, Triton's `tl.device_assert`, torch-mlir's index
+    bounds checks). `loc` is the check's source location, `kernel` the kernel's name. The kernel finished
+    with its accesses kept in bounds, so its outputs are not meaningful."""
+
+    def __init__(self, message: str, *, kernel: str | None = None, loc: str | None = None):
+        self.kernel, self.assert_message = kernel, message
+        super().__init__(f"assertion failed in kernel {kernel}: {message}" if kernel else
+                         f"assertion failed: {message}", op="cf.assert", loc=loc)

@@ -34,6 +34,7 @@ class CompileContext:
     log: list = field(default_factory=list)
     tcm_scale: dict = field(default_factory=dict)   # root id -> factor on the TCM model (driver's re-plan)
     tcm_usage: dict = field(default_factory=dict)   # function -> per-thread TCM peak, threads, total (tcm-check)
+    asserts: list = field(default_factory=list)     # runtime checks: [{message, loc}], indexed by failure id
 
 
 def _plan(module, cx):
@@ -56,13 +57,15 @@ def _fast_math(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (bufferize, canonicalize, check_input, dma, double_buffer, fusion, lower, pad,
-                             tcm_tiling, threads, vectorize)
+    from .transforms import (asserts, bufferize, canonicalize, check_input, dma, double_buffer, fusion, lower,
+                             pad, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
+        Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile, lambda o: o.tcm_tiling),        # forall over TCM tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip
@@ -84,10 +87,12 @@ def grid_stages() -> list[Stage]:
     """Triton kernels (converted by conversion/ttir_to_linalg.py): the module's function runs a grid of
     programs, each program's block is already a tile. Same mechanisms, mapped onto programs: programs are
     split over hardware threads, a program's buffers live in TCM and move by DMA, its ops are vectorized."""
-    from .transforms import bufferize, canonicalize, dma, fusion, lower, tcm_tiling, threads, vectorize
+    from .transforms import asserts, bufferize, canonicalize, dma, fusion, lower, tcm_tiling, threads, vectorize
     return [
+        Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # vector tiles, work estimates
         Stage("fast-math", _fast_math, lambda o: o.fast_math),
         Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers

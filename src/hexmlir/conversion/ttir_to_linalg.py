@@ -145,6 +145,14 @@ def _extras(op) -> str:
     return head[start:end].strip()
 
 
+def _all_ops(op):
+    for r in op.regions:
+        for b in r.blocks:
+            for o in b.operations:
+                yield o
+                yield from _all_ops(o.operation)
+
+
 def _src(op) -> str:
     loc = str(op.location)
     m = re.findall(r'"([^"]+\.py)":(\d+)(?::(\d+))?', loc)
@@ -201,6 +209,8 @@ class _Converter:
         self._view_cache: dict = {}    # (argument, element type) -> its view's index
         self.helpers: list[str] = []   # private helper declarations (atomics defined at lowering)
         self.op = None                # the op being converted (for error locations)
+        # tl.device_assert: a failed check lets the program go on, so gathers/scatters keep in bounds
+        self.checked = any(o.operation.name == "tt.assert" for o in _all_ops(fn))
 
     # ---- errors ----
     def unsupported(self, why: str, op=None):
@@ -334,6 +344,38 @@ class _Converter:
 
     def op_tt_get_num_programs(self, op):
         self.res(op, self.grid[_int(_props(op)["axis"])])
+
+    def op_tt_assert(self, op):
+        """tl.device_assert -> cf.assert per element (a scalar loop nest over the condition's block), keeping
+        the kernel's source line; transforms/asserts.py compiles it into a runtime check."""
+        m = re.search(r'message = "((?:[^"\\]|\\.)*)"', _asm_head(op))
+        msg = m.group(1) if m else "device_assert failed"
+        loc = _src(op).replace("\\", "\\\\").replace('"', '\\"')
+        tail = f'{{hexmlir.loc = "{loc}"}}'
+        cond = self.v(op.operands[0])
+        em = self.em
+        if isinstance(cond, (S, Splat)):
+            em.emit(f'cf.assert {(cond if isinstance(cond, S) else cond.s).name}, "{msg}" {tail}')
+            return
+        if isinstance(cond, MaskB):
+            self.loops(cond.shape, lambda ctx: em.emit(f'cf.assert {self.expr(cond, ctx)}, "{msg}" {tail}'))
+            return
+        # The loop reads the condition as bytes: the generic making them fuses with the i1 chain computing it.
+        flags = self.generic(cond.shape, [cond], "i8", lambda ctx, v: em.op(f"arith.extui {v[0]} : i1 to i8"))
+
+        def check(ctx):
+            ok = em.op(f"arith.cmpi ne, {ctx.elem(flags)}, {em.const(0, 'i8')} : i8")
+            em.emit(f'cf.assert {ok}, "{msg}" {tail}')
+        self.loops(cond.shape, check)
+
+    def _in_bounds(self, size: str, off: str) -> str:
+        """A kernel with assertions keeps going after a failed one: its computed offsets are clamped into
+        the argument's storage (on valid input this changes nothing)."""
+        if not self.checked:
+            return off
+        em = self.em
+        hi = em.op(f"arith.subi {em.op(size, 'i')}, {em.idx(1)} : index", "i")
+        return em.op(f"arith.minsi {em.op(f'arith.maxsi {off}, {em.idx(0)} : index', 'i')}, {hi} : index", "i")
 
     def op_llvm_intr_assume(self, op):
         """tl.assume (Inductor's mm templates: `pid_m >= 0`): an optimization hint with no result; dropped."""
@@ -888,6 +930,7 @@ class _Converter:
             off = em.idx(self.offset_expr(p, ctx))
             if mask is not None:
                 off = em.op(f"arith.select {vals[0]}, {off}, {em.idx(0)} : index", "i")
+            off = self._in_bounds(f"tensor.dim {argt}, {em.idx(0)} : tensor<?x{st}>", off)
             x = self.to_et(em.op(f"tensor.extract {argt}[{off}] : tensor<?x{st}>"), st, et)
             if mask is not None:
                 o = vals[1] if other is not None else em.const(0, et)
@@ -957,7 +1000,10 @@ class _Converter:
                 v = self.expr(val, ctx)
                 et = val.et if isinstance(val, T) else val.s.type
                 v = self.to_st(v, et, st)
-                em.emit(f"memref.store {v}, {self.arg_names[p.arg]}[{em.idx(self.offset_expr(p, ctx))}] : memref<?x{st}>")
+                off = em.idx(self.offset_expr(p, ctx))
+                if self.checked:
+                    off = self._in_bounds(f"memref.dim {self.arg_names[p.arg]}, {em.idx(0)} : memref<?x{st}>", off)
+                em.emit(f"memref.store {v}, {self.arg_names[p.arg]}[{off}] : memref<?x{st}>")
             if mask is None:
                 store()
             else:

@@ -705,11 +705,27 @@ static struct {
   hx_event_t wake;
   void (*fn)(void *, intptr_t);
   void *ctx;
+  _Atomic int32_t *assert_flag; /* the loop owner's assertion flag (see hx_assert_fail) */
   intptr_t n, chunk;
   _Atomic intptr_t next;
 } g_pool = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = HX_EVENT_INIT};
 
 static HX_TLS int tls_in_loop; /* set on workers and on a caller inside its loop */
+
+/* Failed assertions: each thread that calls a kernel has its own flag (first failed id + 1, 0: none), so
+ * kernels called concurrently from several threads never see each other's failures; a pool worker running
+ * a loop's chunks records into the flag of the thread that started the loop (g_pool.assert_flag). */
+static HX_TLS _Atomic int32_t tls_assert_flag;
+static HX_TLS _Atomic int32_t *tls_assert_target;
+
+static _Atomic int32_t *assert_flag(void) { return tls_assert_target ? tls_assert_target : &tls_assert_flag; }
+
+void hx_assert_fail(int32_t id) {
+  int32_t none = 0;
+  atomic_compare_exchange_strong(assert_flag(), &none, id < 0 || id == INT32_MAX ? INT32_MAX : id + 1);
+}
+
+int32_t hx_assert_take(void) { return atomic_exchange(&tls_assert_flag, 0) - 1; }
 static _Atomic int g_loop_width;   /* threads taking part in the running top-level loop (0: none) */
 
 static int dma_no_spare_core(void) {
@@ -736,7 +752,9 @@ static void pool_try_join(void) {
     if (!(s & ST_OPEN) || ST_ACTIVE(s) >= ST_LIMIT(s)) return;
   } while (!atomic_compare_exchange_weak_explicit(&g_pool.state, &s, s + 1, memory_order_acq_rel,
                                                   memory_order_acquire));
+  tls_assert_target = g_pool.assert_flag;
   pool_run_chunks();
+  tls_assert_target = NULL;
   atomic_fetch_sub_explicit(&g_pool.state, 1, memory_order_release);
 }
 
@@ -823,6 +841,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   }
   g_pool.fn = fn;
   g_pool.ctx = ctx;
+  g_pool.assert_flag = assert_flag();
   g_pool.n = n;
   /* Chunks of ~1/8 of a participant's share: few atomics for cheap bodies,
    * still some balancing for uneven ones. */

@@ -90,6 +90,15 @@ void hx_set_num_threads(int n);
  * work): what runs next runs alone, as the qemu packet profiler's kernel window needs. */
 void hx_quiesce(void);
 
+/* ---- Assertions ----------------------------------------------------------
+ * Compiled `cf.assert`s call hx_assert_fail(id) when their condition is false (the kernel then goes on,
+ * with its accesses clamped in bounds). The first failure wins (atomic); later ones are dropped. The flag
+ * belongs to the thread that called the kernel: calls from pool workers inside a hx_parallel_for land in
+ * the flag of the thread that started the loop. hx_assert_take returns the calling thread's first failed
+ * id (or -1 when none failed) and clears it; the artifact loader calls it after each kernel call. */
+void hx_assert_fail(int32_t id);
+int32_t hx_assert_take(void);
+
 /* ---- Stats ---------------------------------------------------------------
  * Counters since process start or the last hx_reset_stats. tcm_live and
  * tcm_size are state, not counters: reset keeps them and sets tcm_high_water to

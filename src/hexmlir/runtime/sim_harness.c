@@ -104,8 +104,8 @@ int main(int argc, char **argv) {
   hx_stats_t st;
   hx_get_stats(&st);
   printf("hexmlir-sim: threads=%d pool_tasks=%lld pool_dispatches=%lld dma_copies=%lld dma_bytes=%lld "
-         "tcm_high_water=%lld tcm_failed=%lld OK\n", hx_num_threads(), (long long)st.pool_tasks,
+         "tcm_high_water=%lld tcm_failed=%lld assert_failed=%d OK\n", hx_num_threads(), (long long)st.pool_tasks,
          (long long)st.pool_dispatches, (long long)st.dma_copies, (long long)st.dma_bytes,
-         (long long)st.tcm_high_water, (long long)st.tcm_failed);
+         (long long)st.tcm_high_water, (long long)st.tcm_failed, (int)hx_assert_take());
   return 0;
 }

@@ -13,6 +13,7 @@ _BITS = {"f64": 64, "i64": 64, "f32": 32, "i32": 32, "f16": 16, "bf16": 16, "i16
          "index": 64}
 
 SUPPORTED_DIALECTS = ("linalg", "tensor", "arith", "math", "func", "bufferization")
+SUPPORTED_OPS = ("cf.assert",)            # compiled as a runtime check (transforms/asserts.py)
 UNSUPPORTED_OPS = ("tensor.concat", "linalg.softmax", "linalg.winograd_filter_transform")
 
 
@@ -93,7 +94,7 @@ def run(module, cx) -> None:
 
     def visit(op):
         dialect = op.name.split(".")[0]
-        if dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS:
+        if (dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS) and op.name not in SUPPORTED_OPS:
             raise UnsupportedError("op not supported by the pipeline", stage="check-input", op=op.name,
                                    loc=str(op.location))
         if op.name == "tensor.pad":                  # static pads, constant value (decompose-pad lowers it)

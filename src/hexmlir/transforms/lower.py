@@ -9,7 +9,7 @@ from torch_mlir import ir
 
 from ..errors import CompileError
 from ..ir import apply_transform, funcs, run_passes, verify
-from . import memspace
+from . import asserts, memspace
 
 
 def to_loops(module, cx) -> None:
@@ -54,6 +54,7 @@ def to_llvm_dialect(module, cx) -> None:
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
     memspace.erase(module)
+    asserts.lower(module, cx)             # cf.assert -> hx_assert_fail(id) on failure (runtime check)
     _copies_to_loops(module)
     _strided_slices_to_shuffles(module)
     run_passes(module, ", ".join([

@@ -77,6 +77,8 @@ def _import_linalg(module, args) -> str:
         except Exception as e:                               # torch.export / torch-mlir lowering errors
             raise UnsupportedError(f"torch-mlir could not import the graph: {_first_line(e)}",
                                    stage="torch-import", op=_op_from(e)) from e
+    from ...transforms import asserts
+    asserts.annotate(m)                                      # bounds checks keep their source line
     return str(m)
 
 
