@@ -6,7 +6,7 @@ from ..ir import funcs, walk
 from . import pad
 
 SUPPORTED_DIALECTS = ("linalg", "tensor", "arith", "math", "func", "bufferization")
-UNSUPPORTED_OPS = ("tensor.concat", "linalg.softmax", "linalg.winograd_filter_transform")
+UNSUPPORTED_OPS = ("linalg.softmax", "linalg.winograd_filter_transform")
 
 
 def _dynamic(t) -> bool:
