@@ -60,10 +60,6 @@ def _mutates(node) -> bool:
     return n.endswith("_") and not n.endswith("__")
 
 
-def _value(node):
-    return node.meta.get("val", node.meta.get("example_value"))
-
-
 def _is_tensor_meta(node) -> bool:
     from torch.fx.passes.shape_prop import TensorMetadata
     return isinstance(node.meta.get("tensor_meta"), TensorMetadata)
@@ -80,51 +76,113 @@ def _tuple_getitem(node) -> bool:
         isinstance(node.args[0], type(node)) and _is_tuple_of_tensors(node.args[0])
 
 
-def check_node(node, owner, cache: dict) -> tuple[str, str] | None:
-    """Import `node` alone (fresh inputs of its input shapes) and run check-input. Returns (op, reason) when
-    hexmlir rejects it, else None. Results are cached by (op, arguments, input shapes)."""
+def _key(node):
+    """Cache key of a node's check: (op, arguments with inputs numbered, input shapes and dtypes), or None."""
     import torch
-    from .backend import _import_linalg
     ins = node.all_input_nodes
-    if not all(_is_tensor_meta(n) for n in ins):
-        return None                                     # not checkable alone: its partition's compile decides
-    metas = [n.meta["tensor_meta"] for n in ins]
     idx = {n: i for i, n in enumerate(ins)}
     key = (node.op, node.target,
            repr(torch.fx.node.map_arg(node.args, lambda n: f"%{idx[n]}")),
            repr(torch.fx.node.map_arg(node.kwargs, lambda n: f"%{idx[n]}")),
-           tuple((tuple(m.shape), m.dtype) for m in metas))
+           tuple((tuple(n.meta["tensor_meta"].shape), n.meta["tensor_meta"].dtype) for n in ins))
     try:
         hash(key)
     except TypeError:
-        key = None
-    if key is not None and key in cache:
-        return cache[key]
+        return None
+    return key
+
+
+def _fresh(meta):
+    import torch
+    return torch.randn(meta.shape, dtype=meta.dtype) if meta.dtype.is_floating_point \
+        else torch.zeros(meta.shape, dtype=meta.dtype)
+
+
+def _import_nodes(nodes, owner):
+    """One graph holding each of `nodes` alone (own inputs), imported by torch-mlir (its context knows the
+    tm_tensor dialect); node i's ops carry the location "hexmlir-node":i+1."""
+    import torch
+    import torch_mlir.fx as fx
+    from .backend import _decompositions
+    g, args = torch.fx.Graph(), []
+    outs = []
+    for i, node in enumerate(nodes):
+        env = {}
+        for u in node.all_input_nodes:
+            env[u] = g.placeholder(f"n{i}_in{len(env)}")
+            args.append(_fresh(u.meta["tensor_meta"]))
+        c = g.node_copy(node, lambda n: env[n])
+        c.meta["stack_trace"] = f'  File "hexmlir-node", line {i + 1}, in forward\n'
+        outs.append(c)
+    g.output(tuple(outs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fx.export_and_import(torch.fx.GraphModule(owner, g), *args, output_type="linalg-on-tensors",
+                                    decomposition_table=_decompositions())
+
+
+def _reason(e: HexmlirError) -> str:
+    """The error without its location (a synthetic one here)."""
+    import re
+    return re.sub(r"\s*\[at [^\]]*\]", "", str(e)).strip()
+
+
+def _check_batch(nodes, owner) -> dict | None:
+    """node -> (op, reason) or None for each of `nodes`, from one import; None when the batch does not import
+    or a rejected op cannot be traced back to its node (then each node is checked alone)."""
+    import re
+    from ...ir import funcs, walk
+    from ...transforms import check_input
+    try:
+        module = _import_nodes(nodes, owner)
+    except Exception:
+        return None
+    res = dict.fromkeys(nodes)
+    lost = []
+
+    def visit(op):
+        try:
+            check_input.check_op(op)
+        except HexmlirError as e:
+            m = re.search(r'"hexmlir-node":(\d+):', str(op.location))
+            if not m:
+                lost.append(e)
+            elif res[nodes[int(m.group(1)) - 1]] is None:
+                res[nodes[int(m.group(1)) - 1]] = (e.op, _reason(e))
+    with module.context:
+        for f in funcs(module):
+            walk(f, visit)
+    return None if lost else res
+
+
+def check_node(node, owner) -> tuple[str, str] | None:
+    """Import `node` alone (fresh inputs of its input shapes) and run check-input. Returns (op, reason) when
+    hexmlir rejects it, else None."""
+    import torch
+    from .backend import _import_linalg
+    ins = node.all_input_nodes
     g = torch.fx.Graph()
     env = {n: g.placeholder(f"in{i}") for i, n in enumerate(ins)}
     g.output(g.node_copy(node, lambda n: env[n]))
-    args = [torch.randn(m.shape, dtype=m.dtype) if m.dtype.is_floating_point else torch.zeros(m.shape, dtype=m.dtype)
-            for m in metas]
-    res = None
     try:
-        text = _import_linalg(torch.fx.GraphModule(owner, g), args)
+        text = _import_linalg(torch.fx.GraphModule(owner, g), [_fresh(n.meta["tensor_meta"]) for n in ins])
         from ... import ir as hir
         from ...transforms import check_input
         with hir.context(), hir.ir.Location.unknown():
             check_input.run(hir.parse(text), None)
     except HexmlirError as e:
-        res = (e.op or _name(node), str(e))
+        return (e.op or _name(node), _reason(e))
     except Exception as e:                              # the op alone does not even run: leave it eager
-        res = (_name(node), f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}")
-    if key is not None:
-        cache[key] = res
-    return res
+        msg = str(e).strip().splitlines()
+        return (_name(node), f"{type(e).__name__}: {msg[0][:200] if msg else ''}")
+    return None
 
 
 def classify(gm) -> dict:
     """node -> (op, reason) for the nodes that must run eagerly (everything else may be partitioned).
-    Needs `tensor_meta` from ShapeProp."""
-    eager, cache = {}, {}
+    Needs `tensor_meta` from ShapeProp. The ops to check are imported together once (one distinct node per
+    (op, arguments, input shapes)); each alone only where that fails."""
+    eager, todo = {}, []
     for n in gm.graph.nodes:
         if n.op in ("placeholder", "output", "get_attr", "call_module"):
             continue                                    # call_module (export's _guards_fn): stays in the parent
@@ -134,10 +192,20 @@ def classify(gm) -> dict:
             eager[n] = (_name(n), "in-place op (mutations run eagerly in a partitioned graph)")
         elif not (_is_tensor_meta(n) or _is_tuple_of_tensors(n)):
             eager[n] = (_name(n), "produces a non-tensor value")
-        elif _base_name(n) in VIEW_LIKE:
-            continue
-        elif (bad := check_node(n, gm, cache)) is not None:
-            eager[n] = bad
+        elif _base_name(n) in VIEW_LIKE or not all(_is_tensor_meta(u) for u in n.all_input_nodes):
+            continue                                    # views import; others: their partition's compile decides
+        else:
+            todo.append(n)
+    reps, same = {}, {}
+    for n in todo:
+        k = _key(n)
+        rep = reps.setdefault(k, n) if k is not None else n
+        same.setdefault(rep, []).append(n)
+    found = _check_batch(list(same), gm) if same else {}
+    for rep, ns in same.items():
+        bad = found[rep] if found is not None else check_node(rep, gm)
+        if bad is not None:
+            eager.update(dict.fromkeys(ns, (bad[0] or _name(rep), bad[1])))
     return eager
 
 
@@ -157,7 +225,18 @@ def propose(gm, eager) -> dict:
                     if _tuple_getitem(u):
                         part[u] = cur
         top[n] = max(t_in, part.get(n, -1))
-    # a partition of views only is no kernel worth compiling (and its results would alias its inputs)
+    # A view of a partition's input used outside the partition stays eager: it is free there, and as a kernel
+    # result it would alias a kernel argument. Reverse order: such a view's input views follow it out.
+    order = list(gm.graph.nodes)
+    computes = {}
+    for n in order:
+        if n in part:
+            computes[n] = not (_tuple_getitem(n) or _base_name(n) in VIEW_LIKE) or \
+                any(computes.get(u, False) for u in n.all_input_nodes if part.get(u) == part[n])
+    for n in reversed(order):
+        if n in part and not computes[n] and any(part.get(u) != part[n] for u in n.users):
+            del part[n]
+    # a partition of views only is no kernel worth compiling
     groups = {}
     for n, p in part.items():
         groups.setdefault(p, []).append(n)
