@@ -298,7 +298,8 @@ def build(gm, part: dict):
         done += 1
         if u[0] == "n":
             n = nodes[u[1]]
-            env[n] = new.node_copy(n, lambda x: env[x])
+            if n.op != "output":                         # last, after nodes that do not feed it
+                env[n] = new.node_copy(n, lambda x: env[x])
         else:
             ins, outs = io[u[1]]
             call = new.call_module(f"hexmlir_part_{u[1]}", tuple(env[i] for i in ins))
@@ -310,6 +311,7 @@ def build(gm, part: dict):
                 heapq.heappush(ready, (first[v], v))
     if done != len(first):                               # propose() makes no cycles; say so if it ever did
         raise CompileError("partitioning made a cyclic graph", stage="torch-partition")
+    new.node_copy(nodes[-1], lambda x: env[x])
     out = torch.fx.GraphModule(root, new, class_name=type(gm).__name__)
     return out, [f"hexmlir_part_{p}" for p in sorted(groups)]
 
