@@ -1,9 +1,11 @@
 """Partitioning for the PyTorch frontend: when a graph cannot be compiled whole, the ops hexmlir rejects run in
 eager PyTorch and the rest is compiled by hexmlir in maximal partitions.
 
-1. classify: every op is imported alone by torch-mlir and checked by the pipeline's check-input (cached per op
-   and input shapes; view-like ops are not checked, torch-mlir imports them all). Rejected ops, in-place ops
-   and ops producing non-tensor values are eager; views, reshapes and tuple getitems are partition material.
+1. classify: the ops are imported by torch-mlir together, once per (op, arguments, input shapes), each with
+   its own inputs and a location naming it, and checked by the pipeline's check-input; a rejected op is
+   traced back to its node by that location (ops imported one by one where that fails). View-like ops are
+   not checked. Rejected ops, in-place ops and ops producing non-tensor values are eager; views, reshapes and
+   tuple getitems are partition material, except a view of a partition input used outside it.
 2. propose: one pass in topological order. A supported node joins the current partition unless one of its
    inputs depends on the current partition through an eager node (joining would make a cycle); then it opens
    a new partition. `top(n)`, the newest partition n depends on, makes that check O(inputs). A getitem of a
@@ -23,12 +25,13 @@ import warnings
 from ...errors import CompileError, HexmlirError
 from ...options import Options
 
-#: Ops that only reinterpret or slice their input: cheap in eager PyTorch and always importable by torch-mlir.
-#: They are partition material (a partition holding nothing else is not worth a kernel and runs eagerly).
+#: Ops that only reinterpret, slice or copy their input: cheap in eager PyTorch and importable by torch-mlir
+#: (not checked one by one). They are partition material; a partition holding nothing else is not worth a
+#: kernel and runs eagerly.
 VIEW_LIKE = {"view", "reshape", "_unsafe_view", "transpose", "permute", "contiguous", "expand", "expand_as",
              "unsqueeze", "squeeze", "flatten", "unflatten", "t", "split", "split_with_sizes", "chunk",
              "unbind", "select", "slice", "narrow", "getitem", "alias", "view_as", "reshape_as", "clone",
-             "detach", "movedim", "swapaxes", "type_as", "to", "float"}
+             "detach", "movedim", "swapaxes"}
 
 
 def _name(node) -> str:
