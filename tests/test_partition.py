@@ -325,3 +325,27 @@ def test_propose_makes_no_cycles_and_keeps_views_of_inputs_eager():
     x1 = torch.randn(4, 6, generator=rng)
     for got, ref in zip(fused(x1), gm(x1)):
         assert torch.equal(got, ref), f"seed {SEED}"
+
+
+def test_partition_whose_kernel_disagrees_runs_eagerly(monkeypatch):
+    """A kernel returning other results than its partition (here: one result short) is not used: the partition
+    runs eagerly with a warning naming it and the reason, and the graph still gives eager's values."""
+    import importlib
+    backend = importlib.import_module("hexmlir.frontends.torch.backend")   # the package exports a function too
+    g = torch.fx.Graph()
+    x = g.placeholder("x")
+    a, b = g.call_function(torch.tanh, (x,)), g.call_function(operator.mul, (x, 3.0))
+    g.output((a, b))
+    sub = torch.fx.GraphModule(torch.nn.Module(), g)
+    monkeypatch.setattr(backend, "_compile_whole", lambda gm, args, opts: (lambda *t: gm(*t)[:1]))
+    lazy = partition.LazyKernel(sub, hexmlir.Options(), 1, 3, "a graph")
+    x0 = torch.randn(33, 17, generator=torch.Generator().manual_seed(SEED))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        got = lazy(x0)
+    fb = [str(m.message) for m in w if issubclass(m.category, FallbackWarning)]
+    assert len(fb) == 1 and "partition 2 of 3 of a graph runs in eager PyTorch" in fb[0] \
+        and "do not match the partition's outputs" in fb[0], fb
+    for t, r in zip(got, sub(x0)):
+        assert torch.equal(t, r), f"seed {SEED}"
+    assert lazy.fn == sub.forward

@@ -389,10 +389,12 @@ def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: s
     blame: then the graph runs eagerly, announced with one warning naming the op from `err`."""
     from .backend import _fallback
     res = split(gm, example_inputs)
-    if res is None or not res[1] or not res[2]:
+    # calls on no graph value that return no tensor (torch's API-usage logging) run eagerly unannounced
+    blamed = res and {n: v for n, v in res[2].items() if n.all_input_nodes or _is_tensor_meta(n)}
+    if res is None or not res[1] or not blamed:
         _fallback(err, what, strict=False, stacklevel=stacklevel)
         return None
-    fused, names, eager = res
+    fused, names, eager = res[0], res[1], blamed
     for k, name in enumerate(names):
         fused._modules[name] = _lazy_module(LazyKernel(fused._modules[name], options, k, len(names), what))
     reasons = {}
