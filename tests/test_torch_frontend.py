@@ -17,10 +17,10 @@ from hexmlir.kernels.torch_models import MLP, Block, ConvNet, RMSNormSwiGLU  # n
 from hexmlir.kernels.torch_models import MODELS as SPECS  # noqa: E402
 
 
-class Concat(torch.nn.Module):
-    """torch.cat imports as tensor.concat, which the pipeline's check-input rejects."""
+class Sort(torch.nn.Module):
+    """torch.sort imports as tm_tensor.sort, which the pipeline's check-input rejects."""
     def forward(self, x):
-        return torch.cat([x, x * 3.0], dim=1) * 2.0
+        return torch.sort(x * 3.0, dim=1)[0] * 2.0
 
 
 MODELS = {name: (s.cls, s.shape("test")) for name, s in SPECS.items()}
@@ -100,34 +100,34 @@ def test_torch_compile_strict_compiles_swiglu():
         _close(f(x), m(x))
 
 
-class CatOnly(torch.nn.Module):
+class SortOnly(torch.nn.Module):
     """Nothing but a rejected op: no partition to compile."""
     def forward(self, x):
-        return torch.cat([x, x], dim=0)
+        return torch.sort(x, dim=0)[0]
 
 
 def test_unsupported_op_falls_back_with_one_warning_naming_it():
-    m = CatOnly()
+    m = SortOnly()
     x = torch.randn(3, 5)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         c = hexmlir.compile_model(m, x)
     fb = [str(x.message) for x in w if issubclass(x.category, FallbackWarning)]
-    assert len(fb) == 1 and "CatOnly runs in eager PyTorch: tensor.concat" in fb[0], fb
+    assert len(fb) == 1 and "SortOnly runs in eager PyTorch: tm_tensor.sort" in fb[0], fb
     assert not c.compiled and c.partitions == 0
     x = torch.randn(3, 5)
     _close(c(x), m(x))
 
 
 class Mixed(torch.nn.Module):
-    """Linear-GELU, torch.cat (tensor.concat, rejected by check-input), Linear-ReLU: two compilable partitions
-    around one eager op."""
+    """Linear-GELU, torch.cat, torch.sort (tm_tensor.sort, rejected by check-input), Linear-ReLU: two compilable
+    partitions around one eager op."""
     def __init__(self):
         super().__init__()
         self.l1, self.l2 = torch.nn.Linear(13, 21), torch.nn.Linear(23, 9)
 
     def forward(self, x):
-        y = torch.cat([torch.nn.functional.gelu(self.l1(x)), x[:, :2]], dim=1)
+        y = torch.sort(torch.cat([torch.nn.functional.gelu(self.l1(x)), x[:, :2]], dim=1), dim=1)[0]
         return torch.relu(self.l2(y))
 
 
@@ -145,7 +145,7 @@ def test_torch_compile_runs_only_the_rejected_op_eagerly(monkeypatch):
             x = torch.randn(3, 13)
             _close(f(x), m(x))
     eager = [str(x.message) for x in w if "eager" in str(x.message)]
-    assert len(eager) == 1 and "tensor.concat (from cat" in eager[0] and "2 partition(s)" in eager[0], eager
+    assert len(eager) == 1 and "tm_tensor.sort (from sort" in eager[0] and "2 partition(s)" in eager[0], eager
     assert len(compiled) == 2                  # the two partitions became hexmlir kernels (once each)
 
 
@@ -165,9 +165,9 @@ def test_compile_model_partitions_around_the_rejected_op(monkeypatch, tmp_path):
             x = torch.randn(3, 13)
             _close(c(x), m(x))
     eager = [str(x.message) for x in w if issubclass(x.category, FallbackWarning) and "eager" in str(x.message)]
-    assert len(eager) == 1 and "tensor.concat (from cat" in eager[0] and "Mixed" in eager[0] \
+    assert len(eager) == 1 and "tm_tensor.sort (from sort" in eager[0] and "Mixed" in eager[0] \
         and "2 partition(s)" in eager[0], eager
-    assert not c.compiled and c.partitions == 2 and c.eager_ops == ["tensor.concat (from cat.default)"]
+    assert not c.compiled and c.partitions == 2 and c.eager_ops == ["tm_tensor.sort (from sort.default)"]
     assert len(compiled) == 2                      # no recompile at later calls
     with torch.no_grad():                          # weights are arguments of the partitions too
         for p in m.parameters():
@@ -176,16 +176,16 @@ def test_compile_model_partitions_around_the_rejected_op(monkeypatch, tmp_path):
     _close(c(x), m(x))
     with pytest.raises(hexmlir.HexmlirError, match="cannot save a partitioned model"):
         c.save(tmp_path / "mixed")
-    with pytest.raises(hexmlir.UnsupportedError, match="tensor.concat"):
+    with pytest.raises(hexmlir.UnsupportedError, match="tm_tensor.sort"):
         hexmlir.compile_model(m, torch.randn(3, 13), strict=True)
 
 
 def test_strict_raises_naming_the_op():
-    with pytest.raises(hexmlir.UnsupportedError, match="tensor.concat"):
-        hexmlir.compile_model(Concat(), torch.randn(3, 5), strict=True)
+    with pytest.raises(hexmlir.UnsupportedError, match="tm_tensor.sort"):
+        hexmlir.compile_model(Sort(), torch.randn(3, 5), strict=True)
     torch._dynamo.reset()
-    f = torch.compile(Concat(), backend=make_backend(strict=True), dynamic=False)
-    with pytest.raises(Exception, match="tensor.concat"):       # Dynamo wraps backend errors
+    f = torch.compile(Sort(), backend=make_backend(strict=True), dynamic=False)
+    with pytest.raises(Exception, match="tm_tensor.sort"):       # Dynamo wraps backend errors
         f(torch.randn(3, 5))
 
 

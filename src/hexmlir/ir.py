@@ -12,7 +12,7 @@ from torch_mlir.dialects.transform import interpreter
 
 from .errors import CompileError, UnsupportedError
 
-_OP_RE = re.compile(r"'([a-z_]+\.[a-z_.]+)' op")
+_OP_RE = re.compile(r"'([a-z_]+\.[a-z_.]+)' op|custom op '([a-z_]+\.[a-z_.]+)'")
 
 
 def context() -> ir.Context:
@@ -22,8 +22,8 @@ def context() -> ir.Context:
 
 
 def _op_from(msg: str) -> str | None:
-    m = _OP_RE.search(msg)
-    return m.group(1) if m else None
+    m = _OP_RE.search(msg)                        # "'x.y' op ..." or, from the parser, "custom op 'x.y'"
+    return (m.group(1) or m.group(2)) if m else None
 
 
 def parse(text: str, stage: str = "parse") -> ir.Module:

@@ -57,12 +57,13 @@ def _fast_math(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (asserts, bufferize, canonicalize, check_input, dma, double_buffer, fusion, lower,
+    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, dma, double_buffer, fusion, lower,
                              pad, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
+        Stage("decompose-concat", concat.run),                               # tensor.concat -> inserts
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics

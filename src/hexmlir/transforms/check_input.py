@@ -14,7 +14,7 @@ _BITS = {"f64": 64, "i64": 64, "f32": 32, "i32": 32, "f16": 16, "bf16": 16, "i16
 
 SUPPORTED_DIALECTS = ("linalg", "tensor", "arith", "math", "func", "bufferization")
 SUPPORTED_OPS = ("cf.assert",)            # compiled as a runtime check (transforms/asserts.py)
-UNSUPPORTED_OPS = ("tensor.concat", "linalg.softmax", "linalg.winograd_filter_transform")
+UNSUPPORTED_OPS = ("linalg.softmax", "linalg.winograd_filter_transform")
 
 
 def _dynamic(t) -> bool:
@@ -86,26 +86,25 @@ def _check_size(t, index_bits: int, op, loc) -> None:
                    f"(< 2^{index_bits - 1} bytes)", op=op, loc=loc)
 
 
+def check_op(op, index_bits: int = 64) -> None:
+    """Raise UnsupportedError naming `op` if the pipeline cannot compile it (its nested ops not included)."""
+    dialect = op.name.split(".")[0]
+    if (dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS) and op.name not in SUPPORTED_OPS:
+        raise UnsupportedError("op not supported by the pipeline", stage="check-input", op=op.name,
+                               loc=str(op.location))
+    if op.name == "tensor.pad":                      # static pads, constant value (decompose-pad lowers it)
+        pad.check(op)
+    for v in list(op.results) + [a for r in op.regions for b in r.blocks for a in b.arguments]:
+        if _dynamic(v.type):
+            raise UnsupportedError(f"dynamic shape {v.type} (hexmlir needs static shapes)",
+                                   stage="check-input", op=op.name, loc=str(op.location))
+        _check_size(v.type, index_bits, op.name, str(op.location))
+
+
 def run(module, cx) -> None:
     index_bits = cx.target.index_bits if cx is not None and getattr(cx, "target", None) else 64
     f = _entry(module)
     _check_signature(f, index_bits)
-    fs = [f]
-
-    def visit(op):
-        dialect = op.name.split(".")[0]
-        if (dialect not in SUPPORTED_DIALECTS or op.name in UNSUPPORTED_OPS) and op.name not in SUPPORTED_OPS:
-            raise UnsupportedError("op not supported by the pipeline", stage="check-input", op=op.name,
-                                   loc=str(op.location))
-        if op.name == "tensor.pad":                  # static pads, constant value (decompose-pad lowers it)
-            pad.check(op)
-        for v in list(op.results) + [a for r in op.regions for b in r.blocks for a in b.arguments]:
-            if _dynamic(v.type):
-                raise UnsupportedError(f"dynamic shape {v.type} (hexmlir needs static shapes)",
-                                       stage="check-input", op=op.name, loc=str(op.location))
-            _check_size(v.type, index_bits, op.name, str(op.location))
-
-    for f in fs:
-        for a in f.regions[0].blocks[0].arguments:
-            _check_size(a.type, index_bits, "func.func", str(f.location))
-        walk(f, visit)
+    for a in f.regions[0].blocks[0].arguments:
+        _check_size(a.type, index_bits, "func.func", str(f.location))
+    walk(f, lambda op: check_op(op, index_bits))

@@ -45,7 +45,10 @@ def _split(options: dict):
 def _decompositions():
     """torch-mlir's default decompositions plus small exact rewrites the Linalg pipeline handles better:
     x ** 2 (RMSNorm, variance) and x ** 3 (tanh GELU) become products; as math.fpowi with an i64 exponent they
-    fail vectorized lowering (llvm.intr.powi takes a scalar exponent)."""
+    fail vectorized lowering (llvm.intr.powi takes a scalar exponent). And what torch-mlir cannot import:
+    a view of a non-contiguous tensor (decompositions such as SDPA's change strides that a later view relied
+    on: a contiguous copy first, values are the same), cumsum (tm_tensor.scan: log-step shifted adds) and
+    nn.TransformerEncoderLayer's fused op."""
     import torch
     from torch_mlir.extras.fx_decomp_util import get_decomposition_table
     table = dict(get_decomposition_table())
@@ -63,7 +66,64 @@ def _decompositions():
         inner = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
         return 0.5 * x * (1.0 + torch.tanh(inner))
     table[aten.gelu.default] = gelu
+
+    def view(x, size):
+        if x.is_contiguous():
+            return NotImplemented
+        return aten._unsafe_view.default(aten.clone.default(x, memory_format=torch.contiguous_format), size)
+    table[aten.view.default] = view
+
+    def cumsum(x, dim, dtype=None):                # torch-mlir: tm_tensor.scan, which hexmlir does not compile
+        if dtype is None and not x.dtype.is_floating_point:
+            dtype = torch.int64
+        if dtype is not None:
+            x = aten._to_copy.default(x, dtype=dtype)
+        dim = dim % max(x.dim(), 1)
+        n, k = (x.shape[dim] if x.dim() else 1), 1
+        while k < n:                               # Hillis-Steele: log2(n) shifted adds
+            pad = [0, 0] * (x.dim() - 1 - dim) + [k, 0]
+            x = x + aten.constant_pad_nd.default(aten.slice.Tensor(x, dim, 0, n - k), pad, 0)
+            k *= 2
+        return x
+    table[aten.cumsum.default] = cumsum
+    table[aten._transformer_encoder_layer_fwd.default] = _transformer_encoder_layer
     return table
+
+
+def _transformer_encoder_layer(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu,
+                               norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2,
+                               ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2, mask=None, mask_type=None):
+    """nn.TransformerEncoderLayer's fused inference op (its fast path under no_grad, batch_first) written out
+    in the ops it stands for; with an attention mask it stays unsupported."""
+    import math
+    import torch
+    F = torch.nn.functional
+    if mask is not None or src.dim() != 3:
+        return NotImplemented
+    B, L, E = src.shape
+    dh = E // num_heads
+
+    def attention(x):
+        q, k, v = F.linear(x, qkv_weight, qkv_bias).split(E, dim=-1)
+        q, k, v = (t.reshape(B, L, num_heads, dh).transpose(1, 2) for t in (q, k, v))
+        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(dh)), dim=-1)
+        return F.linear(torch.matmul(a, v).transpose(1, 2).reshape(B, L, E), proj_weight, proj_bias)
+
+    def ffn(x):
+        h = F.linear(x, ffn_weight_1, ffn_bias_1)
+        return F.linear(F.gelu(h) if use_gelu else F.relu(h), ffn_weight_2, ffn_bias_2)
+
+    def norm1(x):
+        return F.layer_norm(x, (E,), norm_weight_1, norm_bias_1, eps)
+
+    def norm2(x):
+        return F.layer_norm(x, (E,), norm_weight_2, norm_bias_2, eps)
+    x = src
+    if norm_first:
+        x = x + attention(norm1(x))
+        return x + ffn(norm2(x))
+    x = norm1(x + attention(x))
+    return norm2(x + ffn(x))
 
 
 def _import_linalg(module, args) -> str:
@@ -176,101 +236,13 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
         return gm.forward if fused is None else fused.forward
 
 
-def _check_node(node) -> str | None:
-    """Import one FX node alone and run the pipeline's check-input; returns the rejected op's name or None.
-    Nodes whose inputs are not plain tensors are not checked alone (their partition's compile decides)."""
-    import operator
-    import torch
-    from torch.fx.passes.shape_prop import TensorMetadata
-    if node.target is operator.getitem:
-        return None
-    ins = node.all_input_nodes
-    if not all(isinstance(n.meta.get("tensor_meta"), TensorMetadata) for n in ins):
-        return None
-    g = torch.fx.Graph()
-    env = {n: g.placeholder(f"in{i}") for i, n in enumerate(ins)}
-    g.output(g.node_copy(node, lambda n: env[n]))
-    args = []
-    for n in ins:
-        tm = n.meta["tensor_meta"]
-        args.append(torch.randn(tm.shape, dtype=tm.dtype) if tm.dtype.is_floating_point
-                    else torch.zeros(tm.shape, dtype=tm.dtype))
-    try:
-        text = _import_linalg(torch.fx.GraphModule(torch.nn.Module(), g), args)
-        from ... import ir as hir
-        from ...transforms import check_input
-        with hir.context(), hir.ir.Location.unknown():
-            check_input.run(hir.parse(text), None)
-    except HexmlirError as e:
-        return e.op or str(node.target)
-    return None
-
-
-class _LazyKernel:
-    """A fused partition: compiled by hexmlir at its first call (its inputs fix the shapes)."""
-
-    def __init__(self, sub, options: Options):
-        self.sub, self.options, self.fn = sub, options, None
-
-    def __call__(self, *args):
-        if self.fn is None:
-            try:
-                self.fn = _compile_whole(self.sub, list(args), self.options)
-            except HexmlirError as e:
-                _fallback(e, "a partition", strict=False)
-                self.fn = self.sub.forward
-        return self.fn(*args)
-
-
 def _partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph",
                  stacklevel: int = 4):
-    """The ops check-input rejects (checked one node at a time) run eagerly; maximal supported partitions are
-    compiled by hexmlir at their first call. One warning names the eager ops. Returns the partitioned
-    GraphModule (`hexmlir_partitions`, `hexmlir_eager_ops` set), or None when no single op is to blame: then
-    the graph runs eagerly, announced with one warning naming the op from `err`."""
-    from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
-    from torch.fx.passes.operator_support import OperatorSupportBase
-    from torch.fx.passes.shape_prop import ShapeProp
-    try:
-        ShapeProp(gm).propagate(*example_inputs)
-        calls = [n for n in gm.graph.nodes if n.op == "call_function"]
-        bad = {n: op for n in calls if (op := _check_node(n))}
-    except Exception:                                   # shape propagation of an unusual graph: no partitioning
-        bad = {}
-    if not bad or len(bad) == len(calls):
-        _fallback(err, what, strict=False, stacklevel=stacklevel)
-        return None
-
-    class Support(OperatorSupportBase):
-        def is_node_supported(self, submodules, node):
-            return node.op == "call_function" and node not in bad
-
-    fused = CapabilityBasedPartitioner(gm, Support(), allows_single_node_partition=True).partition_and_fuse()
-    n_parts = 0
-    for node in fused.graph.nodes:
-        if node.op == "call_module" and node.target.startswith("fused_"):
-            fused._modules[node.target] = _LazyModule(_LazyKernel(getattr(fused, node.target), options))
-            n_parts += 1
-    ops = sorted({f"{op} (from {getattr(n.target, '__name__', n.target)})" for n, op in bad.items()})
-    warnings.warn(f"hexmlir: {', '.join(ops)} run(s) in eager PyTorch; the rest of {what} is compiled by "
-                  f"hexmlir in {n_parts} partition(s) (whole-graph compile failed: {err})", FallbackWarning,
-                  stacklevel=stacklevel)
-    fused.hexmlir_partitions, fused.hexmlir_eager_ops = n_parts, ops
-    return fused
+    """Rejected ops eager, maximal supported partitions compiled by hexmlir (partition.py)."""
+    from . import partition
+    return partition.partitioned(gm, example_inputs, options, err, what, stacklevel + 1)
 
 
-def _LazyModule(lazy: _LazyKernel):
-    """An nn.Module calling `lazy` (GraphModule children must be modules; torch is imported lazily)."""
-    import torch
-
-    class LazyKernelModule(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lazy = lazy
-
-        def forward(self, *args):
-            return self.lazy(*args)
-    return LazyKernelModule()
 #: Inductor settings of route A (applied with torch._inductor.config.patch around the compile only).
 #: cpu_backend="triton": CPU kernels are Triton, compiled by hexmlir's 'cpu' Triton backend.
 #: max_autotune_gemm + TRITON-only GEMM/conv backends: mm/addmm/bmm (and convolutions) become Inductor's Triton
@@ -394,22 +366,9 @@ class CompiledModel:
 
 
 def _partition_model(module, args, options: Options, err: HexmlirError, what: str):
-    """compile_model's partitioning: torch.export the functional model to an FX graph (aten ops) and hand it
-    to _partitioned, the torch.compile path's. The partitions are compiled now (ahead of time) by one run on
-    the example arguments. Returns the partitioned GraphModule, or None (whole model eager, warned)."""
-    import torch
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            gm = torch.export.export(module, tuple(args)).module()
-    except Exception:                                   # not exportable: the whole model runs eagerly
-        _fallback(err, what, strict=False, stacklevel=5)
-        return None
-    fused = _partitioned(gm, args, options, err, what=what, stacklevel=5)   # user -> hexmlir.compile_model
-    if fused is not None:
-        with torch.no_grad():
-            fused(*args)
-    return fused
+    """compile_model's partitioning of the exported functional model (partition.py)."""
+    from . import partition
+    return partition.partition_model(module, args, options, err, what)
 
 
 def _functional(model):
