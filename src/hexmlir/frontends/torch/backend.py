@@ -133,45 +133,190 @@ def _fallback(e: HexmlirError, what: str, strict: bool, stacklevel: int = 3):
     if strict:
         raise e
     op = e.op or "unknown op"
-    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {op} is not supported ({e})", FallbackWarning,
-                  stacklevel=stacklevel)
+    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {op} is not supported ({e}); 0 hexmlir partitions ran",
+                  FallbackWarning, stacklevel=stacklevel)
+
+
+def _typed(e: Exception, what: str) -> HexmlirError:
+    """Any failure while compiling as a typed error (torch, torch.export and binding errors included)."""
+    if isinstance(e, HexmlirError):
+        return e
+    err = CompileError(f"{what}: {type(e).__name__}: {_first_line(e)}", stage="torch-frontend", op=_op_from(e))
+    err.__cause__ = e
+    return err
+
+
+# ---------------------------------------------------------------- graph outputs
+
+def _output_plan(outs, inputs: dict):
+    """Where each graph output comes from, so the kernel returns each computed tensor once.
+
+    `outs`: the output node's values; `inputs`: placeholder node -> argument index. Returns (slots, uniq):
+    slots[i] is None (a None output, e.g. the gradient of an input that needs none), ("in", j) (argument j
+    passed through: AOTAutograd returns inputs it saves for the backward) or ("res", k) (kernel result k);
+    uniq lists the computed nodes, each once: a node returned twice (a forward output also saved for the
+    backward) would be a duplicate function result, which bufferization's out-params pass cannot take."""
+    import torch
+    slots, uniq = [], []
+    for o in outs:
+        if o is None:
+            slots.append(None)
+        elif isinstance(o, torch.fx.Node) and o.op == "placeholder" and o in inputs:
+            slots.append(("in", inputs[o]))
+        elif isinstance(o, torch.fx.Node):
+            val = o.meta.get("val", o.meta.get("example_value"))
+            if val is not None and not isinstance(val, torch.Tensor):
+                raise UnsupportedError(f"graph returns a non-tensor value ({type(val).__name__} from {o.name})",
+                                       stage="torch-import", op=str(o.target))
+            if o not in uniq:
+                uniq.append(o)
+            slots.append(("res", uniq.index(o)))
+        else:
+            raise UnsupportedError(f"graph returns a non-tensor value ({o!r})", stage="torch-import")
+    return slots, uniq
+
+
+def _fill(slots, args, res):
+    return [None if s is None else (args[s[1]] if s[0] == "in" else res[s[1]]) for s in slots]
+
+
+def _with_outputs(gm, outs):
+    """A copy of `gm` returning the tuple `outs` (its nodes) instead; dead nodes dropped, placeholders kept."""
+    import torch
+    g, env = torch.fx.Graph(), {}
+    for node in gm.graph.nodes:
+        if node.op == "output":
+            g.output(tuple(env[n] for n in outs))
+        else:
+            env[node] = g.node_copy(node, lambda n: env[n])
+    g.eliminate_dead_code()
+    return torch.fx.GraphModule(gm, g)
+
+
+def _unique_results(text: str):
+    """Imported functions can still return one value twice (detach, clone and same-shape views fold away in
+    torch-mlir's lowering) or return an argument as it is; upstream's buffer-results-to-out-params crashes on
+    the first, and the second needs no kernel work. Returns (text, plan): the function rewritten to return each
+    computed value once, and per original result ("res", k) or ("in", argument index)."""
+    from ... import ir as hir
+    from torch_mlir.dialects import func
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(text, stage="torch-import")
+        fns = [op for op in m.body.operations if op.operation.name == "func.func"]
+        if len(fns) != 1:
+            return text, None
+        fn = fns[0]
+        block = fn.regions[0].blocks[0]
+        ret = list(block.operations)[-1]
+        plan, uniq = [], []
+        for v in ret.operands:
+            if isinstance(v, hir.ir.BlockArgument) and v.owner == block:
+                plan.append(("in", v.arg_number))
+                continue
+            k = next((i for i, u in enumerate(uniq) if u == v), None)
+            if k is None:
+                uniq.append(v)
+                k = len(uniq) - 1
+            plan.append(("res", k))
+        if len(uniq) == len(plan):
+            return text, plan
+        with hir.ir.InsertionPoint(ret):
+            func.ReturnOp(uniq)
+        ret.operation.erase()
+        fn.operation.attributes["function_type"] = hir.ir.TypeAttr.get(hir.ir.FunctionType.get(
+            [a.type for a in block.arguments], [u.type for u in uniq]))
+        return str(m), plan
+
+
+def _graph_kernel(text: str, options: Options):
+    """(LinalgGraph or None, plan): the imported function compiled, each computed result once; plan maps the
+    function's results to kernel results or arguments (_unique_results). None when nothing is computed."""
+    text, plan = _unique_results(text)
+    n = sum(1 for p in plan if p[0] == "res")
+    if n == 0:
+        return None, plan
+    kernel, used = _compile_kernel(text, options)
+    return LinalgGraph(kernel, text, used, max(k for kind, k in plan if kind == "res") + 1, single=False), plan
 
 
 # ---------------------------------------------------------------- torch.compile backend (Dynamo)
 
 def _compile_whole(gm, example_inputs, options: Options):
-    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError."""
+    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError.
+    Outputs that are inputs, None or repeated are not kernel results (_output_plan)."""
     import torch
     _check_tensors(example_inputs, "graph")
-    with torch.no_grad():
-        outs = gm(*example_inputs)                     # the output structure
-    seq = isinstance(outs, (tuple, list))
-    outs_l = list(outs) if seq else [outs]
-    if not all(isinstance(o, torch.Tensor) for o in outs_l):
-        raise UnsupportedError("graph returns a non-tensor value", stage="torch-import")
-    text = _import_linalg(gm, example_inputs)
-    kernel, used = _compile_kernel(text, options)
-    g = LinalgGraph(kernel, text, used, len(outs_l), single=False)
+    out = gm.graph.output_node().args[0]
+    seq = isinstance(out, (tuple, list))
+    phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    slots, uniq = _output_plan(list(out) if seq else [out], {n: i for i, n in enumerate(phs)})
+    g, plan = None, []
+    if uniq:
+        g, plan = _graph_kernel(_import_linalg(_with_outputs(gm, uniq), example_inputs), options)
 
     def run(*args):
-        res = g(*args)
-        return list(res) if isinstance(outs, list) else (res if seq else res[0])
+        with torch.no_grad():
+            res = _fill(slots, args, _fill(plan, args, g(*args)) if g is not None else _fill(plan, args, ()))
+        return (list(res) if isinstance(out, list) else tuple(res)) if seq else res[0]
     run.hexmlir_graph = g
     return run
 
 
-def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options):
-    """Compile one Dynamo graph; returns a callable taking the graph's inputs. If the whole graph fails, the ops
-    the pipeline rejects run eagerly and the rest is compiled (_partitioned)."""
+def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options, what: str = "a graph"):
+    """Compile one graph; returns a callable taking the graph's inputs. If the whole graph fails, the ops the
+    pipeline rejects run eagerly and the rest is compiled (_partitioned)."""
     if route == "inductor":
         return _inductor(gm, example_inputs, options)
     try:
-        return _compile_whole(gm, example_inputs, options)
+        try:
+            return _compile_whole(gm, example_inputs, options)
+        except Exception as e:                          # torch errors too: typed, then fallback or raise
+            raise _typed(e, f"compiling {what}") from e
     except HexmlirError as e:
         if strict:
             raise
-        fused = _partitioned(gm, example_inputs, options, e)
-        return gm.forward if fused is None else fused.forward
+        fused = _partitioned(gm, example_inputs, options, e, what=what)
+        if fused is None:
+            return gm.forward
+        import torch
+        with torch.no_grad():                           # compile the partitions now, outside AOTAutograd's run
+            fused(*example_inputs)
+        return fused.forward
+
+
+def _real_inputs(example_inputs):
+    """AOTAutograd hands its compilers fake tensors; the import traces real ones (values do not matter:
+    integer inputs are zeros, valid as indices)."""
+    import torch
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    out = []
+    with unset_fake_temporarily():
+        for t in example_inputs:
+            if isinstance(t, torch.Tensor):
+                t = (torch.randn(tuple(t.shape), dtype=t.dtype) if t.dtype.is_floating_point
+                     else torch.zeros(tuple(t.shape), dtype=t.dtype))
+            out.append(t)
+    return out
+
+
+def _aot_backend(gm, example_inputs, strict: bool, options: Options):
+    """Route linalg under torch.compile: AOTAutograd functionalizes the Dynamo graph (in-place ops, buffer
+    updates and BatchNorm running statistics become graph outputs that its runtime copies back into the
+    caller's tensors, as eager would) and, when gradients are needed, splits it into a forward and a backward
+    graph; hexmlir compiles each (fw_compiler, bw_compiler, inference_compiler). A graph that does not compile
+    falls back on its own (partitions or eager, with a FallbackWarning) or raises with strict=True."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    def compiler(kind):
+        def compile_fn(g, ex):
+            with unset_fake_temporarily():
+                return make_boxed_func(_compile_graph(g, _real_inputs(ex), "linalg", strict, options,
+                                                      what=f"the {kind} graph"))
+        return compile_fn
+    return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
+                        inference_compiler=compiler("inference"))(gm, example_inputs)
 
 
 def _check_node(node) -> str | None:
@@ -320,7 +465,9 @@ def backend(gm, example_inputs, **options):
     """The Dynamo backend registered as "hexmlir". Options: route=, strict=, plus any hexmlir Options field;
     pass them with torch.compile(model, backend=hexmlir.frontends.torch.make_backend(**options))."""
     route, strict, opts = _split(options)
-    return _compile_graph(gm, list(example_inputs), route, strict, opts)
+    if route == "inductor":
+        return _inductor(gm, list(example_inputs), opts)
+    return _aot_backend(gm, list(example_inputs), strict, opts)
 
 
 def make_backend(**options):
