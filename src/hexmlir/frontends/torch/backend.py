@@ -132,8 +132,8 @@ def _check_tensors(args, where: str):
 def _fallback(e: HexmlirError, what: str, strict: bool, stacklevel: int = 3):
     if strict:
         raise e
-    op = e.op or "unknown op"
-    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {op} is not supported ({e}); 0 hexmlir partitions ran",
+    why = f"{e.op} is not supported ({e})" if e.op else str(e)
+    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {why}; 0 hexmlir partitions ran for it",
                   FallbackWarning, stacklevel=stacklevel)
 
 
@@ -152,15 +152,15 @@ def _output_plan(outs, inputs: dict):
     """Where each graph output comes from, so the kernel returns each computed tensor once.
 
     `outs`: the output node's values; `inputs`: placeholder node -> argument index. Returns (slots, uniq):
-    slots[i] is None (a None output, e.g. the gradient of an input that needs none), ("in", j) (argument j
+    slots[i] is ("const", v) (None, e.g. the gradient of an input that needs none, or a Python scalar), ("in", j) (argument j
     passed through: AOTAutograd returns inputs it saves for the backward) or ("res", k) (kernel result k);
     uniq lists the computed nodes, each once: a node returned twice (a forward output also saved for the
     backward) would be a duplicate function result, which bufferization's out-params pass cannot take."""
     import torch
     slots, uniq = [], []
     for o in outs:
-        if o is None:
-            slots.append(None)
+        if o is None or isinstance(o, (bool, int, float, str)):
+            slots.append(("const", o))
         elif isinstance(o, torch.fx.Node) and o.op == "placeholder" and o in inputs:
             slots.append(("in", inputs[o]))
         elif isinstance(o, torch.fx.Node):
@@ -177,7 +177,7 @@ def _output_plan(outs, inputs: dict):
 
 
 def _fill(slots, args, res):
-    return [None if s is None else (args[s[1]] if s[0] == "in" else res[s[1]]) for s in slots]
+    return [args[k] if kind == "in" else res[k] if kind == "res" else k for kind, k in slots]
 
 
 def _with_outputs(gm, outs):
@@ -489,11 +489,14 @@ class CompiledModel:
     `eager_reason` says why the model is not one kernel (None when it is)."""
 
     def __init__(self, model, route, graph=None, fn=None, names=(), eager_reason=None, partitions=0,
-                 eager_ops=()):
+                 eager_ops=(), layout=None):
         self.model, self.route, self.graph, self._fn = model, route, graph, fn
         self.names = list(names)
         self.eager_reason = eager_reason     # why it is not one kernel (partitioned or eager), or None
         self.partitions, self.eager_ops = partitions, list(eager_ops)
+        self.layout = layout                 # _Layout of a whole kernel: outputs, mutations
+        self._mode = _mode_key(model)        # train/eval flags the graph was traced with
+        self._remake, self._other = None, {}
 
     @property
     def compiled(self) -> bool:
@@ -507,6 +510,13 @@ class CompiledModel:
 
     def __call__(self, *inputs):
         import torch
+        mode = _mode_key(self.model)
+        if mode != self._mode and self._remake is not None:
+            # train() / eval() changed what the model computes (BatchNorm, dropout): the graph traced in the
+            # other mode would be silently wrong, so compile (once) for this mode too
+            if mode not in self._other:
+                self._other[mode] = self._remake()
+            return self._other[mode](*inputs)
         if self.partitions:
             with torch.no_grad():                      # the exported graph is the inference one
                 return self._fn(*self._weights(), *inputs)
@@ -515,8 +525,7 @@ class CompiledModel:
         if self.route == "inductor":
             with torch.no_grad():                      # the graph compiled ahead of time is the inference one
                 return self._fn(*inputs)
-        res = self.graph(*self._weights(), *inputs)
-        return res
+        return self.layout.run(self.graph, self._weights() + list(inputs), type(self.model).__name__)
 
     def save(self, directory) -> Path:
         """Write the artifact (kernel.so + kernel.json + runtime) and model.json (argument names) to `directory`.
@@ -533,8 +542,8 @@ class CompiledModel:
         d.mkdir(parents=True, exist_ok=True)
         driver.compile(self.graph.mlir_text, self.graph.options, output=str(d / "kernel.so"))
         (d / "model.mlir").write_text(self.graph.mlir_text)
-        (d / "model.json").write_text(json.dumps({"weights": self.names, "options": self.graph.options.key()},
-                                                  indent=1))
+        (d / "model.json").write_text(json.dumps({"weights": self.names, "options": self.graph.options.key(),
+                                                  **self.layout.describe()}, indent=1))
         return d
 
 
@@ -594,25 +603,131 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         return CompiledModel(model, route, fn=fn)
     names, weights, functional = _functional(model)
     what = type(model).__name__
-    try:
-        _check_tensors(example_inputs, "model")
-        with torch.no_grad():
-            out = model(*example_inputs)
-        if not isinstance(out, torch.Tensor):
-            raise UnsupportedError("compile_model handles models returning one tensor", stage="torch-import")
-    except HexmlirError as e:
-        _fallback(e, what, strict)
-        return CompiledModel(model, route, names=names, eager_reason=str(e))
     args = weights + list(example_inputs)
     try:
-        text = _import_linalg(functional, args)
-        kernel, used = _compile_kernel(text, opts)
+        try:
+            _check_tensors(example_inputs, "model")
+            layout, text = _export_model(functional, args)
+            graph, layout.plan = _graph_kernel(text, opts) if text is not None else (None, [])
+        except Exception as e:                          # torch.export and torch errors too: typed
+            raise _typed(e, f"compiling {what}") from e
     except HexmlirError as e:
         if strict:
             raise
         fused = _partition_model(functional, args, opts, e, what)   # rejected ops eager, the rest compiled
         if fused is None:
-            return CompiledModel(model, route, names=names, eager_reason=str(e))
-        return CompiledModel(model, route, fn=fused, names=names, eager_reason=str(e),
-                             partitions=fused.hexmlir_partitions, eager_ops=fused.hexmlir_eager_ops)
-    return CompiledModel(model, route, LinalgGraph(kernel, text, used, 1, single=True), names=names)
+            c = CompiledModel(model, route, names=names, eager_reason=str(e))
+        else:
+            c = CompiledModel(model, route, fn=fused, names=names, eager_reason=str(e),
+                              partitions=fused.hexmlir_partitions, eager_ops=fused.hexmlir_eager_ops)
+    else:
+        c = CompiledModel(model, route, graph, names=names, layout=layout)
+    c._remake = lambda: compile_model(model, example_inputs, target, route=route, strict=strict, **options)
+    return c
+
+
+def _mode_key(model):
+    return tuple(m.training for m in model.modules())
+
+
+class _Layout:
+    """How compile_model's kernel results become the model's outputs and in-place updates.
+
+    torch.export functionalizes the model: an in-place update of an argument (a buffer such as BatchNorm's
+    running statistics or a counter, or a user input) becomes an extra graph output, listed in the graph
+    signature (USER_INPUT_MUTATION: weights and buffers are the functional model's inputs). After each call
+    these are copied back into the caller's tensors, as eager would have updated them."""
+
+    def __init__(self, slots, mutations, user, out_spec):
+        self.slots, self.mutations, self.user, self.out_spec = slots, mutations, user, out_spec
+        self.plan = []
+
+    def run(self, graph, args, what):
+        import torch
+        from torch.utils._pytree import tree_unflatten
+        res = graph(*args) if graph is not None else ()
+        flat = _fill(self.slots, args, _fill(self.plan, args, res))
+        with torch.no_grad():
+            for i, j in self.mutations:
+                args[j].copy_(flat[i])
+        outs = [flat[i] for i in self.user]
+        if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+            outs = _no_backward(outs, [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad], what)
+        return tree_unflatten(outs, self.out_spec)
+
+    def describe(self) -> dict:
+        """For model.json: where each output and each in-place update comes from (kernel result k or
+        argument j; arguments are the weights, then the inputs)."""
+        def where(i):
+            kind, k = self.slots[i]
+            if kind == "res":
+                kind, k = self.plan[k]
+            return {"res": "result", "in": "argument", "const": "constant"}[kind], k
+        return {"outputs": [dict([where(i)]) for i in self.user],
+                "updates": [{"argument": j, "from": dict([where(i)])} for i, j in self.mutations]}
+
+
+def _no_backward(outs, needs_grad, what):
+    """compile_model compiles the inference graph: outputs that would carry gradients get a backward that
+    raises, so a loss through them cannot silently leave the model's parameters without gradients."""
+    import torch
+    idx = [i for i, o in enumerate(outs) if o.is_floating_point()]
+    n = len(idx)
+
+    class NoBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *ts):
+            return tuple(t.view_as(t) for t in ts[:n])
+
+        @staticmethod
+        def backward(ctx, *grads):
+            raise UnsupportedError(f"hexmlir.compile_model compiled {what} for inference: no backward. Train with "
+                                   "torch.compile(model, backend='hexmlir', dynamic=False), which compiles forward "
+                                   "and backward with hexmlir", stage="torch-autograd")
+    outs = list(outs)
+    for i, t in zip(idx, NoBackward.apply(*[outs[i] for i in idx], *needs_grad)):
+        outs[i] = t
+    return outs
+
+
+def _export_model(functional, args):
+    """torch.export of the functional model -> (_Layout, Linalg text or None when nothing is computed)."""
+    import torch
+    import torch_mlir.fx as fx
+    from torch.export.graph_signature import InputKind, OutputKind
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            prog = torch.export.export(functional, tuple(args))
+            prog = prog.run_decompositions(_decompositions())
+        except Exception as e:
+            raise UnsupportedError(f"torch.export failed: {type(e).__name__}: {_first_line(e)}",
+                                   stage="torch-export", op=_op_from(e)) from e
+    sig = prog.graph_signature
+    user_in = [sp.arg.name for sp in sig.input_specs if sp.kind == InputKind.USER_INPUT]
+    pos = {name: i for i, name in enumerate(user_in)}
+    out_node = prog.graph.output_node()
+    outs = list(out_node.args[0])
+    mutations, user = [], []
+    for i, sp in enumerate(sig.output_specs):
+        if sp.kind == OutputKind.USER_INPUT_MUTATION:
+            mutations.append((i, pos[sp.target]))
+        elif sp.kind == OutputKind.USER_OUTPUT:
+            user.append(i)
+        else:
+            raise UnsupportedError(f"exported graph has a {sp.kind.name} output", stage="torch-import")
+    phs = {n: pos[n.name] for n in prog.graph.nodes if n.op == "placeholder" and n.name in pos}
+    slots, uniq = _output_plan(outs, phs)
+    layout = _Layout(slots, mutations, user, prog.call_spec.out_spec)
+    if not uniq:
+        return layout, None
+    out_node.args = (tuple(uniq),)                      # each computed value once (_output_plan)
+    prog.graph.eliminate_dead_code()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            m = fx.export_and_import(prog, output_type="linalg-on-tensors", decomposition_table={})
+        except Exception as e:
+            raise UnsupportedError(f"torch-mlir could not import the graph: {_first_line(e)}",
+                                   stage="torch-import", op=_op_from(e)) from e
+    return layout, str(m)
