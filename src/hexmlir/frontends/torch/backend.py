@@ -497,6 +497,7 @@ class CompiledModel:
         self.layout = layout                 # _Layout of a whole kernel: outputs, mutations
         self._mode = _mode_key(model)        # train/eval flags the graph was traced with
         self._remake, self._other = None, {}
+        self.what, self.strict, self.functional, self.warned_backward = type(model).__name__, False, None, False
 
     @property
     def compiled(self) -> bool:
@@ -518,14 +519,20 @@ class CompiledModel:
                 self._other[mode] = self._remake()
             return self._other[mode](*inputs)
         if self.partitions:
+            from torch.utils._pytree import tree_flatten, tree_unflatten
+            args = self._weights() + list(inputs)
+            grad = _needs_grad(args)
+            saved = {j: a.detach().clone() for j, a in enumerate(args) if grad and not a.requires_grad}
             with torch.no_grad():                      # the exported graph is the inference one
-                return self._fn(*self._weights(), *inputs)
+                flat, spec = tree_flatten(self._fn(*args))
+            return tree_unflatten(_eager_backward(flat, args, saved, self), spec) if grad else \
+                tree_unflatten(flat, spec)
         if self.eager_reason is not None:
             return self.model(*inputs)
         if self.route == "inductor":
             with torch.no_grad():                      # the graph compiled ahead of time is the inference one
                 return self._fn(*inputs)
-        return self.layout.run(self.graph, self._weights() + list(inputs), type(self.model).__name__)
+        return self.layout.run(self.graph, self._weights() + list(inputs), self)
 
     def save(self, directory) -> Path:
         """Write the artifact (kernel.so + kernel.json + runtime) and model.json (argument names) to `directory`.
@@ -622,6 +629,7 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
                               partitions=fused.hexmlir_partitions, eager_ops=fused.hexmlir_eager_ops)
     else:
         c = CompiledModel(model, route, graph, names=names, layout=layout)
+    c.strict, c.functional = strict, functional
     c._remake = lambda: compile_model(model, example_inputs, target, route=route, strict=strict, **options)
     return c
 
@@ -642,17 +650,19 @@ class _Layout:
         self.slots, self.mutations, self.user, self.out_spec = slots, mutations, user, out_spec
         self.plan = []
 
-    def run(self, graph, args, what):
+    def run(self, graph, args, cm):
         import torch
         from torch.utils._pytree import tree_unflatten
+        grad = _needs_grad(args)
+        saved = {j: args[j].detach().clone() for _, j in self.mutations} if grad else {}
         res = graph(*args) if graph is not None else ()
         flat = _fill(self.slots, args, _fill(self.plan, args, res))
         with torch.no_grad():
             for i, j in self.mutations:
                 args[j].copy_(flat[i])
         outs = [flat[i] for i in self.user]
-        if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
-            outs = _no_backward(outs, [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad], what)
+        if grad:
+            outs = _eager_backward(outs, args, saved, cm)
         return tree_unflatten(outs, self.out_spec)
 
     def describe(self) -> dict:
@@ -667,25 +677,50 @@ class _Layout:
                 "updates": [{"argument": j, "from": dict([where(i)])} for i, j in self.mutations]}
 
 
-def _no_backward(outs, needs_grad, what):
-    """compile_model compiles the inference graph: outputs that would carry gradients get a backward that
-    raises, so a loss through them cannot silently leave the model's parameters without gradients."""
+def _needs_grad(args) -> bool:
     import torch
-    idx = [i for i, o in enumerate(outs) if o.is_floating_point()]
+    return torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)
+
+
+def _eager_backward(outs, args, saved, cm):
+    """compile_model compiles the inference graph. Outputs that eager would give a grad_fn get one whose
+    backward recomputes the model eagerly (torch.func-style, on the arguments as they were before this call's
+    in-place updates) and differentiates that: parameters get their gradients, announced by one
+    FallbackWarning; with strict=True it raises instead. torch.compile(backend="hexmlir") compiles both."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+    idx = [i for i, o in enumerate(outs) if isinstance(o, torch.Tensor) and o.is_floating_point()
+           and not o.requires_grad]
+    leaves = [j for j, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
     n = len(idx)
 
-    class NoBackward(torch.autograd.Function):
+    class EagerBackward(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *ts):
             return tuple(t.view_as(t) for t in ts[:n])
 
         @staticmethod
         def backward(ctx, *grads):
-            raise UnsupportedError(f"hexmlir.compile_model compiled {what} for inference: no backward. Train with "
-                                   "torch.compile(model, backend='hexmlir', dynamic=False), which compiles forward "
-                                   "and backward with hexmlir", stage="torch-autograd")
+            err = UnsupportedError(f"{cm.what} was compiled by hexmlir.compile_model for inference, without a "
+                                   "backward; torch.compile(model, backend='hexmlir', dynamic=False) compiles "
+                                   "forward and backward", stage="torch-autograd", op="backward")
+            if cm.strict:
+                raise err
+            if not cm.warned_backward:
+                cm.warned_backward = True
+                warnings.warn(f"hexmlir: the backward of {cm.what} runs in eager PyTorch (its forward recomputed): "
+                              f"{err}; 0 hexmlir partitions ran for it", FallbackWarning, stacklevel=2)
+            with torch.enable_grad():
+                prim = [saved.get(j, a.detach()) for j, a in enumerate(args)]
+                for j in leaves:
+                    prim[j] = prim[j].detach().requires_grad_(True)
+                flat = tree_flatten(cm.functional(*prim))[0]
+                pairs = [(flat[i], g) for i, g in zip(idx, grads) if g is not None and flat[i].requires_grad]
+                got = torch.autograd.grad([o for o, _ in pairs], [prim[j] for j in leaves],
+                                          [g for _, g in pairs], allow_unused=True) if pairs else [None] * len(leaves)
+            return (None,) * n + tuple(got)
     outs = list(outs)
-    for i, t in zip(idx, NoBackward.apply(*[outs[i] for i in idx], *needs_grad)):
+    for i, t in zip(idx, EagerBackward.apply(*[outs[i] for i in idx], *[args[j] for j in leaves])):
         outs[i] = t
     return outs
 
