@@ -163,3 +163,28 @@ def test_compile_model_failures_are_typed_or_fallbacks():
     assert len(fb) == 1 and "WrongShape runs in eager PyTorch" in fb[0] and "0 hexmlir partitions" in fb[0], fb
     x = torch.randn(5, 19)
     _same(c(x), m(x), "eager fallback")
+
+
+class CatModel(torch.nn.Module):
+    def forward(self, x):
+        return torch.cat([x * 2.0, x], dim=1).relu()
+
+
+def test_compile_model_partitioning_errors_become_fallbacks(monkeypatch):
+    """A torch error while partitioning (GPT-2 once raised `IndexError: index out of range in self` from its
+    partitions) is a FallbackWarning naming it, and the model runs eagerly; it does not escape."""
+    import importlib
+    B = importlib.import_module("hexmlir.frontends.torch.backend")
+
+    def broken(*a, **k):
+        raise IndexError("index out of range in self")
+    monkeypatch.setattr(B, "_partition_model", broken)
+    m = CatModel()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        c = hexmlir.compile_model(m, torch.randn(3, 5))
+    fb = [str(x.message) for x in w if issubclass(x.category, FallbackWarning)]
+    assert len(fb) == 1 and "IndexError: index out of range" in fb[0] and "CatModel runs in eager" in fb[0], fb
+    assert not c.compiled and c.partitions == 0
+    x = torch.randn(3, 5)
+    _same(c(x), m(x), "eager fallback")

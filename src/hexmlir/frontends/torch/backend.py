@@ -203,9 +203,7 @@ def _unique_results(text: str):
     with hir.context(), hir.ir.Location.unknown():
         m = hir.parse(text, stage="torch-import")
         fns = [op for op in m.body.operations if op.operation.name == "func.func"]
-        if len(fns) != 1:
-            return text, None
-        fn = fns[0]
+        fn = next((f for f in fns if f.operation.attributes["sym_name"].value == "main"), fns[0])
         block = fn.regions[0].blocks[0]
         ret = list(block.operations)[-1]
         plan, uniq = [], []
@@ -275,12 +273,16 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
     except HexmlirError as e:
         if strict:
             raise
-        fused = _partitioned(gm, example_inputs, options, e, what=what)
-        if fused is None:
-            return gm.forward
         import torch
-        with torch.no_grad():                           # compile the partitions now, outside AOTAutograd's run
-            fused(*example_inputs)
+        try:
+            fused = _partitioned(gm, example_inputs, options, e, what=what)
+            if fused is None:
+                return gm.forward
+            with torch.no_grad():                       # compile the partitions now, outside AOTAutograd's run
+                fused(*example_inputs)
+        except Exception as e2:                         # the partitioned graph fails: all of it eager
+            _fallback(_typed(e2, f"partitioning {what}"), what, strict=False)
+            return gm.forward
         return fused.forward
 
 
@@ -523,13 +525,21 @@ class CompiledModel:
             args = self._weights() + list(inputs)
             grad = _needs_grad(args)
             saved = {j: a.detach().clone() for j, a in enumerate(args) if grad and not a.requires_grad}
-            with torch.no_grad():                      # the exported graph is the inference one
-                flat, spec = tree_flatten(self._fn(*args))
+            try:
+                with torch.no_grad():                  # the exported graph is the inference one
+                    flat, spec = tree_flatten(self._fn(*args))
+            except Exception as e:                     # a partition failed at run time: eager from now on
+                e = _typed(e, f"running the partitions of {self.what}")
+                _fallback(e, self.what, self.strict)
+                self.partitions, self.eager_reason = 0, str(e)
+                return self.model(*inputs)
             return tree_unflatten(_eager_backward(flat, args, saved, self), spec) if grad else \
                 tree_unflatten(flat, spec)
         if self.eager_reason is not None:
             return self.model(*inputs)
         if self.route == "inductor":
+            if _needs_grad(list(self.model.parameters()) + list(inputs)):
+                return self._fn(*inputs)               # Inductor compiles forward and backward (a recompile)
             with torch.no_grad():                      # the graph compiled ahead of time is the inference one
                 return self._fn(*inputs)
         return self.layout.run(self.graph, self._weights() + list(inputs), self)
@@ -621,7 +631,12 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
     except HexmlirError as e:
         if strict:
             raise
-        fused = _partition_model(functional, args, opts, e, what)   # rejected ops eager, the rest compiled
+        try:
+            fused = _partition_model(functional, args, opts, e, what)   # rejected ops eager, the rest compiled
+        except Exception as e2:                         # the partitioned model fails: all of it eager
+            e = _typed(e2, f"partitioning {what}")
+            _fallback(e, what, strict=False)
+            fused = None
         if fused is None:
             c = CompiledModel(model, route, names=names, eager_reason=str(e))
         else:
