@@ -180,19 +180,6 @@ def _fill(slots, args, res):
     return [args[k] if kind == "in" else res[k] if kind == "res" else k for kind, k in slots]
 
 
-def _with_outputs(gm, outs):
-    """A copy of `gm` returning the tuple `outs` (its nodes) instead; dead nodes dropped, placeholders kept."""
-    import torch
-    g, env = torch.fx.Graph(), {}
-    for node in gm.graph.nodes:
-        if node.op == "output":
-            g.output(tuple(env[n] for n in outs))
-        else:
-            env[node] = g.node_copy(node, lambda n: env[n])
-    g.eliminate_dead_code()
-    return torch.fx.GraphModule(gm, g)
-
-
 def _unique_results(text: str):
     """Imported functions can still return one value twice (detach, clone and same-shape views fold away in
     torch-mlir's lowering) or return an argument as it is; upstream's buffer-results-to-out-params crashes on
@@ -240,22 +227,21 @@ def _graph_kernel(text: str, options: Options):
 # ---------------------------------------------------------------- torch.compile backend (Dynamo)
 
 def _compile_whole(gm, example_inputs, options: Options):
-    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError.
-    Outputs that are inputs, None or repeated are not kernel results (_output_plan)."""
+    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError
+    (torch errors included, typed). Outputs that are inputs, constants (None) or repeated are not kernel
+    results, and in-place updates of the graph's inputs (a partition of a graph that was not functionalized)
+    are copied back into the arguments after each call (_export_model, _Layout)."""
     import torch
-    _check_tensors(example_inputs, "graph")
-    out = gm.graph.output_node().args[0]
-    seq = isinstance(out, (tuple, list))
-    phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    slots, uniq = _output_plan(list(out) if seq else [out], {n: i for i, n in enumerate(phs)})
-    g, plan = None, []
-    if uniq:
-        g, plan = _graph_kernel(_import_linalg(_with_outputs(gm, uniq), example_inputs), options)
+    try:
+        _check_tensors(example_inputs, "graph")
+        layout, text = _export_model(gm, list(example_inputs))
+        g, layout.plan = _graph_kernel(text, options) if text is not None else (None, [])
+    except Exception as e:
+        raise _typed(e, "compiling a graph") from e
 
     def run(*args):
         with torch.no_grad():
-            res = _fill(slots, args, _fill(plan, args, g(*args)) if g is not None else _fill(plan, args, ()))
-        return (list(res) if isinstance(out, list) else tuple(res)) if seq else res[0]
+            return layout.run(g, list(args), None)
     run.hexmlir_graph = g
     return run
 
@@ -266,10 +252,7 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
     if route == "inductor":
         return _inductor(gm, example_inputs, options)
     try:
-        try:
-            return _compile_whole(gm, example_inputs, options)
-        except Exception as e:                          # torch errors too: typed, then fallback or raise
-            raise _typed(e, f"compiling {what}") from e
+        return _compile_whole(gm, example_inputs, options)
     except HexmlirError as e:
         if strict:
             raise
@@ -632,7 +615,8 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         if strict:
             raise
         try:
-            fused = _partition_model(functional, args, opts, e, what)   # rejected ops eager, the rest compiled
+            # rejected ops eager, the rest compiled by a run on copies (the model's buffers, the inputs untouched)
+            fused = _partition_model(functional, [a.clone() for a in args], opts, e, what)
         except Exception as e2:                         # the partitioned model fails: all of it eager
             e = _typed(e2, f"partitioning {what}")
             _fallback(e, what, strict=False)
@@ -666,9 +650,11 @@ class _Layout:
         self.plan = []
 
     def run(self, graph, args, cm):
+        """Outputs in the model's structure; `cm` (compile_model's CompiledModel, None for a graph) gives
+        outputs that need gradients an eager backward."""
         import torch
         from torch.utils._pytree import tree_unflatten
-        grad = _needs_grad(args)
+        grad = cm is not None and _needs_grad(args)
         saved = {j: args[j].detach().clone() for _, j in self.mutations} if grad else {}
         res = graph(*args) if graph is not None else ()
         flat = _fill(self.slots, args, _fill(self.plan, args, res))
