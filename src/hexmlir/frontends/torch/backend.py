@@ -2,7 +2,8 @@
 
 Routes:
   "linalg"   (default, route B): torch-mlir imports the graph to Linalg-on-tensors; the whole graph is one
-             hexmlir kernel (the Linalg pipeline: fusion, TCM tiling, DMA, threads, HVX vectors).
+             hexmlir kernel (the Linalg pipeline: fusion, TCM tiling, DMA, threads, HVX vectors). Under
+             torch.compile it is an AOTAutograd backend: forward, backward and inference graphs each compiled.
   "inductor" (route A): Inductor splits the graph into Triton kernels (cpu_backend="triton"), which hexmlir's
              Triton backend plugin ('cpu', frontends/triton) compiles; Inductor's own C++ glue runs between them.
 
@@ -14,6 +15,9 @@ contiguous CPU f32 tensors are handed over as numpy views.
 Fallbacks (torch.compile and compile_model alike): the ops the pipeline rejects run eagerly and the rest is
 compiled in partitions, or the whole graph runs eagerly if no single op is to blame (one warning naming the
 ops); strict=True raises.
+
+In-place updates (buffers, BatchNorm running statistics, inputs) land as in eager: AOTAutograd copies them
+back under torch.compile; compile_model reads them from torch.export's graph signature (_Layout).
 """
 from __future__ import annotations
 
