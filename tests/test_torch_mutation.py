@@ -221,3 +221,14 @@ def test_compile_model_partitioned_updates_buffers_as_eager():
             _same(c(x), ref(x), f"seed {seed}, call {call}")
             for (n, a), (_, b) in zip(m.state_dict().items(), ref.state_dict().items()):
                 _same(a, b, f"seed {seed}, call {call}: {n}")
+
+
+def test_saved_model_json_says_where_updates_go(tmp_path):
+    """A saved kernel returns the updated buffers as results; model.json maps them to their arguments."""
+    import json
+    m = Counter()
+    c = hexmlir.compile_model(m, torch.randn(5, 19), strict=True)
+    meta = json.loads((c.save(tmp_path / "counter") / "model.json").read_text())
+    updated = sorted(meta["weights"][u["argument"]] for u in meta["updates"])
+    assert updated == ["calls", "count"] and all("result" in u["from"] for u in meta["updates"]), meta
+    assert len(meta["outputs"]) == 1 and "result" in meta["outputs"][0], meta

@@ -156,10 +156,11 @@ def _output_plan(outs, inputs: dict):
     """Where each graph output comes from, so the kernel returns each computed tensor once.
 
     `outs`: the output node's values; `inputs`: placeholder node -> argument index. Returns (slots, uniq):
-    slots[i] is ("const", v) (None, e.g. the gradient of an input that needs none, or a Python scalar), ("in", j) (argument j
-    passed through: AOTAutograd returns inputs it saves for the backward) or ("res", k) (kernel result k);
-    uniq lists the computed nodes, each once: a node returned twice (a forward output also saved for the
-    backward) would be a duplicate function result, which bufferization's out-params pass cannot take."""
+    slots[i] is ("const", v) (None, e.g. the gradient of an input that needs none, or a Python scalar),
+    ("in", j) (argument j passed through: AOTAutograd returns inputs it saves for the backward) or ("res", k)
+    (kernel result k); uniq lists the computed nodes, each once: a node returned twice (a forward output also
+    saved for the backward) would be a duplicate function result, which bufferization's out-params pass
+    cannot take."""
     import torch
     slots, uniq = [], []
     for o in outs:
