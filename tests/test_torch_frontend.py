@@ -62,7 +62,7 @@ def test_compile_model_fp16_matches_f32_reference(name):
     x = torch.randn(*shape).half()
     got, ref = c(x), m(x.float()).detach().numpy()
     assert got.dtype == torch.float16
-    np.testing.assert_allclose(got.float().numpy(), ref, rtol=2e-2, atol=2e-2 * max(1.0, float(np.abs(ref).max())))
+    np.testing.assert_allclose(got.detach().float().numpy(), ref, rtol=2e-2, atol=2e-2 * max(1.0, float(np.abs(ref).max())))
 
 
 def test_compile_model_for_hexagon_saves_an_artifact(tmp_path):

@@ -2,7 +2,8 @@
 
 Routes:
   "linalg"   (default, route B): torch-mlir imports the graph to Linalg-on-tensors; the whole graph is one
-             hexmlir kernel (the Linalg pipeline: fusion, TCM tiling, DMA, threads, HVX vectors).
+             hexmlir kernel (the Linalg pipeline: fusion, TCM tiling, DMA, threads, HVX vectors). Under
+             torch.compile it is an AOTAutograd backend: forward, backward and inference graphs each compiled.
   "inductor" (route A): Inductor splits the graph into Triton kernels (cpu_backend="triton"), which hexmlir's
              Triton backend plugin ('cpu', frontends/triton) compiles; Inductor's own C++ glue runs between them.
 
@@ -14,6 +15,9 @@ contiguous CPU f32 tensors are handed over as numpy views.
 Fallbacks (torch.compile and compile_model alike): the ops the pipeline rejects run eagerly and the rest is
 compiled in partitions, or the whole graph runs eagerly if no single op is to blame (one warning naming the
 ops); strict=True raises.
+
+In-place updates (buffers, BatchNorm running statistics, inputs) land as in eager: AOTAutograd copies them
+back under torch.compile; compile_model reads them from torch.export's graph signature (_Layout).
 """
 from __future__ import annotations
 
@@ -194,37 +198,124 @@ def _check_tensors(args, where: str):
 def _fallback(e: HexmlirError, what: str, strict: bool, stacklevel: int = 3):
     if strict:
         raise e
-    op = e.op or "unknown op"
-    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {op} is not supported ({e})", FallbackWarning,
-                  stacklevel=stacklevel)
+    why = f"{e.op} is not supported ({e})" if e.op else str(e)
+    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {why}; 0 hexmlir partitions ran for it",
+                  FallbackWarning, stacklevel=stacklevel)
+
+
+def _typed(e: Exception, what: str) -> HexmlirError:
+    """Any failure while compiling as a typed error (torch, torch.export and binding errors included)."""
+    if isinstance(e, HexmlirError):
+        return e
+    err = CompileError(f"{what}: {type(e).__name__}: {_first_line(e)}", stage="torch-frontend", op=_op_from(e))
+    err.__cause__ = e
+    return err
+
+
+# ---------------------------------------------------------------- graph outputs
+
+def _output_plan(outs, inputs: dict):
+    """Where each graph output comes from, so the kernel returns each computed tensor once.
+
+    `outs`: the output node's values; `inputs`: placeholder node -> argument index. Returns (slots, uniq):
+    slots[i] is ("const", v) (None, e.g. the gradient of an input that needs none, or a Python scalar),
+    ("in", j) (argument j passed through: AOTAutograd returns inputs it saves for the backward) or ("res", k)
+    (kernel result k); uniq lists the computed nodes, each once: a node returned twice (a forward output also
+    saved for the backward) would be a duplicate function result, which bufferization's out-params pass
+    cannot take."""
+    import torch
+    slots, uniq = [], []
+    for o in outs:
+        if o is None or isinstance(o, (bool, int, float, str)):
+            slots.append(("const", o))
+        elif isinstance(o, torch.fx.Node) and o.op == "placeholder" and o in inputs:
+            slots.append(("in", inputs[o]))
+        elif isinstance(o, torch.fx.Node):
+            val = o.meta.get("val", o.meta.get("example_value"))
+            if val is not None and not isinstance(val, torch.Tensor):
+                raise UnsupportedError(f"graph returns a non-tensor value ({type(val).__name__} from {o.name})",
+                                       stage="torch-import", op=str(o.target))
+            if o not in uniq:
+                uniq.append(o)
+            slots.append(("res", uniq.index(o)))
+        else:
+            raise UnsupportedError(f"graph returns a non-tensor value ({o!r})", stage="torch-import")
+    return slots, uniq
+
+
+def _fill(slots, args, res):
+    return [args[k] if kind == "in" else res[k] if kind == "res" else k for kind, k in slots]
+
+
+def _unique_results(text: str):
+    """Imported functions can still return one value twice (detach, clone and same-shape views fold away in
+    torch-mlir's lowering) or return an argument as it is; upstream's buffer-results-to-out-params crashes on
+    the first, and the second needs no kernel work. Returns (text, plan): the function rewritten to return each
+    computed value once, and per original result ("res", k) or ("in", argument index)."""
+    from ... import ir as hir
+    from torch_mlir.dialects import func
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(text, stage="torch-import")
+        fns = [op for op in m.body.operations if op.operation.name == "func.func"]
+        fn = next((f for f in fns if f.operation.attributes["sym_name"].value == "main"), fns[0])
+        block = fn.regions[0].blocks[0]
+        ret = list(block.operations)[-1]
+        plan, uniq = [], []
+        for v in ret.operands:
+            if isinstance(v, hir.ir.BlockArgument) and v.owner == block:
+                plan.append(("in", v.arg_number))
+                continue
+            k = next((i for i, u in enumerate(uniq) if u == v), None)
+            if k is None:
+                uniq.append(v)
+                k = len(uniq) - 1
+            plan.append(("res", k))
+        if len(uniq) == len(plan):
+            return text, plan
+        with hir.ir.InsertionPoint(ret):
+            func.ReturnOp(uniq)
+        ret.operation.erase()
+        fn.operation.attributes["function_type"] = hir.ir.TypeAttr.get(hir.ir.FunctionType.get(
+            [a.type for a in block.arguments], [u.type for u in uniq]))
+        return str(m), plan
+
+
+def _graph_kernel(text: str, options: Options):
+    """(LinalgGraph or None, plan): the imported function compiled, each computed result once; plan maps the
+    function's results to kernel results or arguments (_unique_results). None when nothing is computed."""
+    text, plan = _unique_results(text)
+    n = sum(1 for p in plan if p[0] == "res")
+    if n == 0:
+        return None, plan
+    kernel, used = _compile_kernel(text, options)
+    return LinalgGraph(kernel, text, used, max(k for kind, k in plan if kind == "res") + 1, single=False), plan
 
 
 # ---------------------------------------------------------------- torch.compile backend (Dynamo)
 
 def _compile_whole(gm, example_inputs, options: Options):
-    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError."""
+    """One graph -> one hexmlir kernel; a callable with the graph's calling convention. Raises HexmlirError
+    (torch errors included, typed). Outputs that are inputs, constants (None) or repeated are not kernel
+    results, and in-place updates of the graph's inputs (a partition of a graph that was not functionalized)
+    are copied back into the arguments after each call (_export_model, _Layout)."""
     import torch
-    _check_tensors(example_inputs, "graph")
-    with torch.no_grad():
-        outs = gm(*example_inputs)                     # the output structure
-    seq = isinstance(outs, (tuple, list))
-    outs_l = list(outs) if seq else [outs]
-    if not all(isinstance(o, torch.Tensor) for o in outs_l):
-        raise UnsupportedError("graph returns a non-tensor value", stage="torch-import")
-    text = _import_linalg(gm, example_inputs)
-    kernel, used = _compile_kernel(text, options)
-    g = LinalgGraph(kernel, text, used, len(outs_l), single=False)
+    try:
+        _check_tensors(example_inputs, "graph")
+        layout, text = _export_model(gm, list(example_inputs))
+        g, layout.plan = _graph_kernel(text, options) if text is not None else (None, [])
+    except Exception as e:
+        raise _typed(e, "compiling a graph") from e
 
     def run(*args):
-        res = g(*args)
-        return list(res) if isinstance(outs, list) else (res if seq else res[0])
+        with torch.no_grad():
+            return layout.run(g, list(args), None)
     run.hexmlir_graph = g
     return run
 
 
-def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options):
-    """Compile one Dynamo graph; returns a callable taking the graph's inputs. If the whole graph fails, the ops
-    the pipeline rejects run eagerly and the rest is compiled (_partitioned)."""
+def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Options, what: str = "a graph"):
+    """Compile one graph; returns a callable taking the graph's inputs. If the whole graph fails, the ops the
+    pipeline rejects run eagerly and the rest is compiled (_partitioned)."""
     if route == "inductor":
         return _inductor(gm, example_inputs, options)
     try:
@@ -232,8 +323,52 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
     except HexmlirError as e:
         if strict:
             raise
-        fused = _partitioned(gm, example_inputs, options, e)
-        return gm.forward if fused is None else fused.forward
+        import torch
+        try:
+            fused = _partitioned(gm, example_inputs, options, e, what=what)
+            if fused is None:
+                return gm.forward
+            with torch.no_grad():                       # compile the partitions now, outside AOTAutograd's run
+                fused(*example_inputs)
+        except Exception as e2:                         # the partitioned graph fails: all of it eager
+            _fallback(_typed(e2, f"partitioning {what}"), what, strict=False)
+            return gm.forward
+        return fused.forward
+
+
+def _real_inputs(example_inputs):
+    """AOTAutograd hands its compilers fake tensors; the import traces real ones (values do not matter:
+    integer inputs are zeros, valid as indices)."""
+    import torch
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    out = []
+    with unset_fake_temporarily():
+        for t in example_inputs:
+            if isinstance(t, torch.Tensor):
+                t = (torch.randn(tuple(t.shape), dtype=t.dtype) if t.dtype.is_floating_point
+                     else torch.zeros(tuple(t.shape), dtype=t.dtype))
+            out.append(t)
+    return out
+
+
+def _aot_backend(gm, example_inputs, strict: bool, options: Options):
+    """Route linalg under torch.compile: AOTAutograd functionalizes the Dynamo graph (in-place ops, buffer
+    updates and BatchNorm running statistics become graph outputs that its runtime copies back into the
+    caller's tensors, as eager would) and, when gradients are needed, splits it into a forward and a backward
+    graph; hexmlir compiles each (fw_compiler, bw_compiler, inference_compiler). A graph that does not compile
+    falls back on its own (partitions or eager, with a FallbackWarning) or raises with strict=True."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    def compiler(kind):
+        def compile_fn(g, ex):
+            with unset_fake_temporarily():
+                return make_boxed_func(_compile_graph(g, _real_inputs(ex), "linalg", strict, options,
+                                                      what=f"the {kind} graph"))
+        return compile_fn
+    return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
+                        inference_compiler=compiler("inference"))(gm, example_inputs)
 
 
 def _partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph",
@@ -294,7 +429,9 @@ def backend(gm, example_inputs, **options):
     """The Dynamo backend registered as "hexmlir". Options: route=, strict=, plus any hexmlir Options field;
     pass them with torch.compile(model, backend=hexmlir.frontends.torch.make_backend(**options))."""
     route, strict, opts = _split(options)
-    return _compile_graph(gm, list(example_inputs), route, strict, opts)
+    if route == "inductor":
+        return _inductor(gm, list(example_inputs), opts)
+    return _aot_backend(gm, list(example_inputs), strict, opts)
 
 
 def make_backend(**options):
@@ -316,11 +453,15 @@ class CompiledModel:
     `eager_reason` says why the model is not one kernel (None when it is)."""
 
     def __init__(self, model, route, graph=None, fn=None, names=(), eager_reason=None, partitions=0,
-                 eager_ops=()):
+                 eager_ops=(), layout=None):
         self.model, self.route, self.graph, self._fn = model, route, graph, fn
         self.names = list(names)
         self.eager_reason = eager_reason     # why it is not one kernel (partitioned or eager), or None
         self.partitions, self.eager_ops = partitions, list(eager_ops)
+        self.layout = layout                 # _Layout of a whole kernel: outputs, mutations
+        self._mode = _mode_key(model)        # train/eval flags the graph was traced with
+        self._remake, self._other = None, {}
+        self.what, self.strict, self.functional, self.warned_backward = type(model).__name__, False, None, False
 
     @property
     def compiled(self) -> bool:
@@ -334,16 +475,36 @@ class CompiledModel:
 
     def __call__(self, *inputs):
         import torch
+        mode = _mode_key(self.model)
+        if mode != self._mode and self._remake is not None:
+            # train() / eval() changed what the model computes (BatchNorm, dropout): the graph traced in the
+            # other mode would be silently wrong, so compile (once) for this mode too
+            if mode not in self._other:
+                self._other[mode] = self._remake()
+            return self._other[mode](*inputs)
         if self.partitions:
-            with torch.no_grad():                      # the exported graph is the inference one
-                return self._fn(*self._weights(), *inputs)
+            from torch.utils._pytree import tree_flatten, tree_unflatten
+            args = self._weights() + list(inputs)
+            grad = _needs_grad(args)
+            saved = {j: a.detach().clone() for j, a in enumerate(args) if grad and not a.requires_grad}
+            try:
+                with torch.no_grad():                  # the exported graph is the inference one
+                    flat, spec = tree_flatten(self._fn(*args))
+            except Exception as e:                     # a partition failed at run time: eager from now on
+                e = _typed(e, f"running the partitions of {self.what}")
+                _fallback(e, self.what, self.strict)
+                self.partitions, self.eager_reason = 0, str(e)
+                return self.model(*inputs)
+            return tree_unflatten(_eager_backward(flat, args, saved, self), spec) if grad else \
+                tree_unflatten(flat, spec)
         if self.eager_reason is not None:
             return self.model(*inputs)
         if self.route == "inductor":
+            if _needs_grad(list(self.model.parameters()) + list(inputs)):
+                return self._fn(*inputs)               # Inductor compiles forward and backward (a recompile)
             with torch.no_grad():                      # the graph compiled ahead of time is the inference one
                 return self._fn(*inputs)
-        res = self.graph(*self._weights(), *inputs)
-        return res
+        return self.layout.run(self.graph, self._weights() + list(inputs), self)
 
     def save(self, directory) -> Path:
         """Write the artifact (kernel.so + kernel.json + runtime) and model.json (argument names) to `directory`.
@@ -360,8 +521,8 @@ class CompiledModel:
         d.mkdir(parents=True, exist_ok=True)
         driver.compile(self.graph.mlir_text, self.graph.options, output=str(d / "kernel.so"))
         (d / "model.mlir").write_text(self.graph.mlir_text)
-        (d / "model.json").write_text(json.dumps({"weights": self.names, "options": self.graph.options.key()},
-                                                  indent=1))
+        (d / "model.json").write_text(json.dumps({"weights": self.names, "options": self.graph.options.key(),
+                                                  **self.layout.describe()}, indent=1))
         return d
 
 
@@ -408,25 +569,167 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         return CompiledModel(model, route, fn=fn)
     names, weights, functional = _functional(model)
     what = type(model).__name__
-    try:
-        _check_tensors(example_inputs, "model")
-        with torch.no_grad():
-            out = model(*example_inputs)
-        if not isinstance(out, torch.Tensor):
-            raise UnsupportedError("compile_model handles models returning one tensor", stage="torch-import")
-    except HexmlirError as e:
-        _fallback(e, what, strict)
-        return CompiledModel(model, route, names=names, eager_reason=str(e))
     args = weights + list(example_inputs)
     try:
-        text = _import_linalg(functional, args)
-        kernel, used = _compile_kernel(text, opts)
+        try:
+            _check_tensors(example_inputs, "model")
+            layout, text = _export_model(functional, args)
+            graph, layout.plan = _graph_kernel(text, opts) if text is not None else (None, [])
+        except Exception as e:                          # torch.export and torch errors too: typed
+            raise _typed(e, f"compiling {what}") from e
     except HexmlirError as e:
         if strict:
             raise
-        fused = _partition_model(functional, args, opts, e, what)   # rejected ops eager, the rest compiled
+        try:
+            # rejected ops eager, the rest compiled by a run on copies (the model's buffers, the inputs untouched)
+            fused = _partition_model(functional, [a.clone() for a in args], opts, e, what)
+        except Exception as e2:                         # the partitioned model fails: all of it eager
+            e = _typed(e2, f"partitioning {what}")
+            _fallback(e, what, strict=False)
+            fused = None
         if fused is None:
-            return CompiledModel(model, route, names=names, eager_reason=str(e))
-        return CompiledModel(model, route, fn=fused, names=names, eager_reason=str(e),
-                             partitions=fused.hexmlir_partitions, eager_ops=fused.hexmlir_eager_ops)
-    return CompiledModel(model, route, LinalgGraph(kernel, text, used, 1, single=True), names=names)
+            c = CompiledModel(model, route, names=names, eager_reason=str(e))
+        else:
+            c = CompiledModel(model, route, fn=fused, names=names, eager_reason=str(e),
+                              partitions=fused.hexmlir_partitions, eager_ops=fused.hexmlir_eager_ops)
+    else:
+        c = CompiledModel(model, route, graph, names=names, layout=layout)
+    c.strict, c.functional = strict, functional
+    c._remake = lambda: compile_model(model, example_inputs, target, route=route, strict=strict, **options)
+    return c
+
+
+def _mode_key(model):
+    return tuple(m.training for m in model.modules())
+
+
+class _Layout:
+    """How compile_model's kernel results become the model's outputs and in-place updates.
+
+    torch.export functionalizes the model: an in-place update of an argument (a buffer such as BatchNorm's
+    running statistics or a counter, or a user input) becomes an extra graph output, listed in the graph
+    signature (USER_INPUT_MUTATION: weights and buffers are the functional model's inputs). After each call
+    these are copied back into the caller's tensors, as eager would have updated them."""
+
+    def __init__(self, slots, mutations, user, out_spec):
+        self.slots, self.mutations, self.user, self.out_spec = slots, mutations, user, out_spec
+        self.plan = []
+
+    def run(self, graph, args, cm):
+        """Outputs in the model's structure; `cm` (compile_model's CompiledModel, None for a graph) gives
+        outputs that need gradients an eager backward."""
+        import torch
+        from torch.utils._pytree import tree_unflatten
+        grad = cm is not None and _needs_grad(args)
+        saved = {j: args[j].detach().clone() for _, j in self.mutations} if grad else {}
+        res = graph(*args) if graph is not None else ()
+        flat = _fill(self.slots, args, _fill(self.plan, args, res))
+        with torch.no_grad():
+            for i, j in self.mutations:
+                args[j].copy_(flat[i])
+        outs = [flat[i] for i in self.user]
+        if grad:
+            outs = _eager_backward(outs, args, saved, cm)
+        return tree_unflatten(outs, self.out_spec)
+
+    def describe(self) -> dict:
+        """For model.json: where each output and each in-place update comes from (kernel result k or
+        argument j; arguments are the weights, then the inputs)."""
+        def where(i):
+            kind, k = self.slots[i]
+            if kind == "res":
+                kind, k = self.plan[k]
+            return {"res": "result", "in": "argument", "const": "constant"}[kind], k
+        return {"outputs": [dict([where(i)]) for i in self.user],
+                "updates": [{"argument": j, "from": dict([where(i)])} for i, j in self.mutations]}
+
+
+def _needs_grad(args) -> bool:
+    import torch
+    return torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)
+
+
+def _eager_backward(outs, args, saved, cm):
+    """compile_model compiles the inference graph. Outputs that eager would give a grad_fn get one whose
+    backward recomputes the model eagerly (torch.func-style, on the arguments as they were before this call's
+    in-place updates) and differentiates that: parameters get their gradients, announced by one
+    FallbackWarning; with strict=True it raises instead. torch.compile(backend="hexmlir") compiles both."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+    idx = [i for i, o in enumerate(outs) if isinstance(o, torch.Tensor) and o.is_floating_point()
+           and not o.requires_grad]
+    leaves = [j for j, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
+    n = len(idx)
+
+    class EagerBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *ts):
+            return tuple(t.view_as(t) for t in ts[:n])
+
+        @staticmethod
+        def backward(ctx, *grads):
+            err = UnsupportedError(f"{cm.what} was compiled by hexmlir.compile_model for inference, without a "
+                                   "backward; torch.compile(model, backend='hexmlir', dynamic=False) compiles "
+                                   "forward and backward", stage="torch-autograd", op="backward")
+            if cm.strict:
+                raise err
+            if not cm.warned_backward:
+                cm.warned_backward = True
+                warnings.warn(f"hexmlir: the backward of {cm.what} runs in eager PyTorch (its forward recomputed): "
+                              f"{err}; 0 hexmlir partitions ran for it", FallbackWarning, stacklevel=2)
+            with torch.enable_grad():
+                prim = [saved.get(j, a.detach()) for j, a in enumerate(args)]
+                for j in leaves:
+                    prim[j] = prim[j].detach().requires_grad_(True)
+                flat = tree_flatten(cm.functional(*prim))[0]
+                pairs = [(flat[i], g) for i, g in zip(idx, grads) if g is not None and flat[i].requires_grad]
+                got = torch.autograd.grad([o for o, _ in pairs], [prim[j] for j in leaves],
+                                          [g for _, g in pairs], allow_unused=True) if pairs else [None] * len(leaves)
+            return (None,) * n + tuple(got)
+    outs = list(outs)
+    for i, t in zip(idx, EagerBackward.apply(*[outs[i] for i in idx], *[args[j] for j in leaves])):
+        outs[i] = t
+    return outs
+
+
+def _export_model(functional, args):
+    """torch.export of the functional model -> (_Layout, Linalg text or None when nothing is computed)."""
+    import torch
+    import torch_mlir.fx as fx
+    from torch.export.graph_signature import InputKind, OutputKind
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            prog = torch.export.export(functional, tuple(args))
+            prog = prog.run_decompositions(_decompositions())
+        except Exception as e:
+            raise UnsupportedError(f"torch.export failed: {type(e).__name__}: {_first_line(e)}",
+                                   stage="torch-export", op=_op_from(e)) from e
+    sig = prog.graph_signature
+    user_in = [sp.arg.name for sp in sig.input_specs if sp.kind == InputKind.USER_INPUT]
+    pos = {name: i for i, name in enumerate(user_in)}
+    out_node = prog.graph.output_node()
+    outs = list(out_node.args[0])
+    mutations, user = [], []
+    for i, sp in enumerate(sig.output_specs):
+        if sp.kind == OutputKind.USER_INPUT_MUTATION:
+            mutations.append((i, pos[sp.target]))
+        elif sp.kind == OutputKind.USER_OUTPUT:
+            user.append(i)
+        else:
+            raise UnsupportedError(f"exported graph has a {sp.kind.name} output", stage="torch-import")
+    phs = {n: pos[n.name] for n in prog.graph.nodes if n.op == "placeholder" and n.name in pos}
+    slots, uniq = _output_plan(outs, phs)
+    layout = _Layout(slots, mutations, user, prog.call_spec.out_spec)
+    if not uniq:
+        return layout, None
+    out_node.args = (tuple(uniq),)                      # each computed value once (_output_plan)
+    prog.graph.eliminate_dead_code()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            m = fx.export_and_import(prog, output_type="linalg-on-tensors", decomposition_table={})
+        except Exception as e:
+            raise UnsupportedError(f"torch-mlir could not import the graph: {_first_line(e)}",
+                                   stage="torch-import", op=_op_from(e)) from e
+    return layout, str(m)
