@@ -12,11 +12,13 @@ import triton.language as tl
 
 from ...errors import UnsupportedError
 
-_PI = 3.141592653589793
-_PI_2 = 1.5707963267948966
-_PI_4 = 0.7853981633974483
-_LN2 = 0.6931471805599453
-_INV_LN10 = 0.4342944819032518
+# Triton's JIT reads only `tl.constexpr` globals (the interpreter accepts any): plain floats here broke
+# every function that used them under the real frontend.
+_PI: tl.constexpr = tl.constexpr(3.141592653589793)
+_PI_2: tl.constexpr = tl.constexpr(1.5707963267948966)
+_PI_4: tl.constexpr = tl.constexpr(0.7853981633974483)
+_LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
+_INV_LN10: tl.constexpr = tl.constexpr(0.4342944819032518)
 
 
 @triton.jit
@@ -525,10 +527,932 @@ def acos(x):
     return _down(_atan2(tl.sqrt((1.0 - a) * (1.0 + a)), a), x)
 
 
+
+@triton.jit
+def sigmoid(x):
+    """1/(1+exp(-x)) without overflow or cancellation on either tail (fast_math's sigmoid idiom on fp32)."""
+    a = _up(x)
+    e = tl.exp(-tl.abs(a))
+    r = 1.0 / (1.0 + e)
+    return _down(tl.where(a >= 0, r, e * r), x)
+
+
+# ---- bits of floats -------------------------------------------------------------------------------------
+
+@triton.jit
+def _ibits(a):
+    if a.dtype == tl.float64:
+        return a.to(tl.int64, bitcast=True)
+    else:
+        return a.to(tl.int32, bitcast=True)
+
+
+@triton.jit
+def _next_up(a):
+    """The next float above a (IEEE nextUp): +-0 -> smallest subnormal, +inf and NaN stay."""
+    i = _ibits(a)
+    j = tl.where(i >= 0, i + 1, i - 1)
+    j = tl.where(a == 0.0, 1, j)
+    r = j.to(a.dtype, bitcast=True)
+    return tl.where((a == float("inf")) | (a != a), a, r)
+
+
+@triton.jit
+def _next_down(a):
+    return -_next_up(-a)
+
+
+@triton.jit
+def _sgn(e):
+    return (e > 0).to(tl.int32) - (e < 0).to(tl.int32)
+
+
+@triton.jit
+def _directed(c, d, MODE: tl.constexpr):
+    """The MODE-rounded result (0 rn, 1 rz, 2 rd, 3 ru) from the round-to-nearest result c and the sign d
+    of (exact - c). c is within half an ulp of the exact value, so the answer is c or a neighbour."""
+    if MODE == 2:
+        r = tl.where(d < 0, _next_down(c), c)
+    elif MODE == 3:
+        r = tl.where(d > 0, _next_up(c), c)
+    elif MODE == 1:
+        r = tl.where((d < 0) & (c > 0), _next_down(c), tl.where((d > 0) & (c < 0), _next_up(c), c))
+    else:
+        r = c
+    return r
+
+
+@triton.jit
+def _two_sum(a, b):
+    """s + e == a + b exactly (Knuth's TwoSum, no ordering assumption)."""
+    s = a + b
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)
+    return s, e
+
+
+@triton.jit
+def _rto(s, e):
+    """fp64 s + e rounded to odd (s = RN(s+e)): rounding that to fp32 gives the correctly rounded fp32 of
+    s + e (53 >= 24 + 2 bits), and its sign against any fp32 value is that of the exact value."""
+    i = s.to(tl.int64, bitcast=True)
+    away = (e > 0) == (s > 0)
+    j = tl.where(away, i + 1, i - 1).to(tl.float64, bitcast=True)
+    inexact = (e > 0) | (e < 0)
+    return tl.where(inexact & ((i & 1) == 0), j, s)
+
+
+@triton.jit
+def _f32_dir(v, MODE: tl.constexpr):
+    """fp64 v (exact, or rounded to odd) rounded to fp32 in MODE."""
+    c = v.to(tl.float32)
+    return _directed(c, _sgn(v - c.to(tl.float64)), MODE)
+
+
+@triton.jit
+def _f64_overflow_fix(r, d, a, b):
+    # An overflowed result (r = +-inf from finite operands) lies beyond the exact value.
+    big = (tl.abs(r) == float("inf")) & (tl.abs(a) != float("inf")) & (tl.abs(b) != float("inf"))
+    return tl.where(big, -_sgn(r), d)
+
+
+@triton.jit
+def _add_dir(x, y, MODE: tl.constexpr):
+    if _up(x).dtype == tl.float64:
+        a = _up(x)
+        b = _up(y)
+        s, e = _two_sum(a, b)
+        d = tl.where(s != s, 0, _f64_overflow_fix(s, _sgn(e), a, b))
+        return _directed(s, d, MODE)
+    else:
+        s, e = _two_sum(_up(x).to(tl.float64), _up(y).to(tl.float64))
+        return _down(_f32_dir(_rto(s, e), MODE), x)
+
+
+@triton.jit
+def _mul_dir(x, y, MODE: tl.constexpr):
+    if _up(x).dtype == tl.float64:
+        a = _up(x)
+        b = _up(y)
+        p = a * b
+        e = tl.fma(a, b, -p)
+        d = tl.where(p != p, 0, _f64_overflow_fix(p, _sgn(e), a, b))
+        return _directed(p, d, MODE)
+    else:
+        return _down(_f32_dir(_up(x).to(tl.float64) * _up(y).to(tl.float64), MODE), x)
+
+
+@triton.jit
+def _div_dir(x, y, MODE: tl.constexpr):
+    a = _up(x).to(tl.float64)
+    b = _up(y).to(tl.float64)
+    q = a / b                                         # fp64 divf: correctly rounded (fast_math leaves f64)
+    r = tl.fma(-q, b, a)                              # exact remainder: sign of (a/b - q) times sign of b
+    r = tl.where(b < 0, -r, r)
+    if _up(x).dtype == tl.float64:
+        d = tl.where(q != q, 0, _sgn(r))
+        d = tl.where((tl.abs(q) == float("inf")) & (tl.abs(a) != float("inf")) & (b != 0.0), -_sgn(q), d)
+        return _directed(q, d, MODE)
+    else:
+        return _down(_f32_dir(_rto(q, tl.where(r != r, 0.0, r)), MODE), x)
+
+
+@triton.jit
+def _sqrt_dir(x, MODE: tl.constexpr):
+    a = _up(x).to(tl.float64)
+    s = tl.sqrt(a)
+    r = tl.fma(-s, s, a)
+    r = tl.where(r != r, 0.0, r)
+    if _up(x).dtype == tl.float64:
+        return _directed(s, _sgn(r), MODE)
+    else:
+        return _down(_f32_dir(_rto(s, r), MODE), x)
+
+
+@triton.jit
+def _fma_dir(x, y, z, MODE: tl.constexpr):
+    if _up(x).dtype == tl.float64:
+        a = _up(x)
+        b = _up(y)
+        c = _up(z)
+        r = tl.fma(a, b, c)
+        p = a * b
+        pe = tl.fma(a, b, -p)
+        s, e1 = _two_sum(p, c)
+        t, te = _two_sum(s - r, e1)
+        d = _sgn(t + (te + pe))
+        d = tl.where((r != r) | (tl.abs(p) == float("inf")) | (tl.abs(c) == float("inf")), 0, d)
+        d = tl.where((tl.abs(r) == float("inf")) & (d == 0) & (tl.abs(p) != float("inf"))
+                     & (tl.abs(c) != float("inf")) & (tl.abs(a) != float("inf")) & (tl.abs(b) != float("inf")),
+                     -_sgn(r), d)
+        return _directed(r, d, MODE)
+    else:
+        p = _up(x).to(tl.float64) * _up(y).to(tl.float64)          # exact
+        s, e = _two_sum(p, _up(z).to(tl.float64))
+        return _down(_f32_dir(_rto(s, tl.where(e != e, 0.0, e)), MODE), x)
+
+
+@triton.jit
+def add_rz(x, y):
+    return _add_dir(x, y, 1)
+
+
+@triton.jit
+def add_rd(x, y):
+    return _add_dir(x, y, 2)
+
+
+@triton.jit
+def add_ru(x, y):
+    return _add_dir(x, y, 3)
+
+
+@triton.jit
+def sub_rz(x, y):
+    return _add_dir(x, -y, 1)
+
+
+@triton.jit
+def sub_rd(x, y):
+    return _add_dir(x, -y, 2)
+
+
+@triton.jit
+def sub_ru(x, y):
+    return _add_dir(x, -y, 3)
+
+
+@triton.jit
+def mul_rz(x, y):
+    return _mul_dir(x, y, 1)
+
+
+@triton.jit
+def mul_rd(x, y):
+    return _mul_dir(x, y, 2)
+
+
+@triton.jit
+def mul_ru(x, y):
+    return _mul_dir(x, y, 3)
+
+
+@triton.jit
+def div_rz(x, y):
+    return _div_dir(x, y, 1)
+
+
+@triton.jit
+def div_rd(x, y):
+    return _div_dir(x, y, 2)
+
+
+@triton.jit
+def div_ru(x, y):
+    return _div_dir(x, y, 3)
+
+
+@triton.jit
+def rcp_rn(x):
+    a = _up(x)
+    return _down(_div_dir(tl.zeros_like(a) + 1.0, a, 0), x)
+
+
+@triton.jit
+def rcp_rz(x):
+    a = _up(x)
+    return _down(_div_dir(tl.zeros_like(a) + 1.0, a, 1), x)
+
+
+@triton.jit
+def rcp_rd(x):
+    a = _up(x)
+    return _down(_div_dir(tl.zeros_like(a) + 1.0, a, 2), x)
+
+
+@triton.jit
+def rcp_ru(x):
+    a = _up(x)
+    return _down(_div_dir(tl.zeros_like(a) + 1.0, a, 3), x)
+
+
+@triton.jit
+def sqrt_rn(x):
+    return _sqrt_dir(x, 0)
+
+
+@triton.jit
+def sqrt_rz(x):
+    return _sqrt_dir(x, 1)
+
+
+@triton.jit
+def sqrt_rd(x):
+    return _sqrt_dir(x, 2)
+
+
+@triton.jit
+def sqrt_ru(x):
+    return _sqrt_dir(x, 3)
+
+
+@triton.jit
+def fma_rn(x, y, z):
+    return _fma_dir(x, y, z, 0)
+
+
+@triton.jit
+def fma_rz(x, y, z):
+    return _fma_dir(x, y, z, 1)
+
+
+@triton.jit
+def fma_rd(x, y, z):
+    return _fma_dir(x, y, z, 2)
+
+
+@triton.jit
+def fma_ru(x, y, z):
+    return _fma_dir(x, y, z, 3)
+
+
+@triton.jit
+def rsqrt_rn(x):
+    """Correctly rounded 1/sqrt(x): the fp64 estimate's fp32 rounding, moved one ulp when the exact value
+    lies beyond a midpoint (m*m*x vs 1, with m*m exact in fp64 and the compare done by one fma)."""
+    a = _up(x).to(tl.float64)
+    c = (1.0 / tl.sqrt(a)).to(tl.float32)
+    c64 = c.to(tl.float64)
+    hi = 0.5 * (c64 + _next_up(c).to(tl.float64))
+    lo = 0.5 * (c64 + _next_down(c).to(tl.float64))
+    ok = (a > 0.0) & (a != float("inf"))
+    up = ok & (tl.fma(hi * hi, a, -1.0) < 0.0)
+    down = ok & (tl.fma(lo * lo, a, -1.0) > 0.0)
+    r = tl.where(up, _next_up(c), tl.where(down, _next_down(c), c))
+    return _down(r, x)
+
+
+# ---- conversions ----------------------------------------------------------------------------------------
+
+@triton.jit
+def _round_mode(a, MODE: tl.constexpr):
+    if MODE == 0:
+        r = _rint(a)
+    elif MODE == 1:
+        r = tl.where(a < 0, tl.ceil(a), tl.floor(a))
+    elif MODE == 2:
+        r = tl.floor(a)
+    else:
+        r = tl.ceil(a)
+    return r
+
+
+@triton.jit
+def _f2i(x, MODE: tl.constexpr, BITS: tl.constexpr, SIGNED: tl.constexpr):
+    """Float -> integer in MODE, saturating like PTX cvt (NaN -> 0); unsigned results as their bit pattern."""
+    a = _round_mode(_up(x), MODE)
+    if BITS == 32:
+        a = a.to(tl.float64)
+        if SIGNED:
+            lo = -2147483648.0
+            hi = 2147483647.0
+        else:
+            lo = 0.0
+            hi = 4294967295.0
+        c = tl.minimum(tl.maximum(a, lo), hi)
+        c = tl.where(c != c, 0.0, c)
+        r = c.to(tl.int64).to(tl.int32)
+    else:
+        if SIGNED:
+            c = tl.where(a != a, 0.0, a)
+            r = tl.where(c >= 9223372036854775808.0, 9223372036854775807,
+                         tl.where(c < -9223372036854775808.0, -9223372036854775808,
+                                  tl.where(tl.abs(c) < 9223372036854775808.0, c, 0.0).to(tl.int64)))
+        else:
+            c = tl.where((a != a) | (a < 0.0), 0.0, a)
+            top = c >= 9223372036854775808.0
+            v = tl.where(top, c - 9223372036854775808.0, c)
+            v = tl.where(v < 9223372036854775808.0, v, 0.0).to(tl.int64)
+            r = tl.where(top, v | -9223372036854775808, v)
+            r = tl.where(c >= 18446744073709551616.0, -1, r)
+    return r
+
+
+@triton.jit
+def _u32(x):
+    """An int32/uint32 argument's unsigned value as int64."""
+    return x.to(tl.int64) & 0xFFFFFFFF
+
+
+@triton.jit
+def _i64_parts(x, SIGNED: tl.constexpr):
+    """hi*2^32 and lo (both exact in fp64) with hi*2^32 + lo == x (x's bits read as signed or unsigned)."""
+    if x.dtype == tl.uint64:
+        v = x.to(tl.int64, bitcast=True)
+    else:
+        v = x.to(tl.int64)
+    if SIGNED:
+        hi = (v >> 32).to(tl.float64)
+    else:
+        hi = ((v >> 32) & 0xFFFFFFFF).to(tl.float64)
+    lo = (v & 0xFFFFFFFF).to(tl.float64)
+    return hi * 4294967296.0, lo
+
+
+@triton.jit
+def _i64_to_f64(x, MODE: tl.constexpr, SIGNED: tl.constexpr):
+    h, lo = _i64_parts(x, SIGNED)
+    s, e = _two_sum(h, lo)
+    return _directed(s, _sgn(e), MODE)
+
+
+@triton.jit
+def _i64_to_f32(x, MODE: tl.constexpr, SIGNED: tl.constexpr):
+    h, lo = _i64_parts(x, SIGNED)
+    s, e = _two_sum(h, lo)
+    return _f32_dir(_rto(s, e), MODE)
+
+
+@triton.jit
+def double2float_rn(x):
+    return x.to(tl.float64).to(tl.float32)
+
+
+@triton.jit
+def double2float_rz(x):
+    return _f32_dir(x.to(tl.float64), 1)
+
+
+@triton.jit
+def double2float_rd(x):
+    return _f32_dir(x.to(tl.float64), 2)
+
+
+@triton.jit
+def double2float_ru(x):
+    return _f32_dir(x.to(tl.float64), 3)
+
+
+@triton.jit
+def float2int_rn(x):
+    return _f2i(x, 0, 32, True)
+
+
+@triton.jit
+def float2int_rz(x):
+    return _f2i(x, 1, 32, True)
+
+
+@triton.jit
+def float2int_rd(x):
+    return _f2i(x, 2, 32, True)
+
+
+@triton.jit
+def float2int_ru(x):
+    return _f2i(x, 3, 32, True)
+
+
+@triton.jit
+def float2uint_rn(x):
+    return _f2i(x, 0, 32, False)
+
+
+@triton.jit
+def float2uint_rz(x):
+    return _f2i(x, 1, 32, False)
+
+
+@triton.jit
+def float2uint_rd(x):
+    return _f2i(x, 2, 32, False)
+
+
+@triton.jit
+def float2uint_ru(x):
+    return _f2i(x, 3, 32, False)
+
+
+@triton.jit
+def float2ll_rn(x):
+    return _f2i(x, 0, 64, True)
+
+
+@triton.jit
+def float2ll_rz(x):
+    return _f2i(x, 1, 64, True)
+
+
+@triton.jit
+def float2ll_rd(x):
+    return _f2i(x, 2, 64, True)
+
+
+@triton.jit
+def float2ll_ru(x):
+    return _f2i(x, 3, 64, True)
+
+
+@triton.jit
+def float2ull_rn(x):
+    return _f2i(x, 0, 64, False)
+
+
+@triton.jit
+def float2ull_rz(x):
+    return _f2i(x, 1, 64, False)
+
+
+@triton.jit
+def float2ull_rd(x):
+    return _f2i(x, 2, 64, False)
+
+
+@triton.jit
+def float2ull_ru(x):
+    return _f2i(x, 3, 64, False)
+
+
+@triton.jit
+def double2int_rn(x):
+    return _f2i(x, 0, 32, True)
+
+
+@triton.jit
+def double2int_rz(x):
+    return _f2i(x, 1, 32, True)
+
+
+@triton.jit
+def double2int_rd(x):
+    return _f2i(x, 2, 32, True)
+
+
+@triton.jit
+def double2int_ru(x):
+    return _f2i(x, 3, 32, True)
+
+
+@triton.jit
+def double2uint_rn(x):
+    return _f2i(x, 0, 32, False)
+
+
+@triton.jit
+def double2uint_rz(x):
+    return _f2i(x, 1, 32, False)
+
+
+@triton.jit
+def double2uint_rd(x):
+    return _f2i(x, 2, 32, False)
+
+
+@triton.jit
+def double2uint_ru(x):
+    return _f2i(x, 3, 32, False)
+
+
+@triton.jit
+def double2ll_rn(x):
+    return _f2i(x, 0, 64, True)
+
+
+@triton.jit
+def double2ll_rz(x):
+    return _f2i(x, 1, 64, True)
+
+
+@triton.jit
+def double2ll_rd(x):
+    return _f2i(x, 2, 64, True)
+
+
+@triton.jit
+def double2ll_ru(x):
+    return _f2i(x, 3, 64, True)
+
+
+@triton.jit
+def double2ull_rn(x):
+    return _f2i(x, 0, 64, False)
+
+
+@triton.jit
+def double2ull_rz(x):
+    return _f2i(x, 1, 64, False)
+
+
+@triton.jit
+def double2ull_rd(x):
+    return _f2i(x, 2, 64, False)
+
+
+@triton.jit
+def double2ull_ru(x):
+    return _f2i(x, 3, 64, False)
+
+
+@triton.jit
+def llround(x):
+    return _f2i(round(_up(x)), 1, 64, True)
+
+
+@triton.jit
+def int2double_rn(x):
+    return x.to(tl.float64)
+
+
+@triton.jit
+def uint2double_rn(x):
+    return _u32(x).to(tl.float64)
+
+
+@triton.jit
+def int2float_rn(x):
+    return _f32_dir(x.to(tl.float64), 0)
+
+
+@triton.jit
+def int2float_rz(x):
+    return _f32_dir(x.to(tl.float64), 1)
+
+
+@triton.jit
+def int2float_rd(x):
+    return _f32_dir(x.to(tl.float64), 2)
+
+
+@triton.jit
+def int2float_ru(x):
+    return _f32_dir(x.to(tl.float64), 3)
+
+
+@triton.jit
+def uint2float_rn(x):
+    return _f32_dir(_u32(x).to(tl.float64), 0)
+
+
+@triton.jit
+def uint2float_rz(x):
+    return _f32_dir(_u32(x).to(tl.float64), 1)
+
+
+@triton.jit
+def uint2float_rd(x):
+    return _f32_dir(_u32(x).to(tl.float64), 2)
+
+
+@triton.jit
+def uint2float_ru(x):
+    return _f32_dir(_u32(x).to(tl.float64), 3)
+
+
+@triton.jit
+def ll2float_rn(x):
+    return _i64_to_f32(x, 0, True)
+
+
+@triton.jit
+def ll2float_rz(x):
+    return _i64_to_f32(x, 1, True)
+
+
+@triton.jit
+def ll2float_rd(x):
+    return _i64_to_f32(x, 2, True)
+
+
+@triton.jit
+def ll2float_ru(x):
+    return _i64_to_f32(x, 3, True)
+
+
+@triton.jit
+def ull2float_rn(x):
+    return _i64_to_f32(x, 0, False)
+
+
+@triton.jit
+def ull2float_rz(x):
+    return _i64_to_f32(x, 1, False)
+
+
+@triton.jit
+def ull2float_rd(x):
+    return _i64_to_f32(x, 2, False)
+
+
+@triton.jit
+def ull2float_ru(x):
+    return _i64_to_f32(x, 3, False)
+
+
+@triton.jit
+def ll2double_rn(x):
+    return _i64_to_f64(x, 0, True)
+
+
+@triton.jit
+def ll2double_rz(x):
+    return _i64_to_f64(x, 1, True)
+
+
+@triton.jit
+def ll2double_rd(x):
+    return _i64_to_f64(x, 2, True)
+
+
+@triton.jit
+def ll2double_ru(x):
+    return _i64_to_f64(x, 3, True)
+
+
+@triton.jit
+def ull2double_rn(x):
+    return _i64_to_f64(x, 0, False)
+
+
+@triton.jit
+def ull2double_rz(x):
+    return _i64_to_f64(x, 1, False)
+
+
+@triton.jit
+def ull2double_rd(x):
+    return _i64_to_f64(x, 2, False)
+
+
+@triton.jit
+def ull2double_ru(x):
+    return _i64_to_f64(x, 3, False)
+
+
+@triton.jit
+def float_as_int(x):
+    return x.to(tl.float32).to(tl.int32, bitcast=True)
+
+
+@triton.jit
+def float_as_uint(x):
+    return x.to(tl.float32).to(tl.int32, bitcast=True)
+
+
+@triton.jit
+def int_as_float(x):
+    return x.to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def uint_as_float(x):
+    return x.to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def double_as_longlong(x):
+    return x.to(tl.float64).to(tl.int64, bitcast=True)
+
+
+@triton.jit
+def longlong_as_double(x):
+    return x.to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def double2hiint(x):
+    return (x.to(tl.float64).to(tl.int64, bitcast=True) >> 32).to(tl.int32)
+
+
+@triton.jit
+def double2loint(x):
+    return x.to(tl.float64).to(tl.int64, bitcast=True).to(tl.int32)
+
+
+@triton.jit
+def hiloint2double(hi, lo):
+    return ((hi.to(tl.int64) << 32) | _u32(lo)).to(tl.float64, bitcast=True)
+
+
+# ---- integer bit functions ------------------------------------------------------------------------------
+
+@triton.jit
+def _as_unsigned(x):
+    if x.dtype.primitive_bitwidth == 64:
+        return x.to(tl.uint64, bitcast=True)
+    else:
+        return x.to(tl.int32).to(tl.uint32, bitcast=True)
+
+
+@triton.jit
+def _popc_u(u):
+    # SWAR: bit counts per 2, 4, 8 bits, then summed by a multiply into the top byte.
+    if u.dtype == tl.uint64:
+        u = u - ((u >> 1) & 0x5555555555555555)
+        u = (u & 0x3333333333333333) + ((u >> 2) & 0x3333333333333333)
+        u = (u + (u >> 4)) & 0x0F0F0F0F0F0F0F0F
+        r = (u * 0x0101010101010101) >> 56
+    else:
+        u = u - ((u >> 1) & 0x55555555)
+        u = (u & 0x33333333) + ((u >> 2) & 0x33333333)
+        u = (u + (u >> 4)) & 0x0F0F0F0F
+        r = (u * 0x01010101) >> 24
+    return r.to(tl.int32, bitcast=False)
+
+
+@triton.jit
+def popc(x):
+    return _popc_u(_as_unsigned(x))
+
+
+@triton.jit
+def clz(x):
+    u = _as_unsigned(x)
+    # smear the highest set bit down, then count the zeros above it
+    u = u | (u >> 1)
+    u = u | (u >> 2)
+    u = u | (u >> 4)
+    u = u | (u >> 8)
+    u = u | (u >> 16)
+    if u.dtype == tl.uint64:
+        u = u | (u >> 32)
+        n = 64
+    else:
+        n = 32
+    return n - _popc_u(u)
+
+
+@triton.jit
+def ffs(x):
+    v = x.to(tl.int64) if x.dtype.primitive_bitwidth == 64 else x.to(tl.int32)
+    low = v & (0 - v)                   # lowest set bit
+    r = _popc_u(_as_unsigned(low - 1)) + 1
+    return tl.where(v == 0, 0, r)
+
+
+@triton.jit
+def brev(x):
+    u = _as_unsigned(x)
+    if u.dtype == tl.uint64:
+        u = ((u >> 1) & 0x5555555555555555) | ((u & 0x5555555555555555) << 1)
+        u = ((u >> 2) & 0x3333333333333333) | ((u & 0x3333333333333333) << 2)
+        u = ((u >> 4) & 0x0F0F0F0F0F0F0F0F) | ((u & 0x0F0F0F0F0F0F0F0F) << 4)
+        u = ((u >> 8) & 0x00FF00FF00FF00FF) | ((u & 0x00FF00FF00FF00FF) << 8)
+        u = ((u >> 16) & 0x0000FFFF0000FFFF) | ((u & 0x0000FFFF0000FFFF) << 16)
+        u = (u >> 32) | (u << 32)
+        return u.to(tl.int64, bitcast=True)
+    else:
+        u = ((u >> 1) & 0x55555555) | ((u & 0x55555555) << 1)
+        u = ((u >> 2) & 0x33333333) | ((u & 0x33333333) << 2)
+        u = ((u >> 4) & 0x0F0F0F0F) | ((u & 0x0F0F0F0F) << 4)
+        u = ((u >> 8) & 0x00FF00FF) | ((u & 0x00FF00FF) << 8)
+        u = (u >> 16) | (u << 16)
+        return u.to(tl.int32, bitcast=True)
+
+
+@triton.jit
+def byte_perm(x, y, s):
+    """Byte i of the result is byte (s >> 4i) & 7 of the 8 bytes y:x."""
+    v = (_u32(y) << 32) | _u32(x)
+    sel = _u32(s)
+    r = ((v >> (((sel >> 0) & 7) * 8)) & 0xFF)
+    r = r | (((v >> (((sel >> 4) & 7) * 8)) & 0xFF) << 8)
+    r = r | (((v >> (((sel >> 8) & 7) * 8)) & 0xFF) << 16)
+    r = r | (((v >> (((sel >> 12) & 7) * 8)) & 0xFF) << 24)
+    return r.to(tl.int32)
+
+
+@triton.jit
+def _mulhi_u64(a, b):
+    """High 64 bits of the unsigned 128-bit product, from 32-bit limbs (no 128-bit type)."""
+    a_lo = a & 0xFFFFFFFF
+    a_hi = a >> 32
+    b_lo = b & 0xFFFFFFFF
+    b_hi = b >> 32
+    ll = a_lo * b_lo
+    lh = a_lo * b_hi
+    hl = a_hi * b_lo
+    hh = a_hi * b_hi
+    mid = (ll >> 32) + (lh & 0xFFFFFFFF) + (hl & 0xFFFFFFFF)
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32)
+
+
+@triton.jit
+def mulhi(x, y):
+    if x.dtype.primitive_bitwidth == 64:
+        hi = _mulhi_u64(x.to(tl.uint64, bitcast=True), y.to(tl.uint64, bitcast=True)).to(tl.int64, bitcast=True)
+        if x.dtype.is_int_signed():
+            # signed high half = unsigned high half - (x<0 ? y : 0) - (y<0 ? x : 0)  (mod 2^64)
+            xi = x.to(tl.int64)
+            yi = y.to(tl.int64)
+            hi = hi - tl.where(xi < 0, yi, 0) - tl.where(yi < 0, xi, 0)
+            return hi
+        return hi.to(tl.uint64, bitcast=True)
+    else:
+        if x.dtype.is_int_signed():
+            return ((x.to(tl.int64) * y.to(tl.int64)) >> 32).to(tl.int32)
+        return ((_u32(x) * _u32(y)) >> 32).to(tl.int32).to(x.dtype, bitcast=True)
+
+
+@triton.jit
+def mul24(x, y):
+    """Low 32 bits of the product of the low 24 bits of x and y (sign-extended for signed types)."""
+    if x.dtype.is_int_signed():
+        a = (x.to(tl.int32) << 8) >> 8
+        b = (y.to(tl.int32) << 8) >> 8
+        return (a.to(tl.int64) * b.to(tl.int64)).to(tl.int32)
+    return ((_u32(x) & 0xFFFFFF) * (_u32(y) & 0xFFFFFF)).to(tl.int32).to(x.dtype, bitcast=True)
+
+
+@triton.jit
+def sad(x, y, z):
+    """|x - y| + z (z unsigned), modulo 2^32."""
+    if x.dtype.is_int_signed():
+        d = x.to(tl.int64) - y.to(tl.int64)
+    else:
+        d = _u32(x) - _u32(y)
+    r = (tl.where(d < 0, -d, d) + _u32(z)).to(tl.int32)
+    if x.dtype.is_int_signed():
+        return r
+    return r.to(x.dtype, bitcast=True)
+
+
+@triton.jit
+def hadd(x, y):
+    """(x + y) >> 1 without intermediate overflow."""
+    if x.dtype.is_int_signed():
+        return ((x.to(tl.int64) + y.to(tl.int64)) >> 1).to(tl.int32)
+    return ((_u32(x) + _u32(y)) >> 1).to(tl.int32).to(x.dtype, bitcast=True)
+
+
+@triton.jit
+def rhadd(x, y):
+    """(x + y + 1) >> 1 without intermediate overflow."""
+    if x.dtype.is_int_signed():
+        return ((x.to(tl.int64) + y.to(tl.int64) + 1) >> 1).to(tl.int32)
+    return ((_u32(x) + _u32(y) + 1) >> 1).to(tl.int32).to(x.dtype, bitcast=True)
+
+
+# ---- names this module lacks ----------------------------------------------------------------------------
+
+_MISSING = {}
+
+
+def _missing(name):
+    """A Triton builtin that raises only when a kernel calls it: Triton's code generator maps every global
+    of a kernel's module (and its dependency walk reads every attribute it meets), so an eager error would
+    fail kernels that merely import or mention the name. The call's CompilationError names the line."""
+    def call(*args, _semantic=None, **kwargs):
+        raise UnsupportedError(f"libdevice.{name} is not provided by hexmlir's libdevice "
+                               f"(hexmlir/frontends/triton/libdevice.py); see docs/triton.md, libdevice",
+                               stage="triton-frontend", op=f"libdevice.{name}")
+    call.__name__ = call.__qualname__ = name
+    call.__module__ = __name__
+    return tl.core.builtin(call)
+
+
 def __getattr__(name):
-    # Triton's code generator looks names up with getattr: a function we lack is a typed, named error.
-    if name.startswith("__"):
+    if name.startswith("_"):
         raise AttributeError(name)
-    raise UnsupportedError(f"libdevice.{name} is not provided by hexmlir's libdevice "
-                           f"(hexmlir/frontends/triton/libdevice.py); write it with tl ops",
-                           stage="triton-frontend", op=f"libdevice.{name}")
+    if name not in _MISSING:
+        _MISSING[name] = _missing(name)
+    return _MISSING[name]
