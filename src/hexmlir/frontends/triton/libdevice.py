@@ -110,7 +110,8 @@ def fma(x, y, z):
 
 @triton.jit
 def div_rn(x, y):
-    return _down(_up(x) / _up(y), x)
+    """IEEE division (fp32 through fp64: fast_math rewrites an fp32 `/` into a reciprocal approximation)."""
+    return _div_dir(x, y, 0)
 
 
 @triton.jit
@@ -235,16 +236,6 @@ def copysign(x, y):
     return _down(tl.where(signbit(y) != 0, -a, a), x)
 
 
-@triton.jit
-def fmod(x, y):
-    """x - trunc(x/y)*y (exact while the quotient fits the mantissa)."""
-    a = _up(x)
-    b = _up(y)
-    q = a / b
-    q = tl.where(q < 0, tl.ceil(q), tl.floor(q))
-    return _down(a - q * b, x)
-
-
 # ---- exponentials and logarithms --------------------------------------------------------------------------
 
 @triton.jit
@@ -259,7 +250,7 @@ def fast_exp10f(x):
 
 @triton.jit
 def exp10(x):
-    return _down(tl.exp2(_up(x) * 3.321928094887362), x)
+    return _down(tl.exp2(_up(x).to(tl.float64) * 3.321928094887362), x)
 
 
 @triton.jit
@@ -284,7 +275,7 @@ def fast_dividef(x, y):
 
 @triton.jit
 def log10(x):
-    return _down(tl.log(_up(x)) * _INV_LN10, x)
+    return _down(tl.log(_up(x).to(tl.float64)) * _INV_LN10, x)
 
 
 @triton.jit
@@ -299,7 +290,7 @@ def _expm1(a):
 
 @triton.jit
 def expm1(x):
-    return _down(_expm1(_up(x)), x)
+    return _down(_expm1(_up(x).to(tl.float64)), x)
 
 
 @triton.jit
@@ -311,7 +302,7 @@ def _log1p(a):
 
 @triton.jit
 def log1p(x):
-    return _down(_log1p(_up(x)), x)
+    return _down(_log1p(_up(x).to(tl.float64)), x)
 
 
 @triton.jit
@@ -348,21 +339,9 @@ def fast_powf(x, y):
 
 
 @triton.jit
-def cbrt(x):
-    a = _up(x)
-    r = tl.exp2(tl.log2(tl.abs(a)) * (1.0 / 3.0))
-    return _down(tl.where(a < 0, -r, r), x)
-
-
-@triton.jit
-def ldexp(x, n):
-    return _down(_up(x) * tl.exp2(n.to(tl.float32)), x)
-
-
-@triton.jit
 def hypot(x, y):
-    a = tl.abs(_up(x))
-    b = tl.abs(_up(y))
+    a = tl.abs(_up(x).to(tl.float64))
+    b = tl.abs(_up(y).to(tl.float64))
     m = tl.maximum(a, b)
     s = tl.minimum(a, b) / tl.where(m == 0.0, 1.0, m)
     r = m * tl.sqrt(1.0 + s * s)
@@ -401,7 +380,7 @@ def fast_tanhf(x):
 
 @triton.jit
 def sinh(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     m = _expm1(tl.abs(a))
     r = 0.5 * (m + m / (m + 1.0))
     return _down(tl.where(a < 0, -r, r), x)
@@ -409,13 +388,13 @@ def sinh(x):
 
 @triton.jit
 def cosh(x):
-    e = tl.exp(tl.abs(_up(x)))
+    e = tl.exp(tl.abs(_up(x).to(tl.float64)))
     return _down(0.5 * (e + 1.0 / e), x)
 
 
 @triton.jit
 def asinh(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     t = tl.abs(a)
     r = _log1p(t + t * t / (1.0 + tl.sqrt(1.0 + t * t)))
     r = tl.where(t > 1e18, tl.log(t) + _LN2, r)
@@ -424,14 +403,15 @@ def asinh(x):
 
 @triton.jit
 def acosh(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     r = _log1p((a - 1.0) + tl.sqrt((a - 1.0) * (a + 1.0)))   # a-1 is exact near 1
-    return _down(tl.where(a > 1e18, tl.log(a) + _LN2, r), x)
+    r = tl.where(a > 1e18, tl.log(a) + _LN2, r)
+    return _down(tl.where(a < 1.0, float("nan"), r), x)
 
 
 @triton.jit
 def atanh(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     t = tl.abs(a)                   # log1p of a positive argument: well conditioned on both sides
     r = 0.5 * _log1p(2.0 * t / (1.0 - t))
     return _down(tl.where(a < 0, -r, r), x)
@@ -439,91 +419,67 @@ def atanh(x):
 
 # ---- error function -------------------------------------------------------------------------------------
 
-@triton.jit
-def _erfc(a):
-    # Chebyshev-fitted exp(-z^2 - P(t)), t = 1/(1+z/2): fractional error < 1.2e-7 for all z
-    # (W. H. Press et al., Numerical Recipes, erfcc). Keeps relative accuracy in the tail where 1-erf cannot.
-    z = tl.abs(a)
-    t = 1.0 / (1.0 + 0.5 * z)
-    p = 0.17087277 * t - 0.82215223
-    p = p * t + 1.48851587
-    p = p * t - 1.13520398
-    p = p * t + 0.27886807
-    p = p * t - 0.18628806
-    p = p * t + 0.09678418
-    p = p * t + 0.37409196
-    p = p * t + 1.00002368
-    p = p * t - 1.26551223
-    r = t * tl.exp(-z * z + p)
-    return tl.where(a < 0, 2.0 - r, r)
-
-
-@triton.jit
-def erfc(x):
-    return _down(_erfc(_up(x)), x)
-
-
 # ---- trigonometric --------------------------------------------------------------------------------------
 
 @triton.jit
 def tan(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     return _down(tl.sin(a) / tl.cos(a), x)
 
 
 @triton.jit
 def _atan(a):
-    # |x| > 1: pi/2 - atan(1/|x|); then t > tan(pi/8): pi/4 + atan((t-1)/(t+1)); odd series on |u| <= 0.415.
+    # |x| > 1: pi/2 - atan(1/|x|); then t > tan(pi/8): pi/4 + atan((t-1)/(t+1)); odd series to u^47 on
+    # |u| <= 0.415 (truncation < 1e-20: enough for fp64).
     t = tl.abs(a)
     inv = t > 1.0
     t = tl.where(inv, 1.0 / t, t)
     shift = t > 0.41421356237309503
     u = tl.where(shift, (t - 1.0) / (t + 1.0), t)
     s = u * u
-    p = s * (-1.0 / 23.0) + 1.0 / 21.0
-    p = p * s - 1.0 / 19.0
-    p = p * s + 1.0 / 17.0
-    p = p * s - 1.0 / 15.0
-    p = p * s + 1.0 / 13.0
-    p = p * s - 1.0 / 11.0
-    p = p * s + 1.0 / 9.0
-    p = p * s - 1.0 / 7.0
-    p = p * s + 1.0 / 5.0
-    p = p * s - 1.0 / 3.0
+    p = tl.zeros_like(s)
+    for k in tl.static_range(23, 0, -1):
+        p = p * s + (1.0 - 2.0 * (k % 2)) / (2 * k + 1)
     r = u + u * s * p
     r = tl.where(shift, r + _PI_4, r)
     r = tl.where(inv, _PI_2 - r, r)
-    return tl.where(a < 0, -r, r)
+    return tl.where(a < 0, -r, tl.where(a == 0.0, a, r))
 
 
 @triton.jit
 def atan(x):
-    return _down(_atan(_up(x)), x)
+    return _down(_atan(_up(x).to(tl.float64)), x)
 
 
 @triton.jit
 def _atan2(b, a):
-    # b = y, a = x
+    # b = y, a = x; C's rules for signed zeros and infinities
     r = _atan(b / a)
-    r = tl.where(a < 0, tl.where(b < 0, r - _PI, r + _PI), r)
-    r = tl.where(a == 0.0, tl.where(b > 0, _PI_2, tl.where(b < 0, -_PI_2, 0.0)), r)
-    return r
+    a_neg = (a < 0) | ((a == 0.0) & (1.0 / a < 0))
+    b_neg = (b < 0) | ((b == 0.0) & (1.0 / b < 0))
+    r = tl.where(a_neg, tl.where(b_neg, r - _PI, r + _PI), r)
+    zz = (a == 0.0) & (b == 0.0)
+    r = tl.where(zz, tl.where(a_neg, tl.where(b_neg, -_PI, _PI), b), r)
+    ii = (tl.abs(a) == float("inf")) & (tl.abs(b) == float("inf"))
+    q = tl.where(a > 0, _PI_4, 3.0 * _PI_4)
+    r = tl.where(ii, tl.where(b_neg, -q, q), r)
+    return tl.where((a != a) | (b != b), a + b, r)
 
 
 @triton.jit
 def atan2(y, x):
-    return _down(_atan2(_up(y), _up(x)), y)
+    return _down(_atan2(_up(y).to(tl.float64), _up(x).to(tl.float64)), y)
 
 
 @triton.jit
 def asin(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     return _down(_atan2(a, tl.sqrt((1.0 - a) * (1.0 + a))), x)
 
 
 @triton.jit
 def acos(x):
-    a = _up(x)
+    a = _up(x).to(tl.float64)
     return _down(_atan2(tl.sqrt((1.0 - a) * (1.0 + a)), a), x)
 
 
@@ -543,8 +499,10 @@ def sigmoid(x):
 def _ibits(a):
     if a.dtype == tl.float64:
         return a.to(tl.int64, bitcast=True)
-    else:
+    elif a.dtype == tl.float32:
         return a.to(tl.int32, bitcast=True)
+    else:
+        return a.to(tl.int16, bitcast=True)
 
 
 @triton.jit
@@ -622,10 +580,16 @@ def _add_dir(x, y, MODE: tl.constexpr):
         a = _up(x)
         b = _up(y)
         s, e = _two_sum(a, b)
+        if MODE == 2:
+            s = tl.where(s == 0.0, -((-a) + (-b)), s)     # an exact zero sum is -0 when rounding down
         d = tl.where(s != s, 0, _f64_overflow_fix(s, _sgn(e), a, b))
         return _directed(s, d, MODE)
     else:
-        s, e = _two_sum(_up(x).to(tl.float64), _up(y).to(tl.float64))
+        a = _up(x).to(tl.float64)
+        b = _up(y).to(tl.float64)
+        s, e = _two_sum(a, b)
+        if MODE == 2:
+            s = tl.where(s == 0.0, -((-a) + (-b)), s)
         return _down(_f32_dir(_rto(s, e), MODE), x)
 
 
@@ -681,6 +645,8 @@ def _fma_dir(x, y, z, MODE: tl.constexpr):
         s, e1 = _two_sum(p, c)
         t, te = _two_sum(s - r, e1)
         d = _sgn(t + (te + pe))
+        if MODE == 2:
+            r = tl.where((r == 0.0) & (d == 0), -((-p) + (-c)), r)
         d = tl.where((r != r) | (tl.abs(p) == float("inf")) | (tl.abs(c) == float("inf")), 0, d)
         d = tl.where((tl.abs(r) == float("inf")) & (d == 0) & (tl.abs(p) != float("inf"))
                      & (tl.abs(c) != float("inf")) & (tl.abs(a) != float("inf")) & (tl.abs(b) != float("inf")),
@@ -688,7 +654,10 @@ def _fma_dir(x, y, z, MODE: tl.constexpr):
         return _directed(r, d, MODE)
     else:
         p = _up(x).to(tl.float64) * _up(y).to(tl.float64)          # exact
-        s, e = _two_sum(p, _up(z).to(tl.float64))
+        c = _up(z).to(tl.float64)
+        s, e = _two_sum(p, c)
+        if MODE == 2:
+            s = tl.where(s == 0.0, -((-p) + (-c)), s)
         return _down(_f32_dir(_rto(s, tl.where(e != e, 0.0, e)), MODE), x)
 
 
@@ -852,15 +821,13 @@ def _f2i(x, MODE: tl.constexpr, BITS: tl.constexpr, SIGNED: tl.constexpr):
     """Float -> integer in MODE, saturating like PTX cvt (NaN -> 0); unsigned results as their bit pattern."""
     a = _round_mode(_up(x), MODE)
     if BITS == 32:
+        # (literals inline: a local assigned a Python float becomes an fp32 tensor, 2^31-1 would be 2^31)
         a = a.to(tl.float64)
         if SIGNED:
-            lo = -2147483648.0
-            hi = 2147483647.0
+            c = tl.where(a < -2147483648.0, -2147483648.0, tl.where(a > 2147483647.0, 2147483647.0, a))
         else:
-            lo = 0.0
-            hi = 4294967295.0
-        c = tl.minimum(tl.maximum(a, lo), hi)
-        c = tl.where(c != c, 0.0, c)
+            c = tl.where(a < 0.0, 0.0, tl.where(a > 4294967295.0, 4294967295.0, a))
+        c = tl.where(a != a, 0.0, c)
         r = c.to(tl.int64).to(tl.int32)
     else:
         if SIGNED:
@@ -1384,13 +1351,15 @@ def mulhi(x, y):
             # signed high half = unsigned high half - (x<0 ? y : 0) - (y<0 ? x : 0)  (mod 2^64)
             xi = x.to(tl.int64)
             yi = y.to(tl.int64)
-            hi = hi - tl.where(xi < 0, yi, 0) - tl.where(yi < 0, xi, 0)
-            return hi
-        return hi.to(tl.uint64, bitcast=True)
+            r = hi - tl.where(xi < 0, yi, 0) - tl.where(yi < 0, xi, 0)
+        else:
+            r = hi.to(tl.uint64, bitcast=True)
     else:
         if x.dtype.is_int_signed():
-            return ((x.to(tl.int64) * y.to(tl.int64)) >> 32).to(tl.int32)
-        return ((_u32(x) * _u32(y)) >> 32).to(tl.int32).to(x.dtype, bitcast=True)
+            r = ((x.to(tl.int64) * y.to(tl.int64)) >> 32).to(tl.int32)
+        else:
+            r = ((_u32(x) * _u32(y)) >> 32).to(tl.int32).to(tl.uint32, bitcast=True)
+    return r
 
 
 @triton.jit
@@ -1399,8 +1368,10 @@ def mul24(x, y):
     if x.dtype.is_int_signed():
         a = (x.to(tl.int32) << 8) >> 8
         b = (y.to(tl.int32) << 8) >> 8
-        return (a.to(tl.int64) * b.to(tl.int64)).to(tl.int32)
-    return ((_u32(x) & 0xFFFFFF) * (_u32(y) & 0xFFFFFF)).to(tl.int32).to(x.dtype, bitcast=True)
+        r = (a.to(tl.int64) * b.to(tl.int64)).to(tl.int32)
+    else:
+        r = ((_u32(x) & 0xFFFFFF) * (_u32(y) & 0xFFFFFF)).to(tl.int32).to(tl.uint32, bitcast=True)
+    return r
 
 
 @triton.jit
@@ -1408,31 +1379,518 @@ def sad(x, y, z):
     """|x - y| + z (z unsigned), modulo 2^32."""
     if x.dtype.is_int_signed():
         d = x.to(tl.int64) - y.to(tl.int64)
+        r = (tl.where(d < 0, -d, d) + _u32(z)).to(tl.int32)
     else:
         d = _u32(x) - _u32(y)
-    r = (tl.where(d < 0, -d, d) + _u32(z)).to(tl.int32)
-    if x.dtype.is_int_signed():
-        return r
-    return r.to(x.dtype, bitcast=True)
+        r = (tl.where(d < 0, -d, d) + _u32(z)).to(tl.int32).to(tl.uint32, bitcast=True)
+    return r
 
 
 @triton.jit
 def hadd(x, y):
     """(x + y) >> 1 without intermediate overflow."""
     if x.dtype.is_int_signed():
-        return ((x.to(tl.int64) + y.to(tl.int64)) >> 1).to(tl.int32)
-    return ((_u32(x) + _u32(y)) >> 1).to(tl.int32).to(x.dtype, bitcast=True)
+        r = ((x.to(tl.int64) + y.to(tl.int64)) >> 1).to(tl.int32)
+    else:
+        r = ((_u32(x) + _u32(y)) >> 1).to(tl.int32).to(tl.uint32, bitcast=True)
+    return r
 
 
 @triton.jit
 def rhadd(x, y):
     """(x + y + 1) >> 1 without intermediate overflow."""
     if x.dtype.is_int_signed():
-        return ((x.to(tl.int64) + y.to(tl.int64) + 1) >> 1).to(tl.int32)
-    return ((_u32(x) + _u32(y) + 1) >> 1).to(tl.int32).to(x.dtype, bitcast=True)
+        r = ((x.to(tl.int64) + y.to(tl.int64) + 1) >> 1).to(tl.int32)
+    else:
+        r = ((_u32(x) + _u32(y) + 1) >> 1).to(tl.int32).to(tl.uint32, bitcast=True)
+    return r
+
+
+# ---- exponent, scaling, remainders ----------------------------------------------------------------------
+
+_MIN_NORMAL64: tl.constexpr = tl.constexpr(2.2250738585072014e-308)
+_TWO54: tl.constexpr = tl.constexpr(18014398509481984.0)
+_SQRT_PI_2: tl.constexpr = tl.constexpr(0.886226925452758)      # sqrt(pi)/2
+_INV_SQRT_PI: tl.constexpr = tl.constexpr(0.5641895835477563)
+_SQRT2: tl.constexpr = tl.constexpr(1.4142135623730951)
+_LOG_SQRT_2PI: tl.constexpr = tl.constexpr(0.9189385332046728)
+
+
+@triton.jit
+def _pow2(k):
+    """2^k as fp64 for integer k in [-1022, 1023] (exact, built from bits)."""
+    return ((k.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def _scalbn64(a, n):
+    """a * 2^n in fp64 with a single rounding (subnormal results round once, huge ones overflow to inf)."""
+    n = tl.minimum(tl.maximum(n.to(tl.int64), -5000), 5000)
+    sub = tl.abs(a) < _MIN_NORMAL64
+    b = tl.where(sub, a * _TWO54, a)
+    n = tl.where(sub, n - 54, n)
+    i = b.to(tl.int64, bitcast=True)
+    e = ((i >> 52) & 0x7FF) - 1023
+    m = ((i & -9218868437227405313) | 0x3FF0000000000000).to(tl.float64, bitcast=True)   # [1, 2), a's sign
+    big_e = e + n
+    r = tl.where(big_e > 1023, m * float("inf"),
+                 tl.where(big_e >= -1022, m * _pow2(tl.minimum(tl.maximum(big_e, -1022), 1023)),
+                          (m * _pow2(tl.maximum(big_e, -1200) + 600)) * _pow2(-600 + tl.zeros_like(big_e))))
+    return tl.where((a == 0.0) | (a != a) | (tl.abs(a) == float("inf")), a, r)
+
+
+@triton.jit
+def scalbn(x, n):
+    a = _up(x)
+    if a.dtype == tl.float64:
+        return _scalbn64(a, n)
+    else:
+        return _down(_scalbn64(a.to(tl.float64), tl.minimum(tl.maximum(n.to(tl.int32), -400), 400)), x)
+
+
+@triton.jit
+def ldexp(x, n):
+    return scalbn(x, n)
+
+
+@triton.jit
+def _ilogb_raw(a):
+    """floor(log2|a|) for finite nonzero a (fp32 or fp64), subnormals included."""
+    b = a.to(tl.float64)
+    sub = tl.abs(b) < _MIN_NORMAL64
+    b = tl.where(sub, b * _TWO54, b)
+    e = ((b.to(tl.int64, bitcast=True) >> 52) & 0x7FF) - 1023 - tl.where(sub, 54, 0)
+    return e.to(tl.int32)
+
+
+@triton.jit
+def ilogb(x):
+    """CUDA's ilogb: 0 and NaN -> INT_MIN, +-inf -> INT_MAX."""
+    a = _up(x)
+    r = _ilogb_raw(a)
+    r = tl.where((a == 0.0) | (a != a), -2147483648, r)
+    return tl.where(tl.abs(a) == float("inf"), 2147483647, r)
+
+
+@triton.jit
+def logb(x):
+    a = _up(x)
+    r = _ilogb_raw(a).to(a.dtype)
+    r = tl.where(a == 0.0, -float("inf"), r)
+    r = tl.where(tl.abs(a) == float("inf"), float("inf"), r)
+    return _down(tl.where(a != a, a, r), x)
+
+
+@triton.jit
+def nextafter(x, y):
+    r = tl.where(x < y, _next_up(x), tl.where(x > y, _next_down(x), y.to(x.dtype)))
+    return tl.where((x != x) | (y != y), x + y.to(x.dtype), r)
+
+
+@triton.jit
+def fdim(x, y):
+    a = _up(x)
+    b = _up(y)
+    r = tl.where(a > b, a - b, 0.0)
+    return _down(tl.where((a != a) | (b != b), a + b, r), x)
+
+
+@triton.jit
+def _mant_int(a):
+    """a > 0 finite fp64 as (m, e): a == m * 2^(e-52), m in [2^52, 2^53)."""
+    sub = a < _MIN_NORMAL64
+    b = tl.where(sub, a * _TWO54, a)
+    i = b.to(tl.int64, bitcast=True)
+    e = ((i >> 52) & 0x7FF) - 1023 - tl.where(sub, 54, 0)
+    return (i & 0xFFFFFFFFFFFFF) | 0x10000000000000, e
+
+
+@triton.jit
+def _fmod_abs(x, y):
+    """x mod y, exactly, for finite x >= 0 and y > 0 in fp64: integer long division of the mantissas,
+    10 bits a step (r << 10 stays below 2^63) over the exponent difference (at most 2098)."""
+    mx, ex = _mant_int(tl.where(x > 0.0, x, 1.0))
+    my, ey = _mant_int(y)
+    d = ex - ey
+    r = tl.where(d >= 0, mx % my, mx)
+    for i in range(0, 210):
+        s = tl.minimum(tl.maximum(d - 10 * i, 0), 10)
+        r = (r << s) % my
+    k = ey - 52
+    v = r.to(tl.float64)
+    res = tl.where(k < -900, (v * _pow2(tl.maximum(k, -1100) + 200)) * _pow2(-200 + tl.zeros_like(k)),
+                   v * _pow2(tl.minimum(tl.maximum(k, -1022), 1023)))
+    return tl.where((d < 0) | (x == 0.0), x, res)
+
+
+@triton.jit
+def _fmod64(a, b):
+    ax = tl.abs(a)
+    ay = tl.abs(b)
+    r = _fmod_abs(tl.where(ax == float("inf"), 0.0, ax), tl.where((ay == 0.0) | (ay == float("inf")) | (ay != ay), 1.0, ay))
+    r = tl.where(ay == float("inf"), ax, r)
+    r = tl.where(a < 0, -r, tl.where(a == 0.0, a, r))
+    r = tl.where(a == 0.0, a, r)
+    bad = (ax == float("inf")) | (ay == 0.0) | (a != a) | (b != b)
+    return tl.where(bad, float("nan"), r)
+
+
+@triton.jit
+def fmod(x, y):
+    """C fmod, exact for every finite x, y (fp16/fp32 go through fp64)."""
+    return _down(_fmod64(_up(x).to(tl.float64), _up(y).to(tl.float64)), x)
+
+
+@triton.jit
+def _remainder64(a, b):
+    ax = tl.abs(a)
+    ay = tl.abs(b)
+    fin = (ax != float("inf")) & (ay != 0.0) & (ay == ay) & (ax == ax)
+    ayf = tl.where(fin & (ay != float("inf")), ay, 1.0)
+    axf = tl.where(fin, ax, 0.0)
+    twice = ayf < 8.98846567431158e307
+    r = tl.where(twice, _fmod_abs(axf, tl.where(twice, 2.0 * ayf, 1.0)), axf)
+    odd = r >= ayf
+    r = tl.where(odd, r - ayf, r)
+    r = tl.where((r > ayf - r) | ((r == ayf - r) & odd), r - ayf, r)
+    r = tl.where(ay == float("inf"), ax, r)
+    r = tl.where(a < 0, -r, r)
+    r = tl.where(r == 0.0, a * 0.0, r)
+    return tl.where(fin, r, float("nan"))
+
+
+@triton.jit
+def remainder(x, y):
+    """IEEE remainder x - n*y, n = x/y rounded to nearest even; exact."""
+    return _down(_remainder64(_up(x).to(tl.float64), _up(y).to(tl.float64)), x)
+
+
+# ---- norms and roots ------------------------------------------------------------------------------------
+
+@triton.jit
+def _norm(a, b, c, d):
+    """sqrt(a^2+b^2+c^2+d^2) in fp64 without overflow: scaled by a power of two (exact)."""
+    a = tl.abs(a)
+    b = tl.abs(b)
+    c = tl.abs(c)
+    d = tl.abs(d)
+    m = tl.maximum(tl.maximum(a, b), tl.maximum(c, d))
+    k = tl.minimum(tl.maximum(_ilogb_raw(tl.where((m > 0.0) & (m != float("inf")), m, 1.0)), -1000), 1000)
+    s = _pow2(-k)
+    a = a * s
+    b = b * s
+    c = c * s
+    d = d * s
+    r = tl.sqrt(a * a + b * b + c * c + d * d) * _pow2(k)
+    r = tl.where(m == 0.0, 0.0, r)
+    inf = (a == float("inf")) | (b == float("inf")) | (c == float("inf")) | (d == float("inf"))
+    return tl.where(inf, float("inf"), r)
+
+
+@triton.jit
+def norm3d(x, y, z):
+    a = _up(x).to(tl.float64)
+    return _down(_norm(a, _up(y).to(tl.float64), _up(z).to(tl.float64), tl.zeros_like(a)), x)
+
+
+@triton.jit
+def norm4d(x, y, z, w):
+    return _down(_norm(_up(x).to(tl.float64), _up(y).to(tl.float64), _up(z).to(tl.float64),
+                       _up(w).to(tl.float64)), x)
+
+
+@triton.jit
+def rnorm3d(x, y, z):
+    a = _up(x).to(tl.float64)
+    return _down(1.0 / _norm(a, _up(y).to(tl.float64), _up(z).to(tl.float64), tl.zeros_like(a)), x)
+
+
+@triton.jit
+def rnorm4d(x, y, z, w):
+    return _down(1.0 / _norm(_up(x).to(tl.float64), _up(y).to(tl.float64), _up(z).to(tl.float64),
+                             _up(w).to(tl.float64)), x)
+
+
+@triton.jit
+def rhypot(x, y):
+    a = _up(x).to(tl.float64)
+    z = tl.zeros_like(a)
+    return _down(1.0 / _norm(a, _up(y).to(tl.float64), z, z), x)
+
+
+@triton.jit
+def _cbrt64(a):
+    t = tl.abs(a)
+    r = tl.exp2(tl.log2(t) * (1.0 / 3.0))
+    r = r - (r * r * r - t) / (3.0 * r * r)            # Newton: the exp2/log2 estimate to ~1 ulp of fp64
+    r = r - (r * r * r - t) / (3.0 * r * r)
+    r = tl.where((t == 0.0) | (t == float("inf")) | (t != t), t, r)
+    return tl.where(a < 0, -r, r)
+
+
+@triton.jit
+def cbrt(x):
+    return _down(_cbrt64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def rcbrt(x):
+    return _down(1.0 / _cbrt64(_up(x).to(tl.float64)), x)
+
+
+# ---- trigonometric in units of pi -----------------------------------------------------------------------
+
+@triton.jit
+def _sinpi64(a):
+    r = a - 2.0 * _rint(a * 0.5)                        # exact, in [-1, 1]
+    t = tl.where(r > 0.5, 1.0 - r, tl.where(r < -0.5, -1.0 - r, r))
+    s = tl.sin(_PI * t)
+    return tl.where(s == 0.0, a * 0.0, s)
+
+
+@triton.jit
+def _cospi64(a):
+    r = tl.abs(a - 2.0 * _rint(a * 0.5))               # exact, in [0, 1]
+    c = tl.where(r < 0.25, tl.cos(_PI * r), tl.sin(_PI * (0.5 - r)))
+    return tl.where(tl.abs(a) == float("inf"), float("nan"), c)
+
+
+@triton.jit
+def sinpi(x):
+    return _down(_sinpi64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def cospi(x):
+    return _down(_cospi64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def fast_sinf(x):
+    return sin(x)
+
+
+@triton.jit
+def fast_cosf(x):
+    return cos(x)
+
+
+@triton.jit
+def fast_tanf(x):
+    return tan(x)
+
+
+# ---- error-function family (fp64 inside) ----------------------------------------------------------------
+
+@triton.jit
+def _erfcx_pos(t):
+    """exp(t^2) erfc(t) for t >= 0: 1 - erf below 2 (relative error < 3e-14 there), the continued fraction
+    1/(t + (1/2)/(t + 1/(t + (3/2)/(t + ...)))) / sqrt(pi) from 2 on, evaluated backwards."""
+    small = tl.minimum(t, 2.0)
+    lo = tl.exp(small * small) * (1.0 - tl.erf(small))
+    u = tl.maximum(t, 2.0)
+    f = u
+    for k in tl.static_range(60, 0, -1):
+        f = u + (k * 0.5) / f
+    hi = _INV_SQRT_PI / f
+    return tl.where(t < 2.0, lo, hi)
+
+
+@triton.jit
+def _erfc64(a):
+    t = tl.abs(a)
+    tail = tl.exp(-t * t) * _erfcx_pos(t)
+    r = tl.where(t < 0.5, 1.0 - tl.erf(t), tail)
+    r = tl.where(a < 0, 2.0 - r, r)
+    return tl.where(a != a, a, r)
+
+
+@triton.jit
+def erfc(x):
+    return _down(_erfc64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def erfcx(x):
+    a = _up(x).to(tl.float64)
+    t = tl.abs(a)
+    r = _erfcx_pos(t)
+    r = tl.where(a < 0, 2.0 * tl.exp(a * a) - r, r)
+    r = tl.where(a == float("inf"), 0.0, r)
+    return _down(tl.where(a != a, a, r), x)
+
+
+@triton.jit
+def normcdf(x):
+    return _down(0.5 * _erfc64(-_up(x).to(tl.float64) * (1.0 / _SQRT2)), x)
+
+
+@triton.jit
+def _erfinv_core(z, q, TAIL):
+    """x >= 0 with erf(x) == z (TAIL false) or erfc(x) == q (TAIL true); z, q fp64 in (0, 1).
+    Winitzki's closed form as the start, then three Halley steps on erf or on erfc (the latter keeps the
+    relative accuracy of q near 0, where 1 - q cannot)."""
+    w = tl.where(TAIL, tl.log(q * (2.0 - q)), tl.log((1.0 - z) * (1.0 + z)))
+    h = 4.330746750799873 + 0.5 * w                     # 2/(pi*0.147) + w/2
+    x = tl.sqrt(tl.sqrt(h * h - w * (1.0 / 0.147)) - h)
+    for _ in tl.static_range(3):
+        e2 = tl.exp(x * x)
+        u_c = (tl.erf(x) - z) * e2 * _SQRT_PI_2
+        u_t = -(_erfcx_pos(x) - tl.exp(x * x + tl.log(q))) * _SQRT_PI_2
+        u = tl.where(TAIL, u_t, u_c)
+        u = tl.where(u != u, 0.0, u)
+        x = x - u / (1.0 + x * u)
+    return x
+
+
+@triton.jit
+def _erfinv64(a):
+    z = tl.abs(a)
+    tail = z > 0.5
+    zz = tl.where(tail | (z == 0.0), 0.25, z)
+    q = tl.where(tail & (z < 1.0), 1.0 - z, 0.25)      # exact (Sterbenz)
+    x = _erfinv_core(zz, q, tail)
+    x = tl.where(z == 1.0, float("inf"), x)
+    x = tl.where(z == 0.0, 0.0, x)
+    x = tl.where((z > 1.0) | (a != a), float("nan"), x)
+    return tl.where(a < 0, -x, tl.where(a == 0.0, a, x))
+
+
+@triton.jit
+def erfinv(x):
+    return _down(_erfinv64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def _erfcinv64(a):
+    # a < 0.5: tail on erfc directly; a in [0.5, 2]: erfinv(1 - a), 1 - a exact there
+    tail = (a > 0.0) & (a < 0.5)
+    q = tl.where(tail, a, 0.25)
+    xt = _erfinv_core(tl.zeros_like(a) + 0.25, q, tail)
+    xc = _erfinv64(tl.where(tail, 0.0, 1.0 - a))
+    x = tl.where(tail, xt, xc)
+    x = tl.where(a == 0.0, float("inf"), x)
+    x = tl.where(a == 2.0, -float("inf"), x)
+    return tl.where((a < 0.0) | (a > 2.0) | (a != a), float("nan"), x)
+
+
+@triton.jit
+def erfcinv(x):
+    return _down(_erfcinv64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def normcdfinv(x):
+    return _down(-_SQRT2 * _erfcinv64(2.0 * _up(x).to(tl.float64)), x)
+
+
+# ---- gamma ----------------------------------------------------------------------------------------------
+
+@triton.jit
+def _lgamma_pos(x):
+    """lgamma for x > 0: shift to z >= 12 by the recurrence, then Stirling's series to 1/z^13."""
+    prod = tl.zeros_like(x) + 1.0
+    z = x
+    for _ in tl.static_range(12):
+        small = z < 12.0
+        prod = tl.where(small, prod * z, prod)
+        z = tl.where(small, z + 1.0, z)
+    r = 1.0 / z
+    r2 = r * r
+    s = r2 * (1.0 / 156.0) - 691.0 / 360360.0
+    s = s * r2 + 1.0 / 1188.0
+    s = s * r2 - 1.0 / 1680.0
+    s = s * r2 + 1.0 / 1260.0
+    s = s * r2 - 1.0 / 360.0
+    s = s * r2 + 1.0 / 12.0
+    st = (z - 0.5) * tl.log(z) - z + _LOG_SQRT_2PI + s * r
+    return st - tl.log(prod)
+
+
+@triton.jit
+def _lgamma1p(t):
+    """lgamma(1 + t) for |t| <= 0.25: t * sum_k c_k t^k, c_0 = -Euler's gamma, c_k = (-1)^(k+1) zeta(k+1)/(k+1)
+    (no cancellation near the roots at 1 and 2, where the shifted Stirling form loses all digits)."""
+    p = tl.zeros_like(t) + (-0.037037037312989324)
+    p = p * t + (0.03846153903467518)
+    p = p * t + (-0.04000000119214014)
+    p = p * t + (0.04166666915034121)
+    p = p * t + (-0.04347826605304026)
+    p = p * t + (0.04545455629320467)
+    p = p * t + (-0.047619070330142226)
+    p = p * t + (0.05000004769810169)
+    p = p * t + (-0.05263167937961666)
+    p = p * t + (0.055555767627403614)
+    p = p * t + (-0.058823978658684585)
+    p = p * t + (0.06250095514121304)
+    p = p * t + (-0.06666870588242046)
+    p = p * t + (0.07143294629536133)
+    p = p * t + (-0.0769325164113522)
+    p = p * t + (0.083353840546109)
+    p = p * t + (-0.09095401714582904)
+    p = p * t + (0.1000994575127818)
+    p = p * t + (-0.11133426586956469)
+    p = p * t + (0.12550966952474304)
+    p = p * t + (-0.1440498967688461)
+    p = p * t + (0.1695571769974082)
+    p = p * t + (-0.20738555102867398)
+    p = p * t + (0.27058080842778454)
+    p = p * t + (-0.40068563438653143)
+    p = p * t + (0.8224670334241132)
+    p = p * t + (-0.5772156649015329)
+    return p * t
+
+
+@triton.jit
+def _lgamma64(a):
+    pos = a > 0.0
+    xp = tl.where(pos, a, 1.0 - a)
+    lg = _lgamma_pos(tl.where(xp == float("inf"), 2.0, xp))
+    sp = tl.abs(_sinpi64(tl.where(pos, 0.5, a)))
+    refl = tl.log(_PI / (sp * tl.abs(a))) - _lgamma_pos(tl.where(pos | (a == -float("inf")), 2.0, -a))
+    # (Gamma(x) Gamma(1-x) = pi/sin(pi x), with Gamma(1-x) = -x Gamma(-x) to keep 1-x exact)
+    r = tl.where(pos, lg, refl)
+    t1 = a - 1.0                                        # exact near 1 and 2
+    t2 = a - 2.0
+    near1 = tl.abs(t1) <= 0.25
+    near2 = tl.abs(t2) <= 0.25
+    r = tl.where(near1, _lgamma1p(tl.where(near1, t1, 0.0)), r)
+    r = tl.where(near2, _log1p(t2) + _lgamma1p(tl.where(near2, t2, 0.0)), r)
+    r = tl.where(tl.abs(a) == float("inf"), float("inf"), r)
+    r = tl.where(a == 0.0, float("inf"), r)
+    return tl.where(a != a, a, r)
+
+
+@triton.jit
+def lgamma(x):
+    return _down(_lgamma64(_up(x).to(tl.float64)), x)
+
+
+@triton.jit
+def _tgamma64(a):
+    r = tl.exp(_lgamma64(a))
+    neg_odd = (a < 0.0) & ((tl.floor(a) - 2.0 * tl.floor(a * 0.5)) != 0.0)
+    r = tl.where(neg_odd, -r, r)
+    r = tl.where((a < 0.0) & (tl.floor(a) == a), float("nan"), r)   # poles, and -inf
+    r = tl.where(a == 0.0, 1.0 / a, r)
+    return tl.where(a != a, a, r)
+
+
+@triton.jit
+def tgamma(x):
+    return _down(_tgamma64(_up(x).to(tl.float64)), x)
 
 
 # ---- names this module lacks ----------------------------------------------------------------------------
+
+# Names of CUDA's libdevice left out on purpose, and why (docs/triton.md lists them too).
+UNSUPPORTED = {
+    "j0": "Bessel functions: not written yet", "j1": "Bessel functions: not written yet",
+    "y0": "Bessel functions: not written yet", "y1": "Bessel functions: not written yet",
+    "jn": "Bessel functions: not written yet", "yn": "Bessel functions: not written yet",
+    "cyl_bessel_i0": "Bessel functions: not written yet", "cyl_bessel_i1": "Bessel functions: not written yet",
+    "rcp64h": "a CUDA-internal approximation (reciprocal of the high word) with no portable definition",
+}
 
 _MISSING = {}
 
@@ -1442,8 +1900,10 @@ def _missing(name):
     of a kernel's module (and its dependency walk reads every attribute it meets), so an eager error would
     fail kernels that merely import or mention the name. The call's CompilationError names the line."""
     def call(*args, _semantic=None, **kwargs):
-        raise UnsupportedError(f"libdevice.{name} is not provided by hexmlir's libdevice "
-                               f"(hexmlir/frontends/triton/libdevice.py); see docs/triton.md, libdevice",
+        why = UNSUPPORTED.get(name, "not a CUDA libdevice function hexmlir knows")
+        # (Triton's CompilationError keeps str(e) only, hence the class name in the text; e is its __cause__)
+        raise UnsupportedError(f"UnsupportedError: libdevice.{name} is not provided by hexmlir's libdevice ({why}; "
+                               f"hexmlir/frontends/triton/libdevice.py, docs/triton.md)",
                                stage="triton-frontend", op=f"libdevice.{name}")
     call.__name__ = call.__qualname__ = name
     call.__module__ = __name__
