@@ -105,7 +105,8 @@ def abs(x):
 
 @triton.jit
 def fma(x, y, z):
-    return _down(_up(x) * _up(y) + _up(z), x)
+    """Fused: x*y + z rounded once (the unfused form overflowed or lost the product's low bits)."""
+    return _fma_dir(x, y, z, 0)
 
 
 @triton.jit
