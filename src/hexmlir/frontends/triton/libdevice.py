@@ -384,6 +384,7 @@ def sinh(x):
     a = _up(x).to(tl.float64)
     m = _expm1(tl.abs(a))
     r = 0.5 * (m + m / (m + 1.0))
+    r = tl.where(m == float("inf"), m, r)                 # (inf/inf)
     return _down(tl.where(a < 0, -r, r), x)
 
 
