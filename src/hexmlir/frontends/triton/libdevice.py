@@ -488,8 +488,9 @@ def acos(x):
 
 @triton.jit
 def sigmoid(x):
-    """1/(1+exp(-x)) without overflow or cancellation on either tail (fast_math's sigmoid idiom on fp32)."""
-    a = _up(x)
+    """1/(1+exp(-x)) without overflow or cancellation on either tail; fp32 in fp64 (fast_math's fp32 exp
+    flushes the subnormal results of the left tail to 0)."""
+    a = _up(x).to(tl.float64)
     e = tl.exp(-tl.abs(a))
     r = 1.0 / (1.0 + e)
     return _down(tl.where(a >= 0, r, e * r), x)
@@ -835,7 +836,7 @@ def _f2i(x, MODE: tl.constexpr, BITS: tl.constexpr, SIGNED: tl.constexpr):
         if SIGNED:
             c = tl.where(a != a, 0.0, a)
             r = tl.where(c >= 9223372036854775808.0, 9223372036854775807,
-                         tl.where(c < -9223372036854775808.0, -9223372036854775808,
+                         tl.where(c <= -9223372036854775808.0, -9223372036854775808,
                                   tl.where(tl.abs(c) < 9223372036854775808.0, c, 0.0).to(tl.int64)))
         else:
             c = tl.where((a != a) | (a < 0.0), 0.0, a)
