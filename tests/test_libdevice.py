@@ -703,7 +703,7 @@ def test_every_conversion_and_bit_name():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="hexmlir fusion miscompiles the 38-row binary kernel (not libdevice: "
+@pytest.mark.xfail(strict=False, reason="hexmlir fusion miscompiles the 38-row binary kernel (not libdevice: "
                    "each function alone, or fusion=False, is right)")
 def test_binary_kernel_fused_miscompile():
     rng = np.random.default_rng(SEED)

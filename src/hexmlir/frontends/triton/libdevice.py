@@ -1,11 +1,11 @@
 """hexmlir's `libdevice`: the math functions Triton kernels (and Inductor) call, built from core `tl` ops.
 
 The backend maps `triton.language.extra.libdevice` to this module, so kernels never reference CUDA extern
-symbols (`__nv_*`). Functions take fp16/bf16/fp32/fp64 (and Python scalars); half types compute in fp32 and
-round back; results have the dtype of the first float argument, predicates return int32 like CUDA's
-libdevice. A name this module lacks raises hexmlir.UnsupportedError at compile time.
-Accuracy (fp32, against numpy in float64): within a few ulp except pow/fmod/cbrt for large magnitudes,
-see docs/triton.md.
+symbols (`__nv_*`). It provides 188 of the 197 names of Triton's CUDA libdevice (plus `sigmoid`): fp32 and
+fp64 (half types compute in fp32 and round back), predicates and conversions with CUDA's result types.
+Directed-rounding arithmetic and conversions are exact (error-free transformations, one-ulp steps through
+the bits). A name this module lacks raises hexmlir.UnsupportedError when a kernel calls it (not when a
+module merely refers to it); UNSUPPORTED says why. Measured accuracy: docs/triton.md, libdevice.
 """
 import triton
 import triton.language as tl
@@ -1628,7 +1628,7 @@ def _cbrt64(a):
     r = r - (r * r * r - t) / (3.0 * r * r)            # Newton: the exp2/log2 estimate to ~1 ulp of fp64
     r = r - (r * r * r - t) / (3.0 * r * r)
     r = tl.where((t == 0.0) | (t == float("inf")) | (t != t), t, r)
-    return tl.where(a < 0, -r, r)
+    return tl.where(a < 0, -r, tl.where(a == 0.0, a, r))      # (cbrt(-0) = -0)
 
 
 @triton.jit
