@@ -152,7 +152,11 @@ def round_cmp(cmp, approx, dt, mode, neg):
 def exact_round(v, dt, mode):
     if isinstance(v, float) and (v == 0 or not math.isfinite(v)):
         return dt(v)                                   # (keeps the sign of zero, which Fraction loses)
-    return round_cmp(lambda q: (v > q) - (v < q), float(v), dt, mode, v < 0)
+    try:
+        approx = float(v)
+    except OverflowError:
+        approx = math.inf if v > 0 else -math.inf
+    return round_cmp(lambda q: (v > q) - (v < q), approx, dt, mode, v < 0)
 
 
 def ref_directed(op, mode, dt, *args):
