@@ -169,7 +169,9 @@ def ref_directed(op, mode, dt, *args):
                     *[np.asarray(a, np.float64) for a in args])
     for i in range(len(out)):
         xs = [float(a[i]) for a in args]
-        if not all(map(math.isfinite, xs)) or not math.isfinite(ieee[i]) or ieee[i] == 0 and op in (
+        by_zero = (op == "div" and xs[1] == 0) or (op in ("rcp", "rsqrt") and xs[0] == 0)
+        # (a finite overflow goes through round_cmp: rounding toward zero gives +-max, not inf)
+        if not all(map(math.isfinite, xs)) or by_zero or ieee[i] == 0 and op in (
                 "mul", "div", "sqrt", "rcp", "rsqrt"):
             out[i] = dt(ieee[i])
             if op in ("sqrt", "rsqrt") and xs[0] < 0:
