@@ -90,7 +90,8 @@ class _Gen:
 
 
 def _ew_program(i, rng) -> TProgram:
-    p = TProgram(i, str(rng.choice(["chain", "where", "bool_out", "mask_store", "gather", "reverse", "cast"])))
+    p = TProgram(i, str(rng.choice(["chain", "where", "bool_out", "mask_store", "gather", "reverse", "scatter",
+                                         "cast"])))
     g = _Gen(p, rng)
     dt = str(rng.choice(["f32", "f32", "f16", "i32", "i8"]))
     nin = int(rng.integers(1, 4))
@@ -141,6 +142,11 @@ def _ew_program(i, rng) -> TProgram:
         p.params.append((out, "out", dt, "n"))
         g.line(f"tl.store({out} + offs, {v}, mask=m)")
         p.features.add("gather")
+    elif p.kind == "scatter":     # a permutation: every element written once
+        v = g.chain(ins[0], ins, dt, int(rng.integers(0, 3)))
+        p.params.append((out, "out", dt, "n"))
+        g.line(f"tl.store({out} + (n - 1 - offs), {v}, mask=m)")
+        p.features.add("scatter")
     else:  # cast
         to = str(rng.choice([d for d in ("f32", "f16", "i32") if d != dt]))
         if dt in ("f32", "f16") and to == "i32":
