@@ -34,9 +34,10 @@ KNOWN_BUGS = {
         lambda f, o: o["vectorize"] and "gather" in f,
         "issue 12 root cause 2: vectorized gathers (tensor.extract / computed-offset loads) give wrong values"),
     "result-aliases-input": (
-        lambda f, o: "self_op" in f,
-        "issue 12 root cause 3: a result that folds to an input argument keeps an out-param, so later "
-        "results are read from the wrong argument (transforms/bufferize.py result mapping)"),
+        lambda f, o: bool({"self_op", "unit_reduce"} & f),
+        "issue 12 root cause 3: a result that folds to an input argument (or a view of one, or of another "
+        "result) keeps an out-param, so later results are read from the wrong argument "
+        "(transforms/bufferize.py result mapping)"),
     "tcm-off-threads-loop-carried": (
         lambda f, o: "loop_carried" in f and not o["tcm_tiling"] and o["multithread"],
         "issue 12 root cause 4: tcm_tiling=False + threads + loop-carried tensors: double free"),

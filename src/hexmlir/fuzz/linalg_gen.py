@@ -371,6 +371,8 @@ class _Emitter:
         acc = {"f16": "f32", "i8": "i32"}.get(elt, elt) if kind == "sum" else elt
         rank = len(v.shape)
         out_shape = tuple(d for i, d in enumerate(v.shape) if i != axis)
+        if v.shape[axis] == 1:
+            self.p.features.add("unit_reduce")   # folds to a reshape: the result may be a view of another
         if elt == "i1":
             kind = "any" if kind in ("sum", "max") else "all"
         if kind in ("sum", "any", "all"):
