@@ -87,6 +87,7 @@ class _Emitter:
         self.n = 0
         self.fm_ulps = 8.0 if fast_math else 2.0
         self.i1_uses: dict = {}
+        self.cmps: dict = {}      # i1 ssa -> (predicate, lhs ssa, rhs ssa)
 
     def fresh(self, hint="v"):
         self.n += 1
@@ -331,11 +332,15 @@ class _Emitter:
                "sgt": a > b, "sle": a <= b, "sge": a >= b, "eq": a == b, "ne": a != b}[pred]
         r = self.generic([self.ident(x), self.ident(y)], x.shape, "i1", body, "%r")
         self.p.features.add("i1")
+        self.cmps[r] = (pred, x.ssa, y.ssa)
         if x.ssa == y.ssa:    # folds to a constant: the program may return one of its inputs unchanged
             self.p.features.add("self_op")
         return V(r, x.shape, "i1", out, np.zeros(x.shape))
 
     def select(self, c: V, a: V, b: V) -> V:
+        pred, x, y = self.cmps.get(c.ssa, ("", "", ""))
+        if pred in ("eq", "ne", "oeq", "une") and {a.ssa, b.ssa} == {x, y}:
+            self.p.features.add("self_op")    # select(a == b, a, b) folds to b: may return an input
         body = [f"%r = arith.select %i0, %i1, %i2 : {a.elt}"]
         r = self.generic([self.ident(c), self.ident(a), self.ident(b)], a.shape, a.elt, body, "%r")
         return V(r, a.shape, a.elt, np.where(c.val, a.val, b.val), np.where(c.val, a.err, b.err))
