@@ -41,9 +41,10 @@ KNOWN_BUGS = {
     "tcm-off-threads-loop-carried": (
         lambda f, o: "loop_carried" in f and not o["tcm_tiling"] and o["multithread"],
         "issue 12 root cause 4: tcm_tiling=False + threads + loop-carried tensors: double free"),
-    "triton-bool-pointer-load": (
-        lambda f, o: "i1_load" in f,
-        "loads through a torch.bool pointer: Triton bitcasts *i1 to *i8, UnsupportedError 'pointer bitcasts'"),
+    "triton-bool-pointer": (
+        lambda f, o: "i1_ptr" in f,
+        "loads/stores through a torch.bool pointer: Triton bitcasts *i1 to *i8, and the TTIR conversion "
+        "refuses it (UnsupportedError 'pointer bitcasts')"),
 }
 
 _SKIPPED: dict = {}

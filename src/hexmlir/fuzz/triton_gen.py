@@ -118,11 +118,11 @@ def _ew_program(i, rng) -> TProgram:
             bname = f"b{i}"
             p.params.append((bname, "in", "i1", "n"))
             g.line(f"q{i} = tl.load({bname} + offs, mask=m, other=0) != 0")
-            p.features.add("i1_load")
+            p.features.add("i1_ptr")
             c = f"({c} {rng.choice(['&', '|', '^'])} q{i})"
         p.params.append((out, "out", "i1", "n"))
         g.line(f"tl.store({out} + offs, {c}, mask=m)")
-        p.features |= {"i1", "i1_io"}
+        p.features |= {"i1", "i1_io", "i1_ptr"}
     elif p.kind == "mask_store":
         v = g.chain(ins[0], ins, dt, int(rng.integers(0, 3)))
         p.params.append((out, "out", dt, "n"))
