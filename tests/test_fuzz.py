@@ -32,12 +32,14 @@ KNOWN_BUGS = {
         "issue 12 root cause 1: vectorized code stores i1 tensors bit-packed, scalar code reads a byte each"),
     "vectorized-gather": (
         lambda f, o: o["vectorize"] and "gather" in f,
-        "issue 12 root cause 2: vectorized gathers (tensor.extract / computed-offset loads) give wrong values"),
+        "issue 12 root cause 2: vectorized gathers give wrong values (Triton loads at computed offsets; "
+        "the Linalg tensor.extract gathers are not affected and always run)"),
     "result-aliases-input": (
-        lambda f, o: bool({"self_op", "unit_reduce"} & f),
-        "issue 12 root cause 3: a result that folds to an input argument (or a view of one, or of another "
-        "result) keeps an out-param, so later results are read from the wrong argument "
-        "(transforms/bufferize.py result mapping)"),
+        lambda f, o: bool({"self_op", "unit_reduce", "result_is_input"} & f),
+        "issue 12 root causes 3/7: a result that folds to an input argument (or a view of one, or of "
+        "another result), or that is computed in place into an input, keeps an out-param, so later results "
+        "are read from the wrong argument (transforms/bufferize.py result mapping); result_is_input is "
+        "recognised from the compiled artifact"),
     "tcm-off-threads-loop-carried": (
         lambda f, o: "loop_carried" in f and not o["tcm_tiling"] and o["multithread"],
         "issue 12 root cause 4: tcm_tiling=False + threads + loop-carried tensors: double free"),
@@ -100,6 +102,13 @@ def _linalg_case(seed, worker):
     header = (f"seed {seed}, options {case.options}\nreplay: " + REPLAY.format(seed=seed, k="linalg"))
     try:
         k = hexmlir.compile(case.mlir, hexmlir.Options(**case.options))
+        while known_bug({"result_is_input"}, case.options) and _results_on_inputs(k):
+            # Whether a result lands in an input depends on what the pipeline folds and fuses, so this
+            # known bug is recognised after the compile: leave those programs out and compile again.
+            case = _drop_programs(case, _results_on_inputs(k))
+            if not case.programs:
+                pytest.skip("known bugs: " + ", ".join(sorted({r for _, r in case.dropped})))
+            k = hexmlir.compile(case.mlir, hexmlir.Options(**case.options))
         res = worker.run(k.path, case.inputs())
     except Exception as e:
         pytest.fail(f"{header}\n{type(e).__name__}: {e}\n{case.mlir}", pytrace=False)
@@ -109,6 +118,26 @@ def _linalg_case(seed, worker):
         text = L.gen_case(seed, LINALG_PER_MODULE, only=set(failing)).mlir
         pytest.fail(f"{header}  (HEXMLIR_FUZZ_ONLY={','.join(map(str, failing))})\n"
                     + "\n".join(str(m) for _, m in bad) + f"\nfailing programs:\n{text}", pytrace=False)
+
+
+def _results_on_inputs(k):
+    """Indices of the results that the artifact maps onto an input argument."""
+    n_in = sum(a["role"] == "in" for a in k.meta["args"])
+    return [r for r, a in enumerate(k.meta["results"]) if a < n_in]
+
+
+def _drop_programs(case, result_indices):
+    owners, r = set(), 0
+    for p in case.programs:
+        for _ in p.results:
+            if r in result_indices:
+                owners.add(p.index)
+            r += 1
+    keep = [p for p in case.programs if p.index not in owners]
+    dropped = [(p, "result-aliases-input") for p in case.programs if p.index in owners]
+    for p, reason in dropped:
+        _SKIPPED.setdefault(reason, []).append((case.seed, p.index))
+    return L.Case(case.seed, case.options, keep, case.dropped + dropped, L.module_text(keep))
 
 
 @pytest.mark.parametrize("seed", _seeds(N_LINALG, slow=False))
