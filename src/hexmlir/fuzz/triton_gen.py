@@ -191,8 +191,15 @@ def _rows_program(i, rng, br: int, loop: bool) -> TProgram:
         cm = "cmask0" + (" & rmask" if br > 1 else "")
     else:
         cols, cm, ind = "cols", ("cmask & rmask" if br > 1 else "cmask"), ""
-    base = f"{rows} * ncols + {cols}" if br == 1 else f"{rows} * ncols + {cols}"
-    g.line(f"{ind}a{i} = tl.load(x{i} + {base}, mask={cm}, other={other})")
+    base = f"{rows} * ncols + {cols}"
+    src = base
+    if rng.random() < 0.35:    # embedding-style: the row to read comes from an index tensor
+        p.params.append((f"ix{i}", "in", "i32", "rowidx"))
+        r1 = f"tl.load(ix{i} + pid)" if br == 1 else f"tl.load(ix{i} + rows1, mask=rmask1, other=0)[:, None]"
+        g.line(f"{ind}r{i} = {r1}")
+        src = f"r{i} * ncols + {cols}"
+        p.features.add("gather")
+    g.line(f"{ind}a{i} = tl.load(x{i} + {src}, mask={cm}, other={other})")
     # chain ops that keep masked lanes neutral for the reduction: monotone for max/min, sign-safe for sum
     v = f"a{i}"
     if dt in ("f32", "f16") and rng.random() < 0.6:
@@ -279,6 +286,10 @@ class TCase:
                     L = {"rows": nrows * ncols, "nrows": nrows}.get(length)
                 if length.startswith("table"):
                     L = int(length[5:])
+                if length == "rowidx":       # a row of x for every row of the output
+                    nrows = size[0]
+                    args.append(rng.integers(0, nrows, size=nrows).astype(np.int32))
+                    continue
                 if length.startswith("idx"):
                     M = int(length[3:])
                     args.append(rng.integers(0, M, size=size).astype(np.int32))
