@@ -11,7 +11,6 @@ Kernels run in a worker process (hexmlir.fuzz.runner), so a crash fails one case
 """
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np

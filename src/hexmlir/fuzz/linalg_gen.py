@@ -12,6 +12,7 @@ at rounded intermediates, so a bool result is exact and can be checked exactly.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,7 +135,6 @@ class _Emitter:
         local = {}
 
         def sub(line):
-            import re
             def rep(m):
                 t = m.group(0)
                 if t in ren:

@@ -204,7 +204,6 @@ def _rows_program(i, rng, br: int, loop: bool) -> TProgram:
     v = f"a{i}"
     if dt in ("f32", "f16") and rng.random() < 0.6:
         w = g.var()
-        x32 = v if dt == "f32" else f"{v}.to(tl.float32)"
         e = {"sum": f"{v} * 0.5", "max": f"{v} * 0.5 + 1.0", "min": f"{v} + 0.25"}[red]
         g.line(f"{ind}{w} = {e}")
         v = w
