@@ -77,11 +77,16 @@ def _worker(name: str) -> dict:
     model, example = compile_time_model(name)
     t_model = time.perf_counter() - t1
     t2 = time.perf_counter()
-    c = hexmlir.compile_model(model, example)
+    try:
+        c = hexmlir.compile_model(model, example)
+        failed = None
+    except Exception as e:                          # timed all the same: the time to the failure
+        c, failed = None, f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
     t_compile = time.perf_counter() - t2
     prof["other (frontend, eager runs, glue)"] = t_compile - sum(prof.values())
     return {"model": name, "import_s": t_import, "build_model_s": t_model, "compile_s": t_compile,
-            "compiled": c.compiled, "partitions": c.partitions, "eager_ops": c.eager_ops,
+            "compiled": c is not None and c.compiled, "partitions": c.partitions if c else 0,
+            "eager_ops": c.eager_ops if c else [], "failed": failed,
             "profile": dict(sorted(prof.items(), key=lambda kv: -kv[1]))}
 
 
@@ -132,8 +137,9 @@ def table(res: dict) -> str:
         cold, cached = _median(kinds["cold"], "compile_s"), _median(kinds["cached"], "compile_s")
         imp = _median(kinds["cold"] + kinds["cached"], "import_s")
         ok = [r for r in kinds["cold"] if "compile_s" in r]
-        whole = ("yes" if ok[0]["compiled"] else f"no: {ok[0]['partitions']} partitions, eager "
-                 f"{', '.join(ok[0]['eager_ops'])}") if ok else "-"
+        whole = "-" if not ok else f"no, compile_model raised {ok[0]['failed']}" if ok[0].get("failed") else \
+            "yes" if ok[0]["compiled"] else \
+            f"no: {ok[0]['partitions']} partitions, eager {', '.join(ok[0]['eager_ops']) or '(whole model)'}"
         errs = {r["error"] for r in kinds["cold"] + kinds["cached"] if "error" in r}
         fmt = (lambda v: "error" if v is None else f"{v:.2f}")
         goal = "error: " + "; ".join(sorted(errs)) if errs else (
