@@ -292,11 +292,12 @@ def compile_time_model(name: str, hidden: int = 128, layers: int = 2):
 ENTRIES = ("compile_model", "torch.compile")
 
 
-def check(name: str, entry: str, seed: int = 0, calls: int = 2) -> dict:
+def check(name: str, entry: str, seed: int = 0, calls: int = 2, strict: bool = False) -> dict:
     """Compile corpus model `name` through `entry` (compile_model or torch.compile, dynamic=False) and compare
     with eager (no_grad) on `calls` fresh seeded inputs. Returns status ("pass", "wrong" or "error"), max_rel
     (max |got - ref| / max |ref| over the calls), fallbacks (FallbackWarning texts), compiled (compile_model),
-    compile_s (compile_model, or torch.compile's first call), error (first line)."""
+    compile_s (compile_model, or torch.compile's first call), error (first line). `strict=True` (no fallback,
+    no partitioning: the first typed error) says quickly why a model is not compiled whole."""
     import time
     import traceback
     import warnings
@@ -305,18 +306,19 @@ def check(name: str, entry: str, seed: int = 0, calls: int = 2) -> dict:
     from hexmlir.frontends.torch import FallbackWarning
     e = CORPUS[name]
     model, example = e.make()
-    res = {"model": name, "entry": entry, "seed": seed, "status": "error", "max_rel": None, "fallbacks": [],
+    res = {"model": name, "entry": entry, "seed": seed, "strict": strict, "status": "error", "max_rel": None, "fallbacks": [],
            "compiled": None, "compile_s": None, "error": None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
         try:
             t0 = time.perf_counter()
             if entry == "compile_model":
-                c = hexmlir.compile_model(model, example)
+                c = hexmlir.compile_model(model, example, strict=strict)
                 res["compiled"] = c.compiled
             elif entry == "torch.compile":
+                from hexmlir.frontends.torch import make_backend
                 torch._dynamo.reset()
-                c = torch.compile(model, backend="hexmlir", dynamic=False)
+                c = torch.compile(model, backend=make_backend(strict=True) if strict else "hexmlir", dynamic=False)
                 with torch.no_grad():
                     c(*example)
             else:
@@ -345,7 +347,8 @@ def check(name: str, entry: str, seed: int = 0, calls: int = 2) -> dict:
     return res
 
 
-if __name__ == "__main__":                     # python -m hexmlir.kernels.model_corpus NAME ENTRY [SEED]: one JSON line
+if __name__ == "__main__":       # python -m hexmlir.kernels.model_corpus NAME ENTRY [SEED] [strict]: one JSON line
     import json
     import sys
-    print(json.dumps(check(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)))
+    print(json.dumps(check(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0,
+                           strict=sys.argv[4:5] == ["strict"])))
