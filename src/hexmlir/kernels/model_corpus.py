@@ -340,6 +340,7 @@ def check(name: str, entry: str, seed: int = 0, calls: int = 2, strict: bool = F
             res["max_rel"] = worst
             res["status"] = "pass" if ok else "wrong"
         except Exception as ex:                                  # reported, not raised: this is a survey
+            ex = getattr(ex, "inner_exception", None) or ex     # Dynamo's BackendCompilerFailed wraps the error
             lines = str(ex).strip().splitlines()
             res["error"] = f"{type(ex).__name__}: {lines[0][:240] if lines else ''}"
             res["traceback"] = traceback.format_exc()[-3000:]
