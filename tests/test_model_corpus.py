@@ -33,7 +33,8 @@ def _verdict(res) -> str:
     """Empty when the case passed; else what went wrong (with the seed that reproduces it)."""
     why = []
     if res["status"] != "pass":
-        why.append(f"{res['status']}: max rel err {res['max_rel']}" if res["status"] == "wrong"
+        why.append(f"{res['status']}: max rel err {res['max_rel']}, weights written {res['weights_written']}"
+                   if res["status"] == "wrong"
                    else f"error: {res['error']}\n{res.get('traceback', '')}")
     if res["fallbacks"]:
         why.append(f"FallbackWarning: {res['fallbacks']}")
