@@ -17,8 +17,22 @@ from hexmlir.kernels import model_corpus as mc  # noqa: E402
 
 ENTRY_IDS = {"compile_model": "compile_model", "torch.compile": "torch_compile"}
 
-# (model, entry) -> root cause of today's failure. Filled from the corpus run recorded in docs/torch.md.
-XFAIL: dict = {}
+# (model, entry) -> root cause of today's failure (issue 12's items; docs/torch.md "Model corpus" has the run).
+_ASSERT = "item 9: cf.assert (bounds check of {}) rejected by check-input -> partitioned, FallbackWarning"
+_SLOW = "; partitioning imports every node alone through torch-mlir (NEW: >600 s to compile on 2 cores)"
+_VIEW = ("item 9: torch-mlir cannot import SDPA on a transposed-view query followed by .contiguous().view() "
+         "('Cannot view a tensor with shape [2, 13, 48] and strides (48, 96, 1)')")
+XFAIL: dict = {
+    ("gpt2", "compile_model"): _VIEW + "; then partitioned, aten._assert_tensor_metadata (NEW) and cf.assert "
+                               "eager, and the eager embedding gets out-of-range position ids from a partition "
+                               "(item 3): IndexError",
+    ("gpt2", "torch.compile"): _VIEW + _SLOW,
+    ("resnet18", "*"): _ASSERT.format("batch_norm") + " (18 partitions; values correct)",
+    ("mobilenet_v3", "*"): _ASSERT.format("batch_norm") + " (values correct)",
+    ("vit", "*"): "item 9: not compiled whole" + _SLOW,
+}
+for _m in ("bert", "distilbert", "llama", "mistral", "qwen2", "gemma", "phi", "t5_encoder", "bart_encoder"):
+    XFAIL.setdefault((_m, "*"), _ASSERT.format("embedding") + _SLOW)
 
 
 def _case(name, entry):
@@ -50,8 +64,14 @@ def test_model_matches_eager(name, entry):
     assert not msg, msg
 
 
+_OUTPUT_XFAIL = {"compile_model": "item 9: compile_model refuses models that return a tuple/list/dict "
+                                   "(a ModelOutput) and runs them eagerly",
+                 "torch.compile": _ASSERT.format("embedding") + _SLOW}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", [pytest.param(e, id=ENTRY_IDS[e]) for e in mc.ENTRIES])
+@pytest.mark.parametrize("entry", [pytest.param(e, id=ENTRY_IDS[e], marks=pytest.mark.xfail(
+    strict=True, reason=_OUTPUT_XFAIL[e])) for e in mc.ENTRIES])
 def test_model_output_object_is_returned(entry):
     """A transformers model as users call it returns a ModelOutput (a dict of tensors), not one tensor."""
     import warnings
