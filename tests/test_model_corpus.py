@@ -33,7 +33,7 @@ XFAIL: dict = {
 }
 # Compiled whole with the asserts erased (docs/torch.md, "What if"), the next blockers:
 _NEXT = {"t5_encoder": "; then wrong values (max rel 0.6), right with vectorize=False: item 1 or 2",
-         "bert": "; then wrong values (max rel 0.014): item 1 or 2",
+         "bert": "; then wrong values (max rel 0.014), right with vectorize=False: item 1 or 2",
          "distilbert": "; then wrong values (max rel 0.0099): item 1 or 2",
          "llama": "; then tensor.concat (rotate_half's torch.cat, item 9)"}
 for _m in ("bert", "distilbert", "llama", "mistral", "qwen2", "gemma", "phi", "t5_encoder", "bart_encoder"):
