@@ -80,8 +80,6 @@ class Entry:
         torch.manual_seed(SEED)
         m, keys, fixed = self.build()
         model = Corpus(m.eval(), keys, self.extract if tensor_only else None, **fixed) if keys else m.eval()
-        if keys and not tensor_only:
-            model.output_extract = self.extract
         return model.eval(), self.inputs(torch.Generator().manual_seed(SEED))
 
     def inputs(self, gen: torch.Generator) -> tuple:
