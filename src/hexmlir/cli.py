@@ -34,6 +34,13 @@ def _bench(a) -> int:
     import tempfile
     from pathlib import Path
     kernels = a.kernels.split(",") if a.kernels else None
+    if a.repeats is None:
+        a.repeats = 3 if a.which == "compile-time" else 15
+    if a.which == "compile-time":
+        from .bench import compile_time
+        compile_time.main(a.models.split(",") if a.models else compile_time.MODELS, a.repeats,
+                          a.out if a.out != "bench-results" else None)
+        return 0
     if a.which == "gelu":
         from .bench.gelu import main as gelu
         gelu([int(s) for s in a.sizes.split(",")], a.repeats)
@@ -132,12 +139,14 @@ def main(argv=None) -> int:
     b = sub.add_parser("bench", help="benchmarks: ablation ladder, MT scaling, peers, report (docs/benchmarks.md)")
     b.add_argument("which", nargs="?", default="all",
                    choices=["all", "ladder", "mt-scaling", "build", "report", "merge", "hexagon", "packets", "gelu",
-                            "models"],
+                            "models", "compile-time"],
                    help="all/ladder/mt-scaling: run (from --artifacts DIR, else build first; building needs MLIR); "
                    "build: compile artifacts into --artifacts DIR; report: tables, plots and the doc from --out DIR; "
                    "merge: combine partial results.json files (positional) into --out; "
                    "models: the PyTorch models per route (eager, Inductor C++, route A, route B; --build here first); "
-                   "hexagon: the ladder in executed packets under qemu-hexagon; packets: the Linalg suite in packets per element (docs/simulation.md); gelu: the single-thread GELU study")
+                   "hexagon: the ladder in executed packets under qemu-hexagon; packets: the Linalg suite in packets per element (docs/simulation.md); gelu: the single-thread GELU study; "
+                   "compile-time: compile_model of a 2-layer hidden-128 GPT-2 and LLaMA, cold and cached (--models "
+                   "gpt2,llama, --repeats, default 3; --out DIR also writes compile_time.json)")
     b.add_argument("parts", nargs="*", help="merge: results.json files, later ones win")
     b.add_argument("--triton", default=None, help="ladder: also run these Triton-suite kernels in-process "
                    "(comma-separated hexmlir.kernels.triton_suite names; needs MLIR, torch, triton)")
@@ -148,7 +157,7 @@ def main(argv=None) -> int:
     b.add_argument("--kernels", default=None, help="comma-separated registry names (default: all)")
     b.add_argument("--no-peers", action="store_true")
     b.add_argument("--warmup", type=int, default=3)
-    b.add_argument("--repeats", type=int, default=15)
+    b.add_argument("--repeats", type=int, default=None, help="timed repeats (default 15; compile-time: 3)")
     b.add_argument("--doc", default=None, help="report: write the markdown report here (e.g. docs/benchmarks.md)")
     b.add_argument("--reading", default=None, help="report: markdown file with the written reading to include")
     b.add_argument("--sizes", default="1048576,16777216", help="gelu: sizes")
@@ -157,7 +166,7 @@ def main(argv=None) -> int:
     b.add_argument("--no-dev-run", action="store_true", help="models --build: skip the run on this machine")
     b.add_argument("--dev", action="store_true", help="models: write this run into --artifacts DIR/dev_results.json "
                    "(the development machine's run, route A included, shown beside the device's)")
-    b.add_argument("--models", default=None, help="models: comma-separated names (default: all)")
+    b.add_argument("--models", default=None, help="models, compile-time: comma-separated names (default: all)")
     b.add_argument("--routes", default=None, help="models: comma-separated subset of eager,inductor,A,B "
                    "(default: all; A is reported n/a where MLIR or triton is missing)")
     a = ap.parse_args(argv)

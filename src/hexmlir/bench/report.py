@@ -530,4 +530,7 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
               "## Hexagon (executed packets under qemu-hexagon)", "", _hexagon_section(res), ""]
     if res.get("models") or res.get("models_dev"):
         lines += ["## PyTorch models", "", models_section(res, heading="###"), "", res.get("models_reading", ""), ""]
+    old = Path(doc_path).read_text() if Path(doc_path).exists() else ""
+    if "\n## Compile time" in old:                 # written by `hexmlir bench compile-time`, not from these results
+        lines += [old[old.index("\n## Compile time") + 1:].rstrip(), ""]
     Path(doc_path).write_text("\n".join(lines))
