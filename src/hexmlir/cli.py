@@ -1,4 +1,4 @@
-"""`hexmlir` command line: compile, explain, profile, demo, bench."""
+"""`hexmlir` command line: compile, explain, opt, profile, demo, bench."""
 from __future__ import annotations
 
 import argparse
@@ -123,6 +123,12 @@ def main(argv=None) -> int:
     e = sub.add_parser("explain", help="print the plan (tiles, roles, vector sizes) for a .mlir file")
     e.add_argument("file")
     _add_option_flags(e)
+    o = sub.add_parser("opt", help="run pipeline stages alone on IR, like mlir-opt (prints the IR)")
+    o.add_argument("file", help="an .mlir file, or - for stdin")
+    o.add_argument("-p", "--passes", required=True, help="stages: name[,name...] or first..last (pipeline order)")
+    o.add_argument("--option", action="append", metavar="K=V", help="an Options field, e.g. multithread=false "
+                   "(repeatable)")
+    o.add_argument("-o", "--output", default=None, help="write the IR here (default stdout)")
     d = sub.add_parser("demo", help="compile and run real kernels; print what each mechanism buys")
     d.add_argument("--quick", action="store_true")
     pr = sub.add_parser("profile", help="run a kernel under qemu-hexagon and count executed packets "
@@ -178,6 +184,9 @@ def main(argv=None) -> int:
         elif a.cmd == "explain":
             from .driver import explain
             print(explain(a.file, options_from(a)))
+        elif a.cmd == "opt":
+            from .opt import main as opt
+            return opt(a)
         elif a.cmd == "demo":
             from .demo import main as demo
             demo(quick=a.quick)

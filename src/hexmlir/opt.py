@@ -1,0 +1,156 @@
+"""`hexmlir opt`: run pipeline stages alone on IR, like mlir-opt.
+
+    hexmlir opt INPUT.mlir -p stage[,stage|first..last ...] [--option k=v ...] [-o OUT]
+
+The stages are pipeline.py's (the grid list for a module marked `hexmlir.grid`, i.e. a converted Triton
+kernel). A stage that an option switches off is skipped, as in compile, and said so on stderr.
+
+The plan: the stages after `plan` read the decisions the `plan` stage made (cx.plan), which compile keeps in
+memory. So that a later stage can run alone, the printed module carries the plan as the module attribute
+`hexmlir.plan` (JSON: the options it was made with and every op's decisions; ops are matched by their
+`hexmlir.id`); read back, it restores cx.plan and those options (`--option` still overrides them). Nothing is
+re-planned implicitly: a stage that needs the plan on input without one is an error, because re-planning
+already transformed IR would not reproduce compile's decisions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+from .errors import HexmlirError
+from .options import Options
+
+PLAN_ATTR = "hexmlir.plan"
+
+
+def plan_to_json(plan) -> str:
+    return json.dumps({"options": plan.options.key(), "budget": plan.budget, "tile_budget": plan.tile_budget,
+                       "threads": plan.threads, "measured": plan.measured,
+                       "ops": [dataclasses.asdict(p) for p in plan.ops.values()]}, sort_keys=True)
+
+
+def plan_from_json(text: str, target, options: Options):
+    from .plan import OpPlan, Operand, Plan
+    try:
+        d = json.loads(text)
+        plan = Plan(target, options, d["budget"], d["tile_budget"], d["threads"], measured=d.get("measured", {}))
+        for o in d["ops"]:
+            p = OpPlan(**{**o, "operands": [Operand(**x) for x in o["operands"]]})
+            plan.ops[p.id] = p
+    except (ValueError, KeyError, TypeError) as e:
+        raise HexmlirError(f"the {PLAN_ATTR} attribute does not hold a plan: {e}", stage="opt") from None
+    return plan
+
+
+def parse_option(kv: str) -> tuple[str, object]:
+    """`k=v` for an Options field (dashes or underscores); booleans as true/false/on/off/1/0."""
+    if "=" not in kv:
+        raise HexmlirError(f"--option wants k=v, got {kv!r}")
+    k, v = kv.split("=", 1)
+    k = k.strip().replace("-", "_")
+    fields = {f.name: f for f in dataclasses.fields(Options)}
+    if k not in fields or k == "dump_dir":
+        raise HexmlirError(f"unknown option {k!r}; one of {', '.join(n for n in fields if n != 'dump_dir')}")
+    default = getattr(Options(), k)
+    if isinstance(default, bool):
+        low = v.strip().lower()
+        if low not in ("true", "false", "on", "off", "1", "0"):
+            raise HexmlirError(f"option {k}={v!r} is invalid: true or false")
+        return k, low in ("true", "on", "1")
+    if isinstance(default, int):
+        try:
+            return k, int(v, 0)
+        except ValueError:
+            raise HexmlirError(f"option {k}={v!r} is invalid: an integer") from None
+    return k, v
+
+
+def select(spec: str, names: list[str], pipeline_name: str) -> list[str]:
+    """Stage names from `a,b,c` (any order, repeats allowed) and `first..last` (pipeline order, inclusive)."""
+    out = []
+    for part in (s.strip() for s in spec.split(",")):
+        if not part:
+            continue
+        ends = part.split("..", 1) if ".." in part else [part]
+        for e in ends:
+            if e not in names:
+                raise HexmlirError(f"unknown stage {e!r} for the {pipeline_name} pipeline; stages: "
+                                   f"{', '.join(names)}", stage="opt")
+        if len(ends) == 2:
+            i, j = names.index(ends[0]), names.index(ends[1])
+            if i > j:
+                raise HexmlirError(f"stage range {part!r} runs backwards (pipeline order: {', '.join(names)})",
+                                   stage="opt")
+            out += names[i:j + 1]
+        else:
+            out.append(part)
+    if not out:
+        raise HexmlirError("no stage given (-p stage[,stage...])", stage="opt")
+    return out
+
+
+def run_stages(text: str, spec: str, overrides: dict | None = None, note=None) -> str:
+    """Parse `text`, run the stages `spec` names, return the printed module (with the plan attribute once a
+    plan exists). `overrides`: Options fields; `note(msg)` receives what was skipped."""
+    from . import ir as hir
+    from . import pipeline, targets
+    note = note or (lambda m: None)
+    overrides = dict(overrides or {})
+    with hir.context(), hir.ir.Location.unknown():
+        module = hir.parse(text)
+        attrs = module.operation.attributes
+        plan_text = hir.ir.StringAttr(attrs[PLAN_ATTR]).value if PLAN_ATTR in attrs else None
+        if plan_text is not None:
+            del attrs[PLAN_ATTR]
+            try:
+                stored = json.loads(plan_text).get("options", {})
+            except (ValueError, AttributeError):
+                stored = {}
+            base = {k: v for k, v in stored.items() if k in {f.name for f in dataclasses.fields(Options)}}
+            options = Options(**{**base, **overrides})
+        else:
+            options = Options(**overrides)
+        target = targets.get(options.target, options.arch)
+        grid = pipeline.is_grid(module)
+        stages = pipeline.grid_stages() if grid else pipeline.stages()
+        names = [s.name for s in stages]
+        by_name = {s.name: s for s in stages}
+        chosen = select(spec, names, "grid" if grid else "tensor")
+        cx = pipeline.CompileContext(options, target)
+        if plan_text is not None:
+            cx.plan = plan_from_json(plan_text, target, options)
+        after_plan = set(names[names.index("plan") + 1:])
+        for name in chosen:
+            st = by_name[name]
+            if not st.enabled(options):
+                note(f"stage {name}: off (its option is off)")
+                continue
+            if name in after_plan and cx.plan is None:
+                raise HexmlirError(f"stage {name} reads the plan, and the input carries none: run `plan` first "
+                                   f"(-p plan,...,{name}) or give IR printed by `hexmlir opt` after `plan` "
+                                   f"(it carries the {PLAN_ATTR} attribute)", stage=name)
+            st.run(module, cx)
+            hir.verify(module, name)
+        if cx.plan is not None:
+            module.operation.attributes[PLAN_ATTR] = hir.ir.StringAttr.get(plan_to_json(cx.plan))
+        return str(module)
+
+
+def main(a) -> int:
+    """CLI entry (argparse namespace from cli.py)."""
+    from pathlib import Path
+    if a.file == "-":
+        text = sys.stdin.read()
+    else:
+        p = Path(a.file)
+        if not p.is_file():
+            raise HexmlirError(f"no such file: {p}")
+        text = p.read_text()
+    overrides = dict(parse_option(kv) for kv in a.option or [])
+    out = run_stages(text, a.passes, overrides, note=lambda m: print(f"hexmlir opt: {m}", file=sys.stderr))
+    if a.output and a.output != "-":
+        Path(a.output).write_text(out)
+    else:
+        sys.stdout.write(out)
+    return 0
