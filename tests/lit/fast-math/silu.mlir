@@ -1,0 +1,12 @@
+// math.exp becomes a polynomial (Horner steps with its coefficients), the divide a Newton reciprocal.
+// RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 | hexmlir opt - -p fast-math | FileCheck %s
+// RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 --option fast_math=false | hexmlir opt - -p fast-math | FileCheck %s --check-prefix=OFF
+
+// CHECK-LABEL: func.func @silu
+// CHECK-DAG: arith.constant 0.166665152 : f32
+// CHECK-DAG: arith.constant 0.00138131576 : f32
+// CHECK-NOT: math.exp
+// CHECK-NOT: arith.divf
+// CHECK: linalg.yield
+// OFF: math.exp
+// OFF: arith.divf
