@@ -23,9 +23,55 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+SEED_ENV = "HEXMLIR_TEST_SEED"
+
+
+def session_seed() -> int:
+    """The session's seed: HEXMLIR_TEST_SEED if set (to replay a failure), else fresh each session."""
+    global _SEED
+    if _SEED is None:
+        env = os.environ.get(SEED_ENV)
+        _SEED = int(env, 0) if env else int(np.random.SeedSequence().entropy % (1 << 32))
+    return _SEED
+
+
+_SEED = None
+
+
 @pytest.fixture
-def rng():
-    return np.random.default_rng()   # fresh inputs every run
+def seed(request) -> int:
+    """A per-test seed derived from the session's and the test's id (so tests stay independent of order);
+    printed in the failure report with the session seed that replays it."""
+    import zlib
+    s = (session_seed() * 1000003 + zlib.crc32(request.node.nodeid.encode())) % (1 << 32)
+    request.node.user_properties.append(("seed", f"{s} (replay: {SEED_ENV}={session_seed()})"))
+    return s
+
+
+@pytest.fixture
+def rng(seed):
+    """Fresh random inputs every session, from a seeded generator (the seed is in the failure report)."""
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def torch_gen(seed):
+    """A seeded torch.Generator for torch.rand/randn(..., generator=torch_gen)."""
+    import torch
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = (yield).get_result()
+    if rep.failed:
+        for name, value in item.user_properties:
+            if name == "seed":
+                rep.sections.append(("random seed", f"seed={value}"))
+
+
+def pytest_report_header(config):
+    return f"random inputs: {SEED_ENV}={session_seed()}"
 
 
 def assert_close(got, ref, dtype):

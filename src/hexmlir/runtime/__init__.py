@@ -222,10 +222,11 @@ def _declare(lib: ctypes.CDLL) -> None:
         "hx_num_threads": ([], ctypes.c_int), "hx_set_num_threads": ([ctypes.c_int], None),
         "hx_get_stats": ([ctypes.POINTER(HxStats)], None), "hx_reset_stats": ([], None),
         "hx_assert_fail": ([ctypes.c_int32], None), "hx_assert_take": ([], ctypes.c_int32),
+        "hx_dma_set_latency_us": ([ip], None),
     }
     for name, (args, res) in sigs.items():
         f = getattr(lib, name, None)
-        if f is None and name.startswith("hx_assert_"):   # a runtime shipped by an artifact saved before them
+        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency")):   # a runtime saved before them
             continue
         f = getattr(lib, name) if f is None else f
         f.argtypes, f.restype = args, res
@@ -271,6 +272,12 @@ def reset_stats() -> None:
 
 def set_num_threads(n: int) -> None:
     load_host().hx_set_num_threads(int(n))
+
+
+def set_dma_latency_us(us: int) -> None:
+    """Test switch: DMA copies complete no sooner than `us` microseconds after their start, always on a copy
+    thread (0: off; env HEXMLIR_DMA_LATENCY_US). A misplaced wait then gives wrong results reliably."""
+    load_host().hx_dma_set_latency_us(int(us))
 
 
 def num_threads() -> int:

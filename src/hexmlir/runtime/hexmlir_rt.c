@@ -438,6 +438,7 @@ typedef struct {
   char *dst;
   const char *src;
   intptr_t row, rows, dstride, sstride;
+  int64_t due_ns; /* injected latency: not copied before this time (0: at once) */
 } dma_desc_t;
 
 /* Per-submitting-thread FIFO. ring[head..tail) are pending; ring[head] may be
@@ -485,6 +486,30 @@ static int64_t tok_int(intptr_t e, int64_t last) {
   if (last < (int64_t)INTPTR_MAX) return (int64_t)e > last ? 0 : (int64_t)e;
   int64_t m = INTPTR_MAX, le = (last - 1) % m + 1;
   return last - (((le - (int64_t)e) % m + m) % m);
+}
+
+/* Injected latency (tests): -1 until HEXMLIR_DMA_LATENCY_US is read. */
+static _Atomic int64_t g_dma_latency_ns = -1;
+
+static int64_t dma_latency_ns(void) {
+  int64_t v = atomic_load_explicit(&g_dma_latency_ns, memory_order_relaxed);
+  if (v < 0) {
+    int64_t e = env_int("HEXMLIR_DMA_LATENCY_US", 0) * 1000, unset = -1;
+    atomic_compare_exchange_strong(&g_dma_latency_ns, &unset, e < 0 ? 0 : e);
+    v = atomic_load_explicit(&g_dma_latency_ns, memory_order_relaxed);
+  }
+  return v;
+}
+
+void hx_dma_set_latency_us(intptr_t us) {
+  atomic_store(&g_dma_latency_ns, us > 0 ? (int64_t)us * 1000 : 0);
+}
+
+static void dma_sleep_until(int64_t due) {
+  for (int64_t w; due && (w = due - now_ns()) > 0;) {
+    struct timespec ts = {(time_t)(w / 1000000000), (long)(w % 1000000000)};
+    nanosleep(&ts, NULL);
+  }
 }
 
 static int64_t dma_do_copy(const dma_desc_t *d) {
@@ -569,6 +594,7 @@ static void *dma_copy_main(void *arg) {
     }
     dma_desc_t d = q->ring[q->head % DMA_QCAP];
     pthread_mutex_unlock(&g_dma.mu);
+    dma_sleep_until(d.due_ns); /* later copies of this queue are due later: the latency does not add up */
     int64_t t0 = now_ns();
     int64_t bytes = dma_do_copy(&d);
     dma_account(bytes, now_ns() - t0);
@@ -633,10 +659,13 @@ static intptr_t dma_submit(dma_desc_t d) {
   pthread_once(&g_dma.once, dma_init);
   /* Copy threads only pay when each compute thread has one, on a core of its own: otherwise the issuing
    * thread copies synchronously (measured on 16 cores: compute threads sharing one copy thread reached
-   * ~3x where synchronous copies reach ~12x). */
-  dma_queue_t *q = g_dma.ncopy > 0 && !dma_no_spare_core() ? dma_my_queue() : NULL;
+   * ~3x where synchronous copies reach ~12x). Injected latency always takes the asynchronous path: it is
+   * there to make misplaced waits fail. */
+  int64_t lat = dma_latency_ns();
+  dma_queue_t *q = g_dma.ncopy > 0 && (lat > 0 || !dma_no_spare_core()) ? dma_my_queue() : NULL;
   int64_t t = atomic_fetch_add(&g_dma_counter, 1) + 1;
   d.token = t;
+  d.due_ns = lat > 0 ? now_ns() + lat : 0;
   if (t > DMA_INFLIGHT) dma_wait_internal(t - DMA_INFLIGHT); /* frees slot t % N */
   if (!q) { /* no copy thread (or no memory for a queue): copy now */
     int64_t t0 = now_ns();

@@ -71,6 +71,12 @@ intptr_t hx_dma_start_2d(intptr_t dst, intptr_t src, intptr_t row_bytes, intptr_
 void hx_dma_wait(intptr_t token);
 /* Returns once every copy started by the calling thread is complete. */
 void hx_dma_wait_all(void);
+/* Test switch: every copy started afterwards is done no sooner than `us`
+ * microseconds after its start, by a copy thread, even where the engine would
+ * otherwise copy synchronously (inside a loop wider than its copy threads), so
+ * a missing or misplaced wait reads or overwrites data deterministically.
+ * 0 (default; env HEXMLIR_DMA_LATENCY_US) turns it off. Needs a copy thread. */
+void hx_dma_set_latency_us(intptr_t us);
 
 /* ---- Thread pool ---------------------------------------------------------
  * Persistent workers created on first use; pool size (including the caller)
