@@ -24,10 +24,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 SEED_ENV = "HEXMLIR_TEST_SEED"
+_SEED = None          # the session's seed
+_CURRENT = None       # the running test's seed
 
 
 def session_seed() -> int:
-    """The session's seed: HEXMLIR_TEST_SEED if set (to replay a failure), else fresh each session."""
+    """HEXMLIR_TEST_SEED if set (to replay a failure), else fresh each session (printed in the header)."""
     global _SEED
     if _SEED is None:
         env = os.environ.get(SEED_ENV)
@@ -35,30 +37,37 @@ def session_seed() -> int:
     return _SEED
 
 
-_SEED = None
+def current_seed() -> int:
+    """The running test's seed (for helpers that make their own generators); outside a test, the session's."""
+    return session_seed() if _CURRENT is None else _CURRENT
+
+
+@pytest.fixture(autouse=True)
+def _seeded(request):
+    """Every test gets a seed derived from the session's and its id (independent of test order): numpy's and
+    torch's global generators are seeded with it, and a failing test's report prints it with the
+    HEXMLIR_TEST_SEED that replays it."""
+    import sys
+    import zlib
+    global _CURRENT
+    _CURRENT = (session_seed() * 1000003 + zlib.crc32(request.node.nodeid.encode())) % (1 << 32)
+    request.node.user_properties.append(("seed", f"{_CURRENT} (replay: {SEED_ENV}={session_seed()})"))
+    np.random.seed(_CURRENT)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(_CURRENT)
+    yield
+    _CURRENT = None
 
 
 @pytest.fixture
-def seed(request) -> int:
-    """A per-test seed derived from the session's and the test's id (so tests stay independent of order);
-    printed in the failure report with the session seed that replays it."""
-    import zlib
-    s = (session_seed() * 1000003 + zlib.crc32(request.node.nodeid.encode())) % (1 << 32)
-    request.node.user_properties.append(("seed", f"{s} (replay: {SEED_ENV}={session_seed()})"))
-    return s
+def seed(_seeded) -> int:
+    return current_seed()
 
 
 @pytest.fixture
 def rng(seed):
     """Fresh random inputs every session, from a seeded generator (the seed is in the failure report)."""
     return np.random.default_rng(seed)
-
-
-@pytest.fixture
-def torch_gen(seed):
-    """A seeded torch.Generator for torch.rand/randn(..., generator=torch_gen)."""
-    import torch
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 import hexmlir
+from conftest import current_seed
 
 VEC = [pytest.param(True, id="vec"), pytest.param(False, id="novec")]
 
 
 def _seed():
-    return int(np.random.SeedSequence().entropy % 2**32)
+    return current_seed()
 
 
 def _compile(mlir, vectorize=True, **kw):

@@ -9,6 +9,7 @@ import pytest
 
 import hexmlir
 from hexmlir.errors import KernelAssertionError
+from conftest import current_seed
 
 ROWS, COLS, N = 50, 33, 1000
 
@@ -69,7 +70,7 @@ def _inputs(seed):
 
 def test_assert_passes_on_good_input(gather_kernel):
     k, opt = gather_kernel
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     tab, ids, lim = _inputs(seed)
     np.testing.assert_array_equal(k(tab, ids, lim), tab[ids] ** 2, err_msg=f"seed={seed} options={opt}")
     assert [a["message"] for a in k.meta["asserts"]] == [
@@ -84,7 +85,7 @@ def test_assert_passes_on_good_input(gather_kernel):
 ])
 def test_assert_raises_on_bad_index(gather_kernel, bad, message):
     k, opt = gather_kernel
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     tab, ids, lim = _inputs(seed)
     ids[np.random.default_rng(seed).integers(0, N)] = bad
     with pytest.raises(KernelAssertionError, match=message) as e:
@@ -97,7 +98,7 @@ def test_assert_raises_on_bad_index(gather_kernel, bad, message):
 
 def test_assert_on_computed_value(gather_kernel):
     k, opt = gather_kernel
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     tab, ids, _ = _inputs(seed)
     sq = tab[ids] ** 2
     lim = np.array(np.float32(sq.max()), dtype=np.float32)        # the largest square fails (not <)
@@ -166,7 +167,7 @@ def test_assert_flag_under_tsan(tmp_path):
 def test_assert_flag_is_per_calling_thread():
     """A failure in one Python thread's call is raised there and never in a concurrent good call."""
     k = hexmlir.compile(GATHER, hexmlir.Options(num_threads=4, mt_threshold=1))
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     tab, ids, lim = _inputs(seed)
     bad = ids.copy()
     bad[3] = ROWS
@@ -195,7 +196,7 @@ def test_assert_kernels_compile_for_hexagon(target, tmp_path):
     k = hexmlir.compile(GATHER, hexmlir.Options(target=target))
     if target != "hexagon-sim":
         return
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     tab, ids, lim = _inputs(seed)
     np.testing.assert_array_equal(k(tab, ids, lim), tab[ids] ** 2, err_msg=f"seed={seed}")
     ids[7] = -5
@@ -226,7 +227,7 @@ def _seeded_model(seed):
 
 
 def test_embedding_compile_model_whole_and_checked():
-    seed = int(np.random.SeedSequence().entropy % 2**31)
+    seed = current_seed() % 2**31
     m = _seeded_model(seed)
     ids = torch.randint(0, ROWS, (3, 37))
     with warnings.catch_warnings():
@@ -257,7 +258,7 @@ class Gathers(torch.nn.Module):
 
 
 def test_unchecked_gathers_get_bounds_checks():
-    seed = int(np.random.SeedSequence().entropy % 2**31)
+    seed = current_seed() % 2**31
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(ROWS, COLS, generator=g)
     i = torch.randint(0, ROWS, (9,), generator=g)
@@ -275,7 +276,7 @@ def test_unchecked_gathers_get_bounds_checks():
 
 
 def test_embedding_torch_compile_whole_and_checked():
-    seed = int(np.random.SeedSequence().entropy % 2**31)
+    seed = current_seed() % 2**31
     m = _seeded_model(seed)
     torch._dynamo.reset()
     f = torch.compile(m, backend="hexmlir", dynamic=False)
@@ -306,7 +307,7 @@ def triton_case():
 
     import triton_assert_kernels as K
     from triton_oracle import run_interpreted
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     n, rows, block = 1000, 37, 128
     ids = torch.from_numpy(rng.integers(0, rows, n))
@@ -348,7 +349,7 @@ def test_triton_device_assert(triton_case, opt):
 def test_batchnorm_checks_compile_whole(opts):
     """Eval-mode BatchNorm imports with a cf.assert on sqrt(var + eps) != 0. Fusion copies the check into
     every consumer and leaves the producer as a result-less generic (upstream tiling crashed on it)."""
-    seed = int(np.random.SeedSequence().entropy % 2**31)
+    seed = current_seed() % 2**31
     torch.manual_seed(seed)
     m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU()).eval()
     with torch.no_grad():
@@ -367,7 +368,7 @@ def test_batchnorm_checks_compile_whole(opts):
 @pytest.mark.slow
 def test_embedding_inductor_route_bounds_check():
     """Route A: Inductor writes its indirect-indexing bounds check as tl.device_assert (tt.assert)."""
-    seed = int(np.random.SeedSequence().entropy % 2**31)
+    seed = current_seed() % 2**31
     torch.manual_seed(seed)
     m = torch.nn.Embedding(ROWS, COLS).eval()
     ids = torch.randint(0, ROWS, (3, 37))

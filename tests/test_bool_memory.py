@@ -13,6 +13,7 @@ pytest.importorskip("torch_mlir")
 
 import hexmlir  # noqa: E402
 from hexmlir import Options  # noqa: E402
+from conftest import current_seed  # noqa: E402
 
 SHAPES = [(1000,), (33, 17), (1,)]
 VEC = [True, False]
@@ -53,7 +54,7 @@ def _bools(rng, shape):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_linalg_bool_xor(shape, vec):
     """i1 arguments and an i1 result (the issue's 443-of-1000-wrong xor)."""
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     src = _elementwise(shape, [("a", "i1"), ("b", "i1")], "i1",
                        "%z = arith.xori %ba, %bb : i1\n    linalg.yield %z : i1")
@@ -66,7 +67,7 @@ def test_linalg_bool_xor(shape, vec):
 @pytest.mark.parametrize("vec", VEC)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_linalg_compare_as_output(shape, vec):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     src = _elementwise(shape, [("x", "f32")], "i1",
                        "%c0 = arith.constant 0.0 : f32\n    %z = arith.cmpf ogt, %bx, %c0 : f32\n"
@@ -79,7 +80,7 @@ def test_linalg_compare_as_output(shape, vec):
 @pytest.mark.parametrize("vec", VEC)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_linalg_select_with_bool_mask_input(shape, vec):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     src = _elementwise(shape, [("c", "i1"), ("x", "f32"), ("y", "f32")], "f32",
                        "%z = arith.select %bc, %bx, %by : f32\n    linalg.yield %z : f32")
@@ -119,7 +120,7 @@ func.func @f(%x: tensor<7x1000xf32>, %y: tensor<7x1000xf32>) -> tensor<1000x7xf3
 def test_linalg_bool_intermediate(opts, vec):
     """An i1 tensor between two unfused ops, in DDR or in TCM: written by a vector loop (along 1000), read by a
     scalar one (the transposed consumer's inner loop has 7 iterations)."""
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     x, y = rng.standard_normal((7, 1000)).astype(np.float32), rng.standard_normal((7, 1000)).astype(np.float32)
     got = hexmlir.compile(BOOL_INTERMEDIATE, Options(vectorize=vec, **opts))(x, y)
@@ -138,7 +139,7 @@ def test_hexagon_bool_vectors_are_bytes():
 
 @pytest.mark.skipif(shutil.which("qemu-hexagon") is None, reason="qemu-hexagon not installed")
 def test_hexagon_sim_bool_xor():
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     src = _elementwise((1000,), [("a", "i1"), ("b", "i1")], "i1",
                        "%z = arith.xori %ba, %bb : i1\n    linalg.yield %z : i1")
@@ -162,7 +163,7 @@ TORCH_CASES = {
 @pytest.mark.parametrize("name", list(TORCH_CASES))
 def test_torch_bool(name, shape, vec):
     torch = pytest.importorskip("torch")
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     g = torch.Generator().manual_seed(seed)
     fn, kinds = TORCH_CASES[name]
     args = tuple(torch.randn(shape, generator=g) > 0 if k == "b" else torch.randn(shape, generator=g)
@@ -189,7 +190,7 @@ def triton_runs():
     """Inputs and the interpreter's outputs for every Triton case of this module (one subprocess)."""
     pytest.importorskip("triton")
     from triton_oracle import run_interpreted_many
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = current_seed()
     rng = np.random.default_rng(seed)
     runs = {}
     for n in TRITON_N:

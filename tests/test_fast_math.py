@@ -14,6 +14,7 @@ import pytest
 from torch_mlir import ir, passmanager
 
 from hexmlir.transforms import fast_math as fm
+from conftest import current_seed
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "fast_math.md"
 OPS = ["exp", "tanh", "erf", "sigmoid", "recip", "div"]
@@ -26,7 +27,7 @@ SPEC_ERF_ABS = 1e-6
 
 
 def _seed() -> int:
-    return int(np.random.SeedSequence().entropy % (1 << 63))
+    return current_seed()
 
 
 _JITS: dict = {}

@@ -14,12 +14,13 @@ pytest.importorskip("torch_mlir")
 
 import hexmlir  # noqa: E402
 from hexmlir import Options  # noqa: E402
+from conftest import current_seed  # noqa: E402
 
 VEC = [True, False]
 
 
 def _seed():
-    return int(np.random.SeedSequence().entropy % 2**32)
+    return current_seed()
 
 
 # ---- Linalg: tensor.extract at computed indices -------------------------------------------------------------

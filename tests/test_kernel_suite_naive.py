@@ -25,6 +25,7 @@ from hexmlir.kernels import (  # noqa: E402
     vector_add,
     vector_add_2d,
 )
+from conftest import current_seed  # noqa: E402
 
 DTYPES = ["float32", "float16"]
 # (rtol, atol); atol is scaled by max(1, max|reference|) so reductions with
@@ -37,7 +38,7 @@ MATMUL_SHAPES = [(1, 1, 1), (33, 17, 65), (64, 64, 64)]
 
 
 def _check(kernel: LinalgKernel) -> None:
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(current_seed())
     inputs = kernel.random_inputs(rng)
     for arr, (shape, dtype) in zip(inputs, kernel.inputs):
         assert arr.shape == tuple(shape) and arr.dtype == np.dtype(dtype)

@@ -4,7 +4,6 @@ float64 / exact references (numpy, math, fractions; mpmath for fp64 special func
 Default tier: the regressions (constexpr globals, sigmoid, lazy lacking names) and one fp32 kernel with the
 commonly used names. Slow tier: every provided name, fp32/fp64/fp16, edge values, measured max ulp error."""
 import math
-import os
 from fractions import Fraction
 
 import numpy as np
@@ -15,10 +14,11 @@ triton = pytest.importorskip("triton")
 
 import libdevice_kernels as K                    # noqa: E402
 from hexmlir.frontends.triton import libdevice as HL   # noqa: E402
+from conftest import session_seed  # noqa: E402
 
 N, BLOCK = 1000, 128
 GRID = (triton.cdiv(N, BLOCK), )
-SEED = int.from_bytes(os.urandom(4), "little")
+SEED = session_seed()
 
 try:
     import mpmath
