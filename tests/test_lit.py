@@ -97,3 +97,21 @@ def test_every_stage_has_a_lit_test():
     missing = [s.name for s in pipeline.stages() if s.name not in dirs]
     missing += [f"grid-{s.name}" for s in pipeline.grid_stages() if f"grid-{s.name}" not in dirs]
     assert not missing, f"stages without a test directory under tests/lit/: {missing}"
+
+
+@pytest.mark.parametrize("kernel", ["silu.mlir", "grid_silu.mlir"])
+def test_stages_one_at_a_time_equal_the_whole_pipeline(kernel):
+    """Running each stage alone on the previous one's printed IR (the plan travelling as an attribute) gives
+    the same module as running them all in one go."""
+    from hexmlir import opt, pipeline
+    from hexmlir import ir as hir
+    text = (LIT / "Inputs" / kernel).read_text()
+    with hir.context():
+        grid = pipeline.is_grid(hir.parse(text))
+    names = [s.name for s in (pipeline.grid_stages() if grid else pipeline.stages())]
+    o = {"num_threads": 4, "tcm_budget": 65536, "mt_threshold": 1}
+    whole = opt.run_stages(text, f"{names[0]}..{names[-1]}", o)
+    step = opt.run_stages(text, names[0], o)
+    for n in names[1:]:
+        step = opt.run_stages(step, n, o)
+    assert step == whole
