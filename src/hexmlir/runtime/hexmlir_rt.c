@@ -690,13 +690,13 @@ static intptr_t dma_submit(dma_desc_t d) {
 }
 
 intptr_t hx_dma_start_1d(intptr_t dst, intptr_t src, intptr_t bytes) {
-  return dma_submit((dma_desc_t){0, (char *)dst, (const char *)src, bytes, 1, bytes, bytes});
+  return dma_submit((dma_desc_t){0, (char *)dst, (const char *)src, bytes, 1, bytes, bytes, 0});
 }
 
 intptr_t hx_dma_start_2d(intptr_t dst, intptr_t src, intptr_t row_bytes, intptr_t rows,
                          intptr_t dst_stride_bytes, intptr_t src_stride_bytes) {
   return dma_submit((dma_desc_t){0, (char *)dst, (const char *)src, row_bytes, rows, dst_stride_bytes,
-                                 src_stride_bytes});
+                                 src_stride_bytes, 0});
 }
 
 void hx_dma_wait(intptr_t token) {
