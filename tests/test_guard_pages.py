@@ -33,7 +33,7 @@ def guarded(shape, dtype):
     return a
 
 k = hexmlir.load(sys.argv[1])
-rng = np.random.default_rng()
+rng = np.random.default_rng(int(sys.argv[2]))
 args = []
 for spec in k.meta["args"]:
     a = guarded(spec["shape"], spec["dtype"])
@@ -56,9 +56,9 @@ CASES = {
 
 @pytest.mark.parametrize("threads", [1, 4])
 @pytest.mark.parametrize("name", list(CASES))
-def test_no_access_past_the_end(tmp_path, name, threads):
+def test_no_access_past_the_end(tmp_path, name, threads, seed):
     out = tmp_path / "k.so"
     hexmlir.compile(CASES[name]().mlir, Options(num_threads=threads, multithread=threads > 1, mt_threshold=1),
                     emit="so", output=str(out))
-    r = subprocess.run([sys.executable, "-c", CHILD, str(out)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", CHILD, str(out), str(seed)], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])

@@ -77,7 +77,7 @@ def guarded(n, dtype):
 
 k = hexmlir.load(sys.argv[1])
 case = json.loads(sys.argv[2])
-rng = np.random.default_rng()
+rng = np.random.default_rng(int(sys.argv[3]))
 if case["kind"] == "add":
     n = case["n"]
     x, y, o = guarded(n, "float32"), guarded(n, "float32"), guarded(n, "float32")
@@ -100,11 +100,11 @@ print("ok")
                          ids=["all-on", "scalar-ddr"])
 @pytest.mark.parametrize("case", [{"kind": "add", "n": 1000}, {"kind": "add", "n": 4099},
                                   {"kind": "softmax", "rows": 7, "cols": 100}], ids=["add-1000", "add-4099", "softmax-7x100"])
-def test_masked_tails_stay_inside_guarded_allocations(tmp_path, case, opts):
+def test_masked_tails_stay_inside_guarded_allocations(tmp_path, case, opts, seed):
     import hexmlir
     ck = _convert(ADD if case["kind"] == "add" else SOFTMAX)
     out = tmp_path / "k.so"
     hexmlir.compile(ck.mlir, emit="so", output=str(out), **opts)
-    r = subprocess.run([sys.executable, "-c", CHILD, str(out.with_suffix(".json")), json.dumps(case)],
+    r = subprocess.run([sys.executable, "-c", CHILD, str(out.with_suffix(".json")), json.dumps(case), str(seed)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.returncode, r.stderr[-2000:])
