@@ -101,12 +101,18 @@ def attr_ints(op, name: str, default=None):
 
 
 def inherent_text(op) -> str:
-    """A registered arith/math op's attributes (all inherent: fastmath, predicate, overflowFlags, ...) as the
-    `<{...}>` of its generic form, for re-emitting it on scalars."""
+    """A registered arith/math op's attributes as in its generic form, for re-emitting it on scalars:
+    inherent ones (fastmath, predicate, overflowFlags, ...) as `<{...}>`, discardable ones (dialect-prefixed
+    names, by MLIR convention) as `{...}`."""
     names = list(op.attributes)
-    if not names:
-        return ""
-    return "<{" + ", ".join(f"{k} = {op.attributes[k]}" for k in names) + "}>"
+    inherent = [k for k in names if "." not in k]
+    discardable = [k for k in names if "." in k]
+    out = []
+    if inherent:
+        out.append("<{" + ", ".join(f"{k} = {op.attributes[k]}" for k in inherent) + "}>")
+    if discardable:
+        out.append("{" + ", ".join(f"{k} = {op.attributes[k]}" for k in discardable) + "}")
+    return " ".join(out)
 
 
 # ---- locations, walking ----
