@@ -142,3 +142,25 @@ def test_adding_an_op_is_registering_one_function():
         del ops.OPS["tt.get_fancy_id"]
     assert seen == [0]
     assert got.mlir == convert_ttir(ttir).mlir
+
+
+def test_properties_are_read_as_typed_attributes():
+    """tt.* ops are unregistered in torch-mlir's context: their properties dict is parsed back into
+    attributes, strings included (quotes, `}>`, non-ASCII survive), and re-escaped exactly."""
+    from torch_mlir import ir
+
+    from hexmlir.conversion.ttir.reader import attr_bool, attr_int, attr_ints, attr_str
+    from hexmlir.conversion.ttir.util import mlir_escape
+    msg = 'bad }> "index"\n\u00e9'
+    text = ('"builtin.module"() ({\n  %c = "arith.constant"() <{value = true}> : () -> i1\n'
+            f'  "tt.assert"(%c) <{{message = "{mlir_escape(msg)}", order = array<i32: 1, 0>, axis = 2 : i32, '
+            'reverse = true}> : (i1) -> ()\n}) : () -> ()\n')
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    with ctx, ir.Location.unknown():
+        op = ir.Module.parse(text).body.operations[1].operation
+        assert op.name == "tt.assert"
+        assert attr_str(op, "message") == msg
+        assert attr_ints(op, "order") == [1, 0] and attr_int(op, "axis") == 2 and attr_bool(op, "reverse")
+        assert attr_int(op, "missing", 7) == 7
+        assert ir.StringAttr(ir.Attribute.parse(f'"{mlir_escape(msg)}"')).value == msg

@@ -54,10 +54,27 @@ def _properties(op):
     """An unregistered op's properties as a DictAttr (None if it has none)."""
     from torch_mlir import ir
     head = op.get_asm(print_generic_op_form=True, large_elements_limit=16).split("\n", 1)[0]
-    m = re.search(r"\)\s*<\{(.*?)\}>", head)
-    if not m:
+    start = head.find("<{", head.index(")"))         # right after the operand list
+    if start < 0 or head[head.index(")") + 1:start].strip():
         return None
-    return ir.DictAttr(ir.Attribute.parse("{" + m.group(1) + "}", op.context))
+    depth, i, in_str = 0, start + 1, False
+    while i < len(head):                              # the matching `}`, skipping string literals
+        c = head[i]
+        if in_str:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth -= 1
+            if depth == 0:
+                return ir.DictAttr(ir.Attribute.parse(head[start + 1:i + 1], op.context))
+        i += 1
+    return None
 
 
 def attrs(op) -> dict:
