@@ -108,3 +108,59 @@ def test_masked_tails_stay_inside_guarded_allocations(tmp_path, case, opts, seed
     r = subprocess.run([sys.executable, "-c", CHILD, str(out.with_suffix(".json")), json.dumps(case), str(seed)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.returncode, r.stderr[-2000:])
+
+
+def test_unknown_op_is_a_typed_error_naming_op_and_source_line():
+    import inspect
+
+    from hexmlir.errors import UnsupportedError
+    ttir = to_ttir(*ADD)
+    assert '"tt.get_program_id"' in ttir
+    with pytest.raises(UnsupportedError) as ei:
+        convert_ttir(ttir.replace('"tt.get_program_id"', '"tt.get_fancy_id"'))
+    lines, start = inspect.getsourcelines(vector_add.add_kernel.fn)
+    line = start + next(i for i, t in enumerate(lines) if "program_id" in t)
+    assert ei.value.op == "tt.get_fancy_id", ei.value
+    assert ei.value.loc.endswith(f"vector_add.py:{line}"), ei.value
+
+
+def test_adding_an_op_is_registering_one_function():
+    """ops.OPS is keyed by op name: a conversion registered for a new name is used, with the op's
+    properties read as typed attributes."""
+    from hexmlir.conversion.ttir import ops
+    from hexmlir.conversion.ttir.reader import attr_int
+    ttir = to_ttir(*ADD)
+    seen = []
+
+    @ops.converts("tt.get_fancy_id")
+    def fancy(cv, op):
+        seen.append(attr_int(op, "axis"))
+        cv.res(op, cv.pid[attr_int(op, "axis")])
+    try:
+        got = convert_ttir(ttir.replace('"tt.get_program_id"', '"tt.get_fancy_id"'))
+    finally:
+        del ops.OPS["tt.get_fancy_id"]
+    assert seen == [0]
+    assert got.mlir == convert_ttir(ttir).mlir
+
+
+def test_properties_are_read_as_typed_attributes():
+    """tt.* ops are unregistered in torch-mlir's context: their properties dict is parsed back into
+    attributes, strings included (quotes, `}>`, non-ASCII survive), and re-escaped exactly."""
+    from torch_mlir import ir
+
+    from hexmlir.conversion.ttir.reader import attr_bool, attr_int, attr_ints, attr_str
+    from hexmlir.conversion.ttir.util import mlir_escape
+    msg = 'bad }> "index"\n\u00e9'
+    text = ('"builtin.module"() ({\n  %c = "arith.constant"() <{value = true}> : () -> i1\n'
+            f'  "tt.assert"(%c) <{{message = "{mlir_escape(msg)}", order = array<i32: 1, 0>, axis = 2 : i32, '
+            'reverse = true}> : (i1) -> ()\n}) : () -> ()\n')
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    with ctx, ir.Location.unknown():
+        op = ir.Module.parse(text).body.operations[1].operation
+        assert op.name == "tt.assert"
+        assert attr_str(op, "message") == msg
+        assert attr_ints(op, "order") == [1, 0] and attr_int(op, "axis") == 2 and attr_bool(op, "reverse")
+        assert attr_int(op, "missing", 7) == 7
+        assert ir.StringAttr(ir.Attribute.parse(f'"{mlir_escape(msg)}"')).value == msg

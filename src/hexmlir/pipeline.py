@@ -85,7 +85,7 @@ def stages() -> list[Stage]:
 
 
 def grid_stages() -> list[Stage]:
-    """Triton kernels (converted by conversion/ttir_to_linalg.py): the module's function runs a grid of
+    """Triton kernels (converted by conversion/ttir/): the module's function runs a grid of
     programs, each program's block is already a tile. Same mechanisms, mapped onto programs: programs are
     split over hardware threads, a program's buffers live in TCM and move by DMA, its ops are vectorized."""
     from .transforms import asserts, bufferize, canonicalize, dma, fusion, lower, tcm_tiling, threads, vectorize
@@ -107,7 +107,7 @@ def grid_stages() -> list[Stage]:
 
 
 def is_grid(module) -> bool:
-    from .conversion.ttir_to_linalg import GRID_ATTR
+    from .conversion.ttir import GRID_ATTR
     return GRID_ATTR in module.operation.attributes
 
 

@@ -4,6 +4,6 @@
 Linalg module whose public function runs the whole grid; `ttir_text(module)` prints a triton module in
 the generic form this conversion reads.
 """
-from .ttir_to_linalg import ConvertedKernel, convert_ttir, ttir_text
+from .ttir import ConvertedKernel, convert_ttir, ttir_text
 
 __all__ = ["ConvertedKernel", "convert_ttir", "ttir_text"]

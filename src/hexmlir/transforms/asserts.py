@@ -1,7 +1,7 @@
 """Assertions (`cf.assert`) compiled as runtime checks.
 
 torch-mlir guards gathers (embedding, gather, nll_loss) with `cf.assert`s on the index inside the generic's
-body; Triton's `tl.device_assert` becomes one too (conversion/ttir_to_linalg.py). Two steps:
+body; Triton's `tl.device_assert` becomes one too (conversion/ttir/ops/core.py). Two steps:
 
 - `guard` (stage `asserts`, before any other transform): every `tensor.extract` / `memref.load` that an assert
   dominates in its block gets its indices clamped into the tensor's bounds. A gather in a generic whose index
