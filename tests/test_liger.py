@@ -29,6 +29,15 @@ def _rms_norm(g):
     return (x, w), lambda x, w: F.liger_rms_norm(x, w, 1e-6, in_place=False), ref
 
 
+def _rms_norm_in_place(g):
+    """Liger's default (what LigerRMSNorm uses): the backward writes dX over dY."""
+    x, w = torch.randn(19, 77, generator=g), torch.randn(77, generator=g)
+
+    def ref(x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w
+    return (x, w), lambda x, w: F.liger_rms_norm(x, w, 1e-6), ref
+
+
 def _rms_norm_gemma(g):
     x, w = torch.randn(17, 200, generator=g), torch.randn(200, generator=g)
 
@@ -192,6 +201,55 @@ def _fused_linear_jsd(g):
     return (xs, ws, xt, wt), F.liger_fused_linear_jsd, ref
 
 
+def _modulated_rms_norm(g):
+    x, w = torch.randn(12, 130, generator=g), torch.randn(130, generator=g)
+    scale, shift = torch.randn(3, 130, generator=g), torch.randn(3, 130, generator=g)
+
+    def ref(x, w, scale, shift):
+        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w
+        # scale.numel() // H = 3 modulation rows, each shared by a contiguous block of N / 3 rows
+        return (1 + scale.repeat_interleave(4, 0)) * y + shift.repeat_interleave(4, 0)
+    return (x, w, scale, shift), lambda x, w, sc, sh: F.liger_modulated_rms_norm(x, w, sc, sh, 1e-6,
+                                                                                 in_place=False), ref
+
+
+def _mrope_ref(section):
+    def ref(q, k, cos, sin):
+        def pick(t):
+            return torch.cat([m[i % 3] for i, m in enumerate(t.split(section * 2, dim=-1))], -1).unsqueeze(1)
+        return _rope_ref(q, k, pick(cos).squeeze(1), pick(sin).squeeze(1))
+    return ref
+
+
+def _qwen2vl_mrope(g):
+    b, hq, hk, s, d, section = 2, 3, 1, 11, 32, [4, 6, 6]
+    q, k = torch.randn(b, hq, s, d, generator=g), torch.randn(b, hk, s, d, generator=g)
+    ang = torch.rand(3, b, s, d // 2, generator=g) * 6.0
+    cos, sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
+    return (q, k, cos, sin), lambda q, k, c, s_: F.liger_qwen2vl_mrope(q, k, c, s_, section), _mrope_ref(section)
+
+
+def _fused_linear_kl_div(g):
+    x, w = torch.randn(9, 24, generator=g), torch.randn(131, 24, generator=g) * 0.3
+    t = torch.softmax(torch.randn(9, 131, generator=g), -1)
+
+    def ref(x, w, t):
+        return nnf.kl_div(torch.log_softmax(x @ w.T / 2.0, -1), t, reduction="batchmean")
+    return (x, w, t), lambda x, w, t: F.liger_fused_linear_kl_div(x, w, t, temperature=2.0), ref
+
+
+def _jsd_shift_labels(g):
+    x = torch.log_softmax(torch.randn(13, 333, generator=g), -1)
+    y = torch.log_softmax(torch.randn(13, 333, generator=g), -1)
+    lab = torch.randint(0, 333, (13,), generator=g)
+    lab[[2, 7]] = -100
+    keep = lab != -100
+
+    def ref(x, y):
+        return _jsd_ref(0.5)(x[keep], y[keep])       # Liger averages over the rows it keeps
+    return (x, y), lambda x, y: F.liger_jsd(x, y, lab), ref
+
+
 def _embedding(g):
     from liger_kernel.ops import LigerEmbeddingFunction
     w = torch.randn(97, 33, generator=g)
@@ -200,16 +258,19 @@ def _embedding(g):
 
 
 CASES = {
-    "rms_norm": _rms_norm, "rms_norm_gemma": _rms_norm_gemma, "fused_add_rms_norm": _fused_add_rms_norm,
+    "rms_norm": _rms_norm, "rms_norm_in_place": _rms_norm_in_place, "rms_norm_gemma": _rms_norm_gemma, "fused_add_rms_norm": _fused_add_rms_norm,
     "layer_norm": _layer_norm, "group_norm": _group_norm, "poly_norm": _poly_norm, "dyt": _dyt,
     "swiglu": _swiglu, "geglu": _geglu, "relu_squared": _relu_squared, "softmax": _softmax,
     "sparsemax": _sparsemax, "rope": _rope, "cross_entropy": _cross_entropy,
     "cross_entropy_label_smoothing": _cross_entropy_smooth,
     "fused_linear_cross_entropy": _fused_linear_cross_entropy, "kl_div": _kl_div, "jsd": _jsd, "tvd": _tvd,
-    "fused_linear_jsd": _fused_linear_jsd, "embedding": _embedding,
+    "fused_linear_jsd": _fused_linear_jsd, "embedding": _embedding, "modulated_rms_norm": _modulated_rms_norm,
+    "qwen2vl_mrope": _qwen2vl_mrope, "fused_linear_kl_div": _fused_linear_kl_div,
+    "jsd_shift_labels": _jsd_shift_labels,
 }
 # Inputs that Liger's op gives no gradient (rotary tables, targets, the teacher).
-NOGRAD = {"rope": {2, 3}, "kl_div": {1}, "jsd": {1}, "tvd": {1}, "fused_linear_jsd": {2, 3}}
+NOGRAD = {"rope": {2, 3}, "qwen2vl_mrope": {2, 3}, "kl_div": {1}, "jsd": {1}, "jsd_shift_labels": {1},
+          "tvd": {1}, "fused_linear_jsd": {2, 3}, "fused_linear_kl_div": {2}}
 _BARRIER = ("Liger's _cross_entropy_kernel calls tl.debug_barrier() (liger_kernel/ops/cross_entropy.py), which "
             "lowers to ttg.barrier; src/hexmlir/conversion has no conversion for it (UnsupportedError 'no "
             "conversion for ttg.barrier'; a program runs sequentially, so it is a no-op). With the barrier "
@@ -285,15 +346,19 @@ def test_liger_forward_backward_matches_eager(name):
     run_case(name, _seed())
 
 
-def test_liger_kernels_go_through_hexmlir(monkeypatch):
-    """The CPU launch is hexmlir's: a Liger kernel compiles through hexmlir.driver.compile."""
+def test_liger_kernels_go_through_hexmlir(monkeypatch, tmp_path):
+    """The CPU launch is hexmlir's: a Liger kernel compiles through hexmlir.driver.compile. set_options() starts
+    a new generation of the process-wide defaults (a new device id, so Triton's in-memory cache misses) and
+    a fresh TRITON_CACHE_DIR misses its disk cache."""
     import hexmlir.driver
+    from hexmlir.frontends import triton as hxt
     calls = []
     real = hexmlir.driver.compile
     monkeypatch.setattr(hexmlir.driver, "compile", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setenv("TRITON_CACHE_DIR", os.environ.get("TRITON_CACHE_DIR", "") + "-liger-fresh")
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    hxt.set_options()
     x = torch.randn(3, 71)
-    F.liger_swiglu(x, x + 1)
+    torch.testing.assert_close(F.liger_swiglu(x, x + 1), torch.nn.functional.silu(x) * (x + 1))
     assert calls, "the Liger kernel did not compile through hexmlir"
 
 
