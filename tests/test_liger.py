@@ -250,6 +250,34 @@ def _jsd_shift_labels(g):
     return (x, y), lambda x, y: F.liger_jsd(x, y, lab), ref
 
 
+def _multi_token_attention(g):
+    b, c, L = 2, 2, 13
+    scores = torch.randn(b, c, L, L, generator=g)
+    w, bias = torch.randn(c, c, 3, 3, generator=g) * 0.3, torch.randn(c, generator=g)
+    future = torch.ones(L, L, dtype=torch.bool).triu(1)
+
+    def ref(s, w, bias):
+        p = torch.softmax(s.masked_fill(future, float("-inf")), -1)
+        return nnf.conv2d(p, w, bias, padding=1).masked_fill(future, 0.0)
+    return (scores, w, bias), lambda s, w, bias: F.liger_multi_token_attention(s, w, bias, padding=1), ref
+
+
+def _llama4_rope(g):
+    from liger_kernel.ops import LigerLlama4RopeFunction
+    bs, s, hq, hk, d = 2, 11, 3, 1, 24
+    q, k = torch.randn(bs, s, hq, d, generator=g), torch.randn(bs, s, hk, d, generator=g)
+    ang = torch.rand(s, d // 2, generator=g) * 6.0
+
+    def ref(q, k):
+        f = torch.polar(torch.ones_like(ang, dtype=q.dtype), ang.to(q.dtype))[None, :, None, :]
+
+        def rot(t):
+            tc = torch.view_as_complex(t.reshape(*t.shape[:-1], -1, 2).contiguous())
+            return torch.view_as_real(tc * f).flatten(3)
+        return rot(q), rot(k)
+    return (q, k), lambda q, k: LigerLlama4RopeFunction.apply(q, k, torch.polar(torch.ones_like(ang), ang)), ref
+
+
 def _embedding(g):
     from liger_kernel.ops import LigerEmbeddingFunction
     w = torch.randn(97, 33, generator=g)
@@ -266,8 +294,12 @@ CASES = {
     "fused_linear_cross_entropy": _fused_linear_cross_entropy, "kl_div": _kl_div, "jsd": _jsd, "tvd": _tvd,
     "fused_linear_jsd": _fused_linear_jsd, "embedding": _embedding, "modulated_rms_norm": _modulated_rms_norm,
     "qwen2vl_mrope": _qwen2vl_mrope, "fused_linear_kl_div": _fused_linear_kl_div,
-    "jsd_shift_labels": _jsd_shift_labels,
+    "jsd_shift_labels": _jsd_shift_labels, "multi_token_attention": _multi_token_attention,
+    "llama4_rope": _llama4_rope, "rms_norm_bf16": _rms_norm, "swiglu_fp16": _swiglu, "layer_norm_bf16": _layer_norm,
 }
+# Cases run in a lower precision (inputs rounded to it; the reference is float64 of the same values).
+DTYPE = {"rms_norm_bf16": torch.bfloat16, "swiglu_fp16": torch.float16, "layer_norm_bf16": torch.bfloat16}
+TOL = {torch.float32: 1e-4, torch.float16: 2e-3, torch.bfloat16: 2e-2}
 # Inputs that Liger's op gives no gradient (rotary tables, targets, the teacher).
 NOGRAD = {"rope": {2, 3}, "qwen2vl_mrope": {2, 3}, "kl_div": {1}, "jsd": {1}, "jsd_shift_labels": {1},
           "tvd": {1}, "fused_linear_jsd": {2, 3}, "fused_linear_kl_div": {2}}
@@ -320,16 +352,19 @@ def _run_case(name, seed):
     def leaves(dtype):
         return [t.detach().clone().to(dtype).requires_grad_(i not in skip) if t.is_floating_point()
                 else t.clone() for i, t in enumerate(inputs)]
-    got_in, ref_in = leaves(torch.float32), leaves(torch.float64)
+    dtype = DTYPE.get(name, torch.float32)
+    inputs = [t.to(dtype) if t.is_floating_point() else t for t in inputs]
+    tol = TOL[dtype]
+    got_in, ref_in = leaves(dtype), leaves(torch.float64)
     got, want = _flat(liger(*got_in)), _flat(ref(*ref_in))
     assert len(got) >= len(want), (name, len(got), len(want))
     got = got[:len(want)]
-    ups = [torch.randn(w.shape, generator=g, dtype=torch.float64) for w in want]
+    ups = [torch.randn(w.shape, generator=g, dtype=torch.float64).to(dtype).double() for w in want]
     for i, (a, b) in enumerate(zip(got, want)):
-        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-4,
+        torch.testing.assert_close(a.double(), b, rtol=tol, atol=tol * max(1.0, b.abs().max().item()),
                                    msg=lambda m: f"{name} output {i} (seed {seed}): {m}")
     torch.autograd.backward([a for a in got if a.requires_grad],
-                            [u.float() for a, u in zip(got, ups) if a.requires_grad])
+                            [u.to(dtype) for a, u in zip(got, ups) if a.requires_grad])
     torch.autograd.backward([b for a, b in zip(got, want) if a.requires_grad],
                             [u for a, u in zip(got, ups) if a.requires_grad])
     for i, (a, b) in enumerate(zip(got_in, ref_in)):
@@ -337,7 +372,7 @@ def _run_case(name, seed):
             continue
         assert a.grad is not None, f"{name}: no gradient for input {i} (seed {seed})"
         scale = max(1.0, b.grad.abs().max().item())
-        torch.testing.assert_close(a.grad.double(), b.grad, rtol=1e-3, atol=2e-4 * scale,
+        torch.testing.assert_close(a.grad.double(), b.grad, rtol=10 * tol, atol=2 * tol * scale,
                                    msg=lambda m: f"{name} grad of input {i} (seed {seed}): {m}")
 
 
