@@ -381,6 +381,45 @@ def test_liger_forward_backward_matches_eager(name):
     run_case(name, _seed())
 
 
+@pytest.mark.parametrize("module", ["LigerRMSNorm", "LigerLayerNorm", "LigerSwiGLUMLP"])
+def test_liger_modules_forward_backward_match_eager(module):
+    """Liger's nn.Module wrappers (what its model patching installs), parameters' gradients included."""
+    import types
+    import liger_kernel.transformers as LT
+    seed = _seed()
+    torch.manual_seed(seed)
+    H = 67
+    if module == "LigerSwiGLUMLP":
+        m = LT.LigerSwiGLUMLP(types.SimpleNamespace(hidden_size=H, intermediate_size=45, hidden_act="silu"))
+
+        def ref(x):
+            return m.down_proj(nnf.silu(m.gate_proj(x)) * m.up_proj(x))
+    elif module == "LigerRMSNorm":
+        m = LT.LigerRMSNorm(H)
+
+        def ref(x):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + m.variance_epsilon) * m.weight
+    else:
+        m = LT.LigerLayerNorm(H)
+
+        def ref(x):
+            return nnf.layer_norm(x, (H, ), m.weight, m.bias, m.variance_epsilon)
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.copy_(torch.randn_like(prm))
+    x = torch.randn(3, 11, H)
+    up = torch.randn(3, 11, H)
+    grads = []
+    for f in (m, ref):
+        m.zero_grad()
+        xl = x.clone().requires_grad_(True)
+        y = f(xl)
+        y.backward(up.clone())      # in-place RMSNorm backward writes dX over dY
+        grads.append([y.detach(), xl.grad] + [prm.grad.clone() for prm in m.parameters()])
+    for i, (a, b) in enumerate(zip(*grads)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4, msg=lambda msg: f"{module} #{i} (seed {seed}): {msg}")
+
+
 def test_liger_kernels_go_through_hexmlir(monkeypatch, tmp_path):
     """The CPU launch is hexmlir's: a Liger kernel compiles through hexmlir.driver.compile. set_options() starts
     a new generation of the process-wide defaults (a new device id, so Triton's in-memory cache misses) and
