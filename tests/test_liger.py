@@ -5,7 +5,6 @@ seeded inputs with odd sizes; gradients come from the same random upstream gradi
 
 Liger picks its device with ``infer_device()``; on a machine without a GPU that is "cpu", and the kernels
 launch on CPU tensors, which Triton hands to the active driver (hexmlir's; docs/triton.md)."""
-import math
 import os
 
 import pytest
@@ -286,7 +285,8 @@ def _embedding(g):
 
 
 CASES = {
-    "rms_norm": _rms_norm, "rms_norm_in_place": _rms_norm_in_place, "rms_norm_gemma": _rms_norm_gemma, "fused_add_rms_norm": _fused_add_rms_norm,
+    "rms_norm": _rms_norm, "rms_norm_in_place": _rms_norm_in_place, "rms_norm_gemma": _rms_norm_gemma,
+    "fused_add_rms_norm": _fused_add_rms_norm,
     "layer_norm": _layer_norm, "group_norm": _group_norm, "poly_norm": _poly_norm, "dyt": _dyt,
     "swiglu": _swiglu, "geglu": _geglu, "relu_squared": _relu_squared, "softmax": _softmax,
     "sparsemax": _sparsemax, "rope": _rope, "cross_entropy": _cross_entropy,
