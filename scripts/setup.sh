@@ -20,10 +20,11 @@ fi
 PY=${PYTHON:-python3}
 # Pins: the CPU torch wheel is pre-placed for the default index; a looser pin pulls CUDA wheels.
 # transformers: the real-model corpus (tests/test_model_corpus.py, random-init configs, no downloads).
-if ! $PY -c "import torch_mlir, triton, torch, xdist, ml_dtypes, transformers" 2>/dev/null; then
+# liger-kernel: real Triton kernels run through the plugin (tests/test_liger.py); needs only torch and triton.
+if ! $PY -c "import torch_mlir, triton, torch, xdist, ml_dtypes, transformers, liger_kernel" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
   $PY -m pip install -q torch-mlir==20261001 triton==3.9.0 ziglang numpy pytest pytest-xdist matplotlib ml_dtypes \
-    transformers==5.24.0
+    transformers==5.24.0 liger-kernel==0.8.5
 fi
 # Optional benchmark peers and progress bars (hexmlir bench): IREE llvm-cpu and tqdm. Failure is not fatal:
 # without them the bench reports those peers as "not installed" and uses its own progress bar.
