@@ -303,12 +303,7 @@ TOL = {torch.float32: 1e-4, torch.float16: 2e-3, torch.bfloat16: 2e-2}
 # Inputs that Liger's op gives no gradient (rotary tables, targets, the teacher).
 NOGRAD = {"rope": {2, 3}, "qwen2vl_mrope": {2, 3}, "kl_div": {1}, "jsd": {1}, "jsd_shift_labels": {1},
           "tvd": {1}, "fused_linear_jsd": {2, 3}, "fused_linear_kl_div": {2}}
-_BARRIER = ("Liger's _cross_entropy_kernel calls tl.debug_barrier() (liger_kernel/ops/cross_entropy.py), which "
-            "lowers to ttg.barrier; src/hexmlir/conversion has no conversion for it (UnsupportedError 'no "
-            "conversion for ttg.barrier'; a program runs sequentially, so it is a no-op). With the barrier "
-            "stripped by hand in a scratch run, the case passes")
-XFAIL = {"cross_entropy": _BARRIER, "cross_entropy_label_smoothing": _BARRIER,
-         "fused_linear_cross_entropy": _BARRIER}
+XFAIL = {}
 SLOW = {"fused_linear_cross_entropy", "fused_linear_jsd", "dyt"}   # dyt: autotuned backward, ~12 s cold
 
 

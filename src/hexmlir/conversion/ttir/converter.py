@@ -25,8 +25,13 @@ class Retry(Exception):
 
 
 class Converter(PointerAnalysis):
-    def __init__(self, fn):
+    def __init__(self, fn, anchored=frozenset()):
         self.fn = fn
+        # Arguments both gathered and written: their gathers read at their place in program order (a
+        # first conversion finds them, a second one anchors them).
+        self.anchored = frozenset(anchored)
+        self.written: set = set()
+        self.gathered: set = set()
         self.em = Emitter()
         self.env: dict = {}
         self.args: list = []          # per kernel argument: ("ptr", elem) or ("scalar", type)

@@ -39,7 +39,12 @@ def convert_ttir(text: str) -> ConvertedKernel:
         except ir.MLIRError as e:
             raise UnsupportedError(f"cannot parse TTIR (expected MLIR generic form, see ttir_text): {e}",
                                    stage=STAGE) from None
-        return emit_kernel(Converter(public_function(module)))
+        fn = public_function(module)
+        cv = Converter(fn)
+        out = emit_kernel(cv)
+        if cv.gathered & cv.written:       # gathers from an argument the kernel writes: keep their order
+            out = emit_kernel(Converter(fn, anchored=cv.gathered & cv.written))
+        return out
 
 
 def _signature(cv: Converter, block) -> tuple[list, list]:

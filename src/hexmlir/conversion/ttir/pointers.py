@@ -148,9 +148,19 @@ class PointerAnalysis:
         return em.op(f"arith.minsi {em.op(f'arith.maxsi {off}, {em.idx(0)} : index', 'i')}, {hi} : index", "i")
 
     # ---- arguments, storage types, pointer views ----
+    def wrote(self, arg: int) -> None:
+        """Record a store or atomic into argument `arg` (see `anchored`)."""
+        self.written.add(self.views.get(arg, arg))
+
     def argt(self, arg: int) -> str:
-        """The whole argument as a tensor (for gathers), made once at function entry."""
+        """The whole argument as a tensor (for gathers), made once at function entry; for an argument
+        the kernel also writes, made at the gather (see `anchored`)."""
         arg = self.views.get(arg, arg)
+        self.gathered.add(arg)
+        if arg in self.anchored:
+            st = self.storage(arg)
+            return self.em.op(f"bufferization.to_tensor {self.arg_names[arg]} restrict : "
+                              f"memref<?x{st}> to tensor<?x{st}>", "argt")
         if arg not in self._argt_cache:
             st = self.storage(arg)
             name = f"%argt{arg}"
@@ -300,11 +310,21 @@ class PointerAnalysis:
                 o = vals[1] if other is not None else em.const(0, et)
                 x = em.op(f"arith.select {vals[0]}, {x}, {o} : {et}")
             return x
-        return self.generic(shape, ins, et, body)
+        g = self.generic(shape, ins, et, body)
+        if self.views.get(p.arg, p.arg) not in self.anchored:
+            return g
+        # Read here, in program order: a private copy, so that fusion cannot move the reads into a
+        # consumer that follows a store to the argument (nor CSE merge them with an earlier gather).
+        buf = em.op(f"memref.alloc() {{alignment = 128 : i64}} : {mtype(shape, et)}", "buf")
+        em.emit(f"bufferization.materialize_in_destination {g.name} in restrict writable {buf} : "
+                f"({ttype(shape, et)}, {mtype(shape, et)}) -> ()")
+        r = em.op(f"bufferization.to_tensor {buf} restrict writable : {mtype(shape, et)} to {ttype(shape, et)}", "ld")
+        return T(r, tuple(shape), et)
 
     def store_block(self, p: PtrT, t: T, mask, et) -> None:
         """Store the part of block t that a range mask selects into the strided view of p."""
         em = self.em
+        self.wrote(p.arg)
         view, strides, off = self.view(p)
         rect = self.bounds(mask, p.shape)
         dst, dst_t = self.subview(view, p.shape, et, strides, off, rect)
@@ -317,6 +337,7 @@ class PointerAnalysis:
     def scatter(self, p, val, mask, shape) -> None:
         """Any other pointer tensor: a loop nest storing element by element (where the mask holds)."""
         em = self.em
+        self.wrote(p.arg)
         st = self.storage(p.arg)
         val = self.tensor(val) if not isinstance(val, (Splat,)) else val
         mask = self.tensor(mask) if mask is not None and not isinstance(mask, (T, Splat, MaskB)) else mask

@@ -55,6 +55,7 @@ def _atomic_one(cv, arg, off, typed, et, update, kind):
     """One atomic read-modify-write of element `off` of `arg` with operands `typed` ((name, type) pairs);
     returns the old value (as et)."""
     em = cv.em
+    cv.wrote(arg)
     st = cv.storage(arg)
     vals = [v for v, _ in typed]
     if kind in NATIVE and st == et:

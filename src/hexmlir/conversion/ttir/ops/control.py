@@ -187,36 +187,47 @@ def if_op(cv, op):
         cv.res(op, build(f"{r}#{i}" if nres > 1 else r), i)
 
 
+def _typed(names, types) -> str:
+    """` a, b : ta, tb` for a terminator's operands, or nothing when it has none (`scf.yield : ` with an
+    empty type list does not parse)."""
+    return f" {', '.join(names)} : {', '.join(types)}" if names else ""
+
+
 @converts("scf.while")
 def while_op(cv, op):
+    """A while loop; one without carried values (a spin lock, `while tl.atomic_cas(...) == 1: pass`) is
+    `scf.while : () -> ()`, its condition read again by each iteration from memory."""
     em = cv.em
     inits = [cv.v(x) for x in op.operands]
     cars = [carrier(cv, v, True) for v in inits]
     before, after = op.regions[0].blocks[0], op.regions[1].blocks[0]
     res = em.fresh("wh")
     bargs = [f"%wb{em.n}_{i}" for i in range(len(cars))]
+    inits_text = "(" + ", ".join(f"{a} = {c[2]}" for a, c in zip(bargs, cars)) + ") " if cars else ""
     em.emit((f"{res}:{len(op.results)} = " if len(op.results) > 1 else f"{res} = " if op.results else "") +
-            "scf.while (" + ", ".join(f"{a} = {c[2]}" for a, c in zip(bargs, cars)) + ") : (" +
-            ", ".join(c[1] for c in cars) + ") -> (RESULT_TYPES) {")
+            "scf.while " + inits_text + ": (" + ", ".join(c[1] for c in cars) + ") -> (RESULT_TYPES) {")
     head_at = len(em.lines) - 1
     em.push()
     for a, n, c in zip(before.arguments, bargs, cars):
         cv.env[a] = c[3](n)
     term, vals = cv.block(before)
     cond = vals[0]
+    if isinstance(cond, Splat):
+        cond = cond.s
     fwd = [carrier(cv, v, True) for v in vals[1:]]
-    em.emit(f"scf.condition({cond.name}) {', '.join(f[2] for f in fwd)} : {', '.join(f[1] for f in fwd)}")
+    em.emit(f"scf.condition({cond.name})" + _typed([f[2] for f in fwd], [f[1] for f in fwd]))
     em.pop()
     em.lines[head_at] = em.lines[head_at].replace("RESULT_TYPES", ", ".join(f[1] for f in fwd))
     aargs = [f"%wa{em.n}_{i}" for i in range(len(fwd))]
     em.emit("} do {")
-    em.emit("^bb0(" + ", ".join(f"{a}: {f[1]}" for a, f in zip(aargs, fwd)) + "):")
+    if fwd:
+        em.emit("^bb0(" + ", ".join(f"{a}: {f[1]}" for a, f in zip(aargs, fwd)) + "):")
     em.push()
     for a, n, f in zip(after.arguments, aargs, fwd):
         cv.env[a] = f[3](n)
     term, vals = cv.block(after)
     ys = [yield_value(cv, c[0], init, v, i) for i, (c, init, v) in enumerate(zip(cars, inits, vals))]
-    em.emit(f"scf.yield {', '.join(em.idx(y) for y in ys)} : {', '.join(c[1] for c in cars)}")
+    em.emit("scf.yield" + _typed([em.idx(y) for y in ys], [c[1] for c in cars]))
     em.pop()
     em.emit("}")
     for i, f in enumerate(fwd):

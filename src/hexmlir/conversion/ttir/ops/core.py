@@ -75,6 +75,13 @@ def assume(cv, op):
     """tl.assume (Inductor's mm templates: `pid_m >= 0`): an optimization hint with no result; dropped."""
 
 
+@converts("ttg.barrier")
+def barrier(cv, op):
+    """tl.debug_barrier: synchronizes the threads of one program. A program runs on one thread (programs
+    are what the thread pool distributes), and its loads and stores keep their program order (gathers
+    read the argument at their place, see PointerAnalysis.argt), so it needs no code."""
+
+
 def elementwise(cv, op):
     """An arith/math op on scalars, splats, symbolic index forms (pointer analysis) or tensors."""
     rt = result_type(op)

@@ -50,6 +50,7 @@ def store(cv, op):
     mask = ops[2] if len(ops) > 2 else None
     em = cv.em
     if isinstance(p, Ptr):
+        cv.wrote(p.arg)
         st = cv.storage(p.arg)
         v = cv.to_st(val.name, val.type, st)
         stv = f"memref.store {v}, {cv.arg_names[p.arg]}[{em.idx(p.off)}] : memref<?x{st}>"
