@@ -170,7 +170,7 @@ INT_TO_PTR = ("tt.int_to_ptr: the kernel loads each problem's matrix addresses f
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=INT_TO_PTR)
+
 def test_08_grouped_gemm():
     seed = _seed()
     g = _gen(seed)
@@ -215,7 +215,7 @@ def test_repro_while_without_carried_values():
     assert lock.item() == 1 and out.item() == 7
 
 
-@pytest.mark.xfail(strict=True, reason=INT_TO_PTR)
+
 def test_repro_int_to_ptr():
     import triton
     import triton.language as tl
@@ -313,3 +313,40 @@ def test_spin_lock_across_programs_on_threads(threads):
     k[(P, )](lock, cnt, acc, x, n, steps, BLOCK=64, num_threads=threads, mt_threshold=1)
     assert lock.item() == 0 and cnt.item() == P * steps, (cnt.item(), seed)
     torch.testing.assert_close(acc, x.sum(0) * steps, rtol=0, atol=0, msg=lambda m: f"seed {seed}: {m}")
+
+
+def test_int_to_ptr_masked_block_gather_and_scatter():
+    """Pointers made from integer addresses (tt.int_to_ptr) have no known extent: masked block loads and
+    stores touch only the masked-in rectangle, masked gathers and scatters only masked-in elements (the
+    masked-out indices here point 4 GiB before the buffer, where a read would fault)."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def k(addrs, idx_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        m = offs < n
+        px = tl.load(addrs).to(tl.pointer_type(tl.float32))
+        py = tl.load(addrs + 1).to(tl.pointer_type(tl.float32))
+        pz = tl.load(addrs + 2).to(tl.pointer_type(tl.float32))
+        i = tl.load(idx_ptr + offs, mask=m, other=-1)
+        a = tl.load(px + offs, mask=m, other=0.0)
+        g = tl.load(px + i, mask=i >= 0, other=-1.0)
+        tl.store(py + offs, a + g, mask=m)
+        tl.store(pz + i, a, mask=i >= 0)
+    seed = _seed()
+    gen = _gen(seed)
+    n = 1000
+    x = torch.randn(n, generator=gen)
+    perm = torch.randperm(n, generator=gen)
+    idx = perm.to(torch.int64)
+    idx[torch.rand(n, generator=gen) < 0.3] = -(1 << 30)          # masked out
+    idx = idx.to(torch.int32)
+    y, z = torch.zeros(n), torch.zeros(n)
+    k[(1, )](torch.tensor([x.data_ptr(), y.data_ptr(), z.data_ptr()]), idx, n, BLOCK=1024)
+    keep = idx >= 0
+    g = torch.where(keep, x[idx.clamp(min=0).long()], torch.tensor(-1.0))
+    assert torch.equal(y, x + g), f"seed {seed}"
+    want = torch.zeros(n)
+    want[idx[keep].long()] = x[keep]
+    assert torch.equal(z, want), f"seed {seed}"

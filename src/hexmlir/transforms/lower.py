@@ -48,8 +48,50 @@ def define_helpers(module) -> None:
         f.erase()
 
 
+RAW_ADDRESS = "hexmlir.raw_address"
+
+
+def _raw_address_memrefs(module, index_bits: int) -> None:
+    """`builtin.unrealized_conversion_cast %addr {hexmlir.raw_address} : i64 to memref<?xT>` (the Triton
+    conversion's tt.int_to_ptr) -> the memref's LLVM descriptor: base and aligned pointer `addr`, offset 0,
+    the largest extent, stride 1, cast back to the memref (reconciled with the memref lowering's casts).
+    A pure cast until here, so buffer deallocation takes the memref as not owned and never frees it."""
+    casts = []
+
+    def visit(op):
+        if op.name == "builtin.unrealized_conversion_cast" and RAW_ADDRESS in op.attributes:
+            casts.append(op)
+        return ir.WalkResult.ADVANCE
+    module.operation.walk(visit)
+    if not casts:
+        return
+    ix = ir.IntegerType.get_signless(index_bits)
+    ptr = ir.Type.parse("!llvm.ptr")
+    desc = ir.Type.parse(f"!llvm.struct<(ptr, ptr, i{index_bits}, array<1 x i{index_bits}>, "
+                         f"array<1 x i{index_bits}>)>")
+
+    def make(name, operands, rtype, **attrs):
+        return ir.Operation.create(name, results=[rtype], operands=operands, attributes=attrs).results[0]
+    for op in casts:
+        mt = ir.MemRefType(op.results[0].type)
+        esize = max(1, mt.element_type.width // 8)
+        with ir.InsertionPoint(op), op.location:
+            def const(v):
+                return make("llvm.mlir.constant", [], ix, value=ir.IntegerAttr.get(ix, v))
+            p = make("llvm.inttoptr", [op.operands[0]], ptr)
+            d = make("llvm.mlir.poison", [], desc)
+            fields = [([0], p), ([1], p), ([2], const(0)),
+                      ([3, 0], const(((1 << (index_bits - 1)) - 1) // esize)), ([4, 0], const(1))]
+            for pos, v in fields:
+                d = make("llvm.insertvalue", [d, v], desc, position=ir.DenseI64ArrayAttr.get(pos))
+            m = make("builtin.unrealized_conversion_cast", [d], mt)
+        op.results[0].replace_all_uses_with(m)
+        op.erase()
+
+
 def to_llvm_dialect(module, cx) -> None:
     define_helpers(module)
+    _raw_address_memrefs(module, cx.target.index_bits)
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()

@@ -32,6 +32,7 @@ class Converter(PointerAnalysis):
         self.anchored = frozenset(anchored)
         self.written: set = set()
         self.gathered: set = set()
+        self.raw: set = set()          # pointer slots made from integer addresses (tt.int_to_ptr)
         self.em = Emitter()
         self.env: dict = {}
         self.args: list = []          # per kernel argument: ("ptr", elem) or ("scalar", type)

@@ -42,8 +42,11 @@ def convert_ttir(text: str) -> ConvertedKernel:
         fn = public_function(module)
         cv = Converter(fn)
         out = emit_kernel(cv)
-        if cv.gathered & cv.written:       # gathers from an argument the kernel writes: keep their order
-            out = emit_kernel(Converter(fn, anchored=cv.gathered & cv.written))
+        # gathers from an argument the kernel writes (or from any, when it writes through an address made
+        # from an integer, which may alias them) read in program order
+        anchored = cv.gathered if cv.written & cv.raw else cv.gathered & cv.written
+        if anchored:
+            out = emit_kernel(Converter(fn, anchored=anchored))
         return out
 
 

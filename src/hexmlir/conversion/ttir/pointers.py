@@ -152,12 +152,31 @@ class PointerAnalysis:
         """Record a store or atomic into argument `arg` (see `anchored`)."""
         self.written.add(self.views.get(arg, arg))
 
+    def raw_pointer(self, addr, et: str) -> int:
+        """A pointer slot for a memref made from integer address `addr` (an S): base `addr`, offset 0,
+        stride 1 and an extent as large as the address space (unknown: only masked-in elements are
+        touched, as for arguments). Its accesses are emitted like an argument's; its gathers read in
+        program order (it may alias anything the kernel writes)."""
+        em = self.em
+        st = "i8" if et == "i1" else et
+        a = addr.name
+        if addr.type != "i64":
+            op = "extui" if addr.type == "i1" else "extsi"
+            a = em.op(f"arith.{op} {a} : {addr.type} to i64")
+        # lowered by transforms/lower.py (the descriptor needs the target's index width)
+        m = em.op(f"builtin.unrealized_conversion_cast {a} : i64 to memref<?x{st}> {{hexmlir.raw_address}}", "raw")
+        slot = len(self.args)
+        self.args.append(("ptr", et))
+        self.arg_names.append(m)
+        self.raw.add(slot)
+        return slot
+
     def argt(self, arg: int) -> str:
         """The whole argument as a tensor (for gathers), made once at function entry; for an argument
         the kernel also writes, made at the gather (see `anchored`)."""
         arg = self.views.get(arg, arg)
         self.gathered.add(arg)
-        if arg in self.anchored:
+        if arg in self.anchored or arg in self.raw:
             st = self.storage(arg)
             return self.em.op(f"bufferization.to_tensor {self.arg_names[arg]} restrict : "
                               f"memref<?x{st}> to tensor<?x{st}>", "argt")
@@ -300,18 +319,24 @@ class PointerAnalysis:
             ins.append(other)
         parts = p.parts if isinstance(p, PtrG) else []
         ins += parts
+        raw = self.views.get(p.arg, p.arg) in self.raw
+
         def body(ctx, vals):
             off = em.idx(self.offset_expr(p, ctx))
+            o = (vals[1] if other is not None else em.const(0, et)) if mask is not None else None
+            if raw and mask is not None:        # element 0 of a raw address may not exist: read only masked-in
+                return self.guarded(vals[0], et, lambda: self.to_et(
+                    em.op(f"tensor.extract {argt}[{off}] : tensor<?x{st}>"), st, et), lambda: o)
             if mask is not None:
                 off = em.op(f"arith.select {vals[0]}, {off}, {em.idx(0)} : index", "i")
-            off = self.in_bounds(f"tensor.dim {argt}, {em.idx(0)} : tensor<?x{st}>", off)
+            if not raw:
+                off = self.in_bounds(f"tensor.dim {argt}, {em.idx(0)} : tensor<?x{st}>", off)
             x = self.to_et(em.op(f"tensor.extract {argt}[{off}] : tensor<?x{st}>"), st, et)
             if mask is not None:
-                o = vals[1] if other is not None else em.const(0, et)
                 x = em.op(f"arith.select {vals[0]}, {x}, {o} : {et}")
             return x
         g = self.generic(shape, ins, et, body)
-        if self.views.get(p.arg, p.arg) not in self.anchored:
+        if self.views.get(p.arg, p.arg) not in self.anchored and not raw:
             return g
         # Read here, in program order: a private copy, so that fusion cannot move the reads into a
         # consumer that follows a store to the argument (nor CSE merge them with an earlier gather).

@@ -140,5 +140,10 @@ def ptr_to_int(cv, op):
 
 @converts("tt.int_to_ptr")
 def int_to_ptr(cv, op):
-    cv.unsupported("int_to_ptr: an address made from an integer has no argument buffer to index "
-                   "(pass the buffer as a pointer argument)")
+    """An address made from an integer (grouped GEMM loads each problem's addresses from an int64 tensor):
+    a pointer into a memref built from that address (see PointerAnalysis.raw_pointer)."""
+    x = cv.v(op.operands[0])
+    rt = result_type(op)
+    if not isinstance(x, S):
+        cv.unsupported("int_to_ptr of a tensor of integers (a different buffer per element)")
+    cv.res(op, Ptr(cv.raw_pointer(x, elem(rt)), 0))
