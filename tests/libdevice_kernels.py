@@ -313,3 +313,17 @@ def core_kernel(x_ptr, y_ptr, u_ptr, out_ptr, n, BLOCK: tl.constexpr):
 
 CORE = ["log10", "asin", "acos", "atan", "atan2", "asinh", "acosh", "sigmoid", "erfinv", "lgamma", "div_rz",
         "add_rd", "sqrt_ru", "float2int_rd", "brev", "div_rn"]
+
+
+@triton.jit
+def bessel_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    """Rows of out: j0 j1 y0 y1 cyl_bessel_i0 cyl_bessel_i1 of x."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=1.0)
+    tl.store(out_ptr + 0 * n + offs, libdevice.j0(x), mask=m)
+    tl.store(out_ptr + 1 * n + offs, libdevice.j1(x), mask=m)
+    tl.store(out_ptr + 2 * n + offs, libdevice.y0(x), mask=m)
+    tl.store(out_ptr + 3 * n + offs, libdevice.y1(x), mask=m)
+    tl.store(out_ptr + 4 * n + offs, libdevice.cyl_bessel_i0(x), mask=m)
+    tl.store(out_ptr + 5 * n + offs, libdevice.cyl_bessel_i1(x), mask=m)

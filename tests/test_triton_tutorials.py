@@ -100,13 +100,6 @@ def triton_cdiv(a, b):
     return (a + b - 1) // b
 
 
-BARRIER = ("tl.debug_barrier() lowers to ttg.barrier, which src/hexmlir/conversion has no conversion for "
-           "(UnsupportedError 'no conversion for ttg.barrier'; a program runs sequentially, so it is a no-op)")
-SPIN_WHILE = ("the spin lock `while tl.atomic_cas(Lock, 0, 1) == 1: pass` is an scf.while without loop-carried "
-              "values, which the conversion prints as `scf.condition(%c) : ` and `scf.yield : ` (empty type "
-              "list), so hexmlir's parse stage fails ('expected operation name in quotes')")
-
-
 def _layer_norm_case(seed, shape, backward):
     g = _gen(seed)
     M, N = shape
@@ -130,7 +123,6 @@ def _layer_norm_case(seed, shape, backward):
 @pytest.mark.parametrize("shape", [(37, 333), (3, 1000)])
 def test_05_layer_norm_forward(shape):
     _layer_norm_case(_seed(), shape, backward=False)
-
 
 
 @pytest.mark.parametrize("shape", [(37, 333)])
@@ -163,14 +155,7 @@ def test_07_libdevice_asin():
     torch.testing.assert_close(y, torch.asin(x), rtol=1e-5, atol=1e-6, msg=lambda m: f"seed {seed}: {m}")
 
 
-INT_TO_PTR = ("tt.int_to_ptr: the kernel loads each problem's matrix addresses from an int64 tensor and casts "
-              "them with .to(tl.pointer_type(tl.float16)); the conversion models every pointer as an argument "
-              "buffer plus an offset, so an address made from an integer is refused (UnsupportedError "
-              "'int_to_ptr: an address made from an integer has no argument buffer to index')")
-
-
 @pytest.mark.slow
-
 def test_08_grouped_gemm():
     seed = _seed()
     g = _gen(seed)
@@ -184,9 +169,8 @@ def test_08_grouped_gemm():
                                    msg=lambda m: f"group {i}, seed {seed}: {m}")
 
 
-# ---- minimal reproducers of the failures above (conversion gaps, fixed: ttg.barrier, scf.while without
-# carried values; tt.int_to_ptr still xfail) and the semantics the fixes rely on
-
+# ---- minimal reproducers of the conversion gaps the kernels above met (ttg.barrier, scf.while without
+# carried values, tt.int_to_ptr), and the semantics their conversions rely on
 def test_repro_debug_barrier():
     import triton
     import triton.language as tl
@@ -198,7 +182,6 @@ def test_repro_debug_barrier():
     x, y = torch.randn(1), torch.zeros(1)
     k[(1, )](x, y)
     assert y.item() == x.item() + 1.0
-
 
 
 def test_repro_while_without_carried_values():
@@ -213,7 +196,6 @@ def test_repro_while_without_carried_values():
     lock, out = torch.zeros(1, dtype=torch.int32), torch.zeros(1, dtype=torch.int32)
     k[(1, )](lock, out)
     assert lock.item() == 1 and out.item() == 7
-
 
 
 def test_repro_int_to_ptr():
