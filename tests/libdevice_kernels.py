@@ -4,7 +4,7 @@ function k of the matching list below (the test reads the lists)."""
 import triton
 import triton.language as tl
 from triton.language.extra import libdevice
-from triton.language.extra.libdevice import jn as _jn  # noqa: F401  (a lacking name, imported, never called)
+from triton.language.extra.libdevice import rcp64h as _rcp64h  # noqa: F401  (a lacking name, imported, never called)
 
 
 UNARY = ['exp', 'exp2', 'exp10', 'expm1', 'log', 'log2', 'log10', 'log1p', 'sqrt', 'rsqrt', 'cbrt', 'rcbrt', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh', 'erf', 'erfc', 'erfcx', 'normcdf', 'lgamma', 'tgamma', 'sinpi', 'cospi', 'floor', 'ceil', 'trunc', 'round', 'rint', 'nearbyint', 'abs', 'saturatef', 'sigmoid', 'logb', 'sqrt_rn', 'sqrt_rz', 'sqrt_rd', 'sqrt_ru', 'rcp_rn', 'rcp_rz', 'rcp_rd', 'rcp_ru']
@@ -269,12 +269,12 @@ def conv_kernel(f_ptr, d_ptr, i_ptr, j_ptr, l_ptr, s_ptr,
 
 @triton.jit
 def lazy_missing_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr, USE: tl.constexpr):
-    """Mentions libdevice.jn (which hexmlir lacks) only in a branch USE=False switches off."""
+    """Mentions libdevice.rcp64h (which hexmlir lacks) only in a branch USE=False switches off."""
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     m = offs < n
     x = tl.load(x_ptr + offs, mask=m)
     if USE:
-        x = libdevice.jn(2, x)
+        x = libdevice.rcp64h(x)
     tl.store(out_ptr + offs, libdevice.atan(x), mask=m)
 
 
@@ -327,3 +327,13 @@ def bessel_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
     tl.store(out_ptr + 3 * n + offs, libdevice.y1(x), mask=m)
     tl.store(out_ptr + 4 * n + offs, libdevice.cyl_bessel_i0(x), mask=m)
     tl.store(out_ptr + 5 * n + offs, libdevice.cyl_bessel_i1(x), mask=m)
+
+
+@triton.jit
+def bessel_n_kernel(x_ptr, out_ptr, n, order, BLOCK: tl.constexpr):
+    """Rows of out: jn(order, x), yn(order, x)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=1.0)
+    tl.store(out_ptr + offs, libdevice.jn(order, x), mask=m)
+    tl.store(out_ptr + n + offs, libdevice.yn(order, x), mask=m)

@@ -1975,11 +1975,29 @@ def _hankel(a, NU: tl.constexpr, Y: tl.constexpr):
 
 
 @triton.jit
+def _j64(t, NU: tl.constexpr):
+    """J_NU(t) for fp64 t >= 0 (finite)."""
+    big = t > _BESSEL_SMALL
+    return tl.where(big, _hankel(tl.where(big, t, 100.0), NU, False), _bessel_series(tl.where(big, 0.0, t), NU, -1.0, 32))
+
+
+@triton.jit
+def _y64(a, NU: tl.constexpr):
+    """Y_NU(a) for fp64 a > 0 (finite)."""
+    big = a > _BESSEL_SMALL
+    small = tl.where(big | (a <= 0.0), 1.0, a)
+    if NU == 0:
+        s = _y0_series(small)
+    else:
+        s = _y1_series(small)
+    return tl.where(big, _hankel(tl.where(big, a, 100.0), NU, True), s)
+
+
+@triton.jit
 def _bessel_j(x, NU: tl.constexpr):
     a = _up(x).to(tl.float64)
     t = tl.abs(a)
-    big = t > _BESSEL_SMALL
-    r = tl.where(big, _hankel(tl.where(big, t, 100.0), NU, False), _bessel_series(tl.where(big, 0.0, t), NU, -1.0, 32))
+    r = _j64(t, NU)
     if NU == 1:
         r = tl.where(a < 0, -r, r)
     r = tl.where(t == float("inf"), 0.0, r)
@@ -1989,13 +2007,7 @@ def _bessel_j(x, NU: tl.constexpr):
 @triton.jit
 def _bessel_y(x, NU: tl.constexpr):
     a = _up(x).to(tl.float64)
-    big = a > _BESSEL_SMALL
-    small = tl.where(big | (a <= 0.0), 1.0, a)
-    if NU == 0:
-        s = _y0_series(small)
-    else:
-        s = _y1_series(small)
-    r = tl.where(big, _hankel(tl.where(big, a, 100.0), NU, True), s)
+    r = _y64(tl.where((a > 0.0) & (a < float("inf")), a, 1.0), NU)
     r = tl.where(a == float("inf"), 0.0, r)
     r = tl.where(a == 0.0, float("-inf"), r)
     r = tl.where(a < 0.0, float("nan"), r)
@@ -2020,6 +2032,78 @@ def _bessel_i(x, NU: tl.constexpr):
     r = tl.where(big, asym, _bessel_series(tl.where(big, 0.0, t), NU, 1.0, 48))
     if NU == 1:
         r = tl.where(a < 0, -r, r)
+    return _down(tl.where(a != a, a, r), x)
+
+
+@triton.jit
+def jn(n, x):
+    """J_n(x), n a scalar integer: forward recurrence from J0, J1 where |x| > |n| (stable there), else
+    Miller's backward recurrence from order m = |n| + sqrt(40 |n|) + 20, normalized by J0 + 2 (J2 + J4 + ...)
+    = 1, rescaled as it grows."""
+    a = _up(x).to(tl.float64)
+    nt = tl.to_tensor(n)
+    na = tl.abs(nt)
+    t = tl.abs(a)
+    tf = tl.where((t > 0.0) & (t < float("inf")), t, 1.0)
+    j0_ = _j64(tf, 0)
+    j1_ = _j64(tf, 1)
+    lo = j0_
+    hi = j1_
+    for k in range(1, na):
+        nxt = (2.0 * k.to(tl.float64) / tf) * hi - lo
+        lo = hi
+        hi = nxt
+    fwd = hi
+    m = na + (tl.sqrt((40 * na).to(tl.float32))).to(tl.int32) + 20
+    m = m + (m % 2)
+    bp = tf * 0.0
+    b = tf * 0.0 + 1e-30
+    acc = tf * 0.0
+    ans = tf * 0.0
+    for i in range(0, m):
+        j = m - i                                   # b = J_j (unnormalized), bp = J_(j+1)
+        bm = (2.0 * j.to(tl.float64) / tf) * b - bp
+        bp = b
+        b = bm                                      # J_(j-1)
+        if j - 1 == na:
+            ans = b
+        if ((j - 1) % 2 == 0) and (j - 1 > 0):
+            acc = acc + b
+        big = tl.abs(b) > 1e200
+        b = tl.where(big, b * 1e-200, b)
+        bp = tl.where(big, bp * 1e-200, bp)
+        acc = tl.where(big, acc * 1e-200, acc)
+        ans = tl.where(big, ans * 1e-200, ans)
+    bwd = ans / (2.0 * acc + b)
+    r = tl.where(tf > na.to(tl.float64), fwd, bwd)
+    r = tl.where(na == 0, j0_, tl.where(na == 1, j1_, r))
+    odd = (na % 2) == 1
+    r = tl.where(odd & ((a < 0.0) != (nt < 0)), -r, r)
+    r = tl.where(t == 0.0, tl.where(na == 0, 1.0, 0.0), r)
+    r = tl.where(t == float("inf"), 0.0, r)
+    return _down(tl.where(a != a, a, r), x)
+
+
+@triton.jit
+def yn(n, x):
+    """Y_n(x), n a scalar integer: forward recurrence from Y0, Y1 (stable: Y grows with the order)."""
+    a = _up(x).to(tl.float64)
+    nt = tl.to_tensor(n)
+    na = tl.abs(nt)
+    af = tl.where((a > 0.0) & (a < float("inf")), a, 1.0)
+    lo = _y64(af, 0)
+    hi = _y64(af, 1)
+    y0_ = lo
+    for k in range(1, na):
+        nxt = (2.0 * k.to(tl.float64) / af) * hi - lo
+        nxt = tl.where(tl.abs(hi) == float("inf"), hi, nxt)      # overflowed: stays -inf (not inf - inf)
+        lo = hi
+        hi = nxt
+    r = tl.where(na == 0, y0_, hi)
+    r = tl.where(a == float("inf"), 0.0, r)
+    r = tl.where(a == 0.0, float("-inf"), r)
+    r = tl.where(((na % 2) == 1) & (nt < 0), -r, r)
+    r = tl.where(a < 0.0, float("nan"), r)
     return _down(tl.where(a != a, a, r), x)
 
 
@@ -2057,8 +2141,6 @@ def cyl_bessel_i1(x):
 
 # Names of CUDA's libdevice left out on purpose, and why (docs/triton.md lists them too).
 UNSUPPORTED = {
-    "jn": "Bessel functions of integer order n: not written yet (j0 j1 y0 y1 are)",
-    "yn": "Bessel functions of integer order n: not written yet (j0 j1 y0 y1 are)",
     "rcp64h": "a CUDA-internal approximation (reciprocal of the high word) with no portable definition",
 }
 
