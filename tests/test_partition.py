@@ -230,21 +230,14 @@ def test_cumsum_compiles_whole():
     _whole(PositionIds(), mask, seed=SEED, entries=("compile",))
 
 
-@pytest.mark.parametrize("opts", [
-    pytest.param({}, marks=pytest.mark.xfail(reason="issue 12 root cause 1: SDPA's decomposition has a bool "
-                                               "torch.where, wrong when vectorized", strict=False)),
-    {"vectorize": False}])
+@pytest.mark.parametrize("opts", [{}, {"vectorize": False}])
 def test_attention_on_transposed_views_compiles_whole(opts):
     torch.manual_seed(SEED)
     _whole(Attention(sdpa=True).eval(), torch.randn(2, 7, 16), seed=SEED, **opts)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry,opts", [
-    ("compile", {}), ("model", {"vectorize": False}),
-    pytest.param("model", {}, marks=pytest.mark.xfail(reason="issue 12 root cause 1: compile_model traces the "
-                                                     "layer's SDPA path, a bool torch.where, wrong when vectorized",
-                                                     strict=False))])
+@pytest.mark.parametrize("entry,opts", [("compile", {}), ("model", {"vectorize": False}), ("model", {})])
 def test_transformer_encoder_layer_compiles_whole(entry, opts):
     """Under torch.compile (no_grad, eval, batch_first) the layer is one aten._transformer_encoder_layer_fwd,
     which torch-mlir does not lower; the frontend decomposes it. compile_model traces the unfused layer
