@@ -230,21 +230,14 @@ def test_cumsum_compiles_whole():
     _whole(PositionIds(), mask, seed=SEED, entries=("compile",))
 
 
-@pytest.mark.parametrize("opts", [
-    pytest.param({}, marks=pytest.mark.xfail(reason="issue 12 root cause 1: SDPA's decomposition has a bool "
-                                               "torch.where, wrong when vectorized", strict=False)),
-    {"vectorize": False}])
+@pytest.mark.parametrize("opts", [{}, {"vectorize": False}])
 def test_attention_on_transposed_views_compiles_whole(opts):
     torch.manual_seed(SEED)
     _whole(Attention(sdpa=True).eval(), torch.randn(2, 7, 16), seed=SEED, **opts)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry,opts", [
-    ("compile", {}), ("model", {"vectorize": False}),
-    pytest.param("model", {}, marks=pytest.mark.xfail(reason="issue 12 root cause 1: compile_model traces the "
-                                                     "layer's SDPA path, a bool torch.where, wrong when vectorized",
-                                                     strict=False))])
+@pytest.mark.parametrize("entry,opts", [("compile", {}), ("model", {"vectorize": False}), ("model", {})])
 def test_transformer_encoder_layer_compiles_whole(entry, opts):
     """Under torch.compile (no_grad, eval, batch_first) the layer is one aten._transformer_encoder_layer_fwd,
     which torch-mlir does not lower; the frontend decomposes it. compile_model traces the unfused layer
@@ -348,3 +341,25 @@ def test_partition_whose_kernel_disagrees_runs_eagerly(monkeypatch):
     for t, r in zip(got, sub(x0)):
         assert torch.equal(t, r), f"seed {SEED}"
     assert lazy.fn == sub.forward
+
+
+class ToThenSort(torch.nn.Module):
+    def forward(self, ids):
+        x = ids.to(torch.float32) * 2.0
+        return (torch.sort(x, dim=1).values + 1.0) * x
+
+
+def test_assert_tensor_metadata_is_not_an_eager_op():
+    """torch.export puts aten._assert_tensor_metadata before each .to(dtype); with the graph partitioned (sort
+    eager) it is neither named as an eager op nor kept in the graph, and the split graph gives eager's values."""
+    m = ToThenSort()
+    rng = torch.Generator().manual_seed(SEED)
+    ids = torch.randint(0, 9, (3, 17), generator=rng)
+    gm = torch.export.export(m, (ids,)).module()
+    assert any("_assert_tensor_metadata" in str(n.target) for n in gm.graph.nodes)   # what export gives today
+    fused, names, eager = partition.split(gm, [ids])
+    assert {op for op, _ in eager.values()} == {"tm_tensor.sort"}, eager
+    assert not any("_assert_tensor_metadata" in str(n.target) for n in fused.graph.nodes)
+    ids = torch.randint(0, 9, (3, 17), generator=rng)
+    with torch.no_grad():
+        assert torch.equal(fused(ids), m(ids)), f"seed {SEED}"

@@ -295,6 +295,7 @@ def check(name: str, entry: str, seed: int = 0, calls: int = 2, strict: bool = F
     with eager (no_grad) on `calls` fresh seeded inputs; the weights and buffers must come out unchanged
     (`weights_written` names those that did not). Returns status ("pass", "wrong" or "error"), max_rel
     (max |got - ref| / max |ref| over the calls), fallbacks (FallbackWarning texts), compiled (compile_model),
+    graphs (torch.compile: how many graphs Dynamo compiled; more than 1 means graph breaks),
     compile_s (compile_model, or torch.compile's first call), error (first line). `strict=True` (no fallback,
     no partitioning: the first typed error) says quickly why a model is not compiled whole."""
     import time
@@ -307,7 +308,7 @@ def check(name: str, entry: str, seed: int = 0, calls: int = 2, strict: bool = F
     model, example = e.make()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     res = {"model": name, "entry": entry, "seed": seed, "strict": strict, "status": "error", "max_rel": None, "fallbacks": [],
-           "compiled": None, "compile_s": None, "error": None}
+           "compiled": None, "graphs": None, "compile_s": None, "error": None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
         try:
@@ -317,10 +318,14 @@ def check(name: str, entry: str, seed: int = 0, calls: int = 2, strict: bool = F
                 res["compiled"] = c.compiled
             elif entry == "torch.compile":
                 from hexmlir.frontends.torch import make_backend
+                from torch._dynamo.utils import counters
                 torch._dynamo.reset()
+                counters.clear()
                 c = torch.compile(model, backend=make_backend(strict=True) if strict else "hexmlir", dynamic=False)
                 with torch.no_grad():
                     c(*example)
+                # a graph break runs the code between graphs eagerly, without a FallbackWarning
+                res["graphs"] = counters["stats"]["unique_graphs"]
             else:
                 raise ValueError(f"entry {entry!r}: one of {ENTRIES}")
             res["compile_s"] = round(time.perf_counter() - t0, 2)

@@ -367,6 +367,18 @@ def _lazy_module(lazy: LazyKernel):
     return LazyKernelModule()
 
 
+def _drop_metadata_checks(gm):
+    """torch.export puts an `aten._assert_tensor_metadata` before each `.to(dtype)`: a check of a dtype and shape
+    that the static trace already fixed. It returns nothing, so it would be an eager op (named in the
+    FallbackWarning) holding its input out of the partition; it is dropped instead."""
+    import torch
+    check = getattr(torch.ops.aten, "_assert_tensor_metadata", None)
+    for n in list(gm.graph.nodes):
+        if n.op == "call_function" and check is not None and n.target in (check, check.default) and not n.users:
+            gm.graph.erase_node(n)
+    gm.recompile()
+
+
 def split(gm, example_inputs):
     """(partitioned GraphModule with plain GraphModule partitions, submodule names, eager node -> (op, reason)),
     or None when shape propagation fails. No hexmlir compile: tests run the result as it is."""
@@ -375,6 +387,7 @@ def split(gm, example_inputs):
         ShapeProp(gm).propagate(*example_inputs)
     except Exception:                                   # shape propagation of an unusual graph: no partitioning
         return None
+    _drop_metadata_checks(gm)
     eager = classify(gm)
     part = propose(gm, eager)
     fused, names = build(gm, part)
