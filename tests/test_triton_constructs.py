@@ -109,12 +109,8 @@ def test_bool_pointers_in_and_out(opts):
     assert pos.view(torch.uint8).max() <= 1, "a bool is stored as one byte, 0 or 1"
 
 
-# Vectorized mask tensors read by the scalar atomic loop hit the i1-in-memory bug (issue 12, item 1).
-I1_BUG = pytest.mark.xfail(reason="i1 tensors stored bit-packed by vectorized code (issue 12 item 1)", strict=False)
-
-
-@pytest.mark.parametrize("opts", [pytest.param(dict(), marks=I1_BUG),
-                                  pytest.param(dict(num_threads=4, mt_threshold=1), marks=I1_BUG),
+# Vectorized mask tensors read by the scalar atomic loop (i1 in memory: one byte per element, issue 12 item 1).
+@pytest.mark.parametrize("opts", [dict(), dict(num_threads=4, mt_threshold=1),
                                   dict(vectorize=False, num_threads=4, mt_threshold=1),
                                   dict(vectorize=False, multithread=False)], ids=_ids)
 def test_atomics_under_contention(opts):
