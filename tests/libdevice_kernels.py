@@ -313,3 +313,10 @@ def core_kernel(x_ptr, y_ptr, u_ptr, out_ptr, n, BLOCK: tl.constexpr):
 
 CORE = ["log10", "asin", "acos", "atan", "atan2", "asinh", "acosh", "sigmoid", "erfinv", "lgamma", "div_rz",
         "add_rd", "sqrt_ru", "float2int_rd", "brev", "div_rn"]
+
+
+@triton.jit
+def pow_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, libdevice.pow(tl.load(x_ptr + offs, mask=m), tl.load(y_ptr + offs, mask=m)), mask=m)

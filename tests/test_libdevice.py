@@ -376,6 +376,37 @@ def test_core_names_through_the_real_frontend():
     _check("div_rn", o[15], ref_directed("div", "rn", f32, x, y), f32, 0, SEED)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pow_follows_c_special_cases(dtype):
+    """pow over every pair of special values (signed zeros, infinities, NaN, +-1, halves, odd and even
+    integers) plus random pairs: C's rules exactly (pow(-inf, 0.5) = inf, pow(-0, -3) = -inf,
+    pow(-1, inf) = 1, pow(FLT_MAX, 1) = FLT_MAX), moderate finite results within the sweep's ulp bound."""
+    dt = NP[dtype]
+    rng = np.random.default_rng(SEED)
+    e = np.concatenate([_edges(dt), [-3.0, 3.5, -0.25, 4.0, -1.5]]).astype(dt)
+    x = np.concatenate([np.repeat(e, len(e)), wide(rng, dt, 300)]).astype(dt)
+    y = np.concatenate([np.tile(e, len(e)), wide(rng, dt, 300)[::-1]]).astype(dt)
+    out = torch.zeros(len(x), dtype=getattr(torch, dtype))
+    K.pow_kernel[(triton.cdiv(len(x), BLOCK),)](_t(x), _t(y), out, len(x), BLOCK=BLOCK)
+    got = out.numpy()
+    with np.errstate(all="ignore"):
+        ref = np.power(x.astype(np.float64), y.astype(np.float64))
+    exact = ~np.isfinite(ref) | (ref == 0) | ~np.isfinite(x) | ~np.isfinite(y) | (x == 0) | (np.abs(x) == 1)
+    exact &= ~(np.isfinite(ref) & (np.abs(ref) > np.finfo(dt).max))       # rounds to inf in dt: ulp check
+    want = ref.astype(dt)
+    same = (np.isnan(got) & np.isnan(want)) | ((got == want) & (np.signbit(got) == np.signbit(want)))
+    bad = np.flatnonzero(exact & ~same)
+    assert not len(bad), (f"pow [{dtype}] seed {SEED}: " + ", ".join(
+        f"pow({x[i]!r}, {y[i]!r}) = {got[i]!r}, want {want[i]!r}" for i in bad[:8]))
+    # accuracy away from the special cases (fp64: the error grows with |y log2 x|, docs/triton.md)
+    with np.errstate(all="ignore"):
+        moderate = ~exact & (np.abs(y.astype(np.float64) * np.log2(np.abs(x.astype(np.float64)))) < 16)
+    _check("pow", got[moderate], ref[moderate], dt, _tol("pow", dtype), SEED)
+    if dtype == "float32":                  # computed in fp64: every finite result is correctly rounded-ish
+        fin = ~exact & np.isfinite(ref) & (np.abs(ref) <= np.finfo(dt).max)
+        _check("pow", got[fin], ref[fin], dt, 1, SEED)
+
+
 def test_lacking_name_fails_only_when_called():
     """libdevice_kernels imports libdevice.jn at module level, mentions it in a branch a constexpr switches
     off, and has a never-launched kernel calling rcp64h: all of that compiles; calling jn is a typed error
@@ -449,7 +480,7 @@ DIRECTED_BINARY["fma"] = ("fma", "rn")
 # ulp bounds (the measured maxima are in docs/triton.md); names not listed: 2 ulp (fp32), 1 (fp16), 4 (fp64)
 TOL = {
     "float32": {"exp": 3, "exp2": 3, "exp10": 3, "log": 2, "log2": 2, "sin": 2, "cos": 2, "tanh": 3, "erf": 5,
-                "rsqrt": 2, "pow": 16, "lgamma": 3, "tgamma": 3, "fast_expf": 3,
+                "rsqrt": 2, "pow": 1, "lgamma": 3, "tgamma": 3, "fast_expf": 3,
                 "fast_exp10f": 3, "fast_tanhf": 3, "fast_log2f": 2, "fast_logf": 2, "fast_log10f": 2},
     "float64": {"lgamma": 1e13, "tgamma": 1e4, "pow": 64, "erfinv": 8, "erfcinv": 1e3, "normcdfinv": 1e3,
                 "erfcx": 1e3, "erfc": 1e3, "normcdf": 1e3, "expm1": 8, "log1p": 8, "tan": 4, "sinh": 8,
@@ -466,14 +497,18 @@ def _report(title, table):
     print(f"\n{title}: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(table.items())))
 
 
-_BIG_KERNEL_BUG = ("hexmlir miscompiles these many-row kernels: rows that are right in a small kernel come out "
-                   "wrong (fused: nextafter/fdim/asin/acos; fusion=False: the directed-rounding rows lose their "
-                   "one-ulp step) -- see docs/triton.md, libdevice; the printed table still measures every name")
+# The many-row sweep kernels once came out wrong where each function alone was right (nextafter, fdim,
+# asin, acos fused): vectorized code stored i1 masks bit-packed while scalar code read a byte per element
+# (issue 12 item 1, fixed in lowering). What still fails is fp64 accuracy, the same in a 4-row kernel.
+_FP64 = pytest.mark.xfail(strict=False, reason=(
+    "fp64 accuracy, not a miscompile (same errors in a small kernel; docs/triton.md, libdevice): unary: inf "
+    "at special inputs for cbrt/rcbrt/rsqrt/erfc/erfcx/normcdf/log1p/lgamma/tgamma, tanh and exp10 tens of "
+    "ulp and more; binary: fmod/remainder with a subnormal divisor, rnorm3d/rnorm4d when the squares "
+    "overflow, one ulp for directed rounding with subnormal results (fma: infinite addends, reference)"))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_BIG_KERNEL_BUG)
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=_FP64), "float16"])
 def test_every_unary_name(dtype):
     dt = NP[dtype]
     rng = np.random.default_rng(SEED)
@@ -505,8 +540,7 @@ def test_every_unary_name(dtype):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_BIG_KERNEL_BUG)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=_FP64)])
 def test_every_binary_name(dtype):
     dt = NP[dtype]
     rng = np.random.default_rng(SEED)
@@ -578,7 +612,6 @@ def _wrap(v, bits):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_BIG_KERNEL_BUG)
 def test_every_conversion_and_bit_name():
     rng = np.random.default_rng(SEED)
     f = wide(rng, np.float32)
@@ -709,9 +742,9 @@ def test_every_conversion_and_bit_name():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="hexmlir fusion miscompiles the 38-row binary kernel (not libdevice: "
-                   "each function alone, or fusion=False, is right)")
-def test_binary_kernel_fused_miscompile():
+def test_binary_kernel_fused():
+    """The 38-row binary kernel fused (the default): nextafter's rows were wrong when vectorized code stored
+    its i1 masks bit-packed and scalar code read them a byte per element (issue 12 item 1)."""
     rng = np.random.default_rng(SEED)
     x = wide(rng, np.float32)
     y = wide(rng, np.float32)[::-1].copy()
@@ -722,3 +755,4 @@ def test_binary_kernel_fused_miscompile():
     K.binary_kernel[GRID](_t(x), _t(y), _t(z), _t(w), _t(k), out, N, BLOCK=BLOCK)
     o = out.numpy().reshape(rows, N)
     _check("nextafter", o[K.BINARY.index("nextafter")], np.nextafter(x, y).astype(np.float64), np.float32, 0, SEED)
+    _check("fdim", o[K.BINARY.index("fdim")], REF["fdim"](x, y), np.float32, 0.5, SEED)

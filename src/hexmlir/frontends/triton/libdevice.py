@@ -313,15 +313,21 @@ def _pow(a, b):
     b_int = tl.floor(b) == b
     half = b * 0.5
     neg = tl.where(tl.floor(half) != half, -r, r)             # odd integer exponent keeps the sign
-    r = tl.where(a < 0, tl.where(b_int, neg, float("nan")), r)
+    negative = tl.where(a == 0.0, 1.0 / a, a) < 0             # -0 counts (1/-0 = -inf)
+    # a negative base with a non-integer exponent is NaN only when finite and nonzero: -0 and -inf give r
+    special = tl.where(a == 0.0, True, tl.abs(a) == float("inf"))
+    r = tl.where(negative, tl.where(b_int, neg, tl.where(special, r, float("nan"))), r)
+    r = tl.where(a == -1.0, tl.where(tl.abs(b) == float("inf"), 1.0, r), r)     # (-1)**(+-inf) = 1
+    r = tl.where(b == 1.0, a, r)                  # exact (exp2(log2 x) would round FLT_MAX up to inf)
     r = tl.where(b == 0.0, 1.0, r)
     return tl.where(a == 1.0, 1.0, r)
 
 
 @triton.jit
 def pow(x, y):
-    """x**y (fp**fp or fp**int); exp2(y*log2|x|) with C's sign, zero and one rules."""
-    return _down(_pow(_up(x), _up(y)), x)
+    """x**y (fp**fp or fp**int); exp2(y*log2|x|) with C's sign, zero and one rules. Computed in fp64: in
+    fp32 the rounding of y*log2|x| is multiplied by |y log2 x| (tens of ulp for large or tiny results)."""
+    return _down(_pow(_up(x).to(tl.float64), _up(y).to(tl.float64)), x)
 
 
 @triton.jit
