@@ -499,12 +499,13 @@ def _report(title, table):
 
 # The many-row sweep kernels once came out wrong where each function alone was right (nextafter, fdim,
 # asin, acos fused): vectorized code stored i1 masks bit-packed while scalar code read a byte per element
-# (issue 12 item 1, fixed in lowering). What still fails is fp64 accuracy, the same in a 4-row kernel.
+# (issue 12 item 1, fixed in lowering). What still fails is fp64 accuracy.
 _FP64 = pytest.mark.xfail(strict=False, reason=(
-    "fp64 accuracy, not a miscompile (same errors in a small kernel; docs/triton.md, libdevice): unary: inf "
+    "fp64 accuracy, not the many-row miscompile (docs/triton.md, libdevice): binary rows fail the same way in "
+    "a 4-row kernel (fmod/remainder with a subnormal divisor, rnorm3d/rnorm4d when the squares overflow, one "
+    "ulp for directed rounding with subnormal results; fma: infinite addends, a reference problem); unary: inf "
     "at special inputs for cbrt/rcbrt/rsqrt/erfc/erfcx/normcdf/log1p/lgamma/tgamma, tanh and exp10 tens of "
-    "ulp and more; binary: fmod/remainder with a subnormal divisor, rnorm3d/rnorm4d when the squares "
-    "overflow, one ulp for directed rounding with subnormal results (fma: infinite addends, reference)"))
+    "ulp and more, not yet sorted into reference problems and real errors"))
 
 
 @pytest.mark.slow
