@@ -1527,7 +1527,7 @@ def _fmod_abs(x, y):
         r = (r << s) % my
     k = ey - 52
     v = r.to(tl.float64)
-    res = tl.where(k < -900, (v * _pow2(tl.maximum(k, -1100) + 200)) * _pow2(-200 + tl.zeros_like(k)),
+    res = tl.where(k < -900, (v * _pow2(tl.maximum(k, -1126) + 200)) * _pow2(-200 + tl.zeros_like(k)),
                    v * _pow2(tl.minimum(tl.maximum(k, -1022), 1023)))
     return tl.where((d < 0) | (x == 0.0), x, res)
 
@@ -1577,8 +1577,8 @@ def remainder(x, y):
 # ---- norms and roots ------------------------------------------------------------------------------------
 
 @triton.jit
-def _norm(a, b, c, d):
-    """sqrt(a^2+b^2+c^2+d^2) in fp64 without overflow: scaled by a power of two (exact)."""
+def _norm_parts(a, b, c, d):
+    """(sqrt of the sum of squares scaled by 2^-k (exact), k, max |.|, any infinite): norm = root * 2^k."""
     a = tl.abs(a)
     b = tl.abs(b)
     c = tl.abs(c)
@@ -1590,10 +1590,27 @@ def _norm(a, b, c, d):
     b = b * s
     c = c * s
     d = d * s
-    r = tl.sqrt(a * a + b * b + c * c + d * d) * _pow2(k)
-    r = tl.where(m == 0.0, 0.0, r)
     inf = (a == float("inf")) | (b == float("inf")) | (c == float("inf")) | (d == float("inf"))
+    return tl.sqrt(a * a + b * b + c * c + d * d), k, m, inf
+
+
+@triton.jit
+def _norm(a, b, c, d):
+    """sqrt(a^2+b^2+c^2+d^2) in fp64 without overflow: scaled by a power of two (exact)."""
+    root, k, m, inf = _norm_parts(a, b, c, d)
+    r = tl.where(m == 0.0, 0.0, root * _pow2(k))
     return tl.where(inf, float("inf"), r)
+
+
+@triton.jit
+def _rnorm(a, b, c, d):
+    """1 / sqrt(a^2+b^2+c^2+d^2) in fp64: 1/root scaled by 2^-k in two steps (the first exact), so a
+    subnormal result of an overflowing norm (rnorm3d(DBL_MAX, 1, DBL_MAX)) is rounded once, not 0."""
+    root, k, m, inf = _norm_parts(a, b, c, d)
+    h = k // 2
+    r = (1.0 / root) * _pow2(-h) * _pow2(h - k)
+    r = tl.where(m == 0.0, float("inf"), r)
+    return tl.where(inf, 0.0, r)
 
 
 @triton.jit
@@ -1611,20 +1628,20 @@ def norm4d(x, y, z, w):
 @triton.jit
 def rnorm3d(x, y, z):
     a = _up(x).to(tl.float64)
-    return _down(1.0 / _norm(a, _up(y).to(tl.float64), _up(z).to(tl.float64), tl.zeros_like(a)), x)
+    return _down(_rnorm(a, _up(y).to(tl.float64), _up(z).to(tl.float64), tl.zeros_like(a)), x)
 
 
 @triton.jit
 def rnorm4d(x, y, z, w):
-    return _down(1.0 / _norm(_up(x).to(tl.float64), _up(y).to(tl.float64), _up(z).to(tl.float64),
-                             _up(w).to(tl.float64)), x)
+    return _down(_rnorm(_up(x).to(tl.float64), _up(y).to(tl.float64), _up(z).to(tl.float64),
+                        _up(w).to(tl.float64)), x)
 
 
 @triton.jit
 def rhypot(x, y):
     a = _up(x).to(tl.float64)
     z = tl.zeros_like(a)
-    return _down(1.0 / _norm(a, _up(y).to(tl.float64), z, z), x)
+    return _down(_rnorm(a, _up(y).to(tl.float64), z, z), x)
 
 
 @triton.jit
