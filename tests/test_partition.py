@@ -230,10 +230,8 @@ def test_cumsum_compiles_whole():
     _whole(PositionIds(), mask, seed=SEED, entries=("compile",))
 
 
-@pytest.mark.parametrize("opts", [
-    pytest.param({}, marks=pytest.mark.xfail(reason="issue 12 root cause 1: SDPA's decomposition has a bool "
-                                               "torch.where, wrong when vectorized", strict=False)),
-    {"vectorize": False}])
+# (vectorized: SDPA's bool torch.where, fixed with i1 in memory as bytes, issue 12 item 1)
+@pytest.mark.parametrize("opts", [{}, {"vectorize": False}])
 def test_attention_on_transposed_views_compiles_whole(opts):
     torch.manual_seed(SEED)
     _whole(Attention(sdpa=True).eval(), torch.randn(2, 7, 16), seed=SEED, **opts)
@@ -241,10 +239,7 @@ def test_attention_on_transposed_views_compiles_whole(opts):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry,opts", [
-    ("compile", {}), ("model", {"vectorize": False}),
-    pytest.param("model", {}, marks=pytest.mark.xfail(reason="issue 12 root cause 1: compile_model traces the "
-                                                     "layer's SDPA path, a bool torch.where, wrong when vectorized",
-                                                     strict=False))])
+    ("compile", {}), ("model", {"vectorize": False}), ("model", {})])   # (SDPA's bool torch.where, as above)
 def test_transformer_encoder_layer_compiles_whole(entry, opts):
     """Under torch.compile (no_grad, eval, batch_first) the layer is one aten._transformer_encoder_layer_fwd,
     which torch-mlir does not lower; the frontend decomposes it. compile_model traces the unfused layer
