@@ -337,3 +337,24 @@ def bessel_n_kernel(x_ptr, out_ptr, n, order, BLOCK: tl.constexpr):
     x = tl.load(x_ptr + offs, mask=m, other=1.0)
     tl.store(out_ptr + offs, libdevice.jn(order, x), mask=m)
     tl.store(out_ptr + n + offs, libdevice.yn(order, x), mask=m)
+
+
+@triton.jit
+def pow_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, libdevice.pow(tl.load(x_ptr + offs, mask=m), tl.load(y_ptr + offs, mask=m)), mask=m)
+
+
+@triton.jit
+def mod_norm_kernel(x_ptr, y_ptr, z_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    """fmod, remainder, rnorm3d, rhypot (tests/test_libdevice.py::test_fp64_mod_and_rnorm_edges)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    y = tl.load(y_ptr + offs, mask=m)
+    z = tl.load(z_ptr + offs, mask=m)
+    tl.store(out_ptr + 0 * n + offs, libdevice.fmod(x, y), mask=m)
+    tl.store(out_ptr + 1 * n + offs, libdevice.remainder(x, y), mask=m)
+    tl.store(out_ptr + 2 * n + offs, libdevice.rnorm3d(x, y, z), mask=m)
+    tl.store(out_ptr + 3 * n + offs, libdevice.rhypot(x, y), mask=m)

@@ -242,9 +242,7 @@ def test_embedding_compile_model_whole_and_checked():
     bad[2, 36] = ROWS + 7
     with pytest.raises(KernelAssertionError, match="index must be smaller than dim size") as e:
         c(bad)
-    # compile_model's export path (merged from the mutation work) loses the model's source line: the
-    # location is the imported IR's line for now (torch.compile keeps it, see the next test)
-    assert e.value.loc, e.value.loc
+    assert e.value.loc and "test_asserts.py" in e.value.loc, e.value.loc     # the model's source line
     bad[2, 36] = -3
     with pytest.raises(KernelAssertionError, match="larger or equal to 0"):
         c(bad)
@@ -272,7 +270,7 @@ def test_unchecked_gathers_get_bounds_checks():
         i2[3], j2[5] = bad_i, bad_j
         with pytest.raises(KernelAssertionError, match="index out of range") as e:
             c(x, i2, j2)
-        assert e.value.loc, (seed, e.value.loc)      # source line lost after the merge: see the session note
+        assert e.value.loc and "test_asserts.py" in e.value.loc, (seed, e.value.loc)
 
 
 def test_embedding_torch_compile_whole_and_checked():
@@ -290,7 +288,7 @@ def test_embedding_torch_compile_whole_and_checked():
     bad[0, 0] = 10**9
     with pytest.raises(KernelAssertionError, match="index must be smaller than dim size") as e:
         f(bad)
-    assert e.value.loc, e.value.loc                   # source line lost after the merge: see the session note
+    assert e.value.loc and "test_asserts.py" in e.value.loc, e.value.loc
 
 
 # ---------------------------------------------------------------- Triton (tl.device_assert -> tt.assert)

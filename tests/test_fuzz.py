@@ -22,27 +22,11 @@ from hexmlir.fuzz import triton_gen as T
 from hexmlir.fuzz.common import compare
 from hexmlir.fuzz.runner import Worker
 
-# Programs that hit a bug other work is fixing now (issue 12) are left out of a module, by name; delete an
-# entry when its fix lands. Keys: feature set of the program (see the generators), sampled options.
-# Not listed because the generated programs do not hit them (measured with HEXMLIR_FUZZ_KNOWN=1, see
-# docs/fuzzing.md): issue 12 root cause 2 (vectorized gathers; features "gather"/"extract") and 4
-# (tcm_tiling=False + threads + loop-carried tensors; feature "loop_carried").
-KNOWN_BUGS = {
-    "i1-bit-packed": (
-        lambda f, o: o["vectorize"] and bool({"i1_io", "i1_mask"} & f
-                                             or ("i1" in f and (not o["fusion"] or "i1_multi" in f))),
-        "issue 12 root cause 1: vectorized code stores i1 tensors bit-packed, scalar code reads a byte each"),
-    "result-aliases-input": (
-        lambda f, o: bool({"self_op", "unit_reduce", "result_is_input"} & f),
-        "issue 12 root causes 3/7: a result that folds to an input argument (or a view of one, or of "
-        "another result), or that is computed in place into an input, keeps an out-param, so later results "
-        "are read from the wrong argument (transforms/bufferize.py result mapping); result_is_input is "
-        "recognised from the compiled artifact"),
-    "triton-bool-pointer": (
-        lambda f, o: "i1_ptr" in f,
-        "loads/stores through a torch.bool pointer: Triton bitcasts *i1 to *i8, and the TTIR conversion "
-        "refuses it (UnsupportedError 'pointer bitcasts')"),
-}
+# Programs that hit a bug other work is fixing now are left out of a module, by name; delete an entry when
+# its fix lands. Entry: name -> (predicate on (feature set of the program (see the generators), sampled
+# options), reason). Empty: the i1-bit-packed, result-aliases-input and triton-bool-pointer entries were
+# deleted when their fixes landed (docs/fuzzing.md has the counts of the run that confirmed it).
+KNOWN_BUGS: dict = {}
 
 _SKIPPED: dict = {}
 
@@ -97,13 +81,6 @@ def _linalg_case(seed, worker):
     header = (f"seed {seed}, options {case.options}\nreplay: " + REPLAY.format(seed=seed, k="linalg"))
     try:
         k = hexmlir.compile(case.mlir, hexmlir.Options(**case.options))
-        while known_bug({"result_is_input"}, case.options) and _results_on_inputs(k):
-            # Whether a result lands in an input depends on what the pipeline folds and fuses, so this
-            # known bug is recognised after the compile: leave those programs out and compile again.
-            case = _drop_programs(case, _results_on_inputs(k))
-            if not case.programs:
-                pytest.skip("known bugs: " + ", ".join(sorted({r for _, r in case.dropped})))
-            k = hexmlir.compile(case.mlir, hexmlir.Options(**case.options))
         res = worker.run(k.path, case.inputs())
     except Exception as e:
         pytest.fail(f"{header}\n{type(e).__name__}: {e}\n{case.mlir}", pytrace=False)
@@ -113,26 +90,6 @@ def _linalg_case(seed, worker):
         text = L.gen_case(seed, LINALG_PER_MODULE, only=set(failing)).mlir
         pytest.fail(f"{header}  (HEXMLIR_FUZZ_ONLY={','.join(map(str, failing))})\n"
                     + "\n".join(str(m) for _, m in bad) + f"\nfailing programs:\n{text}", pytrace=False)
-
-
-def _results_on_inputs(k):
-    """Indices of the results that the artifact maps onto an input argument."""
-    n_in = sum(a["role"] == "in" for a in k.meta["args"])
-    return [r for r, a in enumerate(k.meta["results"]) if a < n_in]
-
-
-def _drop_programs(case, result_indices):
-    owners, r = set(), 0
-    for p in case.programs:
-        for _ in p.results:
-            if r in result_indices:
-                owners.add(p.index)
-            r += 1
-    keep = [p for p in case.programs if p.index not in owners]
-    dropped = [(p, "result-aliases-input") for p in case.programs if p.index in owners]
-    for p, reason in dropped:
-        _SKIPPED.setdefault(reason, []).append((case.seed, p.index))
-    return L.Case(case.seed, case.options, keep, case.dropped + dropped, L.module_text(keep))
 
 
 @pytest.mark.parametrize("seed", _seeds(N_LINALG, slow=False))

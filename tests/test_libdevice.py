@@ -174,6 +174,8 @@ def ref_directed(op, mode, dt, *args):
         if not all(map(math.isfinite, xs)) or by_zero or ieee[i] == 0 and op in (
                 "mul", "div", "sqrt", "rcp", "rsqrt"):
             out[i] = dt(ieee[i])
+            if op == "fma" and math.isfinite(xs[0] * 0) and math.isfinite(xs[1] * 0) and math.isinf(xs[2]):
+                out[i] = dt(xs[2])             # a finite product plus inf (numpy's a*b may overflow first)
             if op in ("sqrt", "rsqrt") and xs[0] < 0:
                 out[i] = np.nan
             continue
@@ -376,6 +378,76 @@ def test_core_names_through_the_real_frontend():
     _check("div_rn", o[15], ref_directed("div", "rn", f32, x, y), f32, 0, SEED)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pow_follows_c_special_cases(dtype):
+    """pow over every pair of special values (signed zeros, infinities, NaN, +-1, halves, odd and even
+    integers) plus random pairs: C's rules exactly (pow(-inf, 0.5) = inf, pow(-0, -3) = -inf,
+    pow(-1, inf) = 1, pow(FLT_MAX, 1) = FLT_MAX), moderate finite results within the sweep's ulp bound."""
+    dt = NP[dtype]
+    rng = np.random.default_rng(SEED)
+    e = np.concatenate([_edges(dt), [-3.0, 3.5, -0.25, 4.0, -1.5]]).astype(dt)
+    x = np.concatenate([np.repeat(e, len(e)), wide(rng, dt, 300)]).astype(dt)
+    y = np.concatenate([np.tile(e, len(e)), wide(rng, dt, 300)[::-1]]).astype(dt)
+    out = torch.zeros(len(x), dtype=getattr(torch, dtype))
+    K.pow_kernel[(triton.cdiv(len(x), BLOCK),)](_t(x), _t(y), out, len(x), BLOCK=BLOCK)
+    got = out.numpy()
+    with np.errstate(all="ignore"):
+        ref = np.power(x.astype(np.float64), y.astype(np.float64))
+    exact = ~np.isfinite(ref) | (ref == 0) | ~np.isfinite(x) | ~np.isfinite(y) | (x == 0) | (np.abs(x) == 1)
+    exact &= ~(np.isfinite(ref) & (np.abs(ref) > np.finfo(dt).max))       # rounds to inf in dt: ulp check
+    want = ref.astype(dt)
+    same = (np.isnan(got) & np.isnan(want)) | ((got == want) & (np.signbit(got) == np.signbit(want)))
+    bad = np.flatnonzero(exact & ~same)
+    assert not len(bad), (f"pow [{dtype}] seed {SEED}: " + ", ".join(
+        f"pow({x[i]!r}, {y[i]!r}) = {got[i]!r}, want {want[i]!r}" for i in bad[:8]))
+    # accuracy away from the special cases (fp64: the error grows with |y log2 x|, docs/triton.md)
+    with np.errstate(all="ignore"):
+        moderate = ~exact & (np.abs(y.astype(np.float64) * np.log2(np.abs(x.astype(np.float64)))) < 16)
+    _check("pow", got[moderate], ref[moderate], dt, _tol("pow", dtype), SEED)
+    if dtype == "float32":                  # computed in fp64: every finite result is correctly rounded-ish
+        fin = ~exact & np.isfinite(ref) & (np.abs(ref) <= np.finfo(dt).max)
+        _check("pow", got[fin], ref[fin], dt, 1, SEED)
+
+
+def test_fp64_mod_and_rnorm_edges():
+    """fp64 fmod/remainder with subnormal divisors (the scale-back clamped the divisor's exponent at -1100:
+    fmod(-18.5, -1.5e-319) came out as -4.2e-316) and rnorm3d/rhypot whose norm overflows but whose
+    reciprocal is a subnormal (came out 0); random pairs too. fmod/remainder exact (C's, via math)."""
+    rng = np.random.default_rng(SEED)
+    tiny = np.finfo(np.float64).smallest_subnormal
+    m = 300
+    x = np.concatenate([[-18.5, 1e300, 3.0, 1e-310], wide(rng, np.float64, m)])
+    y = np.concatenate([[-1.5149e-319, 7 * tiny, 2.5e-320, 3 * tiny],
+                        np.exp2(rng.uniform(-1074, -1000, m)) * rng.choice([-1, 1], m)])
+    z = np.concatenate([[1.0, 2.0, 3.0, 4.0], wide(rng, np.float64, m)])
+    big = np.finfo(np.float64).max
+    x[-4:], y[-4:], z[-4:] = [big, -big, big, 1e308], [1.0, big, 5.5, 1e308], [big, 0.0, -big, 1e308]
+    n = len(x)
+    out = torch.zeros(4 * n, dtype=torch.float64)
+    K.mod_norm_kernel[(triton.cdiv(n, BLOCK),)](_t(x), _t(y), _t(z), out, n, BLOCK=BLOCK)
+    o = out.numpy().reshape(4, n)
+    fin = np.isfinite(x) & np.isfinite(y) & (y != 0)
+    want_mod = np.array([math.fmod(a, b) if f else np.nan for a, b, f in zip(x, y, fin)])
+    want_rem = np.array([math.remainder(a, b) if f else np.nan for a, b, f in zip(x, y, fin)])
+    _check("fmod", o[0][fin], want_mod[fin], np.float64, 0, SEED)
+    _check("remainder", o[1][fin], want_rem[fin], np.float64, 0, SEED)
+    # 1/norm from the exact sum of squares S = s * 4^k (Fraction), s ~ 1: ldexp(1/sqrt(s), -k)
+    def rnorm(*vals):
+        S = sum(Fraction(float(v)) ** 2 for v in vals)
+        k = (S.numerator.bit_length() - S.denominator.bit_length()) // 2
+        try:
+            return math.ldexp(1 / math.sqrt(float(S / Fraction(4) ** k)), -k)
+        except OverflowError:
+            return math.inf
+    sel = np.isfinite(x) & np.isfinite(y) & np.isfinite(z) & ((x != 0) | (y != 0) | (z != 0))
+    idx = np.flatnonzero(sel)
+    _check("rnorm3d", o[2][idx], np.array([rnorm(x[i], y[i], z[i]) for i in idx]), np.float64, 2, SEED)
+    sel2 = np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
+    idx = np.flatnonzero(sel2)
+    _check("rhypot", o[3][idx], np.array([rnorm(x[i], y[i]) for i in idx]), np.float64, 2, SEED)
+    assert o[2][-4] > 0 and o[3][-3] > 0, (o[2][-4:], o[3][-4:], SEED)    # subnormal, not 0
+
+
 def test_lacking_name_fails_only_when_called():
     """libdevice_kernels imports libdevice.rcp64h at module level, mentions it in a branch a constexpr
     switches off, and has a never-launched kernel calling it: all of that compiles; calling it is a typed
@@ -505,7 +577,7 @@ DIRECTED_BINARY["fma"] = ("fma", "rn")
 # ulp bounds (the measured maxima are in docs/triton.md); names not listed: 2 ulp (fp32), 1 (fp16), 4 (fp64)
 TOL = {
     "float32": {"exp": 3, "exp2": 3, "exp10": 3, "log": 2, "log2": 2, "sin": 2, "cos": 2, "tanh": 3, "erf": 5,
-                "rsqrt": 2, "pow": 16, "lgamma": 3, "tgamma": 3, "fast_expf": 3,
+                "rsqrt": 2, "pow": 1, "lgamma": 3, "tgamma": 3, "fast_expf": 3,
                 "fast_exp10f": 3, "fast_tanhf": 3, "fast_log2f": 2, "fast_logf": 2, "fast_log10f": 2},
     "float64": {"lgamma": 1e13, "tgamma": 1e4, "pow": 64, "erfinv": 8, "erfcinv": 1e3, "normcdfinv": 1e3,
                 "erfcx": 1e3, "erfc": 1e3, "normcdf": 1e3, "expm1": 8, "log1p": 8, "tan": 4, "sinh": 8,
@@ -522,14 +594,19 @@ def _report(title, table):
     print(f"\n{title}: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(table.items())))
 
 
-_BIG_KERNEL_BUG = ("hexmlir miscompiles these many-row kernels: rows that are right in a small kernel come out "
-                   "wrong (fused: nextafter/fdim/asin/acos; fusion=False: the directed-rounding rows lose their "
-                   "one-ulp step) -- see docs/triton.md, libdevice; the printed table still measures every name")
+# The many-row sweep kernels once came out wrong where each function alone was right (nextafter, fdim,
+# asin, acos fused): vectorized code stored i1 masks bit-packed while scalar code read a byte per element
+# (issue 12 item 1, fixed in lowering). What still fails is fp64 accuracy.
+_FP64 = pytest.mark.xfail(strict=False, reason=(
+    "fp64 accuracy, not the many-row miscompile (docs/triton.md, libdevice): binary: one ulp for directed "
+    "rounding with subnormal results (some are the reference's: it takes IEEE's 0 for an underflowing "
+    "div_ru), pow beyond 64 ulp for large |y log2 x|, on some seeds atan2 and fma_ru/rz, not yet sorted; "
+    "unary: inf at special inputs for cbrt/rcbrt/rsqrt/erfc/erfcx/normcdf/log1p/lgamma/tgamma, tanh and "
+    "exp10 tens of ulp and more, not yet sorted into reference problems and real errors"))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_BIG_KERNEL_BUG)
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=_FP64), "float16"])
 def test_every_unary_name(dtype):
     dt = NP[dtype]
     rng = np.random.default_rng(SEED)
@@ -561,8 +638,7 @@ def test_every_unary_name(dtype):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_BIG_KERNEL_BUG)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=_FP64)])
 def test_every_binary_name(dtype):
     dt = NP[dtype]
     rng = np.random.default_rng(SEED)
@@ -593,8 +669,11 @@ def test_every_binary_name(dtype):
                             if np.isfinite(a) and a != 0 else a for a, e in zip(x, k)], np.float64)
             tol = 0
         else:
-            f = REF64.get(name, REF[name]) if dtype == "float64" else REF[name]
-            ref = f(*args)
+            with np.errstate(all="ignore"):
+                ref = np.asarray(REF[name](*args), np.float64)
+            if dtype == "float64" and name in REF64:     # mpmath on finite inputs; C's special cases from numpy
+                fin = np.all([np.isfinite(a) for a in args], axis=0)
+                ref[fin] = REF64[name](*[a[fin] for a in args])
             tol = 0 if name in ("fmod", "remainder", "copysign", "fmax", "fmin") else _tol(name, dtype)
             tol = 0.5 if name == "fdim" else tol                # (one rounding of x - y)
         try:
@@ -634,7 +713,6 @@ def _wrap(v, bits):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_BIG_KERNEL_BUG)
 def test_every_conversion_and_bit_name():
     rng = np.random.default_rng(SEED)
     f = wide(rng, np.float32)
@@ -765,9 +843,9 @@ def test_every_conversion_and_bit_name():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="hexmlir fusion miscompiles the 38-row binary kernel (not libdevice: "
-                   "each function alone, or fusion=False, is right)")
-def test_binary_kernel_fused_miscompile():
+def test_binary_kernel_fused():
+    """The 38-row binary kernel fused (the default): nextafter's rows were wrong when vectorized code stored
+    its i1 masks bit-packed and scalar code read them a byte per element (issue 12 item 1)."""
     rng = np.random.default_rng(SEED)
     x = wide(rng, np.float32)
     y = wide(rng, np.float32)[::-1].copy()
@@ -778,3 +856,4 @@ def test_binary_kernel_fused_miscompile():
     K.binary_kernel[GRID](_t(x), _t(y), _t(z), _t(w), _t(k), out, N, BLOCK=BLOCK)
     o = out.numpy().reshape(rows, N)
     _check("nextafter", o[K.BINARY.index("nextafter")], np.nextafter(x, y).astype(np.float64), np.float32, 0, SEED)
+    _check("fdim", o[K.BINARY.index("fdim")], REF["fdim"](x, y), np.float32, 0.5, SEED)

@@ -128,7 +128,7 @@ def test_vectorized_int_kernel_executes_hvx_scalar_build_none(rng):
     vec = hexmlir.compile(kern.mlir, VEC_ONLY)
     out, p = vec.profile(*ins)
     np.testing.assert_array_equal(out, ref)
-    assert p.hvx > 0 and p.functions[f"_mlir_ciface_{kern.name}"].hvx > 0
+    assert p.hvx > 0 and p.functions[vec.meta["entry"]].hvx > 0
     _, p2 = vec.profile(*ins)                       # single-threaded counts are deterministic
     assert (p2.packets, p2.insns, p2.hvx) == (p.packets, p.insns, p.hvx)
     out, ps = hexmlir.compile(kern.mlir, ALL_OFF).profile(*ins)
@@ -171,7 +171,7 @@ def test_qemu_four_threads_share_the_work_with_dma(rng):
     out, p = k.profile(*ins)
     np.testing.assert_array_equal(out, kern.reference(*ins)[0])
     workers = [t for t, fs in p.thread_functions.items()
-               if any(f.startswith(kern.name + "_par") and c.packets > 0 for f, c in fs.items())]
+               if any(f"hxk_{kern.name}_par" in f and c.packets > 0 for f, c in fs.items())]
     assert len(workers) >= 4, p.format()
     assert any(f.startswith("dma_") for f in p.functions), p.format()
 

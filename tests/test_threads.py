@@ -56,7 +56,7 @@ def test_threaded_ir(tmp_path):
     d = tmp_path / "d"
     hexmlir.compile(S.gelu_tanh((1000003,)).mlir, Options(num_threads=4, dump_dir=str(d), **MT))
     ir = next(d.glob("*-threads.mlir")).read_text()
-    assert "call @__hx_parallel_gelu_par0" in ir and "func.func private @gelu_par0" in ir
+    assert "call @__hx_parallel_hxk_gelu_par0" in ir and "func.func private @hxk_gelu_par0" in ir
     assert "scf.forall" not in ir
     ll = (d / "90-llvm.ll").read_text()
     assert "call void @hx_parallel_for(" in ll

@@ -110,7 +110,7 @@ def test_bool_pointers_in_and_out(opts):
     assert pos.view(torch.uint8).max() <= 1, "a bool is stored as one byte, 0 or 1"
 
 
-# Vectorized mask tensors read by the scalar atomic loop: the i1-in-memory case (issue 12 item 1).
+# Vectorized mask tensors read by the scalar atomic loop (i1 in memory: one byte per element, issue 12 item 1).
 @pytest.mark.parametrize("opts", [dict(), dict(num_threads=4, mt_threshold=1),
                                   dict(vectorize=False, num_threads=4, mt_threshold=1),
                                   dict(vectorize=False, multithread=False)], ids=_ids)

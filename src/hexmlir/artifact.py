@@ -1,6 +1,7 @@
 """A compiled kernel: <name>.so + <name>.json. Loads and runs with numpy + ctypes only (no MLIR).
 
-Calling convention: `_mlir_ciface_<fn>(desc*...)`, one memref descriptor per argument
+Calling convention: `_mlir_ciface_hxk_<fn>(desc*...)` (meta "entry", transforms/symbols.py), one memref
+descriptor per argument
 ({allocated, aligned, offset, sizes[r], strides[r]}); function results became trailing out-arguments.
 """
 from __future__ import annotations

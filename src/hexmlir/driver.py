@@ -128,6 +128,8 @@ def explain(source, options: Options | None = None) -> str:
 def _build(text, options, target, dump, k) -> Path:
     ll, cx, mlir_text = compile_to_llvm(text, options, target, dump)
     sig, plan_text = cx.signature, (cx.plan.describe() if cx.plan else "")
+    from .transforms.symbols import entry as entry_symbol
+    entry = entry_symbol(sig["name"])       # the one exported symbol (`hxk_`-prefixed: no libc clash)
     bdir = cache.build_dir(k)
     try:
         (bdir / "kernel.llvm.mlir").write_text(mlir_text)
@@ -149,15 +151,15 @@ def _build(text, options, target, dump, k) -> Path:
                         "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
                                     "run as scalar code; target 'hexagon' keeps HVX float"}
             if any(a["role"] == "grid" for a in sig["args"]):      # a Triton grid kernel
-                files["sim"] = sim.link([files["obj"]], sim.triton_stub(f"_mlir_ciface_{sig['name']}", sig["args"]),
+                files["sim"] = sim.link([files["obj"]], sim.triton_stub(entry, sig["args"]),
                                         bdir / sim.EXE_NAME, target.arch)
             else:
-                files["sim"] = sim.build_linalg(files["obj"], {"entry": f"_mlir_ciface_{sig['name']}",
+                files["sim"] = sim.build_linalg(files["obj"], {"entry": entry,
                                                                "args": sig["args"], "arch": target.arch}, bdir)
         elif target.name == "hexagon":
             sim_meta = {"hvx_float": True}
         meta = {
-            "name": sig["name"], "entry": f"_mlir_ciface_{sig['name']}", "args": sig["args"],
+            "name": sig["name"], "entry": entry, "args": sig["args"],
             "results": sig["results"], "writes": sig.get("writes", []), "target": target.name, "arch": target.arch,
             "features": list(target.features), "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],

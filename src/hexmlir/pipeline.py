@@ -58,9 +58,10 @@ def _fast_math(module, cx):
 
 def stages() -> list[Stage]:
     from .transforms import (asserts, bufferize, canonicalize, check_input, concat, dma, double_buffer, fusion, lower,
-                             pad, tcm_tiling, threads, vectorize)
+                             pad, symbols, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
+        Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
         Stage("decompose-concat", concat.run),                               # tensor.concat -> inserts
@@ -88,8 +89,9 @@ def grid_stages() -> list[Stage]:
     """Triton kernels (converted by conversion/ttir/): the module's function runs a grid of
     programs, each program's block is already a tile. Same mechanisms, mapped onto programs: programs are
     split over hardware threads, a program's buffers live in TCM and move by DMA, its ops are vectorized."""
-    from .transforms import asserts, bufferize, canonicalize, dma, fusion, lower, tcm_tiling, threads, vectorize
+    from .transforms import asserts, bufferize, canonicalize, dma, fusion, lower, symbols, tcm_tiling, threads, vectorize
     return [
+        Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op

@@ -62,8 +62,8 @@ def _desc_struct(i: int, rank: int) -> str:
 
 
 def linalg_stub(meta: dict) -> str:
-    """C stub calling `_mlir_ciface_<fn>` once with one memref descriptor per argument (buffer i =
-    argument i, contiguous row-major)."""
+    """C stub calling the entry (`_mlir_ciface_hxk_<fn>`) once with one memref descriptor per argument
+    (buffer i = argument i, contiguous row-major)."""
     args = meta["args"]
     out = ['#include <stdint.h>', '#include <stdio.h>', '#include <stdlib.h>', '#include "sim_harness.h"']
     out += [_desc_struct(i, len(a["shape"])) for i, a in enumerate(args)]

@@ -11,6 +11,7 @@ argument; a result that repeats an earlier one maps to the same place (the artif
 other result becomes the next trailing out-parameter. `signature["results"]` is result -> argument index.
 """
 from ..ir import funcs, run_passes
+from .symbols import user_name
 
 WRITABLE_ATTR = "bufferization.writable"
 
@@ -39,7 +40,7 @@ def run(module, cx) -> None:
     f = funcs(module)[0]
     _clear_writable(f)
     cx.signature = {
-        "name": str(f.attributes["sym_name"]).strip('"'),
+        "name": user_name(str(f.attributes["sym_name"]).strip('"')),
         "args": [_spec(a.type, "in" if i < n_in else "out") for i, a in enumerate(f.regions[0].blocks[0].arguments)],
         "results": results,
         "writes": sorted(writes),
@@ -202,7 +203,7 @@ def run_grid(module, cx) -> None:
             specs.append({"shape": [-1], "dtype": _DTYPES[str(ir.ShapedType(a.type).element_type)], "role": "ptr"})
         else:
             specs.append({"shape": [], "dtype": _DTYPES[str(a.type)], "role": "grid" if i >= len(args) - 3 else "scalar"})
-    cx.signature = {"name": str(f.attributes["sym_name"]).strip('"'), "args": specs, "results": []}
+    cx.signature = {"name": user_name(str(f.attributes["sym_name"]).strip('"')), "args": specs, "results": []}
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")
 
 

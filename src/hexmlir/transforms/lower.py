@@ -1,7 +1,8 @@
 """Lowering: remaining linalg (copies, scalar remainders) -> loops, then everything -> LLVM dialect -> LLVM IR.
 
 The index width comes from the target (64-bit host, 32-bit Hexagon). Public functions get a C interface
-(`_mlir_ciface_<name>`, one pointer per memref descriptor) which is what the artifact loader calls.
+(`_mlir_ciface_hxk_<name>`, one pointer per memref descriptor, see symbols.py) which is what the artifact
+loader calls; it is the only symbol the object exports.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from torch_mlir import ir
 
 from ..errors import CompileError
 from ..ir import apply_transform, funcs, run_passes, verify
-from . import asserts, memspace
+from . import asserts, memspace, symbols
 
 
 def to_loops(module, cx) -> None:
@@ -142,6 +143,7 @@ def to_llvm_dialect(module, cx) -> None:
     }} {{legal_dialects = ["llvm"], partial_conversion}} : !transform.any_op""", "lower-to-llvm",
                     consumes_root=True)
     run_passes(module, "reconcile-unrealized-casts", "lower-to-llvm")
+    symbols.internalize(module, symbols.entry(cx.signature["name"]))
     _bool_vectors_as_bytes(module)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
     leftovers = set()

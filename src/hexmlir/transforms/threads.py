@@ -223,7 +223,7 @@ def launchers(llvm_ir: str, index_bits: int) -> str:
         launch, body_fn, params = m.group(1), m.group(2), [p.strip() for p in m.group(3).split(",") if p.strip()]
         cap_t = [p.split()[0] for p in params[:-1]]
         st = "{ " + ", ".join(cap_t) + " }" if cap_t else "{ i8 }"
-        lines = [f"define void @{launch}(" + ", ".join(f"{t} %a{i}" for i, t in enumerate(cap_t + [it])) + ") {",
+        lines = [f"define internal void @{launch}(" + ", ".join(f"{t} %a{i}" for i, t in enumerate(cap_t + [it])) + ") {",
                  f"  %ctx = alloca {st}"]
         for i, t in enumerate(cap_t):
             lines += [f"  %p{i} = getelementptr {st}, ptr %ctx, i32 0, i32 {i}", f"  store {t} %a{i}, ptr %p{i}"]

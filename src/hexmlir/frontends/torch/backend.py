@@ -732,4 +732,6 @@ def _export_model(functional, args):
         except Exception as e:
             raise UnsupportedError(f"torch-mlir could not import the graph: {_first_line(e)}",
                                    stage="torch-import", op=_op_from(e)) from e
+    from ...transforms import asserts
+    asserts.annotate(m)                                 # bounds checks keep the model's source line
     return layout, str(m)

@@ -313,15 +313,21 @@ def _pow(a, b):
     b_int = tl.floor(b) == b
     half = b * 0.5
     neg = tl.where(tl.floor(half) != half, -r, r)             # odd integer exponent keeps the sign
-    r = tl.where(a < 0, tl.where(b_int, neg, float("nan")), r)
+    negative = tl.where(a == 0.0, 1.0 / a, a) < 0             # -0 counts (1/-0 = -inf)
+    # a negative base with a non-integer exponent is NaN only when finite and nonzero: -0 and -inf give r
+    special = tl.where(a == 0.0, True, tl.abs(a) == float("inf"))
+    r = tl.where(negative, tl.where(b_int, neg, tl.where(special, r, float("nan"))), r)
+    r = tl.where(a == -1.0, tl.where(tl.abs(b) == float("inf"), 1.0, r), r)     # (-1)**(+-inf) = 1
+    r = tl.where(b == 1.0, a, r)                  # exact (exp2(log2 x) would round FLT_MAX up to inf)
     r = tl.where(b == 0.0, 1.0, r)
     return tl.where(a == 1.0, 1.0, r)
 
 
 @triton.jit
 def pow(x, y):
-    """x**y (fp**fp or fp**int); exp2(y*log2|x|) with C's sign, zero and one rules."""
-    return _down(_pow(_up(x), _up(y)), x)
+    """x**y (fp**fp or fp**int); exp2(y*log2|x|) with C's sign, zero and one rules. Computed in fp64: in
+    fp32 the rounding of y*log2|x| is multiplied by |y log2 x| (tens of ulp for large or tiny results)."""
+    return _down(_pow(_up(x).to(tl.float64), _up(y).to(tl.float64)), x)
 
 
 @triton.jit
@@ -1521,7 +1527,7 @@ def _fmod_abs(x, y):
         r = (r << s) % my
     k = ey - 52
     v = r.to(tl.float64)
-    res = tl.where(k < -900, (v * _pow2(tl.maximum(k, -1100) + 200)) * _pow2(-200 + tl.zeros_like(k)),
+    res = tl.where(k < -900, (v * _pow2(tl.maximum(k, -1126) + 200)) * _pow2(-200 + tl.zeros_like(k)),
                    v * _pow2(tl.minimum(tl.maximum(k, -1022), 1023)))
     return tl.where((d < 0) | (x == 0.0), x, res)
 
@@ -1571,8 +1577,8 @@ def remainder(x, y):
 # ---- norms and roots ------------------------------------------------------------------------------------
 
 @triton.jit
-def _norm(a, b, c, d):
-    """sqrt(a^2+b^2+c^2+d^2) in fp64 without overflow: scaled by a power of two (exact)."""
+def _norm_parts(a, b, c, d):
+    """(sqrt of the sum of squares scaled by 2^-k (exact), k, max |.|, any infinite): norm = root * 2^k."""
     a = tl.abs(a)
     b = tl.abs(b)
     c = tl.abs(c)
@@ -1584,10 +1590,27 @@ def _norm(a, b, c, d):
     b = b * s
     c = c * s
     d = d * s
-    r = tl.sqrt(a * a + b * b + c * c + d * d) * _pow2(k)
-    r = tl.where(m == 0.0, 0.0, r)
     inf = (a == float("inf")) | (b == float("inf")) | (c == float("inf")) | (d == float("inf"))
+    return tl.sqrt(a * a + b * b + c * c + d * d), k, m, inf
+
+
+@triton.jit
+def _norm(a, b, c, d):
+    """sqrt(a^2+b^2+c^2+d^2) in fp64 without overflow: scaled by a power of two (exact)."""
+    root, k, m, inf = _norm_parts(a, b, c, d)
+    r = tl.where(m == 0.0, 0.0, root * _pow2(k))
     return tl.where(inf, float("inf"), r)
+
+
+@triton.jit
+def _rnorm(a, b, c, d):
+    """1 / sqrt(a^2+b^2+c^2+d^2) in fp64: 1/root scaled by 2^-k in two steps (the first exact), so a
+    subnormal result of an overflowing norm (rnorm3d(DBL_MAX, 1, DBL_MAX)) is rounded once, not 0."""
+    root, k, m, inf = _norm_parts(a, b, c, d)
+    h = k // 2
+    r = (1.0 / root) * _pow2(-h) * _pow2(h - k)
+    r = tl.where(m == 0.0, float("inf"), r)
+    return tl.where(inf, 0.0, r)
 
 
 @triton.jit
@@ -1605,20 +1628,20 @@ def norm4d(x, y, z, w):
 @triton.jit
 def rnorm3d(x, y, z):
     a = _up(x).to(tl.float64)
-    return _down(1.0 / _norm(a, _up(y).to(tl.float64), _up(z).to(tl.float64), tl.zeros_like(a)), x)
+    return _down(_rnorm(a, _up(y).to(tl.float64), _up(z).to(tl.float64), tl.zeros_like(a)), x)
 
 
 @triton.jit
 def rnorm4d(x, y, z, w):
-    return _down(1.0 / _norm(_up(x).to(tl.float64), _up(y).to(tl.float64), _up(z).to(tl.float64),
-                             _up(w).to(tl.float64)), x)
+    return _down(_rnorm(_up(x).to(tl.float64), _up(y).to(tl.float64), _up(z).to(tl.float64),
+                        _up(w).to(tl.float64)), x)
 
 
 @triton.jit
 def rhypot(x, y):
     a = _up(x).to(tl.float64)
     z = tl.zeros_like(a)
-    return _down(1.0 / _norm(a, _up(y).to(tl.float64), z, z), x)
+    return _down(_rnorm(a, _up(y).to(tl.float64), z, z), x)
 
 
 @triton.jit
