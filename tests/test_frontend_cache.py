@@ -177,8 +177,8 @@ def _count_exports(monkeypatch):
 def _check(cm, model, seed):
     x = _x(seed)
     with torch.no_grad():
-        ref = model(x)
-    np.testing.assert_allclose(cm(x).numpy(), ref.numpy(), rtol=1e-5, atol=1e-5, err_msg=f"seed {seed}")
+        ref, got = model(x), cm(x)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5, err_msg=f"seed {seed}")
 
 
 def test_compile_model_cached_then_changed(fresh_cache, monkeypatch):
@@ -237,11 +237,13 @@ def test_torch_compile_graph_cache(fresh_cache, monkeypatch):
             ref = m(x)
         np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5, err_msg=f"seed {SEED + i}")
         assert exports[0] == 1
-    m.offset = torch.full((33,), 2.0)
-    torch._dynamo.reset()
-    f = torch.compile(m, backend="hexmlir", dynamic=False)
-    x = _x(SEED + 5)
-    with torch.no_grad():
-        got, ref = f(x), m(x)
-    assert exports[0] == 2
-    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5, err_msg=f"seed {SEED + 5}")
+    for i, change in enumerate((lambda: setattr(m, "offset", torch.full((33,), 2.0)),    # a graph input here
+                                lambda: monkeypatch.setattr(sys.modules[__name__], "act", other_act))):
+        change()
+        torch._dynamo.reset()
+        f = torch.compile(m, backend="hexmlir", dynamic=False)
+        x = _x(SEED + 5 + i)
+        with torch.no_grad():
+            got, ref = f(x), m(x)
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5, err_msg=f"seed {SEED + 5 + i}")
+    assert exports[0] == 2                              # the other op: a new graph, not the stored import

@@ -353,7 +353,10 @@ def lookup(k: str | None):
         body, digest = blob[8:8 + n], blob[8 + n:]
         if hashlib.sha256(body).hexdigest().encode() != digest:
             raise ValueError("checksum")
-        return pickle.loads(body)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)     # torch's TreeSpec unpickling: LeafSpec notice
+            return pickle.loads(body)
     except Exception as e:                          # damaged: drop it, compile on the full path
         import warnings
         warnings.warn(f"hexmlir: damaged frontend cache entry {p} ({type(e).__name__}); rebuilding it",
