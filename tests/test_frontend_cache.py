@@ -120,6 +120,33 @@ def test_key_changes_with_what_the_trace_bakes_in(monkeypatch):
     assert _key(m, x) == k
 
 
+MASK = torch.ones(33)
+
+
+class Masked(Net):
+    def forward(self, x):
+        return super().forward(x) * MASK
+
+
+def test_key_follows_global_tensors_and_modules_outside_the_tree(monkeypatch):
+    m, x = Masked().eval(), _x(SEED)
+    k = _key(m, x)
+    assert k is not None and k == _key(m, x)
+    monkeypatch.setattr(sys.modules[__name__], "MASK", torch.zeros(33))   # a global tensor: baked in
+    assert _key(m, x) not in (None, k)
+    monkeypatch.undo()
+    with torch.no_grad():
+        MASK[3] = 2.0                                     # changed in place
+    try:
+        assert _key(m, x) not in (None, k)
+    finally:
+        with torch.no_grad():
+            MASK[3] = 1.0
+    assert _key(m, x) == k
+    m.extra = [torch.nn.Linear(2, 2)]                     # parameters outside the tree would be constants
+    assert _key(m, x) is None
+
+
 def test_key_off_and_unkeyable(monkeypatch):
     m, x = _net(), _x(SEED)
     monkeypatch.setenv("HEXMLIR_FRONTEND_CACHE", "0")

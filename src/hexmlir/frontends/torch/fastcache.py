@@ -30,7 +30,10 @@ import uuid
 
 from ... import cache
 
+import threading
+
 _VERSIONS: str | None = None
+_ctx = threading.local()          # args: ids of the tensors passed as arguments; modules: ids of the tree's modules
 _CODE: dict = {}                  # code object -> digest (this process)
 _FILES: dict = {}                 # filename -> (size, mtime_ns) part of the key
 
@@ -80,7 +83,21 @@ _VOLATILE = {"_original_object_hash"}
 
 
 def _tensor(t) -> str:
-    """Meta and values of a tensor baked into the trace."""
+    """Meta and values of a tensor baked into the trace; meta only for the arguments (values passed at run
+    time)."""
+    import torch
+    if id(t) in getattr(_ctx, "args", ()):
+        return _meta(t)
+    memo = getattr(_ctx, "memo", None)
+    if memo is not None and id(t) in memo and memo[id(t)][0] == (t._version, t.data_ptr()):
+        return memo[id(t)][1]
+    d = _tensor_values(t)
+    if memo is not None:
+        memo[id(t)] = ((t._version, t.data_ptr()), d, t)      # t kept alive: its id stays its own
+    return d
+
+
+def _tensor_values(t) -> str:
     import torch
     t = t.detach()
     if t.is_sparse or t.device.type != "cpu" or t.is_quantized:
@@ -121,9 +138,9 @@ def _const(c) -> str:
     return f"{type(c).__name__}:{c!r}"
 
 
-def describe(v, depth: int = 0, seen=None, baked: bool = True) -> str:
+def describe(v, depth: int = 0, seen=None) -> str:
     """A stable text for a value that can steer a trace; Unkeyable for what it cannot describe. Tensors: their
-    values where the trace bakes them in (`baked`), else only their meta (values passed at run time)."""
+    values (the trace bakes them in), except the arguments' (meta only)."""
     import enum
     import torch
     if depth > 12:
@@ -137,17 +154,17 @@ def describe(v, depth: int = 0, seen=None, baked: bool = True) -> str:
     if isinstance(v, (torch.dtype, torch.device, torch.Size, torch.memory_format, torch.layout)):
         return f"{type(v).__name__}:{v}"
     if isinstance(v, torch.Tensor):
-        return _tensor(v) if baked else _meta(v)
+        return _tensor(v)
     seen = set() if seen is None else seen
     if id(v) in seen:
         return "cycle"
     seen = seen | {id(v)}
     if isinstance(v, (tuple, list)):
-        return f"{type(v).__name__}[" + ",".join(describe(x, depth + 1, seen, baked) for x in v) + "]"
+        return f"{type(v).__name__}[" + ",".join(describe(x, depth + 1, seen) for x in v) + "]"
     if isinstance(v, (set, frozenset)):
-        return f"{type(v).__name__}{{" + ",".join(sorted(describe(x, depth + 1, seen, baked) for x in v)) + "}"
+        return f"{type(v).__name__}{{" + ",".join(sorted(describe(x, depth + 1, seen) for x in v)) + "}"
     if isinstance(v, dict):
-        items = sorted((describe(k, depth + 1, seen, baked), describe(x, depth + 1, seen, baked)) for k, x in v.items()
+        items = sorted((describe(k, depth + 1, seen), describe(x, depth + 1, seen)) for k, x in v.items()
                        if k not in _VOLATILE)
         return f"{type(v).__qualname__}{{" + ",".join(f"{k}={x}" for k, x in items) + "}"
     if isinstance(v, type):
@@ -155,30 +172,34 @@ def describe(v, depth: int = 0, seen=None, baked: bool = True) -> str:
     if isinstance(v, types.ModuleType):
         return f"module:{v.__name__}"
     if isinstance(v, (types.FunctionType, types.MethodType)):
-        return _function(v, depth, seen, baked)
+        return _function(v, depth, seen)
     if isinstance(v, (types.BuiltinFunctionType, types.BuiltinMethodType)) or type(v).__name__ in (
             "method_descriptor", "wrapper_descriptor", "OpOverload", "OpOverloadPacket"):
         owner = getattr(v, "__self__", None)
         own = "" if owner is None or isinstance(owner, types.ModuleType) else f"@{type(owner).__qualname__}"
         return f"builtin:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', getattr(v, '__name__', v))}{own}"
     if isinstance(v, torch.nn.Module):
+        mods = getattr(_ctx, "modules", None)
+        if mods is not None and id(v) not in mods:
+            # not in the module tree (held in a plain list, say): its parameters would be baked-in constants
+            raise Unkeyable(f"{type(v).__qualname__} outside the module tree")
         return f"nn.Module:{type(v).__module__}.{type(v).__qualname__}"   # its contents: model_key walks it
     if hasattr(v, "__dict__") and not isinstance(v, type):
         # plain objects (configs and the like): their class and their attributes
         d = vars(v)
-        return f"obj:{type(v).__module__}.{type(v).__qualname__}" + describe(d, depth + 1, seen, baked)
+        return f"obj:{type(v).__module__}.{type(v).__qualname__}" + describe(d, depth + 1, seen)
     if hasattr(type(v), "__slots__"):
         d = {s: getattr(v, s) for s in type(v).__slots__ if hasattr(v, s)}
-        return f"obj:{type(v).__module__}.{type(v).__qualname__}" + describe(d, depth + 1, seen, baked)
+        return f"obj:{type(v).__module__}.{type(v).__qualname__}" + describe(d, depth + 1, seen)
     raise Unkeyable(f"cannot describe a {type(v).__qualname__}")
 
 
-def _function(f, depth, seen, baked) -> str:
+def _function(f, depth, seen) -> str:
     if isinstance(f, types.MethodType):
-        return "method:" + _function(f.__func__, depth, seen, baked) + "@" + type(f.__self__).__qualname__
-    cells = [describe(c.cell_contents, depth + 1, seen, baked) if _has(c) else "empty" for c in f.__closure__ or ()]
+        return "method:" + _function(f.__func__, depth, seen) + "@" + type(f.__self__).__qualname__
+    cells = [describe(c.cell_contents, depth + 1, seen) if _has(c) else "empty" for c in f.__closure__ or ()]
     return (f"fn:{f.__module__}.{f.__qualname__}:{code_digest(f.__code__)}:"
-            f"{describe(f.__defaults__, depth + 1, seen, baked)}:{describe(f.__kwdefaults__, depth + 1, seen, baked)}:"
+            f"{describe(f.__defaults__, depth + 1, seen)}:{describe(f.__kwdefaults__, depth + 1, seen)}:"
             + ",".join(cells))
 
 
@@ -235,6 +256,8 @@ def model_key(model, functional, names, args, options) -> str | None:
     import torch
     if not enabled():
         return None
+    _ctx.modules = {id(m) for m in model.modules()} | {id(functional)}
+    _ctx.memo = {}
     try:
         parts = _base("model", options) + [f"{type(functional).__qualname__}", repr(names)]
         for name, m in model.named_modules(remove_duplicate=False):
@@ -258,6 +281,9 @@ def model_key(model, functional, names, args, options) -> str | None:
         return _digest(parts)
     except Exception:                                   # Unkeyable, or anything describing it raised
         return None
+    finally:
+        _ctx.modules = _ctx.memo = None
+        _ctx.args = ()
 
 
 def _trace_code(functional, args) -> list:
@@ -271,22 +297,24 @@ def _trace_code(functional, args) -> list:
     def prof(frame, event, arg):
         try:
             if event == "call":
+                # every call is described (one code object, other closure or global values: another line)
                 code = frame.f_code
-                if code in seen:
-                    return
-                seen[code] = True
                 g = frame.f_globals
                 glob = [f"{n}={describe(g[n])}" for n in code.co_names
-                        if n in g and isinstance(g[n], _SIMPLE + (tuple,)) and _simple_tuple(g[n])]
+                        if n in g and (isinstance(g[n], torch.Tensor) or
+                                       isinstance(g[n], _SIMPLE + (tuple,)) and _simple_tuple(g[n]))]
                 free = []
                 if code.co_freevars:
                     loc = frame.f_locals
                     free = [f"{n}={_free(loc.get(n))}" for n in code.co_freevars]
-                out.append(f"py {code_digest(code)} {_file(code.co_filename)} {';'.join(glob)} {';'.join(free)}")
+                line = f"py {code_digest(code)} {_file(code.co_filename)} {';'.join(glob)} {';'.join(free)}"
+                if line not in seen:
+                    seen[line] = True
+                    out.append(line)
             elif event == "c_call":
                 owner = getattr(arg, "__self__", None)
-                d = (f"c {getattr(arg, '__module__', None)}.{getattr(arg, '__qualname__', None)}"
-                     f"{'' if owner is None or isinstance(owner, types.ModuleType) else '@' + type(owner).__qualname__}")
+                at = "" if owner is None or isinstance(owner, types.ModuleType) else "@" + type(owner).__qualname__
+                d = f"c {getattr(arg, '__module__', None)}.{getattr(arg, '__qualname__', None)}{at}"
                 if d not in seen:
                     seen[d] = True
                     out.append(d)
@@ -297,6 +325,7 @@ def _trace_code(functional, args) -> list:
     if old is not None:                             # a profiler or debugger (cProfile's cannot be reinstalled)
         raise Unkeyable("a profile function is installed")
     copies = [a.detach().clone() if isinstance(a, torch.Tensor) else a for a in args]
+    _ctx.args = {id(c) for c in copies} | {id(a) for a in args}
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         sys.setprofile(prof)
         try:
@@ -316,7 +345,7 @@ def _simple_tuple(v) -> bool:
 
 def _free(v) -> str:
     try:
-        return describe(v, baked=False)
+        return describe(v)
     except Unkeyable:
         return f"?{type(v).__qualname__}"    # e.g. a tensor-holding object: its code and calls are traced
 
