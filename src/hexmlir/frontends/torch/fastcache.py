@@ -11,8 +11,9 @@ Keys (hexmlir's sources, torch / torch-mlir / Python versions, options and targe
              included; parameter and buffer names, shapes, dtypes, strides -- not their values, which are
              kernel arguments; the values of plain tensor attributes, which the trace bakes in), the inputs'
              shapes, dtypes and strides, and the code an eager forward on copies runs: every Python function
-             (its bytecode, constants, defaults, closure values and the simple global values it reads), every
-             builtin it calls, and each source file's size and mtime.
+             (its bytecode, constants, closure values, the simple and tensor global values it reads), every
+             builtin it calls, and each source file's size and mtime. A module held outside the module tree
+             (its parameters would be baked-in constants) makes the model unkeyable.
 Anything the key cannot describe (an attribute of an unknown kind, a forward that fails eagerly) means no key:
 the compile takes the full path. What model_key cannot see: code that runs only while torch.export traces
 (`is_compiling()` branches) in files the eager forward does not touch, changed without a version change of its
