@@ -4,8 +4,9 @@ HEXMLIR_CACHE_DIR) and then from that cache, each in a fresh process; medians of
 cold <= 30 s, cached <= 1 s on the 2-core development machine.
 
 Every measurement also profiles where the time goes (exclusive seconds, nested calls subtracted): the torch
-import, torch.export + torch-mlir's import, each pipeline stage, the LLVM translation, clang, the cache, loading
-the .so, and the partitioner's per-node checks when the model does not compile whole. The profile wraps module
+import, the frontend cache (its key, lookup and store), torch.export + decompositions + torch-mlir's import, each
+pipeline stage, the LLVM translation, clang, the kernel cache, loading the .so, and the partitioner's checks when
+the model does not compile whole. The profile wraps module
 functions in the worker process only (nothing in the compiler is changed for it).
 """
 from __future__ import annotations
@@ -60,11 +61,19 @@ def _worker(name: str) -> dict:
     backend = sys.modules["hexmlir.frontends.torch.backend"]   # the package exports a function of that name
     from hexmlir.targets import host
     from hexmlir.transforms import lower
-    backend._import_linalg = timed("torch.export + torch-mlir import", backend._import_linalg)
-    backend._check_node = timed("partitioner per-node checks", backend._check_node)
+    from hexmlir.frontends.torch import fastcache, partition
+    backend._export_model = timed("torch.export + decompositions + torch-mlir import", backend._export_model)
+    backend._import_linalg = timed("torch-mlir import", backend._import_linalg)
+    backend._unique_results = timed("result rewrite (MLIR parse)", backend._unique_results)
+    fastcache.model_key = timed("frontend cache key (eager forward, fingerprint)", fastcache.model_key)
+    fastcache.graph_key = timed("frontend cache key (FX graph)", fastcache.graph_key)
+    fastcache.lookup = timed("frontend cache lookup", fastcache.lookup)
+    fastcache.store = timed("frontend cache store", fastcache.store)
+    partition.classify = timed("partitioner checks", partition.classify)
+    partition._import_nodes = timed("torch-mlir import (batch)", partition._import_nodes)
     hir.parse = timed("parse MLIR text", hir.parse)
     lower.to_llvm_ir = timed("LLVM dialect -> LLVM IR", lower.to_llvm_ir)
-    host.build = timed("clang (asm + obj + link)", host.build)
+    host.build = timed("clang (asm, assemble, link)", host.build)
     cache.lookup = timed("cache lookup", cache.lookup)
     cache.store = timed("cache store", cache.store)
     from hexmlir.targets import tools

@@ -33,7 +33,10 @@ def build(llvm_ir: str, out_dir: Path, name: str, options, emit: set[str]) -> di
         run([tool("clang"), *flags, "-S", "-x", "ir", str(ll), "-o", str(out["asm"])], "host-codegen")
     if "obj" in emit or "so" in emit:
         out["obj"] = out_dir / f"{name}.o"
-        run([tool("clang"), *flags, "-c", "-x", "ir", str(ll), "-o", str(out["obj"])], "host-codegen")
+        # with the .s at hand, assemble it (same instructions, only alignment NOPs encoded differently)
+        # instead of optimizing and generating code a second time: that is most of a cold compile
+        src = ["-x", "assembler", str(out["asm"])] if "asm" in out else [*flags, "-x", "ir", str(ll)]
+        run([tool("clang"), "-c", *src, "-o", str(out["obj"])], "host-codegen")
     if "so" in emit:
         out["so"] = out_dir / f"{name}.so"
         run([tool("clang"), "-shared", "-fPIC", str(out["obj"]), "-lm", "-o", str(out["so"])], "host-link")

@@ -280,15 +280,38 @@ def _unique_results(text: str):
         return str(m), plan
 
 
-def _graph_kernel(text: str, options: Options):
+def _graph_kernel(text: str, options: Options, plan=None):
     """(LinalgGraph or None, plan): the imported function compiled, each computed result once; plan maps the
-    function's results to kernel results or arguments (_unique_results). None when nothing is computed."""
-    text, plan = _unique_results(text)
+    function's results to kernel results or arguments (_unique_results; given: `text` is already rewritten).
+    None when nothing is computed."""
+    if plan is None:
+        text, plan = _unique_results(text)
     n = sum(1 for p in plan if p[0] == "res")
     if n == 0:
         return None, plan
     kernel, used = _compile_kernel(text, options)
     return LinalgGraph(kernel, text, used, max(k for kind, k in plan if kind == "res") + 1, single=False), plan
+
+
+def _frontend(module, args, options: Options, key):
+    """(layout, graph) of `module` for `args`: torch.export, torch-mlir's import and the kernel compile, or,
+    when the frontend cache (fastcache.py) holds `key` (a callable computing it), the stored import's result
+    (only the kernel compile, itself cached). A result is stored once its kernel compiled."""
+    from . import fastcache
+    k = key() if fastcache.enabled() else None
+    hit = fastcache.lookup(k)
+    if hit is not None:
+        layout, text, plan = hit
+        graph, layout.plan = _graph_kernel(text, options, plan) if text is not None else (None, [])
+        return layout, graph
+    layout, text = _export_model(module, args)
+    if text is None:
+        graph, layout.plan = None, []
+    else:
+        text, plan = _unique_results(text)
+        graph, layout.plan = _graph_kernel(text, options, plan)
+    fastcache.store(k, (layout, text, layout.plan))
+    return layout, graph
 
 
 # ---------------------------------------------------------------- torch.compile backend (Dynamo)
@@ -301,8 +324,8 @@ def _compile_whole(gm, example_inputs, options: Options):
     import torch
     try:
         _check_tensors(example_inputs, "graph")
-        layout, text = _export_model(gm, list(example_inputs))
-        g, layout.plan = _graph_kernel(text, options) if text is not None else (None, [])
+        from .fastcache import graph_key
+        layout, g = _frontend(gm, list(example_inputs), options, lambda: graph_key(gm, example_inputs, options))
     except Exception as e:
         raise _typed(e, "compiling a graph") from e
 
@@ -573,8 +596,9 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
     try:
         try:
             _check_tensors(example_inputs, "model")
-            layout, text = _export_model(functional, args)
-            graph, layout.plan = _graph_kernel(text, opts) if text is not None else (None, [])
+            from .fastcache import model_key
+            layout, graph = _frontend(functional, args, opts,
+                                      lambda: model_key(model, functional, names, args, opts))
         except Exception as e:                          # torch.export and torch errors too: typed
             raise _typed(e, f"compiling {what}") from e
     except HexmlirError as e:
