@@ -9,7 +9,8 @@ from .options import Options
 
 
 def _add_option_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="host", choices=["host", "hexagon", "hexagon-sim"])
+    p.add_argument("--target", default="host", choices=["host", "npu-emu", "hexagon", "hexagon-sim"])
+    p.add_argument("--isa", default="auto", help="host/npu-emu x86-64 level: auto (this CPU's), x86-64-v3, x86-64-v4")
     p.add_argument("--arch", default="v73")
     for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma",
                  "double-buffer"):
@@ -21,7 +22,7 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
 
 
 def options_from(a) -> Options:
-    return Options(target=a.target, arch=a.arch, vectorize=not a.no_vectorize, fusion=not a.no_fusion,
+    return Options(target=a.target, arch=a.arch, isa=getattr(a, "isa", "auto"), vectorize=not a.no_vectorize, fusion=not a.no_fusion,
                    tcm_tiling=not a.no_tcm_tiling, fast_math=not a.no_fast_math,
                    multithread=not a.no_multithread, dma=not a.no_dma,
                    double_buffer=not a.no_double_buffer,
