@@ -30,13 +30,30 @@ RUNGS = {
     "vec/nodma": (dict(multithread=False, dma=False, double_buffer=False), False),
     "vec+mt/nodma": (dict(mt_threshold=1, dma=False, double_buffer=False), True),
 }
+#: the host target (the CPU as itself, default options) at 1 and N threads: the peers view, not the ladder
+HOST_RUNGS = {
+    "host": (dict(target="host", multithread=False), False),
+    "host+mt": (dict(target="host"), True),
+}
+RUNGS.update(HOST_RUNGS)
+NPU_RUNGS = [r for r in RUNGS if r not in HOST_RUNGS]
 LADDER = ["scalar", "vec", "vec+mt", "vec+mt+db"]      # the published ladder; vec+db is the side rung
+
+
+#: the ladder measures the NPU's mechanisms, so its rungs build for the emulated NPU
+TARGET = "npu-emu"
+
+
+def npu_options(**kw):
+    """Options for the emulated NPU (the ladder's and the MT sweep's target)."""
+    from .. import Options
+    return Options(**{"target": TARGET, **kw})
 
 
 def rung_options(rung: str, threads: int, **extra):
     from .. import Options
     kw, mt = RUNGS[rung]
-    return Options(**kw, **({"num_threads": threads} if mt else {}), **extra)
+    return Options(**{"target": TARGET, **kw, **({"num_threads": threads} if mt else {}), **extra})
 
 
 def _compile(mlir, opts, out: Path) -> str | None:
@@ -50,8 +67,11 @@ def _compile(mlir, opts, out: Path) -> str | None:
         return f"{type(e).__name__}: {str(e)[:200]}"
 
 
-def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bool = True, log=None) -> list:
-    """Compile every rung of every kernel into out_dir; returns the index entries (also in index.json)."""
+def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bool = True, log=None,
+          rungs=None, isa: str = "auto") -> list:
+    """Compile the rungs (default: every rung) of every kernel into out_dir; returns the index entries (also
+    in index.json, merged with entries already there). `isa` pins the x86-64 level of the artifacts (and of
+    IREE's build) for the machine they will run on."""
     names = kernels or list(REGISTRY)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -60,20 +80,20 @@ def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    bar = progress(len(names) * len(RUNGS), "build ladder")
+    bar = progress(len(names) * len(rungs or RUNGS), "build ladder")
     for name in names:
         e = REGISTRY[name]
         size = e.tiny_size if tiny else e.ladder_size
         k = e.kernel(size)
-        for rung, (_, mt) in RUNGS.items():
-            t = threads if mt else 1
+        for rung in rungs or RUNGS:
+            t = threads if RUNGS[rung][1] else 1
             f = f"ladder-{name}-{rung.replace('+', '_').replace('/', '-')}-{t}.so"
-            err = _compile(k.mlir, rung_options(rung, t), out / f)
+            err = _compile(k.mlir, rung_options(rung, t, isa=isa), out / f)
             entries.append({"kernel": name, "size": size, "rung": rung, "threads": t, "file": f, "error": err})
             bar.update()
         if iree:
             vf = f"iree-{name}.vmfb"
-            err = peers.build_iree(k.mlir, out / vf)
+            err = peers.build_iree(k.mlir, out / vf, None if isa == "auto" else isa)
             entries.append({"kernel": name, "size": size, "rung": "iree", "threads": 0, "file": vf, "error": err})
     bar.close()
     _update_index(out, "ladder", entries, threads)
@@ -83,6 +103,9 @@ def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bo
 def _update_index(out: Path, key: str, entries, threads: int) -> None:
     p = out / "index.json"
     idx = json.loads(p.read_text()) if p.exists() else {}
+    if key == "ladder" and idx.get(key) and idx.get("threads") == threads:   # a second build adds rungs
+        new = {(e["kernel"], e["rung"]) for e in entries}
+        entries = [e for e in idx[key] if (e["kernel"], e["rung"]) not in new] + entries
     idx[key] = entries
     idx["threads"] = threads
     p.write_text(json.dumps(idx, indent=1))

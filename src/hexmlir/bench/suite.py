@@ -18,8 +18,8 @@ from .timing import copy_bandwidth, peak_flops, torch_copy_bandwidth
 TINY_SIZES = [1000 + 37, 3 * 4096 + 5]
 
 
-def build(out_dir, threads: int = 16, tiny: bool = False, kernels=None, log=print) -> None:
-    ladder.build(out_dir, kernels=kernels, threads=threads, tiny=tiny)
+def build(out_dir, threads: int = 16, tiny: bool = False, kernels=None, log=print, isa: str = "auto") -> None:
+    ladder.build(out_dir, kernels=kernels, threads=threads, tiny=tiny, isa=isa)
     ts = tuple(t for t in (2, 4, 8, 16, 32, 64) if t <= threads)
     mt_scaling.build(out_dir, sizes=TINY_SIZES if tiny else mt_scaling.SIZES, threads=ts or (threads,))
     log(f"built into {out_dir}")
