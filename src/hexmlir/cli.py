@@ -115,7 +115,7 @@ def _bench(a) -> int:
         suite.build(art, threads=a.threads, tiny=a.tiny, kernels=kernels, isa=a.isa)
     which = {"all": ("ladder", "mt"), "ladder": ("ladder",), "host": ("ladder",), "mt-scaling": ("mt",)}[a.which]
     res = suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which,
-                    kernels=kernels)
+                    kernels=kernels, peer_set=a.peers.split(",") if a.peers else None)
     if a.triton:
         from .bench import report, triton_rungs
         res["ladder"] += triton_rungs.rows(a.triton.split(","), res["threads"], a.warmup, a.repeats)
@@ -172,6 +172,8 @@ def main(argv=None) -> int:
     b.add_argument("--tiny", action="store_true", help="build: test sizes (seconds, not minutes)")
     b.add_argument("--kernels", default=None, help="comma-separated registry names (default: all)")
     b.add_argument("--no-peers", action="store_true")
+    b.add_argument("--peers", default=None, help="ladder/host: comma-separated subset of eager,inductor,iree "
+                   "(default: all; Inductor compiles in a fresh process per thread count, the slow one)")
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--repeats", type=int, default=None, help="timed repeats (default 15; compile-time: 3)")
     b.add_argument("--doc", default=None, help="report: write the markdown report here (e.g. docs/benchmarks.md)")

@@ -161,8 +161,11 @@ def _row(entry, k, impl, rung, threads, m, note=""):
             "dma_copies": m.get("dma_copies"), "dma_ms": m.get("dma_ms"), "note": note}
 
 
+PEER_NAMES = ("eager", "inductor", "iree")
+
+
 def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, log=print, rows=None,
-        checkpoint=None, kernels=None) -> list[dict]:
+        checkpoint=None, kernels=None, peer_set=PEER_NAMES) -> list[dict]:
     """Time every rung and peer; rows are appended to `rows` and `checkpoint()` is called after each kernel
     (so a run cut short still leaves its finished kernels on disk)."""
     d = Path(art_dir)
@@ -191,17 +194,22 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
             continue
         for t in (1, N):
             bar.set_postfix_str(f"{name} peers t={t}")
-            rows.append(_row(entry, k, "torch eager", "peer", t, peers.torch_eager(entry, sets, t, warmup, repeats)))
+            if "eager" in peer_set:
+                rows.append(_row(entry, k, "torch eager", "peer", t,
+                                 peers.torch_eager(entry, sets, t, warmup, repeats)))
             # Inductor and IREE fix their thread count when first compiled / created in a process: each
             # thread count runs in a fresh subprocess on the same (seeded) inputs
-            rows.append(_row(entry, k, "torch inductor", "peer", t,
-                             peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed)))
+            if "inductor" in peer_set:
+                rows.append(_row(entry, k, "torch inductor", "peer", t,
+                                 peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed)))
             ie = next((e for e in mine if e["rung"] == "iree"), None)
-            if ie is None or ie["error"]:
-                m = ie["error"] if ie else "not built"
+            if "iree" not in peer_set:
+                pass
+            elif ie is None or ie["error"]:
+                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
             else:
-                m = peers.in_subprocess("iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])
-            rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, m))
+                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
+                    "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
             bar.update(3)
         rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
                          note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))

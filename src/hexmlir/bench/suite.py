@@ -94,7 +94,7 @@ def merge(paths, out_dir) -> dict:
 
 
 def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True, quick: bool = False,
-        which=("ladder", "mt"), log=print, kernels=None) -> dict:
+        which=("ladder", "mt"), log=print, kernels=None, peer_set=None) -> dict:
     import json
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     N = idx["threads"]
@@ -118,7 +118,7 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
     if "ladder" in which:
         res["ladder"] = []
         ladder.run(art_dir, warmup, repeats, with_peers=peers, log=log, rows=res["ladder"], checkpoint=checkpoint,
-                   kernels=kernels)
+                   kernels=kernels, peer_set=peer_set or ladder.PEER_NAMES)
     if "mt" in which:
         res["mt"] = mt_scaling.run(art_dir, warmup + 2, repeats + 6, with_peers=peers, log=log)
         checkpoint()
