@@ -196,3 +196,19 @@ def test_isa_level_pinned_and_refused_where_missing(tmp_path, monkeypatch):
         Kernel.load(out)
     with pytest.raises(HexmlirError, match="isa"):
         Options(isa="avx9000")
+
+
+def test_host_fuses_multiply_adds(tmp_path):
+    """host (x86-64-v3 and up has FMA): the fast-math polynomials' multiply-adds become FMAs; the emulated
+    NPU keeps HVX's separate multiply and add. Results stay within the fast-math bound."""
+    from hexmlir import targets
+    if not targets.is_x86():
+        pytest.skip("x86-64 only")
+    k = S.gelu_tanh((1000,))
+    host = _dump(tmp_path / "h", k, target="host", isa="x86-64-v3")["target"]
+    npu = _dump(tmp_path / "n", k)["target"]
+    assert re.search(r"\bvfn?m(add|sub)\w*ps\b", host) and not re.search(r"\bvfn?m(add|sub)\w*ps\b", npu)
+    seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    x = k.random_inputs(np.random.default_rng(seed))
+    kern = hexmlir.compile(k.mlir, Options(target="host", isa="x86-64-v3", multithread=False))
+    np.testing.assert_allclose(kern(*x), k.reference(*x)[0], rtol=2e-5, atol=2e-6, err_msg=f"seed {seed}")

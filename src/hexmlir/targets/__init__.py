@@ -32,6 +32,7 @@ class Target:
     cache_tile_bytes: int = 0  # no scratchpad: working-set bytes one thread's tile may take (cache-sized)
     runs_here: bool = False    # artifacts run in this process (ctypes), not on a device or simulator
     simulated: bool = False    # + a static executable for qemu-hexagon (targets/sim.py)
+    fma: bool = False          # multiply-adds may be fused (the CPU's FMA units; HVX has no vector fma)
 
     @property
     def scratchpad(self) -> bool:
@@ -137,8 +138,9 @@ def host_target(arch: str = "v73", isa: str = "auto") -> Target:
     """This CPU as itself: cache-sized tiles computed in place, its vector width, its cores."""
     level = resolve_isa(isa)
     vbytes = ISA_LEVELS[level][1] if level else 16
+    fma = level is not None and list(ISA_LEVELS).index(level) >= list(ISA_LEVELS).index("x86-64-v3")
     return Target("host", arch, 0, vbytes, os.cpu_count() or 1, 64, None, level, (),
-                  cache_tile_bytes=HOST_TILE_BYTES, runs_here=True)
+                  cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma)
 
 
 def get(name: str, arch: str = "v73", isa: str = "auto") -> Target:
