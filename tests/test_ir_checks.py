@@ -212,3 +212,17 @@ def test_host_fuses_multiply_adds(tmp_path):
     x = k.random_inputs(np.random.default_rng(seed))
     kern = hexmlir.compile(k.mlir, Options(target="host", isa="x86-64-v3", multithread=False))
     np.testing.assert_allclose(kern(*x), k.reference(*x)[0], rtol=2e-5, atol=2e-6, err_msg=f"seed {seed}")
+
+
+def test_reductions_carry_a_vector_accumulator(tmp_path):
+    """Row reductions (softmax's max and sum) carry a full vector across the reduction loop and reduce it
+    horizontally once after it, instead of a horizontal reduction into a scalar per vector step."""
+    k = S.softmax_rows(33, 1001)
+    vec = _dump(tmp_path, k, fast_math=False)["vectorize"]
+    assert re.search(r"scf\.for [^\n]*iter_args\([^\n]*-> \(vector<32xf32>\)", vec)
+    assert "-> (vector<1xf32>)" not in vec
+    kern = hexmlir.compile(k.mlir, Options(target="npu-emu", multithread=False, fast_math=False))
+    seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    x = np.random.default_rng(seed).standard_normal((33, 1001)).astype(np.float32) * 8
+    e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(kern(x), e / e.sum(-1, keepdims=True), rtol=2e-5, atol=1e-7, err_msg=f"seed {seed}")
