@@ -76,7 +76,7 @@ def test_unknown_option():
     (dict(num_threads=-1), "from 0 to 1024"), (dict(num_threads=2.5), "integer"),
     (dict(tcm_budget=1), "at least 4096"), (dict(tile_elems=7), "multiple of 32"),
     (dict(opt_level=7), "from 0 to 3"), (dict(vectorize="no"), "True or False"),
-    (dict(mt_threshold=-5), "from 0"), (dict(target="gpu"), "host, hexagon"), (dict(arch="v1"), "v73"),
+    (dict(mt_threshold=-5), "from 0"), (dict(target="gpu"), "host, npu-emu, hexagon"), (dict(isa="x86-64-v9"), "x86-64-v4"), (dict(arch="v1"), "v73"),
     (dict(fusion=1), "True or False")])
 def test_every_option_is_validated_with_its_range(kw, allowed):
     name = next(iter(kw))

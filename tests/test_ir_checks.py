@@ -16,8 +16,9 @@ ST = dict(multithread=False, dma=False, double_buffer=False)
 
 
 def _dump(tmp_path, kernel, **kw):
+    """Stage dumps of a build for the emulated NPU (128-byte vectors, TCM) unless `target` says otherwise."""
     d = tmp_path / "dump"
-    hexmlir.compile(kernel.mlir, Options(dump_dir=str(d), **{**ST, **kw}))
+    hexmlir.compile(kernel.mlir, Options(dump_dir=str(d), **{"target": "npu-emu", **ST, **kw}))
     return {p.name.split("-", 1)[1].rsplit(".", 1)[0]: p.read_text() for p in d.iterdir()}
 
 
@@ -99,7 +100,7 @@ def test_scalar_build_has_no_vectors(tmp_path):
 
 def test_vector_build_has_vectors(tmp_path):
     asm = _dump(tmp_path, S.vector_add(100000))["target"]
-    assert re.search(r"vaddps\s+[^\n]*%ymm", asm)
+    assert re.search(r"vaddps\s+[^\n]*%[yz]mm", asm)      # AVX2 or AVX-512 (the isa level)
 
 
 def test_contraction_accumulator_is_carried_in_registers(tmp_path):
@@ -139,7 +140,7 @@ func.func @add_i8(%a: tensor<1000xi8>, %b: tensor<1000xi8>) -> tensor<1000xi8> {
 
 def test_int8_vectorizes_to_128_lanes(tmp_path):
     d = tmp_path / "dump"
-    k = hexmlir.compile(INT8_ADD, Options(dump_dir=str(d), **ST))
+    k = hexmlir.compile(INT8_ADD, Options(target="npu-emu", dump_dir=str(d), **ST))
     assert "vector<128xi8>" in next(d.glob("*-vectorize.mlir")).read_text()
     import numpy as np
     rng = np.random.default_rng(current_seed())
@@ -149,3 +150,80 @@ def test_int8_vectorizes_to_128_lanes(tmp_path):
     hexmlir.compile(INT8_ADD, Options(target="hexagon", **ST), emit="obj", output=str(out))
     dis = subprocess.run([tool("llvm-objdump"), "-d", str(out)], capture_output=True, text=True).stdout
     assert re.search(r"\.b\s*=\s*vadd\(v\d+\.b,v\d+\.b\)", dis)
+
+
+# ------------------------------------------------------------------------------------------ the host target
+
+def test_host_tiles_in_place_at_the_isa_width(tmp_path):
+    """host: cache tiles computed in place (no memory space 1, no TCM pool or DMA calls), vectors of the
+    pinned ISA level (x86-64-v3: 32 bytes, v4: 64 bytes), threads over the tile loop."""
+    for isa, lanes in (("x86-64-v3", 8), ("x86-64-v4", 16)):
+        ir = _dump(tmp_path / isa, S.softmax_rows(300, 1001), target="host", isa=isa, multithread=True,
+                   num_threads=4, mt_threshold=1)
+        assert "scf.forall" in ir["tcm-tiling"]
+        assert "tcm-promote" not in ir and "dma" not in ir and ", 1>" not in ir["vectorize"]
+        assert f"vector<1x{lanes}xf32>" in ir["vectorize"]
+        assert "hx_parallel_for" in ir["llvm"] and "hx_tcm" not in ir["llvm"] and "hx_dma" not in ir["llvm"]
+
+
+def test_host_threads_without_tcm_tiling(tmp_path):
+    """tcm_tiling=False still splits the outer parallel loop over the threads (it used to run on one)."""
+    k = S.softmax_rows(300, 1001)
+    ir = _dump(tmp_path, k, target="host", tcm_tiling=False, multithread=True, num_threads=4, mt_threshold=1)
+    assert "hx_parallel_for" in ir["llvm"]
+    kern = hexmlir.compile(k.mlir, Options(target="host", tcm_tiling=False, num_threads=4, mt_threshold=1))
+    seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    x = np.random.default_rng(seed).standard_normal((300, 1001)).astype(np.float32)
+    e = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(kern(x), e / e.sum(-1, keepdims=True), rtol=1e-4, atol=1e-6, err_msg=f"seed {seed}")
+
+
+def test_isa_level_pinned_and_refused_where_missing(tmp_path, monkeypatch):
+    """An artifact records its x86-64 level and refuses (typed error, not SIGILL) to load on a CPU without it."""
+    from hexmlir import targets
+    from hexmlir.artifact import Kernel
+    from hexmlir.errors import HexmlirError
+    v3 = {"sse4_2", "popcnt", "ssse3", "avx2", "fma", "bmi2", "f16c", "movbe"}
+    assert targets.cpu_isa_level(v3) == "x86-64-v3"
+    assert targets.cpu_isa_level(v3 | {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}) == "x86-64-v4"
+    assert not targets.isa_supported("x86-64-v4", v3) and targets.isa_supported("x86-64-v2", v3)
+    if not targets.is_x86():
+        pytest.skip("x86-64 levels only")
+    out = tmp_path / "k.so"
+    hexmlir.compile(S.vector_add(1000).mlir, Options(isa="x86-64-v3", multithread=False), output=str(out))
+    assert Kernel.load(out).meta["isa"] == "x86-64-v3"
+    monkeypatch.setattr(targets, "_cpu_flags", lambda: {"sse4_2", "popcnt", "ssse3"})
+    with pytest.raises(HexmlirError, match="x86-64-v3"):
+        Kernel.load(out)
+    with pytest.raises(HexmlirError, match="isa"):
+        Options(isa="avx9000")
+
+
+def test_host_fuses_multiply_adds(tmp_path):
+    """host (x86-64-v3 and up has FMA): the fast-math polynomials' multiply-adds become FMAs; the emulated
+    NPU keeps HVX's separate multiply and add. Results stay within the fast-math bound."""
+    from hexmlir import targets
+    if not targets.is_x86():
+        pytest.skip("x86-64 only")
+    k = S.gelu_tanh((1000,))
+    host = _dump(tmp_path / "h", k, target="host", isa="x86-64-v3")["target"]
+    npu = _dump(tmp_path / "n", k)["target"]
+    assert re.search(r"\bvfn?m(add|sub)\w*ps\b", host) and not re.search(r"\bvfn?m(add|sub)\w*ps\b", npu)
+    seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    x = k.random_inputs(np.random.default_rng(seed))
+    kern = hexmlir.compile(k.mlir, Options(target="host", isa="x86-64-v3", multithread=False))
+    np.testing.assert_allclose(kern(*x), k.reference(*x)[0], rtol=2e-5, atol=2e-6, err_msg=f"seed {seed}")
+
+
+def test_reductions_carry_a_vector_accumulator(tmp_path):
+    """Row reductions (softmax's max and sum) carry a full vector across the reduction loop and reduce it
+    horizontally once after it, instead of a horizontal reduction into a scalar per vector step."""
+    k = S.softmax_rows(33, 1001)
+    vec = _dump(tmp_path, k, fast_math=False)["vectorize"]
+    assert re.search(r"scf\.for [^\n]*iter_args\([^\n]*-> \(vector<32xf32>\)", vec)
+    assert "-> (vector<1xf32>)" not in vec
+    kern = hexmlir.compile(k.mlir, Options(target="npu-emu", multithread=False, fast_math=False))
+    seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    x = np.random.default_rng(seed).standard_normal((33, 1001)).astype(np.float32) * 8
+    e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(kern(x), e / e.sum(-1, keepdims=True), rtol=2e-5, atol=1e-7, err_msg=f"seed {seed}")

@@ -83,3 +83,22 @@ def test_npu_product(name, vectorize, threads, dma_db, rng):
                                            mt_threshold=1))
     ins = k.random_inputs(rng)
     assert_close(kern(*ins), k.reference(*ins), k.outputs[0][1])
+
+
+def test_pool_stops_spinning_after_the_kernel_returns():
+    """The host target's pool: once a threaded kernel returns, its workers go to sleep within the spin
+    budget (HEXMLIR_SPIN_US, 50 us), so they do not take CPU time from the caller's other work."""
+    import resource
+    import time
+    k = S.vector_add(1 << 20)
+    kern = hexmlir.compile(k.mlir, Options(target="host", num_threads=4, mt_threshold=1))
+    rng = np.random.default_rng(7)
+    a, b = (rng.random(1 << 20, dtype=np.float32) for _ in range(2))
+    for _ in range(5):
+        assert_close(kern(a, b), [a + b], "float32")
+    time.sleep(0.05)                     # past any spin budget
+    t0 = resource.getrusage(resource.RUSAGE_SELF)
+    time.sleep(0.3)
+    t1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (t1.ru_utime - t0.ru_utime) + (t1.ru_stime - t0.ru_stime)
+    assert cpu < 0.05, f"{cpu:.3f} s of CPU time in 0.3 s idle after the kernel: workers still spinning"

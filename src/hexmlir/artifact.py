@@ -112,9 +112,15 @@ class Kernel:
         self.name = meta["name"]
         self.simulated = bool(meta.get("simulator"))   # hexagon-sim: runs under qemu-hexagon (targets/sim.py)
         self._rt = None                                 # the host runtime (assertion flag), if linked
-        if meta["target"] != "host":
+        if not meta.get("runs_here", meta["target"] == "host"):
             self._fn = None
             return
+        isa = meta.get("isa")
+        if isa:
+            from .targets import isa_supported
+            if not isa_supported(isa):      # would die of SIGILL at the first call
+                raise _error(f"{self.name} ({self.path}) was built for {isa}, which this CPU does not "
+                             f"support; compile it with Options(isa=...) at this CPU's level or lower")
         rt = meta.get("runtime")
         if rt:
             from . import runtime
@@ -297,7 +303,7 @@ class Kernel:
             raise _error(f"{self.name}: grid must be up to three non-negative counts, got {grid!r}")
         if max(g) > INT32_MAX:
             raise _error(f"{self.name}: grid {g} has a dimension above 2^31-1; Triton program ids are 32-bit")
-        limit = INT32_MAX if self.meta["target"] != "host" else (1 << 62)
+        limit = INT32_MAX if not self.meta.get("runs_here", self.meta["target"] == "host") else (1 << 62)
         if g[0] * g[1] * g[2] > limit:
             raise _error(f"{self.name}: grid {g} has {g[0] * g[1] * g[2]} programs, more than the "
                          f"{self.meta['target']} target's index can count ({limit})")

@@ -9,7 +9,8 @@ from .options import Options
 
 
 def _add_option_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="host", choices=["host", "hexagon", "hexagon-sim"])
+    p.add_argument("--target", default="host", choices=["host", "npu-emu", "hexagon", "hexagon-sim"])
+    p.add_argument("--isa", default="auto", help="host/npu-emu x86-64 level: auto (this CPU's), x86-64-v3, x86-64-v4")
     p.add_argument("--arch", default="v73")
     for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma",
                  "double-buffer"):
@@ -21,12 +22,17 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
 
 
 def options_from(a) -> Options:
-    return Options(target=a.target, arch=a.arch, vectorize=not a.no_vectorize, fusion=not a.no_fusion,
+    return Options(target=a.target, arch=a.arch, isa=getattr(a, "isa", "auto"), vectorize=not a.no_vectorize, fusion=not a.no_fusion,
                    tcm_tiling=not a.no_tcm_tiling, fast_math=not a.no_fast_math,
                    multithread=not a.no_multithread, dma=not a.no_dma,
                    double_buffer=not a.no_double_buffer,
                    num_threads=a.num_threads, tcm_budget=a.tcm_budget, tile_elems=a.tile_elems,
                    dump_dir=a.dump_dir)
+
+
+#: the suite of issue 14's goal (the host target against the peers)
+HOST_SUITE = ["vector_add", "gelu", "gelu_f16", "silu", "exp_series", "rmsnorm", "rmsnorm_f16", "layernorm",
+              "softmax"]
 
 
 def _bench(a) -> int:
@@ -91,18 +97,25 @@ def _bench(a) -> int:
             hexagon.store(rows, Path(a.out) / "results.json", hexagon.meta(rows, 4, time.time() - t0, cmd))
         return 0
     from .bench import suite
+    if a.which == "host-build":          # the host target's peers view: host rungs at 1 and N threads + IREE
+        from .bench import ladder
+        if not a.artifacts:
+            raise HexmlirError("bench host-build needs --artifacts DIR")
+        ladder.build(a.artifacts, kernels=kernels or HOST_SUITE, threads=a.threads, tiny=a.tiny,
+                     rungs=list(ladder.HOST_RUNGS), isa=a.isa)
+        return 0
     if a.which == "build":
         if not a.artifacts:
             raise HexmlirError("bench build needs --artifacts DIR")
-        suite.build(a.artifacts, threads=a.threads, tiny=a.tiny, kernels=kernels)
+        suite.build(a.artifacts, threads=a.threads, tiny=a.tiny, kernels=kernels, isa=a.isa)
         return 0
     art = a.artifacts
     if art is None:                      # build first (needs MLIR), into a scratch directory
         art = tempfile.mkdtemp(prefix="hexmlir-bench-")
-        suite.build(art, threads=a.threads, tiny=a.tiny, kernels=kernels)
-    which = {"all": ("ladder", "mt"), "ladder": ("ladder",), "mt-scaling": ("mt",)}[a.which]
+        suite.build(art, threads=a.threads, tiny=a.tiny, kernels=kernels, isa=a.isa)
+    which = {"all": ("ladder", "mt"), "ladder": ("ladder",), "host": ("ladder",), "mt-scaling": ("mt",)}[a.which]
     res = suite.run(art, a.out, a.warmup, a.repeats, peers=not a.no_peers, quick=a.tiny, which=which,
-                    kernels=kernels)
+                    kernels=kernels, peer_set=a.peers.split(",") if a.peers else None)
     if a.triton:
         from .bench import report, triton_rungs
         res["ladder"] += triton_rungs.rows(a.triton.split(","), res["threads"], a.warmup, a.repeats)
@@ -144,10 +157,11 @@ def main(argv=None) -> int:
     pr.set_defaults(target="hexagon-sim")
     b = sub.add_parser("bench", help="benchmarks: ablation ladder, MT scaling, peers, report (docs/benchmarks.md)")
     b.add_argument("which", nargs="?", default="all",
-                   choices=["all", "ladder", "mt-scaling", "build", "report", "merge", "hexagon", "packets", "gelu",
+                   choices=["all", "ladder", "mt-scaling", "build", "host-build", "host", "report", "merge", "hexagon", "packets", "gelu",
                             "models", "compile-time"],
                    help="all/ladder/mt-scaling: run (from --artifacts DIR, else build first; building needs MLIR); "
-                   "build: compile artifacts into --artifacts DIR; report: tables, plots and the doc from --out DIR; "
+                   "build: compile artifacts into --artifacts DIR; host-build / host: the host target at 1 and N "
+                   "threads (default options, --isa) against the peers (build here, run anywhere with numpy); report: tables, plots and the doc from --out DIR; "
                    "merge: combine partial results.json files (positional) into --out; "
                    "models: the PyTorch models per route (eager, Inductor C++, route A, route B; --build here first); "
                    "hexagon: the ladder in executed packets under qemu-hexagon; packets: the Linalg suite in packets per element (docs/simulation.md); gelu: the single-thread GELU study; "
@@ -159,9 +173,13 @@ def main(argv=None) -> int:
     b.add_argument("--artifacts", default=None, help="precompiled artifacts directory (run needs only numpy)")
     b.add_argument("--out", default="bench-results", help="results directory (JSON, CSV, markdown, PNG)")
     b.add_argument("--threads", type=int, default=16, help="build: N threads for the MT rungs")
+    b.add_argument("--isa", default="x86-64-v3", help="build: x86-64 level of the host/npu-emu artifacts and IREE "
+                   "(the machine they run on: x86-64-v4 for AVX-512)")
     b.add_argument("--tiny", action="store_true", help="build: test sizes (seconds, not minutes)")
     b.add_argument("--kernels", default=None, help="comma-separated registry names (default: all)")
     b.add_argument("--no-peers", action="store_true")
+    b.add_argument("--peers", default=None, help="ladder/host: comma-separated subset of eager,inductor,iree "
+                   "(default: all; Inductor compiles in a fresh process per thread count, the slow one)")
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--repeats", type=int, default=None, help="timed repeats (default 15; compile-time: 3)")
     b.add_argument("--doc", default=None, help="report: write the markdown report here (e.g. docs/benchmarks.md)")

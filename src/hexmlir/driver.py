@@ -75,13 +75,13 @@ def compile_to_llvm(text: str, options: Options, target, dump: Path | None):
 def compile(source, options: Options | None = None, *, emit: str = "so", output: str | None = None, **kw):
     """Compile a Linalg module. emit="so" returns a loaded Kernel; other emits write `output` and return its path."""
     options = (options or Options()).replace(**kw)
-    target = targets.get(options.target, options.arch)
+    target = targets.get(options.target, options.arch, options.isa)
     if emit not in EMITS:
         raise HexmlirError(f"unknown emit {emit!r}; one of {', '.join(EMITS)}")
     text = _read(source)
     dump = _dump_dir(options)
     from .targets.tools import versions
-    k = cache.key(text, options.key(), f"{target.name}:{target.arch}:{target.features}", versions())
+    k = cache.key(text, options.key(), repr(target), versions())
     hit = None if dump else cache.lookup(k, "kernel")
     if hit is None:
         hit = _build(text, options, target, dump, k)
@@ -113,7 +113,7 @@ def explain(source, options: Options | None = None) -> str:
     from .transforms import canonicalize, check_input, fusion, pad
     from .pipeline import CompileContext
     options = options or Options()
-    target = targets.get(options.target, options.arch)
+    target = targets.get(options.target, options.arch, options.isa)
     with hir.context(), hir.ir.Location.unknown():
         module = hir.parse(_read(source))
         cx = CompileContext(options, target)
@@ -133,9 +133,9 @@ def _build(text, options, target, dump, k) -> Path:
     bdir = cache.build_dir(k)
     try:
         (bdir / "kernel.llvm.mlir").write_text(mlir_text)
-        if target.name == "host":
+        if target.runs_here:
             from .targets import host
-            files = host.build(ll, bdir, "kernel", options, {"asm", "so"})
+            files = host.build(ll, bdir, "kernel", options, {"asm", "so"}, target)
             if cx.uses_runtime:         # ship the runtime with the artifact (loaded once per process)
                 from . import runtime
                 files["runtime"] = bdir / "libhexmlir_rt.so"
@@ -144,7 +144,7 @@ def _build(text, options, target, dump, k) -> Path:
             from .targets import hexagon
             files = hexagon.build(ll, bdir, "kernel", options, target, {"asm", "obj", "so"})
         sim_meta = {}
-        if options.target == "hexagon-sim":   # + a static executable for qemu-hexagon (targets/sim.py)
+        if target.simulated:   # + a static executable for qemu-hexagon (targets/sim.py)
             from .targets import sim
             sim_meta = {"simulator": sim.EXE_NAME, "hvx_float": False,
                         "sim_threads": (options.num_threads or target.hw_threads) if options.multithread else 1,
@@ -161,7 +161,8 @@ def _build(text, options, target, dump, k) -> Path:
         meta = {
             "name": sig["name"], "entry": entry, "args": sig["args"],
             "results": sig["results"], "writes": sig.get("writes", []), "target": target.name, "arch": target.arch,
-            "features": list(target.features), "options": options.key(), "plan": plan_text,
+            "features": list(target.features), "isa": target.cpu if target.runs_here else None,
+            "runs_here": target.runs_here, "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
             "runtime": "libhexmlir_rt.so" if "runtime" in files else None, **sim_meta,
             "asserts": cx.asserts,        # runtime checks: failure id -> {message, loc} (artifact.py raises)

@@ -7,17 +7,21 @@ from dataclasses import dataclass, field, asdict
 
 @dataclass(frozen=True)
 class Options:
-    target: str = "host"            # "host" | "hexagon"
-    arch: str = "v73"               # Hexagon arch; the host target emulates its TCM size and thread count
+    target: str = "host"            # "host" (this CPU) | "npu-emu" (an NPU emulated on it) | "hexagon" | "hexagon-sim"
+    arch: str = "v73"               # Hexagon arch; npu-emu emulates its TCM size and thread count
+    isa: str = "auto"               # host/npu-emu x86-64 level: "auto" (this CPU's) or x86-64-v2/-v3/-v4 for
+                                    # artifacts that travel (v4: AVX-512, 64-byte host vectors)
     # Mechanisms (the ablation switches)
     fusion: bool = True             # elementwise/producer fusion into one loop nest per output
-    tcm_tiling: bool = True         # tile to the TCM budget, operands promoted to memory space 1
-    vectorize: bool = True          # 128-byte vectors; False also turns LLVM's loop/SLP vectorizers off
+    tcm_tiling: bool = True         # tile to the TCM budget (host: to the cache), operands promoted to TCM
+                                    # where the target has one
+    vectorize: bool = True          # target-width vectors; False also turns LLVM's loop/SLP vectorizers off
     fast_math: bool = True          # polynomial tanh/exp/erf/sigmoid, reciprocal instead of vector fdiv
     multithread: bool = True        # distribute the outer parallel loop over hardware threads
     num_threads: int = 0            # 0: the target's hardware thread count
     mt_threshold: int = 0           # work (trip count x body cost) below which no threading; 0: derived
-    dma: bool = True                # TCM buffers from the runtime pool, copies by its DMA engine
+    dma: bool = True                # TCM buffers from the runtime pool, copies by its DMA engine (targets
+                                    # with a copy engine; no effect on host)
     double_buffer: bool = True      # ping-pong TCM sets: DMA of tile i+1 and write-back of i-1 overlap tile i
     # Budgets and overrides
     tcm_budget: int = 0             # bytes; 0: derived from the target (v73: 8 MiB)
@@ -47,7 +51,7 @@ class Options:
                        multithread=False, dma=False, double_buffer=False).replace(**kw)
 
 
-TARGETS = ("host", "hexagon", "hexagon-sim")
+TARGETS = ("host", "npu-emu", "hexagon", "hexagon-sim")
 _BOOLS = ("fusion", "tcm_tiling", "vectorize", "fast_math", "multithread", "dma", "double_buffer")
 # (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
 _RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),
@@ -67,6 +71,9 @@ def _validate(o: Options) -> None:
     from .targets import HEXAGON_ARCHS
     if o.arch not in HEXAGON_ARCHS:
         bad("arch", f"one of {', '.join(HEXAGON_ARCHS)}")
+    from .targets import ISAS
+    if o.isa not in ISAS:
+        bad("isa", f"one of {', '.join(ISAS)}")
     for name in _BOOLS:
         if not isinstance(getattr(o, name), bool):
             bad(name, "True or False")

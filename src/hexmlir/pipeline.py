@@ -21,6 +21,7 @@ class Stage:
     name: str
     run: Callable                          # run(module, cx)
     enabled: Callable[[Options], bool] = lambda o: True
+    needs: str | None = None               # a Target capability (field/property) the stage needs, else off
 
 
 @dataclass
@@ -51,6 +52,13 @@ def _tcm_check(module, cx):
         cx.plan.measured = cx.tcm_usage
 
 
+def _hoist_program_buffers(module, cx):
+    """Program buffers not staged in TCM (no scratchpad, or tcm_tiling off): one set per thread."""
+    from .transforms import tcm_tiling
+    if not (cx.options.tcm_tiling and cx.target.scratchpad):
+        tcm_tiling.hoist_program_buffers(module, cx)
+
+
 def _fast_math(module, cx):
     from .transforms import fast_math
     fast_math.run(module)
@@ -69,18 +77,21 @@ def stages() -> list[Stage]:
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
-        Stage("tcm-tiling", tcm_tiling.tile, lambda o: o.tcm_tiling),        # forall over TCM tiles
+        Stage("tcm-tiling", tcm_tiling.tile),                                # forall over TCM/cache/thread tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip
         Stage("bufferize", bufferize.run),                                   # tensors -> memrefs
         Stage("threads", threads.run),                                       # forall -> threads | loop
-        Stage("tcm-promote", tcm_tiling.promote, lambda o: o.tcm_tiling),    # DDR tiles -> TCM buffers
+        Stage("tcm-promote", tcm_tiling.promote, lambda o: o.tcm_tiling,     # DDR tiles -> TCM buffers
+              needs="scratchpad"),
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
-        Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling),             # TCM pool buffers, DMA copies
+        Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # TCM pool buffers, DMA copies
+              needs="copy_engine"),
         Stage("double-buffer", double_buffer.run,                            # ping-pong sets, async DMA
-              lambda o: o.double_buffer and o.dma and o.tcm_tiling),
-        Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling),    # measure the TCM the code takes
+              lambda o: o.double_buffer and o.dma and o.tcm_tiling, needs="copy_engine"),
+        Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling,     # measure the TCM the code takes
+              needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
     ]
 
@@ -100,10 +111,12 @@ def grid_stages() -> list[Stage]:
         Stage("fast-math", _fast_math, lambda o: o.fast_math),
         Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers
         Stage("threads", threads.run_grid),                                  # programs -> thread pool
-        Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling),   # program buffers in TCM
-        Stage("hoist-buffers", tcm_tiling.hoist_program_buffers, lambda o: not o.tcm_tiling),
+        Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling,    # program buffers in TCM
+              needs="scratchpad"),
+        Stage("hoist-buffers", _hoist_program_buffers),                      # unless staged in TCM
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),
-        Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling),             # DDR <-> TCM copies by DMA
+        Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
+              needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),
     ]
 
@@ -122,8 +135,8 @@ def run(module, options: Options, target: Target, dump_dir: Path | None = None,
         dump_dir.mkdir(parents=True, exist_ok=True)
         (dump_dir / "00-input.mlir").write_text(str(module))
     for i, st in enumerate(grid_stages() if is_grid(module) else stages(), 1):
-        if not st.enabled(options):
-            cx.log.append(f"{st.name}: off")
+        if not st.enabled(options) or (st.needs and not getattr(target, st.needs)):
+            cx.log.append(f"{st.name}: off" if not st.enabled(options) else f"{st.name}: off ({target.name} has no {st.needs})")
             continue
         st.run(module, cx)
         cx.log.append(st.name)

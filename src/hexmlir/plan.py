@@ -80,7 +80,7 @@ class OpPlan:
             return s + f" -> fused into #{self.root}"
         s += (f" tcm_tile={self.tcm_tile} ({self.tile_bytes} B/tile) vec_tile={self.vec_tile}"
               f" threads={self.threads}")
-        if any(self.tcm_tile) or self.tcm_per_thread:
+        if self.tcm_per_thread:
             db = "on" if self.double_buffer else "off"
             if self.double_buffer and self.db_applied is False:
                 db = "on (not applied: the tile loop is not DMA-in, compute, DMA-out)"
@@ -102,8 +102,10 @@ class Plan:
     measured: dict = field(default_factory=dict)   # after codegen: function -> TCM per thread, threads, total
 
     def describe(self) -> str:
-        head = (f"target {self.target.name}/{self.target.arch}: TCM budget {self.budget} B, "
-                f"up to {self.threads} thread(s), per-tile {self.tile_budget} B, vector {self.target.vector_bytes} B")
+        local = "TCM budget" if self.target.scratchpad else "cache-tile budget (no scratchpad, tiles in place)"
+        head = (f"target {self.target.name}/{self.target.cpu if not self.target.scratchpad else self.target.arch}: "
+                f"{local} {self.budget} B, up to {self.threads} thread(s), per-tile {self.tile_budget} B, "
+                f"vector {self.target.vector_bytes} B")
         lines = [head] + [p.describe() for p in self.ops.values()]
         for fn, m in self.measured.items():
             lines.append(f"generated {fn}: TCM {m['per_thread']} B/thread x {m['threads']} = {m['total']} B")
@@ -121,15 +123,18 @@ def max_threads(target: Target, options: Options) -> int:
     return max(1, (options.num_threads or target.hw_threads) if options.multithread else 1)
 
 
-def db_planned(options: Options) -> bool:
-    return options.double_buffer and options.dma and options.tcm_tiling
+def db_planned(options: Options, target: Target | None = None) -> bool:
+    """Ping-pong sets are planned: DB on, tiles staged in a scratchpad and moved by a copy engine."""
+    return (options.double_buffer and options.dma and options.tcm_tiling
+            and (target is None or (target.scratchpad and target.copy_engine)))
 
 
 def tile_budget(target: Target, options: Options, double_buffer: bool | None = None) -> tuple[int, int]:
     """(TCM budget, bytes one thread's tile set may use): the budget split over the threads that run at
     once, halved for ping-pong sets, capped at MAX_TILE_BYTES."""
-    budget = options.tcm_budget or target.tcm_bytes
-    db = db_planned(options) if double_buffer is None else double_buffer
+    # no scratchpad: each thread's tiles are sized for its core's cache
+    budget = options.tcm_budget or target.tcm_bytes or target.cache_tile_bytes * max_threads(target, options)
+    db = db_planned(options, target) if double_buffer is None else double_buffer
     buffers = 2 if db else 1     # ping-pong sets count twice
     return budget, min(MAX_TILE_BYTES, budget // (max_threads(target, options) * buffers))
 
@@ -472,7 +477,30 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     for p in plan.ops.values():
         if p.role == "root" and options.tcm_tiling:
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
+        elif p.role == "root" and options.multithread:
+            plan_root_threads(p, plan, target, options)
     return plan
+
+
+def plan_root_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> None:
+    """tcm_tiling off: the root's parallel loops are still split into tiles for the threads (no size budget,
+    nothing staged), so threading does not depend on TCM tiles. Below the threshold it stays one loop."""
+    nthr = max_threads(target, options)
+    keep = kept_whole(plan, p)
+    size = lambda t: group_tcm_bytes(plan, p, t)                      # noqa: E731
+    unbounded = 1 << 62
+    group = group_members(plan, p)
+    if not options.tile_elems and any(is_contraction(q) for q in group):
+        work = sum(q.work() for q in group)
+        p.tcm_tile = choose_reuse_tile(p, target, unbounded, nthr, keep, size, work)
+    else:
+        p.tcm_tile = choose_tcm_tile(p, target, unbounded, options.tile_elems, 0, nthr, keep, size=size)
+    p.threads = choose_threads(p, plan, target, options)
+    if p.threads <= 1:
+        p.tcm_tile = [0] * len(p.loops)       # one thread: the loop nest stays whole
+    else:
+        p.tile_bytes = size(p.tcm_tile)
+        p.tcm_note = "thread tiles (tcm_tiling off: nothing staged)"
 
 
 def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) -> None:
@@ -511,7 +539,7 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     keep = kept_whole(plan, p)
     size = lambda t: int(group_tcm_bytes(plan, p, t) * scale)         # noqa: E731
     budget = plan.budget
-    db = db_planned(options)
+    db = db_planned(options, target)
     smallest = smallest_tile_bytes(plan, p, target, size, keep)
     notes = [f"model x{scale:.2f}: the generated code measured larger"] if scale != 1.0 else []
     if db and 2 * smallest * nthr > budget:
@@ -529,6 +557,10 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     p.double_buffer = db
     p.tcm_per_thread = p.tile_bytes * (2 if db else 1)
     p.threads = choose_threads(p, plan, target, options)
+    if not target.scratchpad:                 # cache tiles: each core has its own, nothing to cut
+        p.tcm_per_thread = 0
+        p.tcm_note = "; ".join(([p.tcm_note] if p.tcm_note else []) + notes)
+        return
     if p.threads > 1 and p.tcm_per_thread * p.threads > budget:
         fit = max(1, budget // p.tcm_per_thread)
         notes.append(f"threads {p.threads} -> {fit}: {p.tcm_per_thread} B/thread")

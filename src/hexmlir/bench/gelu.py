@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timing import copy_bandwidth, measure, rotation
+from .timing import copy_bandwidth, measure, resident_empty, rotation
 
 ST = dict(multithread=False, dma=False, double_buffer=False)
 VARIANTS = {
@@ -30,7 +30,7 @@ def run(sizes, repeats: int = 15, log=print) -> list[dict]:
         nbytes = 2 * 4 * n
         rot = rotation(nbytes)
         xs = [np.random.default_rng().uniform(-6, 6, n).astype(np.float32) for _ in range(rot)]
-        ys = [np.empty_like(x) for x in xs]
+        ys = [resident_empty(x.shape, x.dtype) for x in xs]
         bw = copy_bandwidth(nbytes, repeats)
         floor = nbytes / bw
         res = {}

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import peers
 from .registry import REGISTRY, check, tolerance
-from .timing import measure, progress
+from .timing import measure, progress, resident_empty
 
 #: rung -> (Options keywords, uses the N-thread count)
 RUNGS = {
@@ -30,13 +30,30 @@ RUNGS = {
     "vec/nodma": (dict(multithread=False, dma=False, double_buffer=False), False),
     "vec+mt/nodma": (dict(mt_threshold=1, dma=False, double_buffer=False), True),
 }
+#: the host target (the CPU as itself, default options) at 1 and N threads: the peers view, not the ladder
+HOST_RUNGS = {
+    "host": (dict(target="host", multithread=False), False),
+    "host+mt": (dict(target="host"), True),
+}
+RUNGS.update(HOST_RUNGS)
+NPU_RUNGS = [r for r in RUNGS if r not in HOST_RUNGS]
 LADDER = ["scalar", "vec", "vec+mt", "vec+mt+db"]      # the published ladder; vec+db is the side rung
+
+
+#: the ladder measures the NPU's mechanisms, so its rungs build for the emulated NPU
+TARGET = "npu-emu"
+
+
+def npu_options(**kw):
+    """Options for the emulated NPU (the ladder's and the MT sweep's target)."""
+    from .. import Options
+    return Options(**{"target": TARGET, **kw})
 
 
 def rung_options(rung: str, threads: int, **extra):
     from .. import Options
     kw, mt = RUNGS[rung]
-    return Options(**kw, **({"num_threads": threads} if mt else {}), **extra)
+    return Options(**{"target": TARGET, **kw, **({"num_threads": threads} if mt else {}), **extra})
 
 
 def _compile(mlir, opts, out: Path) -> str | None:
@@ -50,8 +67,11 @@ def _compile(mlir, opts, out: Path) -> str | None:
         return f"{type(e).__name__}: {str(e)[:200]}"
 
 
-def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bool = True, log=None) -> list:
-    """Compile every rung of every kernel into out_dir; returns the index entries (also in index.json)."""
+def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bool = True, log=None,
+          rungs=None, isa: str = "auto") -> list:
+    """Compile the rungs (default: every rung) of every kernel into out_dir; returns the index entries (also
+    in index.json, merged with entries already there). `isa` pins the x86-64 level of the artifacts (and of
+    IREE's build) for the machine they will run on."""
     names = kernels or list(REGISTRY)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -60,20 +80,20 @@ def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    bar = progress(len(names) * len(RUNGS), "build ladder")
+    bar = progress(len(names) * len(rungs or RUNGS), "build ladder")
     for name in names:
         e = REGISTRY[name]
         size = e.tiny_size if tiny else e.ladder_size
         k = e.kernel(size)
-        for rung, (_, mt) in RUNGS.items():
-            t = threads if mt else 1
+        for rung in rungs or RUNGS:
+            t = threads if RUNGS[rung][1] else 1
             f = f"ladder-{name}-{rung.replace('+', '_').replace('/', '-')}-{t}.so"
-            err = _compile(k.mlir, rung_options(rung, t), out / f)
+            err = _compile(k.mlir, rung_options(rung, t, isa=isa), out / f)
             entries.append({"kernel": name, "size": size, "rung": rung, "threads": t, "file": f, "error": err})
             bar.update()
         if iree:
             vf = f"iree-{name}.vmfb"
-            err = peers.build_iree(k.mlir, out / vf)
+            err = peers.build_iree(k.mlir, out / vf, None if isa == "auto" else isa)
             entries.append({"kernel": name, "size": size, "rung": "iree", "threads": 0, "file": vf, "error": err})
     bar.close()
     _update_index(out, "ladder", entries, threads)
@@ -83,6 +103,9 @@ def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bo
 def _update_index(out: Path, key: str, entries, threads: int) -> None:
     p = out / "index.json"
     idx = json.loads(p.read_text()) if p.exists() else {}
+    if key == "ladder" and idx.get(key) and idx.get("threads") == threads:   # a second build adds rungs
+        new = {(e["kernel"], e["rung"]) for e in entries}
+        entries = [e for e in idx[key] if (e["kernel"], e["rung"]) not in new] + entries
     idx[key] = entries
     idx["threads"] = threads
     p.write_text(json.dumps(idx, indent=1))
@@ -102,7 +125,7 @@ def prepare(kernel, sets):
                 args.append(s[k])
                 k += 1
             else:
-                args.append(np.empty(spec["shape"], dtype=spec["dtype"]))
+                args.append(resident_empty(spec["shape"], spec["dtype"]))
         calls.append((kernel.prepared(args), [args[i] for i in kernel.meta["results"]]))
     return calls
 
@@ -115,9 +138,13 @@ def time_artifact(path, sets, refs, dtype, warmup, repeats) -> dict:
     calls = prepare(kern, sets)
     calls[0][0]()
     err = check(calls[0][1], refs, dtype)
-    runtime.reset_stats()
+    # a kernel that uses no thread pool, TCM or DMA ships no runtime: nothing to count (and building one
+    # would need clang on the machine that only runs artifacts)
+    has_rt = runtime.loaded_path() is not None
+    if has_rt:
+        runtime.reset_stats()
     m = measure([c for c, _ in calls], warmup, repeats)
-    st = runtime.stats()
+    st = runtime.stats() if has_rt else {"dma_copies": 0, "dma_ns": 0, "dma_bytes": 0}
     m.update(err=err, ok=err <= tolerance(dtype), dma_copies=st["dma_copies"] / m["calls"],
              dma_ms=st["dma_ns"] / m["calls"] / 1e6, dma_bytes=st["dma_bytes"] / m["calls"])
     return m
@@ -134,8 +161,11 @@ def _row(entry, k, impl, rung, threads, m, note=""):
             "dma_copies": m.get("dma_copies"), "dma_ms": m.get("dma_ms"), "note": note}
 
 
+PEER_NAMES = ("eager", "inductor", "iree")
+
+
 def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, log=print, rows=None,
-        checkpoint=None, kernels=None) -> list[dict]:
+        checkpoint=None, kernels=None, peer_set=PEER_NAMES) -> list[dict]:
     """Time every rung and peer; rows are appended to `rows` and `checkpoint()` is called after each kernel
     (so a run cut short still leaves its finished kernels on disk)."""
     d = Path(art_dir)
@@ -164,17 +194,22 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
             continue
         for t in (1, N):
             bar.set_postfix_str(f"{name} peers t={t}")
-            rows.append(_row(entry, k, "torch eager", "peer", t, peers.torch_eager(entry, sets, t, warmup, repeats)))
+            if "eager" in peer_set:
+                rows.append(_row(entry, k, "torch eager", "peer", t,
+                                 peers.torch_eager(entry, sets, t, warmup, repeats)))
             # Inductor and IREE fix their thread count when first compiled / created in a process: each
             # thread count runs in a fresh subprocess on the same (seeded) inputs
-            rows.append(_row(entry, k, "torch inductor", "peer", t,
-                             peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed)))
+            if "inductor" in peer_set:
+                rows.append(_row(entry, k, "torch inductor", "peer", t,
+                                 peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed)))
             ie = next((e for e in mine if e["rung"] == "iree"), None)
-            if ie is None or ie["error"]:
-                m = ie["error"] if ie else "not built"
+            if "iree" not in peer_set:
+                pass
+            elif ie is None or ie["error"]:
+                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
             else:
-                m = peers.in_subprocess("iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])
-            rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, m))
+                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
+                    "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
             bar.update(3)
         rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
                          note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))

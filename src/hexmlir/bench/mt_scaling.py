@@ -28,7 +28,7 @@ KERNELS = ("gelu", "vector_add")
 
 
 def _variants(threads):
-    from .. import Options
+    from .ladder import npu_options as Options
     sync = dict(double_buffer=False)
     N = max(threads)
     v = [("vec", 1, Options(multithread=False, **sync)), ("vec+db", 1, Options(multithread=False))]
@@ -38,7 +38,7 @@ def _variants(threads):
 
 
 def build(out_dir, sizes=SIZES, threads=THREADS, kernels=KERNELS) -> list:
-    from .. import Options
+    from .ladder import npu_options as Options
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     entries = []

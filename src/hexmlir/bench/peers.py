@@ -133,15 +133,16 @@ def generalized(mlir: str) -> str:
         return str(m)
 
 
-def build_iree(mlir: str, out_path) -> str | None:
-    """Compile for IREE llvm-cpu; returns None on success or the reason it could not."""
+def build_iree(mlir: str, out_path, cpu: str | None = None) -> str | None:
+    """Compile for IREE llvm-cpu (x86-64 level `cpu`, default IREE_CPU); returns None on success or the reason
+    it could not."""
     try:
         import iree.compiler as ic
     except ImportError:
         return "iree-base-compiler not installed"
     try:
         vm = ic.compile_str(generalized(mlir), target_backends=["llvm-cpu"],
-                            extra_args=[f"--iree-llvmcpu-target-cpu={IREE_CPU}"])
+                            extra_args=[f"--iree-llvmcpu-target-cpu={cpu or IREE_CPU}"])
     except Exception as e:
         return f"iree-compile failed: {str(e).splitlines()[3] if len(str(e).splitlines()) > 3 else e}"
     with open(out_path, "wb") as f:

@@ -130,6 +130,34 @@ def peers_table(res) -> str:
     return s
 
 
+PEERS = ("torch eager", "torch inductor", "IREE llvm-cpu")
+
+
+def host_peers_table(res) -> str:
+    """The host target (rungs host / host+mt) against the best peer at 1 and N threads, and its share of the
+    measured copy bandwidth at N threads."""
+    rows, N = res["ladder"], res["threads"]
+    bw = res["peaks"]["copy_GBps"]
+    out = [f"| kernel | host 1t ms | best peer 1t | ratio 1t | host {N}t ms | best peer {N}t | ratio {N}t | "
+           f"GB/s {N}t | % copy BW {N}t | check |", "|---|---:|---|---:|---:|---|---:|---:|---:|---|"]
+    for name in dict.fromkeys(r["kernel"] for r in rows if r["rung"] in ("host", "host+mt")):
+        cells, ok = [rows_label(rows, name)], True
+        for rung, t in (("host", 1), ("host+mt", N)):
+            h = _get(rows, name, "hexmlir", rung)
+            ps = [p for p in (_get(rows, name, i, "peer", t) for i in PEERS) if p and p.get("ms")]
+            best = min(ps, key=lambda p: p["ms"]) if ps else None
+            cells.append(_f(h["ms"] if h else None, "{:.3f}"))
+            cells.append(f"{best['ms']:.3f} ({best['impl']})" if best else "n/a")
+            cells.append(_f(best["ms"] / h["ms"] if best and h and h.get("ms") else None))
+            if h and h.get("ms"):
+                ok = ok and h["ok"]
+        cells.append(_f(h["GBps"] if h and h.get("ms") else None, "{:.1f}"))
+        cells.append(_f(100 * h["GBps"] / bw["N"] if h and h.get("ms") else None, "{:.0f}%"))
+        cells.append("ok" if ok else "WRONG")
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def rows_label(rows, name):
     return next(r["label"] for r in rows if r["kernel"] == name)
 
@@ -345,6 +373,9 @@ def write_outputs(res, out_dir) -> None:
     if res.get("ladder"):
         md += ["## Ladder", "", ladder_table(res), "", "## Peers (peer time / hexmlir time; > 1: hexmlir faster)",
                "", peers_table(res), ""]
+    if any(r["rung"] == "host+mt" for r in res.get("ladder", [])):
+        md += ["## Host target vs peers (best peer time / host time; > 1: hexmlir faster)", "",
+               host_peers_table(res), ""]
     for k in dict.fromkeys(r["kernel"] for r in res.get("mt", [])):
         md += [f"## MT scaling: {k}", "", mt_table(res, k), ""]
     if res.get("overheads"):
@@ -517,6 +548,17 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "",
         peers_table(res),
         "",
+    ] + ([
+        "## Host target vs peers",
+        "",
+        "The `host` target (the CPU as itself: cache tiles computed in place, vectors at the ISA level's width, "
+        "threads over the outer parallel loops, no TCM or DMA emulation) at 1 and N threads, against the best of "
+        "torch eager, Inductor and IREE in the same run. Ratio = best peer time / host time (> 1: hexmlir "
+        "faster); % copy BW = achieved GB/s (compulsory bytes) / the measured N-thread copy bandwidth.",
+        "",
+        host_peers_table(res),
+        "",
+    ] if any(r["rung"] == "host+mt" for r in res.get("ladder", [])) else []) + [
         "![roofline](" + assets_rel + "/roofline.png)",
         "",
         "## MT scaling",

@@ -18,8 +18,8 @@ from .timing import copy_bandwidth, peak_flops, torch_copy_bandwidth
 TINY_SIZES = [1000 + 37, 3 * 4096 + 5]
 
 
-def build(out_dir, threads: int = 16, tiny: bool = False, kernels=None, log=print) -> None:
-    ladder.build(out_dir, kernels=kernels, threads=threads, tiny=tiny)
+def build(out_dir, threads: int = 16, tiny: bool = False, kernels=None, log=print, isa: str = "auto") -> None:
+    ladder.build(out_dir, kernels=kernels, threads=threads, tiny=tiny, isa=isa)
     ts = tuple(t for t in (2, 4, 8, 16, 32, 64) if t <= threads)
     mt_scaling.build(out_dir, sizes=TINY_SIZES if tiny else mt_scaling.SIZES, threads=ts or (threads,))
     log(f"built into {out_dir}")
@@ -94,7 +94,7 @@ def merge(paths, out_dir) -> dict:
 
 
 def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True, quick: bool = False,
-        which=("ladder", "mt"), log=print, kernels=None) -> dict:
+        which=("ladder", "mt"), log=print, kernels=None, peer_set=None) -> dict:
     import json
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     N = idx["threads"]
@@ -118,7 +118,7 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
     if "ladder" in which:
         res["ladder"] = []
         ladder.run(art_dir, warmup, repeats, with_peers=peers, log=log, rows=res["ladder"], checkpoint=checkpoint,
-                   kernels=kernels)
+                   kernels=kernels, peer_set=peer_set or ladder.PEER_NAMES)
     if "mt" in which:
         res["mt"] = mt_scaling.run(art_dir, warmup + 2, repeats + 6, with_peers=peers, log=log)
         checkpoint()

@@ -9,6 +9,16 @@ import time
 import numpy as np
 
 
+def resident_empty(shape, dtype) -> np.ndarray:
+    """An output buffer whose pages are already mapped. `np.empty` of a large array maps pages lazily, so the
+    first call writing it pays a page fault (and the kernel's zeroing) per page inside the timed region; with
+    more rotated sets than warm-up calls most timed calls did. Peers that allocate per call reuse freed
+    memory through the allocator, so they never paid this."""
+    a = np.empty(shape, dtype=dtype)
+    a.fill(0)
+    return a
+
+
 def measure(fns, warmup: int = 3, repeats: int = 15) -> dict:
     """Time a list of zero-argument callables used round-robin (one per rotated input set), so caches
     do not flatter small sizes. Warm-up calls are excluded. Returns median / min / max seconds, the relative
@@ -60,7 +70,7 @@ def copy_bandwidth(nbytes: int, repeats: int = 15, threads: int = 1) -> float:
     n = max(threads, nbytes // 8)
     k = rotation(16 * n)
     srcs = [np.random.rand(n) for _ in range(k)]
-    dsts = [np.empty_like(s) for s in srcs]
+    dsts = [resident_empty(s.shape, s.dtype) for s in srcs]
     if threads == 1:
         fns = [lambda s=s, d=d: np.copyto(d, s) for s, d in zip(srcs, dsts)]
         t = measure(fns, repeats=repeats)["median"]

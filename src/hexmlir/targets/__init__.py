@@ -1,6 +1,17 @@
-"""A target is data: TCM size, vector bytes, hardware threads, DMA, LLVM triple and features."""
+"""A target is data: what the machine has (scratchpad, copy engine, vector width, threads, caches) and how
+code for it is built (triple, CPU, features). Stages read these fields; none branches on a target's name.
+
+- `host`: this CPU as itself. Tiles sized for its caches and computed in place (no scratchpad, no copy
+  engine), vectors at the width of the ISA level (`Options.isa`: the compiling CPU's x86-64 level by
+  default, AVX-512 -> 64-byte vectors), threads = its cores.
+- `npu-emu`: an NPU of `arch` emulated on this CPU: its TCM size as an arena (the runtime's pool), the DMA
+  engine (runtime copy threads), 128-byte vectors, its HVX thread count. The mechanisms' ablation runs here.
+- `hexagon` / `hexagon-sim`: the real NPU (cross-compiled; sim: run under qemu-hexagon).
+"""
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass
 
 from ..errors import HexmlirError
@@ -8,18 +19,35 @@ from ..errors import HexmlirError
 
 @dataclass(frozen=True)
 class Target:
-    name: str                 # "host" | "hexagon"
-    arch: str                 # "v73", ... (the host emulates this arch's NPU resources)
-    tcm_bytes: int            # scratchpad size
-    vector_bytes: int         # 128 for HVX-128B
-    hw_threads: int           # hardware threads sharing the HVX units
+    name: str                 # "host" | "npu-emu" | "hexagon" (hexagon-sim: "hexagon", simulated)
+    arch: str                 # Hexagon arch ("v73", ...): the one emulated or compiled for
+    tcm_bytes: int            # scratchpad size; 0: no scratchpad (tiles computed in place)
+    vector_bytes: int         # 128 for HVX-128B; host: 64 (AVX-512), 32 (AVX2), 16 (SSE)
+    hw_threads: int           # threads the target runs a tile loop on by default
     index_bits: int           # 64 on host, 32 on Hexagon
     triple: str | None        # None: the host's default triple
-    cpu: str | None
+    cpu: str | None           # -mcpu / -march value (host: the x86-64 ISA level)
     features: tuple[str, ...] = ()
+    copy_engine: bool = False  # a DMA engine moves tiles (the dma and double-buffer stages)
+    cache_tile_bytes: int = 0  # no scratchpad: working-set bytes one thread's tile may take (cache-sized)
+    runs_here: bool = False    # artifacts run in this process (ctypes), not on a device or simulator
+    simulated: bool = False    # + a static executable for qemu-hexagon (targets/sim.py)
+    fma: bool = False          # multiply-adds may be fused (the CPU's FMA units; HVX has no vector fma)
+
+    @property
+    def scratchpad(self) -> bool:
+        """Tiles are staged into a separate local memory (TCM, memory space 1)."""
+        return self.tcm_bytes > 0
 
     def vector_lanes(self, elem_bytes: int) -> int:
         return self.vector_bytes // elem_bytes
+
+    def describe(self) -> str:
+        local = (f"TCM {self.tcm_bytes >> 10} KiB" if self.scratchpad
+                 else f"cache tiles {self.cache_tile_bytes >> 10} KiB/thread")
+        return (f"{self.name}/{self.arch if self.scratchpad else self.cpu or platform.machine()}: {local}, "
+                f"vector {self.vector_bytes} B, {self.hw_threads} thread(s)"
+                + (", DMA engine" if self.copy_engine else ""))
 
 
 # TCM (VTCM) sizes and HVX contexts per arch. v73 has 8 MiB VTCM as the foundation issue states.
@@ -28,6 +56,60 @@ _HEXAGON = {
     "v75": (8 << 20, 4), "v79": (8 << 20, 4), "v81": (8 << 20, 4),
 }
 HEXAGON_ARCHS = tuple(_HEXAGON)
+NAMES = ("host", "npu-emu", "hexagon", "hexagon-sim")
+
+# x86-64 micro-architecture levels (psABI) -> (CPU flags they need, vector bytes of generated code).
+ISA_LEVELS = {
+    "x86-64": ((), 16),
+    "x86-64-v2": (("sse4_2", "popcnt", "ssse3"), 16),
+    "x86-64-v3": (("avx2", "fma", "bmi2", "f16c", "movbe"), 32),
+    "x86-64-v4": (("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"), 64),
+}
+ISAS = ("auto",) + tuple(ISA_LEVELS)
+# Per-thread working set of a host tile: room in a 1-2 MiB L2 for the tile's inputs and outputs with the
+# next lines prefetched; larger tiles only cut loop overhead, which is negligible at this size.
+HOST_TILE_BYTES = 256 << 10
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def is_x86() -> bool:
+    return platform.machine() in ("x86_64", "AMD64")
+
+
+def cpu_isa_level(flags: set[str] | None = None) -> str:
+    """The highest x86-64 level this CPU supports (cumulative: each level needs the ones below)."""
+    flags = _cpu_flags() if flags is None else flags
+    best = "x86-64"
+    for level, (need, _) in ISA_LEVELS.items():
+        if not all(f in flags for f in need):
+            break
+        best = level
+    return best
+
+
+def isa_supported(level: str, flags: set[str] | None = None) -> bool:
+    """Whether this CPU can run code built for `level`."""
+    if level not in ISA_LEVELS:
+        return True                       # not an x86 level (another host architecture): nothing to check
+    levels = list(ISA_LEVELS)
+    return levels.index(level) <= levels.index(cpu_isa_level(flags))
+
+
+def resolve_isa(isa: str) -> str | None:
+    """`Options.isa` -> the x86-64 level code is built for (None on a non-x86 host)."""
+    if not is_x86():
+        return None
+    return cpu_isa_level() if isa == "auto" else isa
 
 
 def hexagon_target(arch: str = "v73", *, simulate: bool = False) -> Target:
@@ -37,22 +119,40 @@ def hexagon_target(arch: str = "v73", *, simulate: bool = False) -> Target:
     feats = [f"+hvx{arch}", "+hvx-length128b"]
     if simulate:  # qemu-hexagon cannot execute HVX float instructions: keep integer HVX only
         feats += ["-hvx-qfloat", "-hvx-ieee-fp"]
-    return Target("hexagon", arch, tcm, 128, threads, 32, "hexagon-unknown-linux-musl", f"hexagon{arch}",
-                  tuple(feats))
+    return Target("hexagon", arch, tcm, 128, threads, 32,
+                  "hexagon-unknown-linux-musl", f"hexagon{arch}", tuple(feats), copy_engine=True,
+                  simulated=simulate)
 
 
-def host_target(arch: str = "v73") -> Target:
-    """The host CPU emulating an NPU of `arch`: same TCM size and vector width, host thread count."""
-    import os
-    tcm, _ = _HEXAGON.get(arch, _HEXAGON["v73"])
-    return Target("host", arch, tcm, 128, os.cpu_count() or 1, 64, None, None, ())
+def npu_emu_target(arch: str = "v73", isa: str = "auto") -> Target:
+    """This CPU emulating an NPU of `arch`: its TCM as the runtime's arena, DMA by the runtime's copy
+    threads, 128-byte vectors, the arch's thread count."""
+    if arch not in _HEXAGON:
+        raise HexmlirError(f"unknown Hexagon arch {arch!r}; known: {', '.join(HEXAGON_ARCHS)}")
+    tcm, threads = _HEXAGON[arch]
+    return Target("npu-emu", arch, tcm, 128, threads, 64, None, resolve_isa(isa), (), copy_engine=True,
+                  runs_here=True)
 
 
-def get(name: str, arch: str = "v73") -> Target:
+def host_target(arch: str = "v73", isa: str = "auto") -> Target:
+    """This CPU as itself: cache-sized tiles computed in place, its vector width, its cores."""
+    level = resolve_isa(isa)
+    vbytes = ISA_LEVELS[level][1] if level else 16
+    fma = level is not None and list(ISA_LEVELS).index(level) >= list(ISA_LEVELS).index("x86-64-v3")
+    return Target("host", arch, 0, vbytes, os.cpu_count() or 1, 64, None, level, (),
+                  cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma)
+
+
+def get(name: str, arch: str = "v73", isa: str = "auto") -> Target:
     if name == "host":
-        return host_target(arch)
-    if name == "hexagon":
-        return hexagon_target(arch)
-    if name == "hexagon-sim":
-        return hexagon_target(arch, simulate=True)
-    raise HexmlirError(f"unknown target {name!r}; known: host, hexagon, hexagon-sim")
+        return host_target(arch, isa)
+    if name == "npu-emu":
+        return npu_emu_target(arch, isa)
+    if name in ("hexagon", "hexagon-sim"):
+        return hexagon_target(arch, simulate=name == "hexagon-sim")
+    raise HexmlirError(f"unknown target {name!r}; known: {', '.join(NAMES)}")
+
+
+def runs_here(name: str) -> bool:
+    """Artifacts of target `name` run in this process (ctypes)."""
+    return name in NAMES and get(name).runs_here

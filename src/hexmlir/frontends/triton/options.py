@@ -43,6 +43,7 @@ class HexmlirTritonOptions:
     # hexmlir.Options (same names, same defaults).
     target: str = Options.target
     arch: str = Options.arch
+    isa: str = Options.isa
     fusion: bool = Options.fusion
     tcm_tiling: bool = Options.tcm_tiling
     vectorize: bool = Options.vectorize
