@@ -102,6 +102,9 @@ def to_llvm_dialect(module, cx) -> None:
     run_passes(module, "reconcile-unrealized-casts", "lower-to-llvm")
     _bool_vectors_as_bytes(module)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
+    if cx.target.name == "hexagon":
+        from . import hvx
+        hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
     leftovers = set()
 
     def visit(op):
