@@ -64,3 +64,25 @@ def test_qemu_int_add_tcm_aligned_matches_numpy(n, rng):
 @needs_qemu
 def test_qemu_int8_add_sat_odd_matches_numpy(rng):
     _sim_check(ls.int_add_sat(1000, "int8"), rng)
+
+
+# ---- 2. int8 contractions through vrmpy ------------------------------------------------------------------
+
+def test_int8_row_dot_uses_vrmpy(tmp_path):
+    """Row dots of int8 become vrmpy (128 MACs per instruction), no lane inserts of scalar products."""
+    s = _asm(ls.int8_dot(64, 1024), tmp_path)
+    assert re.search(r"\.w \+= vrmpy\(v\d+\.b,v\d+\.b\)", s), s
+    assert "vinsert" not in s
+
+
+@needs_qemu
+@pytest.mark.parametrize("m,k", [(33, 70), (13, 203), (5, 1024), (3, 1031), (2, 384)])
+def test_qemu_int8_row_dot_vrmpy_matches_numpy(m, k, rng):
+    k_ = _sim_check(ls.int8_dot(m, k), rng)
+    assert k_.meta["simulator"]
+
+
+@needs_qemu
+def test_qemu_int8_row_dot_vrmpy_no_tcm(rng):
+    """The same through DDR (no TCM staging): unaligned rows, tails at the end of the arguments."""
+    _sim_check(ls.int8_dot(7, 333), rng, tcm_tiling=False, dma=False, double_buffer=False)
