@@ -86,3 +86,19 @@ def test_qemu_int8_row_dot_vrmpy_matches_numpy(m, k, rng):
 def test_qemu_int8_row_dot_vrmpy_no_tcm(rng):
     """The same through DDR (no TCM staging): unaligned rows, tails at the end of the arguments."""
     _sim_check(ls.int8_dot(7, 333), rng, tcm_tiling=False, dma=False, double_buffer=False)
+
+
+def test_int8_matmul_uses_vrmpy(tmp_path):
+    s = _asm(ls.int8_matmul(64, 64, 64), tmp_path)
+    assert re.search(r"\.w \+= vrmpy\(v\d+\.b,v\d+\.b\)", s), s
+
+
+@needs_qemu
+@pytest.mark.parametrize("m,n,k", [(33, 45, 70), (13, 45, 29), (4, 128, 8), (3, 130, 5), (64, 64, 64), (1, 1, 1)])
+def test_qemu_int8_matmul_vrmpy_matches_numpy(m, n, k, rng):
+    _sim_check(ls.int8_matmul(m, n, k), rng)
+
+
+@needs_qemu
+def test_qemu_int8_matmul_vrmpy_no_tcm(rng):
+    _sim_check(ls.int8_matmul(9, 37, 23), rng, tcm_tiling=False, dma=False, double_buffer=False)

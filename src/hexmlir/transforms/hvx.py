@@ -186,9 +186,17 @@ def _space_text(t) -> str:
     return "" if ms is None else str(ir.IntegerAttr(ms).value)
 
 
+_CONTRACTIONS = {
+    (("parallel", "reduction"), ("(d0, d1) -> (d0, d1)", "(d0, d1) -> (d0, d1)", "(d0, d1) -> (d0)")): "dot",
+    (("parallel", "parallel", "reduction"),
+     ("(d0, d1, d2) -> (d0, d2)", "(d0, d1, d2) -> (d2, d1)", "(d0, d1, d2) -> (d0, d1)")): "matmul",
+}
+
+
 def contract(module, cx) -> int:
-    """Hexagon: int8 row dot products (`y[i] += sum_j ext(a[i, j]) * ext(b[i, j])`) become vrmpy loops
-    (a private helper per memory space, inlined by LLVM). Returns how many ops were rewritten."""
+    """Hexagon: int8 row dot products (`y[i] += sum_j ext(a[i, j]) * ext(b[i, j])`) and int8 matmuls
+    (`C[i, j] += sum_k ext(A[i, k]) * ext(B[k, j])`) become vrmpy loops (a private helper per memory space,
+    inlined by LLVM). Returns how many ops were rewritten."""
     from torch_mlir.dialects import func, memref
 
     from ..ir import ops_named
@@ -198,19 +206,19 @@ def contract(module, cx) -> int:
     helpers = {}
     for op in ops_named(module.operation, "linalg.generic"):
         ins, outs = list(op.operands)[:2], list(op.operands)[2:]
-        if len(op.operands) != 3 or _iters(op) != ["parallel", "reduction"]:
+        if len(op.operands) != 3 or not all(isinstance(v.type, ir.MemRefType) for v in op.operands):
             continue
-        if _maps(op) != ["(d0, d1) -> (d0, d1)", "(d0, d1) -> (d0, d1)", "(d0, d1) -> (d0)"]:
-            continue
-        if not all(_unit_inner_stride(v.type) for v in ins) or not isinstance(outs[0].type, ir.MemRefType):
+        kind = _CONTRACTIONS.get((tuple(_iters(op)), tuple(_maps(op))))
+        if kind is None or not all(_unit_inner_stride(v.type) for v in (ins if kind == "dot" else op.operands)):
             continue
         spaces = {_space_text(v.type) for v in op.operands}
         if len(spaces) != 1 or not _is_i8_product_sum(op.regions[0].blocks[0]):
             continue
         space = spaces.pop()
-        name = f"{DOT_HELPER}{space}"
+        base, text = (DOT_HELPER, _dot_helper_text) if kind == "dot" else (MATMUL_HELPER, _matmul_helper_text)
+        name = f"{base}{space}"
         if name not in helpers:
-            helper = ir.Module.parse(_dot_helper_text(space).replace(f"@{DOT_HELPER}(", f"@{name}("))
+            helper = ir.Module.parse(text(space).replace(f"@{base}(", f"@{name}("))
             fn = list(helper.body.operations)[0]
             fn.operation.move_before(list(module.body.operations)[0])
             helpers[name] = fn
@@ -221,3 +229,165 @@ def contract(module, cx) -> int:
         op.erase()
         n += 1
     return n
+
+
+MATMUL_HELPER = "hx_vrmpy_matmul"
+MM_ROWS = 2                 # rows of A per register block: 4 accumulators (128 columns) per row
+
+
+def _matmul_helper_text(space: str, rows: int = MM_ROWS) -> str:
+    """C[m, n] += sum_k A[m, k] * B[k, n] (int8 -> int32) by vrmpy, 128 columns x `rows` rows at a time.
+
+    Per step of 4 k: 4 rows of B (128 bytes each) are interleaved into 4 vectors whose 32-bit lane i holds
+    B[k..k+3, n0 + i] (two byte and two halfword shuffles); each row of A contributes its 4 bytes A[m, k..k+3]
+    splat over the lanes, and one vrmpy per 32 columns adds the four products into C's lane. Tails: columns
+    past N are masked (loads padded with zeros, stores masked); k past K reads zeros; rows past the last
+    full block run one at a time."""
+    sp = f", {space}" if space else ""
+    a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
+    c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
+    v8, v32 = "vector<128xi8>", "vector<32xi32>"
+    vr = f"({v32}, {v32}, {v32}) -> {v32}"
+    iota8 = ", ".join(map(str, range(128)))
+    iota32 = ", ".join(map(str, range(32)))
+    pair = ", ".join(f"{i}, {128 + i}" for i in range(128))
+    quads = [", ".join(f"{2 * i}, {2 * i + 1}, {256 + 2 * i}, {256 + 2 * i + 1}" for i in range(32 * s, 32 * s + 32))
+             for s in range(4)]
+    out = []
+    uid = [0]
+
+    def fresh(p):
+        uid[0] += 1
+        return f"%{p}{uid[0]}"
+
+    def block(nrows: int, masked: bool, m0: str) -> list[str]:
+        L = []
+        rowv = []
+        for r in range(nrows):
+            mr = fresh("m")
+            L.append(f"{mr} = arith.addi {m0}, %c{r} : index" if r else f"{mr} = arith.addi {m0}, %c0 : index")
+            rowv.append(mr)
+        accs = []
+        for r in range(nrows):
+            for s in range(4):
+                v, col = fresh("acc"), fresh("col")
+                L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
+                if masked:
+                    L.append(f"{v} = vector.maskedload %C[{rowv[r]}, {col}], %cm{s}, %z32 : {c}, vector<32xi1>, {v32} into {v32}")
+                else:
+                    L.append(f"{v} = vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
+                accs.append(v)
+
+        def step(k: str, tail: bool, accs_in: list[str]) -> tuple[list[str], list[str]]:
+            S = []
+            bs = []
+            for j in range(4):
+                kj, bj = fresh("k"), fresh("b")
+                S.append(f"{kj} = arith.addi {k}, %c{j} : index")
+                load = (f"vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}" if masked
+                        else f"vector.load %B[{kj}, %n0] : {a}, {v8}")
+                if tail:
+                    inb = fresh("in")
+                    S += [f"{inb} = arith.cmpi slt, {kj}, %K : index",
+                          f"{bj} = scf.if {inb} -> ({v8}) {{",
+                          f"  %t{bj[1:]} = {load}", f"  scf.yield %t{bj[1:]} : {v8}",
+                          f"}} else {{", f"  scf.yield %z8 : {v8}", "}"]
+                else:
+                    S.append(f"{bj} = {load}")
+                bs.append(bj)
+            p01, p23 = fresh("p"), fresh("p")
+            S += [f"{p01} = vector.shuffle {bs[0]}, {bs[1]} [{pair}] : {v8}, {v8}",
+                  f"{p23} = vector.shuffle {bs[2]}, {bs[3]} [{pair}] : {v8}, {v8}"]
+            pw = []
+            for s in range(4):
+                q, w = fresh("q"), fresh("w")
+                S += [f"{q} = vector.shuffle {p01}, {p23} [{quads[s]}] : vector<256xi8>, vector<256xi8>",
+                      f"{w} = vector.bitcast {q} : {v8} to {v32}"]
+                pw.append(w)
+            outs = []
+            for r in range(nrows):
+                av, a1, ae, spl = fresh("a"), fresh("a"), fresh("a"), fresh("s")
+                if tail:
+                    S.append(f"{av} = vector.maskedload %A[{rowv[r]}, {k}], %km, %z4 : {a}, vector<4xi1>, vector<4xi8> into vector<4xi8>")
+                else:
+                    S.append(f"{av} = vector.load %A[{rowv[r]}, {k}] : {a}, vector<4xi8>")
+                S += [f"{a1} = vector.bitcast {av} : vector<4xi8> to vector<1xi32>",
+                      f"{ae} = vector.extract {a1}[0] : i32 from vector<1xi32>",
+                      f"{spl} = vector.broadcast {ae} : i32 to {v32}"]
+                for s in range(4):
+                    t = fresh("t")
+                    S.append(f'{t} = llvm.call_intrinsic "{VRMPY_VV}"({accs_in[4 * r + s]}, {pw[s]}, {spl}) : {vr}')
+                    outs.append(t)
+            return S, outs
+
+        n = len(accs)
+        tys = ", ".join([v32] * n)
+        kl = fresh("kl")
+        body, res = step("%kk", False, [f"%i{kl[1:]}_{i}" for i in range(n)])
+        iters = ", ".join(f"%i{kl[1:]}_{i} = {accs[i]}" for i in range(n))
+        L.append(f"{kl}:{n} = scf.for %kk = %c0 to %K4 step %c4 iter_args({iters}) -> ({tys}) {{")
+        L += ["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"]
+        tl = fresh("tl")
+        tbody, tres = step("%K4", True, [f"{kl}#{i}" for i in range(n)])
+        L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
+        L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
+                                           f"  scf.yield {', '.join(f'{kl}#{i}' for i in range(n))} : {tys}", "}"]
+        for r in range(nrows):
+            for s in range(4):
+                col = fresh("col")
+                L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
+                v = f"{tl}#{4 * r + s}"
+                if masked:
+                    L.append(f"vector.maskedstore %C[{rowv[r]}, {col}], %cm{s}, {v} : {c}, vector<32xi1>, {v32}")
+                else:
+                    L.append(f"vector.store {v}, %C[{rowv[r]}, {col}] : {c}, {v32}")
+        return L
+
+    def cols(masked: bool) -> list[str]:
+        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
+        L += ["scf.for %m1 = %MR to %M step %c1 {"]
+        L += ["  " + x for x in block(1, masked, "%m1")] + ["}"]
+        return L
+
+    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 3, 4, 128, rows, *range(0, 128, 32), *range(rows)}))
+    out = [f"func.func private @{MATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
+           '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
+           consts,
+           f"  %z8 = arith.constant dense<0> : {v8}",
+           f"  %z32 = arith.constant dense<0> : {v32}",
+           "  %z4 = arith.constant dense<0> : vector<4xi8>",
+           f"  %iota8 = arith.constant dense<[{iota8}]> : {v8}",
+           f"  %iota32 = arith.constant dense<[{iota32}]> : vector<32xi32>",
+           "  %iota4 = arith.constant dense<[0, 1, 2, 3]> : vector<4xi8>",
+           f"  %M = memref.dim %A, %c0 : {a}",
+           f"  %K = memref.dim %A, %c1 : {a}",
+           f"  %N = memref.dim %B, %c1 : {a}",
+           "  %kq = arith.divui %K, %c4 : index",
+           "  %K4 = arith.muli %kq, %c4 : index",
+           "  %krem = arith.subi %K, %K4 : index",
+           "  %has_ktail = arith.cmpi ne, %krem, %c0 : index",
+           "  %krem8 = arith.index_cast %krem : index to i8",
+           "  %kremv = vector.broadcast %krem8 : i8 to vector<4xi8>",
+           "  %km = arith.cmpi slt, %iota4, %kremv : vector<4xi8>",
+           f"  %mq = arith.divui %M, %c{rows} : index",
+           f"  %MR = arith.muli %mq, %c{rows} : index",
+           "  scf.for %n0 = %c0 to %N step %c128 {",
+           "    %nrem = arith.subi %N, %n0 : index",
+           "    %full = arith.cmpi sge, %nrem, %c128 : index",
+           "    scf.if %full {"]
+    out += ["      " + x for x in cols(False)]
+    out += ["    } else {",
+            # nrem < 128 here: lane i of a B row is valid when i < nrem; C's 32-lane block s when i < nrem - 32 s
+            "      %nrem8 = arith.index_cast %nrem : index to i8",
+            f"      %nremv = vector.broadcast %nrem8 : i8 to {v8}",
+            f"      %bm = arith.cmpi slt, %iota8, %nremv : {v8}",
+            "      %nrem32 = arith.index_cast %nrem : index to i32"]
+    for s in range(4):
+        out += [f"      %off{s} = arith.constant {32 * s} : i32",
+                f"      %lim{s} = arith.subi %nrem32, %off{s} : i32",
+                f"      %limv{s} = vector.broadcast %lim{s} : i32 to vector<32xi32>",
+                f"      %cm{s} = arith.cmpi slt, %iota32, %limv{s} : vector<32xi32>"]
+    out += ["      " + x for x in cols(True)]
+    out += ["    }", "  }", "  return", "}"]
+    return "\n".join(out)
