@@ -232,7 +232,7 @@ def contract(module, cx) -> int:
 
 
 MATMUL_HELPER = "hx_vrmpy_matmul"
-MM_ROWS = 2                 # rows of A per register block: 4 accumulators (128 columns) per row
+MM_ROWS = 4                 # rows of A per register block: 4 accumulators (128 columns) per row
 
 
 def _matmul_helper_text(space: str, rows: int = MM_ROWS) -> str:
