@@ -102,3 +102,25 @@ def test_qemu_int8_matmul_vrmpy_matches_numpy(m, n, k, rng):
 @needs_qemu
 def test_qemu_int8_matmul_vrmpy_no_tcm(rng):
     _sim_check(ls.int8_matmul(9, 37, 23), rng, tcm_tiling=False, dma=False, double_buffer=False)
+
+
+# ---- 3. requantize i32 -> i8: 32-bit multiply-high and HVX narrowing -----------------------------------------
+
+def test_requantize_multiply_high_and_packed_narrowing(tmp_path):
+    """No 64-bit lanes (vmpye/vmpyo multiply-high) and no narrowing through scalar registers (vtrunehb)."""
+    s = _asm(ls.requantize(65536), tmp_path)
+    loop = s[s.index("vmpyo"):]
+    loop = loop[:re.search(r"endloop|jump(:\w+)? \.LBB", loop).start()]      # the vector loop's body
+    assert "vpacke" in loop and "vtrunehb" not in loop and "memw" not in loop, loop
+
+
+@needs_qemu
+@pytest.mark.parametrize("n,mult,shift,zp", [(1037, 1518500250, 7, -3), (1000, 1, 1, 0), (333, 2**31 - 1, 30, 127),
+                                              (129, 1073741824, 1, -128), (517, 987654321, 0, 5)])
+def test_qemu_requantize_matches_numpy(n, mult, shift, zp, rng):
+    """Shifts 1..30 take the 32-bit form (shift 0 keeps the 64-bit one); inputs cover the whole int32 range."""
+    kern = ls.requantize(n, mult, shift, zp)
+    ins = [rng.integers(-2**31, 2**31, size=n, dtype=np.int64).astype(np.int32)]
+    ins[0][:4] = [-2**31, 2**31 - 1, 0, -1]
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    np.testing.assert_array_equal(k(*ins), kern.reference(*ins)[0], err_msg=f"seed {current_seed()}")

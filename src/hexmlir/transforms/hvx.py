@@ -202,7 +202,7 @@ def contract(module, cx) -> int:
     from ..ir import ops_named
     if cx.target.name != "hexagon":
         return 0
-    n = 0
+    n = requantize(module) + narrowing_lanes(module, cx)
     helpers = {}
     for op in ops_named(module.operation, "linalg.generic"):
         ins, outs = list(op.operands)[:2], list(op.operands)[2:]
@@ -391,3 +391,89 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS) -> str:
     out += ["      " + x for x in cols(True)]
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
+
+
+# ---- requantize: the 64-bit rounding multiply as a 32-bit multiply-high ------------------------------------
+
+def _const_int(v):
+    o = _owner(v)
+    if getattr(o, "name", None) != "arith.constant":
+        return None
+    try:
+        return ir.IntegerAttr(o.attributes["value"]).value
+    except (ValueError, TypeError):
+        return None
+
+
+def requantize(module) -> int:
+    """`trunci((extsi(x : i32) * M + 2^(31+s)) >> (32+s))` with M an i32 constant and s >= 1 is exactly
+    `(mulhi(x, M) + 2^(s-1)) >> s` in 32 bits: with x*M = hi*2^32 + lo (0 <= lo < 2^32), the rounding constant
+    is 2^(s-1) * 2^32, so the shifted sum is floor((hi + 2^(s-1) + lo/2^32) / 2^s) and lo/2^32 < 1 never
+    crosses a multiple of 2^s; |hi| < 2^30 leaves no overflow. HVX has the 32x32 multiply-high (vmpye/vmpyo);
+    64-bit lanes it has not, so the i64 chain ran mostly as scalar code."""
+    from ..ir import ops_named
+    i32, i64 = ir.IntegerType.get_signless(32), ir.IntegerType.get_signless(64)
+    n = 0
+    for tr in ops_named(module.operation, "arith.trunci"):
+        if tr.operands[0].type != i64 or tr.results[0].type != i32:
+            continue
+        sh = _owner(tr.operands[0])
+        if getattr(sh, "name", None) != "arith.shrsi" or _const_int(sh.operands[1]) is None:
+            continue
+        add = _owner(sh.operands[0])
+        if getattr(add, "name", None) != "arith.addi":
+            continue
+        s = _const_int(sh.operands[1]) - 32
+        mul, rnd = None, None
+        for a, b in ((0, 1), (1, 0)):
+            if getattr(_owner(add.operands[a]), "name", None) == "arith.muli" and _const_int(add.operands[b]) is not None:
+                mul, rnd = _owner(add.operands[a]), _const_int(add.operands[b])
+        if mul is None or not 1 <= s <= 30 or rnd != 1 << (31 + s):
+            continue
+        x, m = None, None
+        for a, b in ((0, 1), (1, 0)):
+            ext = _owner(mul.operands[a])
+            if getattr(ext, "name", None) == "arith.extsi" and ext.operands[0].type == i32 \
+                    and _const_int(mul.operands[b]) is not None:
+                x, m = ext.operands[0], _const_int(mul.operands[b])
+        if x is None or not -(1 << 31) <= m < (1 << 31):
+            continue
+        from torch_mlir.dialects import arith
+        with ir.InsertionPoint(tr), tr.location:
+            mc = arith.ConstantOp(i32, m).result
+            hi = arith.MulSIExtendedOp(x, mc).results[1]
+            r = arith.AddIOp(hi, arith.ConstantOp(i32, 1 << (s - 1)).result).result
+            q = arith.ShRSIOp(r, arith.ConstantOp(i32, s).result).result
+        tr.results[0].replace_all_uses_with(q)
+        tr.erase()
+        for dead in (sh, add, mul, _owner(mul.operands[0]), _owner(mul.operands[1])):
+            if getattr(dead, "name", None) != "arith.constant" and not list(dead.results[0].uses):
+                dead.erase()
+        n += 1
+    return n
+
+
+def narrowing_lanes(module, cx) -> int:
+    """Elementwise ops that narrow (e.g. i32 in, i8 out) step by a full vector of their narrowest element:
+    128 int8 results are 4 i32 vectors packed into one by HVX's vpack, then one aligned store. The plan's
+    lanes follow the widest element (32 lanes of i32), which leaves 32 bytes per step: LLVM then narrows
+    through memory with scalar vtrunehb."""
+    from ..ir import ops_named
+    from ..plan import op_id
+    n = 0
+    for op in ops_named(module.operation, "linalg.generic"):
+        pid = op_id(op)
+        p = cx.plan.ops.get(pid) if pid is not None and cx.plan is not None else None
+        if p is None or not p.vec_tile or any(i != "parallel" for i in _iters(op)):
+            continue
+        widths = [ir.ShapedType(v.type).element_type for v in op.operands if isinstance(v.type, ir.MemRefType)]
+        if not widths or not all(isinstance(t, ir.IntegerType) for t in widths):
+            continue
+        bits = [ir.IntegerType(t).width for t in widths]
+        if bits[-1] >= max(bits) or bits[-1] % 8:
+            continue
+        lanes = cx.target.vector_bytes * 8 // bits[-1]
+        if p.vec_tile[-1] and p.vec_tile[-1] < lanes:
+            p.vec_tile[-1] = lanes
+            n += 1
+    return n
