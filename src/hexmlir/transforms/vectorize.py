@@ -83,6 +83,8 @@ def run(module, cx) -> None:
     run_passes(module, "canonicalize, cse", "vectorize")
     if _hoist_accumulators(module):
         run_passes(module, "canonicalize, cse", "vectorize")
+    if _vector_accumulators(module):
+        run_passes(module, "canonicalize, cse", "vectorize")
 
 
 def _hoist_accumulators(module) -> int:
@@ -131,6 +133,110 @@ def _hoist_accumulators(module) -> int:
             scf.YieldOp([w.operands[0]])
         w.move_after(new.operation)
         w.operands[0] = new.results[0]
+        loop.erase()
+        n += 1
+    return n
+
+
+# vector.reduction kind -> (the lane-wise arith op, its identity: float or int, None = all ones)
+_COMBINE = {
+    "add": ("arith.addf", "arith.addi", -0.0, 0), "mul": ("arith.mulf", "arith.muli", 1.0, 1),
+    "maximumf": ("arith.maximumf", None, float("-inf"), None), "minimumf": ("arith.minimumf", None, float("inf"), None),
+    "maxnumf": ("arith.maxnumf", None, float("-inf"), None), "minnumf": ("arith.minnumf", None, float("inf"), None),
+    "maxsi": (None, "arith.maxsi", None, "smin"), "minsi": (None, "arith.minsi", None, "smax"),
+    "maxui": (None, "arith.maxui", None, 0), "minui": (None, "arith.minui", None, "umax"),
+    "and": (None, "arith.andi", None, "umax"), "or": (None, "arith.ori", None, 0), "xor": (None, "arith.xori", None, 0),
+}
+
+
+def _vector_accumulators(module) -> int:
+    """A vectorized reduction loop reduces each vector horizontally into a scalar carried across iterations
+    (`vector.reduction <kind>, %v, %acc` per step): a chain of dependent horizontal reductions, for `add`
+    an in-order sum of every lane. Carry a whole vector instead (lane-wise combine per step, one horizontal
+    reduction after the loop), as a hand-written kernel does. Floating-point sums are reassociated (lane-wise
+    partial sums), within the fast-math tolerance of the rest of the pipeline."""
+    import re
+    from torch_mlir.dialects import arith
+    n = 0
+    for loop in ops_named(module.operation, "scf.for"):
+        if len(loop.results) != 1:
+            continue
+        body = loop.regions[0].blocks[0]
+        arg = body.arguments[1]
+        yld = list(body.operations)[-1]
+        uses = list(arg.uses)
+        if len(uses) != 1:
+            continue
+        acc_t = arg.type
+        ext = uses[0].owner
+        boxed = isinstance(acc_t, ir.VectorType)            # vector<1xT> carried, scalar extracted
+        if boxed:
+            if ir.VectorType(acc_t).shape != [1] or getattr(ext, "name", "") != "vector.extract" \
+                    or len(list(ext.results[0].uses)) != 1:
+                continue
+            red = list(ext.results[0].uses)[0].owner
+        else:
+            red = ext
+        if getattr(red, "name", "") != "vector.reduction" or len(red.operands) != 2 or red.parent != yld.parent:
+            continue
+        if red.operands[1] != (ext.results[0] if boxed else arg):
+            continue
+        out = yld.operands[0]
+        bc = out.owner
+        if boxed:
+            if getattr(bc, "name", "") != "vector.broadcast" or bc.operands[0] != red.results[0] \
+                    or len(list(red.results[0].uses)) != 1 or len(list(bc.results[0].uses)) != 1:
+                continue
+        elif out != red.results[0] or len(list(red.results[0].uses)) != 1:
+            continue
+        kind = re.search(r"<(\w+)>", str(red.attributes["kind"])).group(1)
+        vec = red.operands[0]
+        vt = ir.VectorType(vec.type)
+        et = vt.element_type
+        is_float = isinstance(et, (ir.F16Type, ir.F32Type, ir.F64Type, ir.BF16Type))
+        spec = _COMBINE.get(kind)
+        if spec is None or vt.rank != 1 or (spec[0] if is_float else spec[1]) is None:
+            continue
+        combine = spec[0] if is_float else spec[1]
+        ident = spec[2] if is_float else spec[3]
+        with ir.InsertionPoint(loop), loop.location:
+            if is_float:
+                attr = ir.FloatAttr.get(et, ident)
+            else:
+                w = ir.IntegerType(et).width
+                ident = {"smin": -(1 << (w - 1)), "smax": (1 << (w - 1)) - 1, "umax": -1}.get(ident, ident)
+                attr = ir.IntegerAttr.get(et, ident)
+            init = arith.ConstantOp(vec.type, ir.DenseElementsAttr.get_splat(vec.type, attr)).result
+            from torch_mlir.dialects import scf
+            new = scf.ForOp(loop.operands[0], loop.operands[1], loop.operands[2], [init])
+        nb = new.body
+        for op in list(body.operations)[:-1]:
+            nb.append(op)
+        body.arguments[0].replace_all_uses_with(nb.arguments[0])
+        with ir.InsertionPoint(red), red.location:
+            c = ir.Operation.create(combine, results=[vec.type], operands=[vec, nb.arguments[1]]).result
+        with ir.InsertionPoint(nb), loop.location:
+            scf.YieldOp([c])
+        with ir.InsertionPoint.after(new.operation), loop.location:
+            acc0 = loop.operands[3]
+            if boxed:
+                acc0 = ir.Operation.create("vector.extract", results=[et], operands=[acc0],
+                                           attributes={"static_position": ir.DenseI64ArrayAttr.get([0])}).result
+            attrs = {"kind": red.attributes["kind"]}
+            if "fastmath" in red.attributes:
+                attrs["fastmath"] = red.attributes["fastmath"]
+            r = ir.Operation.create("vector.reduction", results=[et], operands=[new.results[0], acc0],
+                                    attributes=attrs).result
+            if boxed:
+                r = ir.Operation.create("vector.broadcast", results=[acc_t], operands=[r]).result
+        loop.results[0].replace_all_uses_with(r)
+        # erase through the Python handles we hold (an op erased with its parent leaves a dangling handle)
+        yld.erase()
+        if boxed:
+            bc.erase()
+        red.erase()
+        if boxed:
+            ext.erase()
         loop.erase()
         n += 1
     return n
