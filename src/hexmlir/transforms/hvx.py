@@ -477,3 +477,48 @@ def narrowing_lanes(module, cx) -> int:
             p.vec_tile[-1] = lanes
             n += 1
     return n
+
+
+# ---- horizontal reductions as HVX trees -------------------------------------------------------------------
+
+_MINMAX = {"llvm.intr.vector.reduce.fmaximum": "llvm.intr.maximum", "llvm.intr.vector.reduce.fminimum": "llvm.intr.minimum"}
+
+
+def reduction_trees(module) -> int:
+    """One horizontal reduction per row (after the vector accumulator loop) as log2(lanes) whole-vector
+    steps (rotate by half, combine) instead of a serial chain of scalar ops on a spilled vector.
+
+    fmaximum/fminimum (NaN-propagating) are associative and commutative, so the tree gives the same value;
+    LLVM has no HVX expansion for their reduction intrinsics and went scalar. The float sum is marked
+    `reassoc`, which LLVM expands as the same kind of tree: the accumulation before it already sums
+    lane-wise partial sums, so the order was never the sequential one."""
+    from ..ir import walk
+    found = []
+    walk(module.operation, lambda o: found.append(o) if o.name in _MINMAX or
+         o.name == "llvm.intr.vector.reduce.fadd" else None)
+    n = 0
+    for op in found:
+        if op.name == "llvm.intr.vector.reduce.fadd":
+            op.attributes["fastmathFlags"] = ir.Attribute.parse("#llvm.fastmath<reassoc>")
+            n += 1
+            continue
+        v = op.operands[0]
+        lanes = ir.VectorType(v.type).shape[0]
+        if lanes & (lanes - 1) or len(ir.VectorType(v.type).shape) != 1:
+            continue
+        with ir.InsertionPoint(op), op.location:
+            half = lanes // 2
+            while half:
+                mask = ir.DenseI32ArrayAttr.get([(i + half) % lanes for i in range(lanes)])
+                rot = ir.Operation.create("llvm.shufflevector", results=[v.type], operands=[v, v],
+                                          attributes={"mask": mask}).results[0]
+                v = ir.Operation.create(_MINMAX[op.name], results=[v.type], operands=[v, rot]).results[0]
+                half //= 2
+            i32 = ir.IntegerType.get_signless(32)
+            zero = ir.Operation.create("llvm.mlir.constant", results=[i32],
+                                       attributes={"value": ir.IntegerAttr.get(i32, 0)}).results[0]
+            s = ir.Operation.create("llvm.extractelement", results=[op.results[0].type], operands=[v, zero])
+        op.results[0].replace_all_uses_with(s.results[0])
+        op.erase()
+        n += 1
+    return n

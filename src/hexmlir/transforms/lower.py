@@ -105,6 +105,7 @@ def to_llvm_dialect(module, cx) -> None:
     if cx.target.name == "hexagon":
         from . import hvx
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
+        hvx.reduction_trees(module)                          # horizontal reductions: vector trees
     leftovers = set()
 
     def visit(op):
