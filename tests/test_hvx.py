@@ -124,3 +124,39 @@ def test_qemu_requantize_matches_numpy(n, mult, shift, zp, rng):
     ins[0][:4] = [-2**31, 2**31 - 1, 0, -1]
     k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
     np.testing.assert_array_equal(k(*ins), kern.reference(*ins)[0], err_msg=f"seed {current_seed()}")
+
+
+# ---- 4. horizontal reductions as vector trees ---------------------------------------------------------------
+
+def test_row_reductions_are_vector_trees(tmp_path):
+    """One row's horizontal sum/max is a tree of whole-vector steps: at most the final combine with the
+    accumulator's start value stays scalar (it was 32 scalar sfadd / a NaN-aware sfmax chain per vector)."""
+    rms = _asm(ls.rmsnorm(64, 1024), tmp_path)
+    assert len(re.findall(r"\bsfadd\b", rms)) <= 2, rms
+    sm = _asm(ls.softmax_rows(64, 1024), tmp_path)
+    assert len(re.findall(r"\bsfmax\b", sm)) <= 1 and len(re.findall(r"\bsfadd\b", sm)) <= 2, sm
+
+
+@needs_qemu
+def test_qemu_softmax_tree_max_propagates_nan_and_matches_numpy(rng):
+    """The max tree under qemu (scalar float lanes in the simulation build): odd row length, a NaN row,
+    a row with -inf entries, a row of equal values."""
+    kern = ls.softmax_rows(9, 1000)
+    x = rng.standard_normal((9, 1000)).astype(np.float32) * 4
+    x[2, 517] = np.nan
+    x[4, ::3] = -np.inf
+    x[6, :] = 1.5
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    got = k(x)
+    ref = kern.reference(x)[0]
+    assert np.isnan(got[2]).all()
+    np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-7, equal_nan=True, err_msg=f"seed {current_seed()}")
+
+
+@needs_qemu
+def test_qemu_rmsnorm_tree_sum_matches_numpy(rng):
+    kern = ls.rmsnorm(17, 333)
+    ins = kern.random_inputs(rng)
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    np.testing.assert_allclose(k(*ins), kern.reference(*ins)[0], rtol=2e-5, atol=1e-6,
+                               err_msg=f"seed {current_seed()}")
