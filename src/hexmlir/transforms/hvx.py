@@ -109,7 +109,7 @@ def _unit_inner_stride(t) -> bool:
     return strides[-1] == 1
 
 
-def _dot_helper_text(space: str) -> str:
+def _dot_helper_text(space: str, zero_init: bool = False) -> str:
     sp = f", {space}" if space else ""
     a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
     y = f"memref<?xi32, strided<[?], offset: ?>{sp}>"
@@ -216,9 +216,11 @@ def contract(module, cx) -> int:
             continue
         space = spaces.pop()
         base, text = (DOT_HELPER, _dot_helper_text) if kind == "dot" else (MATMUL_HELPER, _matmul_helper_text)
-        name = f"{base}{space}"
+        fill = _zero_fill_before(op) if kind == "matmul" else None
+        name = f"{base}{space}" + ("_zero" if fill is not None else "")
         if name not in helpers:
-            helper = ir.Module.parse(text(space).replace(f"@{base}(", f"@{name}("))
+            src = text(space, zero_init=True) if fill is not None else text(space)
+            helper = ir.Module.parse(src.replace(f"@{base}(", f"@{name}("))
             fn = list(helper.body.operations)[0]
             fn.operation.move_before(list(module.body.operations)[0])
             helpers[name] = fn
@@ -227,22 +229,42 @@ def contract(module, cx) -> int:
             args = [memref.cast(t, v) for t, v in zip(fty.inputs, op.operands)]
             func.CallOp([], ir.FlatSymbolRefAttr.get(name), args)
         op.erase()
+        if fill is not None:
+            fill.erase()
         n += 1
     return n
+
+
+def _zero_fill_before(op):
+    """The op right before `op` when it only writes zeros into `op`'s output (the matmul then starts from
+    zero accumulators instead of reading C; LLVM turned that fill into scalar memset calls)."""
+    ops = [o.operation for o in op.operation.block.operations]
+    i = next(k for k, o in enumerate(ops) if o == op.operation)
+    if i == 0:
+        return None
+    prev = ops[i - 1]
+    if prev.name != "linalg.generic" or len(prev.operands) != 1 or prev.operands[0] != op.operands[2]:
+        return None
+    body = [o.operation for o in prev.regions[0].blocks[0].operations]
+    if len(body) != 1 or body[0].name != "linalg.yield" or _const_int(body[0].operands[0]) != 0:
+        return None
+    if any(i != "parallel" for i in _iters(prev)):
+        return None
+    return prev
 
 
 MATMUL_HELPER = "hx_vrmpy_matmul"
 MM_ROWS = 4                 # rows of A per register block: 4 accumulators (128 columns) per row
 
 
-def _matmul_helper_text(space: str, rows: int = MM_ROWS) -> str:
+def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False) -> str:
     """C[m, n] += sum_k A[m, k] * B[k, n] (int8 -> int32) by vrmpy, 128 columns x `rows` rows at a time.
 
     Per step of 4 k: 4 rows of B (128 bytes each) are interleaved into 4 vectors whose 32-bit lane i holds
     B[k..k+3, n0 + i] (two byte and two halfword shuffles); each row of A contributes its 4 bytes A[m, k..k+3]
     splat over the lanes, and one vrmpy per 32 columns adds the four products into C's lane. Tails: columns
     past N are masked (loads padded with zeros, stores masked); k past K reads zeros; rows past the last
-    full block run one at a time."""
+    full block run one at a time. zero_init: C is not read (the zero fill before it was dropped)."""
     sp = f", {space}" if space else ""
     a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
     c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
@@ -272,7 +294,9 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS) -> str:
             for s in range(4):
                 v, col = fresh("acc"), fresh("col")
                 L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
-                if masked:
+                if zero_init:
+                    L.append(f"{v} = arith.addi %z32, %z32 : {v32}")      # folds to the zero constant
+                elif masked:
                     L.append(f"{v} = vector.maskedload %C[{rowv[r]}, {col}], %cm{s}, %z32 : {c}, vector<32xi1>, {v32} into {v32}")
                 else:
                     L.append(f"{v} = vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
