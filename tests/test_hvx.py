@@ -160,3 +160,30 @@ def test_qemu_rmsnorm_tree_sum_matches_numpy(rng):
     k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
     np.testing.assert_allclose(k(*ins), kern.reference(*ins)[0], rtol=2e-5, atol=1e-6,
                                err_msg=f"seed {current_seed()}")
+
+
+# ---- kernel arguments: noalias, and the artifact keeps it true ----------------------------------------------
+
+def test_kernel_data_pointers_are_noalias(tmp_path):
+    """The aligned (data) pointer of each memref argument is noalias; DDR loops then schedule loads ahead
+    of earlier stores (vector add from DDR: 82 -> 54 packets per 16 vectors)."""
+    out = tmp_path / "k.ll"
+    hexmlir.compile(ls.vector_add(1000).mlir, Options.all_off(target="hexagon", vectorize=True), emit="llvm",
+                    output=str(out))
+    head = next(ln for ln in out.read_text().splitlines() if ln.startswith("define void @vector_add("))
+    assert head.count("ptr noalias") == 3 and head.count("ptr %") == 3, head
+
+
+@needs_qemu
+def test_run_refuses_written_argument_overlapping_another(rng):
+    """In place through Kernel.run would break the noalias promise: refused with a clear error; calling the
+    kernel (which copies what it writes) and read-only aliasing stay fine."""
+    from hexmlir.errors import HexmlirError
+    k = hexmlir.compile(ls.int_add(1037, "int32").mlir, Options(target="hexagon-sim", multithread=False))
+    a = rng.integers(-1000, 1000, 1037, dtype=np.int32)
+    with pytest.raises(HexmlirError, match="overlaps argument"):
+        k.run([a, a.copy(), a])
+    out = np.empty_like(a)
+    k.run([a, a, out])                                   # two reads of one array: allowed
+    np.testing.assert_array_equal(out, a + a, err_msg=f"seed {current_seed()}")
+    np.testing.assert_array_equal(k(a, a), a + a)

@@ -546,3 +546,56 @@ def reduction_trees(module) -> int:
         op.erase()
         n += 1
     return n
+
+
+# ---- kernel arguments -------------------------------------------------------------------------------------
+
+def noalias_positions(module) -> dict:
+    """Where the data pointers of a Linalg kernel's memref arguments will be in its LLVM function (each memref
+    becomes allocated pointer, aligned pointer, offset, sizes, strides): {function name: [positions]}.
+    The artifact guarantees that no argument the kernel writes overlaps another argument: `Kernel.__call__`
+    runs on fresh copies of the written ones, `Kernel.run` refuses overlapping arrays (artifact.py), and the
+    simulation harness allocates each buffer apart. Arguments that are only read may alias each other
+    (noalias only orders accesses against writes). Triton grid kernels are left alone: a Triton program may
+    load and store through one pointer argument, in place."""
+    from ..ir import funcs
+    from ..pipeline import is_grid
+    if is_grid(module):
+        return {}
+    out = {}
+    for f in funcs(module):
+        if "sym_visibility" in f.attributes or not len(f.regions[0].blocks):
+            continue
+        pos, k = [], 0
+        for a in f.regions[0].blocks[0].arguments:
+            if isinstance(a.type, ir.MemRefType):
+                pos.append(k + 1)                      # the aligned pointer: the one every access uses
+                k += 3 + 2 * ir.MemRefType(a.type).rank
+            else:
+                k += 1
+        out[ir.StringAttr(f.attributes["sym_name"]).value] = pos
+    return out
+
+
+def noalias_args(module, positions: dict) -> int:
+    """Put `llvm.noalias` on the data pointers found by `noalias_positions` (LLVM-dialect functions)."""
+    n = 0
+    for op in module.body.operations:
+        if op.operation.name != "llvm.func":
+            continue
+        name = ir.StringAttr(op.attributes["sym_name"]).value
+        if name not in positions:
+            continue
+        nargs = len(op.regions[0].blocks[0].arguments) if len(op.regions[0].blocks) else 0
+        if not positions[name] or max(positions[name]) >= nargs:
+            continue
+        old = ir.ArrayAttr(op.attributes["arg_attrs"]) if "arg_attrs" in op.attributes else None
+        attrs = []
+        for i in range(nargs):
+            d = {na.name: na.attr for na in ir.DictAttr(old[i])} if old is not None else {}
+            if i in positions[name]:
+                d["llvm.noalias"] = ir.UnitAttr.get()
+                n += 1
+            attrs.append(ir.DictAttr.get(d))
+        op.attributes["arg_attrs"] = ir.ArrayAttr.get(attrs)
+    return n

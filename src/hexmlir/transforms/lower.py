@@ -50,6 +50,10 @@ def define_helpers(module) -> None:
 
 def to_llvm_dialect(module, cx) -> None:
     define_helpers(module)
+    noalias = {}
+    if cx.target.name == "hexagon":
+        from . import hvx
+        noalias = hvx.noalias_positions(module)              # written arguments never overlap others
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
@@ -106,6 +110,7 @@ def to_llvm_dialect(module, cx) -> None:
         from . import hvx
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
         hvx.reduction_trees(module)                          # horizontal reductions: vector trees
+        hvx.noalias_args(module, noalias)
     leftovers = set()
 
     def visit(op):
