@@ -47,12 +47,17 @@ def test_tcm_vector_add_uses_aligned_vmem(tmp_path):
     assert "vmemu" not in s
 
 
-def test_ddr_accesses_stay_unaligned(tmp_path):
-    """Without TCM staging the kernel reads its arguments in DDR, whose alignment the caller decides:
-    no aligned vmem may be claimed there."""
+def test_ddr_accesses_claim_no_alignment(tmp_path):
+    """Without TCM staging the kernel reads its arguments in DDR, whose alignment the caller decides: the IR
+    states element alignment only (LLVM may still realign loads itself: aligned blocks + valign)."""
+    out = tmp_path / "k.ll"
+    hexmlir.compile(ls.vector_add(65536).mlir, Options(target="hexagon", multithread=False, tcm_tiling=False,
+                                                       dma=False, double_buffer=False), emit="llvm", output=str(out))
+    ll = out.read_text()
+    acc = re.findall(r"(?:load|store) <32 x float>.*align (\d+)", ll)
+    assert acc and set(acc) == {"4"}, acc
     s = _asm(ls.vector_add(65536), tmp_path, tcm_tiling=False, dma=False, double_buffer=False)
-    assert "vmemu" in s
-    assert not re.search(r"\bvmem\(", s)
+    assert "vmemu" in s                                  # the stores, at least, stay unaligned
 
 
 @needs_qemu
