@@ -229,6 +229,15 @@ class Kernel:
                              "pass np.ascontiguousarray(a)")
             if spec["role"] == "out" and not a.flags.writeable:
                 raise _error(f"{self.name}.run: output argument {k} is read-only")
+        # Hexagon kernels declare their arguments noalias (transforms/hvx.py): an argument the kernel writes
+        # must not share memory with any other argument.
+        written = (({i for i, s in enumerate(specs) if s["role"] == "out"} | set(self.meta.get("results", ()))
+                    | set(self.meta.get("writes", ()))) if self.meta.get("target") == "hexagon" else set())
+        for i in sorted(written):
+            for j in range(len(args)):
+                if j != i and np.may_share_memory(args[i], args[j]):
+                    raise _error(f"{self.name}.run: argument {i} is written by the kernel and overlaps argument "
+                                 f"{j}; pass separate arrays (or call the kernel, which copies what it writes)")
 
     def run(self, args: list[np.ndarray]) -> None:
         """Low-level call on preallocated arrays (all arguments incl. outputs, in signature order), checked
@@ -237,7 +246,8 @@ class Kernel:
         self.run_unchecked(args)
 
     def run_unchecked(self, args: list[np.ndarray]) -> None:
-        """`run` without the argument checks: wrong shapes, dtypes or strides are read wrongly or overrun."""
+        """`run` without the argument checks: wrong shapes, dtypes or strides are read wrongly or overrun, and
+        an argument the kernel writes that overlaps another one is undefined behaviour on Hexagon (noalias)."""
         if self.simulated:
             self._sim_run(args)
             return

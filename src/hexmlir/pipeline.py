@@ -64,6 +64,11 @@ def _fast_math(module, cx):
     fast_math.run(module)
 
 
+def _hvx_contract(module, cx):
+    from .transforms import hvx
+    hvx.contract(module, cx)
+
+
 def stages() -> list[Stage]:
     from .transforms import (asserts, bufferize, canonicalize, check_input, concat, dma, double_buffer, fusion, lower,
                              pad, symbols, tcm_tiling, threads, vectorize)
@@ -83,6 +88,8 @@ def stages() -> list[Stage]:
         Stage("threads", threads.run),                                       # forall -> threads | loop
         Stage("tcm-promote", tcm_tiling.promote, lambda o: o.tcm_tiling,     # DDR tiles -> TCM buffers
               needs="scratchpad"),
+        Stage("hvx-contract", _hvx_contract, lambda o: o.vectorize,          # Hexagon: int8 dots -> vrmpy
+              needs="hvx"),
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.

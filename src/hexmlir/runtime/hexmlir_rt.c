@@ -406,13 +406,20 @@ intptr_t hx_tcm_alloc_addr(intptr_t bytes) { return (intptr_t)hx_tcm_alloc(bytes
  * two apart by address. */
 typedef struct { char *allocated, *aligned; intptr_t offset, size, stride; } hx_memref_i8_t;
 
-void _mlir_ciface_hx_tcm_buffer(hx_memref_i8_t *out, intptr_t bytes) {
+/* The buffer's address alone (Hexagon kernels declare it `noalias align 128`, transforms/hvx.py): at least
+ * 128-byte aligned (pool granule; the heap fallback is TCM_BIG_ALIGN) and distinct from every live buffer. */
+void *hx_tcm_ptr(intptr_t bytes) {
   char *p = hx_tcm_alloc(bytes);
   if (!p) {
     void *h = NULL;
     if (posix_memalign(&h, TCM_BIG_ALIGN, bytes > 0 ? (size_t)bytes : 1) != 0) h = NULL;
     p = h;
   }
+  return p;
+}
+
+void _mlir_ciface_hx_tcm_buffer(hx_memref_i8_t *out, intptr_t bytes) {
+  char *p = hx_tcm_ptr(bytes);
   *out = (hx_memref_i8_t){p, p, 0, bytes, 1};
 }
 

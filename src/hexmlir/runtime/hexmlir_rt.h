@@ -35,6 +35,7 @@ void hx_tcm_free(void *p);
 /* Same as hx_tcm_alloc / hx_tcm_free with the address as an integer (0 on
  * failure); this is the form compiled kernels call. */
 intptr_t hx_tcm_alloc_addr(intptr_t bytes);
+void *hx_tcm_ptr(intptr_t bytes);   /* a TCM buffer's address, 128-byte aligned (heap fallback 2 KiB) */
 /* The compiler's TCM buffers use MLIR's C interface on memref<?xi8> descriptors
  * ({allocated, aligned, offset, size, stride}): _mlir_ciface_hx_tcm_buffer(desc *out, intptr_t bytes) and
  * _mlir_ciface_hx_tcm_release(desc *buf). A request the pool cannot serve is reported (stderr, tcm_failed)

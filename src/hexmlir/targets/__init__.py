@@ -33,6 +33,7 @@ class Target:
     runs_here: bool = False    # artifacts run in this process (ctypes), not on a device or simulator
     simulated: bool = False    # + a static executable for qemu-hexagon (targets/sim.py)
     fma: bool = False          # multiply-adds may be fused (the CPU's FMA units; HVX has no vector fma)
+    hvx: bool = False          # HVX instructions (vrmpy, multiply-high, ...) may be used: the hvx-contract stage
 
     @property
     def scratchpad(self) -> bool:
@@ -121,7 +122,7 @@ def hexagon_target(arch: str = "v73", *, simulate: bool = False) -> Target:
         feats += ["-hvx-qfloat", "-hvx-ieee-fp"]
     return Target("hexagon", arch, tcm, 128, threads, 32,
                   "hexagon-unknown-linux-musl", f"hexagon{arch}", tuple(feats), copy_engine=True,
-                  simulated=simulate)
+                  simulated=simulate, hvx=True)
 
 
 def npu_emu_target(arch: str = "v73", isa: str = "auto") -> Target:

@@ -93,6 +93,10 @@ def _raw_address_memrefs(module, index_bits: int) -> None:
 def to_llvm_dialect(module, cx) -> None:
     define_helpers(module)
     _raw_address_memrefs(module, cx.target.index_bits)
+    noalias = {}
+    if cx.target.hvx:
+        from . import hvx
+        noalias = hvx.noalias_positions(module)              # written arguments never overlap others
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
@@ -146,6 +150,11 @@ def to_llvm_dialect(module, cx) -> None:
     symbols.internalize(module, symbols.entry(cx.signature["name"]))
     _bool_vectors_as_bytes(module)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
+    if cx.target.hvx:
+        from . import hvx
+        hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
+        hvx.reduction_trees(module)                          # horizontal reductions: vector trees
+        hvx.noalias_args(module, noalias)
     leftovers = set()
 
     def visit(op):

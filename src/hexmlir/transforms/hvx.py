@@ -1,0 +1,601 @@
+"""Hexagon-only code generation facts the LLVM backend needs stated (the host path never calls this).
+
+TCM buffers: the kernel gets them from the runtime's pool, which hands out 128-byte granules of a mapping
+aligned to at least 2 KiB (its heap fallback is 2 KiB-aligned too, runtime/hexmlir_rt.c), and no two live
+buffers overlap. The generic `hx_tcm_buffer` wrapper (MLIR's C interface: a descriptor written through a
+pointer) hides both facts from LLVM, so on Hexagon its body calls `hx_tcm_ptr`, declared `noalias align 128`.
+LLVM then proves, not assumes, which vector accesses are 128-byte aligned (aligned `vmem` instead of `vmemu`)
+and that loads from one TCM buffer never see stores to another (so the loop can be scheduled across
+iterations); accesses it cannot prove aligned (DDR arguments, odd offsets) stay unaligned.
+"""
+from __future__ import annotations
+
+from torch_mlir import ir
+
+from ..errors import CompileError
+
+TCM_ALIGN = 128             # runtime granule; the pool's base and heap fallback are aligned at least this much
+
+
+def tcm_pointers(module, index_bits: int) -> None:
+    """Give the LLVM-dialect `hx_tcm_buffer` wrapper a body from `hx_tcm_ptr` (noalias, align 128)."""
+    wrapper = None
+    for op in module.body.operations:
+        if op.operation.name == "llvm.func" and ir.StringAttr(op.attributes["sym_name"]).value == "hx_tcm_buffer":
+            wrapper = op
+    if wrapper is None:
+        return
+    i = f"i{index_bits}"
+    st = f"!llvm.struct<(ptr, ptr, {i}, array<1 x {i}>, array<1 x {i}>)>"
+    text = f"""
+    llvm.func @hx_tcm_ptr({i}) -> (!llvm.ptr {{llvm.noalias, llvm.align = {TCM_ALIGN} : i64}})
+    llvm.func private @hx_tcm_buffer(%n: {i}) -> {st} {{
+      %p = llvm.call @hx_tcm_ptr(%n) : ({i}) -> !llvm.ptr
+      %z = llvm.mlir.constant(0 : {i}) : {i}
+      %one = llvm.mlir.constant(1 : {i}) : {i}
+      %u = llvm.mlir.poison : {st}
+      %a = llvm.insertvalue %p, %u[0] : {st}
+      %b = llvm.insertvalue %p, %a[1] : {st}
+      %c = llvm.insertvalue %z, %b[2] : {st}
+      %d = llvm.insertvalue %n, %c[3, 0] : {st}
+      %e = llvm.insertvalue %one, %d[4, 0] : {st}
+      llvm.return %e : {st}
+    }}"""
+    try:
+        new = ir.Module.parse(text)
+    except ir.MLIRError as e:
+        raise CompileError(f"hx_tcm_buffer body does not parse: {e}", stage="lower-to-llvm",
+                           op="llvm.func") from None
+    for op in list(new.body.operations):
+        op.operation.move_before(wrapper)
+    wrapper.operation.erase()
+
+
+# ---- int8 contractions through vrmpy ---------------------------------------------------------------------
+
+# vrmpy multiplies 4 adjacent bytes of each 32-bit lane with 4 bytes of the other operand and adds the four
+# products into that lane: 128 int8 MACs per instruction, accumulating in int32.
+VRMPY_VV = "llvm.hexagon.V6.vrmpybv.acc.128B"        # Vx.w += vrmpy(Vu.b, Vv.b): both operands signed bytes
+DOT_HELPER = "hx_vrmpy_rowdot"
+
+
+def _is_i8_product_sum(block) -> bool:
+    """The body is `out + extsi(a) * extsi(b)` with a, b the block's i8 arguments and out the i32 one."""
+    ops = [o.operation for o in block.operations]
+    if len(ops) != 5 or ops[-1].name != "linalg.yield":
+        return False
+    names = sorted(o.name for o in ops[:-1])
+    if names != ["arith.addi", "arith.extsi", "arith.extsi", "arith.muli"]:
+        return False
+    args = list(block.arguments)
+    i8, i32 = ir.IntegerType.get_signless(8), ir.IntegerType.get_signless(32)
+    if [a.type for a in args] != [i8, i8, i32]:
+        return False
+    ext = [o for o in ops if o.name == "arith.extsi"]
+    mul = next(o for o in ops if o.name == "arith.muli")
+    add = next(o for o in ops if o.name == "arith.addi")
+    if sorted(_arg_no(o.operands[0], block) for o in ext) != [0, 1] or any(o.results[0].type != i32 for o in ext):
+        return False
+    if any(not any(_owner(v) == e for e in ext) for v in mul.operands) or mul.operands[0] == mul.operands[1]:
+        return False
+    kinds = sorted("mul" if _owner(v) == mul else f"arg{_arg_no(v, block)}" for v in add.operands)
+    return kinds == ["arg2", "mul"] and ops[-1].operands[0] == add.results[0]
+
+
+def _arg_no(v, block):
+    for i, a in enumerate(block.arguments):
+        if v == a:
+            return i
+    return None
+
+
+def _owner(v):
+    o = v.owner
+    return o.operation if hasattr(o, "operation") else o
+
+
+def _maps(op) -> list[str]:
+    return [str(ir.AffineMapAttr(m).value) for m in ir.ArrayAttr(op.attributes["indexing_maps"])]
+
+
+def _iters(op) -> list[str]:
+    return [str(a).split("<")[-1].rstrip(">") for a in ir.ArrayAttr(op.attributes["iterator_types"])]
+
+
+def _unit_inner_stride(t) -> bool:
+    if not isinstance(t, ir.MemRefType):
+        return False
+    strides, _ = ir.MemRefType(t).get_strides_and_offset()
+    return strides[-1] == 1
+
+
+def _dot_helper_text(space: str, zero_init: bool = False) -> str:
+    sp = f", {space}" if space else ""
+    a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
+    y = f"memref<?xi32, strided<[?], offset: ?>{sp}>"
+    IOTA128 = ", ".join(map(str, range(128)))          # noqa: N806  (lane numbers; rem < 128 fits in i8)
+    return f"""
+func.func private @{DOT_HELPER}(%a: {a}, %b: {a}, %y: {y})
+    attributes {{llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]}} {{
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %c256 = arith.constant 256 : index
+  %z8 = arith.constant 0 : i8
+  %zero = arith.constant dense<0> : vector<32xi32>
+  %m = memref.dim %a, %c0 : {a}
+  %k = memref.dim %a, %c1 : {a}
+  %k256 = arith.muli %c256, %c256 : index
+  %kq2 = arith.divui %k, %c256 : index
+  %k2 = arith.muli %kq2, %c256 : index
+  %kq1 = arith.divui %k, %c128 : index
+  %k1 = arith.muli %kq1, %c128 : index
+  %rem = arith.subi %k, %k1 : index
+  %has_tail = arith.cmpi ne, %rem, %c0 : index
+  scf.for %i = %c0 to %m step %c1 {{
+    // two accumulators: consecutive vrmpy.acc into one register would wait on each other
+    %p:2 = scf.for %j = %c0 to %k2 step %c256 iter_args(%s0 = %zero, %s1 = %zero) -> (vector<32xi32>, vector<32xi32>) {{
+      %j1 = arith.addi %j, %c128 : index
+      %a0 = vector.load %a[%i, %j] : {a}, vector<128xi8>
+      %b0 = vector.load %b[%i, %j] : {a}, vector<128xi8>
+      %a1 = vector.load %a[%i, %j1] : {a}, vector<128xi8>
+      %b1 = vector.load %b[%i, %j1] : {a}, vector<128xi8>
+      %a0w = vector.bitcast %a0 : vector<128xi8> to vector<32xi32>
+      %b0w = vector.bitcast %b0 : vector<128xi8> to vector<32xi32>
+      %a1w = vector.bitcast %a1 : vector<128xi8> to vector<32xi32>
+      %b1w = vector.bitcast %b1 : vector<128xi8> to vector<32xi32>
+      %t0 = llvm.call_intrinsic "{VRMPY_VV}"(%s0, %a0w, %b0w) : (vector<32xi32>, vector<32xi32>, vector<32xi32>) -> vector<32xi32>
+      %t1 = llvm.call_intrinsic "{VRMPY_VV}"(%s1, %a1w, %b1w) : (vector<32xi32>, vector<32xi32>, vector<32xi32>) -> vector<32xi32>
+      scf.yield %t0, %t1 : vector<32xi32>, vector<32xi32>
+    }}
+    %q = scf.for %j = %k2 to %k1 step %c128 iter_args(%s0 = %p#0) -> (vector<32xi32>) {{
+      %a0 = vector.load %a[%i, %j] : {a}, vector<128xi8>
+      %b0 = vector.load %b[%i, %j] : {a}, vector<128xi8>
+      %a0w = vector.bitcast %a0 : vector<128xi8> to vector<32xi32>
+      %b0w = vector.bitcast %b0 : vector<128xi8> to vector<32xi32>
+      %t0 = llvm.call_intrinsic "{VRMPY_VV}"(%s0, %a0w, %b0w) : (vector<32xi32>, vector<32xi32>, vector<32xi32>) -> vector<32xi32>
+      scf.yield %t0 : vector<32xi32>
+    }}
+    // the last partial vector: masked loads (zeros past the row's end), never a read past it
+    %r = scf.if %has_tail -> (vector<32xi32>) {{
+      %lanes = arith.constant dense<[{IOTA128}]> : vector<128xi8>
+      %rem8 = arith.index_cast %rem : index to i8
+      %remv = vector.broadcast %rem8 : i8 to vector<128xi8>
+      %mask = arith.cmpi slt, %lanes, %remv : vector<128xi8>
+      %pad = arith.constant dense<0> : vector<128xi8>
+      %a0 = vector.maskedload %a[%i, %k1], %mask, %pad : {a}, vector<128xi1>, vector<128xi8> into vector<128xi8>
+      %b0 = vector.maskedload %b[%i, %k1], %mask, %pad : {a}, vector<128xi1>, vector<128xi8> into vector<128xi8>
+      %a0w = vector.bitcast %a0 : vector<128xi8> to vector<32xi32>
+      %b0w = vector.bitcast %b0 : vector<128xi8> to vector<32xi32>
+      %t0 = llvm.call_intrinsic "{VRMPY_VV}"(%q, %a0w, %b0w) : (vector<32xi32>, vector<32xi32>, vector<32xi32>) -> vector<32xi32>
+      scf.yield %t0 : vector<32xi32>
+    }} else {{
+      scf.yield %q : vector<32xi32>
+    }}
+    %both = arith.addi %r, %p#1 : vector<32xi32>
+    %y0 = memref.load %y[%i] : {y}
+    %s = vector.reduction <add>, %both, %y0 : vector<32xi32> into i32
+    memref.store %s, %y[%i] : {y}
+  }}
+  return
+}}"""
+
+
+def _space_text(t) -> str:
+    ms = ir.MemRefType(t).memory_space
+    return "" if ms is None else str(ir.IntegerAttr(ms).value)
+
+
+_CONTRACTIONS = {
+    (("parallel", "reduction"), ("(d0, d1) -> (d0, d1)", "(d0, d1) -> (d0, d1)", "(d0, d1) -> (d0)")): "dot",
+    (("parallel", "parallel", "reduction"),
+     ("(d0, d1, d2) -> (d0, d2)", "(d0, d1, d2) -> (d2, d1)", "(d0, d1, d2) -> (d0, d1)")): "matmul",
+}
+
+
+def contract(module, cx) -> int:
+    """Hexagon: int8 row dot products (`y[i] += sum_j ext(a[i, j]) * ext(b[i, j])`) and int8 matmuls
+    (`C[i, j] += sum_k ext(A[i, k]) * ext(B[k, j])`) become vrmpy loops (a private helper per memory space,
+    inlined by LLVM). Returns how many ops were rewritten."""
+    from torch_mlir.dialects import func, memref
+
+    from ..ir import ops_named
+    if not cx.target.hvx:
+        return 0
+    n = requantize(module) + narrowing_lanes(module, cx)
+    helpers = {}
+    for op in ops_named(module.operation, "linalg.generic"):
+        ins, outs = list(op.operands)[:2], list(op.operands)[2:]
+        if len(op.operands) != 3 or not all(isinstance(v.type, ir.MemRefType) for v in op.operands):
+            continue
+        kind = _CONTRACTIONS.get((tuple(_iters(op)), tuple(_maps(op))))
+        if kind is None or not all(_unit_inner_stride(v.type) for v in (ins if kind == "dot" else op.operands)):
+            continue
+        spaces = {_space_text(v.type) for v in op.operands}
+        if len(spaces) != 1 or not _is_i8_product_sum(op.regions[0].blocks[0]):
+            continue
+        space = spaces.pop()
+        base, text = (DOT_HELPER, _dot_helper_text) if kind == "dot" else (MATMUL_HELPER, _matmul_helper_text)
+        fill = _zero_fill_before(op) if kind == "matmul" else None
+        name = f"{base}{space}" + ("_zero" if fill is not None else "")
+        if name not in helpers:
+            src = text(space, zero_init=True) if fill is not None else text(space)
+            helper = ir.Module.parse(src.replace(f"@{base}(", f"@{name}("))
+            fn = list(helper.body.operations)[0]
+            fn.operation.move_before(list(module.body.operations)[0])
+            helpers[name] = fn
+        fty = helpers[name].type
+        with ir.InsertionPoint(op), op.location:
+            args = [memref.cast(t, v) for t, v in zip(fty.inputs, op.operands)]
+            func.CallOp([], ir.FlatSymbolRefAttr.get(name), args)
+        op.erase()
+        if fill is not None:
+            fill.erase()
+        n += 1
+    return n
+
+
+def _zero_fill_before(op):
+    """The op right before `op` when it only writes zeros into `op`'s output (the matmul then starts from
+    zero accumulators instead of reading C; LLVM turned that fill into scalar memset calls)."""
+    ops = [o.operation for o in op.operation.block.operations]
+    i = next(k for k, o in enumerate(ops) if o == op.operation)
+    if i == 0:
+        return None
+    prev = ops[i - 1]
+    if prev.name != "linalg.generic" or len(prev.operands) != 1 or prev.operands[0] != op.operands[2]:
+        return None
+    body = [o.operation for o in prev.regions[0].blocks[0].operations]
+    if len(body) != 1 or body[0].name != "linalg.yield" or _const_int(body[0].operands[0]) != 0:
+        return None
+    if any(i != "parallel" for i in _iters(prev)):
+        return None
+    return prev
+
+
+MATMUL_HELPER = "hx_vrmpy_matmul"
+MM_ROWS = 4                 # rows of A per register block: 4 accumulators (128 columns) per row
+
+
+def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False) -> str:
+    """C[m, n] += sum_k A[m, k] * B[k, n] (int8 -> int32) by vrmpy, 128 columns x `rows` rows at a time.
+
+    Per step of 4 k: 4 rows of B (128 bytes each) are interleaved into 4 vectors whose 32-bit lane i holds
+    B[k..k+3, n0 + i] (two byte and two halfword shuffles); each row of A contributes its 4 bytes A[m, k..k+3]
+    splat over the lanes, and one vrmpy per 32 columns adds the four products into C's lane. Tails: columns
+    past N are masked (loads padded with zeros, stores masked); k past K reads zeros; rows past the last
+    full block run one at a time. zero_init: C is not read (the zero fill before it was dropped)."""
+    sp = f", {space}" if space else ""
+    a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
+    c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
+    v8, v32 = "vector<128xi8>", "vector<32xi32>"
+    vr = f"({v32}, {v32}, {v32}) -> {v32}"
+    iota8 = ", ".join(map(str, range(128)))
+    iota32 = ", ".join(map(str, range(32)))
+    pair = ", ".join(f"{i}, {128 + i}" for i in range(128))
+    quads = [", ".join(f"{2 * i}, {2 * i + 1}, {256 + 2 * i}, {256 + 2 * i + 1}" for i in range(32 * s, 32 * s + 32))
+             for s in range(4)]
+    out = []
+    uid = [0]
+
+    def fresh(p):
+        uid[0] += 1
+        return f"%{p}{uid[0]}"
+
+    def block(nrows: int, masked: bool, m0: str) -> list[str]:
+        L = []
+        rowv = []
+        for r in range(nrows):
+            mr = fresh("m")
+            L.append(f"{mr} = arith.addi {m0}, %c{r} : index" if r else f"{mr} = arith.addi {m0}, %c0 : index")
+            rowv.append(mr)
+        accs = []
+        for r in range(nrows):
+            for s in range(4):
+                v, col = fresh("acc"), fresh("col")
+                L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
+                if zero_init:
+                    L.append(f"{v} = arith.addi %z32, %z32 : {v32}")      # folds to the zero constant
+                elif masked:
+                    L.append(f"{v} = vector.maskedload %C[{rowv[r]}, {col}], %cm{s}, %z32 : {c}, vector<32xi1>, {v32} into {v32}")
+                else:
+                    L.append(f"{v} = vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
+                accs.append(v)
+
+        def step(k: str, tail: bool, accs_in: list[str]) -> tuple[list[str], list[str]]:
+            S = []
+            bs = []
+            for j in range(4):
+                kj, bj = fresh("k"), fresh("b")
+                S.append(f"{kj} = arith.addi {k}, %c{j} : index")
+                load = (f"vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}" if masked
+                        else f"vector.load %B[{kj}, %n0] : {a}, {v8}")
+                if tail:
+                    inb = fresh("in")
+                    S += [f"{inb} = arith.cmpi slt, {kj}, %K : index",
+                          f"{bj} = scf.if {inb} -> ({v8}) {{",
+                          f"  %t{bj[1:]} = {load}", f"  scf.yield %t{bj[1:]} : {v8}",
+                          f"}} else {{", f"  scf.yield %z8 : {v8}", "}"]
+                else:
+                    S.append(f"{bj} = {load}")
+                bs.append(bj)
+            p01, p23 = fresh("p"), fresh("p")
+            S += [f"{p01} = vector.shuffle {bs[0]}, {bs[1]} [{pair}] : {v8}, {v8}",
+                  f"{p23} = vector.shuffle {bs[2]}, {bs[3]} [{pair}] : {v8}, {v8}"]
+            pw = []
+            for s in range(4):
+                q, w = fresh("q"), fresh("w")
+                S += [f"{q} = vector.shuffle {p01}, {p23} [{quads[s]}] : vector<256xi8>, vector<256xi8>",
+                      f"{w} = vector.bitcast {q} : {v8} to {v32}"]
+                pw.append(w)
+            outs = []
+            for r in range(nrows):
+                av, a1, ae, spl = fresh("a"), fresh("a"), fresh("a"), fresh("s")
+                if tail:
+                    S.append(f"{av} = vector.maskedload %A[{rowv[r]}, {k}], %km, %z4 : {a}, vector<4xi1>, vector<4xi8> into vector<4xi8>")
+                else:
+                    S.append(f"{av} = vector.load %A[{rowv[r]}, {k}] : {a}, vector<4xi8>")
+                S += [f"{a1} = vector.bitcast {av} : vector<4xi8> to vector<1xi32>",
+                      f"{ae} = vector.extract {a1}[0] : i32 from vector<1xi32>",
+                      f"{spl} = vector.broadcast {ae} : i32 to {v32}"]
+                for s in range(4):
+                    t = fresh("t")
+                    S.append(f'{t} = llvm.call_intrinsic "{VRMPY_VV}"({accs_in[4 * r + s]}, {pw[s]}, {spl}) : {vr}')
+                    outs.append(t)
+            return S, outs
+
+        n = len(accs)
+        tys = ", ".join([v32] * n)
+        kl = fresh("kl")
+        body, res = step("%kk", False, [f"%i{kl[1:]}_{i}" for i in range(n)])
+        iters = ", ".join(f"%i{kl[1:]}_{i} = {accs[i]}" for i in range(n))
+        L.append(f"{kl}:{n} = scf.for %kk = %c0 to %K4 step %c4 iter_args({iters}) -> ({tys}) {{")
+        L += ["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"]
+        tl = fresh("tl")
+        tbody, tres = step("%K4", True, [f"{kl}#{i}" for i in range(n)])
+        L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
+        L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
+                                           f"  scf.yield {', '.join(f'{kl}#{i}' for i in range(n))} : {tys}", "}"]
+        for r in range(nrows):
+            for s in range(4):
+                col = fresh("col")
+                L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
+                v = f"{tl}#{4 * r + s}"
+                if masked:
+                    L.append(f"vector.maskedstore %C[{rowv[r]}, {col}], %cm{s}, {v} : {c}, vector<32xi1>, {v32}")
+                else:
+                    L.append(f"vector.store {v}, %C[{rowv[r]}, {col}] : {c}, {v32}")
+        return L
+
+    def cols(masked: bool) -> list[str]:
+        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
+        L += ["scf.for %m1 = %MR to %M step %c1 {"]
+        L += ["  " + x for x in block(1, masked, "%m1")] + ["}"]
+        return L
+
+    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 3, 4, 128, rows, *range(0, 128, 32), *range(rows)}))
+    out = [f"func.func private @{MATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
+           '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
+           consts,
+           f"  %z8 = arith.constant dense<0> : {v8}",
+           f"  %z32 = arith.constant dense<0> : {v32}",
+           "  %z4 = arith.constant dense<0> : vector<4xi8>",
+           f"  %iota8 = arith.constant dense<[{iota8}]> : {v8}",
+           f"  %iota32 = arith.constant dense<[{iota32}]> : vector<32xi32>",
+           "  %iota4 = arith.constant dense<[0, 1, 2, 3]> : vector<4xi8>",
+           f"  %M = memref.dim %A, %c0 : {a}",
+           f"  %K = memref.dim %A, %c1 : {a}",
+           f"  %N = memref.dim %B, %c1 : {a}",
+           "  %kq = arith.divui %K, %c4 : index",
+           "  %K4 = arith.muli %kq, %c4 : index",
+           "  %krem = arith.subi %K, %K4 : index",
+           "  %has_ktail = arith.cmpi ne, %krem, %c0 : index",
+           "  %krem8 = arith.index_cast %krem : index to i8",
+           "  %kremv = vector.broadcast %krem8 : i8 to vector<4xi8>",
+           "  %km = arith.cmpi slt, %iota4, %kremv : vector<4xi8>",
+           f"  %mq = arith.divui %M, %c{rows} : index",
+           f"  %MR = arith.muli %mq, %c{rows} : index",
+           "  scf.for %n0 = %c0 to %N step %c128 {",
+           "    %nrem = arith.subi %N, %n0 : index",
+           "    %full = arith.cmpi sge, %nrem, %c128 : index",
+           "    scf.if %full {"]
+    out += ["      " + x for x in cols(False)]
+    out += ["    } else {",
+            # nrem < 128 here: lane i of a B row is valid when i < nrem; C's 32-lane block s when i < nrem - 32 s
+            "      %nrem8 = arith.index_cast %nrem : index to i8",
+            f"      %nremv = vector.broadcast %nrem8 : i8 to {v8}",
+            f"      %bm = arith.cmpi slt, %iota8, %nremv : {v8}",
+            "      %nrem32 = arith.index_cast %nrem : index to i32"]
+    for s in range(4):
+        out += [f"      %off{s} = arith.constant {32 * s} : i32",
+                f"      %lim{s} = arith.subi %nrem32, %off{s} : i32",
+                f"      %limv{s} = vector.broadcast %lim{s} : i32 to vector<32xi32>",
+                f"      %cm{s} = arith.cmpi slt, %iota32, %limv{s} : vector<32xi32>"]
+    out += ["      " + x for x in cols(True)]
+    out += ["    }", "  }", "  return", "}"]
+    return "\n".join(out)
+
+
+# ---- requantize: the 64-bit rounding multiply as a 32-bit multiply-high ------------------------------------
+
+def _const_int(v):
+    o = _owner(v)
+    if getattr(o, "name", None) != "arith.constant":
+        return None
+    try:
+        return ir.IntegerAttr(o.attributes["value"]).value
+    except (ValueError, TypeError):
+        return None
+
+
+def requantize(module) -> int:
+    """`trunci((extsi(x : i32) * M + 2^(31+s)) >> (32+s))` with M an i32 constant and s >= 1 is exactly
+    `(mulhi(x, M) + 2^(s-1)) >> s` in 32 bits: with x*M = hi*2^32 + lo (0 <= lo < 2^32), the rounding constant
+    is 2^(s-1) * 2^32, so the shifted sum is floor((hi + 2^(s-1) + lo/2^32) / 2^s) and lo/2^32 < 1 never
+    crosses a multiple of 2^s; |hi| < 2^30 leaves no overflow. HVX has the 32x32 multiply-high (vmpye/vmpyo);
+    64-bit lanes it has not, so the i64 chain ran mostly as scalar code."""
+    from ..ir import ops_named
+    i32, i64 = ir.IntegerType.get_signless(32), ir.IntegerType.get_signless(64)
+    n = 0
+    for tr in ops_named(module.operation, "arith.trunci"):
+        if tr.operands[0].type != i64 or tr.results[0].type != i32:
+            continue
+        sh = _owner(tr.operands[0])
+        if getattr(sh, "name", None) != "arith.shrsi" or _const_int(sh.operands[1]) is None:
+            continue
+        add = _owner(sh.operands[0])
+        if getattr(add, "name", None) != "arith.addi":
+            continue
+        s = _const_int(sh.operands[1]) - 32
+        mul, rnd = None, None
+        for a, b in ((0, 1), (1, 0)):
+            if getattr(_owner(add.operands[a]), "name", None) == "arith.muli" and _const_int(add.operands[b]) is not None:
+                mul, rnd = _owner(add.operands[a]), _const_int(add.operands[b])
+        if mul is None or not 1 <= s <= 30 or rnd != 1 << (31 + s):
+            continue
+        x, m = None, None
+        for a, b in ((0, 1), (1, 0)):
+            ext = _owner(mul.operands[a])
+            if getattr(ext, "name", None) == "arith.extsi" and ext.operands[0].type == i32 \
+                    and _const_int(mul.operands[b]) is not None:
+                x, m = ext.operands[0], _const_int(mul.operands[b])
+        if x is None or not -(1 << 31) <= m < (1 << 31):
+            continue
+        from torch_mlir.dialects import arith
+        with ir.InsertionPoint(tr), tr.location:
+            mc = arith.ConstantOp(i32, m).result
+            hi = arith.MulSIExtendedOp(x, mc).results[1]
+            r = arith.AddIOp(hi, arith.ConstantOp(i32, 1 << (s - 1)).result).result
+            q = arith.ShRSIOp(r, arith.ConstantOp(i32, s).result).result
+        tr.results[0].replace_all_uses_with(q)
+        tr.erase()
+        for dead in (sh, add, mul, _owner(mul.operands[0]), _owner(mul.operands[1])):
+            if getattr(dead, "name", None) != "arith.constant" and not list(dead.results[0].uses):
+                dead.erase()
+        n += 1
+    return n
+
+
+def narrowing_lanes(module, cx) -> int:
+    """Elementwise ops that narrow (e.g. i32 in, i8 out) step by a full vector of their narrowest element:
+    128 int8 results are 4 i32 vectors packed into one by HVX's vpack, then one aligned store. The plan's
+    lanes follow the widest element (32 lanes of i32), which leaves 32 bytes per step: LLVM then narrows
+    through memory with scalar vtrunehb."""
+    from ..ir import ops_named
+    from ..plan import op_id
+    n = 0
+    for op in ops_named(module.operation, "linalg.generic"):
+        pid = op_id(op)
+        p = cx.plan.ops.get(pid) if pid is not None and cx.plan is not None else None
+        if p is None or not p.vec_tile or any(i != "parallel" for i in _iters(op)):
+            continue
+        widths = [ir.ShapedType(v.type).element_type for v in op.operands if isinstance(v.type, ir.MemRefType)]
+        if not widths or not all(isinstance(t, ir.IntegerType) for t in widths):
+            continue
+        bits = [ir.IntegerType(t).width for t in widths]
+        if bits[-1] >= max(bits) or bits[-1] % 8:
+            continue
+        lanes = cx.target.vector_bytes * 8 // bits[-1]
+        if p.vec_tile[-1] and p.vec_tile[-1] < lanes:
+            p.vec_tile[-1] = lanes
+            n += 1
+    return n
+
+
+# ---- horizontal reductions as HVX trees -------------------------------------------------------------------
+
+_MINMAX = {"llvm.intr.vector.reduce.fmaximum": "llvm.intr.maximum", "llvm.intr.vector.reduce.fminimum": "llvm.intr.minimum"}
+
+
+def reduction_trees(module) -> int:
+    """One horizontal reduction per row (after the vector accumulator loop) as log2(lanes) whole-vector
+    steps (rotate by half, combine) instead of a serial chain of scalar ops on a spilled vector.
+
+    fmaximum/fminimum (NaN-propagating) are associative and commutative, so the tree gives the same value;
+    LLVM has no HVX expansion for their reduction intrinsics and went scalar. The float sum is marked
+    `reassoc`, which LLVM expands as the same kind of tree: the accumulation before it already sums
+    lane-wise partial sums, so the order was never the sequential one."""
+    from ..ir import walk
+    found = []
+    walk(module.operation, lambda o: found.append(o) if o.name in _MINMAX or
+         o.name == "llvm.intr.vector.reduce.fadd" else None)
+    n = 0
+    for op in found:
+        if op.name == "llvm.intr.vector.reduce.fadd":
+            op.attributes["fastmathFlags"] = ir.Attribute.parse("#llvm.fastmath<reassoc>")
+            n += 1
+            continue
+        v = op.operands[0]
+        lanes = ir.VectorType(v.type).shape[0]
+        if lanes & (lanes - 1) or len(ir.VectorType(v.type).shape) != 1:
+            continue
+        with ir.InsertionPoint(op), op.location:
+            half = lanes // 2
+            while half:
+                mask = ir.DenseI32ArrayAttr.get([(i + half) % lanes for i in range(lanes)])
+                rot = ir.Operation.create("llvm.shufflevector", results=[v.type], operands=[v, v],
+                                          attributes={"mask": mask}).results[0]
+                v = ir.Operation.create(_MINMAX[op.name], results=[v.type], operands=[v, rot]).results[0]
+                half //= 2
+            i32 = ir.IntegerType.get_signless(32)
+            zero = ir.Operation.create("llvm.mlir.constant", results=[i32],
+                                       attributes={"value": ir.IntegerAttr.get(i32, 0)}).results[0]
+            s = ir.Operation.create("llvm.extractelement", results=[op.results[0].type], operands=[v, zero])
+        op.results[0].replace_all_uses_with(s.results[0])
+        op.erase()
+        n += 1
+    return n
+
+
+# ---- kernel arguments -------------------------------------------------------------------------------------
+
+def noalias_positions(module) -> dict:
+    """Where the data pointers of a Linalg kernel's memref arguments will be in its LLVM function (each memref
+    becomes allocated pointer, aligned pointer, offset, sizes, strides): {function name: [positions]}.
+    The artifact guarantees that no argument the kernel writes overlaps another argument: `Kernel.__call__`
+    runs on fresh copies of the written ones, `Kernel.run` refuses overlapping arrays (artifact.py), and the
+    simulation harness allocates each buffer apart. Arguments that are only read may alias each other
+    (noalias only orders accesses against writes). Triton grid kernels are left alone: a Triton program may
+    load and store through one pointer argument, in place."""
+    from ..ir import funcs
+    from ..pipeline import is_grid
+    if is_grid(module):
+        return {}
+    out = {}
+    for f in funcs(module):
+        if "sym_visibility" in f.attributes or not len(f.regions[0].blocks):
+            continue
+        pos, k = [], 0
+        for a in f.regions[0].blocks[0].arguments:
+            if isinstance(a.type, ir.MemRefType):
+                pos.append(k + 1)                      # the aligned pointer: the one every access uses
+                k += 3 + 2 * ir.MemRefType(a.type).rank
+            else:
+                k += 1
+        out[ir.StringAttr(f.attributes["sym_name"]).value] = pos
+    return out
+
+
+def noalias_args(module, positions: dict) -> int:
+    """Put `llvm.noalias` on the data pointers found by `noalias_positions` (LLVM-dialect functions)."""
+    n = 0
+    for op in module.body.operations:
+        if op.operation.name != "llvm.func":
+            continue
+        name = ir.StringAttr(op.attributes["sym_name"]).value
+        if name not in positions:
+            continue
+        nargs = len(op.regions[0].blocks[0].arguments) if len(op.regions[0].blocks) else 0
+        if not positions[name] or max(positions[name]) >= nargs:
+            continue
+        old = ir.ArrayAttr(op.attributes["arg_attrs"]) if "arg_attrs" in op.attributes else None
+        attrs = []
+        for i in range(nargs):
+            d = {na.name: na.attr for na in ir.DictAttr(old[i])} if old is not None else {}
+            if i in positions[name]:
+                d["llvm.noalias"] = ir.UnitAttr.get()
+                n += 1
+            attrs.append(ir.DictAttr.get(d))
+        op.attributes["arg_attrs"] = ir.ArrayAttr.get(attrs)
+    return n

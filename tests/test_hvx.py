@@ -1,0 +1,194 @@
+"""Hexagon code quality (issue 15): what the HVX backend is told and what it emits.
+
+Static checks read the assembly of a `hexagon` (HVX float) build; correctness runs the `hexagon-sim`
+build under qemu-hexagon against NumPy on shapes that are not multiples of the vector or the tile.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch_mlir")
+
+import hexmlir  # noqa: E402
+from hexmlir import Options  # noqa: E402
+from hexmlir.kernels import linalg_suite as ls  # noqa: E402
+
+from conftest import current_seed  # noqa: E402
+
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-hexagon") is None, reason="qemu-hexagon not installed")
+
+
+def _asm(kernel, tmp_path, **kw) -> str:
+    out = tmp_path / "k.s"
+    hexmlir.compile(kernel.mlir, Options(target="hexagon", multithread=False, **kw), emit="asm", output=str(out))
+    return out.read_text()
+
+
+def _sim_check(kernel, rng, **kw):
+    ins = kernel.random_inputs(rng)
+    k = hexmlir.compile(kernel.mlir, Options(target="hexagon-sim", **kw))
+    got = k(*ins)
+    got = got if isinstance(got, tuple) else (got,)
+    for g, r in zip(got, kernel.reference(*ins)):
+        np.testing.assert_array_equal(g, r, err_msg=f"seed {current_seed()}")
+    return k
+
+
+# ---- 1. TCM buffers: aligned vector accesses, no false dependences between buffers -------------------------
+
+def test_tcm_vector_add_uses_aligned_vmem(tmp_path):
+    """Every access of the TCM-staged vector add is to a 128-byte aligned TCM address: aligned vmem only."""
+    s = _asm(ls.vector_add(65536), tmp_path)
+    assert len(re.findall(r"\bvmem\(", s)) >= 3, s
+    assert "vmemu" not in s
+
+
+def test_ddr_accesses_claim_no_alignment(tmp_path):
+    """Without TCM staging the kernel reads its arguments in DDR, whose alignment the caller decides: the IR
+    states element alignment only (LLVM may still realign loads itself: aligned blocks + valign)."""
+    out = tmp_path / "k.ll"
+    hexmlir.compile(ls.vector_add(65536).mlir, Options(target="hexagon", multithread=False, tcm_tiling=False,
+                                                       dma=False, double_buffer=False), emit="llvm", output=str(out))
+    ll = out.read_text()
+    acc = re.findall(r"(?:load|store) <32 x float>.*align (\d+)", ll)
+    assert acc and set(acc) == {"4"}, acc
+    s = _asm(ls.vector_add(65536), tmp_path, tcm_tiling=False, dma=False, double_buffer=False)
+    assert "vmemu" in s                                  # the stores, at least, stay unaligned
+
+
+@needs_qemu
+@pytest.mark.parametrize("n", [1037, 65536 + 97])
+def test_qemu_int_add_tcm_aligned_matches_numpy(n, rng):
+    _sim_check(ls.int_add(n, "int32"), rng)
+
+
+@needs_qemu
+def test_qemu_int8_add_sat_odd_matches_numpy(rng):
+    _sim_check(ls.int_add_sat(1000, "int8"), rng)
+
+
+# ---- 2. int8 contractions through vrmpy ------------------------------------------------------------------
+
+def test_int8_row_dot_uses_vrmpy(tmp_path):
+    """Row dots of int8 become vrmpy (128 MACs per instruction), no lane inserts of scalar products."""
+    s = _asm(ls.int8_dot(64, 1024), tmp_path)
+    assert re.search(r"\.w \+= vrmpy\(v\d+\.b,v\d+\.b\)", s), s
+    assert "vinsert" not in s
+
+
+@needs_qemu
+@pytest.mark.parametrize("m,k", [(33, 70), (13, 203), (5, 1024), (3, 1031), (2, 384)])
+def test_qemu_int8_row_dot_vrmpy_matches_numpy(m, k, rng):
+    k_ = _sim_check(ls.int8_dot(m, k), rng)
+    assert k_.meta["simulator"]
+
+
+@needs_qemu
+def test_qemu_int8_row_dot_vrmpy_no_tcm(rng):
+    """The same through DDR (no TCM staging): unaligned rows, tails at the end of the arguments."""
+    _sim_check(ls.int8_dot(7, 333), rng, tcm_tiling=False, dma=False, double_buffer=False)
+
+
+def test_int8_matmul_uses_vrmpy(tmp_path):
+    s = _asm(ls.int8_matmul(64, 64, 64), tmp_path)
+    assert re.search(r"\.w \+= vrmpy\(v\d+\.b,v\d+\.b\)", s), s
+
+
+@needs_qemu
+@pytest.mark.parametrize("m,n,k", [(33, 45, 70), (13, 45, 29), (4, 128, 8), (3, 130, 5), (64, 64, 64), (1, 1, 1)])
+def test_qemu_int8_matmul_vrmpy_matches_numpy(m, n, k, rng):
+    _sim_check(ls.int8_matmul(m, n, k), rng)
+
+
+@needs_qemu
+def test_qemu_int8_matmul_vrmpy_no_tcm(rng):
+    _sim_check(ls.int8_matmul(9, 37, 23), rng, tcm_tiling=False, dma=False, double_buffer=False)
+
+
+# ---- 3. requantize i32 -> i8: 32-bit multiply-high and HVX narrowing -----------------------------------------
+
+def test_requantize_multiply_high_and_packed_narrowing(tmp_path):
+    """No 64-bit lanes (vmpye/vmpyo multiply-high) and no narrowing through scalar registers (vtrunehb)."""
+    s = _asm(ls.requantize(65536), tmp_path)
+    loop = s[s.index("vmpyo"):]
+    loop = loop[:re.search(r"endloop|jump(:\w+)? \.LBB", loop).start()]      # the vector loop's body
+    assert "vpacke" in loop and "vtrunehb" not in loop and "memw" not in loop, loop
+
+
+@needs_qemu
+@pytest.mark.parametrize("n,mult,shift,zp", [(1037, 1518500250, 7, -3), (1000, 1, 1, 0), (333, 2**31 - 1, 30, 127),
+                                              (129, 1073741824, 1, -128), (517, 987654321, 0, 5)])
+def test_qemu_requantize_matches_numpy(n, mult, shift, zp, rng):
+    """Shifts 1..30 take the 32-bit form (shift 0 keeps the 64-bit one); inputs cover the whole int32 range."""
+    kern = ls.requantize(n, mult, shift, zp)
+    ins = [rng.integers(-2**31, 2**31, size=n, dtype=np.int64).astype(np.int32)]
+    ins[0][:4] = [-2**31, 2**31 - 1, 0, -1]
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    np.testing.assert_array_equal(k(*ins), kern.reference(*ins)[0], err_msg=f"seed {current_seed()}")
+
+
+# ---- 4. horizontal reductions as vector trees ---------------------------------------------------------------
+
+def test_row_reductions_are_vector_trees(tmp_path):
+    """One row's horizontal sum/max is a tree of whole-vector steps: at most the final combine with the
+    accumulator's start value stays scalar (it was 32 scalar sfadd / a NaN-aware sfmax chain per vector)."""
+    rms = _asm(ls.rmsnorm(64, 1024), tmp_path)
+    assert len(re.findall(r"\bsfadd\b", rms)) <= 2, rms
+    sm = _asm(ls.softmax_rows(64, 1024), tmp_path)
+    assert len(re.findall(r"\bsfmax\b", sm)) <= 1 and len(re.findall(r"\bsfadd\b", sm)) <= 2, sm
+
+
+@needs_qemu
+def test_qemu_softmax_tree_max_propagates_nan_and_matches_numpy(rng):
+    """The max tree under qemu (scalar float lanes in the simulation build): odd row length, a NaN row,
+    a row with -inf entries, a row of equal values."""
+    kern = ls.softmax_rows(9, 1000)
+    x = rng.standard_normal((9, 1000)).astype(np.float32) * 4
+    x[2, 517] = np.nan
+    x[4, ::3] = -np.inf
+    x[6, :] = 1.5
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    got = k(x)
+    ref = kern.reference(x)[0]
+    assert np.isnan(got[2]).all()
+    np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-7, equal_nan=True, err_msg=f"seed {current_seed()}")
+
+
+@needs_qemu
+def test_qemu_rmsnorm_tree_sum_matches_numpy(rng):
+    kern = ls.rmsnorm(17, 333)
+    ins = kern.random_inputs(rng)
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    np.testing.assert_allclose(k(*ins), kern.reference(*ins)[0], rtol=2e-5, atol=1e-6,
+                               err_msg=f"seed {current_seed()}")
+
+
+# ---- kernel arguments: noalias, and the artifact keeps it true ----------------------------------------------
+
+def test_kernel_data_pointers_are_noalias(tmp_path):
+    """The aligned (data) pointer of each memref argument is noalias; DDR loops then schedule loads ahead
+    of earlier stores (vector add from DDR: 82 -> 54 packets per 16 vectors)."""
+    out = tmp_path / "k.ll"
+    hexmlir.compile(ls.vector_add(1000).mlir, Options.all_off(target="hexagon", vectorize=True), emit="llvm",
+                    output=str(out))
+    head = next(ln for ln in out.read_text().splitlines() if ln.startswith("define void @vector_add("))
+    assert head.count("ptr noalias") == 3 and head.count("ptr %") == 3, head
+
+
+@needs_qemu
+def test_run_refuses_written_argument_overlapping_another(rng):
+    """In place through Kernel.run would break the noalias promise: refused with a clear error; calling the
+    kernel (which copies what it writes) and read-only aliasing stay fine."""
+    from hexmlir.errors import HexmlirError
+    k = hexmlir.compile(ls.int_add(1037, "int32").mlir, Options(target="hexagon-sim", multithread=False))
+    a = rng.integers(-1000, 1000, 1037, dtype=np.int32)
+    with pytest.raises(HexmlirError, match="overlaps argument"):
+        k.run([a, a.copy(), a])
+    out = np.empty_like(a)
+    k.run([a, a, out])                                   # two reads of one array: allowed
+    np.testing.assert_array_equal(out, a + a, err_msg=f"seed {current_seed()}")
+    np.testing.assert_array_equal(k(a, a), a + a)
