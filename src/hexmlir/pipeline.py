@@ -61,7 +61,7 @@ def _hoist_program_buffers(module, cx):
 
 def _fast_math(module, cx):
     from .transforms import fast_math
-    fast_math.run(module)
+    fast_math.run(module, native_div=cx.target.native_div)
 
 
 def _hvx_contract(module, cx):

@@ -34,6 +34,8 @@ class Target:
     simulated: bool = False    # + a static executable for qemu-hexagon (targets/sim.py)
     fma: bool = False          # multiply-adds may be fused (the CPU's FMA units; HVX has no vector fma)
     hvx: bool = False          # HVX instructions (vrmpy, multiply-high, ...) may be used: the hvx-contract stage
+    native_div: bool = False   # vector fdiv is one fast instruction (a CPU's divps), not scalarized (Hexagon):
+                               # fast-math keeps divf instead of Newton-Raphson reciprocals
 
     @property
     def scratchpad(self) -> bool:
@@ -141,7 +143,7 @@ def host_target(arch: str = "v73", isa: str = "auto") -> Target:
     vbytes = ISA_LEVELS[level][1] if level else 16
     fma = level is not None and list(ISA_LEVELS).index(level) >= list(ISA_LEVELS).index("x86-64-v3")
     return Target("host", arch, 0, vbytes, os.cpu_count() or 1, 64, None, level, (),
-                  cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma)
+                  cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma, native_div=True)
 
 
 def get(name: str, arch: str = "v73", isa: str = "auto") -> Target:

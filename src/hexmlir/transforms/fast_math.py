@@ -103,8 +103,9 @@ def _like(t: ir.Type, elem: ir.Type) -> ir.Type:
 class _B:
     """Emits arith ops for one shape: `ft` is f32 or vector<...xf32>, `it` the matching i32 type."""
 
-    def __init__(self, ft: ir.Type):
+    def __init__(self, ft: ir.Type, native_div: bool = False):
         self.ft = ft
+        self.native_div = native_div           # the target divides vectors natively: divf, not Newton
         self.it = _like(ft, ir.IntegerType.get_signless(32))
         self._consts: dict = {}
 
@@ -150,6 +151,16 @@ class _B:
     def select(self, cond, a, b):
         return arith.SelectOp(cond, self._f(a), self._f(b)).result
 
+    def div(self, a, b):
+        return arith.DivFOp(self._f(a), self._f(b)).result
+
+    def quot(self, a, b):
+        """a / b for b a normal positive number (NaN propagates): a native divf where the target has one
+        (correctly rounded, a single instruction on a CPU), else a times the Newton-Raphson reciprocal."""
+        if self.native_div:
+            return self.div(a, b)
+        return self.mul(a, _recip_pos(self, b))
+
     def horner(self, coeffs, z):
         """c0 + z (c1 + z (c2 + ...))."""
         acc = self.c(coeffs[-1])
@@ -189,10 +200,10 @@ class _B:
         return self.as_float(self.ori(self.as_int(y), sign))
 
 
-def _builder(x: ir.Value) -> _B:
+def _builder(x: ir.Value, native_div: bool = False) -> _B:
     if not isinstance(_elem(x.type), ir.F32Type):
         raise TypeError(f"fast_math emitters take f32 or vector of f32, got {x.type}")
-    return _B(x.type)
+    return _B(x.type, native_div)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -260,10 +271,10 @@ def emit_exp(x: ir.Value, *, checked: bool = True) -> ir.Value:
     return y
 
 
-def emit_tanh(x: ir.Value) -> ir.Value:
+def emit_tanh(x: ir.Value, *, native_div: bool = False) -> ir.Value:
     """tanh(x).  Max error 1.5 ulp (measured).  tanh(+-x) = +-1.0 exactly for |x| >= 9.1 (and +-inf),
-    tanh(-0) = -0, tanh(x) = x for |x| < 2^-13, NaN -> NaN."""
-    B = _builder(x)
+    tanh(-0) = -0, tanh(x) = x for |x| < 2^-13, NaN -> NaN.  `native_div`: divide by 1 + e with divf."""
+    B = _builder(x, native_div)
     ax, sign = B.split_sign(x)
     # |x| < CUT: odd polynomial (NaN also lands here: the ordered compare below is false for NaN).
     z = B.mul(ax, ax)
@@ -272,33 +283,35 @@ def emit_tanh(x: ir.Value) -> ir.Value:
     # [1, 1.23], and the rounding errors of e and of the reciprocal only touch the (smaller) 2e/(1+e) term.
     xc = B.select(B.cmp("ogt", ax, _TANH_CLAMP), _TANH_CLAMP, ax)
     e = emit_exp(B.mul(xc, -2.0), checked=False)
-    large = B.sub(1.0, B.mul(B.add(e, e), _recip_pos(B, B.add(1.0, e))))
+    large = B.sub(1.0, B.quot(B.add(e, e), B.add(1.0, e)))
     y = B.select(B.cmp("oge", ax, _TANH_CUT), large, small)
     return B.with_sign(y, sign)
 
 
-def emit_erf(x: ir.Value) -> ir.Value:
+def emit_erf(x: ir.Value, *, native_div: bool = False) -> ir.Value:
     """erf(x).  Max abs error 4e-7 (measured; about 6.5 ulp near 1), max relative error 4e-7 everywhere
     (tiny |x| included).  erf(+-x) = +-1.0 exactly for |x| >= 4 (and +-inf), |erf| never exceeds 1,
-    erf(-0) = -0, NaN -> NaN."""
-    B = _builder(x)
+    erf(-0) = -0, NaN -> NaN.  `native_div`: P/Q with divf."""
+    B = _builder(x, native_div)
     ax, sign = B.split_sign(x)
     xc = B.select(B.cmp("ogt", ax, _ERF_CLAMP), _ERF_CLAMP, ax)    # NaN stays NaN
     z = B.mul(xc, xc)
     num = B.mul(xc, B.horner(_ERF_P, z))
     den = B.horner(_ERF_Q, z)                                      # in [1, 110]
-    y = B.mul(num, _recip_pos(B, den))
+    y = B.quot(num, den)
     y = B.select(B.cmp("ogt", y, 1.0), 1.0, y)
     return B.with_sign(y, sign)
 
 
-def emit_sigmoid(x: ir.Value) -> ir.Value:
+def emit_sigmoid(x: ir.Value, *, native_div: bool = False) -> ir.Value:
     """1 / (1 + exp(-x)), accurate in relative terms on both tails (no 1 - tiny cancellation).
     Max error 3 ulp (measured) while the result is normal; sigmoid(x) = +0 for x < -87.3365 (and -inf),
-    1.0 for x >= 17 (and +inf), 0.5 at +-0, NaN -> NaN."""
-    B = _builder(x)
+    1.0 for x >= 17 (and +inf), 0.5 at +-0, NaN -> NaN.  `native_div`: (x >= 0 ? 1 : e) / (1 + e), one divf."""
+    B = _builder(x, native_div)
     ax, _ = B.split_sign(x)
     e = emit_exp(B.sub(0.0, ax))                                    # (0, 1]; 0 below -87.34; NaN -> NaN
+    if native_div:
+        return B.div(B.select(B.cmp("oge", x, 0.0), 1.0, e), B.add(1.0, e))
     r = _recip_pos(B, B.add(1.0, e))                               # 1/(1+e), argument in [1, 2]
     return B.select(B.cmp("oge", x, 0.0), r, B.mul(e, r))          # sigmoid(-|x|) = e/(1+e)
 
@@ -398,13 +411,17 @@ def _replace(op, new: ir.Value) -> None:
     op.erase()
 
 
-def _rewrite_div(op) -> None:
+def _rewrite_div(op, native_div: bool = False) -> bool:
+    """False where the division is left as it is (native_div and a non-constant denominator)."""
     t = op.result.type
     num, den = op.operands[0], op.operands[1]
+    nv, dv = _splat_value(num), _splat_value(den)
+    const = dv is not None and 2.0 ** -125 <= abs(dv) <= 2.0 ** 125
+    if native_div and not const:
+        return False
     with ir.InsertionPoint(op), op.location:
-        nv, dv = _splat_value(num), _splat_value(den)
         B = _B(_like(t, ir.F32Type.get()))
-        if dv is not None and 2.0 ** -125 <= abs(dv) <= 2.0 ** 125:
+        if const:
             # constant denominator: correctly rounded 1/b folded at compile time
             inv = struct.unpack("<f", struct.pack("<f", 1.0 / dv))[0]
             r = B.c(inv) if nv == 1.0 else B.mul(_to_f32(num), inv)
@@ -413,12 +430,14 @@ def _rewrite_div(op) -> None:
             if nv != 1.0:
                 r = B.mul(_to_f32(num), r)
         _replace(op, _from_f32(r, t))
+    return True
 
 
-def _rewrite_unary(op, emit) -> None:
+def _rewrite_unary(op, emit, native_div: bool = False) -> None:
     t = op.result.type
+    kw = {"native_div": True} if native_div and emit is not emit_exp else {}
     with ir.InsertionPoint(op), op.location:
-        _replace(op, _from_f32(emit(_to_f32(op.operands[0])), t))
+        _replace(op, _from_f32(emit(_to_f32(op.operands[0]), **kw), t))
 
 
 def _collect(module: ir.Module, names) -> list:
@@ -433,7 +452,7 @@ def _collect(module: ir.Module, names) -> list:
     return found
 
 
-def run(module: ir.Module, *, vector_fdiv_only: bool = False) -> int:
+def run(module: ir.Module, *, vector_fdiv_only: bool = False, native_div: bool = False) -> int:
     """Rewrite math.tanh, math.exp, math.erf, sigmoid patterns and arith.divf (f32; f16/bf16 computed via
     extf->f32->truncf) into vectorizable polynomial/rational code made only of arith ops (+ bitcasts/int
     ops); returns the number of ops rewritten (a whole sigmoid idiom counts as one).
@@ -442,12 +461,16 @@ def run(module: ir.Module, *, vector_fdiv_only: bool = False) -> int:
     vectorization), in any region.  Ops on f64, integer, tensor/memref or scalable-vector types are left as
     they are.  `vector_fdiv_only=True` rewrites only vector-typed arith.divf (a clean-up after
     vectorization; scalar divf and math ops are then left alone).
+
+    `native_div=True` is for targets that divide vectors natively and fast (a CPU's divps, correctly
+    rounded): arith.divf is kept (constant denominators still become a multiplication), and tanh, erf and
+    sigmoid divide with divf instead of multiplying by a Newton-Raphson reciprocal.
     """
     with module.context:
-        return _run(module, vector_fdiv_only)
+        return _run(module, vector_fdiv_only, native_div)
 
 
-def _run(module: ir.Module, vector_fdiv_only: bool) -> int:
+def _run(module: ir.Module, vector_fdiv_only: bool, native_div: bool = False) -> int:
     count = 0
     if not vector_fdiv_only:
         for div in _collect(module, {"arith.divf"}):
@@ -459,7 +482,7 @@ def _run(module: ir.Module, vector_fdiv_only: bool) -> int:
             x, dead = m
             t = div.result.type
             with ir.InsertionPoint(div), div.location:
-                _replace(div, _from_f32(emit_sigmoid(_to_f32(x)), t))
+                _replace(div, _from_f32(emit_sigmoid(_to_f32(x), native_div=native_div), t))
             for d in dead:          # users first: add, exp, neg
                 d.erase()
             count += 1
@@ -471,9 +494,10 @@ def _run(module: ir.Module, vector_fdiv_only: bool) -> int:
         if op.name == "arith.divf":
             if vector_fdiv_only and not _is_vector(t):
                 continue
-            _rewrite_div(op)
+            if not _rewrite_div(op, native_div):
+                continue
         else:
-            _rewrite_unary(op, _UNARY[op.name])
+            _rewrite_unary(op, _UNARY[op.name], native_div)
         count += 1
     return count
 
@@ -531,13 +555,13 @@ func.func @k(%a: memref<?x{dtype}>, %b: memref<?x{dtype}>, %out: memref<?x{dtype
 class Jit:
     """Parse -> (optionally) fast_math.run -> lower -> ExecutionEngine; call with numpy arrays."""
 
-    def __init__(self, source: str, rewrite: bool = True, opt_level: int = 2):
+    def __init__(self, source: str, rewrite: bool = True, opt_level: int = 2, native_div: bool = False):
         from torch_mlir import passmanager
         from torch_mlir.execution_engine import ExecutionEngine
         self.ctx = ir.Context()
         with self.ctx, ir.Location.unknown():
             self.module = ir.Module.parse(source)
-            self.rewritten = run(self.module) if rewrite else 0
+            self.rewritten = run(self.module, native_div=native_div) if rewrite else 0
             self.rewritten_ir = str(self.module)
             passmanager.PassManager.parse(LOWERING).run(self.module.operation)
             self.engine = ExecutionEngine(self.module, opt_level=opt_level)
@@ -644,9 +668,10 @@ def errors(op: str, dtype: str, x, y, got) -> dict:
             "ulp": float((d / ulp(r, dtype)).max())}
 
 
-def measure(op: str, dtype: str, n: int = 1 << 20, seed: int | None = None, width: int | None = None) -> dict:
-    """JIT the vector kernel for (op, dtype), evaluate it on n sampled points, return the error dict
-    (plus 'range' and 'seed')."""
+def measure(op: str, dtype: str, n: int = 1 << 20, seed: int | None = None, width: int | None = None,
+            native_div: bool = False) -> dict:
+    """JIT the vector kernel for (op, dtype) (`native_div`: as rewritten for the host target), evaluate it on
+    n sampled points, return the error dict (plus 'range' and 'seed')."""
     import numpy as np
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (1 << 63))
@@ -658,7 +683,7 @@ def measure(op: str, dtype: str, n: int = 1 << 20, seed: int | None = None, widt
     pad = (-len(x)) % width
     x = np.concatenate([x, np.ones(pad, x.dtype)])
     y = None if y is None else np.concatenate([y, np.ones(pad, y.dtype)])
-    got = Jit(kernel_source(op, dtype, width))(x, y)
+    got = Jit(kernel_source(op, dtype, width), native_div=native_div)(x, y)
     res = errors(op, dtype, x, y, got)
     res.update(range=desc, seed=seed)
     return res

@@ -1,0 +1,154 @@
+"""fast_math with `native_div=True` (the host target: a CPU divides vectors natively): divf kept, tanh/erf/
+sigmoid divide once instead of a Newton-Raphson reciprocal; accuracy within docs/fast_math.md's table, the
+special values as documented, and the host pipeline using it while npu-emu does not.
+
+Fresh random inputs per test; the seed is in every assertion message.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from torch_mlir import ir
+
+from hexmlir.transforms import fast_math as fm
+from conftest import current_seed
+from test_fast_math import SPEC_ULP, _doc_table, same_bits
+
+_JITS: dict = {}
+
+
+def call(op, x, width=32):
+    key = (op, width)
+    if key not in _JITS:
+        _JITS[key] = fm.Jit(fm.kernel_source(op, "f32", width), native_div=True)
+    x = np.asarray(x, np.float32).ravel()
+    n, step = len(x), width or 1
+    xx = np.concatenate([x, np.ones((-n) % step, np.float32)])
+    return _JITS[key](xx)[:n]
+
+
+def _ops(text: str) -> dict:
+    """Op name -> count in rewritten, canonicalized + CSE'd IR (constants not counted)."""
+    out: dict = {}
+    for line in text.splitlines():
+        for tok in line.split():
+            if tok.startswith("arith.") and tok != "arith.constant":
+                out[tok] = out.get(tok, 0) + 1
+                break
+    return out
+
+
+def rewritten(op: str, native_div: bool, width: int = 32) -> dict:
+    from torch_mlir import passmanager
+    with ir.Context(), ir.Location.unknown():
+        m = ir.Module.parse(fm.kernel_source(op, "f32", width))
+        fm.run(m, native_div=native_div)
+        passmanager.PassManager.parse("builtin.module(canonicalize, cse)").run(m.operation)
+        m.operation.verify()
+        return _ops(str(m))
+
+
+@pytest.mark.parametrize("op", ["tanh", "erf", "sigmoid"])
+def test_one_divf_and_no_newton_steps(op):
+    new, old = rewritten(op, True), rewritten(op, False)
+    assert new.get("arith.divf") == 1, new
+    assert "arith.divf" not in old, old
+    # the reciprocal's magic-constant estimate (subi) and its 3 Newton steps are gone
+    assert new.get("arith.subi", 0) == old.get("arith.subi", 0) - 1, (new, old)
+    assert sum(new.values()) <= sum(old.values()) - 6, (new, old)
+
+
+@pytest.mark.parametrize("op", ["div", "recip"])
+def test_divf_is_kept(op):
+    new = rewritten(op, True)
+    assert new == {"arith.divf": 1}, new
+
+
+def test_constant_denominator_still_becomes_a_multiply():
+    src = fm.kernel_source("div", "f32", 32).replace("arith.divf %x, %y", "arith.divf %x, %c3").replace(
+        "%one = arith.constant", "%c3 = arith.constant dense<3.0> : vector<32xf32>\n  %one = arith.constant")
+    with ir.Context(), ir.Location.unknown():
+        m = ir.Module.parse(src)
+        assert fm.run(m, native_div=True) == 1
+        assert "arith.divf" not in str(m) and "arith.mulf" in str(m)
+
+
+def test_exp_is_unchanged():
+    assert rewritten("exp", True) == rewritten("exp", False)
+
+
+@pytest.mark.parametrize("op", ["tanh", "erf", "sigmoid", "recip", "div"])
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_accuracy_within_documented_bounds(op, dtype):
+    m = fm.measure(op, dtype, n=1 << 17, native_div=True)
+    doc = _doc_table()[(op, dtype)]
+    msg = f"{op} {dtype} native_div seed={m['seed']} measured={m} documented={doc}"
+    assert m["ulp"] <= doc["ulp"] and m["rel"] <= doc["rel"], msg
+    if doc["abs"] is not None:
+        assert m["abs"] <= doc["abs"], msg
+    if dtype == "f32":
+        assert m["ulp"] <= SPEC_ULP[(op, dtype)], msg
+
+
+def test_special_values():
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    big = np.concatenate([np.linspace(9.1, 20, 512), np.geomspace(20, 3e38, 512), [np.inf]]).astype(np.float32)
+    assert np.all(call("tanh", big) == 1.0) and np.all(call("tanh", -big) == -1.0)
+    tiny = (rng.choice([-1.0, 1.0], 1024) * np.exp2(rng.uniform(-149, -13, 1024))).astype(np.float32)
+    assert same_bits(call("tanh", tiny), tiny), f"seed={seed}"
+    for op in ("tanh", "erf"):
+        z = call(op, np.array([0.0, -0.0, np.nan], np.float32))
+        assert z[0] == 0 and not np.signbit(z[0]) and z[1] == 0 and np.signbit(z[1]) and np.isnan(z[2]), op
+        x = rng.uniform(-12, 12, 1 << 12).astype(np.float32)
+        t = call(op, x)
+        assert np.all(np.abs(t) <= 1) and same_bits(call(op, -x), -t), f"{op} seed={seed}"
+    e = call("erf", np.array([4.0, 30.0, 3e38, np.inf], np.float32))
+    assert np.all(e == 1.0)
+    x = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 17.0, 1e30, -88.0, -1e30], np.float32)
+    s = call("sigmoid", x)
+    assert s[0] == 0.5 and s[1] == 0.5 and np.isnan(s[2])
+    assert s[3] == 1 and s[4] == 0 and s[5] == 1 and s[6] == 1 and s[7] == 0 and s[8] == 0
+    xs = rng.uniform(-200, 200, 1 << 12).astype(np.float32)
+    assert same_bits(call("sigmoid", xs, width=0), call("sigmoid", xs)), f"seed={seed}"
+
+
+_SILU = """
+func.func @silu(%x: tensor<1000xf32>) -> tensor<1000xf32> {
+  %e = tensor.empty() : tensor<1000xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>],
+                       iterator_types = ["parallel"]} ins(%x : tensor<1000xf32>) outs(%e : tensor<1000xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.negf %a : f32
+    %x2 = math.exp %n : f32
+    %one = arith.constant 1.0 : f32
+    %d = arith.addf %x2, %one : f32
+    %q = arith.divf %a, %d : f32
+    linalg.yield %q : f32
+  } -> tensor<1000xf32>
+  return %r : tensor<1000xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("target,fdiv", [("host", True), ("npu-emu", False)])
+def test_pipeline_divides_natively_on_host_only(target, fdiv, tmp_path):
+    import hexmlir
+    from hexmlir import Options
+    out = tmp_path / "k.ll"
+    hexmlir.compile(_SILU, Options(target=target), emit="llvm", output=str(out))
+    assert (" fdiv " in out.read_text()) == fdiv
+
+
+def test_host_silu_matches_torch():
+    import torch
+    import hexmlir
+    from hexmlir import Options
+    seed = current_seed()
+    x = np.random.default_rng(seed).uniform(-100, 100, 1000).astype(np.float32)
+    x[:4] = [0.0, -0.0, 88.0, -88.0]
+    k = hexmlir.compile(_SILU, Options(target="host"))
+    got = np.asarray(k(x))
+    ref = torch.nn.functional.silu(torch.from_numpy(x.astype(np.float64))).numpy()
+    np.testing.assert_allclose(got, ref, rtol=4e-7, atol=1e-30, err_msg=f"seed={seed}")
