@@ -152,3 +152,51 @@ def test_host_silu_matches_torch():
     got = np.asarray(k(x))
     ref = torch.nn.functional.silu(torch.from_numpy(x.astype(np.float64))).numpy()
     np.testing.assert_allclose(got, ref, rtol=4e-7, atol=1e-30, err_msg=f"seed={seed}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The tanh-GELU idiom 1 + tanh(u) -> 2 / (1 + exp(-2u))
+# ----------------------------------------------------------------------------------------------------------------
+
+def test_one_plus_tanh_is_one_exp_and_one_divf():
+    ops = rewritten("tanh1p", True)
+    assert ops.get("arith.divf") == 1, ops
+    assert ops.get("arith.shli") == 1, ops              # one exp (its 2^k scaling), the tanh's two branches gone
+    assert sum(ops.values()) <= 32, ops                 # exp (29) + 3; tanh alone was 69 (docs/fast_math.md)
+    assert sum(rewritten("tanh1p", False).values()) > 50     # without native division: the plain tanh + 1
+
+
+def test_one_plus_tanh_needs_single_use_and_a_one():
+    src = fm.kernel_source("tanh1p", "f32", 32)
+    for variant in (src.replace("arith.addf %t, %one", "arith.addf %one, %t"),):     # either order matches
+        with ir.Context(), ir.Location.unknown():
+            m = ir.Module.parse(variant)
+            assert fm.run(m, native_div=True) == 1 and "arith.shli" in str(m) and str(m).count("arith.divf") == 1
+    for variant in (src.replace("arith.addf %t, %one", "arith.addf %t, %x"),          # not 1 + tanh
+                    src.replace("%r = arith.addf %t, %one : vector<32xf32>",          # tanh used twice
+                                "%s = arith.addf %t, %one : vector<32xf32>\n%r = arith.mulf %s, %t : vector<32xf32>")):
+        with ir.Context(), ir.Location.unknown():
+            m = ir.Module.parse(variant)
+            fm.run(m, native_div=True)
+            assert "arith.divf" in str(m) and str(m).count("arith.shli") == 1      # the plain tanh
+
+
+def test_one_plus_tanh_accuracy_and_limits():
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.linspace(-43.6, 12, 1 << 15), rng.uniform(-43.6, 12, 1 << 15),
+                        rng.choice([-1.0, 1.0], 1 << 12) * np.geomspace(1e-30, 1, 1 << 12)]).astype(np.float32)
+    got = call("tanh1p", x)
+    m = fm.errors("tanh1p", "f32", x, None, got)
+    assert m["rel"] <= 1.6e-7 and m["ulp"] <= 2.5, f"seed={seed} {m}"     # docs/fast_math.md
+    # IEEE-ish limits: 2 for large u, +0 far below, NaN propagates; never above 2 or below 0
+    s = call("tanh1p", np.array([9.1, 100.0, np.inf, -44.4, -1e30, -np.inf, np.nan, 0.0, -0.0], np.float32))
+    assert list(s[:6]) == [2.0, 2.0, 2.0, 0.0, 0.0, 0.0] and np.isnan(s[6]) and s[7] == 1 and s[8] == 1, s
+    assert np.all((got >= 0) & (got <= 2)), f"seed={seed}"
+    # the same value as torch's tanh-GELU (float64) through the whole expression
+    import torch
+    xt = rng.uniform(-20, 20, 4096).astype(np.float32)
+    u = np.float32(0.7978845608028654) * (xt + np.float32(0.044715) * xt * xt * xt)
+    g = np.float32(0.5) * xt * call("tanh1p", u)
+    ref = torch.nn.functional.gelu(torch.from_numpy(xt.astype(np.float64)), approximate="tanh").numpy()
+    np.testing.assert_allclose(g, ref, rtol=2e-6, atol=1e-6, err_msg=f"seed={seed}")   # torch: 1+tanh cancels

@@ -83,7 +83,11 @@ def run(module, cx) -> None:
     run_passes(module, "canonicalize, cse", "vectorize")
     if _hoist_accumulators(module):
         run_passes(module, "canonicalize, cse", "vectorize")
-    if _vector_accumulators(module):
+    if _vector_accumulators(module, mark=cx.target.reduction_chains > 1):
+        run_passes(module, "canonicalize, cse", "vectorize")
+    if cx.target.reduction_chains > 1 and _split_accumulators(module, cx.target.reduction_chains):
+        run_passes(module, "canonicalize, cse", "vectorize")
+    if cx.target.streaming_store_bytes and _streaming_stores(module, cx.target):
         run_passes(module, "canonicalize, cse", "vectorize")
 
 
@@ -149,7 +153,9 @@ _COMBINE = {
 }
 
 
-def _vector_accumulators(module) -> int:
+def _vector_accumulators(module, mark: bool = False) -> int:
+    # mark: a CPU target (Target.reduction_chains > 1): the loops are marked for _split_accumulators and
+    # float add/mul reductions after them may reassociate (a shuffle tree)
     """A vectorized reduction loop reduces each vector horizontally into a scalar carried across iterations
     (`vector.reduction <kind>, %v, %acc` per step): a chain of dependent horizontal reductions, for `add`
     an in-order sum of every lane. Carry a whole vector instead (lane-wise combine per step, one horizontal
@@ -225,10 +231,15 @@ def _vector_accumulators(module) -> int:
             attrs = {"kind": red.attributes["kind"]}
             if "fastmath" in red.attributes:
                 attrs["fastmath"] = red.attributes["fastmath"]
+            if mark and is_float and kind in ("add", "mul"):
+                # the lanes' partial sums in a tree (log2 lanes shuffle+add steps), not a lane-by-lane chain
+                attrs["fastmath"] = ir.Attribute.parse("#arith.fastmath<reassoc>")
             r = ir.Operation.create("vector.reduction", results=[et], operands=[new.results[0], acc0],
                                     attributes=attrs).result
             if boxed:
                 r = ir.Operation.create("vector.broadcast", results=[acc_t], operands=[r]).result
+        if mark:                                             # for _split_accumulators
+            new.operation.attributes[_VACC] = ir.StringAttr.get(combine)
         loop.results[0].replace_all_uses_with(r)
         # erase through the Python handles we hold (an op erased with its parent leaves a dangling handle)
         yld.erase()
@@ -240,6 +251,184 @@ def _vector_accumulators(module) -> int:
         loop.erase()
         n += 1
     return n
+
+
+_VACC = "hexmlir.vector_acc"     # marks a loop made by _vector_accumulators: its combine op
+
+
+def _const_index(v):
+    op = v.owner
+    if isinstance(op, ir.Block) or getattr(op, "name", "") != "arith.constant":
+        return None
+    a = op.attributes["value"]
+    return ir.IntegerAttr(a).value if isinstance(a, ir.IntegerAttr) else None
+
+
+def _split_accumulators(module, chains: int) -> int:
+    """A vector-accumulator loop (from _vector_accumulators) is one dependent chain of lane-wise combines:
+    on a CPU each waits the add's latency (3-4 cycles) though two could issue per cycle. Unroll it by
+    `chains` (2 if the trip count only allows that) into independent accumulators, combined by a tree
+    after the loop. Reassociates floating-point sums like the lanes already do."""
+    from torch_mlir.dialects import arith, scf
+    n = 0
+    for loop in ops_named(module.operation, "scf.for"):
+        if _VACC not in loop.attributes or len(loop.results) != 1:
+            continue
+        combine = ir.StringAttr(loop.attributes[_VACC]).value
+        del loop.attributes[_VACC]
+        lb, ub, step = (_const_index(v) for v in list(loop.operands)[:3])
+        if None in (lb, ub, step) or step <= 0:
+            continue
+        trip = (ub - lb) // step if ub > lb else 0
+        k = next((c for c in (chains, 2) if c > 1 and trip >= c and trip % c == 0), 0)
+        body = loop.regions[0].blocks[0]
+        ops = list(body.operations)
+        if not k or any(len(o.regions) for o in ops[:-1]):
+            continue
+        iv, acc = body.arguments[0], body.arguments[1]
+        out = ops[-1].operands[0]
+        idx_t = iv.type
+        with ir.InsertionPoint(loop), loop.location:
+            big = arith.ConstantOp(idx_t, ir.IntegerAttr.get(idx_t, step * k)).result
+            init = loop.operands[3]
+            new = scf.ForOp(loop.operands[0], loop.operands[1], big, [init] * k)
+        nb = new.body
+        outs = []
+        with ir.InsertionPoint(nb), loop.location:
+            for j in range(k):
+                ivj = nb.arguments[0] if j == 0 else arith.AddIOp(
+                    nb.arguments[0], arith.ConstantOp(idx_t, ir.IntegerAttr.get(idx_t, step * j)).result).result
+                vmap = {iv: ivj, acc: nb.arguments[1 + j]}
+                for o in ops[:-1]:
+                    c = o.operation.clone()
+                    for i, v in enumerate(c.operands):
+                        if v in vmap:
+                            c.operands[i] = vmap[v]
+                    for a, b in zip(o.results, c.results):
+                        vmap[a] = b
+                outs.append(vmap[out])
+            scf.YieldOp(outs)
+        with ir.InsertionPoint.after(new.operation), loop.location:
+            vals = list(new.results)
+            while len(vals) > 1:
+                vals = [ir.Operation.create(combine, results=[vals[i].type], operands=[vals[i], vals[i + 1]]).result
+                        for i in range(0, len(vals), 2)]
+        loop.results[0].replace_all_uses_with(vals[0])
+        for o in reversed(ops):                              # through our handles, users first
+            o.erase()
+        loop.erase()
+        n += 1
+    for loop in ops_named(module.operation, "scf.for"):       # loops left unsplit keep no marker
+        if _VACC in loop.attributes:
+            del loop.attributes[_VACC]
+    return n
+
+
+def _func_arg_root(v):
+    """(function argument, element offset Value) for `memref.subview %arg[%off] [...] [1]` of a 1-D
+    identity-layout argument, else None."""
+    op = v.owner
+    if isinstance(op, ir.Block) or getattr(op, "name", "") != "memref.subview":
+        return None
+    src = op.operands[0]
+    if not isinstance(src.owner, ir.Block) or src.owner.owner is None \
+            or src.owner.owner.operation.name != "func.func":
+        return None
+    t = ir.MemRefType(src.type)
+    if t.rank != 1 or not t.has_static_shape or str(t.layout) != "affine_map<(d0) -> (d0)>":
+        return None
+    offs = [o for o in op.operands[1:] if isinstance(o.type, ir.IndexType)]
+    if str(op.attributes["static_offsets"]) != "array<i64: -9223372036854775808>" or len(offs) < 1:
+        return None
+    return src, offs[0]
+
+
+def _streaming_stores(module, target) -> int:
+    """Streaming outputs bypass the cache: in a 1-D element-wise loop whose output (a function argument of
+    at least Target.streaming_store_bytes) is written once and not read back, the full-vector stores become
+    non-temporal (no read-for-ownership of lines that are overwritten whole: a third less memory traffic
+    for c = a + b). Non-temporal vector stores must be aligned, and numpy's buffers are not (16 bytes past
+    a 64-byte line), so the main loop is shifted to start at the first aligned element; the elements
+    before it run through a copy of the scalar remainder loop."""
+    from torch_mlir.dialects import arith
+    vb = target.vector_bytes
+    n_done = 0
+    for l1 in ops_named(module.operation, "scf.for"):
+        if len(l1.results) or _const_index(l1.operands[0]) != 0:
+            continue
+        lanes = _const_index(l1.operands[2])
+        block_ops = list(l1.operation.block.operations)
+        i = next(k for k, o in enumerate(block_ops) if o.operation == l1.operation)
+        l2 = block_ops[i + 1].operation if i + 1 < len(block_ops) else None
+        if l2 is None or l2.name != "scf.for" or l2.operands[0] != l1.operands[1] \
+                or _const_index(l2.operands[2]) != lanes:
+            continue
+        body = l1.regions[0].blocks[0]
+        iv = body.arguments[0]
+        writes = [o.operation for o in body.operations if o.operation.name == "vector.transfer_write"]
+        if len(writes) != 1 or any(o.operation.name in ("scf.for", "scf.if") for o in body.operations):
+            continue
+        w = writes[0]
+        vt = w.operands[0].type
+        if not isinstance(vt, ir.VectorType):
+            continue
+        vt = ir.VectorType(vt)
+        ebytes = vt.element_type.width // 8 if hasattr(vt.element_type, "width") else 0
+        if vt.rank != 1 or vt.shape[0] != lanes or lanes * ebytes != vb or ebytes not in (1, 2, 4, 8):
+            continue
+        sub = w.operands[1].owner                        # subview %P[%iv] [lanes] [1]
+        if isinstance(sub, ir.Block) or sub.name != "memref.subview" or len(w.operands) != 3 \
+                or _const_index(w.operands[2]) != 0:
+            continue
+        P = sub.operands[0]
+        if len(sub.operands) != 2 or sub.operands[1] != iv or not isinstance(P.owner, ir.Operation) \
+                and not hasattr(P.owner, "name"):
+            continue
+        root = _func_arg_root(P)
+        if root is None:
+            continue
+        arg, off = root
+        at = ir.MemRefType(arg.type)
+        if at.shape[0] * ebytes < target.streaming_store_bytes:
+            continue
+        # the output must not be read in the loop (an in-place update would read lines we bypass)
+        if any(o.operation.name == "vector.transfer_read" and o.operation.operands[0].owner is not None
+               and getattr(o.operation.operands[0].owner, "name", "") == "memref.subview"
+               and o.operation.operands[0].owner.operands[0] == P for o in body.operations):
+            continue
+        n = l2.operands[1]
+        idx = ir.IndexType.get()
+        with ir.InsertionPoint(l1), l1.location:
+            def c(v):
+                return arith.ConstantOp(idx, ir.IntegerAttr.get(idx, v)).result
+            ptr = ir.Operation.create("memref.extract_aligned_pointer_as_index", results=[idx],
+                                      operands=[arg]).result
+            addr = arith.AddIOp(ptr, arith.MulIOp(off, c(ebytes)).result).result
+            head = arith.AndIOp(arith.SubIOp(c(0), addr).result, c(vb - 1)).result
+            head = arith.DivUIOp(head, c(ebytes)).result
+            head = arith.MinUIOp(head, n).result
+            rest = arith.SubIOp(n, head).result
+            ub = arith.AddIOp(head, arith.MulIOp(arith.DivUIOp(rest, c(lanes)).result, c(lanes)).result).result
+            pre = l2.clone()                              # the unaligned head: a copy of the remainder loop
+        c0 = l1.operands[0]
+
+        def swap(op):
+            for k, v in enumerate(op.operands):
+                if v == n:
+                    op.operands[k] = head
+            return ir.WalkResult.ADVANCE
+        pre.walk(swap)                                   # its trip: [0, head) instead of [.., n)
+        pre.operands[0] = c0
+        l1.operands[0] = head
+        l1.operands[1] = ub
+        l2.operands[0] = ub
+        with ir.InsertionPoint(w), w.location:
+            ir.Operation.create("vector.store", operands=[w.operands[0], P, iv], attributes={
+                "alignment": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), vb),
+                "nontemporal": ir.BoolAttr.get(True)})
+        w.erase()
+        n_done += 1
+    return n_done
 
 
 def _defined_in(v, loop) -> bool:
