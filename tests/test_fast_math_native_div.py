@@ -59,10 +59,10 @@ def test_one_divf_and_no_newton_steps(op):
     assert sum(new.values()) <= sum(old.values()) - 6, (new, old)
 
 
-@pytest.mark.parametrize("op", ["div", "recip"])
-def test_divf_is_kept(op):
-    new = rewritten(op, True)
-    assert new == {"arith.divf": 1}, new
+def test_divf_is_kept():
+    assert rewritten("recip", True) == {"arith.divf": 1}
+    # a / b -> a * (1 / b): the division hoists out of loops where b is invariant
+    assert rewritten("div", True) == {"arith.divf": 1, "arith.mulf": 1}
 
 
 def test_constant_denominator_still_becomes_a_multiply():
@@ -162,7 +162,7 @@ def test_one_plus_tanh_is_one_exp_and_one_divf():
     ops = rewritten("tanh1p", True)
     assert ops.get("arith.divf") == 1, ops
     assert ops.get("arith.shli") == 1, ops              # one exp (its 2^k scaling), the tanh's two branches gone
-    assert sum(ops.values()) <= 32, ops                 # exp (29) + 3; tanh alone was 69 (docs/fast_math.md)
+    assert sum(ops.values()) <= 33, ops                 # exp (29) + 4; tanh alone was 69 (docs/fast_math.md)
     assert sum(rewritten("tanh1p", False).values()) > 50     # without native division: the plain tanh + 1
 
 

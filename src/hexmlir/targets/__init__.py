@@ -36,8 +36,6 @@ class Target:
     hvx: bool = False          # HVX instructions (vrmpy, multiply-high, ...) may be used: the hvx-contract stage
     native_div: bool = False   # vector fdiv is one fast instruction (a CPU's divps), not scalarized (Hexagon):
                                # fast-math keeps divf instead of Newton-Raphson reciprocals
-    reduction_chains: int = 1  # independent vector accumulators per reduction loop (a CPU's add latency x its
-                               # issue width; 1: one chain, as on the NPU targets)
     streaming_store_bytes: int = 0  # element-wise outputs at least this large are stored non-temporally
                                # (aligned main loop); 0: never
 
@@ -152,7 +150,7 @@ def host_target(arch: str = "v73", isa: str = "auto") -> Target:
     fma = level is not None and list(ISA_LEVELS).index(level) >= list(ISA_LEVELS).index("x86-64-v3")
     return Target("host", arch, 0, vbytes, os.cpu_count() or 1, 64, None, level, (),
                   cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma, native_div=True,
-                  reduction_chains=4, streaming_store_bytes=HOST_STREAM_BYTES)
+                  streaming_store_bytes=HOST_STREAM_BYTES)
 
 
 def get(name: str, arch: str = "v73", isa: str = "auto") -> Target:

@@ -323,8 +323,10 @@ def emit_one_plus_tanh(u: ir.Value) -> ir.Value:
     itself cancels (u very negative).  Max 2.4 ulp (measured, see docs/fast_math.md); 2.0 for u >= 9.1
     and +inf, +0 for u < -43.67 and -inf, NaN -> NaN.  For targets with native division only."""
     B = _builder(u, True)
-    e = emit_exp(B.mul(u, -2.0))                    # +inf for u < -44.36: 2 / inf = +0
-    return B.div(2.0, B.add(1.0, e))
+    e = emit_exp(B.mul(u, -2.0))                    # +inf for u < -44.36: 1 / inf = +0
+    # 2 / (1 + e) as 1 / (0.5 e + 0.5): the same rounding (halving is exact), and a divf of 1 that the
+    # divf rewrite (which runs after this idiom) leaves alone
+    return B.div(1.0, B.add(B.mul(e, 0.5), 0.5))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -435,13 +437,22 @@ def _replace(op, new: ir.Value) -> None:
 
 
 def _rewrite_div(op, native_div: bool = False) -> bool:
-    """False where the division is left as it is (native_div and a non-constant denominator)."""
+    """False where the division is left as it is (native_div: 1 / b, a non-constant b)."""
     t = op.result.type
     num, den = op.operands[0], op.operands[1]
     nv, dv = _splat_value(num), _splat_value(den)
     const = dv is not None and 2.0 ** -125 <= abs(dv) <= 2.0 ** 125
     if native_div and not const:
-        return False
+        if nv == 1.0:
+            return False
+        # a * (1 / b): one more multiply where b varies per element, but where b is invariant in the inner
+        # loop (softmax's row sum) LLVM hoists the division out of it; a divps per vector there costs more
+        # than all the rest of the loop.
+        with ir.InsertionPoint(op), op.location:
+            B = _B(_like(t, ir.F32Type.get()), native_div=True)
+            r = B.mul(_to_f32(num), B.div(1.0, _to_f32(den)))
+            _replace(op, _from_f32(r, t))
+        return True
     with ir.InsertionPoint(op), op.location:
         B = _B(_like(t, ir.F32Type.get()))
         if const:

@@ -83,9 +83,7 @@ def run(module, cx) -> None:
     run_passes(module, "canonicalize, cse", "vectorize")
     if _hoist_accumulators(module):
         run_passes(module, "canonicalize, cse", "vectorize")
-    if _vector_accumulators(module, mark=cx.target.reduction_chains > 1):
-        run_passes(module, "canonicalize, cse", "vectorize")
-    if cx.target.reduction_chains > 1 and _split_accumulators(module, cx.target.reduction_chains):
+    if _vector_accumulators(module):
         run_passes(module, "canonicalize, cse", "vectorize")
     if cx.target.streaming_store_bytes and _streaming_stores(module, cx.target):
         run_passes(module, "canonicalize, cse", "vectorize")
@@ -153,9 +151,7 @@ _COMBINE = {
 }
 
 
-def _vector_accumulators(module, mark: bool = False) -> int:
-    # mark: a CPU target (Target.reduction_chains > 1): the loops are marked for _split_accumulators and
-    # float add/mul reductions after them may reassociate (a shuffle tree)
+def _vector_accumulators(module) -> int:
     """A vectorized reduction loop reduces each vector horizontally into a scalar carried across iterations
     (`vector.reduction <kind>, %v, %acc` per step): a chain of dependent horizontal reductions, for `add`
     an in-order sum of every lane. Carry a whole vector instead (lane-wise combine per step, one horizontal
@@ -231,15 +227,10 @@ def _vector_accumulators(module, mark: bool = False) -> int:
             attrs = {"kind": red.attributes["kind"]}
             if "fastmath" in red.attributes:
                 attrs["fastmath"] = red.attributes["fastmath"]
-            if mark and is_float and kind in ("add", "mul"):
-                # the lanes' partial sums in a tree (log2 lanes shuffle+add steps), not a lane-by-lane chain
-                attrs["fastmath"] = ir.Attribute.parse("#arith.fastmath<reassoc>")
             r = ir.Operation.create("vector.reduction", results=[et], operands=[new.results[0], acc0],
                                     attributes=attrs).result
             if boxed:
                 r = ir.Operation.create("vector.broadcast", results=[acc_t], operands=[r]).result
-        if mark:                                             # for _split_accumulators
-            new.operation.attributes[_VACC] = ir.StringAttr.get(combine)
         loop.results[0].replace_all_uses_with(r)
         # erase through the Python handles we hold (an op erased with its parent leaves a dangling handle)
         yld.erase()
@@ -253,75 +244,12 @@ def _vector_accumulators(module, mark: bool = False) -> int:
     return n
 
 
-_VACC = "hexmlir.vector_acc"     # marks a loop made by _vector_accumulators: its combine op
-
-
 def _const_index(v):
     op = v.owner
     if isinstance(op, ir.Block) or getattr(op, "name", "") != "arith.constant":
         return None
     a = op.attributes["value"]
     return ir.IntegerAttr(a).value if isinstance(a, ir.IntegerAttr) else None
-
-
-def _split_accumulators(module, chains: int) -> int:
-    """A vector-accumulator loop (from _vector_accumulators) is one dependent chain of lane-wise combines:
-    on a CPU each waits the add's latency (3-4 cycles) though two could issue per cycle. Unroll it by
-    `chains` (2 if the trip count only allows that) into independent accumulators, combined by a tree
-    after the loop. Reassociates floating-point sums like the lanes already do."""
-    from torch_mlir.dialects import arith, scf
-    n = 0
-    for loop in ops_named(module.operation, "scf.for"):
-        if _VACC not in loop.attributes or len(loop.results) != 1:
-            continue
-        combine = ir.StringAttr(loop.attributes[_VACC]).value
-        del loop.attributes[_VACC]
-        lb, ub, step = (_const_index(v) for v in list(loop.operands)[:3])
-        if None in (lb, ub, step) or step <= 0:
-            continue
-        trip = (ub - lb) // step if ub > lb else 0
-        k = next((c for c in (chains, 2) if c > 1 and trip >= c and trip % c == 0), 0)
-        body = loop.regions[0].blocks[0]
-        ops = list(body.operations)
-        if not k or any(len(o.regions) for o in ops[:-1]):
-            continue
-        iv, acc = body.arguments[0], body.arguments[1]
-        out = ops[-1].operands[0]
-        idx_t = iv.type
-        with ir.InsertionPoint(loop), loop.location:
-            big = arith.ConstantOp(idx_t, ir.IntegerAttr.get(idx_t, step * k)).result
-            init = loop.operands[3]
-            new = scf.ForOp(loop.operands[0], loop.operands[1], big, [init] * k)
-        nb = new.body
-        outs = []
-        with ir.InsertionPoint(nb), loop.location:
-            for j in range(k):
-                ivj = nb.arguments[0] if j == 0 else arith.AddIOp(
-                    nb.arguments[0], arith.ConstantOp(idx_t, ir.IntegerAttr.get(idx_t, step * j)).result).result
-                vmap = {iv: ivj, acc: nb.arguments[1 + j]}
-                for o in ops[:-1]:
-                    c = o.operation.clone()
-                    for i, v in enumerate(c.operands):
-                        if v in vmap:
-                            c.operands[i] = vmap[v]
-                    for a, b in zip(o.results, c.results):
-                        vmap[a] = b
-                outs.append(vmap[out])
-            scf.YieldOp(outs)
-        with ir.InsertionPoint.after(new.operation), loop.location:
-            vals = list(new.results)
-            while len(vals) > 1:
-                vals = [ir.Operation.create(combine, results=[vals[i].type], operands=[vals[i], vals[i + 1]]).result
-                        for i in range(0, len(vals), 2)]
-        loop.results[0].replace_all_uses_with(vals[0])
-        for o in reversed(ops):                              # through our handles, users first
-            o.erase()
-        loop.erase()
-        n += 1
-    for loop in ops_named(module.operation, "scf.for"):       # loops left unsplit keep no marker
-        if _VACC in loop.attributes:
-            del loop.attributes[_VACC]
-    return n
 
 
 def _func_arg_root(v):
