@@ -200,3 +200,26 @@ def test_one_plus_tanh_accuracy_and_limits():
     g = np.float32(0.5) * xt * call("tanh1p", u)
     ref = torch.nn.functional.gelu(torch.from_numpy(xt.astype(np.float64)), approximate="tanh").numpy()
     np.testing.assert_allclose(g, ref, rtol=2e-6, atol=1e-6, err_msg=f"seed={seed}")   # torch: 1+tanh cancels
+
+
+def test_one_plus_tanh_folds_the_constant_scale_exactly():
+    """u = v * C: -2u is emitted as v * (-2C), one multiply less and the same bits (scaling by 2 is exact)."""
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    c = np.float32(0.7978845608028654)
+    src = fm.kernel_source("tanh1p", "f32", 32).replace(
+        "%t = math.tanh %x", f"%cc = arith.constant dense<{float(c)!r}> : vector<32xf32>\n"
+        "%u = arith.mulf %x, %cc : vector<32xf32>\n%t = math.tanh %u")
+    with ir.Context(), ir.Location.unknown():
+        m = ir.Module.parse(src)
+        fm.run(m, native_div=True)
+        from torch_mlir import passmanager
+        passmanager.PassManager.parse("builtin.module(canonicalize, cse)").run(m.operation)
+        text = str(m)
+    assert text.count("arith.mulf %arg") + text.count("arith.mulf %") >= 1 and "-1.59576" in text, text
+    folded = fm.Jit(src, native_div=True)
+    plain = fm.Jit(fm.kernel_source("tanh1p", "f32", 32), native_div=True)
+    x = np.concatenate([rng.uniform(-60, 60, 1 << 14), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30]]
+                       ).astype(np.float32)
+    x = np.concatenate([x, np.ones((-len(x)) % 32, np.float32)])
+    assert same_bits(folded(x), plain((x * c).astype(np.float32))), f"seed={seed}"

@@ -317,13 +317,26 @@ def emit_sigmoid(x: ir.Value, *, native_div: bool = False) -> ir.Value:
     return B.select(B.cmp("oge", x, 0.0), r, B.mul(e, r))          # sigmoid(-|x|) = e/(1+e)
 
 
+def _times_minus_two(B: _B, u: ir.Value) -> ir.Value:
+    """-2u; where u = v * C (C a splat constant, as in GELU's sqrt(2/pi) * (...)), v * (-2C) instead: the same
+    value bit for bit (scaling by 2 is exact, so round(v C) * -2 = round(v * -2C)), one multiply less."""
+    mul = _producer(u, "arith.mulf")
+    if mul is not None and u.type == B.ft and _single_use(u) and (
+            "fastmath" not in mul.attributes or str(mul.attributes["fastmath"]) == "#arith.fastmath<none>"):
+        for i in (0, 1):
+            c = _splat_value(mul.operands[i])
+            if c is not None and math.isfinite(c) and abs(c) < 2.0 ** 126:
+                return B.mul(mul.operands[1 - i], -2.0 * struct.unpack("<f", struct.pack("<f", c))[0])
+    return B.mul(u, -2.0)
+
+
 def emit_one_plus_tanh(u: ir.Value) -> ir.Value:
     """1 + tanh(u) as 2 / (1 + exp(-2u)) (= 2 sigmoid(2u)), with a divf: the tanh-GELU idiom
     0.5 x (1 + tanh(u)) in one exp and one division, and accurate in relative terms where 1 + tanh(u)
     itself cancels (u very negative).  Max 2.4 ulp (measured, see docs/fast_math.md); 2.0 for u >= 9.1
     and +inf, +0 for u < -43.67 and -inf, NaN -> NaN.  For targets with native division only."""
     B = _builder(u, True)
-    e = emit_exp(B.mul(u, -2.0))                    # +inf for u < -44.36: 1 / inf = +0
+    e = emit_exp(_times_minus_two(B, u))            # +inf for u < -44.36: 1 / inf = +0
     # 2 / (1 + e) as 1 / (0.5 e + 0.5): the same rounding (halving is exact), and a divf of 1 that the
     # divf rewrite (which runs after this idiom) leaves alone
     return B.div(1.0, B.add(B.mul(e, 0.5), 0.5))
