@@ -100,3 +100,50 @@ def test_softmax_division_by_row_sum_is_hoisted(tmp_path):
     x = S.softmax_rows(64, 1000).random_inputs(np.random.default_rng(seed))
     np.testing.assert_allclose(np.asarray(k(*x)), S.softmax_rows(64, 1000).reference(*x)[0], rtol=2e-6,
                                atol=1e-9, err_msg=f"seed={seed}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Row-wise reduction groups: L1-sized tiles on host
+# ----------------------------------------------------------------------------------------------------------
+
+def _root_tile(kernel, **kw):
+    from hexmlir import ir as hir
+    from hexmlir import pipeline, targets
+    opts = Options(**{"target": "host", "isa": "x86-64-v4", **kw})
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(kernel.mlir)
+        cx = pipeline.run(m, opts, targets.get(opts.target, opts.arch, opts.isa), until="plan")
+    roots = [p for p in cx.plan.ops.values() if p.role == "root"]
+    return cx.plan, roots
+
+
+@pytest.mark.parametrize("mt", [False, True])
+def test_reduction_group_tile_is_l1_sized(mt):
+    from hexmlir.targets import HOST_REDUCTION_TILE_BYTES
+    for k in (S.softmax_rows(4096, 1024), S.rmsnorm(4096, 1024)):
+        plan, roots = _root_tile(k, multithread=mt)
+        assert len(roots) == 1, k.name                                   # still one fused group
+        assert roots[0].tile_bytes <= HOST_REDUCTION_TILE_BYTES, (k.name, roots[0].tcm_tile, roots[0].tile_bytes)
+    # element-wise groups keep the L2-sized tile
+    plan, roots = _root_tile(S.vector_add(1 << 22), multithread=mt)
+    assert roots[0].tile_bytes > HOST_REDUCTION_TILE_BYTES
+
+
+def test_reduction_tile_rows_wider_than_l1_run_one_row_at_a_time():
+    plan, roots = _root_tile(S.softmax_rows(64, 20000), multithread=False)
+    assert all(r.tcm_tile[0] == 1 and r.tcm_tile[1] in (0, 20000) for r in roots), [r.tcm_tile for r in roots]
+
+
+@pytest.mark.parametrize("m,n", [(33, 17), (13, 1000), (300, 1001)])
+@pytest.mark.parametrize("mt", [False, True])
+def test_row_kernels_match_numpy(m, n, mt):
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    for kern in (S.softmax_rows(m, n), S.rmsnorm(m, n), S.row_sum(m, n)):
+        x = kern.random_inputs(rng)
+        got = hexmlir.compile(kern.mlir, Options(target="host", multithread=mt, mt_threshold=1))(*x)
+        got = got if isinstance(got, (list, tuple)) else [got]
+        for g, r in zip(got, kern.reference(*x)):
+            np.testing.assert_allclose(np.asarray(g, np.float64), r, rtol=2e-5,
+                                       atol=2e-5 * max(1.0, float(np.abs(r).max())),
+                                       err_msg=f"{kern.name} {m}x{n} mt={mt} seed={seed}")
