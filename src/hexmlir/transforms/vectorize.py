@@ -4,6 +4,10 @@ Each planned op is tiled by its vector tile (innermost loop by the lanes), the i
 peeled so the main loop has a static full-width body, and that body is vectorized with upstream's
 structured.vectorize. The peeled remainder (< one vector) stays scalar: tails never read past the end.
 
+On a target with `streaming_store_bytes` (host), a 1-D element-wise loop writing a large function output
+stores full vectors non-temporally, its main loop shifted to the output's first vector-aligned element
+(the elements before it run through a copy of the scalar remainder loop): `_streaming_stores`.
+
 Gathers and scatters (a body that loads memory at computed indices: `memref.load`, `tensor.extract`) stay
 scalar loops: no vector form of them is proven here, and LLVM's loop vectorizer may still use its own
 masked gathers. Their mask blocks, computed by vectorized ops, reach them through memory as a byte per
