@@ -313,10 +313,9 @@ def _streaming_stores(module, target) -> int:
                 or _const_index(w.operands[2]) != 0:
             continue
         P = sub.operands[0]
-        if len(sub.operands) != 2 or sub.operands[1] != iv or not isinstance(P.owner, ir.Operation) \
-                and not hasattr(P.owner, "name"):
+        if len(sub.operands) != 2 or sub.operands[1] != iv:
             continue
-        root = _func_arg_root(P)
+        root = _func_arg_root(P)                         # P: the tile's slice of a function argument
         if root is None:
             continue
         arg, off = root
