@@ -133,38 +133,13 @@ def _build(text, options, target, dump, k) -> Path:
     bdir = cache.build_dir(k)
     try:
         (bdir / "kernel.llvm.mlir").write_text(mlir_text)
-        if target.runs_here:
-            from .targets import host
-            files = host.build(ll, bdir, "kernel", options, {"asm", "so"}, target)
-            if cx.uses_runtime:         # ship the runtime with the artifact (loaded once per process)
-                from . import runtime
-                files["runtime"] = bdir / "libhexmlir_rt.so"
-                shutil.copyfile(runtime.build_host(), files["runtime"])
-        else:
-            from .targets import hexagon
-            files = hexagon.build(ll, bdir, "kernel", options, target, {"asm", "obj", "so"})
-        sim_meta = {}
-        if target.simulated:   # + a static executable for qemu-hexagon (targets/sim.py)
-            from .targets import sim
-            sim_meta = {"simulator": sim.EXE_NAME, "hvx_float": False,
-                        "sim_threads": (options.num_threads or target.hw_threads) if options.multithread else 1,
-                        "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
-                                    "run as scalar code; target 'hexagon' keeps HVX float"}
-            if any(a["role"] == "grid" for a in sig["args"]):      # a Triton grid kernel
-                files["sim"] = sim.link([files["obj"]], sim.triton_stub(entry, sig["args"]),
-                                        bdir / sim.EXE_NAME, target.arch)
-            else:
-                files["sim"] = sim.build_linalg(files["obj"], {"entry": entry,
-                                                               "args": sig["args"], "arch": target.arch}, bdir)
-        elif target.name == "hexagon":
-            sim_meta = {"hvx_float": True}
+        files, target_meta = target.build(ll, bdir, options, {"entry": entry, "args": sig["args"]},
+                                          cx.uses_runtime)
         meta = {
             "name": sig["name"], "entry": entry, "args": sig["args"],
-            "results": sig["results"], "writes": sig.get("writes", []), "target": target.name, "arch": target.arch,
-            "features": list(target.features), "isa": target.cpu if target.runs_here else None,
-            "runs_here": target.runs_here, "options": options.key(), "plan": plan_text,
+            "results": sig["results"], "writes": sig.get("writes", []), **target_meta,
+            "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
-            "runtime": "libhexmlir_rt.so" if "runtime" in files else None, **sim_meta,
             "asserts": cx.asserts,        # runtime checks: failure id -> {message, loc} (artifact.py raises)
         }
         (bdir / "kernel.json").write_text(json.dumps(meta, indent=1))

@@ -129,14 +129,14 @@ def grid_stages() -> list[Stage]:
 
 
 def is_grid(module) -> bool:
-    from .conversion.ttir import GRID_ATTR
-    return GRID_ATTR in module.operation.attributes
+    from .conversion.ttir import is_grid
+    return is_grid(module)
 
 
 def run(module, options: Options, target: Target, dump_dir: Path | None = None,
         tcm_scale: dict | None = None, until: str | None = None) -> CompileContext:
     """Run the stages in order on `module`; with `until`, stop after the stage of that name (for analyses
-    such as fusion.stats)."""
+    such as tools/fusion_stats.py)."""
     cx = CompileContext(options, target, dump_dir=dump_dir, tcm_scale=dict(tcm_scale or {}))
     if dump_dir:
         dump_dir.mkdir(parents=True, exist_ok=True)

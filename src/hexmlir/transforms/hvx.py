@@ -559,7 +559,7 @@ def noalias_positions(module) -> dict:
     (noalias only orders accesses against writes). Triton grid kernels are left alone: a Triton program may
     load and store through one pointer argument, in place."""
     from ..ir import funcs
-    from ..pipeline import is_grid
+    from ..conversion.ttir import is_grid
     if is_grid(module):
         return {}
     out = {}

@@ -584,7 +584,8 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
     example_inputs = tuple(example_inputs)
     route, strict, opts = _split({"route": route, "strict": strict, "target": target, **options})
     if route == "inductor":
-        if target not in ("host", "npu-emu"):
+        from ... import targets
+        if not targets.runs_here(target):
             raise HexmlirError("route 'inductor' runs on the host; use route='linalg' for other targets")
         fn = torch.compile(model, backend=make_backend(route="inductor", **options), dynamic=False)
         with torch.no_grad():
