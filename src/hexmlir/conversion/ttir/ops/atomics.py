@@ -2,11 +2,11 @@
 pointers. Native kinds become memref.atomic_rmw; the rest a compare-and-swap loop in a private helper."""
 from __future__ import annotations
 
-from ..converter import LoopCtx
+from ..scopes import LoopCtx
 from ..forms import S, T, Aff, Emitter, MaskB, Ptr, PtrG, Splat, shape_of, ttype
 from ..reader import attr_int, elem, result_type
 from ..util import byte_size, elem_of, mlir_str
-from . import converts
+from .registry import converts
 
 RMW = {1: "andi", 2: "ori", 3: "xori", 4: "addi", 5: "addf", 6: "maxs", 7: "mins", 8: "maxu", 9: "minu",
        10: "assign"}

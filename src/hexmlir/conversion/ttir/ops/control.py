@@ -3,11 +3,11 @@ early `return` (cf.cond_br / cf.br), converted into nested scf.if."""
 from __future__ import annotations
 
 from ....errors import CompileError
-from ..converter import Retry
+from ..scopes import Retry
 from ..forms import S, T, Aff, Ptr, PtrG, PtrT, Splat, ttype
 from ..reader import STAGE, attr_ints, src
 from ..util import elem_of
-from . import converts
+from .registry import converts
 
 MAX_BLOCK_VISITS = 64          # a merge block reached along several paths is converted once per path
 

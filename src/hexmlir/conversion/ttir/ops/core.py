@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..forms import S, T, MaskB, Splat
 from ..reader import attr, attr_int, attr_str, elem, inherent_text, result_type, shape, src
 from ..util import mlir_escape
-from . import converts
+from .registry import converts
 
 
 @converts("arith.constant")

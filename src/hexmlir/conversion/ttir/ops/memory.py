@@ -7,7 +7,7 @@ import re
 from ..forms import S, Desc, MaskB, Ptr, PtrT, Splat, shape_of
 from ..reader import elem, is_ptr, result_type, shape
 from ..util import byte_size
-from . import converts
+from .registry import converts
 
 
 @converts("tt.addptr")
