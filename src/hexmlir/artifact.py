@@ -112,8 +112,6 @@ class Kernel:
         self.name = meta["name"]
         self.simulated = bool(meta.get("simulator"))   # hexagon-sim: runs under qemu-hexagon (targets/sim.py)
         self._rt = None                                 # the host runtime (assertion flag), if linked
-        # runs in this process through ctypes (host, npu-emu); artifacts older than the field: host only
-        self.runs_here = bool(meta.get("runs_here", meta["target"] == "host"))
         if not self.runs_here:
             self._fn = None
             return
@@ -132,6 +130,11 @@ class Kernel:
         self._fn.restype = None
         self._fn.argtypes = [_CTYPES[a["dtype"]] if a["role"] in ("scalar", "grid") else ctypes.c_void_p
                              for a in meta["args"]]
+
+    @property
+    def runs_here(self) -> bool:
+        """Runs in this process through ctypes (host, npu-emu); artifacts older than the field: host only."""
+        return bool(self.meta.get("runs_here", self.meta["target"] == "host"))
 
     @classmethod
     def load(cls, path) -> "Kernel":
