@@ -125,5 +125,5 @@ def stats(source, options=None) -> dict:
     options = options or Options()
     with hir.context(), hir.ir.Location.unknown():
         module = hir.parse(str(source))
-        pipeline.run(module, options, targets.get(options.target, options.arch), until="bufferize")
+        pipeline.run(module, options, targets.get(options.target, options.arch, options.isa), until="bufferize")
         return count(module)
