@@ -483,12 +483,14 @@ def narrowing_lanes(module, cx) -> int:
     lanes follow the widest element (32 lanes of i32), which leaves 32 bytes per step: LLVM then narrows
     through memory with scalar vtrunehb."""
     from ..ir import ops_named
-    from ..plan import op_id
+    from ..plan import CONFIG_ATTR, _from_attr, _to_attr, config, op_id
     n = 0
-    for op in ops_named(module.operation, "linalg.generic"):
+    wider = {}                      # plan id -> its widened vector tile (every clone of the op takes it)
+    generics = ops_named(module.operation, "linalg.generic")
+    for op in generics:
         pid = op_id(op)
-        p = cx.plan.ops.get(pid) if pid is not None and cx.plan is not None else None
-        if p is None or not p.vec_tile or any(i != "parallel" for i in _iters(op)):
+        vec = wider.get(pid) or list((config(op) or {}).get("vector", []))
+        if pid is None or not vec or any(i != "parallel" for i in _iters(op)):
             continue
         widths = [ir.ShapedType(v.type).element_type for v in op.operands if isinstance(v.type, ir.MemRefType)]
         if not widths or not all(isinstance(t, ir.IntegerType) for t in widths):
@@ -497,9 +499,14 @@ def narrowing_lanes(module, cx) -> int:
         if bits[-1] >= max(bits) or bits[-1] % 8:
             continue
         lanes = cx.target.vector_bytes * 8 // bits[-1]
-        if p.vec_tile[-1] and p.vec_tile[-1] < lanes:
-            p.vec_tile[-1] = lanes
+        if vec[-1] and vec[-1] < lanes:
+            wider[pid] = vec[:-1] + [lanes]
             n += 1
+    # A rewrite of the plan's vector field, on Hexagon only: the one config field a stage after `plan` sets.
+    for op in generics:
+        if op_id(op) in wider and CONFIG_ATTR in op.attributes:
+            c = _from_attr(op.attributes[CONFIG_ATTR])
+            op.attributes[CONFIG_ATTR] = _to_attr({**c, "vector": wider[op_id(op)]})
     return n
 
 
