@@ -10,8 +10,9 @@ For each linalg op left after fusion the plan records
     and its fused producers (`group_tcm_bytes`). When even the smallest tile does not fit twice, double
     buffering is dropped for that op; when it does not fit once, fewer threads run it,
   - the vector tile: innermost loop tiled by the vector lanes (128 bytes / element size).
-Ops carry the decision id as attribute `hexmlir.id`; passes apply the plan and decide nothing themselves.
-`hexmlir explain` prints it. Options override it (tile_elems, tcm_budget).
+Ops carry the decision id as attribute `hexmlir.id` and the decisions as `hexmlir.config` ("the plan as IR",
+below); passes read those and decide nothing themselves. `hexmlir explain` prints them. Options override the
+planner (tile_elems, tcm_budget).
 """
 from __future__ import annotations
 
@@ -368,6 +369,26 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
     return tile
 
 
+def narrowed_vector(op, vec: list[int], target: Target) -> list[int]:
+    """HVX: an elementwise integer op that narrows (e.g. i32 in, i8 out) steps by a full vector of its
+    narrowest element: 128 int8 results are 4 i32 vectors packed into one by vpack, then one aligned store.
+    Lanes of the widest element (32 of i32) would leave 32 bytes per step, which LLVM narrows through
+    memory with scalar vtrunehb."""
+    from torch_mlir import ir
+    iters = [str(a).split("<")[-1].rstrip(">") for a in ir.ArrayAttr(op.attributes["iterator_types"])]
+    if any(i != "parallel" for i in iters):
+        return vec
+    widths = [ir.ShapedType(v.type).element_type for v in op.operands
+              if isinstance(v.type, (ir.RankedTensorType, ir.MemRefType))]
+    if not widths or not all(isinstance(t, ir.IntegerType) for t in widths):
+        return vec
+    bits = [ir.IntegerType(t).width for t in widths]
+    if bits[-1] >= max(bits) or bits[-1] % 8:
+        return vec
+    lanes = target.vector_bytes * 8 // bits[-1]
+    return vec[:-1] + [lanes] if vec[-1] and vec[-1] < lanes else vec
+
+
 # ---------------------------------------------------------------------------------------------- analysis
 
 def _generic_info(op):
@@ -423,6 +444,8 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     from .errors import UnsupportedError
     from .ir import funcs, walk
 
+    from .conversion.ttir import GRID_ATTR
+    grid = GRID_ATTR in module.operation.attributes
     budget, per_tile = tile_budget(target, options)
     plan = Plan(target, options, budget, per_tile, max_threads(target, options))
     i64 = ir.IntegerType.get_signless(64)
@@ -475,6 +498,8 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         # memref.load after bufferization, which structured vectorization cannot handle: they stay scalar.
         gather = any(o.operation.name == "tensor.extract" for o in op.regions[0].blocks[0].operations)
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
+        if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
+            p.vec_tile = narrowed_vector(op, p.vec_tile, target)
     for p in plan.ops.values():
         if p.role == "root" and options.tcm_tiling:
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
@@ -833,7 +858,10 @@ def verify(module, target: Target, options: Options, stage: str = "plan", shapes
             if len(vec) != n:
                 bad(pid, "vector", f"{vec} has rank {len(vec)}, the op has {n} loops")
             lanes = target.vector_lanes(p.elem_bytes)
-            if max(vec) != lanes or sorted(vec)[:-1] != [1] * (n - 1):
+            # HVX's narrowing ops step by their narrowest element (narrowed_vector)
+            ok = {lanes} | ({target.vector_lanes(o.elem_bytes) for o in p.operands if o.shape}
+                            if target.hvx else set())
+            if max(vec) not in ok or sorted(vec)[:-1] != [1] * (n - 1):
                 bad(pid, "vector", f"{vec}: one loop of {lanes} lanes ({target.name}: {target.vector_bytes} B "
                                    f"vectors / {p.elem_bytes} B elements), the others 1")
         if "fused_into" in c:
