@@ -675,9 +675,9 @@ def config_dict(p: OpPlan, target: Target, options: Options) -> dict:
     """One op's decisions, as `hexmlir.config` holds them."""
     if p.role == "producer":
         return {"fused_into": p.root, "vector": list(p.vec_tile), "work": p.work()}
-    d = {"tile": list(p.tcm_tile) or [0] * len(p.loops), "threads": p.threads, "tcm": bool(target.scratchpad and options.tcm_tiling),
-         "buffers": 2 if p.double_buffer else 1, "vector": list(p.vec_tile), "tile_bytes": p.tile_bytes,
-         "tcm_bytes": p.tcm_per_thread, "work": p.work()}
+    d = {"tile": list(p.tcm_tile) or [0] * len(p.loops), "threads": p.threads,
+         "tcm": bool(target.scratchpad and options.tcm_tiling), "buffers": 2 if p.double_buffer else 1,
+         "vector": list(p.vec_tile), "tile_bytes": p.tile_bytes, "tcm_bytes": p.tcm_per_thread, "work": p.work()}
     if p.tcm_note:
         d["note"] = p.tcm_note
     return d
@@ -820,8 +820,9 @@ def verify(module, target: Target, options: Options, stage: str = "plan", shapes
                             f"{'an integer' if t is int else 'a dictionary'}", stage=stage, op="builtin.module")
     bound = facts["threads"]
     if not 1 <= bound <= max_threads(target, options):
-        raise PlanError(f"module attribute {PLAN_ATTR}: field 'threads' = {bound}, not in 1..{max_threads(target, options)} "
-                        f"(the {target.name} target's thread bound)", stage=stage, op="builtin.module")
+        raise PlanError(f"module attribute {PLAN_ATTR}: field 'threads' = {bound}, not in "
+                        f"1..{max_threads(target, options)} (the {target.name} target's thread bound)",
+                        stage=stage, op="builtin.module")
     plan, ops = _view(module, target, options)
 
     def planned_shape(op) -> bool:
