@@ -173,10 +173,12 @@ def _top_foralls(module):
 
 
 def run_grid(module, cx) -> None:
-    """Triton grids: the program forall (trip count known at launch) is split over the thread pool."""
-    from ..plan import MT_THRESHOLD
+    """Triton grids: the program forall (trip count known at launch) is split over the thread pool: up to the
+    plan's thread bound (module attribute hexmlir.plan), one thread when the programs' `work` (their ops'
+    configs) x trips is below the threshold (decided at launch)."""
+    from ..plan import MT_THRESHOLD, max_threads, module_facts
     o = cx.options
-    nthreads = (o.num_threads or cx.target.hw_threads) if o.multithread else 1
+    nthreads = (module_facts(module) or {}).get("threads") or max_threads(cx.target, o)
     if nthreads > 1:
         for fname, k, fa in _top_foralls(module):
             work = sum((config(g) or {}).get("work", 0) for g in ops_named(fa, "linalg.generic")
