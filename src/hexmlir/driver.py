@@ -107,22 +107,12 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
 
 
 def explain(source, options: Options | None = None) -> str:
-    """The plan the compiler would apply, as text (no code is generated)."""
-    from . import ir as hir
-    from . import plan
-    from .transforms import canonicalize, check_input, fusion, pad
-    from .pipeline import CompileContext
+    """The plan compile applies, as text: the `hexmlir.config` attributes the `plan` stage wrote, read back
+    from the IR of the very pipeline run compile makes (its TCM re-plan included), and the measured TCM."""
     options = options or Options()
     target = targets.get(options.target, options.arch, options.isa)
-    with hir.context(), hir.ir.Location.unknown():
-        module = hir.parse(_read(source))
-        cx = CompileContext(options, target)
-        check_input.run(module, cx)
-        pad.run(module, cx)
-        canonicalize.run(module, cx)
-        if options.fusion:
-            fusion.run(module, cx)
-        return plan.build(module, target, options).describe()
+    _, cx, _ = compile_to_llvm(_read(source), options, target, _dump_dir(options))
+    return cx.plan.describe() if cx.plan else ""
 
 
 def _build(text, options, target, dump, k) -> Path:

@@ -36,7 +36,7 @@ class Stage:
 class CompileContext:
     options: Options
     target: Target
-    plan: object = None                    # plan.Plan, set by the `plan` stage
+    plan: object = None                    # plan.Plan: a view of the configs the `plan` stage wrote (explain, metadata)
     signature: dict = field(default_factory=dict)  # args (shape, dtype, role) + result -> arg (bufferize)
     uses_runtime: bool = False             # the kernel calls the runtime (thread pool, TCM pool, DMA)
     dump_dir: Path | None = None
@@ -44,18 +44,26 @@ class CompileContext:
     tcm_scale: dict = field(default_factory=dict)   # root id -> factor on the TCM model (driver's re-plan)
     tcm_usage: dict = field(default_factory=dict)   # function -> per-thread TCM peak, threads, total (tcm-check)
     asserts: list = field(default_factory=list)     # runtime checks: [{message, loc}], indexed by failure id
+    db_applied: dict = field(default_factory=dict)  # root id -> double buffering applied (double-buffer)
 
 
 def _plan(module, cx):
+    """Decide, write the decisions into the IR (hexmlir.config per op, hexmlir.plan on the module), check
+    them; cx.plan is read back from that IR (the stages read the attributes themselves)."""
     from . import plan
-    cx.plan = plan.build(module, cx.target, cx.options, cx.tcm_scale)
+    plan.write(module, plan.build(module, cx.target, cx.options, cx.tcm_scale))
+    plan.verify(module, cx.target, cx.options, shapes=True)
+    cx.plan = plan.from_ir(module, cx.target, cx.options)
+    cx.plan.db_applied = cx.db_applied
 
 
 def _tcm_check(module, cx):
-    """Measure what the generated code takes from the TCM pool (static buffer sizes, DB twins included)
-    and keep it with the plan, which states the model's numbers (artifact metadata, tests)."""
+    """Measure what the generated code takes from the TCM pool (static buffer sizes, DB twins included):
+    module attribute hexmlir.tcm_usage, and beside the plan, which states the model's numbers (metadata)."""
+    from . import plan
     from .transforms import dma
-    cx.tcm_usage = dma.tcm_usage(module, cx.plan)
+    cx.tcm_usage = dma.tcm_usage(module)
+    plan.write_measured(module, cx.tcm_usage)
     if cx.plan is not None:
         cx.plan.measured = cx.tcm_usage
 

@@ -112,11 +112,12 @@ def run(module, cx) -> int:
     return rewritten
 
 
-def tcm_usage(module, plan=None) -> dict:
+def tcm_usage(module) -> dict:
     """TCM the generated code takes, from its static `hx_tcm_buffer` sizes (after double buffering):
     per function the peak of live buffers in program order (rounded like the pool), times the threads that
-    run it at once (outlined per-thread functions: their root's plan threads). Checks the plan's model."""
-    from ..plan import _buffer_bytes
+    run it at once (outlined per-thread functions: the `threads` of their tile loops' configs). Checks the
+    plan's model."""
+    from ..plan import _buffer_bytes, config
     from .threads import LOOP_ATTR
     out = {}
     for f in module.body.operations:
@@ -125,12 +126,15 @@ def tcm_usage(module, plan=None) -> dict:
             continue
         live = peak = 0
         sizes = {}
-        roots = []
+        roots, threads_of = [], {}
 
         def visit(op):
             nonlocal live, peak
             if op.name == "scf.for" and LOOP_ATTR in op.attributes:
                 roots.append(ir.IntegerAttr(op.attributes[LOOP_ATTR]).value)
+                c = config(op)
+                if c is not None and "threads" in c:
+                    threads_of[roots[-1]] = c["threads"]
             if op.name != "func.call":
                 return
             callee = ir.FlatSymbolRefAttr(op.attributes["callee"]).value
@@ -149,7 +153,7 @@ def tcm_usage(module, plan=None) -> dict:
             continue
         name = str(f.attributes["sym_name"]).strip('"')
         threads = 1
-        if plan is not None and "_par" in name and roots:
-            threads = max(plan.ops[r].threads for r in roots if r in plan.ops)
+        if "_par" in name and any(r in threads_of for r in roots):
+            threads = max(threads_of[r] for r in roots if r in threads_of)
         out[name] = {"per_thread": peak, "threads": threads, "total": peak * threads, "roots": roots}
     return out

@@ -3,8 +3,9 @@
 // RUN: hexmlir opt %S/../Inputs/grid_silu.mlir -p symbols..plan --option target=npu-emu --option num_threads=4 | FileCheck %s --check-prefixes=CHECK,NPU
 // RUN: hexmlir opt %S/../Inputs/grid_silu.mlir -p symbols..plan --option isa=x86-64-v3 --option num_threads=4 | FileCheck %s --check-prefixes=CHECK,HOST
 
-// CHECK: module attributes {hexmlir.grid, hexmlir.plan = "{\22budget\22:
-// CHECK-SAME: \22loops\22: [1024]
-// NPU-SAME: \22vec_tile\22: [32]
-// HOST-SAME: \22vec_tile\22: [8]
-// CHECK: linalg.generic {{.*}} attrs = {hexmlir.id = 1 : i64}
+// CHECK: module attributes {hexmlir.grid, hexmlir.plan = {budget =
+// CHECK: linalg.generic {{.*}} attrs = {hexmlir.config = {{{.*}} work = 1024 : i64}, hexmlir.id = 0 : i64}
+// CHECK: linalg.generic {{.*}} attrs = {hexmlir.config = {{{.*}} tile = array<i64: 0>,
+// NPU-SAME: vector = array<i64: 32>
+// HOST-SAME: vector = array<i64: 8>
+// CHECK-SAME: hexmlir.id = 1 : i64}

@@ -1,5 +1,6 @@
-// The plan tags each generic with hexmlir.id and records its decisions (the hexmlir.plan module attribute
-// carries them to later stages run alone, with the options it was made with, the target among them).
+// The plan tags each generic with hexmlir.id and writes its decisions on it as hexmlir.config (tile, threads,
+// tcm, buffers, vector, ...); the hexmlir.plan module attribute holds the global facts (budget, thread bound,
+// the options planned with, the target among them) for later stages run alone.
 // npu-emu: rows of 992 f32 TCM tiles under a 64 KiB budget, 32-lane (128-byte) vectors, 4 threads, double
 // buffering planned. tcm_tiling off: nothing staged, and 7x1001 is too little work to split into thread
 // tiles (plan.MIN_TILE_ELEMS), so the nest stays whole ([0, 0]) on one thread.
@@ -10,20 +11,14 @@
 // RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option isa=x86-64-v3 --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 | FileCheck %s --check-prefixes=HOST,AVX2
 // RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option isa=x86-64-v4 --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 | FileCheck %s --check-prefixes=HOST,AVX512
 
-// NPU: hexmlir.plan = "{\22budget\22: 65536,
-// NPU-SAME: \22double_buffer\22: true
-// NPU-SAME: \22tcm_tile\22: [1, 992]
-// NPU-SAME: \22threads\22: 4
-// NPU-SAME: \22vec_tile\22: [1, 32]
-// NPU-SAME: \22target\22: \22npu-emu\22
-// NPU: linalg.generic {{.*}} attrs = {hexmlir.id = 0 : i64}
-// NOTILE: \22tcm_per_thread\22: 0, \22tcm_tile\22: [0, 0], \22threads\22: 1
-// HOST: hexmlir.plan = "{\22budget\22: 65536,
-// HOST-SAME: \22double_buffer\22: false
-// HOST-SAME: \22tcm_per_thread\22: 0
-// HOST-SAME: \22tcm_tile\22: [1, 0]
-// HOST-SAME: \22threads\22: 4
-// AVX2-SAME: \22vec_tile\22: [1, 8]
-// AVX512-SAME: \22vec_tile\22: [1, 16]
-// HOST-SAME: \22target\22: \22host\22
-// HOST: linalg.generic {{.*}} attrs = {hexmlir.id = 0 : i64}
+// NPU: module attributes {hexmlir.plan = {budget = 65536 : i64,
+// NPU-SAME: target = "npu-emu"
+// NPU-SAME: threads = 4 : i64
+// NPU: linalg.generic {{.*}} attrs = {hexmlir.config = {buffers = 2 : i64, tcm = true, tcm_bytes = {{[0-9]+}} : i64, threads = 4 : i64, tile = array<i64: 1, 992>, tile_bytes = {{[0-9]+}} : i64, vector = array<i64: 1, 32>, work = 28028 : i64}, hexmlir.id = 0 : i64}
+// NOTILE: hexmlir.config = {buffers = 1 : i64, tcm = false, tcm_bytes = 0 : i64, threads = 1 : i64, tile = array<i64: 0, 0>
+// HOST: module attributes {hexmlir.plan = {budget = 65536 : i64,
+// HOST-SAME: target = "host"
+// HOST: linalg.generic {{.*}} attrs = {hexmlir.config = {buffers = 1 : i64, tcm = false, tcm_bytes = 0 : i64, threads = 4 : i64, tile = array<i64: 1, 0>,
+// AVX2-SAME: vector = array<i64: 1, 8>
+// AVX512-SAME: vector = array<i64: 1, 16>
+// HOST-SAME: hexmlir.id = 0 : i64}
