@@ -176,3 +176,11 @@ def test_name_branch_check_finds_them(tmp_path):
                                    'bad = target not in ("host", "npu-emu")\n'
                                    'fine = a.which == "hexagon" or meta["rung"] == "host"\n')
     assert [f.split(":")[1] for f in name_branches(tmp_path)] == ["1", "3", "4"]
+
+
+def test_the_stage_picture_in_architecture_md_is_current():
+    """docs/architecture.md's stage table is what pipeline.py gives (regenerate: python -m hexmlir.tools.stage_map)."""
+    from hexmlir.tools import stage_map
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    assert stage_map.current_block(doc) == stage_map.table(), \
+        "docs/architecture.md's stage map is stale: python -m hexmlir.tools.stage_map"

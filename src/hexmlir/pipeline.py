@@ -106,7 +106,7 @@ def stages() -> list[Stage]:
               needs="scratchpad"),
         Stage("hvx-contract", _hvx_contract, lambda o: o.vectorize,          # Hexagon: int8 dots -> vrmpy
               needs="hvx"),
-        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
+        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # TCM pool buffers, DMA copies
@@ -131,16 +131,16 @@ def grid_stages() -> list[Stage]:
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # vector tiles, work estimates
-        Stage("fast-math", _fast_math, lambda o: o.fast_math),
+        Stage("fast-math", _fast_math, lambda o: o.fast_math),               # polynomial tanh/exp/erf, recip
         Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers
         Stage("threads", threads.run_grid),                                  # programs -> thread pool
         Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling,    # program buffers in TCM
               needs="scratchpad"),
         Stage("hoist-buffers", _hoist_program_buffers),                      # unless staged in TCM
-        Stage("vectorize", vectorize.run, lambda o: o.vectorize),
+        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
-        Stage("lower-to-llvm", lower.to_llvm_dialect),
+        Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
     ]
 
 
