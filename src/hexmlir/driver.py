@@ -123,7 +123,9 @@ def _build(text, options, target, dump, k) -> Path:
     bdir = cache.build_dir(k)
     try:
         (bdir / "kernel.llvm.mlir").write_text(mlir_text)
-        files, target_meta = target.build(ll, bdir, options, {"entry": entry, "args": sig["args"]},
+        # threads: the plan's bound on threads running tiles at once (a simulator starts that many)
+        files, target_meta = target.build(ll, bdir, options, {"entry": entry, "args": sig["args"],
+                                                              "threads": cx.plan.threads if cx.plan else 1},
                                           cx.uses_runtime)
         meta = {
             "name": sig["name"], "entry": entry, "args": sig["args"],

@@ -141,7 +141,7 @@ def tile_budget(target: Target, options: Options, double_buffer: bool | None = N
     return budget, min(MAX_TILE_BYTES, budget // (max_threads(target, options) * buffers))
 
 
-def _buffer_bytes(n: int) -> int:
+def pool_bytes(n: int) -> int:
     """What the runtime's pool takes for an n-byte buffer: 128-byte granules, and blocks of >= 4 KiB are
     2 KiB aligned (counted as a worst-case gap)."""
     r = -(-max(n, 1) // 128) * 128
@@ -182,9 +182,9 @@ def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
                 n *= s[d] if d is not None else o.shape[j]
             if k < q.n_ins:
                 if o.src is None or o.src not in ids:
-                    total += _buffer_bytes(n)          # promoted copy of a DDR operand
+                    total += pool_bytes(n)          # promoted copy of a DDR operand
             elif o.src is None or o.src not in ids or q is root:
-                total += _buffer_bytes(n)              # the result's buffer (the root's: its copy-out)
+                total += pool_bytes(n)              # the result's buffer (the root's: its copy-out)
     return total
 
 
@@ -391,7 +391,7 @@ def narrowed_vector(op, vec: list[int], target: Target) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------- analysis
 
-def _generic_info(op):
+def generic_info(op):
     from torch_mlir import ir
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
     iters = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
@@ -407,10 +407,10 @@ def _generic_info(op):
         eb = 4
         if isinstance(t, (ir.RankedTensorType, ir.MemRefType)):
             et = ir.ShapedType(t).element_type
-            eb = _bytes(et)
+            eb = type_bytes(et)
             elem_bytes = max(elem_bytes, eb)
         else:
-            eb = _bytes(t)
+            eb = type_bytes(t)
         pos = []
         for k, e in enumerate(amap.results):
             if isinstance(e, ir.AffineDimExpr):
@@ -427,7 +427,7 @@ def _generic_info(op):
     return loops, iters, elem_bytes, dims_per_operand, operands
 
 
-def _bytes(t) -> int:
+def type_bytes(t) -> int:
     from torch_mlir import ir
     if isinstance(t, ir.IntegerType):
         return max(1, t.width // 8)
@@ -462,7 +462,7 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         walk(f, visit)
     by_op = {}
     for op in generics:
-        loops, iters, eb, dims, operands = _generic_info(op)
+        loops, iters, eb, dims, operands = generic_info(op)
         if any(n is None or n < 0 for n in loops):
             raise UnsupportedError("dynamic or unknown loop range", stage="plan", op=op.name,
                                    loc=str(op.location))
@@ -750,7 +750,7 @@ def _analyze(module) -> tuple[list, dict]:
             if pid is None or pid in seen:
                 continue
             seen.add(pid)
-            loops, iters, eb, dims, operands = _generic_info(op)
+            loops, iters, eb, dims, operands = generic_info(op)
             p = OpPlan(pid, op.name, [-1 if n is None else n for n in loops], iters, eb, dims,
                        body_ops=max(1, len(op.regions[0].blocks[0].operations) - 1),
                        operands=operands, n_ins=len(op.operands) - len(op.results))

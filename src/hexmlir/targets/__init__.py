@@ -62,7 +62,7 @@ class Target:
               uses_runtime: bool = False) -> tuple[dict[str, Path], dict]:
         """LLVM IR -> this target's files in `out_dir` ({kind: path}: ll, asm, obj, so, + the runtime a
         host artifact loads or the executable a simulated one runs) and the metadata the artifact needs to
-        load and run them. signature: the kernel's {"entry", "args"}."""
+        load and run them. signature: the kernel's {"entry", "args", "threads" (the plan's thread bound)}."""
         from . import hexagon, host
         if self.runs_here:
             files = host.build(llvm_ir, out_dir, "kernel", options, {"asm", "so"}, self)
@@ -93,7 +93,7 @@ class Target:
         else:
             exe = sim.build_linalg(obj, {"entry": entry, "args": args, "arch": self.arch}, out_dir)
         return exe, {"simulator": sim.EXE_NAME, "hvx_float": False,
-                     "sim_threads": (options.num_threads or self.hw_threads) if options.multithread else 1,
+                     "sim_threads": signature.get("threads", 1),
                      "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
                                  "run as scalar code; target 'hexagon' keeps HVX float"}
 

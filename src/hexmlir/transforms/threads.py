@@ -20,6 +20,7 @@ from ..plan import CONFIG_ATTR, config, config_attr, op_id
 LAUNCH_PREFIX = "__hx_parallel_"
 LOOP_ATTR = "hexmlir.tile_loop"        # on a tile loop (scf.for): the plan id of its root, next to a copy of
                                        # the root's hexmlir.config (read by double-buffer, tcm-check)
+BODY_ATTR = "hexmlir.thread_body"      # on an outlined per-thread function: its chunks run at once (tcm-check)
 
 
 def _root(forall):
@@ -105,6 +106,7 @@ def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, t
     body_t = ir.FunctionType.get([v.type for v in caps] + [idx], [])
     with ir.InsertionPoint(module.body):
         fn = func.FuncOp(name, body_t, visibility="private")
+        fn.attributes[BODY_ATTR] = ir.UnitAttr.get()
         launch = func.FuncOp(LAUNCH_PREFIX + name, ir.FunctionType.get([v.type for v in caps] + [idx], []),
                              visibility="private")
     entry = fn.add_entry_block()

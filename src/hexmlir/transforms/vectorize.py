@@ -10,7 +10,7 @@ masked gathers. Their mask blocks, computed by vectorized ops, reach them throug
 element (lower.py), as every i1 in memory does.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import ID_ATTR, _generic_info, config, op_id
+from ..plan import ID_ATTR, generic_info, config, op_id
 
 
 def _vector(op) -> list:
@@ -41,7 +41,7 @@ def run(module, cx) -> None:
             f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
         ]
         # Peel only when the vectorized loop may have a partial last step (upstream refuses otherwise).
-        extent = _generic_info(op)[0][vdim]
+        extent = generic_info(op)[0][vdim]
         if extent is None or extent < 0 or extent % lanes:
             lines += [
                 f"%c{pid} = transform.cast %v{pid}_{inner} : !transform.any_op to !transform.op<\"scf.for\">",
