@@ -184,3 +184,29 @@ def test_the_stage_picture_in_architecture_md_is_current():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
     assert stage_map.current_block(doc) == stage_map.table(), \
         "docs/architecture.md's stage map is stale: python -m hexmlir.tools.stage_map"
+
+
+def test_ir_attributes_are_declared_in_one_place():
+    """Stages hand work on only through the attributes hexmlir/attrs.py declares: no `"hexmlir.<name>"`
+    string (nor one inside an f-string's text) anywhere else in the source."""
+    import re
+    from hexmlir import attrs
+    import hexmlir
+    pat = re.compile(r"(?<![\w.`])hexmlir\.([a-z_]+)(?=$|[\s=}\"'])")
+    python_names = {p.stem for p in (SRC / "hexmlir").iterdir()} | set(dir(hexmlir))   # hexmlir.artifact, ...
+    found = []
+    for path in sorted((SRC / "hexmlir").rglob("*.py")):
+        if path.name == "attrs.py" and path.parent.name == "hexmlir":
+            continue
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and n.body
+                and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                for m in pat.finditer(node.value):
+                    if m.group(1) in python_names:
+                        continue
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno}: {m.group(0)}")
+    assert not found, "declare these in hexmlir/attrs.py and import them:\n" + "\n".join(found)
+    assert attrs.ALL >= {attrs.CONFIG, attrs.ID, attrs.TILE_LOOP, attrs.GRID}

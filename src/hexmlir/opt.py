@@ -26,8 +26,9 @@ import sys
 
 from .errors import HexmlirError
 from .options import Options
+from . import attrs
 
-SIGNATURE_ATTR = "hexmlir.signature"
+SIGNATURE_ATTR = attrs.SIGNATURE
 
 
 def signature_from_json(text: str) -> dict:

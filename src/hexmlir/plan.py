@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 from .options import Options
 from .targets import Target
+from . import attrs
 
-ID_ATTR = "hexmlir.id"
+ID_ATTR = attrs.ID
 
 
 def op_id(op) -> int | None:
@@ -639,8 +640,8 @@ def _share(p: OpPlan, tile: list[int]) -> float:
 # the stages after vectorization, when the linalg ops are gone. Module-wide facts go in the module attribute
 # `hexmlir.plan`: budget, tile_budget, threads (the compile-time bound) and the options planned with.
 
-CONFIG_ATTR = "hexmlir.config"
-PLAN_ATTR = "hexmlir.plan"
+CONFIG_ATTR = attrs.CONFIG
+PLAN_ATTR = attrs.PLAN
 _ROOT_FIELDS = {"tile": list, "threads": int, "tcm": bool, "buffers": int, "vector": list, "tile_bytes": int,
                 "tcm_bytes": int, "work": int}
 _PRODUCER_FIELDS = {"fused_into": int, "vector": list, "work": int}
@@ -695,7 +696,7 @@ def write(module, plan: Plan) -> None:
          "options": plan.options.key()})
 
 
-MEASURED_ATTR = "hexmlir.tcm_usage"
+MEASURED_ATTR = attrs.TCM_USAGE
 
 
 def write_measured(module, usage: dict) -> None:

@@ -15,9 +15,10 @@ from torch_mlir.dialects import arith, func, memref
 from ..ir import ops_named
 from ..plan import type_bytes
 from . import memspace
+from .. import attrs
 
 START, WAIT, BUFFER, RELEASE = "hx_dma_start_2d", "hx_dma_wait", "hx_tcm_buffer", "hx_tcm_release"
-DIR_ATTR, DDR_ATTR = "hexmlir.dma", "hexmlir.ddr"
+DIR_ATTR, DDR_ATTR = attrs.DMA_DIR, attrs.DMA_DDR
 
 
 def _declare(module) -> None:

@@ -18,8 +18,9 @@ import re
 from torch_mlir import ir
 
 from ..ir import ops_named, run_passes
+from .. import attrs
 
-BARRIER = "hexmlir.fusion_barrier"
+BARRIER = attrs.FUSION_BARRIER
 _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
 
 

@@ -16,6 +16,7 @@ from torch_mlir import ir
 from ..ir import apply_transform, inside, ops_named, run_passes
 from ..plan import ID_ATTR, config, configs, op_id
 from . import memspace
+from .. import attrs
 
 
 def tile(module, cx) -> None:
@@ -66,7 +67,7 @@ def _wrap_in_subview(op, i) -> None:
     op.operands[i] = sv
 
 
-PROMOTE_ATTR = "hexmlir.promote"
+PROMOTE_ATTR = attrs.PROMOTE
 
 
 def promote(module, cx) -> None:

@@ -16,11 +16,12 @@ from torch_mlir.dialects import arith, func, scf
 
 from ..ir import funcs, inside, ops_named, run_passes
 from ..plan import CONFIG_ATTR, config, config_attr, op_id
+from .. import attrs
 
 LAUNCH_PREFIX = "__hx_parallel_"
-LOOP_ATTR = "hexmlir.tile_loop"        # on a tile loop (scf.for): the plan id of its root, next to a copy of
+LOOP_ATTR = attrs.TILE_LOOP        # on a tile loop (scf.for): the plan id of its root, next to a copy of
                                        # the root's hexmlir.config (read by double-buffer, tcm-check)
-BODY_ATTR = "hexmlir.thread_body"      # on an outlined per-thread function: its chunks run at once (tcm-check)
+BODY_ATTR = attrs.THREAD_BODY      # on an outlined per-thread function: its chunks run at once (tcm-check)
 
 
 def _root(forall):

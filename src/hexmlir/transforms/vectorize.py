@@ -11,6 +11,7 @@ element (lower.py), as every i1 in memory does.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
 from ..plan import ID_ATTR, generic_info, config, op_id
+from .. import attrs
 
 
 def _vector(op) -> list:
@@ -60,7 +61,7 @@ def run(module, cx) -> None:
         pid = op_id(op)
         if pid is not None and _vector(op) and all(_static(v.type) for v in op.operands) \
                 and not _indirect(op):
-            op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
+            op.attributes[attrs.VECTORIZE] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
     # One suppressing sequence per op: an op upstream cannot vectorize (e.g. a multi-result argmax
     # reduction) stays a scalar loop instead of failing the compile.
     lines = []
@@ -68,7 +69,7 @@ def run(module, cx) -> None:
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
-            f"  %vv = transform.structured.match attributes{{hexmlir.vectorize = {pid}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  %vv = transform.structured.match attributes{{{attrs.VECTORIZE} = {pid}}} in %r : (!transform.any_op) -> !transform.any_op",
             "  transform.structured.vectorize %vv : !transform.any_op",
             "}",
         ]

@@ -14,8 +14,9 @@ from ...errors import UnsupportedError
 from .converter import Converter
 from .forms import S, Ptr
 from .reader import STAGE, attr_str, elem, is_ptr, public_function
+from ... import attrs
 
-GRID_ATTR = "hexmlir.grid"        # marks a module whose public function runs a Triton grid
+GRID_ATTR = attrs.GRID        # marks a module whose public function runs a Triton grid
 
 
 def is_grid(module) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .forms import T, Aff, MaskB, Ptr, PtrG, PtrT, Splat, identity_strides, mtype, ttype
 from .reader import attr_int, elem, result_type
 from .util import PRED, byte_size
+from ... import attrs
 
 
 class PointerAnalysis:
@@ -164,7 +165,7 @@ class PointerAnalysis:
             op = "extui" if addr.type == "i1" else "extsi"
             a = em.op(f"arith.{op} {a} : {addr.type} to i64")
         # lowered by transforms/lower.py (the descriptor needs the target's index width)
-        m = em.op(f"builtin.unrealized_conversion_cast {a} : i64 to memref<?x{st}> {{hexmlir.raw_address}}", "raw")
+        m = em.op(f"builtin.unrealized_conversion_cast {a} : i64 to memref<?x{st}> {{{attrs.RAW_ADDRESS}}}", "raw")
         slot = len(self.args)
         self.args.append(("ptr", et))
         self.arg_names.append(m)

@@ -7,6 +7,7 @@ from ..forms import S, T, Aff, Emitter, MaskB, Ptr, PtrG, Splat, shape_of, ttype
 from ..reader import attr_int, elem, result_type
 from ..util import byte_size, elem_of, mlir_str
 from .registry import converts
+from .... import attrs
 
 RMW = {1: "andi", 2: "ori", 3: "xori", 4: "addi", 5: "addf", 6: "maxs", 7: "mins", 8: "maxu", 9: "minu",
        10: "assign"}
@@ -86,7 +87,7 @@ def _atomic_one(cv, arg, off, typed, et, update, kind):
                      [f"    return {ret} : {et}", "}"])
     decl_t = ", ".join([f"memref<?x{st}>", "index"] + vtypes)
     cv.helpers.append(f"  func.func private @{name}({decl_t}) -> {et} attributes "
-                      f"{{hexmlir.body = {mlir_str(text)}}}")
+                      f"{{{attrs.BODY} = {mlir_str(text)}}}")
     return em.op(f"func.call @{name}({', '.join([cv.arg_names[arg], em.idx(off)] + list(vals))}) : "
                  f"({decl_t}) -> {et}")
 

@@ -5,6 +5,7 @@ from ..forms import S, T, MaskB, Splat
 from ..reader import attr, attr_int, attr_str, elem, inherent_text, result_type, shape, src
 from ..util import mlir_escape
 from .registry import converts
+from .... import attrs
 
 
 @converts("arith.constant")
@@ -52,7 +53,7 @@ def device_assert(cv, op):
     the kernel's source line; transforms/asserts.py compiles it into a runtime check."""
     m = attr_str(op, "message")
     msg = "device_assert failed" if m is None else mlir_escape(m)
-    tail = f'{{hexmlir.loc = "{mlir_escape(src(op))}"}}'
+    tail = f'{{{attrs.LOC} = "{mlir_escape(src(op))}"}}'
     cond = cv.v(op.operands[0])
     em = cv.em
     if isinstance(cond, (S, Splat)):
