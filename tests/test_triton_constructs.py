@@ -41,6 +41,18 @@ def oracle():
         runs[f"optional_{w}"] = ("optional_ptr_kernel", [x, x[::-1].copy() if w else None,
                                                          np.zeros(n, np.float32), n], (8,), {"BLOCK": 128})
     runs["early"] = ("early_return_kernel", [x, np.zeros(n, np.float32), n, 850], (8,), {"BLOCK": 128})
+    r = np.random.default_rng(seed + 2)
+    idx = r.permutation(n).astype(np.int32)
+    idx[r.random(n) < 0.3] = -1
+    y = r.standard_normal(n).astype(np.float32)
+    runs["addr_table"] = ("addr_table_kernel", [x, y, idx, np.zeros(n, np.int64), np.zeros(n, np.float32),
+                                                np.zeros(n, np.float32), n], (8,), {"BLOCK": 128})
+    M, N, S = 33, 17, 20
+    rows = r.permutation(M).astype(np.int32)
+    rows[r.random(M) < 0.3] = -1
+    runs["addr_rows"] = ("addr_rows_kernel", [r.standard_normal((M, S)).astype(np.float32), rows,
+                                              np.zeros((M, N), np.float32), np.zeros((M, N), np.float32),
+                                              np.zeros(5, np.float32), M, N, S], (5,), {"BM": 8, "BN": 32})
     outs = run_interpreted_many(KERNELS, list(runs.values()))
     return seed, {k: (r[1], o) for (k, r), o in zip(runs.items(), outs)}
 
@@ -94,6 +106,47 @@ def test_optional_pointer_and_early_returns(oracle, opts):
     args, want = ref["early"]
     got = _run(K.early_return_kernel, args, (8,), BLOCK=128, **opts)
     np.testing.assert_array_equal(got[1], want[1], err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS, ids=_ids)
+def test_tensor_of_addresses_matches_the_interpreter(oracle, opts):
+    """tt.int_to_ptr of a tensor (and tt.ptr_to_int of one): per-element addresses into two buffers, written
+    to a table and read back, dereferenced with a mask that leaves out addresses before the buffer; one
+    address splatted over a block."""
+    seed, ref = oracle
+    args, want = ref["addr_table"]
+    got = _run(K.addr_table_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[4], want[4], err_msg=f"gather through addresses, seed {seed}")
+    np.testing.assert_array_equal(got[5], want[5], err_msg=f"splatted address, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS + [dict(target="npu-emu")], ids=_ids)
+def test_row_addresses_gather_scatter_atomics_match_the_interpreter(oracle, opts):
+    """A [BM] tensor of row addresses broadcast against columns (33x17 of a 33x20 buffer, rows permuted, 30%
+    masked off): masked 2-D gather, scatter, and atomic adds with many elements per address."""
+    seed, ref = oracle
+    args, want = ref["addr_rows"]
+    got = _run(K.addr_rows_kernel, args, (5,), BM=8, BN=32, **opts)
+    np.testing.assert_array_equal(got[2], want[2], err_msg=f"gather, seed {seed}")
+    np.testing.assert_array_equal(got[3], want[3], err_msg=f"scatter, seed {seed}")
+    np.testing.assert_allclose(got[4], want[4], rtol=1e-5, atol=1e-5, err_msg=f"atomic adds, seed {seed}")
+
+
+def test_host_pointer_table_of_unequal_buffers():
+    """Grouped-GEMM style: a table of the data_ptr()s of G buffers of unequal lengths, loaded as an int64
+    tensor, converted to pointers and read with a per-buffer length mask (no element past a buffer's end)."""
+    seed = current_seed()
+    g = torch.Generator().manual_seed(seed)
+    G, Kc = 5, 37
+    bufs = [torch.randn(int(n), generator=g) for n in torch.randint(1, 50, (G,), generator=g)]
+    tab = torch.tensor([b.data_ptr() for b in bufs])
+    lens = torch.tensor([len(b) for b in bufs], dtype=torch.int32)
+    out = torch.zeros(G, Kc)
+    K.ptr_table_kernel[(1,)](tab, lens, out, G, Kc, BG=8, BK=64)
+    want = torch.full((G, Kc), -7.0)
+    for i, b in enumerate(bufs):
+        want[i, :min(len(b), Kc)] = b[:Kc]
+    assert torch.equal(out, want), f"seed {seed}"
 
 
 @pytest.mark.parametrize("opts", OPTS, ids=_ids)

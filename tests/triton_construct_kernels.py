@@ -127,3 +127,57 @@ def row_sums_kernel(x_ptr, rows_ptr, cols_ptr, M, N, BM: tl.constexpr, BN: tl.co
     x = tl.load(x_ptr + rm * N + rn, mask=(rm < M) & (rn < N), other=0.0)
     tl.store(rows_ptr + tl.arange(0, BM), tl.sum(x, 1), mask=tl.arange(0, BM) < M)
     tl.store(cols_ptr + tl.arange(0, BN), tl.sum(x, 0), mask=tl.arange(0, BN) < N)
+
+
+@triton.jit
+def addr_table_kernel(x_ptr, y_ptr, idx_ptr, table_ptr, out_ptr, out2_ptr, n, BLOCK: tl.constexpr):
+    """A tensor of integer addresses (tt.ptr_to_int / tt.int_to_ptr of tensors): per element the address of
+    x[i] or y[i], written to a table, read back and dereferenced with a mask (i < 0: masked off, an address
+    before the buffer); also one address splatted over the block."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    i = tl.load(idx_ptr + offs, mask=m, other=0)
+    ax = (x_ptr + i).to(tl.int64)
+    ay = (y_ptr + i).to(tl.int64)
+    tl.store(table_ptr + offs, tl.where(i % 2 == 0, ax, ay), mask=m)
+    tl.debug_barrier()
+    t = tl.load(table_ptr + offs, mask=m, other=0)
+    p = t.to(tl.pointer_type(tl.float32))
+    v = tl.load(p, mask=m & (i >= 0), other=-1.0)
+    tl.store(out_ptr + offs, v, mask=m)
+    pb = (tl.zeros([BLOCK], tl.int64) + x_ptr.to(tl.int64)).to(tl.pointer_type(tl.float32)) + offs
+    tl.store(out2_ptr + offs, tl.load(pb, mask=m, other=0.0) * 2.0, mask=m)
+
+
+@triton.jit
+def addr_rows_kernel(x_ptr, rows_ptr, out_ptr, y_ptr, acc_ptr, M, N, stride, BM: tl.constexpr,
+                     BN: tl.constexpr):
+    """Row addresses as an int64 tensor, broadcast against column offsets: a masked 2-D gather, a masked
+    scatter and atomic adds (several elements at one address) through them."""
+    pid = tl.program_id(0)
+    r = pid * BM + tl.arange(0, BM)
+    c = tl.arange(0, BN)
+    rm = r < M
+    rows = tl.load(rows_ptr + r, mask=rm, other=-1)
+    ra = x_ptr.to(tl.int64) + rows.to(tl.int64) * stride * 4
+    p = ra.to(tl.pointer_type(tl.float32))[:, None] + c[None, :]
+    m = (rm & (rows >= 0))[:, None] & (c < N)[None, :]
+    v = tl.load(p, mask=m, other=0.5)
+    tl.store(out_ptr + r[:, None] * N + c[None, :], v, mask=rm[:, None] & (c < N)[None, :])
+    ya = y_ptr.to(tl.int64) + rows.to(tl.int64) * N * 4
+    tl.store(ya.to(tl.pointer_type(tl.float32))[:, None] + c[None, :], v + 1.0, mask=m)
+    aa = acc_ptr.to(tl.int64) + (rows.to(tl.int64) % 5) * 4
+    tl.atomic_add(aa.to(tl.pointer_type(tl.float32))[:, None] + tl.zeros([BM, BN], tl.int32), v, mask=m)
+
+
+@triton.jit
+def ptr_table_kernel(table_ptr, lens_ptr, out_ptr, G, K, BG: tl.constexpr, BK: tl.constexpr):
+    """A host-made pointer table (grouped-GEMM style): row g of out is buffer g (length lens[g]) padded."""
+    g = tl.arange(0, BG)
+    k = tl.arange(0, BK)
+    gm = g < G
+    a = tl.load(table_ptr + g, mask=gm, other=0)
+    ln = tl.load(lens_ptr + g, mask=gm, other=0)
+    p = a.to(tl.pointer_type(tl.float32))[:, None] + k[None, :]
+    v = tl.load(p, mask=gm[:, None] & (k[None, :] < ln[:, None]), other=-7.0)
+    tl.store(out_ptr + g[:, None] * K + k[None, :], v, mask=gm[:, None] & (k < K)[None, :])

@@ -33,6 +33,7 @@ class Converter(PointerAnalysis):
         self.written: set = set()
         self.gathered: set = set()
         self.raw: set = set()          # pointer slots made from integer addresses (tt.int_to_ptr)
+        self.rawt: set = set()         # of them, those of a tensor of addresses (offsets in bytes, no memref)
         self.em = Emitter()
         self.env: dict = {}
         self.args: list = []          # per kernel argument: ("ptr", elem) or ("scalar", type)
