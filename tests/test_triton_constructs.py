@@ -134,19 +134,22 @@ def test_row_addresses_gather_scatter_atomics_match_the_interpreter(oracle, opts
 
 def test_host_pointer_table_of_unequal_buffers():
     """Grouped-GEMM style: a table of the data_ptr()s of G buffers of unequal lengths, loaded as an int64
-    tensor, converted to pointers and read with a per-buffer length mask (no element past a buffer's end)."""
+    tensor, converted to pointers and read with a per-buffer length mask (no element past a buffer's end),
+    also through pointers carried by a loop."""
     seed = current_seed()
     g = torch.Generator().manual_seed(seed)
     G, Kc = 5, 37
     bufs = [torch.randn(int(n), generator=g) for n in torch.randint(1, 50, (G,), generator=g)]
     tab = torch.tensor([b.data_ptr() for b in bufs])
     lens = torch.tensor([len(b) for b in bufs], dtype=torch.int32)
-    out = torch.zeros(G, Kc)
-    K.ptr_table_kernel[(1,)](tab, lens, out, G, Kc, BG=8, BK=64)
+    out, sums = torch.zeros(G, Kc), torch.zeros(G)
+    K.ptr_table_kernel[(1,)](tab, lens, out, sums, G, Kc, BG=8, BK=64)
     want = torch.full((G, Kc), -7.0)
     for i, b in enumerate(bufs):
         want[i, :min(len(b), Kc)] = b[:Kc]
     assert torch.equal(out, want), f"seed {seed}"
+    want_sums = torch.stack([b[:Kc].double().sum() for b in bufs]).float()
+    torch.testing.assert_close(sums, want_sums, rtol=1e-5, atol=1e-5, msg=lambda m: f"seed {seed}: {m}")
 
 
 @pytest.mark.parametrize("opts", OPTS, ids=_ids)

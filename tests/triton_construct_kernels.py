@@ -171,8 +171,9 @@ def addr_rows_kernel(x_ptr, rows_ptr, out_ptr, y_ptr, acc_ptr, M, N, stride, BM:
 
 
 @triton.jit
-def ptr_table_kernel(table_ptr, lens_ptr, out_ptr, G, K, BG: tl.constexpr, BK: tl.constexpr):
-    """A host-made pointer table (grouped-GEMM style): row g of out is buffer g (length lens[g]) padded."""
+def ptr_table_kernel(table_ptr, lens_ptr, out_ptr, sum_ptr, G, K, BG: tl.constexpr, BK: tl.constexpr):
+    """A host-made pointer table (grouped-GEMM style): row g of out is buffer g (length lens[g]) padded;
+    sum[g] its sum, read through pointers carried by a loop and advanced by one each step."""
     g = tl.arange(0, BG)
     k = tl.arange(0, BK)
     gm = g < G
@@ -181,3 +182,9 @@ def ptr_table_kernel(table_ptr, lens_ptr, out_ptr, G, K, BG: tl.constexpr, BK: t
     p = a.to(tl.pointer_type(tl.float32))[:, None] + k[None, :]
     v = tl.load(p, mask=gm[:, None] & (k[None, :] < ln[:, None]), other=-7.0)
     tl.store(out_ptr + g[:, None] * K + k[None, :], v, mask=gm[:, None] & (k < K)[None, :])
+    q = a.to(tl.pointer_type(tl.float32))
+    acc = tl.zeros([BG], tl.float32)
+    for i in range(0, K):
+        acc += tl.load(q, mask=gm & (i < ln), other=0.0)
+        q += 1
+    tl.store(sum_ptr + g, acc, mask=gm)
