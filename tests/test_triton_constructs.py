@@ -35,7 +35,8 @@ def oracle():
     xm = np.random.default_rng(seed + 1).uniform(0.5, 1.5, (M, N)).astype(np.float32)
     z = np.zeros((M, N), np.float32)
     runs["scan"] = ("scan_kernel", [xm, z, z, z, M, N], (1,), {"BM": 8, "BN": 64})
-    runs["argmax"] = ("running_argmax_kernel", [x[:300], np.zeros(300, np.float32), np.zeros(300, np.int32), 300],
+    runs["argmax"] = ("running_argmax_kernel", [x[:300], np.zeros(300, np.float32), np.zeros(300, np.int32),
+                                                np.zeros(300, np.float32), np.zeros(300, np.int32), 300],
                       (1,), {"BLOCK": 512})
     for w in (True, False):
         runs[f"optional_{w}"] = ("optional_ptr_kernel", [x, x[::-1].copy() if w else None,
@@ -94,6 +95,8 @@ def test_scans_match_the_interpreter(oracle, opts):
     got = _run(K.running_argmax_kernel, args, (1,), BLOCK=512, **opts)
     np.testing.assert_array_equal(got[1], want[1], err_msg=f"running max, seed {seed}")
     np.testing.assert_array_equal(got[2], want[2], err_msg=f"running argmax, seed {seed}")
+    np.testing.assert_array_equal(got[3], want[3], err_msg=f"reversed running max, seed {seed}")
+    np.testing.assert_array_equal(got[4], want[4], err_msg=f"reversed running argmax, seed {seed}")
 
 
 @pytest.mark.parametrize("opts", OPTS, ids=_ids)

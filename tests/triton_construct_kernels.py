@@ -70,14 +70,17 @@ def _argmax_combine(v1, i1, v2, i2):
 
 
 @triton.jit
-def running_argmax_kernel(x_ptr, v_ptr, i_ptr, n, BLOCK: tl.constexpr):
-    """tl.associative_scan with two operands (a running max and where it was)."""
+def running_argmax_kernel(x_ptr, v_ptr, i_ptr, rv_ptr, ri_ptr, n, BLOCK: tl.constexpr):
+    """tl.associative_scan with two operands (a running max and where it was), forward and reversed."""
     offs = tl.arange(0, BLOCK)
     m = offs < n
     x = tl.load(x_ptr + offs, mask=m, other=-float("inf"))
     v, i = tl.associative_scan((x, offs), 0, _argmax_combine)
     tl.store(v_ptr + offs, v, mask=m)
     tl.store(i_ptr + offs, i, mask=m)
+    rv, ri = tl.associative_scan((x, offs), 0, _argmax_combine, reverse=True)
+    tl.store(rv_ptr + offs, rv, mask=m)
+    tl.store(ri_ptr + offs, ri, mask=m)
 
 
 @triton.jit
