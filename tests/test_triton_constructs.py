@@ -48,6 +48,9 @@ def oracle():
     y = r.standard_normal(n).astype(np.float32)
     runs["addr_table"] = ("addr_table_kernel", [x, y, idx, np.zeros(n, np.int64), np.zeros(n, np.float32),
                                                 np.zeros(n, np.float32), n], (8,), {"BLOCK": 128})
+    for flag in (0, 1):
+        runs[f"select_{flag}"] = ("select_ptr_kernel", [x, y, np.zeros(n, np.float32), np.zeros(n, np.float32),
+                                                        np.zeros(n, np.float32), n, flag], (8,), {"BLOCK": 128})
     M, N, S = 33, 17, 20
     rows = r.permutation(M).astype(np.int32)
     rows[r.random(M) < 0.3] = -1
@@ -133,6 +136,21 @@ def test_row_addresses_gather_scatter_atomics_match_the_interpreter(oracle, opts
     np.testing.assert_array_equal(got[2], want[2], err_msg=f"gather, seed {seed}")
     np.testing.assert_array_equal(got[3], want[3], err_msg=f"scatter, seed {seed}")
     np.testing.assert_allclose(got[4], want[4], rtol=1e-5, atol=1e-5, err_msg=f"atomic adds, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS[:2], ids=_ids)
+@pytest.mark.parametrize("flag", [0, 1])
+def test_pointer_select_matches_the_interpreter(oracle, opts, flag):
+    """tl.where between pointers: offsets selected within one argument, addresses (raw pointers) between
+    two; loads and a store through them (it used to fail inside the conversion: no element expression).
+    Pointers into different arguments out of an `if` (they used to keep the first branch's argument with
+    the second's offsets: a silent wrong answer when the flag took the else branch)."""
+    seed, ref = oracle
+    args, want = ref[f"select_{flag}"]
+    got = _run(K.select_ptr_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[2], want[2], err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[3], want[3], err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[4], want[4], err_msg=f"pointers out of an if, seed {seed}")
 
 
 def test_host_pointer_table_of_unequal_buffers():

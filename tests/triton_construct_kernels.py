@@ -191,3 +191,26 @@ def ptr_table_kernel(table_ptr, lens_ptr, out_ptr, sum_ptr, G, K, BG: tl.constex
         acc += tl.load(q, mask=gm & (i < ln), other=0.0)
         q += 1
     tl.store(sum_ptr + g, acc, mask=gm)
+
+
+@triton.jit
+def select_ptr_kernel(x_ptr, y_ptr, out_ptr, out2_ptr, out3_ptr, n, flag, BLOCK: tl.constexpr):
+    """tl.where between pointers (arith.select of pointers): per element between two arguments, within one
+    argument, between two scalar pointers, and as a store's destination; pointers into different arguments
+    out of an `if` on a runtime flag (scf.if results)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    c = (offs % 3) == 0
+    v = tl.load(tl.where(c, x_ptr + offs, y_ptr + (n - 1 - offs)), mask=m, other=0.0)
+    w = tl.load(tl.where(c, x_ptr + offs, x_ptr + (n - 1 - offs)), mask=m, other=0.0)
+    s = tl.where(flag > 0, x_ptr, y_ptr)
+    tl.store(out_ptr + offs, v + tl.load(s + offs, mask=m, other=0.0), mask=m)
+    tl.store(out2_ptr + offs, w, mask=m)
+    tl.store(tl.where(c, out2_ptr + offs, out_ptr + offs), w * 0.0 + 1.0, mask=m & (offs % 7 == 0))
+    if flag > 0:
+        pa = x_ptr + offs
+        sa = y_ptr + 3
+    else:
+        pa = y_ptr + (n - 1 - offs)
+        sa = x_ptr + 5
+    tl.store(out3_ptr + offs, tl.load(pa, mask=m, other=0.0) + tl.load(sa), mask=m)

@@ -94,7 +94,8 @@ class Converter(PointerAnalysis):
         if isinstance(v, T):
             return v
         if isinstance(v, (PtrT, PtrG, Ptr)):
-            self.unsupported("pointer tensors cannot be used as values (ptr_to_int / pointer select)")
+            self.unsupported("a pointer used as a value here (stored, reduced, or yielded where its form "
+                             "cannot travel)")
         et = v.s.type if isinstance(v, Splat) else ("i1" if isinstance(v, MaskB) else v.et)
         return self.generic(v.shape, [v], et, lambda b, x: x[0])
 

@@ -8,7 +8,7 @@ general forms become a gather `linalg.generic` or a scatter loop nest.
 """
 from __future__ import annotations
 
-from .forms import T, Aff, MaskB, Ptr, PtrG, PtrT, Splat, identity_strides, mtype, ttype
+from .forms import S, T, Aff, MaskB, Ptr, PtrG, PtrT, Splat, identity_strides, mtype, ttype
 from .reader import attr_int, elem, result_type
 from .util import PRED, byte_size
 
@@ -195,6 +195,40 @@ class PointerAnalysis:
         if isinstance(p, PtrG) and self.is_rawt(p.arg):
             return self.raw_at(p, ctx), 0
         return self.arg_names[p.arg], self.offset_expr(p, ctx)
+
+    def address(self, p, et: str = "i64"):
+        """The byte address of a pointer (an S) or of each pointer of a pointer tensor (a T), as `et`."""
+        em = self.em
+        raw = isinstance(p, PtrG) and self.is_rawt(p.arg)
+        k = byte_size(self.storage(p.arg))
+        base = None if raw else em.op(f"memref.extract_aligned_pointer_as_index {self.arg_names[p.arg]} : "
+                                      f"memref<?x{self.storage(p.arg)}> -> index")
+
+        def at(ctx):
+            off = self.offset_expr(p, ctx)
+            return em.from_index(off if raw else em.add(base, em.mul(off, k)), et)
+        if isinstance(p, Ptr):
+            return S(at(None), et)
+        return self.generic(p.shape, p.parts if isinstance(p, PtrG) else [], et, lambda ctx, vals: at(ctx))
+
+    def select_pointers(self, c, a, b, shape, et: str):
+        """`arith.select` of pointers (`tl.where(c, p, q)`): offsets selected when both point into the same
+        argument, else addresses selected and made pointers again (a raw address per element)."""
+        em = self.em
+        if isinstance(a, Ptr):                   # scalar pointers, scalar condition
+            if a.arg == b.arg:
+                return Ptr(a.arg, em.op(f"arith.select {c.name}, {em.idx(a.off)}, {em.idx(b.off)} : index", "i"))
+            return Ptr(self.raw_pointer(S(em.op(f"arith.select {c.name}, {self.address(a).name}, "
+                                                f"{self.address(b).name} : i64"), "i64"), et), 0)
+        same = a.arg == b.arg and not self.is_rawt(a.arg)
+        if same:
+            ta, tb, t = self.offsets_tensor(a), self.offsets_tensor(b), "index"
+        else:
+            ta, tb, t = self.address(a), self.address(b), "i64"
+        sel = self.generic(shape, [c, ta, tb], t, lambda ctx, v: em.op(f"arith.select {v[0]}, {v[1]}, {v[2]} : {t}"))
+        if same:
+            return PtrG(a.arg, shape, 0, [sel])
+        return PtrG(self.raw_tensor_pointer(et), shape, 0, [sel])
 
     def raw_pointer(self, addr, et: str) -> int:
         """A pointer slot for a memref made from integer address `addr` (an S): base `addr`, offset 0,

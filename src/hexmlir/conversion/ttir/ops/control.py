@@ -5,7 +5,7 @@ from __future__ import annotations
 from ....errors import CompileError
 from ..converter import Retry
 from ..forms import S, T, Aff, Ptr, PtrG, PtrT, Splat, ttype
-from ..reader import STAGE, attr_ints, src
+from ..reader import STAGE, attr_ints, elem, src
 from ..util import elem_of
 from . import converts
 
@@ -144,6 +144,10 @@ def if_op(cv, op):
             ys[1].append(em.idx(b.off))
             build = (lambda n, a=a: Ptr(a.arg, n))
         else:
+            # Pointers into different arguments (or raw addresses) travel as byte addresses and become
+            # raw-address pointers after the if; pointers into one argument as offsets.
+            ptrs = isinstance(a, (Ptr, PtrT, PtrG)) and isinstance(b, (Ptr, PtrT, PtrG))
+            addrs = ptrs and (a.arg != b.arg or isinstance(a, Ptr) != isinstance(b, Ptr))
             # materialize inside each branch (appending to its text, in its scope)
             names = []
             for k, (lines, vals_k, scope) in enumerate(branches):
@@ -151,14 +155,25 @@ def if_op(cv, op):
                 em.lines = lines
                 em.scopes.append(scope)
                 em.depth += 1
-                if isinstance(vals_k[i], (PtrT, PtrG)):
+                if addrs:
+                    names.append(cv.address(vals_k[i]).name)
+                elif isinstance(vals_k[i], (PtrT, PtrG)):
                     names.append(cv.offsets_tensor(vals_k[i]).name)
                 else:
                     names.append(cv.tensor(vals_k[i]).name)
                 em.depth -= 1
                 em.scopes.pop()
                 em.lines = saved
-            if isinstance(a, (PtrT, PtrG)):
+            if addrs:
+                pet = elem(str(op.results[i].type))
+                if isinstance(a, Ptr):
+                    types.append("i64")
+                    build = (lambda n, pet=pet: Ptr(cv.raw_pointer(S(n, "i64"), pet), 0))
+                else:
+                    types.append(ttype(a.shape, "i64"))
+                    build = (lambda n, a=a, pet=pet: PtrG(cv.raw_tensor_pointer(pet), a.shape, 0,
+                                                          [T(n, a.shape, "i64")]))
+            elif isinstance(a, (PtrT, PtrG)):
                 types.append(ttype(a.shape, "index"))
                 build = (lambda n, a=a: PtrG(a.arg, a.shape, 0, [T(n, a.shape, "index")]))
             else:

@@ -128,26 +128,9 @@ def bitcast(cv, op):
 def ptr_to_int(cv, op):
     """The address of a pointer (`if weight_ptr:` tests it against 0), or of each pointer of a tensor."""
     p = cv.v(op.operands[0])
-    em = cv.em
-    rt = result_type(op)
-    if isinstance(p, (PtrT, PtrG)):            # a tensor of pointers: each element's address
-        raw = isinstance(p, PtrG) and cv.is_rawt(p.arg)
-        et, k = elem(rt), byte_size(cv.storage(p.arg))
-        base = None if raw else em.op(f"memref.extract_aligned_pointer_as_index {cv.arg_names[p.arg]} : "
-                                      f"memref<?x{cv.storage(p.arg)}> -> index")
-        parts = p.parts if isinstance(p, PtrG) else []
-
-        def body(ctx, vals):
-            off = cv.offset_expr(p, ctx)
-            return em.from_index(off if raw else em.add(base, em.mul(off, k)), et)
-        cv.res(op, cv.generic(shape(rt), parts, et, body))
-        return
-    if not isinstance(p, Ptr):
+    if not isinstance(p, (Ptr, PtrT, PtrG)):
         cv.unsupported("ptr_to_int of this pointer form")
-    st = cv.storage(p.arg)
-    base = em.op(f"memref.extract_aligned_pointer_as_index {cv.arg_names[p.arg]} : memref<?x{st}> -> index")
-    addr = em.add(base, em.mul(p.off, byte_size(st)))
-    cv.res(op, S(em.from_index(addr, rt), rt))
+    cv.res(op, cv.address(p, elem(result_type(op))))
 
 
 @converts("tt.int_to_ptr")
