@@ -6,7 +6,6 @@ import re
 
 from ..forms import S, Aff, Desc, MaskB, Ptr, PtrG, PtrT, Splat, shape_of
 from ..reader import elem, is_ptr, result_type, shape
-from ..util import byte_size
 from . import converts
 
 
