@@ -51,6 +51,7 @@ def oracle():
     for flag in (0, 1):
         runs[f"select_{flag}"] = ("select_ptr_kernel", [x, y, np.zeros(n, np.float32), np.zeros(n, np.float32),
                                                         np.zeros(n, np.float32), n, flag], (8,), {"BLOCK": 128})
+    runs["ping_pong"] = ("ping_pong_kernel", [x, np.zeros(n, np.float32), n, 5], (8,), {"BLOCK": 128})
     M, N, S = 33, 17, 20
     rows = r.permutation(M).astype(np.int32)
     rows[r.random(M) < 0.3] = -1
@@ -151,6 +152,17 @@ def test_pointer_select_matches_the_interpreter(oracle, opts, flag):
     np.testing.assert_array_equal(got[2], want[2], err_msg=f"seed {seed}")
     np.testing.assert_array_equal(got[3], want[3], err_msg=f"seed {seed}")
     np.testing.assert_array_equal(got[4], want[4], err_msg=f"pointers out of an if, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS[:2], ids=_ids)
+def test_loop_carried_pointers_that_swap_arguments(oracle, opts):
+    """Ping-pong buffers: pointers carried by a loop swap arguments every iteration (5 steps); they travel
+    as addresses (this was an UnsupportedError)."""
+    seed, ref = oracle
+    args, want = ref["ping_pong"]
+    got = _run(K.ping_pong_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[0], want[0], err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[1], want[1], err_msg=f"seed {seed}")
 
 
 def test_host_pointer_table_of_unequal_buffers():

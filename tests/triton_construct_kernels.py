@@ -214,3 +214,24 @@ def select_ptr_kernel(x_ptr, y_ptr, out_ptr, out2_ptr, out3_ptr, n, flag, BLOCK:
         pa = y_ptr + (n - 1 - offs)
         sa = x_ptr + 5
     tl.store(out3_ptr + offs, tl.load(pa, mask=m, other=0.0) + tl.load(sa), mask=m)
+
+
+@triton.jit
+def ping_pong_kernel(a_ptr, b_ptr, n, steps, BLOCK: tl.constexpr):
+    """Two buffers swapped every iteration (loop-carried pointers that switch arguments): each step reads
+    one and writes the other, scalar pointers and pointer blocks."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    src = a_ptr
+    dst = b_ptr
+    ps = a_ptr + offs
+    pd = b_ptr + offs
+    for i in range(steps):
+        x = tl.load(ps, mask=m, other=0.0)
+        tl.store(pd, x * 0.5 + tl.load(src + 0) * 0.0 + i, mask=m)
+        tmp = ps
+        ps = pd
+        pd = tmp
+        t = src
+        src = dst
+        dst = t
