@@ -27,6 +27,7 @@ class Converter(PointerAnalysis):
         self.written: set = set()
         self.gathered: set = set()
         self.raw: set = set()          # pointer slots made from integer addresses (tt.int_to_ptr)
+        self.rawt: set = set()         # of them, those of a tensor of addresses (offsets in bytes, no memref)
         self.em = Emitter()
         self.env: dict = {}
         self.args: list = []          # per kernel argument: ("ptr", elem) or ("scalar", type)
@@ -87,7 +88,8 @@ class Converter(PointerAnalysis):
         if isinstance(v, T):
             return v
         if isinstance(v, (PtrT, PtrG, Ptr)):
-            self.unsupported("pointer tensors cannot be used as values (ptr_to_int / pointer select)")
+            self.unsupported("a pointer used as a value here (stored, reduced, or yielded where its form "
+                             "cannot travel)")
         et = v.s.type if isinstance(v, Splat) else ("i1" if isinstance(v, MaskB) else v.et)
         return self.generic(v.shape, [v], et, lambda b, x: x[0])
 

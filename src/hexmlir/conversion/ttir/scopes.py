@@ -10,8 +10,9 @@ from .forms import T, ttype
 class Retry(Exception):
     """A loop-carried value changed form inside the loop: convert the loop again with it materialized."""
 
-    def __init__(self, which: int):
+    def __init__(self, which: int, addr: bool = False):
         self.which = which
+        self.addr = addr              # a carried pointer switches arguments: carry its address instead
 
 
 class BodyCtx:
