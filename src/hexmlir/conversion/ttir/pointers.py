@@ -189,7 +189,13 @@ class PointerAnalysis:
         em = self.em
         a = em.op(f"arith.index_cast {em.idx(self.offset_expr(p, ctx))} : index to i64")
         st = self.storage(p.arg)
-        return em.op(f"builtin.unrealized_conversion_cast {a} : i64 to memref<?x{st}> {{hexmlir.raw_address}}", "raw")
+        return self.raw_memref(a, st)
+
+    def raw_memref(self, addr_i64: str, storage: str) -> str:
+        """An i64 address as a memref<?xT>; lowered by transforms/lower.py (the descriptor needs the target's
+        index width)."""
+        return self.em.op(f"builtin.unrealized_conversion_cast {addr_i64} : i64 to memref<?x{storage}> "
+                          f"{{{attrs.RAW_ADDRESS}}}", "raw")
 
     def mem_at(self, p, ctx) -> tuple[str, object]:
         """(memref, element offset) that element ctx of pointer form p accesses."""
@@ -242,8 +248,7 @@ class PointerAnalysis:
         if addr.type != "i64":
             op = "extui" if addr.type == "i1" else "extsi"
             a = em.op(f"arith.{op} {a} : {addr.type} to i64")
-        # lowered by transforms/lower.py (the descriptor needs the target's index width)
-        m = em.op(f"builtin.unrealized_conversion_cast {a} : i64 to memref<?x{st}> {{{attrs.RAW_ADDRESS}}}", "raw")
+        m = self.raw_memref(a, st)
         slot = len(self.args)
         self.args.append(("ptr", et))
         self.arg_names.append(m)
