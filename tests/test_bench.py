@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from hexmlir.bench import ladder, mt_scaling, registry, suite
+from hexmlir.bench import ladder, mt_scaling, registry, report, suite
 
 os.environ["HEXMLIR_NO_PROGRESS"] = "1"
 # default tier: one kernel per shape class (elementwise f32/f16, rows with two reductions, contraction);
@@ -79,8 +79,8 @@ def test_crossover():
             for n, vec, mt in [(4096, 1.0, 1.5), (16384, 1.0, 0.9), (32768, 1.0, 1.2), (65536, 1.0, 0.5),
                                (131072, 1.0, 0.3)]
             for r, t, ms in (("vec", 1, vec), ("vec+mt", 4, mt))]
-    assert mt_scaling.crossover(rows, "g") == 65536
-    assert mt_scaling.crossover(rows[:2], "g") is None
+    assert report.crossover(rows, "g") == 65536
+    assert report.crossover(rows[:2], "g") is None
 
 
 def test_fallback_progress(capsys, monkeypatch):

@@ -17,14 +17,14 @@ from hexmlir import Options, cache
 from hexmlir.kernels import linalg_suite as S
 
 N = 1001
-# A child compiles a kernel that uses the runtime (threads, TCM, DMA), runs it and checks it against numpy.
+# A child compiles a kernel that uses the runtime (threads, TCM, DMA: the npu-emu target), runs it and checks it against numpy.
 CHILD = r"""
 import sys, warnings, numpy as np, hexmlir
 from hexmlir.kernels import linalg_suite as S
 seed = int(sys.argv[1])
 with warnings.catch_warnings(record=True) as w:
     warnings.simplefilter("always")
-    k = hexmlir.compile(S.vector_add(%d).mlir, hexmlir.Options(num_threads=2, mt_threshold=1))
+    k = hexmlir.compile(S.vector_add(%d).mlir, hexmlir.Options(target="npu-emu", num_threads=2, mt_threshold=1))
 rng = np.random.default_rng(seed)
 a, b = rng.random(%d, np.float32), rng.random(%d, np.float32)
 np.testing.assert_array_equal(k(a, b), a + b)

@@ -1,4 +1,5 @@
-"""hexmlir.transforms.fast_math: IR shape, accuracy against float64 references, special values.
+"""hexmlir.transforms.fast_math: IR shape, accuracy against float64 references (tools/fast_math_accuracy.py),
+special values.
 
 Every test draws fresh random inputs; the seed is in the assertion message of any failure
 (measure() returns it; the other tests draw it with _seed()).
@@ -13,6 +14,7 @@ import pytest
 
 from torch_mlir import ir, passmanager
 
+from hexmlir.tools import fast_math_accuracy as acc, refjit
 from hexmlir.transforms import fast_math as fm
 from conftest import current_seed
 
@@ -33,10 +35,10 @@ def _seed() -> int:
 _JITS: dict = {}
 
 
-def jit(op: str, dtype: str = "f32", width: int = 32) -> fm.Jit:
+def jit(op: str, dtype: str = "f32", width: int = 32) -> acc.Jit:
     key = (op, dtype, width)
     if key not in _JITS:
-        _JITS[key] = fm.Jit(fm.kernel_source(op, dtype, width))
+        _JITS[key] = acc.Jit(acc.kernel_source(op, dtype, width))
     return _JITS[key]
 
 
@@ -60,15 +62,11 @@ def same_bits(a, b) -> bool:
 
 
 def lower_and_jit(module: ir.Module):
-    from torch_mlir.execution_engine import ExecutionEngine
-    passmanager.PassManager.parse(fm.LOWERING).run(module.operation)
-    return ExecutionEngine(module, opt_level=2)
+    return refjit.engine(module, opt_level=2)
 
 
 def invoke(engine, *arrays):
-    import ctypes
-    from torch_mlir.runtime import get_ranked_memref_descriptor
-    engine.invoke("k", *[ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(a))) for a in arrays])
+    refjit.invoke(engine, "k", arrays)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -79,7 +77,7 @@ def invoke(engine, *arrays):
 @pytest.mark.parametrize("op", OPS)
 def test_ir_has_no_math_or_divf(op, dtype, width):
     with ir.Context(), ir.Location.unknown():
-        m = ir.Module.parse(fm.kernel_source(op, dtype, width))
+        m = ir.Module.parse(acc.kernel_source(op, dtype, width))
         n = fm.run(m)
         m.operation.verify()
         text = str(m)
@@ -212,17 +210,17 @@ def test_sigmoid_idiom_with_shared_exp_falls_back_to_pieces():
 # ----------------------------------------------------------------------------------------------------------------
 
 def _doc_table() -> dict:
-    return fm.parse_table(DOC.read_text())
+    return acc.parse_table(DOC.read_text())
 
 
 def test_doc_table_covers_every_measured_row():
-    assert set(_doc_table()) == set(fm._samplers())
+    assert set(_doc_table()) == set(acc._samplers())
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("op", OPS)
 def test_accuracy_within_documented_and_required_bounds(op, dtype):
-    m = fm.measure(op, dtype, n=1 << 17)
+    m = acc.measure(op, dtype, n=1 << 17)
     doc = _doc_table()[(op, dtype)]
     msg = f"{op} {dtype} seed={m['seed']} measured={m} documented={doc}"
     assert m["ulp"] <= doc["ulp"], msg
@@ -258,14 +256,14 @@ def test_small_magnitudes_relative_accuracy():
     x = (rng.choice([-1.0, 1.0], 1 << 14) * np.exp2(rng.uniform(-120, 0, 1 << 14))).astype(np.float32)
     for op in ("tanh", "erf"):
         got = call(op, x)
-        e = fm.errors(op, "f32", x, None, got)
+        e = acc.errors(op, "f32", x, None, got)
         assert e["ulp"] <= SPEC_ULP[(op, "f32")], f"{op} seed={seed} {e}"
 
 
 def test_accuracy_script_prints_a_parseable_table(capsys):
-    assert fm.main(["--accuracy", "-n", "4096"]) == 0
-    table = fm.parse_table(capsys.readouterr().out)
-    assert set(table) == set(fm._samplers())
+    assert acc.main(["--accuracy", "-n", "4096"]) == 0
+    table = acc.parse_table(capsys.readouterr().out)
+    assert set(table) == set(acc._samplers())
 
 
 # ----------------------------------------------------------------------------------------------------------------

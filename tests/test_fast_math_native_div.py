@@ -11,6 +11,7 @@ import pytest
 
 from torch_mlir import ir
 
+from hexmlir.tools import fast_math_accuracy as acc
 from hexmlir.transforms import fast_math as fm
 from conftest import current_seed
 from test_fast_math import SPEC_ULP, _doc_table, same_bits
@@ -21,7 +22,7 @@ _JITS: dict = {}
 def call(op, x, width=32):
     key = (op, width)
     if key not in _JITS:
-        _JITS[key] = fm.Jit(fm.kernel_source(op, "f32", width), native_div=True)
+        _JITS[key] = acc.Jit(acc.kernel_source(op, "f32", width), native_div=True)
     x = np.asarray(x, np.float32).ravel()
     n, step = len(x), width or 1
     xx = np.concatenate([x, np.ones((-n) % step, np.float32)])
@@ -42,7 +43,7 @@ def _ops(text: str) -> dict:
 def rewritten(op: str, native_div: bool, width: int = 32) -> dict:
     from torch_mlir import passmanager
     with ir.Context(), ir.Location.unknown():
-        m = ir.Module.parse(fm.kernel_source(op, "f32", width))
+        m = ir.Module.parse(acc.kernel_source(op, "f32", width))
         fm.run(m, native_div=native_div)
         passmanager.PassManager.parse("builtin.module(canonicalize, cse)").run(m.operation)
         m.operation.verify()
@@ -66,7 +67,7 @@ def test_divf_is_kept():
 
 
 def test_constant_denominator_still_becomes_a_multiply():
-    src = fm.kernel_source("div", "f32", 32).replace("arith.divf %x, %y", "arith.divf %x, %c3").replace(
+    src = acc.kernel_source("div", "f32", 32).replace("arith.divf %x, %y", "arith.divf %x, %c3").replace(
         "%one = arith.constant", "%c3 = arith.constant dense<3.0> : vector<32xf32>\n  %one = arith.constant")
     with ir.Context(), ir.Location.unknown():
         m = ir.Module.parse(src)
@@ -81,7 +82,7 @@ def test_exp_is_unchanged():
 @pytest.mark.parametrize("op", ["tanh", "erf", "sigmoid", "recip", "div"])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_accuracy_within_documented_bounds(op, dtype):
-    m = fm.measure(op, dtype, n=1 << 17, native_div=True)
+    m = acc.measure(op, dtype, n=1 << 17, native_div=True)
     doc = _doc_table()[(op, dtype)]
     msg = f"{op} {dtype} native_div seed={m['seed']} measured={m} documented={doc}"
     assert m["ulp"] <= doc["ulp"] and m["rel"] <= doc["rel"], msg
@@ -167,7 +168,7 @@ def test_one_plus_tanh_is_one_exp_and_one_divf():
 
 
 def test_one_plus_tanh_needs_single_use_and_a_one():
-    src = fm.kernel_source("tanh1p", "f32", 32)
+    src = acc.kernel_source("tanh1p", "f32", 32)
     for variant in (src.replace("arith.addf %t, %one", "arith.addf %one, %t"),):     # either order matches
         with ir.Context(), ir.Location.unknown():
             m = ir.Module.parse(variant)
@@ -187,7 +188,7 @@ def test_one_plus_tanh_accuracy_and_limits():
     x = np.concatenate([np.linspace(-43.6, 12, 1 << 15), rng.uniform(-43.6, 12, 1 << 15),
                         rng.choice([-1.0, 1.0], 1 << 12) * np.geomspace(1e-30, 1, 1 << 12)]).astype(np.float32)
     got = call("tanh1p", x)
-    m = fm.errors("tanh1p", "f32", x, None, got)
+    m = acc.errors("tanh1p", "f32", x, None, got)
     assert m["rel"] <= 1.6e-7 and m["ulp"] <= 2.5, f"seed={seed} {m}"     # docs/fast_math.md
     # IEEE-ish limits: 2 for large u, +0 far below, NaN propagates; never above 2 or below 0
     s = call("tanh1p", np.array([9.1, 100.0, np.inf, -44.4, -1e30, -np.inf, np.nan, 0.0, -0.0], np.float32))
@@ -207,7 +208,7 @@ def test_one_plus_tanh_folds_the_constant_scale_exactly():
     seed = current_seed()
     rng = np.random.default_rng(seed)
     c = np.float32(0.7978845608028654)
-    src = fm.kernel_source("tanh1p", "f32", 32).replace(
+    src = acc.kernel_source("tanh1p", "f32", 32).replace(
         "%t = math.tanh %x", f"%cc = arith.constant dense<{float(c)!r}> : vector<32xf32>\n"
         "%u = arith.mulf %x, %cc : vector<32xf32>\n%t = math.tanh %u")
     with ir.Context(), ir.Location.unknown():
@@ -217,8 +218,8 @@ def test_one_plus_tanh_folds_the_constant_scale_exactly():
         passmanager.PassManager.parse("builtin.module(canonicalize, cse)").run(m.operation)
         text = str(m)
     assert text.count("arith.mulf %arg") + text.count("arith.mulf %") >= 1 and "-1.59576" in text, text
-    folded = fm.Jit(src, native_div=True)
-    plain = fm.Jit(fm.kernel_source("tanh1p", "f32", 32), native_div=True)
+    folded = acc.Jit(src, native_div=True)
+    plain = acc.Jit(acc.kernel_source("tanh1p", "f32", 32), native_div=True)
     x = np.concatenate([rng.uniform(-60, 60, 1 << 14), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30]]
                        ).astype(np.float32)
     x = np.concatenate([x, np.ones((-len(x)) % 32, np.float32)])

@@ -1,5 +1,5 @@
 """Did route B's fusion really fuse? Kernels (top-level loop nests) and DDR intermediates (top-level DDR
-allocs) after bufferization, fusion on vs off (hexmlir.transforms.fusion.stats), for the frontend's models at
+allocs) after bufferization, fusion on vs off (hexmlir.tools.fusion_stats.stats), for the frontend's models at
 the test shapes and at shapes large enough to be tiled. The numbers are exact: a change in fusion (or in
 torch-mlir's import) shows up here and must be explained in docs/torch.md ("Fusion, counted")."""
 import pytest
@@ -9,7 +9,7 @@ pytest.importorskip("torch_mlir")
 
 from hexmlir import Options  # noqa: E402
 from hexmlir.frontends.torch.backend import model_linalg  # noqa: E402
-from hexmlir.transforms import fusion  # noqa: E402
+from hexmlir.tools import fusion_stats  # noqa: E402
 from hexmlir.kernels.torch_models import MLP, Block, RMSNormSwiGLU  # noqa: E402
 
 
@@ -55,8 +55,8 @@ CASES = {
 def test_fusion_reduces_kernels_and_ddr_intermediates(name):
     make, shape, fused, unfused = CASES[name]
     text = _linalg(make().eval(), shape)
-    on = fusion.stats(text, Options())
-    off = fusion.stats(text, Options(fusion=False))
+    on = fusion_stats.stats(text, Options())
+    off = fusion_stats.stats(text, Options(fusion=False))
     assert (on["kernels"], on["ddr_intermediates"]) == fused, on
     assert (off["kernels"], off["ddr_intermediates"]) == unfused, off
 
@@ -82,4 +82,4 @@ def test_count_sees_tile_loops_and_ddr_allocs_only():
       memref.dealloc %s : memref<64xf32, 1>
       return }"""
     with hir.context(), hir.ir.Location.unknown():
-        assert fusion.count(hir.parse(src)) == {"kernels": 3, "ddr_intermediates": 1}
+        assert fusion_stats.count(hir.parse(src)) == {"kernels": 3, "ddr_intermediates": 1}

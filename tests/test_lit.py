@@ -99,19 +99,35 @@ def test_every_stage_has_a_lit_test():
     assert not missing, f"stages without a test directory under tests/lit/: {missing}"
 
 
+@pytest.mark.parametrize("target", ["host", "npu-emu"])
 @pytest.mark.parametrize("kernel", ["silu.mlir", "grid_silu.mlir"])
-def test_stages_one_at_a_time_equal_the_whole_pipeline(kernel):
-    """Running each stage alone on the previous one's printed IR (the plan travelling as an attribute) gives
-    the same module as running them all in one go."""
-    from hexmlir import opt, pipeline
+def test_stages_one_at_a_time_equal_the_whole_pipeline(kernel, target):
+    """Running each stage alone on the previous one's printed IR (the plan as IR, the signature travelling
+    as an attribute) gives the same module as running them all in one go, and as compile's pipeline.run."""
+    from hexmlir import opt, pipeline, targets
     from hexmlir import ir as hir
+    from hexmlir.options import Options
     text = (LIT / "Inputs" / kernel).read_text()
     with hir.context():
         grid = pipeline.is_grid(hir.parse(text))
     names = [s.name for s in (pipeline.grid_stages() if grid else pipeline.stages())]
-    o = {"num_threads": 4, "tcm_budget": 65536, "mt_threshold": 1}
-    whole = opt.run_stages(text, f"{names[0]}..{names[-1]}", o)
+    o = {"target": target, "num_threads": 4, "tcm_budget": 65536, "mt_threshold": 1}
+    notes = []
+    whole = opt.run_stages(text, f"{names[0]}..{names[-1]}", o, note=notes.append)
     step = opt.run_stages(text, names[0], o)
     for n in names[1:]:
         step = opt.run_stages(step, n, o)
     assert step == whole
+    # the same stages run (and are off) as in compile, whose module is the same bar opt's attributes
+    options = Options(**o)
+    with hir.context(), hir.ir.Location.unknown():
+        module = hir.parse(text)
+        cx = pipeline.run(module, options, targets.get(target, options.arch, options.isa))
+        compiled = str(module)
+    off = [x.split(":")[0] for x in cx.log if ": off" in x]
+    assert off == [n.split(":")[0].removeprefix("stage ") for n in notes], (off, notes)
+    assert target == "npu-emu" or "tcm-promote" in off or "tcm-stage" in off
+    with hir.context():
+        m = hir.parse(whole)
+        del m.operation.attributes[opt.SIGNATURE_ATTR]     # the plan is IR in compile too (hexmlir.config)
+        assert str(m) == compiled

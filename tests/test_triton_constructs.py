@@ -35,12 +35,29 @@ def oracle():
     xm = np.random.default_rng(seed + 1).uniform(0.5, 1.5, (M, N)).astype(np.float32)
     z = np.zeros((M, N), np.float32)
     runs["scan"] = ("scan_kernel", [xm, z, z, z, M, N], (1,), {"BM": 8, "BN": 64})
-    runs["argmax"] = ("running_argmax_kernel", [x[:300], np.zeros(300, np.float32), np.zeros(300, np.int32), 300],
+    runs["argmax"] = ("running_argmax_kernel", [x[:300], np.zeros(300, np.float32), np.zeros(300, np.int32),
+                                                np.zeros(300, np.float32), np.zeros(300, np.int32), 300],
                       (1,), {"BLOCK": 512})
     for w in (True, False):
         runs[f"optional_{w}"] = ("optional_ptr_kernel", [x, x[::-1].copy() if w else None,
                                                          np.zeros(n, np.float32), n], (8,), {"BLOCK": 128})
     runs["early"] = ("early_return_kernel", [x, np.zeros(n, np.float32), n, 850], (8,), {"BLOCK": 128})
+    r = np.random.default_rng(seed + 2)
+    idx = r.permutation(n).astype(np.int32)
+    idx[r.random(n) < 0.3] = -1
+    y = r.standard_normal(n).astype(np.float32)
+    runs["addr_table"] = ("addr_table_kernel", [x, y, idx, np.zeros(n, np.int64), np.zeros(n, np.float32),
+                                                np.zeros(n, np.float32), n], (8,), {"BLOCK": 128})
+    for flag in (0, 1):
+        runs[f"select_{flag}"] = ("select_ptr_kernel", [x, y, np.zeros(n, np.float32), np.zeros(n, np.float32),
+                                                        np.zeros(n, np.float32), n, flag], (8,), {"BLOCK": 128})
+    runs["ping_pong"] = ("ping_pong_kernel", [x, np.zeros(n, np.float32), n, 5], (8,), {"BLOCK": 128})
+    M, N, S = 33, 17, 20
+    rows = r.permutation(M).astype(np.int32)
+    rows[r.random(M) < 0.3] = -1
+    runs["addr_rows"] = ("addr_rows_kernel", [r.standard_normal((M, S)).astype(np.float32), rows,
+                                              np.zeros((M, N), np.float32), np.zeros((M, N), np.float32),
+                                              np.zeros(5, np.float32), M, N, S], (5,), {"BM": 8, "BN": 32})
     outs = run_interpreted_many(KERNELS, list(runs.values()))
     return seed, {k: (r[1], o) for (k, r), o in zip(runs.items(), outs)}
 
@@ -82,6 +99,8 @@ def test_scans_match_the_interpreter(oracle, opts):
     got = _run(K.running_argmax_kernel, args, (1,), BLOCK=512, **opts)
     np.testing.assert_array_equal(got[1], want[1], err_msg=f"running max, seed {seed}")
     np.testing.assert_array_equal(got[2], want[2], err_msg=f"running argmax, seed {seed}")
+    np.testing.assert_array_equal(got[3], want[3], err_msg=f"reversed running max, seed {seed}")
+    np.testing.assert_array_equal(got[4], want[4], err_msg=f"reversed running argmax, seed {seed}")
 
 
 @pytest.mark.parametrize("opts", OPTS, ids=_ids)
@@ -94,6 +113,76 @@ def test_optional_pointer_and_early_returns(oracle, opts):
     args, want = ref["early"]
     got = _run(K.early_return_kernel, args, (8,), BLOCK=128, **opts)
     np.testing.assert_array_equal(got[1], want[1], err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS, ids=_ids)
+def test_tensor_of_addresses_matches_the_interpreter(oracle, opts):
+    """tt.int_to_ptr of a tensor (and tt.ptr_to_int of one): per-element addresses into two buffers, written
+    to a table and read back, dereferenced with a mask that leaves out addresses before the buffer; one
+    address splatted over a block."""
+    seed, ref = oracle
+    args, want = ref["addr_table"]
+    got = _run(K.addr_table_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[4], want[4], err_msg=f"gather through addresses, seed {seed}")
+    np.testing.assert_array_equal(got[5], want[5], err_msg=f"splatted address, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS + [dict(target="npu-emu")], ids=_ids)
+def test_row_addresses_gather_scatter_atomics_match_the_interpreter(oracle, opts):
+    """A [BM] tensor of row addresses broadcast against columns (33x17 of a 33x20 buffer, rows permuted, 30%
+    masked off): masked 2-D gather, scatter, and atomic adds with many elements per address."""
+    seed, ref = oracle
+    args, want = ref["addr_rows"]
+    got = _run(K.addr_rows_kernel, args, (5,), BM=8, BN=32, **opts)
+    np.testing.assert_array_equal(got[2], want[2], err_msg=f"gather, seed {seed}")
+    np.testing.assert_array_equal(got[3], want[3], err_msg=f"scatter, seed {seed}")
+    np.testing.assert_allclose(got[4], want[4], rtol=1e-5, atol=1e-5, err_msg=f"atomic adds, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS[:2], ids=_ids)
+@pytest.mark.parametrize("flag", [0, 1])
+def test_pointer_select_matches_the_interpreter(oracle, opts, flag):
+    """tl.where between pointers: offsets selected within one argument, addresses (raw pointers) between
+    two; loads and a store through them (it used to fail inside the conversion: no element expression).
+    Pointers into different arguments out of an `if` (they used to keep the first branch's argument with
+    the second's offsets: a silent wrong answer when the flag took the else branch)."""
+    seed, ref = oracle
+    args, want = ref[f"select_{flag}"]
+    got = _run(K.select_ptr_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[2], want[2], err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[3], want[3], err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[4], want[4], err_msg=f"pointers out of an if, seed {seed}")
+
+
+@pytest.mark.parametrize("opts", OPTS[:2], ids=_ids)
+def test_loop_carried_pointers_that_swap_arguments(oracle, opts):
+    """Ping-pong buffers: pointers carried by a loop swap arguments every iteration (5 steps); they travel
+    as addresses (this was an UnsupportedError)."""
+    seed, ref = oracle
+    args, want = ref["ping_pong"]
+    got = _run(K.ping_pong_kernel, args, (8,), BLOCK=128, **opts)
+    np.testing.assert_array_equal(got[0], want[0], err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[1], want[1], err_msg=f"seed {seed}")
+
+
+def test_host_pointer_table_of_unequal_buffers():
+    """Grouped-GEMM style: a table of the data_ptr()s of G buffers of unequal lengths, loaded as an int64
+    tensor, converted to pointers and read with a per-buffer length mask (no element past a buffer's end),
+    also through pointers carried by a loop."""
+    seed = current_seed()
+    g = torch.Generator().manual_seed(seed)
+    G, Kc = 5, 37
+    bufs = [torch.randn(int(n), generator=g) for n in torch.randint(1, 50, (G,), generator=g)]
+    tab = torch.tensor([b.data_ptr() for b in bufs])
+    lens = torch.tensor([len(b) for b in bufs], dtype=torch.int32)
+    out, sums = torch.zeros(G, Kc), torch.zeros(G)
+    K.ptr_table_kernel[(1,)](tab, lens, out, sums, G, Kc, BG=8, BK=64)
+    want = torch.full((G, Kc), -7.0)
+    for i, b in enumerate(bufs):
+        want[i, :min(len(b), Kc)] = b[:Kc]
+    assert torch.equal(out, want), f"seed {seed}"
+    want_sums = torch.stack([b[:Kc].double().sum() for b in bufs]).float()
+    torch.testing.assert_close(sums, want_sums, rtol=1e-5, atol=1e-5, msg=lambda m: f"seed {seed}: {m}")
 
 
 @pytest.mark.parametrize("opts", OPTS, ids=_ids)

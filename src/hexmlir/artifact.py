@@ -112,7 +112,7 @@ class Kernel:
         self.name = meta["name"]
         self.simulated = bool(meta.get("simulator"))   # hexagon-sim: runs under qemu-hexagon (targets/sim.py)
         self._rt = None                                 # the host runtime (assertion flag), if linked
-        if not meta.get("runs_here", meta["target"] == "host"):
+        if not self.runs_here:
             self._fn = None
             return
         isa = meta.get("isa")
@@ -130,6 +130,11 @@ class Kernel:
         self._fn.restype = None
         self._fn.argtypes = [_CTYPES[a["dtype"]] if a["role"] in ("scalar", "grid") else ctypes.c_void_p
                              for a in meta["args"]]
+
+    @property
+    def runs_here(self) -> bool:
+        """Runs in this process through ctypes (host, npu-emu); artifacts older than the field: host only."""
+        return bool(self.meta.get("runs_here", self.meta["target"] == "host"))
 
     @classmethod
     def load(cls, path) -> "Kernel":
@@ -232,7 +237,7 @@ class Kernel:
         # Hexagon kernels declare their arguments noalias (transforms/hvx.py): an argument the kernel writes
         # must not share memory with any other argument.
         written = (({i for i, s in enumerate(specs) if s["role"] == "out"} | set(self.meta.get("results", ()))
-                    | set(self.meta.get("writes", ()))) if self.meta.get("target") == "hexagon" else set())
+                    | set(self.meta.get("writes", ()))) if self.meta.get("noalias_args") else set())
         for i in sorted(written):
             for j in range(len(args)):
                 if j != i and np.may_share_memory(args[i], args[j]):
@@ -313,7 +318,7 @@ class Kernel:
             raise _error(f"{self.name}: grid must be up to three non-negative counts, got {grid!r}")
         if max(g) > INT32_MAX:
             raise _error(f"{self.name}: grid {g} has a dimension above 2^31-1; Triton program ids are 32-bit")
-        limit = INT32_MAX if not self.meta.get("runs_here", self.meta["target"] == "host") else (1 << 62)
+        limit = INT32_MAX if not self.runs_here else (1 << 62)
         if g[0] * g[1] * g[2] > limit:
             raise _error(f"{self.name}: grid {g} has {g[0] * g[1] * g[2]} programs, more than the "
                          f"{self.meta['target']} target's index can count ({limit})")

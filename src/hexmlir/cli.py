@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import targets
 from .errors import HexmlirError
 from .options import Options
 
 
 def _add_option_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="host", choices=["host", "npu-emu", "hexagon", "hexagon-sim"])
+    p.add_argument("--target", default="host", choices=list(targets.NAMES))
     p.add_argument("--isa", default="auto", help="host/npu-emu x86-64 level: auto (this CPU's), x86-64-v3, x86-64-v4")
     p.add_argument("--arch", default="v73")
     for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma",
@@ -209,8 +210,8 @@ def main(argv=None) -> int:
             from .demo import main as demo
             demo(quick=a.quick)
         elif a.cmd == "profile":
-            from .profile import profile_cli
-            profile_cli(a, options_from(a))
+            from .tools.profile_cli import main as profile
+            profile(a, options_from(a))
         elif a.cmd == "bench" and a.which == "packets":
             from .bench.sim_packets import main as packets
             packets([])

@@ -107,22 +107,12 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
 
 
 def explain(source, options: Options | None = None) -> str:
-    """The plan the compiler would apply, as text (no code is generated)."""
-    from . import ir as hir
-    from . import plan
-    from .transforms import canonicalize, check_input, fusion, pad
-    from .pipeline import CompileContext
+    """The plan compile applies, as text: the `hexmlir.config` attributes the `plan` stage wrote, read back
+    from the IR of the very pipeline run compile makes (its TCM re-plan included), and the measured TCM."""
     options = options or Options()
     target = targets.get(options.target, options.arch, options.isa)
-    with hir.context(), hir.ir.Location.unknown():
-        module = hir.parse(_read(source))
-        cx = CompileContext(options, target)
-        check_input.run(module, cx)
-        pad.run(module, cx)
-        canonicalize.run(module, cx)
-        if options.fusion:
-            fusion.run(module, cx)
-        return plan.build(module, target, options).describe()
+    _, cx, _ = compile_to_llvm(_read(source), options, target, _dump_dir(options))
+    return cx.plan.describe() if cx.plan else ""
 
 
 def _build(text, options, target, dump, k) -> Path:
@@ -133,38 +123,15 @@ def _build(text, options, target, dump, k) -> Path:
     bdir = cache.build_dir(k)
     try:
         (bdir / "kernel.llvm.mlir").write_text(mlir_text)
-        if target.runs_here:
-            from .targets import host
-            files = host.build(ll, bdir, "kernel", options, {"asm", "so"}, target)
-            if cx.uses_runtime:         # ship the runtime with the artifact (loaded once per process)
-                from . import runtime
-                files["runtime"] = bdir / "libhexmlir_rt.so"
-                shutil.copyfile(runtime.build_host(), files["runtime"])
-        else:
-            from .targets import hexagon
-            files = hexagon.build(ll, bdir, "kernel", options, target, {"asm", "obj", "so"})
-        sim_meta = {}
-        if target.simulated:   # + a static executable for qemu-hexagon (targets/sim.py)
-            from .targets import sim
-            sim_meta = {"simulator": sim.EXE_NAME, "hvx_float": False,
-                        "sim_threads": (options.num_threads or target.hw_threads) if options.multithread else 1,
-                        "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
-                                    "run as scalar code; target 'hexagon' keeps HVX float"}
-            if any(a["role"] == "grid" for a in sig["args"]):      # a Triton grid kernel
-                files["sim"] = sim.link([files["obj"]], sim.triton_stub(entry, sig["args"]),
-                                        bdir / sim.EXE_NAME, target.arch)
-            else:
-                files["sim"] = sim.build_linalg(files["obj"], {"entry": entry,
-                                                               "args": sig["args"], "arch": target.arch}, bdir)
-        elif target.name == "hexagon":
-            sim_meta = {"hvx_float": True}
+        # threads: the plan's bound on threads running tiles at once (a simulator starts that many)
+        files, target_meta = target.build(ll, bdir, options, {"entry": entry, "args": sig["args"],
+                                                              "threads": cx.plan.threads if cx.plan else 1},
+                                          cx.uses_runtime)
         meta = {
             "name": sig["name"], "entry": entry, "args": sig["args"],
-            "results": sig["results"], "writes": sig.get("writes", []), "target": target.name, "arch": target.arch,
-            "features": list(target.features), "isa": target.cpu if target.runs_here else None,
-            "runs_here": target.runs_here, "options": options.key(), "plan": plan_text,
+            "results": sig["results"], "writes": sig.get("writes", []), **target_meta,
+            "options": options.key(), "plan": plan_text,
             "files": sorted(p.name for p in files.values()) + ["kernel.llvm.mlir"],
-            "runtime": "libhexmlir_rt.so" if "runtime" in files else None, **sim_meta,
             "asserts": cx.asserts,        # runtime checks: failure id -> {message, loc} (artifact.py raises)
         }
         (bdir / "kernel.json").write_text(json.dumps(meta, indent=1))

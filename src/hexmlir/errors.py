@@ -19,6 +19,11 @@ class CompileError(HexmlirError):
     """A pass or tool failed on input that looked valid."""
 
 
+class PlanError(CompileError):
+    """A lowering config (`hexmlir.config` on an op, `hexmlir.plan` on the module) that the target or the op
+    cannot carry out: names the op and the field."""
+
+
 class ToolchainError(HexmlirError):
     """An external tool (clang-22, llc-22, ld.lld-22, qemu-hexagon) is missing or failed."""
 

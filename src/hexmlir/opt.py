@@ -3,14 +3,20 @@
     hexmlir opt INPUT.mlir -p stage[,stage|first..last ...] [--option k=v ...] [-o OUT]
 
 The stages are pipeline.py's (the grid list for a module marked `hexmlir.grid`, i.e. a converted Triton
-kernel). A stage that an option switches off is skipped, as in compile, and said so on stderr.
+kernel). A stage that an option switches off, or that needs what the target lacks (`Stage.needs`: tcm-promote,
+dma, ... on `host`, which has no TCM and no DMA engine), is skipped, as in compile, and said so on stderr.
 
-The plan: the stages after `plan` read the decisions the `plan` stage made (cx.plan), which compile keeps in
-memory. So that a later stage can run alone, the printed module carries the plan as the module attribute
-`hexmlir.plan` (JSON: the options it was made with and every op's decisions; ops are matched by their
-`hexmlir.id`); read back, it restores cx.plan and those options (`--option` still overrides them). Nothing is
-re-planned implicitly: a stage that needs the plan on input without one is an error, because re-planning
-already transformed IR would not reproduce compile's decisions.
+The plan is IR (plan.py, "the plan as IR"): the `plan` stage writes each op's decisions as its
+`hexmlir.config` attribute and the module-wide facts (budget, thread bound, the options planned with, the
+target among them) as the module attribute `hexmlir.plan`; the later stages read those attributes, so the
+printed IR carries everything a later stage needs. Read back, `hexmlir.plan` restores those options
+(`--option` still overrides them) and the configs are verified (plan.verify: a bad one is a PlanError naming
+the op and the field). Nothing is re-planned implicitly: a stage after `plan` given IR without a plan is an
+error, because re-planning already transformed IR would not reproduce compile's decisions.
+
+The signature: `bufferize` records the kernel's signature (cx.signature: its name, arguments, results), which
+`lower-to-llvm` reads (the exported entry is `_mlir_ciface_hxk_<name>`). It travels the same way, as the
+module attribute `hexmlir.signature` (JSON), and a stage after `bufferize` given IR without one is an error.
 """
 from __future__ import annotations
 
@@ -20,27 +26,19 @@ import sys
 
 from .errors import HexmlirError
 from .options import Options
+from . import attrs
 
-PLAN_ATTR = "hexmlir.plan"
-
-
-def plan_to_json(plan) -> str:
-    return json.dumps({"options": plan.options.key(), "budget": plan.budget, "tile_budget": plan.tile_budget,
-                       "threads": plan.threads, "measured": plan.measured,
-                       "ops": [dataclasses.asdict(p) for p in plan.ops.values()]}, sort_keys=True)
+SIGNATURE_ATTR = attrs.SIGNATURE
 
 
-def plan_from_json(text: str, target, options: Options):
-    from .plan import OpPlan, Operand, Plan
+def signature_from_json(text: str) -> dict:
     try:
-        d = json.loads(text)
-        plan = Plan(target, options, d["budget"], d["tile_budget"], d["threads"], measured=d.get("measured", {}))
-        for o in d["ops"]:
-            p = OpPlan(**{**o, "operands": [Operand(**x) for x in o["operands"]]})
-            plan.ops[p.id] = p
-    except (ValueError, KeyError, TypeError) as e:
-        raise HexmlirError(f"the {PLAN_ATTR} attribute does not hold a plan: {e}", stage="opt") from None
-    return plan
+        sig = json.loads(text)
+        if not isinstance(sig, dict) or not isinstance(sig.get("name"), str):
+            raise ValueError("no kernel name")
+    except ValueError as e:
+        raise HexmlirError(f"the {SIGNATURE_ATTR} attribute does not hold a signature: {e}", stage="opt") from None
+    return sig
 
 
 def parse_option(kv: str) -> tuple[str, object]:
@@ -91,49 +89,57 @@ def select(spec: str, names: list[str], pipeline_name: str) -> list[str]:
 
 
 def run_stages(text: str, spec: str, overrides: dict | None = None, note=None) -> str:
-    """Parse `text`, run the stages `spec` names, return the printed module (with the plan attribute once a
-    plan exists). `overrides`: Options fields; `note(msg)` receives what was skipped."""
+    """Parse `text`, run the stages `spec` names, return the printed module (its plan attributes included).
+    `overrides`: Options fields; `note(msg)` receives what was skipped."""
     from . import ir as hir
-    from . import pipeline, targets
+    from . import pipeline, plan, targets
     note = note or (lambda m: None)
     overrides = dict(overrides or {})
     with hir.context(), hir.ir.Location.unknown():
         module = hir.parse(text)
         attrs = module.operation.attributes
-        plan_text = hir.ir.StringAttr(attrs[PLAN_ATTR]).value if PLAN_ATTR in attrs else None
-        if plan_text is not None:
-            del attrs[PLAN_ATTR]
-            try:
-                stored = json.loads(plan_text).get("options", {})
-            except (ValueError, AttributeError):
-                stored = {}
+        sig_text = hir.ir.StringAttr(attrs[SIGNATURE_ATTR]).value if SIGNATURE_ATTR in attrs else None
+        if sig_text is not None:
+            del attrs[SIGNATURE_ATTR]
+        facts = plan.module_facts(module)
+        if facts is not None:
+            stored = facts.get("options", {}) if isinstance(facts.get("options"), dict) else {}
             base = {k: v for k, v in stored.items() if k in {f.name for f in dataclasses.fields(Options)}}
             options = Options(**{**base, **overrides})
         else:
             options = Options(**overrides)
-        target = targets.get(options.target, options.arch)
+        target = targets.get(options.target, options.arch, options.isa)
+        plan.verify(module, target, options, stage="opt")
         grid = pipeline.is_grid(module)
         stages = pipeline.grid_stages() if grid else pipeline.stages()
         names = [s.name for s in stages]
         by_name = {s.name: s for s in stages}
         chosen = select(spec, names, "grid" if grid else "tensor")
         cx = pipeline.CompileContext(options, target)
-        if plan_text is not None:
-            cx.plan = plan_from_json(plan_text, target, options)
+        if sig_text is not None:
+            cx.signature = signature_from_json(sig_text)
         after_plan = set(names[names.index("plan") + 1:])
+        after_bufferize = set(names[names.index("bufferize") + 1:])
         for name in chosen:
             st = by_name[name]
-            if not st.enabled(options):
-                note(f"stage {name}: off (its option is off)")
+            why = st.off(options, target)
+            if why:
+                note(f"stage {name}: {why}")
                 continue
-            if name in after_plan and cx.plan is None:
+            if name in after_plan and plan.module_facts(module) is None:
                 raise HexmlirError(f"stage {name} reads the plan, and the input carries none: run `plan` first "
                                    f"(-p plan,...,{name}) or give IR printed by `hexmlir opt` after `plan` "
-                                   f"(it carries the {PLAN_ATTR} attribute)", stage=name)
+                                   f"(it carries the {plan.PLAN_ATTR} attribute and the ops' "
+                                   f"{plan.CONFIG_ATTR})", stage=name)
+            if name in after_bufferize and not cx.signature:
+                raise HexmlirError(f"stage {name} reads the kernel signature that `bufferize` records, and the "
+                                   f"input carries none: run `bufferize` first or give IR printed by `hexmlir opt` "
+                                   f"after `bufferize` (it carries the {SIGNATURE_ATTR} attribute)", stage=name)
             st.run(module, cx)
             hir.verify(module, name)
-        if cx.plan is not None:
-            module.operation.attributes[PLAN_ATTR] = hir.ir.StringAttr.get(plan_to_json(cx.plan))
+        if cx.signature:
+            module.operation.attributes[SIGNATURE_ATTR] = hir.ir.StringAttr.get(
+                json.dumps(cx.signature, sort_keys=True))
         return str(module)
 
 

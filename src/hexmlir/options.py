@@ -51,7 +51,7 @@ class Options:
                        multithread=False, dma=False, double_buffer=False).replace(**kw)
 
 
-TARGETS = ("host", "npu-emu", "hexagon", "hexagon-sim")
+from .targets import NAMES as TARGETS  # noqa: E402  (one list of target names)
 _BOOLS = ("fusion", "tcm_tiling", "vectorize", "fast_math", "multithread", "dma", "double_buffer")
 # (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
 _RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),

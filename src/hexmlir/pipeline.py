@@ -23,12 +23,20 @@ class Stage:
     enabled: Callable[[Options], bool] = lambda o: True
     needs: str | None = None               # a Target capability (field/property) the stage needs, else off
 
+    def off(self, options: Options, target: Target) -> str | None:
+        """Why the stage does not run for these options and this target (None: it runs)."""
+        if not self.enabled(options):
+            return "off (its option is off)"
+        if self.needs and not getattr(target, self.needs):
+            return f"off ({target.name} has no {self.needs})"
+        return None
+
 
 @dataclass
 class CompileContext:
     options: Options
     target: Target
-    plan: object = None                    # plan.Plan, set by the `plan` stage
+    plan: object = None                    # plan.Plan: a view of the configs the `plan` stage wrote (explain, metadata)
     signature: dict = field(default_factory=dict)  # args (shape, dtype, role) + result -> arg (bufferize)
     uses_runtime: bool = False             # the kernel calls the runtime (thread pool, TCM pool, DMA)
     dump_dir: Path | None = None
@@ -36,18 +44,26 @@ class CompileContext:
     tcm_scale: dict = field(default_factory=dict)   # root id -> factor on the TCM model (driver's re-plan)
     tcm_usage: dict = field(default_factory=dict)   # function -> per-thread TCM peak, threads, total (tcm-check)
     asserts: list = field(default_factory=list)     # runtime checks: [{message, loc}], indexed by failure id
+    db_applied: dict = field(default_factory=dict)  # root id -> double buffering applied (double-buffer)
 
 
 def _plan(module, cx):
+    """Decide, write the decisions into the IR (hexmlir.config per op, hexmlir.plan on the module), check
+    them; cx.plan is read back from that IR (the stages read the attributes themselves)."""
     from . import plan
-    cx.plan = plan.build(module, cx.target, cx.options, cx.tcm_scale)
+    plan.write(module, plan.build(module, cx.target, cx.options, cx.tcm_scale))
+    plan.verify(module, cx.target, cx.options, shapes=True)
+    cx.plan = plan.from_ir(module, cx.target, cx.options)
+    cx.plan.db_applied = cx.db_applied
 
 
 def _tcm_check(module, cx):
-    """Measure what the generated code takes from the TCM pool (static buffer sizes, DB twins included)
-    and keep it with the plan, which states the model's numbers (artifact metadata, tests)."""
+    """Measure what the generated code takes from the TCM pool (static buffer sizes, DB twins included):
+    module attribute hexmlir.tcm_usage, and beside the plan, which states the model's numbers (metadata)."""
+    from . import plan
     from .transforms import dma
-    cx.tcm_usage = dma.tcm_usage(module, cx.plan)
+    cx.tcm_usage = dma.tcm_usage(module)
+    plan.write_measured(module, cx.tcm_usage)
     if cx.plan is not None:
         cx.plan.measured = cx.tcm_usage
 
@@ -90,7 +106,7 @@ def stages() -> list[Stage]:
               needs="scratchpad"),
         Stage("hvx-contract", _hvx_contract, lambda o: o.vectorize,          # Hexagon: int8 dots -> vrmpy
               needs="hvx"),
-        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
+        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # TCM pool buffers, DMA copies
@@ -115,35 +131,36 @@ def grid_stages() -> list[Stage]:
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # vector tiles, work estimates
-        Stage("fast-math", _fast_math, lambda o: o.fast_math),
+        Stage("fast-math", _fast_math, lambda o: o.fast_math),               # polynomial tanh/exp/erf, recip
         Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers
         Stage("threads", threads.run_grid),                                  # programs -> thread pool
         Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling,    # program buffers in TCM
               needs="scratchpad"),
         Stage("hoist-buffers", _hoist_program_buffers),                      # unless staged in TCM
-        Stage("vectorize", vectorize.run, lambda o: o.vectorize),
+        Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
-        Stage("lower-to-llvm", lower.to_llvm_dialect),
+        Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
     ]
 
 
 def is_grid(module) -> bool:
-    from .conversion.ttir import GRID_ATTR
-    return GRID_ATTR in module.operation.attributes
+    from .conversion.ttir import is_grid
+    return is_grid(module)
 
 
 def run(module, options: Options, target: Target, dump_dir: Path | None = None,
         tcm_scale: dict | None = None, until: str | None = None) -> CompileContext:
     """Run the stages in order on `module`; with `until`, stop after the stage of that name (for analyses
-    such as fusion.stats)."""
+    such as tools/fusion_stats.py)."""
     cx = CompileContext(options, target, dump_dir=dump_dir, tcm_scale=dict(tcm_scale or {}))
     if dump_dir:
         dump_dir.mkdir(parents=True, exist_ok=True)
         (dump_dir / "00-input.mlir").write_text(str(module))
     for i, st in enumerate(grid_stages() if is_grid(module) else stages(), 1):
-        if not st.enabled(options) or (st.needs and not getattr(target, st.needs)):
-            cx.log.append(f"{st.name}: off" if not st.enabled(options) else f"{st.name}: off ({target.name} has no {st.needs})")
+        why = st.off(options, target)
+        if why:
+            cx.log.append(f"{st.name}: off" if not st.enabled(options) else f"{st.name}: {why}")
             continue
         st.run(module, cx)
         cx.log.append(st.name)

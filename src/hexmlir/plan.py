@@ -10,8 +10,9 @@ For each linalg op left after fusion the plan records
     and its fused producers (`group_tcm_bytes`). When even the smallest tile does not fit twice, double
     buffering is dropped for that op; when it does not fit once, fewer threads run it,
   - the vector tile: innermost loop tiled by the vector lanes (128 bytes / element size).
-Ops carry the decision id as attribute `hexmlir.id`; passes apply the plan and decide nothing themselves.
-`hexmlir explain` prints it. Options override it (tile_elems, tcm_budget).
+Ops carry the decision id as attribute `hexmlir.id` and the decisions as `hexmlir.config` ("the plan as IR",
+below); passes read those and decide nothing themselves. `hexmlir explain` prints them. Options override the
+planner (tile_elems, tcm_budget).
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 
 from .options import Options
 from .targets import Target
+from . import attrs
 
-ID_ATTR = "hexmlir.id"
+ID_ATTR = attrs.ID
 
 
 def op_id(op) -> int | None:
@@ -60,7 +62,6 @@ class OpPlan:
     double_buffer: bool = False    # roots: ping-pong TCM sets planned (the double-buffer stage applies it)
     tcm_per_thread: int = 0        # roots: modelled TCM bytes one thread holds (incl. DB twins)
     tcm_note: str = ""             # roots: why DB was dropped / threads were cut for TCM
-    db_applied: bool | None = None  # set by the double-buffer stage (False: its loop has no streaming shape)
 
     def reads_tensors(self) -> bool:
         """False for fills (no tensor inputs): recomputing them per tile costs nothing."""
@@ -73,7 +74,8 @@ class OpPlan:
             n *= max(1, x)
         return n * max(1, self.body_ops)
 
-    def describe(self) -> str:
+    def describe(self, db_applied: bool | None = None) -> str:
+        """`db_applied`: what the double-buffer stage did (False: its loop has no streaming shape)."""
         it = "x".join(f"{n}{'r' if t == 'reduction' else ''}" for n, t in zip(self.loops, self.iterators))
         s = f"#{self.id} {self.name} [{it}] {self.role}"
         if self.role == "producer":
@@ -82,7 +84,7 @@ class OpPlan:
               f" threads={self.threads}")
         if self.tcm_per_thread:
             db = "on" if self.double_buffer else "off"
-            if self.double_buffer and self.db_applied is False:
+            if self.double_buffer and db_applied is False:
                 db = "on (not applied: the tile loop is not DMA-in, compute, DMA-out)"
             s += (f" db={db}"
                   f" tcm/thread={self.tcm_per_thread} B x {self.threads} = {self.tcm_per_thread * self.threads} B")
@@ -100,13 +102,14 @@ class Plan:
     threads: int = 1               # compile-time upper bound of threads running tiles at once
     ops: dict[int, OpPlan] = field(default_factory=dict)
     measured: dict = field(default_factory=dict)   # after codegen: function -> TCM per thread, threads, total
+    db_applied: dict = field(default_factory=dict)  # after codegen: root id -> double buffering applied
 
     def describe(self) -> str:
         local = "TCM budget" if self.target.scratchpad else "cache-tile budget (no scratchpad, tiles in place)"
         head = (f"target {self.target.name}/{self.target.cpu if not self.target.scratchpad else self.target.arch}: "
                 f"{local} {self.budget} B, up to {self.threads} thread(s), per-tile {self.tile_budget} B, "
                 f"vector {self.target.vector_bytes} B")
-        lines = [head] + [p.describe() for p in self.ops.values()]
+        lines = [head] + [p.describe(self.db_applied.get(p.id)) for p in self.ops.values()]
         for fn, m in self.measured.items():
             lines.append(f"generated {fn}: TCM {m['per_thread']} B/thread x {m['threads']} = {m['total']} B")
         return "\n".join(lines)
@@ -139,7 +142,7 @@ def tile_budget(target: Target, options: Options, double_buffer: bool | None = N
     return budget, min(MAX_TILE_BYTES, budget // (max_threads(target, options) * buffers))
 
 
-def _buffer_bytes(n: int) -> int:
+def pool_bytes(n: int) -> int:
     """What the runtime's pool takes for an n-byte buffer: 128-byte granules, and blocks of >= 4 KiB are
     2 KiB aligned (counted as a worst-case gap)."""
     r = -(-max(n, 1) // 128) * 128
@@ -180,9 +183,9 @@ def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
                 n *= s[d] if d is not None else o.shape[j]
             if k < q.n_ins:
                 if o.src is None or o.src not in ids:
-                    total += _buffer_bytes(n)          # promoted copy of a DDR operand
+                    total += pool_bytes(n)          # promoted copy of a DDR operand
             elif o.src is None or o.src not in ids or q is root:
-                total += _buffer_bytes(n)              # the result's buffer (the root's: its copy-out)
+                total += pool_bytes(n)              # the result's buffer (the root's: its copy-out)
     return total
 
 
@@ -367,9 +370,29 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
     return tile
 
 
+def narrowed_vector(op, vec: list[int], target: Target) -> list[int]:
+    """HVX: an elementwise integer op that narrows (e.g. i32 in, i8 out) steps by a full vector of its
+    narrowest element: 128 int8 results are 4 i32 vectors packed into one by vpack, then one aligned store.
+    Lanes of the widest element (32 of i32) would leave 32 bytes per step, which LLVM narrows through
+    memory with scalar vtrunehb."""
+    from torch_mlir import ir
+    iters = [str(a).split("<")[-1].rstrip(">") for a in ir.ArrayAttr(op.attributes["iterator_types"])]
+    if any(i != "parallel" for i in iters):
+        return vec
+    widths = [ir.ShapedType(v.type).element_type for v in op.operands
+              if isinstance(v.type, (ir.RankedTensorType, ir.MemRefType))]
+    if not widths or not all(isinstance(t, ir.IntegerType) for t in widths):
+        return vec
+    bits = [ir.IntegerType(t).width for t in widths]
+    if bits[-1] >= max(bits) or bits[-1] % 8:
+        return vec
+    lanes = target.vector_bytes * 8 // bits[-1]
+    return vec[:-1] + [lanes] if vec[-1] and vec[-1] < lanes else vec
+
+
 # ---------------------------------------------------------------------------------------------- analysis
 
-def _generic_info(op):
+def generic_info(op):
     from torch_mlir import ir
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
     iters = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
@@ -385,10 +408,10 @@ def _generic_info(op):
         eb = 4
         if isinstance(t, (ir.RankedTensorType, ir.MemRefType)):
             et = ir.ShapedType(t).element_type
-            eb = _bytes(et)
+            eb = type_bytes(et)
             elem_bytes = max(elem_bytes, eb)
         else:
-            eb = _bytes(t)
+            eb = type_bytes(t)
         pos = []
         for k, e in enumerate(amap.results):
             if isinstance(e, ir.AffineDimExpr):
@@ -405,7 +428,7 @@ def _generic_info(op):
     return loops, iters, elem_bytes, dims_per_operand, operands
 
 
-def _bytes(t) -> int:
+def type_bytes(t) -> int:
     from torch_mlir import ir
     if isinstance(t, ir.IntegerType):
         return max(1, t.width // 8)
@@ -422,6 +445,8 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     from .errors import UnsupportedError
     from .ir import funcs, walk
 
+    from .conversion.ttir import GRID_ATTR
+    grid = GRID_ATTR in module.operation.attributes
     budget, per_tile = tile_budget(target, options)
     plan = Plan(target, options, budget, per_tile, max_threads(target, options))
     i64 = ir.IntegerType.get_signless(64)
@@ -438,7 +463,7 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         walk(f, visit)
     by_op = {}
     for op in generics:
-        loops, iters, eb, dims, operands = _generic_info(op)
+        loops, iters, eb, dims, operands = generic_info(op)
         if any(n is None or n < 0 for n in loops):
             raise UnsupportedError("dynamic or unknown loop range", stage="plan", op=op.name,
                                    loc=str(op.location))
@@ -474,6 +499,8 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         # memref.load after bufferization, which structured vectorization cannot handle: they stay scalar.
         gather = any(o.operation.name == "tensor.extract" for o in op.regions[0].blocks[0].operations)
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
+        if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
+            p.vec_tile = narrowed_vector(op, p.vec_tile, target)
     for p in plan.ops.values():
         if p.role == "root" and options.tcm_tiling:
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
@@ -605,3 +632,280 @@ def _share(p: OpPlan, tile: list[int]) -> float:
             full *= n
             tiled *= tile[d] if tile and tile[d] else n
     return tiled / full
+
+
+# ------------------------------------------------------------------------------------------ the plan as IR
+#
+# The plan stage writes its decisions into the IR, and the later stages read them there (not from a Python
+# object), so any stage can run alone on printed IR (`hexmlir opt`). Per planned op, `hexmlir.config`, a
+# dictionary of typed attributes:
+#   roots:     tile (TCM/cache/thread tile, 0 = whole dim), threads, tcm (tile operands staged in TCM),
+#              buffers (1, or 2: ping-pong sets), vector (vector tile; empty: scalar), tile_bytes and
+#              tcm_bytes (the model's bytes of one tile set and of one thread), work, note (optional)
+#   producers: fused_into (the root's hexmlir.id), vector, work
+# The threads stage copies its root's config onto each tile loop it makes (next to hexmlir.tile_loop), for
+# the stages after vectorization, when the linalg ops are gone. Module-wide facts go in the module attribute
+# `hexmlir.plan`: budget, tile_budget, threads (the compile-time bound) and the options planned with.
+
+CONFIG_ATTR = attrs.CONFIG
+PLAN_ATTR = attrs.PLAN
+_ROOT_FIELDS = {"tile": list, "threads": int, "tcm": bool, "buffers": int, "vector": list, "tile_bytes": int,
+                "tcm_bytes": int, "work": int}
+_PRODUCER_FIELDS = {"fused_into": int, "vector": list, "work": int}
+
+
+def _to_attr(v):
+    from torch_mlir import ir
+    if isinstance(v, bool):
+        return ir.BoolAttr.get(v)
+    if isinstance(v, int):
+        return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), v)
+    if isinstance(v, str):
+        return ir.StringAttr.get(v)
+    if isinstance(v, (list, tuple)):
+        return ir.DenseI64ArrayAttr.get([int(x) for x in v])
+    if isinstance(v, dict):
+        return ir.DictAttr.get({k: _to_attr(x) for k, x in v.items() if x is not None})
+    raise TypeError(f"no attribute form for {v!r}")
+
+
+def _from_attr(a):
+    from torch_mlir import ir
+    for cls, get in ((ir.BoolAttr, lambda x: x.value), (ir.IntegerAttr, lambda x: x.value),
+                     (ir.StringAttr, lambda x: x.value), (ir.DenseI64ArrayAttr, list),
+                     (ir.DictAttr, lambda x: {x[i].name: _from_attr(x[i].attr) for i in range(len(x))})):
+        if isinstance(a, cls):
+            return get(a)
+    return a
+
+
+def config_dict(p: OpPlan, target: Target, options: Options) -> dict:
+    """One op's decisions, as `hexmlir.config` holds them."""
+    if p.role == "producer":
+        return {"fused_into": p.root, "vector": list(p.vec_tile), "work": p.work()}
+    d = {"tile": list(p.tcm_tile) or [0] * len(p.loops), "threads": p.threads,
+         "tcm": bool(target.scratchpad and options.tcm_tiling), "buffers": 2 if p.double_buffer else 1,
+         "vector": list(p.vec_tile), "tile_bytes": p.tile_bytes, "tcm_bytes": p.tcm_per_thread, "work": p.work()}
+    if p.tcm_note:
+        d["note"] = p.tcm_note
+    return d
+
+
+def write(module, plan: Plan) -> None:
+    """Put the plan into the IR: `hexmlir.config` on every planned op, `hexmlir.plan` on the module."""
+    from .ir import ops_named
+    for op in ops_named(module.operation, "linalg.generic"):
+        pid = op_id(op)
+        if pid is not None and pid in plan.ops:
+            op.attributes[CONFIG_ATTR] = _to_attr(config_dict(plan.ops[pid], plan.target, plan.options))
+    module.operation.attributes[PLAN_ATTR] = _to_attr(
+        {"budget": plan.budget, "tile_budget": plan.tile_budget, "threads": plan.threads,
+         "options": plan.options.key()})
+
+
+MEASURED_ATTR = attrs.TCM_USAGE
+
+
+def write_measured(module, usage: dict) -> None:
+    """tcm-check's measurement (function -> per_thread, threads, total, roots) as a module attribute."""
+    module.operation.attributes[MEASURED_ATTR] = _to_attr(usage)
+
+
+def config(op) -> dict | None:
+    """The `hexmlir.config` of an op (a generic, or a tile loop), as a Python dict; None if it has none."""
+    attrs = op.attributes
+    if CONFIG_ATTR not in attrs:
+        return None
+    d = _from_attr(attrs[CONFIG_ATTR])
+    return d if isinstance(d, dict) else {"<not a dictionary>": True}
+
+
+def config_attr(op):
+    """The raw attribute (to copy it onto a loop)."""
+    return op.attributes[CONFIG_ATTR] if CONFIG_ATTR in op.attributes else None
+
+
+def configs(module) -> dict[int, dict]:
+    """Plan id -> config of every configured generic (first instance of each id: clones share it)."""
+    from .ir import ops_named
+    out = {}
+    for op in ops_named(module.operation, "linalg.generic"):
+        pid = op_id(op)
+        c = config(op)
+        if pid is not None and c is not None and pid not in out:
+            out[pid] = c
+    return out
+
+
+def module_facts(module) -> dict | None:
+    """The module attribute `hexmlir.plan` as a dict (budget, tile_budget, threads, options), or None."""
+    attrs = module.operation.attributes
+    if PLAN_ATTR not in attrs:
+        return None
+    d = _from_attr(attrs[PLAN_ATTR])
+    return d if isinstance(d, dict) else {}
+
+
+def _analyze(module) -> tuple[list, dict]:
+    """The planned generics (first instance per id) and their OpPlan analyses (no decisions)."""
+    from torch_mlir import ir
+    from .ir import funcs, ops_named
+    generics, by_op = [], {}
+    seen = set()
+    for f in funcs(module):
+        for op in ops_named(f, "linalg.generic"):
+            pid = op_id(op)
+            if pid is None or pid in seen:
+                continue
+            seen.add(pid)
+            loops, iters, eb, dims, operands = generic_info(op)
+            p = OpPlan(pid, op.name, [-1 if n is None else n for n in loops], iters, eb, dims,
+                       body_ops=max(1, len(op.regions[0].blocks[0].operations) - 1),
+                       operands=operands, n_ins=len(op.operands) - len(op.results))
+            generics.append(op)
+            by_op[op] = p
+    for op in generics:
+        for o, v in zip(by_op[op].operands, op.operands):
+            owner = v.owner
+            owner = getattr(owner, "opview", owner) if not isinstance(owner, ir.Block) else None
+            src = next((q for q in generics if owner is not None and q == owner), None)
+            o.src = by_op[src].id if src is not None else None
+    return generics, by_op
+
+
+def from_ir(module, target: Target, options: Options) -> Plan:
+    """The plan as the IR states it (right after the `plan` stage): the analyses of the tagged ops, the
+    decisions from their `hexmlir.config` and the module's `hexmlir.plan`. A read-only view, for
+    `explain`, artifact metadata and the driver's TCM re-plan; the stages read the attributes."""
+    return _view(module, target, options)[0]
+
+
+def _view(module, target: Target, options: Options) -> tuple[Plan, dict]:
+    facts = module_facts(module) or {}
+    plan = Plan(target, options, facts.get("budget", 0), facts.get("tile_budget", 0), facts.get("threads", 1))
+    generics, by_op = _analyze(module)
+    for op in generics:
+        p, c = by_op[op], config(op) or {}
+        p.vec_tile = list(c.get("vector", []))
+        if "fused_into" in c:
+            p.role, p.root = "producer", c["fused_into"]
+        else:
+            p.role = "root"
+            p.tcm_tile = list(c.get("tile", [0] * len(p.loops)))
+            p.threads = c.get("threads", 1)
+            p.double_buffer = c.get("buffers", 1) == 2
+            p.tile_bytes = c.get("tile_bytes", 0)
+            p.tcm_per_thread = c.get("tcm_bytes", 0)
+            p.tcm_note = c.get("note", "")
+        plan.ops[p.id] = p
+    plan.ops = dict(sorted(plan.ops.items()))
+    return plan, {by_op[g].id: g for g in generics}
+
+
+def verify(module, target: Target, options: Options, stage: str = "plan", shapes: bool | None = None) -> None:
+    """Check every `hexmlir.config` against its op and the target; a bad one raises PlanError naming the
+    op (with its hexmlir.id) and the field.
+
+    Checked: the fields and their types; tile and vector of the op's loop rank; tile sizes within the
+    loop ranges, reduction loops whole; threads within 1..the plan's thread bound and no more than the
+    tiles; buffers 1 or 2; no TCM or ping-pong sets on a target without a scratchpad / copy engine; vector
+    lanes = target vector bytes / element size on the vectorized loop, 1 elsewhere; a producer fused into
+    an existing root; and, with `shapes` (the ops still have the shapes they were planned on: right after
+    `plan`; None: roots on tensors outside any tile loop), tiles within the loop ranges, threads no more than
+    the tiles, and one tile set, modelled as the planner does, x buffers x threads within the TCM budget
+    (a lone tile set over it runs on one thread from the heap, as the planner allows)."""
+    from .errors import PlanError
+    facts = module_facts(module)
+    cfgs = configs(module)
+    if facts is None:
+        if cfgs:
+            raise PlanError(f"ops carry {CONFIG_ATTR} but the module has no {PLAN_ATTR} attribute "
+                            "(budget, threads, options)", stage=stage, op="builtin.module")
+        return
+    for k, t in (("budget", int), ("tile_budget", int), ("threads", int), ("options", dict)):
+        if not isinstance(facts.get(k), t) or isinstance(facts.get(k), bool):
+            raise PlanError(f"module attribute {PLAN_ATTR}: field '{k}' is missing or not "
+                            f"{'an integer' if t is int else 'a dictionary'}", stage=stage, op="builtin.module")
+    bound = facts["threads"]
+    if not 1 <= bound <= max_threads(target, options):
+        raise PlanError(f"module attribute {PLAN_ATTR}: field 'threads' = {bound}, not in "
+                        f"1..{max_threads(target, options)} (the {target.name} target's thread bound)",
+                        stage=stage, op="builtin.module")
+    plan, ops = _view(module, target, options)
+
+    def planned_shape(op) -> bool:
+        if shapes is not None:
+            return shapes
+        if not op.results:
+            return False
+        q = op.parent
+        while q is not None and q.name != "func.func":
+            if q.name in ("scf.forall", "scf.for"):
+                return False
+            q = q.parent
+        return True
+
+    def bad(pid, field, msg):
+        raise PlanError(f"{CONFIG_ATTR} of #{pid}: field '{field}': {msg}", stage=stage, op=ops[pid].name,
+                        loc=str(ops[pid].location))
+
+    for pid, c in sorted(cfgs.items()):
+        p = plan.ops[pid]
+        fields = _PRODUCER_FIELDS if "fused_into" in c else _ROOT_FIELDS
+        for k, t in fields.items():
+            v = c.get(k)
+            if v is None:
+                bad(pid, k, "missing")
+            if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+                bad(pid, k, f"{v!r} is not {'a list of integers' if t is list else t.__name__}")
+        extra = set(c) - set(fields) - {"note"}
+        if extra:
+            bad(pid, sorted(extra)[0], "unknown field")
+        n = len(p.loops)
+        vec = c["vector"]
+        if vec:
+            if len(vec) != n:
+                bad(pid, "vector", f"{vec} has rank {len(vec)}, the op has {n} loops")
+            lanes = target.vector_lanes(p.elem_bytes)
+            # HVX's narrowing ops step by their narrowest element (narrowed_vector)
+            ok = {lanes} | ({target.vector_lanes(o.elem_bytes) for o in p.operands if o.shape}
+                            if target.hvx else set())
+            if max(vec) not in ok or sorted(vec)[:-1] != [1] * (n - 1):
+                bad(pid, "vector", f"{vec}: one loop of {lanes} lanes ({target.name}: {target.vector_bytes} B "
+                                   f"vectors / {p.elem_bytes} B elements), the others 1")
+        if "fused_into" in c:
+            r = plan.ops.get(c["fused_into"])
+            if (r is None and planned_shape(ops[pid])) or (r is not None and r.role != "root"):
+                bad(pid, "fused_into", f"#{c['fused_into']} is not a planned root")
+            continue
+        whole = planned_shape(ops[pid])
+        tile = c["tile"]
+        if len(tile) != n:
+            bad(pid, "tile", f"{tile} has rank {len(tile)}, the op has {n} loops")
+        for d, (t, ext) in enumerate(zip(tile, p.loops)):
+            if t < 0 or (whole and t > ext):
+                bad(pid, "tile", f"{tile}: size {t} of loop {d} is outside 0..{ext}")
+            if t and p.iterators[d] == "reduction":
+                bad(pid, "tile", f"{tile}: loop {d} is a reduction and must stay whole (0)")
+        tiles = 1
+        for t, ext in zip(tile, p.loops):
+            if t and ext > 0:
+                tiles *= -(-ext // t)
+        if not 1 <= c["threads"] <= bound:
+            bad(pid, "threads", f"{c['threads']} is not in 1..{bound} (the plan's thread bound)")
+        if c["threads"] > tiles and whole:
+            bad(pid, "threads", f"{c['threads']} threads for {tiles} tile(s)")
+        if c["buffers"] not in (1, 2):
+            bad(pid, "buffers", f"{c['buffers']}: 1, or 2 (ping-pong sets)")
+        if c["tcm"] and not target.scratchpad:
+            bad(pid, "tcm", f"true, but {target.name} has no TCM (scratchpad)")
+        if c["buffers"] == 2 and not (target.scratchpad and target.copy_engine and c["tcm"]):
+            bad(pid, "buffers", f"2, but {target.name} has no TCM tiles moved by a copy engine here")
+        if c["tcm"]:
+            model = group_tcm_bytes(plan, p, tile) if whole else 0
+            per_thread = max(c["tile_bytes"], model) * c["buffers"]
+            if per_thread * c["threads"] > facts["budget"] and (c["threads"] > 1 or c["buffers"] > 1):
+                field = "threads" if c["threads"] > 1 else "buffers"
+                bad(pid, field if c["tile_bytes"] >= model else "tile",
+                    f"tile {tile}: {max(c['tile_bytes'], model)} B per tile set x {c['buffers']} buffer(s) x "
+                    f"{c['threads']} thread(s) = {per_thread * c['threads']} B > the TCM budget {facts['budget']} B")

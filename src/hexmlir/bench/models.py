@@ -32,8 +32,6 @@ import numpy as np
 from .timing import measure
 
 ROUTES = ("eager", "inductor", "A", "B")
-ROUTE_LABEL = {"eager": "eager", "inductor": "Inductor C++", "A": "A: Inductor->Triton->hexmlir",
-               "B": "B: Linalg, one hexmlir kernel"}
 SEED = 1234
 
 
@@ -247,7 +245,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     """Time every route of every model at 1 and N = os.cpu_count() threads; rows under res["models"]. With
     out_dir, results.json there is updated (other parts kept) and tables.md / models.csv rewritten."""
     import torch
-    from .suite import machine
+    from .machine import machine
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     N = os.cpu_count() or 1
     threads = threads or sorted({1, N})

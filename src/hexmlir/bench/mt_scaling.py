@@ -165,22 +165,6 @@ def overheads(art_dir, warmup: int = 20, repeats: int = 201, log=print) -> dict:
     return res
 
 
-def crossover(rows, kernel: str = "gelu", margin: float = 1.15):
-    """Smallest n from which the best MT variant beats single-thread vec by `margin` (above the ~5-10% spread
-    of small sizes) at this and every larger size."""
-    sizes = sorted({r["n"] for r in rows if r["kernel"] == kernel})
-    wins = []
-    for n in sizes:
-        vec = [r["ms"] for r in rows if (r["kernel"], r["n"], r["rung"], r["impl"]) == (kernel, n, "vec", "hexmlir")
-               and r["ms"]]
-        mt = [r["ms"] for r in rows if (r["kernel"], r["n"], r["rung"]) == (kernel, n, "vec+mt") and r["ms"]]
-        wins.append(bool(vec and mt and vec[0] / min(mt) >= margin))
-    for i, n in enumerate(sizes):
-        if all(wins[i:]):
-            return n
-    return None
-
-
 def main(argv=None) -> None:
     """`python -m hexmlir.bench.mt_scaling build|run DIR` (kept for docs/results.md; `hexmlir bench` is the CLI)."""
     import argparse
@@ -194,8 +178,8 @@ def main(argv=None) -> None:
     if a.mode == "build":
         build(a.dir, threads=tuple(int(t) for t in a.threads.split(",")))
         return
-    from .report import mt_table
-    from .suite import peaks
+    from .machine import peaks
+    from .report import crossover, mt_table
     idx = json.loads((Path(a.dir) / "index.json").read_text())
     res = {"mt": run(a.dir, repeats=a.repeats), "threads": idx["threads"], "peaks": peaks(idx["threads"])}
     for k in dict.fromkeys(r["kernel"] for r in res["mt"]):

@@ -11,12 +11,29 @@ import math
 from pathlib import Path
 
 from .ladder import LADDER
-from .mt_scaling import crossover
 
 #: side rung -> the rung its "x prev" column compares with
 SIDE = {"vec+db": "vec", "vec/nodma": "vec", "vec+mt/nodma": "vec+mt"}
 PUBLISHED = {"gelu_f16": 63.9, "gelu": 16.1, "rmsnorm": 46.5}
 PUBLISHED_MT = {32768: 2.28, 524288: 3.95, 1048576: 3.40}
+ROUTE_LABEL = {"eager": "eager", "inductor": "Inductor C++", "A": "A: Inductor->Triton->hexmlir",   # models.ROUTES
+               "B": "B: Linalg, one hexmlir kernel"}
+
+
+def crossover(rows, kernel: str = "gelu", margin: float = 1.15):
+    """Smallest n from which the best MT variant beats single-thread vec by `margin` (above the ~5-10% spread
+    of small sizes) at this and every larger size."""
+    sizes = sorted({r["n"] for r in rows if r["kernel"] == kernel})
+    wins = []
+    for n in sizes:
+        vec = [r["ms"] for r in rows if (r["kernel"], r["n"], r["rung"], r["impl"]) == (kernel, n, "vec", "hexmlir")
+               and r["ms"]]
+        mt = [r["ms"] for r in rows if (r["kernel"], r["n"], r["rung"]) == (kernel, n, "vec+mt") and r["ms"]]
+        wins.append(bool(vec and mt and vec[0] / min(mt) >= margin))
+    for i, n in enumerate(sizes):
+        if all(wins[i:]):
+            return n
+    return None
 
 
 def write_csv(rows, path) -> None:
@@ -416,7 +433,6 @@ def _kernels_cell(route, k) -> str:
 def models_table(rows) -> str:
     """model, route, threads, median, spread, kernels, x eager and x Inductor (their time / this route's time at
     the same thread count, same machine: > 1 means this route is faster)."""
-    from .models import ROUTE_LABEL
     out = ["| model | route | threads | median ms | spread | kernels | x eager | x Inductor | check |",
            "|---|---|---:|---:|---:|---|---:|---:|---|"]
     get = {(r["model"], r["route"], r["threads"]): r for r in rows}

@@ -7,13 +7,11 @@
 from __future__ import annotations
 
 import datetime
-import os
-import platform
 import sys
 from pathlib import Path
 
 from . import ladder, mt_scaling, report
-from .timing import copy_bandwidth, peak_flops, torch_copy_bandwidth
+from .machine import machine, peaks
 
 TINY_SIZES = [1000 + 37, 3 * 4096 + 5]
 
@@ -23,50 +21,6 @@ def build(out_dir, threads: int = 16, tiny: bool = False, kernels=None, log=prin
     ts = tuple(t for t in (2, 4, 8, 16, 32, 64) if t <= threads)
     mt_scaling.build(out_dir, sizes=TINY_SIZES if tiny else mt_scaling.SIZES, threads=ts or (threads,))
     log(f"built into {out_dir}")
-
-
-def machine() -> dict:
-    info = {"cpus": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu_model": platform.processor() or "?", "isa": "?"}
-    try:
-        txt = Path("/proc/cpuinfo").read_text()
-        for line in txt.splitlines():
-            if line.startswith("model name"):
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                fl = set(line.split(":", 1)[1].split())
-                info["isa"] = " ".join(f for f in ("avx2", "fma", "f16c", "avx512f", "avx512_fp16", "amx_tile")
-                                       if f in fl)
-                break
-    except OSError:
-        pass
-    import numpy
-    info["numpy"] = numpy.__version__
-    try:
-        import torch
-        info["torch"] = torch.__version__
-    except ImportError:
-        pass
-    try:
-        from importlib.metadata import version
-        info["iree"] = version("iree-base-runtime")
-    except Exception:
-        pass
-    return info
-
-
-def peaks(threads: int, mib: int = 256, quick: bool = False) -> dict:
-    nb = (16 if quick else mib) << 20
-    c1 = copy_bandwidth(nb)
-    cands = {"numpy threads": copy_bandwidth(nb, threads=threads)}
-    tc = torch_copy_bandwidth(nb, threads)
-    if tc:
-        cands["torch copy_"] = tc
-    cN = max(max(cands.values()), c1)
-    f1, src = peak_flops(1, 512 if quick else 2048)
-    fN, _ = peak_flops(threads, 512 if quick else 2048)
-    return {"copy_GBps": {"1": c1 / 1e9, "N": cN / 1e9}, "copy_sources": ["numpy copyto"] + list(cands),
-            "copy_mib": nb >> 20, "GFLOPs": {"1": f1 / 1e9, "N": fN / 1e9}, "flops_source": src}
 
 
 def merge(paths, out_dir) -> dict:

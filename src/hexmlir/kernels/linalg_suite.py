@@ -29,12 +29,12 @@ dtype policy
 * References are computed in float64 with numpy and cast to the output dtype.
 
 ``run_naive`` is a slow, compiler-independent oracle: it lowers a kernel
-module straight to loops and runs it with the MLIR ``ExecutionEngine``.
+module straight to loops and runs it with the MLIR ``ExecutionEngine``
+(tools/refjit.py).
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -576,42 +576,10 @@ def count_linalg_ops(mlir_text: str) -> dict[str, int]:
 # Naive reference execution (slow oracle, tests only)
 # --------------------------------------------------------------------------
 
-# Notes (LLVM 24-git bindings in the torch-mlir wheel):
-#  * buffer-results-to-out-params leaves *public* functions alone unless
-#    `modify-public-functions` is set; without it the ciface returns a freshly
-#    malloc'ed result and the caller's out buffers stay untouched.
-#  * math-to-llvm must run before math-to-libm: libm has no `rsqrtf`
-#    (math-to-llvm expands rsqrt to 1/sqrt); tanh/exp/sqrt become LLVM
-#    intrinsics, erf & co. become libm calls (erff, ...).
-#  * libm has no f16 entry points: math-extend-to-supported-types computes f16
-#    math ops in f32 first.  Plain f16 arith lowers to LLVM `half` and runs on
-#    x86 (F16C) without extra runtime libraries.
-#  * no `shared_libs` are needed: malloc/free and libm symbols resolve from
-#    the host (Python) process.
-_NAIVE_PIPELINE = ",".join(
-    [
-        "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
-        "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}",
-        "buffer-deallocation-pipeline",  # frees the intermediates (no leak per call)
-        "func.func(convert-linalg-to-loops)",
-        "convert-bufferization-to-memref",
-        "math-extend-to-supported-types",
-        "convert-math-to-llvm",
-        "convert-math-to-libm",
-        "convert-scf-to-cf",
-        "expand-strided-metadata",
-        "lower-affine",
-        "finalize-memref-to-llvm",
-        "convert-arith-to-llvm",
-        "convert-func-to-llvm",
-        "convert-cf-to-llvm",
-        "reconcile-unrealized-casts",
-    ]
-)
-
-
 def _lower_naive(kernel: LinalgKernel):
-    from torch_mlir import ir, passmanager
+    from torch_mlir import ir
+
+    from ..tools import refjit
 
     ctx = ir.Context()
     module = ir.Module.parse(kernel.mlir, ctx)
@@ -624,19 +592,19 @@ def _lower_naive(kernel: LinalgKernel):
         if func is None:
             raise ValueError(f"module has no func.func @{kernel.name}")
         func.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
-        pm = passmanager.PassManager.parse(f"builtin.module({_NAIVE_PIPELINE})")
-        pm.run(module.operation)
+        refjit.lower(module)
     return ctx, module
 
 
 def run_naive(kernel: LinalgKernel, inputs: Sequence[np.ndarray], opt_level: int = 2) -> list[np.ndarray]:
-    """Run ``kernel`` on ``inputs`` through a minimal lower-to-loops + JIT path.
+    """Run ``kernel`` on ``inputs`` through the reference JIT (tools/refjit.py: upstream passes only).
 
     Independent of hexmlir's compiler; used as an oracle in tests.  Results
     come back as fresh numpy arrays of the declared output shapes/dtypes.
     """
     from torch_mlir.execution_engine import ExecutionEngine
-    from torch_mlir.runtime import get_ranked_memref_descriptor
+
+    from ..tools import refjit
 
     if len(inputs) != len(kernel.inputs):
         raise ValueError(f"{kernel.name}: expected {len(kernel.inputs)} inputs, got {len(inputs)}")
@@ -653,9 +621,7 @@ def run_naive(kernel: LinalgKernel, inputs: Sequence[np.ndarray], opt_level: int
     ctx, module = _lower_naive(kernel)
     with ctx:
         engine = ExecutionEngine(module, opt_level=opt_level)
-        descs = [get_ranked_memref_descriptor(a) for a in args + outs]
-        ptrs = [ctypes.pointer(ctypes.pointer(d)) for d in descs]
-        engine.invoke(kernel.name, *ptrs)  # `args`/`outs` own the memory the descriptors point at
+        refjit.invoke(engine, kernel.name, args + outs)  # `args`/`outs` own the memory the descriptors point at
     return outs
 
 

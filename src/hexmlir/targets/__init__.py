@@ -7,12 +7,18 @@ code for it is built (triple, CPU, features). Stages read these fields; none bra
 - `npu-emu`: an NPU of `arch` emulated on this CPU: its TCM size as an arena (the runtime's pool), the DMA
   engine (runtime copy threads), 128-byte vectors, its HVX thread count. The mechanisms' ablation runs here.
 - `hexagon` / `hexagon-sim`: the real NPU (cross-compiled; sim: run under qemu-hexagon).
+
+A target also knows how to build an artifact (`Target.build`): its fields pick the code generator
+(host.py for targets that run here, hexagon.py otherwise), the runtime a host artifact loads and the
+simulation executable (sim.py). The driver calls it and never asks which target it has.
 """
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import HexmlirError
 
@@ -54,6 +60,47 @@ class Target:
         return (f"{self.name}/{self.arch if self.scratchpad else self.cpu or platform.machine()}: {local}, "
                 f"vector {self.vector_bytes} B, {self.hw_threads} thread(s)"
                 + (", DMA engine" if self.copy_engine else ""))
+
+    # ---- behaviour: what the fields above mean for building and running an artifact
+
+    def build(self, llvm_ir: str, out_dir: Path, options, signature: dict,
+              uses_runtime: bool = False) -> tuple[dict[str, Path], dict]:
+        """LLVM IR -> this target's files in `out_dir` ({kind: path}: ll, asm, obj, so, + the runtime a
+        host artifact loads or the executable a simulated one runs) and the metadata the artifact needs to
+        load and run them. signature: the kernel's {"entry", "args", "threads" (the plan's thread bound)}."""
+        from . import hexagon, host
+        if self.runs_here:
+            files = host.build(llvm_ir, out_dir, "kernel", options, {"asm", "so"}, self)
+            if uses_runtime:             # ship the runtime with the artifact (loaded once per process)
+                from .. import runtime
+                files["runtime"] = out_dir / "libhexmlir_rt.so"
+                shutil.copyfile(runtime.build_host(), files["runtime"])
+        else:
+            files = hexagon.build(llvm_ir, out_dir, "kernel", options, self, {"asm", "obj", "so"})
+        meta = {"target": self.name, "arch": self.arch, "features": list(self.features),
+                "isa": self.cpu if self.runs_here else None, "runs_here": self.runs_here,
+                "runtime": files["runtime"].name if "runtime" in files else None,
+                # hvx.py declares the kernel's arguments noalias: the artifact keeps written ones apart
+                "noalias_args": self.hvx}
+        if self.hvx:
+            meta["hvx_float"] = not self.simulated
+        if self.simulated:
+            files["sim"], sim_meta = self._simulator(files["obj"], out_dir, options, signature)
+            meta.update(sim_meta)
+        return files, meta
+
+    def _simulator(self, obj: Path, out_dir: Path, options, signature: dict) -> tuple[Path, dict]:
+        """A static executable running the kernel under qemu-hexagon (sim.py), and its metadata."""
+        from . import sim
+        entry, args = signature["entry"], signature["args"]
+        if any(a["role"] == "grid" for a in args):      # a Triton grid kernel
+            exe = sim.link([obj], sim.triton_stub(entry, args), out_dir / sim.EXE_NAME, self.arch)
+        else:
+            exe = sim.build_linalg(obj, {"entry": entry, "args": args, "arch": self.arch}, out_dir)
+        return exe, {"simulator": sim.EXE_NAME, "hvx_float": False,
+                     "sim_threads": signature.get("threads", 1),
+                     "sim_note": "simulation build: HVX float off (-hvx-qfloat,-hvx-ieee-fp), float vector ops "
+                                 "run as scalar code; target 'hexagon' keeps HVX float"}
 
 
 # TCM (VTCM) sizes and HVX contexts per arch. v73 has 8 MiB VTCM as the foundation issue states.

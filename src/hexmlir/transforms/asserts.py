@@ -27,9 +27,10 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, cf, func, scf
 
 from ..ir import ops_named
+from .. import attrs
 
 FAIL_FN = "hx_assert_fail"
-LOC_ATTR = "hexmlir.loc"
+LOC_ATTR = attrs.LOC
 _ACCESSES = ("tensor.extract", "memref.load")
 
 

@@ -13,11 +13,12 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, func, memref
 
 from ..ir import ops_named
-from ..plan import _bytes
+from ..plan import type_bytes
 from . import memspace
+from .. import attrs
 
 START, WAIT, BUFFER, RELEASE = "hx_dma_start_2d", "hx_dma_wait", "hx_tcm_buffer", "hx_tcm_release"
-DIR_ATTR, DDR_ATTR = "hexmlir.dma", "hexmlir.ddr"
+DIR_ATTR, DDR_ATTR = attrs.DMA_DIR, attrs.DMA_DDR
 
 
 def _declare(module) -> None:
@@ -66,7 +67,7 @@ def run(module, cx) -> int:
         t = ir.MemRefType(src.type)
         if t.rank not in (1, 2) or not (_contiguous_inner(src.type) and _contiguous_inner(dst.type)):
             continue                               # stays a copy loop (correct, not DMA)
-        eb = _bytes(t.element_type)
+        eb = type_bytes(t.element_type)
         with ir.InsertionPoint(op):
             s_addr, sizes, s_strides = _address(src, eb, idx)
             d_addr, _, d_strides = _address(dst, eb, idx)
@@ -92,7 +93,7 @@ def run(module, cx) -> int:
         byte_buf = str(mt.element_type) == "i8" and mt.rank == 1
         if not byte_buf and "strided" in str(mt.layout):
             continue
-        nbytes = _bytes(mt.element_type)
+        nbytes = type_bytes(mt.element_type)
         for n in mt.shape:
             nbytes *= n
         with ir.InsertionPoint(a):
@@ -112,12 +113,13 @@ def run(module, cx) -> int:
     return rewritten
 
 
-def tcm_usage(module, plan=None) -> dict:
+def tcm_usage(module) -> dict:
     """TCM the generated code takes, from its static `hx_tcm_buffer` sizes (after double buffering):
     per function the peak of live buffers in program order (rounded like the pool), times the threads that
-    run it at once (outlined per-thread functions: their root's plan threads). Checks the plan's model."""
-    from ..plan import _buffer_bytes
-    from .threads import LOOP_ATTR
+    run it at once (outlined per-thread functions: the `threads` of their tile loops' configs). Checks the
+    plan's model."""
+    from ..plan import pool_bytes, config
+    from .threads import BODY_ATTR, LOOP_ATTR
     out = {}
     for f in module.body.operations:
         f = f.operation
@@ -125,19 +127,22 @@ def tcm_usage(module, plan=None) -> dict:
             continue
         live = peak = 0
         sizes = {}
-        roots = []
+        roots, threads_of = [], {}
 
         def visit(op):
             nonlocal live, peak
             if op.name == "scf.for" and LOOP_ATTR in op.attributes:
                 roots.append(ir.IntegerAttr(op.attributes[LOOP_ATTR]).value)
+                c = config(op)
+                if c is not None and "threads" in c:
+                    threads_of[roots[-1]] = c["threads"]
             if op.name != "func.call":
                 return
             callee = ir.FlatSymbolRefAttr(op.attributes["callee"]).value
             if callee == BUFFER:
                 c = op.operands[0].owner
                 n = ir.IntegerAttr(c.attributes["value"]).value if getattr(c, "name", "") == "arith.constant" else 0
-                sizes[op.results[0]] = _buffer_bytes(n)
+                sizes[op.results[0]] = pool_bytes(n)
                 live += sizes[op.results[0]]
                 peak = max(peak, live)
             elif callee == RELEASE and op.operands[0] in sizes:
@@ -149,7 +154,7 @@ def tcm_usage(module, plan=None) -> dict:
             continue
         name = str(f.attributes["sym_name"]).strip('"')
         threads = 1
-        if plan is not None and "_par" in name and roots:
-            threads = max(plan.ops[r].threads for r in roots if r in plan.ops)
+        if BODY_ATTR in f.attributes and any(r in threads_of for r in roots):
+            threads = max(threads_of[r] for r in roots if r in threads_of)
         out[name] = {"per_thread": peak, "threads": threads, "total": peak * threads, "roots": roots}
     return out

@@ -200,18 +200,21 @@ def _shared_buffers(ins, outs, loop, cur) -> bool:
 
 
 def run(module, cx) -> int:
+    """Ping-pong sets on the tile loops whose config (copied from their root by `threads`) says buffers = 2."""
+    from ..plan import config
     from .threads import LOOP_ATTR
     done, skipped = 0, []
     for loop in ops_named(module.operation, "scf.for"):
         if loop.parent is None or loop.parent.name not in ("func.func",):
             continue                      # tile loops sit at the top of a (per-thread) function
         rid = ir.IntegerAttr(loop.attributes[LOOP_ATTR]).value if LOOP_ATTR in loop.attributes else None
-        if rid is not None and cx.plan is not None and rid in cx.plan.ops and not cx.plan.ops[rid].double_buffer:
+        c = config(loop)
+        if rid is not None and c is not None and c.get("buffers", 1) != 2:
             skipped.append(rid)           # the plan dropped DB for this op: two sets do not fit the TCM
             continue
         p = _plan(loop.opview if hasattr(loop, "opview") else loop)
-        if rid is not None and cx.plan is not None and rid in cx.plan.ops:
-            cx.plan.ops[rid].db_applied = bool(p)
+        if rid is not None and c is not None:
+            cx.db_applied[rid] = bool(p)
         if p:
             _apply(loop.opview, *p)
             done += 1

@@ -202,7 +202,7 @@ def contract(module, cx) -> int:
     from ..ir import ops_named
     if not cx.target.hvx:
         return 0
-    n = requantize(module) + narrowing_lanes(module, cx)
+    n = requantize(module)      # (narrowing elementwise ops step by whole narrow vectors: plan.narrowed_vector)
     helpers = {}
     for op in ops_named(module.operation, "linalg.generic"):
         ins, outs = list(op.operands)[:2], list(op.operands)[2:]
@@ -477,32 +477,6 @@ def requantize(module) -> int:
     return n
 
 
-def narrowing_lanes(module, cx) -> int:
-    """Elementwise ops that narrow (e.g. i32 in, i8 out) step by a full vector of their narrowest element:
-    128 int8 results are 4 i32 vectors packed into one by HVX's vpack, then one aligned store. The plan's
-    lanes follow the widest element (32 lanes of i32), which leaves 32 bytes per step: LLVM then narrows
-    through memory with scalar vtrunehb."""
-    from ..ir import ops_named
-    from ..plan import op_id
-    n = 0
-    for op in ops_named(module.operation, "linalg.generic"):
-        pid = op_id(op)
-        p = cx.plan.ops.get(pid) if pid is not None and cx.plan is not None else None
-        if p is None or not p.vec_tile or any(i != "parallel" for i in _iters(op)):
-            continue
-        widths = [ir.ShapedType(v.type).element_type for v in op.operands if isinstance(v.type, ir.MemRefType)]
-        if not widths or not all(isinstance(t, ir.IntegerType) for t in widths):
-            continue
-        bits = [ir.IntegerType(t).width for t in widths]
-        if bits[-1] >= max(bits) or bits[-1] % 8:
-            continue
-        lanes = cx.target.vector_bytes * 8 // bits[-1]
-        if p.vec_tile[-1] and p.vec_tile[-1] < lanes:
-            p.vec_tile[-1] = lanes
-            n += 1
-    return n
-
-
 # ---- horizontal reductions as HVX trees -------------------------------------------------------------------
 
 _MINMAX = {"llvm.intr.vector.reduce.fmaximum": "llvm.intr.maximum", "llvm.intr.vector.reduce.fminimum": "llvm.intr.minimum"}
@@ -559,7 +533,7 @@ def noalias_positions(module) -> dict:
     (noalias only orders accesses against writes). Triton grid kernels are left alone: a Triton program may
     load and store through one pointer argument, in place."""
     from ..ir import funcs
-    from ..pipeline import is_grid
+    from ..conversion.ttir import is_grid
     if is_grid(module):
         return {}
     out = {}

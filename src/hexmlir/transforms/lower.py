@@ -11,6 +11,7 @@ from torch_mlir import ir
 from ..errors import CompileError
 from ..ir import apply_transform, funcs, run_passes, verify
 from . import asserts, memspace, symbols
+from .. import attrs
 
 
 def to_loops(module, cx) -> None:
@@ -37,9 +38,9 @@ def define_helpers(module) -> None:
     """Give bodies to private helpers declared with a `hexmlir.body` attribute (the Triton conversion's
     CAS-loop atomics: their memref.generic_atomic_rmw region cannot go through one-shot bufferization)."""
     for f in funcs(module):
-        if "hexmlir.body" not in f.attributes:
+        if attrs.BODY not in f.attributes:
             continue
-        text = ir.StringAttr(f.attributes["hexmlir.body"]).value
+        text = ir.StringAttr(f.attributes[attrs.BODY]).value
         try:
             helper = ir.Module.parse(text)
         except ir.MLIRError as e:
@@ -49,7 +50,7 @@ def define_helpers(module) -> None:
         f.erase()
 
 
-RAW_ADDRESS = "hexmlir.raw_address"
+RAW_ADDRESS = attrs.RAW_ADDRESS
 
 
 def _raw_address_memrefs(module, index_bits: int) -> None:

@@ -41,11 +41,15 @@ def mangle(module, cx) -> None:
 
 
 def internalize(module, entry_symbol: str) -> None:
-    """Internal linkage for every defined llvm.func except the entry."""
+    """Internal linkage for every defined llvm.func except the entry, which must be defined (else the object
+    would export nothing: e.g. IR that skipped the symbols stage has `@f`, not `@hxk_f`)."""
     internal = ir.Attribute.parse("#llvm.linkage<internal>")
-    for op in module.body.operations:
-        op = op.operation
-        if op.name != "llvm.func" or not op.regions[0].blocks:
-            continue
+    defined = [op.operation for op in module.body.operations
+               if op.operation.name == "llvm.func" and op.operation.regions[0].blocks]
+    if not any(ir.StringAttr(op.attributes["sym_name"]).value == entry_symbol for op in defined):
+        from ..errors import CompileError
+        raise CompileError(f"the kernel's entry {entry_symbol} is not defined (did the symbols stage run?); "
+                           f"the object would export nothing", stage="lower-to-llvm")
+    for op in defined:
         if ir.StringAttr(op.attributes["sym_name"]).value != entry_symbol:
             op.attributes["linkage"] = internal

@@ -14,32 +14,34 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..ir import apply_transform, inside, ops_named, run_passes
-from ..plan import ID_ATTR, op_id
+from ..plan import ID_ATTR, config, configs, op_id
 from . import memspace
+from .. import attrs
 
 
 def tile(module, cx) -> None:
-    plan = cx.plan
+    """Tile each root by its config's `tile` and fuse the producers whose config names it (`fused_into`)."""
+    cfgs = configs(module)
     lines = []
-    for p in plan.ops.values():
-        if p.role != "root" or not any(p.tcm_tile):
+    for rid, c in sorted(cfgs.items()):
+        if "tile" not in c or not any(c["tile"]):
             continue
-        prods = sorted((q for q in plan.ops.values() if q.role == "producer" and q.root == p.id),
-                       key=lambda q: -q.id)      # closest producer first
-        r = f"%r{p.id}"
-        lines.append(f"{r} = transform.structured.match attributes{{{ID_ATTR} = {p.id}}} in %root "
+        prods = sorted((q for q, qc in cfgs.items() if qc.get("fused_into") == rid),
+                       key=lambda q: -q)         # closest producer first
+        r = f"%r{rid}"
+        lines.append(f"{r} = transform.structured.match attributes{{{ID_ATTR} = {rid}}} in %root "
                      f": (!transform.any_op) -> !transform.any_op")
         for q in prods:
-            lines.append(f"%p{q.id} = transform.structured.match attributes{{{ID_ATTR} = {q.id}}} in %root "
+            lines.append(f"%p{q} = transform.structured.match attributes{{{ID_ATTR} = {q}}} in %root "
                          f": (!transform.any_op) -> !transform.any_op")
-        sizes = ", ".join(str(t) for t in p.tcm_tile)
-        lines.append(f"%t{p.id}, %l{p.id}_0 = transform.structured.tile_using_forall {r} tile_sizes [{sizes}] "
+        sizes = ", ".join(str(t) for t in c["tile"])
+        lines.append(f"%t{rid}, %l{rid}_0 = transform.structured.tile_using_forall {r} tile_sizes [{sizes}] "
                      f": (!transform.any_op) -> (!transform.any_op, !transform.any_op)")
-        loop = f"%l{p.id}_0"
+        loop = f"%l{rid}_0"
         for k, q in enumerate(prods, 1):
-            lines.append(f"%f{q.id}, %l{p.id}_{k} = transform.structured.fuse_into_containing_op %p{q.id} into {loop} "
+            lines.append(f"%f{q}, %l{rid}_{k} = transform.structured.fuse_into_containing_op %p{q} into {loop} "
                          f": (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)")
-            loop = f"%l{p.id}_{k}"
+            loop = f"%l{rid}_{k}"
     if lines:
         apply_transform(module, "\n".join(lines), "tcm-tiling")
     run_passes(module, "canonicalize, cse", "tcm-tiling")
@@ -65,7 +67,7 @@ def _wrap_in_subview(op, i) -> None:
     op.operands[i] = sv
 
 
-PROMOTE_ATTR = "hexmlir.promote"
+PROMOTE_ATTR = attrs.PROMOTE
 
 
 def promote(module, cx) -> None:
@@ -76,9 +78,13 @@ def promote(module, cx) -> None:
     lines = []
     i64 = ir.IntegerType.get_signless(64)
     k = 0                                    # ops tagged for promotion
+    cfgs = configs(module)
     for op in ops_named(module.operation, "linalg.generic"):
         if op_id(op) is None:
             continue
+        c = config(op) or {}
+        if not cfgs.get(c.get("fused_into"), c).get("tcm", True):
+            continue                         # the plan keeps this group's tiles in place (no TCM)
         loop = _inside_tile_loop(op)        # None: the whole problem is one tile
         promote_idx = []
         for i, v in enumerate(op.operands):

@@ -15,18 +15,28 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, func, scf
 
 from ..ir import funcs, inside, ops_named, run_passes
-from ..plan import op_id
+from ..plan import CONFIG_ATTR, config, config_attr, op_id
+from .. import attrs
 
 LAUNCH_PREFIX = "__hx_parallel_"
-LOOP_ATTR = "hexmlir.tile_loop"        # on a tile loop (scf.for): the plan id of its root (read by DB)
+LOOP_ATTR = attrs.TILE_LOOP        # on a tile loop (scf.for): the plan id of its root, next to a copy of
+                                       # the root's hexmlir.config (read by double-buffer, tcm-check)
+BODY_ATTR = attrs.THREAD_BODY      # on an outlined per-thread function: its chunks run at once (tcm-check)
 
 
-def _root_id(forall, plan) -> int | None:
+def _root(forall):
+    """(plan id, config attribute, config) of the root the forall tiles, or Nones."""
     for op in ops_named(forall, "linalg.generic"):
-        pid = op_id(op)
-        if pid is not None and plan.ops[pid].role == "root":
-            return pid
-    return None
+        c = config(op)
+        if c is not None and "tile" in c:
+            return op_id(op), config_attr(op), c
+    return None, None, None
+
+
+def _tag(loop, root, cfg) -> None:
+    loop.attributes[LOOP_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), root)
+    if cfg is not None:
+        loop.attributes[CONFIG_ATTR] = cfg
 
 
 def _static_bounds(forall) -> list[int] | None:
@@ -71,7 +81,7 @@ def _repoint(old, new, container) -> None:
 
 
 def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, threshold: int = 0,
-             root: int | None = None) -> None:
+             root: int | None = None, cfg=None) -> None:
     """Outline the forall into a per-thread chunk function. A forall with a dynamic trip count (a Triton
     grid) gets its thread count at run time: min(nthreads, trips), or 1 when trips x `work` < `threshold`."""
     bounds = _static_bounds(forall)
@@ -97,6 +107,7 @@ def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, t
     body_t = ir.FunctionType.get([v.type for v in caps] + [idx], [])
     with ir.InsertionPoint(module.body):
         fn = func.FuncOp(name, body_t, visibility="private")
+        fn.attributes[BODY_ATTR] = ir.UnitAttr.get()
         launch = func.FuncOp(LAUNCH_PREFIX + name, ir.FunctionType.get([v.type for v in caps] + [idx], []),
                              visibility="private")
     entry = fn.add_entry_block()
@@ -111,7 +122,7 @@ def _outline(forall, fname: str, k: int, nthreads: int, module, work: int = 0, t
         hi = arith.divui(arith.muli(arith.addi(chunk, c1), c_tot), c_n)
         loop = scf.ForOp(lo, hi, c1)
         if root is not None:
-            loop.attributes[LOOP_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), root)
+            _tag(loop, root, cfg)
         func.ReturnOp([])
     body = forall.regions[0].blocks[0]
     with ir.InsertionPoint(loop.body):
@@ -165,31 +176,32 @@ def _top_foralls(module):
 
 
 def run_grid(module, cx) -> None:
-    """Triton grids: the program forall (trip count known at launch) is split over the thread pool."""
-    from ..plan import MT_THRESHOLD
+    """Triton grids: the program forall (trip count known at launch) is split over the thread pool: up to the
+    plan's thread bound (module attribute hexmlir.plan), one thread when the programs' `work` (their ops'
+    configs) x trips is below the threshold (decided at launch)."""
+    from ..plan import MT_THRESHOLD, max_threads, module_facts
     o = cx.options
-    nthreads = (o.num_threads or cx.target.hw_threads) if o.multithread else 1
+    nthreads = (module_facts(module) or {}).get("threads") or max_threads(cx.target, o)
     if nthreads > 1:
         for fname, k, fa in _top_foralls(module):
-            work = sum(cx.plan.ops[op_id(g)].work() for g in ops_named(fa, "linalg.generic")
-                       if op_id(g) is not None) if cx.plan else 0
+            work = sum((config(g) or {}).get("work", 0) for g in ops_named(fa, "linalg.generic")
+                       if op_id(g) is not None)
             _outline(fa, fname, k, nthreads, module, max(1, work), o.mt_threshold or MT_THRESHOLD)
             cx.uses_runtime = True
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
 
 
 def run(module, cx) -> None:
-    plan = cx.plan
-    sequential = {}                      # function -> root ids of its foralls that stay loops, in order
-    if plan is not None:
-        for fname, k, fa in _top_foralls(module):
-            rid = _root_id(fa, plan)
-            t = plan.ops[rid].threads if rid is not None and cx.options.multithread else 1
-            if t > 1 and _static_bounds(fa):
-                _outline(fa, fname, k, t, module, root=rid)
-                cx.uses_runtime = True
-            else:
-                sequential.setdefault(fname, []).append(rid)
+    """Each root's tile loop on its config's `threads`."""
+    sequential = {}                      # function -> (root id, config) of its foralls that stay loops, in order
+    for fname, k, fa in _top_foralls(module):
+        rid, cfg, c = _root(fa)
+        t = c["threads"] if rid is not None else 1
+        if t > 1 and _static_bounds(fa):
+            _outline(fa, fname, k, t, module, root=rid, cfg=cfg)
+            cx.uses_runtime = True
+        else:
+            sequential.setdefault(fname, []).append((rid, cfg))
     run_passes(module, "func.func(scf-forall-to-for), canonicalize, cse", "threads")
     _tag_sequential(module, sequential)
 
@@ -197,7 +209,6 @@ def run(module, cx) -> None:
 def _tag_sequential(module, sequential) -> None:
     """scf-forall-to-for drops attributes: tag the resulting top-level loops with their roots, matching
     them in order (only where the count matches, i.e. the function had no other top-level loop)."""
-    i64 = ir.IntegerType.get_signless(64)
     for f in funcs(module):
         rids = sequential.get(str(f.attributes["sym_name"]).strip('"'))
         if not rids:
@@ -205,9 +216,9 @@ def _tag_sequential(module, sequential) -> None:
         loops = [o for o in ops_named(f, "scf.for") if o.parent.name == "func.func"]
         if len(loops) != len(rids):
             continue
-        for loop, rid in zip(loops, rids):
+        for loop, (rid, cfg) in zip(loops, rids):
             if rid is not None:
-                loop.attributes[LOOP_ATTR] = ir.IntegerAttr.get(i64, rid)
+                _tag(loop, rid, cfg)
 
 
 _DECL = re.compile(rf"^declare void @({LAUNCH_PREFIX}(\S+))\((.*)\)\s*$", re.M)

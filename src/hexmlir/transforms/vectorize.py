@@ -14,7 +14,13 @@ masked gathers. Their mask blocks, computed by vectorized ops, reach them throug
 element (lower.py), as every i1 in memory does.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import ID_ATTR, _generic_info, op_id
+from ..plan import ID_ATTR, generic_info, config, op_id
+from .. import attrs
+
+
+def _vector(op) -> list:
+    """The op's vector tile from its hexmlir.config (empty: it stays scalar)."""
+    return list((config(op) or {}).get("vector", []))
 
 
 def run(module, cx) -> None:
@@ -25,22 +31,22 @@ def run(module, cx) -> None:
         if pid is None or pid in seen:
             continue
         seen.add(pid)
-        p = cx.plan.ops[pid]
-        if not p.vec_tile or _indirect(op):
+        vec = _vector(op)
+        if not vec or _indirect(op):
             continue
-        lanes = max(p.vec_tile)
-        vdim = p.vec_tile.index(lanes)                       # the loop that becomes the vector
-        nloops = sum(1 for t in p.vec_tile if t)
-        inner = sum(1 for t in p.vec_tile[:vdim] if t)       # its position among the tile loops
+        lanes = max(vec)
+        vdim = vec.index(lanes)                              # the loop that becomes the vector
+        nloops = sum(1 for t in vec if t)
+        inner = sum(1 for t in vec[:vdim] if t)              # its position among the tile loops
         loops = ", ".join(f"%v{pid}_{k}" for k in range(nloops))
         anys = ", ".join(["!transform.any_op"] * (nloops + 1))
-        sizes = ", ".join(map(str, p.vec_tile))
+        sizes = ", ".join(map(str, vec))
         lines += [
             f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
             f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
         ]
         # Peel only when the vectorized loop may have a partial last step (upstream refuses otherwise).
-        extent = _generic_info(op)[0][vdim]
+        extent = generic_info(op)[0][vdim]
         if extent is None or extent < 0 or extent % lanes:
             lines += [
                 f"%c{pid} = transform.cast %v{pid}_{inner} : !transform.any_op to !transform.op<\"scf.for\">",
@@ -57,9 +63,9 @@ def run(module, cx) -> None:
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
-        if pid is not None and cx.plan.ops[pid].vec_tile and all(_static(v.type) for v in op.operands) \
+        if pid is not None and _vector(op) and all(_static(v.type) for v in op.operands) \
                 and not _indirect(op):
-            op.attributes["hexmlir.vectorize"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
+            op.attributes[attrs.VECTORIZE] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
     # One suppressing sequence per op: an op upstream cannot vectorize (e.g. a multi-result argmax
     # reduction) stays a scalar loop instead of failing the compile.
     lines = []
@@ -67,7 +73,7 @@ def run(module, cx) -> None:
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
-            f"  %vv = transform.structured.match attributes{{hexmlir.vectorize = {pid}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  %vv = transform.structured.match attributes{{{attrs.VECTORIZE} = {pid}}} in %r : (!transform.any_op) -> !transform.any_op",
             "  transform.structured.vectorize %vv : !transform.any_op",
             "}",
         ]

@@ -2,7 +2,7 @@
 // RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 | hexmlir opt - -p fast-math | FileCheck %s
 // RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 --option fast_math=false | hexmlir opt - -p fast-math | FileCheck %s --check-prefix=OFF
 
-// CHECK-LABEL: func.func @silu
+// CHECK-LABEL: func.func @hxk_silu
 // CHECK-DAG: arith.constant 0.166665152 : f32
 // CHECK-DAG: arith.constant 0.00138131576 : f32
 // CHECK-NOT: math.exp

@@ -12,7 +12,7 @@ views copied into a local buffer (bounded by the mask, the rest filled with `oth
 `bufferization.materialize_in_destination` into bounded subviews. Anything else (computed indices, masks
 that are not per-dimension ranges) becomes a gather generic or a scatter loop.
 """
-from .kernel import GRID_ATTR, ConvertedKernel, convert_ttir
+from .kernel import GRID_ATTR, ConvertedKernel, convert_ttir, is_grid
 from .reader import ttir_text
 
-__all__ = ["GRID_ATTR", "ConvertedKernel", "convert_ttir", "ttir_text"]
+__all__ = ["GRID_ATTR", "ConvertedKernel", "convert_ttir", "is_grid", "ttir_text"]

@@ -12,16 +12,10 @@ from ...errors import CompileError, HexmlirError, UnsupportedError
 from .forms import S, T, Aff, Emitter, MaskB, Ptr, PtrG, PtrT, Splat, ttype
 from .pointers import PointerAnalysis
 from .reader import STAGE, all_ops, result_type, shape, src
+from .scopes import BodyCtx, LoopCtx, Retry
 
 # arith/math ops that apply elementwise to tensors (converted to linalg.generic bodies)
 ELEMENTWISE = re.compile(r"^(arith\.(?!constant$)|math\.)")
-
-
-class Retry(Exception):
-    """A loop-carried value changed form inside the loop: convert the loop again with it materialized."""
-
-    def __init__(self, which: int):
-        self.which = which
 
 
 class Converter(PointerAnalysis):
@@ -33,6 +27,7 @@ class Converter(PointerAnalysis):
         self.written: set = set()
         self.gathered: set = set()
         self.raw: set = set()          # pointer slots made from integer addresses (tt.int_to_ptr)
+        self.rawt: set = set()         # of them, those of a tensor of addresses (offsets in bytes, no memref)
         self.em = Emitter()
         self.env: dict = {}
         self.args: list = []          # per kernel argument: ("ptr", elem) or ("scalar", type)
@@ -72,7 +67,7 @@ class Converter(PointerAnalysis):
         return None, []
 
     def convert(self, op) -> None:
-        from .ops import OPS, elementwise
+        from .ops import OPS, elementwise     # ops/ import scopes.py and the forms, never this module
         h = OPS.get(op.name)
         if h is not None:
             h(self, op)
@@ -93,7 +88,8 @@ class Converter(PointerAnalysis):
         if isinstance(v, T):
             return v
         if isinstance(v, (PtrT, PtrG, Ptr)):
-            self.unsupported("pointer tensors cannot be used as values (ptr_to_int / pointer select)")
+            self.unsupported("a pointer used as a value here (stored, reduced, or yielded where its form "
+                             "cannot travel)")
         et = v.s.type if isinstance(v, Splat) else ("i1" if isinstance(v, MaskB) else v.et)
         return self.generic(v.shape, [v], et, lambda b, x: x[0])
 
@@ -193,31 +189,3 @@ class Converter(PointerAnalysis):
         em.emit(f"  scf.yield {otherwise()} : {type_}")
         em.emit("}")
         return r
-
-
-class BodyCtx:
-    """Element indices inside a linalg.generic body (linalg.index, memoized per body scope)."""
-
-    def __init__(self, conv, args: dict, out: str):
-        self.conv, self.args, self.out = conv, args, out
-
-    def index(self, d: int) -> str:
-        em = self.conv.em
-        hit = em.cached(("lindex", d, self.out))
-        return hit or em.remember(("lindex", d, self.out), em.op(f"linalg.index {d} : index", "ix"))
-
-    def elem(self, t: T) -> str:
-        return self.args[t.name]
-
-
-class LoopCtx:
-    """Element indices inside an explicit loop nest (tensor elements via tensor.extract)."""
-
-    def __init__(self, conv, ivs):
-        self.conv, self.ivs = conv, ivs
-
-    def index(self, d: int) -> str:
-        return self.ivs[d]
-
-    def elem(self, t: T) -> str:
-        return self.conv.em.op(f"tensor.extract {t.name}[{', '.join(self.ivs)}] : {ttype(t.shape, t.et)}")

@@ -14,8 +14,15 @@ from ...errors import UnsupportedError
 from .converter import Converter
 from .forms import S, Ptr
 from .reader import STAGE, attr_str, elem, is_ptr, public_function
+from ... import attrs
 
-GRID_ATTR = "hexmlir.grid"        # marks a module whose public function runs a Triton grid
+GRID_ATTR = attrs.GRID        # marks a module whose public function runs a Triton grid
+
+
+def is_grid(module) -> bool:
+    """A converted Triton kernel (the grid pipeline compiles it), not a Linalg kernel."""
+    return GRID_ATTR in module.operation.attributes
+
 
 _DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64", "i1": "bool",
            "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}

@@ -8,9 +8,10 @@ general forms become a gather `linalg.generic` or a scatter loop nest.
 """
 from __future__ import annotations
 
-from .forms import T, Aff, MaskB, Ptr, PtrG, PtrT, Splat, identity_strides, mtype, ttype
+from .forms import S, T, Aff, MaskB, Ptr, PtrG, PtrT, Splat, identity_strides, mtype, ttype
 from .reader import attr_int, elem, result_type
 from .util import PRED, byte_size
+from ... import attrs
 
 
 class PointerAnalysis:
@@ -105,6 +106,8 @@ class PointerAnalysis:
         shape = getattr(p, "shape", ())
         if isinstance(o, Splat) and o.s.type != "index":
             o = Aff(shape, em.to_index(o.s), [0] * len(shape), o.s.type)
+        if isinstance(p, PtrG) and self.is_rawt(p.arg):
+            o = self.scaled(o, byte_size(self.storage(p.arg)))
         if isinstance(p, PtrT) and isinstance(o, Aff):
             return PtrT(p.arg, shape, em.add(p.base, o.base), [em.add(a, b) for a, b in zip(p.strides, o.strides)])
         if isinstance(p, PtrT):
@@ -152,6 +155,88 @@ class PointerAnalysis:
         """Record a store or atomic into argument `arg` (see `anchored`)."""
         self.written.add(self.views.get(arg, arg))
 
+    def scaled(self, o, k: int):
+        """Integer offsets o times k, in index arithmetic (element offsets to byte offsets)."""
+        em = self.em
+        if isinstance(o, Splat):
+            o = Aff(o.shape, em.to_index(o.s), [0] * len(o.shape), "index")
+        if isinstance(o, Aff):
+            return Aff(o.shape, em.mul(o.base, k), [em.mul(s, k) for s in o.strides], "index")
+        t = self.tensor(o)
+
+        def body(ctx, vals):
+            x = vals[0] if t.et == "index" else em.op(f"arith.index_cast {vals[0]} : {t.et} to index", "i")
+            return em.op(f"arith.muli {x}, {em.idx(k)} : index", "i")
+        return self.generic(t.shape, [t], "index", body)
+
+    def raw_tensor_pointer(self, et: str) -> int:
+        """A pointer slot for a tensor of integer addresses (tt.int_to_ptr of a tensor): a `PtrG` on this slot
+        is a byte address per element (its parts sum to it; addptr scales offsets by the element size), and
+        each access builds the memref of its own element's address (`raw_at`). Every element may point into
+        a different buffer, and none has a known extent: only masked-in elements are touched."""
+        slot = len(self.args)
+        self.args.append(("ptr", et))
+        self.arg_names.append(None)
+        self.raw.add(slot)
+        self.rawt.add(slot)
+        return slot
+
+    def is_rawt(self, arg: int) -> bool:
+        return self.views.get(arg, arg) in self.rawt
+
+    def raw_at(self, p, ctx) -> str:
+        """The memref at the address of element ctx of a raw-address pointer tensor (read at index 0)."""
+        em = self.em
+        a = em.op(f"arith.index_cast {em.idx(self.offset_expr(p, ctx))} : index to i64")
+        st = self.storage(p.arg)
+        return self.raw_memref(a, st)
+
+    def raw_memref(self, addr_i64: str, storage: str) -> str:
+        """An i64 address as a memref<?xT>; lowered by transforms/lower.py (the descriptor needs the target's
+        index width)."""
+        return self.em.op(f"builtin.unrealized_conversion_cast {addr_i64} : i64 to memref<?x{storage}> "
+                          f"{{{attrs.RAW_ADDRESS}}}", "raw")
+
+    def mem_at(self, p, ctx) -> tuple[str, object]:
+        """(memref, element offset) that element ctx of pointer form p accesses."""
+        if isinstance(p, PtrG) and self.is_rawt(p.arg):
+            return self.raw_at(p, ctx), 0
+        return self.arg_names[p.arg], self.offset_expr(p, ctx)
+
+    def address(self, p, et: str = "i64"):
+        """The byte address of a pointer (an S) or of each pointer of a pointer tensor (a T), as `et`."""
+        em = self.em
+        raw = isinstance(p, PtrG) and self.is_rawt(p.arg)
+        k = byte_size(self.storage(p.arg))
+        base = None if raw else em.op(f"memref.extract_aligned_pointer_as_index {self.arg_names[p.arg]} : "
+                                      f"memref<?x{self.storage(p.arg)}> -> index")
+
+        def at(ctx):
+            off = self.offset_expr(p, ctx)
+            return em.from_index(off if raw else em.add(base, em.mul(off, k)), et)
+        if isinstance(p, Ptr):
+            return S(at(None), et)
+        return self.generic(p.shape, p.parts if isinstance(p, PtrG) else [], et, lambda ctx, vals: at(ctx))
+
+    def select_pointers(self, c, a, b, shape, et: str):
+        """`arith.select` of pointers (`tl.where(c, p, q)`): offsets selected when both point into the same
+        argument, else addresses selected and made pointers again (a raw address per element)."""
+        em = self.em
+        if isinstance(a, Ptr):                   # scalar pointers, scalar condition
+            if a.arg == b.arg:
+                return Ptr(a.arg, em.op(f"arith.select {c.name}, {em.idx(a.off)}, {em.idx(b.off)} : index", "i"))
+            return Ptr(self.raw_pointer(S(em.op(f"arith.select {c.name}, {self.address(a).name}, "
+                                                f"{self.address(b).name} : i64"), "i64"), et), 0)
+        same = a.arg == b.arg and not self.is_rawt(a.arg)
+        if same:
+            ta, tb, t = self.offsets_tensor(a), self.offsets_tensor(b), "index"
+        else:
+            ta, tb, t = self.address(a), self.address(b), "i64"
+        sel = self.generic(shape, [c, ta, tb], t, lambda ctx, v: em.op(f"arith.select {v[0]}, {v[1]}, {v[2]} : {t}"))
+        if same:
+            return PtrG(a.arg, shape, 0, [sel])
+        return PtrG(self.raw_tensor_pointer(et), shape, 0, [sel])
+
     def raw_pointer(self, addr, et: str) -> int:
         """A pointer slot for a memref made from integer address `addr` (an S): base `addr`, offset 0,
         stride 1 and an extent as large as the address space (unknown: only masked-in elements are
@@ -163,8 +248,7 @@ class PointerAnalysis:
         if addr.type != "i64":
             op = "extui" if addr.type == "i1" else "extsi"
             a = em.op(f"arith.{op} {a} : {addr.type} to i64")
-        # lowered by transforms/lower.py (the descriptor needs the target's index width)
-        m = em.op(f"builtin.unrealized_conversion_cast {a} : i64 to memref<?x{st}> {{hexmlir.raw_address}}", "raw")
+        m = self.raw_memref(a, st)
         slot = len(self.args)
         self.args.append(("ptr", et))
         self.arg_names.append(m)
@@ -312,6 +396,8 @@ class PointerAnalysis:
     def gather(self, p, mask, other, shape, et) -> T:
         """Any other pointer tensor: a generic extracting each element from the whole argument."""
         em = self.em
+        if isinstance(p, PtrG) and self.is_rawt(p.arg):
+            return self._gather_raw(p, mask, other, shape, et)
         argt = self.argt(p.arg)
         st = self.storage(p.arg)
         ins = [mask] if mask is not None else []
@@ -346,6 +432,29 @@ class PointerAnalysis:
         r = em.op(f"bufferization.to_tensor {buf} restrict writable : {mtype(shape, et)} to {ttype(shape, et)}", "ld")
         return T(r, tuple(shape), et)
 
+    def _gather_raw(self, p: PtrG, mask, other, shape, et) -> T:
+        """A tensor of addresses: a loop nest reading each masked-in element at its own address into a local
+        buffer, in program order (the addresses may alias anything the kernel writes)."""
+        em = self.em
+        st = self.storage(p.arg)
+        mask = self.tensor(mask) if mask is not None and not isinstance(mask, (T, Splat, MaskB)) else mask
+        other = self.tensor(other) if other is not None and not isinstance(other, (T, Splat)) else other
+        p = PtrG(p.arg, p.shape, p.base, [self.tensor(x) if not isinstance(x, (Aff, Splat)) else x for x in p.parts])
+        buf = em.op(f"memref.alloc() {{alignment = 128 : i64}} : {mtype(shape, et)}", "buf")
+
+        def body(ctx):
+            def read():
+                return self.to_et(em.op(f"memref.load {self.raw_at(p, ctx)}[{em.idx(0)}] : memref<?x{st}>"), st, et)
+            if mask is None:
+                v = read()
+            else:
+                v = self.guarded(self.expr(mask, ctx), et, read,
+                                 lambda: self.expr(other, ctx) if other is not None else em.const(0, et))
+            em.emit(f"memref.store {v}, {buf}[{', '.join(ctx.ivs)}] : {mtype(shape, et)}")
+        self.loops(shape, body)
+        r = em.op(f"bufferization.to_tensor {buf} restrict writable : {mtype(shape, et)} to {ttype(shape, et)}", "ld")
+        return T(r, tuple(shape), et)
+
     def store_block(self, p: PtrT, t: T, mask, et) -> None:
         """Store the part of block t that a range mask selects into the strided view of p."""
         em = self.em
@@ -374,10 +483,11 @@ class PointerAnalysis:
                 v = self.expr(val, ctx)
                 et = val.et if isinstance(val, T) else val.s.type
                 v = self.to_st(v, et, st)
-                off = em.idx(self.offset_expr(p, ctx))
-                if self.checked:
-                    off = self.in_bounds(f"memref.dim {self.arg_names[p.arg]}, {em.idx(0)} : memref<?x{st}>", off)
-                em.emit(f"memref.store {v}, {self.arg_names[p.arg]}[{off}] : memref<?x{st}>")
+                mem, off = self.mem_at(p, ctx)
+                off = em.idx(off)
+                if self.checked and not self.is_rawt(p.arg):
+                    off = self.in_bounds(f"memref.dim {mem}, {em.idx(0)} : memref<?x{st}>", off)
+                em.emit(f"memref.store {v}, {mem}[{off}] : memref<?x{st}>")
             if mask is None:
                 store()
             else:

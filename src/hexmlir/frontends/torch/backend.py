@@ -25,15 +25,12 @@ import json
 import warnings
 from pathlib import Path
 
-from ...errors import CompileError, HexmlirError, UnsupportedError
+from ...errors import HexmlirError, UnsupportedError
 from ...options import Options
+from .importer import FallbackWarning, _decompositions, _fallback, _first_line, _import_linalg, _op_from, _typed
 
 ROUTES = ("linalg", "inductor")
 _FRONTEND_KEYS = ("route", "strict")
-
-
-class FallbackWarning(UserWarning):
-    """A graph (or part of it) runs in eager PyTorch instead of hexmlir."""
 
 
 def _split(options: dict):
@@ -44,118 +41,6 @@ def _split(options: dict):
     if route not in ROUTES:
         raise HexmlirError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
     return route, strict, Options().replace(**options)
-
-
-def _decompositions():
-    """torch-mlir's default decompositions plus small exact rewrites the Linalg pipeline handles better:
-    x ** 2 (RMSNorm, variance) and x ** 3 (tanh GELU) become products; as math.fpowi with an i64 exponent they
-    fail vectorized lowering (llvm.intr.powi takes a scalar exponent). And what torch-mlir cannot import:
-    a view of a non-contiguous tensor (decompositions such as SDPA's change strides that a later view relied
-    on: a contiguous copy first, values are the same), cumsum (tm_tensor.scan: log-step shifted adds) and
-    nn.TransformerEncoderLayer's fused op."""
-    import torch
-    from torch_mlir.extras.fx_decomp_util import get_decomposition_table
-    table = dict(get_decomposition_table())
-    aten = torch.ops.aten
-
-    def pow_scalar(x, exponent):
-        if isinstance(exponent, (int, float)) and exponent in (2, 3):
-            return x * x if exponent == 2 else x * x * x
-        return NotImplemented
-    table[aten.pow.Tensor_Scalar] = pow_scalar
-
-    def gelu(x, approximate="none"):               # torch-mlir lowers the tanh form with math.fpowi(x, 3)
-        if approximate != "tanh":
-            return NotImplemented
-        inner = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
-        return 0.5 * x * (1.0 + torch.tanh(inner))
-    table[aten.gelu.default] = gelu
-
-    def view(x, size):
-        if x.is_contiguous():
-            return NotImplemented
-        return aten._unsafe_view.default(aten.clone.default(x, memory_format=torch.contiguous_format), size)
-    table[aten.view.default] = view
-
-    def cumsum(x, dim, dtype=None):                # torch-mlir: tm_tensor.scan, which hexmlir does not compile
-        if dtype is None and not x.dtype.is_floating_point:
-            dtype = torch.int64
-        if dtype is not None:
-            x = aten._to_copy.default(x, dtype=dtype)
-        dim = dim % max(x.dim(), 1)
-        n, k = (x.shape[dim] if x.dim() else 1), 1
-        while k < n:                               # Hillis-Steele: log2(n) shifted adds
-            pad = [0, 0] * (x.dim() - 1 - dim) + [k, 0]
-            x = x + aten.constant_pad_nd.default(aten.slice.Tensor(x, dim, 0, n - k), pad, 0)
-            k *= 2
-        return x
-    table[aten.cumsum.default] = cumsum
-    table[aten._transformer_encoder_layer_fwd.default] = _transformer_encoder_layer
-    return table
-
-
-def _transformer_encoder_layer(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu,
-                               norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2,
-                               ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2, mask=None, mask_type=None):
-    """nn.TransformerEncoderLayer's fused inference op (its fast path under no_grad, batch_first) written out
-    in the ops it stands for; with an attention mask it stays unsupported."""
-    import math
-    import torch
-    F = torch.nn.functional
-    if mask is not None or src.dim() != 3:
-        return NotImplemented
-    B, L, E = src.shape
-    dh = E // num_heads
-
-    def attention(x):
-        q, k, v = F.linear(x, qkv_weight, qkv_bias).split(E, dim=-1)
-        q, k, v = (t.reshape(B, L, num_heads, dh).transpose(1, 2) for t in (q, k, v))
-        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(dh)), dim=-1)
-        return F.linear(torch.matmul(a, v).transpose(1, 2).reshape(B, L, E), proj_weight, proj_bias)
-
-    def ffn(x):
-        h = F.linear(x, ffn_weight_1, ffn_bias_1)
-        return F.linear(F.gelu(h) if use_gelu else F.relu(h), ffn_weight_2, ffn_bias_2)
-
-    def norm1(x):
-        return F.layer_norm(x, (E,), norm_weight_1, norm_bias_1, eps)
-
-    def norm2(x):
-        return F.layer_norm(x, (E,), norm_weight_2, norm_bias_2, eps)
-    x = src
-    if norm_first:
-        x = x + attention(norm1(x))
-        return x + ffn(norm2(x))
-    x = norm1(x + attention(x))
-    return norm2(x + ffn(x))
-
-
-def _import_linalg(module, args) -> str:
-    """torch-mlir FX import to Linalg-on-tensors text. Failures name the op when torch-mlir does."""
-    import torch_mlir.fx as fx
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)     # torch.export's pytree deprecation noise
-        try:
-            m = fx.export_and_import(module, *args, output_type="linalg-on-tensors",
-                                     decomposition_table=_decompositions())
-        except Exception as e:                               # torch.export / torch-mlir lowering errors
-            raise UnsupportedError(f"torch-mlir could not import the graph: {_first_line(e)}",
-                                   stage="torch-import", op=_op_from(e)) from e
-    from ...transforms import asserts
-    asserts.annotate(m)                                      # bounds checks keep their source line
-    return str(m)
-
-
-def _first_line(e) -> str:
-    s = str(e).strip().splitlines()
-    return s[0][:300] if s else type(e).__name__
-
-
-def _op_from(e) -> str | None:
-    """torch-mlir names an illegal op as 'failed to legalize operation 'torch.aten.xxx''."""
-    import re
-    m = re.search(r"operation '([\w.]+)'", str(e))
-    return m.group(1) if m else None
 
 
 def _compile_kernel(text: str, options: Options):
@@ -193,23 +78,6 @@ def _check_tensors(args, where: str):
                                    stage="torch-import")
         if a.dtype not in (torch.float32, torch.float16, torch.int32, torch.int64, torch.int8, torch.bool):
             raise UnsupportedError(f"{where}: input {i} has dtype {a.dtype}", stage="torch-import")
-
-
-def _fallback(e: HexmlirError, what: str, strict: bool, stacklevel: int = 3):
-    if strict:
-        raise e
-    why = f"{e.op} is not supported ({e})" if e.op else str(e)
-    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {why}; 0 hexmlir partitions ran for it",
-                  FallbackWarning, stacklevel=stacklevel)
-
-
-def _typed(e: Exception, what: str) -> HexmlirError:
-    """Any failure while compiling as a typed error (torch, torch.export and binding errors included)."""
-    if isinstance(e, HexmlirError):
-        return e
-    err = CompileError(f"{what}: {type(e).__name__}: {_first_line(e)}", stage="torch-frontend", op=_op_from(e))
-    err.__cause__ = e
-    return err
 
 
 # ---------------------------------------------------------------- graph outputs
@@ -398,7 +266,8 @@ def _partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: 
                  stacklevel: int = 4):
     """Rejected ops eager, maximal supported partitions compiled by hexmlir (partition.py)."""
     from . import partition
-    return partition.partitioned(gm, example_inputs, options, err, what, stacklevel + 1)
+    return partition.partitioned(gm, example_inputs, options, err, what, stacklevel + 1,
+                                 compile_whole=_compile_whole)
 
 
 #: Inductor settings of route A (applied with torch._inductor.config.patch around the compile only).
@@ -552,7 +421,7 @@ class CompiledModel:
 def _partition_model(module, args, options: Options, err: HexmlirError, what: str):
     """compile_model's partitioning of the exported functional model (partition.py)."""
     from . import partition
-    return partition.partition_model(module, args, options, err, what)
+    return partition.partition_model(module, args, options, err, what, compile_whole=_compile_whole)
 
 
 def _functional(model):
@@ -584,7 +453,8 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
     example_inputs = tuple(example_inputs)
     route, strict, opts = _split({"route": route, "strict": strict, "target": target, **options})
     if route == "inductor":
-        if target not in ("host", "npu-emu"):
+        from ... import targets
+        if not targets.runs_here(target):
             raise HexmlirError("route 'inductor' runs on the host; use route='linalg' for other targets")
         fn = torch.compile(model, backend=make_backend(route="inductor", **options), dynamic=False)
         with torch.no_grad():

@@ -106,7 +106,7 @@ def _import_nodes(nodes, owner):
     tm_tensor dialect); node i's ops carry the location "hexmlir-node":i+1."""
     import torch
     import torch_mlir.fx as fx
-    from .backend import _decompositions
+    from .importer import _decompositions
     g, args = torch.fx.Graph(), []
     outs = []
     for i, node in enumerate(nodes):
@@ -162,7 +162,7 @@ def check_node(node, owner) -> tuple[str, str] | None:
     """Import `node` alone (fresh inputs of its input shapes) and run check-input. Returns (op, reason) when
     hexmlir rejects it, else None."""
     import torch
-    from .backend import _import_linalg
+    from .importer import _import_linalg
     ins = node.all_input_nodes
     g = torch.fx.Graph()
     env = {n: g.placeholder(f"in{i}") for i, n in enumerate(ins)}
@@ -331,15 +331,16 @@ class LazyKernel:
     results are checked against the partition's eager results on that call (count, shapes, dtypes); a
     partition that fails to compile, or whose kernel disagrees, runs eagerly with a warning."""
 
-    def __init__(self, sub, options: Options, index: int, total: int, what: str):
+    def __init__(self, sub, options: Options, index: int, total: int, what: str, compile_whole):
         self.sub, self.options, self.fn = sub, options, None
+        self.compile_whole = compile_whole      # (graph, inputs, options) -> callable (backend.py)
         self.index, self.total, self.what = index, total, what
 
     def __call__(self, *args):
         if self.fn is None:
-            from .backend import _compile_whole, _fallback
+            from .importer import _fallback
             try:
-                fn = _compile_whole(self.sub, list(args), self.options)
+                fn = self.compile_whole(self.sub, list(args), self.options)
                 got, ref = fn(*args), self.sub(*args)
                 if len(got) != len(ref) or any(g.shape != r.shape or g.dtype != r.dtype for g, r in zip(got, ref)):
                     raise CompileError("the kernel's results do not match the partition's outputs (got "
@@ -395,12 +396,13 @@ def split(gm, example_inputs):
 
 
 def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph",
-                stacklevel: int = 4):
+                stacklevel: int = 4, *, compile_whole):
     """The ops check-input rejects run eagerly; maximal supported partitions are compiled by hexmlir at their
     first call. One warning names the eager ops with their reasons and the number of partitions. Returns the
     partitioned GraphModule (`hexmlir_partitions`, `hexmlir_eager_ops` set), or None when no single op is to
-    blame: then the graph runs eagerly, announced with one warning naming the op from `err`."""
-    from .backend import _fallback
+    blame: then the graph runs eagerly, announced with one warning naming the op from `err`.
+    compile_whole(graph, inputs, options) compiles a partition (the backend's whole-graph compile)."""
+    from .importer import _fallback
     res = split(gm, example_inputs)
     # calls on no graph value that return no tensor (torch's API-usage logging) run eagerly unannounced
     blamed = res and {n: v for n, v in res[2].items() if n.all_input_nodes or _is_tensor_meta(n)}
@@ -409,13 +411,14 @@ def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: s
         return None
     fused, names, eager = res[0], res[1], blamed
     for k, name in enumerate(names):
-        fused._modules[name] = _lazy_module(LazyKernel(fused._modules[name], options, k, len(names), what))
+        fused._modules[name] = _lazy_module(LazyKernel(fused._modules[name], options, k, len(names), what,
+                                                                       compile_whole))
     reasons = {}
     for n, (op, why) in eager.items():
         reasons.setdefault(f"{op} (from {_name(n)})", why)
     ops = sorted(reasons)
     detail = "; ".join(f"{op}: {reasons[op]}" for op in ops)
-    from .backend import FallbackWarning
+    from .importer import FallbackWarning
     warnings.warn(f"hexmlir: {len(eager)} op(s) of {what} run in eager PyTorch, the rest is compiled by hexmlir "
                   f"in {len(names)} partition(s). Eager: {detail}. (Whole-graph compile failed: {err})",
                   FallbackWarning, stacklevel=stacklevel)
@@ -423,12 +426,12 @@ def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: s
     return fused
 
 
-def partition_model(module, args, options: Options, err: HexmlirError, what: str):
+def partition_model(module, args, options: Options, err: HexmlirError, what: str, *, compile_whole):
     """compile_model's partitioning: torch.export the functional model to an FX graph (aten ops) and partition
     it like a Dynamo graph. The partitions are compiled now (ahead of time) by one run on the example
     arguments. Returns the partitioned GraphModule, or None (whole model eager, warned)."""
     import torch
-    from .backend import _fallback
+    from .importer import _fallback
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -436,7 +439,8 @@ def partition_model(module, args, options: Options, err: HexmlirError, what: str
     except Exception:                                   # not exportable: the whole model runs eagerly
         _fallback(err, what, strict=False, stacklevel=6)
         return None
-    fused = partitioned(gm, args, options, err, what=what, stacklevel=6)   # user -> hexmlir.compile_model
+    fused = partitioned(gm, args, options, err, what=what, stacklevel=6,   # user -> hexmlir.compile_model
+                        compile_whole=compile_whole)
     if fused is not None:
         with torch.no_grad():
             fused(*args)

@@ -93,7 +93,7 @@ class HexmlirLauncher:
     def __call__(self, gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter_hook, exit_hook,
                  *args):
         kernel = function
-        if not kernel.meta.get("runs_here", kernel.meta.get("target") == "host") and not kernel.meta.get("simulator"):   # hexagon-sim runs in qemu
+        if not kernel.runs_here and not kernel.simulated:   # hexagon-sim runs in qemu
             raise HexmlirError(f"{self.name} was compiled for {kernel.meta.get('target')} "
                                f"({kernel.path}); it cannot run on this host. Compile with "
                                f"kernel.warmup(..., target='hexagon') to build it without launching.",

@@ -1,7 +1,7 @@
 """hexmlir's `libdevice`: the math functions Triton kernels (and Inductor) call, built from core `tl` ops.
 
 The backend maps `triton.language.extra.libdevice` to this module, so kernels never reference CUDA extern
-symbols (`__nv_*`). It provides 188 of the 197 names of Triton's CUDA libdevice (plus `sigmoid`): fp32 and
+symbols (`__nv_*`). It provides all 197 names of Triton's CUDA libdevice (plus `sigmoid`): fp32 and
 fp64 (half types compute in fp32 and round back), predicates and conversions with CUDA's result types.
 Directed-rounding arithmetic and conversions are exact (error-free transformations, one-ulp steps through
 the bits). A name this module lacks raises hexmlir.UnsupportedError when a kernel calls it (not when a
@@ -1249,6 +1249,27 @@ def hiloint2double(hi, lo):
     return ((hi.to(tl.int64) << 32) | _u32(lo)).to(tl.float64, bitcast=True)
 
 
+@triton.jit
+def rcp64h(x):
+    """CUDA's rcp64h (PTX rcp.approx.ftz.f64): the reciprocal of x's high 32-bit word (x's low word read as
+    0), returned as a high word (1.11.20 format, low word 0). PTX leaves the approximation's last bits
+    unspecified; here it is 1/hi(x) rounded to nearest-even at 20 fraction bits. Subnormal inputs and
+    results are flushed to signed zero (.ftz): +-0 and subnormals give +-inf, +-inf gives +-0, NaN is NaN."""
+    a = x.to(tl.float64)
+    bits = a.to(tl.int64, bitcast=True)
+    hi = bits & -4294967296                          # low word cleared
+    ex = (bits >> 52) & 0x7FF
+    sign = bits & (-9223372036854775807 - 1)
+    h = tl.where(ex == 0, sign, hi).to(tl.float64, bitcast=True)
+    r = (tl.zeros_like(h) + 1.0) / h                 # fp64 divf: correctly rounded
+    # nearest-even at bit 32 (one rounding after a correct one: 1/h is never within 2^-44 of a tie)
+    rb = r.to(tl.int64, bitcast=True)
+    rb = (rb + (0x7FFFFFFF + ((rb >> 32) & 1))) & -4294967296
+    rex = (rb >> 52) & 0x7FF
+    rb = tl.where(rex == 0, rb & (-9223372036854775807 - 1), rb)
+    return tl.where(a != a, a, rb.to(tl.float64, bitcast=True))
+
+
 # ---- integer bit functions ------------------------------------------------------------------------------
 
 @triton.jit
@@ -2163,9 +2184,7 @@ def cyl_bessel_i1(x):
 # ---- names this module lacks ----------------------------------------------------------------------------
 
 # Names of CUDA's libdevice left out on purpose, and why (docs/triton.md lists them too).
-UNSUPPORTED = {
-    "rcp64h": "a CUDA-internal approximation (reciprocal of the high word) with no portable definition",
-}
+UNSUPPORTED: dict = {}
 
 _MISSING = {}
 

@@ -9,20 +9,8 @@ A conversion is `fn(cv, op)`: it reads op's operands from `cv.env` (`cv.v(value)
 """
 from __future__ import annotations
 
-OPS: dict = {}
-
-
-def converts(*names):
-    def reg(fn):
-        for n in names:
-            if n in OPS:
-                raise ValueError(f"two conversions for {n}")
-            OPS[n] = fn
-        return fn
-    return reg
-
-
-from . import atomics, control, core, mathops, memory, reduce, shape  # noqa: E402,F401  (they register)
-from .core import elementwise  # noqa: E402
+from . import atomics, control, core, mathops, memory, reduce, shape  # noqa: F401  (they register)
+from .core import elementwise
+from .registry import OPS, converts
 
 __all__ = ["OPS", "converts", "elementwise"]

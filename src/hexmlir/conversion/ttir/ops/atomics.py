@@ -2,11 +2,12 @@
 pointers. Native kinds become memref.atomic_rmw; the rest a compare-and-swap loop in a private helper."""
 from __future__ import annotations
 
-from ..converter import LoopCtx
+from ..scopes import LoopCtx
 from ..forms import S, T, Aff, Emitter, MaskB, Ptr, PtrG, Splat, shape_of, ttype
 from ..reader import attr_int, elem, result_type
 from ..util import byte_size, elem_of, mlir_str
-from . import converts
+from .registry import converts
+from .... import attrs
 
 RMW = {1: "andi", 2: "ori", 3: "xori", 4: "addi", 5: "addf", 6: "maxs", 7: "mins", 8: "maxu", 9: "minu",
        10: "assign"}
@@ -51,15 +52,16 @@ def atomic_cas(cv, op):
     _atomic(cv, op, ops[0], ops[1:3], None, et, update, None)
 
 
-def _atomic_one(cv, arg, off, typed, et, update, kind):
-    """One atomic read-modify-write of element `off` of `arg` with operands `typed` ((name, type) pairs);
-    returns the old value (as et)."""
+def _atomic_one(cv, arg, off, typed, et, update, kind, mem=None):
+    """One atomic read-modify-write of element `off` of `arg` (or of memref `mem`, a view of arg's storage)
+    with operands `typed` ((name, type) pairs); returns the old value (as et)."""
     em = cv.em
     cv.wrote(arg)
     st = cv.storage(arg)
+    mem = mem or cv.arg_names[arg]
     vals = [v for v, _ in typed]
     if kind in NATIVE and st == et:
-        return em.op(f"memref.atomic_rmw {kind} {vals[0]}, {cv.arg_names[arg]}[{em.idx(off)}] : "
+        return em.op(f"memref.atomic_rmw {kind} {vals[0]}, {mem}[{em.idx(off)}] : "
                      f"({et}, memref<?x{st}>) -> {et}")
     # Anything else is memref.generic_atomic_rmw (a compare-and-swap loop). One-shot bufferization
     # rejects its region, so it lives in a private helper that is only declared until lowering
@@ -86,8 +88,8 @@ def _atomic_one(cv, arg, off, typed, et, update, kind):
                      [f"    return {ret} : {et}", "}"])
     decl_t = ", ".join([f"memref<?x{st}>", "index"] + vtypes)
     cv.helpers.append(f"  func.func private @{name}({decl_t}) -> {et} attributes "
-                      f"{{hexmlir.body = {mlir_str(text)}}}")
-    return em.op(f"func.call @{name}({', '.join([cv.arg_names[arg], em.idx(off)] + list(vals))}) : "
+                      f"{{{attrs.BODY} = {mlir_str(text)}}}")
+    return em.op(f"func.call @{name}({', '.join([mem, em.idx(off)] + list(vals))}) : "
                  f"({decl_t}) -> {et}")
 
 
@@ -126,7 +128,8 @@ def _atomic(cv, op, ptr, vals, mask, et, update, kind):
 
     def one():
         xs = [(cv.expr(v, ctx), elem_of(v)) for v in vals]
-        return _atomic_one(cv, ptr.arg, cv.offset_expr(ptr, ctx), xs, et, update, kind)
+        mem, off = cv.mem_at(ptr, ctx)
+        return _atomic_one(cv, ptr.arg, off, xs, et, update, kind, mem)
     old = one() if mask is None else cv.guarded(cv.expr(mask, ctx), et, one, lambda: em.const(0, et))
     last = em.op(f"tensor.insert {old} into {accs[-1]}[{', '.join(ivs)}] : {ttype(shape, et)}")
     for d in range(len(shape) - 1, -1, -1):

@@ -3,18 +3,26 @@ early `return` (cf.cond_br / cf.br), converted into nested scf.if."""
 from __future__ import annotations
 
 from ....errors import CompileError
-from ..converter import Retry
+from ..scopes import Retry
 from ..forms import S, T, Aff, Ptr, PtrG, PtrT, Splat, ttype
-from ..reader import STAGE, attr_ints, src
+from ..reader import STAGE, attr_ints, elem, src
 from ..util import elem_of
-from . import converts
+from .registry import converts
 
 MAX_BLOCK_VISITS = 64          # a merge block reached along several paths is converted once per path
 
 
-def carrier(cv, v, forced: bool):
-    """How a loop-carried value travels: (kind, type, init name, rebuild(name) -> form)."""
+def carrier(cv, v, forced: bool, addressed: bool = False):
+    """How a loop-carried value travels: (kind, type, init name, rebuild(name) -> form). A pointer that
+    switches arguments across iterations (`addressed`) travels as its byte address(es)."""
     em = cv.em
+    if addressed and isinstance(v, (Ptr, PtrT, PtrG)):
+        et = cv.elem_type(v.arg)
+        a = cv.address(v)
+        if isinstance(v, Ptr):
+            return ("addr", "i64", a.name, lambda n, et=et: Ptr(cv.raw_pointer(S(n, "i64"), et), 0))
+        return ("addr", ttype(v.shape, "i64"), a.name,
+                lambda n, v=v, et=et: PtrG(cv.raw_tensor_pointer(et), v.shape, 0, [T(n, v.shape, "i64")]))
     if isinstance(v, S):
         return ("s", v.type, v.name, lambda n, v=v: S(n, v.type))
     if isinstance(v, Ptr):
@@ -33,13 +41,20 @@ def carrier(cv, v, forced: bool):
     return ("t", ttype(t.shape, t.et), t.name, lambda n, t=t: T(n, t.shape, t.et))
 
 
-def yield_value(cv, kind, init_v, v, i):
-    """The name to yield for carried slot i, or Retry if v no longer fits the carrier."""
+def yield_value(cv, kind, init_v, v, i, retry: bool = False):
+    """The name to yield for carried slot i, or Retry if v no longer fits the carrier (with `retry`: scf.for
+    converts its body again; a while loop's pointers must keep their argument)."""
     em = cv.em
     if kind == "s":
         return v.name
+    if kind == "addr":
+        return cv.address(v).name
+    if kind in ("ptr", "ptrg") and isinstance(v, (Ptr, PtrT, PtrG)) and v.arg != init_v.arg:
+        if retry:
+            raise Retry(i, addr=True)
+        cv.unsupported("a pointer carried by a while loop switches arguments")
     if kind == "ptr":
-        if not isinstance(v, Ptr) or v.arg != init_v.arg:
+        if not isinstance(v, Ptr):
             cv.unsupported("a loop-carried pointer switches arguments")
         return em.idx(v.off)
     if kind == "splat":
@@ -64,26 +79,27 @@ def for_op(cv, op):
     """Carried values keep their symbolic form across iterations when they can; one that changes form is
     materialized and the loop converted again."""
     forced: set = set()
+    addressed: set = set()
     while True:
         mark = (len(cv.em.lines), cv.em.depth, [dict(s) for s in cv.em.scopes])
         try:
-            _for(cv, op, forced)
+            _for(cv, op, forced, addressed)
             return
         except Retry as r:
-            if r.which in forced:
+            if r.which in (addressed if r.addr else forced):
                 raise CompileError("loop-carried value does not settle", stage=STAGE,
                                    op=op.name, loc=src(op)) from None
-            forced.add(r.which)
+            (addressed if r.addr else forced).add(r.which)
             del cv.em.lines[mark[0]:]
             cv.em.depth = mark[1]
             cv.em.scopes = mark[2]
 
 
-def _for(cv, op, forced):
+def _for(cv, op, forced, addressed):
     em = cv.em
     lb, ub, step = (cv.v(x) for x in op.operands[:3])
     inits = [cv.v(x) for x in op.operands[3:]]
-    cars = [carrier(cv, v, i in forced) for i, v in enumerate(inits)]
+    cars = [carrier(cv, v, i in forced, i in addressed) for i, v in enumerate(inits)]
     ilb, iub, ist = (em.idx(em.to_index(x)) for x in (lb, ub, step))
     res = em.fresh("for")
     iv = em.fresh("iv")
@@ -101,7 +117,7 @@ def _for(cv, op, forced):
     for a, name, c in zip(blk.arguments[1:], iters, cars):
         cv.env[a] = c[3](name)
     term, vals = cv.block(blk)
-    ys = [yield_value(cv, c[0], init, v, i) for i, (c, init, v) in enumerate(zip(cars, inits, vals))]
+    ys = [yield_value(cv, c[0], init, v, i, retry=True) for i, (c, init, v) in enumerate(zip(cars, inits, vals))]
     if ys:
         em.emit(f"scf.yield {', '.join(em.idx(y) for y in ys)} : {', '.join(c[1] for c in cars)}")
     em.pop()
@@ -144,6 +160,10 @@ def if_op(cv, op):
             ys[1].append(em.idx(b.off))
             build = (lambda n, a=a: Ptr(a.arg, n))
         else:
+            # Pointers into different arguments (or raw addresses) travel as byte addresses and become
+            # raw-address pointers after the if; pointers into one argument as offsets.
+            ptrs = isinstance(a, (Ptr, PtrT, PtrG)) and isinstance(b, (Ptr, PtrT, PtrG))
+            addrs = ptrs and (a.arg != b.arg or isinstance(a, Ptr) != isinstance(b, Ptr))
             # materialize inside each branch (appending to its text, in its scope)
             names = []
             for k, (lines, vals_k, scope) in enumerate(branches):
@@ -151,14 +171,25 @@ def if_op(cv, op):
                 em.lines = lines
                 em.scopes.append(scope)
                 em.depth += 1
-                if isinstance(vals_k[i], (PtrT, PtrG)):
+                if addrs:
+                    names.append(cv.address(vals_k[i]).name)
+                elif isinstance(vals_k[i], (PtrT, PtrG)):
                     names.append(cv.offsets_tensor(vals_k[i]).name)
                 else:
                     names.append(cv.tensor(vals_k[i]).name)
                 em.depth -= 1
                 em.scopes.pop()
                 em.lines = saved
-            if isinstance(a, (PtrT, PtrG)):
+            if addrs:
+                pet = elem(str(op.results[i].type))
+                if isinstance(a, Ptr):
+                    types.append("i64")
+                    build = (lambda n, pet=pet: Ptr(cv.raw_pointer(S(n, "i64"), pet), 0))
+                else:
+                    types.append(ttype(a.shape, "i64"))
+                    build = (lambda n, a=a, pet=pet: PtrG(cv.raw_tensor_pointer(pet), a.shape, 0,
+                                                          [T(n, a.shape, "i64")]))
+            elif isinstance(a, (PtrT, PtrG)):
                 types.append(ttype(a.shape, "index"))
                 build = (lambda n, a=a: PtrG(a.arg, a.shape, 0, [T(n, a.shape, "index")]))
             else:

@@ -1,10 +1,11 @@
 """Constants, program ids, assertions and hints, and elementwise arith/math ops."""
 from __future__ import annotations
 
-from ..forms import S, T, MaskB, Splat
-from ..reader import attr, attr_int, attr_str, elem, inherent_text, result_type, shape, src
+from ..forms import S, T, MaskB, Ptr, Splat
+from ..reader import attr, attr_int, attr_str, elem, inherent_text, is_ptr, result_type, shape, src
 from ..util import mlir_escape
-from . import converts
+from .registry import converts
+from .... import attrs
 
 
 @converts("arith.constant")
@@ -52,7 +53,7 @@ def device_assert(cv, op):
     the kernel's source line; transforms/asserts.py compiles it into a runtime check."""
     m = attr_str(op, "message")
     msg = "device_assert failed" if m is None else mlir_escape(m)
-    tail = f'{{hexmlir.loc = "{mlir_escape(src(op))}"}}'
+    tail = f'{{{attrs.LOC} = "{mlir_escape(src(op))}"}}'
     cond = cv.v(op.operands[0])
     em = cv.em
     if isinstance(cond, (S, Splat)):
@@ -86,6 +87,12 @@ def elementwise(cv, op):
     """An arith/math op on scalars, splats, symbolic index forms (pointer analysis) or tensors."""
     rt = result_type(op)
     ins = [cv.v(x) for x in op.operands]
+    if op.name == "arith.select" and is_ptr(rt):
+        c, a, b = ins
+        if isinstance(a, Ptr) != isinstance(b, Ptr) or (isinstance(a, Ptr) and not isinstance(c, S)):
+            cv.unsupported("a select between a pointer and a tensor of pointers")
+        cv.res(op, cv.select_pointers(c, a, b, shape(rt), elem(rt)))
+        return
     if not rt.startswith("tensor") and all(isinstance(x, S) for x in ins):
         cv.res(op, S(_scalar_op(cv, op, [x.name for x in ins], [x.type for x in ins], rt), rt))
         return

@@ -5,7 +5,7 @@ import re
 
 from ..reader import attr_str, elem, result_type, shape
 from ..util import float_bits
-from . import converts
+from .registry import converts
 
 # CUDA libdevice symbols that kernels may still reference, mapped to math-dialect ops
 EXTERN = {"expf": "math.exp", "exp2f": "math.exp2", "logf": "math.log", "log2f": "math.log2",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ..forms import S, Desc, MaskB, Ptr, PtrT, Splat, shape_of
+from ..forms import S, Aff, Desc, MaskB, Ptr, PtrG, PtrT, Splat, shape_of
 from ..reader import elem, is_ptr, result_type, shape
-from ..util import byte_size
-from . import converts
+from .registry import converts
 
 
 @converts("tt.addptr")
@@ -126,24 +125,24 @@ def bitcast(cv, op):
 
 @converts("tt.ptr_to_int")
 def ptr_to_int(cv, op):
-    """The address of a scalar pointer (`if weight_ptr:` tests it against 0)."""
+    """The address of a pointer (`if weight_ptr:` tests it against 0), or of each pointer of a tensor."""
     p = cv.v(op.operands[0])
-    if not isinstance(p, Ptr):
-        cv.unsupported("ptr_to_int of a tensor of pointers")
-    em = cv.em
-    st = cv.storage(p.arg)
-    base = em.op(f"memref.extract_aligned_pointer_as_index {cv.arg_names[p.arg]} : memref<?x{st}> -> index")
-    addr = em.add(base, em.mul(p.off, byte_size(st)))
-    rt = result_type(op)
-    cv.res(op, S(em.from_index(addr, rt), rt))
+    if not isinstance(p, (Ptr, PtrT, PtrG)):
+        cv.unsupported("ptr_to_int of this pointer form")
+    cv.res(op, cv.address(p, elem(result_type(op))))
 
 
 @converts("tt.int_to_ptr")
 def int_to_ptr(cv, op):
     """An address made from an integer (grouped GEMM loads each problem's addresses from an int64 tensor):
-    a pointer into a memref built from that address (see PointerAnalysis.raw_pointer)."""
+    a pointer into a memref built from that address (see PointerAnalysis.raw_pointer). A tensor of addresses
+    (a pointer table read as a block) may point into a different buffer per element: a general pointer
+    form whose accesses build each element's memref (PointerAnalysis.raw_tensor_pointer)."""
     x = cv.v(op.operands[0])
     rt = result_type(op)
-    if not isinstance(x, S):
-        cv.unsupported("int_to_ptr of a tensor of integers (a different buffer per element)")
-    cv.res(op, Ptr(cv.raw_pointer(x, elem(rt)), 0))
+    if isinstance(x, S):
+        cv.res(op, Ptr(cv.raw_pointer(x, elem(rt)), 0))
+    elif isinstance(x, Splat):                   # one address for the whole block
+        cv.res(op, PtrT(cv.raw_pointer(x.s, elem(rt)), x.shape, 0, [0] * len(x.shape)))
+    else:
+        cv.res(op, PtrG(cv.raw_tensor_pointer(elem(rt)), shape(rt), 0, [cv.tensor(x) if not isinstance(x, Aff) else x]))

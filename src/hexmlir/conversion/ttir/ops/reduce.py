@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..forms import S, T, ttype
 from ..reader import attr_bool, attr_int, elem, result_type, shape
 from ..util import reassoc
-from . import converts
+from .registry import converts
 
 SUM_BLOCK = 64                 # float sums longer than this reduce blocks of it first, then the partials
 

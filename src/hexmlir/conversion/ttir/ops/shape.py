@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..forms import T, Aff, MaskB, Ptr, PtrG, PtrT, Splat, shape_of, ttype
 from ..reader import attr_int, attr_ints, result_type, shape
 from ..util import reassoc
-from . import converts
+from .registry import converts
 
 
 @converts("tt.splat")
