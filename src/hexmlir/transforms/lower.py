@@ -110,6 +110,11 @@ def to_llvm_dialect(module, cx) -> None:
         "func.func(lower-affine)",
         "expand-strided-metadata",
         "func.func(lower-affine)",
+    ]), "lower-to-llvm")
+    if cx.target.runs_here:               # every loop exists now; LLVM unrolls only innermost ones (clang time)
+        from . import loop_hints
+        loop_hints.mark_outer_loops(module)
+    run_passes(module, ", ".join([
         "convert-scf-to-cf",
         "math-extend-to-supported-types",     # f16 tanh/exp/erf computed in f32 when not fast-math
         # bf16 arithmetic in f32, and f32<->bf16 conversions as integer ops: no compiler-rt builtins
