@@ -12,35 +12,22 @@ copies it onto the loop's back edge (cf.br) and cf-to-llvm onto llvm.br, whose `
 """
 from __future__ import annotations
 
-from torch_mlir import ir
+from ..ir import apply_transform
 
 ATTR = "loop_annotation"                 # llvm.br's inherent attribute name: scf-to-cf keeps names
 NO_UNROLL = "#llvm.loop_annotation<unroll = #llvm.loop_unroll<disable = true>>"
 
 
-def _has_loop(op) -> bool:
-    for r in op.regions:
-        for b in r.blocks:
-            for o in b.operations:
-                if o.operation.name == "scf.for" or _has_loop(o.operation):
-                    return True
-    return False
-
-
-def mark_outer_loops(module) -> int:
-    """Tag each scf.for that has an scf.for inside it (at any depth) `unroll disable`; returns the count."""
-    hint = ir.Attribute.parse(NO_UNROLL)
-    n = 0
-
-    def visit(op):
-        nonlocal n
-        for r in op.regions:
-            for b in r.blocks:
-                for o in b.operations:
-                    o = o.operation
-                    if o.name == "scf.for" and _has_loop(o):
-                        o.attributes[ATTR] = hint
-                        n += 1
-                    visit(o)
-    visit(module.operation)
-    return n
+def mark_outer_loops(module) -> None:
+    """Tag each scf.for that has an scf.for inside it (at any depth) `unroll disable`: the closest enclosing
+    scf.for of every loop, i.e. exactly the loops with a loop inside."""
+    # per loop: get_parent_op over a whole handle stops at the first loop without a parent loop
+    apply_transform(module, f"""
+    %loops = transform.structured.match ops{{["scf.for"]}} in %root : (!transform.any_op) -> !transform.any_op
+    %hint = transform.param.constant {NO_UNROLL} -> !transform.any_param
+    transform.foreach %loops : !transform.any_op {{
+    ^bb0(%loop: !transform.any_op):
+      %outer = transform.get_parent_op %loop {{allow_empty_results, op_name = "scf.for"}}
+          : (!transform.any_op) -> !transform.any_op
+      transform.annotate %outer "{ATTR}" = %hint : !transform.any_op, !transform.any_param
+    }}""", "lower-to-llvm")
