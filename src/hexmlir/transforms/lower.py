@@ -100,7 +100,8 @@ def to_llvm_dialect(module, cx) -> None:
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
-    memspace.erase(module)
+    if cx.target.scratchpad:              # memory space 1 comes only from the scratchpad stages (tcm-promote/stage)
+        memspace.erase(module)
     asserts.lower(module, cx)             # cf.assert -> hx_assert_fail(id) on failure (runtime check)
     _copies_to_loops(module)
     _strided_slices_to_shuffles(module)
