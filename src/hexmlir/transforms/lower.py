@@ -105,17 +105,15 @@ def to_llvm_dialect(module, cx) -> None:
     asserts.lower(module, cx)             # cf.assert -> hx_assert_fail(id) on failure (runtime check)
     _copies_to_loops(module)
     _strided_slices_to_shuffles(module)
+    if cx.target.runs_here:               # copies and scalar leftovers: loops LLVM need not unroll (clang time)
+        from . import loop_hints
+        loop_hints.linalg_to_loops_no_unroll(module)
     run_passes(module, ", ".join([
         "func.func(convert-linalg-to-loops)",
         "func.func(convert-vector-to-scf{full-unroll})",
         "func.func(lower-affine)",
         "expand-strided-metadata",
         "func.func(lower-affine)",
-    ]), "lower-to-llvm")
-    if cx.target.runs_here:               # every loop exists now; LLVM unrolls only innermost ones (clang time)
-        from . import loop_hints
-        loop_hints.mark_outer_loops(module)
-    run_passes(module, ", ".join([
         "convert-scf-to-cf",
         "math-extend-to-supported-types",     # f16 tanh/exp/erf computed in f32 when not fast-math
         # bf16 arithmetic in f32, and f32<->bf16 conversions as integer ops: no compiler-rt builtins
