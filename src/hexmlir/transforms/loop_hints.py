@@ -3,10 +3,10 @@
 What reaches lower-to-llvm as Linalg are copies between strided views (transposes, head splits, KV repeats from
 torch's view ops) and scalar leftovers the vectorizer did not take (gathers, tails). LLVM vectorized each such
 loop nest, added runtime alias checks and then unrolled the vector, the check and the scalar versions, inner and
-outer loops alike: on the compile-time LLaMA that was 58% of clang's -O3 time (6.6 s -> 2.5 s CPU without it)
-and bought nothing (kernel time 1.14 -> 1.13 ms; docs/benchmarks.md, "Compile time"). The loops stay
-vectorizable; only `llvm.loop.unroll.disable` is set. The vectorized compute nests keep LLVM's unrolling: not
-unrolling their outer loops too would cut clang's time further (to 1.6 s) but cost LLaMA 3.5% run time.
+outer loops alike: on the compile-time LLaMA that was about 60% of clang's -O3 codegen (4.65 s -> 1.76 s CPU
+without it) and bought nothing (kernel time 1.145 -> 1.135 ms; docs/benchmarks.md, "Compile time"). The loops
+stay vectorizable; only `llvm.loop.unroll.disable` is set. The vectorized compute nests keep LLVM's unrolling:
+not unrolling their outer loops too cut clang's time further but cost LLaMA 3.5% run time.
 
 The annotation travels upstream's way: scf-to-cf copies an scf.for's LLVM-dialect attributes onto its back edge
 (cf.br), cf-to-llvm onto llvm.br, whose `loop_annotation` becomes `!llvm.loop` metadata in LLVM IR.
