@@ -101,10 +101,14 @@ def to_llvm_dialect(module, cx) -> None:
     for f in funcs(module):
         if "sym_visibility" not in f.attributes:
             f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
-    memspace.erase(module)
+    if cx.target.scratchpad:              # memory space 1 comes only from the scratchpad stages (tcm-promote/stage)
+        memspace.erase(module)
     asserts.lower(module, cx)             # cf.assert -> hx_assert_fail(id) on failure (runtime check)
     _copies_to_loops(module)
     _strided_slices_to_shuffles(module)
+    if cx.target.runs_here:               # copies and scalar leftovers: loops LLVM need not unroll (clang time)
+        from . import loop_hints
+        loop_hints.linalg_to_loops_no_unroll(module)
     run_passes(module, ", ".join([
         "func.func(convert-linalg-to-loops)",
         "func.func(convert-vector-to-scf{full-unroll})",
