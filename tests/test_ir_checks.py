@@ -227,3 +227,12 @@ def test_reductions_carry_a_vector_accumulator(tmp_path):
     x = np.random.default_rng(seed).standard_normal((33, 1001)).astype(np.float32) * 8
     e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
     np.testing.assert_allclose(kern(x), e / e.sum(-1, keepdims=True), rtol=2e-5, atol=1e-7, err_msg=f"seed {seed}")
+
+
+def test_scalar_build_zero_fill_uses_no_vector_registers(tmp_path):
+    """A reduction's zero fill becomes a memset; LLVM expanded it with ymm stores in a vectorize=False build
+    until every function was marked noimplicitfloat."""
+    ir = _dump(tmp_path, S.row_sum(33, 1000), vectorize=False)
+    assert "noimplicitfloat" in ir["lower-to-llvm"]
+    asm = ir["target"]
+    assert not re.search(r"%[yz]mm\d", asm), "vector registers in a scalar build"

@@ -337,7 +337,7 @@ class Kernel:
                 arr = a.detach().numpy() if hasattr(a, "detach") else a
                 if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous:
                     raise _error(f"{self.name}: simulated launches need contiguous CPU tensors (argument {k})")
-                if str(arr.dtype) != spec["dtype"]:
+                if str(arr.dtype) != spec["dtype"] and not _same_storage(str(arr.dtype), spec["dtype"]):
                     raise _error(f"{self.name}: pointer argument {k} must point to {spec['dtype']}, got {arr.dtype}")
                 bufs.append(arr)
             else:

@@ -155,6 +155,8 @@ def to_llvm_dialect(module, cx) -> None:
     symbols.internalize(module, symbols.entry(cx.signature["name"]))
     _bool_vectors_as_bytes(module)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
+    if not cx.options.vectorize:
+        _no_implicit_vectors(module)
     if cx.target.hvx:
         from . import hvx
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
@@ -175,6 +177,19 @@ def to_llvm_dialect(module, cx) -> None:
     if leftovers:
         raise CompileError(f"ops left after lowering to LLVM: {', '.join(sorted(leftovers))}",
                            stage="lower-to-llvm", op=sorted(leftovers)[0])
+
+
+def _no_implicit_vectors(module) -> None:
+    """Scalar builds: every function `noimplicitfloat`, so the code generator does not expand a memset or
+    memcpy (a zero fill) with vector registers either (clang's -mno-implicit-float does not reach
+    functions given to it as LLVM IR)."""
+    for op in module.body.operations:
+        op = op.operation
+        if op.name != "llvm.func" or not op.regions[0].blocks:
+            continue
+        old = [str(a).strip('"') for a in ir.ArrayAttr(op.attributes["passthrough"])] if "passthrough" in op.attributes else []
+        if "noimplicitfloat" not in old:
+            op.attributes["passthrough"] = ir.ArrayAttr.get([ir.StringAttr.get(a) for a in old + ["noimplicitfloat"]])
 
 
 # op -> (index of the stored value operand or None, index of the pass-through operand or None, has result)
