@@ -78,8 +78,8 @@ def _hvx_contract(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, dma, double_buffer, fusion, lower,
-                             pad, symbols, tcm_tiling, threads, vectorize)
+    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, dma, double_buffer,
+                             fusion, lower, pad, symbols, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -98,6 +98,8 @@ def stages() -> list[Stage]:
               needs="scratchpad"),
         Stage("hvx-contract", _hvx_contract, lambda o: o.vectorize,          # Hexagon: int8 dots -> vrmpy
               needs="hvx"),
+        Stage("contract", contract.run, lambda o: o.vectorize and o.register_tiling,  # FMA targets: matmul
+              needs="fma"),                                                  # register micro-kernels
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # 128-byte vectors, peeled tails
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.

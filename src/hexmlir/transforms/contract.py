@@ -1,0 +1,163 @@
+"""Register blocking of float contractions (matmul, batch matmul, generic mul-add reductions) on FMA targets.
+
+Inside each thread's cache tile the op is tiled to a register micro-kernel: MR rows x NR vectors of
+columns, one k step per iteration (batch and other reduction loops by 1). The full micro-tiles (the
+loops are peeled, so their shapes are static) are vectorized to a `vector.contract` of an MR x 1 column of
+A and a 1 x NR*lanes row of B, which the vectorize stage lowers to outer products (one broadcast of A[i, k]
+and NR FMAs per row). The MR x NR C tile is read once before the k loop and written once after it
+(vectorize._hoist_accumulators), so it lives in registers: MR x NR independent FMA chains hide the FMA
+latency that a single accumulator vector exposes. Peeled remainders (fewer rows or columns) keep their
+plan id and go through the vectorize stage's per-op vector tiles.
+
+MR and NR are chosen from the target's vector width and register count (`VECTOR_REGS`): the MR x NR
+accumulators, NR vectors of B and one broadcast of A must fit in the register file.
+"""
+from __future__ import annotations
+
+from ..ir import apply_transform, ir, ops_named, run_passes
+from ..plan import _generic_info, op_id
+
+# Vector registers per ISA level (target.cpu): AVX-512 has 32 zmm, AVX2 and SSE 16 ymm/xmm.
+VECTOR_REGS = {"x86-64-v4": 32}
+DEFAULT_VECTOR_REGS = 16
+MAX_NR = 4                     # vectors of B per k step: more gives fewer rows (less reuse of each B load)
+MK_ATTR = "hexmlir.mk"         # marks the ops this stage tiles (and the full micro-tiles it vectorizes)
+
+_FLOAT = ("f16", "bf16", "f32", "f64")
+
+
+def vector_regs(target) -> int:
+    return VECTOR_REGS.get(target.cpu or "", DEFAULT_VECTOR_REGS)
+
+
+def micro_kernel(target, elem_bytes: int, m: int | None, n: int | None) -> tuple[int, int]:
+    """(MR rows, NR vectors) for a C tile of m x n (None: dynamic). MR*NR accumulators + NR B vectors + one
+    broadcast A value fit the registers; NR is capped by the columns there are, MR prefers a divisor of m
+    (no remainder rows) among the sizes that keep at least half the accumulators."""
+    lanes = target.vector_lanes(elem_bytes)
+    regs = vector_regs(target)
+    nr = MAX_NR if regs >= 32 else 2
+    if n is not None and n > 0:
+        nr = max(1, min(nr, n // lanes))
+    mr_max = (regs - 1 - nr) // nr
+    if m is not None and m > 0:
+        mr_max = min(mr_max, m)
+        for mr in range(mr_max, (mr_max + 1) // 2 - 1, -1):
+            if m % mr == 0:
+                return mr, nr
+    return mr_max, nr
+
+
+def contraction_dims(op):
+    """For a float mul-add contraction generic: (m loop, n loop, k loop, other parallel loops, other
+    reduction loops), else None. n is the output's innermost (unit-stride) loop, also B's innermost and
+    absent from A; m is in A and C, not B; k is in A and B."""
+    if op.name != "linalg.generic" or len(op.results) > 1:
+        return None
+    names = [o.name for o in op.regions[0].blocks[0].operations]
+    if sorted(n for n in names if n not in ("arith.extf",)) != ["arith.addf", "arith.mulf", "linalg.yield"]:
+        return None
+    loops, iters, _, dims, _ = _generic_info(op)
+    if len(dims) != 3 or len(op.operands) != 3:
+        return None
+    a, b, c = dims
+    for v in op.operands:
+        t = v.type
+        if not isinstance(t, ir.MemRefType) or str(ir.ShapedType(t).element_type) not in _FLOAT:
+            return None
+        if ir.ShapedType(t).rank and ir.MemRefType(t).get_strides_and_offset()[0][-1] != 1:
+            return None
+    if not c or len(set(c)) != len(c) or any(iters[d] != "parallel" for d in c):
+        return None
+    n = c[-1]
+    if not b or b[-1] != n or n in a:
+        return None
+    ms = [d for d in c if d in a and d not in b]
+    ks = [d for d in a if d in b and iters[d] == "reduction"]
+    if not ms or not ks:
+        return None
+    m, k = ms[-1], ks[-1]
+    rest_par = [d for d in range(len(loops)) if iters[d] == "parallel" and d not in (m, n)]
+    rest_red = [d for d in range(len(loops)) if iters[d] == "reduction" and d != k]
+    if any(d not in c for d in rest_par):          # a parallel loop absent from C would race on it
+        return None
+    return m, n, k, rest_par, rest_red
+
+
+def run(module, cx) -> None:
+    target = cx.target
+    lines, cands = [], []
+    for op in ops_named(module.operation, "linalg.generic"):
+        pid = op_id(op)
+        if pid is None or not cx.plan.ops[pid].vec_tile:
+            continue
+        dims = contraction_dims(op)
+        if dims is None:
+            continue
+        m, n, k, rest_par, rest_red = dims
+        loops, _, eb, _, _ = _generic_info(op)
+        ext = [None if x is None or x < 0 else x for x in loops]
+        mr, nr = micro_kernel(target, eb, ext[m], ext[n])
+        lanes = target.vector_lanes(eb)
+        if (ext[n] is not None and ext[n] < lanes) or (ext[m] is not None and ext[m] < 2):
+            continue                                     # a row or a sliver: nothing to block
+        sizes = [1] * len(loops)
+        sizes[m], sizes[n], sizes[k] = mr, nr * lanes, 1
+        tag = len(cands)
+        cands.append((op, sizes))
+        op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+        nl = len(loops)
+        names = [f"%l{tag}_{d}" for d in range(nl)]
+        anys = ", ".join(["!transform.any_op"] * (nl + 1))
+        lines += [
+            f"%g{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
+            f"%t{tag}, {', '.join(names)} = transform.structured.tile_using_for %g{tag} tile_sizes "
+            f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> ({anys})",
+        ]
+        # Peel the column loop, then the row loop: full micro-tiles get static shapes (upstream refuses to
+        # peel a loop without a partial step, so only those that may have one).
+        for d in (n, m):
+            if ext[d] is None or ext[d] % sizes[d]:
+                lines += [
+                    f"%c{tag}_{d} = transform.cast {names[d]} : !transform.any_op to !transform.op<\"scf.for\">",
+                    f"%p{tag}_{d}, %r{tag}_{d} = transform.loop.peel %c{tag}_{d} : (!transform.op<\"scf.for\">) "
+                    "-> (!transform.any_op, !transform.any_op)",
+                ]
+    if not cands:
+        return
+    lines += [
+        '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
+        "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
+        " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op",
+    ]
+    apply_transform(module, "\n".join(lines), "contract")
+    # The full micro-tiles (static, exactly the micro-kernel's shape) are vectorized here; the others drop
+    # the mark and stay with their plan id for the vectorize stage.
+    full = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR not in op.attributes:
+            continue
+        tag = ir.IntegerAttr(op.attributes[MK_ATTR]).value
+        loops = _generic_info(op)[0]
+        if all(v is not None and v >= 0 for v in loops) and list(loops) == cands[tag][1]:
+            full.append(tag)
+        else:
+            del op.attributes[MK_ATTR]
+    lines = []
+    for tag in sorted(set(full)):
+        lines += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %vv = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %r : (!transform.any_op) -> !transform.any_op",
+            "  transform.structured.vectorize %vv : !transform.any_op",
+            "}",
+        ]
+    if lines:
+        apply_transform(module, "\n".join(lines), "contract")
+    # What upstream could not vectorize goes back to the vectorize stage's per-op tiles.
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR in op.attributes:
+            del op.attributes[MK_ATTR]
+    # The C tile's view is made inside the k loop by tiling; hoist it so the accumulator transfers are
+    # loop-invariant and vectorize._hoist_accumulators keeps the tile in registers.
+    run_passes(module, "canonicalize, loop-invariant-code-motion, cse", "contract")
