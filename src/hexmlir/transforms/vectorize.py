@@ -10,29 +10,35 @@ masked gathers. Their mask blocks, computed by vectorized ops, reach them throug
 element (lower.py), as every i1 in memory does.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import ID_ATTR, _generic_info, op_id
+from ..plan import _generic_info, op_id
+
+_TILE_ATTR = "hexmlir.vtile"      # one op's vector tiling (unique per op while the script runs)
 
 
 def run(module, cx) -> None:
     seen = set()
     lines = []
-    for op in ops_named(module.operation, "linalg.generic"):
+    # One tiling per op, not per plan id: copies of an op may differ in shape (the contract stage's peeled
+    # remainders), and whether the vector loop needs peeling depends on the copy's extent.
+    for n_op, op in enumerate(ops_named(module.operation, "linalg.generic")):
         pid = op_id(op)
-        if pid is None or pid in seen:
+        if pid is None:
             continue
         seen.add(pid)
         p = cx.plan.ops[pid]
         if not p.vec_tile or _indirect(op):
             continue
+        op.attributes[_TILE_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n_op)
         lanes = max(p.vec_tile)
         vdim = p.vec_tile.index(lanes)                       # the loop that becomes the vector
         nloops = sum(1 for t in p.vec_tile if t)
         inner = sum(1 for t in p.vec_tile[:vdim] if t)       # its position among the tile loops
+        pid = n_op                                           # names in the script below
         loops = ", ".join(f"%v{pid}_{k}" for k in range(nloops))
         anys = ", ".join(["!transform.any_op"] * (nloops + 1))
         sizes = ", ".join(map(str, p.vec_tile))
         lines += [
-            f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
+            f"%g{pid} = transform.structured.match attributes{{{_TILE_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
             f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
         ]
         # Peel only when the vectorized loop may have a partial last step (upstream refuses otherwise).
@@ -50,6 +56,9 @@ def run(module, cx) -> None:
         " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op",
     ]
     apply_transform(module, "\n".join(lines), "vectorize")
+    for op in ops_named(module.operation, "linalg.generic"):
+        if _TILE_ATTR in op.attributes:
+            del op.attributes[_TILE_ATTR]
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
