@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from ..ir import apply_transform, ir, ops_named, run_passes
 from ..plan import _generic_info, op_id
+from .vectorize import _hoist_accumulators
 
 # Vector registers per ISA level (target.cpu): AVX-512 has 32 zmm, AVX2 and SSE 16 ymm/xmm.
 VECTOR_REGS = {"x86-64-v4": 32}
 DEFAULT_VECTOR_REGS = 16
 MAX_NR = 4                     # vectors of B per k step: more gives fewer rows (less reuse of each B load)
+MAX_MR = 8                     # 8 independent FMA chains already cover 2 FMA ports x 4 cycles of latency
 MK_ATTR = "hexmlir.mk"         # marks the ops this stage tiles (and the full micro-tiles it vectorizes)
 
 _FLOAT = ("f16", "bf16", "f32", "f64")
@@ -39,7 +41,7 @@ def micro_kernel(target, elem_bytes: int, m: int | None, n: int | None) -> tuple
     nr = MAX_NR if regs >= 32 else 2
     if n is not None and n > 0:
         nr = max(1, min(nr, n // lanes))
-    mr_max = (regs - 1 - nr) // nr
+    mr_max = min(MAX_MR, (regs - 1 - nr) // nr)
     if m is not None and m > 0:
         mr_max = min(mr_max, m)
         for mr in range(mr_max, (mr_max + 1) // 2 - 1, -1):
@@ -97,21 +99,33 @@ def run(module, cx) -> None:
         m, n, k, rest_par, rest_red = dims
         loops, _, eb, _, _ = _generic_info(op)
         ext = [None if x is None or x < 0 else x for x in loops]
-        mr, nr = micro_kernel(target, eb, ext[m], ext[n])
+        # A dynamic extent is a partial thread tile: size the micro-kernel for the planned (full) tile.
+        plan = cx.plan.ops[pid]
+        bound = [e if e is not None else ((plan.tcm_tile[d] if d < len(plan.tcm_tile) and plan.tcm_tile[d]
+                                           else None) or (plan.loops[d] if d < len(plan.loops) else None))
+                 for d, e in enumerate(ext)]
+        mr, nr = micro_kernel(target, eb, bound[m], bound[n])
         lanes = target.vector_lanes(eb)
         if (ext[n] is not None and ext[n] < lanes) or (ext[m] is not None and ext[m] < 2):
             continue                                     # a row or a sliver: nothing to block
-        sizes = [1] * len(loops)
-        sizes[m], sizes[n], sizes[k] = mr, nr * lanes, 1
+        # Rows and columns first (k whole): the peeled remainders keep their k loop for the vectorize stage,
+        # which then carries their accumulators across it; only the full micro-tiles get the k step below.
+        sizes = [0] * len(loops)
+        sizes[m], sizes[n] = mr, nr * lanes
+        for d in rest_par:
+            sizes[d] = 1
+        ksizes = [0] * len(loops)
+        for d in [k, *rest_red]:
+            ksizes[d] = 1
         tag = len(cands)
-        cands.append((op, sizes))
+        cands.append((op, sizes, ksizes))
         op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-        nl = len(loops)
-        names = [f"%l{tag}_{d}" for d in range(nl)]
-        anys = ", ".join(["!transform.any_op"] * (nl + 1))
+        tiled = [d for d in range(len(loops)) if sizes[d]]
+        names = {d: f"%l{tag}_{d}" for d in tiled}
+        anys = ", ".join(["!transform.any_op"] * (len(tiled) + 1))
         lines += [
             f"%g{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
-            f"%t{tag}, {', '.join(names)} = transform.structured.tile_using_for %g{tag} tile_sizes "
+            f"%t{tag}, {', '.join(names.values())} = transform.structured.tile_using_for %g{tag} tile_sizes "
             f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> ({anys})",
         ]
         # Peel the column loop, then the row loop: full micro-tiles get static shapes (upstream refuses to
@@ -131,33 +145,81 @@ def run(module, cx) -> None:
         " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op",
     ]
     apply_transform(module, "\n".join(lines), "contract")
-    # The full micro-tiles (static, exactly the micro-kernel's shape) are vectorized here; the others drop
-    # the mark and stay with their plan id for the vectorize stage.
-    full = []
+    # The full micro-tiles (static, exactly the micro-kernel's rows and columns) step k by one and are
+    # vectorized here; the others drop the mark and keep their plan id for the vectorize stage.
+    full = set()
     for op in ops_named(module.operation, "linalg.generic"):
         if MK_ATTR not in op.attributes:
             continue
         tag = ir.IntegerAttr(op.attributes[MK_ATTR]).value
         loops = _generic_info(op)[0]
-        if all(v is not None and v >= 0 for v in loops) and list(loops) == cands[tag][1]:
-            full.append(tag)
+        sizes = cands[tag][1]
+        if all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s):
+            full.add(tag)
         else:
-            del op.attributes[MK_ATTR]
+            op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), len(cands) + tag)
     lines = []
-    for tag in sorted(set(full)):
+    for tag in range(2 * len(cands)):
+        ksizes = cands[tag % len(cands)][2]
+        sizes = cands[tag % len(cands)][1]
+        nk = sum(1 for x in ksizes if x)
+        anys = ", ".join(["!transform.any_op"] * (nk + 1))
+        vs = "" if tag < len(cands) else " vector_sizes [" + ", ".join(str(max(1, x)) for x in sizes) + "]"
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
             f"  %vv = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %r : (!transform.any_op) -> !transform.any_op",
-            "  transform.structured.vectorize %vv : !transform.any_op",
+            f"  %kt, {', '.join(f'%k{i}' for i in range(nk))} = transform.structured.tile_using_for %vv tile_sizes "
+            f"[{', '.join(map(str, ksizes))}] : (!transform.any_op) -> ({anys})",
+            f"  transform.structured.vectorize %kt{vs} : !transform.any_op",
             "}",
         ]
     if lines:
         apply_transform(module, "\n".join(lines), "contract")
+    if lines:
+        apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masked_transfers
+    } : !transform.any_op""", "contract")
+        # canonicalize: a masked elementwise op becomes a select; cse: one mask value for it and the store
+        run_passes(module, "canonicalize, cse", "contract")
+        _drop_selects_under_write_mask(module)
     # What upstream could not vectorize goes back to the vectorize stage's per-op tiles.
     for op in ops_named(module.operation, "linalg.generic"):
         if MK_ATTR in op.attributes:
             del op.attributes[MK_ATTR]
     # The C tile's view is made inside the k loop by tiling; hoist it so the accumulator transfers are
-    # loop-invariant and vectorize._hoist_accumulators keeps the tile in registers.
+    # loop-invariant, then carry the tile across k in registers (masked edge tiles too: their n-D masks are
+    # unrolled to rows below, after which the read and the write would no longer share one mask value).
     run_passes(module, "canonicalize, loop-invariant-code-motion, cse", "contract")
+    if _hoist_accumulators(module):
+        run_passes(module, "canonicalize, cse", "contract")
+    apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masks
+    } : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.materialize_masks
+    } : !transform.any_op""", "contract")
+    run_passes(module, "canonicalize, cse", "contract")
+
+
+def _drop_selects_under_write_mask(module) -> None:
+    """The masked vectorizer keeps the old value in the masked-off lanes (`select(mask, new, old)`) before a
+    store under that same mask: those lanes are never stored, so the select only costs a blend per vector
+    per k step (and hides the accumulator from hoisting)."""
+    for sel in ops_named(module.operation, "arith.select"):
+        uses = list(sel.results[0].uses)
+        if len(uses) != 1:
+            continue
+        w = uses[0].owner
+        w = w.operation if hasattr(w, "operation") else w
+        if w.name != "vector.transfer_write" or uses[0].operand_number != 0:
+            continue
+        rank = ir.ShapedType(w.operands[1].type).rank
+        if len(w.operands) != 3 + rank or w.operands[2 + rank] != sel.operands[0]:
+            continue
+        w.operands[0] = sel.operands[1]
+        sel.erase()

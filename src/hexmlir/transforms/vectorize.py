@@ -116,15 +116,15 @@ def _hoist_accumulators(module) -> int:
         w = writes[0].operation
         dst = w.operands[1]
         rank = ir.ShapedType(dst.type).rank
-        idx = list(w.operands[2:])
-        if len(idx) != rank:                                  # masked: leave it
-            continue
-        r = next((x.operation for x in reads if len(x.operation.operands) == rank + 2
-                  and x.operation.operands[0] == dst and list(x.operation.operands[1:rank + 1]) == idx
-                  and x.operation.results[0].type == w.operands[0].type
+        idx = list(w.operands[2:2 + rank])
+        mask = list(w.operands[2 + rank:])                    # a masked tile (the contract stage's edges):
+        r = next((x.operation for x in reads if len(x.operation.operands) == rank + 2 + len(mask)   # read and
+                  and x.operation.operands[0] == dst and list(x.operation.operands[1:rank + 1]) == idx  # written
+                  and list(x.operation.operands[rank + 2:]) == mask                                 # under one
+                  and x.operation.results[0].type == w.operands[0].type                             # mask
                   and str(x.operation.attributes["permutation_map"]) == str(w.attributes["permutation_map"])),
                  None)
-        if r is None or any(_defined_in(v, loop) for v in [dst, *idx, r.operands[rank + 1]]):
+        if r is None or any(_defined_in(v, loop) for v in [dst, *idx, r.operands[rank + 1], *mask]):
             continue
         if any(u.owner not in (r, w) and _defined_in_op(u.owner, loop) for u in dst.uses):
             continue
