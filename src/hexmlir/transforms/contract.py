@@ -23,6 +23,9 @@ VECTOR_REGS = {"x86-64-v4": 32}
 DEFAULT_VECTOR_REGS = 16
 MAX_NR = 4                     # vectors of B per k step: more gives fewer rows (less reuse of each B load)
 MAX_MR = 8                     # 8 independent FMA chains already cover 2 FMA ports x 4 cycles of latency
+PACK_BYTES = 256 << 10        # a packed B panel lives on the stack (thread pool stacks are >= 4 MiB)
+PACK_MIN_BYTES = 32 << 10     # a smaller panel stays in L1 unpacked: the copy would not pay
+PACK_MIN_REUSE = 4            # row blocks that read each packed panel
 MK_ATTR = "hexmlir.mk"         # marks the ops this stage tiles (and the full micro-tiles it vectorizes)
 
 _FLOAT = ("f16", "bf16", "f32", "f64")
@@ -86,6 +89,38 @@ def contraction_dims(op):
     return m, n, k, rest_par, rest_red
 
 
+def _tile_and_peel(tag: int, sizes: list[int], peel: list[int]) -> list[str]:
+    """Script lines: tile the op marked `tag` by `sizes`, peel the tile loops of dims `peel`."""
+    tiled = [d for d in range(len(sizes)) if sizes[d]]
+    names = {d: f"%l{tag}_{d}" for d in tiled}
+    anys = ", ".join(["!transform.any_op"] * (len(tiled) + 1))
+    lines = [
+        f"%g{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
+        f"%t{tag}, {', '.join(names.values())} = transform.structured.tile_using_for %g{tag} tile_sizes "
+        f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> ({anys})",
+    ]
+    for d in peel:
+        lines += [
+            f"%c{tag}_{d} = transform.cast {names[d]} : !transform.any_op to !transform.op<\"scf.for\">",
+            f"%p{tag}_{d}, %r{tag}_{d} = transform.loop.peel %c{tag}_{d} : (!transform.op<\"scf.for\">) "
+            "-> (!transform.any_op, !transform.any_op)",
+        ]
+    return lines
+
+
+_CANON = ['%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
+          "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
+          " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op"]
+
+
+def _mark(op, tag: int) -> None:
+    op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+
+
+def _static_extents(op) -> list:
+    return [None if x is None or x < 0 else x for x in _generic_info(op)[0]]
+
+
 def run(module, cx) -> None:
     target = cx.target
     lines, cands = [], []
@@ -108,8 +143,10 @@ def run(module, cx) -> None:
         lanes = target.vector_lanes(eb)
         if (ext[n] is not None and ext[n] < lanes) or (ext[m] is not None and ext[m] < 2):
             continue                                     # a row or a sliver: nothing to block
-        # Rows and columns first (k whole): the peeled remainders keep their k loop for the vectorize stage,
-        # which then carries their accumulators across it; only the full micro-tiles get the k step below.
+        # Columns (and batch) first, rows second, k whole: the peeled remainders keep their k loop for the
+        # vectorize stage, which carries their accumulators across it; only micro-tiles step k (below).
+        # Between the two, a full column panel of B (K x NR vectors) may be packed into a contiguous
+        # buffer that every row block of the tile then streams with unit stride.
         sizes = [0] * len(loops)
         sizes[m], sizes[n] = mr, nr * lanes
         for d in rest_par:
@@ -118,53 +155,67 @@ def run(module, cx) -> None:
         for d in [k, *rest_red]:
             ksizes[d] = 1
         tag = len(cands)
-        cands.append((op, sizes, ksizes))
-        op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-        tiled = [d for d in range(len(loops)) if sizes[d]]
-        names = {d: f"%l{tag}_{d}" for d in tiled}
-        anys = ", ".join(["!transform.any_op"] * (len(tiled) + 1))
-        lines += [
-            f"%g{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
-            f"%t{tag}, {', '.join(names.values())} = transform.structured.tile_using_for %g{tag} tile_sizes "
-            f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> ({anys})",
-        ]
-        # Peel the column loop, then the row loop: full micro-tiles get static shapes (upstream refuses to
-        # peel a loop without a partial step, so only those that may have one).
-        for d in (n, m):
-            if ext[d] is None or ext[d] % sizes[d]:
-                lines += [
-                    f"%c{tag}_{d} = transform.cast {names[d]} : !transform.any_op to !transform.op<\"scf.for\">",
-                    f"%p{tag}_{d}, %r{tag}_{d} = transform.loop.peel %c{tag}_{d} : (!transform.op<\"scf.for\">) "
-                    "-> (!transform.any_op, !transform.any_op)",
-                ]
+        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0))
+        _mark(op, tag)
+        first = [x if d != m else 0 for d, x in enumerate(sizes)]
+        lines += _tile_and_peel(tag, first, [n] if ext[n] is None or ext[n] % sizes[n] else [])
     if not cands:
         return
-    lines += [
-        '%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
-        "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
-        " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op",
-    ]
-    apply_transform(module, "\n".join(lines), "contract")
+    apply_transform(module, "\n".join(lines + _CANON), "contract")
+    # Pack B's full column panels, then tile the rows. Every copy gets its own tag from here on.
+    ops = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR in op.attributes:
+            c = cands[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
+            ops.append((op, c))
+    lines, kept, packs = [], [], []
+    for i, (op, c) in enumerate(ops):
+        ext = _static_extents(op)
+        _mark(op, len(cands) + i)
+        panel = (ext[c["k"]] or 0) * (ext[c["n"]] or 0) * c["eb"]
+        rows = ext[c["m"]] or c["bound_m"]
+        if cx.options.pack_b and ext[c["n"]] == c["sizes"][c["n"]] and PACK_MIN_BYTES <= panel <= PACK_BYTES \
+                and rows >= PACK_MIN_REUSE * c["sizes"][c["m"]] and _b_strided(op):
+            packs.append(len(cands) + i)
+    if packs:
+        for tag in packs:
+            lines += [
+                f"%q{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
+                f"%pq{tag} = transform.structured.promote %q{tag} {{operands_to_promote = [1], use_alloca}} "
+                ": (!transform.any_op) -> !transform.any_op",
+            ]
+        apply_transform(module, "\n".join(lines + _CANON), "contract")
+        _vectorize_pack_copies(module)
+    base = len(cands) + len(ops)
+    lines = []
+    for i, (op, c) in enumerate(ops):
+        ext = _static_extents(op)
+        m = c["m"]
+        sizes = [c["sizes"][m] if d == m else 0 for d in range(len(ext))]
+        tag = base + i
+        _mark(op, tag)
+        lines += _tile_and_peel(tag, sizes, [m] if ext[m] is None or ext[m] % sizes[m] else [])
+        kept.append((tag, c))
+    apply_transform(module, "\n".join(lines + _CANON), "contract")
+    tagged = dict(kept)
+    cands = {}
+    n_tags = base + len(ops)
     # The full micro-tiles (static, exactly the micro-kernel's rows and columns) step k by one and are
     # vectorized here; the others drop the mark and keep their plan id for the vectorize stage.
-    full = set()
+    lines = []
     for op in ops_named(module.operation, "linalg.generic"):
         if MK_ATTR not in op.attributes:
             continue
-        tag = ir.IntegerAttr(op.attributes[MK_ATTR]).value
+        c = tagged[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
         loops = _generic_info(op)[0]
-        sizes = cands[tag][1]
-        if all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s):
-            full.add(tag)
-        else:
-            op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), len(cands) + tag)
-    lines = []
-    for tag in range(2 * len(cands)):
-        ksizes = cands[tag % len(cands)][2]
-        sizes = cands[tag % len(cands)][1]
+        sizes, ksizes = c["sizes"], c["ksizes"]
+        full = all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s)
+        tag = n_tags
+        n_tags += 1
+        _mark(op, tag)
         nk = sum(1 for x in ksizes if x)
         anys = ", ".join(["!transform.any_op"] * (nk + 1))
-        vs = "" if tag < len(cands) else " vector_sizes [" + ", ".join(str(max(1, x)) for x in sizes) + "]"
+        vs = "" if full else " vector_sizes [" + ", ".join(str(max(1, x)) for x in sizes) + "]"
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
@@ -223,3 +274,55 @@ def _drop_selects_under_write_mask(module) -> None:
             continue
         w.operands[0] = sel.operands[1]
         sel.erase()
+
+
+def _b_strided(op) -> bool:
+    """B's rows are not already contiguous (a row stride other than the panel width)."""
+    t = ir.MemRefType(op.operands[1].type)
+    strides = t.get_strides_and_offset()[0]
+    return len(strides) >= 2 and strides[-2] != ir.ShapedType(t).shape[-1]
+
+
+def _vectorize_pack_copies(module) -> None:
+    """The packing copies (linalg.copy into a promoted stack buffer): their static buffers move to the
+    function's entry (an alloca in a loop would grow the stack per iteration) and each copies a row per
+    vector op."""
+    from ..ir import funcs
+    n = 0
+    for f in funcs(module):
+        entry = f.regions[0].blocks[0]
+        first = list(entry.operations)[0]
+        for a in ops_named(f, "memref.alloca"):
+            if ir.MemRefType(a.results[0].type).has_static_shape and a.parent != f:
+                a.move_before(first)
+    lines = []
+    for cp in ops_named(module.operation, "linalg.copy"):
+        dst = cp.operands[1].owner
+        dst = dst.operation if hasattr(dst, "operation") else None
+        while dst is not None and dst.name in ("memref.subview", "memref.view"):
+            src = dst.operands[0].owner
+            dst = src.operation if hasattr(src, "operation") else None
+        if dst is None or dst.name != "memref.alloca":
+            continue
+        if not all(_static_type(v.type) for v in cp.operands):
+            continue
+        rank = ir.ShapedType(cp.operands[1].type).rank
+        cp.attributes["hexmlir.pack"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
+        loops = ", ".join(f"%pl{n}_{i}" for i in range(rank - 1))
+        anys = ", ".join(["!transform.any_op"] * rank)
+        lines += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %c = transform.structured.match attributes{{hexmlir.pack = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  %ct, {loops} = transform.structured.tile_using_for %c tile_sizes [{', '.join(['1'] * (rank - 1) + ['0'])}] "
+            f": (!transform.any_op) -> ({anys})",
+            "  transform.structured.vectorize %ct : !transform.any_op",
+            "}",
+        ]
+        n += 1
+    if lines:
+        apply_transform(module, "\n".join(lines), "contract")
+
+
+def _static_type(t) -> bool:
+    return not isinstance(t, ir.MemRefType) or ir.ShapedType(t).has_static_shape
