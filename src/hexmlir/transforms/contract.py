@@ -158,7 +158,15 @@ def run(module, cx) -> None:
         cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0))
         _mark(op, tag)
         first = [x if d != m else 0 for d, x in enumerate(sizes)]
-        lines += _tile_and_peel(tag, first, [n] if ext[n] is None or ext[n] % sizes[n] else [])
+        peel = [n] if ext[n] is None or ext[n] % sizes[n] else []
+        # k in chunks whose B panel still fits the packing buffer (the C micro-tile is then re-read once
+        # per chunk, against chunk x MR x NR FMAs)
+        kc = PACK_BYTES // (sizes[n] * eb)
+        if cx.options.pack_b and (bound[k] or 0) > kc:
+            first[k] = kc
+            if ext[k] is None or ext[k] % kc:
+                peel = [k] + peel                            # inner loop first: peeling the outer clones it
+        lines += _tile_and_peel(tag, first, peel)
     if not cands:
         return
     apply_transform(module, "\n".join(lines + _CANON), "contract")
@@ -290,6 +298,8 @@ def _vectorize_pack_copies(module) -> None:
     from ..ir import funcs
     n = 0
     for f in funcs(module):
+        if not len(f.regions[0].blocks):                      # a declaration (runtime call)
+            continue
         entry = f.regions[0].blocks[0]
         first = list(entry.operations)[0]
         for a in ops_named(f, "memref.alloca"):
