@@ -117,7 +117,8 @@ def grid_stages() -> list[Stage]:
     """Triton kernels (converted by conversion/ttir/): the module's function runs a grid of
     programs, each program's block is already a tile. Same mechanisms, mapped onto programs: programs are
     split over hardware threads, a program's buffers live in TCM and move by DMA, its ops are vectorized."""
-    from .transforms import asserts, bufferize, canonicalize, dma, fusion, lower, symbols, tcm_tiling, threads, vectorize
+    from .transforms import (asserts, bufferize, canonicalize, contract, dma, fusion, lower, symbols, tcm_tiling,
+                             threads, vectorize)
     return [
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
@@ -131,6 +132,8 @@ def grid_stages() -> list[Stage]:
         Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling,    # program buffers in TCM
               needs="scratchpad"),
         Stage("hoist-buffers", _hoist_program_buffers),                      # unless staged in TCM
+        Stage("contract", contract.run, lambda o: o.vectorize and o.register_tiling,  # tl.dot: register
+              needs="fma"),                                                  # micro-kernels
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
