@@ -132,3 +132,43 @@ def test_micro_kernel_choice():
     assert contract.micro_kernel(avx512, 4, 64, 64) == (4, 4)       # a divisor of the 64 rows
     assert contract.micro_kernel(avx512, 4, 16, 32) == (8, 2)       # two vectors of columns: more rows
     assert contract.micro_kernel(avx512, 4, 127, 20) == (8, 1)       # MAX_MR: no divisor of 127
+
+
+@pytest.mark.parametrize("mt", [False, True], ids=["1t", "mt"])
+def test_packed_panels_and_k_chunks_match_numpy(tmp_path, mt):
+    """k = 1100 at AVX-512: a 1024-deep chunk whose 1024 x 64 B panels are packed (256 KiB stack buffer) and a
+    76-deep chunk read in place; pack_b=False gives the same numbers."""
+    m, n, k = 40, 150, 1100
+    kern = S.matmul(m, n, k)
+    seed = current_seed()
+    ins = kern.random_inputs(np.random.default_rng(seed))
+    want = kern.reference(*ins)[0]
+    o = dict(multithread=mt, num_threads=3 if mt else 0, mt_threshold=1 if mt else 0)
+    got = hexmlir.compile(kern.mlir, Options(**o))(*ins)
+    flat = hexmlir.compile(kern.mlir, Options(pack_b=False, **o))(*ins)
+    for g in (got, flat):
+        err = float(np.max(np.abs(g.astype(np.float64) - want)))
+        assert err <= 1e-4 * k, f"seed={seed} max err {err}"
+    if not mt and host_target().vector_bytes == 64:
+        ir = _dump(tmp_path, kern)
+        assert "memref.alloca() : memref<262144xi8>" in ir["contract"]
+
+
+def test_register_blocked_contraction_gets_thread_tiles_only():
+    """plan.register_blocked: no cache tile for a host contraction the contract stage blocks itself (one
+    thread: the whole nest); with register_tiling off the cache tiles are back."""
+    import json
+    from hexmlir import ir as hir, pipeline
+    from hexmlir.targets import get
+    kern = S.matmul(256, 256, 256)
+    t = get("host")
+    if not t.fma:
+        pytest.skip("no FMA on this host")
+
+    def tiles(**kw):
+        with hir.context(), hir.ir.Location.unknown():
+            m = hir.parse(kern.mlir)
+            cx = pipeline.run(m, Options(multithread=False, **kw), t, until="plan")
+        return [p.tcm_tile for p in cx.plan.ops.values() if p.role == "root"]
+    assert all(not any(x) for x in tiles())
+    assert any(any(x) for x in tiles(register_tiling=False))
