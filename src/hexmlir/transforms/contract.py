@@ -189,7 +189,8 @@ def run(module, cx) -> None:
         for tag in packs:
             lines += [
                 f"%q{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
-                f"%pq{tag} = transform.structured.promote %q{tag} {{operands_to_promote = [1], use_alloca}} "
+                f"%pq{tag} = transform.structured.promote %q{tag} {{operands_to_promote = [1], use_alloca, "
+                f"alignment = {max(64, target.vector_bytes)}}} "   # whole vectors never straddle cache lines
                 ": (!transform.any_op) -> !transform.any_op",
             ]
         apply_transform(module, "\n".join(lines + _CANON), "contract")
