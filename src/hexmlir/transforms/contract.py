@@ -26,6 +26,7 @@ MAX_MR = 8                     # 8 independent FMA chains already cover 2 FMA po
 PACK_BYTES = 256 << 10        # a packed B panel lives on the stack (thread pool stacks are >= 4 MiB)
 PACK_MIN_BYTES = 32 << 10     # a smaller panel stays in L1 unpacked: the copy would not pay
 PACK_MIN_REUSE = 4            # row blocks that read each packed panel
+_OLD_ALLOCA = "hexmlir.not_packing"   # marks the stack buffers that existed before packing
 MK_ATTR = "hexmlir.mk"         # marks the ops this stage tiles (and the full micro-tiles it vectorizes)
 
 _FLOAT = ("f16", "bf16", "f32", "f64")
@@ -193,8 +194,13 @@ def run(module, cx) -> None:
                 f"alignment = {max(64, target.vector_bytes)}}} "   # whole vectors never straddle cache lines
                 ": (!transform.any_op) -> !transform.any_op",
             ]
+        for a in ops_named(module.operation, "memref.alloca"):    # buffers that are not ours
+            a.attributes[_OLD_ALLOCA] = ir.UnitAttr.get()
         apply_transform(module, "\n".join(lines + _CANON), "contract")
         _vectorize_pack_copies(module)
+        for a in ops_named(module.operation, "memref.alloca"):
+            if _OLD_ALLOCA in a.attributes:
+                del a.attributes[_OLD_ALLOCA]
     base = len(cands) + len(ops)
     lines = []
     for i, (op, c) in enumerate(ops):
@@ -293,44 +299,48 @@ def _b_strided(op) -> bool:
 
 
 def _vectorize_pack_copies(module) -> None:
-    """The packing copies (linalg.copy into a promoted stack buffer): their static buffers move to the
-    function's entry (an alloca in a loop would grow the stack per iteration) and each copies a row per
-    vector op."""
+    """The packing copies (linalg.copy into a stack buffer that promote made, an alloca without
+    `_OLD_ALLOCA`): one buffer per function, the largest, at the function's entry (an alloca in a loop
+    would grow the stack per iteration; the panels of successive ops never live at the same time), and
+    each copy moves a row per vector op."""
     from ..ir import funcs
-    n = 0
+    n, lines = 0, []
     for f in funcs(module):
         if not len(f.regions[0].blocks):                      # a declaration (runtime call)
             continue
-        entry = f.regions[0].blocks[0]
-        first = list(entry.operations)[0]
-        for a in ops_named(f, "memref.alloca"):
-            if ir.MemRefType(a.results[0].type).has_static_shape and a.parent != f:
-                a.move_before(first)
-    lines = []
-    for cp in ops_named(module.operation, "linalg.copy"):
-        dst = cp.operands[1].owner
-        dst = dst.operation if hasattr(dst, "operation") else None
-        while dst is not None and dst.name in ("memref.subview", "memref.view"):
-            src = dst.operands[0].owner
-            dst = src.operation if hasattr(src, "operation") else None
-        if dst is None or dst.name != "memref.alloca":
+        new = [a for a in ops_named(f, "memref.alloca") if _OLD_ALLOCA not in a.attributes
+               and ir.MemRefType(a.results[0].type).has_static_shape]
+        if not new:
             continue
-        if not all(_static_type(v.type) for v in cp.operands):
-            continue
-        rank = ir.ShapedType(cp.operands[1].type).rank
-        cp.attributes["hexmlir.pack"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
-        loops = ", ".join(f"%pl{n}_{i}" for i in range(rank - 1))
-        anys = ", ".join(["!transform.any_op"] * rank)
-        lines += [
-            "transform.sequence %root : !transform.any_op failures(suppress) {",
-            "^bb0(%r: !transform.any_op):",
-            f"  %c = transform.structured.match attributes{{hexmlir.pack = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
-            f"  %ct, {loops} = transform.structured.tile_using_for %c tile_sizes [{', '.join(['1'] * (rank - 1) + ['0'])}] "
-            f": (!transform.any_op) -> ({anys})",
-            "  transform.structured.vectorize %ct : !transform.any_op",
-            "}",
-        ]
-        n += 1
+        keep = max(new, key=lambda a: ir.ShapedType(a.results[0].type).shape[0])
+        keep.move_before(list(f.regions[0].blocks[0].operations)[0])
+        for a in new:
+            if a != keep:
+                for u in list(a.results[0].uses):
+                    u.owner.operands[u.operand_number] = keep.results[0]
+                a.erase()
+        for cp in ops_named(f, "linalg.copy"):
+            dst = cp.operands[1].owner
+            dst = dst.operation if hasattr(dst, "operation") else None
+            while dst is not None and dst.name in ("memref.subview", "memref.view"):
+                src = dst.operands[0].owner
+                dst = src.operation if hasattr(src, "operation") else None
+            if dst != keep.operation or not all(_static_type(v.type) for v in cp.operands):
+                continue
+            rank = ir.ShapedType(cp.operands[1].type).rank
+            cp.attributes["hexmlir.pack"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
+            loops = ", ".join(f"%pl{n}_{i}" for i in range(rank - 1))
+            anys = ", ".join(["!transform.any_op"] * rank)
+            lines += [
+                "transform.sequence %root : !transform.any_op failures(suppress) {",
+                "^bb0(%r: !transform.any_op):",
+                f"  %c = transform.structured.match attributes{{hexmlir.pack = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+                f"  %ct, {loops} = transform.structured.tile_using_for %c tile_sizes [{', '.join(['1'] * (rank - 1) + ['0'])}] "
+                f": (!transform.any_op) -> ({anys})",
+                "  transform.structured.vectorize %ct : !transform.any_op",
+                "}",
+            ]
+            n += 1
     if lines:
         apply_transform(module, "\n".join(lines), "contract")
 

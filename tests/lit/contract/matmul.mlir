@@ -10,7 +10,7 @@
 
 // V4: func.func @hxk_mm
 // V4-NOT: scf.for
-// V4: memref.alloca() : memref<65536xi8>
+// V4: memref.alloca() {alignment = 64 : i64} : memref<65536xi8>
 // V4: memref.view {{.*}} to memref<256x64xf32>
 // V4: scf.for %{{.*}} = %c0 to %c256 step %c1
 // V4: vector.transfer_read {{.*}} vector<1x64xf32>
