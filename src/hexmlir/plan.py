@@ -479,6 +479,8 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
         elif p.role == "root" and options.multithread:
             plan_root_threads(p, plan, target, options)
+            if options.tcm_tiling and p.threads > 1:
+                p.tcm_note = "thread tiles (register-blocked contraction: the contract stage blocks for caches)"
     return plan
 
 
