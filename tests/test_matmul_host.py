@@ -136,9 +136,9 @@ def test_micro_kernel_choice():
 
 @pytest.mark.parametrize("mt", [False, True], ids=["1t", "mt"])
 def test_packed_panels_and_k_chunks_match_numpy(tmp_path, mt):
-    """k = 1100 at AVX-512: a 1024-deep chunk whose 1024 x 64 B panels are packed (256 KiB stack buffer) and a
-    76-deep chunk read in place; pack_b=False gives the same numbers."""
-    m, n, k = 40, 150, 1100
+    """k = 1100 at AVX-512: a 1024-deep chunk whose 1024 x 64 B panels (rows 2400 bytes apart) are packed
+    (256 KiB stack buffer) and a 76-deep chunk read in place; pack_b=False gives the same numbers."""
+    m, n, k = 40, 600, 1100
     kern = S.matmul(m, n, k)
     seed = current_seed()
     ins = kern.random_inputs(np.random.default_rng(seed))
@@ -174,29 +174,30 @@ def test_register_blocked_contraction_gets_thread_tiles_only():
     assert any(any(x) for x in tiles(register_tiling=False))
 
 
-TWO_MM = """func.func @two(%a: tensor<64x300xf32>, %b: tensor<300x128xf32>, %d: tensor<128x192xf32>) -> tensor<64x192xf32> {
+TWO_MM = """func.func @two(%a: tensor<64x300xf32>, %b: tensor<300x640xf32>, %d: tensor<640x520xf32>) -> tensor<64x520xf32> {
   %z = arith.constant 0.0 : f32
-  %e0 = tensor.empty() : tensor<64x128xf32>
-  %f0 = linalg.fill ins(%z : f32) outs(%e0 : tensor<64x128xf32>) -> tensor<64x128xf32>
-  %ab = linalg.matmul ins(%a, %b : tensor<64x300xf32>, tensor<300x128xf32>) outs(%f0 : tensor<64x128xf32>) -> tensor<64x128xf32>
-  %e1 = tensor.empty() : tensor<64x192xf32>
-  %f1 = linalg.fill ins(%z : f32) outs(%e1 : tensor<64x192xf32>) -> tensor<64x192xf32>
-  %r = linalg.matmul ins(%ab, %d : tensor<64x128xf32>, tensor<128x192xf32>) outs(%f1 : tensor<64x192xf32>) -> tensor<64x192xf32>
-  return %r : tensor<64x192xf32>
+  %e0 = tensor.empty() : tensor<64x640xf32>
+  %f0 = linalg.fill ins(%z : f32) outs(%e0 : tensor<64x640xf32>) -> tensor<64x640xf32>
+  %ab = linalg.matmul ins(%a, %b : tensor<64x300xf32>, tensor<300x640xf32>) outs(%f0 : tensor<64x640xf32>) -> tensor<64x640xf32>
+  %e1 = tensor.empty() : tensor<64x520xf32>
+  %f1 = linalg.fill ins(%z : f32) outs(%e1 : tensor<64x520xf32>) -> tensor<64x520xf32>
+  %r = linalg.matmul ins(%ab, %d : tensor<64x640xf32>, tensor<640x520xf32>) outs(%f1 : tensor<64x520xf32>) -> tensor<64x520xf32>
+  return %r : tensor<64x520xf32>
 }"""
 
 
 def test_two_matmuls_share_one_packing_buffer(tmp_path):
-    """Both matmuls pack their B panels (300 x 64 and 128 x 64) into one stack buffer at the function's
-    entry, sized for the larger: the panels are never live together, and a buffer per op would add up."""
+    """Both matmuls pack their B panels (300 x 64 and 640 x 64, rows 2560 and 2080 bytes apart) into one stack
+    buffer at the function's entry, sized for the larger: the panels are never live together, and a buffer
+    per op would add up."""
     seed = current_seed()
     rng = np.random.default_rng(seed)
-    a, b, d = (rng.uniform(-1, 1, s).astype(np.float32) for s in ((64, 300), (300, 128), (128, 192)))
+    a, b, d = (rng.uniform(-1, 1, s).astype(np.float32) for s in ((64, 300), (300, 640), (640, 520)))
     o = Options(multithread=False, dump_dir=str(tmp_path / "dump"))
     got = hexmlir.compile(TWO_MM, o)(a, b, d)
     want = (a.astype(np.float64) @ b) @ d
     err = float(np.max(np.abs(got - want)))
-    assert err <= 1e-3, f"seed={seed} max err {err}"
+    assert err <= 1e-2, f"seed={seed} max err {err}"
     if host_target().vector_bytes == 64:
         ir = next((tmp_path / "dump").glob("*-contract.mlir")).read_text()
-        assert ir.count("memref.alloca") == 1 and "memref<76800xi8>" in ir, ir
+        assert ir.count("memref.alloca") == 1 and "memref<163840xi8>" in ir, ir
