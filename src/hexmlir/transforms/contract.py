@@ -264,6 +264,7 @@ def run(module, cx) -> None:
     run_passes(module, "canonicalize, loop-invariant-code-motion, cse", "contract")
     if _hoist_accumulators(module):
         run_passes(module, "canonicalize, cse", "contract")
+    _row_masks_as_broadcasts(module)
     apply_transform(module, """
     %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.apply_patterns to %f {
@@ -350,3 +351,26 @@ def _vectorize_pack_copies(module) -> None:
 
 def _static_type(t) -> bool:
     return not isinstance(t, ir.MemRefType) or ir.ShapedType(t).has_static_shape
+
+
+def _row_masks_as_broadcasts(module) -> None:
+    """A column-edge tile's mask keeps every row (`create_mask %MR, %n`): make it one row mask broadcast,
+    which the row-by-row unrolling of the transfers folds back to that row mask. lower_masks would build
+    it lane by lane (MR x NR*lanes scalar inserts per tile, and as much IR to compile)."""
+    from ..ir import ir as _ir
+    for cm in ops_named(module.operation, "vector.create_mask"):
+        vt = _ir.VectorType(cm.results[0].type)
+        if vt.rank != 2 or vt.scalable:
+            continue
+        first = cm.operands[0].owner
+        first = first.operation if hasattr(first, "operation") else None
+        if first is None or first.name != "arith.constant" or "value" not in first.attributes:
+            continue
+        if _ir.IntegerAttr(first.attributes["value"]).value < vt.shape[0]:
+            continue
+        row_t = _ir.VectorType.get(vt.shape[1:], vt.element_type)
+        with _ir.InsertionPoint(cm), cm.location:
+            row = _ir.Operation.create("vector.create_mask", results=[row_t], operands=[cm.operands[1]]).result
+            b = _ir.Operation.create("vector.broadcast", results=[vt], operands=[row]).result
+        cm.results[0].replace_all_uses_with(b)
+        cm.erase()
