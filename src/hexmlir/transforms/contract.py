@@ -1,16 +1,20 @@
-"""Register blocking of float contractions (matmul, batch matmul, generic mul-add reductions) on FMA targets.
+"""Register blocking of float contractions (matmul, batch matmul, tl.dot, generic mul-add reductions whose
+C's innermost loop is B's innermost and absent from A) on FMA targets.
 
-Inside each thread's cache tile the op is tiled to a register micro-kernel: MR rows x NR vectors of
-columns, one k step per iteration (batch and other reduction loops by 1). The full micro-tiles (the
-loops are peeled, so their shapes are static) are vectorized to a `vector.contract` of an MR x 1 column of
-A and a 1 x NR*lanes row of B, which the vectorize stage lowers to outer products (one broadcast of A[i, k]
-and NR FMAs per row). The MR x NR C tile is read once before the k loop and written once after it
-(vectorize._hoist_accumulators), so it lives in registers: MR x NR independent FMA chains hide the FMA
-latency that a single accumulator vector exposes. Peeled remainders (fewer rows or columns) keep their
-plan id and go through the vectorize stage's per-op vector tiles.
+Inside each thread's tile the op is tiled by NR vectors of columns (k in chunks when B's panel would not
+fit the packing buffer), a full column panel of B is packed into a contiguous, aligned stack buffer when
+its rows are far apart and enough row blocks reuse it (`structured.promote`; one buffer per function, at its
+entry), then tiled by MR rows. A full micro-tile (static: the loops are peeled) steps k by one and is
+vectorized: per k, MR broadcasts of A[i, k] times one row of NR vectors of B, i.e. MR x NR FMAs, the outer
+product a unit-k `vector.contract` lowers to. The MR x NR-vector C tile is read before the k loop and written
+after it (vectorize._hoist_accumulators), so it stays in registers: MR x NR independent FMA chains hide the
+FMA latency that one accumulator vector exposes. Edge tiles (fewer rows or columns) are the same micro-kernel
+vectorized with masks (`vector_sizes`); what upstream cannot vectorize keeps its plan id for the vectorize
+stage.
 
-MR and NR are chosen from the target's vector width and register count (`VECTOR_REGS`): the MR x NR
-accumulators, NR vectors of B and one broadcast of A must fit in the register file.
+MR and NR are data: the target's vector width and register count (`VECTOR_REGS`): MR x NR accumulators,
+NR vectors of B and one broadcast of A fit the register file (AVX-512: 6 x 4; AVX2: 6 x 2), MR preferring
+a divisor of the tile's rows.
 """
 from __future__ import annotations
 
@@ -216,7 +220,6 @@ def run(module, cx) -> None:
         kept.append((tag, c))
     apply_transform(module, "\n".join(lines + _CANON), "contract")
     tagged = dict(kept)
-    cands = {}
     n_tags = base + len(ops)
     # The full micro-tiles (static, exactly the micro-kernel's rows and columns) step k by one and are
     # vectorized here; the others drop the mark and keep their plan id for the vectorize stage.
@@ -245,7 +248,6 @@ def run(module, cx) -> None:
         ]
     if lines:
         apply_transform(module, "\n".join(lines), "contract")
-    if lines:
         apply_transform(module, """
     %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.apply_patterns to %f {
