@@ -13,7 +13,7 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="host", choices=list(targets.NAMES))
     p.add_argument("--isa", default="auto", help="host/npu-emu x86-64 level: auto (this CPU's), x86-64-v3, x86-64-v4")
     p.add_argument("--arch", default="v73")
-    for name in ("vectorize", "fusion", "tcm-tiling", "fast-math", "multithread", "dma",
+    for name in ("vectorize", "register-tiling", "pack-b", "fusion", "tcm-tiling", "fast-math", "multithread", "dma",
                  "double-buffer"):
         p.add_argument(f"--no-{name}", action="store_true", help=f"turn {name} off")
     p.add_argument("--num-threads", type=int, default=0, help="hardware threads (0: target default)")
@@ -23,7 +23,8 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
 
 
 def options_from(a) -> Options:
-    return Options(target=a.target, arch=a.arch, isa=getattr(a, "isa", "auto"), vectorize=not a.no_vectorize, fusion=not a.no_fusion,
+    return Options(target=a.target, arch=a.arch, isa=getattr(a, "isa", "auto"), vectorize=not a.no_vectorize,
+                   register_tiling=not a.no_register_tiling, pack_b=not a.no_pack_b, fusion=not a.no_fusion,
                    tcm_tiling=not a.no_tcm_tiling, fast_math=not a.no_fast_math,
                    multithread=not a.no_multithread, dma=not a.no_dma,
                    double_buffer=not a.no_double_buffer,

@@ -16,6 +16,9 @@ class Options:
     tcm_tiling: bool = True         # tile to the TCM budget (host: to the cache), operands promoted to TCM
                                     # where the target has one
     vectorize: bool = True          # target-width vectors; False also turns LLVM's loop/SLP vectorizers off
+    register_tiling: bool = True    # FMA targets: contractions tiled to MR x NR register micro-kernels of
+                                    # outer-product FMAs (transforms/contract.py); needs vectorize
+    pack_b: bool = True             # register_tiling: copy B's column panels to contiguous stack buffers
     fast_math: bool = True          # polynomial tanh/exp/erf/sigmoid, reciprocal instead of vector fdiv
     multithread: bool = True        # distribute the outer parallel loop over hardware threads
     num_threads: int = 0            # 0: the target's hardware thread count
@@ -52,7 +55,7 @@ class Options:
 
 
 from .targets import NAMES as TARGETS  # noqa: E402  (one list of target names)
-_BOOLS = ("fusion", "tcm_tiling", "vectorize", "fast_math", "multithread", "dma", "double_buffer")
+_BOOLS = ("fusion", "tcm_tiling", "vectorize", "register_tiling", "pack_b", "fast_math", "multithread", "dma", "double_buffer")
 # (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
 _RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),
            "tcm_budget": (0, 1 << 30), "tile_elems": (0, 1 << 31)}

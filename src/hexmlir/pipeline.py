@@ -86,8 +86,8 @@ def _hvx_contract(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, dma, double_buffer, fusion, lower,
-                             pad, symbols, tcm_tiling, threads, vectorize)
+    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, dma, double_buffer,
+                             fusion, lower, pad, symbols, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -106,6 +106,8 @@ def stages() -> list[Stage]:
               needs="scratchpad"),
         Stage("hvx-contract", _hvx_contract, lambda o: o.vectorize,          # Hexagon: int8 dots -> vrmpy
               needs="hvx"),
+        Stage("contract", contract.run, lambda o: o.vectorize and o.register_tiling,  # FMA targets: matmul
+              needs="fma"),                                                  # register micro-kernels
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
@@ -123,7 +125,8 @@ def grid_stages() -> list[Stage]:
     """Triton kernels (converted by conversion/ttir/): the module's function runs a grid of
     programs, each program's block is already a tile. Same mechanisms, mapped onto programs: programs are
     split over hardware threads, a program's buffers live in TCM and move by DMA, its ops are vectorized."""
-    from .transforms import asserts, bufferize, canonicalize, dma, fusion, lower, symbols, tcm_tiling, threads, vectorize
+    from .transforms import (asserts, bufferize, canonicalize, contract, dma, fusion, lower, symbols, tcm_tiling,
+                             threads, vectorize)
     return [
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
@@ -137,6 +140,8 @@ def grid_stages() -> list[Stage]:
         Stage("tcm-stage", tcm_tiling.stage_programs, lambda o: o.tcm_tiling,    # program buffers in TCM
               needs="scratchpad"),
         Stage("hoist-buffers", _hoist_program_buffers),                      # unless staged in TCM
+        Stage("contract", contract.run, lambda o: o.vectorize and o.register_tiling,  # tl.dot: register
+              needs="fma"),                                                  # micro-kernels
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),

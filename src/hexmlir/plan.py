@@ -502,11 +502,21 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
     for p in plan.ops.values():
-        if p.role == "root" and options.tcm_tiling:
+        if p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
         elif p.role == "root" and options.multithread:
             plan_root_threads(p, plan, target, options)
+            if options.tcm_tiling and p.threads > 1:
+                p.tcm_note = "thread tiles (register-blocked contraction: the contract stage blocks for caches)"
     return plan
+
+
+def register_blocked(p: OpPlan, plan: Plan, target: Target, options: Options) -> bool:
+    """A host contraction that the contract stage blocks for registers and caches itself (packed B panels
+    in L2, MR x NR micro-tiles): it gets thread tiles only, as with tcm_tiling off. Cache-sized tiles with
+    the whole k range are a few rows and columns, whose B panels are re-read from memory for every tile."""
+    return (not target.scratchpad and target.fma and options.vectorize and options.register_tiling
+            and any(is_contraction(q) for q in group_members(plan, p)))
 
 
 def plan_root_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> None:

@@ -14,8 +14,10 @@ masked gathers. Their mask blocks, computed by vectorized ops, reach them throug
 element (lower.py), as every i1 in memory does.
 """
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import ID_ATTR, generic_info, config, op_id
+from ..plan import generic_info, config, op_id
 from .. import attrs
+
+_TILE_ATTR = attrs.VTILE          # one op's vector tiling (unique per op while the script runs)
 
 
 def _vector(op) -> list:
@@ -26,23 +28,27 @@ def _vector(op) -> list:
 def run(module, cx) -> None:
     seen = set()
     lines = []
-    for op in ops_named(module.operation, "linalg.generic"):
+    # One tiling per op, not per plan id: copies of an op may differ in shape (the contract stage's peeled
+    # remainders), and whether the vector loop needs peeling depends on the copy's extent.
+    for n_op, op in enumerate(ops_named(module.operation, "linalg.generic")):
         pid = op_id(op)
-        if pid is None or pid in seen:
+        if pid is None:
             continue
         seen.add(pid)
         vec = _vector(op)
         if not vec or _indirect(op):
             continue
+        op.attributes[_TILE_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n_op)
         lanes = max(vec)
         vdim = vec.index(lanes)                              # the loop that becomes the vector
         nloops = sum(1 for t in vec if t)
         inner = sum(1 for t in vec[:vdim] if t)              # its position among the tile loops
+        pid = n_op                                           # names in the script below
         loops = ", ".join(f"%v{pid}_{k}" for k in range(nloops))
         anys = ", ".join(["!transform.any_op"] * (nloops + 1))
         sizes = ", ".join(map(str, vec))
         lines += [
-            f"%g{pid} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
+            f"%g{pid} = transform.structured.match attributes{{{_TILE_ATTR} = {pid}}} in %root : (!transform.any_op) -> !transform.any_op",
             f"%t{pid}, {loops} = transform.structured.tile_using_for %g{pid} tile_sizes [{sizes}] : (!transform.any_op) -> ({anys})",
         ]
         # Peel only when the vectorized loop may have a partial last step (upstream refuses otherwise).
@@ -60,6 +66,9 @@ def run(module, cx) -> None:
         " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op",
     ]
     apply_transform(module, "\n".join(lines), "vectorize")
+    for op in ops_named(module.operation, "linalg.generic"):
+        if _TILE_ATTR in op.attributes:
+            del op.attributes[_TILE_ATTR]
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
@@ -119,15 +128,15 @@ def _hoist_accumulators(module) -> int:
         w = writes[0].operation
         dst = w.operands[1]
         rank = ir.ShapedType(dst.type).rank
-        idx = list(w.operands[2:])
-        if len(idx) != rank:                                  # masked: leave it
-            continue
-        r = next((x.operation for x in reads if len(x.operation.operands) == rank + 2
-                  and x.operation.operands[0] == dst and list(x.operation.operands[1:rank + 1]) == idx
-                  and x.operation.results[0].type == w.operands[0].type
+        idx = list(w.operands[2:2 + rank])
+        mask = list(w.operands[2 + rank:])                    # a masked tile (the contract stage's edges):
+        r = next((x.operation for x in reads if len(x.operation.operands) == rank + 2 + len(mask)   # read and
+                  and x.operation.operands[0] == dst and list(x.operation.operands[1:rank + 1]) == idx  # written
+                  and list(x.operation.operands[rank + 2:]) == mask                                 # under one
+                  and x.operation.results[0].type == w.operands[0].type                             # mask
                   and str(x.operation.attributes["permutation_map"]) == str(w.attributes["permutation_map"])),
                  None)
-        if r is None or any(_defined_in(v, loop) for v in [dst, *idx, r.operands[rank + 1]]):
+        if r is None or any(_defined_in(v, loop) for v in [dst, *idx, r.operands[rank + 1], *mask]):
             continue
         if any(u.owner not in (r, w) and _defined_in_op(u.owner, loop) for u in dst.uses):
             continue

@@ -47,6 +47,8 @@ class HexmlirTritonOptions:
     fusion: bool = Options.fusion
     tcm_tiling: bool = Options.tcm_tiling
     vectorize: bool = Options.vectorize
+    register_tiling: bool = Options.register_tiling
+    pack_b: bool = Options.pack_b
     fast_math: bool = Options.fast_math
     multithread: bool = Options.multithread
     num_threads: int = Options.num_threads

@@ -1,0 +1,379 @@
+"""Register blocking of float contractions (matmul, batch matmul, tl.dot, generic mul-add reductions whose
+C's innermost loop is B's innermost and absent from A) on FMA targets.
+
+Inside each thread's tile the op is tiled by NR vectors of columns (k in chunks when B's panel would not
+fit the packing buffer), a full column panel of B is packed into a contiguous, aligned stack buffer when
+its rows are far apart and enough row blocks reuse it (`structured.promote`; one buffer per function, at its
+entry), then tiled by MR rows. A full micro-tile (static: the loops are peeled) steps k by one and is
+vectorized: per k, MR broadcasts of A[i, k] times one row of NR vectors of B, i.e. MR x NR FMAs, the outer
+product a unit-k `vector.contract` lowers to. The MR x NR-vector C tile is read before the k loop and written
+after it (vectorize._hoist_accumulators), so it stays in registers: MR x NR independent FMA chains hide the
+FMA latency that one accumulator vector exposes. Edge tiles (fewer rows or columns) are the same micro-kernel
+vectorized with masks (`vector_sizes`); what upstream cannot vectorize keeps its plan id for the vectorize
+stage.
+
+MR and NR are data: the target's vector width and register count (`VECTOR_REGS`): MR x NR accumulators,
+NR vectors of B and one broadcast of A fit the register file (AVX-512: 6 x 4; AVX2: 6 x 2), MR preferring
+a divisor of the tile's rows.
+"""
+from __future__ import annotations
+
+from ..ir import apply_transform, ir, ops_named, run_passes
+from ..plan import generic_info, op_id
+from .. import attrs
+from .vectorize import _hoist_accumulators
+
+# Vector registers per ISA level (target.cpu): AVX-512 has 32 zmm, AVX2 and SSE 16 ymm/xmm.
+VECTOR_REGS = {"x86-64-v4": 32}
+DEFAULT_VECTOR_REGS = 16
+MAX_NR = 4                     # vectors of B per k step: more gives fewer rows (less reuse of each B load)
+MAX_MR = 8                     # 8 independent FMA chains already cover 2 FMA ports x 4 cycles of latency
+PACK_BYTES = 256 << 10        # a packed B panel lives on the stack (thread pool stacks are >= 4 MiB)
+PACK_MIN_BYTES = 32 << 10     # a smaller panel stays in L1 unpacked: the copy would not pay
+PACK_MIN_REUSE = 4            # row blocks that read each packed panel
+PACK_MIN_STRIDE = 2048        # B's row stride in bytes from which packing pays (measured: 1024^3 and 1000^3
+                              # gain 25% and 6%; with rows 1-1.5 KiB apart the copy costs 3-7% more than it
+                              # saves): rows this far apart fall into few L1 sets, a new page every row or two
+_OLD_ALLOCA = attrs.NOT_PACKING   # marks the stack buffers that existed before packing
+MK_ATTR = attrs.MICRO_KERNEL         # marks the ops this stage tiles (and the full micro-tiles it vectorizes)
+
+_FLOAT = ("f16", "bf16", "f32", "f64")
+
+
+def vector_regs(target) -> int:
+    return VECTOR_REGS.get(target.cpu or "", DEFAULT_VECTOR_REGS)
+
+
+def micro_kernel(target, elem_bytes: int, m: int | None, n: int | None) -> tuple[int, int]:
+    """(MR rows, NR vectors) for a C tile of m x n (None: dynamic). MR*NR accumulators + NR B vectors + one
+    broadcast A value fit the registers; NR is capped by the columns there are, MR prefers a divisor of m
+    (no remainder rows) among the sizes that keep at least half the accumulators."""
+    lanes = target.vector_lanes(elem_bytes)
+    regs = vector_regs(target)
+    nr = MAX_NR if regs >= 32 else 2
+    if n is not None and n > 0:
+        nr = max(1, min(nr, n // lanes))
+    mr_max = min(MAX_MR, (regs - 1 - nr) // nr)
+    if m is not None and m > 0:
+        mr_max = min(mr_max, m)
+        for mr in range(mr_max, (mr_max + 1) // 2 - 1, -1):
+            if m % mr == 0:
+                return mr, nr
+    return mr_max, nr
+
+
+def contraction_dims(op):
+    """For a float mul-add contraction generic: (m loop, n loop, k loop, other parallel loops, other
+    reduction loops), else None. n is the output's innermost (unit-stride) loop, also B's innermost and
+    absent from A; m is in A and C, not B; k is in A and B."""
+    if op.name != "linalg.generic" or len(op.results) > 1:
+        return None
+    names = [o.name for o in op.regions[0].blocks[0].operations]
+    if sorted(n for n in names if n not in ("arith.extf",)) != ["arith.addf", "arith.mulf", "linalg.yield"]:
+        return None
+    loops, iters, _, dims, _ = generic_info(op)
+    if len(dims) != 3 or len(op.operands) != 3:
+        return None
+    a, b, c = dims
+    for v in op.operands:
+        t = v.type
+        if not isinstance(t, ir.MemRefType) or str(ir.ShapedType(t).element_type) not in _FLOAT:
+            return None
+        if ir.ShapedType(t).rank and ir.MemRefType(t).get_strides_and_offset()[0][-1] != 1:
+            return None
+    if not c or len(set(c)) != len(c) or any(iters[d] != "parallel" for d in c):
+        return None
+    n = c[-1]
+    if not b or b[-1] != n or n in a:
+        return None
+    ms = [d for d in c if d in a and d not in b]
+    ks = [d for d in a if d in b and iters[d] == "reduction"]
+    if not ms or not ks:
+        return None
+    m, k = ms[-1], ks[-1]
+    rest_par = [d for d in range(len(loops)) if iters[d] == "parallel" and d not in (m, n)]
+    rest_red = [d for d in range(len(loops)) if iters[d] == "reduction" and d != k]
+    if any(d not in c for d in rest_par):          # a parallel loop absent from C would race on it
+        return None
+    return m, n, k, rest_par, rest_red
+
+
+def _tile_and_peel(tag: int, sizes: list[int], peel: list[int]) -> list[str]:
+    """Script lines: tile the op marked `tag` by `sizes`, peel the tile loops of dims `peel`."""
+    tiled = [d for d in range(len(sizes)) if sizes[d]]
+    names = {d: f"%l{tag}_{d}" for d in tiled}
+    anys = ", ".join(["!transform.any_op"] * (len(tiled) + 1))
+    lines = [
+        f"%g{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
+        f"%t{tag}, {', '.join(names.values())} = transform.structured.tile_using_for %g{tag} tile_sizes "
+        f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> ({anys})",
+    ]
+    for d in peel:
+        lines += [
+            f"%c{tag}_{d} = transform.cast {names[d]} : !transform.any_op to !transform.op<\"scf.for\">",
+            f"%p{tag}_{d}, %r{tag}_{d} = transform.loop.peel %c{tag}_{d} : (!transform.op<\"scf.for\">) "
+            "-> (!transform.any_op, !transform.any_op)",
+        ]
+    return lines
+
+
+_CANON = ['%fn = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op',
+          "transform.apply_patterns to %fn {\n transform.apply_patterns.canonicalization\n"
+          " transform.apply_patterns.linalg.tiling_canonicalization\n} : !transform.any_op"]
+
+
+def _mark(op, tag: int) -> None:
+    op.attributes[MK_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+
+
+def _static_extents(op) -> list:
+    return [None if x is None or x < 0 else x for x in generic_info(op)[0]]
+
+
+def run(module, cx) -> None:
+    target = cx.target
+    lines, cands = [], []
+    for op in ops_named(module.operation, "linalg.generic"):
+        pid = op_id(op)
+        if pid is None or not cx.plan.ops[pid].vec_tile:
+            continue
+        dims = contraction_dims(op)
+        if dims is None:
+            continue
+        m, n, k, rest_par, rest_red = dims
+        loops, _, eb, _, _ = generic_info(op)
+        ext = [None if x is None or x < 0 else x for x in loops]
+        # A dynamic extent is a partial thread tile: size the micro-kernel for the planned (full) tile.
+        plan = cx.plan.ops[pid]
+        bound = [e if e is not None else ((plan.tcm_tile[d] if d < len(plan.tcm_tile) and plan.tcm_tile[d]
+                                           else None) or (plan.loops[d] if d < len(plan.loops) else None))
+                 for d, e in enumerate(ext)]
+        mr, nr = micro_kernel(target, eb, bound[m], bound[n])
+        lanes = target.vector_lanes(eb)
+        if (ext[n] is not None and ext[n] < lanes) or (ext[m] is not None and ext[m] < 2):
+            continue                                     # a row or a sliver: nothing to block
+        # Columns (and batch) first, rows second, k whole: the peeled remainders keep their k loop for the
+        # vectorize stage, which carries their accumulators across it; only micro-tiles step k (below).
+        # Between the two, a full column panel of B (K x NR vectors) may be packed into a contiguous
+        # buffer that every row block of the tile then streams with unit stride.
+        sizes = [0] * len(loops)
+        sizes[m], sizes[n] = mr, nr * lanes
+        for d in rest_par:
+            sizes[d] = 1
+        ksizes = [0] * len(loops)
+        for d in [k, *rest_red]:
+            ksizes[d] = 1
+        tag = len(cands)
+        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0))
+        _mark(op, tag)
+        first = [x if d != m else 0 for d, x in enumerate(sizes)]
+        peel = [n] if ext[n] is None or ext[n] % sizes[n] else []
+        # k in chunks whose B panel still fits the packing buffer (the C micro-tile is then re-read once
+        # per chunk, against chunk x MR x NR FMAs)
+        kc = PACK_BYTES // (sizes[n] * eb)
+        if cx.options.pack_b and (bound[k] or 0) > kc:
+            first[k] = kc
+            if ext[k] is None or ext[k] % kc:
+                peel = [k] + peel                            # inner loop first: peeling the outer clones it
+        lines += _tile_and_peel(tag, first, peel)
+    if not cands:
+        return
+    apply_transform(module, "\n".join(lines + _CANON), "contract")
+    # Pack B's full column panels, then tile the rows. Every copy gets its own tag from here on.
+    ops = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR in op.attributes:
+            c = cands[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
+            ops.append((op, c))
+    lines, kept, packs = [], [], []
+    for i, (op, c) in enumerate(ops):
+        ext = _static_extents(op)
+        _mark(op, len(cands) + i)
+        panel = (ext[c["k"]] or 0) * (ext[c["n"]] or 0) * c["eb"]
+        rows = ext[c["m"]] or c["bound_m"]
+        if cx.options.pack_b and ext[c["n"]] == c["sizes"][c["n"]] and PACK_MIN_BYTES <= panel <= PACK_BYTES \
+                and rows >= PACK_MIN_REUSE * c["sizes"][c["m"]] and _b_strided(op, c["eb"]):
+            packs.append(len(cands) + i)
+    if packs:
+        for tag in packs:
+            lines += [
+                f"%q{tag} = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %root : (!transform.any_op) -> !transform.any_op",
+                f"%pq{tag} = transform.structured.promote %q{tag} {{operands_to_promote = [1], use_alloca, "
+                f"alignment = {max(64, target.vector_bytes)}}} "   # whole vectors never straddle cache lines
+                ": (!transform.any_op) -> !transform.any_op",
+            ]
+        for a in ops_named(module.operation, "memref.alloca"):    # buffers that are not ours
+            a.attributes[_OLD_ALLOCA] = ir.UnitAttr.get()
+        apply_transform(module, "\n".join(lines + _CANON), "contract")
+        _vectorize_pack_copies(module)
+        for a in ops_named(module.operation, "memref.alloca"):
+            if _OLD_ALLOCA in a.attributes:
+                del a.attributes[_OLD_ALLOCA]
+    base = len(cands) + len(ops)
+    lines = []
+    for i, (op, c) in enumerate(ops):
+        ext = _static_extents(op)
+        m = c["m"]
+        sizes = [c["sizes"][m] if d == m else 0 for d in range(len(ext))]
+        tag = base + i
+        _mark(op, tag)
+        lines += _tile_and_peel(tag, sizes, [m] if ext[m] is None or ext[m] % sizes[m] else [])
+        kept.append((tag, c))
+    apply_transform(module, "\n".join(lines + _CANON), "contract")
+    tagged = dict(kept)
+    n_tags = base + len(ops)
+    # The full micro-tiles (static, exactly the micro-kernel's rows and columns) step k by one and are
+    # vectorized here; the others drop the mark and keep their plan id for the vectorize stage.
+    lines = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR not in op.attributes:
+            continue
+        c = tagged[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
+        loops = generic_info(op)[0]
+        sizes, ksizes = c["sizes"], c["ksizes"]
+        full = all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s)
+        tag = n_tags
+        n_tags += 1
+        _mark(op, tag)
+        nk = sum(1 for x in ksizes if x)
+        anys = ", ".join(["!transform.any_op"] * (nk + 1))
+        vs = "" if full else " vector_sizes [" + ", ".join(str(max(1, x)) for x in sizes) + "]"
+        lines += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %vv = transform.structured.match attributes{{{MK_ATTR} = {tag}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  %kt, {', '.join(f'%k{i}' for i in range(nk))} = transform.structured.tile_using_for %vv tile_sizes "
+            f"[{', '.join(map(str, ksizes))}] : (!transform.any_op) -> ({anys})",
+            f"  transform.structured.vectorize %kt{vs} : !transform.any_op",
+            "}",
+        ]
+    if lines:
+        apply_transform(module, "\n".join(lines), "contract")
+        apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masked_transfers
+    } : !transform.any_op""", "contract")
+        # canonicalize: a masked elementwise op becomes a select; cse: one mask value for it and the store
+        run_passes(module, "canonicalize, cse", "contract")
+        _drop_selects_under_write_mask(module)
+    # What upstream could not vectorize goes back to the vectorize stage's per-op tiles.
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR in op.attributes:
+            del op.attributes[MK_ATTR]
+    # The C tile's view is made inside the k loop by tiling; hoist it so the accumulator transfers are
+    # loop-invariant, then carry the tile across k in registers (masked edge tiles too: their n-D masks are
+    # unrolled to rows below, after which the read and the write would no longer share one mask value).
+    run_passes(module, "canonicalize, loop-invariant-code-motion, cse", "contract")
+    if _hoist_accumulators(module):
+        run_passes(module, "canonicalize, cse", "contract")
+    _row_masks_as_broadcasts(module)
+    apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masks
+    } : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.materialize_masks
+    } : !transform.any_op""", "contract")
+    run_passes(module, "canonicalize, cse", "contract")
+
+
+def _drop_selects_under_write_mask(module) -> None:
+    """The masked vectorizer keeps the old value in the masked-off lanes (`select(mask, new, old)`) before a
+    store under that same mask: those lanes are never stored, so the select only costs a blend per vector
+    per k step (and hides the accumulator from hoisting)."""
+    for sel in ops_named(module.operation, "arith.select"):
+        uses = list(sel.results[0].uses)
+        if len(uses) != 1:
+            continue
+        w = uses[0].owner
+        w = w.operation if hasattr(w, "operation") else w
+        if w.name != "vector.transfer_write" or uses[0].operand_number != 0:
+            continue
+        rank = ir.ShapedType(w.operands[1].type).rank
+        if len(w.operands) != 3 + rank or w.operands[2 + rank] != sel.operands[0]:
+            continue
+        w.operands[0] = sel.operands[1]
+        sel.erase()
+
+
+def _b_strided(op, eb: int) -> bool:
+    """B's rows are far apart (PACK_MIN_STRIDE), not already a contiguous panel."""
+    t = ir.MemRefType(op.operands[1].type)
+    strides = t.get_strides_and_offset()[0]
+    return len(strides) >= 2 and strides[-2] != ir.ShapedType(t).shape[-1] and strides[-2] * eb >= PACK_MIN_STRIDE
+
+
+def _vectorize_pack_copies(module) -> None:
+    """The packing copies (linalg.copy into a stack buffer that promote made, an alloca without
+    `_OLD_ALLOCA`): one buffer per function, the largest, at the function's entry (an alloca in a loop
+    would grow the stack per iteration; the panels of successive ops never live at the same time), and
+    each copy moves a row per vector op."""
+    from ..ir import funcs
+    n, lines = 0, []
+    for f in funcs(module):
+        if not len(f.regions[0].blocks):                      # a declaration (runtime call)
+            continue
+        new = [a for a in ops_named(f, "memref.alloca") if _OLD_ALLOCA not in a.attributes
+               and ir.MemRefType(a.results[0].type).has_static_shape]
+        if not new:
+            continue
+        keep = max(new, key=lambda a: ir.ShapedType(a.results[0].type).shape[0])
+        keep.move_before(list(f.regions[0].blocks[0].operations)[0])
+        for a in new:
+            if a != keep:
+                for u in list(a.results[0].uses):
+                    u.owner.operands[u.operand_number] = keep.results[0]
+                a.erase()
+        for cp in ops_named(f, "linalg.copy"):
+            dst = cp.operands[1].owner
+            dst = dst.operation if hasattr(dst, "operation") else None
+            while dst is not None and dst.name in ("memref.subview", "memref.view"):
+                src = dst.operands[0].owner
+                dst = src.operation if hasattr(src, "operation") else None
+            if dst != keep.operation or not all(_static_type(v.type) for v in cp.operands):
+                continue
+            rank = ir.ShapedType(cp.operands[1].type).rank
+            cp.attributes[attrs.PACK] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
+            loops = ", ".join(f"%pl{n}_{i}" for i in range(rank - 1))
+            anys = ", ".join(["!transform.any_op"] * rank)
+            lines += [
+                "transform.sequence %root : !transform.any_op failures(suppress) {",
+                "^bb0(%r: !transform.any_op):",
+                f"  %c = transform.structured.match attributes{{{attrs.PACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+                f"  %ct, {loops} = transform.structured.tile_using_for %c tile_sizes [{', '.join(['1'] * (rank - 1) + ['0'])}] "
+                f": (!transform.any_op) -> ({anys})",
+                "  transform.structured.vectorize %ct : !transform.any_op",
+                "}",
+            ]
+            n += 1
+    if lines:
+        apply_transform(module, "\n".join(lines), "contract")
+
+
+def _static_type(t) -> bool:
+    return not isinstance(t, ir.MemRefType) or ir.ShapedType(t).has_static_shape
+
+
+def _row_masks_as_broadcasts(module) -> None:
+    """A column-edge tile's mask keeps every row (`create_mask %MR, %n`): make it one row mask broadcast,
+    which the row-by-row unrolling of the transfers folds back to that row mask. lower_masks would build
+    it lane by lane (MR x NR*lanes scalar inserts per tile, and as much IR to compile)."""
+    from ..ir import ir as _ir
+    for cm in ops_named(module.operation, "vector.create_mask"):
+        vt = _ir.VectorType(cm.results[0].type)
+        if vt.rank != 2 or vt.scalable:
+            continue
+        first = cm.operands[0].owner
+        first = first.operation if hasattr(first, "operation") else None
+        if first is None or first.name != "arith.constant" or "value" not in first.attributes:
+            continue
+        if _ir.IntegerAttr(first.attributes["value"]).value < vt.shape[0]:
+            continue
+        row_t = _ir.VectorType.get(vt.shape[1:], vt.element_type)
+        with _ir.InsertionPoint(cm), cm.location:
+            row = _ir.Operation.create("vector.create_mask", results=[row_t], operands=[cm.operands[1]]).result
+            b = _ir.Operation.create("vector.broadcast", results=[vt], operands=[row]).result
+        cm.results[0].replace_all_uses_with(b)
+        cm.erase()
