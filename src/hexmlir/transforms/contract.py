@@ -19,7 +19,7 @@ a divisor of the tile's rows.
 from __future__ import annotations
 
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import generic_info, op_id
+from ..plan import config, generic_info, op_id
 from .. import attrs
 from .vectorize import _hoist_accumulators
 
@@ -135,7 +135,8 @@ def run(module, cx) -> None:
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
-        if pid is None or not cx.plan.ops[pid].vec_tile:
+        cfg = config(op) or {}
+        if pid is None or not cfg.get("vector"):
             continue
         dims = contraction_dims(op)
         if dims is None:
@@ -144,9 +145,8 @@ def run(module, cx) -> None:
         loops, _, eb, _, _ = generic_info(op)
         ext = [None if x is None or x < 0 else x for x in loops]
         # A dynamic extent is a partial thread tile: size the micro-kernel for the planned (full) tile.
-        plan = cx.plan.ops[pid]
-        bound = [e if e is not None else ((plan.tcm_tile[d] if d < len(plan.tcm_tile) and plan.tcm_tile[d]
-                                           else None) or (plan.loops[d] if d < len(plan.loops) else None))
+        tile = list(cfg.get("tile", []))
+        bound = [e if e is not None else (tile[d] if d < len(tile) and tile[d] else None)
                  for d, e in enumerate(ext)]
         mr, nr = micro_kernel(target, eb, bound[m], bound[n])
         lanes = target.vector_lanes(eb)
