@@ -211,3 +211,54 @@ def store(rows, results_path, meta_text: str) -> None:
     res["hexagon_meta"] = meta_text
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(res, indent=1))
+
+
+# ---- static hot-loop counts from the assembly (float kernels: qemu cannot execute HVX float) --------------
+
+_LABEL = re.compile(r"^(\.LBB\d+_\d+):")
+# float additions and their f32/f16 lanes: a MAC is one product added into an accumulator lane
+_FADD_LANES = [(re.compile(r"\.(qf32|sf) \+?= vadd\(|\.(qf32|sf) \+?= vsub\("), 32),
+               (re.compile(r"\.(qf16|hf) \+?= vadd\("), 64),
+               (re.compile(r":\d+\.sf \+= vmpy\(v\d+\.hf,v\d+\.hf\)"), 64),     # widening multiply-accumulate
+               (re.compile(r"\bsfadd\(|\bsfmpy\(\w+,\w+,\w+\)|\+= sfmpy\("), 1)]
+
+
+def hot_loops(asm: str) -> list[dict]:
+    """The innermost loops of a Hexagon assembly listing (LLVM's "Inner Loop Header" blocks up to the packet
+    that branches back or ends the hardware loop): {"label", "packets" per iteration, "fadd_lanes": float
+    lanes added per iteration}, most packets first."""
+    lines = asm.splitlines()
+    loops = []
+    for i, ln in enumerate(lines):
+        m = _LABEL.match(ln)
+        # LLVM's comment lines after the label say the block heads an innermost loop
+        if not m:
+            continue
+        head = [ln]
+        for ln2 in lines[i + 1:]:
+            if not ln2.strip().startswith("//"):
+                break
+            head.append(ln2)
+        if "This Inner Loop Header" not in " ".join(head):
+            continue
+        label = m.group(1)
+        back = re.compile(rf"jump(:\w+)? #*{re.escape(label)}\b")
+        body = []
+        for ln2 in lines[i + 1:]:
+            body.append(ln2)
+            if back.search(ln2) or ":endloop0" in ln2:
+                break
+        packets = sum(1 for b in body if b.strip() == "{")
+        lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
+        loops.append({"label": label, "packets": packets, "fadd_lanes": lanes})
+    return sorted(loops, key=lambda d: -d["packets"])
+
+
+def packets_per_mac(asm: str) -> float | None:
+    """Hot-loop packets per multiply-accumulate of a float contraction: the innermost loop adding the most
+    float lanes, packets / lanes per iteration (None: no float accumulation in a loop)."""
+    loops = [lp for lp in hot_loops(asm) if lp["fadd_lanes"]]
+    if not loops:
+        return None
+    lp = max(loops, key=lambda d: (d["fadd_lanes"], -d["packets"]))
+    return lp["packets"] / lp["fadd_lanes"]

@@ -195,10 +195,9 @@ _CONTRACTIONS = {
 
 def contract(module, cx) -> int:
     """Hexagon: int8 row dot products (`y[i] += sum_j ext(a[i, j]) * ext(b[i, j])`) and int8 matmuls
-    (`C[i, j] += sum_k ext(A[i, k]) * ext(B[k, j])`) become vrmpy loops (a private helper per memory space,
-    inlined by LLVM). Returns how many ops were rewritten."""
-    from torch_mlir.dialects import func, memref
-
+    (`C[i, j] += sum_k ext(A[i, k]) * ext(B[k, j])`) become vrmpy loops, f16 matmuls into f32
+    (`C[i, j] += sum_k extf(A[i, k]) * extf(B[k, j])`) register-blocked widening multiply-accumulates (a
+    private helper per memory space, inlined by LLVM). Returns how many ops were rewritten."""
     from ..ir import ops_named
     if not cx.target.hvx:
         return 0
@@ -212,9 +211,23 @@ def contract(module, cx) -> int:
         if kind is None or not all(_unit_inner_stride(v.type) for v in (ins if kind == "dot" else op.operands)):
             continue
         spaces = {_space_text(v.type) for v in op.operands}
-        if len(spaces) != 1 or not _is_i8_product_sum(op.regions[0].blocks[0]):
+        if len(spaces) != 1:
             continue
         space = spaces.pop()
+        if kind == "matmul" and _is_f16_product_sum(op.regions[0].blocks[0]):
+            ieee = ieee_hvx(cx.target)
+            name = f"{HMATMUL_HELPER}{space}" + ("" if ieee else "_generic")
+            if name not in helpers:
+                src = _hmatmul_helper_text(space, ieee).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
+                parsed = ir.Module.parse(src)          # keep the module alive while its op moves out
+                fn = list(parsed.body.operations)[0]
+                fn.operation.move_before(list(module.body.operations)[0])
+                helpers[name] = fn
+            _call_helper(op, helpers[name], name)
+            n += 1
+            continue
+        if not _is_i8_product_sum(op.regions[0].blocks[0]):
+            continue
         base, text = (DOT_HELPER, _dot_helper_text) if kind == "dot" else (MATMUL_HELPER, _matmul_helper_text)
         fill = _zero_fill_before(op) if kind == "matmul" else None
         name = f"{base}{space}" + ("_zero" if fill is not None else "")
@@ -224,15 +237,20 @@ def contract(module, cx) -> int:
             fn = list(helper.body.operations)[0]
             fn.operation.move_before(list(module.body.operations)[0])
             helpers[name] = fn
-        fty = helpers[name].type
-        with ir.InsertionPoint(op), op.location:
-            args = [memref.cast(t, v) for t, v in zip(fty.inputs, op.operands)]
-            func.CallOp([], ir.FlatSymbolRefAttr.get(name), args)
-        op.erase()
+        _call_helper(op, helpers[name], name)
         if fill is not None:
             fill.erase()
         n += 1
     return n
+
+
+def _call_helper(op, fn, name: str) -> None:
+    """Replace the linalg op by a call of `fn` on its operands (cast to the helper's dynamic memref types)."""
+    from torch_mlir.dialects import func, memref
+    with ir.InsertionPoint(op), op.location:
+        args = [memref.cast(t, v) for t, v in zip(fn.type.inputs, op.operands)]
+        func.CallOp([], ir.FlatSymbolRefAttr.get(name), args)
+    op.erase()
 
 
 def _zero_fill_before(op):
@@ -415,6 +433,177 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
     out += ["      " + x for x in cols(True)]
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
+
+
+# ---- f16 matmul: widening f16 products accumulated in f32 vector registers ---------------------------------
+
+# Vxx.sf += vmpy(Vu.hf, Vv.hf): 64 f16 products added into 64 f32 lanes held in a register pair, the even
+# lanes of the product in the pair's low vector and the odd ones in its high vector (LLVM's own lowering of a
+# widening f16 multiply un-shuffles that pair with vshuff; so does this kernel, once per C block).
+VMPY_SF_HF_ACC = "llvm.hexagon.V6.vmpy.sf.hf.acc.128B"
+HMATMUL_HELPER = "hx_hvx_hmatmul"
+HMM_ROWS = 8                # rows of A per register block: 8 accumulator pairs (16 of the 32 vectors)
+
+
+def _is_f16_product_sum(block) -> bool:
+    """The body is `out + extf(a) * extf(b)` with a, b the block's f16 arguments and out the f32 one."""
+    ops = [o.operation for o in block.operations]
+    if len(ops) != 5 or ops[-1].name != "linalg.yield":
+        return False
+    if sorted(o.name for o in ops[:-1]) != ["arith.addf", "arith.extf", "arith.extf", "arith.mulf"]:
+        return False
+    f16, f32 = ir.F16Type.get(), ir.F32Type.get()
+    args = list(block.arguments)
+    if [a.type for a in args] != [f16, f16, f32]:
+        return False
+    ext = [o for o in ops if o.name == "arith.extf"]
+    mul = next(o for o in ops if o.name == "arith.mulf")
+    add = next(o for o in ops if o.name == "arith.addf")
+    if sorted(str(_arg_no(o.operands[0], block)) for o in ext) != ['0', '1'] or any(o.results[0].type != f32 for o in ext):
+        return False
+    if any(not any(_owner(v) == e for e in ext) for v in mul.operands):
+        return False
+    if mul.operands[0] == mul.operands[1] or ops[-1].operands[0] != add.results[0]:
+        return False
+    return (sorted(str(_arg_no(v, block)) for v in add.operands) == ["2", "None"]
+            and any(_owner(v) == mul for v in add.operands if _arg_no(v, block) is None))
+
+
+def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
+    """C[m, n] += sum_k A[m, k] * B[k, n] (f16 inputs, f32 C), 64 columns x `rows` rows per register block.
+
+    Per k: one row of B (64 f16), and per row of A its element A[m, k] splat over the lanes; ieee: one
+    `sf += vmpy(hf, hf)` per row into the row's accumulator pair (even columns low, odd columns high), C
+    read once before the k loop and written once after it. Without IEEE HVX float (the simulation build)
+    the same blocks with the same deinterleaved accumulators are plain vector arithmetic (extf, mulf, addf),
+    which the backend scalarizes; the products of two f16 are exact in f32, so both round the same.
+    Tails: columns past N are masked in B's loads (zeros) and C goes through a stack row (its < 64 valid
+    columns copied in and out once per block); rows past the
+    last full block run one at a time."""
+    sp = f", {space}" if space else ""
+    a = f"memref<?x?xf16, strided<[?, 1], offset: ?>{sp}>"
+    c = f"memref<?x?xf32, strided<[?, 1], offset: ?>{sp}>"
+    vh, vf, vp, vw = "vector<64xf16>", "vector<64xf32>", "vector<64xi32>", "vector<32xi32>"
+    acc_t = vp if ieee else vf
+    deal = ", ".join(map(str, list(range(0, 64, 2)) + list(range(1, 64, 2))))      # even lanes, then odd ones
+    shuf = ", ".join(f"{i}, {32 + i}" for i in range(32))                           # and back
+    iota = ", ".join(map(str, range(64)))
+    uid = [0]
+
+    def fresh(p):
+        uid[0] += 1
+        return f"%{p}{uid[0]}"
+
+    def block(nrows: int, masked: bool, m0: str) -> list[str]:
+        L, rowv, accs = [], [], []
+        for r in range(nrows):
+            mr = fresh("m")
+            L.append(f"{mr} = arith.addi {m0}, %c{r} : index")
+            rowv.append(mr)
+        for r in range(nrows):
+            cv, cd = fresh("cv"), fresh("cd")
+            if masked:       # through a stack row: f32 masked vector accesses lower wrongly without HVX float
+                L += ["vector.store %zf, %tmp[%c0] : memref<64xf32>, " + vf,
+                      f"scf.for %j = %c0 to %nrem step %c1 {{",
+                      f"  %cn = arith.addi %n0, %j : index",
+                      f"  %ce = memref.load %C[{rowv[r]}, %cn] : {c}",
+                      "  memref.store %ce, %tmp[%j] : memref<64xf32>", "}",
+                      f"{cv} = vector.load %tmp[%c0] : memref<64xf32>, {vf}"]
+            else:
+                L.append(f"{cv} = vector.load %C[{rowv[r]}, %n0] : {c}, {vf}")
+            L.append(f"{cd} = vector.shuffle {cv}, {cv} [{deal}] : {vf}, {vf}")
+            if ieee:
+                cw = fresh("cw")
+                L.append(f"{cw} = vector.bitcast {cd} : {vf} to {vp}")
+                cd = cw
+            accs.append(cd)
+        tys = ", ".join([acc_t] * nrows)
+        kl = fresh("kl")
+        its = [f"%i{kl[1:]}_{r}" for r in range(nrows)]
+        L.append(f"{kl}:{nrows} = scf.for %kk = %c0 to %K step %c1 iter_args("
+                 + ", ".join(f"{its[r]} = {accs[r]}" for r in range(nrows)) + f") -> ({tys}) {{")
+        b = fresh("b")
+        L.append(f"  {b} = vector.maskedload %B[%kk, %n0], %bm, %zh : {a}, vector<64xi1>, {vh} into {vh}" if masked
+                 else f"  {b} = vector.load %B[%kk, %n0] : {a}, {vh}")
+        if ieee:
+            bw = fresh("bw")
+            L.append(f"  {bw} = vector.bitcast {b} : {vh} to {vw}")
+        else:
+            bd, be = fresh("bd"), fresh("be")
+            L += [f"  {bd} = vector.shuffle {b}, {b} [{deal}] : {vh}, {vh}",
+                  f"  {be} = arith.extf {bd} : {vh} to {vf}"]
+        outs = []
+        for r in range(nrows):
+            x, t = fresh("x"), fresh("t")
+            L.append(f"  {x} = memref.load %A[{rowv[r]}, %kk] : {a}")
+            if ieee:
+                xs, xw = fresh("xs"), fresh("xw")
+                L += [f"  {xs} = vector.broadcast {x} : f16 to {vh}",
+                      f"  {xw} = vector.bitcast {xs} : {vh} to {vw}",
+                      f'  {t} = llvm.call_intrinsic "{VMPY_SF_HF_ACC}"({its[r]}, {bw}, {xw}) : ({vp}, {vw}, {vw}) -> {vp}']
+            else:
+                xe, xs, pr = fresh("xe"), fresh("xs"), fresh("pr")
+                L += [f"  {xe} = arith.extf {x} : f16 to f32",
+                      f"  {xs} = vector.broadcast {xe} : f32 to {vf}",
+                      f"  {pr} = arith.mulf {be}, {xs} : {vf}",
+                      f"  {t} = arith.addf {its[r]}, {pr} : {vf}"]
+            outs.append(t)
+        L += [f"  scf.yield {', '.join(outs)} : {tys}", "}"]
+        for r in range(nrows):
+            v, o = f"{kl}#{r}", fresh("o")
+            if ieee:
+                vv = fresh("vf")
+                L.append(f"{vv} = vector.bitcast {v} : {vp} to {vf}")
+                v = vv
+            L.append(f"{o} = vector.shuffle {v}, {v} [{shuf}] : {vf}, {vf}")
+            if masked:
+                L += [f"vector.store {o}, %tmp[%c0] : memref<64xf32>, {vf}",
+                      "scf.for %j = %c0 to %nrem step %c1 {",
+                      "  %cn = arith.addi %n0, %j : index",
+                      "  %ce = memref.load %tmp[%j] : memref<64xf32>",
+                      f"  memref.store %ce, %C[{rowv[r]}, %cn] : {c}", "}"]
+            else:
+                L.append(f"vector.store {o}, %C[{rowv[r]}, %n0] : {c}, {vf}")
+        return L
+
+    def cols(masked: bool) -> list[str]:
+        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
+        L += ["scf.for %mt = %MR to %M step %c1 {"]
+        L += ["  " + x for x in block(1, masked, "%mt")] + ["}"]
+        return L
+
+    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 32, 64, rows, *range(rows)}))
+    out = [f"func.func private @{HMATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
+           '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
+           consts,
+           f"  %zh = arith.constant dense<0.0> : {vh}",
+           f"  %zf = arith.constant dense<0.0> : {vf}",
+           "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
+           f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
+           f"  %M = memref.dim %A, %c0 : {a}",
+           f"  %K = memref.dim %A, %c1 : {a}",
+           f"  %N = memref.dim %B, %c1 : {a}",
+           f"  %mq = arith.divui %M, %c{rows} : index",
+           f"  %MR = arith.muli %mq, %c{rows} : index",
+           "  scf.for %n0 = %c0 to %N step %c64 {",
+           "    %nrem = arith.subi %N, %n0 : index",
+           "    %full = arith.cmpi sge, %nrem, %c64 : index",
+           "    scf.if %full {"]
+    out += ["      " + x for x in cols(False)]
+    out += ["    } else {",
+            "      %nrem32 = arith.index_cast %nrem : index to i32",
+            "      %nremv = vector.broadcast %nrem32 : i32 to vector<64xi32>",
+            "      %bm = arith.cmpi slt, %iota, %nremv : vector<64xi32>",
+            ]
+    out += ["      " + x for x in cols(True)]
+    out += ["    }", "  }", "  return", "}"]
+    return "\n".join(out)
+
+
+def ieee_hvx(target) -> bool:
+    """The target's HVX does IEEE single/half float arithmetic (v68-v75 with +hvx-ieee-fp)."""
+    return "+hvx-ieee-fp" in target.features
 
 
 # ---- requantize: the 64-bit rounding multiply as a 32-bit multiply-high ------------------------------------
