@@ -217,6 +217,7 @@ def store(rows, results_path, meta_text: str) -> None:
 
 _LABEL = re.compile(r"^(\.LBB\d+_\d+):")
 # float additions and their f32/f16 lanes: a MAC is one product added into an accumulator lane
+_VSTORE = re.compile(r"\bvmemu?\([^)]*\)(:\w+)? = v\d+(\.new)?\b")
 _FADD_LANES = [(re.compile(r"\.(qf32|sf) \+?= vadd\(|\.(qf32|sf) \+?= vsub\("), 32),
                (re.compile(r"\.(qf16|hf) \+?= vadd\("), 64),
                (re.compile(r":\d+\.sf \+= vmpy\(v\d+\.hf,v\d+\.hf\)"), 64),     # widening multiply-accumulate
@@ -250,8 +251,19 @@ def hot_loops(asm: str) -> list[dict]:
                 break
         packets = sum(1 for b in body if b.strip() == "{")
         lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
-        loops.append({"label": label, "packets": packets, "fadd_lanes": lanes})
+        stores = sum(1 for b in body if _VSTORE.search(b))
+        loops.append({"label": label, "packets": packets, "fadd_lanes": lanes, "vector_stores": stores})
     return sorted(loops, key=lambda d: -d["packets"])
+
+
+def packets_per_element(asm: str, elem_bytes: int = 4) -> float | None:
+    """Hot-loop packets per output element of an elementwise or row kernel: the innermost loop with the most
+    vector stores (one 128-byte store = 128 / elem_bytes outputs), packets / outputs per iteration."""
+    loops = [lp for lp in hot_loops(asm) if lp["vector_stores"]]
+    if not loops:
+        return None
+    lp = max(loops, key=lambda d: (d["vector_stores"], d["packets"]))
+    return lp["packets"] / (lp["vector_stores"] * 128 // elem_bytes)
 
 
 def packets_per_mac(asm: str) -> float | None:
@@ -262,3 +274,62 @@ def packets_per_mac(asm: str) -> float | None:
         return None
     lp = max(loops, key=lambda d: (d["fadd_lanes"], -d["packets"]))
     return lp["packets"] / lp["fadd_lanes"]
+
+
+# The clang auto-HVX peer of the f16 matmul: the plain loop nest with an f32 accumulator row (what a C
+# programmer writes), compiled with the vector width forced and IEEE HVX float, as the issue's peers are.
+F16_MATMUL_C = """
+void ref(const _Float16 *restrict A, const _Float16 *restrict B, _Float16 *restrict C) {
+  for (int i = 0; i < M; i++) {
+    float acc[N];
+    for (int j = 0; j < N; j++) acc[j] = 0.f;
+    for (int k = 0; k < K; k++) {
+      float a = (float)A[i * K + k];
+      for (int j = 0; j < N; j++) acc[j] += a * (float)B[k * N + j];
+    }
+    for (int j = 0; j < N; j++) C[i * N + j] = (_Float16)acc[j];
+  }
+}
+"""
+F16_MATMUL_SIZES = [(64, 64, 64), (33, 17, 65)]
+
+
+def clang_autohvx_asm(src: str, workdir, arch: str = "v73", width: int = 64, defines: dict | None = None) -> str:
+    """Assembly of a C peer by clang-22 -O3 auto-HVX: vector width forced, IEEE HVX float (v68-v75)."""
+    from pathlib import Path
+
+    from ..targets.tools import run, tool
+    d = Path(workdir)
+    d.mkdir(parents=True, exist_ok=True)
+    c, s = d / "peer.c", d / "peer.s"
+    c.write_text(src)
+    run([tool("clang"), "-O3", "--target=hexagon-unknown-linux-musl", f"-mcpu=hexagon{arch}", f"-mhvx={arch}",
+         "-mhvx-length=128b", "-mhvx-ieee-fp", "-mllvm", "-hexagon-autohvx", "-mllvm",
+         f"-force-vector-width={width}", "-ffreestanding",
+         *[f"-D{k}={v}" for k, v in (defines or {}).items()], "-S", str(c), "-o", str(s)], "c-reference")
+    return s.read_text()
+
+
+def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
+    """Hot-loop packets per MAC (per accumulated lane) of the f16 matmul: hexmlir (`hexagon` target, one
+    thread) against the clang auto-HVX peer, from the assembly (qemu cannot execute HVX float)."""
+    from pathlib import Path
+
+    import hexmlir
+
+    from ..kernels import linalg_suite as S
+    from ..options import Options
+    rows = []
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    for m, n, k in sizes or F16_MATMUL_SIZES:
+        out = Path(workdir) / f"hx_{m}x{n}x{k}.s"
+        hexmlir.compile(S.matmul(m, n, k, "float16").mlir, Options(target="hexagon", arch=arch, multithread=False),
+                        emit="asm", output=str(out))
+        hx = out.read_text()
+        peer = clang_autohvx_asm(F16_MATMUL_C, Path(workdir) / f"c_{m}x{n}x{k}", arch,
+                                 defines={"M": m, "N": n, "K": k})
+        rows.append({"kernel": "matmul_f16", "size": (m, n, k), "hexmlir": packets_per_mac(hx),
+                     "clang_autohvx": packets_per_mac(peer),
+                     "hexmlir_loop": max(hot_loops(hx), key=lambda d: d["fadd_lanes"]),
+                     "clang_loop": max(hot_loops(peer), key=lambda d: d["fadd_lanes"])})
+    return rows
