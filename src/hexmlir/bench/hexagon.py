@@ -218,6 +218,12 @@ def store(rows, results_path, meta_text: str) -> None:
 _LABEL = re.compile(r"^(\.LBB\d+_\d+):")
 # float additions and their f32/f16 lanes: a MAC is one product added into an accumulator lane
 _VSTORE = re.compile(r"\bvmemu?\([^)]*\)(:\w+)? = v\d+(\.new)?\b")
+# float multiplies and their lanes (a widening f16 multiply makes 64 products; conversions by a multiply
+# with 1.0, as clang's hf -> sf, count too: macs below takes the smaller of products and additions)
+_FMUL_LANES = [(re.compile(r"\.(qf32|sf) \+?= vmpy\(v\d+\.hf,v\d+\.hf\)"), 64),
+               (re.compile(r"\.(qf32|sf) = vmpy\(v\d+\.(sf|qf32),v\d+\.(sf|qf32)\)"), 32),
+               (re.compile(r"\.(qf16|hf) = vmpy\(v\d+\.(hf|qf16),v\d+\.(hf|qf16)\)"), 64),
+               (re.compile(r"\bsfmpy\("), 1)]
 _FADD_LANES = [(re.compile(r"\.(qf32|sf) \+?= vadd\(|\.(qf32|sf) \+?= vsub\("), 32),
                (re.compile(r"\.(qf16|hf) \+?= vadd\("), 64),
                (re.compile(r":\d+\.sf \+= vmpy\(v\d+\.hf,v\d+\.hf\)"), 64),     # widening multiply-accumulate
@@ -251,8 +257,10 @@ def hot_loops(asm: str) -> list[dict]:
                 break
         packets = sum(1 for b in body if b.strip() == "{")
         lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
+        muls = sum(n for b in body for pat, n in _FMUL_LANES if pat.search(b))
         stores = sum(1 for b in body if _VSTORE.search(b))
-        loops.append({"label": label, "packets": packets, "fadd_lanes": lanes, "vector_stores": stores})
+        loops.append({"label": label, "packets": packets, "fadd_lanes": lanes, "fmul_lanes": muls,
+                      "macs": min(lanes, muls), "vector_stores": stores})
     return sorted(loops, key=lambda d: -d["packets"])
 
 
@@ -267,13 +275,17 @@ def packets_per_element(asm: str, elem_bytes: int = 4) -> float | None:
 
 
 def packets_per_mac(asm: str) -> float | None:
-    """Hot-loop packets per multiply-accumulate of a float contraction: the innermost loop adding the most
-    float lanes, packets / lanes per iteration (None: no float accumulation in a loop)."""
-    loops = [lp for lp in hot_loops(asm) if lp["fadd_lanes"]]
-    if not loops:
-        return None
-    lp = max(loops, key=lambda d: (d["fadd_lanes"], -d["packets"]))
-    return lp["packets"] / lp["fadd_lanes"]
+    """Hot-loop packets per multiply-accumulate of a float contraction: the innermost loop with the most
+    MACs (the smaller of its float product lanes and float addition lanes per iteration), packets / MACs
+    (None: no loop multiplies and adds floats)."""
+    lp = mac_loop(asm)
+    return None if lp is None else lp["packets"] / lp["macs"]
+
+
+def mac_loop(asm: str) -> dict | None:
+    """The innermost loop doing the most float multiply-accumulates per iteration (hot_loops' dict)."""
+    loops = [lp for lp in hot_loops(asm) if lp["macs"]]
+    return max(loops, key=lambda d: (d["macs"], -d["packets"])) if loops else None
 
 
 # The clang auto-HVX peer of the f16 matmul: the plain loop nest with an f32 accumulator row (what a C
@@ -311,7 +323,7 @@ def clang_autohvx_asm(src: str, workdir, arch: str = "v73", width: int = 64, def
 
 
 def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
-    """Hot-loop packets per MAC (per accumulated lane) of the f16 matmul: hexmlir (`hexagon` target, one
+    """Hot-loop packets per MAC (per multiplied-and-added lane, padding lanes included) of the f16 matmul: hexmlir (`hexagon` target, one
     thread) against the clang auto-HVX peer, from the assembly (qemu cannot execute HVX float)."""
     from pathlib import Path
 
@@ -330,6 +342,5 @@ def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
                                  defines={"M": m, "N": n, "K": k})
         rows.append({"kernel": "matmul_f16", "size": (m, n, k), "hexmlir": packets_per_mac(hx),
                      "clang_autohvx": packets_per_mac(peer),
-                     "hexmlir_loop": max(hot_loops(hx), key=lambda d: d["fadd_lanes"]),
-                     "clang_loop": max(hot_loops(peer), key=lambda d: d["fadd_lanes"])})
+                     "hexmlir_loop": mac_loop(hx), "clang_loop": mac_loop(peer)})
     return rows

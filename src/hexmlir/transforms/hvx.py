@@ -215,10 +215,10 @@ def contract(module, cx) -> int:
             continue
         space = spaces.pop()
         if kind == "matmul" and _is_f16_product_sum(op.regions[0].blocks[0]):
-            ieee = ieee_hvx(cx.target)
-            name = f"{HMATMUL_HELPER}{space}" + ("" if ieee else "_generic")
+            mode = hvx_float_mode(cx.target)
+            name = f"{HMATMUL_HELPER}{space}_{mode}"
             if name not in helpers:
-                src = _hmatmul_helper_text(space, ieee).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
+                src = _hmatmul_helper_text(space, mode).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
                 parsed = ir.Module.parse(src)          # keep the module alive while its op moves out
                 fn = list(parsed.body.operations)[0]
                 fn.operation.move_before(list(module.body.operations)[0])
@@ -441,6 +441,11 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
 # lanes of the product in the pair's low vector and the odd ones in its high vector (LLVM's own lowering of a
 # widening f16 multiply un-shuffles that pair with vshuff; so does this kernel, once per C block).
 VMPY_SF_HF_ACC = "llvm.hexagon.V6.vmpy.sf.hf.acc.128B"
+# qfloat (v79+, no IEEE HVX float): the products as a qf32 pair, qf32 adds, conversions at the block's ends
+VMPY_QF32_HF = "llvm.hexagon.V6.vmpy.qf32.hf.128B"      # Vdd.qf32 = vmpy(Vu.hf, Vv.hf)
+VADD_QF32 = "llvm.hexagon.V6.vadd.qf32.128B"            # Vd.qf32 = vadd(Vu.qf32, Vv.qf32)
+QF_FROM_SF = "llvm.hexagon.V6.vadd.sf.128B"             # Vd.qf32 = vadd(Vu.sf, Vv.sf)
+SF_FROM_QF32 = "llvm.hexagon.V6.vconv.sf.qf32.128B"     # Vd.sf = Vu.qf32
 HMATMUL_HELPER = "hx_hvx_hmatmul"
 HMM_ROWS = 8                # rows of A per register block: 8 accumulator pairs (16 of the 32 vectors)
 
@@ -469,14 +474,17 @@ def _is_f16_product_sum(block) -> bool:
             and any(_owner(v) == mul for v in add.operands if _arg_no(v, block) is None))
 
 
-def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
+def _hmatmul_helper_text(space: str, mode: str, rows: int = HMM_ROWS) -> str:
     """C[m, n] += sum_k A[m, k] * B[k, n] (f16 inputs, f32 C), 64 columns x `rows` rows per register block.
 
-    Per k: one row of B (64 f16), and per row of A its element A[m, k] splat over the lanes; ieee: one
-    `sf += vmpy(hf, hf)` per row into the row's accumulator pair (even columns low, odd columns high), C
-    read once before the k loop and written once after it. Without IEEE HVX float (the simulation build)
-    the same blocks with the same deinterleaved accumulators are plain vector arithmetic (extf, mulf, addf),
-    which the backend scalarizes; the products of two f16 are exact in f32, so both round the same.
+    Per k: one row of B (64 f16), and per row of A its element A[m, k] splat over the lanes; mode "ieee"
+    (v68-v75): one `sf += vmpy(hf, hf)` per row into the row's accumulator pair (even columns low, odd
+    columns high), C read once before the k loop and written once after it. "qf32" (v79+: no IEEE HVX
+    float): the pair of products is `qf32 = vmpy(hf, hf)`, added by two qf32 vadds into qf32 accumulators;
+    C converts to qf32 once before the k loop and back once after it. "generic" (the simulation build, no
+    HVX float): the same blocks with the same deinterleaved accumulators as plain vector arithmetic (extf,
+    mulf, addf), which the backend scalarizes; products of two f16 are exact in f32, so "ieee" and
+    "generic" round the same.
     Tails: columns past N are masked in B's loads (zeros) and C goes through a stack row (its < 64 valid
     columns copied in and out once per block); rows past the
     last full block run one at a time."""
@@ -484,7 +492,11 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
     a = f"memref<?x?xf16, strided<[?, 1], offset: ?>{sp}>"
     c = f"memref<?x?xf32, strided<[?, 1], offset: ?>{sp}>"
     vh, vf, vp, vw = "vector<64xf16>", "vector<64xf32>", "vector<64xi32>", "vector<32xi32>"
+    ieee = mode != "generic"               # accumulators as HVX register pairs (vector<64xi32>)
     acc_t = vp if ieee else vf
+    qf = mode == "qf32"
+    vr1 = f"({vw}) -> {vw}"
+    vr2 = f"({vw}, {vw}) -> {vw}"
     deal = ", ".join(map(str, list(range(0, 64, 2)) + list(range(1, 64, 2))))      # even lanes, then odd ones
     shuf = ", ".join(f"{i}, {32 + i}" for i in range(32))                           # and back
     iota = ", ".join(map(str, range(64)))
@@ -493,6 +505,26 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
     def fresh(p):
         uid[0] += 1
         return f"%{p}{uid[0]}"
+
+    def halves(L, v):
+        lo, hi = fresh("lo"), fresh("hi")
+        L += [f"{lo} = vector.extract_strided_slice {v} {{offsets = [0], sizes = [32], strides = [1]}} : {vp} to {vw}",
+              f"{hi} = vector.extract_strided_slice {v} {{offsets = [32], sizes = [32], strides = [1]}} : {vp} to {vw}"]
+        return lo, hi
+
+    def join(L, lo, hi):
+        v = fresh("pair")
+        L.append(f"{v} = vector.shuffle {lo}, {hi} [{iota}] : {vw}, {vw}")
+        return v
+
+    def qf_map(L, v, fn):
+        lo, hi = halves(L, v)
+        return join(L, fn(lo), fn(hi))
+
+    def call1(L, name, *args):
+        r = fresh("q")
+        L.append(f'{r} = llvm.call_intrinsic "{name}"({", ".join(args)}) : {vr1 if len(args) == 1 else vr2}')
+        return r
 
     def block(nrows: int, masked: bool, m0: str) -> list[str]:
         L, rowv, accs = [], [], []
@@ -516,6 +548,8 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
                 cw = fresh("cw")
                 L.append(f"{cw} = vector.bitcast {cd} : {vf} to {vp}")
                 cd = cw
+            if qf:                 # sf + 0 -> qf32
+                cd = qf_map(L, cd, lambda h: call1(L, QF_FROM_SF, h, "%zw"))
             accs.append(cd)
         tys = ", ".join([acc_t] * nrows)
         kl = fresh("kl")
@@ -536,7 +570,17 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
         for r in range(nrows):
             x, t = fresh("x"), fresh("t")
             L.append(f"  {x} = memref.load %A[{rowv[r]}, %kk] : {a}")
-            if ieee:
+            if qf:
+                xs, xw, pr = fresh("xs"), fresh("xw"), fresh("pr")
+                L += [f"  {xs} = vector.broadcast {x} : f16 to {vh}",
+                      f"  {xw} = vector.bitcast {xs} : {vh} to {vw}",
+                      f'  {pr} = llvm.call_intrinsic "{VMPY_QF32_HF}"({bw}, {xw}) : ({vw}, {vw}) -> {vp}']
+                S = []
+                plo, phi = halves(S, pr)
+                alo, ahi = halves(S, its[r])
+                t = join(S, call1(S, VADD_QF32, alo, plo), call1(S, VADD_QF32, ahi, phi))
+                L += ["  " + x for x in S]
+            elif ieee:
                 xs, xw = fresh("xs"), fresh("xw")
                 L += [f"  {xs} = vector.broadcast {x} : f16 to {vh}",
                       f"  {xw} = vector.bitcast {xs} : {vh} to {vw}",
@@ -551,6 +595,8 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
         L += [f"  scf.yield {', '.join(outs)} : {tys}", "}"]
         for r in range(nrows):
             v, o = f"{kl}#{r}", fresh("o")
+            if qf:                 # qf32 -> sf, once per block
+                v = qf_map(L, v, lambda h: call1(L, SF_FROM_QF32, h))
             if ieee:
                 vv = fresh("vf")
                 L.append(f"{vv} = vector.bitcast {v} : {vp} to {vf}")
@@ -579,6 +625,7 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
            consts,
            f"  %zh = arith.constant dense<0.0> : {vh}",
            f"  %zf = arith.constant dense<0.0> : {vf}",
+           f"  %zw = arith.constant dense<0> : {vw}",
            "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
            f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
            f"  %M = memref.dim %A, %c0 : {a}",
@@ -604,6 +651,14 @@ def _hmatmul_helper_text(space: str, ieee: bool, rows: int = HMM_ROWS) -> str:
 def ieee_hvx(target) -> bool:
     """The target's HVX does IEEE single/half float arithmetic (v68-v75 with +hvx-ieee-fp)."""
     return "+hvx-ieee-fp" in target.features
+
+
+def hvx_float_mode(target) -> str:
+    """How the f16 matmul accumulates: "ieee" (IEEE HVX float), "qf32" (qfloat only: v79+), "generic"
+    (no HVX float: the simulation build)."""
+    if ieee_hvx(target):
+        return "ieee"
+    return "generic" if "-hvx-qfloat" in target.features else "qf32"
 
 
 # ---- requantize: the 64-bit rounding multiply as a 32-bit multiply-high ------------------------------------
