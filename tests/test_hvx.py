@@ -242,3 +242,25 @@ def test_qemu_f16_matmul_blocked_matches_numpy(m, n, k, rng):
 @needs_qemu
 def test_qemu_f16_matmul_blocked_no_tcm(rng):
     _f16_matmul_check(11, 70, 23, rng, tcm_tiling=False, dma=False, double_buffer=False)
+
+
+def test_f16_matmul_qf32_on_v79(tmp_path):
+    """v79 has qfloat but no IEEE HVX float: qf32 products and qf32 accumulators, converted to sf once per
+    C block (after the k loop), never inside it."""
+    from hexmlir.bench.hexagon import mac_loop
+    s = _asm(ls.matmul(64, 64, 64, "float16"), tmp_path, arch="v79")
+    hot = mac_loop(s)
+    body = s[s.index(hot["label"] + ":"):]
+    body = body[:re.search(r":endloop0|jump(:\w+)? #*" + re.escape(hot["label"]) + r"\b", body).end()]
+    assert re.search(r"\.qf32 = vmpy\(v\d+\.hf,v\d+\.hf\)", body), body
+    assert not re.search(r"\.sf = v\d+\.qf32", body) and "sfmpy" not in s, body
+    assert hot["packets"] / hot["macs"] < 0.06, hot
+
+
+def test_gelu_ieee_hvx_no_qf32_conversions(tmp_path):
+    """v73 GELU f32 with IEEE HVX float: no qf32 -> sf conversion after each op (76 of them in the object
+    with qfloat only, 3.06 hot-loop packets per element; now < 2, clang-22 auto-HVX IEEE: 1.97)."""
+    from hexmlir.bench.hexagon import packets_per_element
+    s = _asm(ls.gelu_tanh((65536,)), tmp_path)
+    assert not re.search(r"\.sf = v\d+\.qf32", s)
+    assert packets_per_element(s) < 2.0
