@@ -344,3 +344,42 @@ def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
                      "clang_autohvx": packets_per_mac(peer),
                      "hexmlir_loop": mac_loop(hx), "clang_loop": mac_loop(peer)})
     return rows
+
+
+def float_elementwise_static(workdir, arch: str = "v73") -> list[dict]:
+    """Hot-loop packets per element of the f32 elementwise kernels (`hexagon` target, one thread)."""
+    from pathlib import Path
+
+    import hexmlir
+
+    from ..kernels import linalg_suite as S
+    from ..options import Options
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, k in [("gelu", S.gelu_tanh((65536,))), ("silu", S.silu((65536,))), ("vector_add", S.vector_add(65536))]:
+        out = Path(workdir) / f"{name}.s"
+        hexmlir.compile(k.mlir, Options(target="hexagon", arch=arch, multithread=False), emit="asm", output=str(out))
+        s = out.read_text()
+        rows.append({"kernel": name, "hexmlir": packets_per_element(s),
+                     "qf32_to_sf": len(re.findall(r"\.sf = v\d+\.qf32", s))})
+    return rows
+
+
+def static_table(mm_rows, ew_rows) -> str:
+    out = ["| kernel | hexmlir | clang-22 auto-HVX (width 64, IEEE HVX) | hexmlir hot loop |", "|---|---:|---:|---|"]
+    for r in mm_rows:
+        lp = r["hexmlir_loop"]
+        out.append(f"| f16 matmul {'x'.join(map(str, r['size']))}, packets/MAC | {r['hexmlir']:.4f} | "
+                   f"{r['clang_autohvx']:.3f} | {lp['packets']} packets / {lp['macs']} MACs |")
+    for r in ew_rows:
+        out.append(f"| {r['kernel']} f32 64K, packets/element | {r['hexmlir']:.3f} | | "
+                   f"{r['qf32_to_sf']} qf32->sf conversions in the object |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":      # python -m hexmlir.bench.hexagon [arch]: the static float table
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="hexmlir-static-") as td:
+        a = sys.argv[1] if len(sys.argv) > 1 else "v73"
+        print(static_table(f16_matmul_static(td, a), float_elementwise_static(td, a)))
