@@ -218,7 +218,8 @@ def contract(module, cx) -> int:
             mode = hvx_float_mode(cx.target)
             name = f"{HMATMUL_HELPER}{space}_{mode}"
             if name not in helpers:
-                src = _hmatmul_helper_text(space, mode).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
+                text = _hmatmul_helper_text if mode == "qf32" else _hmatmul_kpair_helper_text
+                src = text(space, mode).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
                 parsed = ir.Module.parse(src)          # keep the module alive while its op moves out
                 fn = list(parsed.body.operations)[0]
                 fn.operation.move_before(list(module.body.operations)[0])
@@ -643,6 +644,195 @@ def _hmatmul_helper_text(space: str, mode: str, rows: int = HMM_ROWS) -> str:
             "      %nremv = vector.broadcast %nrem32 : i32 to vector<64xi32>",
             "      %bm = arith.cmpi slt, %iota, %nremv : vector<64xi32>",
             ]
+    out += ["      " + x for x in cols(True)]
+    out += ["    }", "  }", "  return", "}"]
+    return "\n".join(out)
+
+
+HMM2_ROWS = 4               # rows per block of the k-pair kernel: 4 rows x 2 accumulator pairs = 16 vectors
+
+
+def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> str:
+    """C[m, n] += sum_k A[m, k] * B[k, n] (f16 inputs, f32 C), two k per step, 64 columns x `rows` rows.
+
+    A splat costs a multiply slot (vsplat is a VX instruction, like vmpy), so each splat feeds two
+    multiplies: rows k and k+1 of B are interleaved by halfword (one vshuff, shared by the block's rows),
+    A[m, k] and A[m, k+1] are splat together as one word, and `sf += vmpy(hf, hf)` puts the k products of
+    columns n0 + i in lane i of the pair's low vector and the k+1 products in its high vector (even and
+    odd halfword lanes). Per row two pairs (columns 0-31, 32-63); C enters the low vectors, and low + high
+    is C's result in column order. An odd K's last k pairs with zeros. mode "generic" (no HVX float: the
+    simulation build) computes the same lanes in the same order with plain vector arithmetic."""
+    sp = f", {space}" if space else ""
+    a = f"memref<?x?xf16, strided<[?, 1], offset: ?>{sp}>"
+    c = f"memref<?x?xf32, strided<[?, 1], offset: ?>{sp}>"
+    vh, vf, vp, vw, vq = "vector<64xf16>", "vector<64xf32>", "vector<64xi32>", "vector<32xi32>", "vector<32xf32>"
+    ieee = mode == "ieee"
+    acc_t = vp if ieee else vf
+    inter = ", ".join(f"{i}, {64 + i}" for i in range(64))                         # B rows k, k+1 by halfword
+    deal = ", ".join(map(str, list(range(0, 64, 2)) + list(range(1, 64, 2))))
+    iota = ", ".join(map(str, range(64)))
+    pat = ", ".join(["0"] * 32 + ["1"] * 32)
+    uid = [0]
+
+    def fresh(p):
+        uid[0] += 1
+        return f"%{p}{uid[0]}"
+
+    def sl(L, v, off, n, t_in, t_out):
+        r = fresh("s")
+        L.append(f"{r} = vector.extract_strided_slice {v} {{offsets = [{off}], sizes = [{n}], strides = [1]}} : {t_in} to {t_out}")
+        return r
+
+    def step(k: str, tail: bool, masked: bool, rowv, its) -> tuple[list[str], list[str]]:
+        S = []
+
+        def load_b(kr):
+            b = fresh("b")
+            S.append(f"{b} = vector.maskedload %B[{kr}, %n0], %bm, %zh : {a}, vector<64xi1>, {vh} into {vh}" if masked
+                     else f"{b} = vector.load %B[{kr}, %n0] : {a}, {vh}")
+            return b
+        b0 = load_b(k)
+        if tail:
+            b1 = "%zh"
+        else:
+            k1 = fresh("k")
+            S.append(f"{k1} = arith.addi {k}, %c1 : index")
+            b1 = load_b(k1)
+        bi = fresh("bi")
+        S.append(f"{bi} = vector.shuffle {b0}, {b1} [{inter}] : {vh}, {vh}")
+        bps = [sl(S, bi, 0, 64, "vector<128xf16>", vh), sl(S, bi, 64, 64, "vector<128xf16>", vh)]
+        ops = []
+        for bp in bps:
+            if ieee:
+                w = fresh("bw")
+                S.append(f"{w} = vector.bitcast {bp} : {vh} to {vw}")
+                ops.append(w)
+            else:
+                d, e = fresh("bd"), fresh("be")
+                S += [f"{d} = vector.shuffle {bp}, {bp} [{deal}] : {vh}, {vh}", f"{e} = arith.extf {d} : {vh} to {vf}"]
+                ops.append(e)
+        outs = []
+        for r, row in enumerate(rowv):
+            x2 = fresh("x")
+            if tail:
+                x = fresh("x")
+                S += [f"{x} = memref.load %A[{row}, {k}] : {a}", f"{x2} = vector.from_elements {x}, %zs : vector<2xf16>"]
+            else:
+                S.append(f"{x2} = vector.load %A[{row}, {k}] : {a}, vector<2xf16>")
+            if ieee:
+                xw, xi, xs = fresh("xw"), fresh("xi"), fresh("xs")
+                S += [f"{xw} = vector.bitcast {x2} : vector<2xf16> to vector<1xi32>",
+                      f"{xi} = vector.extract {xw}[0] : i32 from vector<1xi32>",
+                      f"{xs} = vector.broadcast {xi} : i32 to {vw}"]
+                for j in range(2):
+                    t = fresh("t")
+                    S.append(f'{t} = llvm.call_intrinsic "{VMPY_SF_HF_ACC}"({its[2 * r + j]}, {ops[j]}, {xs}) : ({vp}, {vw}, {vw}) -> {vp}')
+                    outs.append(t)
+            else:
+                xe, xs = fresh("xe"), fresh("xs")
+                S += [f"{xe} = arith.extf {x2} : vector<2xf16> to vector<2xf32>",
+                      f"{xs} = vector.shuffle {xe}, {xe} [{pat}] : vector<2xf32>, vector<2xf32>"]
+                for j in range(2):
+                    pr, t = fresh("pr"), fresh("t")
+                    S += [f"{pr} = arith.mulf {ops[j]}, {xs} : {vf}", f"{t} = arith.addf {its[2 * r + j]}, {pr} : {vf}"]
+                    outs.append(t)
+        return S, outs
+
+    def block(nrows: int, masked: bool, m0: str) -> list[str]:
+        L, rowv, accs = [], [], []
+        for r in range(nrows):
+            mr = fresh("m")
+            L.append(f"{mr} = arith.addi {m0}, %c{r} : index")
+            rowv.append(mr)
+        for r in range(nrows):
+            cv = fresh("cv")
+            if masked:       # through a stack row: f32 masked vector accesses lower wrongly without HVX float
+                L += ["vector.store %zf, %tmp[%c0] : memref<64xf32>, " + vf,
+                      "scf.for %j = %c0 to %nrem step %c1 {",
+                      "  %cn = arith.addi %n0, %j : index",
+                      f"  %ce = memref.load %C[{rowv[r]}, %cn] : {c}",
+                      "  memref.store %ce, %tmp[%j] : memref<64xf32>", "}",
+                      f"{cv} = vector.load %tmp[%c0] : memref<64xf32>, {vf}"]
+            else:
+                L.append(f"{cv} = vector.load %C[{rowv[r]}, %n0] : {c}, {vf}")
+            for j in range(2):            # C's 32 columns in the low vector, zeros in the high one
+                h, v = sl(L, cv, 32 * j, 32, vf, vq), fresh("acc")
+                L.append(f"{v} = vector.shuffle {h}, %zq [{iota}] : {vq}, {vq}")
+                if ieee:
+                    w = fresh("aw")
+                    L.append(f"{w} = vector.bitcast {v} : {vf} to {vp}")
+                    v = w
+                accs.append(v)
+        n = len(accs)
+        tys = ", ".join([acc_t] * n)
+        kl = fresh("kl")
+        its = [f"%i{kl[1:]}_{i}" for i in range(n)]
+        body, res = step("%kk", False, masked, rowv, its)
+        L.append(f"{kl}:{n} = scf.for %kk = %c0 to %K2 step %c2 iter_args("
+                 + ", ".join(f"{its[i]} = {accs[i]}" for i in range(n)) + f") -> ({tys}) {{")
+        L += ["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"]
+        tl = fresh("tl")
+        tbody, tres = step("%K2", True, masked, rowv, [f"{kl}#{i}" for i in range(n)])
+        L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
+        L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
+                                           f"  scf.yield {', '.join(f'{kl}#{i}' for i in range(n))} : {tys}", "}"]
+        for r in range(nrows):
+            sums = []
+            for j in range(2):
+                v = f"{tl}#{2 * r + j}"
+                if ieee:
+                    w = fresh("vf")
+                    L.append(f"{w} = vector.bitcast {v} : {vp} to {vf}")
+                    v = w
+                lo, hi, sm = sl(L, v, 0, 32, vf, vq), sl(L, v, 32, 32, vf, vq), fresh("sum")
+                L.append(f"{sm} = arith.addf {lo}, {hi} : {vq}")
+                sums.append(sm)
+            o = fresh("o")
+            L.append(f"{o} = vector.shuffle {sums[0]}, {sums[1]} [{iota}] : {vq}, {vq}")
+            if masked:
+                L += [f"vector.store {o}, %tmp[%c0] : memref<64xf32>, {vf}",
+                      "scf.for %j = %c0 to %nrem step %c1 {",
+                      "  %cn = arith.addi %n0, %j : index",
+                      "  %ce = memref.load %tmp[%j] : memref<64xf32>",
+                      f"  memref.store %ce, %C[{rowv[r]}, %cn] : {c}", "}"]
+            else:
+                L.append(f"vector.store {o}, %C[{rowv[r]}, %n0] : {c}, {vf}")
+        return L
+
+    def cols(masked: bool) -> list[str]:
+        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
+        L += ["scf.for %mt = %MR to %M step %c1 {"]
+        L += ["  " + x for x in block(1, masked, "%mt")] + ["}"]
+        return L
+
+    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 64, rows, *range(rows)}))
+    out = [f"func.func private @{HMATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
+           '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
+           consts,
+           f"  %zh = arith.constant dense<0.0> : {vh}",
+           f"  %zf = arith.constant dense<0.0> : {vf}",
+           f"  %zq = arith.constant dense<0.0> : {vq}",
+           "  %zs = arith.constant 0.0 : f16",
+           "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
+           f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
+           f"  %M = memref.dim %A, %c0 : {a}",
+           f"  %K = memref.dim %A, %c1 : {a}",
+           f"  %N = memref.dim %B, %c1 : {a}",
+           "  %kq = arith.divui %K, %c2 : index",
+           "  %K2 = arith.muli %kq, %c2 : index",
+           "  %has_ktail = arith.cmpi ne, %K2, %K : index",
+           f"  %mq = arith.divui %M, %c{rows} : index",
+           f"  %MR = arith.muli %mq, %c{rows} : index",
+           "  scf.for %n0 = %c0 to %N step %c64 {",
+           "    %nrem = arith.subi %N, %n0 : index",
+           "    %full = arith.cmpi sge, %nrem, %c64 : index",
+           "    scf.if %full {"]
+    out += ["      " + x for x in cols(False)]
+    out += ["    } else {",
+            "      %nrem32 = arith.index_cast %nrem : index to i32",
+            "      %nremv = vector.broadcast %nrem32 : i32 to vector<64xi32>",
+            "      %bm = arith.cmpi slt, %iota, %nremv : vector<64xi32>"]
     out += ["      " + x for x in cols(True)]
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
