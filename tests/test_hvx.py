@@ -211,7 +211,7 @@ def _f16_matmul_check(m, n, k, rng, **kw):
 
 
 def test_f16_matmul_uses_widening_hvx_multiply_accumulate(tmp_path):
-    """The hot loop is `sf += vmpy(hf, hf)` into register pairs (8 rows x 64 columns per block), no scalar
+    """The hot loop is `sf += vmpy(hf, hf)` into register pairs (4 rows x 64 columns, two k per step), no scalar
     float products, no lane inserts; C is read and written once per block, not per k."""
     from hexmlir.bench.hexagon import mac_loop
     s = _asm(ls.matmul(64, 64, 64, "float16"), tmp_path)
