@@ -234,7 +234,7 @@ def test_ieee_hvx_float_on_v68_to_v75(arch):
 
 
 @needs_qemu
-@pytest.mark.parametrize("m,n,k", [(33, 17, 65), (9, 130, 31), (16, 64, 8)])
+@pytest.mark.parametrize("m,n,k", [(33, 17, 65), (9, 130, 31), (16, 64, 8), (64, 64, 64)])
 def test_qemu_f16_matmul_blocked_matches_numpy(m, n, k, rng):
     _f16_matmul_check(m, n, k, rng)
 
@@ -264,3 +264,10 @@ def test_gelu_ieee_hvx_no_qf32_conversions(tmp_path):
     s = _asm(ls.gelu_tanh((65536,)), tmp_path)
     assert not re.search(r"\.sf = v\d+\.qf32", s)
     assert packets_per_element(s) < 2.0
+
+
+@needs_qemu
+@pytest.mark.slow
+def test_qemu_f16_matmul_blocked_threads_matches_numpy(rng):
+    """Large enough for the plan to split C over threads and TCM tiles (helper calls on subviews)."""
+    _f16_matmul_check(150, 200, 71, rng)
