@@ -218,8 +218,7 @@ def contract(module, cx) -> int:
             mode = hvx_float_mode(cx.target)
             name = f"{HMATMUL_HELPER}{space}_{mode}"
             if name not in helpers:
-                text = _hmatmul_helper_text if mode == "qf32" else _hmatmul_kpair_helper_text
-                src = text(space, mode).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
+                src = _hmatmul_kpair_helper_text(space, mode).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
                 parsed = ir.Module.parse(src)          # keep the module alive while its op moves out
                 fn = list(parsed.body.operations)[0]
                 fn.operation.move_before(list(module.body.operations)[0])
@@ -448,7 +447,6 @@ VADD_QF32 = "llvm.hexagon.V6.vadd.qf32.128B"            # Vd.qf32 = vadd(Vu.qf32
 QF_FROM_SF = "llvm.hexagon.V6.vadd.sf.128B"             # Vd.qf32 = vadd(Vu.sf, Vv.sf)
 SF_FROM_QF32 = "llvm.hexagon.V6.vconv.sf.qf32.128B"     # Vd.sf = Vu.qf32
 HMATMUL_HELPER = "hx_hvx_hmatmul"
-HMM_ROWS = 8                # rows of A per register block: 8 accumulator pairs (16 of the 32 vectors)
 
 
 def _is_f16_product_sum(block) -> bool:
@@ -475,180 +473,6 @@ def _is_f16_product_sum(block) -> bool:
             and any(_owner(v) == mul for v in add.operands if _arg_no(v, block) is None))
 
 
-def _hmatmul_helper_text(space: str, mode: str, rows: int = HMM_ROWS) -> str:
-    """C[m, n] += sum_k A[m, k] * B[k, n] (f16 inputs, f32 C), 64 columns x `rows` rows per register block.
-
-    Per k: one row of B (64 f16), and per row of A its element A[m, k] splat over the lanes; mode "ieee"
-    (v68-v75): one `sf += vmpy(hf, hf)` per row into the row's accumulator pair (even columns low, odd
-    columns high), C read once before the k loop and written once after it. "qf32" (v79+: no IEEE HVX
-    float): the pair of products is `qf32 = vmpy(hf, hf)`, added by two qf32 vadds into qf32 accumulators;
-    C converts to qf32 once before the k loop and back once after it. "generic" (the simulation build, no
-    HVX float): the same blocks with the same deinterleaved accumulators as plain vector arithmetic (extf,
-    mulf, addf), which the backend scalarizes; products of two f16 are exact in f32, so "ieee" and
-    "generic" round the same.
-    Tails: columns past N are masked in B's loads (zeros) and C goes through a stack row (its < 64 valid
-    columns copied in and out once per block); rows past the
-    last full block run one at a time."""
-    sp = f", {space}" if space else ""
-    a = f"memref<?x?xf16, strided<[?, 1], offset: ?>{sp}>"
-    c = f"memref<?x?xf32, strided<[?, 1], offset: ?>{sp}>"
-    vh, vf, vp, vw = "vector<64xf16>", "vector<64xf32>", "vector<64xi32>", "vector<32xi32>"
-    ieee = mode != "generic"               # accumulators as HVX register pairs (vector<64xi32>)
-    acc_t = vp if ieee else vf
-    qf = mode == "qf32"
-    vr1 = f"({vw}) -> {vw}"
-    vr2 = f"({vw}, {vw}) -> {vw}"
-    deal = ", ".join(map(str, list(range(0, 64, 2)) + list(range(1, 64, 2))))      # even lanes, then odd ones
-    shuf = ", ".join(f"{i}, {32 + i}" for i in range(32))                           # and back
-    iota = ", ".join(map(str, range(64)))
-    uid = [0]
-
-    def fresh(p):
-        uid[0] += 1
-        return f"%{p}{uid[0]}"
-
-    def halves(L, v):
-        lo, hi = fresh("lo"), fresh("hi")
-        L += [f"{lo} = vector.extract_strided_slice {v} {{offsets = [0], sizes = [32], strides = [1]}} : {vp} to {vw}",
-              f"{hi} = vector.extract_strided_slice {v} {{offsets = [32], sizes = [32], strides = [1]}} : {vp} to {vw}"]
-        return lo, hi
-
-    def join(L, lo, hi):
-        v = fresh("pair")
-        L.append(f"{v} = vector.shuffle {lo}, {hi} [{iota}] : {vw}, {vw}")
-        return v
-
-    def qf_map(L, v, fn):
-        lo, hi = halves(L, v)
-        return join(L, fn(lo), fn(hi))
-
-    def call1(L, name, *args):
-        r = fresh("q")
-        L.append(f'{r} = llvm.call_intrinsic "{name}"({", ".join(args)}) : {vr1 if len(args) == 1 else vr2}')
-        return r
-
-    def block(nrows: int, masked: bool, m0: str) -> list[str]:
-        L, rowv, accs = [], [], []
-        for r in range(nrows):
-            mr = fresh("m")
-            L.append(f"{mr} = arith.addi {m0}, %c{r} : index")
-            rowv.append(mr)
-        for r in range(nrows):
-            cv, cd = fresh("cv"), fresh("cd")
-            if masked:       # through a stack row: f32 masked vector accesses lower wrongly without HVX float
-                L += ["vector.store %zf, %tmp[%c0] : memref<64xf32>, " + vf,
-                      f"scf.for %j = %c0 to %nrem step %c1 {{",
-                      f"  %cn = arith.addi %n0, %j : index",
-                      f"  %ce = memref.load %C[{rowv[r]}, %cn] : {c}",
-                      "  memref.store %ce, %tmp[%j] : memref<64xf32>", "}",
-                      f"{cv} = vector.load %tmp[%c0] : memref<64xf32>, {vf}"]
-            else:
-                L.append(f"{cv} = vector.load %C[{rowv[r]}, %n0] : {c}, {vf}")
-            L.append(f"{cd} = vector.shuffle {cv}, {cv} [{deal}] : {vf}, {vf}")
-            if ieee:
-                cw = fresh("cw")
-                L.append(f"{cw} = vector.bitcast {cd} : {vf} to {vp}")
-                cd = cw
-            if qf:                 # sf + 0 -> qf32
-                cd = qf_map(L, cd, lambda h: call1(L, QF_FROM_SF, h, "%zw"))
-            accs.append(cd)
-        tys = ", ".join([acc_t] * nrows)
-        kl = fresh("kl")
-        its = [f"%i{kl[1:]}_{r}" for r in range(nrows)]
-        L.append(f"{kl}:{nrows} = scf.for %kk = %c0 to %K step %c1 iter_args("
-                 + ", ".join(f"{its[r]} = {accs[r]}" for r in range(nrows)) + f") -> ({tys}) {{")
-        b = fresh("b")
-        L.append(f"  {b} = vector.maskedload %B[%kk, %n0], %bm, %zh : {a}, vector<64xi1>, {vh} into {vh}" if masked
-                 else f"  {b} = vector.load %B[%kk, %n0] : {a}, {vh}")
-        if ieee:
-            bw = fresh("bw")
-            L.append(f"  {bw} = vector.bitcast {b} : {vh} to {vw}")
-        else:
-            bd, be = fresh("bd"), fresh("be")
-            L += [f"  {bd} = vector.shuffle {b}, {b} [{deal}] : {vh}, {vh}",
-                  f"  {be} = arith.extf {bd} : {vh} to {vf}"]
-        outs = []
-        for r in range(nrows):
-            x, t = fresh("x"), fresh("t")
-            L.append(f"  {x} = memref.load %A[{rowv[r]}, %kk] : {a}")
-            if qf:
-                xs, xw, pr = fresh("xs"), fresh("xw"), fresh("pr")
-                L += [f"  {xs} = vector.broadcast {x} : f16 to {vh}",
-                      f"  {xw} = vector.bitcast {xs} : {vh} to {vw}",
-                      f'  {pr} = llvm.call_intrinsic "{VMPY_QF32_HF}"({bw}, {xw}) : ({vw}, {vw}) -> {vp}']
-                S = []
-                plo, phi = halves(S, pr)
-                alo, ahi = halves(S, its[r])
-                t = join(S, call1(S, VADD_QF32, alo, plo), call1(S, VADD_QF32, ahi, phi))
-                L += ["  " + x for x in S]
-            elif ieee:
-                xs, xw = fresh("xs"), fresh("xw")
-                L += [f"  {xs} = vector.broadcast {x} : f16 to {vh}",
-                      f"  {xw} = vector.bitcast {xs} : {vh} to {vw}",
-                      f'  {t} = llvm.call_intrinsic "{VMPY_SF_HF_ACC}"({its[r]}, {bw}, {xw}) : ({vp}, {vw}, {vw}) -> {vp}']
-            else:
-                xe, xs, pr = fresh("xe"), fresh("xs"), fresh("pr")
-                L += [f"  {xe} = arith.extf {x} : f16 to f32",
-                      f"  {xs} = vector.broadcast {xe} : f32 to {vf}",
-                      f"  {pr} = arith.mulf {be}, {xs} : {vf}",
-                      f"  {t} = arith.addf {its[r]}, {pr} : {vf}"]
-            outs.append(t)
-        L += [f"  scf.yield {', '.join(outs)} : {tys}", "}"]
-        for r in range(nrows):
-            v, o = f"{kl}#{r}", fresh("o")
-            if qf:                 # qf32 -> sf, once per block
-                v = qf_map(L, v, lambda h: call1(L, SF_FROM_QF32, h))
-            if ieee:
-                vv = fresh("vf")
-                L.append(f"{vv} = vector.bitcast {v} : {vp} to {vf}")
-                v = vv
-            L.append(f"{o} = vector.shuffle {v}, {v} [{shuf}] : {vf}, {vf}")
-            if masked:
-                L += [f"vector.store {o}, %tmp[%c0] : memref<64xf32>, {vf}",
-                      "scf.for %j = %c0 to %nrem step %c1 {",
-                      "  %cn = arith.addi %n0, %j : index",
-                      "  %ce = memref.load %tmp[%j] : memref<64xf32>",
-                      f"  memref.store %ce, %C[{rowv[r]}, %cn] : {c}", "}"]
-            else:
-                L.append(f"vector.store {o}, %C[{rowv[r]}, %n0] : {c}, {vf}")
-        return L
-
-    def cols(masked: bool) -> list[str]:
-        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
-        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
-        L += ["scf.for %mt = %MR to %M step %c1 {"]
-        L += ["  " + x for x in block(1, masked, "%mt")] + ["}"]
-        return L
-
-    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 32, 64, rows, *range(rows)}))
-    out = [f"func.func private @{HMATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
-           '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
-           consts,
-           f"  %zh = arith.constant dense<0.0> : {vh}",
-           f"  %zf = arith.constant dense<0.0> : {vf}",
-           f"  %zw = arith.constant dense<0> : {vw}",
-           "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
-           f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
-           f"  %M = memref.dim %A, %c0 : {a}",
-           f"  %K = memref.dim %A, %c1 : {a}",
-           f"  %N = memref.dim %B, %c1 : {a}",
-           f"  %mq = arith.divui %M, %c{rows} : index",
-           f"  %MR = arith.muli %mq, %c{rows} : index",
-           "  scf.for %n0 = %c0 to %N step %c64 {",
-           "    %nrem = arith.subi %N, %n0 : index",
-           "    %full = arith.cmpi sge, %nrem, %c64 : index",
-           "    scf.if %full {"]
-    out += ["      " + x for x in cols(False)]
-    out += ["    } else {",
-            "      %nrem32 = arith.index_cast %nrem : index to i32",
-            "      %nremv = vector.broadcast %nrem32 : i32 to vector<64xi32>",
-            "      %bm = arith.cmpi slt, %iota, %nremv : vector<64xi32>",
-            ]
-    out += ["      " + x for x in cols(True)]
-    out += ["    }", "  }", "  return", "}"]
-    return "\n".join(out)
-
-
 HMM2_ROWS = 4               # rows per block of the k-pair kernel: 4 rows x 2 accumulator pairs = 16 vectors
 
 
@@ -660,13 +484,17 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
     A[m, k] and A[m, k+1] are splat together as one word, and `sf += vmpy(hf, hf)` puts the k products of
     columns n0 + i in lane i of the pair's low vector and the k+1 products in its high vector (even and
     odd halfword lanes). Per row two pairs (columns 0-31, 32-63); C enters the low vectors, and low + high
-    is C's result in column order. An odd K's last k pairs with zeros. mode "generic" (no HVX float: the
-    simulation build) computes the same lanes in the same order with plain vector arithmetic."""
+    is C's result in column order. An odd K's last k pairs with zeros. mode "ieee" (v68-v75): IEEE
+    `sf += vmpy(hf, hf)`; "qf32" (v79+, qfloat only): `qf32 = vmpy(hf, hf)` pairs and qf32 adds, C
+    converted to qf32 and back once per block; "generic" (no HVX float: the simulation build) computes the
+    same lanes in the same order with plain vector arithmetic (f16 x f16 products are exact in f32, so
+    "ieee" rounds the same)."""
     sp = f", {space}" if space else ""
     a = f"memref<?x?xf16, strided<[?, 1], offset: ?>{sp}>"
     c = f"memref<?x?xf32, strided<[?, 1], offset: ?>{sp}>"
     vh, vf, vp, vw, vq = "vector<64xf16>", "vector<64xf32>", "vector<64xi32>", "vector<32xi32>", "vector<32xf32>"
-    ieee = mode == "ieee"
+    ieee = mode != "generic"                 # accumulators as HVX register pairs (vector<64xi32>)
+    qf = mode == "qf32"
     acc_t = vp if ieee else vf
     inter = ", ".join(f"{i}, {64 + i}" for i in range(64))                         # B rows k, k+1 by halfword
     deal = ", ".join(map(str, list(range(0, 64, 2)) + list(range(1, 64, 2))))
@@ -681,6 +509,11 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
     def sl(L, v, off, n, t_in, t_out):
         r = fresh("s")
         L.append(f"{r} = vector.extract_strided_slice {v} {{offsets = [{off}], sizes = [{n}], strides = [1]}} : {t_in} to {t_out}")
+        return r
+
+    def call(L, name, args, res_t=vw):
+        r = fresh("q")
+        L.append(f'{r} = llvm.call_intrinsic "{name}"({", ".join(args)}) : ({", ".join([vw] * len(args))}) -> {res_t}')
         return r
 
     def step(k: str, tail: bool, masked: bool, rowv, its) -> tuple[list[str], list[str]]:
@@ -726,7 +559,14 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
                       f"{xs} = vector.broadcast {xi} : i32 to {vw}"]
                 for j in range(2):
                     t = fresh("t")
-                    S.append(f'{t} = llvm.call_intrinsic "{VMPY_SF_HF_ACC}"({its[2 * r + j]}, {ops[j]}, {xs}) : ({vp}, {vw}, {vw}) -> {vp}')
+                    if qf:         # qf32 product pair, added half by half into the qf32 accumulators
+                        pr = call(S, VMPY_QF32_HF, [ops[j], xs], vp)
+                        acc = its[2 * r + j]
+                        halves = [(sl(S, acc, h, 32, vp, vw), sl(S, pr, h, 32, vp, vw)) for h in (0, 32)]
+                        sums = [call(S, VADD_QF32, [x, y]) for x, y in halves]
+                        S.append(f"{t} = vector.shuffle {sums[0]}, {sums[1]} [{iota}] : {vw}, {vw}")
+                    else:
+                        S.append(f'{t} = llvm.call_intrinsic "{VMPY_SF_HF_ACC}"({its[2 * r + j]}, {ops[j]}, {xs}) : ({vp}, {vw}, {vw}) -> {vp}')
                     outs.append(t)
             else:
                 xe, xs = fresh("xe"), fresh("xs")
@@ -762,6 +602,10 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
                     w = fresh("aw")
                     L.append(f"{w} = vector.bitcast {v} : {vf} to {vp}")
                     v = w
+                if qf:             # sf + 0 -> qf32, once per block
+                    hs = [call(L, QF_FROM_SF, [sl(L, v, h, 32, vp, vw), "%zw"]) for h in (0, 32)]
+                    v = fresh("aq")
+                    L.append(f"{v} = vector.shuffle {hs[0]}, {hs[1]} [{iota}] : {vw}, {vw}")
                 accs.append(v)
         n = len(accs)
         tys = ", ".join([acc_t] * n)
@@ -780,6 +624,12 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
             sums = []
             for j in range(2):
                 v = f"{tl}#{2 * r + j}"
+                if qf:             # low + high in qf32, then one conversion to sf
+                    q = call(L, VADD_QF32, [sl(L, v, 0, 32, vp, vw), sl(L, v, 32, 32, vp, vw)])
+                    sm = fresh("sum")
+                    L.append(f"{sm} = vector.bitcast {call(L, SF_FROM_QF32, [q])} : {vw} to {vq}")
+                    sums.append(sm)
+                    continue
                 if ieee:
                     w = fresh("vf")
                     L.append(f"{w} = vector.bitcast {v} : {vp} to {vf}")
@@ -814,6 +664,7 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
            f"  %zf = arith.constant dense<0.0> : {vf}",
            f"  %zq = arith.constant dense<0.0> : {vq}",
            "  %zs = arith.constant 0.0 : f16",
+           f"  %zw = arith.constant dense<0> : {vw}",
            "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
            f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
            f"  %M = memref.dim %A, %c0 : {a}",
