@@ -19,7 +19,7 @@ a divisor of the tile's rows.
 from __future__ import annotations
 
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import config, generic_info, op_id
+from ..plan import config, generic_info, op_id, type_bytes
 from .. import attrs
 from .vectorize import _hoist_accumulators
 
@@ -62,10 +62,11 @@ def micro_kernel(target, elem_bytes: int, m: int | None, n: int | None) -> tuple
     return mr_max, nr
 
 
-def contraction_dims(op):
+def contraction_dims(op, b_transposed: bool = False):
     """For a float mul-add contraction generic: (m loop, n loop, k loop, other parallel loops, other
     reduction loops), else None. n is the output's innermost (unit-stride) loop, also B's innermost and
-    absent from A; m is in A and C, not B; k is in A and B."""
+    absent from A; m is in A and C, not B; k is in A and B. With `b_transposed`: the same, but B is
+    indexed [..., n, k] (k its innermost: nn.Linear's weight, Q K^T)."""
     if op.name != "linalg.generic" or len(op.results) > 1:
         return None
     names = [o.name for o in op.regions[0].blocks[0].operations]
@@ -84,10 +85,16 @@ def contraction_dims(op):
     if not c or len(set(c)) != len(c) or any(iters[d] != "parallel" for d in c):
         return None
     n = c[-1]
-    if not b or b[-1] != n or n in a:
+    if b_transposed:
+        if len(b) < 2 or b[-2] != n or n in a or b[-1] not in a or iters[b[-1]] != "reduction":
+            return None
+    elif not b or b[-1] != n or n in a:
         return None
     ms = [d for d in c if d in a and d not in b]
     ks = [d for d in a if d in b and iters[d] == "reduction"]
+    if b_transposed and ks:
+        ks.remove(b[-1])
+        ks.append(b[-1])
     if not ms or not ks:
         return None
     m, k = ms[-1], ks[-1]
@@ -132,6 +139,8 @@ def _static_extents(op) -> list:
 
 def run(module, cx) -> None:
     target = cx.target
+    _transpose_b(module)
+    _vectorize_transposes(module, target)
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
@@ -277,6 +286,113 @@ def run(module, cx) -> None:
       transform.apply_patterns.vector.materialize_masks
     } : !transform.any_op""", "contract")
     run_passes(module, "canonicalize, cse", "contract")
+
+
+def _transpose_b(module) -> None:
+    """B^T contractions (B indexed [..., n, k]): B's view (the thread tile's) is transposed once into a
+    heap buffer [..., k, n] that the micro-kernels then stream like any B: O(K x N) moves against
+    O(M x K x N) FMAs (a dot-product kernel, vector over k, would need MR x NR horizontal sums per tile and
+    twice the loads per FMA)."""
+    from ..ir import ir as _ir
+    from torch_mlir.dialects import linalg, memref
+    for op in ops_named(module.operation, "linalg.generic"):
+        cfg = config(op) or {}
+        if op_id(op) is None or not cfg.get("vector") or contraction_dims(op) is not None:
+            continue
+        if contraction_dims(op, b_transposed=True) is None:
+            continue
+        b = op.operands[1]
+        bt = _ir.MemRefType(b.type)
+        shape = list(_ir.ShapedType(bt).shape)
+        r = len(shape)
+        perm = list(range(r - 2)) + [r - 1, r - 2]
+        dyn = _ir.ShapedType.get_dynamic_size()
+        new_t = _ir.MemRefType.get([shape[p] for p in perm], _ir.ShapedType(bt).element_type)
+        with _ir.InsertionPoint(op), op.location:
+            idx = _ir.IndexType.get()
+            sizes = []
+            for p in perm:
+                if shape[p] == dyn:
+                    c = _ir.Operation.create("arith.constant", results=[idx],
+                                             attributes={"value": _ir.IntegerAttr.get(idx, p)}).result
+                    sizes.append(memref.dim(b, c))
+            buf = memref.alloc(new_t, sizes, [], alignment=64)
+            linalg.transpose(b, outs=[buf], permutation=perm)
+        blk = list(op.operation.block.operations)
+        nxt = blk[[o.operation for o in blk].index(op.operation) + 1]     # a block ends in a terminator
+        with _ir.InsertionPoint(nxt), op.location:
+            memref.dealloc(buf)
+        maps = [_ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+        res = list(maps[1].results)
+        res[-2], res[-1] = res[-1], res[-2]
+        maps[1] = _ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+        op.attributes["indexing_maps"] = _ir.ArrayAttr.get([_ir.AffineMapAttr.get(m) for m in maps])
+        op.operands[1] = buf
+
+
+def _is_transpose_copy(op) -> bool:
+    """A float copy whose input is indexed by the output's loops with the last two swapped (the torch
+    frontend's weight transpose, _transpose_b's linalg.transpose)."""
+    if op.name == "linalg.transpose":
+        perm = list(_ir_dense(op.attributes["permutation"]))
+        r = len(perm)
+        return r >= 2 and perm == list(range(r - 2)) + [r - 1, r - 2]
+    if op.name != "linalg.generic" or len(op.operands) != 2 or op_id(op) is None:
+        return False
+    body = list(op.regions[0].blocks[0].operations)
+    if len(body) != 1 or body[0].operands[0] != op.regions[0].blocks[0].arguments[0]:
+        return False
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    ins, out = [str(e) for e in maps[0].results], [str(e) for e in maps[1].results]
+    r = len(out)
+    if r < 2 or len(ins) != r or maps[1] != ir.AffineMap.get_identity(r) or "reduction" in str(op.attributes["iterator_types"]):
+        return False
+    for v in op.operands:
+        if not isinstance(v.type, ir.MemRefType) or str(ir.ShapedType(v.type).element_type) not in _FLOAT \
+                or ir.MemRefType(v.type).get_strides_and_offset()[0][-1] != 1:
+            return False
+    return ins == out[:r - 2] + [out[r - 1], out[r - 2]]
+
+
+def _ir_dense(attr):
+    return [int(x) for x in str(attr).split(":", 1)[-1].replace("array<i64", "").strip(" >").split(",") if x.strip()]
+
+
+def _vectorize_transposes(module, target) -> None:
+    """Transposing copies in lanes x lanes blocks: a block is read row by row (unit stride), transposed in
+    registers and written row by row, instead of a strided gather per output vector."""
+    lines, n = [], 0
+    for op in ops_named(module.operation, "linalg.transpose") + ops_named(module.operation, "linalg.generic"):
+        if not _is_transpose_copy(op):
+            continue
+        t = op.operands[1].type
+        r = ir.ShapedType(t).rank
+        lanes = target.vector_lanes(type_bytes(ir.ShapedType(t).element_type))
+        op.attributes[attrs.TPACK] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
+        sizes = ", ".join(["1"] * (r - 2) + [str(lanes)] * 2)
+        anys = ", ".join(["!transform.any_op"] * (r + 1))
+        lines += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %c = transform.structured.match attributes{{{attrs.TPACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  %ct, {', '.join(f'%l{i}' for i in range(r))} = transform.structured.tile_using_for %c tile_sizes [{sizes}] "
+            f": (!transform.any_op) -> ({anys})",
+            f"  transform.structured.vectorize %ct vector_sizes [{sizes}] : !transform.any_op",
+            "}",
+        ]
+        n += 1
+    if not lines:
+        return
+    apply_transform(module, "\n".join(lines), "contract")
+    apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masked_transfers
+    } : !transform.any_op""", "contract")
+    run_passes(module, "canonicalize, cse", "contract")
+    for op in ops_named(module.operation, "linalg.generic") + ops_named(module.operation, "linalg.transpose"):
+        if attrs.TPACK in op.attributes:
+            del op.attributes[attrs.TPACK]
 
 
 def _drop_selects_under_write_mask(module) -> None:
