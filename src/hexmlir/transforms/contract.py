@@ -139,8 +139,7 @@ def _static_extents(op) -> list:
 
 def run(module, cx) -> None:
     target = cx.target
-    _transpose_b(module)
-    _vectorize_transposes(module, target)
+    _fold_transposes(module)
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
@@ -148,6 +147,9 @@ def run(module, cx) -> None:
         if pid is None or not cfg.get("vector"):
             continue
         dims = contraction_dims(op)
+        bt = dims is None
+        if bt:
+            dims = contraction_dims(op, b_transposed=True)
         if dims is None:
             continue
         m, n, k, rest_par, rest_red = dims
@@ -172,22 +174,33 @@ def run(module, cx) -> None:
         ksizes = [0] * len(loops)
         for d in [k, *rest_red]:
             ksizes[d] = 1
-        tag = len(cands)
-        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0))
-        _mark(op, tag)
         first = [x if d != m else 0 for d, x in enumerate(sizes)]
         peel = [n] if ext[n] is None or ext[n] % sizes[n] else []
         # k in chunks whose B panel still fits the packing buffer (the C micro-tile is then re-read once
         # per chunk, against chunk x MR x NR FMAs)
         kc = PACK_BYTES // (sizes[n] * eb)
-        if cx.options.pack_b and (bound[k] or 0) > kc:
+        bt_bounds = None
+        if bt:
+            # B^T is always packed (transposed), panel by panel: its static bounds size the stack buffer
+            b_loops = generic_info(op)[3][1]
+            bt_bounds = [(min(kc, bound[d]) if bound[d] else None) if d == k else (first[d] or bound[d])
+                         for d in b_loops]
+            if any(x is None for x in bt_bounds):
+                continue
+        tag = len(cands)
+        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0, bt=bt_bounds))
+        _mark(op, tag)
+        if (cx.options.pack_b or bt) and (bound[k] or 0) > kc:
             first[k] = kc
             if ext[k] is None or ext[k] % kc:
                 peel = [k] + peel                            # inner loop first: peeling the outer clones it
         lines += _tile_and_peel(tag, first, peel)
     if not cands:
+        _vectorize_transposes(module, target)
         return
     apply_transform(module, "\n".join(lines + _CANON), "contract")
+    _pack_transposed(module, cands)
+    _vectorize_transposes(module, target)
     # Pack B's full column panels, then tile the rows. Every copy gets its own tag from here on.
     ops = []
     for op in ops_named(module.operation, "linalg.generic"):
@@ -288,46 +301,160 @@ def run(module, cx) -> None:
     run_passes(module, "canonicalize, cse", "contract")
 
 
-def _transpose_b(module) -> None:
-    """B^T contractions (B indexed [..., n, k]): B's view (the thread tile's) is transposed once into a
-    heap buffer [..., k, n] that the micro-kernels then stream like any B: O(K x N) moves against
-    O(M x K x N) FMAs (a dot-product kernel, vector over k, would need MR x NR horizontal sums per tile and
-    twice the loads per FMA)."""
-    from ..ir import ir as _ir
+def _func_of(op):
+    p = op.operation.parent
+    while p is not None and p.name != "func.func":
+        p = p.parent
+    return p
+
+
+def _pack_transposed(module, cands) -> None:
+    """B^T contractions (B indexed [..., n, k]: nn.Linear's weight, Q K^T), tiled to one column panel (and
+    k chunk): the panel is transposed into a stack buffer [..., k, n] that the micro-kernels then stream
+    like a packed B panel. O(K x N) moves, once per panel, against the M x K x N FMAs of the row blocks
+    that read it; a dot-product kernel (vector over k) would need MR x NR horizontal sums per tile and
+    twice the loads per FMA. One buffer per function, at its entry, sized for the largest panel."""
     from torch_mlir.dialects import linalg, memref
+    todo = []
     for op in ops_named(module.operation, "linalg.generic"):
-        cfg = config(op) or {}
-        if op_id(op) is None or not cfg.get("vector") or contraction_dims(op) is not None:
-            continue
-        if contraction_dims(op, b_transposed=True) is None:
-            continue
+        if MK_ATTR in op.attributes:
+            c = cands[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
+            if c["bt"] is not None:
+                todo.append((op, c))
+    bufs = {}
+    for op, c in todo:
+        f = _func_of(op)
+        nbytes = c["eb"]
+        for x in c["bt"]:
+            nbytes *= x
+        bufs[f] = max(bufs.get(f, 0), nbytes)
+    allocas = {}
+    for f, nbytes in bufs.items():
+        entry = f.regions[0].blocks[0]
+        with ir.InsertionPoint.at_block_begin(entry), ir.Location.unknown():
+            allocas[f] = memref.alloca(ir.MemRefType.get([nbytes], ir.IntegerType.get_signless(8)), [], [],
+                                       alignment=64)
+    for op, c in todo:
         b = op.operands[1]
-        bt = _ir.MemRefType(b.type)
-        shape = list(_ir.ShapedType(bt).shape)
+        bt = ir.MemRefType(b.type)
+        shape = list(ir.ShapedType(bt).shape)
         r = len(shape)
         perm = list(range(r - 2)) + [r - 1, r - 2]
-        dyn = _ir.ShapedType.get_dynamic_size()
-        new_t = _ir.MemRefType.get([shape[p] for p in perm], _ir.ShapedType(bt).element_type)
-        with _ir.InsertionPoint(op), op.location:
-            idx = _ir.IndexType.get()
-            sizes = []
-            for p in perm:
-                if shape[p] == dyn:
-                    c = _ir.Operation.create("arith.constant", results=[idx],
-                                             attributes={"value": _ir.IntegerAttr.get(idx, p)}).result
-                    sizes.append(memref.dim(b, c))
-            buf = memref.alloc(new_t, sizes, [], alignment=64)
-            linalg.transpose(b, outs=[buf], permutation=perm)
-        blk = list(op.operation.block.operations)
-        nxt = blk[[o.operation for o in blk].index(op.operation) + 1]     # a block ends in a terminator
-        with _ir.InsertionPoint(nxt), op.location:
-            memref.dealloc(buf)
-        maps = [_ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+        et = ir.ShapedType(bt).element_type
+        dyn = ir.ShapedType.get_dynamic_size()
+        full = [c["bt"][p] for p in perm]
+        with ir.InsertionPoint(op), op.location:
+            idx = ir.IndexType.get()
+            zero = ir.Operation.create("arith.constant", results=[idx],
+                                       attributes={"value": ir.IntegerAttr.get(idx, 0)}).result
+            view = memref.view(ir.MemRefType.get(full, et), allocas[_func_of(op)], zero, [])
+            if any(shape[p] == dyn or shape[p] != full[i] for i, p in enumerate(perm)):
+                sizes = []
+                for p in perm:
+                    if shape[p] == dyn:
+                        cp = ir.Operation.create("arith.constant", results=[idx],
+                                                 attributes={"value": ir.IntegerAttr.get(idx, p)}).result
+                        sizes.append(memref.dim(b, cp))
+                static = [shape[p] for p in perm]
+                strides = [1] * r
+                for i in range(r - 2, -1, -1):
+                    strides[i] = strides[i + 1] * full[i + 1]
+                st = ir.MemRefType.get(static, et, ir.StridedLayoutAttr.get(0, strides))
+                view = memref.SubViewOp(st, view, [], sizes, [], [0] * r, static, [1] * r).result
+            tr = linalg.transpose(b, outs=[view], permutation=perm)
+        tr = tr.owner if hasattr(tr, "owner") else tr
+        maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
         res = list(maps[1].results)
         res[-2], res[-1] = res[-1], res[-2]
-        maps[1] = _ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
-        op.attributes["indexing_maps"] = _ir.ArrayAttr.get([_ir.AffineMapAttr.get(m) for m in maps])
-        op.operands[1] = buf
+        maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+        op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
+        op.operands[1] = view
+
+
+def _owner(v):
+    o = v.owner
+    return o.operation if hasattr(o, "operation") else None
+
+
+def _user_ops(v):
+    for u in v.uses:
+        o = u.owner
+        yield (o.operation if hasattr(o, "operation") else o), u.operand_number
+
+
+def _root(v):
+    """The buffer a chain of subviews views, and whether it is a function argument."""
+    o = _owner(v)
+    while o is not None and o.name == "memref.subview":
+        v = o.operands[0]
+        o = _owner(v)
+    return v
+
+
+def _read_only(v) -> bool:
+    """v (and its subviews) only read: linalg inputs, subviews, dims."""
+    for o, i in _user_ops(v):
+        if o.name == "memref.subview":
+            if not _read_only(o.results[0]):
+                return False
+        elif o.name == "memref.dim":
+            continue
+        elif o.name.startswith("linalg.") and hasattr(o.opview, "inputs"):
+            if i >= len(o.opview.inputs):
+                return False
+        else:
+            return False
+    return True
+
+
+def _fold_transposes(module) -> None:
+    """A transposing copy (the torch frontend's nn.Linear weight transpose, whole or in row slabs) of a
+    read-only function argument into a buffer that only contractions read, as a whole, as B: they read
+    the argument as B^T instead (packed panel by panel, _pack_transposed) and the copies go, with the
+    full-matrix round trip through memory they cost."""
+    done = set()
+    for t in ops_named(module.operation, "linalg.generic"):
+        if not _is_transpose_copy(t):
+            continue
+        d = _root(t.operands[1])
+        alloc = _owner(d)
+        if alloc is None or alloc.name != "memref.alloc" or ir.ShapedType(d.type).rank != 2 or id(alloc) in done:
+            continue
+        src = _root(t.operands[0])
+        if not isinstance(src, ir.BlockArgument) or src.owner.owner.operation.name != "func.func" \
+                or list(ir.ShapedType(src.type).shape) != list(ir.ShapedType(d.type).shape)[::-1] \
+                or not _read_only(src):
+            continue
+        copies, users, ok = [], [], True
+        for o, i in _user_ops(d):
+            if o.name == "memref.dealloc":
+                continue
+            if o.name == "memref.subview":
+                sub = list(_user_ops(o.results[0]))
+                if all(_is_transpose_copy(s.opview) and i2 == 1 and _root(s.operands[0]) == src for s, i2 in sub):
+                    copies += [s for s, _ in sub]
+                    continue
+            elif o.name == "linalg.generic" and _is_transpose_copy(o.opview) and i == 1 \
+                    and _root(o.operands[0]) == src:
+                copies.append(o)
+                continue
+            elif o.name == "linalg.generic" and i == 1 and contraction_dims(o.opview) is not None:
+                users.append(o)
+                continue
+            ok = False
+            break
+        if not ok or not users or not copies:
+            continue
+        for o in users:
+            maps = [ir.AffineMapAttr(a).value for a in o.attributes["indexing_maps"]]
+            res = list(maps[1].results)
+            res[-2], res[-1] = res[-1], res[-2]
+            maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+            o.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
+            o.operands[1] = src
+        for c in copies:        # the slab loops, subviews and the buffer are dead now: canonicalize drops them
+            c.erase()
+        done.add(id(alloc))
 
 
 def _is_transpose_copy(op) -> bool:
@@ -361,7 +488,7 @@ def _ir_dense(attr):
 def _vectorize_transposes(module, target) -> None:
     """Transposing copies in lanes x lanes blocks: a block is read row by row (unit stride), transposed in
     registers and written row by row, instead of a strided gather per output vector."""
-    lines, n = [], 0
+    lines, vec, n = [], [], 0
     for op in ops_named(module.operation, "linalg.transpose") + ops_named(module.operation, "linalg.generic"):
         if not _is_transpose_copy(op):
             continue
@@ -371,23 +498,44 @@ def _vectorize_transposes(module, target) -> None:
         op.attributes[attrs.TPACK] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
         sizes = ", ".join(["1"] * (r - 2) + [str(lanes)] * 2)
         anys = ", ".join(["!transform.any_op"] * (r + 1))
+        ext = list(ir.ShapedType(t).shape)
+        # peel the partial blocks (inner loop first: peeling the outer clones it) so full blocks are unmasked
+        peel = [d for d in (r - 1, r - 2) if ext[d] < 0 or ext[d] % lanes]
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
             f"  %c = transform.structured.match attributes{{{attrs.TPACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
             f"  %ct, {', '.join(f'%l{i}' for i in range(r))} = transform.structured.tile_using_for %c tile_sizes [{sizes}] "
             f": (!transform.any_op) -> ({anys})",
-            f"  transform.structured.vectorize %ct vector_sizes [{sizes}] : !transform.any_op",
+        ]
+        for d in peel:
+            lines += [
+                f"  %pc{d} = transform.cast %l{d} : !transform.any_op to !transform.op<\"scf.for\">",
+                f"  %pp{d}, %pr{d} = transform.loop.peel %pc{d} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
+            ]
+        lines += ["}"]
+        vec += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %c = transform.structured.match attributes{{{attrs.TPACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  transform.structured.vectorize %c vector_sizes [{sizes}] : !transform.any_op",
             "}",
         ]
         n += 1
     if not lines:
         return
-    apply_transform(module, "\n".join(lines), "contract")
+    apply_transform(module, "\n".join(lines + _CANON), "contract")
+    apply_transform(module, "\n".join(vec), "contract")
     apply_transform(module, """
     %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.apply_patterns to %f {
       transform.apply_patterns.vector.lower_masked_transfers
+    } : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masks
+    } : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.materialize_masks
     } : !transform.any_op""", "contract")
     run_passes(module, "canonicalize, cse", "contract")
     for op in ops_named(module.operation, "linalg.generic") + ops_named(module.operation, "linalg.transpose"):
