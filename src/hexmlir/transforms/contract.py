@@ -140,6 +140,7 @@ def _static_extents(op) -> list:
 def run(module, cx) -> None:
     target = cx.target
     _fold_transposes(module)
+    _transposing_copies(module)
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
@@ -455,6 +456,30 @@ def _fold_transposes(module) -> None:
         for c in copies:        # the slab loops, subviews and the buffer are dead now: canonicalize drops them
             c.erase()
         done.add(id(alloc))
+
+
+def _transposing_copies(module) -> None:
+    """A memref.copy whose source is column-major (a K^T block that Triton loads with transposed strides,
+    flash attention's `k`) into a row-major buffer: a linalg.transpose of the source's transposed (unit
+    stride) view, which _vectorize_transposes blocks, instead of a scalar gather loop (lower.py)."""
+    from torch_mlir.dialects import linalg, memref
+    for cp in ops_named(module.operation, "memref.copy"):
+        src, dst = cp.operands[0], cp.operands[1]
+        if not all(isinstance(v.type, ir.MemRefType) and ir.ShapedType(v.type).rank == 2 for v in (src, dst)):
+            continue
+        if str(ir.ShapedType(src.type).element_type) not in _FLOAT:
+            continue
+        (s0, s1), off = ir.MemRefType(src.type).get_strides_and_offset()
+        if s0 != 1 or s1 == 1 or ir.MemRefType(dst.type).get_strides_and_offset()[0][-1] != 1:
+            continue
+        shape = list(ir.ShapedType(src.type).shape)
+        tt = ir.MemRefType.get(shape[::-1], ir.ShapedType(src.type).element_type,
+                               ir.StridedLayoutAttr.get(off, [s1, s0]))
+        perm = ir.AffineMap.get_permutation([1, 0])
+        with ir.InsertionPoint(cp), cp.location:
+            view = memref.TransposeOp(tt, src, ir.AffineMapAttr.get(perm)).result
+            linalg.transpose(view, outs=[dst], permutation=[1, 0])
+        cp.erase()
 
 
 def _is_transpose_copy(op) -> bool:
