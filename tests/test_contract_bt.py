@@ -170,3 +170,32 @@ def test_linear_weight_transpose_is_folded(tmp_path):
     after = next(d.glob("*-contract.mlir")).read_text()
     assert "memref<67x45xf32>" in before
     assert "memref<67x45xf32>" not in after, after
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_flash_attention_kt_block_transposed(tmp_path, monkeypatch, causal, threads):
+    """The suite's Triton flash attention loads K^T blocks with transposed strides: that copy becomes a
+    blocked linalg.transpose of the transposed view (contract). N_CTX 100: partial K blocks (masked)."""
+    seed = current_seed()
+    g = torch.Generator().manual_seed(seed)
+    Z, H, N_CTX, D = 2, 1, 100, 64
+    q, k, v = (torch.randn(Z, H, N_CTX, D, generator=g) for _ in range(3))
+    o = torch.empty_like(q)
+    from hexmlir.kernels.triton_suite import flash_attention as fa
+    d = tmp_path / "dump"
+    check_ir = host_target().fma and threads == 1 and not causal
+    if check_ir:                                   # a fresh cache, so this compile runs and dumps
+        monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(d))
+        monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "tcache"))
+    fa.attn_fwd_kernel[((N_CTX + 31) // 32, Z * H)](
+        q, k, v, o, D ** -0.5, *q.stride(), *k.stride(), *v.stride(), *o.stride(), H, N_CTX,
+        HEAD_DIM=D, BLOCK_M=32, BLOCK_N=32, CAUSAL=causal, num_threads=threads)
+    want = torch.nn.functional.scaled_dot_product_attention(q.double(), k.double(), v.double(), is_causal=causal)
+    err = float((o.double() - want).abs().max())
+    assert err <= 1e-4, f"seed={seed} max err {err}"
+    if check_ir:
+        ir = next(d.glob("*-contract.mlir")).read_text()
+        assert "memref.transpose" in ir and re.search(r"permutation_map[^\n]*vector<16x16xf32>|"
+                                                      r"permutation_map[^\n]*vector<8x8xf32>", ir)
