@@ -139,7 +139,7 @@ def _static_extents(op) -> list:
 
 def run(module, cx) -> None:
     target = cx.target
-    _fold_transposes(module)
+    _fold_transposes(module, target)
     _transposing_copies(module)
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
@@ -408,7 +408,19 @@ def _read_only(v) -> bool:
     return True
 
 
-def _fold_transposes(module) -> None:
+def _blockable(op, target) -> bool:
+    """A contraction that run() register-blocks (planned, vectorized, at least two rows and a vector of
+    columns): folding a transpose into one it would leave to the vectorize stage (a row times a matrix)
+    would trade a blocked transpose for strided gathers."""
+    dims = contraction_dims(op)
+    if dims is None or op_id(op) is None or not (config(op) or {}).get("vector"):
+        return False
+    m, n = dims[0], dims[1]
+    ext = _static_extents(op)
+    return (ext[n] is None or ext[n] >= target.vector_lanes(generic_info(op)[2])) and (ext[m] is None or ext[m] >= 2)
+
+
+def _fold_transposes(module, target) -> None:
     """A transposing copy (the torch frontend's nn.Linear weight transpose, whole or in row slabs) of a
     read-only function argument into a buffer that only contractions read, as a whole, as B: they read
     the argument as B^T instead (packed panel by panel, _pack_transposed) and the copies go, with the
@@ -439,7 +451,7 @@ def _fold_transposes(module) -> None:
                     and _root(o.operands[0]) == src:
                 copies.append(o)
                 continue
-            elif o.name == "linalg.generic" and i == 1 and contraction_dims(o.opview) is not None:
+            elif o.name == "linalg.generic" and i == 1 and _blockable(o.opview, target):
                 users.append(o)
                 continue
             ok = False
