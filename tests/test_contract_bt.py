@@ -199,3 +199,23 @@ def test_flash_attention_kt_block_transposed(tmp_path, monkeypatch, causal, thre
         ir = next(d.glob("*-contract.mlir")).read_text()
         assert "memref.transpose" in ir and re.search(r"permutation_map[^\n]*vector<16x16xf32>|"
                                                       r"permutation_map[^\n]*vector<8x8xf32>", ir)
+
+
+def test_linear_f16_matches_torch():
+    """f16 weights and input: the transposed panels are f16, products accumulate in f32."""
+    seed = current_seed()
+    g = torch.Generator().manual_seed(seed)
+    lin = torch.nn.Linear(131, 129)
+    with torch.no_grad():
+        lin.weight.copy_(torch.rand(129, 131, generator=g) * 2 - 1)
+    lin = lin.half()
+    x = (torch.rand(127, 131, generator=g) * 2 - 1).half()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = hexmlir.compile_model(lin, (x,), multithread=False)
+        with torch.no_grad():
+            got = f(x)
+    with torch.no_grad():
+        want = lin.double()(x.double())
+    err = float((got.double() - want).abs().max())
+    assert got.dtype == torch.float16 and err <= 1e-2, f"seed={seed} max err {err}"
