@@ -12,6 +12,10 @@ FMA latency that one accumulator vector exposes. Edge tiles (fewer rows or colum
 vectorized with masks (`vector_sizes`); what upstream cannot vectorize keeps its plan id for the vectorize
 stage.
 
+B^T contractions (B indexed [..., n, k]: nn.Linear's weight, K^T) take the same path with B always packed:
+each panel is transposed into the buffer (_pack_transposed); a frontend weight transpose is folded into its
+contraction first (_fold_transposes), and the remaining transposing copies are blocked lanes x lanes.
+
 MR and NR are data: the target's vector width and register count (`VECTOR_REGS`): MR x NR accumulators,
 NR vectors of B and one broadcast of A fit the register file (AVX-512: 6 x 4; AVX2: 6 x 2), MR preferring
 a divisor of the tile's rows.
