@@ -192,3 +192,82 @@ def test_run_refuses_written_argument_overlapping_another(rng):
     k.run([a, a, out])                                   # two reads of one array: allowed
     np.testing.assert_array_equal(out, a + a, err_msg=f"seed {current_seed()}")
     np.testing.assert_array_equal(k(a, a), a + a)
+
+
+# ---- 5. f16 matmul: widening f16 multiplies accumulated in f32 registers ----------------------------------
+
+def _f16_matmul_check(m, n, k, rng, **kw):
+    """hexagon-sim build (HVX float off: the helper's plain-vector form, same blocks and deinterleaved
+    accumulators) against NumPy: f32 products of the f16 inputs summed in f64, rounded to f16."""
+    kern = ls.matmul(m, n, k, "float16")
+    a = rng.uniform(-1, 1, (m, k)).astype(np.float16)
+    b = rng.uniform(-1, 1, (k, n)).astype(np.float16)
+    k_ = hexmlir.compile(kern.mlir, Options(target="hexagon-sim", **kw))
+    got = k_(a, b)
+    ref = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float16)
+    # f32 accumulation, then one f16 rounding: at most ~1 f16 ulp of |ref| plus the f32 sum's error
+    np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=2e-3, atol=2e-3 * np.sqrt(k),
+                               err_msg=f"seed {current_seed()} {m}x{n}x{k}")
+
+
+def test_f16_matmul_uses_widening_hvx_multiply_accumulate(tmp_path):
+    """The hot loop is `sf += vmpy(hf, hf)` into register pairs (4 rows x 64 columns, two k per step), no scalar
+    float products, no lane inserts; C is read and written once per block, not per k."""
+    from hexmlir.bench.hexagon import mac_loop
+    s = _asm(ls.matmul(64, 64, 64, "float16"), tmp_path)
+    assert len(re.findall(r"v\d+:\d+\.sf \+= vmpy\(v\d+\.hf,v\d+\.hf\)", s)) >= 8, s
+    assert "vinsert" not in s and "sfmpy" not in s
+    hot = mac_loop(s)
+    body = s[s.index(hot["label"] + ":"):]
+    body = body[:re.search(r":endloop0|jump(:\w+)? #*" + re.escape(hot["label"]) + r"\b", body).end()]
+    assert "vmem(" in body and not re.search(r"vmem\([^)]*\) = ", body), body     # no C store in the k loop
+    assert hot["packets"] / hot["macs"] < 0.05, hot          # clang-22 auto-HVX: 0.19 (bench table)
+
+
+@pytest.mark.parametrize("arch", ["v68", "v75"])
+def test_ieee_hvx_float_on_v68_to_v75(arch):
+    """IEEE HVX float is turned on where the arch has it, never in the simulation build (qemu lacks it)."""
+    from hexmlir.targets import hexagon_target
+    assert "+hvx-ieee-fp" in hexagon_target(arch).features
+    assert "+hvx-ieee-fp" not in hexagon_target(arch, simulate=True).features
+    assert "+hvx-ieee-fp" not in hexagon_target("v79").features
+
+
+@needs_qemu
+@pytest.mark.parametrize("m,n,k", [(33, 17, 65), (9, 130, 31), (16, 64, 8), (64, 64, 64)])
+def test_qemu_f16_matmul_blocked_matches_numpy(m, n, k, rng):
+    _f16_matmul_check(m, n, k, rng)
+
+
+@needs_qemu
+def test_qemu_f16_matmul_blocked_no_tcm(rng):
+    _f16_matmul_check(11, 70, 23, rng, tcm_tiling=False, dma=False, double_buffer=False)
+
+
+def test_f16_matmul_qf32_on_v79(tmp_path):
+    """v79 has qfloat but no IEEE HVX float: qf32 products and qf32 accumulators, converted to sf once per
+    C block (after the k loop), never inside it."""
+    from hexmlir.bench.hexagon import mac_loop
+    s = _asm(ls.matmul(64, 64, 64, "float16"), tmp_path, arch="v79")
+    hot = mac_loop(s)
+    body = s[s.index(hot["label"] + ":"):]
+    body = body[:re.search(r":endloop0|jump(:\w+)? #*" + re.escape(hot["label"]) + r"\b", body).end()]
+    assert re.search(r"\.qf32 = vmpy\(v\d+\.hf,v\d+\.hf\)", body), body
+    assert not re.search(r"\.sf = v\d+\.qf32", body) and "sfmpy" not in s, body
+    assert hot["packets"] / hot["macs"] < 0.06, hot
+
+
+def test_gelu_ieee_hvx_no_qf32_conversions(tmp_path):
+    """v73 GELU f32 with IEEE HVX float: no qf32 -> sf conversion after each op (76 of them in the object
+    with qfloat only, 3.06 hot-loop packets per element; now < 2, clang-22 auto-HVX IEEE: 1.97)."""
+    from hexmlir.bench.hexagon import packets_per_element
+    s = _asm(ls.gelu_tanh((65536,)), tmp_path)
+    assert not re.search(r"\.sf = v\d+\.qf32", s)
+    assert packets_per_element(s) < 2.0
+
+
+@needs_qemu
+@pytest.mark.slow
+def test_qemu_f16_matmul_blocked_threads_matches_numpy(rng):
+    """Large enough for the plan to split C over threads and TCM tiles (helper calls on subviews)."""
+    _f16_matmul_check(150, 200, 71, rng)

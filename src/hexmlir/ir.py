@@ -82,6 +82,16 @@ def inside(op, container) -> bool:
     return False
 
 
+def enclosing_loop(op) -> object | None:
+    """The innermost scf.forall / scf.for around `op` inside its function, if any."""
+    p = op.parent
+    while p is not None and p.name != "func.func":
+        if p.name in ("scf.forall", "scf.for"):
+            return p
+        p = p.parent
+    return None
+
+
 def ops_named(root, name: str) -> list:
     out = []
     walk(root, lambda o: out.append(o) if o.name == name else None)

@@ -846,14 +846,8 @@ def verify(module, target: Target, options: Options, stage: str = "plan", shapes
     def planned_shape(op) -> bool:
         if shapes is not None:
             return shapes
-        if not op.results:
-            return False
-        q = op.parent
-        while q is not None and q.name != "func.func":
-            if q.name in ("scf.forall", "scf.for"):
-                return False
-            q = q.parent
-        return True
+        from .ir import enclosing_loop
+        return bool(op.results) and enclosing_loop(op) is None
 
     def bad(pid, field, msg):
         raise PlanError(f"{CONFIG_ATTR} of #{pid}: field '{field}': {msg}", stage=stage, op=ops[pid].name,

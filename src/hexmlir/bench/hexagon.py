@@ -211,3 +211,175 @@ def store(rows, results_path, meta_text: str) -> None:
     res["hexagon_meta"] = meta_text
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(res, indent=1))
+
+
+# ---- static hot-loop counts from the assembly (float kernels: qemu cannot execute HVX float) --------------
+
+_LABEL = re.compile(r"^(\.LBB\d+_\d+):")
+# float additions and their f32/f16 lanes: a MAC is one product added into an accumulator lane
+_VSTORE = re.compile(r"\bvmemu?\([^)]*\)(:\w+)? = v\d+(\.new)?\b")
+# float multiplies and their lanes (a widening f16 multiply makes 64 products; conversions by a multiply
+# with 1.0, as clang's hf -> sf, count too: macs below takes the smaller of products and additions)
+_FMUL_LANES = [(re.compile(r"\.(qf32|sf) \+?= vmpy\(v\d+\.hf,v\d+\.hf\)"), 64),
+               (re.compile(r"\.(qf32|sf) = vmpy\(v\d+\.(sf|qf32),v\d+\.(sf|qf32)\)"), 32),
+               (re.compile(r"\.(qf16|hf) = vmpy\(v\d+\.(hf|qf16),v\d+\.(hf|qf16)\)"), 64),
+               (re.compile(r"\bsfmpy\("), 1)]
+_FADD_LANES = [(re.compile(r"\.(qf32|sf) \+?= vadd\(|\.(qf32|sf) \+?= vsub\("), 32),
+               (re.compile(r"\.(qf16|hf) \+?= vadd\("), 64),
+               (re.compile(r":\d+\.sf \+= vmpy\(v\d+\.hf,v\d+\.hf\)"), 64),     # widening multiply-accumulate
+               (re.compile(r"\bsfadd\(|\bsfmpy\(\w+,\w+,\w+\)|\+= sfmpy\("), 1)]
+
+
+def hot_loops(asm: str) -> list[dict]:
+    """The innermost loops of a Hexagon assembly listing (LLVM's "Inner Loop Header" blocks up to the packet
+    that branches back or ends the hardware loop): {"label", "packets" per iteration, "fadd_lanes": float
+    lanes added per iteration}, most packets first."""
+    lines = asm.splitlines()
+    loops = []
+    for i, ln in enumerate(lines):
+        m = _LABEL.match(ln)
+        # LLVM's comment lines after the label say the block heads an innermost loop
+        if not m:
+            continue
+        head = [ln]
+        for ln2 in lines[i + 1:]:
+            if not ln2.strip().startswith("//"):
+                break
+            head.append(ln2)
+        if "This Inner Loop Header" not in " ".join(head):
+            continue
+        label = m.group(1)
+        back = re.compile(rf"jump(:\w+)? #*{re.escape(label)}\b")
+        body = []
+        for ln2 in lines[i + 1:]:
+            body.append(ln2)
+            if back.search(ln2) or ":endloop0" in ln2:
+                break
+        packets = sum(1 for b in body if b.strip() == "{")
+        lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
+        muls = sum(n for b in body for pat, n in _FMUL_LANES if pat.search(b))
+        stores = sum(1 for b in body if _VSTORE.search(b))
+        loops.append({"label": label, "packets": packets, "fadd_lanes": lanes, "fmul_lanes": muls,
+                      "macs": min(lanes, muls), "vector_stores": stores})
+    return sorted(loops, key=lambda d: -d["packets"])
+
+
+def packets_per_element(asm: str, elem_bytes: int = 4) -> float | None:
+    """Hot-loop packets per output element of an elementwise or row kernel: the innermost loop with the most
+    vector stores (one 128-byte store = 128 / elem_bytes outputs), packets / outputs per iteration."""
+    loops = [lp for lp in hot_loops(asm) if lp["vector_stores"]]
+    if not loops:
+        return None
+    lp = max(loops, key=lambda d: (d["vector_stores"], d["packets"]))
+    return lp["packets"] / (lp["vector_stores"] * 128 // elem_bytes)
+
+
+def packets_per_mac(asm: str) -> float | None:
+    """Hot-loop packets per multiply-accumulate of a float contraction: the innermost loop with the most
+    MACs (the smaller of its float product lanes and float addition lanes per iteration), packets / MACs
+    (None: no loop multiplies and adds floats)."""
+    lp = mac_loop(asm)
+    return None if lp is None else lp["packets"] / lp["macs"]
+
+
+def mac_loop(asm: str) -> dict | None:
+    """The innermost loop doing the most float multiply-accumulates per iteration (hot_loops' dict)."""
+    loops = [lp for lp in hot_loops(asm) if lp["macs"]]
+    return max(loops, key=lambda d: (d["macs"], -d["packets"])) if loops else None
+
+
+# The clang auto-HVX peer of the f16 matmul: the plain loop nest with an f32 accumulator row (what a C
+# programmer writes), compiled with the vector width forced and IEEE HVX float, as the issue's peers are.
+F16_MATMUL_C = """
+void ref(const _Float16 *restrict A, const _Float16 *restrict B, _Float16 *restrict C) {
+  for (int i = 0; i < M; i++) {
+    float acc[N];
+    for (int j = 0; j < N; j++) acc[j] = 0.f;
+    for (int k = 0; k < K; k++) {
+      float a = (float)A[i * K + k];
+      for (int j = 0; j < N; j++) acc[j] += a * (float)B[k * N + j];
+    }
+    for (int j = 0; j < N; j++) C[i * N + j] = (_Float16)acc[j];
+  }
+}
+"""
+F16_MATMUL_SIZES = [(64, 64, 64), (33, 17, 65)]
+
+
+def clang_autohvx_asm(src: str, workdir, arch: str = "v73", width: int = 64, defines: dict | None = None) -> str:
+    """Assembly of a C peer by clang-22 -O3 auto-HVX: vector width forced, IEEE HVX float (v68-v75)."""
+    from pathlib import Path
+
+    from ..targets.tools import run, tool
+    d = Path(workdir)
+    d.mkdir(parents=True, exist_ok=True)
+    c, s = d / "peer.c", d / "peer.s"
+    c.write_text(src)
+    run([tool("clang"), "-O3", "--target=hexagon-unknown-linux-musl", f"-mcpu=hexagon{arch}", f"-mhvx={arch}",
+         "-mhvx-length=128b", "-mhvx-ieee-fp", "-mllvm", "-hexagon-autohvx", "-mllvm",
+         f"-force-vector-width={width}", "-ffreestanding",
+         *[f"-D{k}={v}" for k, v in (defines or {}).items()], "-S", str(c), "-o", str(s)], "c-reference")
+    return s.read_text()
+
+
+def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
+    """Hot-loop packets per MAC (per multiplied-and-added lane, padding lanes included) of the f16 matmul: hexmlir (`hexagon` target, one
+    thread) against the clang auto-HVX peer, from the assembly (qemu cannot execute HVX float)."""
+    from pathlib import Path
+
+    import hexmlir
+
+    from ..kernels import linalg_suite as S
+    from ..options import Options
+    rows = []
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    for m, n, k in sizes or F16_MATMUL_SIZES:
+        out = Path(workdir) / f"hx_{m}x{n}x{k}.s"
+        hexmlir.compile(S.matmul(m, n, k, "float16").mlir, Options(target="hexagon", arch=arch, multithread=False),
+                        emit="asm", output=str(out))
+        hx = out.read_text()
+        peer = clang_autohvx_asm(F16_MATMUL_C, Path(workdir) / f"c_{m}x{n}x{k}", arch,
+                                 defines={"M": m, "N": n, "K": k})
+        rows.append({"kernel": "matmul_f16", "size": (m, n, k), "hexmlir": packets_per_mac(hx),
+                     "clang_autohvx": packets_per_mac(peer),
+                     "hexmlir_loop": mac_loop(hx), "clang_loop": mac_loop(peer)})
+    return rows
+
+
+def float_elementwise_static(workdir, arch: str = "v73") -> list[dict]:
+    """Hot-loop packets per element of the f32 elementwise kernels (`hexagon` target, one thread)."""
+    from pathlib import Path
+
+    import hexmlir
+
+    from ..kernels import linalg_suite as S
+    from ..options import Options
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, k in [("gelu", S.gelu_tanh((65536,))), ("silu", S.silu((65536,))), ("vector_add", S.vector_add(65536))]:
+        out = Path(workdir) / f"{name}.s"
+        hexmlir.compile(k.mlir, Options(target="hexagon", arch=arch, multithread=False), emit="asm", output=str(out))
+        s = out.read_text()
+        rows.append({"kernel": name, "hexmlir": packets_per_element(s),
+                     "qf32_to_sf": len(re.findall(r"\.sf = v\d+\.qf32", s))})
+    return rows
+
+
+def static_table(mm_rows, ew_rows) -> str:
+    out = ["| kernel | hexmlir | clang-22 auto-HVX (width 64, IEEE HVX) | hexmlir hot loop |", "|---|---:|---:|---|"]
+    for r in mm_rows:
+        lp = r["hexmlir_loop"]
+        out.append(f"| f16 matmul {'x'.join(map(str, r['size']))}, packets/MAC | {r['hexmlir']:.4f} | "
+                   f"{r['clang_autohvx']:.3f} | {lp['packets']} packets / {lp['macs']} MACs |")
+    for r in ew_rows:
+        out.append(f"| {r['kernel']} f32 64K, packets/element | {r['hexmlir']:.3f} | | "
+                   f"{r['qf32_to_sf']} qf32->sf conversions in the object |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":      # python -m hexmlir.bench.hexagon [arch]: the static float table
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="hexmlir-static-") as td:
+        a = sys.argv[1] if len(sys.argv) > 1 else "v73"
+        print(static_table(f16_matmul_static(td, a), float_elementwise_static(td, a)))

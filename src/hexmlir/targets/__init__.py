@@ -109,6 +109,7 @@ _HEXAGON = {
     "v75": (8 << 20, 4), "v79": (8 << 20, 4), "v81": (8 << 20, 4),
 }
 HEXAGON_ARCHS = tuple(_HEXAGON)
+IEEE_HVX_ARCHS = ("v68", "v69", "v73", "v75")    # HVX with IEEE single/half float besides qfloat
 NAMES = ("host", "npu-emu", "hexagon", "hexagon-sim")
 
 # x86-64 micro-architecture levels (psABI) -> (CPU flags they need, vector bytes of generated code).
@@ -178,6 +179,8 @@ def hexagon_target(arch: str = "v73", *, simulate: bool = False) -> Target:
         raise HexmlirError(f"unknown Hexagon arch {arch!r}; known: {', '.join(HEXAGON_ARCHS)}")
     tcm, threads = _HEXAGON[arch]
     feats = [f"+hvx{arch}", "+hvx-length128b"]
+    if arch in IEEE_HVX_ARCHS and not simulate:  # IEEE sf/hf HVX arithmetic: no qf32 -> sf conversion per op
+        feats.append("+hvx-ieee-fp")
     if simulate:  # qemu-hexagon cannot execute HVX float instructions: keep integer HVX only
         feats += ["-hvx-qfloat", "-hvx-ieee-fp"]
     return Target("hexagon", arch, tcm, 128, threads, 32,

@@ -195,10 +195,9 @@ _CONTRACTIONS = {
 
 def contract(module, cx) -> int:
     """Hexagon: int8 row dot products (`y[i] += sum_j ext(a[i, j]) * ext(b[i, j])`) and int8 matmuls
-    (`C[i, j] += sum_k ext(A[i, k]) * ext(B[k, j])`) become vrmpy loops (a private helper per memory space,
-    inlined by LLVM). Returns how many ops were rewritten."""
-    from torch_mlir.dialects import func, memref
-
+    (`C[i, j] += sum_k ext(A[i, k]) * ext(B[k, j])`) become vrmpy loops, f16 matmuls into f32
+    (`C[i, j] += sum_k extf(A[i, k]) * extf(B[k, j])`) register-blocked widening multiply-accumulates (a
+    private helper per memory space, inlined by LLVM). Returns how many ops were rewritten."""
     from ..ir import ops_named
     if not cx.target.hvx:
         return 0
@@ -212,9 +211,23 @@ def contract(module, cx) -> int:
         if kind is None or not all(_unit_inner_stride(v.type) for v in (ins if kind == "dot" else op.operands)):
             continue
         spaces = {_space_text(v.type) for v in op.operands}
-        if len(spaces) != 1 or not _is_i8_product_sum(op.regions[0].blocks[0]):
+        if len(spaces) != 1:
             continue
         space = spaces.pop()
+        if kind == "matmul" and _is_f16_product_sum(op.regions[0].blocks[0]):
+            mode = hvx_float_mode(cx.target)
+            name = f"{HMATMUL_HELPER}{space}_{mode}"
+            if name not in helpers:
+                src = _hmatmul_kpair_helper_text(space, mode).replace(f"@{HMATMUL_HELPER}(", f"@{name}(")
+                parsed = ir.Module.parse(src)          # keep the module alive while its op moves out
+                fn = list(parsed.body.operations)[0]
+                fn.operation.move_before(list(module.body.operations)[0])
+                helpers[name] = fn
+            _call_helper(op, helpers[name], name)
+            n += 1
+            continue
+        if not _is_i8_product_sum(op.regions[0].blocks[0]):
+            continue
         base, text = (DOT_HELPER, _dot_helper_text) if kind == "dot" else (MATMUL_HELPER, _matmul_helper_text)
         fill = _zero_fill_before(op) if kind == "matmul" else None
         name = f"{base}{space}" + ("_zero" if fill is not None else "")
@@ -224,15 +237,20 @@ def contract(module, cx) -> int:
             fn = list(helper.body.operations)[0]
             fn.operation.move_before(list(module.body.operations)[0])
             helpers[name] = fn
-        fty = helpers[name].type
-        with ir.InsertionPoint(op), op.location:
-            args = [memref.cast(t, v) for t, v in zip(fty.inputs, op.operands)]
-            func.CallOp([], ir.FlatSymbolRefAttr.get(name), args)
-        op.erase()
+        _call_helper(op, helpers[name], name)
         if fill is not None:
             fill.erase()
         n += 1
     return n
+
+
+def _call_helper(op, fn, name: str) -> None:
+    """Replace the linalg op by a call of `fn` on its operands (cast to the helper's dynamic memref types)."""
+    from torch_mlir.dialects import func, memref
+    with ir.InsertionPoint(op), op.location:
+        args = [memref.cast(t, v) for t, v in zip(fn.type.inputs, op.operands)]
+        func.CallOp([], ir.FlatSymbolRefAttr.get(name), args)
+    op.erase()
 
 
 def _zero_fill_before(op):
@@ -415,6 +433,273 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
     out += ["      " + x for x in cols(True)]
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
+
+
+# ---- f16 matmul: widening f16 products accumulated in f32 vector registers ---------------------------------
+
+# Vxx.sf += vmpy(Vu.hf, Vv.hf): 64 f16 products added into 64 f32 lanes held in a register pair, the even
+# lanes of the product in the pair's low vector and the odd ones in its high vector (LLVM's own lowering of a
+# widening f16 multiply un-shuffles that pair with vshuff; so does this kernel, once per C block).
+VMPY_SF_HF_ACC = "llvm.hexagon.V6.vmpy.sf.hf.acc.128B"
+# qfloat (v79+, no IEEE HVX float): the products as a qf32 pair, qf32 adds, conversions at the block's ends
+VMPY_QF32_HF = "llvm.hexagon.V6.vmpy.qf32.hf.128B"      # Vdd.qf32 = vmpy(Vu.hf, Vv.hf)
+VADD_QF32 = "llvm.hexagon.V6.vadd.qf32.128B"            # Vd.qf32 = vadd(Vu.qf32, Vv.qf32)
+QF_FROM_SF = "llvm.hexagon.V6.vadd.sf.128B"             # Vd.qf32 = vadd(Vu.sf, Vv.sf)
+SF_FROM_QF32 = "llvm.hexagon.V6.vconv.sf.qf32.128B"     # Vd.sf = Vu.qf32
+HMATMUL_HELPER = "hx_hvx_hmatmul"
+
+
+def _is_f16_product_sum(block) -> bool:
+    """The body is `out + extf(a) * extf(b)` with a, b the block's f16 arguments and out the f32 one."""
+    ops = [o.operation for o in block.operations]
+    if len(ops) != 5 or ops[-1].name != "linalg.yield":
+        return False
+    if sorted(o.name for o in ops[:-1]) != ["arith.addf", "arith.extf", "arith.extf", "arith.mulf"]:
+        return False
+    f16, f32 = ir.F16Type.get(), ir.F32Type.get()
+    args = list(block.arguments)
+    if [a.type for a in args] != [f16, f16, f32]:
+        return False
+    ext = [o for o in ops if o.name == "arith.extf"]
+    mul = next(o for o in ops if o.name == "arith.mulf")
+    add = next(o for o in ops if o.name == "arith.addf")
+    if sorted(str(_arg_no(o.operands[0], block)) for o in ext) != ['0', '1'] or any(o.results[0].type != f32 for o in ext):
+        return False
+    if any(not any(_owner(v) == e for e in ext) for v in mul.operands):
+        return False
+    if mul.operands[0] == mul.operands[1] or ops[-1].operands[0] != add.results[0]:
+        return False
+    return (sorted(str(_arg_no(v, block)) for v in add.operands) == ["2", "None"]
+            and any(_owner(v) == mul for v in add.operands if _arg_no(v, block) is None))
+
+
+HMM2_ROWS = 4               # rows per block of the k-pair kernel: 4 rows x 2 accumulator pairs = 16 vectors
+
+
+def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> str:
+    """C[m, n] += sum_k A[m, k] * B[k, n] (f16 inputs, f32 C), two k per step, 64 columns x `rows` rows.
+
+    A splat costs a multiply slot (vsplat is a VX instruction, like vmpy), so each splat feeds two
+    multiplies: rows k and k+1 of B are interleaved by halfword (one vshuff, shared by the block's rows),
+    A[m, k] and A[m, k+1] are splat together as one word, and `sf += vmpy(hf, hf)` puts the k products of
+    columns n0 + i in lane i of the pair's low vector and the k+1 products in its high vector (even and
+    odd halfword lanes). Per row two pairs (columns 0-31, 32-63); C enters the low vectors, and low + high
+    is C's result in column order. An odd K's last k pairs with zeros. mode "ieee" (v68-v75): IEEE
+    `sf += vmpy(hf, hf)`; "qf32" (v79+, qfloat only): `qf32 = vmpy(hf, hf)` pairs and qf32 adds, C
+    converted to qf32 and back once per block; "generic" (no HVX float: the simulation build) computes the
+    same lanes in the same order with plain vector arithmetic (f16 x f16 products are exact in f32, so
+    "ieee" rounds the same)."""
+    sp = f", {space}" if space else ""
+    a = f"memref<?x?xf16, strided<[?, 1], offset: ?>{sp}>"
+    c = f"memref<?x?xf32, strided<[?, 1], offset: ?>{sp}>"
+    vh, vf, vp, vw, vq = "vector<64xf16>", "vector<64xf32>", "vector<64xi32>", "vector<32xi32>", "vector<32xf32>"
+    ieee = mode != "generic"                 # accumulators as HVX register pairs (vector<64xi32>)
+    qf = mode == "qf32"
+    acc_t = vp if ieee else vf
+    inter = ", ".join(f"{i}, {64 + i}" for i in range(64))                         # B rows k, k+1 by halfword
+    deal = ", ".join(map(str, list(range(0, 64, 2)) + list(range(1, 64, 2))))
+    iota = ", ".join(map(str, range(64)))
+    pat = ", ".join(["0"] * 32 + ["1"] * 32)
+    uid = [0]
+
+    def fresh(p):
+        uid[0] += 1
+        return f"%{p}{uid[0]}"
+
+    def sl(L, v, off, n, t_in, t_out):
+        r = fresh("s")
+        L.append(f"{r} = vector.extract_strided_slice {v} {{offsets = [{off}], sizes = [{n}], strides = [1]}} : {t_in} to {t_out}")
+        return r
+
+    def call(L, name, args, res_t=vw):
+        r = fresh("q")
+        L.append(f'{r} = llvm.call_intrinsic "{name}"({", ".join(args)}) : ({", ".join([vw] * len(args))}) -> {res_t}')
+        return r
+
+    def step(k: str, tail: bool, masked: bool, rowv, its) -> tuple[list[str], list[str]]:
+        S = []
+
+        def load_b(kr):
+            b = fresh("b")
+            S.append(f"{b} = vector.maskedload %B[{kr}, %n0], %bm, %zh : {a}, vector<64xi1>, {vh} into {vh}" if masked
+                     else f"{b} = vector.load %B[{kr}, %n0] : {a}, {vh}")
+            return b
+        b0 = load_b(k)
+        if tail:
+            b1 = "%zh"
+        else:
+            k1 = fresh("k")
+            S.append(f"{k1} = arith.addi {k}, %c1 : index")
+            b1 = load_b(k1)
+        bi = fresh("bi")
+        S.append(f"{bi} = vector.shuffle {b0}, {b1} [{inter}] : {vh}, {vh}")
+        bps = [sl(S, bi, 0, 64, "vector<128xf16>", vh), sl(S, bi, 64, 64, "vector<128xf16>", vh)]
+        ops = []
+        for bp in bps:
+            if ieee:
+                w = fresh("bw")
+                S.append(f"{w} = vector.bitcast {bp} : {vh} to {vw}")
+                ops.append(w)
+            else:
+                d, e = fresh("bd"), fresh("be")
+                S += [f"{d} = vector.shuffle {bp}, {bp} [{deal}] : {vh}, {vh}", f"{e} = arith.extf {d} : {vh} to {vf}"]
+                ops.append(e)
+        outs = []
+        for r, row in enumerate(rowv):
+            x2 = fresh("x")
+            if tail:
+                x = fresh("x")
+                S += [f"{x} = memref.load %A[{row}, {k}] : {a}", f"{x2} = vector.from_elements {x}, %zs : vector<2xf16>"]
+            else:
+                S.append(f"{x2} = vector.load %A[{row}, {k}] : {a}, vector<2xf16>")
+            if ieee:
+                xw, xi, xs = fresh("xw"), fresh("xi"), fresh("xs")
+                S += [f"{xw} = vector.bitcast {x2} : vector<2xf16> to vector<1xi32>",
+                      f"{xi} = vector.extract {xw}[0] : i32 from vector<1xi32>",
+                      f"{xs} = vector.broadcast {xi} : i32 to {vw}"]
+                for j in range(2):
+                    t = fresh("t")
+                    if qf:         # qf32 product pair, added half by half into the qf32 accumulators
+                        pr = call(S, VMPY_QF32_HF, [ops[j], xs], vp)
+                        acc = its[2 * r + j]
+                        halves = [(sl(S, acc, h, 32, vp, vw), sl(S, pr, h, 32, vp, vw)) for h in (0, 32)]
+                        sums = [call(S, VADD_QF32, [x, y]) for x, y in halves]
+                        S.append(f"{t} = vector.shuffle {sums[0]}, {sums[1]} [{iota}] : {vw}, {vw}")
+                    else:
+                        S.append(f'{t} = llvm.call_intrinsic "{VMPY_SF_HF_ACC}"({its[2 * r + j]}, {ops[j]}, {xs}) : ({vp}, {vw}, {vw}) -> {vp}')
+                    outs.append(t)
+            else:
+                xe, xs = fresh("xe"), fresh("xs")
+                S += [f"{xe} = arith.extf {x2} : vector<2xf16> to vector<2xf32>",
+                      f"{xs} = vector.shuffle {xe}, {xe} [{pat}] : vector<2xf32>, vector<2xf32>"]
+                for j in range(2):
+                    pr, t = fresh("pr"), fresh("t")
+                    S += [f"{pr} = arith.mulf {ops[j]}, {xs} : {vf}", f"{t} = arith.addf {its[2 * r + j]}, {pr} : {vf}"]
+                    outs.append(t)
+        return S, outs
+
+    def block(nrows: int, masked: bool, m0: str) -> list[str]:
+        L, rowv, accs = [], [], []
+        for r in range(nrows):
+            mr = fresh("m")
+            L.append(f"{mr} = arith.addi {m0}, %c{r} : index")
+            rowv.append(mr)
+        for r in range(nrows):
+            cv = fresh("cv")
+            if masked:       # through a stack row: f32 masked vector accesses lower wrongly without HVX float
+                L += ["vector.store %zf, %tmp[%c0] : memref<64xf32>, " + vf,
+                      "scf.for %j = %c0 to %nrem step %c1 {",
+                      "  %cn = arith.addi %n0, %j : index",
+                      f"  %ce = memref.load %C[{rowv[r]}, %cn] : {c}",
+                      "  memref.store %ce, %tmp[%j] : memref<64xf32>", "}",
+                      f"{cv} = vector.load %tmp[%c0] : memref<64xf32>, {vf}"]
+            else:
+                L.append(f"{cv} = vector.load %C[{rowv[r]}, %n0] : {c}, {vf}")
+            for j in range(2):            # C's 32 columns in the low vector, zeros in the high one
+                h, v = sl(L, cv, 32 * j, 32, vf, vq), fresh("acc")
+                L.append(f"{v} = vector.shuffle {h}, %zq [{iota}] : {vq}, {vq}")
+                if ieee:
+                    w = fresh("aw")
+                    L.append(f"{w} = vector.bitcast {v} : {vf} to {vp}")
+                    v = w
+                if qf:             # sf + 0 -> qf32, once per block
+                    hs = [call(L, QF_FROM_SF, [sl(L, v, h, 32, vp, vw), "%zw"]) for h in (0, 32)]
+                    v = fresh("aq")
+                    L.append(f"{v} = vector.shuffle {hs[0]}, {hs[1]} [{iota}] : {vw}, {vw}")
+                accs.append(v)
+        n = len(accs)
+        tys = ", ".join([acc_t] * n)
+        kl = fresh("kl")
+        its = [f"%i{kl[1:]}_{i}" for i in range(n)]
+        body, res = step("%kk", False, masked, rowv, its)
+        L.append(f"{kl}:{n} = scf.for %kk = %c0 to %K2 step %c2 iter_args("
+                 + ", ".join(f"{its[i]} = {accs[i]}" for i in range(n)) + f") -> ({tys}) {{")
+        L += ["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"]
+        tl = fresh("tl")
+        tbody, tres = step("%K2", True, masked, rowv, [f"{kl}#{i}" for i in range(n)])
+        L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
+        L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
+                                           f"  scf.yield {', '.join(f'{kl}#{i}' for i in range(n))} : {tys}", "}"]
+        for r in range(nrows):
+            sums = []
+            for j in range(2):
+                v = f"{tl}#{2 * r + j}"
+                if qf:             # low + high in qf32, then one conversion to sf
+                    q = call(L, VADD_QF32, [sl(L, v, 0, 32, vp, vw), sl(L, v, 32, 32, vp, vw)])
+                    sm = fresh("sum")
+                    L.append(f"{sm} = vector.bitcast {call(L, SF_FROM_QF32, [q])} : {vw} to {vq}")
+                    sums.append(sm)
+                    continue
+                if ieee:
+                    w = fresh("vf")
+                    L.append(f"{w} = vector.bitcast {v} : {vp} to {vf}")
+                    v = w
+                lo, hi, sm = sl(L, v, 0, 32, vf, vq), sl(L, v, 32, 32, vf, vq), fresh("sum")
+                L.append(f"{sm} = arith.addf {lo}, {hi} : {vq}")
+                sums.append(sm)
+            o = fresh("o")
+            L.append(f"{o} = vector.shuffle {sums[0]}, {sums[1]} [{iota}] : {vq}, {vq}")
+            if masked:
+                L += [f"vector.store {o}, %tmp[%c0] : memref<64xf32>, {vf}",
+                      "scf.for %j = %c0 to %nrem step %c1 {",
+                      "  %cn = arith.addi %n0, %j : index",
+                      "  %ce = memref.load %tmp[%j] : memref<64xf32>",
+                      f"  memref.store %ce, %C[{rowv[r]}, %cn] : {c}", "}"]
+            else:
+                L.append(f"vector.store {o}, %C[{rowv[r]}, %n0] : {c}, {vf}")
+        return L
+
+    def cols(masked: bool) -> list[str]:
+        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
+        L += ["scf.for %mt = %MR to %M step %c1 {"]
+        L += ["  " + x for x in block(1, masked, "%mt")] + ["}"]
+        return L
+
+    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 64, rows, *range(rows)}))
+    out = [f"func.func private @{HMATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
+           '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
+           consts,
+           f"  %zh = arith.constant dense<0.0> : {vh}",
+           f"  %zf = arith.constant dense<0.0> : {vf}",
+           f"  %zq = arith.constant dense<0.0> : {vq}",
+           "  %zs = arith.constant 0.0 : f16",
+           f"  %zw = arith.constant dense<0> : {vw}",
+           "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
+           f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
+           f"  %M = memref.dim %A, %c0 : {a}",
+           f"  %K = memref.dim %A, %c1 : {a}",
+           f"  %N = memref.dim %B, %c1 : {a}",
+           "  %kq = arith.divui %K, %c2 : index",
+           "  %K2 = arith.muli %kq, %c2 : index",
+           "  %has_ktail = arith.cmpi ne, %K2, %K : index",
+           f"  %mq = arith.divui %M, %c{rows} : index",
+           f"  %MR = arith.muli %mq, %c{rows} : index",
+           "  scf.for %n0 = %c0 to %N step %c64 {",
+           "    %nrem = arith.subi %N, %n0 : index",
+           "    %full = arith.cmpi sge, %nrem, %c64 : index",
+           "    scf.if %full {"]
+    out += ["      " + x for x in cols(False)]
+    out += ["    } else {",
+            "      %nrem32 = arith.index_cast %nrem : index to i32",
+            "      %nremv = vector.broadcast %nrem32 : i32 to vector<64xi32>",
+            "      %bm = arith.cmpi slt, %iota, %nremv : vector<64xi32>"]
+    out += ["      " + x for x in cols(True)]
+    out += ["    }", "  }", "  return", "}"]
+    return "\n".join(out)
+
+
+def ieee_hvx(target) -> bool:
+    """The target's HVX does IEEE single/half float arithmetic (v68-v75 with +hvx-ieee-fp)."""
+    return "+hvx-ieee-fp" in target.features
+
+
+def hvx_float_mode(target) -> str:
+    """How the f16 matmul accumulates: "ieee" (IEEE HVX float), "qf32" (qfloat only: v79+), "generic"
+    (no HVX float: the simulation build)."""
+    if ieee_hvx(target):
+        return "ieee"
+    return "generic" if "-hvx-qfloat" in target.features else "qf32"
 
 
 # ---- requantize: the 64-bit rounding multiply as a 32-bit multiply-high ------------------------------------

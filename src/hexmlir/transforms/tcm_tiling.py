@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..ir import apply_transform, inside, ops_named, run_passes
+from ..ir import apply_transform, enclosing_loop, inside, ops_named, run_passes
 from ..plan import ID_ATTR, config, configs, op_id
 from . import memspace
 from .. import attrs
@@ -47,16 +47,6 @@ def tile(module, cx) -> None:
     run_passes(module, "canonicalize, cse", "tcm-tiling")
 
 
-def _inside_tile_loop(op) -> object | None:
-    """The innermost enclosing tile loop (scf.forall / scf.for created by tiling), if any."""
-    p = op.parent
-    while p is not None and p.name != "func.func":
-        if p.name in ("scf.forall", "scf.for"):
-            return p
-        p = p.parent
-    return None
-
-
 def _wrap_in_subview(op, i) -> None:
     """Replace operand i (a whole buffer: the problem fits one tile) by a full-size subview of it."""
     from torch_mlir.dialects import memref
@@ -85,7 +75,7 @@ def promote(module, cx) -> None:
         c = config(op) or {}
         if not cfgs.get(c.get("fused_into"), c).get("tcm", True):
             continue                         # the plan keeps this group's tiles in place (no TCM)
-        loop = _inside_tile_loop(op)        # None: the whole problem is one tile
+        loop = enclosing_loop(op)           # None: the whole problem is one tile
         promote_idx = []
         for i, v in enumerate(op.operands):
             buf = memspace.root_buffer(v)
