@@ -19,6 +19,7 @@ PROMOTE = "hexmlir.promote"            # linalg op: an operand group tcm-promote
 VECTORIZE = "hexmlir.vectorize"        # linalg op: vectorize's transform-script handle (transient, in-stage)
 MICRO_KERNEL = "hexmlir.mk"            # linalg op: contract's register-blocked op / full micro-tile (transient)
 PACK = "hexmlir.pack"                  # linalg.copy: contract's B-panel packing copy (transient)
+TPACK = "hexmlir.tpack"                # linalg transpose copy: contract's lanes x lanes blocking (transient)
 NOT_PACKING = "hexmlir.not_packing"    # memref.alloca: stack buffers that predate packing (contract, transient)
 VTILE = "hexmlir.vtile"                # linalg op: one op's vector tiling handle (vectorize, transient)
 DMA_DIR = "hexmlir.dma"                # DMA start call: "in" (DDR -> TCM) or "out" (dma -> double-buffer)

@@ -12,6 +12,10 @@ FMA latency that one accumulator vector exposes. Edge tiles (fewer rows or colum
 vectorized with masks (`vector_sizes`); what upstream cannot vectorize keeps its plan id for the vectorize
 stage.
 
+B^T contractions (B indexed [..., n, k]: nn.Linear's weight, K^T) take the same path with B always packed:
+each panel is transposed into the buffer (_pack_transposed); a frontend weight transpose is folded into its
+contraction first (_fold_transposes), and the remaining transposing copies are blocked lanes x lanes.
+
 MR and NR are data: the target's vector width and register count (`VECTOR_REGS`): MR x NR accumulators,
 NR vectors of B and one broadcast of A fit the register file (AVX-512: 6 x 4; AVX2: 6 x 2), MR preferring
 a divisor of the tile's rows.
@@ -19,7 +23,7 @@ a divisor of the tile's rows.
 from __future__ import annotations
 
 from ..ir import apply_transform, ir, ops_named, run_passes
-from ..plan import config, generic_info, op_id
+from ..plan import config, generic_info, op_id, type_bytes
 from .. import attrs
 from .vectorize import _hoist_accumulators
 
@@ -62,10 +66,11 @@ def micro_kernel(target, elem_bytes: int, m: int | None, n: int | None) -> tuple
     return mr_max, nr
 
 
-def contraction_dims(op):
+def contraction_dims(op, b_transposed: bool = False):
     """For a float mul-add contraction generic: (m loop, n loop, k loop, other parallel loops, other
     reduction loops), else None. n is the output's innermost (unit-stride) loop, also B's innermost and
-    absent from A; m is in A and C, not B; k is in A and B."""
+    absent from A; m is in A and C, not B; k is in A and B. With `b_transposed`: the same, but B is
+    indexed [..., n, k] (k its innermost: nn.Linear's weight, Q K^T)."""
     if op.name != "linalg.generic" or len(op.results) > 1:
         return None
     names = [o.name for o in op.regions[0].blocks[0].operations]
@@ -84,10 +89,16 @@ def contraction_dims(op):
     if not c or len(set(c)) != len(c) or any(iters[d] != "parallel" for d in c):
         return None
     n = c[-1]
-    if not b or b[-1] != n or n in a:
+    if b_transposed:
+        if len(b) < 2 or b[-2] != n or n in a or b[-1] not in a or iters[b[-1]] != "reduction":
+            return None
+    elif not b or b[-1] != n or n in a:
         return None
     ms = [d for d in c if d in a and d not in b]
     ks = [d for d in a if d in b and iters[d] == "reduction"]
+    if b_transposed and ks:
+        ks.remove(b[-1])
+        ks.append(b[-1])
     if not ms or not ks:
         return None
     m, k = ms[-1], ks[-1]
@@ -132,6 +143,8 @@ def _static_extents(op) -> list:
 
 def run(module, cx) -> None:
     target = cx.target
+    _fold_transposes(module, target)
+    _transposing_copies(module)
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
@@ -139,6 +152,9 @@ def run(module, cx) -> None:
         if pid is None or not cfg.get("vector"):
             continue
         dims = contraction_dims(op)
+        bt = dims is None
+        if bt:
+            dims = contraction_dims(op, b_transposed=True)
         if dims is None:
             continue
         m, n, k, rest_par, rest_red = dims
@@ -163,22 +179,33 @@ def run(module, cx) -> None:
         ksizes = [0] * len(loops)
         for d in [k, *rest_red]:
             ksizes[d] = 1
-        tag = len(cands)
-        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0))
-        _mark(op, tag)
         first = [x if d != m else 0 for d, x in enumerate(sizes)]
         peel = [n] if ext[n] is None or ext[n] % sizes[n] else []
         # k in chunks whose B panel still fits the packing buffer (the C micro-tile is then re-read once
         # per chunk, against chunk x MR x NR FMAs)
         kc = PACK_BYTES // (sizes[n] * eb)
-        if cx.options.pack_b and (bound[k] or 0) > kc:
+        bt_bounds = None
+        if bt:
+            # B^T is always packed (transposed), panel by panel: its static bounds size the stack buffer
+            b_loops = generic_info(op)[3][1]
+            bt_bounds = [(min(kc, bound[d]) if bound[d] else None) if d == k else (first[d] or bound[d])
+                         for d in b_loops]
+            if any(x is None for x in bt_bounds):
+                continue
+        tag = len(cands)
+        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0, bt=bt_bounds))
+        _mark(op, tag)
+        if (cx.options.pack_b or bt) and (bound[k] or 0) > kc:
             first[k] = kc
             if ext[k] is None or ext[k] % kc:
                 peel = [k] + peel                            # inner loop first: peeling the outer clones it
         lines += _tile_and_peel(tag, first, peel)
     if not cands:
+        _vectorize_transposes(module, target)
         return
     apply_transform(module, "\n".join(lines + _CANON), "contract")
+    _pack_transposed(module, cands)
+    _vectorize_transposes(module, target)
     # Pack B's full column panels, then tile the rows. Every copy gets its own tag from here on.
     ops = []
     for op in ops_named(module.operation, "linalg.generic"):
@@ -277,6 +304,284 @@ def run(module, cx) -> None:
       transform.apply_patterns.vector.materialize_masks
     } : !transform.any_op""", "contract")
     run_passes(module, "canonicalize, cse", "contract")
+
+
+def _func_of(op):
+    p = op.operation.parent
+    while p is not None and p.name != "func.func":
+        p = p.parent
+    return p
+
+
+def _pack_transposed(module, cands) -> None:
+    """B^T contractions (B indexed [..., n, k]: nn.Linear's weight, Q K^T), tiled to one column panel (and
+    k chunk): the panel is transposed into a stack buffer [..., k, n] that the micro-kernels then stream
+    like a packed B panel. O(K x N) moves, once per panel, against the M x K x N FMAs of the row blocks
+    that read it; a dot-product kernel (vector over k) would need MR x NR horizontal sums per tile and
+    twice the loads per FMA. One buffer per function, at its entry, sized for the largest panel."""
+    from torch_mlir.dialects import linalg, memref
+    todo = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        if MK_ATTR in op.attributes:
+            c = cands[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
+            if c["bt"] is not None:
+                todo.append((op, c))
+    bufs = {}
+    for op, c in todo:
+        f = _func_of(op)
+        nbytes = c["eb"]
+        for x in c["bt"]:
+            nbytes *= x
+        bufs[f] = max(bufs.get(f, 0), nbytes)
+    allocas = {}
+    for f, nbytes in bufs.items():
+        entry = f.regions[0].blocks[0]
+        with ir.InsertionPoint.at_block_begin(entry), ir.Location.unknown():
+            allocas[f] = memref.alloca(ir.MemRefType.get([nbytes], ir.IntegerType.get_signless(8)), [], [],
+                                       alignment=64)
+    for op, c in todo:
+        b = op.operands[1]
+        bt = ir.MemRefType(b.type)
+        shape = list(ir.ShapedType(bt).shape)
+        r = len(shape)
+        perm = list(range(r - 2)) + [r - 1, r - 2]
+        et = ir.ShapedType(bt).element_type
+        dyn = ir.ShapedType.get_dynamic_size()
+        full = [c["bt"][p] for p in perm]
+        with ir.InsertionPoint(op), op.location:
+            idx = ir.IndexType.get()
+            zero = ir.Operation.create("arith.constant", results=[idx],
+                                       attributes={"value": ir.IntegerAttr.get(idx, 0)}).result
+            view = memref.view(ir.MemRefType.get(full, et), allocas[_func_of(op)], zero, [])
+            if any(shape[p] == dyn or shape[p] != full[i] for i, p in enumerate(perm)):
+                sizes = []
+                for p in perm:
+                    if shape[p] == dyn:
+                        cp = ir.Operation.create("arith.constant", results=[idx],
+                                                 attributes={"value": ir.IntegerAttr.get(idx, p)}).result
+                        sizes.append(memref.dim(b, cp))
+                static = [shape[p] for p in perm]
+                strides = [1] * r
+                for i in range(r - 2, -1, -1):
+                    strides[i] = strides[i + 1] * full[i + 1]
+                st = ir.MemRefType.get(static, et, ir.StridedLayoutAttr.get(0, strides))
+                view = memref.SubViewOp(st, view, [], sizes, [], [0] * r, static, [1] * r).result
+            tr = linalg.transpose(b, outs=[view], permutation=perm)
+        tr = tr.owner if hasattr(tr, "owner") else tr
+        maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+        res = list(maps[1].results)
+        res[-2], res[-1] = res[-1], res[-2]
+        maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+        op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
+        op.operands[1] = view
+
+
+def _owner(v):
+    o = v.owner
+    return o.operation if hasattr(o, "operation") else None
+
+
+def _user_ops(v):
+    for u in v.uses:
+        o = u.owner
+        yield (o.operation if hasattr(o, "operation") else o), u.operand_number
+
+
+def _root(v):
+    """The buffer a chain of subviews views, and whether it is a function argument."""
+    o = _owner(v)
+    while o is not None and o.name == "memref.subview":
+        v = o.operands[0]
+        o = _owner(v)
+    return v
+
+
+def _read_only(v) -> bool:
+    """v (and its subviews) only read: linalg inputs, subviews, dims."""
+    for o, i in _user_ops(v):
+        if o.name == "memref.subview":
+            if not _read_only(o.results[0]):
+                return False
+        elif o.name == "memref.dim":
+            continue
+        elif o.name.startswith("linalg.") and hasattr(o.opview, "inputs"):
+            if i >= len(o.opview.inputs):
+                return False
+        else:
+            return False
+    return True
+
+
+def _blockable(op, target) -> bool:
+    """A contraction that run() register-blocks (planned, vectorized, at least two rows and a vector of
+    columns): folding a transpose into one it would leave to the vectorize stage (a row times a matrix)
+    would trade a blocked transpose for strided gathers."""
+    dims = contraction_dims(op)
+    if dims is None or op_id(op) is None or not (config(op) or {}).get("vector"):
+        return False
+    m, n = dims[0], dims[1]
+    ext = _static_extents(op)
+    return (ext[n] is None or ext[n] >= target.vector_lanes(generic_info(op)[2])) and (ext[m] is None or ext[m] >= 2)
+
+
+def _fold_transposes(module, target) -> None:
+    """A transposing copy (the torch frontend's nn.Linear weight transpose, whole or in row slabs) of a
+    read-only function argument into a buffer that only contractions read, as a whole, as B: they read
+    the argument as B^T instead (packed panel by panel, _pack_transposed) and the copies go, with the
+    full-matrix round trip through memory they cost."""
+    done = set()
+    for t in ops_named(module.operation, "linalg.generic"):
+        if not _is_transpose_copy(t):
+            continue
+        d = _root(t.operands[1])
+        alloc = _owner(d)
+        if alloc is None or alloc.name != "memref.alloc" or ir.ShapedType(d.type).rank != 2 or id(alloc) in done:
+            continue
+        src = _root(t.operands[0])
+        if not isinstance(src, ir.BlockArgument) or src.owner.owner.operation.name != "func.func" \
+                or list(ir.ShapedType(src.type).shape) != list(ir.ShapedType(d.type).shape)[::-1] \
+                or not _read_only(src):
+            continue
+        copies, users, ok = [], [], True
+        for o, i in _user_ops(d):
+            if o.name == "memref.dealloc":
+                continue
+            if o.name == "memref.subview":
+                sub = list(_user_ops(o.results[0]))
+                if all(_is_transpose_copy(s.opview) and i2 == 1 and _root(s.operands[0]) == src for s, i2 in sub):
+                    copies += [s for s, _ in sub]
+                    continue
+            elif o.name == "linalg.generic" and _is_transpose_copy(o.opview) and i == 1 \
+                    and _root(o.operands[0]) == src:
+                copies.append(o)
+                continue
+            elif o.name == "linalg.generic" and i == 1 and _blockable(o.opview, target):
+                users.append(o)
+                continue
+            ok = False
+            break
+        if not ok or not users or not copies:
+            continue
+        for o in users:
+            maps = [ir.AffineMapAttr(a).value for a in o.attributes["indexing_maps"]]
+            res = list(maps[1].results)
+            res[-2], res[-1] = res[-1], res[-2]
+            maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+            o.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
+            o.operands[1] = src
+        for c in copies:        # the slab loops, subviews and the buffer are dead now: canonicalize drops them
+            c.erase()
+        done.add(id(alloc))
+
+
+def _transposing_copies(module) -> None:
+    """A memref.copy whose source is column-major (a K^T block that Triton loads with transposed strides,
+    flash attention's `k`) into a row-major buffer: a linalg.transpose of the source's transposed (unit
+    stride) view, which _vectorize_transposes blocks, instead of a scalar gather loop (lower.py)."""
+    from torch_mlir.dialects import linalg, memref
+    for cp in ops_named(module.operation, "memref.copy"):
+        src, dst = cp.operands[0], cp.operands[1]
+        if not all(isinstance(v.type, ir.MemRefType) and ir.ShapedType(v.type).rank == 2 for v in (src, dst)):
+            continue
+        if str(ir.ShapedType(src.type).element_type) not in _FLOAT:
+            continue
+        (s0, s1), off = ir.MemRefType(src.type).get_strides_and_offset()
+        if s0 != 1 or s1 == 1 or ir.MemRefType(dst.type).get_strides_and_offset()[0][-1] != 1:
+            continue
+        shape = list(ir.ShapedType(src.type).shape)
+        tt = ir.MemRefType.get(shape[::-1], ir.ShapedType(src.type).element_type,
+                               ir.StridedLayoutAttr.get(off, [s1, s0]))
+        perm = ir.AffineMap.get_permutation([1, 0])
+        with ir.InsertionPoint(cp), cp.location:
+            view = memref.TransposeOp(tt, src, ir.AffineMapAttr.get(perm)).result
+            linalg.transpose(view, outs=[dst], permutation=[1, 0])
+        cp.erase()
+
+
+def _is_transpose_copy(op) -> bool:
+    """A float copy whose input is indexed by the output's loops with the last two swapped (the torch
+    frontend's weight transpose, _transpose_b's linalg.transpose)."""
+    if op.name == "linalg.transpose":
+        perm = list(_ir_dense(op.attributes["permutation"]))
+        r = len(perm)
+        return r >= 2 and perm == list(range(r - 2)) + [r - 1, r - 2]
+    if op.name != "linalg.generic" or len(op.operands) != 2 or op_id(op) is None:
+        return False
+    body = list(op.regions[0].blocks[0].operations)
+    if len(body) != 1 or body[0].operands[0] != op.regions[0].blocks[0].arguments[0]:
+        return False
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    ins, out = [str(e) for e in maps[0].results], [str(e) for e in maps[1].results]
+    r = len(out)
+    if r < 2 or len(ins) != r or maps[1] != ir.AffineMap.get_identity(r) or "reduction" in str(op.attributes["iterator_types"]):
+        return False
+    for v in op.operands:
+        if not isinstance(v.type, ir.MemRefType) or str(ir.ShapedType(v.type).element_type) not in _FLOAT \
+                or ir.MemRefType(v.type).get_strides_and_offset()[0][-1] != 1:
+            return False
+    return ins == out[:r - 2] + [out[r - 1], out[r - 2]]
+
+
+def _ir_dense(attr):
+    return [int(x) for x in str(attr).split(":", 1)[-1].replace("array<i64", "").strip(" >").split(",") if x.strip()]
+
+
+def _vectorize_transposes(module, target) -> None:
+    """Transposing copies in lanes x lanes blocks: a block is read row by row (unit stride), transposed in
+    registers and written row by row, instead of a strided gather per output vector."""
+    lines, vec, n = [], [], 0
+    for op in ops_named(module.operation, "linalg.transpose") + ops_named(module.operation, "linalg.generic"):
+        if not _is_transpose_copy(op):
+            continue
+        t = op.operands[1].type
+        r = ir.ShapedType(t).rank
+        lanes = target.vector_lanes(type_bytes(ir.ShapedType(t).element_type))
+        op.attributes[attrs.TPACK] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n)
+        sizes = ", ".join(["1"] * (r - 2) + [str(lanes)] * 2)
+        anys = ", ".join(["!transform.any_op"] * (r + 1))
+        ext = list(ir.ShapedType(t).shape)
+        # peel the partial blocks (inner loop first: peeling the outer clones it) so full blocks are unmasked
+        peel = [d for d in (r - 1, r - 2) if ext[d] < 0 or ext[d] % lanes]
+        lines += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %c = transform.structured.match attributes{{{attrs.TPACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  %ct, {', '.join(f'%l{i}' for i in range(r))} = transform.structured.tile_using_for %c tile_sizes [{sizes}] "
+            f": (!transform.any_op) -> ({anys})",
+        ]
+        for d in peel:
+            lines += [
+                f"  %pc{d} = transform.cast %l{d} : !transform.any_op to !transform.op<\"scf.for\">",
+                f"  %pp{d}, %pr{d} = transform.loop.peel %pc{d} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
+            ]
+        lines += ["}"]
+        vec += [
+            "transform.sequence %root : !transform.any_op failures(suppress) {",
+            "^bb0(%r: !transform.any_op):",
+            f"  %c = transform.structured.match attributes{{{attrs.TPACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
+            f"  transform.structured.vectorize %c vector_sizes [{sizes}] : !transform.any_op",
+            "}",
+        ]
+        n += 1
+    if not lines:
+        return
+    apply_transform(module, "\n".join(lines + _CANON), "contract")
+    apply_transform(module, "\n".join(vec), "contract")
+    apply_transform(module, """
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masked_transfers
+    } : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.lower_masks
+    } : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.vector.materialize_masks
+    } : !transform.any_op""", "contract")
+    run_passes(module, "canonicalize, cse", "contract")
+    for op in ops_named(module.operation, "linalg.generic") + ops_named(module.operation, "linalg.transpose"):
+        if attrs.TPACK in op.attributes:
+            del op.attributes[attrs.TPACK]
 
 
 def _drop_selects_under_write_mask(module) -> None:
