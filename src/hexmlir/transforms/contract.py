@@ -295,9 +295,17 @@ def run(module, cx) -> None:
     if _hoist_accumulators(module):
         run_passes(module, "canonicalize, cse", "contract")
     _row_masks_as_broadcasts(module)
+    _lower_masks(module)
+
+
+def _lower_masks(module, transfers: bool = False) -> None:
+    """Masks to explicit vector ops (with `transfers`: masked transfers to loads/stores first), then
+    canonicalize."""
+    first = ("    transform.apply_patterns to %f {\n      transform.apply_patterns.vector.lower_masked_transfers\n"
+             "    } : !transform.any_op\n") if transfers else ""
     apply_transform(module, """
     %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.apply_patterns to %f {
+""" + first + """    transform.apply_patterns to %f {
       transform.apply_patterns.vector.lower_masks
     } : !transform.any_op
     transform.apply_patterns to %f {
@@ -567,18 +575,7 @@ def _vectorize_transposes(module, target) -> None:
         return
     apply_transform(module, "\n".join(lines + _CANON), "contract")
     apply_transform(module, "\n".join(vec), "contract")
-    apply_transform(module, """
-    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.apply_patterns to %f {
-      transform.apply_patterns.vector.lower_masked_transfers
-    } : !transform.any_op
-    transform.apply_patterns to %f {
-      transform.apply_patterns.vector.lower_masks
-    } : !transform.any_op
-    transform.apply_patterns to %f {
-      transform.apply_patterns.vector.materialize_masks
-    } : !transform.any_op""", "contract")
-    run_passes(module, "canonicalize, cse", "contract")
+    _lower_masks(module, transfers=True)
     for op in ops_named(module.operation, "linalg.generic") + ops_named(module.operation, "linalg.transpose"):
         if attrs.TPACK in op.attributes:
             del op.attributes[attrs.TPACK]
