@@ -154,6 +154,8 @@ def to_llvm_dialect(module, cx) -> None:
     run_passes(module, "reconcile-unrealized-casts", "lower-to-llvm")
     symbols.internalize(module, symbols.entry(cx.signature["name"]))
     _bool_vectors_as_bytes(module)
+    if cx.target.hvx:
+        _float_masked_as_ints(module)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
     if not cx.options.vectorize:
         _no_implicit_vectors(module)
@@ -235,6 +237,40 @@ def _bool_vectors_as_bytes(module) -> None:
             else:
                 ir.Operation.create(op.name, results=[], operands=operands,
                                     attributes={a: op.attributes[a] for a in op.attributes})
+        op.erase()
+
+
+def _float_masked_as_ints(module) -> None:
+    """Masked loads and stores of float vectors go through same-width integer vectors (bitcasts).
+
+    Without HVX float (the hexagon-sim build) LLVM-22 scalarizes a float masked load/store and turns its
+    `<N x i1>` mask into an integer bitmask one bit per predicate *byte*, not per lane: a `vector<32xf32>`
+    store with n lanes on writes 4n lanes, past the row's end (docs/simulation.md). Integer vectors of the
+    same width are legal HVX types and lower to predicated `vmem` stores; the bitcasts cost nothing."""
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        if op.name in ("llvm.intr.masked.load", "llvm.intr.masked.store"):
+            value, _, has_result = _MEMORY_OPS[op.name]
+            data = op.results[0].type if has_result else op.operands[value].type
+            if isinstance(data, ir.VectorType) and isinstance(ir.VectorType(data).element_type, ir.FloatType):
+                found.append(op)
+    walk(module.operation, visit)
+    for op in found:
+        value, passthru, has_result = _MEMORY_OPS[op.name]
+        operands = list(op.operands)
+        data = op.results[0].type if has_result else operands[value].type
+        with ir.InsertionPoint(op), op.location:
+            ity = _with_width(data, ir.FloatType(ir.VectorType(data).element_type).width)
+            for i in (value, passthru):
+                if i is not None and i < len(operands):
+                    operands[i] = ir.Operation.create("llvm.bitcast", results=[ity], operands=[operands[i]]).results[0]
+            new = ir.Operation.create(op.name, results=[ity] if has_result else [], operands=operands,
+                                      attributes={a: op.attributes[a] for a in op.attributes})
+            if has_result:
+                back = ir.Operation.create("llvm.bitcast", results=[data], operands=[new.results[0]])
+                op.results[0].replace_all_uses_with(back.results[0])
         op.erase()
 
 
