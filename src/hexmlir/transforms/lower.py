@@ -205,6 +205,31 @@ _MEMORY_OPS = {
 }
 
 
+def _data_type(op):
+    """The type of the data a memory op moves (its result, or its stored value; never the mask)."""
+    value, _, has_result = _MEMORY_OPS[op.name]
+    return op.results[0].type if has_result else op.operands[value].type
+
+
+def _retype_access(op, bits: int, to_mem, from_mem) -> None:
+    """Re-create vector memory op `op` moving integers of `bits` per element instead of its data type:
+    `to_mem(v, mem_type)` converts the stored value and the pass-through before it, `from_mem(r, data_type)`
+    converts a loaded result back."""
+    value, passthru, has_result = _MEMORY_OPS[op.name]
+    data = _data_type(op)
+    operands = list(op.operands)
+    with ir.InsertionPoint(op), op.location:
+        mem_type = _with_width(data, bits)
+        for i in (value, passthru):
+            if i is not None and i < len(operands) and operands[i].type == data:
+                operands[i] = to_mem(operands[i], mem_type)
+        new = ir.Operation.create(op.name, results=[mem_type] if has_result else [], operands=operands,
+                                  attributes={a: op.attributes[a] for a in op.attributes})
+        if has_result:
+            op.results[0].replace_all_uses_with(from_mem(new.results[0], data))
+    op.erase()
+
+
 def _bool_vectors_as_bytes(module) -> None:
     """i1 in memory is one byte per element (numpy/torch bool, and what a scalar `llvm.load i1` reads).
     LLVM stores `<N x i1>` bit-packed, so every vector memory access of i1 goes through `<N x i8>` with
@@ -215,8 +240,7 @@ def _bool_vectors_as_bytes(module) -> None:
     def visit(op):
         if op.name not in _MEMORY_OPS:
             return
-        value, _, has_result = _MEMORY_OPS[op.name]
-        data = op.results[0].type if has_result else op.operands[value].type      # not the mask
+        data = _data_type(op)
         if _is_bool_vector(data):
             found.append(op)
         elif "xi1>" in str(data):                                                  # e.g. an array of them
@@ -224,20 +248,7 @@ def _bool_vectors_as_bytes(module) -> None:
                                stage="lower-to-llvm", op=op.name)
     walk(module.operation, visit)
     for op in found:
-        value, passthru, has_result = _MEMORY_OPS[op.name]
-        operands = list(op.operands)
-        with ir.InsertionPoint(op), op.location:
-            for i in (value, passthru):
-                if i is not None and i < len(operands) and _is_bool_vector(operands[i].type):
-                    operands[i] = _cast("llvm.zext", operands[i], 8)
-            if has_result:
-                new = ir.Operation.create(op.name, results=[_with_width(op.results[0].type, 8)], operands=operands,
-                                          attributes={a: op.attributes[a] for a in op.attributes})
-                op.results[0].replace_all_uses_with(_cast("llvm.trunc", new.results[0], 1))
-            else:
-                ir.Operation.create(op.name, results=[], operands=operands,
-                                    attributes={a: op.attributes[a] for a in op.attributes})
-        op.erase()
+        _retype_access(op, 8, lambda v, t: _cast("llvm.zext", v, 8), lambda r, t: _cast("llvm.trunc", r, 1))
 
 
 def _float_masked_as_ints(module) -> None:
@@ -252,26 +263,16 @@ def _float_masked_as_ints(module) -> None:
 
     def visit(op):
         if op.name in ("llvm.intr.masked.load", "llvm.intr.masked.store"):
-            value, _, has_result = _MEMORY_OPS[op.name]
-            data = op.results[0].type if has_result else op.operands[value].type
+            data = _data_type(op)
             if isinstance(data, ir.VectorType) and isinstance(ir.VectorType(data).element_type, ir.FloatType):
                 found.append(op)
     walk(module.operation, visit)
+
+    def bitcast(v, t):
+        return ir.Operation.create("llvm.bitcast", results=[t], operands=[v]).results[0]
     for op in found:
-        value, passthru, has_result = _MEMORY_OPS[op.name]
-        operands = list(op.operands)
-        data = op.results[0].type if has_result else operands[value].type
-        with ir.InsertionPoint(op), op.location:
-            ity = _with_width(data, ir.FloatType(ir.VectorType(data).element_type).width)
-            for i in (value, passthru):
-                if i is not None and i < len(operands):
-                    operands[i] = ir.Operation.create("llvm.bitcast", results=[ity], operands=[operands[i]]).results[0]
-            new = ir.Operation.create(op.name, results=[ity] if has_result else [], operands=operands,
-                                      attributes={a: op.attributes[a] for a in op.attributes})
-            if has_result:
-                back = ir.Operation.create("llvm.bitcast", results=[data], operands=[new.results[0]])
-                op.results[0].replace_all_uses_with(back.results[0])
-        op.erase()
+        bits = ir.FloatType(ir.VectorType(_data_type(op)).element_type).width
+        _retype_access(op, bits, bitcast, bitcast)
 
 
 def _is_bool_vector(t) -> bool:
