@@ -115,27 +115,39 @@ def _update_index(out: Path, key: str, entries, threads: int) -> None:
 # Running artifacts (numpy + ctypes)
 
 
-def prepare(kernel, sets):
-    """Per input set: (call, outputs) with the outputs preallocated in signature order."""
+def prepare(kernel, sets, shared_outputs: bool = False):
+    """Per input set: (call, outputs) with the outputs preallocated in signature order. shared_outputs:
+    one output set for all calls, so each call writes the block the previous one wrote. That is what the
+    peers (eager, Inductor, IREE) get: they allocate per call, and the allocator hands back the block just
+    freed, still in the last-level cache; rotated outputs are cold, so every store first reads its line
+    from DRAM (device, 2026-12-03: exp series 3.2 -> 2.2 ms at 1 thread from this alone). Allocating per
+    call with numpy instead (np.empty) paid page faults on the device's glibc (vector add 2.9 -> 7.2 ms)."""
     calls = []
+    outs = None
     for s in sets:
-        args, k = [], 0
+        args, k, o = [], 0, 0
         for spec in kernel.meta["args"]:
             if spec["role"] == "in":
                 args.append(s[k])
                 k += 1
+            elif shared_outputs and outs is not None:
+                args.append(outs[o])
+                o += 1
             else:
                 args.append(resident_empty(spec["shape"], spec["dtype"]))
+        if shared_outputs and outs is None:
+            outs = [a for a, spec in zip(args, kernel.meta["args"]) if spec["role"] != "in"]
         calls.append((kernel.prepared(args), [args[i] for i in kernel.meta["results"]]))
     return calls
 
 
-def time_artifact(path, sets, refs, dtype, warmup, repeats) -> dict:
-    """Load, check against the reference on the first input set, time; DMA stats per call."""
+def time_artifact(path, sets, refs, dtype, warmup, repeats, shared_outputs: bool = False) -> dict:
+    """Load, check against the reference on the first input set, time; DMA stats per call.
+    shared_outputs: see `prepare`."""
     from ..artifact import Kernel
     from .. import runtime
     kern = Kernel.load(path)
-    calls = prepare(kern, sets)
+    calls = prepare(kern, sets, shared_outputs)
     calls[0][0]()
     err = check(calls[0][1], refs, dtype)
     # a kernel that uses no thread pool, TCM or DMA ships no runtime: nothing to count (and building one
@@ -187,7 +199,9 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
             bar.set_postfix_str(f"{name} {e['rung']}")
             if e["rung"] == "iree":
                 continue
-            m = e["error"] or time_artifact(d / e["file"], sets, refs, entry.dtype, warmup, repeats)
+            # host rungs write their outputs as the peers they are compared with do (see `prepare`)
+            m = e["error"] or time_artifact(d / e["file"], sets, refs, entry.dtype, warmup, repeats,
+                                            shared_outputs=e["rung"] in HOST_RUNGS)
             rows.append(_row(entry, k, "hexmlir", e["rung"], e["threads"], m))
             bar.update()
         if not with_peers:

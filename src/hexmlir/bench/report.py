@@ -524,8 +524,10 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "DMA engine (start + immediate wait); fusion and fast-math are on everywhere.",
         f"- Timing: {res['warmup']} warm-up calls excluded, {res['repeats']} timed calls, median reported, spread = "
         "IQR / median; inputs rotated over enough sets that the working set exceeds twice the last-level cache "
-        "(sysfs, at least 64 MiB), so caches do not flatter small sizes. 'cores busy' = process CPU time / wall time over the timed calls (checks the "
-        "thread count really used).",
+        "(sysfs, at least 64 MiB), so caches do not flatter small sizes. Outputs: the NPU rungs write rotated "
+        "preallocated buffers; the host rungs write one output set on every call, as the peers do (they allocate per "
+        "call and get back the block just freed, still cached). 'cores busy' = process CPU time / wall time over the "
+        "timed calls (checks the thread count really used).",
         "- 'MT+DMA overhead est.' per call = one fork/join at the rung's thread count + DMA copies per call x "
         "the per-copy cost (divided by the threads for MT rungs), both from the probes in 'Mechanism overheads' "
         "(measured separately on a kernel with negligible work); for DB rungs it is the cost DB overlaps, not added "
