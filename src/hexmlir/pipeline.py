@@ -69,7 +69,9 @@ def _tcm_check(module, cx):
 
 
 def _hoist_program_buffers(module, cx):
-    """Program buffers not staged in TCM (no scratchpad, or tcm_tiling off): one set per thread."""
+    """Buffers not staged in TCM (no scratchpad, or tcm_tiling off) allocated once per thread, not per
+    program (grid) or per loop iteration (a row reduction's 1-element accumulators: 4 mallocs per row of
+    LayerNorm on host)."""
     from .transforms import tcm_tiling
     if not (cx.options.tcm_tiling and cx.target.scratchpad):
         tcm_tiling.hoist_program_buffers(module, cx)
@@ -109,6 +111,7 @@ def stages() -> list[Stage]:
         Stage("contract", contract.run, lambda o: o.vectorize and o.register_tiling,  # FMA targets: matmul
               needs="fma"),                                                  # register micro-kernels
         Stage("vectorize", vectorize.run, lambda o: o.vectorize),            # target-width vectors, peeled tails
+        Stage("hoist-buffers", _hoist_program_buffers),                      # per-row scratch: once per call
         # After vectorization: DMA calls take addresses as integers, so MLIR cannot see what they write;
         # vector-transfer hoisting must run while the transfers are still visible linalg.copy ops.
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # TCM pool buffers, DMA copies
