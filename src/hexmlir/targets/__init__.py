@@ -45,6 +45,8 @@ class Target:
     streaming_store_bytes: int = 0  # element-wise outputs at least this large are stored non-temporally
                                # (aligned main loop); 0: never
     reduction_tile_bytes: int = 0  # no scratchpad: a reduction group's tile (several passes) sized for L1
+    half_via_f32: bool = False  # no half-precision vector arithmetic (x86 below AVX512-FP16): f16/bf16
+                               # element-wise bodies computed in f32, rounded once at the store
 
     @property
     def scratchpad(self) -> bool:
@@ -195,7 +197,7 @@ def npu_emu_target(arch: str = "v73", isa: str = "auto") -> Target:
         raise HexmlirError(f"unknown Hexagon arch {arch!r}; known: {', '.join(HEXAGON_ARCHS)}")
     tcm, threads = _HEXAGON[arch]
     return Target("npu-emu", arch, tcm, 128, threads, 64, None, resolve_isa(isa), (), copy_engine=True,
-                  runs_here=True)
+                  runs_here=True, half_via_f32=True)
 
 
 def host_target(arch: str = "v73", isa: str = "auto") -> Target:
@@ -205,7 +207,8 @@ def host_target(arch: str = "v73", isa: str = "auto") -> Target:
     fma = level is not None and list(ISA_LEVELS).index(level) >= list(ISA_LEVELS).index("x86-64-v3")
     return Target("host", arch, 0, vbytes, os.cpu_count() or 1, 64, None, level, (),
                   cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma, native_div=True,
-                  streaming_store_bytes=HOST_STREAM_BYTES, reduction_tile_bytes=HOST_REDUCTION_TILE_BYTES)
+                  streaming_store_bytes=HOST_STREAM_BYTES, reduction_tile_bytes=HOST_REDUCTION_TILE_BYTES,
+                  half_via_f32=True)
 
 
 def get(name: str, arch: str = "v73", isa: str = "auto") -> Target:
