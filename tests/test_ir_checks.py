@@ -259,3 +259,25 @@ def test_row_reduction_scratch_is_not_allocated_per_row(tmp_path, threads):
     x = rng.standard_normal((33, 1000)).astype(np.float32) * 3 + 1
     w, b = rng.standard_normal(1000).astype(np.float32), rng.standard_normal(1000).astype(np.float32)
     np.testing.assert_allclose(kern(x, w, b), k.reference(x, w, b)[0], rtol=2e-4, atol=2e-4, err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("cols,k", [(1024, 4), (1000, 2), (1008, 0)])
+def test_row_sums_carry_independent_accumulators(tmp_path, cols, k):
+    """A row sum over cached data is one dependency chain per vector accumulator (4 cycles per vaddps): the
+    loop carries 4 (or 2, whatever divides the trip count) independent partial vectors, combined after it,
+    and the horizontal sum is a shuffle tree (reassoc), not one scalar add per lane. cols 1000 on x86-64-v4:
+    62 vectors (2 accumulators) + an 8-lane tail; 1008: 63 vectors, odd, one accumulator."""
+    from hexmlir.bench.registry import layernorm
+    kern_src = layernorm(5, cols)
+    vec = _dump(tmp_path, kern_src, target="host", isa="x86-64-v4")["vectorize"]
+    carried = [len(m.group(1).split(",")) for m in
+               re.finditer(r"scf\.for [^\n]*iter_args\(([^)]*)\) -> \((?:vector<16xf32>(?:, )?)+\)", vec)]
+    assert carried and all(c == max(k, 1) for c in carried), carried
+    assert "vector.reduction <add>" in vec and "fastmath<reassoc>" in vec
+    kern = hexmlir.compile(kern_src.mlir, Options(target="host", multithread=False))   # this CPU's ISA
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((5, cols)) * 4 + 3).astype(np.float32)
+    w, b = rng.standard_normal(cols).astype(np.float32), rng.standard_normal(cols).astype(np.float32)
+    np.testing.assert_allclose(kern(x, w, b), kern_src.reference(x, w, b)[0], rtol=1e-4, atol=1e-4,
+                               err_msg=f"seed {seed}")

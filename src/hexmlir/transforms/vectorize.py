@@ -104,6 +104,9 @@ def run(module, cx) -> None:
         run_passes(module, "canonicalize, cse", "vectorize")
     if _vector_accumulators(module):
         run_passes(module, "canonicalize, cse", "vectorize")
+    # Hexagon has its own partial sums, placed for its slots (hvx-accumulators)
+    if not cx.target.hvx and _split_accumulators(module):
+        run_passes(module, "canonicalize, cse", "vectorize")
     if cx.target.streaming_store_bytes and _streaming_stores(module, cx.target):
         run_passes(module, "canonicalize, cse", "vectorize")
 
@@ -244,7 +247,10 @@ def _vector_accumulators(module) -> int:
                 acc0 = ir.Operation.create("vector.extract", results=[et], operands=[acc0],
                                            attributes={"static_position": ir.DenseI64ArrayAttr.get([0])}).result
             attrs = {"kind": red.attributes["kind"]}
-            if "fastmath" in red.attributes:
+            if is_float and kind in ("add", "mul"):
+                # the lanes are partial sums already: a shuffle tree, not an in-order chain over the lanes
+                attrs["fastmath"] = ir.Attribute.parse("#arith.fastmath<reassoc>")
+            elif "fastmath" in red.attributes:
                 attrs["fastmath"] = red.attributes["fastmath"]
             r = ir.Operation.create("vector.reduction", results=[et], operands=[new.results[0], acc0],
                                     attributes=attrs).result
@@ -258,6 +264,87 @@ def _vector_accumulators(module) -> int:
         red.erase()
         if boxed:
             ext.erase()
+        loop.erase()
+        n += 1
+    return n
+
+
+ACCUMULATORS = 4     # independent partial vectors: covers an FMA/add latency of 4 at one issue per cycle
+
+
+def _split_accumulators(module) -> int:
+    """A loop carrying one vector accumulator (`c = combine(v, acc)`, from _vector_accumulators) is one
+    dependency chain: each step waits for the previous combine (4 cycles for vaddps), so a row sum runs at a
+    quarter of the adder's throughput. Unroll it by K with K independent accumulators, combined after the
+    loop (K = 4, else 2, dividing the static trip count; loops with nested regions are left alone)."""
+    from torch_mlir.dialects import arith, scf
+    combines = {spec[i] for spec in _COMBINE.values() for i in (0, 1) if spec[i]}
+    n = 0
+    for loop in ops_named(module.operation, "scf.for"):
+        # 1-D accumulators only: a contraction's 2-D C tile is register-blocked already (MR x NR chains)
+        if len(loop.results) != 1 or not isinstance(loop.results[0].type, ir.VectorType) \
+                or ir.VectorType(loop.results[0].type).rank != 1:
+            continue
+        lb, ub, st = (_const_index(v) for v in loop.operands[:3])
+        if None in (lb, ub, st) or st <= 0:
+            continue
+        trips = (ub - lb) // st
+        k = next((k for k in (ACCUMULATORS, 2) if trips % k == 0 and trips >= 2 * k), None)
+        body = loop.regions[0].blocks[0]
+        ops = list(body.operations)
+        yld, acc = ops[-1], body.arguments[1]
+        comb = yld.operands[0].owner
+        if k is None or isinstance(comb, ir.Block) or comb.name not in combines or len(list(acc.uses)) != 1 \
+                or any(o.regions for o in ops) or len(list(comb.results[0].uses)) != 1:
+            continue
+        x = comb.operands[0] if comb.operands[1] == acc else comb.operands[1]
+        if comb.operands[0] != acc and comb.operands[1] != acc:
+            continue
+        vt = loop.results[0].type
+        et = ir.VectorType(vt).element_type
+        ident = next((sp[2] if i == 0 else sp[3] for sp in _COMBINE.values() for i in (0, 1)
+                      if sp[i] == comb.name), None)
+        if ident is None:
+            continue
+        with ir.InsertionPoint(loop), loop.location:
+            idx = ir.IndexType.get()
+            step = arith.ConstantOp(idx, st * k).result
+            # the first accumulator starts from the loop's init (a C tile, a running value), the others
+            # from the combine's identity
+            if isinstance(ident, float):
+                attr = ir.FloatAttr.get(et, ident)
+            else:
+                w = ir.IntegerType(et).width
+                attr = ir.IntegerAttr.get(et, {"smin": -(1 << (w - 1)), "smax": (1 << (w - 1)) - 1,
+                                               "umax": -1}.get(ident, ident))
+            unit = arith.ConstantOp(vt, ir.DenseElementsAttr.get_splat(vt, attr)).result
+            new = scf.ForOp(loop.operands[0], loop.operands[1], step, [loop.operands[3]] + [unit] * (k - 1))
+        nb = new.body
+        with ir.InsertionPoint(nb), loop.location:
+            parts = []
+            for j in range(k):
+                iv = nb.arguments[0]
+                if j:
+                    iv = arith.AddIOp(iv, arith.ConstantOp(idx, st * j).result).result
+                vmap = {body.arguments[0]: iv}
+                for o in ops[:-1]:
+                    if o == comb:
+                        continue
+                    c = o.operation.clone()
+                    for i, v in enumerate(c.operands):
+                        if v in vmap:
+                            c.operands[i] = vmap[v]
+                    for r0, r1 in zip(o.results, c.results):
+                        vmap[r0] = r1
+                parts.append(ir.Operation.create(comb.name, results=[vt],
+                                                 operands=[vmap.get(x, x), nb.arguments[1 + j]]).result)
+            scf.YieldOp(parts)
+        with ir.InsertionPoint.after(new.operation), loop.location:
+            rs = list(new.results)
+            while len(rs) > 1:                # a pairwise tree: (r0 + r1) + (r2 + r3)
+                rs = [ir.Operation.create(comb.name, results=[vt], operands=[rs[i], rs[i + 1]]).result
+                      for i in range(0, len(rs), 2)]
+        loop.results[0].replace_all_uses_with(rs[0])
         loop.erase()
         n += 1
     return n
