@@ -86,8 +86,8 @@ def _hvx_contract(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, dma, double_buffer,
-                             fusion, lower, pad, symbols, tcm_tiling, threads, vectorize)
+    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, conv, dma,
+                             double_buffer, fusion, lower, pad, symbols, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -97,6 +97,8 @@ def stages() -> list[Stage]:
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
+        Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA targets: conv ->
+              needs="fma"),                                                  # window copy + matmul
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile),                                # forall over TCM/cache/thread tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip
