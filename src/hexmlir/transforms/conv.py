@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from torch_mlir import ir
 
 from ..ir import ops_named, run_passes
+from ..plan import type_bytes
 
 _FLOAT = ("f16", "bf16", "f32", "f64")
+PIXEL_ROWS_BELOW = 1          # NCHW: pixels as rows below this many vectors of them (see _rewrite)
 
 
 def _iters(kinds: str):
@@ -165,7 +169,21 @@ def _groups(sizes: list[int]) -> list[list[int]]:
     return out
 
 
-def _rewrite(op, c) -> None:
+def _transpose_last2(v, lead: int):
+    """v[..., i, j] -> t[..., j, i] (a copy generic; lead = the leading dims kept in place)."""
+    from torch_mlir.dialects import tensor
+    D = ir.AffineDimExpr.get
+    t = ir.RankedTensorType(v.type)
+    shape = list(t.shape)
+    shape[lead], shape[lead + 1] = shape[lead + 1], shape[lead]
+    empty = tensor.EmptyOp(shape, t.element_type).result
+    r = lead + 2
+    ident = [D(i) for i in range(r)]
+    swapped = ident[:lead] + [D(lead + 1), D(lead)]
+    return _generic([v], empty, _maps(r, [swapped, ident]), _iters("p" * r), lambda a: a[0])
+
+
+def _rewrite(op, c, lanes: int) -> None:
     from torch_mlir.dialects import tensor
     D = ir.AffineDimExpr.get
     x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
@@ -175,8 +193,15 @@ def _rewrite(op, c) -> None:
             if isinstance(e, ir.AffineDimExpr):
                 ext[e.position] = n
     b, ms, ps, ks = c["batch"], c["ms"], c["ps"], c["ks"]
-    col_loops = b + ks + ps if c["nchw"] else ps + ks
+    prod = lambda ds: int(np.prod([ext[d] for d in ds]))  # noqa: E731
+    # NCHW with fewer pixels than PIXEL_ROWS_BELOW vectors (the deep layers of a CNN on a small image): the
+    # pixels become the matmul's rows and the output channels its vector columns, reading w as B^T, with
+    # out transposed in and back (P x F elements each), instead of a micro-kernel one vector (or less) wide.
+    transposed = c["nchw"] and prod(ps) < PIXEL_ROWS_BELOW * lanes and prod(ms) >= lanes
+    col_loops = (b + ps + ks if transposed else b + ks + ps) if c["nchw"] else ps + ks
     elem = ir.RankedTensorType(x.type).element_type
+    nb = len(b)
+    B = [D(i) for i in range(nb)]
     with ir.InsertionPoint(op), op.location:
         xmap = c["maps"][c["x"]]
         where = {d: i for i, d in enumerate(col_loops)}
@@ -189,23 +214,33 @@ def _rewrite(op, c) -> None:
             empty = tensor.EmptyOp([ext[d] for d in col_loops], elem).result
             r = len(col_loops)
             col = _generic([x], empty, _maps(r, [in_map, [D(i) for i in range(r)]]), _iters("p" * r), lambda a: a[0])
+        shape = list(ir.RankedTensorType(acc.type).shape)
         if c["nchw"]:
-            col = _collapse(col, _groups([1] * len(b) + [len(ks), len(ps)]))
+            out_groups = _groups([1] * nb + [len(ms), len(ps)])
             wk = _collapse(w, _groups([len(ms), len(ks)]))
-            cc = _collapse(acc, _groups([1] * len(b) + [len(ms), len(ps)]))
-            nb = len(b)
-            B = [D(i) for i in range(nb)]
-            m_, p_, k_ = D(nb), D(nb + 1), D(nb + 2)
-            res = _generic([wk, col], cc, _maps(nb + 3, [[m_, k_], B + [k_, p_], B + [m_, p_]]),
-                           _iters("p" * (nb + 2) + "r"), _mul_add)
-            res = _expand(res, list(ir.RankedTensorType(acc.type).shape), _groups([1] * len(b) + [len(ms), len(ps)]))
+            cc = _collapse(acc, out_groups)
+            if transposed:
+                # (b, p, m, k): col[b, p, k] * w[m, k] -> outT[b, p, m]
+                col = _collapse(col, _groups([1] * nb + [len(ps), len(ks)]))
+                p_, m_, k_ = D(nb), D(nb + 1), D(nb + 2)
+                res = _generic([col, wk], _transpose_last2(cc, nb),
+                               _maps(nb + 3, [B + [p_, k_], [m_, k_], B + [p_, m_]]), _iters("p" * (nb + 2) + "r"),
+                               _mul_add)
+                res = _transpose_last2(res, nb)
+            else:
+                # (b, m, p, k): w[m, k] * col[b, k, p] -> out[b, m, p]
+                col = _collapse(col, _groups([1] * nb + [len(ks), len(ps)]))
+                m_, p_, k_ = D(nb), D(nb + 1), D(nb + 2)
+                res = _generic([wk, col], cc, _maps(nb + 3, [[m_, k_], B + [k_, p_], B + [m_, p_]]),
+                               _iters("p" * (nb + 2) + "r"), _mul_add)
+            res = _expand(res, shape, out_groups)
         else:
             col = _collapse(col, _groups([len(ps), len(ks)]))
             wk = _collapse(w, _groups([len(ks), len(ms)]))
             cc = _collapse(acc, _groups([len(ps), len(ms)]))
             p_, m_, k_ = D(0), D(1), D(2)
             res = _generic([col, wk], cc, _maps(3, [[p_, k_], [k_, m_], [p_, m_]]), _iters("ppr"), _mul_add)
-            res = _expand(res, list(ir.RankedTensorType(acc.type).shape), _groups([len(ps), len(ms)]))
+            res = _expand(res, shape, _groups([len(ps), len(ms)]))
     op.results[0].replace_all_uses_with(res)
     op.erase()
 
@@ -215,7 +250,7 @@ def run(module, cx) -> None:
     for op in ops_named(module.operation, "linalg.generic"):
         c = _match(op)
         if c is not None:
-            _rewrite(op, c)
+            _rewrite(op, c, cx.target.vector_lanes(type_bytes(ir.ShapedType(op.operands[2].type).element_type)))
             done += 1
     if done:                                  # fold the reshape chains the rewrite leaves (collapse of expand)
         run_passes(module, "canonicalize, cse", "conv-im2col")

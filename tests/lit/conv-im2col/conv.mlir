@@ -12,8 +12,8 @@
 // CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 // CHECK-LABEL: func.func @hxk_conv
 // CHECK: linalg.generic {indexing_maps = {{\[}}#[[WIN]], {{.*}} outs(%{{.*}} : tensor<2x5x3x3x4x3xf32>)
-// CHECK: tensor.collapse_shape {{.*}} into tensor<2x45x12xf32>
-// CHECK: tensor.collapse_shape {{.*}} into tensor<11x45xf32>
+// CHECK-DAG: tensor.collapse_shape {{.*}} into tensor<2x45x12xf32>
+// CHECK-DAG: tensor.collapse_shape {{.*}} into tensor<11x45xf32>
 // CHECK: linalg.generic {indexing_maps = {{\[}}#[[A]], #[[B]], #[[C]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
 // CHECK-SAME: outs(%{{.*}} : tensor<2x11x12xf32>)
 // CHECK: tensor.expand_shape {{.*}} into tensor<2x11x4x3xf32>
