@@ -127,3 +127,47 @@ def test_conv2d_is_register_blocked(tmp_path):
         ir["vectorize"]
     reg = "zmm" if t.vector_bytes == 64 else "ymm"
     assert len(re.findall(rf"vfmadd\w+ps\s+%{reg}", ir["target"])) >= mr * nr
+
+
+LINEAR3D = """
+#x = affine_map<(b, t, n, k) -> (b, t, k)>
+#w = affine_map<(b, t, n, k) -> (k, n)>
+#o = affine_map<(b, t, n, k) -> (b, t, n)>
+func.func @lin(%x: tensor<2x5x24xf32>, %w: tensor<24x40xf32>) -> tensor<2x5x40xf32> {
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x5x40xf32>
+  %o = linalg.fill ins(%z : f32) outs(%e : tensor<2x5x40xf32>) -> tensor<2x5x40xf32>
+  %r = linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+    ins(%x, %w : tensor<2x5x24xf32>, tensor<24x40xf32>) outs(%o : tensor<2x5x40xf32>) {
+    ^bb0(%a: f32, %b: f32, %c: f32):
+      %m = arith.mulf %a, %b : f32
+      %s = arith.addf %c, %m : f32
+      linalg.yield %s : f32
+  } -> tensor<2x5x40xf32>
+  return %r : tensor<2x5x40xf32>
+}
+"""
+
+
+BMM = """
+func.func @bmm(%a: tensor<3x33x65xf32>, %b: tensor<3x65x17xf32>) -> tensor<3x33x17xf32> {
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x33x17xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<3x33x17xf32>) -> tensor<3x33x17xf32>
+  %r = linalg.batch_matmul ins(%a, %b : tensor<3x33x65xf32>, tensor<3x65x17xf32>)
+                           outs(%f : tensor<3x33x17xf32>) -> tensor<3x33x17xf32>
+  return %r : tensor<3x33x17xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("text", ["matmul", "bmm", "linear3d"])
+def test_stage_leaves_other_contractions_alone(text):
+    """Matmuls, batch matmuls and Linear-shaped products (rows over several dims) pass conv-im2col unchanged."""
+    from hexmlir import opt
+    from hexmlir.kernels import linalg_suite as S
+    src = {"matmul": S.matmul(33, 17, 65).mlir, "bmm": BMM, "linear3d": LINEAR3D}[text]
+    before = opt.run_stages(src, "check-input..asserts-prune")
+    after = opt.run_stages(before, "conv-im2col")
+    body = lambda t: t[t.index("func.func"):]  # noqa: E731
+    assert body(after) == body(before)

@@ -109,12 +109,20 @@ def _match(op):
     out = [e.position for e in maps[2].results]
     if out != sorted(out) or len(set(out)) != len(out):
         return None
-    # X: the operand with window/stride expressions (else the first); W: the other, indexed by plain dims
-    xi = 0 if not pure[0] else 1 if not pure[1] else 0
+    # X: the operand with window/stride expressions (without one, either); W: the other, indexed by plain dims
+    for xi in [i for i in (0, 1) if not pure[i]] or [0, 1]:
+        c = _classify(maps, iters, xi, out)
+        if c is not None:
+            return c
+    return None
+
+
+def _classify(maps, iters, xi, out):
+    nl = maps[0].n_dims
     wi = 1 - xi
-    if not pure[wi]:
+    if not all(isinstance(e, ir.AffineDimExpr) for e in maps[wi].results):
         return None
-    windowed = not pure[xi]
+    windowed = not all(isinstance(e, ir.AffineDimExpr) for e in maps[xi].results)
     xd = set().union(*(_dims(e) for e in maps[xi].results))
     wl = [e.position for e in maps[wi].results]
     wd = set(wl)
@@ -148,8 +156,10 @@ def _match(op):
         batch = []
         if ms != g2 or wl != ks + ms:
             return None
-    if not windowed and len(ps) == 1 and len(ks) == 1:
-        return None                                        # already a matmul
+    # Without a window (a 1x1 stride-1 conv after unit dims are folded) only the NCHW form, channels before
+    # pixels, which no Linear or attention product has: those keep their own path through contract.
+    if not windowed and (not nchw or (len(ps) == 1 and len(ks) == 1)):
+        return None
     return dict(x=xi, w=wi, maps=maps, batch=batch, ms=ms, ps=ps, ks=ks, nchw=nchw, n_loops=nl)
 
 
