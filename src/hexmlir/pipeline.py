@@ -97,8 +97,8 @@ def stages() -> list[Stage]:
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
-        Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA targets: conv ->
-              needs="fma"),                                                  # window copy + matmul
+        Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA: conv -> matmul
+              needs="fma"),                                                  # over a window copy
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile),                                # forall over TCM/cache/thread tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip

@@ -1,16 +1,18 @@
 """Stage conv-im2col: float 2-D convolutions as matmuls for the `contract` stage (FMA targets).
 
-A `linalg.conv_2d_nchw_fchw` (what torch-mlir makes of `nn.Conv2d` with groups=1) is generalized by
-canonicalize into a 6-loop generic whose innermost loop is the kernel width: the vectorize stage then works
-on vectors of 3 (or 1) lanes and nothing register-blocks it. Here it becomes
+torch-mlir imports `nn.Conv2d` (groups=1) as `linalg.conv_2d_nchw_fchw`; canonicalize generalizes it into a
+generic whose innermost loop is the kernel width, so the vectorize stage works on vectors of 3 (or 1)
+lanes and nothing register-blocks it. Here (after fusion, whose reshape propagation would undo the
+collapses) a mul-add generic whose input has window/stride expressions becomes
 
     col[n, c, kh, kw, oh, ow] = x[n, c, oh*s + kh*d, ow*s + kw*d]      (a copy, unit stride along ow when s = 1)
-    out[n, f, p] += w[f, k] * col[n, k, p]                              (k = c*KH*KW + kh*KW + kw, p = oh*OW + ow)
+    out[n, f, p] += w[f, k] * col[n, k, p]                              (k = (c, kh, kw), p = (oh, ow))
 
-through collapse_shape views, so the product is a plain matmul (batch n) that `contract` tiles into its
-MR x NR micro-kernels (f the rows, pixels the vector columns). A 1x1, stride-1 convolution needs no copy:
-its input already is col. `linalg.conv_2d_nhwc_hwcf` is the same with pixels as rows and f as columns.
-Grouped and depthwise convolutions (other named ops) keep the generic path.
+through collapse_shape views: a plain matmul (batch n) that `contract` tiles into its MR x NR micro-kernels,
+f the rows and pixels the vector columns. A 1x1 stride-1 convolution needs no copy: its input already is
+col. NHWC/HWCF is the same with pixels as rows and f as columns. With fewer pixels than a vector, NCHW is
+turned around (pixels as rows, w read as B^T). Grouped and depthwise convolutions (the channel loop in all
+three operands) keep the generic path.
 """
 from __future__ import annotations
 
