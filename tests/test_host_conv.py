@@ -171,3 +171,21 @@ def test_stage_leaves_other_contractions_alone(text):
     after = opt.run_stages(before, "conv-im2col")
     body = lambda t: t[t.index("func.func"):]  # noqa: E731
     assert body(after) == body(before)
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "conv_transpose2d"])
+def test_other_convolutions_match_torch(kind):
+    """Conv1d (one pixel dim) and ConvTranspose2d (a convolution over the dilated, padded input) through the
+    same rewrite."""
+    torch.manual_seed(current_seed())
+    if kind == "conv1d":
+        m, x = torch.nn.Conv1d(7, 20, 5, stride=2, padding=2).eval(), torch.randn(2, 7, 37)
+    else:
+        m, x = torch.nn.ConvTranspose2d(6, 18, 3, stride=2, padding=1).eval(), torch.randn(1, 6, 7, 5)
+    seed = current_seed()
+    c = hexmlir.compile_model(m, x, target="host", num_threads=1)
+    assert c.compiled, c.eager_reason
+    with torch.no_grad():
+        got, ref = c(x), m(x)
+    err = float((got - ref).abs().max())
+    assert got.shape == ref.shape and err <= 1e-4 * max(1.0, float(ref.abs().max())), f"seed={seed} max err {err}"
