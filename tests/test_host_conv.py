@@ -189,3 +189,17 @@ def test_other_convolutions_match_torch(kind):
         got, ref = c(x), m(x)
     err = float((got - ref).abs().max())
     assert got.shape == ref.shape and err <= 1e-4 * max(1.0, float(ref.abs().max())), f"seed={seed} max err {err}"
+
+
+F16 = NHWC.replace("f32", "f16")
+
+
+def test_conv2d_f16_matches_torch(rng, seed):
+    """f16 (f16 products and sums, as Linalg states them): within f16 rounding of the float64 result."""
+    x = rng.standard_normal((2, 9, 7, 5)).astype(np.float16)
+    w = rng.standard_normal((3, 3, 5, 19)).astype(np.float16)
+    got = hexmlir.compile(F16, hexmlir.Options(multithread=False))(x, w).astype(np.float64)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x).double().permute(0, 3, 1, 2),
+                                     torch.from_numpy(w).double().permute(3, 2, 0, 1), stride=2).permute(0, 2, 3, 1)
+    err = float(np.max(np.abs(got - ref.numpy())))
+    assert err <= 5e-3 * max(1.0, float(ref.abs().max())), f"seed={seed} max err {err}"
