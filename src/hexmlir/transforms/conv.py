@@ -93,18 +93,18 @@ def _is_mul_add(op) -> bool:
 
 
 def _match(op):
-    """A float mul-add generic that is a 2-D convolution (or a contraction whose pixel or channel loops span
-    several dims): the plan of the rewrite, else None."""
+    """A float mul-add generic that is a convolution (window or stride expressions in one input; without
+    them only the NCHW form with several pixel or channel loops): the plan of the rewrite, else None."""
     if len(op.operands) != 3 or len(op.results) != 1 or not _is_mul_add(op):
         return None
     ts = [v.type for v in op.operands]
     if not all(isinstance(t, ir.RankedTensorType) and ir.ShapedType(t).has_static_shape for t in ts):
         return None
-    if len({str(ir.ShapedType(t).element_type) for t in ts}) != 1 or str(ir.ShapedType(ts[0]).element_type) not in _FLOAT:
+    elems = {str(ir.ShapedType(t).element_type) for t in ts}
+    if len(elems) != 1 or elems.pop() not in _FLOAT:
         return None
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
     iters = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
-    nl = maps[0].n_dims
     pure = [all(isinstance(e, ir.AffineDimExpr) for e in m.results) for m in maps]
     if not pure[2]:
         return None
@@ -119,7 +119,8 @@ def _match(op):
     return None
 
 
-def _classify(maps, iters, xi, out):
+def _classify(maps, iters, xi: int, out: list[int]):
+    """The rewrite's plan with operand `xi` as the image (X) and the other as the filter (W), else None."""
     nl = maps[0].n_dims
     wi = 1 - xi
     if not all(isinstance(e, ir.AffineDimExpr) for e in maps[wi].results):
