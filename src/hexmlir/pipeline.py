@@ -88,8 +88,8 @@ def _hvx_contract(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, dma, double_buffer,
-                             fusion, half, lower, pad, symbols, tcm_tiling, threads, vectorize)
+    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, conv, dma,
+                             double_buffer, fusion, half, lower, pad, symbols, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -100,6 +100,8 @@ def stages() -> list[Stage]:
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
+        Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA: conv -> matmul
+              needs="fma"),                                                  # over a window copy
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile),                                # forall over TCM/cache/thread tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip

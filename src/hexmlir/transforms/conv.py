@@ -1,0 +1,269 @@
+"""Stage conv-im2col: float 2-D convolutions as matmuls for the `contract` stage (FMA targets).
+
+torch-mlir imports `nn.Conv2d` (groups=1) as `linalg.conv_2d_nchw_fchw`; canonicalize generalizes it into a
+generic whose innermost loop is the kernel width, so the vectorize stage works on vectors of 3 (or 1)
+lanes and nothing register-blocks it. Here (after fusion, whose reshape propagation would undo the
+collapses) a mul-add generic whose input has window/stride expressions becomes
+
+    col[n, c, kh, kw, oh, ow] = x[n, c, oh*s + kh*d, ow*s + kw*d]      (a copy, unit stride along ow when s = 1)
+    out[n, f, p] += w[f, k] * col[n, k, p]                              (k = (c, kh, kw), p = (oh, ow))
+
+through collapse_shape views: a plain matmul (batch n) that `contract` tiles into its MR x NR micro-kernels,
+f the rows and pixels the vector columns. A 1x1 stride-1 convolution needs no copy: its input already is
+col. NHWC/HWCF is the same with pixels as rows and f as columns. With fewer pixels than a vector, NCHW is
+turned around (pixels as rows, w read as B^T). Grouped and depthwise convolutions (the channel loop in all
+three operands) keep the generic path.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from torch_mlir import ir
+
+from ..ir import ops_named, run_passes
+from ..plan import type_bytes
+
+_FLOAT = ("f16", "bf16", "f32", "f64")
+PIXEL_ROWS_BELOW = 1          # NCHW: pixels as rows below this many vectors of them (see _rewrite)
+
+
+def _iters(kinds: str):
+    return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{'parallel' if k == 'p' else 'reduction'}>")
+                             for k in kinds])
+
+
+def _maps(n_dims: int, results: list[list]) -> ir.ArrayAttr:
+    return ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get(n_dims, 0, r)) for r in results])
+
+
+def _generic(ins, out, maps, iters, body):
+    """A linalg.generic on tensors: `body(block_args) -> yielded value` built at the block's end."""
+    from torch_mlir.dialects import linalg
+    op = linalg.GenericOp([out.type], ins, [out], maps, iters)
+    types = [ir.ShapedType(v.type).element_type for v in [*ins, out]]
+    block = op.regions[0].blocks.append(*types)
+    with ir.InsertionPoint(block):
+        linalg.YieldOp([body(list(block.arguments))])
+    return op.results[0]
+
+
+def _collapse(v, groups: list[list[int]]):
+    from torch_mlir.dialects import tensor
+    t = ir.RankedTensorType(v.type)
+    shape = list(t.shape)
+    new = []
+    for g in groups:
+        size = 1
+        for d in g:
+            size *= shape[d]
+        new.append(size)
+    rt = ir.RankedTensorType.get(new, t.element_type)
+    return tensor.CollapseShapeOp(rt, v, ir.ArrayAttr.get(
+        [ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d) for d in g]) for g in groups])).result
+
+
+def _expand(v, shape: list[int], groups: list[list[int]]):
+    from torch_mlir.dialects import tensor
+    t = ir.RankedTensorType(v.type)
+    rt = ir.RankedTensorType.get(shape, t.element_type)
+    return tensor.ExpandShapeOp(rt, v, ir.ArrayAttr.get(
+        [ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d) for d in g]) for g in groups]),
+        [], shape).result
+
+
+def _mul_add(a):
+    from torch_mlir.dialects import arith
+    return arith.AddFOp(a[2], arith.MulFOp(a[0], a[1]).result).result
+
+
+def _dims(expr) -> set[int]:
+    return {int(d) for d in re.findall(r"d(\d+)", str(expr))}
+
+
+def _is_mul_add(op) -> bool:
+    ops = list(op.regions[0].blocks[0].operations)
+    if [o.name for o in ops] != ["arith.mulf", "arith.addf", "linalg.yield"]:
+        return False
+    args = list(op.regions[0].blocks[0].arguments)
+    mul, add = ops[0], ops[1]
+    return {mul.operands[0], mul.operands[1]} == {args[0], args[1]} and \
+        set(add.operands) == {mul.results[0], args[2]} and ops[2].operands[0] == add.results[0]
+
+
+def _match(op):
+    """A float mul-add generic that is a convolution (window or stride expressions in one input; without
+    them only the NCHW form with several pixel or channel loops): the plan of the rewrite, else None."""
+    if len(op.operands) != 3 or len(op.results) != 1 or not _is_mul_add(op):
+        return None
+    ts = [v.type for v in op.operands]
+    if not all(isinstance(t, ir.RankedTensorType) and ir.ShapedType(t).has_static_shape for t in ts):
+        return None
+    elems = {str(ir.ShapedType(t).element_type) for t in ts}
+    if len(elems) != 1 or elems.pop() not in _FLOAT:
+        return None
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    iters = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
+    pure = [all(isinstance(e, ir.AffineDimExpr) for e in m.results) for m in maps]
+    if not pure[2]:
+        return None
+    out = [e.position for e in maps[2].results]
+    if out != sorted(out) or len(set(out)) != len(out):
+        return None
+    # X: the operand with window/stride expressions (without one, either); W: the other, indexed by plain dims
+    for xi in [i for i in (0, 1) if not pure[i]] or [0, 1]:
+        c = _classify(maps, iters, xi, out)
+        if c is not None:
+            return c
+    return None
+
+
+def _classify(maps, iters, xi: int, out: list[int]):
+    """The rewrite's plan with operand `xi` as the image (X) and the other as the filter (W), else None."""
+    nl = maps[0].n_dims
+    wi = 1 - xi
+    if not all(isinstance(e, ir.AffineDimExpr) for e in maps[wi].results):
+        return None
+    windowed = not all(isinstance(e, ir.AffineDimExpr) for e in maps[xi].results)
+    xd = set().union(*(_dims(e) for e in maps[xi].results))
+    wl = [e.position for e in maps[wi].results]
+    wd = set(wl)
+    kinds = {}
+    for d in range(nl):
+        o, x, w = d in out, d in xd, d in wd
+        if iters[d] == "parallel":
+            if not o or (x and w) or not (x or w):
+                return None                                # grouped / broadcast: not a plain conv
+            kinds[d] = "P" if x else "M"
+        else:
+            if o or not (x and w):
+                return None
+            kinds[d] = "K"
+    # out = [batch (P)...] + G1 + G2, G1/G2 the P and M runs (G2 innermost)
+    seq = [kinds[d] for d in out]
+    g2 = [d for d in out[len(out) - _run(seq[::-1]):]]
+    rest = out[:len(out) - len(g2)]
+    g1 = rest[len(rest) - _run([kinds[d] for d in rest][::-1]):] if rest else []
+    batch = rest[:len(rest) - len(g1)]
+    if not g1 or any(kinds[d] != "P" for d in batch):
+        return None
+    ks = [d for d in wl if kinds[d] == "K"]
+    ms = [d for d in wl if kinds[d] == "M"]
+    if kinds[g2[0]] == "P":                                # NCHW-like: C[b, m, p] = W[m, k] col[b, k, p]
+        ps, nchw = g2, True
+        if ms != g1 or wl != ms + ks:
+            return None
+    else:                                                  # NHWC-like: C[p, m] = col[p, k] W[k, m]
+        ps, nchw = batch + g1, False
+        batch = []
+        if ms != g2 or wl != ks + ms:
+            return None
+    # Without a window (a 1x1 stride-1 conv after unit dims are folded) only the NCHW form, channels before
+    # pixels, which no Linear or attention product has: those keep their own path through contract.
+    if not windowed and (not nchw or (len(ps) == 1 and len(ks) == 1)):
+        return None
+    return dict(x=xi, w=wi, maps=maps, batch=batch, ms=ms, ps=ps, ks=ks, nchw=nchw, n_loops=nl)
+
+
+def _run(kinds: list) -> int:
+    """Length of the leading run of equal kinds."""
+    n = 1 if kinds else 0
+    while n < len(kinds) and kinds[n] == kinds[0]:
+        n += 1
+    return n
+
+
+def _groups(sizes: list[int]) -> list[list[int]]:
+    out, i = [], 0
+    for s in sizes:
+        out.append(list(range(i, i + s)))
+        i += s
+    return out
+
+
+def _transpose_last2(v, lead: int):
+    """v[..., i, j] -> t[..., j, i] (a copy generic; lead = the leading dims kept in place)."""
+    from torch_mlir.dialects import tensor
+    D = ir.AffineDimExpr.get
+    t = ir.RankedTensorType(v.type)
+    shape = list(t.shape)
+    shape[lead], shape[lead + 1] = shape[lead + 1], shape[lead]
+    empty = tensor.EmptyOp(shape, t.element_type).result
+    r = lead + 2
+    ident = [D(i) for i in range(r)]
+    swapped = ident[:lead] + [D(lead + 1), D(lead)]
+    return _generic([v], empty, _maps(r, [swapped, ident]), _iters("p" * r), lambda a: a[0])
+
+
+def _rewrite(op, c, lanes: int) -> None:
+    from torch_mlir.dialects import tensor
+    D = ir.AffineDimExpr.get
+    x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
+    ext = {}
+    for v, m in zip(op.operands, c["maps"]):
+        for e, n in zip(m.results, ir.RankedTensorType(v.type).shape):
+            if isinstance(e, ir.AffineDimExpr):
+                ext[e.position] = n
+    b, ms, ps, ks = c["batch"], c["ms"], c["ps"], c["ks"]
+    prod = lambda ds: int(np.prod([ext[d] for d in ds]))  # noqa: E731
+    # NCHW with fewer pixels than PIXEL_ROWS_BELOW vectors (the deep layers of a CNN on a small image): the
+    # pixels become the matmul's rows and the output channels its vector columns, reading w as B^T, with
+    # out transposed in and back (P x F elements each), instead of a micro-kernel one vector (or less) wide.
+    transposed = c["nchw"] and prod(ps) < PIXEL_ROWS_BELOW * lanes and prod(ms) >= lanes
+    col_loops = (b + ps + ks if transposed else b + ks + ps) if c["nchw"] else ps + ks
+    elem = ir.RankedTensorType(x.type).element_type
+    nb = len(b)
+    B = [D(i) for i in range(nb)]
+    with ir.InsertionPoint(op), op.location:
+        xmap = c["maps"][c["x"]]
+        where = {d: i for i, d in enumerate(col_loops)}
+        q = ir.AffineMap.get(len(col_loops), 0, [D(where[d]) if d in where else ir.AffineConstantExpr.get(0)
+                                                  for d in range(c["n_loops"])])
+        in_map = [e.compose(q).maybe_downcast() for e in xmap.results]
+        if [e.position if isinstance(e, ir.AffineDimExpr) else None for e in in_map] == list(range(len(col_loops))):
+            col = x                                        # already laid out as col (a 1x1 stride-1 conv)
+        else:
+            empty = tensor.EmptyOp([ext[d] for d in col_loops], elem).result
+            r = len(col_loops)
+            col = _generic([x], empty, _maps(r, [in_map, [D(i) for i in range(r)]]), _iters("p" * r), lambda a: a[0])
+        shape = list(ir.RankedTensorType(acc.type).shape)
+        if c["nchw"]:
+            out_groups = _groups([1] * nb + [len(ms), len(ps)])
+            wk = _collapse(w, _groups([len(ms), len(ks)]))
+            cc = _collapse(acc, out_groups)
+            if transposed:
+                # (b, p, m, k): col[b, p, k] * w[m, k] -> outT[b, p, m]
+                col = _collapse(col, _groups([1] * nb + [len(ps), len(ks)]))
+                p_, m_, k_ = D(nb), D(nb + 1), D(nb + 2)
+                res = _generic([col, wk], _transpose_last2(cc, nb),
+                               _maps(nb + 3, [B + [p_, k_], [m_, k_], B + [p_, m_]]), _iters("p" * (nb + 2) + "r"),
+                               _mul_add)
+                res = _transpose_last2(res, nb)
+            else:
+                # (b, m, p, k): w[m, k] * col[b, k, p] -> out[b, m, p]
+                col = _collapse(col, _groups([1] * nb + [len(ks), len(ps)]))
+                m_, p_, k_ = D(nb), D(nb + 1), D(nb + 2)
+                res = _generic([wk, col], cc, _maps(nb + 3, [[m_, k_], B + [k_, p_], B + [m_, p_]]),
+                               _iters("p" * (nb + 2) + "r"), _mul_add)
+            res = _expand(res, shape, out_groups)
+        else:
+            col = _collapse(col, _groups([len(ps), len(ks)]))
+            wk = _collapse(w, _groups([len(ks), len(ms)]))
+            cc = _collapse(acc, _groups([len(ps), len(ms)]))
+            p_, m_, k_ = D(0), D(1), D(2)
+            res = _generic([col, wk], cc, _maps(3, [[p_, k_], [k_, m_], [p_, m_]]), _iters("ppr"), _mul_add)
+            res = _expand(res, shape, _groups([len(ps), len(ms)]))
+    op.results[0].replace_all_uses_with(res)
+    op.erase()
+
+
+def run(module, cx) -> None:
+    done = 0
+    for op in ops_named(module.operation, "linalg.generic"):
+        c = _match(op)
+        if c is not None:
+            _rewrite(op, c, cx.target.vector_lanes(type_bytes(ir.ShapedType(op.operands[2].type).element_type)))
+            done += 1
+    if done:                                  # fold the reshape chains the rewrite leaves (collapse of expand)
+        run_passes(module, "canonicalize, cse", "conv-im2col")
