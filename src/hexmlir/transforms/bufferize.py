@@ -208,25 +208,78 @@ def run_grid(module, cx) -> None:
 
 
 def _carry_in_place(module) -> None:
-    """A loop-carried tensor computed by an elementwise generic (identity maps, fresh init) is computed into
-    the iteration's own tensor, so bufferization keeps one buffer per carried value instead of allocating
-    one every iteration. (Elementwise fusion replaces unused inits by fresh ones, hence this late fix-up.)"""
+    """Loop-carried tensors (online softmax's running max and sum, flash attention's accumulator) keep one
+    buffer across iterations, so bufferization allocates nothing per iteration:
+
+    - where the yielded value's destination chain (DPS inits back from the yield) starts at a fresh tensor
+      written by a parallel generic that reads the carried value element for element (same map as its
+      output) or not at all, and nothing after that generic reads the carried value, the generic writes
+      into the carried tensor instead (`acc * alpha` then `acc += P V` both land in the accumulator);
+    - otherwise (the old value is still read after the new one is computed: the running max feeds
+      `exp2(m_old - m_new)`), the new value is copied into the carried tensor just before the yield; its own
+      buffer is then freed in the iteration, which hoist-buffers moves out of the loop.
+
+    (Elementwise fusion replaces unused inits by fresh ones, hence this late fix-up.)"""
     from torch_mlir import ir
+    from torch_mlir.dialects import linalg
     from ..ir import ops_named
     for y in ops_named(module.operation, "scf.yield"):
         loop = y.parent
         if loop.name != "scf.for":
             continue
         body = loop.regions[0].blocks[0]
-        for i, v in enumerate(y.operands):
-            g = v.owner
-            if not isinstance(v.type, ir.RankedTensorType) or getattr(g, "name", "") != "linalg.generic":
+        for i, v in enumerate(list(y.operands)):
+            if not isinstance(v.type, ir.RankedTensorType):
                 continue
-            if g.parent != loop or len(g.results) != 1:
+            arg = body.arguments[1 + i]
+            chain, root = _dest_chain(v, loop)
+            if root == arg:
                 continue
-            maps = [ir.AffineMapAttr(a).value for a in g.attributes["indexing_maps"]]
-            if any(m != ir.AffineMap.get_identity(m.n_dims) for m in maps):
+            if chain and getattr(root.owner, "name", "") == "tensor.empty":
+                g, k = chain[-1]
+                if _writes_over(g, k, arg) and not _read_after(arg, g, body):
+                    g.operands[k] = arg
+                    continue
+            if not ir.RankedTensorType(v.type).has_static_shape or not chain:
                 continue
-            init = g.operands[len(g.operands) - 1]
-            if getattr(init.owner, "name", "") == "tensor.empty":
-                g.operands[len(g.operands) - 1] = body.arguments[1 + i]
+            with ir.InsertionPoint(y), y.location:
+                c = linalg.copy(v, outs=[arg])
+            y.operands[i] = c
+
+
+def _dest_chain(v, loop):
+    """[(op, init operand index)] from `v` back through the destination operands of linalg ops inside
+    `loop`'s body, and the value the chain ends at."""
+    from torch_mlir import ir
+    chain = []
+    while not isinstance(v.owner, ir.Block):
+        op = v.owner
+        if not op.name.startswith("linalg.") or op.parent != loop:
+            break
+        k = len(op.operands) - len(op.results) + ir.OpResult(v).result_number
+        chain.append((op, k))
+        v = op.operands[k]
+    return chain, v
+
+
+def _writes_over(g, k, arg) -> bool:
+    """`g` (a linalg.generic, init operand k) may compute into `arg`'s buffer: all loops parallel and `arg`
+    read, if at all, at the element it writes."""
+    from torch_mlir import ir
+    if g.name != "linalg.generic" or any("parallel" not in str(t) for t in g.attributes["iterator_types"]):
+        return False
+    maps = [ir.AffineMapAttr(a).value for a in g.attributes["indexing_maps"]]
+    return all(maps[j] == maps[k] for j, o in enumerate(g.operands) if o == arg and j != k)
+
+
+def _read_after(arg, g, body) -> bool:
+    """Whether an op after `g` in `body` (or nested in one) uses `arg`."""
+    order = {op: n for n, op in enumerate(body.operations)}
+
+    def top(op):
+        while op.parent is not None and op.parent != body.owner:
+            op = op.parent
+        return op
+
+    at = order[top(g)]
+    return any(order.get(top(u.owner), -1) > at for u in arg.uses if u.owner != g)
