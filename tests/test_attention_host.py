@@ -4,9 +4,13 @@ inputs with sequence lengths that are not multiples of the blocks; and what the 
 (call libm's exp2 per element, allocate or copy buffers per iteration)."""
 import math
 
+import re
+
 import numpy as np
 import pytest
 import torch
+import triton
+import triton.language as tl
 
 from hexmlir.tools import fast_math_accuracy as acc
 from conftest import current_seed
@@ -87,7 +91,8 @@ def _loops_of(op):
 def test_flash_attention_kv_loop_allocates_nothing(tmp_path, monkeypatch):
     """After bufferize and hoist-buffers, every buffer of the kernel (Q block, K^T and V blocks, scores,
     running max/sum, accumulator) is allocated once, outside the program and K/V loops: the carried
-    accumulator is rescaled and accumulated in place, the running max copied into its carried buffer."""
+    accumulator is rescaled and accumulated in place, the running max copied into its carried buffer. The
+    zero fill of a masked block load runs only when the block is partial."""
     from hexmlir import ir as hir
     d = tmp_path / "dump"
     monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(d))
@@ -106,3 +111,59 @@ def test_flash_attention_kv_loop_allocates_nothing(tmp_path, monkeypatch):
         hir.walk(m.operation, lambda op: in_loops.append(op.name) if op.name in (
             "memref.alloc", "memref.dealloc", "func.call", "bufferization.dealloc") and _loops_of(op) else None)
     assert not in_loops, in_loops
+    # the masked K^T / V block loads fill their buffer (other=0) only for the last, partial block
+    unguarded = []
+
+    def fill_outside_if(op):
+        if op.name == "linalg.generic" and len(op.operands) == 2 and "memref" not in str(op.operands[0].type) \
+                and _loops_of(op) and op.parent.name != "scf.if":
+            unguarded.append(str(op)[:120])
+    with hir.context():
+        hir.walk(hir.parse(text).operation, fill_outside_if)
+    assert not unguarded, unguarded
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tl.max / tl.min (flash attention's row max): idempotent reductions run over the whole axis
+
+
+@triton.jit
+def _minmax_kernel(x_ptr, i_ptr, mx_ptr, mn_ptr, imx_ptr, R, C, BR: tl.constexpr, BC: tl.constexpr):
+    rows = tl.arange(0, BR)
+    cols = tl.arange(0, BC)
+    m = (rows[:, None] < R) & (cols[None, :] < C)
+    off = rows[:, None] * C + cols[None, :]
+    x = tl.load(x_ptr + off, mask=m, other=-float("inf"))
+    tl.store(mx_ptr + rows, tl.max(x, 1), mask=rows < R)
+    y = tl.load(x_ptr + off, mask=m, other=float("inf"))
+    tl.store(mn_ptr + cols, tl.min(y, 0), mask=cols < C)
+    xi = tl.load(i_ptr + off, mask=m, other=-2147483648)
+    tl.store(imx_ptr + rows, tl.max(xi, 1), mask=rows < R)
+
+
+def test_max_min_reductions_over_whole_rows(tmp_path, monkeypatch):
+    """tl.max / tl.min reduce all of the axis into the first element (the linalg.reduce reads the whole
+    block, so it vectorizes into vector partials; it used to read the n - 1 elements after the first, a
+    width of 63 here, 31 in flash attention, whose max ran as a scalar NaN-aware chain). Float rows with
+    NaNs (maxnumf ignores them) and a masked tail; int32 rows."""
+    monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(tmp_path / "dump"))
+    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "tcache"))
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    R, C = 37, 33
+    x = rng.standard_normal((R, C)).astype(np.float32)
+    x[rng.random((R, C)) < 0.1] = np.nan
+    x[:, 0] = rng.standard_normal(R)                     # no row or column all NaN
+    x[0, :] = rng.standard_normal(C)
+    xi = rng.integers(-2 ** 31, 2 ** 31 - 1, (R, C), dtype=np.int32)
+    mx, mn = torch.empty(R), torch.empty(C)
+    imx = torch.empty(R, dtype=torch.int32)
+    _minmax_kernel[(1,)](torch.from_numpy(x), torch.from_numpy(xi), mx, mn, imx, R, C, BR=64, BC=64,
+                         multithread=False)
+    np.testing.assert_array_equal(mx.numpy(), np.fmax.reduce(x, axis=1), err_msg=f"seed={seed}")
+    np.testing.assert_array_equal(mn.numpy(), np.fmin.reduce(x, axis=0), err_msg=f"seed={seed}")
+    np.testing.assert_array_equal(imx.numpy(), xi.max(axis=1), err_msg=f"seed={seed}")
+    text = next((tmp_path / "dump").glob("00-input.mlir")).read_text()
+    reduces = re.findall(r"linalg.reduce \{ arith.\w+ \} ins\(%\w+ : tensor<(\d+)x(\d+)x", text)
+    assert reduces == [("64", "64")] * 3, reduces

@@ -194,6 +194,7 @@ def run_grid(module, cx) -> None:
     run_passes(module, "one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops "
                        "function-boundary-type-conversion=identity-layout-map}, canonicalize, cse", "bufferize")
     _drop_self_copies(module)
+    _fill_only_tails(module)
     from torch_mlir import ir
     f = funcs(module)[0]
     args = list(f.regions[0].blocks[0].arguments)
@@ -283,3 +284,75 @@ def _read_after(arg, g, body) -> bool:
 
     at = order[top(g)]
     return any(order.get(top(u.owner), -1) > at for u in arg.uses if u.owner != g)
+
+
+_PURE_BETWEEN = ("arith.", "memref.subview", "memref.reinterpret_cast", "memref.dim", "memref.cast")
+
+
+def _fill_only_tails(module) -> None:
+    """A masked block load (`tl.load(mask=rows < n, other=0)`) is a fill of the whole buffer, then a copy into
+    its leading part: the fill matters only where that part is smaller than the buffer (the last block),
+    so it moves under `scf.if` (some copied extent < the buffer's) just before the copy. Flash attention
+    filled its K and V blocks every iteration."""
+    from torch_mlir import ir
+    from torch_mlir.dialects import arith, memref, scf
+    from ..ir import ops_named
+    for copy in ops_named(module.operation, "memref.copy"):
+        sv = copy.operands[1].owner
+        if isinstance(sv, ir.Block) or sv.name != "memref.subview":
+            continue
+        buf = sv.operands[0]
+        if any(x != 0 for x in ir.DenseI64ArrayAttr(sv.attributes["static_offsets"])):
+            continue
+        fill = _fill_before(copy, buf)
+        if fill is None:
+            continue
+        full = ir.MemRefType(buf.type).shape
+        part = ir.MemRefType(sv.results[0].type).shape
+        dyn = [i for i, n in enumerate(part) if n == ir.ShapedType.get_dynamic_size()]
+        if not dyn or any(part[i] != full[i] for i in range(len(full)) if i not in dyn):
+            continue
+        with ir.InsertionPoint(copy), copy.location:
+            idx = ir.IndexType.get()
+            short = None
+            for i in dyn:
+                n = memref.DimOp(sv.results[0], arith.ConstantOp(idx, i).result).result
+                c = arith.CmpIOp(arith.CmpIPredicate.ult, n, arith.ConstantOp(idx, full[i]).result).result
+                short = c if short is None else arith.OrIOp(short, c).result
+            branch = scf.IfOp(short)
+            with ir.InsertionPoint(branch.then_block):
+                end = scf.YieldOp([])
+        fill.move_before(end)
+
+
+def _fill_before(copy, buf):
+    """The op filling all of `buf` with a scalar that precedes `copy` in its block with only index arithmetic
+    and views in between, else None."""
+    from torch_mlir import ir
+    op = copy.operation
+    while True:
+        op = _prev(op)
+        if op is None:
+            return None
+        name = op.name
+        if name.startswith(_PURE_BETWEEN):
+            continue
+        if name in ("linalg.fill", "linalg.generic") and len(op.operands) == 2 and op.operands[1] == buf \
+                and not isinstance(op.operands[0].type, (ir.MemRefType, ir.RankedTensorType)) and not op.results:
+            if name == "linalg.generic":
+                body = op.regions[0].blocks[0]
+                y = body.operations[len(body.operations) - 1]
+                if len(body.operations) != 1 or y.operands[0] != body.arguments[0]:
+                    return None
+            return op
+        return None
+
+
+def _prev(op):
+    """The op before `op` in its block, or None."""
+    prev = None
+    for o in op.block.operations:
+        if o.operation == op:
+            return prev
+        prev = o.operation
+    return None
