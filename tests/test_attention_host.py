@@ -92,7 +92,8 @@ def test_flash_attention_kv_loop_allocates_nothing(tmp_path, monkeypatch):
     """After bufferize and hoist-buffers, every buffer of the kernel (Q block, K^T and V blocks, scores,
     running max/sum, accumulator) is allocated once, outside the program and K/V loops: the carried
     accumulator is rescaled and accumulated in place, the running max copied into its carried buffer. The
-    zero fill of a masked block load runs only when the block is partial."""
+    zero fill of a masked block load runs only when the block is partial, and a whole V block is read in
+    place (no copy)."""
     from hexmlir import ir as hir
     d = tmp_path / "dump"
     monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(d))
@@ -121,6 +122,15 @@ def test_flash_attention_kv_loop_allocates_nothing(tmp_path, monkeypatch):
     with hir.context():
         hir.walk(hir.parse(text).operation, fill_outside_if)
     assert not unguarded, unguarded
+    # the V block (unit inner stride) is read where it lies when whole; K^T keeps its transposing copy
+    copies = []
+    with hir.context():
+        m = hir.parse(text)
+        hir.walk(m.operation, lambda op: copies.append(str(op.operands[0].type)) if op.name == "memref.copy"
+                 and _loops_of(op) == 2 and op.parent.name != "scf.if" and "?x" in str(op.operands[0].type)
+                 else None)                        # block loads (a dynamic extent), not the row max's init
+    assert len(copies) == 1 and "strided<[1, ?]" in copies[0], copies
+    assert re.search(r"arith.select %\w+, %\w+, %\w+ : memref<32x64xf32", text)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -167,3 +177,26 @@ def test_max_min_reductions_over_whole_rows(tmp_path, monkeypatch):
     text = next((tmp_path / "dump").glob("00-input.mlir")).read_text()
     reduces = re.findall(r"linalg.reduce \{ arith.\w+ \} ins\(%\w+ : tensor<(\d+)x(\d+)x", text)
     assert reduces == [("64", "64")] * 3, reduces
+
+
+@triton.jit
+def _overwrite_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    rows = tl.arange(0, BLOCK)[:, None]
+    off = rows * 16 + tl.arange(0, 16)[None, :]
+    m = rows < n
+    x = tl.load(x_ptr + off, mask=m, other=0.0)
+    tl.store(x_ptr + off, x * 2.0, mask=m)           # the source changes while the loaded block is live
+    s = tl.sum(x, 1)
+    tl.store(y_ptr + off, x + s[:, None], mask=m)
+
+
+@pytest.mark.parametrize("n", [64, 37])
+def test_loaded_block_survives_a_store_to_its_source(n):
+    """A block load is read from its source in place only where nothing can write that source while the
+    block is live: here the kernel overwrites it, so the loaded values must be a copy."""
+    seed = current_seed()
+    x0 = torch.from_numpy(np.random.default_rng(seed).standard_normal((n, 16)).astype(np.float32))
+    x, y = x0.clone(), torch.empty(n, 16)
+    _overwrite_kernel[(1,)](x, y, n, BLOCK=64, multithread=False)
+    torch.testing.assert_close(x, x0 * 2, msg=f"seed={seed}")
+    torch.testing.assert_close(y, x0 + x0.sum(1, keepdim=True), msg=f"seed={seed}")

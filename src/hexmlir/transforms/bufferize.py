@@ -206,6 +206,8 @@ def run_grid(module, cx) -> None:
             specs.append({"shape": [], "dtype": _DTYPES[str(a.type)], "role": "grid" if i >= len(args) - 3 else "scalar"})
     cx.signature = {"name": user_name(str(f.attributes["sym_name"]).strip('"')), "args": specs, "results": []}
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")
+    if not (cx.options.tcm_tiling and cx.target.scratchpad):      # blocks are read where they are (no TCM)
+        _read_full_blocks_in_place(module)
 
 
 def _carry_in_place(module) -> None:
@@ -356,3 +358,129 @@ def _prev(op):
             return prev
         prev = o.operation
     return None
+
+
+_NO_WRITES = ("arith.", "math.", "memref.alloc", "memref.subview", "memref.cast", "memref.reinterpret_cast", "memref.dim",
+              "memref.load", "memref.extract_strided_metadata", "memref.dealloc", "linalg.yield", "linalg.index",
+              "scf.yield", "scf.if", "scf.for", "vector.transfer_read", "vector.load", "tensor.")
+
+
+def _read_full_blocks_in_place(module) -> None:
+    """A block load copied into a local buffer (`scf.if partial {fill}; memref.copy view -> buffer`, see
+    _fill_only_tails) whose buffer is only read afterwards is read from the source itself when the block is
+    whole: the copy moves under the same `scf.if`, and the readers take `select(partial, buffer, source
+    view)`. Flash attention copied each V block (and its Q block) before using it. Kept only where the
+    source cannot change while the buffer is read (every write in between goes to a local buffer) and the
+    source rows are contiguous (unit inner stride: K^T's transposed view keeps its transposing copy)."""
+    from torch_mlir import ir
+    from torch_mlir.dialects import arith, memref
+    from ..ir import ops_named
+    for copy in ops_named(module.operation, "memref.copy"):
+        src, dst = copy.operands[0].owner, copy.operands[1].owner
+        if any(isinstance(o, ir.Block) or o.name != "memref.subview" for o in (src, dst)):
+            continue
+        full, buf = src.operands[0], dst.operands[0]
+        guard = _prev(copy.operation)
+        if guard is None or guard.name != "scf.if" or getattr(buf.owner, "name", "") != "memref.alloc":
+            continue
+        then = guard.regions[0].blocks[0]
+        inner = [o.operation for o in then.operations]
+        if len(inner) != 2 or len(inner[0].operands) != 2 or inner[0].operands[1] != buf:
+            continue                                   # not _fill_only_tails' guard of this buffer
+        ft, bt = ir.MemRefType(full.type), ir.MemRefType(buf.type)
+        if ft.shape != bt.shape or ft.element_type != bt.element_type or ft.memory_space is not None \
+                or bt.memory_space is not None or ft.get_strides_and_offset()[0][-1] != 1:
+            continue
+        later = _uses_after(buf, copy.operation)
+        if later is None or not _only_local_writes(copy.operation, later):
+            continue
+        copy.operation.move_before(inner[1])
+        with ir.InsertionPoint(guard.operation.block.operations[_index(guard.operation) + 1]), copy.location:
+            cast = memref.CastOp(full.type, buf).result
+            sel = arith.SelectOp(guard.operands[0], cast, full).result
+        for op, k in later:
+            op.operands[k] = sel
+
+
+def _opn(op):
+    return op.operation if hasattr(op, "operation") else op
+
+
+def _index(op) -> int:
+    for n, o in enumerate(op.block.operations):
+        if o.operation == op:
+            return n
+    raise ValueError(op)
+
+
+def _uses_after(buf, copy):
+    """[(op, operand index)] of `buf`'s uses after `copy` in its block (nested ones included) if all are
+    reads by linalg ops (inputs) or its dealloc; None otherwise (or if a use precedes the copy other than
+    the fill and the copy)."""
+    block = copy.block
+    at = _index(copy)
+    out = []
+    for u in buf.uses:
+        op = _opn(u.owner)
+        top = op
+        while top.block != block:
+            top = _opn(top.parent)
+        if _index(top) <= at and op.name != "memref.dealloc":
+            if op == copy or op.name in ("linalg.generic", "linalg.fill") and top.name == "scf.if":
+                continue                                      # the guarded fill, the copy's subview
+            if op.name == "memref.subview" and all(x.owner == copy for x in op.results[0].uses):
+                continue
+            return None
+        if op.name == "memref.dealloc":
+            continue
+        if not op.name.startswith("linalg.") or "operandSegmentSizes" not in op.attributes:
+            return None
+        n_in = ir_ints(op.attributes["operandSegmentSizes"])[0]
+        if u.operand_number >= n_in:
+            return None
+        out.append((op, u.operand_number))
+    return out or None
+
+
+def ir_ints(attr) -> list:
+    from torch_mlir import ir
+    return list(ir.DenseI32ArrayAttr(attr))
+
+
+def _local(v) -> bool:
+    from .memspace import VIEWS
+    while getattr(v.owner, "name", None) in VIEWS:
+        v = v.owner.operands[0]
+    return getattr(v.owner, "name", None) in ("memref.alloc", "memref.alloca")
+
+
+def _only_local_writes(copy, later) -> bool:
+    """Whether every op from `copy` to the last of `later` (nested ops included) writes only local
+    buffers."""
+    block = copy.block
+    last = 0
+    for op, _ in later:
+        while op.block != block:
+            op = _opn(op.parent)
+        last = max(last, _index(op))
+    ok = [True]
+
+    def check(op):
+        name = op.name
+        if name.startswith(_NO_WRITES):
+            return
+        if name.startswith("linalg.") and "operandSegmentSizes" in op.attributes:
+            n_in = ir_ints(op.attributes["operandSegmentSizes"])[0]
+            if all(_local(o) for o in list(op.operands)[n_in:]):
+                return
+        elif name == "memref.copy" and _local(op.operands[1]):
+            return
+        elif name == "memref.store" and _local(op.operands[1]):
+            return
+        ok[0] = False
+
+    from ..ir import walk
+    for o in list(block.operations)[_index(copy) + 1:last + 1]:
+        check(o.operation)
+        walk(o.operation, check)
+    return ok[0]
