@@ -80,6 +80,22 @@ def test_flash_attention_matches_sdpa(d, causal, threads, sizes):
         assert err <= 2e-5, f"seed={seed} shape={(Z, H, n, d)} causal={causal} max err {err}"
 
 
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_suite_launcher_host_blocks(causal):
+    """The suite's launcher takes 64 x 64 blocks on the host (32 x 32 where a TCM stages them)."""
+    from hexmlir.kernels.triton_suite import flash_attention as fa
+    assert fa.blocks("host") == (64, 64) and fa.blocks("npu-emu") == (32, 32) and fa.blocks("hexagon") == (32, 32)
+    seed = current_seed()
+    g = torch.Generator().manual_seed(seed)
+    for shape in [(1, 2, 1000, 64), (2, 1, 33, 64)]:
+        q, k, v = (torch.randn(*shape, generator=g) for _ in range(3))
+        o = (fa.attention_causal if causal else fa.attention)(q, k, v, multithread=False)
+        want = torch.nn.functional.scaled_dot_product_attention(q.double(), k.double(), v.double(),
+                                                                is_causal=causal)
+        err = float((o.double() - want).abs().max())
+        assert err <= 2e-5, f"seed={seed} shape={shape} causal={causal} max err {err}"
+
+
 def _loops_of(op):
     from hexmlir.ir import enclosing_loop
     n, p = 0, enclosing_loop(op)
