@@ -2,6 +2,7 @@
 
 Unlike the tutorial, N_CTX need not be a multiple of the block sizes: Q/O rows and K/V columns are masked.
 """
+import functools
 import math
 
 import torch
@@ -66,6 +67,7 @@ def attn_fwd_kernel(Q, K, V, Out, sm_scale,
              acc.to(Out.dtype.element_ty), mask=offs_m[:, None] < N_CTX)
 
 
+@functools.lru_cache(maxsize=None)         # a Target reads /proc/cpuinfo: not on every launch
 def blocks(target: str = "host") -> tuple[int, int]:
     """(BLOCK_M, BLOCK_N) for a compile target: 32 x 32 where the blocks are staged in a scratchpad (TCM);
     64 x 64 where they live in the caches (host), which halves the K^T block transposes and the per-block
