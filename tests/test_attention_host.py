@@ -170,8 +170,9 @@ def _minmax_kernel(x_ptr, i_ptr, mx_ptr, mn_ptr, imx_ptr, R, C, BR: tl.constexpr
 def test_max_min_reductions_over_whole_rows(tmp_path, monkeypatch):
     """tl.max / tl.min reduce all of the axis into the first element (the linalg.reduce reads the whole
     block, so it vectorizes into vector partials; it used to read the n - 1 elements after the first, a
-    width of 63 here, 31 in flash attention, whose max ran as a scalar NaN-aware chain). Float rows with
-    NaNs (maxnumf ignores them) and a masked tail; int32 rows."""
+    width of 63 here, 31 in flash attention, whose max ran as a scalar NaN-aware chain), and the horizontal
+    step is a halving tree of vector max/min. Float rows with NaNs (maxnumf ignores them) and a masked
+    tail; int32 rows."""
     monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(tmp_path / "dump"))
     monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "tcache"))
@@ -193,6 +194,11 @@ def test_max_min_reductions_over_whole_rows(tmp_path, monkeypatch):
     text = next((tmp_path / "dump").glob("00-input.mlir")).read_text()
     reduces = re.findall(r"linalg.reduce \{ arith.\w+ \} ins\(%\w+ : tensor<(\d+)x(\d+)x", text)
     assert reduces == [("64", "64")] * 3, reduces
+    from hexmlir.targets import host_target
+    if host_target().fma:               # float max/min end in a halving tree, not LLVM's serial scalar chain
+        vec = next((tmp_path / "dump").glob("*-vectorize.mlir")).read_text()
+        assert "vector.reduction <maxnumf>" not in vec and "vector.reduction <minnumf>" not in vec
+        assert "arith.maxnumf" in vec and "vector.extract_strided_slice" in vec
 
 
 @triton.jit
