@@ -307,8 +307,8 @@ def _fill_only_tails(module) -> None:
         if any(x != 0 for x in ir.DenseI64ArrayAttr(sv.attributes["static_offsets"])):
             continue
         fill = _fill_before(copy, buf)
-        if fill is None:
-            continue
+        if fill is None or _base(copy.operands[0]) == _base(buf):
+            continue                                   # (a copy out of the filled buffer reads the fill)
         full = ir.MemRefType(buf.type).shape
         part = ir.MemRefType(sv.results[0].type).shape
         dyn = [i for i, n in enumerate(part) if n == ir.ShapedType.get_dynamic_size()]
@@ -381,8 +381,10 @@ def _read_full_blocks_in_place(module) -> None:
             continue
         full, buf = src.operands[0], dst.operands[0]
         guard = _prev(copy.operation)
-        if guard is None or guard.name != "scf.if" or getattr(buf.owner, "name", "") != "memref.alloc":
-            continue
+        if guard is None or guard.name != "scf.if" or getattr(buf.owner, "name", "") != "memref.alloc" \
+                or not isinstance(_base(full).owner, ir.Block):
+            continue                                   # (the source must be a kernel argument: writes to
+                                                       # local buffers are what the window allows)
         then = guard.regions[0].blocks[0]
         inner = [o.operation for o in then.operations]
         if len(inner) != 2 or len(inner[0].operands) != 2 or inner[0].operands[1] != buf:
@@ -447,11 +449,16 @@ def ir_ints(attr) -> list:
     return list(ir.DenseI32ArrayAttr(attr))
 
 
-def _local(v) -> bool:
+def _base(v):
+    """The buffer under `v`'s views."""
     from .memspace import VIEWS
     while getattr(v.owner, "name", None) in VIEWS:
         v = v.owner.operands[0]
-    return getattr(v.owner, "name", None) in ("memref.alloc", "memref.alloca")
+    return v
+
+
+def _local(v) -> bool:
+    return getattr(_base(v).owner, "name", None) in ("memref.alloc", "memref.alloca")
 
 
 def _only_local_writes(copy, later) -> bool:
