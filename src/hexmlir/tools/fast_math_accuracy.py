@@ -16,6 +16,7 @@ from . import refjit
 # op -> MLIR body computing %r from %x (and %y), with {T} the value type
 _BODIES = {
     "exp": "%r = math.exp %x : {T}",
+    "exp2": "%r = math.exp2 %x : {T}",
     "tanh": "%r = math.tanh %x : {T}",
     "erf": "%r = math.erf %x : {T}",
     "sigmoid": ("%m = arith.negf %x : {T}\n%e = math.exp %m : {T}\n%s = arith.addf %e, %one : {T}\n"

@@ -3,7 +3,7 @@
 Hexagon's LLVM backend has no vector exp/tanh/erf and scalarizes vector `fdiv` (one scalar reciprocal
 sequence per lane), so this rewrite replaces
 
-    math.exp, math.tanh, math.erf, arith.divf, and the sigmoid idiom 1 / (1 + exp(-x))
+    math.exp, math.exp2, math.tanh, math.erf, arith.divf, and the sigmoid idiom 1 / (1 + exp(-x))
 
 on f32 (and f16/bf16, computed as extf -> f32 -> truncf) by straight-line code made only of element-wise
 arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli.  No divf, no math dialect ops,
@@ -38,7 +38,7 @@ import struct
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-__all__ = ["run", "emit_recip", "emit_div", "emit_exp", "emit_tanh", "emit_erf", "emit_sigmoid",
+__all__ = ["run", "emit_recip", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf", "emit_sigmoid",
            "emit_one_plus_tanh"]
 
 # --------------------------------------------------------------------------------------------------------------
@@ -59,6 +59,7 @@ _RECIP_BIG_BITS = _RECIP_MAGIC - 0x00800000
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.693359375                  # 355/512: k * _LN2_HI is exact for |k| < 2^15
 _LN2_LO = math.log(2.0) - 0.693359375  # -2.1219444e-4
+_LN2 = math.log(2.0)
 _SHIFTER = 12582912.0                  # 1.5 * 2^23: t = x*log2e + SHIFTER rounds to an integer k, bits(t) << 23
                                        # is k << 23 (the shifter's bits vanish modulo 2^32)
 # exp(x) = 1 + r + r^2 P(r), |r| <= ln2/2; P minimax for relative error (3.3e-9 in exact arithmetic).
@@ -272,6 +273,22 @@ def emit_exp(x: ir.Value, *, checked: bool = True) -> ir.Value:
     return y
 
 
+def emit_exp2(x: ir.Value) -> ir.Value:
+    """2^x (flash attention's softmax).  k = round(x), f = x - k (exact, |f| <= 0.5), 2^f = e^(f ln2) by
+    emit_exp's polynomial, 2^k added into the exponent field.  x >= 128 -> +inf, +inf -> +inf, x < -126
+    (subnormal result) -> +0, -inf -> +0, NaN -> NaN."""
+    B = _builder(x)
+    t = B.add(x, _SHIFTER)                      # SHIFTER + round(x)
+    k = B.sub(t, _SHIFTER)
+    r = B.mul(B.sub(x, k), _LN2)                # |r| <= ln2/2; the rounding of f*ln2 costs < 0.4 ulp
+    p = B.horner(_EXP_P, r)
+    p = B.add(B.add(B.mul(B.mul(r, r), p), r), 1.0)
+    y = B.as_float(B.addi(B.as_int(p), B.shli(B.as_int(t), 23)))
+    # x >= -126 keeps 2^k p normal (k = -126 only with f >= 0, p >= 1); x < 128 keeps it finite.
+    y = B.select(B.cmp("olt", x, 128.0), y, B.add(x, math.inf))
+    return B.select(B.cmp("olt", x, -126.0), 0.0, y)
+
+
 def emit_tanh(x: ir.Value, *, native_div: bool = False) -> ir.Value:
     """tanh(x).  Max error 1.5 ulp (measured).  tanh(+-x) = +-1.0 exactly for |x| >= 9.1 (and +-inf),
     tanh(-0) = -0, tanh(x) = x for |x| < 2^-13, NaN -> NaN.  `native_div`: divide by 1 + e with divf."""
@@ -346,7 +363,7 @@ def emit_one_plus_tanh(u: ir.Value) -> ir.Value:
 # The rewrite
 # --------------------------------------------------------------------------------------------------------------
 
-_UNARY = {"math.exp": emit_exp, "math.tanh": emit_tanh, "math.erf": emit_erf}
+_UNARY = {"math.exp": emit_exp, "math.exp2": emit_exp2, "math.tanh": emit_tanh, "math.erf": emit_erf}
 _NARROW = (ir.F16Type, ir.BF16Type)
 
 
@@ -482,7 +499,7 @@ def _rewrite_div(op, native_div: bool = False) -> bool:
 
 def _rewrite_unary(op, emit, native_div: bool = False) -> None:
     t = op.result.type
-    kw = {"native_div": True} if native_div and emit is not emit_exp else {}
+    kw = {"native_div": True} if native_div and emit not in (emit_exp, emit_exp2) else {}
     with ir.InsertionPoint(op), op.location:
         _replace(op, _from_f32(emit(_to_f32(op.operands[0]), **kw), t))
 

@@ -16,6 +16,21 @@ def _is_float_sum(op) -> bool:
     return len(op.operands) == 1 and body == ["arith.addf", "tt.reduce.return"]
 
 
+_IDEMPOTENT = {"arith.maxnumf", "arith.minnumf", "arith.maximumf", "arith.minimumf", "arith.maxsi", "arith.minsi",
+               "arith.maxui", "arith.minui", "arith.andi", "arith.ori"}
+
+
+def _is_idempotent(op) -> bool:
+    """tl.max / tl.min / and / or: combining the first element into itself again changes nothing, so the
+    reduction may run over the whole axis (whole vectors, one horizontal step per row) with the first
+    element as its init, not over the n - 1 elements after it."""
+    blk = op.regions[0].blocks[0]
+    body = [o.operation for o in blk.operations]
+    return len(op.operands) == 1 and len(body) == 2 and body[0].name in _IDEMPOTENT \
+        and body[1].name == "tt.reduce.return" and body[1].operands[0] == body[0].results[0] \
+        and set(body[0].operands) == set(blk.arguments)
+
+
 def float_sum(cv, x: T, axis: int):
     """tl.sum of floats, accurate for long rows: half types accumulate in f32, and a long axis is summed
     in blocks of SUM_BLOCK, then blocks of those sums, and so on (a B-ary tree: error grows with
@@ -68,12 +83,16 @@ def reduce_op(cv, op):
     n = shp[axis]
     rshape = tuple(s for d, s in enumerate(shp) if d != axis)
     inits, rests = [], []
+    whole = _is_idempotent(op)
     for x in ins:
         offs = ["0"] * len(shp)
         sizes = [str(s) for s in shp]
         sizes[axis] = "1"
         inits.append(em.op(f"tensor.extract_slice {x.name}[{', '.join(offs)}] [{', '.join(sizes)}] "
                            f"[{', '.join(['1'] * len(shp))}] : {ttype(shp, x.et)} to {ttype(rshape, x.et)}"))
+        if whole:
+            rests.append(x.name)
+            continue
         offs[axis] = "1"
         sizes[axis] = str(n - 1)
         rs = list(shp)
@@ -81,7 +100,7 @@ def reduce_op(cv, op):
         rests.append(em.op(f"tensor.extract_slice {x.name}[{', '.join(offs)}] [{', '.join(sizes)}] "
                            f"[{', '.join(['1'] * len(shp))}] : {ttype(shp, x.et)} to {ttype(rs, x.et)}"))
     rs = list(shp)
-    rs[axis] = n - 1
+    rs[axis] = n if whole else n - 1
     k = len(ins)
     r = em.fresh("red")
     res = f"{r}:{k}" if k > 1 else r
