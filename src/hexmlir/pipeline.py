@@ -95,6 +95,8 @@ def stages() -> list[Stage]:
         Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
         Stage("decompose-concat", concat.run),                               # tensor.concat -> inserts
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
+        Stage("fold-transposes", contract.fold_transposes,                   # weight transpose -> B^T matmul
+              lambda o: o.vectorize and o.register_tiling, needs="fma"),     # (FMA targets: contract blocks it)
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
