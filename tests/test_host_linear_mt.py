@@ -2,6 +2,7 @@
 stage): the frontend's weight transpose is folded into the matmul on tensors, before tiling and threading,
 so no per-call copy of the weight remains at any thread count. Results against PyTorch in float64 on odd
 shapes (rows, columns and k not multiples of the tile or the vector width)."""
+import copy
 import re
 import warnings
 
@@ -29,7 +30,7 @@ def _check(model, inputs, threads, tol, **kw):
         with torch.no_grad():
             got = f(*inputs)
     with torch.no_grad():
-        want = model.double()(*(x.double() for x in inputs))
+        want = copy.deepcopy(model).double()(*(x.double() for x in inputs))
     err = float((got.double() - want).abs().max())
     assert err <= tol, f"seed={seed} threads={threads} max err {err}"
 
@@ -115,3 +116,28 @@ def test_no_weight_transpose_copy_with_threads(tmp_path, threads):
     for w in ("65x129", "129x33"):                      # the transposed weights' shapes
         assert w not in ir["threads"], ir["threads"]
     assert "hexmlir.thread_body" in ir["threads"]
+
+
+class _HeadsProj(torch.nn.Module):
+    """Attention's output projection: heads merged by a reshape, then a Linear. Fusion propagates the
+    reshape into the contraction (k split into heads x head_dim); folded before that, the weight would be
+    read as [n, heads, head_dim], which the contract stage cannot block."""
+    def __init__(self, lin):
+        super().__init__()
+        self.lin = lin
+
+    def forward(self, a):
+        b, h, t, d = a.shape
+        return self.lin(a.transpose(1, 2).reshape(b, t, h * d))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_heads_projection_stays_register_blocked(tmp_path, threads):
+    g = torch.Generator().manual_seed(current_seed())
+    m = _HeadsProj(_linear(g, 64, 70))
+    a = _rand(g, 2, 4, 33, 16)
+    _check(m, (a,), threads, 1e-4 * 64)
+    if not host_target().fma:
+        return
+    ir = _dumps(tmp_path, m, (a,), threads)["contract"]
+    assert re.search(r"iter_args\([^)]*\) -> \(vector<(?:\d+x){2,}f32>\)", ir), ir

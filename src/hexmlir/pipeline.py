@@ -95,9 +95,9 @@ def stages() -> list[Stage]:
         Stage("decompose-pad", pad.run),                                     # tensor.pad -> fill + insert
         Stage("decompose-concat", concat.run),                               # tensor.concat -> inserts
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
-        Stage("fold-transposes", contract.fold_transposes,                   # weight transpose -> B^T matmul
-              lambda o: o.vectorize and o.register_tiling, needs="fma"),     # (FMA targets: contract blocks it)
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("fold-transposes", contract.fold_transposes,                   # weight transpose -> B^T matmul
+              lambda o: o.vectorize and o.register_tiling, needs="fma"),     # (after fusion: its reshapes)
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile),                                # forall over TCM/cache/thread tiles
