@@ -141,3 +141,31 @@ def test_heads_projection_stays_register_blocked(tmp_path, threads):
         return
     ir = _dumps(tmp_path, m, (a,), threads)["contract"]
     assert re.search(r"iter_args\([^)]*\) -> \(vector<(?:\d+x){2,}f32>\)", ir), ir
+
+
+MM = """func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %r : tensor<{m}x{n}xf32>
+}}"""
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("mnk", [(33, 17, 65), (33, 70, 65), (128, 1000, 64), (1000, 1000, 16)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_matmul_thread_split_is_balanced(mnk, threads):
+    """The busiest thread's share of C (tiles split as threads.py does: contiguous runs of tiles) is at
+    most 1.25 / threads: powers-of-two tiles alone split 33 rows as 32 + 1, 17 columns as 16 + 1."""
+    from hexmlir import opt
+    m, n, k = mnk
+    text = opt.run_stages(MM.format(m=m, n=n, k=k), "check-input..plan",
+                          {"num_threads": threads, "mt_threshold": 1, "isa": "x86-64-v4"})
+    cfg = re.search(r"threads = (\d+) : i64, tile = array<i64: (\d+), (\d+), 0>", text)
+    assert cfg, text
+    used, tm, tn = (int(x) for x in cfg.groups())
+    tm, tn = tm or m, tn or n
+    sizes = [min(tm, m - i) * min(tn, n - j) for i in range(0, m, tm) for j in range(0, n, tn)]
+    shares = [sum(sizes[c * len(sizes) // used:(c + 1) * len(sizes) // used]) for c in range(used)]
+    assert used == threads and max(shares) <= 1.25 * m * n / threads, (tm, tn, used, shares)
