@@ -169,3 +169,29 @@ def test_matmul_thread_split_is_balanced(mnk, threads):
     sizes = [min(tm, m - i) * min(tn, n - j) for i in range(0, m, tm) for j in range(0, n, tn)]
     shares = [sum(sizes[c * len(sizes) // used:(c + 1) * len(sizes) // used]) for c in range(used)]
     assert used == threads and max(shares) <= 1.25 * m * n / threads, (tm, tn, used, shares)
+
+
+@pytest.mark.parametrize("opts", [dict(fusion=False), dict(tcm_tiling=False), dict(pack_b=False),
+                                  dict(register_tiling=False)],
+                         ids=["no-fusion", "no-tcm-tiling", "no-pack-b", "no-register-tiling"])
+def test_linear_options_at_two_threads(opts):
+    g = torch.Generator().manual_seed(current_seed())
+    m = torch.nn.Sequential(_linear(g, 65, 129), torch.nn.GELU(approximate="tanh"), _linear(g, 129, 33))
+    _check(m, (_rand(g, 33, 65),), 2, 1e-4 * 129, **opts)
+
+
+def test_linear_f16_at_two_threads():
+    """f16 weight and input: the folded weight's panels are transposed as f16, products accumulate in f32."""
+    seed = current_seed()
+    g = torch.Generator().manual_seed(seed)
+    lin = _linear(g, 131, 129).half()
+    x = _rand(g, 127, 131).half()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = hexmlir.compile_model(lin, (x,), **_opts(2))
+        with torch.no_grad():
+            got = f(x)
+    with torch.no_grad():
+        want = copy.deepcopy(lin).double()(x.double())
+    err = float((got.double() - want).abs().max())
+    assert got.dtype == torch.float16 and err <= 1e-2, f"seed={seed} max err {err}"
