@@ -158,18 +158,19 @@ def test_linear_matches_torch(dims, mt):
 
 
 def test_linear_weight_transpose_is_folded(tmp_path):
-    """The frontend's weight transpose (a copy into a heap buffer) is gone after contract: the matmul reads
-    the weight argument as B^T, panel by panel."""
+    """The frontend's weight transpose is gone from fold-transposes on (tensors): the matmul reads the
+    weight argument as B^T, panel by panel (threads: tests/test_host_linear_mt.py)."""
     if not host_target().fma:
         pytest.skip("no FMA on this host: no contract stage")
     lin = torch.nn.Linear(67, 45)
     x = torch.rand(33, 67)
     d = tmp_path / "dump"
     hexmlir.compile_model(lin, (x,), multithread=False, dump_dir=str(d))
-    before = next(d.glob("*-threads.mlir")).read_text()
-    after = next(d.glob("*-contract.mlir")).read_text()
-    assert "memref<67x45xf32>" in before
-    assert "memref<67x45xf32>" not in after, after
+    before = next(d.glob("*-canonicalize.mlir")).read_text()
+    assert "tensor<67x45xf32>" in before
+    for stage in ("fold-transposes", "threads", "contract"):
+        after = next(d.glob(f"*-{stage}.mlir")).read_text()
+        assert "67x45xf32" not in after, after
 
 
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])

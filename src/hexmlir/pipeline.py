@@ -98,6 +98,8 @@ def stages() -> list[Stage]:
         Stage("decompose-concat", concat.run),                               # tensor.concat -> inserts
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
+        Stage("fold-transposes", contract.fold_transposes,                   # weight transpose -> B^T matmul
+              lambda o: o.vectorize and o.register_tiling, needs="fma"),     # (after fusion: its reshapes)
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
         Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA: conv -> matmul

@@ -321,8 +321,9 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
 
     Growing one dim of a matmul tile re-reads less of the other operand, so "innermost whole first" (right
     for elementwise chains, where every tile size moves the same bytes) picks 1-row tiles that reload the
-    whole weight slice per row. Candidates are powers of two and whole dims; each is costed as ceil(tiles / threads) x (its bytes / copy rate + its
-    iterations / lanes, partial vectors counted whole), so tiles are both large (reuse) and numerous enough
+    whole weight slice per row. Candidates are powers of two, whole dims and even splits over the threads;
+    each is costed as ceil(tiles / threads) x (its bytes / copy rate + the full tile's iterations / lanes,
+    partial vectors counted whole), so tiles are both large (reuse) and numerous enough
     to keep every thread busy."""
     import itertools
     lanes = target.vector_lanes(p.elem_bytes)
@@ -332,18 +333,24 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
     cands = []
     for d in par:
         full = p.loops[d]
-        cands.append(sorted({full} | {1 << i for i in range(full.bit_length()) if 1 << i < full}))
+        # even splits over the threads (and twice as many) too: 33 rows on 2 threads as 17 + 16, where powers
+        # of two give 32 + 1 or 16 + 16 + 1; the vectorized dim's rounded up to whole vectors
+        step = lanes if d == vec_d else 1
+        even = {min(full, -(-(-(-full // j)) // step) * step) for j in {threads, 2 * threads} if j > 1}
+        cands.append(sorted({full} | even | {1 << i for i in range(full.bit_length()) if 1 << i < full}))
     best, best_cost = None, None
     for combo in itertools.product(*cands):
         tile = [0] * n
         tiles = 1
+        frac = 1.0
         for d, t in zip(par, combo):
             tile[d] = 0 if t == p.loops[d] else t
             tiles *= -(-p.loops[d] // t)
+            frac *= t / p.loops[d]
         b = size(tile)
         if b > tile_budget and best is not None:
             continue
-        iters = work / tiles
+        iters = work * frac               # the largest (full) tile's: an uneven split's critical path
         if vec_d in par:                  # a vectorized dim not a multiple of the lanes wastes vector slots
             t = combo[par.index(vec_d)]
             iters *= -(-t // lanes) * lanes / t

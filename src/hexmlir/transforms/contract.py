@@ -13,8 +13,10 @@ vectorized with masks (`vector_sizes`); what upstream cannot vectorize keeps its
 stage.
 
 B^T contractions (B indexed [..., n, k]: nn.Linear's weight, K^T) take the same path with B always packed:
-each panel is transposed into the buffer (_pack_transposed); a frontend weight transpose is folded into its
-contraction first (_fold_transposes), and the remaining transposing copies are blocked lanes x lanes.
+each panel is transposed into the buffer (_pack_transposed). The frontend's weight transpose is folded into
+its contraction on tensors, before tiling and threads (fold_transposes, the fold-transposes stage); one
+left after bufferization is folded by _fold_transposes, and the remaining transposing copies are blocked
+lanes x lanes.
 
 MR and NR are data: the target's vector width and register count (`VECTOR_REGS`): MR x NR accumulators,
 NR vectors of B and one broadcast of A fit the register file (AVX-512: 6 x 4; AVX2: 6 x 2), MR preferring
@@ -679,3 +681,88 @@ def _row_masks_as_broadcasts(module) -> None:
             b = _ir.Operation.create("vector.broadcast", results=[vt], operands=[row]).result
         cm.results[0].replace_all_uses_with(b)
         cm.erase()
+
+
+# --- Tensor level (the fold-transposes stage, before plan, tiling, threads and bufferization) ---
+
+def fold_transposes(module, cx) -> None:
+    """The torch frontend imports nn.Linear as a transpose of the weight argument + a matmul. Where the
+    contract stage will register-block that matmul as B^T (transposing B panel by panel into its packing
+    buffer), the matmul reads the argument directly with B's last two indices swapped and the transpose
+    goes: no per-call copy of the weight remains at any thread count. On tensors, before tiling, so the
+    fold sees the whole matmul (after tiling and threading, the copy is a per-tile slab inside an outlined
+    thread body, which _fold_transposes cannot match)."""
+    lanes = cx.target.vector_lanes
+    for t in ops_named(module.operation, "linalg.generic"):
+        if not _arg_transpose(t):
+            continue
+        src = t.operands[0]
+        for o, i in list(_user_ops(t.results[0])):
+            if i != 1 or not _tensor_bt_blockable(o, lanes):
+                continue
+            maps = [ir.AffineMapAttr(a).value for a in o.attributes["indexing_maps"]]
+            res = list(maps[1].results)
+            res[-2], res[-1] = res[-1], res[-2]
+            maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+            o.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
+            o.operands[1] = src
+        if not list(t.results[0].uses):
+            init = _owner(t.operands[1])
+            t.erase()
+            if init is not None and init.name == "tensor.empty" and not list(init.results[0].uses):
+                init.erase()
+
+
+def _float_tensor(v) -> bool:
+    return isinstance(v.type, ir.RankedTensorType) and ir.ShapedType(v.type).has_static_shape \
+        and str(ir.ShapedType(v.type).element_type) in _FLOAT
+
+
+def _arg_transpose(t) -> bool:
+    """A tensor generic copying a read-only function argument with its last two dims swapped (the
+    generalized linalg.transpose the frontend emits for an nn.Linear weight)."""
+    if t.name != "linalg.generic" or len(t.operands) != 2 or len(t.results) != 1:
+        return False
+    blk = t.regions[0].blocks[0]
+    body = list(blk.operations)
+    if len(body) != 1 or body[0].name != "linalg.yield" or body[0].operands[0] != blk.arguments[0]:
+        return False
+    if "reduction" in str(t.attributes["iterator_types"]) or not all(_float_tensor(v) for v in t.operands):
+        return False
+    maps = [ir.AffineMapAttr(a).value for a in t.attributes["indexing_maps"]]
+    r = maps[1].n_dims
+    if r < 2 or maps[1] != ir.AffineMap.get_identity(r) or len(maps[0].results) != r:
+        return False
+    if [str(e) for e in maps[0].results] != [f"d{d}" for d in list(range(r - 2)) + [r - 1, r - 2]]:
+        return False
+    src = t.operands[0]
+    if not isinstance(src, ir.BlockArgument) or src.owner.owner.operation.name != "func.func":
+        return False
+    # read only: every use an input of a linalg op (a destination would be written in place)
+    for o, i in _user_ops(src):
+        if not o.name.startswith("linalg.") or i >= len(o.operands) - len(o.results):
+            return False
+    return True
+
+
+def _tensor_bt_blockable(o, lanes) -> bool:
+    """A float mul-add contraction generic (tensors, static) reading B as [..., k, n] (n: C's innermost
+    loop, k a reduction loop of A) with at least two rows and a vector of columns: the contract stage
+    blocks it as B^T once B's last two indices are swapped (contraction_dims(b_transposed=True))."""
+    if o.name != "linalg.generic" or len(o.operands) != 3 or len(o.results) != 1:
+        return False
+    names = sorted(x.name for x in o.regions[0].blocks[0].operations if x.name != "arith.extf")
+    if names != ["arith.addf", "arith.mulf", "linalg.yield"] or not all(_float_tensor(v) for v in o.operands):
+        return False
+    loops, iters, eb, dims, _ = generic_info(o)
+    a, b, c = dims
+    maps = [ir.AffineMapAttr(x).value for x in o.attributes["indexing_maps"]]
+    if any(len(d) != len(m.results) for d, m in zip(dims, maps)):
+        return False                                  # a constant index: not a plain contraction
+    if not c or len(set(c)) != len(c) or any(iters[d] != "parallel" for d in c):
+        return False
+    n = c[-1]
+    if len(b) < 2 or b[-1] != n or n in a or b[-2] not in a or iters[b[-2]] != "reduction":
+        return False
+    ms = [d for d in c if d in a and d not in b]
+    return bool(ms) and loops[ms[-1]] >= 2 and loops[n] >= lanes(eb)
