@@ -80,6 +80,16 @@ def _fast_math(module, cx):
     fast_math.run(module, native_div=cx.target.native_div)
 
 
+def _qf_chains(module, cx):
+    from .transforms import qf
+    qf.chains(module)
+
+
+def _qf_accumulators(module, cx):
+    from .transforms import qf
+    qf.accumulators(module)
+
+
 def _hvx_contract(module, cx):
     from .transforms import hvx
     hvx.contract(module, cx)
@@ -118,6 +128,10 @@ def stages() -> list[Stage]:
         Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling,     # measure the TCM the code takes
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
+        Stage("qf-accumulators", _qf_accumulators, lambda o: o.vectorize,    # vector sums carried in qf32
+              needs="hvx_float"),
+        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 ops kept in qf32,
+              needs="qfloat_only"),                                          # converted where values leave
     ]
 
 
@@ -146,6 +160,10 @@ def grid_stages() -> list[Stage]:
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
+        Stage("qf-accumulators", _qf_accumulators, lambda o: o.vectorize,    # vector sums carried in qf32
+              needs="hvx_float"),
+        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 ops kept in qf32,
+              needs="qfloat_only"),                                          # converted where values leave
     ]
 
 
