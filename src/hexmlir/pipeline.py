@@ -85,9 +85,9 @@ def _qf_chains(module, cx):
     qf.chains(module)
 
 
-def _qf_accumulators(module, cx):
+def _hvx_accumulators(module, cx):
     from .transforms import qf
-    qf.accumulators(module)
+    qf.accumulators(module, qf=cx.target.hvx_float)
 
 
 def _hvx_contract(module, cx):
@@ -128,8 +128,8 @@ def stages() -> list[Stage]:
         Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling,     # measure the TCM the code takes
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
-        Stage("qf-accumulators", _qf_accumulators, lambda o: o.vectorize,    # vector sums carried in qf32
-              needs="hvx_float"),
+        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: two partials,
+              needs="hvx"),                                                  # qf32 with HVX float
         Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 ops kept in qf32,
               needs="qfloat_only"),                                          # converted where values leave
     ]
@@ -160,8 +160,8 @@ def grid_stages() -> list[Stage]:
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
-        Stage("qf-accumulators", _qf_accumulators, lambda o: o.vectorize,    # vector sums carried in qf32
-              needs="hvx_float"),
+        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: two partials,
+              needs="hvx"),                                                  # qf32 with HVX float
         Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 ops kept in qf32,
               needs="qfloat_only"),                                          # converted where values leave
     ]

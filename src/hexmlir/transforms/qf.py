@@ -136,6 +136,11 @@ def _rewrite_function(fn) -> int:
         if len(pending) == len(todo):
             break                            # cannot happen in SSA form without block arguments; be safe
         todo = pending
+    for sf, _ in qf:                           # conversions no user reads (the value stayed in the chain)
+        if not list(sf.uses):
+            conv = _owner(_owner(sf).operands[0])
+            _owner(sf).erase()
+            conv.erase()
     _interleave(found_blocks)
     return done
 
@@ -216,14 +221,18 @@ QF32_ADD_MIX = _I.format("vadd.qf32.mix")
 QF32_MPY_SF = _I.format("vmpy.qf32.sf")
 
 
-def accumulators(module) -> int:
-    """Loop-carried 32 x f32 sums `acc = acc + p` (p often `x * y`) kept in qf32 across iterations: the add
-    becomes `vadd.qf32` (a CVI_VS instruction, any slot) and a single-use product `vmpy.qf32.sf`, so each
-    packet can hold a multiply and an add; the IEEE `vadd.sf` of v68-v75 is a CVI_VX instruction that shares
-    slots 2/3 with the multiply (RMSNorm's unrolled sum of squares: one op per packet, 76 packets a row
-    against 67 with qf32). The carried value holds qf32 bits (typed f32, so the block argument keeps its
-    type): the initial value enters through `vadd.sf(init, 0)`, every other use of the sum reads it
-    converted to sf. Returns how many accumulators were rewritten."""
+def accumulators(module, qf: bool = True) -> int:
+    """Loop-carried 32 x f32 sums `acc = acc + p` (p often `x * y`) of loops of 8 or more iterations (or an
+    unknown count) become two partial sums that rotate, `(a, b) <- (b, a + p)`, combined after the loop:
+    LLVM unrolls such loops fully or in part, and a single sum made every add wait for the one before.
+
+    qf (targets with HVX float): the partial sums are qf32, the add `vadd.qf32` (a CVI_VS instruction, any
+    slot) and a single-use product `vmpy.qf32.sf`, so a packet holds a multiply and an add; IEEE `vadd.sf`
+    (v68-v75) is a CVI_VX instruction that shares slots 2/3 with the multiply (RMSNorm's unrolled sum of
+    squares: one op per packet, 76 packets a row). The carried values hold qf32 bits (typed f32, so block
+    arguments keep their type): the initial value enters through `vadd.sf(init, 0)`, and every other use of
+    the sum reads the partials' qf32 sum converted to sf. Without HVX float (the simulation build, which
+    qemu executes) the same rotation in plain f32 ops. Returns how many accumulators were rewritten."""
     n = 0
     for fop in module.body.operations:
         f = fop.operation
@@ -239,7 +248,7 @@ def accumulators(module) -> int:
                     continue
                 if zero is None:
                     zero = _zero(f)
-                _rewrite_accumulator(head, acc, i, plan, zero)
+                _rewrite_accumulator(head, acc, i, plan, zero, qf)
                 n += 1
     return n
 
@@ -276,6 +285,9 @@ def _accumulator(f, head, i, acc):
     if latch is None or not entries:
         return None
     t, add = latch
+    n = _trip_count(head, t, entries)
+    if n is not None and n < MIN_TRIPS:
+        return None
     if len(list(add.results[0].uses)) != 1 or add.operands[0] == add.operands[1]:
         return None
     other = add.operands[1] if add.operands[0] == acc else add.operands[0]
@@ -291,7 +303,38 @@ def _rebranch(t, operands):
     return new
 
 
-def _rewrite_accumulator(head, acc, i, plan, zero) -> None:
+SLT = "2 : i64"      # llvm.icmp's predicate attribute for "slt" (scf.for's bound check)
+MIN_TRIPS = 8       # fewer iterations: the combine and the conversion after the loop cost more than they save
+
+
+def _int_constant(v):
+    o = _owner(v)
+    if getattr(o, "name", None) != "llvm.mlir.constant" or not isinstance(o.attributes["value"], ir.IntegerAttr):
+        return None
+    return ir.IntegerAttr(o.attributes["value"]).value
+
+
+def _trip_count(head, latch, entries):
+    """Iterations of the loop `head` heads when its bounds are constants (`iv < ub`, iv from a constant by a
+    constant step), else None."""
+    cond = _owner(_terminator(head).operands[0])
+    if getattr(cond, "name", None) != "llvm.icmp" or str(cond.attributes["predicate"]) != SLT:
+        return None
+    iv, ub = cond.operands
+    k = next((j for j, a in enumerate(head.arguments) if a == iv), None)
+    if k is None or len(entries) != 1:
+        return None
+    lo, hi = _int_constant(entries[0].operands[k]), _int_constant(ub)
+    nxt = _owner(latch.operands[k])
+    if getattr(nxt, "name", None) != "llvm.add" or lo is None or hi is None:
+        return None
+    steps = [_int_constant(x) for x in nxt.operands if not x == iv]
+    if len(steps) != 1 or not steps[0] or steps[0] <= 0:
+        return None
+    return max(0, -(-(hi - lo) // steps[0]))
+
+
+def _rewrite_accumulator(head, acc, i, plan, zero, qf: bool) -> None:
     add, p, latch, entries = plan
     vi = ir.VectorType.get([LANES], ir.IntegerType.get_signless(32))
     vf = acc.type
@@ -305,33 +348,49 @@ def _rewrite_accumulator(head, acc, i, plan, zero) -> None:
     def cast(v, t):
         return ir.Operation.create("llvm.bitcast", results=[t], operands=[v]).results[0]
 
+    def fop(name, a, b):
+        return ir.Operation.create(name, results=[vf], operands=[a, b]).results[0]
+
+    # Each form: qf32 bits carried in the f32-typed value, or plain f32 (no HVX float).
+    def plus(a, b):                            # carried + carried
+        return cast(call(QF32_ADD, [cast(a, vi), cast(b, vi)]), vf) if qf else fop("llvm.fadd", a, b)
+
+    def to_sf(a):
+        return cast(call(SF_FROM_QF32, [cast(a, vi)]), vf) if qf else a
+
+    def from_sf(a):
+        return cast(call(QF32_FROM_SF, [cast(a, vi), zero]), vf) if qf else a
+
     # Two partial sums rotate: (a, b) <- (b, a + p). Each add needs the sum of two iterations ago, so the
     # adds of consecutive iterations (after LLVM unrolls) are independent and share packets.
     other = head.add_argument(vf, acc.location)
-    for use in list(acc.uses):                 # every use but the add reads the whole sum as sf
+    for use in list(acc.uses):                 # every use but the add reads the whole sum (as sf)
         user = use.owner.operation if hasattr(use.owner, "operation") else use.owner
         if user == add:
             continue
         with ir.InsertionPoint(user), user.location:
-            both = call(QF32_ADD, [cast(acc, vi), cast(other, vi)])
-            user.operands[use.operand_number] = cast(call(SF_FROM_QF32, [both]), vf)
+            user.operands[use.operand_number] = to_sf(plus(acc, other))
     for t in entries:
         with ir.InsertionPoint(t), t.location:
-            init = cast(call(QF32_FROM_SF, [cast(t.operands[i], vi), zero]), vf)
             ops = list(t.operands)
-            ops[i] = init
-            z = cast(zero, vf)                 # all-zero bits: qf32 zero
-        _rebranch(t, ops + [z])
+            ops[i] = from_sf(ops[i])
+            # the second partial starts at zero: qf32 zero is all-zero bits; in f32, -0.0 (x + -0.0 == x)
+            ops.append(cast(zero, vf) if qf else ir.Operation.create("llvm.mlir.constant", results=[vf], attributes={
+                "value": ir.DenseElementsAttr.get_splat(vf, ir.FloatAttr.get_f32(-0.0))}).results[0])
+        _rebranch(t, ops)
     prod = _owner(p)
+    fuse = qf and _is_chain_op(prod) and prod.name == "llvm.fmul" and len(list(p.uses)) == 1
     with ir.InsertionPoint(add), add.location:
-        if _is_chain_op(prod) and prod.name == "llvm.fmul" and len(list(p.uses)) == 1:
-            q = call(QF32_ADD, [cast(acc, vi), call(QF32_MPY_SF, [cast(v, vi) for v in prod.operands])])
+        if fuse:
+            q = cast(call(QF32_ADD, [cast(acc, vi), call(QF32_MPY_SF, [cast(v, vi) for v in prod.operands])]), vf)
+        elif qf:
+            q = cast(call(QF32_ADD_MIX, [cast(acc, vi), cast(p, vi)]), vf)
         else:
-            q = call(QF32_ADD_MIX, [cast(acc, vi), cast(p, vi)])
+            q = fop("llvm.fadd", acc, p)
         ops = list(latch.operands)
         ops[i] = other
-        ops.append(cast(q, vf))
+        ops.append(q)
     _rebranch(latch, ops)
     add.erase()
-    if _is_chain_op(prod) and not list(p.uses):
+    if fuse:
         prod.erase()
