@@ -66,8 +66,9 @@ def _splat_magnitude(v) -> float | None:
 
 
 def _rounds(op) -> bool:
-    """An add/sub of a constant >= 2^22 in magnitude: the round-to-integer idiom, which needs sf rounding."""
-    return op.name in ("llvm.fadd", "llvm.fsub") and any(
+    """An add of a constant >= 2^22 in magnitude: the round-to-integer idiom, whose sum the code reads as
+    rounded (its bits, or minus the constant)."""
+    return op.name == "llvm.fadd" and any(
         (m := _splat_magnitude(v)) is not None and m >= ROUNDING_MAGNITUDE for v in op.operands)
 
 
@@ -87,7 +88,77 @@ def chains(module) -> int:
     return sum(_rewrite_function(f) for f in fns)
 
 
+SHIFTER = 12582912.0        # 1.5 * 2^23: fast_math's round-to-integer constant (t = y + S; k = t - S)
+QF_SHIFTER = 6291456.0      # 1.5 * 2^22
+
+
+def _splat_f32(v) -> float | None:
+    o = _owner(v)
+    if getattr(o, "name", None) != "llvm.mlir.constant":
+        return None
+    a = o.attributes["value"]
+    if not isinstance(a, ir.DenseFPElementsAttr) or not a.is_splat:
+        return None
+    return ir.FloatAttr(a.get_splat_value()).value
+
+
+def _splat_int(v) -> int | None:
+    o = _owner(v)
+    if getattr(o, "name", None) != "llvm.mlir.constant":
+        return None
+    a = o.attributes["value"]
+    if not isinstance(a, ir.DenseIntElementsAttr) or not a.is_splat:
+        return None
+    return ir.IntegerAttr(a.get_splat_value()).value
+
+
+def _requalify_shifters(fn) -> int:
+    """`t = y + 1.5*2^23; k = t - 1.5*2^23; 2^k = bits(t) << 23` (fast_math's exp) rounds y to an integer
+    only where the sum keeps 24 significant bits. qf32 keeps 23 (a signed 24-bit significand: an add
+    result near 1.5*2^23 steps by 2), so on qfloat HVX k came out even, in LLVM's own lowering too, and
+    |y - k| reached 1 instead of 1/2. With 1.5*2^22 the sum steps by 1 in qf32 and in sf alike, and sf's
+    last mantissa bit is 1/2, so bits(t) << 22 is k << 23 (mod 2^32). Needs |y| < 2^21 (exp's |k| <= 150)."""
+    adds = []
+    walk(fn, lambda o: adds.append(o) if _is_chain_op(o) and o.name == "llvm.fadd" else None)
+    n = 0
+    for add in adds:
+        ci = next((j for j in (0, 1) if _splat_f32(add.operands[j]) == SHIFTER), None)
+        if ci is None:
+            continue
+        subs, shls, other = [], [], False
+        for u in add.results[0].uses:
+            user = u.owner.operation if hasattr(u.owner, "operation") else u.owner
+            if user.name == "llvm.fsub" and u.operand_number == 0 and _splat_f32(user.operands[1]) == SHIFTER:
+                subs.append(user)
+            elif user.name == "llvm.bitcast" and str(user.results[0].type) == f"vector<{LANES}xi32>":
+                for u2 in user.results[0].uses:
+                    sh = u2.owner.operation if hasattr(u2.owner, "operation") else u2.owner
+                    if sh.name == "llvm.shl" and u2.operand_number == 0 and _splat_int(sh.operands[1]) == 23:
+                        shls.append(sh)
+                    else:
+                        other = True
+            else:
+                other = True
+        if other or not subs or not shls:
+            continue                           # the sum is read some other way: leave it
+        vf, vi = add.results[0].type, shls[0].results[0].type
+        with ir.InsertionPoint(add), add.location:
+            c = ir.Operation.create("llvm.mlir.constant", results=[vf], attributes={
+                "value": ir.DenseElementsAttr.get_splat(vf, ir.FloatAttr.get_f32(QF_SHIFTER))}).results[0]
+            s22 = ir.Operation.create("llvm.mlir.constant", results=[vi], attributes={
+                "value": ir.DenseElementsAttr.get_splat(vi, ir.IntegerAttr.get(
+                    ir.IntegerType.get_signless(32), 22))}).results[0]
+        add.operands[ci] = c
+        for sub in subs:
+            sub.operands[1] = c
+        for sh in shls:
+            sh.operands[1] = s22
+        n += 1
+    return n
+
+
 def _rewrite_function(fn) -> int:
+    _requalify_shifters(fn)
     found = []
     walk(fn, lambda o: found.append(o) if _is_chain_op(o) else None)
     if not found:
