@@ -128,10 +128,10 @@ def stages() -> list[Stage]:
         Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling,     # measure the TCM the code takes
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
-        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: two partials,
-              needs="hvx"),                                                  # qf32 with HVX float
-        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 ops kept in qf32,
-              needs="qfloat_only"),                                          # converted where values leave
+        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: 2 qf32 partials
+              needs="hvx"),                                                  # (plain f32 without HVX float)
+        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 chains in qf32
+              needs="qfloat_only"),                                          # (sf where values leave them)
     ]
 
 
@@ -160,10 +160,10 @@ def grid_stages() -> list[Stage]:
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
-        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: two partials,
-              needs="hvx"),                                                  # qf32 with HVX float
-        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 ops kept in qf32,
-              needs="qfloat_only"),                                          # converted where values leave
+        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: 2 qf32 partials
+              needs="hvx"),                                                  # (plain f32 without HVX float)
+        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 chains in qf32
+              needs="qfloat_only"),                                          # (sf where values leave them)
     ]
 
 
