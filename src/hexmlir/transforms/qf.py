@@ -1,24 +1,27 @@
-"""qf32 chains on qfloat-only HVX (v79+): float vector arithmetic kept in qf32 between operations.
+"""qf32 on Hexagon HVX: f32 chains kept in qf32 on v79+ (`chains`), vector sums as two partials (`accumulators`).
 
-HVX without IEEE float (v79, v81) computes `vadd`/`vsub`/`vmpy` into qf32, a format of its own, and LLVM-22
-lowers each f32 `fadd`/`fsub`/`fmul` as the qf32 operation followed by a conversion back to IEEE sf
-(`vconv.sf.qf32`). Its QFP optimizer folds some of those conversions into a following add (the `mix` forms
-take one qf32 and one sf operand) but not into a multiply, which has no mixed form: GELU's loop kept 76
-conversions, each a packet on the dependence chain.
+HVX without IEEE float (v79, v81) computes `vadd`/`vsub`/`vmpy` into qf32, a format of its own (a signed
+24-bit significand: 23 significant bits), and LLVM-22 lowers each f32 `fadd`/`fsub`/`fmul` as the qf32
+operation followed by a conversion back to IEEE sf (`vconv.sf.qf32`). Its QFP optimizer folds some of those
+conversions into a following add (the `mix` forms take one qf32 and one sf operand) but not into a
+multiply, which has no mixed form: GELU's loop kept 38 conversions per vector, each a packet on the chain.
 
-This stage, on the LLVM dialect after lowering, writes each 32 x f32 `fadd`/`fsub`/`fmul` as the HVX
-intrinsic on qf32 operands where its operands were computed so, and converts to sf only where a value leaves
-the chain: a store, a compare, a select, a bitcast to integers, anything that is not one of these three ops.
-A value that leaves the chain anywhere is read as its one converted sf value by all its users, so integer
-tricks on a value's bits and the float ops on it see the same number. An add of a constant of magnitude
->= 2^22 is the round-to-integer idiom (t + 1.5*2^23 - 1.5*2^23): it relies on the sum rounded to sf, so its
-result always leaves the chain. A sf operand meeting a qf32 one in a multiply, or on the left of a
-subtraction, is converted to qf32 by `vadd.sf(x, 0)` (loop-invariant constants are converted once, LLVM
-hoists the conversion).
+`chains` (the qf-chains stage, LLVM dialect, `Target.qfloat_only`) writes each 32 x f32 `fadd`/`fsub`/`fmul`
+as the HVX intrinsic on qf32 operands where its operands were computed so, and converts to sf only where a
+value leaves the chain: a store, a compare, a select, a bitcast to integers, anything but these three ops.
+A value that leaves the chain anywhere is read as its one converted value by all its users, so integer
+tricks on its bits and the float ops on it see the same number. The round-to-integer add (a constant of
+magnitude >= 2^22) always leaves the chain, and exp's shifter 1.5*2^23 becomes 1.5*2^22 (qf32 sums near
+1.5*2^23 step by 2). A sf operand meeting a qf32 one in a multiply, or on the left of a subtraction, is
+converted by `vadd.sf(x, 0)` (once, for loop-invariant constants: LLVM hoists it). Loops whose body is one
+long chain are unrolled by 2 so that two chains share packets.
 
-qemu-hexagon executes no HVX float instruction, so the stage is checked statically (tests/test_hexagon_qf.py:
-the conversions per loop and the packets in the assembly); it runs only where the target has qfloat and no
-IEEE HVX float (`Target.qfloat_only`).
+`accumulators` (the hvx-accumulators stage, every Hexagon target) turns a loop-carried vector sum into two
+rotating partial sums, in qf32 where the target has HVX float.
+
+qemu-hexagon executes no HVX float instruction: qf32 code is checked statically (tests/test_hexagon_qf.py:
+conversions and packets in the assembly, against clang auto-HVX); the simulation build runs the partial
+sums' loop surgery in plain f32 under qemu. Only whole 32 x f32 vectors are rewritten (tails stay LLVM's).
 """
 from __future__ import annotations
 
