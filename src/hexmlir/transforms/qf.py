@@ -57,15 +57,20 @@ def _owner(v):
     return o.operation if hasattr(o, "operation") else o
 
 
-def _splat_magnitude(v) -> float | None:
-    """|c| of a splat float constant operand (llvm.mlir.constant), else None."""
+def _splat_f32(v) -> float | None:
+    """The value of a splat float constant operand (llvm.mlir.constant), else None."""
     o = _owner(v)
     if getattr(o, "name", None) != "llvm.mlir.constant":
         return None
     a = o.attributes["value"]
     if not isinstance(a, ir.DenseFPElementsAttr) or not a.is_splat:
         return None
-    return abs(ir.FloatAttr(a.get_splat_value()).value)
+    return ir.FloatAttr(a.get_splat_value()).value
+
+
+def _splat_magnitude(v) -> float | None:
+    c = _splat_f32(v)
+    return None if c is None else abs(c)
 
 
 def _rounds(op) -> bool:
@@ -93,16 +98,6 @@ def chains(module) -> int:
 
 SHIFTER = 12582912.0        # 1.5 * 2^23: fast_math's round-to-integer constant (t = y + S; k = t - S)
 QF_SHIFTER = 6291456.0      # 1.5 * 2^22
-
-
-def _splat_f32(v) -> float | None:
-    o = _owner(v)
-    if getattr(o, "name", None) != "llvm.mlir.constant":
-        return None
-    a = o.attributes["value"]
-    if not isinstance(a, ir.DenseFPElementsAttr) or not a.is_splat:
-        return None
-    return ir.FloatAttr(a.get_splat_value()).value
 
 
 def _splat_int(v) -> int | None:
@@ -168,11 +163,7 @@ def _rewrite_function(fn) -> int:
         return 0
     vi = ir.VectorType.get([LANES], ir.IntegerType.get_signless(32))
     vf = ir.VectorType.get([LANES], ir.F32Type.get())
-    entry = fn.regions[0].blocks[0]
-    with ir.InsertionPoint.at_block_begin(entry), ir.Location.unknown():
-        zero = ir.Operation.create("llvm.mlir.constant", results=[vi],
-                                   attributes={"value": ir.DenseElementsAttr.get_splat(
-                                       vi, ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 0))}).results[0]
+    zero = _zero(fn)
     qf = []              # (sf value standing for a rewritten op's result, its qf32 value) for chain users
 
     def qf_of(v):
@@ -328,10 +319,12 @@ def accumulators(module, qf: bool = True) -> int:
 
 
 def _zero(f):
-    vi = ir.VectorType.get([LANES], ir.IntegerType.get_signless(32))
+    """An all-zero 32 x i32 constant at the function's entry (qf32 zero; sf +0.0)."""
+    i32 = ir.IntegerType.get_signless(32)
+    vi = ir.VectorType.get([LANES], i32)
     with ir.InsertionPoint.at_block_begin(f.regions[0].blocks[0]), ir.Location.unknown():
-        return ir.Operation.create("llvm.mlir.constant", results=[vi], attributes={"value": ir.DenseElementsAttr.get_splat(
-            vi, ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 0))}).results[0]
+        zero = ir.DenseElementsAttr.get_splat(vi, ir.IntegerAttr.get(i32, 0))
+        return ir.Operation.create("llvm.mlir.constant", results=[vi], attributes={"value": zero}).results[0]
 
 
 def _terminator(block):
