@@ -82,6 +82,16 @@ def _fast_math(module, cx):
     fast_math.run(module, native_div=cx.target.native_div)
 
 
+def _qf_chains(module, cx):
+    from .transforms import qf
+    qf.chains(module)
+
+
+def _hvx_accumulators(module, cx):
+    from .transforms import qf
+    qf.accumulators(module, qf=cx.target.hvx_float)
+
+
 def _hvx_contract(module, cx):
     from .transforms import hvx
     hvx.contract(module, cx)
@@ -126,6 +136,10 @@ def stages() -> list[Stage]:
         Stage("tcm-check", _tcm_check, lambda o: o.dma and o.tcm_tiling,     # measure the TCM the code takes
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
+        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: 2 qf32 partials
+              needs="hvx"),                                                  # (plain f32 without HVX float)
+        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 chains in qf32
+              needs="qfloat_only"),                                          # (sf where values leave them)
     ]
 
 
@@ -154,6 +168,10 @@ def grid_stages() -> list[Stage]:
         Stage("dma", dma.run, lambda o: o.dma and o.tcm_tiling,              # DDR <-> TCM copies by DMA
               needs="copy_engine"),
         Stage("lower-to-llvm", lower.to_llvm_dialect),                       # loops, LLVM dialect
+        Stage("hvx-accumulators", _hvx_accumulators, lambda o: o.vectorize,  # vector sums: 2 qf32 partials
+              needs="hvx"),                                                  # (plain f32 without HVX float)
+        Stage("qf-chains", _qf_chains, lambda o: o.vectorize,                # v79+: f32 chains in qf32
+              needs="qfloat_only"),                                          # (sf where values leave them)
     ]
 
 

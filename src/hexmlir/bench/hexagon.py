@@ -258,7 +258,10 @@ def hot_loops(asm: str) -> list[dict]:
         packets = sum(1 for b in body if b.strip() == "{")
         lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
         muls = sum(n for b in body for pat, n in _FMUL_LANES if pat.search(b))
-        stores = sum(1 for b in body if _VSTORE.search(b))
+        # spills are vector stores too: not to the stack pointer r29 or a register set from it
+        stack = {"r29"} | {m.group(1) for b in body for m in [re.search(r"\b(r\d+) = add\(r29,", b)] if m}
+        stores = sum(1 for b in body if _VSTORE.search(b)
+                     and re.search(r"vmemu?\((r\d+)", b).group(1) not in stack)
         loops.append({"label": label, "packets": packets, "fadd_lanes": lanes, "fmul_lanes": muls,
                       "macs": min(lanes, muls), "vector_stores": stores})
     return sorted(loops, key=lambda d: -d["packets"])

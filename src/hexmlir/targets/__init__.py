@@ -53,6 +53,17 @@ class Target:
         """Tiles are staged into a separate local memory (TCM, memory space 1)."""
         return self.tcm_bytes > 0
 
+    @property
+    def qfloat_only(self) -> bool:
+        """HVX float is qfloat only (v79+): arithmetic yields qf32, IEEE sf only by conversion (the qf-chains
+        stage). v68-v75 builds add IEEE HVX float; simulation builds turn HVX float off."""
+        return self.hvx and not ({"+hvx-ieee-fp", "-hvx-qfloat"} & set(self.features))
+
+    @property
+    def hvx_float(self) -> bool:
+        """HVX float arithmetic (qfloat, and IEEE on v68-v75); simulation builds turn it off."""
+        return self.hvx and "-hvx-qfloat" not in self.features
+
     def vector_lanes(self, elem_bytes: int) -> int:
         return self.vector_bytes // elem_bytes
 
