@@ -156,6 +156,7 @@ def to_llvm_dialect(module, cx) -> None:
     _bool_vectors_as_bytes(module)
     if cx.target.hvx:
         _float_masked_as_ints(module)
+        _loads_in_bounds(module, cx.target.index_bits)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
     if not cx.options.vectorize:
         _no_implicit_vectors(module)
@@ -273,6 +274,154 @@ def _float_masked_as_ints(module) -> None:
     for op in found:
         bits = ir.FloatType(ir.VectorType(_data_type(op)).element_type).width
         _retype_access(op, bits, bitcast, bitcast)
+
+
+HVX_BYTES = 128
+HVX_WIDEN_BYTES = 16          # LLVM widens vectors of at least this many bytes to whole HVX vectors
+VALIGN = "llvm.hexagon.V6.valignb.128B"       # Vd = (Vu:Vv) >> 8*(Rt & 127): Vu the high vector
+_SAFE_BLOCK = "hx_masked_load_dummy"
+
+
+def _load_bytes(op) -> tuple[int, int] | None:
+    """(lanes, bytes per lane) of a vector load _loads_in_bounds rewrites, else None."""
+    if op.name not in ("llvm.load", "llvm.intr.masked.load") or not isinstance(op.results[0].type, ir.VectorType):
+        return None
+    t = ir.VectorType(op.results[0].type)
+    et = t.element_type
+    if t.rank != 1 or not isinstance(et, (ir.IntegerType, ir.FloatType)) or et.width % 8:
+        return None
+    esize, lanes = et.width // 8, t.shape[0]
+    align = ir.IntegerAttr(op.attributes["alignment"]).value if "alignment" in op.attributes else 1
+    nbytes = lanes * esize
+    if align >= HVX_BYTES or HVX_BYTES % esize or "volatile_" in op.attributes:
+        return None
+    if op.name == "llvm.load" and (nbytes % HVX_BYTES == 0 or nbytes < HVX_WIDEN_BYTES):
+        return None             # whole vectors, or not widened: LLVM reads only the bytes asked for
+    return lanes, esize
+
+
+def _loads_in_bounds(module, index_bits: int) -> None:
+    """Vector loads on HVX that read only the 128-byte blocks holding bytes they load.
+
+    LLVM-22 reads past a load's last byte in three ways: a masked load of an HVX vector becomes a full
+    unaligned `vmemu` and a select (a tail load reads up to 127 bytes past the last active lane), a short
+    masked load (`<4 x i8>`) is scalarized with lanes that are off loaded too, and a load
+    of a vector that is not whole HVX vectors (the vectorizer's static remainder, `<104 x i8>`) is widened
+    to whole vectors. Past the end of the buffer that faults when it ends at a page boundary
+    (tests/test_hexagon_guard.py). Here each 128-byte piece of such a load becomes two aligned loads, of the
+    blocks holding its first and last active byte (one block twice when they share it), a `valign` and a
+    select; an aligned block that holds an active byte cannot cross a page. A piece with no active lane
+    reads a zero constant block. A plain load is a masked one whose mask is its lanes (constants fold).
+    Loads stated 128-byte aligned stay as they are."""
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        if _load_bytes(op) is not None:
+            found.append(op)
+    walk(module.operation, visit)
+    if not found:
+        return
+    ix = ir.IntegerType.get_signless(index_bits)
+    i1, i32 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(32)
+    ptr = ir.Type.parse("!llvm.ptr")
+    words = ir.VectorType.get([HVX_BYTES // 4], i32)
+    g = ir.Operation.parse(f"llvm.mlir.global internal constant @{_SAFE_BLOCK}(dense<0> : {words}) "
+                           f"{{addr_space = 0 : i32, alignment = {HVX_BYTES} : i64}} : {words}")
+    ir.InsertionPoint.at_block_begin(module.body).insert(g)
+
+    def make(name, operands, rtype, **attrs):
+        return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
+                                   attributes=attrs).results
+
+    def const(t, v):
+        return make("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
+
+    def binop(name, a, b):
+        return make(name, [a, b], a.type)[0]
+
+    def shuffle(a, b, idx, t):
+        return make("llvm.shufflevector", [a, b], t, mask=ir.DenseI32ArrayAttr.get(idx))[0]
+
+    def piece(p, mask, lanes, esize, safe, active=None):
+        """The 128 bytes at p, lanes of `esize` bytes, read from the blocks holding mask's first and last
+        active lanes (lanes that are off hold anything); `active`: those lanes' (first, end) as constants,
+        instead of a mask."""
+        if active is not None:
+            first, end = (const(ix, v) for v in active)
+        else:
+            lt = ir.VectorType.get([lanes], ir.IntegerType.get_signless(8 * esize))  # 0..lanes fits (unsigned)
+            iota = const(lt, f"dense<[{', '.join(map(str, range(lanes)))}]>")
+            iota1 = const(lt, f"dense<[{', '.join(map(str, range(1, lanes + 1)))}]>")
+            end = make("llvm.intr.vector.reduce.umax",
+                       [make("llvm.select", [mask, iota1, const(lt, "dense<0>")], lt)[0]], lt.element_type)[0]
+            first = make("llvm.intr.vector.reduce.umin",
+                         [make("llvm.select", [mask, iota, const(lt, f"dense<{lanes}>")], lt)[0]], lt.element_type)[0]
+            if esize * 8 < index_bits:
+                end, first = (make("llvm.zext", [v], ix)[0] for v in (end, first))
+        pi = make("llvm.ptrtoint", [p], ix)[0]
+        e, down = const(ix, esize), const(ix, -HVX_BYTES)
+        lo = binop("llvm.and", binop("llvm.add", pi, binop("llvm.mul", first, e)), down)
+        hi = binop("llvm.and", binop("llvm.add", pi, binop("llvm.sub", binop("llvm.mul", end, e), const(ix, 1))),
+                   down)
+        none = make("llvm.icmp", [end, const(ix, 0)], i1,
+                    predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 0))[0]            # eq
+        vals = []
+        for a in (lo, hi):
+            a = make("llvm.select", [none, safe, a], ix)[0]
+            vals.append(make("llvm.load", [make("llvm.inttoptr", [a], ptr)[0]], words,
+                             alignment=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), HVX_BYTES))[0])
+        shift = binop("llvm.and", pi, const(ix, HVX_BYTES - 1))
+        if index_bits != 32:
+            shift = make("llvm.trunc", [shift], i32)[0]
+        return make("llvm.call_intrinsic", [vals[1], vals[0], shift], words, intrin=ir.StringAttr.get(VALIGN),
+                    op_bundle_sizes=ir.DenseI32ArrayAttr.get([]),
+                    operandSegmentSizes=ir.DenseI32ArrayAttr.get([3, 0]))[0]
+
+    for op in found:
+        lanes, esize = _load_bytes(op)
+        t = ir.VectorType(op.results[0].type)
+        per = HVX_BYTES // esize                                    # lanes per piece
+        padded = -(-lanes // per) * per
+        pt = ir.VectorType.get([padded], t.element_type)
+        mt = ir.VectorType.get([padded], i1)
+        with ir.InsertionPoint(op), op.location:
+            p = op.operands[0]
+            if op.name == "llvm.load":
+                mask = None
+            elif padded == lanes:
+                mask = op.operands[1]
+            else:                   # lanes past the load's: the false constant's first lane
+                m0 = op.operands[1]
+                off = const(ir.VectorType.get([lanes], i1), "dense<false>")
+                mask = shuffle(m0, off, list(range(lanes)) + [lanes] * (padded - lanes), mt)
+            safe = make("llvm.ptrtoint", [make("llvm.mlir.addressof", [], ptr,
+                                               global_name=ir.FlatSymbolRefAttr.get(_SAFE_BLOCK))[0]], ix)[0]
+            ct = ir.VectorType.get([per], i1)
+            pieces = []
+            for c in range(padded // per):
+                mc = mask if padded == per or mask is None else shuffle(mask, mask, list(range(c * per, (c + 1) * per)), ct)
+                pc = p if c == 0 else make("llvm.getelementptr", [p], ptr,
+                                           rawConstantIndices=ir.DenseI32ArrayAttr.get([c * HVX_BYTES]),
+                                           elem_type=ir.TypeAttr.get(ir.IntegerType.get_signless(8)))[0]
+                pieces.append(piece(pc, mc, per, esize, safe,
+                                    None if mask is not None else (0, min(per, lanes - c * per))))
+            v = pieces[0]
+            for b in pieces[1:]:                # concatenated (shufflevector takes operands of one type)
+                na = ir.VectorType(v.type).shape[0]
+                if na != per * esize // 4:
+                    b = shuffle(b, b, list(range(HVX_BYTES // 4)) + [-1] * (na - HVX_BYTES // 4), v.type)
+                v = shuffle(v, b, list(range(na + HVX_BYTES // 4)), ir.VectorType.get([na + HVX_BYTES // 4], i32))
+            v = make("llvm.bitcast", [v], pt)[0]
+            if op.name == "llvm.intr.masked.load":
+                pass_t = op.operands[2]
+                if padded != lanes:
+                    pass_t = shuffle(pass_t, pass_t, list(range(lanes)) + [0] * (padded - lanes), pt)
+                v = make("llvm.select", [mask, v, pass_t], pt)[0]
+            if padded != lanes:
+                v = shuffle(v, v, list(range(lanes)), t)
+            op.results[0].replace_all_uses_with(v)
+        op.erase()
 
 
 def _is_bool_vector(t) -> bool:
