@@ -165,6 +165,7 @@ def to_llvm_dialect(module, cx) -> None:
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
         hvx.reduction_trees(module)                          # horizontal reductions: vector trees
         hvx.noalias_args(module, noalias)
+        _odd_stores_in_bounds(module, cx.target.index_bits)  # after the last canonicalize (i1 constants)
     leftovers = set()
 
     def visit(op):
@@ -421,6 +422,103 @@ def _loads_in_bounds(module, index_bits: int) -> None:
             if padded != lanes:
                 v = shuffle(v, v, list(range(lanes)), t)
             op.results[0].replace_all_uses_with(v)
+        op.erase()
+
+
+VLALIGN = "llvm.hexagon.V6.vlalignb.128B"     # Vd = (Vu:Vv) << 8*(Rt & 127), the top 128 bytes: Vu the high
+
+
+def _odd_stores_in_bounds(module, index_bits: int) -> None:
+    """Stores on HVX of vectors that are not whole HVX vectors (the vectorizer's static remainder,
+    `<104 x i8>`) as two predicated stores to the aligned blocks holding their first and last byte.
+
+    LLVM-22 widens such a store to whole vectors and its HVX realignment then loads and stores back the
+    aligned block after the last one that holds a stored byte (`if (p0) v0 = vmem(r0); if (p0) vmem(r0) =
+    v0.new`): past the end of the buffer (a fault at a page boundary, tests/test_hexagon_guard.py), and a
+    write another thread may race with. Runs after the last canonicalization: the byte masks are compares of
+    constants, folded by LLVM (MLIR's i1 constants do not survive mlir-translate-22)."""
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        if op.name != "llvm.store" or "volatile_" in op.attributes:
+            return
+        t = op.operands[0].type
+        if not isinstance(t, ir.VectorType):
+            return
+        t = ir.VectorType(t)
+        et = t.element_type
+        if t.rank != 1 or not isinstance(et, (ir.IntegerType, ir.FloatType)) or et.width % 8:
+            return
+        nbytes = t.shape[0] * et.width // 8
+        align = ir.IntegerAttr(op.attributes["alignment"]).value if "alignment" in op.attributes else 1
+        if align < HVX_BYTES and nbytes >= HVX_WIDEN_BYTES and nbytes % HVX_BYTES and HVX_BYTES % (et.width // 8) == 0:
+            found.append(op)
+    walk(module.operation, visit)
+    ix = ir.IntegerType.get_signless(index_bits)
+    i1, i8, i32 = (ir.IntegerType.get_signless(b) for b in (1, 8, 32))
+    ptr = ir.Type.parse("!llvm.ptr")
+    words = ir.VectorType.get([HVX_BYTES // 4], i32)
+    bytes_t = ir.VectorType.get([HVX_BYTES], i8)
+    mask_t = ir.VectorType.get([HVX_BYTES], i1)
+
+    def make(name, operands, rtype, **attrs):
+        return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
+                                   attributes=attrs).results
+
+    def const(t, v):
+        return make("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
+
+    def binop(name, a, b):
+        return make(name, [a, b], a.type)[0]
+
+    def vlalign(hi, lo, sh):
+        return make("llvm.call_intrinsic", [hi, lo, sh], words, intrin=ir.StringAttr.get(VLALIGN),
+                    op_bundle_sizes=ir.DenseI32ArrayAttr.get([]),
+                    operandSegmentSizes=ir.DenseI32ArrayAttr.get([3, 0]))[0]
+
+    def masked_store(v, addr, m):
+        make("llvm.intr.masked.store", [v, make("llvm.inttoptr", [addr], ptr)[0], m], None,
+             alignment=ir.IntegerAttr.get(i32, HVX_BYTES))
+
+    for op in found:
+        val, p = op.operands[0], op.operands[1]
+        t = ir.VectorType(val.type)
+        esize = t.element_type.width // 8
+        lanes, nbytes = t.shape[0], t.shape[0] * esize
+        per = HVX_BYTES // esize
+        padded = -(-lanes // per) * per
+        with ir.InsertionPoint(op), op.location:
+            v = make("llvm.shufflevector", [val, val], ir.VectorType.get([padded], t.element_type),
+                     mask=ir.DenseI32ArrayAttr.get(list(range(lanes)) + [-1] * (padded - lanes)))[0]
+            v = make("llvm.bitcast", [v], ir.VectorType.get([padded * esize // 4], i32))[0]
+            iota = const(bytes_t, f"dense<[{', '.join(map(str, range(HVX_BYTES)))}]>")
+            zero = const(words, "dense<0>")
+            for c in range(padded // per):
+                k = min(HVX_BYTES, nbytes - c * HVX_BYTES)              # bytes this piece stores
+                x = v if padded == per else make("llvm.shufflevector", [v, v], words, mask=ir.DenseI32ArrayAttr.get(
+                    list(range(c * HVX_BYTES // 4, (c + 1) * HVX_BYTES // 4))))[0]
+                on = make("llvm.icmp", [iota, make("llvm.mlir.constant", [], bytes_t,
+                                                   value=ir.Attribute.parse(f"dense<{k if k < 128 else 127}> : {bytes_t}"))[0]],
+                          mask_t, predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 6 if k < 128 else 7))[0]
+                m8 = make("llvm.select", [on, const(bytes_t, "dense<-1>"), const(bytes_t, "dense<0>")], bytes_t)[0]
+                m = make("llvm.bitcast", [m8], words)[0]
+                pc = p if c == 0 else make("llvm.getelementptr", [p], ptr,
+                                           rawConstantIndices=ir.DenseI32ArrayAttr.get([c * HVX_BYTES]),
+                                           elem_type=ir.TypeAttr.get(i8))[0]
+                pi = make("llvm.ptrtoint", [pc], ix)[0]
+                down = const(ix, -HVX_BYTES)
+                lo = binop("llvm.and", pi, down)
+                hi = binop("llvm.and", binop("llvm.add", pi, const(ix, k - 1)), down)
+                sh = binop("llvm.and", pi, const(ix, HVX_BYTES - 1))
+                if index_bits != 32:
+                    sh = make("llvm.trunc", [sh], i32)[0]
+                for addr, (a, b) in ((lo, (x, zero)), (hi, (zero, x))):
+                    data = vlalign(a, b, sh)
+                    mb = make("llvm.bitcast", [vlalign(*((m, zero) if a is x else (zero, m)), sh)], bytes_t)[0]
+                    mq = make("llvm.icmp", [mb, const(bytes_t, "dense<0>")], mask_t,
+                              predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))[0]      # ne
+                    masked_store(make("llvm.bitcast", [data], bytes_t)[0], addr, mq)
         op.erase()
 
 
