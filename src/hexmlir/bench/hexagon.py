@@ -376,7 +376,9 @@ def static_rows(workdir, arch: str = "v73") -> dict:
     """The static float rows `hexmlir bench hexagon` stores under "hexagon_static" in results.json: the f16
     matmul against clang's peer on `arch`, its qf32 variant (64^3 on v79, no peer) and the f32
     elementwise kernels."""
-    return {"arch": arch, "matmul_f16": f16_matmul_static(workdir, arch),
+    import datetime
+    return {"arch": arch, "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            "matmul_f16": f16_matmul_static(workdir, arch),
             "matmul_f16_qf32": f16_matmul_static(workdir, QF32_ARCH, sizes=[F16_MATMUL_SIZES[0]], peer=False),
             "elementwise": float_elementwise_static(workdir, arch)}
 

@@ -419,7 +419,7 @@ stores x lanes). `hexmlir bench hexagon` stores these rows under `"hexagon_stati
 (`bench/hexagon.py`: `static_rows`, `hot_loops`, `packets_per_mac`, `packets_per_element`);
 `python -m hexmlir.bench.hexagon [arch]` prints the table alone. The clang peer is the plain C loop nest with
 an f32 accumulator row (`F16_MATMUL_C`), `clang-22 -O3 -mhvx -mllvm -hexagon-autohvx -mllvm
--force-vector-width=64 -mhvx-ieee-fp`."""
+-force-vector-width=64 -mhvx-ieee-fp`. Run {date} on the development machine."""
 
 
 def _hexagon_section(res) -> str:
@@ -430,7 +430,7 @@ def _hexagon_section(res) -> str:
     if st:
         from .hexagon import static_table
         parts += ["### HVX float: static hot-loop packets (f16 matmul, f32 elementwise)", "",
-                  HEXAGON_STATIC_NOTE.format(arch=st.get("arch", "v73")), "",
+                  HEXAGON_STATIC_NOTE.format(arch=st.get("arch", "v73"), date=st.get("date", "(date not stored)")), "",
                   static_table(st.get("matmul_f16", []), st.get("elementwise", []), st.get("matmul_f16_qf32", []))]
         if res.get("hexagon_static_reading"):
             parts += ["", res["hexagon_static_reading"]]
