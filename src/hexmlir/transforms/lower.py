@@ -301,6 +301,46 @@ def _load_bytes(op) -> tuple[int, int] | None:
     return lanes, esize
 
 
+VMUX = "llvm.hexagon.V6.vmux.128B"             # Vd = Q ? Vu : Vv, Q one bit per byte
+
+
+def _vmux(mask, on, off, per: int, esize: int, make, const):
+    """select(mask, on, off) per 128-byte piece through the HVX vmux intrinsic, with the lane mask widened to
+    a byte predicate. A plain select with a mask LLVM folds to a constant becomes a shuffle with zeros, and
+    LLVM-22's HVX instruction selection crashes on some of those combined with the int8 matmul's
+    interleaving shuffles."""
+    i1, i8, i32 = (ir.IntegerType.get_signless(b) for b in (1, 8, 32))
+    t = ir.VectorType(on.type)
+    n = t.shape[0]
+    words = ir.VectorType.get([HVX_BYTES // 4], i32)
+    lanes_t = ir.VectorType.get([n], ir.IntegerType.get_signless(8 * esize))
+    wide = ir.VectorType.get([n * esize // 4], i32)
+    m = make("llvm.bitcast", [make("llvm.sext", [mask], lanes_t)[0]], wide)[0]
+    a = make("llvm.bitcast", [on], wide)[0]
+    b = make("llvm.bitcast", [off], wide)[0]
+    out = None
+    for c in range(n // per):
+        idx = list(range(c * HVX_BYTES // 4, (c + 1) * HVX_BYTES // 4))
+
+        def piece(v):
+            return v if n == per else make("llvm.shufflevector", [v, v], words, mask=ir.DenseI32ArrayAttr.get(idx))[0]
+        mb = make("llvm.bitcast", [piece(m)], ir.VectorType.get([HVX_BYTES], i8))[0]
+        q = make("llvm.icmp", [mb, const(ir.VectorType.get([HVX_BYTES], i8), "dense<0>")],
+                 ir.VectorType.get([HVX_BYTES], i1), predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))[0]
+        r = make("llvm.call_intrinsic", [q, piece(a), piece(b)], words, intrin=ir.StringAttr.get(VMUX),
+                 op_bundle_sizes=ir.DenseI32ArrayAttr.get([]), operandSegmentSizes=ir.DenseI32ArrayAttr.get([3, 0]))[0]
+        if out is None:
+            out = r
+        else:
+            k = ir.VectorType(out.type).shape[0]
+            if k != HVX_BYTES // 4:
+                r = make("llvm.shufflevector", [r, r], out.type, mask=ir.DenseI32ArrayAttr.get(
+                    list(range(HVX_BYTES // 4)) + [-1] * (k - HVX_BYTES // 4)))[0]
+            out = make("llvm.shufflevector", [out, r], ir.VectorType.get([k + HVX_BYTES // 4], i32),
+                       mask=ir.DenseI32ArrayAttr.get(list(range(k + HVX_BYTES // 4))))[0]
+    return make("llvm.bitcast", [out], t)[0]
+
+
 def _loads_in_bounds(module, index_bits: int) -> None:
     """Vector loads on HVX that read only the 128-byte blocks holding bytes they load.
 
@@ -418,7 +458,7 @@ def _loads_in_bounds(module, index_bits: int) -> None:
                 pass_t = op.operands[2]
                 if padded != lanes:
                     pass_t = shuffle(pass_t, pass_t, list(range(lanes)) + [0] * (padded - lanes), pt)
-                v = make("llvm.select", [mask, v, pass_t], pt)[0]
+                v = _vmux(mask, v, pass_t, per, esize, make, const)
             if padded != lanes:
                 v = shuffle(v, v, list(range(lanes)), t)
             op.results[0].replace_all_uses_with(v)
