@@ -89,6 +89,7 @@ def _bench(a) -> int:
         print(f"results in {a.out} (tables.md, models.csv); report: hexmlir bench merge ... / hexmlir bench report")
         return 0
     if a.which == "hexagon":
+        import tempfile
         import time
         from .bench import hexagon
         t0 = time.time()
@@ -96,7 +97,9 @@ def _bench(a) -> int:
         print(hexagon.table(rows))
         if a.out != "bench-results" or (Path(a.out) / "results.json").exists():
             cmd = "hexmlir bench hexagon" + (" --tiny" if a.tiny else "") + (f" --kernels {a.kernels}" if a.kernels else "")
-            hexagon.store(rows, Path(a.out) / "results.json", hexagon.meta(rows, 4, time.time() - t0, cmd))
+            with tempfile.TemporaryDirectory(prefix="hexmlir-static-") as td:    # float rows, from the assembly
+                static = hexagon.static_rows(td)
+            hexagon.store(rows, Path(a.out) / "results.json", hexagon.meta(rows, 4, time.time() - t0, cmd), static)
         return 0
     from .bench import suite
     if a.which == "host-build":          # the host target's peers view: host rungs at 1 and N threads + IREE

@@ -200,8 +200,9 @@ def meta(rows, threads: int, seconds: float, command: str) -> str:
                else f"Outputs that did NOT match: {', '.join(bad)}."))
 
 
-def store(rows, results_path, meta_text: str) -> None:
-    """Put the rows (replacing earlier rows of the same kernels) and the meta paragraph into results.json."""
+def store(rows, results_path, meta_text: str, static: dict | None = None) -> None:
+    """Put the rows (replacing earlier rows of the same kernels), the meta paragraph and the static float rows
+    (static_rows, when given) into results.json."""
     import json
     from pathlib import Path
     p = Path(results_path)
@@ -209,6 +210,8 @@ def store(rows, results_path, meta_text: str) -> None:
     names = {r["kernel"] for r in rows}
     res["hexagon"] = [r for r in res.get("hexagon", []) if r["kernel"] not in names] + list(rows)
     res["hexagon_meta"] = meta_text
+    if static is not None:
+        res["hexagon_static"] = static
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(res, indent=1))
 
@@ -325,9 +328,10 @@ def clang_autohvx_asm(src: str, workdir, arch: str = "v73", width: int = 64, def
     return s.read_text()
 
 
-def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
-    """Hot-loop packets per MAC (per multiplied-and-added lane, padding lanes included) of the f16 matmul: hexmlir (`hexagon` target, one
-    thread) against the clang auto-HVX peer, from the assembly (qemu cannot execute HVX float)."""
+def f16_matmul_static(workdir, arch: str = "v73", sizes=None, peer: bool = True) -> list[dict]:
+    """Hot-loop packets per MAC (per multiplied-and-added lane, padding lanes included) of the f16 matmul:
+    hexmlir (`hexagon` target, one thread) against the clang auto-HVX peer (`peer`), from the assembly (qemu
+    cannot execute HVX float)."""
     from pathlib import Path
 
     import hexmlir
@@ -337,15 +341,15 @@ def f16_matmul_static(workdir, arch: str = "v73", sizes=None) -> list[dict]:
     rows = []
     Path(workdir).mkdir(parents=True, exist_ok=True)
     for m, n, k in sizes or F16_MATMUL_SIZES:
-        out = Path(workdir) / f"hx_{m}x{n}x{k}.s"
+        out = Path(workdir) / f"hx_{arch}_{m}x{n}x{k}.s"
         hexmlir.compile(S.matmul(m, n, k, "float16").mlir, Options(target="hexagon", arch=arch, multithread=False),
                         emit="asm", output=str(out))
         hx = out.read_text()
-        peer = clang_autohvx_asm(F16_MATMUL_C, Path(workdir) / f"c_{m}x{n}x{k}", arch,
-                                 defines={"M": m, "N": n, "K": k})
-        rows.append({"kernel": "matmul_f16", "size": (m, n, k), "hexmlir": packets_per_mac(hx),
-                     "clang_autohvx": packets_per_mac(peer),
-                     "hexmlir_loop": mac_loop(hx), "clang_loop": mac_loop(peer)})
+        pa = clang_autohvx_asm(F16_MATMUL_C, Path(workdir) / f"c_{m}x{n}x{k}", arch,
+                               defines={"M": m, "N": n, "K": k}) if peer else None
+        rows.append({"kernel": "matmul_f16", "arch": arch, "size": [m, n, k], "hexmlir": packets_per_mac(hx),
+                     "clang_autohvx": packets_per_mac(pa) if pa else None,
+                     "hexmlir_loop": mac_loop(hx), "clang_loop": mac_loop(pa) if pa else None})
     return rows
 
 
@@ -363,19 +367,42 @@ def float_elementwise_static(workdir, arch: str = "v73") -> list[dict]:
         out = Path(workdir) / f"{name}.s"
         hexmlir.compile(k.mlir, Options(target="hexagon", arch=arch, multithread=False), emit="asm", output=str(out))
         s = out.read_text()
-        rows.append({"kernel": name, "hexmlir": packets_per_element(s),
+        rows.append({"kernel": name, "arch": arch, "hexmlir": packets_per_element(s),
                      "qf32_to_sf": len(re.findall(r"\.sf = v\d+\.qf32", s))})
     return rows
 
 
-def static_table(mm_rows, ew_rows) -> str:
-    out = ["| kernel | hexmlir | clang-22 auto-HVX (width 64, IEEE HVX) | hexmlir hot loop |", "|---|---:|---:|---|"]
-    for r in mm_rows:
+QF32_ARCH = "v79"           # qfloat only (no IEEE HVX float): the f16 matmul's qf32 variant
+
+
+def static_rows(workdir, arch: str = "v73") -> dict:
+    """The static float rows `hexmlir bench hexagon` stores under "hexagon_static" in results.json: the f16
+    matmul against clang's peer on `arch`, its qf32 variant (64^3 on v79, no peer) and the f32
+    elementwise kernels."""
+    import datetime
+    return {"arch": arch, "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            "matmul_f16": f16_matmul_static(workdir, arch),
+            "matmul_f16_qf32": f16_matmul_static(workdir, QF32_ARCH, sizes=[F16_MATMUL_SIZES[0]], peer=False),
+            "elementwise": float_elementwise_static(workdir, arch)}
+
+
+def _f(v, digits: int) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def static_table(mm_rows, ew_rows, qf_rows=()) -> str:
+    """The static float table of docs/benchmarks.md (from static_rows' lists)."""
+    arch = next((r.get("arch") for r in [*mm_rows, *ew_rows] if r.get("arch")), "v73")
+    out = [f"| kernel ({arch}) | hexmlir | clang-22 auto-HVX (width 64, IEEE HVX) | hexmlir hot loop |",
+           "|---|---:|---:|---|"]
+    for r in [*mm_rows, *qf_rows]:
         lp = r["hexmlir_loop"]
-        out.append(f"| f16 matmul {'x'.join(map(str, r['size']))}, packets/MAC | {r['hexmlir']:.4f} | "
-                   f"{r['clang_autohvx']:.3f} | {lp['packets']} packets / {lp['macs']} MACs |")
+        where = f" on {r['arch']} (qf32)" if r in qf_rows else ""
+        loop = f"{lp['packets']} packets / {lp['macs']} MACs" if lp else "no MAC loop"
+        out.append(f"| f16 matmul {'x'.join(map(str, r['size']))}{where}, packets/MAC | {_f(r['hexmlir'], 4)} | "
+                   f"{_f(r['clang_autohvx'], 3)} | {loop} |")
     for r in ew_rows:
-        out.append(f"| {r['kernel']} f32 64K, packets/element | {r['hexmlir']:.3f} | | "
+        out.append(f"| {r['kernel']} f32 64K, packets/element | {_f(r['hexmlir'], 3)} | | "
                    f"{r['qf32_to_sf']} qf32->sf conversions in the object |")
     return "\n".join(out)
 
@@ -385,4 +412,5 @@ if __name__ == "__main__":      # python -m hexmlir.bench.hexagon [arch]: the st
     import tempfile
     with tempfile.TemporaryDirectory(prefix="hexmlir-static-") as td:
         a = sys.argv[1] if len(sys.argv) > 1 else "v73"
-        print(static_table(f16_matmul_static(td, a), float_elementwise_static(td, a)))
+        st = static_rows(td, a)
+        print(static_table(st["matmul_f16"], st["elementwise"], st["matmul_f16_qf32"]))

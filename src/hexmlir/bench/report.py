@@ -411,11 +411,39 @@ shows them. A different profiler plugs in as `hexagon.ladder(profile=fn)` with
 `fn(kernel, inputs) -> (outputs, {thread: packets})`."""
 
 
+HEXAGON_STATIC_NOTE = """qemu-hexagon cannot execute HVX float, so float kernels are measured from the assembly of the `hexagon`
+target ({arch}, one thread, `hexmlir compile --target hexagon --emit asm`): the packets of the innermost loop
+per multiply-accumulate (matmul: the loop with the most MACs, MACs = the smaller of its float product lanes
+and float addition lanes, padding lanes of a partial vector included) or per element (elementwise: vector
+stores x lanes). `hexmlir bench hexagon` stores these rows under `"hexagon_static"` in results.json
+(`bench/hexagon.py`: `static_rows`, `hot_loops`, `packets_per_mac`, `packets_per_element`);
+`python -m hexmlir.bench.hexagon [arch]` prints the table alone. The clang peer is the plain C loop nest with
+an f32 accumulator row (`F16_MATMUL_C`), `clang-22 -O3 -mhvx -mllvm -hexagon-autohvx -mllvm
+-force-vector-width=64 -mhvx-ieee-fp`. Run {date} on the development machine."""
+
+
 def _hexagon_section(res) -> str:
+    """Static float rows (`hexagon_static`) then the ladder (`hexagon`), each with its reading text
+    (`hexagon_static_reading`, `hexagon_reading`) when results.json has one."""
+    parts = []
+    st = res.get("hexagon_static")
+    if st:
+        from .hexagon import static_table
+        parts += ["### HVX float: static hot-loop packets (f16 matmul, f32 elementwise)", "",
+                  HEXAGON_STATIC_NOTE.format(arch=st.get("arch", "v73"), date=st.get("date", "(date not stored)")), "",
+                  static_table(st.get("matmul_f16", []), st.get("elementwise", []), st.get("matmul_f16_qf32", []))]
+        if res.get("hexagon_static_reading"):
+            parts += ["", res["hexagon_static_reading"]]
+        parts += ["", "### Ladder (executed packets under qemu-hexagon)", ""]
     if res.get("hexagon"):
         from .hexagon import table
-        return res.get("hexagon_meta", "") + "\n\n" + table(res["hexagon"])
-    return HEXAGON_NOTE
+        parts.append(res.get("hexagon_meta", ""))
+        if res.get("hexagon_reading"):
+            parts += ["", res["hexagon_reading"]]
+        parts += ["", table(res["hexagon"])]
+    else:
+        parts.append(HEXAGON_NOTE)
+    return "\n".join(parts)
 
 
 def _kernels_cell(route, k) -> str:

@@ -10,6 +10,12 @@
  *   int VALUE | float VALUE       one scalar argument
  *   grid X Y Z                    launch grid (Triton-style kernels; Linalg kernels ignore it)
  *
+ * Test hook HEXMLIR_SIM_GUARD (environment): each buffer is placed right before a PROT_NONE page, so a
+ * kernel that touches memory past a buffer's end faults (SIGSEGV) instead of reading the heap:
+ *   end     the buffer's last byte is the last byte before the page (the start is then aligned only to
+ *           the element size the byte count allows: what a sliced DDR argument can look like);
+ *   block   the start is 128-byte aligned and the 128-byte block holding the last byte ends at the page.
+ *
  * hx_sim_kernel_begin / hx_sim_kernel_end bracket the call: the packet profiler counts only what runs
  * between them in its kernel-only mode (harness I/O and pool start-up are outside).
  */
@@ -17,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "hexmlir_rt.h"
 #include "sim_harness.h"
@@ -25,6 +33,21 @@
 
 __attribute__((noinline, used)) void hx_sim_kernel_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline, used)) void hx_sim_kernel_end(void) { __asm__ volatile("" ::: "memory"); }
+
+/* The executable's memcpy (kernels call it for copies, the runtime's DMA engine for every transfer). zig's
+ * compiler_rt one, built with HVX, reads 64-byte pieces with 128-byte vmemu loads: up to 64 bytes past the
+ * source's end, a fault when it ends at a page boundary (tests/test_hexagon_guard.py). This one reads only
+ * the source's bytes: 128-byte unaligned vectors, then single bytes. no_builtin keeps the loops from being
+ * turned back into a memcpy call. */
+typedef char hx_v128u_t __attribute__((vector_size(128), aligned(1)));
+__attribute__((no_builtin("memcpy"))) void *memcpy(void *restrict dst, const void *restrict src, size_t n) {
+  char *d = dst;
+  const char *s = src;
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) *(hx_v128u_t *)(d + i) = *(const hx_v128u_t *)(s + i);
+  for (; i < n; i++) ((volatile char *)d)[i] = ((const volatile char *)s)[i];
+  return dst;
+}
 
 static void die(const char *what, const char *arg) {
   fprintf(stderr, "hexmlir-sim: %s %s\n", what, arg ? arg : "");
@@ -42,6 +65,27 @@ static void warm_dma(void) {
 
 static void warm_task(void *ctx, intptr_t i) { (void)ctx; (void)i; warm_dma(); }
 
+/* HEXMLIR_SIM_GUARD: 0 off, 1 "end", 2 "block" */
+static int guard_mode(void) {
+  const char *g = getenv("HEXMLIR_SIM_GUARD");
+  if (!g || !*g || !strcmp(g, "0")) return 0;
+  if (!strcmp(g, "end")) return 1;
+  if (!strcmp(g, "block")) return 2;
+  die("HEXMLIR_SIM_GUARD must be end or block, not", g);
+  return 0;
+}
+
+/* A buffer of `nbytes` ending right before a PROT_NONE page (see guard_mode); never freed. */
+static void *guarded_alloc(size_t nbytes, int mode) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t span = mode == 2 ? (nbytes + 127) & ~(size_t)127 : nbytes;
+  size_t pages = (span + page - 1) / page + 1;
+  char *base = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) die("guard: mmap failed", NULL);
+  if (mprotect(base + (pages - 1) * page, page, PROT_NONE) != 0) die("guard: mprotect failed", NULL);
+  return base + (pages - 1) * page - span;
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) die("usage: harness MANIFEST", NULL);
   FILE *m = fopen(argv[1], "r");
@@ -51,7 +95,7 @@ int main(int argc, char **argv) {
   static char out_path[MAX_ITEMS][512];
   static hx_sim_scalar_t scal[MAX_ITEMS];
   hx_sim_launch_t launch = {{1, 1, 1}, 0, 0, buf, scal, nbytes};
-  int threads = 0;
+  int threads = 0, guard = guard_mode();
   char kind[16], a[512], b[512];
   while (fscanf(m, "%15s", kind) == 1) {
     if (!strcmp(kind, "threads")) {
@@ -70,8 +114,12 @@ int main(int argc, char **argv) {
       if (fscanf(m, "%ld %511s %511s", &nbytes[k], a, b) != 3) die("bad buf line", NULL);
       /* 128-byte aligned (one HVX vector), at least one vector so empty tensors get a valid pointer */
       size_t sz = ((size_t)nbytes[k] + 127) & ~(size_t)127;
-      if (posix_memalign(&buf[k], 128, sz ? sz : 128) != 0) die("out of memory for buffer", a);
-      memset(buf[k], 0, sz ? sz : 128);
+      if (guard) {
+        buf[k] = guarded_alloc((size_t)nbytes[k], guard);    /* mmap'd: already zero */
+      } else {
+        if (posix_memalign(&buf[k], 128, sz ? sz : 128) != 0) die("out of memory for buffer", a);
+        memset(buf[k], 0, sz ? sz : 128);
+      }
       if (strcmp(a, "-")) {
         FILE *f = fopen(a, "rb");
         if (!f || fread(buf[k], 1, (size_t)nbytes[k], f) != (size_t)nbytes[k]) die("cannot read", a);

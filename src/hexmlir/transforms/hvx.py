@@ -586,13 +586,8 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
             rowv.append(mr)
         for r in range(nrows):
             cv = fresh("cv")
-            if masked:       # through a stack row: f32 masked vector accesses lower wrongly without HVX float
-                L += ["vector.store %zf, %tmp[%c0] : memref<64xf32>, " + vf,
-                      "scf.for %j = %c0 to %nrem step %c1 {",
-                      "  %cn = arith.addi %n0, %j : index",
-                      f"  %ce = memref.load %C[{rowv[r]}, %cn] : {c}",
-                      "  memref.store %ce, %tmp[%j] : memref<64xf32>", "}",
-                      f"{cv} = vector.load %tmp[%c0] : memref<64xf32>, {vf}"]
+            if masked:
+                L.append(f"{cv} = vector.maskedload %C[{rowv[r]}, %n0], %bm, %zf : {c}, vector<64xi1>, {vf} into {vf}")
             else:
                 L.append(f"{cv} = vector.load %C[{rowv[r]}, %n0] : {c}, {vf}")
             for j in range(2):            # C's 32 columns in the low vector, zeros in the high one
@@ -640,11 +635,7 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
             o = fresh("o")
             L.append(f"{o} = vector.shuffle {sums[0]}, {sums[1]} [{iota}] : {vq}, {vq}")
             if masked:
-                L += [f"vector.store {o}, %tmp[%c0] : memref<64xf32>, {vf}",
-                      "scf.for %j = %c0 to %nrem step %c1 {",
-                      "  %cn = arith.addi %n0, %j : index",
-                      "  %ce = memref.load %tmp[%j] : memref<64xf32>",
-                      f"  memref.store %ce, %C[{rowv[r]}, %cn] : {c}", "}"]
+                L.append(f"vector.maskedstore %C[{rowv[r]}, %n0], %bm, {o} : {c}, vector<64xi1>, {vf}")
             else:
                 L.append(f"vector.store {o}, %C[{rowv[r]}, %n0] : {c}, {vf}")
         return L
@@ -665,7 +656,6 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
            f"  %zq = arith.constant dense<0.0> : {vq}",
            "  %zs = arith.constant 0.0 : f16",
            f"  %zw = arith.constant dense<0> : {vw}",
-           "  %tmp = memref.alloca() {alignment = 256 : i64} : memref<64xf32>",
            f"  %iota = arith.constant dense<[{iota}]> : vector<64xi32>",
            f"  %M = memref.dim %A, %c0 : {a}",
            f"  %K = memref.dim %A, %c1 : {a}",

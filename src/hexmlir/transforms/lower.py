@@ -156,6 +156,7 @@ def to_llvm_dialect(module, cx) -> None:
     _bool_vectors_as_bytes(module)
     if cx.target.hvx:
         _float_masked_as_ints(module)
+        _loads_in_bounds(module, cx.target.index_bits)
     run_passes(module, "canonicalize, cse", "lower-to-llvm")
     if not cx.options.vectorize:
         _no_implicit_vectors(module)
@@ -164,6 +165,7 @@ def to_llvm_dialect(module, cx) -> None:
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
         hvx.reduction_trees(module)                          # horizontal reductions: vector trees
         hvx.noalias_args(module, noalias)
+        _odd_stores_in_bounds(module, cx.target.index_bits)  # after the last canonicalize (i1 constants)
     leftovers = set()
 
     def visit(op):
@@ -273,6 +275,291 @@ def _float_masked_as_ints(module) -> None:
     for op in found:
         bits = ir.FloatType(ir.VectorType(_data_type(op)).element_type).width
         _retype_access(op, bits, bitcast, bitcast)
+
+
+HVX_BYTES = 128
+HVX_WIDEN_BYTES = 16          # LLVM widens vectors of at least this many bytes to whole HVX vectors
+VALIGN = "llvm.hexagon.V6.valignb.128B"       # Vd = (Vu:Vv) >> 8*(Rt & 127): Vu the high vector
+_SAFE_BLOCK = "hx_masked_load_dummy"
+
+
+def _load_bytes(op) -> tuple[int, int] | None:
+    """(lanes, bytes per lane) of a vector load _loads_in_bounds rewrites, else None."""
+    if op.name not in ("llvm.load", "llvm.intr.masked.load") or not isinstance(op.results[0].type, ir.VectorType):
+        return None
+    t = ir.VectorType(op.results[0].type)
+    et = t.element_type
+    if t.rank != 1 or not isinstance(et, (ir.IntegerType, ir.FloatType)) or et.width % 8:
+        return None
+    esize, lanes = et.width // 8, t.shape[0]
+    align = ir.IntegerAttr(op.attributes["alignment"]).value if "alignment" in op.attributes else 1
+    nbytes = lanes * esize
+    if align >= HVX_BYTES or HVX_BYTES % esize or "volatile_" in op.attributes:
+        return None
+    if op.name == "llvm.load" and (nbytes % HVX_BYTES == 0 or nbytes < HVX_WIDEN_BYTES):
+        return None             # whole vectors, or not widened: LLVM reads only the bytes asked for
+    return lanes, esize
+
+
+VMUX = "llvm.hexagon.V6.vmux.128B"             # Vd = Q ? Vu : Vv, Q one bit per byte
+
+
+def _vmux(mask, on, off, per: int, esize: int, make, const):
+    """select(mask, on, off) per 128-byte piece through the HVX vmux intrinsic, with the lane mask widened to
+    a byte predicate. A plain select with a mask LLVM folds to a constant becomes a shuffle with zeros, and
+    LLVM-22's HVX instruction selection crashes on some of those combined with the int8 matmul's
+    interleaving shuffles."""
+    i1, i8, i32 = (ir.IntegerType.get_signless(b) for b in (1, 8, 32))
+    t = ir.VectorType(on.type)
+    n = t.shape[0]
+    words = ir.VectorType.get([HVX_BYTES // 4], i32)
+    lanes_t = ir.VectorType.get([n], ir.IntegerType.get_signless(8 * esize))
+    wide = ir.VectorType.get([n * esize // 4], i32)
+    m = make("llvm.bitcast", [make("llvm.sext", [mask], lanes_t)[0]], wide)[0]
+    a = make("llvm.bitcast", [on], wide)[0]
+    b = make("llvm.bitcast", [off], wide)[0]
+    out = None
+    for c in range(n // per):
+        idx = list(range(c * HVX_BYTES // 4, (c + 1) * HVX_BYTES // 4))
+
+        def piece(v):
+            return v if n == per else make("llvm.shufflevector", [v, v], words, mask=ir.DenseI32ArrayAttr.get(idx))[0]
+        mb = make("llvm.bitcast", [piece(m)], ir.VectorType.get([HVX_BYTES], i8))[0]
+        q = make("llvm.icmp", [mb, const(ir.VectorType.get([HVX_BYTES], i8), "dense<0>")],
+                 ir.VectorType.get([HVX_BYTES], i1), predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))[0]
+        r = make("llvm.call_intrinsic", [q, piece(a), piece(b)], words, intrin=ir.StringAttr.get(VMUX),
+                 op_bundle_sizes=ir.DenseI32ArrayAttr.get([]), operandSegmentSizes=ir.DenseI32ArrayAttr.get([3, 0]))[0]
+        if out is None:
+            out = r
+        else:
+            k = ir.VectorType(out.type).shape[0]
+            if k != HVX_BYTES // 4:
+                r = make("llvm.shufflevector", [r, r], out.type, mask=ir.DenseI32ArrayAttr.get(
+                    list(range(HVX_BYTES // 4)) + [-1] * (k - HVX_BYTES // 4)))[0]
+            out = make("llvm.shufflevector", [out, r], ir.VectorType.get([k + HVX_BYTES // 4], i32),
+                       mask=ir.DenseI32ArrayAttr.get(list(range(k + HVX_BYTES // 4))))[0]
+    return make("llvm.bitcast", [out], t)[0]
+
+
+def _loads_in_bounds(module, index_bits: int) -> None:
+    """Vector loads on HVX that read only the 128-byte blocks holding bytes they load.
+
+    LLVM-22 reads past a load's last byte in three ways: a masked load of an HVX vector becomes a full
+    unaligned `vmemu` and a select (a tail load reads up to 127 bytes past the last active lane), a short
+    masked load (`<4 x i8>`) is scalarized with lanes that are off loaded too, and a load
+    of a vector that is not whole HVX vectors (the vectorizer's static remainder, `<104 x i8>`) is widened
+    to whole vectors. Past the end of the buffer that faults when it ends at a page boundary
+    (tests/test_hexagon_guard.py). Here each 128-byte piece of such a load becomes two aligned loads, of the
+    blocks holding its first and last active byte (one block twice when they share it), a `valign` and a
+    select; an aligned block that holds an active byte cannot cross a page. A piece with no active lane
+    reads a zero constant block. A plain load is a masked one whose mask is its lanes (constants fold).
+    Loads stated 128-byte aligned stay as they are."""
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        if _load_bytes(op) is not None:
+            found.append(op)
+    walk(module.operation, visit)
+    if not found:
+        return
+    ix = ir.IntegerType.get_signless(index_bits)
+    i1, i32 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(32)
+    ptr = ir.Type.parse("!llvm.ptr")
+    words = ir.VectorType.get([HVX_BYTES // 4], i32)
+    g = ir.Operation.parse(f"llvm.mlir.global internal constant @{_SAFE_BLOCK}(dense<0> : {words}) "
+                           f"{{addr_space = 0 : i32, alignment = {HVX_BYTES} : i64}} : {words}")
+    ir.InsertionPoint.at_block_begin(module.body).insert(g)
+
+    def make(name, operands, rtype, **attrs):
+        return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
+                                   attributes=attrs).results
+
+    def const(t, v):
+        return make("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
+
+    def binop(name, a, b):
+        return make(name, [a, b], a.type)[0]
+
+    def shuffle(a, b, idx, t):
+        return make("llvm.shufflevector", [a, b], t, mask=ir.DenseI32ArrayAttr.get(idx))[0]
+
+    def piece(p, mask, lanes, esize, safe, active=None):
+        """The 128 bytes at p, lanes of `esize` bytes, read from the blocks holding mask's first and last
+        active lanes (lanes that are off hold anything); `active`: those lanes' (first, end) as constants,
+        instead of a mask."""
+        if active is not None:
+            first, end = (const(ix, v) for v in active)
+        else:
+            lt = ir.VectorType.get([lanes], ir.IntegerType.get_signless(8 * esize))  # 0..lanes fits (unsigned)
+            iota = const(lt, f"dense<[{', '.join(map(str, range(lanes)))}]>")
+            iota1 = const(lt, f"dense<[{', '.join(map(str, range(1, lanes + 1)))}]>")
+            end = make("llvm.intr.vector.reduce.umax",
+                       [make("llvm.select", [mask, iota1, const(lt, "dense<0>")], lt)[0]], lt.element_type)[0]
+            first = make("llvm.intr.vector.reduce.umin",
+                         [make("llvm.select", [mask, iota, const(lt, f"dense<{lanes}>")], lt)[0]], lt.element_type)[0]
+            if esize * 8 < index_bits:
+                end, first = (make("llvm.zext", [v], ix)[0] for v in (end, first))
+        pi = make("llvm.ptrtoint", [p], ix)[0]
+        e, down = const(ix, esize), const(ix, -HVX_BYTES)
+        lo = binop("llvm.and", binop("llvm.add", pi, binop("llvm.mul", first, e)), down)
+        hi = binop("llvm.and", binop("llvm.add", pi, binop("llvm.sub", binop("llvm.mul", end, e), const(ix, 1))),
+                   down)
+        none = make("llvm.icmp", [end, const(ix, 0)], i1,
+                    predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 0))[0]            # eq
+        vals = []
+        for a in (lo, hi):
+            a = make("llvm.select", [none, safe, a], ix)[0]
+            vals.append(make("llvm.load", [make("llvm.inttoptr", [a], ptr)[0]], words,
+                             alignment=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), HVX_BYTES))[0])
+        shift = binop("llvm.and", pi, const(ix, HVX_BYTES - 1))
+        if index_bits != 32:
+            shift = make("llvm.trunc", [shift], i32)[0]
+        return make("llvm.call_intrinsic", [vals[1], vals[0], shift], words, intrin=ir.StringAttr.get(VALIGN),
+                    op_bundle_sizes=ir.DenseI32ArrayAttr.get([]),
+                    operandSegmentSizes=ir.DenseI32ArrayAttr.get([3, 0]))[0]
+
+    for op in found:
+        lanes, esize = _load_bytes(op)
+        t = ir.VectorType(op.results[0].type)
+        per = HVX_BYTES // esize                                    # lanes per piece
+        padded = -(-lanes // per) * per
+        pt = ir.VectorType.get([padded], t.element_type)
+        mt = ir.VectorType.get([padded], i1)
+        with ir.InsertionPoint(op), op.location:
+            p = op.operands[0]
+            if op.name == "llvm.load":
+                mask = None
+            elif padded == lanes:
+                mask = op.operands[1]
+            else:                   # lanes past the load's: the false constant's first lane
+                m0 = op.operands[1]
+                off = const(ir.VectorType.get([lanes], i1), "dense<false>")
+                mask = shuffle(m0, off, list(range(lanes)) + [lanes] * (padded - lanes), mt)
+            safe = make("llvm.ptrtoint", [make("llvm.mlir.addressof", [], ptr,
+                                               global_name=ir.FlatSymbolRefAttr.get(_SAFE_BLOCK))[0]], ix)[0]
+            ct = ir.VectorType.get([per], i1)
+            pieces = []
+            for c in range(padded // per):
+                mc = mask if padded == per or mask is None else shuffle(mask, mask, list(range(c * per, (c + 1) * per)), ct)
+                pc = p if c == 0 else make("llvm.getelementptr", [p], ptr,
+                                           rawConstantIndices=ir.DenseI32ArrayAttr.get([c * HVX_BYTES]),
+                                           elem_type=ir.TypeAttr.get(ir.IntegerType.get_signless(8)))[0]
+                pieces.append(piece(pc, mc, per, esize, safe,
+                                    None if mask is not None else (0, min(per, lanes - c * per))))
+            v = pieces[0]
+            for b in pieces[1:]:                # concatenated (shufflevector takes operands of one type)
+                na = ir.VectorType(v.type).shape[0]
+                if na != per * esize // 4:
+                    b = shuffle(b, b, list(range(HVX_BYTES // 4)) + [-1] * (na - HVX_BYTES // 4), v.type)
+                v = shuffle(v, b, list(range(na + HVX_BYTES // 4)), ir.VectorType.get([na + HVX_BYTES // 4], i32))
+            v = make("llvm.bitcast", [v], pt)[0]
+            if op.name == "llvm.intr.masked.load":
+                pass_t = op.operands[2]
+                if padded != lanes:
+                    pass_t = shuffle(pass_t, pass_t, list(range(lanes)) + [0] * (padded - lanes), pt)
+                v = _vmux(mask, v, pass_t, per, esize, make, const)
+            if padded != lanes:
+                v = shuffle(v, v, list(range(lanes)), t)
+            op.results[0].replace_all_uses_with(v)
+        op.erase()
+
+
+VLALIGN = "llvm.hexagon.V6.vlalignb.128B"     # Vd = (Vu:Vv) << 8*(Rt & 127), the top 128 bytes: Vu the high
+
+
+def _odd_stores_in_bounds(module, index_bits: int) -> None:
+    """Stores on HVX of vectors that are not whole HVX vectors (the vectorizer's static remainder,
+    `<104 x i8>`) as two predicated stores to the aligned blocks holding their first and last byte.
+
+    LLVM-22 widens such a store to whole vectors and its HVX realignment then loads and stores back the
+    aligned block after the last one that holds a stored byte (`if (p0) v0 = vmem(r0); if (p0) vmem(r0) =
+    v0.new`): past the end of the buffer (a fault at a page boundary, tests/test_hexagon_guard.py), and a
+    write another thread may race with. Runs after the last canonicalization: the byte masks are compares of
+    constants, folded by LLVM (MLIR's i1 constants do not survive mlir-translate-22)."""
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        if op.name != "llvm.store" or "volatile_" in op.attributes:
+            return
+        t = op.operands[0].type
+        if not isinstance(t, ir.VectorType):
+            return
+        t = ir.VectorType(t)
+        et = t.element_type
+        if t.rank != 1 or not isinstance(et, (ir.IntegerType, ir.FloatType)) or et.width % 8:
+            return
+        nbytes = t.shape[0] * et.width // 8
+        align = ir.IntegerAttr(op.attributes["alignment"]).value if "alignment" in op.attributes else 1
+        if align < HVX_BYTES and nbytes >= HVX_WIDEN_BYTES and nbytes % HVX_BYTES and HVX_BYTES % (et.width // 8) == 0:
+            found.append(op)
+    walk(module.operation, visit)
+    ix = ir.IntegerType.get_signless(index_bits)
+    i1, i8, i32 = (ir.IntegerType.get_signless(b) for b in (1, 8, 32))
+    ptr = ir.Type.parse("!llvm.ptr")
+    words = ir.VectorType.get([HVX_BYTES // 4], i32)
+    bytes_t = ir.VectorType.get([HVX_BYTES], i8)
+    mask_t = ir.VectorType.get([HVX_BYTES], i1)
+
+    def make(name, operands, rtype, **attrs):
+        return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
+                                   attributes=attrs).results
+
+    def const(t, v):
+        return make("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
+
+    def binop(name, a, b):
+        return make(name, [a, b], a.type)[0]
+
+    def vlalign(hi, lo, sh):
+        return make("llvm.call_intrinsic", [hi, lo, sh], words, intrin=ir.StringAttr.get(VLALIGN),
+                    op_bundle_sizes=ir.DenseI32ArrayAttr.get([]),
+                    operandSegmentSizes=ir.DenseI32ArrayAttr.get([3, 0]))[0]
+
+    def masked_store(v, addr, m):
+        make("llvm.intr.masked.store", [v, make("llvm.inttoptr", [addr], ptr)[0], m], None,
+             alignment=ir.IntegerAttr.get(i32, HVX_BYTES))
+
+    for op in found:
+        val, p = op.operands[0], op.operands[1]
+        t = ir.VectorType(val.type)
+        esize = t.element_type.width // 8
+        lanes, nbytes = t.shape[0], t.shape[0] * esize
+        per = HVX_BYTES // esize
+        padded = -(-lanes // per) * per
+        with ir.InsertionPoint(op), op.location:
+            v = make("llvm.shufflevector", [val, val], ir.VectorType.get([padded], t.element_type),
+                     mask=ir.DenseI32ArrayAttr.get(list(range(lanes)) + [-1] * (padded - lanes)))[0]
+            v = make("llvm.bitcast", [v], ir.VectorType.get([padded * esize // 4], i32))[0]
+            iota = const(bytes_t, f"dense<[{', '.join(map(str, range(HVX_BYTES)))}]>")
+            zero = const(words, "dense<0>")
+            for c in range(padded // per):
+                k = min(HVX_BYTES, nbytes - c * HVX_BYTES)              # bytes this piece stores
+                x = v if padded == per else make("llvm.shufflevector", [v, v], words, mask=ir.DenseI32ArrayAttr.get(
+                    list(range(c * HVX_BYTES // 4, (c + 1) * HVX_BYTES // 4))))[0]
+                on = make("llvm.icmp", [iota, make("llvm.mlir.constant", [], bytes_t,
+                                                   value=ir.Attribute.parse(f"dense<{k if k < 128 else 127}> : {bytes_t}"))[0]],
+                          mask_t, predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 6 if k < 128 else 7))[0]
+                m8 = make("llvm.select", [on, const(bytes_t, "dense<-1>"), const(bytes_t, "dense<0>")], bytes_t)[0]
+                m = make("llvm.bitcast", [m8], words)[0]
+                pc = p if c == 0 else make("llvm.getelementptr", [p], ptr,
+                                           rawConstantIndices=ir.DenseI32ArrayAttr.get([c * HVX_BYTES]),
+                                           elem_type=ir.TypeAttr.get(i8))[0]
+                pi = make("llvm.ptrtoint", [pc], ix)[0]
+                down = const(ix, -HVX_BYTES)
+                lo = binop("llvm.and", pi, down)
+                hi = binop("llvm.and", binop("llvm.add", pi, const(ix, k - 1)), down)
+                sh = binop("llvm.and", pi, const(ix, HVX_BYTES - 1))
+                if index_bits != 32:
+                    sh = make("llvm.trunc", [sh], i32)[0]
+                for addr, (a, b) in ((lo, (x, zero)), (hi, (zero, x))):
+                    data = vlalign(a, b, sh)
+                    mb = make("llvm.bitcast", [vlalign(*((m, zero) if a is x else (zero, m)), sh)], bytes_t)[0]
+                    mq = make("llvm.icmp", [mb, const(bytes_t, "dense<0>")], mask_t,
+                              predicate=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1))[0]      # ne
+                    masked_store(make("llvm.bitcast", [data], bytes_t)[0], addr, mq)
+        op.erase()
 
 
 def _is_bool_vector(t) -> bool:
