@@ -1,4 +1,4 @@
-/* hexmlir runtime: TCM pool, DMA engine, thread pool, stats.
+/* hexmlir runtime: TCM pool, kernel buffers, DMA engine, thread pool, stats.
  *
  * One C11 + pthreads source for the host (x86-64/aarch64 Linux, emulating the
  * NPU) and hexagon-linux-musl. API and guarantees: hexmlir_rt.h and

@@ -1,4 +1,4 @@
-/* hexmlir runtime: TCM pool, DMA engine, thread pool, stats.
+/* hexmlir runtime: TCM pool, kernel buffers, DMA engine, thread pool, stats.
  *
  * One C source serves both targets: the host CPU (which emulates the NPU) and
  * hexagon-linux-musl. Every size and address is intptr_t so MLIR `index` maps
