@@ -77,6 +77,19 @@ def test_large_blocks_reused_small_not_cached(rt):
     rt.hx_buf_free(r)
 
 
+def test_live_bytes_follow_the_block_handed_out(rt):
+    """A hit may hand out a block up to 1/4 larger than asked; live bytes count the block's own capacity on
+    both sides (they drifted negative when the hit counted the request)."""
+    live0 = runtime.stats()["buf_live"]
+    p = rt.hx_buf_alloc(1 << 20)
+    rt.hx_buf_free(p)
+    q = rt.hx_buf_alloc(900 << 10)
+    assert q == p
+    assert runtime.stats()["buf_live"] == live0 + (1 << 20)
+    rt.hx_buf_free(q)
+    assert runtime.stats()["buf_live"] == live0
+
+
 def test_cache_bounded_and_trimmed(rt):
     runtime.set_buf_cache_bytes(4 << 20)
     blocks = [rt.hx_buf_alloc(1 << 20) for _ in range(10)]

@@ -523,6 +523,7 @@ void *hx_buf_alloc(intptr_t bytes) {
   int cacheable = cap >= HX_BUF_CACHE_MIN && atomic_load_explicit(&g_buf.limit, memory_order_relaxed) > 0;
   char *base = cacheable ? buf_take(cap) : NULL;
   if (base) {
+    cap = ((buf_hdr_t *)base)->cap;   /* may be up to 1/4 more than asked */
     atomic_fetch_add_explicit(&g_buf_hits, 1, memory_order_relaxed);
   } else {
     void *m = NULL;
