@@ -440,7 +440,12 @@ void hx_tcm_free_addr(intptr_t addr) { hx_tcm_free((void *)addr); }
  * the OS (glibc: mmap threshold, heap trimming), and the next call page-faults them in again, zeroed: half
  * of a ResNet-18 call measured on the host. A small cache of large blocks keeps them mapped; a header in
  * front of each block carries its capacity, since memref.dealloc passes the pointer alone. */
-#define BUF_HDR HX_BUF_ALIGN /* header size: keeps the user pointer HX_BUF_ALIGN aligned */
+/* The header sits right before the block; the block starts BUF_HDR_BIG (large blocks: HX_BUF_ALIGN aligned)
+ * or BUF_HDR_SMALL (small blocks from malloc, which is about 3x cheaper than posix_memalign: malloc's own 16-byte
+ * alignment) after what the allocator returned. A block's capacity tells which. */
+#define BUF_HDR_BIG HX_BUF_ALIGN
+#define BUF_HDR_SMALL 16
+#define BUF_HDR(cap) ((cap) >= HX_BUF_CACHE_MIN ? BUF_HDR_BIG : BUF_HDR_SMALL)
 #define BUF_MAGIC ((uintptr_t)0x68786275u)  /* header check of a live block ... */
 #define BUF_CACHED ((uintptr_t)0x68786263u) /* ... and of a cached one */
 #if INTPTR_MAX > INT32_MAX
@@ -450,7 +455,7 @@ void hx_tcm_free_addr(intptr_t addr) { hx_tcm_free((void *)addr); }
 #endif
 
 typedef struct { intptr_t cap; uintptr_t check; } buf_hdr_t;
-typedef struct { char *p; intptr_t cap; } buf_slot_t;
+typedef struct { char *p; intptr_t cap; } buf_slot_t;   /* p: the block as handed out */
 
 static struct {
   pthread_once_t once;
@@ -489,10 +494,15 @@ static void buf_remove_locked(int i) {
   g_buf.n--;
 }
 
+static inline buf_hdr_t *buf_hdr(char *p) { return (buf_hdr_t *)p - 1; }
+
+/* Frees blocks (their user pointers). */
 static void buf_release(char **blocks, int n) {
   for (int i = 0; i < n; i++) {
-    ((buf_hdr_t *)blocks[i])->check = 0;   /* a later free of it is reported, not passed to free() */
-    free(blocks[i]);
+    buf_hdr_t *h = buf_hdr(blocks[i]);
+    intptr_t cap = h->cap;
+    h->check = 0;   /* a later free of it is reported, not passed to free() */
+    free(blocks[i] - BUF_HDR(cap));
   }
 }
 
@@ -508,7 +518,7 @@ static char *buf_take(intptr_t cap) {
   }
   if (best >= 0) {
     p = g_buf.slot[best].p;
-    ((buf_hdr_t *)p)->check = BUF_MAGIC ^ (uintptr_t)g_buf.slot[best].cap;
+    buf_hdr(p)->check = BUF_MAGIC ^ (uintptr_t)g_buf.slot[best].cap;
     buf_remove_locked(best);
     buf_set_stats_locked();
   }
@@ -517,31 +527,36 @@ static char *buf_take(intptr_t cap) {
 }
 
 void *hx_buf_alloc(intptr_t bytes) {
-  if (bytes < 0 || bytes > INTPTR_MAX - 2 * BUF_HDR) return NULL;
+  if (bytes < 0 || bytes > INTPTR_MAX - 2 * BUF_HDR_BIG) return NULL;
   pthread_once(&g_buf.once, buf_init);
   intptr_t cap = buf_capacity(bytes);
   int cacheable = cap >= HX_BUF_CACHE_MIN && atomic_load_explicit(&g_buf.limit, memory_order_relaxed) > 0;
-  char *base = cacheable ? buf_take(cap) : NULL;
-  if (base) {
-    cap = ((buf_hdr_t *)base)->cap;   /* may be up to 1/4 more than asked */
+  char *p = cacheable ? buf_take(cap) : NULL;
+  if (p) {
+    cap = buf_hdr(p)->cap;   /* may be up to 1/4 more than asked */
     atomic_fetch_add_explicit(&g_buf_hits, 1, memory_order_relaxed);
   } else {
     void *m = NULL;
-    if (posix_memalign(&m, HX_BUF_ALIGN, (size_t)(cap + BUF_HDR)) != 0) return NULL;
-    base = m;
-    ((buf_hdr_t *)base)->cap = cap;
-    ((buf_hdr_t *)base)->check = BUF_MAGIC ^ (uintptr_t)cap;
+    if (cap >= HX_BUF_CACHE_MIN) {
+      if (posix_memalign(&m, HX_BUF_ALIGN, (size_t)(cap + BUF_HDR_BIG)) != 0) m = NULL;
+    } else {
+      m = malloc((size_t)(cap + BUF_HDR_SMALL));
+    }
+    if (!m) return NULL;
+    p = (char *)m + BUF_HDR(cap);
+    buf_hdr(p)->cap = cap;
+    buf_hdr(p)->check = BUF_MAGIC ^ (uintptr_t)cap;
     if (cacheable) atomic_fetch_add_explicit(&g_buf_misses, 1, memory_order_relaxed);
   }
   atomic_fetch_add_explicit(&g_buf_live, cap, memory_order_relaxed);
-  return base + BUF_HDR;
+  return p;
 }
 
-void hx_buf_free(void *p) {
-  if (!p) return;
-  char *base = (char *)p - BUF_HDR;
-  buf_hdr_t *h = (buf_hdr_t *)base;
-  if (((uintptr_t)p % HX_BUF_ALIGN) != 0 || (h->check ^ (uintptr_t)h->cap) != BUF_MAGIC) {
+void hx_buf_free(void *ptr) {
+  if (!ptr) return;
+  char *p = ptr;
+  buf_hdr_t *h = buf_hdr(p);
+  if (((uintptr_t)p % _Alignof(buf_hdr_t)) != 0 || (h->check ^ (uintptr_t)h->cap) != BUF_MAGIC) {
     fprintf(stderr, "hexmlir_rt: hx_buf_free(%p): not a live kernel buffer (ignored)\n", p);
     return;
   }
@@ -551,19 +566,19 @@ void hx_buf_free(void *p) {
   char *evict[HX_BUF_CACHE_BLOCKS + 1];
   int ne = 0;
   if (cap < HX_BUF_CACHE_MIN || cap > atomic_load_explicit(&g_buf.limit, memory_order_relaxed)) {
-    evict[ne++] = base;
+    evict[ne++] = p;
   } else {
     mu_lock(&g_buf.mu);
     int64_t lim = atomic_load(&g_buf.limit);   /* again under the lock: hx_buf_set_cache_bytes may lower it */
     if (cap > lim) {
-      evict[ne++] = base;
+      evict[ne++] = p;
     } else {
       while (g_buf.n > 0 && (g_buf.n == HX_BUF_CACHE_BLOCKS || g_buf.bytes + cap > lim)) {
         evict[ne++] = g_buf.slot[0].p;
         buf_remove_locked(0);
       }
       h->check = BUF_CACHED ^ (uintptr_t)cap;   /* a free of a cached block is reported, not cached twice */
-      g_buf.slot[g_buf.n++] = (buf_slot_t){base, cap};
+      g_buf.slot[g_buf.n++] = (buf_slot_t){p, cap};
       g_buf.bytes += cap;
       buf_set_stats_locked();
     }

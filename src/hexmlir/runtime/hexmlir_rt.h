@@ -108,14 +108,14 @@ int32_t hx_assert_take(void);
 
 /* ---- Kernel buffers --------------------------------------------------------
  * Compiled kernels allocate their intermediate buffers (memref.alloc / dealloc)
- * here instead of malloc / free. Every block is HX_BUF_ALIGN aligned. Blocks of
- * at least HX_BUF_CACHE_MIN bytes are kept on free in a small process-wide cache
+ * here instead of malloc / free. Blocks of at least HX_BUF_CACHE_MIN bytes are
+ * HX_BUF_ALIGN aligned and kept on free in a small process-wide cache
  * (at most HX_BUF_CACHE_BLOCKS blocks and env HEXMLIR_BUF_CACHE_BYTES bytes,
  * default 256 MiB; 32 MiB on 32-bit targets; oldest evicted first) and handed
  * to a later request of a fitting size (capacity between the request and 5/4 of
  * it), so a kernel called again finds its intermediates resident instead of
  * page-faulting fresh memory from the OS on every call. Smaller blocks go to
- * malloc / free. Env HEXMLIR_BUF_CACHE=0 (or HEXMLIR_BUF_CACHE_BYTES=0) turns
+ * malloc / free (malloc's alignment, as before). Env HEXMLIR_BUF_CACHE=0 (or HEXMLIR_BUF_CACHE_BYTES=0) turns
  * the cache off. All calls are thread safe; a block may be freed on another
  * thread than the one that allocated it. NULL on failure (as malloc). */
 #define HX_BUF_ALIGN 128
