@@ -314,3 +314,34 @@ def test_hexagon_sim_kernel_with_intermediates():
     rng = np.random.default_rng(seed)
     x, w1, w2 = (rng.standard_normal(s, dtype=np.float32) for s in ((m, k), (k, h), (h, n)))
     _check(kern(x, w1, w2), x, w1, w2, seed)
+
+
+OLD_RUNTIME_CHILD = r"""
+import sys, numpy as np, hexmlir
+from hexmlir import runtime
+runtime.load_host(sys.argv[1])                   # what loading an older saved artifact first does
+assert not hasattr(runtime.load_host(), "hx_buf_alloc")
+k = hexmlir.compile(sys.argv[2])
+rng = np.random.default_rng(int(sys.argv[3]))
+x, w1, w2 = (rng.standard_normal(s, dtype=np.float32) for s in ((17, 8), (8, 1001), (1001, 5)))
+ref = np.maximum(x.astype(np.float64) @ w1, 0) @ w2
+y = k(x, w1, w2)
+assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max(), np.abs(y - ref).max()
+print("OK")
+"""
+
+
+@pytest.mark.skipif(shutil.which("clang-22") is None, reason="clang-22 not installed")
+def test_kernel_runs_after_an_older_runtime_was_loaded(tmp_path):
+    """A process that loaded a runtime from before kernel buffers (an older saved artifact's copy) still runs a
+    new kernel: its artifact's runtime is loaded besides the old one for hx_buf_* (the dynamic linker failed
+    with `undefined symbol: hx_buf_alloc`)."""
+    old = tmp_path / "libold_rt.so"
+    rename = [f"-D{n}=hx_renamed_{n}" for n in ("hx_buf_alloc", "hx_buf_free", "hx_buf_trim", "hx_buf_set_cache_bytes")]
+    r = subprocess.run(["clang-22", "-O1", "-fPIC", "-shared", "-pthread", *rename,
+                        str(runtime.source_dir() / "hexmlir_rt.c"), "-o", str(old)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    seed = current_seed()
+    r = subprocess.run([sys.executable, "-c", OLD_RUNTIME_CHILD, str(old), _mlp2_mlir(17, 8, 1001, 5), str(seed)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("OK"), f"seed {seed}:\n{r.stdout}\n{r.stderr[-3000:]}"

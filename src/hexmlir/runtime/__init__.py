@@ -36,6 +36,7 @@ _SANITIZE = {
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: pathlib.Path | None = None
+_newer: dict = {}       # newer runtime copies loaded besides an old _lib for the symbols it lacks (load_host)
 
 
 def source_dir() -> pathlib.Path:
@@ -241,7 +242,8 @@ def load_host(path: str | os.PathLike | None = None) -> ctypes.CDLL:
     resolve their hx_* symbols against it) and returns it.
 
     path: a prebuilt libhexmlir_rt.so (artifacts ship one); default builds it.
-    Later calls return the already loaded library whatever path they pass."""
+    Later calls return the already loaded library whatever path they pass (when that one lacks the kernel
+    buffer calls, the path's copy is loaded besides it for them)."""
     global _lib, _lib_path
     with _lock:
         if _lib is None:
@@ -255,6 +257,10 @@ def load_host(path: str | os.PathLike | None = None) -> ctypes.CDLL:
                 lib = ctypes.CDLL(str(build_host()), mode=ctypes.RTLD_GLOBAL)
             _declare(lib)
             _lib, _lib_path = lib, p
+        elif path is not None and not hasattr(_lib, "hx_buf_alloc") and pathlib.Path(path) not in _newer:
+            # The runtime loaded first predates kernel buffers (an older saved artifact's copy): load this
+            # artifact's newer copy too, so its kernel resolves hx_buf_* there (all else stays bound to the first).
+            _newer[pathlib.Path(path)] = ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         return _lib
 
 
