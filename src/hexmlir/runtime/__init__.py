@@ -20,6 +20,7 @@ from hexmlir.errors import ToolchainError
 __all__ = [
     "source_dir", "build_host", "build_hexagon", "hexagon_cflags", "zig_cc", "zig_libc_link_args",
     "link_hexagon_executable", "load_host", "stats", "reset_stats", "set_num_threads", "num_threads",
+    "buf_trim", "set_buf_cache_bytes",
     "cache_dir", "loaded_path", "HxStats", "PARALLEL_FN",
 ]
 
@@ -35,6 +36,7 @@ _SANITIZE = {
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: pathlib.Path | None = None
+_newer: dict = {}       # newer runtime copies loaded besides an old _lib for the symbols it lacks (load_host)
 
 
 def source_dir() -> pathlib.Path:
@@ -204,7 +206,8 @@ def link_hexagon_executable(inputs: list[str | os.PathLike], out: str | os.PathL
 class HxStats(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int64) for n in (
         "tcm_high_water", "tcm_live", "tcm_failed", "tcm_size",
-        "dma_bytes", "dma_copies", "dma_ns", "pool_tasks", "pool_dispatches")]
+        "dma_bytes", "dma_copies", "dma_ns", "pool_tasks", "pool_dispatches",
+        "buf_hits", "buf_misses", "buf_live", "buf_cached", "buf_cached_blocks")]
 
 
 PARALLEL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_ssize_t)
@@ -223,10 +226,12 @@ def _declare(lib: ctypes.CDLL) -> None:
         "hx_get_stats": ([ctypes.POINTER(HxStats)], None), "hx_reset_stats": ([], None),
         "hx_assert_fail": ([ctypes.c_int32], None), "hx_assert_take": ([], ctypes.c_int32),
         "hx_dma_set_latency_us": ([ip], None),
+        "hx_buf_alloc": ([ip], vp), "hx_buf_free": ([vp], None), "hx_buf_trim": ([], ip),
+        "hx_buf_set_cache_bytes": ([ip], ip),
     }
     for name, (args, res) in sigs.items():
         f = getattr(lib, name, None)
-        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency")):   # a runtime saved before them
+        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency", "hx_buf_")):   # a runtime saved before them
             continue
         f = getattr(lib, name) if f is None else f
         f.argtypes, f.restype = args, res
@@ -237,7 +242,8 @@ def load_host(path: str | os.PathLike | None = None) -> ctypes.CDLL:
     resolve their hx_* symbols against it) and returns it.
 
     path: a prebuilt libhexmlir_rt.so (artifacts ship one); default builds it.
-    Later calls return the already loaded library whatever path they pass."""
+    Later calls return the already loaded library whatever path they pass (when that one lacks the kernel
+    buffer calls, the path's copy is loaded besides it for them)."""
     global _lib, _lib_path
     with _lock:
         if _lib is None:
@@ -251,6 +257,10 @@ def load_host(path: str | os.PathLike | None = None) -> ctypes.CDLL:
                 lib = ctypes.CDLL(str(build_host()), mode=ctypes.RTLD_GLOBAL)
             _declare(lib)
             _lib, _lib_path = lib, p
+        elif path is not None and not hasattr(_lib, "hx_buf_alloc") and pathlib.Path(path) not in _newer:
+            # The runtime loaded first predates kernel buffers (an older saved artifact's copy): load this
+            # artifact's newer copy too, so its kernel resolves hx_buf_* there (all else stays bound to the first).
+            _newer[pathlib.Path(path)] = ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         return _lib
 
 
@@ -278,6 +288,17 @@ def set_dma_latency_us(us: int) -> None:
     """Test switch: DMA copies complete no sooner than `us` microseconds after their start, always on a copy
     thread (0: off; env HEXMLIR_DMA_LATENCY_US). A misplaced wait then gives wrong results reliably."""
     load_host().hx_dma_set_latency_us(int(us))
+
+
+def buf_trim() -> int:
+    """Frees the kernel buffers the runtime keeps cached between calls (hx_buf_trim); returns the bytes freed."""
+    return int(load_host().hx_buf_trim())
+
+
+def set_buf_cache_bytes(n: int) -> int:
+    """Bytes of freed kernel buffers the runtime may keep for reuse (0: none; env HEXMLIR_BUF_CACHE_BYTES,
+    HEXMLIR_BUF_CACHE=0); frees cached blocks beyond it. Returns the previous limit."""
+    return int(load_host().hx_buf_set_cache_bytes(int(n)))
 
 
 def num_threads() -> int:

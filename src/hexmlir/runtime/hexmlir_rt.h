@@ -1,4 +1,4 @@
-/* hexmlir runtime: TCM pool, DMA engine, thread pool, stats.
+/* hexmlir runtime: TCM pool, kernel buffers, DMA engine, thread pool, stats.
  *
  * One C source serves both targets: the host CPU (which emulates the NPU) and
  * hexagon-linux-musl. Every size and address is intptr_t so MLIR `index` maps
@@ -106,16 +106,43 @@ void hx_quiesce(void);
 void hx_assert_fail(int32_t id);
 int32_t hx_assert_take(void);
 
+/* ---- Kernel buffers --------------------------------------------------------
+ * Compiled kernels allocate their intermediate buffers (memref.alloc / dealloc)
+ * here instead of malloc / free. Blocks of at least HX_BUF_CACHE_MIN bytes are
+ * HX_BUF_ALIGN aligned and kept on free in a small process-wide cache
+ * (at most HX_BUF_CACHE_BLOCKS blocks and env HEXMLIR_BUF_CACHE_BYTES bytes,
+ * default 256 MiB; 32 MiB on 32-bit targets; oldest evicted first) and handed
+ * to a later request of a fitting size (capacity between the request and 5/4 of
+ * it), so a kernel called again finds its intermediates resident instead of
+ * page-faulting fresh memory from the OS on every call. Smaller blocks go to
+ * malloc / free (malloc's alignment, as before). Env HEXMLIR_BUF_CACHE=0 (or HEXMLIR_BUF_CACHE_BYTES=0) turns
+ * the cache off. All calls are thread safe; a block may be freed on another
+ * thread than the one that allocated it. NULL on failure (as malloc). */
+#define HX_BUF_ALIGN 128
+#define HX_BUF_CACHE_MIN (64 << 10)
+#define HX_BUF_CACHE_BLOCKS 64
+void *hx_buf_alloc(intptr_t bytes);
+/* NULL is ignored. Only pointers returned by hx_buf_alloc. */
+void hx_buf_free(void *p);
+/* Frees every cached block; returns the bytes released. */
+intptr_t hx_buf_trim(void);
+/* Sets the cache's byte limit (0: off), freeing cached blocks beyond it; returns the old limit. */
+intptr_t hx_buf_set_cache_bytes(intptr_t bytes);
+
 /* ---- Stats ---------------------------------------------------------------
  * Counters since process start or the last hx_reset_stats. tcm_live and
  * tcm_size are state, not counters: reset keeps them and sets tcm_high_water to
  * tcm_live. dma_* count completed copies; dma_ns is time spent copying.
  * pool_tasks counts fn calls of all hx_parallel_for calls, pool_dispatches the
- * calls that were handed to the worker threads (not run inline). */
+ * calls that were handed to the worker threads (not run inline). buf_hits /
+ * buf_misses count hx_buf_alloc requests of cacheable size served from the
+ * cache / from malloc; buf_live (bytes of hx_buf_alloc blocks not yet freed,
+ * capacities), buf_cached and buf_cached_blocks are state, not reset. */
 typedef struct {
   int64_t tcm_high_water, tcm_live, tcm_failed, tcm_size;
   int64_t dma_bytes, dma_copies, dma_ns;
   int64_t pool_tasks, pool_dispatches;
+  int64_t buf_hits, buf_misses, buf_live, buf_cached, buf_cached_blocks;
 } hx_stats_t;
 
 void hx_get_stats(hx_stats_t *out);

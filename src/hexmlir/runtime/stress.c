@@ -1,6 +1,6 @@
 /* Stress and micro-benchmark driver for the hexmlir runtime.
  *
- *   stress [all|tcm|dma|pool|bench] [scale]
+ *   stress [all|tcm|buf|dma|pool|bench] [scale]
  *
  * Built together with hexmlir_rt.c, normally under ASan or TSan (see
  * tests/test_runtime.py); also runs under qemu-hexagon. Exit status 0 and a
@@ -97,6 +97,90 @@ static void test_tcm(void) {
   hx_get_stats(&st);
   CHECK(st.tcm_failed == failed + 1, "failed counter");
   printf("tcm: ok (size %ld, high water %lld)\n", (long)size, (long long)st.tcm_high_water);
+}
+
+/* ---- Kernel buffers: blocks filled with an owner pattern, freed on another thread than the one that
+ * allocated them (through a shared exchange) and inside pool loop bodies; the cache must never hand out a
+ * live block twice. */
+
+#define BUF_SLOTS 64
+static struct { pthread_mutex_t mu; held_t slot[BUF_SLOTS]; int n; } g_xchg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* One byte per 1 KiB and the last byte: enough to see two live blocks overlap, and cheap under TSan. */
+#define BUF_STRIDE 1024
+static void buf_mark(held_t h) {
+  for (intptr_t j = 0; j < h.n; j += BUF_STRIDE) h.p[j] = h.tag;
+  if (h.n) h.p[h.n - 1] = h.tag;
+}
+
+static int buf_check(held_t h) {
+  for (intptr_t j = 0; j < h.n; j += BUF_STRIDE)
+    if (h.p[j] != h.tag) return 0;
+  return !h.n || h.p[h.n - 1] == h.tag;
+}
+
+static held_t buf_new(uint64_t *s) {
+  uint64_t r = rnd(s) % 8;
+  intptr_t n = r < 3 ? (intptr_t)(rnd(s) % 3000) : (intptr_t)(HX_BUF_CACHE_MIN - 4096 + rnd(s) % (300 << 10));
+  unsigned char *p = hx_buf_alloc(n);
+  CHECK(p && (uintptr_t)p % (n >= HX_BUF_CACHE_MIN ? HX_BUF_ALIGN : 8) == 0, "hx_buf_alloc(%ld) = %p", (long)n,
+        (void *)p);
+  unsigned char tag = (unsigned char)(rnd(s) | 1);
+  held_t h = {p, n, tag};
+  if (p) buf_mark(h);
+  return h;
+}
+
+static void buf_drop(held_t h) {
+  CHECK(buf_check(h), "kernel buffer %p (%ld bytes) overwritten while live", (void *)h.p, (long)h.n);
+  hx_buf_free(h.p);
+}
+
+static void *buf_worker(void *arg) {
+  uint64_t s = 0xD1B54A32D192ED03ULL * (uint64_t)((intptr_t)arg + 1);
+  for (int it = 0; it < 3000 * g_scale; it++) {
+    held_t h = buf_new(&s);
+    if (!h.p) continue;
+    pthread_mutex_lock(&g_xchg.mu);
+    held_t other = {0};
+    if (g_xchg.n == BUF_SLOTS || (g_xchg.n > 0 && rnd(&s) % 2)) { /* take someone's block, leave ours */
+      int k = (int)(rnd(&s) % (uint64_t)g_xchg.n);
+      other = g_xchg.slot[k];
+      g_xchg.slot[k] = h;
+    } else {
+      g_xchg.slot[g_xchg.n++] = h;
+    }
+    pthread_mutex_unlock(&g_xchg.mu);
+    if (other.p) buf_drop(other);
+  }
+  return NULL;
+}
+
+static void buf_body(void *ctx, intptr_t i) {
+  (void)ctx;
+  uint64_t s = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 7);
+  held_t a = buf_new(&s), b = buf_new(&s);
+  if (a.p) buf_drop(a);
+  if (b.p) buf_drop(b);
+}
+
+static void test_buf(void) {
+  hx_stats_t st0, st;
+  hx_get_stats(&st0);
+  run_threads(4, buf_worker);
+  while (g_xchg.n) buf_drop(g_xchg.slot[--g_xchg.n]);
+  for (int r = 0; r < 20 * g_scale; r++) hx_parallel_for(64, buf_body, NULL);
+  hx_get_stats(&st);
+  CHECK(st.buf_live == st0.buf_live, "buf_live %lld after churn (was %lld)", (long long)st.buf_live,
+        (long long)st0.buf_live);
+  CHECK(st.buf_cached_blocks <= HX_BUF_CACHE_BLOCKS, "%lld cached blocks", (long long)st.buf_cached_blocks);
+  CHECK(st.buf_hits > st0.buf_hits, "no cache hits under churn");
+  intptr_t cached = (intptr_t)st.buf_cached, freed = hx_buf_trim();
+  hx_get_stats(&st);
+  CHECK(freed == cached && st.buf_cached == 0 && st.buf_cached_blocks == 0, "trim freed %ld of %ld",
+        (long)freed, (long)cached);
+  printf("buf: ok (hits %lld, misses %lld)\n", (long long)(st.buf_hits - st0.buf_hits),
+         (long long)(st.buf_misses - st0.buf_misses));
 }
 
 /* ---- DMA streams */
@@ -387,6 +471,7 @@ int main(int argc, char **argv) {
   if (argc > 2) g_scale = atoi(argv[2]) > 0 ? atoi(argv[2]) : 1;
   int all = strcmp(mode, "all") == 0;
   if (all || !strcmp(mode, "tcm")) test_tcm();
+  if (all || !strcmp(mode, "buf")) test_buf();
   if (all || !strcmp(mode, "dma")) test_dma();
   if (all || !strcmp(mode, "pool")) test_pool();
   if (!strcmp(mode, "bench")) bench();

@@ -152,6 +152,7 @@ def to_llvm_dialect(module, cx) -> None:
     }} {{legal_dialects = ["llvm"], partial_conversion}} : !transform.any_op""", "lower-to-llvm",
                     consumes_root=True)
     run_passes(module, "reconcile-unrealized-casts", "lower-to-llvm")
+    _buffers_from_runtime(module, cx)
     symbols.internalize(module, symbols.entry(cx.signature["name"]))
     _bool_vectors_as_bytes(module)
     if cx.target.hvx:
@@ -181,6 +182,30 @@ def to_llvm_dialect(module, cx) -> None:
     if leftovers:
         raise CompileError(f"ops left after lowering to LLVM: {', '.join(sorted(leftovers))}",
                            stage="lower-to-llvm", op=sorted(leftovers)[0])
+
+
+# memref.alloc / memref.dealloc lower to these libc calls; kernels call the runtime's instead.
+_BUFFER_CALLS = {"malloc": "hx_buf_alloc", "free": "hx_buf_free"}
+
+
+def _buffers_from_runtime(module, cx) -> None:
+    """Intermediate buffers (memref.alloc / dealloc, lowered to malloc / free) come from the runtime's
+    hx_buf_alloc / hx_buf_free, which keep large freed blocks for the next call: through libc they went back
+    to the OS at every call and were page-faulted in again (docs/runtime.md, "Kernel buffers"). Nothing
+    else in a kernel calls malloc or free: results are out-parameters, so no buffer escapes the call."""
+    table = ir.SymbolTable(module.operation)
+    found = False
+    for old, new in _BUFFER_CALLS.items():
+        if old not in table:
+            continue
+        if new in table:
+            raise CompileError(f"the module already defines the runtime symbol {new}", stage="lower-to-llvm",
+                               op="llvm.func")
+        table.replace_all_symbol_uses(old, new, module.operation)
+        ir.SymbolTable.set_symbol_name(table[old], new)
+        found = True
+    if found:
+        cx.uses_runtime = True
 
 
 def _no_implicit_vectors(module) -> None:
