@@ -9,6 +9,7 @@ engine, each copy started and waited at once); DB turns the same copies asynchro
 from __future__ import annotations
 
 import json
+import time
 import os
 from pathlib import Path
 
@@ -174,6 +175,7 @@ def _row(entry, k, impl, rung, threads, m, note=""):
 
 
 PEER_NAMES = ("eager", "inductor", "iree")
+BLAS_IDLE_S = 0.5      # > OpenBLAS's spin timeout (2^28 cycles) before timing after a NumPy reference
 
 
 def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, log=print, rows=None,
@@ -195,6 +197,10 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         k = entry.kernel(mine[0]["size"])
         sets = peers.input_sets(k, seed)
         refs = k.reference(*sets[0])
+        # NumPy's BLAS threads (a matmul reference) spin-wait on every core for ~0.1 s after a call: timed
+        # right after, matmul and attention ran against 16 spinning threads (device run 2026-12-03: the
+        # 1-thread rung showed 16 cores busy, the 16-thread rung 1.8 ms for a 0.3 ms peer)
+        time.sleep(BLAS_IDLE_S)
         for e in mine:
             bar.set_postfix_str(f"{name} {e['rung']}")
             if e["rung"] == "iree":
