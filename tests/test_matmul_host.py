@@ -201,3 +201,25 @@ def test_two_matmuls_share_one_packing_buffer(tmp_path):
     if host_target().vector_bytes == 64:
         ir = next((tmp_path / "dump").glob("*-contract.mlir")).read_text()
         assert ir.count("memref.alloca") == 1 and "memref<163840xi8>" in ir, ir
+
+
+def test_micro_kernel_nr_is_a_power_of_two():
+    """NR = 3 (a 48-column tile at AVX-512) would carry 48-lane f32 rows across k, which LLVM's x86 backend
+    scalarizes: the GPT-2 block's QKV projection in 48-column thread tiles ran 15x slower (issue 15)."""
+    from hexmlir.targets import Target
+    avx512 = Target("host", "v73", 0, 64, 1, 64, None, "x86-64-v4", fma=True)
+    for n in (48, 57, 63):
+        mr, nr = contract.micro_kernel(avx512, 4, 128, n)
+        assert nr == 2 and mr * nr + nr + 1 <= 32, (n, mr, nr)
+
+
+@pytest.mark.parametrize("mnk", [(37, 48, 100), (128, 57, 256)], ids=lambda s: "x".join(map(str, s)))
+def test_three_vector_wide_tiles_stay_vector(tmp_path, mnk):
+    """48-57 columns at AVX-512: no non-power-of-two vector reaches LLVM, and the result matches NumPy."""
+    m, n, k = mnk
+    _check(S.matmul(m, n, k), Options(multithread=False), 1e-4 * k)
+    t = host_target()
+    if not is_x86() or t.vector_bytes != 64:
+        return
+    ll = _dump(tmp_path, S.matmul(m, n, k))["llvm"]
+    assert not re.search(r"<(48|96|144|192|240|288|336|384) x float>", ll), "a 3-vector-wide f32 row reached LLVM"
