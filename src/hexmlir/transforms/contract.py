@@ -327,6 +327,16 @@ def _func_of(op):
     return p
 
 
+def _read_b_transposed(op, b) -> None:
+    """Make contraction `op` read `b` as its B operand with B's last two indices swapped (B^T)."""
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    res = list(maps[1].results)
+    res[-2], res[-1] = res[-1], res[-2]
+    maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
+    op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
+    op.operands[1] = b
+
+
 def _pack_transposed(module, cands) -> None:
     """B^T contractions (B indexed [..., n, k]: nn.Linear's weight, Q K^T), tiled to one column panel (and
     k chunk): the panel is transposed into a stack buffer [..., k, n] that the micro-kernels then stream
@@ -382,12 +392,7 @@ def _pack_transposed(module, cands) -> None:
                 view = memref.SubViewOp(st, view, [], sizes, [], [0] * r, static, [1] * r).result
             tr = linalg.transpose(b, outs=[view], permutation=perm)
         tr = tr.owner if hasattr(tr, "owner") else tr
-        maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
-        res = list(maps[1].results)
-        res[-2], res[-1] = res[-1], res[-2]
-        maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
-        op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
-        op.operands[1] = view
+        _read_b_transposed(op, view)
 
 
 def _owner(v):
@@ -477,12 +482,7 @@ def _fold_transposes(module, target) -> None:
         if not ok or not users or not copies:
             continue
         for o in users:
-            maps = [ir.AffineMapAttr(a).value for a in o.attributes["indexing_maps"]]
-            res = list(maps[1].results)
-            res[-2], res[-1] = res[-1], res[-2]
-            maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
-            o.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
-            o.operands[1] = src
+            _read_b_transposed(o, src)
         for c in copies:        # the slab loops, subviews and the buffer are dead now: canonicalize drops them
             c.erase()
         done.add(id(alloc))
@@ -704,12 +704,7 @@ def fold_transposes(module, cx) -> None:
         for o, i in list(_user_ops(t.results[0])):
             if i != 1 or not _tensor_bt_blockable(o, lanes):
                 continue
-            maps = [ir.AffineMapAttr(a).value for a in o.attributes["indexing_maps"]]
-            res = list(maps[1].results)
-            res[-2], res[-1] = res[-1], res[-2]
-            maps[1] = ir.AffineMap.get(maps[1].n_dims, maps[1].n_symbols, res)
-            o.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
-            o.operands[1] = src
+            _read_b_transposed(o, src)
         if not list(t.results[0].uses):
             init = _owner(t.operands[1])
             t.erase()

@@ -329,6 +329,20 @@ def _load_bytes(op) -> tuple[int, int] | None:
 VMUX = "llvm.hexagon.V6.vmux.128B"             # Vd = Q ? Vu : Vv, Q one bit per byte
 
 
+def _llvm(name, operands, rtype, **attrs):
+    """An LLVM-dialect op at the current insertion point; its results."""
+    return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
+                               attributes=attrs).results
+
+
+def _llvm_const(t, v):
+    return _llvm("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
+
+
+def _llvm_binop(name, a, b):
+    return _llvm(name, [a, b], a.type)[0]
+
+
 def _vmux(mask, on, off, per: int, esize: int, make, const):
     """select(mask, on, off) per 128-byte piece through the HVX vmux intrinsic, with the lane mask widened to
     a byte predicate. A plain select with a mask LLVM folds to a constant becomes a shuffle with zeros, and
@@ -396,15 +410,7 @@ def _loads_in_bounds(module, index_bits: int) -> None:
                            f"{{addr_space = 0 : i32, alignment = {HVX_BYTES} : i64}} : {words}")
     ir.InsertionPoint.at_block_begin(module.body).insert(g)
 
-    def make(name, operands, rtype, **attrs):
-        return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
-                                   attributes=attrs).results
-
-    def const(t, v):
-        return make("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
-
-    def binop(name, a, b):
-        return make(name, [a, b], a.type)[0]
+    make, const, binop = _llvm, _llvm_const, _llvm_binop
 
     def shuffle(a, b, idx, t):
         return make("llvm.shufflevector", [a, b], t, mask=ir.DenseI32ArrayAttr.get(idx))[0]
@@ -527,15 +533,7 @@ def _odd_stores_in_bounds(module, index_bits: int) -> None:
     bytes_t = ir.VectorType.get([HVX_BYTES], i8)
     mask_t = ir.VectorType.get([HVX_BYTES], i1)
 
-    def make(name, operands, rtype, **attrs):
-        return ir.Operation.create(name, results=[rtype] if rtype else [], operands=operands,
-                                   attributes=attrs).results
-
-    def const(t, v):
-        return make("llvm.mlir.constant", [], t, value=ir.Attribute.parse(f"{v} : {t}"))[0]
-
-    def binop(name, a, b):
-        return make(name, [a, b], a.type)[0]
+    make, const, binop = _llvm, _llvm_const, _llvm_binop
 
     def vlalign(hi, lo, sh):
         return make("llvm.call_intrinsic", [hi, lo, sh], words, intrin=ir.StringAttr.get(VLALIGN),
