@@ -18,8 +18,7 @@ HALF = ("f16", "bf16")
 
 
 def _elementwise(op) -> bool:
-    its = op.attributes["iterator_types"]
-    return all("parallel" in str(its[i]) for i in range(len(its)))
+    return "reduction" not in str(op.attributes["iterator_types"])
 
 
 def _half(t) -> bool:

@@ -275,6 +275,16 @@ MATMUL_HELPER = "hx_vrmpy_matmul"
 MM_ROWS = 4                 # rows of A per register block: 4 accumulators (128 columns) per row
 
 
+def _row_blocks(block, rows: int, masked: bool) -> list[str]:
+    """A matmul helper's row loops: blocks of `rows` rows up to %MR, then the remaining rows one by one
+    (`block(nrows, masked, row0)` emits one block's text)."""
+    L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+    L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
+    L += ["scf.for %mt = %MR to %M step %c1 {"]
+    L += ["  " + x for x in block(1, masked, "%mt")] + ["}"]
+    return L
+
+
 def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False) -> str:
     """C[m, n] += sum_k A[m, k] * B[k, n] (int8 -> int32) by vrmpy, 128 columns x `rows` rows at a time.
 
@@ -385,13 +395,6 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                     L.append(f"vector.store {v}, %C[{rowv[r]}, {col}] : {c}, {v32}")
         return L
 
-    def cols(masked: bool) -> list[str]:
-        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
-        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
-        L += ["scf.for %m1 = %MR to %M step %c1 {"]
-        L += ["  " + x for x in block(1, masked, "%m1")] + ["}"]
-        return L
-
     consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 3, 4, 128, rows, *range(0, 128, 32), *range(rows)}))
     out = [f"func.func private @{MATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
            '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
@@ -418,7 +421,7 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
            "    %nrem = arith.subi %N, %n0 : index",
            "    %full = arith.cmpi sge, %nrem, %c128 : index",
            "    scf.if %full {"]
-    out += ["      " + x for x in cols(False)]
+    out += ["      " + x for x in _row_blocks(block, rows, False)]
     out += ["    } else {",
             # nrem < 128 here: lane i of a B row is valid when i < nrem; C's 32-lane block s when i < nrem - 32 s
             "      %nrem8 = arith.index_cast %nrem : index to i8",
@@ -430,7 +433,7 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                 f"      %lim{s} = arith.subi %nrem32, %off{s} : i32",
                 f"      %limv{s} = vector.broadcast %lim{s} : i32 to vector<32xi32>",
                 f"      %cm{s} = arith.cmpi slt, %iota32, %limv{s} : vector<32xi32>"]
-    out += ["      " + x for x in cols(True)]
+    out += ["      " + x for x in _row_blocks(block, rows, True)]
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
 
@@ -640,13 +643,6 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
                 L.append(f"vector.store {o}, %C[{rowv[r]}, %n0] : {c}, {vf}")
         return L
 
-    def cols(masked: bool) -> list[str]:
-        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
-        L += ["  " + x for x in block(rows, masked, "%mb")] + ["}"]
-        L += ["scf.for %mt = %MR to %M step %c1 {"]
-        L += ["  " + x for x in block(1, masked, "%mt")] + ["}"]
-        return L
-
     consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 64, rows, *range(rows)}))
     out = [f"func.func private @{HMATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
            '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
@@ -669,12 +665,12 @@ def _hmatmul_kpair_helper_text(space: str, mode: str, rows: int = HMM2_ROWS) -> 
            "    %nrem = arith.subi %N, %n0 : index",
            "    %full = arith.cmpi sge, %nrem, %c64 : index",
            "    scf.if %full {"]
-    out += ["      " + x for x in cols(False)]
+    out += ["      " + x for x in _row_blocks(block, rows, False)]
     out += ["    } else {",
             "      %nrem32 = arith.index_cast %nrem : index to i32",
             "      %nremv = vector.broadcast %nrem32 : i32 to vector<64xi32>",
             "      %bm = arith.cmpi slt, %iota, %nremv : vector<64xi32>"]
-    out += ["      " + x for x in cols(True)]
+    out += ["      " + x for x in _row_blocks(block, rows, True)]
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
 

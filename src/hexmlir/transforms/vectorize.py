@@ -175,6 +175,20 @@ _COMBINE = {
 }
 
 
+def _identity_splat(vt, ident):
+    """A vector constant of `vt` filled with a combine's identity (_COMBINE: a float, an int, or the name
+    of the element type's extreme: "smin", "smax", "umax")."""
+    from torch_mlir.dialects import arith
+    et = ir.VectorType(vt).element_type
+    if isinstance(ident, float):
+        attr = ir.FloatAttr.get(et, ident)
+    else:
+        w = ir.IntegerType(et).width
+        attr = ir.IntegerAttr.get(et, {"smin": -(1 << (w - 1)), "smax": (1 << (w - 1)) - 1,
+                                       "umax": -1}.get(ident, ident))
+    return arith.ConstantOp(vt, ir.DenseElementsAttr.get_splat(vt, attr)).result
+
+
 def _halving_minmax(module) -> int:
     """`vector.reduction <maxnumf|minnumf>` of a float vector as log2(lanes) halving steps of the lane-wise
     op: x86 has no NaN-ignoring max, so LLVM expands the reduction into a serial chain of scalar
@@ -218,7 +232,6 @@ def _vector_accumulators(module) -> int:
     reduction after the loop), as a hand-written kernel does. Floating-point sums are reassociated (lane-wise
     partial sums), within the fast-math tolerance of the rest of the pipeline."""
     import re
-    from torch_mlir.dialects import arith
     n = 0
     for loop in ops_named(module.operation, "scf.for"):
         if len(loop.results) != 1:
@@ -262,13 +275,7 @@ def _vector_accumulators(module) -> int:
         combine = spec[0] if is_float else spec[1]
         ident = spec[2] if is_float else spec[3]
         with ir.InsertionPoint(loop), loop.location:
-            if is_float:
-                attr = ir.FloatAttr.get(et, ident)
-            else:
-                w = ir.IntegerType(et).width
-                ident = {"smin": -(1 << (w - 1)), "smax": (1 << (w - 1)) - 1, "umax": -1}.get(ident, ident)
-                attr = ir.IntegerAttr.get(et, ident)
-            init = arith.ConstantOp(vec.type, ir.DenseElementsAttr.get_splat(vec.type, attr)).result
+            init = _identity_splat(vec.type, ident)
             from torch_mlir.dialects import scf
             new = scf.ForOp(loop.operands[0], loop.operands[1], loop.operands[2], [init])
         nb = new.body
@@ -339,7 +346,6 @@ def _split_accumulators(module) -> int:
         if comb.operands[0] != acc and comb.operands[1] != acc:
             continue
         vt = loop.results[0].type
-        et = ir.VectorType(vt).element_type
         ident = next((sp[2] if i == 0 else sp[3] for sp in _COMBINE.values() for i in (0, 1)
                       if sp[i] == comb.name), None)
         if ident is None:
@@ -349,13 +355,7 @@ def _split_accumulators(module) -> int:
             step = arith.ConstantOp(idx, st * k).result
             # the first accumulator starts from the loop's init (a C tile, a running value), the others
             # from the combine's identity
-            if isinstance(ident, float):
-                attr = ir.FloatAttr.get(et, ident)
-            else:
-                w = ir.IntegerType(et).width
-                attr = ir.IntegerAttr.get(et, {"smin": -(1 << (w - 1)), "smax": (1 << (w - 1)) - 1,
-                                               "umax": -1}.get(ident, ident))
-            unit = arith.ConstantOp(vt, ir.DenseElementsAttr.get_splat(vt, attr)).result
+            unit = _identity_splat(vt, ident)
             new = scf.ForOp(loop.operands[0], loop.operands[1], step, [loop.operands[3]] + [unit] * (k - 1))
         nb = new.body
         with ir.InsertionPoint(nb), loop.location:
