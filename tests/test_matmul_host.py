@@ -79,8 +79,8 @@ def _dump(tmp_path, kernel, **kw):
 
 
 def test_micro_kernel_keeps_c_tile_in_registers(tmp_path):
-    """The k loop carries the MR x NR*lanes C tile (read before it, written after it) and the assembly's
-    hot loop is broadcasts and FMAs on full-width vectors."""
+    """The k loop carries the MR x NR-vector C tile as MR * NR native-width accumulators (read before it,
+    written after it) and the assembly's hot loop is broadcasts and FMAs on full-width vectors."""
     if not is_x86() or cpu_isa_level() not in ("x86-64-v3", "x86-64-v4"):
         pytest.skip("needs an FMA x86-64 level")
     t = host_target()
@@ -88,7 +88,8 @@ def test_micro_kernel_keeps_c_tile_in_registers(tmp_path):
     assert mr * nr + nr + 1 <= contract.vector_regs(t)
     ir = _dump(tmp_path, S.matmul(64, 64, 256))
     lanes = t.vector_lanes(4)
-    assert re.search(rf"iter_args\(%\w+ = %\w+\) -> \(vector<{mr}x{nr * lanes}xf32>\)", ir["vectorize"]), \
+    acc = ", ".join([f"vector<{lanes}xf32>"] * (mr * nr))
+    assert re.search(rf"%\w+:{mr * nr} = scf\.for [^\n]*iter_args\([^)]*\) -> \({acc}\)", ir["vectorize"]), \
         ir["vectorize"]
     reg = "zmm" if t.vector_bytes == 64 else "ymm"
     assert len(re.findall(rf"vfmadd\w+ps\s+%{reg}", ir["target"])) >= mr * nr
@@ -123,22 +124,32 @@ def test_register_tiling_off_matches_numpy(mnk):
 
 
 def test_micro_kernel_choice():
-    """MR x NR from the register count: all accumulators, B's vectors and a broadcast fit."""
+    """MR x NR from the register count (all accumulators, B's vectors and a broadcast fit) and the tile:
+    the fewest FMA cycles over its full and edge micro-tiles, then the most accumulators, then rows."""
     from hexmlir.targets import Target
     avx512 = Target("host", "v73", 0, 64, 1, 64, None, "x86-64-v4", fma=True)
     avx2 = Target("host", "v73", 0, 32, 1, 64, None, "x86-64-v3", fma=True)
-    assert contract.micro_kernel(avx512, 4, None, None) == (6, 4)
+    assert contract.micro_kernel(avx512, 4, None, None) == (8, 3)
     assert contract.micro_kernel(avx2, 4, None, None) == (6, 2)
-    assert contract.micro_kernel(avx512, 4, 64, 64) == (4, 4)       # a divisor of the 64 rows
+    for t, shape in ((avx512, (512, 512)), (avx512, (128, 2304)), (avx512, (1000, 1000)), (avx2, (512, 512))):
+        mr, nr = contract.micro_kernel(t, 4, *shape)
+        assert mr * nr + nr + 1 <= contract.vector_regs(t) and mr * nr >= 12, (t.cpu, shape, mr, nr)
+    assert contract.micro_kernel(avx512, 4, 64, 64) == (6, 4)       # 64 columns: 4 whole vectors
     assert contract.micro_kernel(avx512, 4, 16, 32) == (8, 2)       # two vectors of columns: more rows
-    assert contract.micro_kernel(avx512, 4, 127, 20) == (8, 1)       # MAX_MR: no divisor of 127
+    assert contract.micro_kernel(avx512, 4, 127, 20) == (8, 2)      # 20 columns: a vector and a masked one
+    # the cycle model: 64 x 4 vectors are 128 cycles of FMAs on 2 ports, full or edge micro-tiles; a
+    # 1-row edge is bound by the FMA latency, an 8 x 1 tile by its 9 loads
+    assert contract._tile_cycles(64, 64, 6, 4, 16) == contract._tile_cycles(64, 64, 4, 4, 16) == 128
+    assert contract._tile_cycles(65, 64, 8, 4, 16) == 8 * 16 + 4
+    assert contract._tile_cycles(8, 16, 8, 1, 16) == 4.5
 
 
 @pytest.mark.parametrize("mt", [False, True], ids=["1t", "mt"])
 def test_packed_panels_and_k_chunks_match_numpy(tmp_path, mt):
-    """k = 1100 at AVX-512: a 1024-deep chunk whose 1024 x 64 B panels (rows 2400 bytes apart) are packed
-    (256 KiB stack buffer) and a 76-deep chunk read in place; pack_b=False gives the same numbers."""
-    m, n, k = 40, 600, 1100
+    """k = 1500 at AVX-512 (8 x 3 vectors): a 1365-deep chunk whose 1365 x 48 B panels (rows 2400 bytes
+    apart) are packed (a 256 KiB stack buffer) and a 135-deep chunk read in place; pack_b=False gives the
+    same numbers."""
+    m, n, k = 40, 600, 1500
     kern = S.matmul(m, n, k)
     seed = current_seed()
     ins = kern.random_inputs(np.random.default_rng(seed))
@@ -151,7 +162,10 @@ def test_packed_panels_and_k_chunks_match_numpy(tmp_path, mt):
         assert err <= 1e-4 * k, f"seed={seed} max err {err}"
     if not mt and host_target().vector_bytes == 64:
         ir = _dump(tmp_path, kern)
-        assert re.search(r"memref\.alloca\(\) \{alignment = 64 : i64\} : memref<262144xi8>", ir["contract"])
+        mr, nr = contract.micro_kernel(host_target(), 4, m, n)
+        kc = contract.PACK_BYTES // (nr * 64)
+        assert kc < k, (mr, nr)
+        assert re.search(rf"memref\.alloca\(\) \{{alignment = 64 : i64\}} : memref<{kc * nr * 64}xi8>", ir["contract"])
 
 
 def test_register_blocked_contraction_gets_thread_tiles_only():
@@ -187,7 +201,7 @@ TWO_MM = """func.func @two(%a: tensor<64x300xf32>, %b: tensor<300x640xf32>, %d: 
 
 
 def test_two_matmuls_share_one_packing_buffer(tmp_path):
-    """Both matmuls pack their B panels (300 x 64 and 640 x 64, rows 2560 and 2080 bytes apart) into one stack
+    """Both matmuls pack their B panels (300 and 640 rows, 2560 and 2080 bytes apart) into one stack
     buffer at the function's entry, sized for the larger: the panels are never live together, and a buffer
     per op would add up."""
     seed = current_seed()
@@ -200,17 +214,28 @@ def test_two_matmuls_share_one_packing_buffer(tmp_path):
     assert err <= 1e-2, f"seed={seed} max err {err}"
     if host_target().vector_bytes == 64:
         ir = next((tmp_path / "dump").glob("*-contract.mlir")).read_text()
-        assert ir.count("memref.alloca") == 1 and "memref<163840xi8>" in ir, ir
+        nr = contract.micro_kernel(host_target(), 4, 64, 640)[1]
+        assert ir.count("memref.alloca") == 1 and f"memref<{640 * nr * 64}xi8>" in ir, ir
 
 
-def test_micro_kernel_nr_is_a_power_of_two():
-    """NR = 3 (a 48-column tile at AVX-512) would carry 48-lane f32 rows across k, which LLVM's x86 backend
-    scalarizes: the GPT-2 block's QKV projection in 48-column thread tiles ran 15x slower (issue 15)."""
+def test_three_vector_micro_kernel_is_native_width_fmas(tmp_path):
+    """A 48-column tile at AVX-512 gets the 8 x 3-vector micro-kernel: 24 vector<16xf32> accumulators
+    carried across k, each row split into its three vectors, so LLVM sees no 48-lane value in the loop
+    (it scalarized a loop-carried <48 x float>: the GPT-2 block's QKV projection ran 15x slower, issue 15)
+    and the hot loop is 24 FMAs on zmm registers with no spills."""
     from hexmlir.targets import Target
     avx512 = Target("host", "v73", 0, 64, 1, 64, None, "x86-64-v4", fma=True)
-    for n in (48, 57, 63):
-        mr, nr = contract.micro_kernel(avx512, 4, 128, n)
-        assert nr == 2 and mr * nr + nr + 1 <= 32, (n, mr, nr)
+    assert contract.micro_kernel(avx512, 4, 128, 48) == (8, 3)
+    m, n, k = 128, 48, 256
+    _check(S.matmul(m, n, k), Options(multithread=False), 1e-4 * k)
+    if not is_x86() or host_target().vector_bytes != 64:
+        return
+    ir = _dump(tmp_path, S.matmul(m, n, k))
+    assert not re.search(r"<(48|96|144|192|240|288|336|384) x float>", ir["llvm"]), "a 48-lane row reached LLVM"
+    loops = re.split(r"\n\.LBB\d+_\d+:", ir["target"])
+    hot = [b for b in loops if len(re.findall(r"vfmadd\w+ps\s+[^\n]*%zmm", b)) == 24]
+    assert hot, "no loop with the 8 x 3 micro-kernel's 24 FMAs"
+    assert not re.search(r"vextract|vinsert|\(%rsp\)", hot[0]), hot[0]
 
 
 @pytest.mark.parametrize("mnk", [(37, 48, 100), (128, 57, 256)], ids=lambda s: "x".join(map(str, s)))

@@ -4,12 +4,15 @@ C's innermost loop is B's innermost and absent from A) on FMA targets.
 Inside each thread's tile the op is tiled by NR vectors of columns (k in chunks when B's panel would not
 fit the packing buffer), a full column panel of B is packed into a contiguous, aligned stack buffer when
 its rows are far apart and enough row blocks reuse it (`structured.promote`; one buffer per function, at its
-entry), then tiled by MR rows. A full micro-tile (static: the loops are peeled) steps k by one and is
-vectorized: per k, MR broadcasts of A[i, k] times one row of NR vectors of B, i.e. MR x NR FMAs, the outer
-product a unit-k `vector.contract` lowers to. The MR x NR-vector C tile is read before the k loop and written
-after it (vectorize._hoist_accumulators), so it stays in registers: MR x NR independent FMA chains hide the
-FMA latency that one accumulator vector exposes. Edge tiles (fewer rows or columns) are the same micro-kernel
-vectorized with masks (`vector_sizes`); what upstream cannot vectorize keeps its plan id for the vectorize
+entry), then tiled by MR rows. A micro-tile with static rows and columns (a full one, or a static edge)
+is written out at the target's vector width (_emit_micro_kernel): each row of C is NR vector<lanes>
+accumulators (the last one masked when the columns end mid-vector), carried across the k loop in
+registers; per k, the row of B is loaded as NR vectors and A[i, k] broadcast once per row: MR x NR FMAs,
+the outer product a unit-k `vector.contract` lowers to, with nothing wider than a register for LLVM to
+legalize. MR x NR independent FMA chains hide the FMA latency that one accumulator vector exposes. A tile
+with a dynamic row or column count (a partial thread tile) is the same micro-kernel vectorized by upstream
+with masks (`vector_sizes`, columns rounded up to a power of two of vectors) and its C tile hoisted out
+of k (vectorize._hoist_accumulators); what upstream cannot vectorize keeps its plan id for the vectorize
 stage.
 
 B^T contractions (B indexed [..., n, k]: nn.Linear's weight, K^T) take the same path with B always packed:
@@ -19,10 +22,13 @@ left after bufferization is folded by _fold_transposes, and the remaining transp
 lanes x lanes.
 
 MR and NR are data: the target's vector width and register count (`VECTOR_REGS`): MR x NR accumulators,
-NR vectors of B and one broadcast of A fit the register file (AVX-512: 6 x 4; AVX2: 6 x 2), MR preferring
-a divisor of the tile's rows, NR a power of two (LLVM scalarizes NR = 3's 48-lane f32 rows).
+NR vectors of B and one broadcast of A fit the register file; among those, micro_kernel takes the fewest
+FMA cycles over the tile's full and edge micro-tiles, then the most accumulators, then the most rows
+(AVX-512: 8 x 3 on large tiles, 6 x 4 where the columns are 4 vectors; AVX2: 6 x 2).
 """
 from __future__ import annotations
+
+import contextlib
 
 from ..ir import apply_transform, ir, ops_named, run_passes
 from ..plan import config, generic_info, op_id, type_bytes
@@ -51,25 +57,39 @@ def vector_regs(target) -> int:
 
 
 def micro_kernel(target, elem_bytes: int, m: int | None, n: int | None) -> tuple[int, int]:
-    """(MR rows, NR vectors) for a C tile of m x n (None: dynamic). MR*NR accumulators + NR B vectors + one
-    broadcast A value fit the registers; NR is capped by the columns there are, MR prefers a divisor of m
-    (no remainder rows) among the sizes that keep at least half the accumulators."""
+    """(MR rows, NR vectors) for a C tile of m x n (None: dynamic, sized as many rows or columns). MR x NR
+    accumulators + NR B vectors + one broadcast A value fit the registers. Among those, the fewest FMA
+    cycles per k step over the whole tile (_tile_cycles: edge tiles included; within CYCLES_SLACK of the
+    fastest), the most accumulators (the model's latency bound has no margin: 8 accumulators on 2 FMA ports
+    of latency 4 stall at any delay), then the fewest B bytes per FMA (the most rows: B's panel is the
+    operand that comes from L2)."""
     lanes = target.vector_lanes(elem_bytes)
     regs = vector_regs(target)
-    nr = MAX_NR if regs >= 32 else 2
-    if n is not None and n > 0:
-        nr = max(1, min(nr, n // lanes))
-    # A power of two: the micro-kernel's rows are vector<NR*lanes> values carried across the k loop, and
-    # LLVM's x86 backend scalarizes a loop-carried <48 x float> (shuffles and spills around every FMA: the
-    # GPT-2 block's QKV projection in 48-column thread tiles ran 15x slower at 8 x 3 than at 8 x 2).
-    nr = 1 << (nr.bit_length() - 1)
-    mr_max = min(MAX_MR, (regs - 1 - nr) // nr)
-    if m is not None and m > 0:
-        mr_max = min(mr_max, m)
-        for mr in range(mr_max, (mr_max + 1) // 2 - 1, -1):
-            if m % mr == 0:
-                return mr, nr
-    return mr_max, nr
+    rows = m if m is not None and m > 0 else 840              # divisible by every MR
+    cols = n if n is not None and n > 0 else 24 * lanes       # by every NR
+    cands = {(mr, nr): _tile_cycles(rows, cols, mr, nr, lanes)
+             for nr in range(1, min(MAX_NR, -(-cols // lanes)) + 1)
+             for mr in range(1, min(MAX_MR, rows) + 1) if mr * nr + nr + 1 <= regs}
+    fastest = min(cands.values())
+    return max((mr * nr, mr, -nr) + (mr, nr) for (mr, nr), c in cands.items()
+               if c <= fastest * (1 + CYCLES_SLACK))[3:]
+
+
+FMA_PORTS = 2                  # vector FMAs issued per cycle (Intel AVX-512 and AVX2 cores)
+FMA_LATENCY = 4                # cycles: a k step of a tile takes at least this (each accumulator is a chain)
+CYCLES_SLACK = 0.03            # micro-kernels this close to the fastest count as equally fast
+LOAD_PORTS = 2                 # vector loads per cycle: NR rows of B and MR broadcasts of A per k step
+
+
+def _tile_cycles(m: int, n: int, mr: int, nr: int, lanes: int) -> float:
+    """FMA cycles per k step of an m x n tile in MR x NR-vector micro-tiles: full tiles, the column edge
+    (its vectors rounded up) and the row edge, each bound by its FMAs, the FMA latency or its loads."""
+    def step(r, v):
+        return max(r * v / FMA_PORTS, FMA_LATENCY, (r + v) / LOAD_PORTS) if r and v else 0.0
+    w = nr * lanes
+    col_tiles = [(n // w, nr), (1, -(-(n % w) // lanes))]
+    row_tiles = [(m // mr, mr), (1, m % mr)]
+    return sum(cn * rn * step(r, v) for cn, v in col_tiles for rn, r in row_tiles)
 
 
 def contraction_dims(op, b_transposed: bool = False):
@@ -262,6 +282,8 @@ def run(module, cx) -> None:
         if MK_ATTR not in op.attributes:
             continue
         c = tagged[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
+        if _emit_micro_kernel(op, c, target.vector_lanes(c["eb"])):
+            continue
         loops = generic_info(op)[0]
         sizes, ksizes = c["sizes"], c["ksizes"]
         full = all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s)
@@ -270,7 +292,12 @@ def run(module, cx) -> None:
         _mark(op, tag)
         nk = sum(1 for x in ksizes if x)
         anys = ", ".join(["!transform.any_op"] * (nk + 1))
-        vs = "" if full else " vector_sizes [" + ", ".join(str(max(1, x)) for x in sizes) + "]"
+        # (a dynamic tile, masked: its columns as a power of two of vectors, which LLVM splits into whole
+        # registers; it scalarizes a loop-carried <48 x float>)
+        lanes = target.vector_lanes(c["eb"])
+        vsz = [max(1, x) for x in sizes]
+        vsz[c["n"]] = lanes << (-(-sizes[c["n"]] // lanes) - 1).bit_length()
+        vs = "" if full else " vector_sizes [" + ", ".join(map(str, vsz)) + "]"
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
@@ -302,6 +329,126 @@ def run(module, cx) -> None:
         run_passes(module, "canonicalize, cse", "contract")
     _row_masks_as_broadcasts(module)
     _lower_masks(module)
+
+
+def _emit_micro_kernel(op, c, lanes: int) -> bool:
+    """A micro-tile with static rows and columns (a full one or a static edge) as native-width vector code:
+    each row of C is ceil(columns / lanes) vector<lanes> accumulators (the last one masked if partial),
+    carried across the reduction loops; per k step, the row of B is loaded as that many vectors, A[i, k] is
+    broadcast once per row, and the generic's body (mulf, addf, extf) is applied per accumulator. Nothing
+    wider than the target's vector reaches LLVM, so any NR lowers to plain FMAs (a loop-carried
+    <48 x float> row is scalarized by LLVM's x86 backend). False (nothing changed): the tile has a dynamic
+    row or column count, or the op is not this plain form; upstream's masked vectorizer takes it."""
+    from torch_mlir.dialects import arith, memref, scf, vector
+    loops, _, _, dims, _ = generic_info(op)
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    if any(len(d) != len(mp.results) for d, mp in zip(dims, maps)):
+        return False                                   # a constant index somewhere
+    m, n, k = c["m"], c["n"], c["k"]
+    rows, cols = loops[m], loops[n]
+    if rows is None or cols is None or rows < 1 or cols < 1:
+        return False
+    red = [d for d in range(len(loops)) if d not in dims[2] and d != k] + [k]   # k innermost: the long loop
+    if any(loops[d] != 1 for d in dims[2] if d not in (m, n)):
+        return False                                   # a batch dim the column tiling left wider than one
+    a_dims, b_dims, c_dims = dims
+    if n in a_dims or b_dims[-1] != n or c_dims[-1] != n:
+        return False
+    blk = op.regions[0].blocks[0]
+    body = list(blk.operations)
+    args = list(blk.arguments)
+    known = set(args[i] for i in range(3))
+    for o in body[:-1]:
+        if any(v not in known for v in o.operands) or len(o.results) != 1:
+            return False                               # a value from outside the body
+        known.add(o.results[0])
+    nv = -(-cols // lanes)
+    a_buf, b_buf, c_buf = op.operands
+    et = [ir.ShapedType(v.type).element_type for v in op.operands]
+    idx_t = ir.IndexType.get()
+    i1 = ir.IntegerType.get_signless(1)
+
+    def cidx(x):
+        return arith.ConstantOp(idx_t, ir.IntegerAttr.get(idx_t, x)).result
+
+    def vec(t):
+        return ir.VectorType.get([lanes], t)
+
+    with ir.InsertionPoint(op), op.location, contextlib.ExitStack() as nest:
+        consts = {}
+
+        def const(x):
+            if x not in consts:
+                consts[x] = cidx(x)
+            return consts[x]
+
+        def index(ds, i=None, j=None, ivs=None):
+            out = []
+            for d in ds:
+                if d == m:
+                    out.append(const(i))
+                elif d == n:
+                    out.append(const(j * lanes))
+                elif ivs is not None and d in ivs:
+                    out.append(ivs[d])
+                else:
+                    out.append(const(0))
+            return out
+
+        mask = None
+        if cols % lanes:
+            mask = arith.ConstantOp(ir.VectorType.get([lanes], i1), ir.DenseElementsAttr.get(
+                [ir.BoolAttr.get(x < cols % lanes) for x in range(lanes)], type=ir.VectorType.get([lanes], i1))).result
+        zeros = {}
+
+        def load(buf, t, ids, j):
+            if mask is None or j != nv - 1:
+                return vector.LoadOp(vec(t), buf, ids).result
+            if t not in zeros:
+                zeros[t] = arith.ConstantOp(vec(t), ir.DenseElementsAttr.get_splat(
+                    vec(t), ir.FloatAttr.get(t, 0.0))).result
+            return vector.MaskedLoadOp(vec(t), buf, ids, mask, zeros[t]).result
+
+        accs = [load(c_buf, et[2], index(c_dims, i, j), j) for i in range(rows) for j in range(nv)]
+        ivs = {}
+        fors = []
+        for d in red:
+            ub = loops[d]
+            if ub is None or ub < 0:
+                owner, pos = next((o, ds.index(d)) for o, ds in zip((a_buf, b_buf), (a_dims, b_dims)) if d in ds)
+                ub = memref.dim(owner, const(pos))
+            else:
+                ub = const(ub)
+            f = scf.ForOp(const(0), ub, const(1), accs)
+            fors.append(f)
+            ivs[d] = f.induction_variable
+            accs = list(f.inner_iter_args)
+            nest.enter_context(ir.InsertionPoint(f.body))
+        bv = [load(b_buf, et[1], index(b_dims, 0, j, ivs), j) for j in range(nv)]
+        new = []
+        for i in range(rows):
+            av = vector.BroadcastOp(vec(et[0]), memref.LoadOp(a_buf, index(a_dims, i, 0, ivs)).result).result
+            for j in range(nv):
+                vals = {args[0]: av, args[1]: bv[j], args[2]: accs[i * nv + j]}
+                for o in body[:-1]:
+                    r = ir.Operation.create(o.name, results=[vec(o.results[0].type)],
+                                            operands=[vals[v] for v in o.operands],
+                                            attributes={a: o.attributes[a] for a in o.attributes})
+                    vals[o.results[0]] = r.results[0]
+                new.append(vals[body[-1].operands[0]])
+        nest.close()
+        for f in reversed(fors):
+            scf.YieldOp(new, ip=ir.InsertionPoint(f.body))
+            new = list(f.results)
+        for i in range(rows):
+            for j in range(nv):
+                ids = index(c_dims, i, j)
+                if mask is None or j != nv - 1:
+                    vector.StoreOp(new[i * nv + j], c_buf, ids)
+                else:
+                    vector.MaskedStoreOp(c_buf, ids, mask, new[i * nv + j])
+    op.erase()
+    return True
 
 
 def _lower_masks(module, transfers: bool = False) -> None:

@@ -1,16 +1,17 @@
-// B^T (B indexed [n, k], nn.Linear's weight): each 64-column panel of B (64 x 256 rows of k) is transposed
+// B^T (B indexed [n, k], nn.Linear's weight): each 48-column panel of B (48 x 256 rows of k) is transposed
 // in 16 x 16 blocks (a read with a permutation map) into one stack buffer at the function's entry, viewed
-// as the [k, n] panel the 4 x 4-vector micro-kernel streams. register_tiling=false: the stage is off.
+// as the [k, n] panel the 8 x 3-vector micro-kernel streams. register_tiling=false: the stage is off.
 // RUN: hexmlir opt %s -p check-input..threads --option isa=x86-64-v4 --option multithread=false | hexmlir opt - -p contract | FileCheck %s --check-prefix=V4
 // RUN: hexmlir opt %s -p check-input..threads --option register_tiling=false --option multithread=false | hexmlir opt - -p contract | FileCheck %s --check-prefix=OFF
 
 // V4: func.func @hxk_bt
-// V4: memref.alloca() {alignment = 64 : i64} : memref<65536xi8>
-// V4: memref.view {{.*}} to memref<256x64xf32>
+// V4: memref.alloca() {alignment = 64 : i64} : memref<49152xi8>
+// V4: memref.view {{.*}} to memref<256x48xf32>
 // V4: vector.transfer_read {{.*}} permutation_map = {{.*}} : memref<16x16xf32, strided<[256, 1]{{.*}}, vector<16x16xf32>
-// V4: vector.transfer_write {{.*}} : vector<16x16xf32>, memref<16x16xf32, strided<[64, 1]
-// V4: scf.for {{.*}} iter_args({{.*}}) -> (vector<4x64xf32>)
-// V4: arith.addf {{.*}} : vector<4x64xf32>
+// V4: vector.transfer_write {{.*}} : vector<16x16xf32>, memref<16x16xf32, strided<[48, 1]
+// V4: %{{.*}}:24 = scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>{{(, vector<16xf32>)+}})
+// V4: vector.load %view{{.*}} : memref<256x48xf32>, vector<16xf32>
+// V4: arith.addf {{.*}} : vector<16xf32>
 
 // OFF-NOT: vector.
 // OFF-NOT: memref.alloca
