@@ -110,7 +110,7 @@ def test_no_weight_transpose_copy_with_threads(tmp_path, threads):
     assert "67x45" not in ir["fold-transposes"] and "67x45" in ir["canonicalize"]
     assert "hexmlir.thread_body" in ir["threads"]
     assert not re.search(r"memref\.alloc\b", ir["threads"]), ir["threads"]
-    assert "memref<67x64xf32>" in ir["contract"] or "memref<67x32xf32>" in ir["contract"], ir["contract"]
+    assert re.search(r"memref<67x(16|32|48|64)xf32>", ir["contract"]), ir["contract"]
     mlp = torch.nn.Sequential(_linear(g, 65, 129), torch.nn.GELU(approximate="tanh"), _linear(g, 129, 33))
     ir = _dumps(tmp_path, mlp, (_rand(g, 40, 65),), threads)
     for w in ("65x129", "129x33"):                      # the transposed weights' shapes
@@ -140,7 +140,8 @@ def test_heads_projection_stays_register_blocked(tmp_path, threads):
     if not host_target().fma:
         return
     ir = _dumps(tmp_path, m, (a,), threads)["contract"]
-    assert re.search(r"iter_args\([^)]*\) -> \(vector<(?:\d+x){2,}f32>\)", ir), ir
+    # (native-width accumulators; a partial thread tile: upstream's masked 2-D C tile)
+    assert re.search(r"iter_args\([^)]*\) -> \((vector<\d+xf32>(, vector<\d+xf32>)+|vector<\d+x\d+xf32>)\)", ir), ir
 
 
 MM = """func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{

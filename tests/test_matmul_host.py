@@ -33,6 +33,25 @@ def test_matmul_f32_matches_numpy(mnk, mt):
            1e-4 * k)
 
 
+@pytest.mark.parametrize("mt", [False, True], ids=["1t", "mt"])
+@pytest.mark.parametrize("mnk", [(65, 49, 33), (71, 63, 40), (9, 111, 20), (15, 17, 3), (1000, 1001, 67)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_micro_tile_edges_match_numpy(mnk, mt):
+    """Row edges (m mod MR of 1..7) and column edges (a masked vector of 1, 15 or 17 lanes, or a whole
+    vector short of NR) of the native-width micro-kernel, whole and split over threads."""
+    m, n, k = mnk
+    _check(S.matmul(m, n, k), Options(multithread=mt, num_threads=3 if mt else 0, mt_threshold=1 if mt else 0),
+           1e-4 * k)
+
+
+@pytest.mark.parametrize("mt", [False, True], ids=["1t", "mt"])
+@pytest.mark.parametrize("mnk", [(33, 17, 65), (127, 129, 131)], ids=lambda s: "x".join(map(str, s)))
+def test_matmul_f64_matches_numpy(mnk, mt):
+    m, n, k = mnk
+    _check(S.matmul(m, n, k, "float64"), Options(multithread=mt, num_threads=3 if mt else 0,
+                                                  mt_threshold=1 if mt else 0), 1e-12 * k)
+
+
 @pytest.mark.parametrize("mnk", [(33, 17, 65), (127, 129, 131)], ids=lambda s: "x".join(map(str, s)))
 def test_matmul_f16_matches_numpy(mnk):
     m, n, k = mnk

@@ -338,16 +338,16 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
     broadcast once per row, and the generic's body (mulf, addf, extf) is applied per accumulator. Nothing
     wider than the target's vector reaches LLVM, so any NR lowers to plain FMAs (a loop-carried
     <48 x float> row is scalarized by LLVM's x86 backend). False (nothing changed): the tile has a dynamic
-    row or column count, or the op is not this plain form; upstream's masked vectorizer takes it."""
+    extent, or the op is not this plain form; upstream's masked vectorizer takes it."""
     from torch_mlir.dialects import arith, memref, scf, vector
     loops, _, _, dims, _ = generic_info(op)
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
     if any(len(d) != len(mp.results) for d, mp in zip(dims, maps)):
         return False                                   # a constant index somewhere
     m, n, k = c["m"], c["n"], c["k"]
+    if any(x is None or x < 1 for x in loops):
+        return False                                   # a partial tile (dynamic extents)
     rows, cols = loops[m], loops[n]
-    if rows is None or cols is None or rows < 1 or cols < 1:
-        return False
     red = [d for d in range(len(loops)) if d not in dims[2] and d != k] + [k]   # k innermost: the long loop
     if any(loops[d] != 1 for d in dims[2] if d not in (m, n)):
         return False                                   # a batch dim the column tiling left wider than one
@@ -413,13 +413,7 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
         ivs = {}
         fors = []
         for d in red:
-            ub = loops[d]
-            if ub is None or ub < 0:
-                owner, pos = next((o, ds.index(d)) for o, ds in zip((a_buf, b_buf), (a_dims, b_dims)) if d in ds)
-                ub = memref.dim(owner, const(pos))
-            else:
-                ub = const(ub)
-            f = scf.ForOp(const(0), ub, const(1), accs)
+            f = scf.ForOp(const(0), const(loops[d]), const(1), accs)
             fors.append(f)
             ivs[d] = f.induction_variable
             accs = list(f.inner_iter_args)
