@@ -1,9 +1,10 @@
 """Multi-threading: distribute the scf.forall over TCM tiles across hardware threads.
 
 With `multithread` on and enough work (plan.threads > 1), the forall body is outlined into
-`@<fn>_par<k>(captures..., chunk)`: chunk c runs tiles [c*T/n, (c+1)*T/n) in an scf.for, so each thread
-owns a contiguous share of tiles and, after promotion, its own TCM buffers (hoisted to the outlined
-function's entry, i.e. per thread). The forall becomes a call to `@__hx_parallel_<fn>_par<k>(captures..., n)`,
+`@<fn>_par<k>(captures..., chunk)`: chunk c runs tiles [c*T/n, (c+1)*T/n) in an scf.for. With TCM there is
+one chunk per thread, a contiguous share of tiles with its own TCM buffers (hoisted to the outlined
+function's entry, i.e. per thread); with cache tiles (host) there are CHUNKS_PER_THREAD per thread, which
+the pool hands out as threads come free. The forall becomes a call to `@__hx_parallel_<fn>_par<k>(captures..., n)`,
 a launcher synthesized in LLVM IR (`launchers()`) that packs the captures and calls the runtime's
 `hx_parallel_for(n, trampoline, ctx)` thread pool. Otherwise the forall becomes a sequential scf.for.
 """
@@ -22,6 +23,10 @@ LAUNCH_PREFIX = "__hx_parallel_"
 LOOP_ATTR = attrs.TILE_LOOP        # on a tile loop (scf.for): the plan id of its root, next to a copy of
                                        # the root's hexmlir.config (read by double-buffer, tcm-check)
 BODY_ATTR = attrs.THREAD_BODY      # on an outlined per-thread function: its chunks run at once (tcm-check)
+# Chunks per thread for a tile loop with no TCM buffers (host cache tiles): the pool hands chunks out
+# dynamically, so a thread that starts late or is preempted costs a fraction of its share, not all of it.
+# With TCM, a chunk owns a thread's TCM set, so there is one chunk per thread.
+CHUNKS_PER_THREAD = 4
 
 
 def _root(forall):
@@ -198,7 +203,7 @@ def run(module, cx) -> None:
         rid, cfg, c = _root(fa)
         t = c["threads"] if rid is not None else 1
         if t > 1 and _static_bounds(fa):
-            _outline(fa, fname, k, t, module, root=rid, cfg=cfg)
+            _outline(fa, fname, k, t if c.get("tcm") else t * CHUNKS_PER_THREAD, module, root=rid, cfg=cfg)
             cx.uses_runtime = True
         else:
             sequential.setdefault(fname, []).append((rid, cfg))
