@@ -269,6 +269,13 @@ def cache_resident(plan: "Plan", root: OpPlan) -> bool:
             and any(is_contraction(q) for q in group_members(plan, root)))
 
 
+def _streamed_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
+    """A tile's bytes with its resident operands left out while they fit the core's cache share; past it
+    they count per tile again (a tile keeping more heads whole must not look cheaper for it)."""
+    streamed, resident = split_bytes(plan, root, tile)
+    return streamed if resident <= plan.target.cache_resident_bytes else streamed + resident
+
+
 def split_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> tuple[int, int]:
     """(bytes one tile streams, bytes of the resident operands: cache_resident)."""
     res = resident_operands(plan, root, tile)
@@ -650,7 +657,7 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     size = lambda t: int(group_tcm_bytes(plan, p, t) * scale)         # noqa: E731
     resident = cache_resident(plan, p)
     if resident:
-        size = lambda t: split_bytes(plan, p, t)[0]                  # noqa: E731
+        size = lambda t: _streamed_bytes(plan, p, t)                 # noqa: E731
     budget = plan.budget
     db = db_planned(options, target)
     smallest = smallest_tile_bytes(plan, p, target, size, keep)
@@ -674,7 +681,7 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     else:
         p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, keep, size=size)
     p.tile_bytes = size(p.tcm_tile)
-    if resident and split_bytes(plan, p, p.tcm_tile)[1]:
+    if resident and p.tile_bytes < group_tcm_bytes(plan, p, p.tcm_tile):
         notes.append(f"+ {split_bytes(plan, p, p.tcm_tile)[1]} B re-read by every tile (cache-resident)")
     p.double_buffer = db
     p.tcm_per_thread = p.tile_bytes * (2 if db else 1)
