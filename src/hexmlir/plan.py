@@ -582,14 +582,28 @@ def register_blocked(p: OpPlan, plan: Plan, target: Target, options: Options) ->
     the whole k range are a few rows and columns, whose B panels are re-read from memory for every tile."""
     group = group_members(plan, p)
     return (not target.scratchpad and target.fma and options.vectorize and options.register_tiling
-            and any(is_contraction(q) for q in group) and not chained_contractions(group))
+            and any(is_contraction(q) for q in group)
+            and not (chained_contractions(group) and group_tcm_bytes(plan, p, [0] * len(p.loops)) > plan.tile_budget))
 
 
 def chained_contractions(group: list[OpPlan]) -> bool:
-    """A contraction fused into a group with another (attention's S = Q K^T feeding softmax and P V): the
-    group is fused to keep the first's result tile in cache, so it takes cache tiles (row blocks), not
-    only thread tiles, whatever the thread count."""
-    return sum(1 for q in group if is_contraction(q)) >= 2
+    """A contraction that consumes, through the group, another's result (attention's S = Q K^T feeding
+    softmax and P V): the group is fused to keep the first's result tile in cache, so unless the whole
+    problem fits one tile it takes cache tiles (row blocks), not only thread tiles, whatever the thread
+    count. Side-by-side contractions (SwiGLU's
+    gate and up feeding one product) are not chained."""
+    by_id = {q.id: q for q in group}
+
+    def feeds_from_contraction(q, seen):
+        for o in q.operands[:q.n_ins]:
+            src = by_id.get(o.src)
+            if src is None or src.id in seen:
+                continue
+            seen.add(src.id)
+            if is_contraction(src) or feeds_from_contraction(src, seen):
+                return True
+        return False
+    return any(is_contraction(q) and feeds_from_contraction(q, set()) for q in group)
 
 
 def plan_root_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> None:
@@ -631,13 +645,43 @@ def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) 
         # tile's; attention's S = Q K^T row block joins the softmax and the P V matmul this way
         streamed, resident = split_bytes(plan, root, choose_tcm_tile(root, target, 0, keep=kept_whole(plan, root),
                                                                      size=size))
-        if streamed <= limit and resident <= target.cache_resident_bytes:
+        if streamed <= limit and resident + _upstream_resident(plan, p) <= target.cache_resident_bytes:
             return
     p.role, p.root = "root", None
     if fused <= smallest_tile_bytes(plan, root, target, size):   # over budget anyway; p does not grow it
         p.role, p.root = "producer", root.id
         return
     p.tcm_note = f"not fused into #{root.id}: its smallest tile would hold {fused} B > {limit} B"
+
+
+def _upstream_resident(plan: Plan, p: OpPlan) -> int:
+    """Bytes the contractions feeding `p` (through generics not yet planned) would add as resident operands
+    if they joined too: their inputs that miss their output's row loop (attention's K^T under S = Q K^T).
+    A producer joins on the resident rule only if its whole chain can, else it would split a matmul from its
+    epilogue (SwiGLU's silu(gate) * up into the down projection, the gate and up weights too large to follow)."""
+    total, seen, todo = 0, set(), [p]
+    while todo:
+        q = todo.pop()
+        for o in q.operands[:q.n_ins]:
+            src = plan.ops.get(o.src) if o.src is not None else None
+            if src is None or src.id in seen or src.id > p.id:
+                continue
+            seen.add(src.id)
+            if is_contraction(src):
+                out = src.operands[src.n_ins]
+                rows = out.dims[-2] if len(out.dims) >= 2 else None
+                ins = [i for i in src.operands[:src.n_ins] if i.shape]
+                # batch loops (in every operand): a tile holds one batch's slice
+                batch = {d for d in out.dims if d is not None and all(d in i.dims for i in ins)}
+                for i in ins:
+                    if rows not in i.dims:
+                        n = i.elem_bytes
+                        for d, x in zip(i.dims, i.shape):
+                            n *= 1 if d in batch else x
+                        total += pool_bytes(n)
+            else:
+                todo.append(src)
+    return total
 
 
 def smallest_tile_bytes(plan: Plan, root: OpPlan, target: Target, size, keep: set[int] | None = None) -> int:
