@@ -206,3 +206,12 @@ def test_batched_attention_matches_numpy(rng, seed):
     ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
     err = float(np.abs(kern(q, kt, v) - ref).max())
     assert err < 1e-5, f"seed={seed}: max abs err {err}"
+
+
+@pytest.mark.parametrize("shape", [(2, 256, 32), (4, 128, 64)])
+def test_chained_tile_has_micro_kernel_rows(shape):
+    """The reuse cost is nearly flat in the row count once K^T and V are resident; ties went to 1-4-row
+    blocks (the GPT-2 block's attention at (2, 128, 256) took 1 row), below the contract stage's MR rows."""
+    pl = _plan(_batched_attention_mlir(*shape), hexmlir.Options(num_threads=1))
+    root = [p for p in pl.ops.values() if p.role == "root"][-1]
+    assert root.tcm_tile[0] == 1 and root.tcm_tile[1] >= P.MIN_CONTRACTION_ROWS, pl.describe()

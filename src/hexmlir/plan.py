@@ -654,6 +654,28 @@ def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) 
     p.tcm_note = f"not fused into #{root.id}: its smallest tile would hold {fused} B > {limit} B"
 
 
+# Rows of the contract stage's register micro-kernel (its MAX_MR): a chained group's row block below it
+# leaves the MR x NR FMA tile partly idle (one row is not register-blocked at all).
+MIN_CONTRACTION_ROWS = 8
+
+
+def _at_least_micro_kernel_rows(p: OpPlan, size, per_tile: int) -> None:
+    """Grow the innermost tiled loop of a chained group's tile to MIN_CONTRACTION_ROWS where it fits: the
+    reuse cost is nearly flat in the row count there (the re-read operands are resident), and ties went to
+    1-row tiles (the GPT-2 block's attention at (2, 128, 256))."""
+    tiled = [d for d, t in enumerate(p.tcm_tile) if t]
+    if not tiled:
+        return
+    d = tiled[-1]
+    want = min(MIN_CONTRACTION_ROWS, p.loops[d])
+    if p.tcm_tile[d] >= want:
+        return
+    t = list(p.tcm_tile)
+    t[d] = want if want < p.loops[d] else 0
+    if size(t) <= per_tile:
+        p.tcm_tile = t
+
+
 def _upstream_resident(plan: Plan, p: OpPlan) -> int:
     """Bytes the contractions feeding `p` (through generics not yet planned) would add as resident operands
     if they joined too: their inputs that miss their output's row loop (attention's K^T under S = Q K^T).
@@ -724,6 +746,8 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
         p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work)
     else:
         p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, keep, size=size)
+    if resident and target.fma and chained_contractions(group):
+        _at_least_micro_kernel_rows(p, size, per_tile)
     p.tile_bytes = size(p.tcm_tile)
     if resident and p.tile_bytes < group_tcm_bytes(plan, p, p.tcm_tile):
         notes.append(f"+ {split_bytes(plan, p, p.tcm_tile)[1]} B re-read by every tile (cache-resident)")
