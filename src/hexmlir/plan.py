@@ -590,8 +590,7 @@ def chained_contractions(group: list[OpPlan]) -> bool:
     """A contraction that consumes, through the group, another's result (attention's S = Q K^T feeding
     softmax and P V): the group is fused to keep the first's result tile in cache, so unless the whole
     problem fits one tile it takes cache tiles (row blocks), not only thread tiles, whatever the thread
-    count. Side-by-side contractions (SwiGLU's
-    gate and up feeding one product) are not chained."""
+    count. Side-by-side contractions (SwiGLU's gate and up feeding one product) are not chained."""
     by_id = {q.id: q for q in group}
 
     def feeds_from_contraction(q, seen):

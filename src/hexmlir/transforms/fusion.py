@@ -12,6 +12,11 @@ the producer would be recomputed for every point of the missing loops (a GELU be
 element), and a transpose (every nn.Linear imports as transpose + matmul) would turn the matmul's
 contiguous row reads into strided gathers. Such operands get a named linalg.copy as a barrier (the pass
 only merges linalg.generic producers), removed again after the pass.
+
+Where a reshape that only adds or drops unit dims sits between two chained contractions (route B's SDPA on
+[1, H, ...] tensors: Q K^T -> softmax -> P V), upstream's unit-extent folding runs after the fusion pass, so
+the chain is one rank and the plan can make it one tile group (modules with convolution windows excepted:
+conv-im2col wants NCHW).
 """
 import re
 
