@@ -149,14 +149,15 @@ def pool_bytes(n: int) -> int:
     return r + 2048 if r >= 4096 else r
 
 
-def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
+def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int], skip: frozenset = frozenset()) -> int:
     """TCM bytes one tile of `root` holds: its operands' slices and those of its fused producers.
 
     The tile's loop sizes are pushed from the root to its producers through the indexing maps (a producer
     computes the slice its consumers read; its other loops, reductions included, stay whole). Counted,
     each rounded like the runtime's pool: every operand read from outside the group (a TCM copy per op
     and operand, as promotion makes them), every op's result (tile-local, shared with its init when the
-    init is a group op), and the root's result (its DDR copy-out buffer, besides its init's when a group op makes that)."""
+    init is a group op), and the root's result (its DDR copy-out buffer, besides its init's when a group op makes that).
+    `skip`: (op id, operand index) pairs left out (resident_operands, on targets without a scratchpad)."""
     members = group_members(plan, root)
     ids = {q.id for q in members}
     sizes = {root.id: [t if t else n for t, n in zip(tile, root.loops)]}
@@ -182,7 +183,7 @@ def group_tcm_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
             for j, d in enumerate(o.dims):
                 n *= s[d] if d is not None else o.shape[j]
             if k < q.n_ins:
-                if o.src is None or o.src not in ids:
+                if (o.src is None or o.src not in ids) and (q.id, k) not in skip:
                     total += pool_bytes(n)          # promoted copy of a DDR operand
             elif o.src is None or o.src not in ids or q is root:
                 total += pool_bytes(n)              # the result's buffer (the root's: its copy-out)
@@ -195,16 +196,9 @@ def group_members(plan: "Plan", root: OpPlan) -> list[OpPlan]:
                            key=lambda q: -q.id)
 
 
-def kept_whole(plan: "Plan", root: OpPlan) -> set[int]:
-    """Root loops a TCM tile must keep whole so that no fused producer is recomputed.
-
-    A producer's slice follows the root's tile only along the root loops its consumers' indexing maps reach;
-    if a root loop does not reach it (a row statistic under a row-wise root, a weight transpose under a
-    matmul's rows, a GELU feeding the A operand of a matmul tiled along N), every tile along that loop would
-    recompute the same slice. Producers without tensor inputs (fills) are free to recompute."""
-    members = group_members(plan, root)
+def _root_deps(plan: "Plan", root: OpPlan, members: list[OpPlan]) -> dict[int, list[set[int]]]:
+    """Per group op, per loop: the root loops it follows (through the consumers' indexing maps)."""
     deps = {root.id: [{d} for d in range(len(root.loops))]}
-    keep = set()
     for q in members[1:]:
         qd = [set() for _ in q.loops]
         out = q.operands[q.n_ins] if len(q.operands) > q.n_ins else None
@@ -218,11 +212,75 @@ def kept_whole(plan: "Plan", root: OpPlan) -> set[int]:
                     if d is not None and j < len(o.dims) and o.dims[j] is not None:
                         qd[d] |= deps[c.id][o.dims[j]]
         deps[q.id] = qd
+    return deps
+
+
+def kept_whole(plan: "Plan", root: OpPlan) -> set[int]:
+    """Root loops a TCM tile must keep whole so that no fused producer is recomputed.
+
+    A producer's slice follows the root's tile only along the root loops its consumers' indexing maps reach;
+    if a root loop does not reach it (a row statistic under a row-wise root, a weight transpose under a
+    matmul's rows, a GELU feeding the A operand of a matmul tiled along N), every tile along that loop would
+    recompute the same slice. Producers without tensor inputs (fills) are free to recompute."""
+    members = group_members(plan, root)
+    deps = _root_deps(plan, root, members)
+    keep = set()
+    for q in members[1:]:
         if q.reads_tensors():
+            qd = deps[q.id]
             reached = set().union(*qd) if qd else set()
             keep |= {d for d in range(len(root.loops))
                      if root.iterators[d] == "parallel" and root.loops[d] > 1 and d not in reached}
     return keep
+
+
+def resident_operands(plan: "Plan", root: OpPlan, tile: list[int]) -> frozenset:
+    """(op id, operand index) of the group's outside inputs that consecutive tiles read again.
+
+    Tiles run innermost tiled loop first (on each thread too: a thread takes consecutive tiles), so an
+    input whose slice does not follow that loop (attention's K^T and V under a block of query rows, a
+    matmul's B under its rows) is the same for the next tile: without a scratchpad nothing is copied per
+    tile, it stays in the core's cache and is re-read from there. Empty when the tile is the whole
+    iteration space (nothing is re-read)."""
+    tiled = [d for d, t in enumerate(tile) if t and t < root.loops[d]]
+    if not tiled:
+        return frozenset()
+    inner = tiled[-1]
+    members = group_members(plan, root)
+    ids = {q.id for q in members}
+    deps = _root_deps(plan, root, members)
+    out = set()
+    for q in members:
+        for k, o in enumerate(q.operands[:q.n_ins]):
+            if not o.shape or (o.src is not None and o.src in ids):
+                continue
+            if not any(d is not None and inner in deps[q.id][d] for d in o.dims):
+                out.add((q.id, k))
+    return frozenset(out)
+
+
+def cache_resident(plan: "Plan", root: OpPlan) -> bool:
+    """Operands that consecutive tiles re-read are charged once against the core's cache
+    (`Target.cache_resident_bytes`) rather than per tile: targets without a scratchpad, groups holding a
+    contraction (whose broadcast operand every row block reads whole: attention's K^T and V), with the
+    planner's budget not overridden (`tcm_budget`, `tile_elems`)."""
+    t, o = plan.target, plan.options
+    return (not t.scratchpad and t.cache_resident_bytes > 0 and not o.tcm_budget and not o.tile_elems
+            and any(is_contraction(q) for q in group_members(plan, root)))
+
+
+def _streamed_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> int:
+    """A tile's bytes with its resident operands left out while they fit the core's cache share; past it
+    they count per tile again (a tile keeping more heads whole must not look cheaper for it)."""
+    streamed, resident = split_bytes(plan, root, tile)
+    return streamed if resident <= plan.target.cache_resident_bytes else streamed + resident
+
+
+def split_bytes(plan: "Plan", root: OpPlan, tile: list[int]) -> tuple[int, int]:
+    """(bytes one tile streams, bytes of the resident operands: cache_resident)."""
+    res = resident_operands(plan, root, tile)
+    streamed = group_tcm_bytes(plan, root, tile, res)
+    return streamed, group_tcm_bytes(plan, root, tile) - streamed
 
 
 def _footprint(p: OpPlan, tile: list[int]) -> int:
@@ -522,8 +580,29 @@ def register_blocked(p: OpPlan, plan: Plan, target: Target, options: Options) ->
     """A host contraction that the contract stage blocks for registers and caches itself (packed B panels
     in L2, MR x NR micro-tiles): it gets thread tiles only, as with tcm_tiling off. Cache-sized tiles with
     the whole k range are a few rows and columns, whose B panels are re-read from memory for every tile."""
+    group = group_members(plan, p)
     return (not target.scratchpad and target.fma and options.vectorize and options.register_tiling
-            and any(is_contraction(q) for q in group_members(plan, p)))
+            and any(is_contraction(q) for q in group)
+            and not (chained_contractions(group) and group_tcm_bytes(plan, p, [0] * len(p.loops)) > plan.tile_budget))
+
+
+def chained_contractions(group: list[OpPlan]) -> bool:
+    """A contraction that consumes, through the group, another's result (attention's S = Q K^T feeding
+    softmax and P V): the group is fused to keep the first's result tile in cache, so unless the whole
+    problem fits one tile it takes cache tiles (row blocks), not only thread tiles, whatever the thread
+    count. Side-by-side contractions (SwiGLU's gate and up feeding one product) are not chained."""
+    by_id = {q.id: q for q in group}
+
+    def feeds_from_contraction(q, seen):
+        for o in q.operands[:q.n_ins]:
+            src = by_id.get(o.src)
+            if src is None or src.id in seen:
+                continue
+            seen.add(src.id)
+            if is_contraction(src) or feeds_from_contraction(src, seen):
+                return True
+        return False
+    return any(is_contraction(q) and feeds_from_contraction(q, set()) for q in group)
 
 
 def plan_root_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> None:
@@ -560,11 +639,70 @@ def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) 
     fused = smallest_tile_bytes(plan, root, target, size)
     if fused <= limit:
         return
+    if cache_resident(plan, root):
+        # no scratchpad: what every tile re-reads stays in the cache, so only the streamed part is a
+        # tile's; attention's S = Q K^T row block joins the softmax and the P V matmul this way
+        streamed, resident = split_bytes(plan, root, choose_tcm_tile(root, target, 0, keep=kept_whole(plan, root),
+                                                                     size=size))
+        if streamed <= limit and resident + _upstream_resident(plan, p) <= target.cache_resident_bytes:
+            return
     p.role, p.root = "root", None
     if fused <= smallest_tile_bytes(plan, root, target, size):   # over budget anyway; p does not grow it
         p.role, p.root = "producer", root.id
         return
     p.tcm_note = f"not fused into #{root.id}: its smallest tile would hold {fused} B > {limit} B"
+
+
+# Rows of the contract stage's register micro-kernel (its MAX_MR): a chained group's row block below it
+# leaves the MR x NR FMA tile partly idle (one row is not register-blocked at all).
+MIN_CONTRACTION_ROWS = 8
+
+
+def _at_least_micro_kernel_rows(p: OpPlan, size, per_tile: int) -> None:
+    """Grow the innermost tiled loop of a chained group's tile to MIN_CONTRACTION_ROWS where it fits: the
+    reuse cost is nearly flat in the row count there (the re-read operands are resident), and ties went to
+    1-row tiles (the GPT-2 block's attention at (2, 128, 256))."""
+    tiled = [d for d, t in enumerate(p.tcm_tile) if t]
+    if not tiled:
+        return
+    d = tiled[-1]
+    want = min(MIN_CONTRACTION_ROWS, p.loops[d])
+    if p.tcm_tile[d] >= want:
+        return
+    t = list(p.tcm_tile)
+    t[d] = want if want < p.loops[d] else 0
+    if size(t) <= per_tile:
+        p.tcm_tile = t
+
+
+def _upstream_resident(plan: Plan, p: OpPlan) -> int:
+    """Bytes the contractions feeding `p` (through generics not yet planned) would add as resident operands
+    if they joined too: their inputs that miss their output's row loop (attention's K^T under S = Q K^T).
+    A producer joins on the resident rule only if its whole chain can, else it would split a matmul from its
+    epilogue (SwiGLU's silu(gate) * up into the down projection, the gate and up weights too large to follow)."""
+    total, seen, todo = 0, set(), [p]
+    while todo:
+        q = todo.pop()
+        for o in q.operands[:q.n_ins]:
+            src = plan.ops.get(o.src) if o.src is not None else None
+            if src is None or src.id in seen or src.id > p.id:
+                continue
+            seen.add(src.id)
+            if is_contraction(src):
+                out = src.operands[src.n_ins]
+                rows = out.dims[-2] if len(out.dims) >= 2 else None
+                ins = [i for i in src.operands[:src.n_ins] if i.shape]
+                # batch loops (in every operand): a tile holds one batch's slice
+                batch = {d for d in out.dims if d is not None and all(d in i.dims for i in ins)}
+                for i in ins:
+                    if rows not in i.dims:
+                        n = i.elem_bytes
+                        for d, x in zip(i.dims, i.shape):
+                            n *= 1 if d in batch else x
+                        total += pool_bytes(n)
+            else:
+                todo.append(src)
+    return total
 
 
 def smallest_tile_bytes(plan: Plan, root: OpPlan, target: Target, size, keep: set[int] | None = None) -> int:
@@ -582,6 +720,9 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     nthr = max_threads(target, options)
     keep = kept_whole(plan, p)
     size = lambda t: int(group_tcm_bytes(plan, p, t) * scale)         # noqa: E731
+    resident = cache_resident(plan, p)
+    if resident:
+        size = lambda t: _streamed_bytes(plan, p, t)                 # noqa: E731
     budget = plan.budget
     db = db_planned(options, target)
     smallest = smallest_tile_bytes(plan, p, target, size, keep)
@@ -604,7 +745,11 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
         p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work)
     else:
         p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, keep, size=size)
+    if resident and target.fma and chained_contractions(group):
+        _at_least_micro_kernel_rows(p, size, per_tile)
     p.tile_bytes = size(p.tcm_tile)
+    if resident and p.tile_bytes < group_tcm_bytes(plan, p, p.tcm_tile):
+        notes.append(f"+ {split_bytes(plan, p, p.tcm_tile)[1]} B re-read by every tile (cache-resident)")
     p.double_buffer = db
     p.tcm_per_thread = p.tile_bytes * (2 if db else 1)
     p.threads = choose_threads(p, plan, target, options)

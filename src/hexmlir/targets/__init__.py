@@ -45,6 +45,8 @@ class Target:
     streaming_store_bytes: int = 0  # element-wise outputs at least this large are stored non-temporally
                                # (aligned main loop); 0: never
     reduction_tile_bytes: int = 0  # no scratchpad: a reduction group's tile (several passes) sized for L1
+    cache_resident_bytes: int = 0  # no scratchpad: bytes of a contraction group's operands that every tile
+                               # re-reads whole (attention's K^T, V) kept in one core's cache beside its tile
     half_via_f32: bool = False  # no half-precision vector arithmetic (x86 below AVX512-FP16): f16/bf16
                                # element-wise bodies computed in f32, rounded once at the store
 
@@ -144,6 +146,10 @@ HOST_STREAM_BYTES = 8 << 20
 # tile is sized for L1 (48 KiB: Sapphire Rapids' L1d; measured best of 16/48/96 KiB on a 32 KiB-L1 Zen 4,
 # 16 KiB splitting the group instead).
 HOST_REDUCTION_TILE_BYTES = 48 << 10
+# A core's L2 (the smaller of Zen 4's 1 MiB and Sapphire Rapids' 2 MiB) less one tile: what operands re-read
+# by every tile of a contraction group (attention's K^T and V under its query-row blocks) may take.
+HOST_L2_BYTES = 1 << 20
+HOST_RESIDENT_BYTES = HOST_L2_BYTES - HOST_TILE_BYTES
 
 
 def _cpu_flags() -> set[str]:
@@ -219,6 +225,7 @@ def host_target(arch: str = "v73", isa: str = "auto") -> Target:
     return Target("host", arch, 0, vbytes, os.cpu_count() or 1, 64, None, level, (),
                   cache_tile_bytes=HOST_TILE_BYTES, runs_here=True, fma=fma, native_div=True,
                   streaming_store_bytes=HOST_STREAM_BYTES, reduction_tile_bytes=HOST_REDUCTION_TILE_BYTES,
+                  cache_resident_bytes=HOST_RESIDENT_BYTES,
                   half_via_f32=True)
 
 

@@ -12,6 +12,11 @@ the producer would be recomputed for every point of the missing loops (a GELU be
 element), and a transpose (every nn.Linear imports as transpose + matmul) would turn the matmul's
 contiguous row reads into strided gathers. Such operands get a named linalg.copy as a barrier (the pass
 only merges linalg.generic producers), removed again after the pass.
+
+Where a reshape that only adds or drops unit dims sits between two chained contractions (route B's SDPA on
+[1, H, ...] tensors: Q K^T -> softmax -> P V), upstream's unit-extent folding runs after the fusion pass, so
+the chain is one rank and the plan can make it one tile group (modules with convolution windows excepted:
+conv-im2col wants NCHW).
 """
 import re
 
@@ -29,7 +34,80 @@ def run(module, cx) -> None:
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
     run_passes(module, "canonicalize, cse", "fusion")
+    if _chain_split_by_unit_reshape(module):
+        # e.g. route B's SDPA: batch_matmul on [B*H, ...] views of [1, H, ...] tensors, and the reshape
+        # fusion above leaves some generics 5-D, some 3-D: the unit-dim reshapes between them stop tile
+        # fusion, so Q K^T, softmax and P V could not share one row-block group (plan.py). Dropping the
+        # unit loops makes the chain one rank, the reshapes move to the arguments and results.
+        run_passes(module, "func.func(linalg-fold-unit-extent-dims), canonicalize, cse", "fusion")
     _unshare_fills(module)
+
+
+def _unit_reshape(op) -> bool:
+    """A collapse/expand_shape that only adds or drops unit dims (each group has at most one other dim)."""
+    if op.name not in _RESHAPES:
+        return False
+    big = ir.RankedTensorType(op.operands[0].type if op.name == "tensor.collapse_shape" else op.results[0].type)
+    for grp in ir.ArrayAttr(op.attributes["reassociation"]):
+        if sum(1 for i in ir.ArrayAttr(grp) if big.shape[ir.IntegerAttr(i).value] != 1) > 1:
+            return False
+    return True
+
+
+def _is_contraction(op) -> bool:
+    """A reduction generic with an input that misses some of its parallel loops (matmul, batch matmul)."""
+    if op.name != "linalg.generic" or "reduction" not in str(op.attributes["iterator_types"]):
+        return False
+    iters = [str(a) for a in ir.ArrayAttr(op.attributes["iterator_types"])]
+    par = {d for d, it in enumerate(iters) if "parallel" in it}
+    maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
+    n_in = len(op.operands) - len(op.results)
+    for i in range(n_in):
+        if not isinstance(op.operands[i].type, ir.RankedTensorType):
+            continue
+        used = {e.position for e in maps[i].results if isinstance(e, ir.AffineDimExpr)}
+        if not par <= used:
+            return True
+    return False
+
+
+def _window_maps(module) -> bool:
+    """Some generic indexes by a sum of loops (a convolution window): conv-im2col wants its N dim."""
+    for op in ops_named(module.operation, "linalg.generic"):
+        for m in op.attributes["indexing_maps"]:
+            if any(not isinstance(e, (ir.AffineDimExpr, ir.AffineConstantExpr))
+                   for e in ir.AffineMapAttr(m).value.results):
+                return True
+    return False
+
+
+def _chain_split_by_unit_reshape(module) -> bool:
+    """A contraction's result reaches another contraction through generics and a reshape that only adds or
+    drops unit dims (attention's S = Q K^T -> softmax -> P V in route B), in a module without convolution
+    windows."""
+    if _window_maps(module):
+        return False
+    for op in ops_named(module.operation, "linalg.generic"):
+        if not _is_contraction(op):
+            continue
+        seen, todo = {}, [(r, False) for r in op.results]
+        while todo:
+            v, crossed = todo.pop()
+            for u in v.uses:
+                o = u.owner
+                name = getattr(o, "name", "")
+                if id(o) in seen or (name != "linalg.generic" and name not in _RESHAPES):
+                    continue
+                seen[id(o)] = o                # kept alive: a freed wrapper's id could be reused
+                if name in _RESHAPES and not _unit_reshape(o):
+                    continue
+                c = crossed or name in _RESHAPES
+                if name == "linalg.generic" and _is_contraction(o):
+                    if c:
+                        return True
+                    continue
+                todo += [(r, c) for r in o.results]
+    return False
 
 
 def _unshare_fills(module) -> None:
