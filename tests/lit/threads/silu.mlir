@@ -1,5 +1,5 @@
 // The tile loop is outlined and launched on the runtime's pool (both targets: npu-emu's 14 TCM tiles
-// in one chunk per thread, 4; host's 7 row tiles in up to 4 chunks per thread, so 7: its tiles own no TCM); with threading off it is a loop. Functions carry the symbols stage's
+// in one chunk per thread, 4; host's 7 row tiles in up to 16 chunks per thread, so 7: its tiles own no TCM); with threading off it is a loop. Functions carry the symbols stage's
 // hxk_ prefix. Threading off, npu-emu keeps a loop over its (3-row) TCM tiles; on host one thread's
 // 64 KiB cache-tile budget holds all of 7x1001 f32, so the nest stays whole, with no loop at all.
 // RUN: hexmlir opt %S/../Inputs/silu.mlir -p check-input..plan --option num_threads=4 --option tcm_budget=65536 --option mt_threshold=1 | hexmlir opt - -p tcm-tiling,fast-math,bufferize,threads | FileCheck %s --check-prefixes=CHECK,HOST
