@@ -10,8 +10,13 @@ One policy upstream's pass has no switch for: a producer is not merged into a co
 contraction broadcasts (an indexing map that misses some of its loops, as A and B of a matmul do). Merged,
 the producer would be recomputed for every point of the missing loops (a GELU before a Linear: N times per
 element), and a transpose (every nn.Linear imports as transpose + matmul) would turn the matmul's
-contiguous row reads into strided gathers. Such operands get a named linalg.copy as a barrier (the pass
-only merges linalg.generic producers), removed again after the pass.
+contiguous row reads into strided gathers. Such operands get a copy as a barrier, removed again after the
+pass. The barrier is a bufferization.alloc_tensor copy, not a linalg op: the pass also propagates reshapes
+through linalg ops by expanding them, and a collapse_shape (a flatten, an nn.Linear after a head merge)
+carried through a linalg.copy into the contraction would split its reduction loop in several (K = 32x28x28
+instead of 25088): the weight's transpose then becomes a transpose of the expanded weight, which
+fold-transposes does not match, so it stayed a per-call copy. Operands that come through a reshape get the
+barrier too, whatever produces them.
 """
 import re
 
@@ -68,26 +73,25 @@ def _broadcast_operands(op):
 
 
 def _insert_barriers(module) -> None:
-    from torch_mlir.dialects import linalg, tensor
+    from torch_mlir.dialects import bufferization
     for op in ops_named(module.operation, "linalg.generic"):
         for i in _broadcast_operands(op):
             v = op.operands[i]
             prod = getattr(v.owner, "operation", None)          # None: a block argument
+            reshaped = False
             while prod is not None and prod.name in _RESHAPES:   # upstream fuses through reshapes too
-                prod = getattr(prod.operands[0].owner, "operation", None)
+                prod, reshaped = getattr(prod.operands[0].owner, "operation", None), True
             # Producers with no tensor inputs (constants, fills) cost nothing to recompute: let them merge.
-            if prod is None or prod.name != "linalg.generic" or not _reads_tensors(prod):
+            if not reshaped and (prod is None or prod.name != "linalg.generic" or not _reads_tensors(prod)):
                 continue
-            t = ir.RankedTensorType(v.type)
             with ir.InsertionPoint(op), op.location:
-                empty = tensor.empty(t.shape, t.element_type)
-                copy = linalg.copy(v, outs=[empty])
-            copy.owner.attributes[BARRIER] = ir.UnitAttr.get()
-            op.operands[i] = copy
+                copy = bufferization.AllocTensorOp(v.type, [], copy=v)
+            copy.attributes[BARRIER] = ir.UnitAttr.get()
+            op.operands[i] = copy.result
 
 
 def _remove_barriers(module) -> None:
-    for op in ops_named(module.operation, "linalg.copy"):
+    for op in ops_named(module.operation, "bufferization.alloc_tensor"):
         if BARRIER in op.attributes:
             op.results[0].replace_all_uses_with(op.operands[0])
             op.erase()
