@@ -57,6 +57,23 @@ def _decompositions():
     table[aten.cumsum.default] = cumsum
     table[aten._transformer_encoder_layer_fwd.default] = _transformer_encoder_layer
     table[aten.max_pool2d.default] = _max_pool2d
+
+    def var_mean(x, dim=None, *, correction=None, keepdim=False):
+        # torch-mlir computes the variance in f64 (an f64 copy of the input, then f64 mean and sum of squares:
+        # LayerNorm's statistics took two passes at half the vector width). Two-pass in f32 on centred values,
+        # as eager's CPU kernels, is as accurate at f32 outputs.
+        if x.dtype != torch.float32 or x.dim() == 0:
+            return NotImplemented
+        dims = list(range(x.dim())) if dim is None else [dim] if isinstance(dim, int) else list(dim)
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        mean = aten.mean.dim(x, dims, True)
+        c = aten.sub.Tensor(x, mean)
+        var = aten.div.Scalar(aten.sum.dim_IntList(aten.mul.Tensor(c, c), dims, keepdim),
+                              max(n - (1 if correction is None else correction), 0))
+        return var, mean if keepdim else aten.squeeze.dims(mean, dims)
+    table[aten.var_mean.correction] = var_mean
     return table
 
 
