@@ -54,3 +54,35 @@ def test_max_pool2d_is_a_parallel_generic():
     from hexmlir.frontends.torch.backend import model_linalg
     text = model_linalg(Pool(2, None, 0, 1).eval(), [torch.randn(2, 5, 34, 33)])
     assert "reduction" not in text and "pooling" not in text, text
+
+
+class ConvReluPool(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        return torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+
+
+def test_relu_merges_into_the_pool(tmp_path):
+    """The ReLU between a conv and a 2x2 pool is computed inside the pool's generic, not as a pass of its own
+    over the conv output (fusion._slices_before_elementwise moves the window slices in front of it)."""
+    from torch_mlir import ir
+    from hexmlir.ir import context, ops_named
+    seed = current_seed()
+    torch.manual_seed(seed)
+    m = ConvReluPool().eval()
+    x = torch.randn(2, 3, 19, 21)
+    d = tmp_path / "dump"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = hexmlir.compile_model(m, (x,), dump_dir=str(d))
+        with torch.no_grad():
+            got, want = f(x), m(x)
+    err = float((got - want).abs().max())
+    assert err <= 1e-5, f"seed={seed} max err {err}"
+    with context():
+        mod = ir.Module.parse(next(d.glob("*-fusion.mlir")).read_text())
+        relu = [str(g) for g in ops_named(mod.operation, "linalg.generic") if "cmpf ugt" in str(g)]
+    assert len(relu) == 1 and "cmpf ogt" in relu[0], relu

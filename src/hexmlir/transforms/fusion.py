@@ -30,11 +30,74 @@ _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
 
 
 def run(module, cx) -> None:
+    _slices_before_elementwise(module)
     _insert_barriers(module)
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
     run_passes(module, "canonicalize, cse", "fusion")
     _unshare_fills(module)
+
+
+def _slices_before_elementwise(module) -> None:
+    """slice(f(x)) -> f(slice(x)) for an elementwise generic f whose result is only sliced, by slices that
+    together are no larger than it (nothing computed twice). The frontend's max pool reads the window's
+    strided slices of its input; with the slices in front, the producer (a conv's ReLU) merges into the
+    pool's maximum instead of being a pass of its own over the whole conv output (upstream fuses no
+    producer through tensor.extract_slice)."""
+    from torch_mlir.dialects import tensor
+    changed = True
+    while changed:
+        changed = False
+        for g in ops_named(module.operation, "linalg.generic"):
+            if not _sliceable_elementwise(g):
+                continue
+            full = ir.RankedTensorType(g.results[0].type)
+            for u in list(g.results[0].uses):
+                sl = u.owner
+                t = ir.RankedTensorType(sl.results[0].type)
+                with ir.InsertionPoint(sl), sl.location:
+                    ins = [tensor.ExtractSliceOp(ir.RankedTensorType.get(t.shape, ir.ShapedType(v.type).element_type),
+                                                 v, [], [], [], sl.attributes["static_offsets"],
+                                                 sl.attributes["static_sizes"], sl.attributes["static_strides"]).result
+                           for v in g.operands[:-1]]
+                    out = tensor.empty(t.shape, full.element_type)
+                    clone = g.operation.clone()
+                clone.results[0].set_type(t)
+                for i, v in enumerate(ins + [out]):
+                    clone.operands[i] = v
+                sl.results[0].replace_all_uses_with(clone.results[0])
+                sl.erase()
+            g.operation.erase()
+            changed = True
+            break
+
+
+def _sliceable_elementwise(g) -> bool:
+    """An elementwise generic (identity maps, parallel loops, one result whose init it does not read) whose
+    uses are all static, rank-keeping tensor.extract_slice ops summing to at most its size."""
+    if len(g.results) != 1 or "reduction" in str(g.attributes["iterator_types"]):
+        return False
+    t = g.results[0].type
+    if not isinstance(t, ir.RankedTensorType) or not ir.ShapedType(t).has_static_shape:
+        return False
+    rank = ir.RankedTensorType(t).rank
+    if any(ir.AffineMapAttr(m).value != ir.AffineMap.get_identity(rank) for m in g.attributes["indexing_maps"]):
+        return False
+    blk = g.regions[0].blocks[0]
+    if list(blk.arguments[-1].uses):                     # reads its init
+        return False
+    uses = [u.owner for u in g.results[0].uses]
+    if not uses or any(u.name != "tensor.extract_slice" or len(u.operands) != 1
+                       or ir.RankedTensorType(u.results[0].type).rank != rank for u in uses):
+        return False
+    return sum(_elements(u.results[0].type) for u in uses) <= _elements(t)
+
+
+def _elements(t) -> int:
+    n = 1
+    for d in ir.RankedTensorType(t).shape:
+        n *= d
+    return n
 
 
 def _unshare_fills(module) -> None:
