@@ -10,8 +10,13 @@ One policy upstream's pass has no switch for: a producer is not merged into a co
 contraction broadcasts (an indexing map that misses some of its loops, as A and B of a matmul do). Merged,
 the producer would be recomputed for every point of the missing loops (a GELU before a Linear: N times per
 element), and a transpose (every nn.Linear imports as transpose + matmul) would turn the matmul's
-contiguous row reads into strided gathers. Such operands get a named linalg.copy as a barrier (the pass
-only merges linalg.generic producers), removed again after the pass.
+contiguous row reads into strided gathers. Such operands get a copy as a barrier, removed again after the
+pass. The barrier is a bufferization.alloc_tensor copy, not a linalg op: the pass also propagates reshapes
+through linalg ops by expanding them, and a collapse_shape (a flatten, an nn.Linear after a head merge)
+carried through a linalg.copy into the contraction would split its reduction loop in several (K = 32x28x28
+instead of 25088): the weight's transpose then becomes a transpose of the expanded weight, which
+fold-transposes does not match, so it stayed a per-call copy. Operands that come through a reshape get the
+barrier too, whatever produces them.
 
 Where a reshape that only adds or drops unit dims sits between two chained contractions (route B's SDPA on
 [1, H, ...] tensors: Q K^T -> softmax -> P V), upstream's unit-extent folding runs after the fusion pass, so
@@ -30,6 +35,7 @@ _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
 
 
 def run(module, cx) -> None:
+    _slices_before_elementwise(module)
     _insert_barriers(module)
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
@@ -110,6 +116,68 @@ def _chain_split_by_unit_reshape(module) -> bool:
     return False
 
 
+def _slices_before_elementwise(module) -> None:
+    """slice(f(x)) -> f(slice(x)) for an elementwise generic f whose result is only sliced, by slices that
+    together are no larger than it (nothing computed twice). The frontend's max pool reads the window's
+    strided slices of its input; with the slices in front, the producer (a conv's ReLU) merges into the
+    pool's maximum instead of being a pass of its own over the whole conv output (upstream fuses no
+    producer through tensor.extract_slice)."""
+    from torch_mlir.dialects import tensor
+    changed = True
+    while changed:
+        changed = False
+        for g in ops_named(module.operation, "linalg.generic"):
+            if not _sliceable_elementwise(g):
+                continue
+            full = ir.RankedTensorType(g.results[0].type)
+            for u in list(g.results[0].uses):
+                sl = u.owner
+                t = ir.RankedTensorType(sl.results[0].type)
+                with ir.InsertionPoint(sl), sl.location:
+                    ins = [tensor.ExtractSliceOp(ir.RankedTensorType.get(t.shape, ir.ShapedType(v.type).element_type),
+                                                 v, [], [], [], sl.attributes["static_offsets"],
+                                                 sl.attributes["static_sizes"], sl.attributes["static_strides"]).result
+                           for v in g.operands[:-1]]
+                    out = tensor.empty(t.shape, full.element_type)
+                    clone = g.operation.clone()
+                clone.results[0].set_type(t)
+                for i, v in enumerate(ins + [out]):
+                    clone.operands[i] = v
+                sl.results[0].replace_all_uses_with(clone.results[0])
+                sl.erase()
+            g.operation.erase()
+            changed = True
+            break
+
+
+def _sliceable_elementwise(g) -> bool:
+    """An elementwise generic (identity maps, parallel loops, one result whose init it does not read) whose
+    uses are all static, rank-keeping tensor.extract_slice ops summing to at most its size."""
+    if len(g.results) != 1 or "reduction" in str(g.attributes["iterator_types"]):
+        return False
+    t = g.results[0].type
+    if not isinstance(t, ir.RankedTensorType) or not ir.ShapedType(t).has_static_shape:
+        return False
+    rank = ir.RankedTensorType(t).rank
+    if any(ir.AffineMapAttr(m).value != ir.AffineMap.get_identity(rank) for m in g.attributes["indexing_maps"]):
+        return False
+    blk = g.regions[0].blocks[0]
+    if list(blk.arguments[-1].uses):                     # reads its init
+        return False
+    uses = [u.owner for u in g.results[0].uses]
+    if not uses or any(u.name != "tensor.extract_slice" or len(u.operands) != 1
+                       or ir.RankedTensorType(u.results[0].type).rank != rank for u in uses):
+        return False
+    return sum(_elements(u.results[0].type) for u in uses) <= _elements(t)
+
+
+def _elements(t) -> int:
+    n = 1
+    for d in ir.RankedTensorType(t).shape:
+        n *= d
+    return n
+
+
 def _unshare_fills(module) -> None:
     """One fill per use. CSE merges equal fills (the zero init of LayerNorm's mean and of its variance);
     tiling the variance then fuses the shared fill "through the tile loop's shared output" for the mean
@@ -146,26 +214,25 @@ def _broadcast_operands(op):
 
 
 def _insert_barriers(module) -> None:
-    from torch_mlir.dialects import linalg, tensor
+    from torch_mlir.dialects import bufferization
     for op in ops_named(module.operation, "linalg.generic"):
         for i in _broadcast_operands(op):
             v = op.operands[i]
             prod = getattr(v.owner, "operation", None)          # None: a block argument
+            reshaped = False
             while prod is not None and prod.name in _RESHAPES:   # upstream fuses through reshapes too
-                prod = getattr(prod.operands[0].owner, "operation", None)
+                prod, reshaped = getattr(prod.operands[0].owner, "operation", None), True
             # Producers with no tensor inputs (constants, fills) cost nothing to recompute: let them merge.
-            if prod is None or prod.name != "linalg.generic" or not _reads_tensors(prod):
+            if not reshaped and (prod is None or prod.name != "linalg.generic" or not _reads_tensors(prod)):
                 continue
-            t = ir.RankedTensorType(v.type)
             with ir.InsertionPoint(op), op.location:
-                empty = tensor.empty(t.shape, t.element_type)
-                copy = linalg.copy(v, outs=[empty])
-            copy.owner.attributes[BARRIER] = ir.UnitAttr.get()
-            op.operands[i] = copy
+                copy = bufferization.AllocTensorOp(v.type, [], copy=v)
+            copy.attributes[BARRIER] = ir.UnitAttr.get()
+            op.operands[i] = copy.result
 
 
 def _remove_barriers(module) -> None:
-    for op in ops_named(module.operation, "linalg.copy"):
+    for op in ops_named(module.operation, "bufferization.alloc_tensor"):
         if BARRIER in op.attributes:
             op.results[0].replace_all_uses_with(op.operands[0])
             op.erase()
