@@ -199,8 +199,10 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         t0 = time.perf_counter()
         compiled = peers.precompile_inductor(jobs, inductor_cache)
         failed = {k: v for k, v in compiled.items() if isinstance(v, str)}
-        log(f"inductor: compiled {len(jobs) - len(failed)} of {len(jobs)} (kernel, threads) in parallel in "
-            f"{time.perf_counter() - t0:.0f} s" + "".join(f"\n  {k}: {v}" for k, v in failed.items()))
+        secs = [v for v in compiled.values() if not isinstance(v, str)]
+        log(f"inductor: compiled {len(secs)} of {len(jobs)} (kernel, threads) in parallel in "
+            f"{time.perf_counter() - t0:.0f} s" + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
+            + "".join(f"\n  {k}: {v}" for k, v in failed.items()))
     bar = progress(len(entries) + (len(names) * 6 if with_peers else 0), "ladder")
     for name in names:
         entry = REGISTRY[name]

@@ -278,8 +278,10 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads]
         t0 = time.perf_counter()
         done = precompile_inductor(art_dir, jobs, cache)
-        log(f"inductor: compiled {sum(not isinstance(v, str) for v in done.values())} of {len(jobs)} (model, "
-            f"threads) in parallel in {time.perf_counter() - t0:.0f} s")
+        secs = [v for v in done.values() if not isinstance(v, str)]
+        log(f"inductor: compiled {len(secs)} of {len(jobs)} (model, threads) in parallel in "
+            f"{time.perf_counter() - t0:.0f} s" + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
+            + "".join(f"\n  {k}: {v}" for k, v in done.items() if isinstance(v, str)))
     for e in idx["models"]:
         if models and e["name"] not in models:
             continue
