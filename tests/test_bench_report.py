@@ -87,7 +87,9 @@ def test_merge_keeps_what_is_not_measured_again(tmp_path, rng):
     kernel, so merging the host view after the ladder dropped the kernel's ladder rungs, and the date, machine
     and peaks were the first file's.)"""
     paths = _fake_run(tmp_path, rng)
-    res = suite.merge(paths, tmp_path / "merged")
+    said = []
+    res = suite.merge(paths, tmp_path / "merged", log=said.append)
+    assert not said                               # every old row of a measured group was replaced
     lad = res["ladder"]
     keys = [suite.row_key(r) for r in lad]
     assert len(keys) == len(set(keys))
@@ -156,3 +158,15 @@ def test_elementwise_share_below_goal_is_reported(rng):
     line = next(ln for ln in report.host_peers_table(res).splitlines() if ln.startswith("| vector add"))
     assert line.split(" | ")[9] == "not met: copy BW 62%", line
     assert np.isclose(float(line.split(" | ")[7]), 50.0)
+
+
+def test_merge_names_rows_left_from_an_older_run(tmp_path, rng):
+    """A later part that measured a kernel's peers without Inductor leaves the older Inductor rows in place:
+    the merge says so (the report would otherwise compare across runs silently)."""
+    paths = _fake_run(tmp_path, rng)
+    host = json.loads(paths[1].read_text())
+    again = dict(host, ladder=[r for r in host["ladder"] if r["impl"] != "torch inductor"])
+    (tmp_path / "again.json").write_text(json.dumps(again))
+    said = []
+    suite.merge([paths[1], tmp_path / "again.json"], tmp_path / "m", log=said.append)
+    assert len(said) == 3 and all("torch inductor peer t=1, torch inductor peer t=16" in s for s in said), said

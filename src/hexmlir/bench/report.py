@@ -644,7 +644,7 @@ def host_section(res, kept=()) -> list[str]:
         "## Host target vs peers",
         "",
         "The `host` target (the CPU as itself, default options: cache-sized tiles computed in place, vectors at "
-        f"the artifacts' ISA level ({res.get('isa', '?')}), threads over the outer parallel loops, no TCM or DMA "
+        "the artifacts' ISA level" + (f" ({res['isa']})" if res.get("isa") else "") + ", threads over the outer parallel loops, no TCM or DMA "
         f"emulation; `hexmlir bench host-build`) at 1 and N = {N} threads against the best of torch eager, "
         "Inductor (C++) and IREE llvm-cpu in the same run (`hexmlir bench host`). best peer / host > 1: hexmlir "
         "faster. GB/s counts compulsory bytes (inputs read once, outputs written once); % copy BW (element-wise "
@@ -675,7 +675,8 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
     kept = kept_blocks(old)
     has_host = any(r["rung"] == "host+mt" for r in res.get("ladder", []))
     has_npu = any(r["rung"] in NPU_RUNGS for r in res.get("ladder", []))
-    isa = res.get("isa", "?")
+    isa = res.get("isa")
+    isa_note = f" ({isa})" if isa else ""
     cmds = [c for c in [res.get("run_cmd", "")] + [p["run_cmd"] for p in res.get("parts", [])] if c]
     lines = [
         "# Benchmarks: ablation ladder, MT scaling, peers, roofline",
@@ -690,7 +691,7 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         f"- Run on: {m['cpu_model']}, {m['cpus']} logical CPUs, flags: {m['isa']}; {m['platform']}",
         f"- Date: {res['date']}; Python {m['python']}, numpy {m['numpy']}, torch {m.get('torch') or '–'}, "
         f"IREE runtime {m.get('iree') or '–'}",
-        f"- hexmlir artifacts built on the development machine ({isa}) with `hexmlir bench build` (the ladder, the "
+        f"- hexmlir artifacts built on the development machine{isa_note} with `hexmlir bench build` (the ladder, the "
         "MT sweep) and `hexmlir bench host-build` (the host target), run on the machine above with numpy only "
         "(`hexmlir bench ... --artifacts DIR`): " + "; ".join(f"`{c}`" for c in cmds),
         f"- N = {N} threads for every MT rung and every N-thread peer.",
@@ -722,7 +723,7 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "process); torch.compile with Inductor's C++/OpenMP CPU backend and IREE llvm-cpu 3.13 each in a fresh "
         "process per thread count, because both fix their thread count at first compile / device creation "
         "(Inductor: cpp.threads and OMP_NUM_THREADS = threads; IREE: the same Linalg with named ops generalized, "
-        f"target {isa} like hexmlir, `--task_topology_group_count` = threads, inputs uploaded once); NumPy "
+        f"built for {isa + ', as hexmlir' if isa else 'the x86-64 level of hexmlir'}'s artifacts, `--task_topology_group_count` = threads, inputs uploaded once); NumPy "
         "(single-threaded ufuncs; its matmul uses BLAS threads). Their outputs are checked too. Inductor's compiles "
         "run first, every (kernel, thread count) in parallel processes into an on-disk cache under the results "
         "directory, before anything is timed; each timed process then loads its code from that cache (compile "
@@ -764,7 +765,8 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
     lines += ["## Mechanism overheads, measured separately", "", overhead_table(res), "",
               "## Hexagon (executed packets under qemu-hexagon)", "", _hexagon_section(res), ""]
     if res.get("models") or res.get("models_dev") or kept.get("models"):
-        lines += ["## PyTorch models", "", models_section(res, heading="###"), "", res.get("models_reading", ""), ""]
+        lines += ["## PyTorch models", "", models_section(res, heading="###")]
+        lines += [x for x in (res.get("models_reading"),) if x] + [""]
         lines += [x for b in kept.get("models", []) for x in (b, "")]
     lines += [x for slot, bs in kept.items() if slot not in KEPT_SLOTS for b in bs for x in (b, "")]
     if "\n## Compile time" in old:                 # written by `hexmlir bench compile-time`, not from these results

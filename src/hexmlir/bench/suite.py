@@ -34,12 +34,13 @@ def merge_rows(old, new) -> list:
     return [r for r in old if row_key(r) not in keys] + list(new)
 
 
-def merge(paths, out_dir) -> dict:
+def merge(paths, out_dir, log=print) -> dict:
     """Merge results.json files of runs on one machine (the host peers view, the ladder, the MT sweep,
     `bench models`, each its own command) and, first, an older results.json whose parts not measured again
     are kept (e.g. the Hexagon rows of docs/benchmarks/results.json). Later files win: ladder rows per
     (kernel, impl, rung, threads), every other top-level key whole. The commands listed ("parts") are those
-    of the files that still contribute something."""
+    of the files that still contribute something. Rows kept from a file for a kernel that a later file measured
+    too (a part that stopped early, a peer left out) are listed through `log`: they come from another run."""
     import json
     res, srcs = {}, []                                   # srcs: per file, (its commands, what it set)
     for p in paths:
@@ -60,6 +61,18 @@ def merge(paths, out_dir) -> dict:
                         s[1].discard(k)
         # the commands listed are those of the ladder, MT sweep and probes (models and Hexagon rows carry their own)
         srcs.append((cmds, {k for k in ("mt", "overheads") if r.get(k)}))
+    def group(x):                                        # rows one command measures together
+        return x["kernel"], ("peer" if x["rung"] == "peer" else "host" if x["rung"] in ladder.HOST_RUNGS else "npu")
+    later = {}                                           # group -> the last file that has rows of it
+    for x in res.get("ladder", []):
+        later[group(x)] = max(later.get(group(x), -1), x["_src"])
+    mixed = {}
+    for x in res.get("ladder", []):
+        if x["_src"] < later[group(x)]:
+            mixed.setdefault((x["_src"], x["kernel"]), []).append(f"{x['impl']} {x['rung']} t={x['threads']}")
+    for (i, k), what in mixed.items():
+        log(f"merge: {k}: {len(what)} row(s) kept from {paths[i]} beside newer ones: {', '.join(what[:6])}"
+            + (" ..." if len(what) > 6 else ""))
     used = {x.pop("_src") for x in res.get("ladder", [])}
     res["run_cmd"] = ""
     res["parts"] = [c for i, (cmds, parts) in enumerate(srcs) if i in used or parts
@@ -74,7 +87,7 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     N = idx["threads"]
     res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "machine": machine(), "threads": N, "warmup": warmup, "repeats": repeats, "isa": idx.get("isa", "?"),
+           "machine": machine(), "threads": N, "warmup": warmup, "repeats": repeats, "isa": idx.get("isa"),
            "run_cmd": "hexmlir bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "",
            "ladder": [], "mt": []}
     log(f"machine: {res['machine']}")
