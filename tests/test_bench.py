@@ -201,6 +201,10 @@ def test_parts_run_into_one_results_dir_keep_each_other(tmp_path):
     again = suite.run(art, out, warmup=1, repeats=3, peers=False, quick=True, kernels=["silu"], which=("ladder",),
           log=lambda *a: None)
     assert len(again["ladder"]) == len(res["ladder"])           # measured again: replaced, not appended
+    # without peers every kernel is still summarized and checkpointed (a part cut short keeps what it timed)
+    said, cps = [], []
+    ladder.run(art, 1, 3, with_peers=False, log=said.append, checkpoint=lambda: cps.append(1))
+    assert len(cps) == 2 and [x.split(":")[0] for x in said] == ["vector_add", "silu"], said
 
 
 @pytest.mark.slow

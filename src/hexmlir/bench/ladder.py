@@ -223,35 +223,34 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
                                             shared_outputs=e["rung"] in HOST_RUNGS)
             rows.append(_row(entry, k, "hexmlir", e["rung"], e["threads"], m))
             bar.update()
-        if not with_peers:
-            continue
-        for t in (1, N):
-            bar.set_postfix_str(f"{name} peers t={t}")
-            if "eager" in peer_set:
-                rows.append(_row(entry, k, "torch eager", "peer", t,
-                                 peers.torch_eager(entry, sets, t, warmup, repeats)))
-            # Inductor and IREE fix their thread count when first compiled / created in a process: each
-            # thread count runs in a fresh subprocess on the same (seeded) inputs
-            if "inductor" in peer_set:
-                m = peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed,
-                                        inductor_cache=inductor_cache)
-                rows.append(_row(entry, k, "torch inductor", "peer", t, m))
-            ie = next((e for e in mine if e["rung"] == "iree"), None)
-            if "iree" not in peer_set:
+        if with_peers:          # without peers a kernel is still summarized and checkpointed below
+            for t in (1, N):
+                bar.set_postfix_str(f"{name} peers t={t}")
+                if "eager" in peer_set:
+                    rows.append(_row(entry, k, "torch eager", "peer", t,
+                                     peers.torch_eager(entry, sets, t, warmup, repeats)))
+                # Inductor and IREE fix their thread count when first compiled / created in a process: each
+                # thread count runs in a fresh subprocess on the same (seeded) inputs
+                if "inductor" in peer_set:
+                    m = peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed,
+                                            inductor_cache=inductor_cache)
+                    rows.append(_row(entry, k, "torch inductor", "peer", t, m))
+                ie = next((e for e in mine if e["rung"] == "iree"), None)
+                if "iree" not in peer_set:
+                    pass
+                elif ie is None or ie["error"]:
+                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
+                else:
+                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
+                        "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
+                bar.update(3)
+            rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
+                             note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
+            try:
+                import torch
+                torch.set_num_threads(os.cpu_count() or 1)
+            except ImportError:
                 pass
-            elif ie is None or ie["error"]:
-                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
-            else:
-                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
-                    "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
-            bar.update(3)
-        rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
-                         note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
-        try:
-            import torch
-            torch.set_num_threads(os.cpu_count() or 1)
-        except ImportError:
-            pass
         log(_summary(rows, name))
         if checkpoint:
             checkpoint()
