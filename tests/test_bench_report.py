@@ -10,7 +10,8 @@ import numpy as np
 from hexmlir.bench import report, suite
 
 #: real Hexagon rows (the section renders them), from the committed results
-HEXAGON = json.loads((Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "results.json").read_text())["hexagon"][:4]
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "results.json"
+HEXAGON = json.loads(RESULTS.read_text())["hexagon"][:4]
 
 N = 16
 PEAKS = {"copy_GBps": {"1": 20.0, "N": 80.0}, "copy_sources": ["numpy copyto"], "copy_mib": 256,

@@ -201,7 +201,8 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         failed = {k: v for k, v in compiled.items() if isinstance(v, str)}
         secs = [v for v in compiled.values() if not isinstance(v, str)]
         log(f"inductor: compiled {len(secs)} of {len(jobs)} (kernel, threads) in parallel in "
-            f"{time.perf_counter() - t0:.0f} s" + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
+            f"{time.perf_counter() - t0:.0f} s"
+            + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
             + "".join(f"\n  {k}: {v}" for k, v in failed.items()))
     bar = progress(len(entries) + (len(names) * 6 if with_peers else 0), "ladder")
     for name in names:

@@ -280,7 +280,8 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         done = precompile_inductor(art_dir, jobs, cache)
         secs = [v for v in done.values() if not isinstance(v, str)]
         log(f"inductor: compiled {len(secs)} of {len(jobs)} (model, threads) in parallel in "
-            f"{time.perf_counter() - t0:.0f} s" + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
+            f"{time.perf_counter() - t0:.0f} s"
+            + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
             + "".join(f"\n  {k}: {v}" for k, v in done.items() if isinstance(v, str)))
     for e in idx["models"]:
         if models and e["name"] not in models:

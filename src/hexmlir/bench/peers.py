@@ -2,8 +2,8 @@
 NumPy, and IREE llvm-cpu on the same Linalg. Each returns a `measure` result or a string saying why not.
 
 IREE: `build_iree` compiles the kernel's Linalg here (iree-base-compiler; named ops generalized with our MLIR
-first, since IREE's parser no longer knows the elementwise named ops) to a .vmfb for x86-64-v3, the same ISA
-level as hexmlir's host artifacts; `IreeRunner` runs it with iree-base-runtime only.
+first, since IREE's parser no longer knows the elementwise named ops) to a .vmfb for the x86-64 level of
+hexmlir's artifacts (`bench ... --isa`, default x86-64-v3); `IreeRunner` runs it with iree-base-runtime only.
 
 Inductor: compiling a kernel takes tens of seconds (C++ build of the generated code), once per thread count.
 `precompile_inductor` compiles every (kernel, thread count) in parallel processes into one on-disk cache

@@ -644,7 +644,8 @@ def host_section(res, kept=()) -> list[str]:
         "## Host target vs peers",
         "",
         "The `host` target (the CPU as itself, default options: cache-sized tiles computed in place, vectors at "
-        "the artifacts' ISA level" + (f" ({res['isa']})" if res.get("isa") else "") + ", threads over the outer parallel loops, no TCM or DMA "
+        "the artifacts' ISA level" + (f" ({res['isa']})" if res.get("isa") else "") + ", threads over the outer "
+        "parallel loops, no TCM or DMA "
         f"emulation; `hexmlir bench host-build`) at 1 and N = {N} threads against the best of torch eager, "
         "Inductor (C++) and IREE llvm-cpu in the same run (`hexmlir bench host`). best peer / host > 1: hexmlir "
         "faster. GB/s counts compulsory bytes (inputs read once, outputs written once); % copy BW (element-wise "
@@ -723,7 +724,8 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "process); torch.compile with Inductor's C++/OpenMP CPU backend and IREE llvm-cpu 3.13 each in a fresh "
         "process per thread count, because both fix their thread count at first compile / device creation "
         "(Inductor: cpp.threads and OMP_NUM_THREADS = threads; IREE: the same Linalg with named ops generalized, "
-        f"built for {isa + ', as hexmlir' if isa else 'the x86-64 level of hexmlir'}'s artifacts, `--task_topology_group_count` = threads, inputs uploaded once); NumPy "
+        f"built for {isa + ', as hexmlir' if isa else 'the x86-64 level of hexmlir'}'s artifacts, "
+        "`--task_topology_group_count` = threads, inputs uploaded once); NumPy "
         "(single-threaded ufuncs; its matmul uses BLAS threads). Their outputs are checked too. Inductor's compiles "
         "run first, every (kernel, thread count) in parallel processes into an on-disk cache under the results "
         "directory, before anything is timed; each timed process then loads its code from that cache (compile "

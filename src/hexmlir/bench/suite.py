@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import datetime
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from . import ladder, mt_scaling, report
@@ -61,6 +63,7 @@ def merge(paths, out_dir, log=print) -> dict:
                         s[1].discard(k)
         # the commands listed are those of the ladder, MT sweep and probes (models and Hexagon rows carry their own)
         srcs.append((cmds, {k for k in ("mt", "overheads") if r.get(k)}))
+
     def group(x):                                        # rows one command measures together
         return x["kernel"], ("peer" if x["rung"] == "peer" else "host" if x["rung"] in ladder.HOST_RUNGS else "npu")
     later = {}                                           # group -> the last file that has rows of it
@@ -93,7 +96,6 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
     log(f"machine: {res['machine']}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    old = {}
     if (out / "results.json").exists():          # another part (other kernels, the MT sweep) into the same directory
         old = json.loads((out / "results.json").read_text())
         res.update({k: v for k, v in old.items() if k not in ("date", "run_cmd", "warmup", "repeats", "parts")})
@@ -112,8 +114,6 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
         def checkpoint_rows():                   # rows measured again replace the old ones, others stay
             res["ladder"] = merge_rows(kept, new_rows)
             checkpoint()
-        import tempfile
-        import shutil
         # Inductor's compiles go to a cache under the results directory (not the user's), removed after
         cache = tempfile.mkdtemp(prefix="inductor-cache-", dir=out)
         try:
