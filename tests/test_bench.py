@@ -183,3 +183,41 @@ def test_host_rungs_share_one_output_set(tmp_path, rng):
     rotated = ladder.prepare(kern, sets)
     assert len({id(outs[0]) for _, outs in rotated}) == 3
     assert "host" in ladder.HOST_RUNGS and "vec" not in ladder.HOST_RUNGS
+
+
+def test_parts_run_into_one_results_dir_keep_each_other(tmp_path):
+    """Two `bench host --kernels ...` parts into one --out: the second keeps the first's rows (it replaced
+    them: results.json held only the last part's kernels) and lists the first command among the parts."""
+    art, out = tmp_path / "art", tmp_path / "res"
+    ladder.build(art, kernels=["vector_add", "silu"], threads=2, tiny=True, iree=False, rungs=list(ladder.HOST_RUNGS))
+    suite.run(art, out, warmup=1, repeats=3, peers=False, quick=True, kernels=["vector_add"], which=("ladder",),
+          log=lambda *a: None)
+    first = json.loads((out / "results.json").read_text())
+    res = suite.run(art, out, warmup=1, repeats=3, peers=False, quick=True, kernels=["silu"], which=("ladder",),
+          log=lambda *a: None)
+    assert sorted({r["kernel"] for r in res["ladder"]}) == ["silu", "vector_add"]
+    assert [r for r in res["ladder"] if r["kernel"] == "vector_add"] == first["ladder"]
+    assert res["peaks"] == first["peaks"] and len(res["parts"]) == (1 if first["run_cmd"] else 0)
+    again = suite.run(art, out, warmup=1, repeats=3, peers=False, quick=True, kernels=["silu"], which=("ladder",),
+          log=lambda *a: None)
+    assert len(again["ladder"]) == len(res["ladder"])           # measured again: replaced, not appended
+    # without peers every kernel is still summarized and checkpointed (a part cut short keeps what it timed)
+    said, cps = [], []
+    ladder.run(art, 1, 3, with_peers=False, log=said.append, checkpoint=lambda: cps.append(1))
+    assert len(cps) == 2 and [x.split(":")[0] for x in said] == ["vector_add", "silu"], said
+
+
+@pytest.mark.slow
+def test_inductor_compile_phase_fills_the_cache(tmp_path):
+    """Every (kernel, threads) compiled in parallel processes into one cache before timing; the timed process
+    then compiles nothing (no new generated code in the cache) and reports its first call's time."""
+    from hexmlir.bench import peers
+    pytest.importorskip("torch")
+    size, cache = registry.REGISTRY["softmax"].tiny_size, tmp_path / "ic"
+    got = peers.precompile_inductor([("softmax", size, 1), ("softmax", size, 2)], cache, workers=2)
+    assert set(got) == {("softmax", 1), ("softmax", 2)} and all(isinstance(v, float) for v in got.values()), got
+    code = {p for p in cache.rglob("*") if p.suffix in (".cpp", ".so", ".py")}
+    assert code
+    timed = peers.in_subprocess("inductor", "softmax", size, 2, 1, 3, seed=7, inductor_cache=cache)
+    assert not isinstance(timed, str) and timed["ok"] and timed["compile_s"] > 0, timed
+    assert {p for p in cache.rglob("*") if p.suffix in (".cpp", ".so", ".py")} == code

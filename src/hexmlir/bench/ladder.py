@@ -97,11 +97,11 @@ def build(out_dir, kernels=None, threads: int = 16, tiny: bool = False, iree: bo
             err = peers.build_iree(k.mlir, out / vf, None if isa == "auto" else isa)
             entries.append({"kernel": name, "size": size, "rung": "iree", "threads": 0, "file": vf, "error": err})
     bar.close()
-    _update_index(out, "ladder", entries, threads)
+    _update_index(out, "ladder", entries, threads, isa)
     return entries
 
 
-def _update_index(out: Path, key: str, entries, threads: int) -> None:
+def _update_index(out: Path, key: str, entries, threads: int, isa: str | None = None) -> None:
     p = out / "index.json"
     idx = json.loads(p.read_text()) if p.exists() else {}
     if key == "ladder" and idx.get(key) and idx.get("threads") == threads:   # a second build adds rungs
@@ -109,6 +109,8 @@ def _update_index(out: Path, key: str, entries, threads: int) -> None:
         entries = [e for e in idx[key] if (e["kernel"], e["rung"]) not in new] + entries
     idx[key] = entries
     idx["threads"] = threads
+    if isa:
+        idx["isa"] = isa                 # the reports name the ISA level the artifacts were built for
     p.write_text(json.dumps(idx, indent=1))
 
 
@@ -165,7 +167,8 @@ def _row(entry, k, impl, rung, threads, m, note=""):
     return {"kernel": entry.name, "label": entry.label, "impl": impl, "rung": rung, "threads": threads,
             "ms": sec * 1e3, "spread": m["spread"], "cpu": m["cpu"], "err": m.get("err"), "ok": m.get("ok"),
             "GBps": k.bytes_moved / sec / 1e9, "GFLOPs": k.flops / sec / 1e9,
-            "dma_copies": m.get("dma_copies"), "dma_ms": m.get("dma_ms"), "note": note}
+            "dma_copies": m.get("dma_copies"), "dma_ms": m.get("dma_ms"), "note": note,
+            **({"compile_s": m["compile_s"]} if "compile_s" in m else {})}
 
 
 PEER_NAMES = ("eager", "inductor", "iree")
@@ -173,9 +176,11 @@ BLAS_IDLE_S = 0.5      # > OpenBLAS's spin timeout (2^28 cycles) before timing a
 
 
 def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, log=print, rows=None,
-        checkpoint=None, kernels=None, peer_set=PEER_NAMES) -> list[dict]:
+        checkpoint=None, kernels=None, peer_set=PEER_NAMES, inductor_cache=None) -> list[dict]:
     """Time every rung and peer; rows are appended to `rows` and `checkpoint()` is called after each kernel
-    (so a run cut short still leaves its finished kernels on disk)."""
+    (so a run cut short still leaves its finished kernels on disk). With the Inductor peer, every (kernel,
+    thread count) is first compiled in parallel processes into `inductor_cache` (a directory; default a
+    temporary one), which the timed processes then load from; nothing is timed until all compiles are done."""
     d = Path(art_dir)
     idx = json.loads((d / "index.json").read_text())
     N = idx["threads"]
@@ -184,6 +189,21 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
     entries = [e for e in entries if e["kernel"] in names]
     rows = [] if rows is None else rows
     seed = int(np.random.default_rng().integers(1 << 31))
+    tmp_cache = None
+    if with_peers and "inductor" in peer_set:
+        if inductor_cache is None:
+            import tempfile
+            inductor_cache = tmp_cache = tempfile.mkdtemp(prefix="hexmlir-inductor-")
+        jobs = [(n, next(e["size"] for e in entries if e["kernel"] == n), t) for n in names
+                if REGISTRY[n].torch_fn is not None for t in dict.fromkeys((1, N))]
+        t0 = time.perf_counter()
+        compiled = peers.precompile_inductor(jobs, inductor_cache)
+        failed = {k: v for k, v in compiled.items() if isinstance(v, str)}
+        secs = [v for v in compiled.values() if not isinstance(v, str)]
+        log(f"inductor: compiled {len(secs)} of {len(jobs)} (kernel, threads) in parallel in "
+            f"{time.perf_counter() - t0:.0f} s"
+            + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
+            + "".join(f"\n  {k}: {v}" for k, v in failed.items()))
     bar = progress(len(entries) + (len(names) * 6 if with_peers else 0), "ladder")
     for name in names:
         entry = REGISTRY[name]
@@ -204,38 +224,41 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
                                             shared_outputs=e["rung"] in HOST_RUNGS)
             rows.append(_row(entry, k, "hexmlir", e["rung"], e["threads"], m))
             bar.update()
-        if not with_peers:
-            continue
-        for t in (1, N):
-            bar.set_postfix_str(f"{name} peers t={t}")
-            if "eager" in peer_set:
-                rows.append(_row(entry, k, "torch eager", "peer", t,
-                                 peers.torch_eager(entry, sets, t, warmup, repeats)))
-            # Inductor and IREE fix their thread count when first compiled / created in a process: each
-            # thread count runs in a fresh subprocess on the same (seeded) inputs
-            if "inductor" in peer_set:
-                rows.append(_row(entry, k, "torch inductor", "peer", t,
-                                 peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed)))
-            ie = next((e for e in mine if e["rung"] == "iree"), None)
-            if "iree" not in peer_set:
+        if with_peers:          # without peers a kernel is still summarized and checkpointed below
+            for t in (1, N):
+                bar.set_postfix_str(f"{name} peers t={t}")
+                if "eager" in peer_set:
+                    rows.append(_row(entry, k, "torch eager", "peer", t,
+                                     peers.torch_eager(entry, sets, t, warmup, repeats)))
+                # Inductor and IREE fix their thread count when first compiled / created in a process: each
+                # thread count runs in a fresh subprocess on the same (seeded) inputs
+                if "inductor" in peer_set:
+                    m = peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed,
+                                            inductor_cache=inductor_cache)
+                    rows.append(_row(entry, k, "torch inductor", "peer", t, m))
+                ie = next((e for e in mine if e["rung"] == "iree"), None)
+                if "iree" not in peer_set:
+                    pass
+                elif ie is None or ie["error"]:
+                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
+                else:
+                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
+                        "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
+                bar.update(3)
+            rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
+                             note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
+            try:
+                import torch
+                torch.set_num_threads(os.cpu_count() or 1)
+            except ImportError:
                 pass
-            elif ie is None or ie["error"]:
-                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
-            else:
-                rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
-                    "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
-            bar.update(3)
-        rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
-                         note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
-        try:
-            import torch
-            torch.set_num_threads(os.cpu_count() or 1)
-        except ImportError:
-            pass
         log(_summary(rows, name))
         if checkpoint:
             checkpoint()
     bar.close()
+    if tmp_cache:
+        import shutil
+        shutil.rmtree(tmp_cache, ignore_errors=True)
     return rows
 
 
@@ -245,5 +268,6 @@ def _summary(rows, name) -> str:
         if r["kernel"] == name:
             ms = "   n/a   " if r["ms"] is None else f"{r['ms']:9.3f}"
             out.append(f"  {r['impl']:15s} {r['rung']:10s} t={r['threads']:>2} {ms} ms "
-                       f"{'' if r.get('ok', True) is not False else 'WRONG'} {r.get('note') or ''}")
+                       f"{'' if r.get('ok', True) is not False else 'WRONG'} {r.get('note') or ''}"
+                       + (f" (first call {r['compile_s']:.1f} s)" if r.get("compile_s") is not None else ""))
     return "\n".join(out)

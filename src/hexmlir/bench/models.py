@@ -203,6 +203,8 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
         t0 = time.perf_counter()
         out, code = run_and_get_code(f, x)
         comp = time.perf_counter() - t0
+        if not repeats:                           # the compile phase: fill the on-disk cache, time nothing
+            return {"compile_s": comp}
         r = measure(lambda: f(x), warmup, repeats)
         ref = m(x)
     r["compile_s"] = comp
@@ -211,10 +213,25 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
     return r
 
 
-def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900):
+def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900, inductor_cache=None):
     cmd = [sys.executable, "-m", "hexmlir.bench.models", route, str(art_dir), name, str(t), str(warmup), str(repeats)]
     from .peers import run_child
-    return run_child(cmd, t, timeout, route, {"HEXMLIR_NO_PROGRESS": "1"})
+    env = {"HEXMLIR_NO_PROGRESS": "1", **({"TORCHINDUCTOR_CACHE_DIR": str(inductor_cache)} if inductor_cache else {})}
+    return run_child(cmd, t, timeout, route, env)
+
+
+def precompile_inductor(art_dir, jobs, cache_dir, workers: int | None = None) -> dict:
+    """Compile the Inductor route of every (model, threads) of `jobs` into `cache_dir` in parallel processes
+    (one per core at most), before anything is timed; the timed processes then load from that cache (as
+    `peers.precompile_inductor` does for the kernels). Returns {(model, threads): seconds or why not}."""
+    from concurrent.futures import ThreadPoolExecutor
+    jobs = list(jobs)
+
+    def one(job):
+        r = _in_subprocess("inductor", art_dir, job[0], job[1], 0, 0, inductor_cache=cache_dir)
+        return job, (r if isinstance(r, str) else r["compile_s"])
+    with ThreadPoolExecutor(max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))) as pool:
+        return dict(pool.map(one, jobs))
 
 
 def route_a_available() -> str | None:
@@ -252,6 +269,20 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     routes = list(routes or ROUTES)
     why_a = route_a_available() if "A" in routes else None
     rows = []
+    cache = None
+    if "inductor" in routes:
+        import tempfile
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        cache = tempfile.mkdtemp(prefix="inductor-cache-", dir=out_dir)
+        jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads]
+        t0 = time.perf_counter()
+        done = precompile_inductor(art_dir, jobs, cache)
+        secs = [v for v in done.values() if not isinstance(v, str)]
+        log(f"inductor: compiled {len(secs)} of {len(jobs)} (model, threads) in parallel in "
+            f"{time.perf_counter() - t0:.0f} s"
+            + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
+            + "".join(f"\n  {k}: {v}" for k, v in done.items() if isinstance(v, str)))
     for e in idx["models"]:
         if models and e["name"] not in models:
             continue
@@ -267,13 +298,18 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                 elif route == "A" and why_a:
                     r = why_a
                 else:
-                    r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
+                    r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats,
+                                       inductor_cache=cache if route == "inductor" else None)
                 rows.append(_row(e, route, t, r, ref))
                 rr = rows[-1]
                 log(f"{e['name']:15s} {route:8s} t={t:<3d} " + (f"{rr['ms']:9.3f} ms  {rr['kernels']}"
+                    + (f"  (first call {rr['compile_s']:.1f} s)" if rr.get("compile_s") is not None else "")
                     + ("" if rr.get("ok") is not False else f"  WRONG ({rr['err']:.1e})")
                     if rr["ms"] is not None else f"   n/a  {rr['note']}"))
         torch.set_num_threads(N)
+    if cache:
+        import shutil
+        shutil.rmtree(cache, ignore_errors=True)
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
            "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup,
                            "repeats": repeats, "artifacts": str(art_dir),

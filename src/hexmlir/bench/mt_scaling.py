@@ -27,8 +27,11 @@ THREADS = (2, 4, 8, 16)
 KERNELS = ("gelu", "vector_add")
 
 
-def _variants(threads):
-    from .ladder import npu_options as Options
+def _variants(threads, isa: str = "auto"):
+    from .ladder import npu_options
+
+    def Options(**kw):
+        return npu_options(isa=isa, **kw)
     sync = dict(double_buffer=False)
     N = max(threads)
     v = [("vec", 1, Options(multithread=False, **sync)), ("vec+db", 1, Options(multithread=False))]
@@ -37,12 +40,15 @@ def _variants(threads):
     return v
 
 
-def build(out_dir, sizes=SIZES, threads=THREADS, kernels=KERNELS) -> list:
-    from .ladder import npu_options as Options
+def build(out_dir, sizes=SIZES, threads=THREADS, kernels=KERNELS, isa: str = "auto") -> list:
+    from .ladder import npu_options
+
+    def Options(**kw):
+        return npu_options(isa=isa, **kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    variants = _variants(threads)
+    variants = _variants(threads, isa)
     bar = progress(len(sizes) * len(kernels) * len(variants), "build mt-scaling")
     for name in kernels:
         for n in sizes:

@@ -2,8 +2,14 @@
 NumPy, and IREE llvm-cpu on the same Linalg. Each returns a `measure` result or a string saying why not.
 
 IREE: `build_iree` compiles the kernel's Linalg here (iree-base-compiler; named ops generalized with our MLIR
-first, since IREE's parser no longer knows the elementwise named ops) to a .vmfb for x86-64-v3, the same ISA
-level as hexmlir's host artifacts; `IreeRunner` runs it with iree-base-runtime only.
+first, since IREE's parser no longer knows the elementwise named ops) to a .vmfb for the x86-64 level of
+hexmlir's artifacts (`bench ... --isa`, default x86-64-v3); `IreeRunner` runs it with iree-base-runtime only.
+
+Inductor: compiling a kernel takes tens of seconds (C++ build of the generated code), once per thread count.
+`precompile_inductor` compiles every (kernel, thread count) in parallel processes into one on-disk cache
+(TORCHINDUCTOR_CACHE_DIR: FX graph and AOT autograd caches, the built .so files) before anything is timed;
+the timed processes then load from it (a few seconds: imports, tracing, cache look-up) and report the time
+their first call took as `compile_s`.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -34,12 +41,31 @@ def input_sets(k, seed: int):
 
 
 def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, repeats: int, seed: int,
-                  vmfb=None, timeout: int = 300):
-    """Run one peer ("inductor" | "iree") in a fresh Python process; returns a measure dict (with err/ok)
-    or a string saying why not."""
+                  vmfb=None, timeout: int = 300, inductor_cache=None):
+    """Run one peer ("inductor" | "iree" | "inductor-compile": compile and call once, nothing timed) in a
+    fresh Python process; returns a measure dict (with err/ok; inductor-compile: {"compile_s"}) or a string
+    saying why not. inductor_cache: Inductor's on-disk cache directory (see `precompile_inductor`)."""
     cmd = [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
            str(repeats), str(seed), str(vmfb or "")]
-    return run_child(cmd, threads, timeout, impl)
+    env = {"TORCHINDUCTOR_CACHE_DIR": str(inductor_cache)} if inductor_cache else None
+    return run_child(cmd, threads, timeout, impl, env)
+
+
+def precompile_inductor(jobs, cache_dir, workers: int | None = None, timeout: int = 400) -> dict:
+    """Compile Inductor's code for every (name, size, threads) of `jobs` into `cache_dir`, in up to `workers`
+    parallel processes (default: one per core). Run it before timing anything: the compiles keep every core
+    busy. Returns {(name, threads): compile seconds or a string saying why not}."""
+    from concurrent.futures import ThreadPoolExecutor
+    jobs = list(jobs)
+    workers = max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))
+
+    def one(job):
+        name, size, threads = job
+        r = in_subprocess("inductor-compile", name, size, threads, 0, 0, 0, timeout=timeout,
+                          inductor_cache=cache_dir)
+        return (name, threads), (r if isinstance(r, str) else r["compile_s"])
+    with ThreadPoolExecutor(workers) as pool:       # threads only wait on their child process
+        return dict(pool.map(one, jobs))
 
 
 def run_child(cmd, threads: int, timeout: int, label: str, extra_env: dict | None = None):
@@ -60,7 +86,7 @@ def run_child(cmd, threads: int, timeout: int, label: str, extra_env: dict | Non
     if p.returncode or not lines:
         return f"{label} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
     r = json.loads(lines[-1])
-    return r if "median" in r else r.get("why", "?")
+    return r if "median" in r or "compile_s" in r else r.get("why", "?")
 
 
 def _child(argv) -> None:
@@ -69,6 +95,10 @@ def _child(argv) -> None:
     threads, warmup, repeats = int(threads), int(warmup), int(repeats)
     entry = REGISTRY[name]
     k = entry.kernel(json.loads(size))
+    if impl == "inductor-compile":        # one input set: only the shapes and dtypes matter to the compile
+        r = torch_inductor(entry, [k.random_inputs(np.random.default_rng(int(seed)))], threads, 0, 0)
+        print(json.dumps({"why": r} if isinstance(r, str) else {"compile_s": r["compile_s"]}))
+        return
     sets = input_sets(k, int(seed))
     if impl == "inductor":
         m = torch_inductor(entry, sets, threads, warmup, repeats)
@@ -96,7 +126,8 @@ def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):
 
 def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
     """torch.compile(backend="inductor") on CPU; compiled per thread count (Inductor bakes the OpenMP thread
-    count into the generated C++), compile time excluded (it happens in the first call, before warm-up)."""
+    count into the generated C++), compile time excluded (it happens in the first call, before warm-up) and
+    returned as `compile_s`. repeats=0: compile and call once, nothing timed."""
     torch = _torch()
     if torch is None or entry.torch_fn is None:
         return "torch not installed" if torch is None else "no torch form"
@@ -109,9 +140,12 @@ def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
         cf = torch.compile(lambda *ts: fn(torch, *ts), backend="inductor", dynamic=False)
         tsets = [[torch.from_numpy(a) for a in s] for s in sets]
         with torch.inference_mode():
+            t0 = time.perf_counter()
             out = cf(*tsets[0])
-            r = measure([lambda ts=ts: cf(*ts) for ts in tsets], warmup, repeats)
+            compile_s = time.perf_counter() - t0
+            r = measure([lambda ts=ts: cf(*ts) for ts in tsets], warmup, repeats) if repeats else {}
         r["outputs"] = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+        r["compile_s"] = compile_s
         return r
     except Exception as e:     # a missing C++ compiler etc.: report, do not abort the run
         return f"inductor failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"

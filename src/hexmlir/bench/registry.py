@@ -194,6 +194,11 @@ class BenchKernel:
     def kernel(self, size: dict | None = None) -> LinalgKernel:
         return self.make(**(size or self.ladder_size), dtype=self.dtype)
 
+    @property
+    def elementwise(self) -> bool:
+        """One output element per input element, nothing reduced: the copy bandwidth is its ceiling."""
+        return set(self.ladder_size) == {"n"}
+
 
 def _ew(name, label, make, dtype="float32", **kw) -> BenchKernel:
     return BenchKernel(name, label, lambda n, dtype: make(n, dtype), {"n": 1 << 22}, {"n": 1000 + 37},

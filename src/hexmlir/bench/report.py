@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
-from .ladder import LADDER
+from .ladder import LADDER, NPU_RUNGS
 
 #: side rung -> the rung its "x prev" column compares with
 SIDE = {"vec+db": "vec", "vec/nodma": "vec", "vec+mt/nodma": "vec+mt"}
@@ -57,9 +58,9 @@ def _get(rows, kernel, impl, rung=None, threads=None):
     return None
 
 
-def _best(rows, kernel, threads_pred):
+def _best(rows, kernel, threads_pred, rungs=None):
     c = [r for r in rows if r["kernel"] == kernel and r["impl"] == "hexmlir" and r.get("ms")
-         and threads_pred(r["threads"])]
+         and threads_pred(r["threads"]) and (rungs is None or r["rung"] in rungs)]
     return min(c, key=lambda r: r["ms"]) if c else None
 
 
@@ -118,16 +119,18 @@ def _overhead_us(r, ov):
 
 
 def peers_table(res) -> str:
+    """Peers against the best NPU-emulation rung (the ladder's) at 1 and N threads."""
+    from .ladder import NPU_RUNGS
     rows, N = res["ladder"], res["threads"]
     impls = ["torch eager", "torch inductor", "IREE llvm-cpu"]
     head = "| kernel | hexmlir 1t ms | " + " | ".join(f"{i} 1t" for i in impls) + " | numpy 1t | " + \
         f"hexmlir {N}t ms | " + " | ".join(f"{i} {N}t" for i in impls) + " |"
     out = [head, "|---|" + "---:|" * (head.count("|") - 2)]
     notes = set()
-    for name in dict.fromkeys(r["kernel"] for r in rows):
+    for name in dict.fromkeys(r["kernel"] for r in rows if r["rung"] in NPU_RUNGS):
         cells = [rows_label(rows, name)]
         for t, pred in ((1, lambda x: x == 1), (N, lambda x: x > 1)):
-            b = _best(rows, name, pred)
+            b = _best(rows, name, pred, NPU_RUNGS)
             cells.append(_f(b["ms"] if b else None, "{:.3f}") + (f" ({b['rung']})" if b else ""))
             for impl in impls + (["numpy"] if t == 1 else []):
                 p = _get(rows, name, impl, "peer", t)
@@ -148,31 +151,129 @@ def peers_table(res) -> str:
 
 
 PEERS = ("torch eager", "torch inductor", "IREE llvm-cpu")
+PEER_SHORT = {"torch eager": "eager", "torch inductor": "Inductor", "IREE llvm-cpu": "IREE"}
+#: issue 14's goal: an element-wise kernel at this share of the measured N-thread copy bandwidth
+COPY_GOAL = 0.8
+
+
+def _goal_suite():
+    from ..cli import HOST_SUITE          # the kernels of issue 14's goal (contractions belong to another)
+    return HOST_SUITE
+
+
+def _elementwise(name) -> bool:
+    from .registry import REGISTRY
+    return name in REGISTRY and REGISTRY[name].elementwise
+
+
+def _host_cmp(rows, name, N):
+    """Per thread count (1, N): (host row, best peer row or None, the peer rows measured)."""
+    out = []
+    for rung, t in (("host", 1), ("host+mt", N)):
+        h = _get(rows, name, "hexmlir", rung)
+        ps = [p for p in (_get(rows, name, i, "peer", t) for i in PEERS) if p and p.get("ms")]
+        out.append((h if h and h.get("ms") else None, min(ps, key=lambda p: p["ms"]) if ps else None, ps))
+    return out
+
+
+def _host_verdict(name, cmp, bw_n, N) -> str:
+    """Issue 14's goal per kernel: at least the best peer's speed at 1 and N threads, and, element-wise,
+    >= COPY_GOAL of the copy bandwidth at N threads."""
+    if name not in _goal_suite():
+        return "(not in the goal)"
+    miss = []
+    for (h, best, _), t in zip(cmp, ("1t", f"{N}t")):
+        if h is None or best is None:
+            miss.append(f"{t} not measured")
+        elif best["ms"] < h["ms"]:
+            miss.append(f"{t} {best['ms'] / h['ms']:.2f}x")
+    h = cmp[1][0]
+    if _elementwise(name) and h is not None and h["GBps"] < COPY_GOAL * bw_n:
+        miss.append(f"copy BW {100 * h['GBps'] / bw_n:.0f}%")
+    return "met" if not miss else "not met: " + ", ".join(miss)
 
 
 def host_peers_table(res) -> str:
-    """The host target (rungs host / host+mt) against the best peer at 1 and N threads, and its share of the
-    measured copy bandwidth at N threads."""
+    """The host target (rungs host / host+mt) against the best peer at 1 and N threads (which one), its GB/s
+    at N threads and, for element-wise kernels, its share of the measured N-thread copy bandwidth; the goal
+    column is issue 14's."""
     rows, N = res["ladder"], res["threads"]
     bw = res["peaks"]["copy_GBps"]
-    out = [f"| kernel | host 1t ms | best peer 1t | ratio 1t | host {N}t ms | best peer {N}t | ratio {N}t | "
-           f"GB/s {N}t | % copy BW {N}t | check |", "|---|---:|---|---:|---:|---|---:|---:|---:|---|"]
+    out = [f"| kernel | host 1t ms | best peer 1t ms | best peer / host 1t | host {N}t ms | best peer {N}t ms | "
+           f"best peer / host {N}t | GB/s {N}t | % copy BW {N}t | goal | check |",
+           "|---|---:|---|---:|---:|---|---:|---:|---:|---|---|"]
     for name in dict.fromkeys(r["kernel"] for r in rows if r["rung"] in ("host", "host+mt")):
+        cmp = _host_cmp(rows, name, N)
         cells, ok = [rows_label(rows, name)], True
-        for rung, t in (("host", 1), ("host+mt", N)):
-            h = _get(rows, name, "hexmlir", rung)
-            ps = [p for p in (_get(rows, name, i, "peer", t) for i in PEERS) if p and p.get("ms")]
-            best = min(ps, key=lambda p: p["ms"]) if ps else None
+        for h, best, _ in cmp:
             cells.append(_f(h["ms"] if h else None, "{:.3f}"))
-            cells.append(f"{best['ms']:.3f} ({best['impl']})" if best else "n/a")
-            cells.append(_f(best["ms"] / h["ms"] if best and h and h.get("ms") else None))
-            if h and h.get("ms"):
-                ok = ok and h["ok"]
-        cells.append(_f(h["GBps"] if h and h.get("ms") else None, "{:.1f}"))
-        cells.append(_f(100 * h["GBps"] / bw["N"] if h and h.get("ms") else None, "{:.0f}%"))
+            cells.append(f"{best['ms']:.3f} ({PEER_SHORT[best['impl']]})" if best else "n/a")
+            cells.append(_f(best["ms"] / h["ms"] if best and h else None))
+            ok = ok and (h is None or h["ok"])
+        h = cmp[1][0]
+        cells.append(_f(h["GBps"] if h else None, "{:.1f}"))
+        cells.append(_f(100 * h["GBps"] / bw["N"] if h and _elementwise(name) else None, "{:.0f}%"))
+        cells.append(_host_verdict(name, cmp, bw["N"], N))
         cells.append("ok" if ok else "WRONG")
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+def host_peers_detail(res) -> str:
+    """Every peer's time beside the host target's, per kernel and thread count (ms; n/a with the reason
+    below the table). Inductor's first call (its compile, or its load from the run's cache) in parentheses."""
+    rows, N = res["ladder"], res["threads"]
+    out = ["| kernel | threads | host ms | torch eager ms | Inductor ms (first call s) | IREE ms | numpy ms |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    notes = {}
+    for name in dict.fromkeys(r["kernel"] for r in rows if r["rung"] in ("host", "host+mt")):
+        for rung, t in (("host", 1), ("host+mt", N)):
+            h = _get(rows, name, "hexmlir", rung)
+            cells = [rows_label(rows, name), str(t), _f(h["ms"] if h and h.get("ms") else None, "{:.3f}")]
+            for impl in PEERS + (("numpy",) if t == 1 else ()):
+                p = _get(rows, name, impl, "peer", t)
+                if p is None or p.get("ms") is None:
+                    cells.append("n/a" if p else "–")
+                    if p is not None:
+                        notes[f"{PEER_SHORT.get(impl, impl)}: {p['note']}"] = None
+                    continue
+                c = f"{p['ms']:.3f}" + (" WRONG" if p.get("ok") is False else "")
+                if p.get("compile_s") is not None:
+                    c += f" ({p['compile_s']:.1f})"
+                cells.append(c)
+            if t != 1:
+                cells.append("–")
+            out.append("| " + " | ".join(cells) + " |")
+    s = "\n".join(out)
+    return s + ("\n\nNot measured: " + "; ".join(notes) if notes else "")
+
+
+def host_goal_summary(res) -> str:
+    """One paragraph: how many of the goal's kernels meet it at 1 and N threads, and element-wise ones
+    the copy-bandwidth share."""
+    rows, N = res["ladder"], res["threads"]
+    bw = res["peaks"]["copy_GBps"]["N"]
+    names = [n for n in dict.fromkeys(r["kernel"] for r in rows if r["rung"] in ("host", "host+mt"))
+             if n in _goal_suite()]
+    if not names:
+        return ""
+    at = {1: [], N: []}
+    ew = []
+    for n in names:
+        cmp = _host_cmp(rows, n, N)
+        for (h, best, _), t in zip(cmp, (1, N)):
+            if h and best:
+                at[t].append(best["ms"] >= h["ms"])
+        h = cmp[1][0]
+        if _elementwise(n) and h:
+            ew.append((rows_label(rows, n), h["GBps"] / bw))
+    s = (f"Issue 14's goal, from this table: at least the best peer's speed on {sum(at[1])} of {len(names)} "
+         f"kernels at 1 thread and {sum(at[N])} of {len(names)} at {N} threads")
+    if ew:
+        s += (f"; element-wise kernels at >= {COPY_GOAL:.0%} of the {N}-thread copy bandwidth ({bw:.1f} GB/s): "
+              f"{sum(x >= COPY_GOAL for _, x in ew)} of {len(ew)} (" +
+              ", ".join(f"{n} {x:.0%}" for n, x in ew) + ")")
+    return s + "."
 
 
 def rows_label(rows, name):
@@ -387,12 +488,12 @@ def write_outputs(res, out_dir) -> None:
     write_csv(res["ladder"], out / "ladder.csv") if res.get("ladder") else None
     write_csv(res["mt"], out / "mt_scaling.csv") if res.get("mt") else None
     md = []
-    if res.get("ladder"):
+    if any(r["rung"] in NPU_RUNGS for r in res.get("ladder", [])):
         md += ["## Ladder", "", ladder_table(res), "", "## Peers (peer time / hexmlir time; > 1: hexmlir faster)",
                "", peers_table(res), ""]
     if any(r["rung"] == "host+mt" for r in res.get("ladder", [])):
         md += ["## Host target vs peers (best peer time / host time; > 1: hexmlir faster)", "",
-               host_peers_table(res), ""]
+               host_peers_table(res), "", host_goal_summary(res), "", host_peers_detail(res), ""]
     for k in dict.fromkeys(r["kernel"] for r in res.get("mt", [])):
         md += [f"## MT scaling: {k}", "", mt_table(res, k), ""]
     if res.get("overheads"):
@@ -521,29 +622,85 @@ def models_section(res, heading="##") -> str:
     return "\n".join(lines)
 
 
+KEPT = re.compile(r"<!-- kept: ([\w-]+) -->\n.*?<!-- /kept -->\n", re.S)
+#: where hand-written blocks go back in the regenerated document (any other name: at its end)
+KEPT_SLOTS = ("host", "models")
+
+
+def kept_blocks(text: str) -> dict[str, list[str]]:
+    """Hand-written blocks of a previous document, markers included, per slot name: a block starts with a line
+    `<!-- kept: NAME -->` and ends with a line `<!-- /kept -->`; `document` puts each back in its slot."""
+    out: dict[str, list[str]] = {}
+    for m in KEPT.finditer(text):
+        out.setdefault(m.group(1), []).append(m.group(0).rstrip("\n"))
+    return out
+
+
+def host_section(res, kept=()) -> list[str]:
+    """The "Host target vs peers" section: generated from the run's host rows, then the kept blocks."""
+    N = res["threads"]
+    pk = res["peaks"]["copy_GBps"]
+    return [
+        "## Host target vs peers",
+        "",
+        "The `host` target (the CPU as itself, default options: cache-sized tiles computed in place, vectors at "
+        "the artifacts' ISA level" + (f" ({res['isa']})" if res.get("isa") else "") + ", threads over the outer "
+        "parallel loops, no TCM or DMA "
+        f"emulation; `hexmlir bench host-build`) at 1 and N = {N} threads against the best of torch eager, "
+        "Inductor (C++) and IREE llvm-cpu in the same run (`hexmlir bench host`). best peer / host > 1: hexmlir "
+        "faster. GB/s counts compulsory bytes (inputs read once, outputs written once); % copy BW (element-wise "
+        f"kernels, issue 14's goal: >= {COPY_GOAL:.0%}) divides it by the copy bandwidth measured in the run "
+        f"({pk['N']:.1f} GB/s on N threads, {pk['1']:.1f} on 1). goal: issue 14's, for its suite (at least the "
+        "best peer's speed at 1 and N threads; element-wise also the copy-bandwidth share); matmul and attention "
+        "are reported for the contraction work.",
+        "",
+        host_peers_table(res),
+        "",
+        host_goal_summary(res),
+        "",
+        "Every peer (ms, median; Inductor's first call in s in parentheses: in the timed process it loads the "
+        "code compiled before timing, so it is seconds, not the compile):",
+        "",
+        host_peers_detail(res),
+        "",
+    ] + [x for b in kept for x in (b, "")]
+
+
 def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
-    """docs/benchmarks.md from a results dict; `assets_rel` is the PNG folder relative to the doc."""
+    """docs/benchmarks.md from a results dict; `assets_rel` is the PNG folder relative to the doc. Hand-written
+    blocks of the previous document (`kept_blocks`) and its "## Compile time" section are carried over."""
     m, pk = res["machine"], res["peaks"]
     N = res["threads"]
     fnd = findings(res)
+    old = Path(doc_path).read_text() if Path(doc_path).exists() else ""
+    kept = kept_blocks(old)
+    has_host = any(r["rung"] == "host+mt" for r in res.get("ladder", []))
+    has_npu = any(r["rung"] in NPU_RUNGS for r in res.get("ladder", []))
+    isa = res.get("isa")
+    isa_note = f" ({isa})" if isa else ""
+    cmds = [c for c in [res.get("run_cmd", "")] + [p["run_cmd"] for p in res.get("parts", [])] if c]
     lines = [
         "# Benchmarks: ablation ladder, MT scaling, peers, roofline",
         "",
         "Generated by `hexmlir bench report` from one run (results, CSVs and plots in "
-        f"[{assets_rel}/]({assets_rel}/)). Do not edit the tables by hand; rerun and regenerate.",
+        f"[{assets_rel}/]({assets_rel}/)). Do not edit the tables by hand; rerun and regenerate. Hand-written "
+        "text outside the reading goes between `<!-- kept: host -->` (or `models`) and `<!-- /kept -->` lines: "
+        "the report carries those blocks over.",
         "",
         "## Machine, date, commands",
         "",
         f"- Run on: {m['cpu_model']}, {m['cpus']} logical CPUs, flags: {m['isa']}; {m['platform']}",
         f"- Date: {res['date']}; Python {m['python']}, numpy {m['numpy']}, torch {m.get('torch') or '–'}, "
         f"IREE runtime {m.get('iree') or '–'}",
-        "- hexmlir artifacts built on the development machine (x86-64-v3) with `hexmlir bench build`, run on the "
-        "machine above with numpy only (`hexmlir bench ... --artifacts DIR`): "
-        + "; ".join(f"`{c}`" for c in [res.get("run_cmd", "")] + [p["run_cmd"] for p in res.get("parts", [])] if c),
+        f"- hexmlir artifacts built on the development machine{isa_note} with `hexmlir bench build` (the ladder, the "
+        "MT sweep) and `hexmlir bench host-build` (the host target), run on the machine above with numpy only "
+        "(`hexmlir bench ... --artifacts DIR`): " + "; ".join(f"`{c}`" for c in cmds),
         f"- N = {N} threads for every MT rung and every N-thread peer.",
         "",
         "## Method",
         "",
+        "- Targets: the ladder and the MT sweep measure the NPU's mechanisms on the CPU (target `npu-emu`); the "
+        "CPU as itself (target `host`) is measured against the peers in \"Host target vs peers\".",
         "- Rungs: scalar (vectorize off: no vector ops in the IR, LLVM's loop/SLP vectorizers off) -> +Vec "
         "(128-byte vectors) -> +Vec+MT (outer parallel loop over N threads of the runtime's pool, threading forced "
         "at any size) -> +Vec+MT+DB (ping-pong TCM sets, asynchronous DMA). Side rungs: +Vec+DB at 1 thread; "
@@ -555,7 +712,8 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "(sysfs, at least 64 MiB), so caches do not flatter small sizes. Outputs: the NPU rungs write rotated "
         "preallocated buffers; the host rungs write one output set on every call, as the peers do (they allocate per "
         "call and get back the block just freed, still cached). 'cores busy' = process CPU time / wall time over the "
-        "timed calls (checks the thread count really used).",
+        "timed calls (checks the thread count really used). One thing is timed at a time: nothing else of the "
+        "benchmark runs meanwhile.",
         "- 'MT+DMA overhead est.' per call = one fork/join at the rung's thread count + DMA copies per call x "
         "the per-copy cost (divided by the threads for MT rungs), both from the probes in 'Mechanism overheads' "
         "(measured separately on a kernel with negligible work); for DB rungs it is the cost DB overlaps, not added "
@@ -565,9 +723,14 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "- Peers on the same inputs (one seed) at 1 and N threads: PyTorch eager (torch.set_num_threads, same "
         "process); torch.compile with Inductor's C++/OpenMP CPU backend and IREE llvm-cpu 3.13 each in a fresh "
         "process per thread count, because both fix their thread count at first compile / device creation "
-        "(Inductor: cpp.threads and OMP_NUM_THREADS = threads, compile excluded; IREE: the same Linalg with named "
-        "ops generalized, target x86-64-v3 like hexmlir, `--task_topology_group_count` = threads, inputs uploaded "
-        "once); NumPy (single-threaded ufuncs; its matmul uses BLAS threads). Their outputs are checked too.",
+        "(Inductor: cpp.threads and OMP_NUM_THREADS = threads; IREE: the same Linalg with named ops generalized, "
+        f"built for {isa + ', as hexmlir' if isa else 'the x86-64 level of hexmlir'}'s artifacts, "
+        "`--task_topology_group_count` = threads, inputs uploaded once); NumPy "
+        "(single-threaded ufuncs; its matmul uses BLAS threads). Their outputs are checked too. Inductor's compiles "
+        "run first, every (kernel, thread count) in parallel processes into an on-disk cache under the results "
+        "directory, before anything is timed; each timed process then loads its code from that cache (compile "
+        "time excluded either way). When the ladder is run without peers, the Peers table uses the peers of the "
+        "host run (same machine, same session).",
         f"- Physical limits, measured in the run: copy bandwidth {pk['copy_GBps']['1']:.1f} GB/s on 1 thread and "
         f"{pk['copy_GBps']['N']:.1f} GB/s on N (best of {', '.join(pk['copy_sources'])}; read + write counted, "
         f"{pk['copy_mib']} MiB); f32 peak {pk['GFLOPs']['1']:.0f} GFLOP/s on 1 thread, {pk['GFLOPs']['N']:.0f} on N "
@@ -582,29 +745,16 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "",
         reading,
         "",
-        "## Ladder",
-        "",
-        f"![ladder]({assets_rel}/ladder.png)",
-        "",
-        ladder_table(res),
-        "",
-        "## Peers",
-        "",
-        "Ratios are peer time / best hexmlir rung at the same thread count (> 1: hexmlir faster).",
-        "",
-        peers_table(res),
-        "",
-    ] + ([
-        "## Host target vs peers",
-        "",
-        "The `host` target (the CPU as itself: cache tiles computed in place, vectors at the ISA level's width, "
-        "threads over the outer parallel loops, no TCM or DMA emulation) at 1 and N threads, against the best of "
-        "torch eager, Inductor and IREE in the same run. Ratio = best peer time / host time (> 1: hexmlir "
-        "faster); % copy BW = achieved GB/s (compulsory bytes) / the measured N-thread copy bandwidth.",
-        "",
-        host_peers_table(res),
-        "",
-    ] if any(r["rung"] == "host+mt" for r in res.get("ladder", [])) else []) + [
+    ]
+    if has_npu:
+        lines += ["## Ladder", "", f"![ladder]({assets_rel}/ladder.png)", "", ladder_table(res), "",
+                  "## Peers", "", "Ratios are peer time / best hexmlir rung of the ladder (target `npu-emu`) at the "
+                  "same thread count (> 1: hexmlir faster).", "", peers_table(res), ""]
+    if has_host or kept.get("host"):
+        lines += host_section(res, kept.get("host", [])) if has_host else \
+            ["## Host target vs peers", "", "(no host rows in this run)", ""] + \
+            [x for b in kept["host"] for x in (b, "")]
+    lines += [
         "![roofline](" + assets_rel + "/roofline.png)",
         "",
         "## MT scaling",
@@ -612,13 +762,15 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         f"![mt scaling]({assets_rel}/mt_scaling.png)",
         "",
     ]
-    for k in dict.fromkeys(r["kernel"] for r in res["mt"]):
+    for k in dict.fromkeys(r["kernel"] for r in res.get("mt", [])):
         lines += [f"### {k} (f32); crossover n = {crossover(res['mt'], k)}", "", mt_table(res, k), ""]
     lines += ["## Mechanism overheads, measured separately", "", overhead_table(res), "",
               "## Hexagon (executed packets under qemu-hexagon)", "", _hexagon_section(res), ""]
-    if res.get("models") or res.get("models_dev"):
-        lines += ["## PyTorch models", "", models_section(res, heading="###"), "", res.get("models_reading", ""), ""]
-    old = Path(doc_path).read_text() if Path(doc_path).exists() else ""
+    if res.get("models") or res.get("models_dev") or kept.get("models"):
+        lines += ["## PyTorch models", "", models_section(res, heading="###")]
+        lines += [x for x in (res.get("models_reading"),) if x] + [""]
+        lines += [x for b in kept.get("models", []) for x in (b, "")]
+    lines += [x for slot, bs in kept.items() if slot not in KEPT_SLOTS for b in bs for x in (b, "")]
     if "\n## Compile time" in old:                 # written by `hexmlir bench compile-time`, not from these results
         lines += [old[old.index("\n## Compile time") + 1:].rstrip(), ""]
     Path(doc_path).write_text("\n".join(lines))
