@@ -32,9 +32,6 @@ def options_from(a) -> Options:
                    dump_dir=a.dump_dir)
 
 
-#: the suite of issue 14's goal (the host target against the peers)
-HOST_SUITE = ["vector_add", "gelu", "gelu_f16", "silu", "exp_series", "rmsnorm", "rmsnorm_f16", "layernorm",
-              "softmax"]
 
 
 def _bench(a) -> int:
@@ -103,10 +100,10 @@ def _bench(a) -> int:
         return 0
     from .bench import suite
     if a.which == "host-build":          # the host target's peers view: host rungs at 1 and N threads + IREE
-        from .bench import ladder
+        from .bench import ladder, registry
         if not a.artifacts:
             raise HexmlirError("bench host-build needs --artifacts DIR")
-        ladder.build(a.artifacts, kernels=kernels or HOST_SUITE, threads=a.threads, tiny=a.tiny,
+        ladder.build(a.artifacts, kernels=kernels or registry.HOST_SUITE, threads=a.threads, tiny=a.tiny,
                      rungs=list(ladder.HOST_RUNGS), isa=a.isa)
         return 0
     if a.which == "build":

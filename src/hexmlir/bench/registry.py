@@ -250,3 +250,7 @@ def check(outs, refs, dtype) -> float:
             return math.inf
         err = max(err, float(np.max(np.abs(o - r)) / max(1.0, float(np.max(np.abs(r))))))
     return err
+
+#: the suite of issue 14's goal (the host target against the peers; contractions belong to issue 15)
+HOST_SUITE = ["vector_add", "gelu", "gelu_f16", "silu", "exp_series", "rmsnorm", "rmsnorm_f16", "layernorm",
+              "softmax"]
