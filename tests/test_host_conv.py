@@ -204,3 +204,28 @@ def test_conv2d_f16_matches_torch(rng, seed):
                                      torch.from_numpy(w).double().permute(3, 2, 0, 1), stride=2).permute(0, 2, 3, 1)
     err = float(np.max(np.abs(got - ref.numpy())))
     assert err <= 5e-3 * max(1.0, float(ref.abs().max())), f"seed={seed} max err {err}"
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_dilated_awkward_matches_torch(stride):
+    """Batch 3, 5 channels, a 33x31 image, dilation 2: rows (27 or 14 wide) not a multiple of the vector width;
+    stride 1 is the window copy vectorized along its rows (vectorize._fold_unit_windows), stride 2 stays scalar."""
+    torch.manual_seed(current_seed())
+    m = torch.nn.Conv2d(5, 7, 3, stride=stride, dilation=2, bias=True).eval()
+    x = torch.randn(3, 5, 33, 31, generator=torch.Generator().manual_seed(current_seed() + 1))
+    _check(m, x, num_threads=1)
+
+
+def test_window_copy_is_vectorized(tmp_path):
+    """conv-im2col's window copy (input map `(d0, d1 + d3, d2 + d4)`) leaves vectorize as vector transfers of
+    input row segments, not a linalg.generic (scalar loops): its tiles' unit-extent loops are folded to 0 so
+    the map is a projected permutation that upstream's vectorizer takes."""
+    torch.manual_seed(current_seed())
+    m = torch.nn.Conv2d(5, 7, 3, dilation=2).eval()
+    x = torch.randn(3, 5, 33, 31)
+    d = tmp_path / "dump"
+    c = hexmlir.compile_model(m, x, target="host", num_threads=1, dump_dir=str(d))
+    assert c.compiled, c.eager_reason
+    ir = next(p.read_text() for p in d.iterdir() if p.name.endswith("-vectorize.mlir"))
+    assert "linalg.generic" not in ir, ir
+    assert "vector.transfer_read" in ir

@@ -74,6 +74,7 @@ def run(module, cx) -> None:
         pid = op_id(op)
         if pid is not None and _vector(op) and all(_static(v.type) for v in op.operands) \
                 and not _indirect(op):
+            _fold_unit_windows(op)
             op.attributes[attrs.VECTORIZE] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), pid)
     # One suppressing sequence per op: an op upstream cannot vectorize (e.g. a multi-result argmax
     # reduction) stays a scalar loop instead of failing the compile.
@@ -500,6 +501,27 @@ def _streaming_stores(module, target) -> int:
         w.erase()
         n_done += 1
     return n_done
+
+
+def _fold_unit_windows(op) -> None:
+    """A tiled window copy (conv-im2col's `(d0, d1 + d3, d2 + d4)`) keeps its window map, which upstream's
+    vectorizer refuses (not a projected permutation); with its unit-extent loops set to 0 the map becomes
+    one (`(0, 0, d4)`), so the copy is vectorized along its contiguous dim instead of left scalar."""
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    if all(m.is_projected_permutation for m in maps):
+        return
+    ext = generic_info(op)[0]
+    if any(e is None or e < 0 for e in ext):
+        return
+    n = maps[0].n_dims
+    sub = ir.AffineMap.get(n, 0, [ir.AffineConstantExpr.get(0) if ext[d] == 1 else ir.AffineDimExpr.get(d)
+                                  for d in range(n)])
+    # only the windowed maps: the plain ones still give the loop ranges (the verifier needs them)
+    new = [m if m.is_projected_permutation else ir.AffineMap.get(n, 0, [e.compose(sub) for e in m.results])
+           for m in maps]
+    if all(all(isinstance(e, ir.AffineDimExpr) or (isinstance(e, ir.AffineConstantExpr) and e.value == 0)
+               for e in m.results) for m in new):
+        op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in new])
 
 
 def _defined_in(v, loop) -> bool:
