@@ -216,8 +216,7 @@ def _halving_minmax(module) -> int:
                     for o in (0, w)]
                 v = ir.Operation.create(op, results=[half], operands=parts).result
             r = ir.Operation.create("vector.extract", results=[et], operands=[v],
-                                    attributes={"static_position": ir.DenseI64ArrayAttr.get(
-                                               [0] * ir.VectorType(acc_t).rank)}).result
+                                    attributes={"static_position": ir.DenseI64ArrayAttr.get([0])}).result
             if len(red.operands) == 2:
                 r = ir.Operation.create(op, results=[et], operands=[r, red.operands[1]]).result
         red.results[0].replace_all_uses_with(r)
