@@ -426,7 +426,7 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
     if n == 0:
         return []
     tile = [1] * n
-    if p.iterators[-1] == "reduction" and n >= 3 and p.iterators[-2] == "parallel":
+    if p.iterators[-1] == "reduction" and n >= 3 and p.iterators[-2] == "parallel" and is_contraction(p):
         # contraction (i, j, k): j by lanes, i and k by 1, so each step is one broadcast-FMA and the
         # accumulator's transfers hoist out of the k loop
         tile[-2] = lanes

@@ -245,9 +245,10 @@ def _vector_accumulators(module) -> int:
             continue
         acc_t = arg.type
         ext = uses[0].owner
-        boxed = isinstance(acc_t, ir.VectorType)            # vector<1xT> carried, scalar extracted
+        # vector<1xT> (vector<1x1xT> for a reduction over [.., rows, cols]) carried, scalar extracted
+        boxed = isinstance(acc_t, ir.VectorType)
         if boxed:
-            if ir.VectorType(acc_t).shape != [1] or getattr(ext, "name", "") != "vector.extract" \
+            if set(ir.VectorType(acc_t).shape) != {1} or getattr(ext, "name", "") != "vector.extract" \
                     or len(list(ext.results[0].uses)) != 1:
                 continue
             red = list(ext.results[0].uses)[0].owner
@@ -291,7 +292,8 @@ def _vector_accumulators(module) -> int:
             acc0 = loop.operands[3]
             if boxed:
                 acc0 = ir.Operation.create("vector.extract", results=[et], operands=[acc0],
-                                           attributes={"static_position": ir.DenseI64ArrayAttr.get([0])}).result
+                                           attributes={"static_position": ir.DenseI64ArrayAttr.get(
+                                               [0] * ir.VectorType(acc_t).rank)}).result
             attrs = {"kind": red.attributes["kind"]}
             if is_float and kind in ("add", "mul"):
                 # the lanes are partial sums already: a shuffle tree, not an in-order chain over the lanes
