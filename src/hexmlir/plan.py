@@ -367,10 +367,27 @@ COPY_BYTES_PER_CYCLE = 8
 
 def is_contraction(p: OpPlan) -> bool:
     """A reduction whose inputs do not all span its parallel loops (matmul, conv): tiles trade reuse."""
-    if "reduction" not in p.iterators:
+    return _misses_parallel(p.iterators, [p.footprint_dims[k] for k, o in enumerate(p.operands[:p.n_ins])
+                                          if o.shape])
+
+
+def generic_is_contraction(op) -> bool:
+    """is_contraction for a linalg.generic op itself (before planning: the fusion stage)."""
+    from torch_mlir import ir
+    if op.name != "linalg.generic":
         return False
-    par = {d for d, it in enumerate(p.iterators) if it == "parallel"}
-    return any(o.shape and not par <= set(p.footprint_dims[k]) for k, o in enumerate(p.operands[:p.n_ins]))
+    _, iters, _, dims, _ = generic_info(op)
+    n_in = len(op.operands) - len(op.results)
+    return _misses_parallel(iters, [dims[i] for i in range(n_in)
+                                    if isinstance(op.operands[i].type, ir.RankedTensorType)])
+
+
+def _misses_parallel(iterators, input_dims) -> bool:
+    """A reduction with an input (its loop dims given) that misses some parallel loop."""
+    if "reduction" not in iterators:
+        return False
+    par = {d for d, it in enumerate(iterators) if it == "parallel"}
+    return any(not par <= set(dims) for dims in input_dims)
 
 
 def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int, keep: set[int], size,

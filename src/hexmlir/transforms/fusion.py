@@ -28,6 +28,7 @@ import re
 from torch_mlir import ir
 
 from ..ir import ops_named, run_passes
+from ..plan import generic_is_contraction
 from .. import attrs
 
 BARRIER = attrs.FUSION_BARRIER
@@ -60,23 +61,6 @@ def _unit_reshape(op) -> bool:
     return True
 
 
-def _is_contraction(op) -> bool:
-    """A reduction generic with an input that misses some of its parallel loops (matmul, batch matmul)."""
-    if op.name != "linalg.generic" or "reduction" not in str(op.attributes["iterator_types"]):
-        return False
-    iters = [str(a) for a in ir.ArrayAttr(op.attributes["iterator_types"])]
-    par = {d for d, it in enumerate(iters) if "parallel" in it}
-    maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
-    n_in = len(op.operands) - len(op.results)
-    for i in range(n_in):
-        if not isinstance(op.operands[i].type, ir.RankedTensorType):
-            continue
-        used = {e.position for e in maps[i].results if isinstance(e, ir.AffineDimExpr)}
-        if not par <= used:
-            return True
-    return False
-
-
 def _window_maps(module) -> bool:
     """Some generic indexes by a sum of loops (a convolution window): conv-im2col wants its N dim."""
     for op in ops_named(module.operation, "linalg.generic"):
@@ -94,7 +78,7 @@ def _chain_split_by_unit_reshape(module) -> bool:
     if _window_maps(module):
         return False
     for op in ops_named(module.operation, "linalg.generic"):
-        if not _is_contraction(op):
+        if not generic_is_contraction(op):
             continue
         seen, todo = {}, [(r, False) for r in op.results]
         while todo:
@@ -108,7 +92,7 @@ def _chain_split_by_unit_reshape(module) -> bool:
                 if name in _RESHAPES and not _unit_reshape(o):
                     continue
                 c = crossed or name in _RESHAPES
-                if name == "linalg.generic" and _is_contraction(o):
+                if name == "linalg.generic" and generic_is_contraction(o):
                     if c:
                         return True
                     continue
