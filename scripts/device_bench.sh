@@ -5,10 +5,10 @@
 #   bash scripts/device_bench.sh npu     # ablation ladder on npu-emu (no peers) + MT sweep + probes       (~3.5 min, cap 510 s)
 #   bash scripts/device_bench.sh models  # PyTorch models: eager, Inductor C++, route B                     (~3 min, cap 500 s)
 #   bash scripts/device_bench.sh host    # ew + rows in one command (cap 570 s)
-# Measured 2026-12-03 (session 21): the compile phase took 167 s for 22 (kernel, threads) jobs, but the timed
-# Inductor processes did NOT load from its cache on the device's torch 2.11 (first call 44-54 s each, a full
-# compile; 2-8 s on the dev machine's torch 2.13), so `host` finished 2 of 11 kernels in 570 s. Until that is
-# understood, give Inductor one kernel per command (about 2 x 50 s each) or leave it out (--peers eager,iree).
+# Inductor: every (kernel, threads) compiles in a process of its own, all in parallel, before anything is timed,
+# and waits there to be timed (bench/peers.py `park_inductor`). Session 21's variant, an on-disk cache filled
+# by parallel compiles and read by fresh timed processes, was not hit on the device's torch 2.11 (first call
+# 44-54 s each: a full compile), so `host` finished 2 of 11 kernels in 570 s.
 # Other estimates: IREE processes ~4 s; ladder rungs from the 2026-11-21 device times (36 s of timed calls for
 # all 11 kernels) plus ~26 s of input generation.
 # Carry: .artifacts/b16 (artifacts, see scripts/device_bench_build.sh), .artifacts/host14/whl (IREE runtime

@@ -179,8 +179,9 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         checkpoint=None, kernels=None, peer_set=PEER_NAMES, inductor_cache=None) -> list[dict]:
     """Time every rung and peer; rows are appended to `rows` and `checkpoint()` is called after each kernel
     (so a run cut short still leaves its finished kernels on disk). With the Inductor peer, every (kernel,
-    thread count) is first compiled in parallel processes into `inductor_cache` (a directory; default a
-    temporary one), which the timed processes then load from; nothing is timed until all compiles are done."""
+    thread count) is first compiled in a parallel process of its own that then waits to be timed
+    (`peers.park_inductor`; `inductor_cache`: Inductor's on-disk cache, default a temporary directory);
+    nothing is timed until all compiles are done."""
     d = Path(art_dir)
     idx = json.loads((d / "index.json").read_text())
     N = idx["threads"]
@@ -189,7 +190,7 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
     entries = [e for e in entries if e["kernel"] in names]
     rows = [] if rows is None else rows
     seed = int(np.random.default_rng().integers(1 << 31))
-    tmp_cache = None
+    tmp_cache, parked = None, {}
     if with_peers and "inductor" in peer_set:
         if inductor_cache is None:
             import tempfile
@@ -197,9 +198,9 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         jobs = [(n, next(e["size"] for e in entries if e["kernel"] == n), t) for n in names
                 if REGISTRY[n].torch_fn is not None for t in dict.fromkeys((1, N))]
         t0 = time.perf_counter()
-        compiled = peers.precompile_inductor(jobs, inductor_cache)
-        failed = {k: v for k, v in compiled.items() if isinstance(v, str)}
-        secs = [v for v in compiled.values() if not isinstance(v, str)]
+        parked = peers.park_inductor(jobs, seed, warmup, repeats, inductor_cache)
+        failed = {k: v for k, v in parked.items() if isinstance(v, str)}
+        secs = [v.compile_s for v in parked.values() if not isinstance(v, str)]
         log(f"inductor: compiled {len(secs)} of {len(jobs)} (kernel, threads) in parallel in "
             f"{time.perf_counter() - t0:.0f} s"
             + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
@@ -232,9 +233,9 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
                                      peers.torch_eager(entry, sets, t, warmup, repeats)))
                 # Inductor and IREE fix their thread count when first compiled / created in a process: each
                 # thread count runs in a fresh subprocess on the same (seeded) inputs
-                if "inductor" in peer_set:
-                    m = peers.in_subprocess("inductor", name, mine[0]["size"], t, warmup, repeats, seed,
-                                            inductor_cache=inductor_cache)
+                if "inductor" in peer_set:     # compiled and waiting in its own process (`park_inductor`)
+                    c = parked.pop((name, t), "no torch form")
+                    m = c if isinstance(c, str) else c.go(timeout=300)
                     rows.append(_row(entry, k, "torch inductor", "peer", t, m))
                 ie = next((e for e in mine if e["rung"] == "iree"), None)
                 if "iree" not in peer_set:
@@ -256,6 +257,9 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         if checkpoint:
             checkpoint()
     bar.close()
+    for c in parked.values():           # a run limited to some kernels / cut short: stop the rest
+        if not isinstance(c, str):
+            c.close()
     if tmp_cache:
         import shutil
         shutil.rmtree(tmp_cache, ignore_errors=True)

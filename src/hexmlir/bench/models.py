@@ -203,8 +203,8 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
         t0 = time.perf_counter()
         out, code = run_and_get_code(f, x)
         comp = time.perf_counter() - t0
-        if not repeats:                           # the compile phase: fill the on-disk cache, time nothing
-            return {"compile_s": comp}
+        from .peers import park
+        park(comp)                                # started by `park_inductor`: wait, compiled, to be timed
         r = measure(lambda: f(x), warmup, repeats)
         ref = m(x)
     r["compile_s"] = comp
@@ -213,25 +213,23 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
     return r
 
 
-def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900, inductor_cache=None):
-    cmd = [sys.executable, "-m", "hexmlir.bench.models", route, str(art_dir), name, str(t), str(warmup), str(repeats)]
+def _cmd(route, art_dir, name, t, warmup, repeats) -> list[str]:
+    return [sys.executable, "-m", "hexmlir.bench.models", route, str(art_dir), name, str(t), str(warmup),
+            str(repeats)]
+
+
+def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900):
     from .peers import run_child
-    env = {"HEXMLIR_NO_PROGRESS": "1", **({"TORCHINDUCTOR_CACHE_DIR": str(inductor_cache)} if inductor_cache else {})}
-    return run_child(cmd, t, timeout, route, env)
+    return run_child(_cmd(route, art_dir, name, t, warmup, repeats), t, timeout, route, {"HEXMLIR_NO_PROGRESS": "1"})
 
 
-def precompile_inductor(art_dir, jobs, cache_dir, workers: int | None = None) -> dict:
-    """Compile the Inductor route of every (model, threads) of `jobs` into `cache_dir` in parallel processes
-    (one per core at most), before anything is timed; the timed processes then load from that cache (as
-    `peers.precompile_inductor` does for the kernels). Returns {(model, threads): seconds or why not}."""
-    from concurrent.futures import ThreadPoolExecutor
-    jobs = list(jobs)
-
-    def one(job):
-        r = _in_subprocess("inductor", art_dir, job[0], job[1], 0, 0, inductor_cache=cache_dir)
-        return job, (r if isinstance(r, str) else r["compile_s"])
-    with ThreadPoolExecutor(max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))) as pool:
-        return dict(pool.map(one, jobs))
+def park_inductor(art_dir, jobs, warmup: int, repeats: int, cache_dir, workers: int | None = None) -> dict:
+    """The Inductor route of every (model, threads) of `jobs`, compiled in parallel processes (one per core at
+    most) that then wait to be timed (`peers.park_all`). Returns {(model, threads): Parked or why not}."""
+    from .peers import park_all
+    env = {"HEXMLIR_NO_PROGRESS": "1", "TORCHINDUCTOR_CACHE_DIR": str(cache_dir)}
+    return park_all({(m, t): (_cmd("inductor", art_dir, m, t, warmup, repeats), t, "inductor", env)
+                     for m, t in jobs}, workers, timeout=900)
 
 
 def route_a_available() -> str | None:
@@ -269,7 +267,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     routes = list(routes or ROUTES)
     why_a = route_a_available() if "A" in routes else None
     rows = []
-    cache = None
+    cache, done = None, {}
     if "inductor" in routes:
         import tempfile
         if out_dir is not None:
@@ -277,8 +275,8 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         cache = tempfile.mkdtemp(prefix="inductor-cache-", dir=out_dir)
         jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads]
         t0 = time.perf_counter()
-        done = precompile_inductor(art_dir, jobs, cache)
-        secs = [v for v in done.values() if not isinstance(v, str)]
+        done = park_inductor(art_dir, jobs, warmup, repeats, cache)
+        secs = [v.compile_s for v in done.values() if not isinstance(v, str)]
         log(f"inductor: compiled {len(secs)} of {len(jobs)} (model, threads) in parallel in "
             f"{time.perf_counter() - t0:.0f} s"
             + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
@@ -297,9 +295,11 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                     r = _route_b(art_dir, e, m, x, t, warmup, repeats)
                 elif route == "A" and why_a:
                     r = why_a
+                elif route == "inductor":     # compiled and waiting in its own process (`park_inductor`)
+                    c = done.pop((e["name"], t), "not compiled")
+                    r = c if isinstance(c, str) else c.go(timeout=900)
                 else:
-                    r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats,
-                                       inductor_cache=cache if route == "inductor" else None)
+                    r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
                 rows.append(_row(e, route, t, r, ref))
                 rr = rows[-1]
                 log(f"{e['name']:15s} {route:8s} t={t:<3d} " + (f"{rr['ms']:9.3f} ms  {rr['kernels']}"
@@ -307,6 +307,9 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                     + ("" if rr.get("ok") is not False else f"  WRONG ({rr['err']:.1e})")
                     if rr["ms"] is not None else f"   n/a  {rr['note']}"))
         torch.set_num_threads(N)
+    for c in done.values():             # models left out of this run: stop their processes
+        if not isinstance(c, str):
+            c.close()
     if cache:
         import shutil
         shutil.rmtree(cache, ignore_errors=True)

@@ -5,11 +5,12 @@ IREE: `build_iree` compiles the kernel's Linalg here (iree-base-compiler; named 
 first, since IREE's parser no longer knows the elementwise named ops) to a .vmfb for the x86-64 level of
 hexmlir's artifacts (`bench ... --isa`, default x86-64-v3); `IreeRunner` runs it with iree-base-runtime only.
 
-Inductor: compiling a kernel takes tens of seconds (C++ build of the generated code), once per thread count.
-`precompile_inductor` compiles every (kernel, thread count) in parallel processes into one on-disk cache
-(TORCHINDUCTOR_CACHE_DIR: FX graph and AOT autograd caches, the built .so files) before anything is timed;
-the timed processes then load from it (a few seconds: imports, tracing, cache look-up) and report the time
-their first call took as `compile_s`.
+Inductor: compiling a kernel takes tens of seconds (C++ build of the generated code), once per thread count,
+in a process of its own (Inductor bakes the thread count in). `park_inductor` starts one process per (kernel,
+thread count), all compiling in parallel before anything is timed; each process then waits, compiled, on its
+stdin (`Parked`), and is timed when the run reaches it: nothing depends on Inductor's on-disk cache, which the
+device's torch 2.11 did not hit from a second process (session 21: a full 44-54 s compile in every timed
+process). Their first call's time is reported as `compile_s`.
 """
 from __future__ import annotations
 
@@ -42,35 +43,123 @@ def input_sets(k, seed: int):
 
 def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, repeats: int, seed: int,
                   vmfb=None, timeout: int = 300, inductor_cache=None):
-    """Run one peer ("inductor" | "iree" | "inductor-compile": compile and call once, nothing timed) in a
-    fresh Python process; returns a measure dict (with err/ok; inductor-compile: {"compile_s"}) or a string
-    saying why not. inductor_cache: Inductor's on-disk cache directory (see `precompile_inductor`)."""
-    cmd = [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
-           str(repeats), str(seed), str(vmfb or "")]
+    """Run one peer ("inductor" | "iree") in a fresh Python process; returns a measure dict (with err/ok) or a
+    string saying why not. inductor_cache: Inductor's on-disk cache directory."""
     env = {"TORCHINDUCTOR_CACHE_DIR": str(inductor_cache)} if inductor_cache else None
-    return run_child(cmd, threads, timeout, impl, env)
+    return run_child(_cmd(impl, name, size, threads, warmup, repeats, seed, vmfb), threads, timeout, impl, env)
 
 
-def precompile_inductor(jobs, cache_dir, workers: int | None = None, timeout: int = 400) -> dict:
-    """Compile Inductor's code for every (name, size, threads) of `jobs` into `cache_dir`, in up to `workers`
-    parallel processes (default: one per core). Run it before timing anything: the compiles keep every core
-    busy. Returns {(name, threads): compile seconds or a string saying why not}."""
+def _cmd(impl, name, size, threads, warmup, repeats, seed, vmfb=None) -> list[str]:
+    return [sys.executable, "-m", "hexmlir.bench.peers", impl, name, json.dumps(size), str(threads), str(warmup),
+            str(repeats), str(seed), str(vmfb or "")]
+
+
+PARK_ENV = "HEXMLIR_PARK"
+
+
+def park(compile_s: float) -> None:
+    """In a peer's child started by `Parked`: say it is compiled and wait for the parent's go (stdin)."""
+    if os.environ.get(PARK_ENV):
+        print(json.dumps({"parked": compile_s}), flush=True)
+        if not sys.stdin.readline():        # the parent is gone (a run cut short): time nothing
+            os._exit(0)
+
+
+class Parked:
+    """A child process that compiles, reports `{"parked": seconds}` and waits on stdin (`park`); `go()` lets
+    it time and returns its measure dict (or a string saying why not), as `run_child` does."""
+
+    def __init__(self, cmd, threads: int, label: str, extra_env: dict | None = None):
+        import tempfile
+        self.label, self.err = label, tempfile.TemporaryFile(mode="w+")
+        env = child_env(threads, {**(extra_env or {}), PARK_ENV: "1"})
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                  text=True, env=env)
+
+    def _line(self, timeout: float) -> dict | str:
+        """The child's next JSON line (a killed or failed child: why, from its stderr)."""
+        import threading
+        timer = threading.Timer(timeout, self.p.kill)
+        timer.start()
+        try:
+            for ln in self.p.stdout:
+                if ln.startswith("{"):
+                    return json.loads(ln)
+        finally:
+            timer.cancel()
+        self.p.wait()
+        if self.p.returncode == -9:
+            return f"{self.label} timed out after {timeout:.0f} s"
+        self.err.seek(0)
+        return f"{self.label} subprocess failed: {(self.err.read().strip().splitlines() or ['?'])[-1][:160]}"
+
+    def wait_parked(self, timeout: float) -> float | str:
+        r = self._line(timeout)
+        if isinstance(r, dict) and "parked" not in r:
+            r = r.get("why", "?")
+        if isinstance(r, str):
+            self.close()
+            return r
+        self.compile_s = r["parked"]
+        return self.compile_s
+
+    def go(self, timeout: float) -> dict | str:
+        try:
+            self.p.stdin.write("go\n")
+            self.p.stdin.flush()
+        except OSError:
+            pass                                # it died: _line says why
+        r = self._line(timeout)
+        self.close()
+        return r if isinstance(r, str) or "median" in r else r.get("why", "?")
+
+    def close(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        self.err.close()
+
+
+def park_all(starts: dict, workers: int | None = None, timeout: float = 400) -> dict:
+    """Start a `Parked` child per key of `starts` (key -> (cmd, threads, label, extra_env)), at most `workers`
+    compiling at once (default: one per core); returns {key: Parked, or a string saying why not} once every
+    child is compiled. Compiles keep every core busy: call it before timing anything."""
     from concurrent.futures import ThreadPoolExecutor
-    jobs = list(jobs)
-    workers = max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))
 
-    def one(job):
-        name, size, threads = job
-        r = in_subprocess("inductor-compile", name, size, threads, 0, 0, 0, timeout=timeout,
-                          inductor_cache=cache_dir)
-        return (name, threads), (r if isinstance(r, str) else r["compile_s"])
-    with ThreadPoolExecutor(workers) as pool:       # threads only wait on their child process
-        return dict(pool.map(one, jobs))
+    def one(key):
+        cmd, threads, label, env = starts[key]
+        c = Parked(cmd, threads, label, env)
+        r = c.wait_parked(timeout)
+        return key, (r if isinstance(r, str) else c)
+    workers = max(1, min(len(starts) or 1, workers or os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:     # threads only wait on their child process
+        return dict(pool.map(one, list(starts)))
+
+
+def park_inductor(jobs, seed: int, warmup: int, repeats: int, cache_dir, workers: int | None = None,
+                  timeout: float = 400) -> dict:
+    """The Inductor peer of every (name, size, threads) of `jobs`, compiled in parallel and parked (see
+    `park_all`); {(name, threads): Parked or why not}. cache_dir: Inductor's on-disk cache for this run."""
+    return park_all({(name, t): (_cmd("inductor", name, size, t, warmup, repeats, seed), t, "inductor",
+                                 {"TORCHINDUCTOR_CACHE_DIR": str(cache_dir)})
+                     for name, size, t in jobs}, workers, timeout)
 
 
 def run_child(cmd, threads: int, timeout: int, label: str, extra_env: dict | None = None):
     """Run a measuring child process; its last stdout line starting with "{" is a JSON measure dict (or
     {"why": ...}). Returns the dict, or a string saying why not."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env(threads, extra_env))
+    except subprocess.TimeoutExpired:
+        return f"{label} timed out after {timeout} s"
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode or not lines:
+        return f"{label} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
+    r = json.loads(lines[-1])
+    return r if "median" in r else r.get("why", "?")
+
+
+def child_env(threads: int, extra_env: dict | None = None) -> dict:
     # OMP_NUM_THREADS: Inductor's kernels may link a libgomp other than torch's, which set_num_threads
     # does not reach; one compile worker: the pool's start-up would dominate these small compiles
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCHINDUCTOR_COMPILE_THREADS="1", **(extra_env or {}))
@@ -78,15 +167,7 @@ def run_child(cmd, threads: int, timeout: int, label: str, extra_env: dict | Non
     from pathlib import Path
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return f"{label} timed out after {timeout} s"
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    if p.returncode or not lines:
-        return f"{label} subprocess failed: {(p.stderr.strip().splitlines() or ['?'])[-1][:160]}"
-    r = json.loads(lines[-1])
-    return r if "median" in r or "compile_s" in r else r.get("why", "?")
+    return env
 
 
 def _child(argv) -> None:
@@ -95,10 +176,6 @@ def _child(argv) -> None:
     threads, warmup, repeats = int(threads), int(warmup), int(repeats)
     entry = REGISTRY[name]
     k = entry.kernel(json.loads(size))
-    if impl == "inductor-compile":        # one input set: only the shapes and dtypes matter to the compile
-        r = torch_inductor(entry, [k.random_inputs(np.random.default_rng(int(seed)))], threads, 0, 0)
-        print(json.dumps({"why": r} if isinstance(r, str) else {"compile_s": r["compile_s"]}))
-        return
     sets = input_sets(k, int(seed))
     if impl == "inductor":
         m = torch_inductor(entry, sets, threads, warmup, repeats)
@@ -127,7 +204,8 @@ def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):
 def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
     """torch.compile(backend="inductor") on CPU; compiled per thread count (Inductor bakes the OpenMP thread
     count into the generated C++), compile time excluded (it happens in the first call, before warm-up) and
-    returned as `compile_s`. repeats=0: compile and call once, nothing timed."""
+    returned as `compile_s`. repeats=0: compile and call once, nothing timed. Parked (`Parked`), it waits
+    after the first call until told to time."""
     torch = _torch()
     if torch is None or entry.torch_fn is None:
         return "torch not installed" if torch is None else "no torch form"
@@ -143,6 +221,7 @@ def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
             t0 = time.perf_counter()
             out = cf(*tsets[0])
             compile_s = time.perf_counter() - t0
+            park(compile_s)
             r = measure([lambda ts=ts: cf(*ts) for ts in tsets], warmup, repeats) if repeats else {}
         r["outputs"] = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
         r["compile_s"] = compile_s

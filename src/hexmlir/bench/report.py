@@ -727,9 +727,8 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         f"built for {isa + ', as hexmlir' if isa else 'the x86-64 level of hexmlir'}'s artifacts, "
         "`--task_topology_group_count` = threads, inputs uploaded once); NumPy "
         "(single-threaded ufuncs; its matmul uses BLAS threads). Their outputs are checked too. Inductor's compiles "
-        "run first, every (kernel, thread count) in parallel processes into an on-disk cache under the results "
-        "directory, before anything is timed; each timed process then loads its code from that cache (compile "
-        "time excluded either way). When the ladder is run without peers, the Peers table uses the peers of the "
+        "run first, every (kernel, thread count) in a process of its own, in parallel, before anything is timed; "
+        "each process then waits, compiled, until the run times it (compile time excluded). When the ladder is run without peers, the Peers table uses the peers of the "
         "host run (same machine, same session).",
         f"- Physical limits, measured in the run: copy bandwidth {pk['copy_GBps']['1']:.1f} GB/s on 1 thread and "
         f"{pk['copy_GBps']['N']:.1f} GB/s on N (best of {', '.join(pk['copy_sources'])}; read + write counted, "
