@@ -216,6 +216,7 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         # right after, matmul and attention ran against 16 spinning threads (device run 2026-12-03: the
         # 1-thread rung showed 16 cores busy, the 16-thread rung 1.8 ms for a 0.3 ms peer)
         time.sleep(BLAS_IDLE_S)
+        retime = []                     # (row index, how to time it again)
         for e in mine:
             bar.set_postfix_str(f"{name} {e['rung']}")
             if e["rung"] == "iree":
@@ -224,6 +225,8 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
             m = e["error"] or time_artifact(d / e["file"], sets, refs, entry.dtype, warmup, repeats,
                                             shared_outputs=e["rung"] in HOST_RUNGS)
             rows.append(_row(entry, k, "hexmlir", e["rung"], e["threads"], m))
+            retime.append((len(rows) - 1, lambda e=e: time_artifact(
+                d / e["file"], sets, refs, entry.dtype, warmup, repeats, shared_outputs=e["rung"] in HOST_RUNGS)))
             bar.update()
         if with_peers:          # without peers a kernel is still summarized and checkpointed below
             for t in (1, N):
@@ -231,20 +234,26 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
                 if "eager" in peer_set:
                     rows.append(_row(entry, k, "torch eager", "peer", t,
                                      peers.torch_eager(entry, sets, t, warmup, repeats)))
+                    retime.append((len(rows) - 1, lambda t=t: peers.torch_eager(entry, sets, t, warmup, repeats)))
                 # Inductor and IREE fix their thread count when first compiled / created in a process: each
                 # thread count runs in a fresh subprocess on the same (seeded) inputs
                 if "inductor" in peer_set:     # compiled and waiting in its own process (`park_inductor`)
-                    c = parked.pop((name, t), "no torch form")
+                    c = parked.get((name, t), "no torch form")
                     m = c if isinstance(c, str) else c.go(timeout=300)
                     rows.append(_row(entry, k, "torch inductor", "peer", t, m))
+                    if not isinstance(c, str):
+                        retime.append((len(rows) - 1, lambda c=c: c.go(timeout=300)))
                 ie = next((e for e in mine if e["rung"] == "iree"), None)
                 if "iree" not in peer_set:
                     pass
                 elif ie is None or ie["error"]:
                     rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
                 else:
-                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, peers.in_subprocess(
-                        "iree", name, mine[0]["size"], t, warmup, repeats, seed, d / ie["file"])))
+                    def iree(t=t, ie=ie):
+                        return peers.in_subprocess("iree", name, mine[0]["size"], t, warmup, repeats, seed,
+                                                   d / ie["file"])
+                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, iree()))
+                    retime.append((len(rows) - 1, iree))
                 bar.update(3)
             rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
                              note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
@@ -253,6 +262,11 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
                 torch.set_num_threads(os.cpu_count() or 1)
             except ImportError:
                 pass
+        _retime_noisy(rows, retime, entry, k)
+        for t in (1, N):
+            c = parked.pop((name, t), None)
+            if c is not None and not isinstance(c, str):
+                c.close()
         log(_summary(rows, name))
         if checkpoint:
             checkpoint()
@@ -264,6 +278,38 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         import shutil
         shutil.rmtree(tmp_cache, ignore_errors=True)
     return rows
+
+
+NOISY_SPREAD = 0.25      # IQR / median above which a row is timed again
+
+
+def noisy(row) -> bool:
+    """A timing another load disturbed: a wide spread, or a multi-threaded one that kept fewer than half its
+    cores busy (device, 2026-12-03: IREE's 16-thread GELU at 3.6 cores busy took 3x its earlier time)."""
+    return row.get("ms") is not None and (row["spread"] > NOISY_SPREAD
+                                          or (row["threads"] > 1 and row["cpu"] < 0.5 * row["threads"]))
+
+
+def _retime_noisy(rows, retime, entry, k) -> None:
+    """Time each noisy row once more (hexmlir's and peers' alike) and keep the lower median; the note says
+    so. The machine is shared: a disturbed peer would flatter hexmlir, a disturbed rung would hide it."""
+    for i, again in retime:
+        old = rows[i]
+        if not noisy(old):
+            continue
+        m = again()
+        if isinstance(m, str):
+            continue
+        new = _row(entry, k, old["impl"], old["rung"], old["threads"], {**m, "err": old.get("err"),
+                                                                         "ok": old.get("ok")})
+        first = f"timed twice (noisy); other: {old['ms']:.3f} ms, spread {old['spread']:.2f}, cores {old['cpu']:.1f}"
+        if new["ms"] < old["ms"]:
+            rows[i] = {**old, **{key: new[key] for key in ("ms", "spread", "cpu", "GBps", "GFLOPs")},
+                       "note": "; ".join(x for x in (old.get("note"), first) if x)}
+        else:
+            rows[i] = {**old, "note": "; ".join(x for x in (old.get("note"), f"timed twice (noisy); other: "
+                                                  f"{new['ms']:.3f} ms, spread {new['spread']:.2f}, "
+                                                  f"cores {new['cpu']:.1f}") if x)}
 
 
 def _summary(rows, name) -> str:

@@ -298,6 +298,8 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                 elif route == "inductor":     # compiled and waiting in its own process (`park_inductor`)
                     c = done.pop((e["name"], t), "not compiled")
                     r = c if isinstance(c, str) else c.go(timeout=900)
+                    if not isinstance(c, str):
+                        c.close()
                 else:
                     r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
                 rows.append(_row(e, route, t, r, ref))
