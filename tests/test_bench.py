@@ -232,25 +232,26 @@ def test_inductor_peers_compile_in_parallel_then_wait_to_be_timed(tmp_path):
     assert c.p.wait(timeout=60) == 0 and not c.p.stdout.read().strip()
     c.close()
 
-def test_noisy_rows_are_timed_again_and_keep_the_lower_median():
-    """A row with a wide spread, or a multi-threaded one with fewer than half its cores busy, is timed once
-    more; the lower median stays and the note names the other; quiet rows are not timed again."""
-    e = registry.REGISTRY["vector_add"]
-    k = e.kernel(e.tiny_size)
+def test_rows_are_timed_in_interleaved_rounds():
+    """Every row is timed once per round, rounds interleave the rows (a passing load is spread over all of
+    them), a row pools its rounds' calls with its head (err/ok), a row that cannot run or whose peer dies
+    says why and is not called again."""
+    log = []
 
-    def m(ms, spread, cpu):
-        return {"median": ms / 1e3, "spread": spread, "cpu": cpu, "err": 0.0, "ok": True}
-    rows = [ladder._row(e, k, "IREE llvm-cpu", "peer", 16, m(1.2, 0.1, 3.6)),      # 3.6 of 16 cores busy
-            ladder._row(e, k, "torch eager", "peer", 1, m(2.0, 0.6, 1.0)),         # wide spread, retime slower
-            ladder._row(e, k, "hexmlir", "host", 1, m(1.0, 0.05, 1.0))]            # quiet
-    calls = []
-
-    def again(ms, spread, cpu):
-        return lambda: calls.append(ms) or m(ms, spread, cpu)
-    ladder._retime_noisy(rows, [(0, again(0.4, 0.1, 12.0)), (1, again(2.5, 0.1, 1.0)),
-                                (2, again(0.1, 0.0, 1.0))], e, k)
-    assert calls == [0.4, 2.5]
-    assert rows[0]["ms"] == pytest.approx(0.4) and "other: 1.200 ms" in rows[0]["note"], rows[0]
-    assert rows[1]["ms"] == pytest.approx(2.0) and "other: 2.500 ms" in rows[1]["note"], rows[1]
-    assert rows[2]["ms"] == pytest.approx(1.0) and not rows[2]["note"]
-    assert rows[0]["GBps"] == pytest.approx(k.bytes_moved / 0.4e-3 / 1e9)
+    def timer(name, ms, fail_at=None):
+        def t(warmup, repeats):
+            log.append(name)
+            if fail_at is not None and log.count(name) == fail_at:
+                return f"{name} died"
+            return {"median": ms / 1e3, "min": ms / 1e3, "max": ms / 1e3, "spread": 0.0,
+                    "samples": [ms / 1e3 + j * 1e-6 for j in range(repeats)], "cpu": 1.0,
+                    "wall": repeats * ms / 1e3, "calls": warmup + repeats}
+        return t
+    timers = [({"err": 0.0, "ok": True}, timer("a", 1.0)), ("not built", None),
+              ({"compile_s": 2.0}, timer("b", 2.0)), ({}, timer("c", 3.0, fail_at=2))]
+    got = ladder.time_in_rounds(timers, warmup=1, repeats=15, rounds=3, seed=5)
+    rounds = [log[0:3], log[3:6], log[6:8]]
+    assert sorted(rounds[0]) == sorted(rounds[1]) == ["a", "b", "c"] and sorted(rounds[2]) == ["a", "b"], log
+    assert got[1] == "not built" and got[3] == "c died"
+    assert len(got[0]["samples"]) == 15 and got[0]["ok"] is True and got[0]["calls"] == 18
+    assert got[0]["median"] == pytest.approx(1.002e-3) and got[2]["compile_s"] == 2.0

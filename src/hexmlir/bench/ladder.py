@@ -17,7 +17,7 @@ import numpy as np
 
 from . import peers
 from .registry import REGISTRY, check, tolerance
-from .timing import measure, progress, resident_empty
+from .timing import measure, pooled, progress, resident_empty
 
 #: rung -> (Options keywords, uses the N-thread count)
 RUNGS = {
@@ -138,9 +138,9 @@ def prepare(kernel, sets, shared_outputs: bool = False):
     return calls
 
 
-def time_artifact(path, sets, refs, dtype, warmup, repeats, shared_outputs: bool = False) -> dict:
-    """Load, check against the reference on the first input set, time; DMA stats per call.
-    shared_outputs: see `prepare`."""
+def artifact_timer(path, sets, refs, dtype, shared_outputs: bool = False):
+    """Load, check against the reference on the first input set; returns (err, ok) and `timer(warmup, repeats)`
+    (a `measure` result with DMA stats per call). shared_outputs: see `prepare`."""
     from ..artifact import Kernel
     from .. import runtime
     kern = Kernel.load(path)
@@ -150,13 +150,61 @@ def time_artifact(path, sets, refs, dtype, warmup, repeats, shared_outputs: bool
     # a kernel that uses no thread pool, TCM or DMA ships no runtime: nothing to count (and building one
     # would need clang on the machine that only runs artifacts)
     has_rt = runtime.loaded_path() is not None
-    if has_rt:
-        runtime.reset_stats()
-    m = measure([c for c, _ in calls], warmup, repeats)
-    st = runtime.stats() if has_rt else {"dma_copies": 0, "dma_ns": 0, "dma_bytes": 0}
-    m.update(err=err, ok=err <= tolerance(dtype), dma_copies=st["dma_copies"] / m["calls"],
-             dma_ms=st["dma_ns"] / m["calls"] / 1e6, dma_bytes=st["dma_bytes"] / m["calls"])
-    return m
+
+    def timer(warmup, repeats):
+        if has_rt:
+            runtime.reset_stats()
+        m = measure([c for c, _ in calls], warmup, repeats)
+        st = runtime.stats() if has_rt else {"dma_copies": 0, "dma_ns": 0, "dma_bytes": 0}
+        m.update(dma_copies=st["dma_copies"] / m["calls"], dma_ms=st["dma_ns"] / m["calls"] / 1e6,
+                 dma_bytes=st["dma_bytes"] / m["calls"])
+        return m
+    return {"err": err, "ok": err <= tolerance(dtype)}, timer
+
+
+def time_artifact(path, sets, refs, dtype, warmup, repeats, shared_outputs: bool = False) -> dict:
+    """Load, check against the reference on the first input set, time; DMA stats per call."""
+    head, timer = artifact_timer(path, sets, refs, dtype, shared_outputs)
+    return {**timer(warmup, repeats), **head}
+
+
+ROUNDS = 3              # each row's timed calls are spread over this many rounds, interleaved with the others'
+# between rows in a round, so that the previous row's threads have stopped spinning: libgomp's (torch eager,
+# Inductor) spin GOMP_SPINCOUNT = 300000 pauses, ~10-20 ms at ~140 cycles per pause; ours 50 us (HEXMLIR_SPIN_US)
+ROUND_GAP_S = 0.05
+
+
+def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed: int = 0) -> list:
+    """Time every (head, timer) of `timers` in `rounds` rounds, each row once per round in a shuffled order
+    (warmup + repeats/rounds calls each time); a row's result pools its rounds (`timing.pooled`) with its head
+    (err, ok, compile_s). A head that is a string (why the row cannot run) is passed through.
+
+    Rows timed one after the other each see the machine as it was then: on the shared device a load that
+    came and went (2026-12-03: the same 1-thread rung 2.89 ms in one run and 3.71 ms in the next, its peers
+    the other way round) moved whole rows. Interleaved, a passing load is spread over every row."""
+    per = max(1, -(-repeats // rounds))
+    got = [[] for _ in timers]
+    order = [i for i, (head, _) in enumerate(timers) if not isinstance(head, str)]
+    rng = np.random.default_rng(seed)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for i in order:
+            if isinstance(got[i], str):
+                continue
+            time.sleep(ROUND_GAP_S)
+            m = timers[i][1](warmup, per)
+            got[i] = m if isinstance(m, str) else got[i] + [m]      # a peer process died: the row says why
+    out = []
+    for (head, _), ms in zip(timers, got):
+        if isinstance(head, str) or isinstance(ms, str):
+            out.append(head if isinstance(head, str) else ms)
+            continue
+        r = pooled(ms)
+        for key in ("dma_copies", "dma_ms", "dma_bytes"):
+            if key in ms[0]:
+                r[key] = sum(m[key] for m in ms) / len(ms)
+        out.append({**r, **{k_: v for k_, v in head.items() if k_ not in r}})
+    return out
 
 
 def _row(entry, k, impl, rung, threads, m, note=""):
@@ -190,6 +238,7 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
     entries = [e for e in entries if e["kernel"] in names]
     rows = [] if rows is None else rows
     seed = int(np.random.default_rng().integers(1 << 31))
+    per = max(1, -(-repeats // ROUNDS))          # timed calls per round (see `time_in_rounds`)
     tmp_cache, parked = None, {}
     if with_peers and "inductor" in peer_set:
         if inductor_cache is None:
@@ -198,63 +247,57 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         jobs = [(n, next(e["size"] for e in entries if e["kernel"] == n), t) for n in names
                 if REGISTRY[n].torch_fn is not None for t in dict.fromkeys((1, N))]
         t0 = time.perf_counter()
-        parked = peers.park_inductor(jobs, seed, warmup, repeats, inductor_cache)
+        parked = peers.park_inductor(jobs, seed, warmup, per, inductor_cache)
         failed = {k: v for k, v in parked.items() if isinstance(v, str)}
         secs = [v.compile_s for v in parked.values() if not isinstance(v, str)]
         log(f"inductor: compiled {len(secs)} of {len(jobs)} (kernel, threads) in parallel in "
             f"{time.perf_counter() - t0:.0f} s"
             + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
             + "".join(f"\n  {k}: {v}" for k, v in failed.items()))
-    bar = progress(len(entries) + (len(names) * 6 if with_peers else 0), "ladder")
+    bar = progress(len(entries) + (len(names) * 7 if with_peers else 0), "ladder")
     for name in names:
         entry = REGISTRY[name]
         mine = [e for e in entries if e["kernel"] == name]
         k = entry.kernel(mine[0]["size"])
         sets = peers.input_sets(k, seed)
         refs = k.reference(*sets[0])
+        # every row of the kernel (rungs, peers at 1 and N threads): (impl, rung, threads, head, timer);
+        # set up first (loaded, checked, peers parked in their processes), then timed in interleaved rounds
+        timers = []
+        for e in mine:
+            if e["rung"] == "iree":
+                continue
+            # host rungs write their outputs as the peers they are compared with do (see `prepare`)
+            head, timer = (e["error"], None) if e["error"] else artifact_timer(
+                d / e["file"], sets, refs, entry.dtype, shared_outputs=e["rung"] in HOST_RUNGS)
+            timers.append(("hexmlir", e["rung"], e["threads"], head, timer))
+        iree_parked = {}
+        if with_peers:          # without peers a kernel is still summarized and checkpointed below
+            ie = next((e for e in mine if e["rung"] == "iree"), None)
+            if "iree" in peer_set and ie is not None and not ie["error"]:
+                iree_parked = peers.park_iree(name, mine[0]["size"], d / ie["file"], (1, N), seed, warmup, per)
+            for t in (1, N):
+                if "eager" in peer_set:
+                    timers.append(("torch eager", "peer", t, {} if entry.torch_fn else "no torch form",
+                                   lambda w, r, t=t: peers.torch_eager(entry, sets, t, w, r)))
+                # Inductor and IREE fix their thread count when first compiled / created in a process: each
+                # thread count waits, set up, in a process of its own (same seeded inputs) to be timed
+                for impl, pk, want in (("torch inductor", parked.get((name, t), "no torch form"), "inductor"),
+                                       ("IREE llvm-cpu", iree_parked.get(t, ie["error"] if ie and ie["error"]
+                                                                         else "not built"), "iree")):
+                    if want in peer_set:
+                        timers.append((impl, "peer", t, pk if isinstance(pk, str) else pk.head,
+                                       None if isinstance(pk, str) else lambda w, r, pk=pk: pk.go(timeout=300)))
+        bar.set_postfix_str(f"{name}: {len(timers)} rows x {ROUNDS} rounds")
         # NumPy's BLAS threads (a matmul reference) spin-wait on every core for ~0.1 s after a call: timed
         # right after, matmul and attention ran against 16 spinning threads (device run 2026-12-03: the
         # 1-thread rung showed 16 cores busy, the 16-thread rung 1.8 ms for a 0.3 ms peer)
         time.sleep(BLAS_IDLE_S)
-        retime = []                     # (row index, how to time it again)
-        for e in mine:
-            bar.set_postfix_str(f"{name} {e['rung']}")
-            if e["rung"] == "iree":
-                continue
-            # host rungs write their outputs as the peers they are compared with do (see `prepare`)
-            m = e["error"] or time_artifact(d / e["file"], sets, refs, entry.dtype, warmup, repeats,
-                                            shared_outputs=e["rung"] in HOST_RUNGS)
-            rows.append(_row(entry, k, "hexmlir", e["rung"], e["threads"], m))
-            retime.append((len(rows) - 1, lambda e=e: time_artifact(
-                d / e["file"], sets, refs, entry.dtype, warmup, repeats, shared_outputs=e["rung"] in HOST_RUNGS)))
-            bar.update()
-        if with_peers:          # without peers a kernel is still summarized and checkpointed below
-            for t in (1, N):
-                bar.set_postfix_str(f"{name} peers t={t}")
-                if "eager" in peer_set:
-                    rows.append(_row(entry, k, "torch eager", "peer", t,
-                                     peers.torch_eager(entry, sets, t, warmup, repeats)))
-                    retime.append((len(rows) - 1, lambda t=t: peers.torch_eager(entry, sets, t, warmup, repeats)))
-                # Inductor and IREE fix their thread count when first compiled / created in a process: each
-                # thread count runs in a fresh subprocess on the same (seeded) inputs
-                if "inductor" in peer_set:     # compiled and waiting in its own process (`park_inductor`)
-                    c = parked.get((name, t), "no torch form")
-                    m = c if isinstance(c, str) else c.go(timeout=300)
-                    rows.append(_row(entry, k, "torch inductor", "peer", t, m))
-                    if not isinstance(c, str):
-                        retime.append((len(rows) - 1, lambda c=c: c.go(timeout=300)))
-                ie = next((e for e in mine if e["rung"] == "iree"), None)
-                if "iree" not in peer_set:
-                    pass
-                elif ie is None or ie["error"]:
-                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, ie["error"] if ie else "not built"))
-                else:
-                    def iree(t=t, ie=ie):
-                        return peers.in_subprocess("iree", name, mine[0]["size"], t, warmup, repeats, seed,
-                                                   d / ie["file"])
-                    rows.append(_row(entry, k, "IREE llvm-cpu", "peer", t, iree()))
-                    retime.append((len(rows) - 1, iree))
-                bar.update(3)
+        for (impl, rung, t, _, _), m in zip(timers, time_in_rounds([x[3:] for x in timers], warmup, repeats,
+                                                                     seed=seed)):
+            rows.append(_row(entry, k, impl, rung, t, m))
+        bar.update(len(timers))
+        if with_peers:          # last: the BLAS threads of its matmul would spin into the next row's time
             rows.append(_row(entry, k, "numpy", "peer", 1, peers.numpy_peer(entry, sets, warmup, repeats),
                              note="numpy ufuncs are single-threaded (matmul: BLAS threads)"))
             try:
@@ -262,9 +305,7 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
                 torch.set_num_threads(os.cpu_count() or 1)
             except ImportError:
                 pass
-        _retime_noisy(rows, retime, entry, k)
-        for t in (1, N):
-            c = parked.pop((name, t), None)
+        for c in [parked.pop((name, t), None) for t in (1, N)] + list(iree_parked.values()):
             if c is not None and not isinstance(c, str):
                 c.close()
         log(_summary(rows, name))
@@ -278,38 +319,6 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
         import shutil
         shutil.rmtree(tmp_cache, ignore_errors=True)
     return rows
-
-
-NOISY_SPREAD = 0.25      # IQR / median above which a row is timed again
-
-
-def noisy(row) -> bool:
-    """A timing another load disturbed: a wide spread, or a multi-threaded one that kept fewer than half its
-    cores busy (device, 2026-12-03: IREE's 16-thread GELU at 3.6 cores busy took 3x its earlier time)."""
-    return row.get("ms") is not None and (row["spread"] > NOISY_SPREAD
-                                          or (row["threads"] > 1 and row["cpu"] < 0.5 * row["threads"]))
-
-
-def _retime_noisy(rows, retime, entry, k) -> None:
-    """Time each noisy row once more (hexmlir's and peers' alike) and keep the lower median; the note says
-    so. The machine is shared: a disturbed peer would flatter hexmlir, a disturbed rung would hide it."""
-    for i, again in retime:
-        old = rows[i]
-        if not noisy(old):
-            continue
-        m = again()
-        if isinstance(m, str):
-            continue
-        new = _row(entry, k, old["impl"], old["rung"], old["threads"], {**m, "err": old.get("err"),
-                                                                         "ok": old.get("ok")})
-        first = f"timed twice (noisy); other: {old['ms']:.3f} ms, spread {old['spread']:.2f}, cores {old['cpu']:.1f}"
-        if new["ms"] < old["ms"]:
-            rows[i] = {**old, **{key: new[key] for key in ("ms", "spread", "cpu", "GBps", "GFLOPs")},
-                       "note": "; ".join(x for x in (old.get("note"), first) if x)}
-        else:
-            rows[i] = {**old, "note": "; ".join(x for x in (old.get("note"), f"timed twice (noisy); other: "
-                                                  f"{new['ms']:.3f} ms, spread {new['spread']:.2f}, "
-                                                  f"cores {new['cpu']:.1f}") if x)}
 
 
 def _summary(rows, name) -> str:

@@ -102,6 +102,7 @@ class Parked:
             self.close()
             return r
         self.compile_s = r["parked"]
+        self.head = {k: v for k, v in r.items() if k != "parked"}      # err, ok, compile_s: merged into go()'s
         return self.compile_s
 
     def go(self, timeout: float) -> dict | str:
@@ -113,7 +114,8 @@ class Parked:
         r = self._line(timeout)
         if isinstance(r, str) or "median" not in r:
             self.close()
-        return r if isinstance(r, str) or "median" in r else r.get("why", "?")
+            return r if isinstance(r, str) else r.get("why", "?")
+        return {**r, **self.head}
 
     def close(self) -> None:
         if self.p.poll() is None:
@@ -142,10 +144,17 @@ def park_all(starts: dict, workers: int | None = None, timeout: float = 400) -> 
 def park_inductor(jobs, seed: int, warmup: int, repeats: int, cache_dir, workers: int | None = None,
                   timeout: float = 400) -> dict:
     """The Inductor peer of every (name, size, threads) of `jobs`, compiled in parallel and parked (see
-    `park_all`); {(name, threads): Parked or why not}. cache_dir: Inductor's on-disk cache for this run."""
+    `park_all`); {(name, threads): Parked or why not}; each go() times warmup + repeats calls.
+    cache_dir: Inductor's on-disk cache for this run."""
     return park_all({(name, t): (_cmd("inductor", name, size, t, warmup, repeats, seed), t, "inductor",
                                  {"TORCHINDUCTOR_CACHE_DIR": str(cache_dir)})
                      for name, size, t in jobs}, workers, timeout)
+
+
+def park_iree(name: str, size: dict, vmfb, threads, seed: int, warmup: int, repeats: int) -> dict:
+    """The IREE peer of one kernel at each of `threads`, loaded and parked; {threads: Parked or why not}."""
+    return park_all({t: (_cmd("iree", name, size, t, warmup, repeats, seed, vmfb), t, "iree", None)
+                     for t in threads}, timeout=120)
 
 
 def run_child(cmd, threads: int, timeout: int, label: str, extra_env: dict | None = None):
@@ -174,27 +183,31 @@ def child_env(threads: int, extra_env: dict | None = None) -> dict:
 
 
 def _child(argv) -> None:
+    """A peer in its own process: set up (Inductor: compile), check the first call's outputs, then time. Parked
+    (PARK_ENV, started by `Parked`): report `{"parked": compile seconds, err, ok}` and time once per line read
+    from stdin, until stdin closes."""
+    import contextlib
     from .registry import REGISTRY, check, tolerance
     impl, name, size, threads, warmup, repeats, seed, vmfb = argv
     threads, warmup, repeats = int(threads), int(warmup), int(repeats)
     entry = REGISTRY[name]
     k = entry.kernel(json.loads(size))
     sets = input_sets(k, int(seed))
-    again = None
-    if impl == "inductor":
-        m = torch_inductor(entry, sets, threads, warmup, repeats)
-        again = None if isinstance(m, str) else m.pop("again", None)
-    else:
-        m = iree_run(vmfb, k.name, sets, threads, warmup, repeats)
-    if isinstance(m, str):
-        print(json.dumps({"why": m}))
-        return
-    outs = m.pop("outputs")
-    m["err"] = check(outs, k.reference(*sets[0]), entry.dtype)
-    m["ok"] = m["err"] <= tolerance(entry.dtype)
-    print(json.dumps(m), flush=True)
-    while again is not None and os.environ.get(PARK_ENV) and sys.stdin.readline():   # parked: time again
-        print(json.dumps(again()), flush=True)
+    torch = _torch() if impl == "inductor" else None
+    with torch.inference_mode() if torch is not None else contextlib.nullcontext():
+        r = inductor_calls(entry, sets, threads) if impl == "inductor" else iree_calls(vmfb, k.name, sets, threads)
+        if isinstance(r, str):
+            print(json.dumps({"why": r}))
+            return
+        outs, calls, head = r
+        head["err"] = check(outs, k.reference(*sets[0]), entry.dtype)
+        head["ok"] = head["err"] <= tolerance(entry.dtype)
+        if os.environ.get(PARK_ENV):
+            print(json.dumps({"parked": head.get("compile_s", 0.0), **head}), flush=True)
+            while sys.stdin.readline():
+                print(json.dumps(measure(calls, warmup, repeats)), flush=True)
+            return
+        print(json.dumps({**measure(calls, warmup, repeats), **head}))
 
 
 def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):
@@ -208,11 +221,10 @@ def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):
         return measure([lambda ts=ts: fn(torch, *ts) for ts in tsets], warmup, repeats)
 
 
-def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
-    """torch.compile(backend="inductor") on CPU; compiled per thread count (Inductor bakes the OpenMP thread
-    count into the generated C++), compile time excluded (it happens in the first call, before warm-up) and
-    returned as `compile_s`. repeats=0: compile and call once, nothing timed. Parked (`Parked`), it waits
-    after the first call until told to time."""
+def inductor_calls(entry, sets, threads: int):
+    """torch.compile(backend="inductor") on CPU for `threads` (Inductor bakes the OpenMP thread count into the
+    generated C++), compiled by a first call: (outputs, one call per input set, {"compile_s"}) or why not.
+    Call under torch.inference_mode()."""
     torch = _torch()
     if torch is None or entry.torch_fn is None:
         return "torch not installed" if torch is None else "no torch form"
@@ -224,22 +236,11 @@ def torch_inductor(entry, sets, threads: int, warmup: int, repeats: int):
         fn = entry.torch_fn
         cf = torch.compile(lambda *ts: fn(torch, *ts), backend="inductor", dynamic=False)
         tsets = [[torch.from_numpy(a) for a in s] for s in sets]
-        with torch.inference_mode():
-            t0 = time.perf_counter()
-            out = cf(*tsets[0])
-            compile_s = time.perf_counter() - t0
-            park(compile_s)
-            calls = [lambda ts=ts: cf(*ts) for ts in tsets]
-            r = measure(calls, warmup, repeats) if repeats else {}
-            if os.environ.get(PARK_ENV):
-
-                def again():
-                    with torch.inference_mode():
-                        return measure(calls, warmup, repeats)
-                r["again"] = again
-        r["outputs"] = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-        r["compile_s"] = compile_s
-        return r
+        t0 = time.perf_counter()
+        out = cf(*tsets[0])
+        compile_s = time.perf_counter() - t0
+        outs = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+        return outs, [lambda ts=ts: cf(*ts) for ts in tsets], {"compile_s": compile_s}
     except Exception as e:     # a missing C++ compiler etc.: report, do not abort the run
         return f"inductor failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
 
@@ -277,9 +278,10 @@ def build_iree(mlir: str, out_path, cpu: str | None = None) -> str | None:
     return None
 
 
-def iree_run(vmfb_path, func: str, sets, threads: int, warmup: int, repeats: int):
-    """Time the IREE module on `threads` task-system workers (--task_topology_group_count), inputs uploaded
-    to the (host) device once; the result buffer is allocated per call, as in torch eager."""
+def iree_calls(vmfb_path, func: str, sets, threads: int):
+    """The IREE module on `threads` task-system workers (--task_topology_group_count), inputs uploaded to the
+    (host) device once, the result buffer allocated per call as in torch eager: (outputs of the first call, one
+    call per input set, {}) or why not."""
     try:
         import iree.runtime as rt
     except ImportError:
@@ -294,9 +296,7 @@ def iree_run(vmfb_path, func: str, sets, threads: int, warmup: int, repeats: int
         dsets = [[rt.asdevicearray(dev, a) for a in s] for s in sets]
         out = fn(*dsets[0])
         outs = [o.to_host() for o in (out if isinstance(out, (tuple, list)) else [out])]
-        r = measure([lambda d=d: fn(*d) for d in dsets], warmup, repeats)
-        r["outputs"] = outs
-        return r
+        return outs, [lambda d=d: fn(*d) for d in dsets], {}
     except Exception as e:
         return f"iree run failed: {type(e).__name__}: {str(e)[:160]}"
 

@@ -707,8 +707,12 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         "vec/nodma and vec+mt/nodma keep TCM tiling but copy tiles with inline loops instead of the DMA engine.",
         "- TCM tiling with synchronous DMA is on at every rung: tiles are staged DDR -> TCM -> DDR by the runtime's "
         "DMA engine (start + immediate wait); fusion and fast-math are on everywhere.",
-        f"- Timing: {res['warmup']} warm-up calls excluded, {res['repeats']} timed calls, median reported, spread = "
-        "IQR / median; inputs rotated over enough sets that the working set exceeds twice the last-level cache "
+        f"- Timing: {res['repeats']} timed calls per row, median reported, spread = IQR / median, in "
+        f"{res.get('rounds', 1)} interleaved round(s): every row of a kernel (rungs and peers at 1 and N threads, each "
+        f"set up first: loaded, checked, peers compiled and waiting in their processes) is timed once per round "
+        f"in a shuffled order, {res['warmup']} warm-up calls excluded each time, 50 ms apart (libgomp's threads stop "
+        "spinning), so a load that passes on the shared machine is spread over every row instead of moving one "
+        "(NumPy last, after the rounds: its BLAS threads spin for 0.1 s); inputs rotated over enough sets that the working set exceeds twice the last-level cache "
         "(sysfs, at least 64 MiB), so caches do not flatter small sizes. Outputs: the NPU rungs write rotated "
         "preallocated buffers; the host rungs write one output set on every call, as the peers do (they allocate per "
         "call and get back the block just freed, still cached). 'cores busy' = process CPU time / wall time over the "

@@ -91,6 +91,7 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
     N = idx["threads"]
     res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "threads": N, "warmup": warmup, "repeats": repeats, "isa": idx.get("isa"),
+           "rounds": ladder.ROUNDS,
            "run_cmd": "hexmlir bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "",
            "ladder": [], "mt": []}
     log(f"machine: {res['machine']}")

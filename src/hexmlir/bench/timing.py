@@ -35,12 +35,25 @@ def measure(fns, warmup: int = 3, repeats: int = 15) -> dict:
         t0 = time.perf_counter()
         f()
         ts.append(time.perf_counter() - t0)
-    cpu = (time.process_time() - c0) / max(1e-12, time.perf_counter() - w0)
-    ts.sort()
+    wall = time.perf_counter() - w0
+    cpu = (time.process_time() - c0) / max(1e-12, wall)
+    return dict(_stats(ts), cpu=cpu, wall=wall, calls=warmup + repeats)
+
+
+def _stats(ts) -> dict:
+    ts = sorted(ts)
     med = statistics.median(ts)
     q1, q3 = ts[len(ts) // 4], ts[(3 * len(ts)) // 4]
     return {"median": med, "min": ts[0], "max": ts[-1], "spread": (q3 - q1) / med if med else 0.0,
-            "cpu": cpu, "calls": warmup + repeats}
+            "samples": ts}
+
+
+def pooled(ms: list[dict]) -> dict:
+    """One measure from several `measure` results of the same callable (rounds): the median and spread of all
+    their timed calls, `cpu` weighted by wall time, calls summed."""
+    wall = sum(m["wall"] for m in ms)
+    return dict(_stats([t for m in ms for t in m["samples"]]), wall=wall, calls=sum(m["calls"] for m in ms),
+                cpu=sum(m["cpu"] * m["wall"] for m in ms) / max(1e-12, wall))
 
 
 def llc_bytes() -> int:
