@@ -98,7 +98,7 @@ def _hvx_contract(module, cx):
 
 
 def stages() -> list[Stage]:
-    from .transforms import (asserts, bufferize, canonicalize, check_input, concat, contract, conv, dma,
+    from .transforms import (asserts, bufferize, canonicalize, causal, check_input, concat, contract, conv, dma,
                              double_buffer, fusion, half, lower, pad, symbols, tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
@@ -114,6 +114,8 @@ def stages() -> list[Stage]:
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
         Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA: conv -> matmul
               needs="fma"),                                                  # over a window copy
+        Stage("causal-skip", causal.run, lambda o: o.causal_skip),          # causal attention: row segments
+                                                                             # skip fully masked key columns
         Stage("plan", _plan),                                                # decide tiles, roles, vectors
         Stage("tcm-tiling", tcm_tiling.tile),                                # forall over TCM/cache/thread tiles
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip

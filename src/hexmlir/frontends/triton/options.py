@@ -55,6 +55,7 @@ class HexmlirTritonOptions:
     mt_threshold: int = Options.mt_threshold
     dma: bool = Options.dma
     double_buffer: bool = Options.double_buffer
+    causal_skip: bool = Options.causal_skip
     tcm_budget: int = Options.tcm_budget
     tile_elems: int = Options.tile_elems
     opt_level: int = Options.opt_level

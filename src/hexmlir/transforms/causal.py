@@ -1,0 +1,593 @@
+"""Causal attention: the key columns that a lower-triangular mask removes for every row of a block of query
+rows are not computed.
+
+Route B's `F.scaled_dot_product_attention(..., is_causal=True)` reaches Linalg as Q K^T, then a generic that
+adds `select(j - i <= 0, 0, -inf)` (i, j: `linalg.index` or index tensors of the query and key loops), the
+softmax and P V. For query rows [a, b) every key column j >= b + C (C = 0 for torch's top-left mask) is
+-inf in every row, so it adds nothing to the max, 0 to the sum and 0 x V to P V. This stage splits such a
+chain into row segments, each computed over columns [0, min(S, b + C)) only, with static shapes (the plan,
+micro-kernels and peeled vector tails downstream see ordinary fixed-size ops); the segments' results are
+inserted into the output. Segments of L / SEGMENTS rows compute about (SEGMENTS + 1) / (2 SEGMENTS) of the
+score matrix (56% for 8 instead of 100%); the segment straddling the diagonal keeps its mask.
+
+Sound only where the dropped columns contribute exactly nothing, so the chain is checked, not assumed:
+  - the mask is recognized exactly (`j - i <= C` kept, C >= 0 so every row keeps column 0, -inf otherwise,
+    added to or selected over the scores); anything else (a mask tensor, triu, other offsets) is left alone;
+  - every op downstream of the mask is evaluated on its masked column values (the body interpreted for
+    sample finite values of everything else): an elementwise op must give one constant there (-inf,
+    then exp -> 0, 0 / sum -> 0), a reduction over the columns must leave its accumulator unchanged
+    (max with -inf, + 0, and of `== -inf`, + 0 x V); an op it cannot interpret stops the rewrite.
+The argument assumes finite scores and V (as torch's own CPU flash kernel does, which skips those blocks).
+"""
+from __future__ import annotations
+
+import math
+
+from torch_mlir import ir
+
+from ..ir import funcs, ops_named, run_passes
+
+SEGMENTS = 8          # row segments of a causal chain (16 measured no faster, 4 slower: docs/benchmarks.md)
+MIN_SEGMENTS = 4      # fewer (under 64 rows) save little against compiling the chain that many times
+ROW_ALIGN = 16        # segment boundaries at multiples of this (a vector of f32 columns with C = 0)
+NEG_INF = float("-inf")
+_ROW_SAMPLES = (0.5, -1.5, 3.0, 1e-3, -7e4)           # finite non-zero values of what is not a masked column
+# Accumulators: no -0.0, which x + 0 turns into +0.0; only a division by that sum (a softmax sum is >= 1)
+# could tell them apart.
+_ACC_SAMPLES = (NEG_INF, 0.0, 1.0, -2.5, 1e30)
+_BOOL_SAMPLES = (True, False)
+
+
+def run(module, cx) -> None:
+    changed = False
+    for f in funcs(module):
+        seen = []                                        # masks looked at (a rewrite's clones included)
+        while True:
+            m = next((g for g in ops_named(f, "linalg.generic") if g not in seen and _mask(g)), None)
+            if m is None:
+                break
+            seen.append(m)
+            clones = _split(m)
+            if clones:
+                seen.extend(clones)
+                changed = True
+    if changed:
+        from .fusion import _unshare_fills
+        run_passes(module, "canonicalize", "causal-skip")
+        _unshare_fills(module)                  # canonicalize may merge equal fills again (see fusion)
+
+
+# --- recognizing the mask ------------------------------------------------------------------------------
+
+def _const(v):
+    """The Python value of an arith.constant result (float, int or bool), else None."""
+    o = _owner(v)
+    if o is None or o.name != "arith.constant":
+        return None
+    a = o.attributes["value"]
+    if isinstance(a, ir.FloatAttr):
+        return a.value
+    if isinstance(a, ir.IntegerAttr):
+        return bool(a.value) if ir.IntegerType(a.type).width == 1 else a.value
+    return None
+
+
+def _owner(v):
+    if isinstance(v, ir.BlockArgument) or not isinstance(v, ir.OpResult):
+        return None
+    o = v.owner
+    return o.operation if hasattr(o, "operation") else o
+
+
+def _maps(g):
+    return [ir.AffineMapAttr(a).value for a in g.attributes["indexing_maps"]]
+
+
+def _iters(g):
+    return ["reduction" if "reduction" in str(a) else "parallel" for a in g.attributes["iterator_types"]]
+
+
+def _n_ins(g) -> int:
+    return len(g.operands) - len(g.results)
+
+
+def _body(g):
+    return g.regions[0].blocks[0]
+
+
+def _loop_index(v, g):
+    """The loop of `g` whose index `v` is (index_cast of linalg.index d, or a block argument reading a 1-D
+    index tensor `[0, 1, ...]` through (d)), else None."""
+    o = _owner(v)
+    if o is not None and o.name == "arith.index_cast":
+        o = _owner(o.operands[0])
+        if o is not None and o.name == "linalg.index":
+            return ir.IntegerAttr(o.attributes["dim"]).value
+        return None
+    if isinstance(v, ir.BlockArgument) and v.arg_number < _n_ins(g):
+        src = _owner(g.operands[v.arg_number])
+        res = _maps(g)[v.arg_number].results
+        if src is None or src.name != "linalg.generic" or len(res) != 1 or not isinstance(res[0], ir.AffineDimExpr):
+            return None
+        if _n_ins(src) or len(src.results) != 1 or _maps(src)[0] != ir.AffineMap.get_identity(1):
+            return None
+        y = _body(src).operations[len(_body(src).operations) - 1]
+        c = _owner(y.operands[0])
+        if c is not None and c.name == "arith.index_cast":
+            i = _owner(c.operands[0])
+            if i is not None and i.name == "linalg.index" and ir.IntegerAttr(i.attributes["dim"]).value == 0:
+                return res[0].position
+    return None
+
+
+# arith.cmpi predicates on d = x - y: (keep when d <= C + delta, or with sign flipped: -d <= -C + delta)
+_CMPI = {3: (1, 0), 2: (1, -1), 5: (-1, 0), 4: (-1, -1)}     # sle, slt, sge, sgt
+_NOT_CMPI = {2: 5, 5: 2, 3: 4, 4: 3}                         # slt <-> sge, sle <-> sgt
+
+
+def _is_ninf(v) -> bool:
+    return _const(v) == NEG_INF
+
+
+def _mask(g):
+    """(row loop, column loop, C) when `g` yields, elementwise over parallel loops, x + (keep ? 0 : -inf)
+    or (keep ? x : -inf) (either select order) with keep = `j - i <= C`, C >= 0; else None."""
+    if g.name != "linalg.generic" or len(g.results) != 1 or "reduction" in _iters(g):
+        return None
+    t = g.results[0].type
+    if not isinstance(t, ir.RankedTensorType) or not ir.ShapedType(t).has_static_shape:
+        return None
+    if not isinstance(ir.RankedTensorType(t).element_type, (ir.F32Type, ir.F16Type, ir.BF16Type, ir.F64Type)):
+        return None
+    y = list(_body(g).operations)[-1]
+    out_map = _maps(g)[-1]
+    if y.name != "linalg.yield" or out_map != ir.AffineMap.get_identity(out_map.n_dims):
+        return None
+    sel = _owner(y.operands[0])
+    if sel is not None and sel.name == "arith.addf":           # x + select(keep, 0, -inf)
+        sel = next((s for s in map(_owner, sel.operands) if s is not None and s.name == "arith.select"
+                    and {_const(s.operands[1]), _const(s.operands[2])} == {0.0, NEG_INF}), None)
+    if sel is None or sel.name != "arith.select":
+        return None
+    if _is_ninf(sel.operands[2]):
+        keep_when = True
+    elif _is_ninf(sel.operands[1]):
+        keep_when = False
+    else:
+        return None
+    c = _owner(sel.operands[0])
+    if c is None or c.name != "arith.cmpi":
+        return None
+    pred = ir.IntegerAttr(c.attributes["predicate"]).value
+    if not keep_when:
+        pred = _NOT_CMPI.get(pred)
+    sub, k = _owner(c.operands[0]), _const(c.operands[1])
+    if pred not in _CMPI or sub is None or sub.name != "arith.subi" or isinstance(k, bool) or not isinstance(k, int):
+        return None
+    st = sub.results[0].type
+    if not isinstance(st, ir.IndexType) and not (isinstance(st, ir.IntegerType) and ir.IntegerType(st).width >= 32):
+        return None                                        # a narrow j - i could wrap
+    sign, delta = _CMPI[pred]
+    x, yv = _loop_index(sub.operands[0], g), _loop_index(sub.operands[1], g)
+    if x is None or yv is None or x == yv:
+        return None
+    col, row, bound = (x, yv, k + delta) if sign > 0 else (yv, x, -k + delta)
+    if bound < 0:
+        return None                                        # rows with every column masked: not handled
+    return row, col, bound
+
+
+# --- the chain and its check ---------------------------------------------------------------------------
+
+def _dim_of(expr):
+    return expr.position if isinstance(expr, ir.AffineDimExpr) else None
+
+
+def _roles(g, r, c):
+    """Roles ('r', 'c', None) of the result's tensor dims for loops r (rows) and c (columns)."""
+    res = _maps(g)[-1].results
+    return tuple("r" if _dim_of(e) == r else "c" if (c is not None and _dim_of(e) == c) else None for e in res)
+
+
+def _loops_from(g, i, roles):
+    """(row loop, column loop) of `g` that operand i's row/column tensor dims map to; False if not plain."""
+    res = _maps(g)[i].results
+    r = c = None
+    for role, e in zip(roles, res):
+        if role is None:
+            continue
+        d = _dim_of(e)
+        if d is None:
+            return False
+        if role == "r":
+            r = d
+        else:
+            c = d
+    return r, c
+
+
+def _chain(m, row, col):
+    """The ops to split (block order), their (row loop, column loop), and the one value leaving them; None
+    when the chain is not a closed row-wise computation this stage can prove unchanged."""
+    info = {m: (row, col)}
+    roles = {m.results[0]: _roles(m, row, col)}
+    if "r" not in roles[m.results[0]] or "c" not in roles[m.results[0]]:
+        return None
+    changed = True
+    while changed:
+        changed = False
+        for g in list(info):
+            for res in g.results:
+                for u in res.uses:
+                    o = _op(u.owner)
+                    if o in info or o.name != "linalg.generic" or o.parent != m.parent:
+                        continue
+                    lr = _consistent(o, roles)
+                    if lr is None:
+                        continue
+                    r, c = lr
+                    if c is None and not all(_users_in(x, info) for x in o.results):
+                        continue                          # row-only: only when it feeds the chain
+                    if not _row_wise(o, r, c):
+                        return None
+                    info[o] = (r, c)
+                    for x in o.results:
+                        roles[x] = _roles(o, r, c)
+                    changed = True
+    # Q K^T (what yields the scores, read whole) joins when only the mask reads it.
+    rs = _roles(m, row, col)
+    for i, v in enumerate(m.operands[:_n_ins(m)]):
+        s = _owner(v)
+        if s is None or s.name != "linalg.generic" or len(s.results) != 1 or s.parent != m.parent \
+                or _maps(m)[i] != _maps(m)[-1] or not all(_op(u.owner) == m for u in v.uses):
+            continue
+        lr = _loops_from_result(s, rs)
+        if lr and _row_wise(s, *lr):
+            info[s] = lr
+            roles[v] = rs
+    exits = [x for g in info for x in g.results if not _users_in(x, info)]
+    exits = [x for x in exits if list(x.uses)]
+    if len(exits) != 1 or "c" in roles[exits[0]] or "r" not in roles[exits[0]]:
+        return None
+    for g in info:
+        if not all(_dim_of(e) is not None for e in _maps(g)[-1].results):
+            return None
+    ops = [o.operation for o in m.block.operations if o.operation in info]
+    return ops, info, roles, exits[0]
+
+
+def _row_wise(g, r, c) -> bool:
+    """Rows independent in g: the row loop parallel and in the result, the columns' loop (if any) not
+    dropped from a result while parallel (each segment's result holds its own rows, all of them)."""
+    it = _iters(g)
+    roles = _roles(g, r, c)
+    return it[r] == "parallel" and "r" in roles and (c is None or it[c] == "reduction" or "c" in roles)
+
+
+def _loops_from_result(s, roles):
+    """(row loop, column loop) of a producer whose result has the given tensor-dim roles."""
+    r = c = None
+    for role, e in zip(roles, _maps(s)[-1].results):
+        d = _dim_of(e)
+        if role is not None and d is None:
+            return None
+        if role == "r":
+            r = d
+        elif role == "c":
+            c = d
+    return (r, c) if r is not None and c is not None else None
+
+
+def _op(o):
+    return o.operation if hasattr(o, "operation") else o
+
+
+def _users_in(v, info) -> bool:
+    return all(_op(u.owner) in info for u in v.uses)
+
+
+def _consistent(o, roles):
+    """(row loop, column loop or None) agreed on by every chain operand of `o`, else None."""
+    r = c = None
+    for i, v in enumerate(o.operands):
+        if v not in roles:
+            continue
+        lr = _loops_from(o, i, roles[v])
+        if lr is False:
+            return None
+        vr, vc = lr
+        if vr is None or (r is not None and vr != r) or (vc is not None and c is not None and vc != c):
+            return None
+        r = vr
+        c = vc if vc is not None else c
+    return (r, c) if r is not None else None
+
+
+def _masked_values_check(ops, info, m):
+    """True when the columns the mask removes change nothing downstream (module docstring). Each chain
+    value with columns gets the set of values its masked columns can hold (0 and -0 both, where a sign
+    depends on other operands)."""
+    import itertools
+    masked = {m.results[0]: (NEG_INF,)}
+    for g in ops:
+        if g == m or _owner_is_score_producer(g, m):
+            continue
+        c = info[g][1]
+        if c is None:
+            continue                                    # row-only op: sees no masked column
+        n_in = _n_ins(g)
+        col_ins = [i for i, v in enumerate(g.operands[:n_in]) if v in masked]
+        if not col_ins or _uses_index(g):
+            return False
+        args = _body(g).arguments
+        others = [i for i in range(len(g.operands)) if i not in col_ins]
+        reduce = _iters(g)[c] == "reduction"
+        if not reduce and len(g.results) != 1:
+            return False
+        seen = []
+        for mv in itertools.product(*(masked[g.operands[i]] for i in col_ins)):
+            for sample in _samples(g, others, acc=reduce):
+                env = dict(zip((args[i] for i in col_ins), mv))
+                env.update({args[i]: sample[k] for k, i in enumerate(others)})
+                ys = _interpret(g, env)
+                if ys is None:
+                    return False
+                if reduce:                              # the accumulators come back unchanged
+                    accs = [env[args[i]] for i in range(n_in, len(g.operands))]
+                    if len(ys) != len(accs) or not all(_same(y, acc) for y, acc in zip(ys, accs)):
+                        return False
+                elif not any(_same(ys[0], x) for x in seen):
+                    seen.append(ys[0])
+        if not reduce:
+            if len(seen) > 2 or any(isinstance(x, bool) or math.isnan(x) for x in seen) or \
+                    (len(seen) == 2 and not all(x == 0.0 for x in seen)):
+                return False                            # depends on more than the mask
+            masked[g.results[0]] = tuple(seen)
+    return True
+
+
+def _owner_is_score_producer(g, m):
+    return any(_owner(v) == g for v in m.operands[:_n_ins(m)])
+
+
+def _uses_index(g) -> bool:
+    return any(o.name == "linalg.index" for o in _body(g).operations)
+
+
+def _samples(g, idx, acc):
+    """Sample environments (one value per operand in idx): combinations kept few (first values rotate)."""
+    pools = []
+    n_in = _n_ins(g)
+    for i in idx:
+        et = ir.ShapedType(g.operands[i].type).element_type if isinstance(
+            g.operands[i].type, (ir.RankedTensorType,)) else g.operands[i].type
+        if isinstance(et, ir.IntegerType) and ir.IntegerType(et).width == 1:
+            pools.append(_BOOL_SAMPLES)
+        elif i >= n_in and acc:
+            pools.append(_ACC_SAMPLES)
+        else:
+            pools.append(_ROW_SAMPLES)
+    n = max([len(p) for p in pools] + [1])
+    out = []
+    for k in range(n):
+        for shift in range(2):
+            out.append([p[(k + shift * (j + 1)) % len(p)] for j, p in enumerate(pools)])
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return False
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+_CMPF = {1: lambda a, b: a == b, 2: lambda a, b: a > b, 3: lambda a, b: a >= b, 4: lambda a, b: a < b,
+         5: lambda a, b: a <= b, 6: lambda a, b: a != b and not (math.isnan(a) or math.isnan(b)),
+         13: lambda a, b: not (a == b)}
+
+
+def _interpret(g, env):
+    """The yielded values of g's body for block-argument values env (floats, bools), or None for an op
+    outside the few it knows (IEEE semantics in double precision: the checked facts are exact there)."""
+    def val(v):
+        if v in env:
+            return env[v]
+        k = _const(v)
+        if k is None:
+            raise KeyError
+        return k
+    try:
+        for o in _body(g).operations:
+            n = o.name
+            if n == "linalg.yield":
+                return [val(v) for v in o.operands]
+            a = [val(v) for v in o.operands]
+            if n == "arith.constant":
+                r = _const(o.results[0])
+                if r is None:
+                    return None
+            elif n == "arith.addf":
+                r = a[0] + a[1]
+            elif n == "arith.subf":
+                r = a[0] - a[1]
+            elif n == "arith.mulf":
+                r = a[0] * a[1]
+            elif n == "arith.divf":
+                r = a[0] / a[1] if a[1] != 0 else None
+            elif n in ("arith.maximumf", "arith.minimumf"):
+                big = n == "arith.maximumf"
+                if math.isnan(a[0]) or math.isnan(a[1]):
+                    r = float("nan")
+                elif a[0] == a[1] == 0.0:                  # IEEE: max(+0, -0) = +0, min(+0, -0) = -0
+                    r = math.copysign(0.0, 1.0 if big else -1.0) if math.copysign(1, a[0]) != math.copysign(
+                        1, a[1]) else a[0]
+                else:
+                    r = max(a) if big else min(a)
+            elif n == "math.exp":
+                r = 0.0 if a[0] == NEG_INF else math.exp(a[0]) if a[0] < 700 else float("inf")
+            elif n in ("arith.extf", "arith.truncf"):
+                r = a[0]
+            elif n == "arith.cmpf":
+                p = ir.IntegerAttr(o.attributes["predicate"]).value
+                if p not in _CMPF:
+                    return None
+                r = _CMPF[p](a[0], a[1])
+            elif n == "arith.select":
+                r = a[1] if a[0] else a[2]
+            elif n == "arith.andi" and all(isinstance(x, bool) for x in a):
+                r = a[0] and a[1]
+            elif n == "arith.ori" and all(isinstance(x, bool) for x in a):
+                r = a[0] or a[1]
+            else:
+                return None
+            if r is None:
+                return None
+            env[o.results[0]] = r
+    except (KeyError, OverflowError, ValueError):
+        return None
+    return None
+
+
+# --- the rewrite ---------------------------------------------------------------------------------------
+
+def _segments(rows: int, cols: int, bound: int):
+    """[(first row, end row, columns)] with trailing full-width segments merged."""
+    k = min(SEGMENTS, rows // ROW_ALIGN)
+    if k < MIN_SEGMENTS:
+        return [(0, rows, cols)]
+    ends = sorted({min(rows, round(rows * i / k / ROW_ALIGN) * ROW_ALIGN) for i in range(1, k)} | {rows})
+    segs, a = [], 0
+    for b in ends:
+        if b <= a:
+            continue
+        n = min(cols, b + bound)
+        if segs and segs[-1][2] == cols:
+            segs[-1] = (segs[-1][0], b, cols)
+        else:
+            segs.append((a, b, n))
+        a = b
+    return segs
+
+
+def _split(m) -> list:
+    """Split m's chain into row segments (module docstring); the masks of the clones, or [] if unchanged."""
+    row, col, bound = _mask(m)
+    ch = _chain(m, row, col)
+    if ch is None:
+        return []
+    ops, info, roles, exit_v = ch
+    if not _masked_values_check(ops, info, m):
+        return []
+    shape = ir.RankedTensorType(m.results[0].type).shape
+    mr = _roles(m, row, col)
+    rows, cols = shape[mr.index("r")], shape[mr.index("c")]
+    segs = _segments(rows, cols, bound)
+    if len(segs) < 2 or all(n == cols for _, _, n in segs):
+        return []
+    # No operand from outside the chain may depend on the chain (its clones would read the result they make).
+    after, todo = set(), [x for g in ops for x in g.results]
+    while todo:
+        for u in list(todo.pop().uses):
+            o = _op(u.owner)
+            if o not in info and o not in after:
+                after.add(o)
+                todo.extend(o.results)
+    if any(_owner(v) in after for g in ops for v in g.operands if v not in roles):
+        return []
+    # Every operand from outside the chain must be sliceable: plain dims where it meets rows or columns.
+    for g in ops:
+        r, c = info[g]
+        for i, v in enumerate(g.operands):
+            if v in roles:
+                continue
+            for e in _maps(g)[i].results:
+                if _dim_of(e) is None and any(f"d{x}" in str(e) for x in (r, c) if x is not None):
+                    return []
+    # Inserted after the last op of the chain, before any user of the exit.
+    last = ops[-1]
+    pos = {o.operation: k for k, o in enumerate(last.block.operations)}
+    if any(_op(u.owner) not in pos or pos[_op(u.owner)] < pos[last] for u in exit_v.uses):
+        return []
+    et = ir.RankedTensorType(exit_v.type)
+    ex_row = roles[exit_v].index("r")
+    from torch_mlir.dialects import tensor
+    clones = []
+    with ir.InsertionPoint.after(last), m.location:
+        dest = tensor.empty(list(et.shape), et.element_type)
+        for a, b, n in segs:
+            mp = {}
+            for g in ops:
+                r, c = info[g]
+                new_ops = []
+                for i, v in enumerate(g.operands):
+                    if v in mp:
+                        new_ops.append(mp[v])
+                        continue
+                    new_ops.append(_slice_operand(g, i, v, r, c, a, b, n, is_out=i >= _n_ins(g)))
+                clone = g.clone(ip=ir.InsertionPoint.current)
+                for i, v in enumerate(new_ops):
+                    clone.operands[i] = v
+                for k, res in enumerate(clone.results):
+                    res.set_type(new_ops[_n_ins(g) + k].type)
+                if a:
+                    _shift_index(clone, r, a)
+                for old, new in zip(g.results, clone.results):
+                    mp[old] = new
+                if g == m:
+                    clones.append(clone)
+            seg = mp[exit_v]
+            sizes = list(et.shape)
+            sizes[ex_row] = b - a
+            offs = [0] * et.rank
+            offs[ex_row] = a
+            dest = tensor.InsertSliceOp(seg, dest, [], [], [], ir.DenseI64ArrayAttr.get(offs),
+                                        ir.DenseI64ArrayAttr.get(sizes),
+                                        ir.DenseI64ArrayAttr.get([1] * et.rank)).result
+    exit_v.replace_all_uses_with(dest)
+    for g in reversed(ops):
+        g.erase()
+    return clones
+
+
+def _slice_operand(g, i, v, r, c, a, b, n, is_out):
+    """Operand i of g (not from the chain) cut to rows [a, b) and columns [0, n)."""
+    from torch_mlir.dialects import tensor
+    if not isinstance(v.type, ir.RankedTensorType):
+        return v                                          # a scalar
+    t = ir.RankedTensorType(v.type)
+    offs, sizes = [0] * t.rank, list(t.shape)
+    for k, e in enumerate(_maps(g)[i].results):
+        d = _dim_of(e)
+        if d is not None and d == r:
+            offs[k], sizes[k] = a, b - a
+        elif d is not None and d == c:
+            sizes[k] = n
+    if sizes == list(t.shape):
+        return v
+    o = _owner(v)
+    if is_out and o is not None and o.name == "tensor.empty":
+        return tensor.empty(sizes, t.element_type)
+    if is_out and o is not None and o.name == "linalg.generic" and len(o.results) == 1 and not _uses_index(o) \
+            and not any(isinstance(x.type, ir.ShapedType) for x in o.operands[:_n_ins(o)]) \
+            and _maps(o)[-1] == ir.AffineMap.get_identity(t.rank):      # a fill: cloned at the slice's shape
+        empty = tensor.empty(sizes, t.element_type)
+        fill = o.clone(ip=ir.InsertionPoint.current)
+        fill.operands[_n_ins(o)] = empty
+        fill.results[0].set_type(ir.RankedTensorType.get(sizes, t.element_type))
+        return fill.results[0]
+    rt = ir.RankedTensorType.get(sizes, t.element_type)
+    return tensor.ExtractSliceOp(rt, v, [], [], [], ir.DenseI64ArrayAttr.get(offs), ir.DenseI64ArrayAttr.get(sizes),
+                                 ir.DenseI64ArrayAttr.get([1] * t.rank)).result
+
+
+def _shift_index(g, r, a) -> None:
+    """linalg.index r in g's body -> linalg.index r + a (the segment's rows start at a)."""
+    from torch_mlir.dialects import arith
+    for o in list(_body(g).operations):
+        if o.name == "linalg.index" and ir.IntegerAttr(o.attributes["dim"]).value == r:
+            with ir.InsertionPoint.after(o):
+                off = arith.constant(ir.IndexType.get(), a)
+                s = arith.AddIOp(o.results[0], off).result
+            o.results[0].replace_all_uses_except(s, _owner(s))

@@ -1,0 +1,340 @@
+"""Causal attention on the host (transforms/causal.py, the causal-skip stage): a chain Q K^T -> `j - i <= C`
+mask -> softmax -> P V is split into row segments that compute only the key columns some row of the
+segment keeps. Numerics against torch's SDPA (is_causal=True, and equivalent tril / masked_fill masks) and
+NumPy on fresh seeded inputs; the IR tests count the multiply-adds of the contractions after the stage.
+Masks the stage cannot prove (a mask tensor, tril(-1), triu, a reduction that -inf columns change) keep
+every column."""
+import numpy as np
+import pytest
+
+import hexmlir
+from hexmlir import ir as hir
+from hexmlir import plan as P
+from hexmlir import targets
+from hexmlir.pipeline import run as run_pipeline
+
+
+def _contraction_macs(mlir, options=None):
+    """(multiply-adds of the float contractions the plan sees, the stage log)."""
+    o = options or hexmlir.Options(num_threads=1)
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(mlir)
+        cx = run_pipeline(m, o, targets.get(o.target, o.arch), until="plan")
+        macs = 0
+        for g in hir.ops_named(m.operation, "linalg.generic"):
+            loops, iters, *_ = P.generic_info(g)
+            if "reduction" in iters and any(x.name == "arith.mulf" for x in g.regions[0].blocks[0].operations):
+                macs += int(np.prod(loops))
+        return macs, cx.log
+
+
+def _attention_mlir(h, rows, cols, d, pred="sle", bound=0, tail="softmax"):
+    """Q [h, rows, d], K^T [h, d, cols], V [h, cols, d]; scores + (j - i `pred` bound ? 0 : -inf), then the
+    softmax and P V (tail="softmax"; "clamp": max(x - max, -30) instead of exp, which masked columns add
+    -30 to the sum through), a min over the columns ("min"), a max over the rows read by every row
+    ("colmax")."""
+    q, kt, v = f"tensor<{h}x{rows}x{d}xf32>", f"tensor<{h}x{d}x{cols}xf32>", f"tensor<{h}x{cols}x{d}xf32>"
+    sc, r = f"tensor<{h}x{rows}x{cols}xf32>", f"tensor<{h}x{rows}xf32>"
+    m3, m2 = "affine_map<(b, i, j) -> (b, i, j)>", "affine_map<(b, i, j) -> (b, i)>"
+    head = f"""
+func.func @attn(%q: {q}, %k: {kt}, %v: {v}) -> {{RES}} {{
+  %z = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %cb = arith.constant {bound} : i64
+  %e = tensor.empty() : {sc}
+  %f = linalg.fill ins(%z : f32) outs(%e : {sc}) -> {sc}
+  %s = linalg.batch_matmul ins(%q, %k : {q}, {kt}) outs(%f : {sc}) -> {sc}
+  %ms = linalg.generic {{indexing_maps = [{m3}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
+      ins(%s : {sc}) outs(%e : {sc}) {{
+    ^bb0(%a: f32, %o: f32):
+      %i = linalg.index 1 : index
+      %j = linalg.index 2 : index
+      %ii = arith.index_cast %i : index to i64
+      %jj = arith.index_cast %j : index to i64
+      %dd = arith.subi %jj, %ii : i64
+      %c = arith.cmpi {pred}, %dd, %cb : i64
+      %w = arith.select %c, %z, %ninf : f32
+      %y = arith.addf %a, %w : f32
+      linalg.yield %y : f32
+  }} -> {sc}
+  %er = tensor.empty() : {r}"""
+    if tail == "colmax":                 # out[b, i] = sum_j exp(ms[b, i, j] - max_i' ms[b, i', j]): rows depend
+        c2 = f"tensor<{h}x{cols}xf32>"   # on each other
+        mc = "affine_map<(b, i, j) -> (b, j)>"
+        return head.replace("{RES}", r) + f"""
+  %ec = tensor.empty() : {c2}
+  %fc = linalg.fill ins(%ninf : f32) outs(%ec : {c2}) -> {c2}
+  %cm = linalg.generic {{indexing_maps = [{m3}, {mc}], iterator_types = ["parallel", "reduction", "parallel"]}}
+      ins(%ms : {sc}) outs(%fc : {c2}) {{
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      linalg.yield %y : f32
+  }} -> {c2}
+  %fz = linalg.fill ins(%z : f32) outs(%er : {r}) -> {r}
+  %o = linalg.generic {{indexing_maps = [{m3}, {mc}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%ms, %cm : {sc}, {c2}) outs(%fz : {r}) {{
+    ^bb0(%a: f32, %b: f32, %c: f32):
+      %y = arith.subf %a, %b : f32
+      %w = math.exp %y : f32
+      %x = arith.addf %w, %c : f32
+      linalg.yield %x : f32
+  }} -> {r}
+  return %o : {r}
+}}"""
+    if tail == "min":
+        pinf = "0x7F800000"
+        return head.replace("{RES}", r) + f"""
+  %pinf = arith.constant {pinf} : f32
+  %fm = linalg.fill ins(%pinf : f32) outs(%er : {r}) -> {r}
+  %mn = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%ms : {sc}) outs(%fm : {r}) {{
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.minimumf %a, %b : f32
+      linalg.yield %y : f32
+  }} -> {r}
+  return %mn : {r}
+}}"""
+    return head.replace("{RES}", q) + f"""
+  %c30 = arith.constant -30.0 : f32
+  %fm = linalg.fill ins(%ninf : f32) outs(%er : {r}) -> {r}
+  %mx = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%ms : {sc}) outs(%fm : {r}) {{
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.maximumf %a, %b : f32
+      linalg.yield %y : f32
+  }} -> {r}
+  %ex = linalg.generic {{indexing_maps = [{m3}, {m2}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
+      ins(%ms, %mx : {sc}, {r}) outs(%e : {sc}) {{
+    ^bb0(%a: f32, %b: f32, %c: f32):
+      %y = arith.subf %a, %b : f32
+      {"%w = math.exp %y : f32" if tail == "softmax" else "%w = arith.maximumf %y, %c30 : f32"}
+      linalg.yield %w : f32
+  }} -> {sc}
+  %fs = linalg.fill ins(%z : f32) outs(%er : {r}) -> {r}
+  %sm = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%ex : {sc}) outs(%fs : {r}) {{
+    ^bb0(%a: f32, %b: f32):
+      %y = arith.addf %a, %b : f32
+      linalg.yield %y : f32
+  }} -> {r}
+  %p = linalg.generic {{indexing_maps = [{m3}, {m2}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
+      ins(%ex, %sm : {sc}, {r}) outs(%e : {sc}) {{
+    ^bb0(%a: f32, %b: f32, %c: f32):
+      %y = arith.divf %a, %b : f32
+      linalg.yield %y : f32
+  }} -> {sc}
+  %eo = tensor.empty() : {q}
+  %fo = linalg.fill ins(%z : f32) outs(%eo : {q}) -> {q}
+  %o = linalg.batch_matmul ins(%p, %v : {sc}, {v}) outs(%fo : {q}) -> {q}
+  return %o : {q}
+}}"""
+
+
+def _numpy_masked(q, kt, keep):
+    a = np.einsum("hid,hdj->hij", q.astype(np.float64), kt.astype(np.float64))
+    return np.where(keep, a, -np.inf)
+
+
+def test_causal_chain_computes_only_kept_columns():
+    """1000 rows, 8 segments: the contractions of segment [a, b) cover columns [0, b) only (before: every
+    segment of the row-block loop computed all 1000 columns; 2 x 3 x 1000^2 x 40 multiply-adds)."""
+    h, s, d = 3, 1000, 40
+    full = 2 * h * s * s * d
+    macs, log = _contraction_macs(_attention_mlir(h, s, s, d))
+    assert "causal-skip" in log, log
+    assert macs <= 0.6 * full, (macs, full)
+    off, log = _contraction_macs(_attention_mlir(h, s, s, d), hexmlir.Options(num_threads=1, causal_skip=False))
+    assert "causal-skip: off" in log and off == full
+
+
+def test_causal_chain_segments_have_static_column_bounds():
+    """Each segment's Q K^T has as many columns as its last row + 1 (static shapes: the plan, micro-kernels
+    and vector tails downstream are the ordinary ones); the last segment keeps the mask on the diagonal."""
+    from hexmlir.transforms import causal
+    mlir = _attention_mlir(2, 333, 333, 24)
+    o = hexmlir.Options(num_threads=1)
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(mlir)
+        run_pipeline(m, o, targets.get(o.target, o.arch), until="plan")
+        shapes = [tuple(hir.ir.RankedTensorType(g.results[0].type).shape)
+                  for g in hir.ops_named(m.operation, "linalg.generic")
+                  if any(x.name == "arith.cmpi" for x in g.regions[0].blocks[0].operations)]
+    segs = causal._segments(333, 333, 0)
+    assert shapes == [(2, b - a, n) for a, b, n in segs], shapes
+    assert len(segs) > 1 and all(n == b for a, b, n in segs)
+
+
+def test_short_sequences_stay_whole():
+    """Under 64 query rows (4 segments of 16) the chain is not copied: little to save, compile time x K."""
+    h, s, d = 2, 48, 16
+    assert _contraction_macs(_attention_mlir(h, s, s, d))[0] == 2 * h * s * s * d
+
+
+@pytest.mark.parametrize("pred,bound,split", [("sle", 0, True), ("sle", 2, True), ("slt", 1, True),
+                                              ("sle", -1, False), ("sge", 0, False), ("sgt", -1, False)])
+def test_mask_offsets(pred, bound, split, rng, seed):
+    """j - i <= C with C >= 0 is split (column bound b + C); a mask that empties rows (C < 0) or keeps the
+    upper triangle is not. Each is correct against NumPy."""
+    h, rows, cols, d = 2, 77, 130, 24
+    mlir = _attention_mlir(h, rows, cols, d, pred, bound)
+    full = 2 * h * rows * cols * d
+    macs, _ = _contraction_macs(mlir)
+    assert (macs < full) == split, (macs, full)
+    q = rng.uniform(-2, 2, (h, rows, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, cols)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, cols, d)).astype(np.float32)
+    i, j = np.arange(rows)[:, None], np.arange(cols)[None, :]
+    keep = {"sle": j - i <= bound, "slt": j - i < bound, "sge": j - i >= bound, "sgt": j - i > bound}[pred]
+    a = _numpy_masked(q, kt, keep)
+    mx = a.max(-1, keepdims=True)
+    e = np.where(keep, np.exp(a - np.where(np.isfinite(mx), mx, 0)), 0.0)
+    ssum = e.sum(-1, keepdims=True)
+    p = np.where(ssum > 0, e / np.where(ssum > 0, ssum, 1), np.nan)      # all-masked rows: 0/0 (no guard)
+    ref = np.einsum("hij,hjd->hid", p, v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v)
+    ok = np.isfinite(ref)
+    assert np.array_equal(ok, np.isfinite(out)), f"seed={seed} {pred} {bound}: non-finite rows differ"
+    err = float(np.abs(out[ok] - ref[ok]).max())
+    assert err < 1e-5, f"seed={seed} {pred} {bound}: max abs err {err}"
+
+
+def test_reduction_that_sees_masked_columns_keeps_them(rng, seed):
+    """A min over the masked scores is -inf wherever a column is masked: dropping those columns would
+    change it. Fusion puts the mask into the min's body (one op, no mask generic), so nothing is split;
+    the result matches NumPy. (test_masked_columns_that_reach_the_sum_keep_them has the mask op itself.)"""
+    h, s, d = 2, 96, 16
+    mlir = _attention_mlir(h, s, s, d, tail="min")
+    macs, _ = _contraction_macs(mlir)
+    assert macs == h * s * s * d
+    q = rng.uniform(-2, 2, (h, s, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, s)).astype(np.float32)
+    keep = np.arange(s)[None, :] <= np.arange(s)[:, None]
+    ref = _numpy_masked(q, kt, keep).min(-1)
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, np.zeros((h, s, d), np.float32))
+    fin = np.isfinite(ref)
+    assert np.array_equal(fin, np.isfinite(out)) and float(np.abs(out[fin] - ref[fin]).max()) < 1e-4, f"seed={seed}"
+
+
+def test_masked_columns_that_reach_the_sum_keep_them(rng, seed):
+    """max(x - max, -30) instead of exp: a masked column is -30, not 0, in the sum and in P, so no column may
+    be dropped (the check on the ops after the mask refuses), and the result matches NumPy."""
+    h, s, d = 2, 96, 16
+    mlir = _attention_mlir(h, s, s, d, tail="clamp")
+    assert _contraction_macs(mlir)[0] == 2 * h * s * s * d
+    q = rng.uniform(-2, 2, (h, s, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, s)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, s, d)).astype(np.float32)
+    a = _numpy_masked(q, kt, np.arange(s)[None, :] <= np.arange(s)[:, None])
+    e = np.maximum(a - a.max(-1, keepdims=True), -30.0)
+    ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v)
+    err = float(np.abs(out - ref).max())
+    assert err < 1e-5, f"seed={seed}: max abs err {err}"
+
+
+def test_rows_that_depend_on_each_other_stay_whole(rng, seed):
+    """A max over the rows of each column, read back by every row: segments of rows would each see only
+    their own rows, so the chain is not split (and matches NumPy)."""
+    h, s, d = 2, 96, 16
+    mlir = _attention_mlir(h, s, s, d, tail="colmax")
+    assert _contraction_macs(mlir)[0] == h * s * s * d
+    q = rng.uniform(-2, 2, (h, s, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, s)).astype(np.float32)
+    a = _numpy_masked(q, kt, np.arange(s)[None, :] <= np.arange(s)[:, None])
+    ref = np.exp(a - a.max(1, keepdims=True)).sum(-1)
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, np.zeros((h, s, d), np.float32))
+    err = float(np.abs(out - ref).max() / np.abs(ref).max())
+    assert err < 1e-5, f"seed={seed}: max rel err {err}"
+
+
+# --- route B: torch's SDPA and hand-written masks -----------------------------------------------------
+
+def _torch_case(fwd, q_shape, kv_shape, threads, seed, extra=()):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_mlir")
+
+    class M(torch.nn.Module):
+        def forward(self, q, k, v, *rest):
+            return fwd(q, k, v, *rest)
+
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(*q_shape, generator=g)
+    k, v = (torch.randn(*kv_shape, generator=g) for _ in range(2))
+    args = (q, k, v, *extra)
+    c = hexmlir.compile_model(M(), args, target="host", strict=True, num_threads=threads)
+    ref = M()(*(a.double() if a.is_floating_point() else a for a in args))
+    err = float((c(*args).double() - ref).abs().max())
+    assert err < 1e-5, f"seed={seed} q={q_shape} kv={kv_shape} threads={threads}: max abs err {err}"
+    bh = int(np.prod(q_shape[:-2]))
+    full = 2 * bh * q_shape[-2] * kv_shape[-2] * q_shape[-1]
+    return _contraction_macs(c.graph.mlir_text)[0], full
+
+
+def _sdpa_causal(q, k, v):
+    import torch.nn.functional as F
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+@pytest.mark.parametrize("q_shape,kv_shape,threads", [
+    ((2, 2, 333, 24), (2, 2, 333, 24), 3), ((1, 2, 77, 24), (1, 2, 130, 24), 1),
+    ((1, 2, 130, 24), (1, 2, 77, 24), 3)])
+def test_sdpa_is_causal_matches_torch(q_shape, kv_shape, threads, seed):
+    """torch's is_causal is top-left aligned (tril(ones(L, S))): with L > S the rows past S keep every
+    column (one full-width segment), with L < S the columns past L are never read."""
+    macs, full = _torch_case(_sdpa_causal, q_shape, kv_shape, threads, seed)
+    assert macs < 0.8 * full, (macs, full)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape,threads", [((2, 2, 333, 24), 1), ((1, 3, 1000, 40), 1), ((1, 3, 1000, 40), 3),
+                                           ((1, 8, 1024, 64), 2)])
+def test_sdpa_is_causal_large_matches_torch(shape, threads, seed):
+    macs, full = _torch_case(_sdpa_causal, shape, shape, threads, seed)
+    assert macs < 0.6 * full, (macs, full)
+
+
+def _tril_mask(diagonal):
+    def fwd(q, k, v):
+        import torch
+        import torch.nn.functional as F
+        mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril(diagonal)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return fwd
+
+
+def _masked_fill_triu(q, k, v):
+    import torch
+    mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).triu(1)
+    s = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5).masked_fill(mask, float("-inf"))
+    return torch.softmax(s, -1) @ v
+
+
+def _triu_keep(q, k, v):
+    import torch
+    import torch.nn.functional as F
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(q.shape[-2], k.shape[-2],
+                                                                        dtype=torch.bool).triu(0))
+
+
+@pytest.mark.parametrize("name,fwd,split", [("tril0", _tril_mask(0), True), ("tril2", _tril_mask(2), True),
+                                            ("masked_fill_triu1", _masked_fill_triu, True),
+                                            ("tril-1", _tril_mask(-1), False), ("triu0", _triu_keep, False)])
+def test_causal_mask_variants(name, fwd, split, seed):
+    """tril(diagonal >= 0) masks and GPT's masked_fill(triu(1), -inf) are the same pattern; tril(-1) (rows
+    with nothing kept) and triu (upper triangle kept) keep every column. All match torch."""
+    macs, full = _torch_case(fwd, (1, 2, 96, 16), (1, 2, 96, 16), 1, seed)
+    assert (macs < full) == split, (name, macs, full)
+
+
+def test_mask_tensor_argument_keeps_every_column(seed):
+    """A boolean mask passed in (random, not causal) is data: nothing to prove, nothing skipped."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    g = torch.Generator().manual_seed(seed + 1)
+    mask = torch.rand(96, 96, generator=g) < 0.7
+    mask[:, 0] = True                                            # no empty rows (NaN in torch's math path)
+
+    def fwd(q, k, v, m):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+    macs, full = _torch_case(fwd, (1, 2, 96, 16), (1, 2, 96, 16), 3, seed, extra=(mask,))
+    assert macs == full
