@@ -89,35 +89,38 @@ void ref(const int8_t *restrict a, const int8_t *restrict b, int32_t *restrict y
 
 # int8 matmul C[M, N] = A[M, K] @ B[K, N] (int32), both row-major as the hexmlir kernel takes them.
 # vrmpy(Vu.ub, Rt.b) multiplies 4 unsigned bytes of each 32-bit lane with the 4 signed bytes of a scalar
-# register: B is packed once per call into vectors whose lane j holds B[k..k+3, n0 + j] + 128 (xor 0x80,
-# two byte and two halfword shuffles per 4 rows of B), A's rows are copied into 4-byte-aligned rows padded
-# with zeros to a multiple of 4 (one word load per row and 4 k), and the +128 comes off as 128 * (row sum
-# of A) at the store. Register block: 4 rows x 128 columns (16 accumulators), the last rows one at a time,
-# the last column block stored through a stack vector. Scratch (on the stack): K4 x 128 bytes per column
-# block of B, M x K4 bytes of A.
+# register: B is packed once per column block into vectors whose lane j holds B[k..k+3, n0 + j] + 128 (xor
+# 0x80, two byte and two halfword shuffles per 4 rows of B), A's rows are copied into 4-byte-aligned rows
+# padded with zeros to a multiple of 4 (one word load per row and 4 k), and the +128 comes off as
+# 128 * (row sum of A) at the store. Register block: 4 rows x 128 columns (16 accumulators); the last 1-3
+# rows run as one block whose missing rows repeat the last row and are not stored; the last column block
+# computes only the 32-column vectors that hold columns and is stored through the stack. Scratch on the stack: K4 x 128 bytes of B, M x K4 bytes of A.
 MATMUL_I8 = _PRELUDE + r"""
 #define MR 4
+typedef int32_t i32a __attribute__((__may_alias__));
 static inline __attribute__((always_inline)) void
-block(int32_t R, const int32_t *restrict ap, int32_t kw, const HVX_Vector *restrict bp, const int32_t *corr,
-      int32_t *restrict c, int32_t ldc, int32_t ncols) {
+block(int32_t NV, const int32_t *const a[MR], int32_t rows, int32_t kw, const HVX_Vector *restrict bp,
+      const int32_t *corr, int32_t *restrict c, int32_t ldc, int32_t ncols) {
   HVX_Vector acc[MR][4];
 #pragma clang loop unroll(full)
-  for (int32_t r = 0; r < R; r++)
+  for (int32_t r = 0; r < MR; r++)
 #pragma clang loop unroll(full)
-    for (int32_t s = 0; s < 4; s++) acc[r][s] = Q6_V_vzero();
+    for (int32_t s = 0; s < NV; s++) acc[r][s] = Q6_V_vzero();
   for (int32_t q = 0; q < kw; q++) {
     HVX_Vector b0 = bp[4 * q], b1 = bp[4 * q + 1], b2 = bp[4 * q + 2], b3 = bp[4 * q + 3];
+    (void)b1, (void)b2, (void)b3;
 #pragma clang loop unroll(full)
-    for (int32_t r = 0; r < R; r++) {
-      int32_t w = ap[r * kw + q];
+    for (int32_t r = 0; r < MR; r++) {
+      int32_t w = a[r][q];
       acc[r][0] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][0], b0, w);
-      acc[r][1] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][1], b1, w);
-      acc[r][2] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][2], b2, w);
-      acc[r][3] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][3], b3, w);
+      if (NV > 1) acc[r][1] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][1], b1, w);
+      if (NV > 2) acc[r][2] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][2], b2, w);
+      if (NV > 3) acc[r][3] = Q6_Vw_vrmpyacc_VwVubRb(acc[r][3], b3, w);
     }
   }
 #pragma clang loop unroll(full)
-  for (int32_t r = 0; r < R; r++) {
+  for (int32_t r = 0; r < MR; r++) {
+    if (r >= rows) break;
     HVX_Vector cv = Q6_V_vsplat_R(corr[r]);
     int32_t *cr = c + (intptr_t)r * ldc;
     if (ncols == 128) {
@@ -126,11 +129,50 @@ block(int32_t R, const int32_t *restrict ap, int32_t kw, const HVX_Vector *restr
     } else {
       HVX_Vector tmp[4];
 #pragma clang loop unroll(full)
-      for (int32_t s = 0; s < 4; s++) tmp[s] = Q6_Vw_vsub_VwVw(acc[r][s], cv);
-      const int32_t *t = (const int32_t *)tmp;
+      for (int32_t s = 0; s < NV; s++) tmp[s] = Q6_Vw_vsub_VwVw(acc[r][s], cv);
+      const i32a *t = (const i32a *)tmp;
       for (int32_t j = 0; j < ncols; j++) cr[j] = t[j];
     }
   }
+}
+
+/* rows i0..i0+R-1 of A (called in row order) into ap (K4 bytes each, zero padded); corr = 128 * row sums, the R rotate-and-add
+   trees interleaved */
+static inline __attribute__((always_inline)) void
+pack_a(int32_t R, const int8_t *restrict A, int32_t i0, int32_t K, int32_t K4, int8_t *restrict ap,
+       int32_t *restrict corr) {
+  HVX_Vector ones = Q6_V_vsplat_R(0x01010101), s[MR];
+#pragma clang loop unroll(full)
+  for (int32_t r = 0; r < R; r++) s[r] = Q6_V_vzero();
+  /* last chunk first: a row's padded last vector spills into the next row's start, rewritten after it */
+  for (int32_t j = (K - 1) & ~127; j >= 0; j -= 128) {
+    int32_t len = K - j < 128 ? K - j : 128;
+#pragma clang loop unroll(full)
+    for (int32_t r = 0; r < R; r++) {
+      const int8_t *src = A + (intptr_t)(i0 + r) * K + j;
+      HVX_Vector v = len == 128 ? VLDU(src)
+                                : Q6_V_vmux_QVV(Q6_Q_vsetq_R(len), load_part(src, len), Q6_V_vzero());
+      VSTU(ap + (intptr_t)(i0 + r) * K4 + j, v);
+      s[r] = Q6_Vw_vrmpyacc_VwVbVb(s[r], v, ones);
+    }
+  }
+#pragma clang loop unroll(full)
+  for (int32_t sh = 64; sh >= 4; sh >>= 1)
+#pragma clang loop unroll(full)
+    for (int32_t r = 0; r < R; r++) s[r] = Q6_Vw_vadd_VwVw(s[r], Q6_V_vror_VR(s[r], sh));
+#pragma clang loop unroll(full)
+  for (int32_t r = 0; r < R; r++) corr[i0 + r] = 128 * Q6_R_vextract_VR(s[r], 0);
+}
+
+static inline void pack_b4(HVX_Vector *restrict out, HVX_Vector r0, HVX_Vector r1, HVX_Vector r2,
+                           HVX_Vector r3) {
+  HVX_VectorPair p01 = Q6_W_vshuff_VVR(r1, r0, -1), p23 = Q6_W_vshuff_VVR(r3, r2, -1);
+  HVX_VectorPair lo = Q6_W_vshuff_VVR(Q6_V_lo_W(p23), Q6_V_lo_W(p01), -2);
+  HVX_VectorPair hi = Q6_W_vshuff_VVR(Q6_V_hi_W(p23), Q6_V_hi_W(p01), -2);
+  out[0] = Q6_V_lo_W(lo);
+  out[1] = Q6_V_hi_W(lo);
+  out[2] = Q6_V_lo_W(hi);
+  out[3] = Q6_V_hi_W(hi);
 }
 
 void ref(const int8_t *restrict A, const int8_t *restrict B, int32_t *restrict C, int32_t M, int32_t N,
@@ -139,46 +181,44 @@ void ref(const int8_t *restrict A, const int8_t *restrict B, int32_t *restrict C
   HVX_Vector bp[kw * 4];
   int32_t ap[M * kw + 32];                 /* + one vector: the row copies store whole vectors */
   int32_t corr[M];
-  HVX_Vector ones = Q6_V_vsplat_R(0x01010101), flip = Q6_V_vsplat_R(0x80808080);
-  /* A: rows padded with zeros to K4 bytes; corr = 128 * row sum */
-  for (int32_t i = 0; i < M; i++) {
-    const int8_t *src = A + (intptr_t)i * K;
-    int8_t *dst = (int8_t *)ap + (intptr_t)i * K4;
-    HVX_Vector s = Q6_V_vzero();
-    for (int32_t j = 0; j < K; j += 128) {
-      int32_t len = K - j < 128 ? K - j : 128;
-      HVX_Vector v = len == 128 ? VLDU(src + j)
-                                : Q6_V_vmux_QVV(Q6_Q_vsetq_R(len), load_part(src + j, len), Q6_V_vzero());
-      VSTU(dst + j, v);
-      s = Q6_Vw_vrmpyacc_VwVbVb(s, v, ones);
-    }
-    for (int32_t sh = 64; sh >= 4; sh >>= 1) s = Q6_Vw_vadd_VwVw(s, Q6_V_vror_VR(s, sh));
-    corr[i] = 128 * Q6_R_vextract_VR(s, 0);
-  }
+  HVX_Vector flip = Q6_V_vsplat_R(0x80808080);
+  int32_t i = 0;
+  for (; i + MR <= M; i += MR) pack_a(MR, A, i, K, K4, (int8_t *)ap, corr);
+  for (; i < M; i++) pack_a(1, A, i, K, K4, (int8_t *)ap, corr);
   for (int32_t nb = 0; nb < NB; nb++) {
     int32_t n0 = nb * 128, ncols = N - n0 < 128 ? N - n0 : 128;
     /* B: 4 rows at a time, xor 0x80 (unsigned), interleaved so 32-bit lane j holds B[k..k+3, n0 + j] */
-    for (int32_t q = 0; q < kw; q++) {
+    const int8_t *b0 = B + n0;
+    int32_t q = 0;
+    if (ncols == 128)
+      for (; 4 * q + 3 < K; q++) {
+        const int8_t *src = b0 + (intptr_t)4 * q * N;
+        pack_b4(bp + 4 * q, Q6_V_vxor_VV(VLDU(src), flip), Q6_V_vxor_VV(VLDU(src + N), flip),
+                Q6_V_vxor_VV(VLDU(src + 2 * N), flip), Q6_V_vxor_VV(VLDU(src + 3 * N), flip));
+      }
+    for (; q < kw; q++) {
       HVX_Vector r[4];
 #pragma clang loop unroll(full)
       for (int32_t t = 0; t < 4; t++) {
         int32_t k = 4 * q + t;
-        const int8_t *src = B + (intptr_t)k * N + n0;
+        const int8_t *src = b0 + (intptr_t)k * N;
         r[t] = k >= K ? flip : Q6_V_vxor_VV(ncols == 128 ? VLDU(src) : load_part(src, ncols), flip);
       }
-      HVX_VectorPair p01 = Q6_W_vshuff_VVR(r[1], r[0], -1), p23 = Q6_W_vshuff_VVR(r[3], r[2], -1);
-      HVX_VectorPair lo = Q6_W_vshuff_VVR(Q6_V_lo_W(p23), Q6_V_lo_W(p01), -2);
-      HVX_VectorPair hi = Q6_W_vshuff_VVR(Q6_V_hi_W(p23), Q6_V_hi_W(p01), -2);
-      bp[4 * q] = Q6_V_lo_W(lo);
-      bp[4 * q + 1] = Q6_V_hi_W(lo);
-      bp[4 * q + 2] = Q6_V_lo_W(hi);
-      bp[4 * q + 3] = Q6_V_hi_W(hi);
+      pack_b4(bp + 4 * q, r[0], r[1], r[2], r[3]);
     }
-    int32_t i = 0;
-    for (; i + MR <= M; i += MR)
-      block(MR, ap + (intptr_t)i * kw, kw, bp, corr + i, C + (intptr_t)i * N + n0, N, ncols);
-    for (; i < M; i++)
-      block(1, ap + (intptr_t)i * kw, kw, bp, corr + i, C + (intptr_t)i * N + n0, N, ncols);
+    for (int32_t i = 0; i < M; i += MR) {
+      const int32_t *a[MR];
+      int32_t rows = M - i < MR ? M - i : MR;
+#pragma clang loop unroll(full)
+      for (int32_t r = 0; r < MR; r++) a[r] = ap + (intptr_t)(i + (r < rows ? r : rows - 1)) * kw;
+      int32_t *c = C + (intptr_t)i * N + n0;
+      switch ((ncols + 31) / 32) {      /* the last column block: only the vectors that hold columns */
+      case 4: block(4, a, rows, kw, bp, corr + i, c, N, ncols); break;
+      case 3: block(3, a, rows, kw, bp, corr + i, c, N, ncols); break;
+      case 2: block(2, a, rows, kw, bp, corr + i, c, N, ncols); break;
+      default: block(1, a, rows, kw, bp, corr + i, c, N, ncols); break;
+      }
+    }
   }
 }
 """
