@@ -61,29 +61,40 @@ void ref(const int32_t *restrict a, const int32_t *restrict b, int32_t *restrict
 }
 """
 
-# int8 row dot: vrmpy(.b,.b) into two int32 accumulators (alternating, so consecutive vrmpy do not wait on
-# each other), the row's last partial vector zero-masked, one rotate-and-add tree per row
+# int8 row dot: vrmpy(.b,.b) into one int32 accumulator per row, 4 rows at a time (independent chains the
+# packets interleave), the row's last partial vector zero-masked, the rows' rotate-and-add trees interleaved
 DOT_I8 = _PRELUDE + r"""
-void ref(const int8_t *restrict a, const int8_t *restrict b, int32_t *restrict y, int32_t m, int32_t k) {
+static inline __attribute__((always_inline)) void
+rows(int32_t R, const int8_t *restrict a, const int8_t *restrict b, int32_t *restrict y, int32_t k) {
   int32_t kv = k / 128, rem = k - kv * 128;
-  HVX_VectorPred tail = Q6_Q_vsetq_R(rem);
-  for (int32_t i = 0; i < m; i++) {
-    const int8_t *pa = a + (intptr_t)i * k, *pb = b + (intptr_t)i * k;
-    HVX_Vector s0 = Q6_V_vzero(), s1 = Q6_V_vzero();
-    int32_t j = 0;
-    for (; j + 2 <= kv; j += 2) {
-      s0 = Q6_Vw_vrmpyacc_VwVbVb(s0, VLDU(pa + 128 * j), VLDU(pb + 128 * j));
-      s1 = Q6_Vw_vrmpyacc_VwVbVb(s1, VLDU(pa + 128 * j + 128), VLDU(pb + 128 * j + 128));
+  HVX_Vector s[4];
+#pragma clang loop unroll(full)
+  for (int32_t r = 0; r < R; r++) s[r] = Q6_V_vzero();
+  for (int32_t j = 0; j < kv; j++)
+#pragma clang loop unroll(full)
+    for (int32_t r = 0; r < R; r++)
+      s[r] = Q6_Vw_vrmpyacc_VwVbVb(s[r], VLDU(a + (intptr_t)r * k + 128 * j), VLDU(b + (intptr_t)r * k + 128 * j));
+  if (rem) {
+    HVX_VectorPred tail = Q6_Q_vsetq_R(rem);
+#pragma clang loop unroll(full)
+    for (int32_t r = 0; r < R; r++) {
+      const int8_t *pa = a + (intptr_t)r * k + 128 * kv, *pb = b + (intptr_t)r * k + 128 * kv;
+      s[r] = Q6_Vw_vrmpyacc_VwVbVb(s[r], Q6_V_vmux_QVV(tail, load_part(pa, rem), Q6_V_vzero()),
+                                   load_part(pb, rem));
     }
-    if (j < kv) s0 = Q6_Vw_vrmpyacc_VwVbVb(s0, VLDU(pa + 128 * j), VLDU(pb + 128 * j));
-    if (rem) {
-      HVX_Vector ta = Q6_V_vmux_QVV(tail, load_part(pa + 128 * kv, rem), Q6_V_vzero());
-      s1 = Q6_Vw_vrmpyacc_VwVbVb(s1, ta, load_part(pb + 128 * kv, rem));
-    }
-    HVX_Vector s = Q6_Vw_vadd_VwVw(s0, s1);
-    for (int32_t sh = 64; sh >= 4; sh >>= 1) s = Q6_Vw_vadd_VwVw(s, Q6_V_vror_VR(s, sh));
-    y[i] = Q6_R_vextract_VR(s, 0);
   }
+#pragma clang loop unroll(full)
+  for (int32_t sh = 64; sh >= 4; sh >>= 1)
+#pragma clang loop unroll(full)
+    for (int32_t r = 0; r < R; r++) s[r] = Q6_Vw_vadd_VwVw(s[r], Q6_V_vror_VR(s[r], sh));
+#pragma clang loop unroll(full)
+  for (int32_t r = 0; r < R; r++) y[r] = Q6_R_vextract_VR(s[r], 0);
+}
+
+void ref(const int8_t *restrict a, const int8_t *restrict b, int32_t *restrict y, int32_t m, int32_t k) {
+  int32_t i = 0;
+  for (; i + 4 <= m; i += 4) rows(4, a + (intptr_t)i * k, b + (intptr_t)i * k, y + i, k);
+  for (; i < m; i++) rows(1, a + (intptr_t)i * k, b + (intptr_t)i * k, y + i, k);
 }
 """
 
