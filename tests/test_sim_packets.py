@@ -92,3 +92,21 @@ def test_table_ratio_columns():
     assert cells[7] == "2.00" and cells[8] == "3.00", line      # vec / intrinsics, TCM compiled / intrinsics
     no_peer = dict(row, intrinsics=None)
     assert "| – | – | – |" in sp.table([no_peer])
+
+
+def test_hexagon_bench_stores_packet_rows(tmp_path, monkeypatch):
+    import json
+
+    from hexmlir.bench import hexagon, report
+    counts = {"packets": 400, "hvx": 10, "compiled_packets": 300}
+    fake = [{"kernel": "int8 matmul (per MAC)", "key": "matmul_i8", "elements": 1000, "per": "MAC",
+             "builds": {"vectorized": counts}, "c_autohvx": counts, "intrinsics": counts}]
+    asked = []
+    monkeypatch.setattr(sp, "measure", lambda quick, kernels: asked.append((quick, kernels)) or fake)
+    pk = hexagon.packets_rows(quick=True, log=lambda s: None)
+    assert asked == [(True, hexagon.PACKETS_KERNELS)] and pk["rows"] == fake
+    path = tmp_path / "results.json"
+    hexagon.store([], path, "meta", None, pk)
+    res = json.loads(path.read_text())
+    assert res["hexagon_packets"]["rows"] == fake
+    assert "| int8 matmul (per MAC) | 1000 |" in report._hexagon_section(res)
