@@ -60,8 +60,10 @@ def test_qemu_intrinsics_peer_matches_numpy(key, size, rng, tmp_path):
 
 # the element-wise peers' vmemu paths (the harness's buffers are 128-byte aligned): called one element in
 UNALIGNED = {
-    "add_sat_i8": "void ref(const int8_t *a, const int8_t *b, int8_t *c, int32_t n) { ref_(a + 1, b + 1, c + 1, n - 1); }",
-    "add_i32": "void ref(const int32_t *a, const int32_t *b, int32_t *c, int32_t n) { ref_(a + 1, b + 1, c + 1, n - 1); }",
+    "add_sat_i8": "void ref(const int8_t *a, const int8_t *b, int8_t *c, int32_t n) "
+                  "{ ref_(a + 1, b + 1, c + 1, n - 1); }",
+    "add_i32": "void ref(const int32_t *a, const int32_t *b, int32_t *c, int32_t n) "
+               "{ ref_(a + 1, b + 1, c + 1, n - 1); }",
     "requantize": "void ref(const int32_t *x, int8_t *y, int32_t n, int32_t m, int32_t s, int32_t z) "
                   "{ ref_(x + 1, y + 1, n - 1, m, s, z); }",
 }

@@ -105,7 +105,8 @@ void ref(const int8_t *restrict a, const int8_t *restrict b, int32_t *restrict y
 # padded with zeros to a multiple of 4 (one word load per row and 4 k), and the +128 comes off as
 # 128 * (row sum of A) at the store. Register block: 4 rows x 128 columns (16 accumulators); the last 1-3
 # rows run as one block whose missing rows repeat the last row and are not stored; the last column block
-# computes only the 32-column vectors that hold columns and is stored through the stack. Scratch on the stack: K4 x 128 bytes of B, M x K4 bytes of A.
+# computes only the 32-column vectors that hold columns and is stored through the stack. Scratch on the
+# stack: K4 x 128 bytes of B, M x K4 bytes of A.
 MATMUL_I8 = _PRELUDE + r"""
 #define MR 4
 typedef int32_t i32a __attribute__((__may_alias__));
@@ -147,8 +148,8 @@ block(int32_t NV, const int32_t *const a[MR], int32_t rows, int32_t kw, const HV
   }
 }
 
-/* rows i0..i0+R-1 of A (called in row order) into ap (K4 bytes each, zero padded); corr = 128 * row sums, the R rotate-and-add
-   trees interleaved */
+/* rows i0..i0+R-1 of A (called in row order) into ap (K4 bytes each, zero padded); corr = 128 * row sums,
+   the R rotate-and-add trees interleaved */
 static inline __attribute__((always_inline)) void
 pack_a(int32_t R, const int8_t *restrict A, int32_t i0, int32_t K, int32_t K4, int8_t *restrict ap,
        int32_t *restrict corr) {

@@ -3,8 +3,9 @@
     PYTHONPATH=src python3 -m hexmlir.bench.sim_packets [--quick] [--json out.json]   (or: hexmlir bench packets)
 
 For each kernel (int8 saturating add, int32 add, int8 row dot, int8 matmul (per MAC), requantize int32 ->
-int8, GELU in the scalar-float simulation build) and each build (scalar: all mechanisms off; vectorized: vectorize+fusion+fast-math; vectorized+TCM/DMA/DB:
-everything on except threads, so counts are deterministic) it runs the kernel once under qemu-hexagon,
+int8, GELU in the scalar-float simulation build) and each build (scalar: all mechanisms off; vectorized:
+vectorize+fusion+fast-math; vectorized+TCM/DMA/DB: everything on except threads, so counts are deterministic)
+it runs the kernel once under qemu-hexagon,
 checks the output against NumPy and counts executed packets between the harness's kernel markers on all
 threads. "compiled" counts only the functions of the kernel object (what the compiler emitted), "all"
 adds the runtime it calls (TCM pool, DMA engine: a software copy thread under QEMU, where real DMA
