@@ -151,22 +151,36 @@ def test_int8_matmul_no_lane_inserts(tmp_path):
 # ---- 3. requantize i32 -> i8: 32-bit multiply-high and HVX narrowing -----------------------------------------
 
 def test_requantize_multiply_high_and_packed_narrowing(tmp_path):
-    """No 64-bit lanes (vmpye/vmpyo multiply-high) and no narrowing through scalar registers (vtrunehb)."""
+    """No 64-bit lanes (vmpye/vmpyo multiply-high) and no narrowing through scalar registers (vtrunehb); for
+    shifts 1..15 the narrowing is vasr:rnd:sat and vpack:sat, with no clamp left (`requantize_narrowing`)."""
     s = _asm(ls.requantize(65536), tmp_path)
     loop = s[s.index("vmpyo"):]
     loop = loop[:re.search(r"endloop|jump(:\w+)? \.LBB", loop).start()]      # the vector loop's body
-    assert "vpacke" in loop and "vtrunehb" not in loop and "memw" not in loop, loop
+    assert "vtrunehb" not in loop and "memw" not in loop, loop
+    assert re.search(r"\.h = vasr\(v\d+\.w,v\d+\.w,r\d+\):rnd:sat", loop), loop
+    assert re.search(r"\.b = vpack\(v\d+\.h,v\d+\.h\):sat", loop), loop
+    assert "vmax" not in loop and "vmin" not in loop and "if (q" not in loop, loop
+
+
+def test_requantize_narrowing_needs_a_vasr_shift(tmp_path):
+    """Shift 16 is past vasr's range: the plain vector code (vpacke after a clamp) stays."""
+    s = _asm(ls.requantize(65536, 1518500250, 16, 3), tmp_path)
+    assert "vpacke" in s and ":rnd:sat" not in s
 
 
 @needs_qemu
 @pytest.mark.parametrize("n,mult,shift,zp", [(1037, 1518500250, 7, -3), (1000, 1, 1, 0), (333, 2**31 - 1, 30, 127),
-                                              (129, 1073741824, 1, -128), (517, 987654321, 0, 5)])
-def test_qemu_requantize_matches_numpy(n, mult, shift, zp, rng):
-    """Shifts 1..30 take the 32-bit form (shift 0 keeps the 64-bit one); inputs cover the whole int32 range."""
+                                              (129, 1073741824, 1, -128), (517, 987654321, 0, 5),
+                                              (700, 2**31 - 1, 15, 127), (300, 77777, 16, -7), (256, 2**31 - 1, 1, -128)])
+@pytest.mark.parametrize("tcm", [True, False], ids=["tcm", "ddr"])
+def test_qemu_requantize_matches_numpy(n, mult, shift, zp, tcm, rng):
+    """Shifts 1..30 take the 32-bit form (shift 0 keeps the 64-bit one), 1..15 the vasr:rnd:sat narrowing;
+    inputs cover the whole int32 range."""
     kern = ls.requantize(n, mult, shift, zp)
     ins = [rng.integers(-2**31, 2**31, size=n, dtype=np.int64).astype(np.int32)]
     ins[0][:4] = [-2**31, 2**31 - 1, 0, -1]
-    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim"))
+    kw = {} if tcm else {"tcm_tiling": False, "dma": False, "double_buffer": False}
+    k = hexmlir.compile(kern.mlir, Options(target="hexagon-sim", **kw))
     np.testing.assert_array_equal(k(*ins), kern.reference(*ins)[0], err_msg=f"seed {current_seed()}")
 
 

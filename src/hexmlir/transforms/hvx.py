@@ -838,6 +838,123 @@ def requantize(module) -> int:
     return n
 
 
+# ---- requantize narrowing: HVX rounding shift and saturating packs ---------------------------------------
+
+def _splat(v):
+    """The integer a splat `llvm.mlir.constant` (or a sext of one) holds, else None."""
+    o = _owner(v)
+    if getattr(o, "name", None) == "llvm.sext":
+        return _splat(o.operands[0])
+    if getattr(o, "name", None) != "llvm.mlir.constant":
+        return None
+    a = o.attributes["value"]
+    if isinstance(a, ir.IntegerAttr):
+        return ir.IntegerAttr(a).value
+    try:
+        d = ir.DenseIntElementsAttr(a)
+    except (ValueError, TypeError):
+        return None
+    return ir.IntegerAttr(d.get_splat_value()).value if d.is_splat else None
+
+
+def _operand_pair(op, name: str, pred):
+    """For a commutative `op` named `name`: (the operand whose splat satisfies pred, its value, the other)."""
+    if getattr(op, "name", None) != name:
+        return None
+    for a, b in ((0, 1), (1, 0)):
+        c = _splat(op.operands[b])
+        if c is not None and pred(c):
+            return c, op.operands[a]
+    return None
+
+
+def _requantize_chain(tr):
+    """(x, M, s, zp) when `tr` is trunc<128 x i32 -> i8>(smin(smax(((mulhi(x, M) + 2^(s-1)) >> s) [+ zp],
+    -128), 127)) with mulhi(x, M) = trunc(lshr(mul(sext x, sext M), 32)) as lower-to-llvm writes the
+    `requantize` rewrite, and 1 <= s <= 15 (vasr's shift), else None."""
+    def v128(t, bits: int) -> bool:
+        try:
+            vt = ir.VectorType(t)
+        except (ValueError, TypeError):
+            return False
+        return vt.shape == [128] and vt.element_type == ir.IntegerType.get_signless(bits)
+    if not (v128(tr.operands[0].type, 32) and v128(tr.results[0].type, 8)):
+        return None
+    mn = _operand_pair(_owner(tr.operands[0]), "llvm.intr.smin", lambda c: c == 127)
+    mx = mn and _operand_pair(_owner(mn[1]), "llvm.intr.smax", lambda c: c == -128)
+    if not mx:
+        return None
+    zp, q = 0, mx[1]
+    z = _operand_pair(_owner(q), "llvm.add", lambda c: -128 <= c <= 127)
+    if z:
+        zp, q = z
+    sh = _owner(q)
+    if getattr(sh, "name", None) != "llvm.ashr" or _splat(sh.operands[1]) is None:
+        return None
+    s = _splat(sh.operands[1])
+    if not 1 <= s <= 15:
+        return None
+    r = _operand_pair(_owner(sh.operands[0]), "llvm.add", lambda c: c == 1 << (s - 1))
+    hi = r and _owner(r[1])
+    if getattr(hi, "name", None) != "llvm.trunc" or not v128(hi.operands[0].type, 64):
+        return None
+    lsr = _owner(hi.operands[0])
+    if getattr(lsr, "name", None) != "llvm.lshr" or _splat(lsr.operands[1]) != 32:
+        return None
+    mul = _operand_pair(_owner(lsr.operands[0]), "llvm.mul", lambda c: -(1 << 31) <= c < (1 << 31))
+    if not mul:
+        return None
+    ext = _owner(mul[1])
+    if getattr(ext, "name", None) != "llvm.sext" or not v128(ext.operands[0].type, 32):
+        return None
+    return ext.operands[0], mul[0], s, zp
+
+
+def requantize_narrowing(module) -> int:
+    """The requantize tail on 128 int32 lanes (`_requantize_chain`) as HVX code: per 32 lanes the exact high
+    word of the 64-bit product (vmpye + vmpyo on pairs; LLVM's own mulhs added a predicated sign fix per
+    vector), then per two vectors one `vasr:rnd:sat` to halfwords (the rounding add, the shift and a 16-bit
+    clamp that the later 8-bit one subsumes), a saturating halfword add of zp, and one `vpack:sat` to bytes
+    for all 128 (LLVM: 4 rounding adds, 4 shifts, 4 max, 4 min, 3 vpacke). vasr and vpack interleave their
+    inputs; pairing vectors 0 with 2 and 1 with 3 leaves one byte `vdeal` to restore the element order."""
+    from torch_mlir.dialects import llvm
+
+    from ..ir import walk
+    found = []
+    walk(module.operation, lambda o: found.append(o) if o.name == "llvm.trunc" else None)
+    i32 = ir.IntegerType.get_signless(32)
+    v32, v64 = ir.VectorType.get([32], i32), ir.VectorType.get([64], i32)
+    n = 0
+    for tr in found:
+        m = _requantize_chain(tr)
+        if m is None:
+            continue
+        x, mult, s, zp = m
+        with ir.InsertionPoint(tr), tr.location:
+            def const(t, val):
+                return llvm.ConstantOp(t, val).result
+
+            def call(name, t, *args):
+                return llvm.CallIntrinsicOp(t, f"llvm.hexagon.V6.{name}.128B", list(args), [], []).result
+            vm = const(v32, ir.DenseIntElementsAttr.get_splat(v32, ir.IntegerAttr.get(i32, mult)))
+            half = (zp & 0xFFFF) * 0x10001 - (1 << 32 if zp < 0 else 0)
+            vzp = const(v32, ir.DenseIntElementsAttr.get_splat(v32, ir.IntegerAttr.get(i32, half)))
+            rs = const(i32, ir.IntegerAttr.get(i32, s))
+            his = []
+            for k in range(4):
+                xk = llvm.ShuffleVectorOp(v32, x, x, list(range(32 * k, 32 * k + 32))).result
+                prod = call("vmpyowh.64.acc", v64, call("vmpyewuh.64", v64, xk, vm), xk, vm)
+                his.append(llvm.ShuffleVectorOp(v32, prod, prod, list(range(32, 64))).result)
+            h02 = call("vaddhsat", v32, call("vasrwhrndsat", v32, his[2], his[0], rs), vzp)
+            h13 = call("vaddhsat", v32, call("vasrwhrndsat", v32, his[3], his[1], rs), vzp)
+            out = call("vdealb", v32, call("vpackhb.sat", v32, h13, h02))
+            res = llvm.BitcastOp(tr.results[0].type, out).result
+        tr.results[0].replace_all_uses_with(res)
+        tr.erase()
+        n += 1
+    return n
+
+
 # ---- horizontal reductions as HVX trees -------------------------------------------------------------------
 
 _MINMAX = {"llvm.intr.vector.reduce.fmaximum": "llvm.intr.maximum", "llvm.intr.vector.reduce.fminimum": "llvm.intr.minimum"}
