@@ -46,6 +46,7 @@ CASES = {
     "dot_i8-2x129": lambda: S.int8_dot(2, 129),
     "dot_i8-5x1000": lambda: S.int8_dot(5, 1000),
     "matmul_i8-13x45x29": lambda: S.int8_matmul(13, 45, 29),
+    "matmul_i8-5x3x300": lambda: S.int8_matmul(5, 3, 300),
     "matmul_f16-9x45x7": lambda: S.matmul(9, 45, 7, "float16"),
     "matmul_f16-3x127x33": lambda: S.matmul(3, 127, 33, "float16"),
     "matmul_f16-33x129x17": lambda: S.matmul(33, 129, 17, "float16"),

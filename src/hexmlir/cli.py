@@ -96,7 +96,9 @@ def _bench(a) -> int:
             cmd = "hexmlir bench hexagon" + (" --tiny" if a.tiny else "") + (f" --kernels {a.kernels}" if a.kernels else "")
             with tempfile.TemporaryDirectory(prefix="hexmlir-static-") as td:    # float rows, from the assembly
                 static = hexagon.static_rows(td)
-            hexagon.store(rows, Path(a.out) / "results.json", hexagon.meta(rows, 4, time.time() - t0, cmd), static)
+            packets = hexagon.packets_rows(quick=a.tiny)      # integer kernels vs. auto-HVX and intrinsics
+            hexagon.store(rows, Path(a.out) / "results.json", hexagon.meta(rows, 4, time.time() - t0, cmd), static,
+                          packets)
         return 0
     from .bench import suite
     if a.which == "host-build":          # the host target's peers view: host rungs at 1 and N threads + IREE

@@ -200,9 +200,25 @@ def meta(rows, threads: int, seconds: float, command: str) -> str:
                else f"Outputs that did NOT match: {', '.join(bad)}."))
 
 
-def store(rows, results_path, meta_text: str, static: dict | None = None) -> None:
-    """Put the rows (replacing earlier rows of the same kernels), the meta paragraph and the static float rows
-    (static_rows, when given) into results.json."""
+# the packets bench's integer kernels (sim_packets): hexmlir builds vs. clang auto-HVX and HVX intrinsics
+PACKETS_KERNELS = ["add_sat_i8", "add_i32", "dot_i8", "matmul_i8", "requantize"]
+
+
+def packets_rows(quick: bool = False, log=print) -> dict:
+    """Packets per element (matmul: per MAC) of the integer kernels against both C peers, in one run
+    (`sim_packets.measure`); stored under "hexagon_packets" in results.json."""
+    import datetime
+
+    from .sim_packets import measure, table
+    rows = measure(quick, PACKETS_KERNELS)
+    log(table(rows))
+    return {"date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "quick": quick,
+            "rows": rows}
+
+
+def store(rows, results_path, meta_text: str, static: dict | None = None, packets: dict | None = None) -> None:
+    """Put the rows (replacing earlier rows of the same kernels), the meta paragraph, the static float rows
+    (static_rows, when given) and the packets-vs-peers rows (packets_rows, when given) into results.json."""
     import json
     from pathlib import Path
     p = Path(results_path)
@@ -212,6 +228,8 @@ def store(rows, results_path, meta_text: str, static: dict | None = None) -> Non
     res["hexagon_meta"] = meta_text
     if static is not None:
         res["hexagon_static"] = static
+    if packets is not None:
+        res["hexagon_packets"] = packets
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(res, indent=1))
 

@@ -536,6 +536,12 @@ def _hexagon_section(res) -> str:
         if res.get("hexagon_static_reading"):
             parts += ["", res["hexagon_static_reading"]]
         parts += ["", "### Ladder (executed packets under qemu-hexagon)", ""]
+    pk = res.get("hexagon_packets")
+    if pk:
+        from .sim_packets import table as packets_table
+        parts += [f"### Integer kernels against clang auto-HVX and HVX intrinsics ({pk.get('date', '')})", "",
+                  "Packets per element (int8 matmul: per MAC) under qemu-hexagon, single thread "
+                  "(`hexmlir bench packets`, docs/simulation.md).", "", packets_table(pk["rows"]), ""]
     if res.get("hexagon"):
         from .hexagon import table
         parts.append(res.get("hexagon_meta", ""))

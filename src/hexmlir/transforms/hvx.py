@@ -56,6 +56,7 @@ def tcm_pointers(module, index_bits: int) -> None:
 # vrmpy multiplies 4 adjacent bytes of each 32-bit lane with 4 bytes of the other operand and adds the four
 # products into that lane: 128 int8 MACs per instruction, accumulating in int32.
 VRMPY_VV = "llvm.hexagon.V6.vrmpybv.acc.128B"        # Vx.w += vrmpy(Vu.b, Vv.b): both operands signed bytes
+VSHUFF_VVR = "llvm.hexagon.V6.vshuffvdd.128B"        # Vdd = vshuff(Vu, Vv, Rt): interleave Vv|Vu, -Rt bytes at a time
 DOT_HELPER = "hx_vrmpy_rowdot"
 
 
@@ -290,19 +291,19 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
 
     Per step of 4 k: 4 rows of B (128 bytes each) are interleaved into 4 vectors whose 32-bit lane i holds
     B[k..k+3, n0 + i] (two byte and two halfword shuffles); each row of A contributes its 4 bytes A[m, k..k+3]
-    splat over the lanes, and one vrmpy per 32 columns adds the four products into C's lane. Tails: columns
-    past N are masked (loads padded with zeros, stores masked); k past K reads zeros; rows past the last
-    full block run one at a time. zero_init: C is not read (the zero fill before it was dropped)."""
+    splat over the lanes, and one vrmpy per 32 columns adds the four products into C's lane. Tails: the last
+    column block computes only the 32-column vectors that hold columns (1-4), its C stores are masked, and its
+    B rows are read whole while the 128 bytes stay inside B's extent (every row but the last few; their lanes
+    past N are never stored), masked (zeros) after that; k past K reads zeros; the rows past the last full
+    block run as one block whose missing rows repeat row M-1 and are not stored. zero_init: C is not read
+    (the zero fill before it was dropped)."""
     sp = f", {space}" if space else ""
     a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
     c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
-    v8, v32 = "vector<128xi8>", "vector<32xi32>"
+    v8, v32, v64 = "vector<128xi8>", "vector<32xi32>", "vector<64xi32>"
     vr = f"({v32}, {v32}, {v32}) -> {v32}"
     iota8 = ", ".join(map(str, range(128)))
     iota32 = ", ".join(map(str, range(32)))
-    pair = ", ".join(f"{i}, {128 + i}" for i in range(128))
-    quads = [", ".join(f"{2 * i}, {2 * i + 1}, {256 + 2 * i}, {256 + 2 * i + 1}" for i in range(32 * s, 32 * s + 32))
-             for s in range(4)]
     out = []
     uid = [0]
 
@@ -310,16 +311,43 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
         uid[0] += 1
         return f"%{p}{uid[0]}"
 
-    def block(nrows: int, masked: bool, m0: str) -> list[str]:
+    def block(nrows: int, masked: bool, m0: str, nvec: int = 4, clamp: bool = False) -> list[str]:
         L = []
-        rowv = []
+        rowv, live = [], []
         for r in range(nrows):
             mr = fresh("m")
             L.append(f"{mr} = arith.addi {m0}, %c{r} : index" if r else f"{mr} = arith.addi {m0}, %c0 : index")
+            if clamp and r:         # a row past M computes row M-1 again and is not stored
+                lv, mc = fresh("live"), fresh("m")
+                L += [f"{lv} = arith.cmpi ult, {mr}, %M : index", f"{mc} = arith.minui {mr}, %Mlast : index"]
+                live.append(lv)
+                mr = mc
+            else:
+                live.append(None)
             rowv.append(mr)
+        # the block's rows of A into %ap: 128-byte copies, the last one masked (zeros past K), so each step
+        # reads A[m, k..k+3] as one aligned word instead of 4 bytes put together
+        abase = []
+        for r in range(nrows):
+            ab = fresh("ab")
+            L.append(f"{ab} = arith.muli %KWP, %c{r} : index" if r else f"{ab} = arith.addi %c0, %c0 : index")
+            abase.append(ab)
+            j, v, w, jw, d = "%j" + ab[1:], fresh("v"), fresh("w"), fresh("jw"), fresh("d")
+            L += [f"scf.for {j} = %c0 to %K128 step %c128 {{",
+                  f"  {v} = vector.load %A[{rowv[r]}, {j}] : {a}, {v8}",
+                  f"  {w} = vector.bitcast {v} : {v8} to {v32}",
+                  f"  {jw} = arith.divui {j}, %c4 : index",
+                  f"  {d} = arith.addi {jw}, {ab} : index",
+                  f"  vector.store {w}, %ap[{d}] : memref<?xi32>, {v32}", "}"]
+            v, w, d = fresh("v"), fresh("w"), fresh("d")
+            L += ["scf.if %has_atail {",
+                  f"  {v} = vector.maskedload %A[{rowv[r]}, %K128], %am, %z8 : {a}, vector<128xi1>, {v8} into {v8}",
+                  f"  {w} = vector.bitcast {v} : {v8} to {v32}",
+                  f"  {d} = arith.addi %K128w, {ab} : index",
+                  f"  vector.store {w}, %ap[{d}] : memref<?xi32>, {v32}", "}"]
         accs = []
         for r in range(nrows):
-            for s in range(4):
+            for s in range(nvec):
                 v, col = fresh("acc"), fresh("col")
                 L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
                 if zero_init:
@@ -330,13 +358,13 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                     L.append(f"{v} = vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
                 accs.append(v)
 
-        def step(k: str, tail: bool, accs_in: list[str]) -> tuple[list[str], list[str]]:
+        def step(k: str, tail: bool, accs_in: list[str], bmask: bool) -> tuple[list[str], list[str]]:
             S = []
             bs = []
             for j in range(4):
                 kj, bj = fresh("k"), fresh("b")
                 S.append(f"{kj} = arith.addi {k}, %c{j} : index")
-                load = (f"vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}" if masked
+                load = (f"vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}" if bmask
                         else f"vector.load %B[{kj}, %n0] : {a}, {v8}")
                 if tail:
                     inb = fresh("in")
@@ -347,52 +375,82 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                 else:
                     S.append(f"{bj} = {load}")
                 bs.append(bj)
-            p01, p23 = fresh("p"), fresh("p")
-            S += [f"{p01} = vector.shuffle {bs[0]}, {bs[1]} [{pair}] : {v8}, {v8}",
-                  f"{p23} = vector.shuffle {bs[2]}, {bs[3]} [{pair}] : {v8}, {v8}"]
-            pw = []
-            for s in range(4):
-                q, w = fresh("q"), fresh("w")
-                S += [f"{q} = vector.shuffle {p01}, {p23} [{quads[s]}] : vector<256xi8>, vector<256xi8>",
-                      f"{w} = vector.bitcast {q} : {v8} to {v32}"]
-                pw.append(w)
+            # the interleave as HVX vshuff (bytes of rows 0|1 and 2|3, then halfwords of those): 4 permutes
+            # where LLVM's lowering of the equivalent vector.shuffle took 8, and opaque to LLVM, which
+            # otherwise narrowed the B loads of a narrow block to scalar words put together lane by lane
+            bw = []
+            for b in bs:
+                w = fresh("bw")
+                S.append(f"{w} = vector.bitcast {b} : {v8} to {v32}")
+                bw.append(w)
+
+            def shuff(u: str, v: str, rt: str) -> tuple[str, str]:
+                pr, lo, hi = fresh("pr"), fresh("lo"), fresh("hi")
+                S.extend([f'{pr} = llvm.call_intrinsic "{VSHUFF_VVR}"({u}, {v}, {rt}) : ({v32}, {v32}, i32) -> {v64}',
+                          f"{lo} = vector.extract_strided_slice {pr} {{offsets = [0], sizes = [32], strides = [1]}} : {v64} to {v32}",
+                          f"{hi} = vector.extract_strided_slice {pr} {{offsets = [32], sizes = [32], strides = [1]}} : {v64} to {v32}"])
+                return lo, hi
+            l01, h01 = shuff(bw[1], bw[0], "%rtb")
+            l23, h23 = shuff(bw[3], bw[2], "%rtb")
+            q0, q1 = shuff(l23, l01, "%rth")
+            pw = [q0, q1]
+            if nvec > 2:
+                pw += list(shuff(h23, h01, "%rth"))
+            pw = pw[:nvec]
             outs = []
+            kw = fresh("kw")
+            S.append(f"{kw} = arith.divui {k}, %c4 : index")
             for r in range(nrows):
-                av, a1, ae, spl = fresh("a"), fresh("a"), fresh("a"), fresh("s")
-                if tail:
-                    S.append(f"{av} = vector.maskedload %A[{rowv[r]}, {k}], %km, %z4 : {a}, vector<4xi1>, vector<4xi8> into vector<4xi8>")
-                else:
-                    S.append(f"{av} = vector.load %A[{rowv[r]}, {k}] : {a}, vector<4xi8>")
-                S += [f"{a1} = vector.bitcast {av} : vector<4xi8> to vector<1xi32>",
-                      f"{ae} = vector.extract {a1}[0] : i32 from vector<1xi32>",
+                ai, ae, spl = fresh("ai"), fresh("a"), fresh("s")
+                # A[m, k..k+3] from the packed row: one aligned word (bytes past K are zeros)
+                S += [f"{ai} = arith.addi {kw}, {abase[r]} : index",
+                      f"{ae} = memref.load %ap[{ai}] : memref<?xi32>",
                       f"{spl} = vector.broadcast {ae} : i32 to {v32}"]
-                for s in range(4):
+                for s in range(nvec):
                     t = fresh("t")
-                    S.append(f'{t} = llvm.call_intrinsic "{VRMPY_VV}"({accs_in[4 * r + s]}, {pw[s]}, {spl}) : {vr}')
+                    S.append(f'{t} = llvm.call_intrinsic "{VRMPY_VV}"({accs_in[nvec * r + s]}, {pw[s]}, {spl}) : {vr}')
                     outs.append(t)
             return S, outs
 
         n = len(accs)
         tys = ", ".join([v32] * n)
-        kl = fresh("kl")
-        body, res = step("%kk", False, [f"%i{kl[1:]}_{i}" for i in range(n)])
-        iters = ", ".join(f"%i{kl[1:]}_{i} = {accs[i]}" for i in range(n))
-        L.append(f"{kl}:{n} = scf.for %kk = %c0 to %K4 step %c4 iter_args({iters}) -> ({tys}) {{")
-        L += ["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"]
+
+        def kloop(lo: str, hi: str, bm: bool, init: list[str]) -> list[str]:
+            kl = fresh("kl")
+            body, res = step("%kk", False, [f"%i{kl[1:]}_{i}" for i in range(n)], bm)
+            iters = ", ".join(f"%i{kl[1:]}_{i} = {init[i]}" for i in range(n))
+            L.append(f"{kl}:{n} = scf.for %kk = {lo} to {hi} step %c4 iter_args({iters}) -> ({tys}) {{")
+            L.extend(["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"])
+            return [f"{kl}#{i}" for i in range(n)]
+
+        # a masked block reads whole B rows below %KS (inside B's extent), masked ones from there
+        cur = kloop("%c0", "%KS" if masked else "%K4", False, accs)
+        if masked:
+            cur = kloop("%KS", "%K4", True, cur)
         tl = fresh("tl")
-        tbody, tres = step("%K4", True, [f"{kl}#{i}" for i in range(n)])
+        tbody, tres = step("%K4", True, cur, masked)
         L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
         L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
-                                           f"  scf.yield {', '.join(f'{kl}#{i}' for i in range(n))} : {tys}", "}"]
+                                           f"  scf.yield {', '.join(cur)} : {tys}", "}"]
         for r in range(nrows):
-            for s in range(4):
+            st = []
+            for s in range(nvec):
                 col = fresh("col")
-                L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
-                v = f"{tl}#{4 * r + s}"
+                st.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
+                v = f"{tl}#{nvec * r + s}"
                 if masked:
-                    L.append(f"vector.maskedstore %C[{rowv[r]}, {col}], %cm{s}, {v} : {c}, vector<32xi1>, {v32}")
+                    st.append(f"vector.maskedstore %C[{rowv[r]}, {col}], %cm{s}, {v} : {c}, vector<32xi1>, {v32}")
                 else:
-                    L.append(f"vector.store {v}, %C[{rowv[r]}, {col}] : {c}, {v32}")
+                    st.append(f"vector.store {v}, %C[{rowv[r]}, {col}] : {c}, {v32}")
+            L += [f"scf.if {live[r]} {{", *["  " + x for x in st], "}"] if live[r] else st
+        return L
+
+    def row_blocks(masked: bool, nvec: int = 4) -> list[str]:
+        """Blocks of `rows` rows up to %MR, then one clamped block for the rest."""
+        L = [f"scf.for %mb = %c0 to %MR step %c{rows} {{"]
+        L += ["  " + x for x in block(rows, masked, "%mb", nvec)] + ["}"]
+        if rows > 1:
+            L += ["scf.if %has_mtail {"] + ["  " + x for x in block(rows, masked, "%MR", nvec, clamp=True)] + ["}"]
         return L
 
     consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 3, 4, 128, rows, *range(0, 128, 32), *range(rows)}))
@@ -401,10 +459,10 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
            consts,
            f"  %z8 = arith.constant dense<0> : {v8}",
            f"  %z32 = arith.constant dense<0> : {v32}",
-           "  %z4 = arith.constant dense<0> : vector<4xi8>",
            f"  %iota8 = arith.constant dense<[{iota8}]> : {v8}",
            f"  %iota32 = arith.constant dense<[{iota32}]> : vector<32xi32>",
-           "  %iota4 = arith.constant dense<[0, 1, 2, 3]> : vector<4xi8>",
+           "  %rtb = arith.constant -1 : i32",
+           "  %rth = arith.constant -2 : i32",
            f"  %M = memref.dim %A, %c0 : {a}",
            f"  %K = memref.dim %A, %c1 : {a}",
            f"  %N = memref.dim %B, %c1 : {a}",
@@ -412,16 +470,27 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
            "  %K4 = arith.muli %kq, %c4 : index",
            "  %krem = arith.subi %K, %K4 : index",
            "  %has_ktail = arith.cmpi ne, %krem, %c0 : index",
-           "  %krem8 = arith.index_cast %krem : index to i8",
-           "  %kremv = vector.broadcast %krem8 : i8 to vector<4xi8>",
-           "  %km = arith.cmpi slt, %iota4, %kremv : vector<4xi8>",
            f"  %mq = arith.divui %M, %c{rows} : index",
            f"  %MR = arith.muli %mq, %c{rows} : index",
+           "  %has_mtail = arith.cmpi ult, %MR, %M : index",
+           # packed rows of A: ceil(K/4) words + one vector of slack (whole-vector copies), 128-byte aligned
+           "  %kq128 = arith.divui %K, %c128 : index",
+           "  %K128 = arith.muli %kq128, %c128 : index",
+           "  %K128w = arith.divui %K128, %c4 : index",
+           "  %has_atail = arith.cmpi ult, %K128, %K : index",
+           "  %arem = arith.subi %K, %K128 : index",
+           "  %arem8 = arith.index_cast %arem : index to i8",
+           f"  %aremv = vector.broadcast %arem8 : i8 to {v8}",
+           f"  %am = arith.cmpi slt, %iota8, %aremv : {v8}",
+           "  %KWP = arith.addi %K128w, %c32 : index",
+           f"  %apn = arith.muli %KWP, %c{rows} : index",
+           "  %ap = memref.alloca(%apn) {alignment = 128 : i64} : memref<?xi32>",
+           "  %Mlast = arith.subi %M, %c1 : index",
            "  scf.for %n0 = %c0 to %N step %c128 {",
            "    %nrem = arith.subi %N, %n0 : index",
            "    %full = arith.cmpi sge, %nrem, %c128 : index",
            "    scf.if %full {"]
-    out += ["      " + x for x in _row_blocks(block, rows, False)]
+    out += ["      " + x for x in row_blocks(False)]
     out += ["    } else {",
             # nrem < 128 here: lane i of a B row is valid when i < nrem; C's 32-lane block s when i < nrem - 32 s
             "      %nrem8 = arith.index_cast %nrem : index to i8",
@@ -433,7 +502,28 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                 f"      %lim{s} = arith.subi %nrem32, %off{s} : i32",
                 f"      %limv{s} = vector.broadcast %lim{s} : i32 to vector<32xi32>",
                 f"      %cm{s} = arith.cmpi slt, %iota32, %limv{s} : vector<32xi32>"]
-    out += ["      " + x for x in _row_blocks(block, rows, True)]
+    # whole B rows (n0 .. n0+127) stay inside B's extent for rows k <= K-1-d, d = ceil((128 - nrem) / stride)
+    out += [f"      %bbase, %boff, %bsz:2, %bstr:2 = memref.extract_strided_metadata %B : {a} -> memref<i8{sp}>, index, index, index, index, index",
+            "      %bneed = arith.subi %c128, %nrem : index",
+            "      %bstr1 = arith.maxui %bstr#0, %c1 : index",
+            "      %bd = arith.ceildivui %bneed, %bstr1 : index",
+            "      %bfits = arith.cmpi ugt, %K, %bd : index",
+            "      %bkd = arith.subi %K, %bd : index",
+            "      %bks = arith.select %bfits, %bkd, %c0 : index",
+            "      %bksq = arith.divui %bks, %c4 : index",
+            "      %KS = arith.muli %bksq, %c4 : index"]
+    # only the 32-column vectors that hold columns: nrem <= 32, 64, 96, else all four
+    depth = 0
+    import os
+    for nv in (() if os.environ.get("HXT_NONV") else (1, 2, 3)):
+        ind = "      " + "  " * depth
+        out += [f"{ind}%le{nv} = arith.cmpi ule, %nrem, %c{32 * nv} : index", f"{ind}scf.if %le{nv} {{"]
+        out += [ind + "  " + x for x in row_blocks(True, nv)] + [f"{ind}}} else {{"]
+        depth += 1
+    ind = "      " + "  " * depth
+    out += [ind + x for x in row_blocks(True, 4)]
+    for d in range(depth - 1, -1, -1):
+        out.append("      " + "  " * d + "}")
     out += ["    }", "  }", "  return", "}"]
     return "\n".join(out)
 
@@ -744,6 +834,123 @@ def requantize(module) -> int:
         for dead in (sh, add, mul, _owner(mul.operands[0]), _owner(mul.operands[1])):
             if getattr(dead, "name", None) != "arith.constant" and not list(dead.results[0].uses):
                 dead.erase()
+        n += 1
+    return n
+
+
+# ---- requantize narrowing: HVX rounding shift and saturating packs ---------------------------------------
+
+def _splat(v):
+    """The integer a splat `llvm.mlir.constant` (or a sext of one) holds, else None."""
+    o = _owner(v)
+    if getattr(o, "name", None) == "llvm.sext":
+        return _splat(o.operands[0])
+    if getattr(o, "name", None) != "llvm.mlir.constant":
+        return None
+    a = o.attributes["value"]
+    if isinstance(a, ir.IntegerAttr):
+        return ir.IntegerAttr(a).value
+    try:
+        d = ir.DenseIntElementsAttr(a)
+    except (ValueError, TypeError):
+        return None
+    return ir.IntegerAttr(d.get_splat_value()).value if d.is_splat else None
+
+
+def _operand_pair(op, name: str, pred):
+    """For a commutative `op` named `name`: (the operand whose splat satisfies pred, its value, the other)."""
+    if getattr(op, "name", None) != name:
+        return None
+    for a, b in ((0, 1), (1, 0)):
+        c = _splat(op.operands[b])
+        if c is not None and pred(c):
+            return c, op.operands[a]
+    return None
+
+
+def _requantize_chain(tr):
+    """(x, M, s, zp) when `tr` is trunc<128 x i32 -> i8>(smin(smax(((mulhi(x, M) + 2^(s-1)) >> s) [+ zp],
+    -128), 127)) with mulhi(x, M) = trunc(lshr(mul(sext x, sext M), 32)) as lower-to-llvm writes the
+    `requantize` rewrite, and 1 <= s <= 15 (vasr's shift), else None."""
+    def v128(t, bits: int) -> bool:
+        try:
+            vt = ir.VectorType(t)
+        except (ValueError, TypeError):
+            return False
+        return vt.shape == [128] and vt.element_type == ir.IntegerType.get_signless(bits)
+    if not (v128(tr.operands[0].type, 32) and v128(tr.results[0].type, 8)):
+        return None
+    mn = _operand_pair(_owner(tr.operands[0]), "llvm.intr.smin", lambda c: c == 127)
+    mx = mn and _operand_pair(_owner(mn[1]), "llvm.intr.smax", lambda c: c == -128)
+    if not mx:
+        return None
+    zp, q = 0, mx[1]
+    z = _operand_pair(_owner(q), "llvm.add", lambda c: -128 <= c <= 127)
+    if z:
+        zp, q = z
+    sh = _owner(q)
+    if getattr(sh, "name", None) != "llvm.ashr" or _splat(sh.operands[1]) is None:
+        return None
+    s = _splat(sh.operands[1])
+    if not 1 <= s <= 15:
+        return None
+    r = _operand_pair(_owner(sh.operands[0]), "llvm.add", lambda c: c == 1 << (s - 1))
+    hi = r and _owner(r[1])
+    if getattr(hi, "name", None) != "llvm.trunc" or not v128(hi.operands[0].type, 64):
+        return None
+    lsr = _owner(hi.operands[0])
+    if getattr(lsr, "name", None) != "llvm.lshr" or _splat(lsr.operands[1]) != 32:
+        return None
+    mul = _operand_pair(_owner(lsr.operands[0]), "llvm.mul", lambda c: -(1 << 31) <= c < (1 << 31))
+    if not mul:
+        return None
+    ext = _owner(mul[1])
+    if getattr(ext, "name", None) != "llvm.sext" or not v128(ext.operands[0].type, 32):
+        return None
+    return ext.operands[0], mul[0], s, zp
+
+
+def requantize_narrowing(module) -> int:
+    """The requantize tail on 128 int32 lanes (`_requantize_chain`) as HVX code: per 32 lanes the exact high
+    word of the 64-bit product (vmpye + vmpyo on pairs; LLVM's own mulhs added a predicated sign fix per
+    vector), then per two vectors one `vasr:rnd:sat` to halfwords (the rounding add, the shift and a 16-bit
+    clamp that the later 8-bit one subsumes), a saturating halfword add of zp, and one `vpack:sat` to bytes
+    for all 128 (LLVM: 4 rounding adds, 4 shifts, 4 max, 4 min, 3 vpacke). vasr and vpack interleave their
+    inputs; pairing vectors 0 with 2 and 1 with 3 leaves one byte `vdeal` to restore the element order."""
+    from torch_mlir.dialects import llvm
+
+    from ..ir import walk
+    found = []
+    walk(module.operation, lambda o: found.append(o) if o.name == "llvm.trunc" else None)
+    i32 = ir.IntegerType.get_signless(32)
+    v32, v64 = ir.VectorType.get([32], i32), ir.VectorType.get([64], i32)
+    n = 0
+    for tr in found:
+        m = _requantize_chain(tr)
+        if m is None:
+            continue
+        x, mult, s, zp = m
+        with ir.InsertionPoint(tr), tr.location:
+            def const(t, val):
+                return llvm.ConstantOp(t, val).result
+
+            def call(name, t, *args):
+                return llvm.CallIntrinsicOp(t, f"llvm.hexagon.V6.{name}.128B", list(args), [], []).result
+            vm = const(v32, ir.DenseIntElementsAttr.get_splat(v32, ir.IntegerAttr.get(i32, mult)))
+            half = (zp & 0xFFFF) * 0x10001 - (1 << 32 if zp < 0 else 0)
+            vzp = const(v32, ir.DenseIntElementsAttr.get_splat(v32, ir.IntegerAttr.get(i32, half)))
+            rs = const(i32, ir.IntegerAttr.get(i32, s))
+            his = []
+            for k in range(4):
+                xk = llvm.ShuffleVectorOp(v32, x, x, list(range(32 * k, 32 * k + 32))).result
+                prod = call("vmpyowh.64.acc", v64, call("vmpyewuh.64", v64, xk, vm), xk, vm)
+                his.append(llvm.ShuffleVectorOp(v32, prod, prod, list(range(32, 64))).result)
+            h02 = call("vaddhsat", v32, call("vasrwhrndsat", v32, his[2], his[0], rs), vzp)
+            h13 = call("vaddhsat", v32, call("vasrwhrndsat", v32, his[3], his[1], rs), vzp)
+            out = call("vdealb", v32, call("vpackhb.sat", v32, h13, h02))
+            res = llvm.BitcastOp(tr.results[0].type, out).result
+        tr.results[0].replace_all_uses_with(res)
+        tr.erase()
         n += 1
     return n
 

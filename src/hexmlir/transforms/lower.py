@@ -165,6 +165,7 @@ def to_llvm_dialect(module, cx) -> None:
         from . import hvx
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
         hvx.reduction_trees(module)                          # horizontal reductions: vector trees
+        hvx.requantize_narrowing(module)                     # requantize: vasr:rnd:sat, vpack:sat
         hvx.noalias_args(module, noalias)
         _odd_stores_in_bounds(module, cx.target.index_bits)  # after the last canonicalize (i1 constants)
     leftovers = set()
