@@ -535,13 +535,15 @@ def _hexagon_section(res) -> str:
                   static_table(st.get("matmul_f16", []), st.get("elementwise", []), st.get("matmul_f16_qf32", []))]
         if res.get("hexagon_static_reading"):
             parts += ["", res["hexagon_static_reading"]]
-        parts += ["", "### Ladder (executed packets under qemu-hexagon)", ""]
+        parts.append("")
     pk = res.get("hexagon_packets")
     if pk:
         from .sim_packets import table as packets_table
         parts += [f"### Integer kernels against clang auto-HVX and HVX intrinsics ({pk.get('date', '')})", "",
                   "Packets per element (int8 matmul: per MAC) under qemu-hexagon, single thread "
                   "(`hexmlir bench packets`, docs/simulation.md).", "", packets_table(pk["rows"]), ""]
+    if st or pk:
+        parts += ["### Ladder (executed packets under qemu-hexagon)", ""]
     if res.get("hexagon"):
         from .hexagon import table
         parts.append(res.get("hexagon_meta", ""))
@@ -664,8 +666,8 @@ def host_section(res, kept=()) -> list[str]:
         "",
         host_goal_summary(res),
         "",
-        "Every peer (ms, median; Inductor's first call in s in parentheses: in the timed process it loads the "
-        "code compiled before timing, so it is seconds, not the compile):",
+        "Every peer (ms, median; Inductor's first call in s in parentheses: its compile, in its own process, "
+        "all kernels' compiles in parallel before anything was timed):",
         "",
         host_peers_detail(res),
         "",
