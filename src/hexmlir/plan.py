@@ -443,6 +443,9 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
     if n == 0:
         return []
     tile = [1] * n
+    if target.fma and _dot_form(p, lanes):
+        tile[-1] = lanes
+        return tile
     if p.iterators[-1] == "reduction" and n >= 3 and p.iterators[-2] == "parallel" and is_contraction(p):
         # contraction (i, j, k): j by lanes, i and k by 1, so each step is one broadcast-FMA and the
         # accumulator's transfers hoist out of the k loop
@@ -450,6 +453,19 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
         return tile
     tile[-1] = lanes
     return tile
+
+
+def _dot_form(p: OpPlan, lanes: int) -> bool:
+    """A contraction with fewer output columns than a vector whose inputs both run along the reduction
+    loop k innermost (an nn.Linear with few outputs reading its weight [n, k] in place, which
+    contract.fold_transposes arranges): vectorized along k, as dot products with vector partial sums,
+    instead of along the columns with a strided gather of the weight. FMA targets (the contract stage's)."""
+    n = len(p.loops)
+    if n < 3 or p.iterators[-1] != "reduction" or p.iterators[-2] != "parallel" or not is_contraction(p):
+        return False
+    ins = [o for o in p.operands[:p.n_ins] if o.shape]
+    return p.loops[-2] < lanes and p.loops[-1] >= lanes and len(ins) == 2 \
+        and all(o.dims and o.dims[-1] == n - 1 for o in ins)
 
 
 def narrowed_vector(op, vec: list[int], target: Target) -> list[int]:
