@@ -129,3 +129,44 @@ def test_max_pool_reads_are_contiguous(tmp_path):
     ir = _stage(d, "vectorize")
     assert "vector.maskedload" in ir and "vector.shuffle" in ir, ir
     assert not re.search(r"vector.transfer_read [^\n]*strided<\[[^\]]*, 2\]", ir), ir
+
+
+# (N, C, H, W, F, kernel, stride, padding, dilation): window copies larger than a cache tile (256 KiB), so
+# conv-im2col blocks the output rows and the plan fuses each block's copy into the matmul's block tile
+BLOCKED = {
+    "k3_45rows": (3, 11, 47, 37, 13, 3, 1, 0, 1),          # 3 blocks of 15 rows per image, F = 8 + 5
+    "s2_dil2_pad1": (2, 6, 90, 90, 9, 3, 2, 1, 2),         # 44 rows: 2 blocks of 22
+    "k5_pad2_b1": (1, 7, 64, 61, 19, 5, 1, 2, 1),          # 64 rows of 61 pixels
+    "convnet": (4, 16, 58, 58, 32, 3, 1, 0, 1),            # the models bench's layer: 7 blocks of 8 rows
+}
+
+
+@pytest.mark.parametrize("name", list(BLOCKED))
+@pytest.mark.parametrize("threads", [1, 3])
+def test_row_blocked_conv_matches_torch(name, threads):
+    n, c, h, w, f, k, s, p, d = BLOCKED[name]
+    torch.manual_seed(current_seed())
+    m = torch.nn.Conv2d(c, f, k, stride=s, padding=p, dilation=d).eval()
+    x = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(current_seed() + 1))
+    cm = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
+    assert cm.compiled, cm.eager_reason
+    with torch.no_grad():
+        ref = torch.nn.functional.conv2d(x.double(), m.weight.double(), m.bias.double(), s, p, d)
+        _close(cm(x), ref, name)
+
+
+def test_window_copy_is_made_per_row_block(tmp_path):
+    """A window copy larger than a cache tile is not materialized whole (before: a 3x11x3x3x45x35 buffer
+    written, then read back by the matmul): each block of 15 output rows gets its copy, in a buffer of
+    one block, inside the matmul's block loop."""
+    torch.manual_seed(current_seed())
+    m = torch.nn.Conv2d(11, 13, 3).eval()
+    x = torch.randn(3, 11, 47, 37)
+    d = tmp_path / "dump"
+    c = hexmlir.compile_model(m, x, target="host", num_threads=1, dump_dir=str(d))
+    assert c.compiled, c.eager_reason
+    ir = _stage(d, "vectorize")
+    assert "3x11x3x3x45x35xf32" not in ir, ir
+    assert "memref.alloc() {alignment = 64 : i64} : memref<1x1x11x3x3x15x35xf32>" in ir, ir
+    plan = _stage(d, "plan")
+    assert re.search(r"hexmlir.window_copy[^\n]*|fused_into", plan), plan

@@ -599,14 +599,51 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
+    blocks = _conv_blocks(generics, by_op) if options.fusion else {}
     for p in plan.ops.values():
-        if p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
+        if p.id in blocks:
+            plan_conv_blocks(p, blocks[p.id], plan, target, options)
+        elif p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
         elif p.role == "root" and options.multithread:
             plan_root_threads(p, plan, target, options)
             if options.tcm_tiling and p.threads > 1:
                 p.tcm_note = "thread tiles (register-blocked contraction: the contract stage blocks for caches)"
     return plan
+
+
+def _conv_blocks(generics, by_op) -> dict:
+    """conv-im2col's matmuls over row blocks (attrs.CONV_BLOCKS): root id -> its leading block loops. Their
+    window copies (attrs.WINDOW_COPY, read through a collapse_shape) become producers fused into them."""
+    from torch_mlir import ir
+    from . import attrs
+    out = {}
+    for op in generics:
+        if attrs.CONV_BLOCKS not in op.attributes:
+            continue
+        view = op.operands[1].owner
+        view = getattr(view, "opview", view)
+        if isinstance(view, ir.Block) or view.operation.name != "tensor.collapse_shape":
+            continue
+        copy = view.operands[0].owner
+        copy = getattr(copy, "opview", copy)
+        if isinstance(copy, ir.Block) or attrs.WINDOW_COPY not in copy.operation.attributes \
+                or copy not in by_op or len(list(copy.results[0].uses)) != 1:
+            continue
+        p, q = by_op[op], by_op[copy]
+        q.role, q.root = "producer", p.id
+        p.role, p.root = "root", None
+        out[p.id] = ir.IntegerAttr(op.attributes[attrs.CONV_BLOCKS]).value
+    return out
+
+
+def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Options) -> None:
+    """A conv-im2col matmul over row blocks: one tile per block (its k leading loops), the block's window
+    copy computed inside it (a cache tile's worth, conv._block_rows), the tiles spread over the threads."""
+    p.tcm_tile = [1] * k + [0] * (len(p.loops) - k)
+    p.threads = choose_threads(p, plan, target, options)
+    p.tile_bytes = group_tcm_bytes(plan, p, p.tcm_tile)
+    p.tcm_note = "row-block tiles (conv-im2col: the block's window copy fused in)"
 
 
 def register_blocked(p: OpPlan, plan: Plan, target: Target, options: Options) -> bool:
