@@ -170,3 +170,17 @@ def test_window_copy_is_made_per_row_block(tmp_path):
     assert "memref.alloc() {alignment = 64 : i64} : memref<1x1x11x3x3x15x35xf32>" in ir, ir
     plan = _stage(d, "plan")
     assert re.search(r"hexmlir.window_copy[^\n]*|fused_into", plan), plan
+
+
+@pytest.mark.parametrize("off", ["fusion", "tcm_tiling", "multithread", "pack_b"])
+def test_row_blocked_conv_options_off(off):
+    """The row-blocked form with a mechanism off (fusion off: the copy is not fused, each stays whole)."""
+    n, c, h, w, f, k, s, p, d = BLOCKED["k3_45rows"]
+    torch.manual_seed(current_seed())
+    m = torch.nn.Conv2d(c, f, k, stride=s, padding=p, dilation=d).eval()
+    x = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(current_seed() + 1))
+    cm = hexmlir.compile_model(m, x, target="host", num_threads=2, mt_threshold=1, **{off: False})
+    assert cm.compiled, cm.eager_reason
+    with torch.no_grad():
+        ref = torch.nn.functional.conv2d(x.double(), m.weight.double(), m.bias.double(), s, p, d)
+        _close(cm(x), ref, off)

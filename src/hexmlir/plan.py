@@ -599,7 +599,7 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
-    blocks = _conv_blocks(generics, by_op) if options.fusion else {}
+    blocks = _conv_blocks(generics, by_op, options.fusion)
     for p in plan.ops.values():
         if p.id in blocks:
             plan_conv_blocks(p, blocks[p.id], plan, target, options)
@@ -612,17 +612,23 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     return plan
 
 
-def _conv_blocks(generics, by_op) -> dict:
-    """conv-im2col's matmuls over row blocks (attrs.CONV_BLOCKS): root id -> its leading block loops. Their
-    window copies (attrs.WINDOW_COPY, read through a collapse_shape) become producers fused into them."""
+def _conv_blocks(generics, by_op, fuse: bool) -> dict:
+    """conv-im2col's matmuls over row blocks (attrs.CONV_BLOCKS): root id -> its leading block loops. With
+    `fuse`, their window copies (attrs.WINDOW_COPY, read through a collapse_shape) become producers fused
+    into them. (Tiled by blocks either way: contract blocks the matmul one block at a time.)"""
     from torch_mlir import ir
     from . import attrs
     out = {}
     for op in generics:
         if attrs.CONV_BLOCKS not in op.attributes:
             continue
+        p = by_op[op]
+        p.role, p.root = "root", None
+        out[p.id] = ir.IntegerAttr(op.attributes[attrs.CONV_BLOCKS]).value
         view = op.operands[1].owner
         view = getattr(view, "opview", view)
+        if not fuse:
+            continue
         if isinstance(view, ir.Block) or view.operation.name != "tensor.collapse_shape":
             continue
         copy = view.operands[0].owner
@@ -630,10 +636,8 @@ def _conv_blocks(generics, by_op) -> dict:
         if isinstance(copy, ir.Block) or attrs.WINDOW_COPY not in copy.operation.attributes \
                 or copy not in by_op or len(list(copy.results[0].uses)) != 1:
             continue
-        p, q = by_op[op], by_op[copy]
+        q = by_op[copy]
         q.role, q.root = "producer", p.id
-        p.role, p.root = "root", None
-        out[p.id] = ir.IntegerAttr(op.attributes[attrs.CONV_BLOCKS]).value
     return out
 
 
