@@ -646,7 +646,9 @@ def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Opt
     copy computed inside it (a cache tile's worth, conv._block_rows), the tiles spread over the threads."""
     p.tcm_tile = [1] * k + [0] * (len(p.loops) - k)
     p.threads = choose_threads(p, plan, target, options)
-    p.tile_bytes = group_tcm_bytes(plan, p, p.tcm_tile)
+    # the matmul's slices, the block's copy among them (group_tcm_bytes cannot see the copy through the
+    # collapse_shape and would count it whole)
+    p.tile_bytes = _footprint(p, p.tcm_tile)
     p.tcm_note = "row-block tiles (conv-im2col: the block's window copy fused in)"
 
 
