@@ -110,7 +110,8 @@ def run(module, cx) -> None:
     # Hexagon has its own partial sums, placed for its slots (hvx-accumulators)
     if not cx.target.hvx and _split_accumulators(module):
         run_passes(module, "canonicalize, cse", "vectorize")
-    if not cx.target.hvx and _strided_reads(module):
+    # (not with a scratchpad: the DMA and double-buffer stages that follow know transfer_read, not these)
+    if not cx.target.hvx and not cx.target.scratchpad and _strided_reads(module):
         run_passes(module, "canonicalize, cse", "vectorize")
     if cx.target.fma and _halving_minmax(module):
         run_passes(module, "canonicalize, cse", "vectorize")
