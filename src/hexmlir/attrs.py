@@ -26,6 +26,10 @@ DMA_DIR = "hexmlir.dma"                # DMA start call: "in" (DDR -> TCM) or "o
 DMA_DDR = "hexmlir.ddr"                # DMA start call: the DDR buffer it moves (dma -> double-buffer)
 FUSION_BARRIER = "hexmlir.fusion_barrier"  # op: fusion must not fuse across it (fusion, transient)
 LOC = "hexmlir.loc"                    # cf.assert / tensor.extract: the source line of a bounds check (asserts)
+CONV_BLOCKS = "hexmlir.conv_blocks"    # linalg.generic: conv-im2col's matmul over row blocks; its leading loops
+                                       # (i64: how many) are the blocks, one tile each in plan (conv-im2col -> plan)
+WINDOW_COPY = "hexmlir.window_copy"    # linalg.generic: conv-im2col's window copy of one such matmul's blocks,
+                                       # fused into its block loop by plan (unit attr; conv-im2col -> plan)
 
 # From the frontends
 GRID = "hexmlir.grid"                  # module: a Triton grid kernel (conversion/ttir -> pipeline's grid list)

@@ -443,6 +443,9 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
     if n == 0:
         return []
     tile = [1] * n
+    if target.fma and _dot_form(p, lanes):
+        tile[-1] = lanes
+        return tile
     if p.iterators[-1] == "reduction" and n >= 3 and p.iterators[-2] == "parallel" and is_contraction(p):
         # contraction (i, j, k): j by lanes, i and k by 1, so each step is one broadcast-FMA and the
         # accumulator's transfers hoist out of the k loop
@@ -450,6 +453,19 @@ def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
         return tile
     tile[-1] = lanes
     return tile
+
+
+def _dot_form(p: OpPlan, lanes: int) -> bool:
+    """A contraction with fewer output columns than a vector whose inputs both run along the reduction
+    loop k innermost (an nn.Linear with few outputs reading its weight [n, k] in place, which
+    contract.fold_transposes arranges): vectorized along k, as dot products with vector partial sums,
+    instead of along the columns with a strided gather of the weight. FMA targets (the contract stage's)."""
+    n = len(p.loops)
+    if n < 3 or p.iterators[-1] != "reduction" or p.iterators[-2] != "parallel" or not is_contraction(p):
+        return False
+    ins = [o for o in p.operands[:p.n_ins] if o.shape]
+    return p.loops[-2] < lanes and p.loops[-1] >= lanes and len(ins) == 2 \
+        and all(o.dims and o.dims[-1] == n - 1 for o in ins)
 
 
 def narrowed_vector(op, vec: list[int], target: Target) -> list[int]:
@@ -583,14 +599,57 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
+    blocks = _conv_blocks(generics, by_op, options.fusion)
     for p in plan.ops.values():
-        if p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
+        if p.id in blocks:
+            plan_conv_blocks(p, blocks[p.id], plan, target, options)
+        elif p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
         elif p.role == "root" and options.multithread:
             plan_root_threads(p, plan, target, options)
             if options.tcm_tiling and p.threads > 1:
                 p.tcm_note = "thread tiles (register-blocked contraction: the contract stage blocks for caches)"
     return plan
+
+
+def _conv_blocks(generics, by_op, fuse: bool) -> dict:
+    """conv-im2col's matmuls over row blocks (attrs.CONV_BLOCKS): root id -> its leading block loops. With
+    `fuse`, their window copies (attrs.WINDOW_COPY, read through a collapse_shape) become producers fused
+    into them. (Tiled by blocks either way: contract blocks the matmul one block at a time.)"""
+    from torch_mlir import ir
+    from . import attrs
+    out = {}
+    for op in generics:
+        if attrs.CONV_BLOCKS not in op.attributes:
+            continue
+        p = by_op[op]
+        p.role, p.root = "root", None
+        out[p.id] = ir.IntegerAttr(op.attributes[attrs.CONV_BLOCKS]).value
+        view = op.operands[1].owner
+        view = getattr(view, "opview", view)
+        if not fuse:
+            continue
+        if isinstance(view, ir.Block) or view.operation.name != "tensor.collapse_shape":
+            continue
+        copy = view.operands[0].owner
+        copy = getattr(copy, "opview", copy)
+        if isinstance(copy, ir.Block) or attrs.WINDOW_COPY not in copy.operation.attributes \
+                or copy not in by_op or len(list(copy.results[0].uses)) != 1:
+            continue
+        q = by_op[copy]
+        q.role, q.root = "producer", p.id
+    return out
+
+
+def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Options) -> None:
+    """A conv-im2col matmul over row blocks: one tile per block (its k leading loops), the block's window
+    copy computed inside it (a cache tile's worth, conv._block_rows), the tiles spread over the threads."""
+    p.tcm_tile = [1] * k + [0] * (len(p.loops) - k)
+    p.threads = choose_threads(p, plan, target, options)
+    # the matmul's slices, the block's copy among them (group_tcm_bytes cannot see the copy through the
+    # collapse_shape and would count it whole)
+    p.tile_bytes = _footprint(p, p.tcm_tile)
+    p.tcm_note = "row-block tiles (conv-im2col: the block's window copy fused in)"
 
 
 def register_blocked(p: OpPlan, plan: Plan, target: Target, options: Options) -> bool:

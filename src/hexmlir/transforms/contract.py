@@ -845,7 +845,7 @@ def fold_transposes(module, cx) -> None:
             continue
         src = t.operands[0]
         for o, i in list(_user_ops(t.results[0])):
-            if i != 1 or not _tensor_bt_blockable(o, lanes):
+            if i != 1 or not (_tensor_bt_blockable(o, lanes) or _tensor_dot_form(o, lanes)):
                 continue
             _read_b_transposed(o, src)
         if not list(t.results[0].uses):
@@ -887,24 +887,51 @@ def _arg_transpose(t) -> bool:
     return True
 
 
-def _tensor_bt_blockable(o, lanes) -> bool:
+def _tensor_kn_contraction(o):
     """A float mul-add contraction generic (tensors, static) reading B as [..., k, n] (n: C's innermost
-    loop, k a reduction loop of A) with at least two rows and a vector of columns: the contract stage
-    blocks it as B^T once B's last two indices are swapped (contraction_dims(b_transposed=True))."""
+    loop, k a reduction loop of A): (loops, element bytes, A's, B's and C's loop dims), else None."""
     if o.name != "linalg.generic" or len(o.operands) != 3 or len(o.results) != 1:
-        return False
+        return None
     names = sorted(x.name for x in o.regions[0].blocks[0].operations if x.name != "arith.extf")
     if names != ["arith.addf", "arith.mulf", "linalg.yield"] or not all(_float_tensor(v) for v in o.operands):
-        return False
+        return None
     loops, iters, eb, dims, _ = generic_info(o)
     a, b, c = dims
     maps = [ir.AffineMapAttr(x).value for x in o.attributes["indexing_maps"]]
     if any(len(d) != len(m.results) for d, m in zip(dims, maps)):
-        return False                                  # a constant index: not a plain contraction
+        return None                                   # a constant index: not a plain contraction
     if not c or len(set(c)) != len(c) or any(iters[d] != "parallel" for d in c):
-        return False
+        return None
     n = c[-1]
     if len(b) < 2 or b[-1] != n or n in a or b[-2] not in a or iters[b[-2]] != "reduction":
+        return None
+    return loops, eb, a, b, c
+
+
+def _tensor_bt_blockable(o, lanes) -> bool:
+    """A [..., k, n]-B contraction (_tensor_kn_contraction) with at least two rows and a vector of columns: the
+    contract stage blocks it as B^T once B's last two indices are swapped (contraction_dims(b_transposed=True))."""
+    got = _tensor_kn_contraction(o)
+    if got is None:
         return False
+    loops, eb, a, b, c = got
     ms = [d for d in c if d in a and d not in b]
-    return bool(ms) and loops[ms[-1]] >= 2 and loops[n] >= lanes(eb)
+    return bool(ms) and loops[ms[-1]] >= 2 and loops[c[-1]] >= lanes(eb)
+
+
+# A dot ends in a horizontal reduction per output: with a short k the transposed copy, read along n, is cheaper
+DOT_FORM_MIN_K = 4
+
+
+def _tensor_dot_form(o, lanes) -> bool:
+    """A [..., k, n]-B contraction (_tensor_kn_contraction) with fewer columns than a vector, k its innermost
+    loop and A's innermost index (a Linear with few outputs: the conv net's classifier): read as B^T, both
+    inputs run along k, which the plan vectorizes as dot products (plan._dot_form), instead of a copy of the
+    weight read along n."""
+    got = _tensor_kn_contraction(o)
+    if got is None:
+        return False
+    loops, eb, a, b, c = got
+    n, k = c[-1], b[-2]
+    return a[-1] == k and k == len(loops) - 1 and n == len(loops) - 2 and loops[n] < lanes(eb) \
+        and loops[k] >= DOT_FORM_MIN_K * lanes(eb)

@@ -196,7 +196,7 @@ def _transpose_last2(v, lead: int):
     return _generic([v], empty, _maps(r, [swapped, ident]), _iters("p" * r), lambda a: a[0])
 
 
-def _rewrite(op, c, lanes: int) -> None:
+def _rewrite(op, c, lanes: int, cache_bytes: int = 0) -> None:
     from torch_mlir.dialects import tensor
     D = ir.AffineDimExpr.get
     x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
@@ -211,6 +211,11 @@ def _rewrite(op, c, lanes: int) -> None:
     # pixels become the matmul's rows and the output channels its vector columns, reading w as B^T, with
     # out transposed in and back (P x F elements each), instead of a micro-kernel one vector (or less) wide.
     transposed = c["nchw"] and prod(ps) < PIXEL_ROWS_BELOW * lanes and prod(ms) >= lanes
+    if c["nchw"] and not transposed:
+        rows = _block_rows(c, ext, lanes, type_bytes(ir.RankedTensorType(x.type).element_type), cache_bytes)
+        if rows:
+            _rewrite_blocked(op, c, ext, rows)
+            return
     col_loops = (b + ps + ks if transposed else b + ks + ps) if c["nchw"] else ps + ks
     elem = ir.RankedTensorType(x.type).element_type
     nb = len(b)
@@ -258,12 +263,81 @@ def _rewrite(op, c, lanes: int) -> None:
     op.erase()
 
 
+# A row block's pixels, at least this many vectors: fewer leave the micro-kernel's columns mostly edge tiles
+MIN_BLOCK_VECTORS = 8
+
+
+def _block_rows(c, ext, lanes: int, eb: int, cache_bytes: int) -> int:
+    """Output rows per block of an NCHW convolution whose window copy outgrows a cache tile (0: no blocks):
+    the most rows (a divisor of the output height) whose block of the copy (K x rows x width) fits
+    `cache_bytes`, with at least MIN_BLOCK_VECTORS vectors of pixels."""
+    b, ps, ks = c["batch"], c["ps"], c["ks"]
+    if not cache_bytes or len(ps) < 2:
+        return 0
+    k = int(np.prod([ext[d] for d in ks]))
+    width = int(np.prod([ext[d] for d in ps[1:]]))
+    height = ext[ps[0]]
+    if k * height * width * eb * int(np.prod([ext[d] for d in b] or [1])) <= cache_bytes:
+        return 0                                   # the whole copy fits: one block
+    for rows in range(height, 0, -1):
+        if height % rows == 0 and k * rows * width * eb <= cache_bytes:
+            return rows if rows * width >= MIN_BLOCK_VECTORS * lanes else 0
+    return 0
+
+
+def _rewrite_blocked(op, c, ext, rows: int) -> None:
+    """NCHW, the output height in blocks of `rows` rows: a window copy per block and batch image,
+    col[b, hb, k, p] (p: the block's rows x width), and a matmul whose leading loops (b, hb) are the
+    blocks (attrs.CONV_BLOCKS), out[b, m, hb, p] += w[m, k] col[b, hb, k, p]. The plan gives each block a
+    tile and fuses its copy into it (attrs.WINDOW_COPY): the copy then lives in the cache, not in memory."""
+    from torch_mlir.dialects import tensor
+    from .. import attrs
+    D = ir.AffineDimExpr.get
+    x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
+    b, ms, ps, ks = c["batch"], c["ms"], c["ps"], c["ks"]
+    nb, h = len(b), ext[ps[0]]
+    # copy loops: b..., hb, ks..., hi, ps[1:]...
+    col_loops = b + ["hb"] + ks + ["hi"] + ps[1:]
+    where = {d: i for i, d in enumerate(col_loops)}
+    r = len(col_loops)
+    subst = []
+    for d in range(c["n_loops"]):
+        if d == ps[0]:
+            subst.append(D(where["hb"]) * rows + D(where["hi"]))
+        else:
+            subst.append(D(where[d]) if d in where else ir.AffineConstantExpr.get(0))
+    q = ir.AffineMap.get(r, 0, subst)
+    sizes = [h // rows if d == "hb" else rows if d == "hi" else ext[d] for d in col_loops]
+    elem = ir.RankedTensorType(x.type).element_type
+    shape = list(ir.RankedTensorType(acc.type).shape)
+    B = [D(i) for i in range(nb)]
+    with ir.InsertionPoint(op), op.location:
+        in_map = [e.compose(q).maybe_downcast() for e in c["maps"][c["x"]].results]
+        empty = tensor.EmptyOp(sizes, elem).result
+        col = _generic([x], empty, _maps(r, [in_map, [D(i) for i in range(r)]]), _iters("p" * r), lambda a: a[0])
+        col.owner.attributes[attrs.WINDOW_COPY] = ir.UnitAttr.get()
+        col = _collapse(col, _groups([1] * nb + [1, len(ks), len(ps)]))
+        wk = _collapse(w, _groups([len(ms), len(ks)]))
+        # out [b, ms, h, ps[1:]] -> [b, ms, hb, hi, ps[1:]] -> [b, m, hb, p]
+        ex_shape = shape[:nb + len(ms)] + [h // rows, rows] + shape[nb + len(ms) + 1:]
+        ex_groups = _groups([1] * (nb + len(ms)) + [2] + [1] * (len(ps) - 1))
+        cc = _collapse(_expand(acc, ex_shape, ex_groups), _groups([1] * nb + [len(ms), 1, len(ps)]))
+        hb, m_, p_, k_ = D(nb), D(nb + 1), D(nb + 2), D(nb + 3)
+        res = _generic([wk, col], cc, _maps(nb + 4, [[m_, k_], B + [hb, k_, p_], B + [m_, hb, p_]]),
+                       _iters("p" * (nb + 3) + "r"), _mul_add)
+        res.owner.attributes[attrs.CONV_BLOCKS] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), nb + 1)
+        res = _collapse(_expand(res, ex_shape, _groups([1] * nb + [len(ms), 1, len(ps)])), ex_groups)
+    op.results[0].replace_all_uses_with(res)
+    op.erase()
+
+
 def run(module, cx) -> None:
     done = 0
     for op in ops_named(module.operation, "linalg.generic"):
         c = _match(op)
         if c is not None:
-            _rewrite(op, c, cx.target.vector_lanes(type_bytes(ir.ShapedType(op.operands[2].type).element_type)))
+            _rewrite(op, c, cx.target.vector_lanes(type_bytes(ir.ShapedType(op.operands[2].type).element_type)),
+                     cx.target.cache_tile_bytes)
             done += 1
     if done:                                  # fold the reshape chains the rewrite leaves (collapse of expand)
         run_passes(module, "canonicalize, cse", "conv-im2col")

@@ -22,6 +22,9 @@ from .. import attrs
 def tile(module, cx) -> None:
     """Tile each root by its config's `tile` and fuse the producers whose config names it (`fused_into`)."""
     cfgs = configs(module)
+    # conv-im2col's row-block matmuls read their window copy through a collapse_shape: the tile's slice of it
+    # is moved above the collapse (upstream's bubble-up patterns), where the copy can be fused
+    reshaped = {op_id(o) for o in ops_named(module.operation, "linalg.generic") if attrs.CONV_BLOCKS in o.attributes}
     lines = []
     for rid, c in sorted(cfgs.items()):
         if "tile" not in c or not any(c["tile"]):
@@ -38,6 +41,9 @@ def tile(module, cx) -> None:
         lines.append(f"%t{rid}, %l{rid}_0 = transform.structured.tile_using_forall {r} tile_sizes [{sizes}] "
                      f": (!transform.any_op) -> (!transform.any_op, !transform.any_op)")
         loop = f"%l{rid}_0"
+        if rid in reshaped:
+            lines.append(f"transform.apply_patterns to {loop} {{\n transform.apply_patterns.tensor.bubble_up_extract_slice"
+                         "\n} : !transform.any_op")
         for k, q in enumerate(prods, 1):
             lines.append(f"%f{q}, %l{rid}_{k} = transform.structured.fuse_into_containing_op %p{q} into {loop} "
                          f": (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)")

@@ -13,6 +13,8 @@ scalar loops: no vector form of them is proven here, and LLVM's loop vectorizer 
 masked gathers. Their mask blocks, computed by vectorized ops, reach them through memory as a byte per
 element (lower.py), as every i1 in memory does.
 """
+import numpy as np
+
 from ..ir import apply_transform, ir, ops_named, run_passes
 from ..plan import generic_info, config, op_id
 from .. import attrs
@@ -107,6 +109,9 @@ def run(module, cx) -> None:
         run_passes(module, "canonicalize, cse", "vectorize")
     # Hexagon has its own partial sums, placed for its slots (hvx-accumulators)
     if not cx.target.hvx and _split_accumulators(module):
+        run_passes(module, "canonicalize, cse", "vectorize")
+    # (not with a scratchpad: the DMA and double-buffer stages that follow know transfer_read, not these)
+    if not cx.target.hvx and not cx.target.scratchpad and _strided_reads(module):
         run_passes(module, "canonicalize, cse", "vectorize")
     if cx.target.fma and _halving_minmax(module):
         run_passes(module, "canonicalize, cse", "vectorize")
@@ -521,9 +526,40 @@ def _fold_unit_windows(op) -> None:
     # only the windowed maps: the plain ones still give the loop ranges (the verifier needs them)
     new = [m if m.is_projected_permutation else ir.AffineMap.get(n, 0, [e.compose(sub) for e in m.results])
            for m in maps]
+    for i, m in enumerate(new[:len(op.operands) - len(op.results)]):
+        if not m.is_projected_permutation:
+            new[i] = _strided_operand(op, i, m, ext)
     if all(all(isinstance(e, ir.AffineDimExpr) or (isinstance(e, ir.AffineConstantExpr) and e.value == 0)
                for e in m.results) for m in new):
         op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in new])
+
+
+def _strided_operand(op, i, m, ext):
+    """A folded window map with strided results (`d4 * 2`: a stride-2 convolution's window copy): input `i`
+    becomes a subview with that stride (and unit extent where the result is 0), its map `d4`, so the copy
+    is vectorized too (the strided read then becomes a masked contiguous load + shuffle, _strided_reads).
+    Returns the new map, or `m` unchanged where a result is anything else."""
+    from torch_mlir.dialects import memref
+    v = op.operands[i]
+    if not isinstance(v.type, ir.MemRefType):
+        return m
+    res, sizes, strides = [], [], []
+    for e in m.results:
+        if isinstance(e, ir.AffineConstantExpr) and e.value == 0:
+            res.append(e), sizes.append(1), strides.append(1)
+        elif isinstance(e, ir.AffineDimExpr):
+            res.append(e), sizes.append(ext[e.position]), strides.append(1)
+        elif isinstance(e, ir.AffineMulExpr) and isinstance(e.lhs, ir.AffineDimExpr) \
+                and isinstance(e.rhs, ir.AffineConstantExpr) and e.rhs.value >= 2:
+            res.append(e.lhs), sizes.append(ext[e.lhs.position]), strides.append(e.rhs.value)
+        else:
+            return m
+    shape = list(ir.MemRefType(v.type).shape)
+    if any(s < 0 or st * (n - 1) + 1 > s for s, n, st in zip(shape, sizes, strides)):
+        return m                                           # (a dynamic or too short operand: leave it)
+    with ir.InsertionPoint(op), op.location:
+        op.operands[i] = memref.subview(v, [0] * len(shape), sizes, strides)
+    return ir.AffineMap.get(m.n_dims, 0, res)
 
 
 def _defined_in(v, loop) -> bool:
@@ -549,3 +585,59 @@ def _static(t) -> bool:
     if isinstance(t, ir.MemRefType):
         return ir.ShapedType(t).has_static_shape
     return True
+
+
+MAX_READ_STRIDE = 4     # a strided vector read becomes one contiguous read of stride x lanes + a shuffle
+
+
+def _strided_reads(module) -> int:
+    """A vector read along a dim of static stride 2..MAX_READ_STRIDE (a stride-2 pooling window's slices,
+    a stride-2 convolution's window copy), which LLVM lowers to one scalar load and insert per lane, becomes
+    a masked load of the contiguous span (the lanes past its last element off, so nothing past the original
+    read is touched) and a shuffle that keeps every stride-th lane."""
+    from torch_mlir.dialects import arith, memref, vector
+    dyn = ir.ShapedType.get_dynamic_stride_or_offset()
+    n_done = 0
+    for rd in ops_named(module.operation, "vector.transfer_read"):
+        src, vt = rd.operands[0], ir.VectorType(rd.results[0].type)
+        if not isinstance(src.type, ir.MemRefType) or len(rd.operands) != 2 + ir.MemRefType(src.type).rank:
+            continue                                        # a mask operand
+        mt = ir.MemRefType(src.type)
+        if mt.rank == 0 or vt.rank == 0:
+            continue
+        strides, _ = mt.get_strides_and_offset()
+        c, lanes = strides[-1], vt.shape[-1]
+        if not 2 <= c <= MAX_READ_STRIDE or any(s != 1 for s in vt.shape[:-1]) or lanes < 2 \
+                or not mt.has_static_shape or mt.shape[-1] < 1:
+            continue
+        pmap = ir.AffineMapAttr(rd.attributes["permutation_map"]).value
+        in_b = [bool(ir.BoolAttr(a).value) for a in ir.ArrayAttr(rd.attributes["in_bounds"])]
+        if pmap != ir.AffineMap.get_minor_identity(mt.rank, vt.rank) or not in_b[-1]:
+            continue
+        with ir.InsertionPoint(rd), rd.location:
+            meta = memref.ExtractStridedMetadataOp(src)
+            base, off = meta.results[0], meta.results[1]
+            mstrides = list(meta.results[2 + mt.rank:])
+            shape = list(mt.shape)
+            shape[-1] = c * (shape[-1] - 1) + 1              # the span from the first to the last element
+            st = list(strides[:-1]) + [1]
+            dyn_strides = [mstrides[i] for i, s in enumerate(st) if s == dyn]
+            layout = ir.StridedLayoutAttr.get(dyn, st)
+            view_t = ir.MemRefType.get(shape, mt.element_type, layout, mt.memory_space)
+            view = memref.ReinterpretCastOp(view_t, base, [off], [], dyn_strides, [dyn], shape, st).result
+            idx = list(rd.operands[1:1 + mt.rank])
+            cst = arith.ConstantOp(ir.IndexType.get(), c).result
+            idx[-1] = arith.MulIOp(idx[-1], cst).result
+            # lanes past the span masked off (a constant mask: the original read is in bounds)
+            wide_t = ir.VectorType.get([c * lanes], vt.element_type)
+            mask_t = ir.VectorType.get([c * lanes], ir.IntegerType.get_signless(1))
+            mask = arith.ConstantOp(mask_t, ir.DenseElementsAttr.get(
+                np.array([j <= c * (lanes - 1) for j in range(c * lanes)], dtype=np.bool_), type=mask_t)).result
+            pad = vector.BroadcastOp(wide_t, rd.operands[1 + mt.rank]).result
+            wide = vector.MaskedLoadOp(wide_t, view, idx, mask, pad).result
+            picked = vector.ShuffleOp(wide, wide, [c * j for j in range(lanes)]).result
+            out = vector.ShapeCastOp(vt, picked).result if vt.rank > 1 else picked
+        rd.results[0].replace_all_uses_with(out)
+        rd.erase()
+        n_done += 1
+    return n_done
