@@ -17,7 +17,7 @@ import numpy as np
 
 from . import peers
 from .registry import REGISTRY, check, tolerance
-from .timing import measure, pooled, progress, resident_empty
+from .timing import ROUNDS, measure, progress, resident_empty, time_in_rounds
 
 #: rung -> (Options keywords, uses the N-thread count)
 RUNGS = {
@@ -166,45 +166,6 @@ def time_artifact(path, sets, refs, dtype, warmup, repeats, shared_outputs: bool
     """Load, check against the reference on the first input set, time; DMA stats per call."""
     head, timer = artifact_timer(path, sets, refs, dtype, shared_outputs)
     return {**timer(warmup, repeats), **head}
-
-
-ROUNDS = 3              # each row's timed calls are spread over this many rounds, interleaved with the others'
-# between rows in a round, so that the previous row's threads have stopped spinning: libgomp's (torch eager,
-# Inductor) spin GOMP_SPINCOUNT = 300000 pauses, ~10-20 ms at ~140 cycles per pause; ours 50 us (HEXMLIR_SPIN_US)
-ROUND_GAP_S = 0.05
-
-
-def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed: int = 0) -> list:
-    """Time every (head, timer) of `timers` in `rounds` rounds, each row once per round in a shuffled order
-    (warmup + repeats/rounds calls each time); a row's result pools its rounds (`timing.pooled`) with its head
-    (err, ok, compile_s). A head that is a string (why the row cannot run) is passed through.
-
-    Rows timed one after the other each see the machine as it was then: on the shared device a load that
-    came and went (2026-12-03: the same 1-thread rung 2.89 ms in one run and 3.71 ms in the next, its peers
-    the other way round) moved whole rows. Interleaved, a passing load is spread over every row."""
-    per = max(1, -(-repeats // rounds))
-    got = [[] for _ in timers]
-    order = [i for i, (head, _) in enumerate(timers) if not isinstance(head, str)]
-    rng = np.random.default_rng(seed)
-    for _ in range(rounds):
-        rng.shuffle(order)
-        for i in order:
-            if isinstance(got[i], str):
-                continue
-            time.sleep(ROUND_GAP_S)
-            m = timers[i][1](warmup, per)
-            got[i] = m if isinstance(m, str) else got[i] + [m]      # a peer process died: the row says why
-    out = []
-    for (head, _), ms in zip(timers, got):
-        if isinstance(head, str) or isinstance(ms, str):
-            out.append(head if isinstance(head, str) else ms)
-            continue
-        r = pooled(ms)
-        for key in ("dma_copies", "dma_ms", "dma_bytes"):
-            if key in ms[0]:
-                r[key] = sum(m[key] for m in ms) / len(ms)
-        out.append({**r, **{k_: v for k_, v in head.items() if k_ not in r}})
-    return out
 
 
 def _row(entry, k, impl, rung, threads, m, note=""):

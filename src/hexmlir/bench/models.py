@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .timing import measure
+from .timing import ROUNDS, measure, time_in_rounds
 
 ROUTES = ("eager", "inductor", "A", "B")
 SEED = 1234
@@ -153,40 +153,47 @@ def count_kernels(code: str) -> dict:
     return {"cpp": len(cpp), "triton": len(tri), "extern": len(ext), "extern_ops": sorted(set(ext))}
 
 
-def _eager(m, x, t, warmup, repeats):
+def _eager(m, x, t):
+    """(head, timer) of eager PyTorch at t threads."""
     import torch
-    torch.set_num_threads(t)
-    with torch.inference_mode():
-        r = measure(lambda: m(x), warmup, repeats)
-    r["kernels"] = {"aten": count_aten_ops(m, x)}
-    return r
+
+    def timer(warmup, repeats):
+        torch.set_num_threads(t)
+        with torch.inference_mode():
+            return measure(lambda: m(x), warmup, repeats)
+    return {"kernels": {"aten": count_aten_ops(m, x)}}, timer
 
 
-def _route_b(art_dir, e, m, x, t, warmup, repeats):
+def _route_b(art_dir, e, m, x, t):
+    """(head with the first call's output, timer) of route B's artifact at t threads, or why not."""
     import hexmlir
     from .. import runtime
     if not e.get("B"):
-        return f"route B not built: {e.get('B_error')}"
+        return f"route B not built: {e.get('B_error')}", None
     d = Path(art_dir) / e["name"] / e["B"]
     k = hexmlir.load(d / "kernel.so")
     names = json.loads((d / "model.json").read_text())["weights"]
     sd = {n: v.detach().contiguous().numpy() for n, v in m.state_dict().items()}
     args = [sd[n] for n in names] + [x.numpy()]
     runtime.set_num_threads(t)
-    out = k(*args)
-    r = measure(lambda: k(*args), warmup, repeats)
-    # the pool's workers and DMA copy threads spin a while after their last work: let them sleep before the
-    # next route is timed (on few cores their spinning starves torch's OpenMP threads)
-    runtime.load_host().hx_quiesce()
-    r["outputs"] = np.asarray(out)
-    r["kernels"] = {"hexmlir": 1}
-    return r
+    out = np.asarray(k(*args)).copy()
+
+    def timer(warmup, repeats):
+        runtime.set_num_threads(t)
+        r = measure(lambda: k(*args), warmup, repeats)
+        # the pool's workers and DMA copy threads spin a while after their last work: let them sleep before
+        # the next row is timed (on few cores their spinning starves torch's OpenMP threads)
+        runtime.load_host().hx_quiesce()
+        return r
+    return {"outputs": out, "kernels": {"hexmlir": 1}}, timer
 
 
-def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
-    """In a fresh process: compile with Inductor (C++) or route A for t threads, time, count, check."""
+def _compiled_child(route, art_dir, name, t, warmup, repeats) -> None:
+    """In a fresh process: compile with Inductor (C++) or route A for t threads, count, check, then time
+    (`peers.serve`: once, or parked, once per go)."""
     import torch
     from torch._inductor.utils import run_and_get_code
+    from .peers import serve
     idx, e, m, x = _load(art_dir, name)
     torch.set_num_threads(t)
     torch._dynamo.reset()
@@ -203,14 +210,9 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> dict:
         t0 = time.perf_counter()
         out, code = run_and_get_code(f, x)
         comp = time.perf_counter() - t0
-        from .peers import park
-        park(comp)                                # started by `park_inductor`: wait, compiled, to be timed
-        r = measure(lambda: f(x), warmup, repeats)
         ref = m(x)
-    r["compile_s"] = comp
-    r["kernels"] = count_kernels("\n".join(code))
-    r["err"] = check(out.numpy(), ref.numpy())
-    return r
+        head = {"compile_s": comp, "kernels": count_kernels("\n".join(code)), "err": check(out.numpy(), ref.numpy())}
+        serve(head, lambda: measure(lambda: f(x), warmup, repeats))
 
 
 def _cmd(route, art_dir, name, t, warmup, repeats) -> list[str]:
@@ -287,21 +289,30 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         _, _, m, x = _load(art_dir, e["name"])
         with torch.inference_mode():
             ref = m(x).numpy()
+        # every (threads, route) of the model set up first (loaded, checked, Inductor parked in its process),
+        # then timed in interleaved rounds (`timing.time_in_rounds`); route A compiles at launch: timed alone
+        keys, timers, alone, parked = [], [], {}, []
         for t in threads:
             for route in routes:
                 if route == "eager":
-                    r = _eager(m, x, t, warmup, repeats)
+                    ht = _eager(m, x, t)
                 elif route == "B":
-                    r = _route_b(art_dir, e, m, x, t, warmup, repeats)
-                elif route == "A" and why_a:
-                    r = why_a
+                    ht = _route_b(art_dir, e, m, x, t)
                 elif route == "inductor":     # compiled and waiting in its own process (`park_inductor`)
                     c = done.pop((e["name"], t), "not compiled")
-                    r = c if isinstance(c, str) else c.go(timeout=900)
-                    if not isinstance(c, str):
-                        c.close()
+                    ht = (c, None) if isinstance(c, str) else (c.head, lambda w, r, c=c: c.go(timeout=900))
+                    parked += [] if isinstance(c, str) else [c]
                 else:
-                    r = _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
+                    alone[(t, route)] = why_a or _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
+                    continue
+                keys.append((t, route))
+                timers.append(ht)
+        timed = dict(zip(keys, time_in_rounds(timers, warmup, repeats, seed=len(rows))))
+        for c in parked:                  # this model's Inductor processes
+            c.close()
+        for t in threads:
+            for route in routes:
+                r = timed.get((t, route), alone.get((t, route)))
                 rows.append(_row(e, route, t, r, ref))
                 rr = rows[-1]
                 log(f"{e['name']:15s} {route:8s} t={t:<3d} " + (f"{rr['ms']:9.3f} ms  {rr['kernels']}"
@@ -316,7 +327,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         import shutil
         shutil.rmtree(cache, ignore_errors=True)
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
-           "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup,
+           "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup, "rounds": ROUNDS,
                            "repeats": repeats, "artifacts": str(art_dir),
                            "build": [{k: e.get(k) for k in ("name", "shape", "B_compile_s", "B_error")}
                                      for e in idx["models"]],
@@ -339,6 +350,6 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
 if __name__ == "__main__":            # the child of _in_subprocess: route art_dir name threads warmup repeats
     _route, _art, _name, _t, _w, _r = sys.argv[1:7]
     try:
-        print(json.dumps(_compiled_child(_route, _art, _name, int(_t), int(_w), int(_r))))
+        _compiled_child(_route, _art, _name, int(_t), int(_w), int(_r))
     except Exception as _e:           # a missing C++ compiler, a compile failure: report, do not abort the run
         print(json.dumps({"why": f"{type(_e).__name__}: {(str(_e).strip().splitlines() or [''])[0][:200]}"}))

@@ -57,14 +57,6 @@ def _cmd(impl, name, size, threads, warmup, repeats, seed, vmfb=None) -> list[st
 PARK_ENV = "HEXMLIR_PARK"
 
 
-def park(compile_s: float) -> None:
-    """In a peer's child started by `Parked`: say it is compiled and wait for the parent's go (stdin)."""
-    if os.environ.get(PARK_ENV):
-        print(json.dumps({"parked": compile_s}), flush=True)
-        if not sys.stdin.readline():        # the parent is gone (a run cut short): time nothing
-            os._exit(0)
-
-
 class Parked:
     """A child process that compiles, reports `{"parked": seconds}` and waits on stdin (`park`); `go()` lets
     it time and returns its measure dict (or a string saying why not), as `run_child` does; an Inductor peer
@@ -202,12 +194,19 @@ def _child(argv) -> None:
         outs, calls, head = r
         head["err"] = check(outs, k.reference(*sets[0]), entry.dtype)
         head["ok"] = head["err"] <= tolerance(entry.dtype)
-        if os.environ.get(PARK_ENV):
-            print(json.dumps({"parked": head.get("compile_s", 0.0), **head}), flush=True)
-            while sys.stdin.readline():
-                print(json.dumps(measure(calls, warmup, repeats)), flush=True)
-            return
-        print(json.dumps({**measure(calls, warmup, repeats), **head}))
+        serve(head, lambda: measure(calls, warmup, repeats))
+
+
+def serve(head: dict, timer) -> None:
+    """A peer child's output once set up and checked: parked (PARK_ENV, started by `Parked`), report
+    `{"parked": compile seconds, **head}` and print `timer()` once per line read from stdin until stdin
+    closes; otherwise print `timer()` with the head, once."""
+    if os.environ.get(PARK_ENV):
+        print(json.dumps({"parked": head.get("compile_s", 0.0), **head}), flush=True)
+        while sys.stdin.readline():
+            print(json.dumps(timer()), flush=True)
+        return
+    print(json.dumps({**timer(), **head}))
 
 
 def torch_eager(entry, sets, threads: int, warmup: int, repeats: int):

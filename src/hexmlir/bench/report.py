@@ -599,8 +599,11 @@ def models_section(res, heading="##") -> str:
     meta = res.get("models_meta", {})
     lines = [f"Models of `hexmlir.kernels.torch_models` at their {meta.get('size', '?')} size "
              f"(inputs: " + "; ".join(f"{b['name']} {tuple(b['shape'])}" for b in meta.get("build", [])) + "), "
-             f"f32. {meta.get('warmup')} warm-up calls excluded, {meta.get('repeats')} timed calls, median, spread = "
-             "IQR / median, same input every call (the weights dominate the working set). Eager and route B run in "
+             f"f32. {meta.get('repeats')} timed calls, median, spread = IQR / median"
+             + (f", in {meta['rounds']} interleaved rounds (every route and thread count of a model set up first, then "
+                f"timed once per round in a shuffled order, {meta.get('warmup')} warm-up calls excluded each time)"
+                if meta.get("rounds") else f", {meta.get('warmup')} warm-up calls excluded, one route after the other")
+             + ", same input every call (the weights dominate the working set). Eager and route B run in "
              "the benchmark's process (route B: `hexmlir.load` of the saved artifact with the weights from the npz, "
              "threads via the runtime's `hx_set_num_threads`; built with threads on, "
              f"`num_threads={meta.get('build_threads')}`); Inductor C++ and route A compile per thread count in a "
