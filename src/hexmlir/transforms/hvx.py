@@ -358,8 +358,10 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                     L.append(f"{v} = vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
                 accs.append(v)
 
-        def step(k: str, tail: bool, accs_in: list[str], bmask: bool) -> tuple[list[str], list[str]]:
-            S = []
+        def step(kw: str, tail: bool, accs_in: list[str], bmask: bool) -> tuple[list[str], list[str]]:
+            """One step of 4 k from the quad index `kw` (k = 4 kw)."""
+            k = fresh("k")
+            S = [f"{k} = arith.muli {kw}, %c4 : index"]
             bs = []
             for j in range(4):
                 kj, bj = fresh("k"), fresh("b")
@@ -398,8 +400,6 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                 pw += list(shuff(h23, h01, "%rth"))
             pw = pw[:nvec]
             outs = []
-            kw = fresh("kw")
-            S.append(f"{kw} = arith.divui {k}, %c4 : index")
             for r in range(nrows):
                 ai, ae, spl = fresh("ai"), fresh("a"), fresh("s")
                 # A[m, k..k+3] from the packed row: one aligned word (bytes past K are zeros)
@@ -416,19 +416,38 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
         tys = ", ".join([v32] * n)
 
         def kloop(lo: str, hi: str, bm: bool, init: list[str]) -> list[str]:
-            kl = fresh("kl")
-            body, res = step("%kk", False, [f"%i{kl[1:]}_{i}" for i in range(n)], bm)
-            iters = ", ".join(f"%i{kl[1:]}_{i} = {init[i]}" for i in range(n))
-            L.append(f"{kl}:{n} = scf.for %kk = {lo} to {hi} step %c4 iter_args({iters}) -> ({tys}) {{")
-            L.extend(["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"])
-            return [f"{kl}#{i}" for i in range(n)]
+            """Steps lo <= q < hi (quads of k) as a guarded do-while: scf.for lowers to a loop tested at the
+            top, which LLVM's rotation leaves alone once the header has this many values (16 accumulators),
+            and Hexagon's hardware loops (which the software pipeliner needs) want the test at the bottom
+            and a unit step (scf's `k += 4` has no nsw, so no trip count)."""
+            kl, go, q, qn, more, res_if = fresh("kl"), fresh("go"), fresh("q"), fresh("qn"), fresh("more"), fresh("ki")
+            accs_in = [f"%i{kl[1:]}_{i}" for i in range(n)]
+            body, res = step(q, False, accs_in, bm)
+            iters = ", ".join([f"{q} = {lo}"] + [f"{accs_in[i]} = {init[i]}" for i in range(n)])
+            after = [f"%o{kl[1:]}_{i}" for i in range(n + 1)]
+            L.append(f"{go} = arith.cmpi ult, {lo}, {hi} : index")
+            L.append(f"{res_if}:{n} = scf.if {go} -> ({tys}) {{")
+            L.append(f"  {kl}:{n + 1} = scf.while ({iters}) : (index, {tys}) -> (index, {tys}) {{")
+            L.extend(["    " + x for x in body])
+            L.extend([f"    {qn} = arith.addi {q}, %c1 overflow<nsw, nuw> : index",
+                  f"    {more} = arith.cmpi ult, {qn}, {hi} : index",
+                  f"    scf.condition({more}) {qn}, {', '.join(res)} : index, {tys}",
+                  "  } do {",
+                  f"  ^bb0({', '.join(f'{a}: ' + ('index' if i == 0 else v32) for i, a in enumerate(after))}):",
+                  f"    scf.yield {', '.join(after)} : index, {tys}",
+                  "  }",
+                  f"  scf.yield {', '.join(f'{kl}#{i + 1}' for i in range(n))} : {tys}",
+                  "} else {",
+                  f"  scf.yield {', '.join(init)} : {tys}",
+                  "}"])
+            return [f"{res_if}#{i}" for i in range(n)]
 
-        # a masked block reads whole B rows below %KS (inside B's extent), masked ones from there
-        cur = kloop("%c0", "%KS" if masked else "%K4", False, accs)
+        # a masked block reads whole B rows below quad %bksq (inside B's extent), masked ones from there
+        cur = kloop("%c0", "%bksq" if masked else "%kq", False, accs)
         if masked:
-            cur = kloop("%KS", "%K4", True, cur)
+            cur = kloop("%bksq", "%kq", True, cur)
         tl = fresh("tl")
-        tbody, tres = step("%K4", True, cur, masked)
+        tbody, tres = step("%kq", True, cur, masked)
         L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
         L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
                                            f"  scf.yield {', '.join(cur)} : {tys}", "}"]
@@ -510,8 +529,7 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
             "      %bfits = arith.cmpi ugt, %K, %bd : index",
             "      %bkd = arith.subi %K, %bd : index",
             "      %bks = arith.select %bfits, %bkd, %c0 : index",
-            "      %bksq = arith.divui %bks, %c4 : index",
-            "      %KS = arith.muli %bksq, %c4 : index"]
+            "      %bksq = arith.divui %bks, %c4 : index"]
     # only the 32-column vectors that hold columns: nrem <= 32, 64, 96, else all four
     depth = 0
     import os
