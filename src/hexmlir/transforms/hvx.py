@@ -316,9 +316,9 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
 
     def dowhile(lo: str, hi: str, body, init: list[str], tys: list[str]) -> tuple[list[str], list[str]]:
         """lo <= q < hi (lo < hi) as a do-while: scf.for lowers to a loop tested at the top, which LLVM's
-        rotation leaves alone once the header carries 16 accumulators, and Hexagon's hardware loops (which
-        its software pipeliner needs) want the test at the bottom and a unit step (scf's `k += 4` has no
-        nsw: no trip count). body(q, carried) -> (lines, results)."""
+        rotation left alone here (header over its size limit), and Hexagon's hardware loops (which its
+        software pipeliner needs) want the test at the bottom and a trip count (a unit step: scf's
+        `k += 4` has no nsw). body(q, carried) -> (lines, results)."""
         q, qn, more, lp = fresh("q"), fresh("qn"), fresh("more"), fresh("lp")
         car = [fresh("cr") for _ in init]
         after = [fresh("o") for _ in range(len(init) + 1)]
@@ -352,7 +352,7 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                       f"  %u{bj[1:]} = scf.if {ink} -> ({v8}) {{",
                       f"    %m{bj[1:]} = vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}",
                       f"    scf.yield %m{bj[1:]} : {v8}",
-                      f"  }} else {{", f"    scf.yield %z8 : {v8}", "  }",
+                      "  } else {", f"    scf.yield %z8 : {v8}", "  }",
                       f"  scf.yield %u{bj[1:]} : {v8}", "}",
                       f"{w} = vector.bitcast {bj} : {v8} to {v32}"]
                 bw.append(w)
