@@ -286,17 +286,21 @@ def _row_blocks(block, rows: int, masked: bool) -> list[str]:
     return L
 
 
+MM_KCHUNK = 128             # quads of k whose interleaved B rows one column block packs at a time (64 KiB)
+
+
 def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False) -> str:
     """C[m, n] += sum_k A[m, k] * B[k, n] (int8 -> int32) by vrmpy, 128 columns x `rows` rows at a time.
 
-    Per step of 4 k: 4 rows of B (128 bytes each) are interleaved into 4 vectors whose 32-bit lane i holds
-    B[k..k+3, n0 + i] (two byte and two halfword shuffles); each row of A contributes its 4 bytes A[m, k..k+3]
-    splat over the lanes, and one vrmpy per 32 columns adds the four products into C's lane. Tails: the last
-    column block computes only the 32-column vectors that hold columns (1-4), its C stores are masked, and its
-    B rows are read whole while the 128 bytes stay inside B's extent (every row but the last few; their lanes
-    past N are never stored), masked (zeros) after that; k past K reads zeros; the rows past the last full
-    block run as one block whose missing rows repeat row M-1 and are not stored. zero_init: C is not read
-    (the zero fill before it was dropped)."""
+    Per column block and chunk of MM_KCHUNK quads of k, B is packed once into an aligned stack buffer: per 4 k,
+    4 vectors whose 32-bit lane i holds B[k..k+3, n0 + i] (4 rows interleaved by two byte and two halfword
+    shuffles; rows past K are zeros). Per row block, each step of 4 k then loads those vectors (aligned),
+    splats A[m, k..k+3] (one word of the row block's packed copy of A) per row, and one vrmpy per 32 columns
+    adds the four products into C's lane. Tails: the last column block computes only the 32-column vectors
+    that hold columns (1-4), its C stores are masked, and its B rows are read whole while the 128 bytes stay
+    inside B's extent (lanes past N are never stored), masked after that; the rows past the last full block
+    run as one block whose missing rows repeat row M-1 and are not stored. zero_init: C is not read by the
+    first chunk (the zero fill before it was dropped)."""
     sp = f", {space}" if space else ""
     a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
     c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
@@ -304,12 +308,76 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
     vr = f"({v32}, {v32}, {v32}) -> {v32}"
     iota8 = ", ".join(map(str, range(128)))
     iota32 = ", ".join(map(str, range(32)))
-    out = []
     uid = [0]
 
     def fresh(p):
         uid[0] += 1
         return f"%{p}{uid[0]}"
+
+    def dowhile(lo: str, hi: str, body, init: list[str], tys: list[str]) -> tuple[list[str], list[str]]:
+        """lo <= q < hi (lo < hi) as a do-while: scf.for lowers to a loop tested at the top, which LLVM's
+        rotation left alone here (header over its size limit), and Hexagon's hardware loops (which its
+        software pipeliner needs) want the test at the bottom and a trip count (a unit step: scf's
+        `k += 4` has no nsw). body(q, carried) -> (lines, results)."""
+        q, qn, more, lp = fresh("q"), fresh("qn"), fresh("more"), fresh("lp")
+        car = [fresh("cr") for _ in init]
+        after = [fresh("o") for _ in range(len(init) + 1)]
+        b, res = body(q, car)
+        ty = ", ".join(["index"] + tys)
+        iters = ", ".join([f"{q} = {lo}"] + [f"{x} = {i}" for x, i in zip(car, init)])
+        L = [f"{lp}:{len(init) + 1} = scf.while ({iters}) : ({ty}) -> ({ty}) {{"]
+        L += ["  " + x for x in b]
+        L += [f"  {qn} = arith.addi {q}, %c1 overflow<nsw, nuw> : index",
+              f"  {more} = arith.cmpi ult, {qn}, {hi} : index",
+              f"  scf.condition({more}) {', '.join([qn] + res)} : {ty}",
+              "} do {",
+              f"^bb0({', '.join(f'{x}: {t}' for x, t in zip(after, ['index'] + tys))}):",
+              f"  scf.yield {', '.join(after)} : {ty}",
+              "}"]
+        return L, [f"{lp}#{i + 1}" for i in range(len(init))]
+
+    def pack() -> list[str]:
+        """B rows 4 kc .. 4 kce - 1 of the column block into %bp, interleaved."""
+        def body(q, _):
+            S = [f"%pk{q[1:]} = arith.muli {q}, %c4 : index"]
+            bw = []
+            for j in range(4):
+                kj, bj, w, inf, ink = fresh("k"), fresh("b"), fresh("bw"), fresh("fit"), fresh("in")
+                S += [f"{kj} = arith.addi %pk{q[1:]}, %c{j} : index",
+                      f"{inf} = arith.cmpi ult, {kj}, %kfit : index",
+                      f"{bj} = scf.if {inf} -> ({v8}) {{",
+                      f"  %t{bj[1:]} = vector.load %B[{kj}, %n0] : {a}, {v8}", f"  scf.yield %t{bj[1:]} : {v8}",
+                      "} else {",
+                      f"  {ink} = arith.cmpi ult, {kj}, %K : index",
+                      f"  %u{bj[1:]} = scf.if {ink} -> ({v8}) {{",
+                      f"    %m{bj[1:]} = vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}",
+                      f"    scf.yield %m{bj[1:]} : {v8}",
+                      "  } else {", f"    scf.yield %z8 : {v8}", "  }",
+                      f"  scf.yield %u{bj[1:]} : {v8}", "}",
+                      f"{w} = vector.bitcast {bj} : {v8} to {v32}"]
+                bw.append(w)
+
+            # the interleave as HVX vshuff (bytes of rows 0|1 and 2|3, then halfwords of those): 4 permutes
+            # where LLVM's lowering of the equivalent vector.shuffle took 8, and opaque to LLVM, which
+            # otherwise narrowed the B loads of a narrow block to scalar words put together lane by lane
+            def shuff(u: str, v: str, rt: str) -> tuple[str, str]:
+                pr, lo, hi = fresh("pr"), fresh("lo"), fresh("hi")
+                S.extend([f'{pr} = llvm.call_intrinsic "{VSHUFF_VVR}"({u}, {v}, {rt}) : ({v32}, {v32}, i32) -> {v64}',
+                          f"{lo} = vector.extract_strided_slice {pr} {{offsets = [0], sizes = [32], strides = [1]}} : {v64} to {v32}",
+                          f"{hi} = vector.extract_strided_slice {pr} {{offsets = [32], sizes = [32], strides = [1]}} : {v64} to {v32}"])
+                return lo, hi
+            l01, h01 = shuff(bw[1], bw[0], "%rtb")
+            l23, h23 = shuff(bw[3], bw[2], "%rtb")
+            pw = [*shuff(l23, l01, "%rth"), *shuff(h23, h01, "%rth")]
+            lq, base = fresh("lq"), fresh("bo")
+            S += [f"{lq} = arith.subi {q}, %kc : index", f"{base} = arith.muli {lq}, %c128 : index"]
+            for s in range(4):
+                o = fresh("bo")
+                S += [f"{o} = arith.addi {base}, %c{32 * s} : index",
+                      f"vector.store {pw[s]}, %bp[{o}] : memref<?xi32>, {v32}"]
+            return S, []
+        L, _ = dowhile("%kc", "%kce", body, [], [])
+        return L
 
     def block(nrows: int, masked: bool, m0: str, nvec: int = 4, clamp: bool = False) -> list[str]:
         L = []
@@ -350,60 +418,29 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
             for s in range(nvec):
                 v, col = fresh("acc"), fresh("col")
                 L.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
-                if zero_init:
-                    L.append(f"{v} = arith.addi %z32, %z32 : {v32}")      # folds to the zero constant
-                elif masked:
-                    L.append(f"{v} = vector.maskedload %C[{rowv[r]}, {col}], %cm{s}, %z32 : {c}, vector<32xi1>, {v32} into {v32}")
+                load = (f"vector.maskedload %C[{rowv[r]}, {col}], %cm{s}, %z32 : {c}, vector<32xi1>, {v32} into {v32}"
+                        if masked else f"vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
+                if zero_init:       # C holds nothing before the first chunk
+                    L += [f"{v} = scf.if %first -> ({v32}) {{", f"  scf.yield %z32 : {v32}", "} else {",
+                          f"  {v}l = {load}", f"  scf.yield {v}l : {v32}", "}"]
                 else:
-                    L.append(f"{v} = vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
+                    L.append(f"{v} = {load}")
                 accs.append(v)
 
-        def step(k: str, tail: bool, accs_in: list[str], bmask: bool) -> tuple[list[str], list[str]]:
-            S = []
-            bs = []
-            for j in range(4):
-                kj, bj = fresh("k"), fresh("b")
-                S.append(f"{kj} = arith.addi {k}, %c{j} : index")
-                load = (f"vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}" if bmask
-                        else f"vector.load %B[{kj}, %n0] : {a}, {v8}")
-                if tail:
-                    inb = fresh("in")
-                    S += [f"{inb} = arith.cmpi slt, {kj}, %K : index",
-                          f"{bj} = scf.if {inb} -> ({v8}) {{",
-                          f"  %t{bj[1:]} = {load}", f"  scf.yield %t{bj[1:]} : {v8}",
-                          f"}} else {{", f"  scf.yield %z8 : {v8}", "}"]
-                else:
-                    S.append(f"{bj} = {load}")
-                bs.append(bj)
-            # the interleave as HVX vshuff (bytes of rows 0|1 and 2|3, then halfwords of those): 4 permutes
-            # where LLVM's lowering of the equivalent vector.shuffle took 8, and opaque to LLVM, which
-            # otherwise narrowed the B loads of a narrow block to scalar words put together lane by lane
-            bw = []
-            for b in bs:
-                w = fresh("bw")
-                S.append(f"{w} = vector.bitcast {b} : {v8} to {v32}")
-                bw.append(w)
-
-            def shuff(u: str, v: str, rt: str) -> tuple[str, str]:
-                pr, lo, hi = fresh("pr"), fresh("lo"), fresh("hi")
-                S.extend([f'{pr} = llvm.call_intrinsic "{VSHUFF_VVR}"({u}, {v}, {rt}) : ({v32}, {v32}, i32) -> {v64}',
-                          f"{lo} = vector.extract_strided_slice {pr} {{offsets = [0], sizes = [32], strides = [1]}} : {v64} to {v32}",
-                          f"{hi} = vector.extract_strided_slice {pr} {{offsets = [32], sizes = [32], strides = [1]}} : {v64} to {v32}"])
-                return lo, hi
-            l01, h01 = shuff(bw[1], bw[0], "%rtb")
-            l23, h23 = shuff(bw[3], bw[2], "%rtb")
-            q0, q1 = shuff(l23, l01, "%rth")
-            pw = [q0, q1]
-            if nvec > 2:
-                pw += list(shuff(h23, h01, "%rth"))
-            pw = pw[:nvec]
+        def step(q: str, accs_in: list[str]) -> tuple[list[str], list[str]]:
+            lq, base = fresh("lq"), fresh("bo")
+            S = [f"{lq} = arith.subi {q}, %kc : index", f"{base} = arith.muli {lq}, %c128 : index"]
+            pw = []
+            for s in range(nvec):
+                o, b = fresh("bo"), fresh("pb")
+                S += [f"{o} = arith.addi {base}, %c{32 * s} : index",
+                      f"{b} = vector.load %bp[{o}] : memref<?xi32>, {v32}"]
+                pw.append(b)
             outs = []
-            kw = fresh("kw")
-            S.append(f"{kw} = arith.divui {k}, %c4 : index")
             for r in range(nrows):
                 ai, ae, spl = fresh("ai"), fresh("a"), fresh("s")
                 # A[m, k..k+3] from the packed row: one aligned word (bytes past K are zeros)
-                S += [f"{ai} = arith.addi {kw}, {abase[r]} : index",
+                S += [f"{ai} = arith.addi {q}, {abase[r]} : index",
                       f"{ae} = memref.load %ap[{ai}] : memref<?xi32>",
                       f"{spl} = vector.broadcast {ae} : i32 to {v32}"]
                 for s in range(nvec):
@@ -412,32 +449,14 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                     outs.append(t)
             return S, outs
 
-        n = len(accs)
-        tys = ", ".join([v32] * n)
-
-        def kloop(lo: str, hi: str, bm: bool, init: list[str]) -> list[str]:
-            kl = fresh("kl")
-            body, res = step("%kk", False, [f"%i{kl[1:]}_{i}" for i in range(n)], bm)
-            iters = ", ".join(f"%i{kl[1:]}_{i} = {init[i]}" for i in range(n))
-            L.append(f"{kl}:{n} = scf.for %kk = {lo} to {hi} step %c4 iter_args({iters}) -> ({tys}) {{")
-            L.extend(["  " + x for x in body] + [f"  scf.yield {', '.join(res)} : {tys}", "}"])
-            return [f"{kl}#{i}" for i in range(n)]
-
-        # a masked block reads whole B rows below %KS (inside B's extent), masked ones from there
-        cur = kloop("%c0", "%KS" if masked else "%K4", False, accs)
-        if masked:
-            cur = kloop("%KS", "%K4", True, cur)
-        tl = fresh("tl")
-        tbody, tres = step("%K4", True, cur, masked)
-        L.append(f"{tl}:{n} = scf.if %has_ktail -> ({tys}) {{")
-        L += ["  " + x for x in tbody] + [f"  scf.yield {', '.join(tres)} : {tys}", "} else {",
-                                           f"  scf.yield {', '.join(cur)} : {tys}", "}"]
+        body, cur = dowhile("%kc", "%kce", step, accs, [v32] * len(accs))
+        L += body
         for r in range(nrows):
             st = []
             for s in range(nvec):
                 col = fresh("col")
                 st.append(f"{col} = arith.addi %n0, %c{32 * s} : index")
-                v = f"{tl}#{nvec * r + s}"
+                v = cur[nvec * r + s]
                 if masked:
                     st.append(f"vector.maskedstore %C[{rowv[r]}, {col}], %cm{s}, {v} : {c}, vector<32xi1>, {v32}")
                 else:
@@ -453,7 +472,8 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
             L += ["scf.if %has_mtail {"] + ["  " + x for x in block(rows, masked, "%MR", nvec, clamp=True)] + ["}"]
         return L
 
-    consts = "\n".join(f"  %c{v} = arith.constant {v} : index" for v in sorted({0, 1, 2, 3, 4, 128, rows, *range(0, 128, 32), *range(rows)}))
+    consts = "\n".join(f"  %c{v} = arith.constant {v} : index"
+                       for v in sorted({0, 1, 2, 3, 4, 128, rows, MM_KCHUNK, *range(0, 128, 32), *range(rows)}))
     out = [f"func.func private @{MATMUL_HELPER}(%A: {a}, %B: {a}, %C: {c})",
            '    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["alwaysinline"]} {',
            consts,
@@ -466,10 +486,7 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
            f"  %M = memref.dim %A, %c0 : {a}",
            f"  %K = memref.dim %A, %c1 : {a}",
            f"  %N = memref.dim %B, %c1 : {a}",
-           "  %kq = arith.divui %K, %c4 : index",
-           "  %K4 = arith.muli %kq, %c4 : index",
-           "  %krem = arith.subi %K, %K4 : index",
-           "  %has_ktail = arith.cmpi ne, %krem, %c0 : index",
+           "  %kqt = arith.ceildivui %K, %c4 : index",
            f"  %mq = arith.divui %M, %c{rows} : index",
            f"  %MR = arith.muli %mq, %c{rows} : index",
            "  %has_mtail = arith.cmpi ult, %MR, %M : index",
@@ -485,46 +502,53 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
            "  %KWP = arith.addi %K128w, %c32 : index",
            f"  %apn = arith.muli %KWP, %c{rows} : index",
            "  %ap = memref.alloca(%apn) {alignment = 128 : i64} : memref<?xi32>",
+           # interleaved B of one chunk: 4 vectors (128 words) per quad of k
+           f"  %bpn = arith.constant {MM_KCHUNK * 128} : index",
+           "  %bp = memref.alloca(%bpn) {alignment = 128 : i64} : memref<?xi32>",
            "  %Mlast = arith.subi %M, %c1 : index",
+           f"  %bbase, %boff, %bsz:2, %bstr:2 = memref.extract_strided_metadata %B : {a} -> memref<i8{sp}>, index, index, index, index, index",
+           "  %bstr1 = arith.maxui %bstr#0, %c1 : index",
            "  scf.for %n0 = %c0 to %N step %c128 {",
-           "    %nrem = arith.subi %N, %n0 : index",
-           "    %full = arith.cmpi sge, %nrem, %c128 : index",
-           "    scf.if %full {"]
-    out += ["      " + x for x in row_blocks(False)]
-    out += ["    } else {",
-            # nrem < 128 here: lane i of a B row is valid when i < nrem; C's 32-lane block s when i < nrem - 32 s
-            "      %nrem8 = arith.index_cast %nrem : index to i8",
-            f"      %nremv = vector.broadcast %nrem8 : i8 to {v8}",
-            f"      %bm = arith.cmpi slt, %iota8, %nremv : {v8}",
-            "      %nrem32 = arith.index_cast %nrem : index to i32"]
+           "    %nrem0 = arith.subi %N, %n0 : index",
+           "    %full = arith.cmpi sge, %nrem0, %c128 : index",
+           "    %nrem = arith.minui %nrem0, %c128 : index",
+           # lane i of a B row is valid when i < nrem (the i8 compare only matters for nrem < 128);
+           # C's 32-lane block s when i < nrem - 32 s
+           "    %nrem8 = arith.index_cast %nrem : index to i8",
+           f"    %nremv = vector.broadcast %nrem8 : i8 to {v8}",
+           f"    %bm = arith.cmpi slt, %iota8, %nremv : {v8}",
+           "    %nrem32 = arith.index_cast %nrem : index to i32"]
     for s in range(4):
-        out += [f"      %off{s} = arith.constant {32 * s} : i32",
-                f"      %lim{s} = arith.subi %nrem32, %off{s} : i32",
-                f"      %limv{s} = vector.broadcast %lim{s} : i32 to vector<32xi32>",
-                f"      %cm{s} = arith.cmpi slt, %iota32, %limv{s} : vector<32xi32>"]
-    # whole B rows (n0 .. n0+127) stay inside B's extent for rows k <= K-1-d, d = ceil((128 - nrem) / stride)
-    out += [f"      %bbase, %boff, %bsz:2, %bstr:2 = memref.extract_strided_metadata %B : {a} -> memref<i8{sp}>, index, index, index, index, index",
-            "      %bneed = arith.subi %c128, %nrem : index",
-            "      %bstr1 = arith.maxui %bstr#0, %c1 : index",
-            "      %bd = arith.ceildivui %bneed, %bstr1 : index",
-            "      %bfits = arith.cmpi ugt, %K, %bd : index",
-            "      %bkd = arith.subi %K, %bd : index",
-            "      %bks = arith.select %bfits, %bkd, %c0 : index",
-            "      %bksq = arith.divui %bks, %c4 : index",
-            "      %KS = arith.muli %bksq, %c4 : index"]
+        out += [f"    %off{s} = arith.constant {32 * s} : i32",
+                f"    %lim{s} = arith.subi %nrem32, %off{s} : i32",
+                f"    %limv{s} = vector.broadcast %lim{s} : i32 to vector<32xi32>",
+                f"    %cm{s} = arith.cmpi slt, %iota32, %limv{s} : vector<32xi32>"]
+    # whole B rows (n0 .. n0+127) stay inside B's extent for rows k < K-d, d = ceil((128 - nrem) / stride)
+    out += ["    %bneed = arith.subi %c128, %nrem : index",
+            "    %bd = arith.ceildivui %bneed, %bstr1 : index",
+            "    %bfits = arith.cmpi ugt, %K, %bd : index",
+            "    %bkd = arith.subi %K, %bd : index",
+            "    %kfit = arith.select %bfits, %bkd, %c0 : index",
+            f"    scf.for %kc = %c0 to %kqt step %c{MM_KCHUNK} {{",
+            f"      %kcn = arith.addi %kc, %c{MM_KCHUNK} : index",
+            "      %kce = arith.minui %kcn, %kqt : index",
+            "      %first = arith.cmpi eq, %kc, %c0 : index"]
+    out += ["      " + x for x in pack()]
+    out += ["      scf.if %full {"]
+    out += ["        " + x for x in row_blocks(False)]
+    out += ["      } else {"]
     # only the 32-column vectors that hold columns: nrem <= 32, 64, 96, else all four
     depth = 0
-    import os
-    for nv in (() if os.environ.get("HXT_NONV") else (1, 2, 3)):
-        ind = "      " + "  " * depth
+    for nv in (1, 2, 3):
+        ind = "        " + "  " * depth
         out += [f"{ind}%le{nv} = arith.cmpi ule, %nrem, %c{32 * nv} : index", f"{ind}scf.if %le{nv} {{"]
         out += [ind + "  " + x for x in row_blocks(True, nv)] + [f"{ind}}} else {{"]
         depth += 1
-    ind = "      " + "  " * depth
+    ind = "        " + "  " * depth
     out += [ind + x for x in row_blocks(True, 4)]
     for d in range(depth - 1, -1, -1):
-        out.append("      " + "  " * d + "}")
-    out += ["    }", "  }", "  return", "}"]
+        out.append("        " + "  " * d + "}")
+    out += ["      }", "    }", "  }", "  return", "}"]
     return "\n".join(out)
 
 
