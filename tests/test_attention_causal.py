@@ -338,3 +338,65 @@ def test_mask_tensor_argument_keeps_every_column(seed):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=m)
     macs, full = _torch_case(fwd, (1, 2, 96, 16), (1, 2, 96, 16), 3, seed, extra=(mask,))
     assert macs == full
+
+
+# --- transformers' GPT-2: the mask built from position tensors --------------------------------------------
+
+def _gpt2_case(T, seed, layers=1, pad=0, threads=1):
+    """A GPT2LMHeadModel (corpus-sized: hidden 48, 4 heads) at sequence length T through compile_model against
+    transformers' eager logits; `pad` > 0 passes an attention_mask (batch 2) zeroing the last `pad` keys of
+    the second sequence. Returns (multiply-adds with causal-skip, without, the difference expected from the
+    segments)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch_mlir")
+    from hexmlir.kernels import model_corpus as mc
+    from hexmlir.transforms import causal
+    torch.manual_seed(seed)
+    heads, hidden = 4, 48
+    m = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=mc.VOCAB, n_embd=hidden, n_layer=layers, n_head=heads, n_positions=128, bos_token_id=0,
+        eos_token_id=0)).eval()
+    g = torch.Generator().manual_seed(seed)
+    if pad:
+        ids = torch.randint(0, mc.VOCAB, (2, T), generator=g)
+        mask = torch.ones(2, T, dtype=torch.long)
+        mask[1, T - pad:] = 0
+        model, args = mc.Corpus(m, ("input_ids", "attention_mask"), mc._logits, use_cache=False).eval(), (ids, mask)
+    else:
+        ids = torch.randint(0, mc.VOCAB, (1, T), generator=g)
+        model, args = mc.Corpus(m, ("input_ids",), mc._logits, use_cache=False).eval(), (ids,)
+    c = hexmlir.compile_model(model, args, target="host", strict=True, num_threads=threads)
+    with torch.no_grad():
+        ref = model(*args).double()
+    got = c(*args).detach().double()
+    err = float((got - ref).abs().max() / ref.abs().max())
+    assert err < 1e-5, f"seed={seed} T={T} pad={pad}: max rel err {err}"
+    on = _contraction_macs(c.graph.mlir_text)[0]
+    off = _contraction_macs(c.graph.mlir_text, hexmlir.Options(num_threads=1, causal_skip=False))[0]
+    kept = sum((b - a) * n for a, b, n in causal._segments(T, T, 0))
+    return on, off, layers * 2 * heads * (hidden // heads) * (T * T - kept) * (2 if pad else 1)
+
+
+@pytest.mark.parametrize("T", [77, pytest.param(96, marks=pytest.mark.slow)])
+def test_gpt2_causal_mask_from_positions_is_split(T, seed):
+    """transformers builds GPT-2's mask from the cache positions (`kv <= q`) and-ed with packed-sequence
+    ids (a prefix sum over position differences) and a batch-index bound, read by tensor.extract: all
+    computed from aranges, so evaluated exactly and found to be `j - i <= 0`; the chain is split (before:
+    every key column computed) and the logits match eager."""
+    on, off, saved = _gpt2_case(T, seed)
+    assert saved > 0 and off - on == saved, (T, on, off, saved)
+
+
+def test_gpt2_padding_mask_keeps_every_column(seed):
+    """With an attention_mask that zeroes keys the mask reads a kernel argument: nothing proven, every
+    column computed, the logits still match eager."""
+    on, off, _ = _gpt2_case(77, seed, pad=9)
+    assert on == off, (on, off)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("T,threads", [(130, 1), (200, 2)])
+def test_gpt2_causal_two_layers_matches_eager(T, threads, seed):
+    on, off, saved = _gpt2_case(T, seed, layers=2, threads=threads)
+    assert saved > 0 and off - on == saved, (T, on, off, saved)
