@@ -378,13 +378,14 @@ def _gpt2_case(T, seed, layers=1, pad=0, threads=1):
     return on, off, layers * 2 * heads * (hidden // heads) * (T * T - kept) * (2 if pad else 1)
 
 
-@pytest.mark.parametrize("T", [77, pytest.param(96, marks=pytest.mark.slow)])
-def test_gpt2_causal_mask_from_positions_is_split(T, seed):
+@pytest.mark.parametrize("T,layers", [(77, 2), pytest.param(96, 1, marks=pytest.mark.slow)])
+def test_gpt2_causal_mask_from_positions_is_split(T, layers, seed):
     """transformers builds GPT-2's mask from the cache positions (`kv <= q`) and-ed with packed-sequence
     ids (a prefix sum over position differences) and a batch-index bound, read by tensor.extract: all
     computed from aranges, so evaluated exactly and found to be `j - i <= 0`; the chain is split (before:
-    every key column computed) and the logits match eager."""
-    on, off, saved = _gpt2_case(T, seed)
+    every key column computed) and the logits match eager. With 2 layers the mask is one 0 / -inf tensor
+    that both layers add (computed once), evaluated the same way."""
+    on, off, saved = _gpt2_case(T, seed, layers=layers)
     assert saved > 0 and off - on == saved, (T, on, off, saved)
 
 

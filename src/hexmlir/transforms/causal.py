@@ -144,6 +144,14 @@ def _mask(g):
     if y.name != "linalg.yield" or out_map != ir.AffineMap.get_identity(out_map.n_dims):
         return None
     sel = _owner(y.operands[0])
+    if sel is not None and sel.name == "arith.addf":
+        # x + bias, the bias (0 / -inf) read from a tensor computed once for several layers
+        for b in sel.operands:
+            if isinstance(b, ir.BlockArgument) and b.owner == _body(g) and b.arg_number < _n_ins(g) \
+                    and _owner(g.operands[b.arg_number]) is not None:
+                found = _evaluated_mask(g, b, None)
+                if found is not None:
+                    return found
     if sel is not None and sel.name == "arith.addf":           # x + select(keep, 0, -inf)
         sel = next((s for s in map(_owner, sel.operands) if s is not None and s.name == "arith.select"
                     and {_const(s.operands[1]), _const(s.operands[2])} == {0.0, NEG_INF}), None)
@@ -194,7 +202,8 @@ class _NotConst(Exception):
 
 def _evaluated_mask(g, keep, keep_when):
     """(row loop, column loop, C) when `keep` (i1, in g's body), evaluated at every point of g's loops,
-    equals `j - i <= C` (C >= 0) for two loops and is the same along all others; else None.
+    equals `j - i <= C` (C >= 0) for two loops and is the same along all others; else None. With
+    keep_when None, `keep` is a float bias instead, every value 0 (kept) or -inf.
 
     The evaluation is exact (NumPy, 64-bit integers wrapped to each op's width) and only succeeds when
     everything `keep` reads is a loop index, a constant, or a tensor the function computes from constants
@@ -213,9 +222,13 @@ def _evaluated_mask(g, keep, keep_when):
                 return None
     except _NotConst:
         return None
-    if k.dtype != np.bool_:
+    if keep_when is None:
+        if k.dtype != np.float64 or not np.all((k == 0.0) | (k == NEG_INF)):
+            return None
+        k = k == 0.0
+    elif k.dtype != np.bool_:
         return None
-    if not keep_when:
+    elif not keep_when:
         k = ~k
     n = len(loops)
     for r, c in itertools.permutations(range(n), 2):
@@ -269,9 +282,11 @@ def _check_size(a):
 
 
 def _scalar_const(o, t):
-    """An arith.constant's scalar value as a 0-d array (integers and i1 only)."""
+    """An arith.constant's scalar value as a 0-d array (integers, i1, floats as float64: exact)."""
     import numpy as np
     a = o.attributes["value"]
+    if isinstance(a, ir.FloatAttr):
+        return np.array(ir.FloatAttr(a).value, dtype=np.float64)
     w = _int_width(t)
     if w is None or not isinstance(a, ir.IntegerAttr):
         raise _NotConst
@@ -349,6 +364,8 @@ class _BodyEval:
             return self.index(ir.IntegerAttr(o.attributes["dim"]).value)
         if n == "tensor.extract":
             return self.gather(_tensor_value(o.operands[0], self.tmemo), [self.value(x) for x in o.operands[1:]])
+        if n == "arith.select":
+            return _check_size(np.where(*(self.value(x) for x in o.operands)))
         if w is None:
             raise _NotConst
         a = [self.value(x) for x in o.operands]
@@ -370,8 +387,6 @@ class _BodyEval:
             return _check_size(f(a[0], a[1]))
         if n in ("arith.maxsi", "arith.minsi"):
             return _check_size((np.maximum if n == "arith.maxsi" else np.minimum)(a[0], a[1]))
-        if n == "arith.select":
-            return _check_size(np.where(a[0], a[1], a[2]))
         if n == "arith.cmpi":
             p = ir.IntegerAttr(o.attributes["predicate"]).value
             if p not in self._CMP:
@@ -417,17 +432,19 @@ def _tensor_value_of(v, memo):
         raise _NotConst
     t = ir.RankedTensorType(t)
     shape, w = list(t.shape), _int_width(t.element_type)
-    if w is None or int(np.prod(shape)) > _EVAL_MAX:
+    is_float = isinstance(t.element_type, (ir.F32Type, ir.F16Type, ir.BF16Type, ir.F64Type))
+    if (w is None and not is_float) or int(np.prod(shape)) > _EVAL_MAX:
         raise _NotConst
     o = _owner(v)
     if o is None:
         raise _NotConst
     n = o.name
     if n == "tensor.empty":
-        return np.zeros(shape, dtype=bool if w == 1 else np.int64), np.zeros(shape, dtype=bool)
+        return np.zeros(shape, dtype=np.float64 if is_float else bool if w == 1 else np.int64), \
+            np.zeros(shape, dtype=bool)
     if n == "arith.constant":
         a = o.attributes["value"]
-        if not isinstance(a, ir.DenseIntElementsAttr):
+        if is_float or not isinstance(a, ir.DenseIntElementsAttr):
             raise _NotConst
         a = ir.DenseIntElementsAttr(a)
         if a.is_splat:
@@ -486,7 +503,10 @@ def _tensor_value_of(v, memo):
         ev = _BodyEval(o, loops, memo)
         arr = np.broadcast_to(ev.value(y.operands[k]), loops)
         arr = np.transpose(arr, perm) if perm else arr
-        return _wrap(np.array(arr), w), np.ones(shape, dtype=bool)
+        arr = np.array(arr)
+        if arr.dtype != (np.float64 if is_float else bool if w == 1 else np.int64):
+            raise _NotConst                             # a float where an integer belongs, or the reverse
+        return arr, np.ones(shape, dtype=bool)
     raise _NotConst
 
 
