@@ -12,7 +12,13 @@ score matrix (56% for 8 instead of 100%); the segment straddling the diagonal ke
 
 Sound only where the dropped columns contribute exactly nothing, so the chain is checked, not assumed:
   - the mask is recognized exactly (`j - i <= C` kept, C >= 0 so every row keeps column 0, -inf otherwise,
-    added to or selected over the scores); anything else (a mask tensor, triu, other offsets) is left alone;
+    added to or selected over the scores); anything else (a mask tensor, triu, other offsets) is left alone.
+    torch's masks are matched on their `cmpi(j - i, C)`; any other keep test (transformers' GPT-2, LLaMA:
+    `tensor.extract` of position tensors, `kv <= q` and-ed with packed-sequence and batch-index tests), or
+    a 0 / -inf bias tensor added to the scores (the same mask computed once for every layer), is evaluated
+    exactly at every point of the loops (NumPy, _evaluated_mask) when all it reads is computed from
+    constants alone, and compared with `j - i <= C`; a mask that reads a kernel argument (a padding
+    attention_mask) is never proven;
   - every op downstream of the mask is evaluated on its masked column values (the body interpreted for
     sample finite values of everything else): an elementwise op must give one constant there (-inf,
     then exp -> 0, 0 / sum -> 0), a reduction over the columns must leave its accumulator unchanged
