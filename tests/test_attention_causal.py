@@ -3,7 +3,8 @@ mask -> softmax -> P V is split into row segments that compute only the key colu
 segment keeps. Numerics against torch's SDPA (is_causal=True, and equivalent tril / masked_fill masks) and
 NumPy on fresh seeded inputs; the IR tests count the multiply-adds of the contractions after the stage.
 Masks the stage cannot prove (a mask tensor, tril(-1), triu, a reduction that -inf columns change) keep
-every column."""
+every column. transformers' GPT-2 and LLaMA (masks built from position tensors) against eager, and with a
+padding attention_mask (kept whole)."""
 import numpy as np
 import pytest
 
@@ -419,3 +420,20 @@ def test_gpt2_padding_mask_keeps_every_column(seed):
 def test_gpt2_causal_two_layers_matches_eager(T, threads, seed):
     on, off, saved = _gpt2_case(T, seed, layers=2, threads=threads)
     assert saved > 0 and off - on == saved, (T, on, off, saved)
+
+
+def test_llama_causal_mask_is_split(seed):
+    """LLaMA (corpus-sized, 2 layers, grouped K/V heads) builds its mask the same way: split (IR only)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch_mlir")
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir.kernels import model_corpus as mc
+    torch.manual_seed(seed)
+    m = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        vocab_size=mc.VOCAB, hidden_size=_GPT2_HIDDEN, intermediate_size=88, num_hidden_layers=2,
+        num_attention_heads=_GPT2_HEADS, num_key_value_heads=2, max_position_embeddings=128)).eval()
+    ids = torch.randint(0, mc.VOCAB, (1, 77), generator=torch.Generator().manual_seed(seed))
+    model = mc.Corpus(m, ("input_ids",), mc._logits, use_cache=False).eval()
+    on, off, saved = _gpt2_macs(model_linalg(model, (ids,)), 77, 2)
+    assert saved > 0 and off - on == saved, (on, off, saved)
