@@ -437,3 +437,41 @@ def test_llama_causal_mask_is_split(seed):
     model = mc.Corpus(m, ("input_ids",), mc._logits, use_cache=False).eval()
     on, off, saved = _gpt2_macs(model_linalg(model, (ids,)), 77, 2)
     assert saved > 0 and off - on == saved, (on, off, saved)
+
+
+def _positions_mlir(h, n, d, pos):
+    """_attention_mlir with keep = pos[j] <= pos[i], pos a constant position tensor read by tensor.extract."""
+    mlir = _attention_mlir(h, n, n, d)
+    old = """      %ii = arith.index_cast %i : index to i64
+      %jj = arith.index_cast %j : index to i64
+      %dd = arith.subi %jj, %ii : i64
+      %c = arith.cmpi sle, %dd, %cb : i64"""
+    new = f"""      %ii = tensor.extract %pos[%i] : tensor<{n}xi64>
+      %jj = tensor.extract %pos[%j] : tensor<{n}xi64>
+      %c = arith.cmpi sle, %jj, %ii : i64"""
+    assert old in mlir
+    const = f"  %pos = arith.constant dense<[{', '.join(map(str, pos))}]> : tensor<{n}xi64>\n"
+    return mlir.replace(old, new).replace("  %e = tensor.empty()", const + "  %e = tensor.empty()", 1)
+
+
+@pytest.mark.parametrize("name,split", [("arange", True), ("arange+5", True), ("swapped", False)])
+def test_mask_from_position_tensor(name, split, rng, seed):
+    """A keep test on values of a constant position tensor is evaluated exactly: positions 0..n-1 (or shifted)
+    give `j - i <= 0` and are split; two positions swapped are not causal and stay whole. All against NumPy."""
+    h, n, d = 2, 96, 16
+    pos = np.arange(n) + (5 if name == "arange+5" else 0)
+    if name == "swapped":
+        pos[40], pos[41] = pos[41], pos[40]
+    mlir = _positions_mlir(h, n, d, pos)
+    macs, _ = _contraction_macs(mlir)
+    assert (macs < 2 * h * n * n * d) == split, (name, macs)
+    q = rng.uniform(-2, 2, (h, n, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, n)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, n, d)).astype(np.float32)
+    keep = pos[None, :] <= pos[:, None]
+    a = _numpy_masked(q, kt, keep)
+    e = np.where(keep, np.exp(a - a.max(-1, keepdims=True)), 0.0)
+    ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v)
+    err = float(np.abs(out - ref).max())
+    assert err < 1e-5, f"seed={seed} {name}: max abs err {err}"
