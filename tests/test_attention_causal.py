@@ -3,7 +3,8 @@ mask -> softmax -> P V is split into row segments that compute only the key colu
 segment keeps. Numerics against torch's SDPA (is_causal=True, and equivalent tril / masked_fill masks) and
 NumPy on fresh seeded inputs; the IR tests count the multiply-adds of the contractions after the stage.
 Masks the stage cannot prove (a mask tensor, tril(-1), triu, a reduction that -inf columns change) keep
-every column."""
+every column. transformers' GPT-2 and LLaMA (masks built from position tensors) against eager, and with a
+padding attention_mask (kept whole)."""
 import numpy as np
 import pytest
 
@@ -338,3 +339,139 @@ def test_mask_tensor_argument_keeps_every_column(seed):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=m)
     macs, full = _torch_case(fwd, (1, 2, 96, 16), (1, 2, 96, 16), 3, seed, extra=(mask,))
     assert macs == full
+
+
+# --- transformers' GPT-2: the mask built from position tensors --------------------------------------------
+
+_GPT2_HEADS, _GPT2_HIDDEN = 4, 48                  # the corpus's GPT-2 (n_positions raised for longer T)
+
+
+def _gpt2_model(T, seed, layers, pad):
+    """(model, inputs): a corpus-style GPT2LMHeadModel returning logits; `pad` > 0 passes an attention_mask
+    (batch 2) zeroing the last `pad` keys of the second sequence, else input_ids alone (batch 1)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch_mlir")
+    from hexmlir.kernels import model_corpus as mc
+    torch.manual_seed(seed)
+    m = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=mc.VOCAB, n_embd=_GPT2_HIDDEN, n_layer=layers, n_head=_GPT2_HEADS, n_positions=max(T, 64),
+        bos_token_id=0, eos_token_id=0)).eval()
+    g = torch.Generator().manual_seed(seed)
+    if pad:
+        ids = torch.randint(0, mc.VOCAB, (2, T), generator=g)
+        mask = torch.ones(2, T, dtype=torch.long)
+        mask[1, T - pad:] = 0
+        return mc.Corpus(m, ("input_ids", "attention_mask"), mc._logits, use_cache=False).eval(), (ids, mask)
+    ids = torch.randint(0, mc.VOCAB, (1, T), generator=g)
+    return mc.Corpus(m, ("input_ids",), mc._logits, use_cache=False).eval(), (ids,)
+
+
+def _gpt2_macs(mlir, T, layers, batch=1):
+    """(multiply-adds with causal-skip, without, the difference the row segments should make)."""
+    from hexmlir.transforms import causal
+    on = _contraction_macs(mlir)[0]
+    off = _contraction_macs(mlir, hexmlir.Options(num_threads=1, causal_skip=False))[0]
+    kept = sum((b - a) * n for a, b, n in causal._segments(T, T, 0))
+    return on, off, batch * layers * 2 * _GPT2_HIDDEN * (T * T - kept)
+
+
+def _gpt2_case(T, seed, layers=1, pad=0, threads=1):
+    """Compiled through compile_model, the logits against transformers' eager ones; then _gpt2_macs."""
+    import torch
+    model, args = _gpt2_model(T, seed, layers, pad)
+    c = hexmlir.compile_model(model, args, target="host", strict=True, num_threads=threads)
+    with torch.no_grad():
+        ref = model(*args).double()
+        got = c(*args).double()
+    err = float((got - ref).abs().max() / ref.abs().max())
+    assert err < 1e-5, f"seed={seed} T={T} layers={layers} pad={pad}: max rel err {err}"
+    return _gpt2_macs(c.graph.mlir_text, T, layers, batch=len(args[0]))
+
+
+@pytest.mark.parametrize("T", [77, pytest.param(96, marks=pytest.mark.slow)])
+def test_gpt2_causal_mask_from_positions_is_split(T, seed):
+    """transformers builds GPT-2's mask from the cache positions (`kv <= q`) and-ed with packed-sequence
+    ids (a prefix sum over position differences) and a batch-index bound, read by tensor.extract: all
+    computed from aranges, so evaluated exactly and found to be `j - i <= 0`; the chain is split (before:
+    every key column computed) and the logits match eager."""
+    on, off, saved = _gpt2_case(T, seed)
+    assert saved > 0 and off - on == saved, (T, on, off, saved)
+
+
+def test_gpt2_two_layers_shared_bias_is_split(seed):
+    """With 2 layers the mask is one 0 / -inf tensor computed once and added by both layers: evaluated the
+    same way, both layers' chains split (IR only: the numerics are the slow test below)."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    model, args = _gpt2_model(77, seed, 2, 0)
+    on, off, saved = _gpt2_macs(model_linalg(model, args), 77, 2)
+    assert saved > 0 and off - on == saved, (on, off, saved)
+
+
+def test_gpt2_padding_mask_keeps_every_column(seed):
+    """With an attention_mask that zeroes keys the mask reads a kernel argument: nothing proven, every
+    column computed, the logits still match eager."""
+    on, off, _ = _gpt2_case(64, seed, pad=9)
+    assert on == off, (on, off)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("T,threads", [(77, 1), (200, 2)])
+def test_gpt2_causal_two_layers_matches_eager(T, threads, seed):
+    on, off, saved = _gpt2_case(T, seed, layers=2, threads=threads)
+    assert saved > 0 and off - on == saved, (T, on, off, saved)
+
+
+def test_llama_causal_mask_is_split(seed):
+    """LLaMA (corpus-sized, 2 layers, grouped K/V heads) builds its mask the same way: split (IR only)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch_mlir")
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir.kernels import model_corpus as mc
+    torch.manual_seed(seed)
+    m = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        vocab_size=mc.VOCAB, hidden_size=_GPT2_HIDDEN, intermediate_size=88, num_hidden_layers=2,
+        num_attention_heads=_GPT2_HEADS, num_key_value_heads=2, max_position_embeddings=128)).eval()
+    ids = torch.randint(0, mc.VOCAB, (1, 77), generator=torch.Generator().manual_seed(seed))
+    model = mc.Corpus(m, ("input_ids",), mc._logits, use_cache=False).eval()
+    on, off, saved = _gpt2_macs(model_linalg(model, (ids,)), 77, 2)
+    assert saved > 0 and off - on == saved, (on, off, saved)
+
+
+def _positions_mlir(h, n, d, pos):
+    """_attention_mlir with keep = pos[j] <= pos[i], pos a constant position tensor read by tensor.extract."""
+    mlir = _attention_mlir(h, n, n, d)
+    old = """      %ii = arith.index_cast %i : index to i64
+      %jj = arith.index_cast %j : index to i64
+      %dd = arith.subi %jj, %ii : i64
+      %c = arith.cmpi sle, %dd, %cb : i64"""
+    new = f"""      %ii = tensor.extract %pos[%i] : tensor<{n}xi64>
+      %jj = tensor.extract %pos[%j] : tensor<{n}xi64>
+      %c = arith.cmpi sle, %jj, %ii : i64"""
+    assert old in mlir
+    const = f"  %pos = arith.constant dense<[{', '.join(map(str, pos))}]> : tensor<{n}xi64>\n"
+    return mlir.replace(old, new).replace("  %e = tensor.empty()", const + "  %e = tensor.empty()", 1)
+
+
+@pytest.mark.parametrize("name,split", [("arange", True), ("arange+5", True), ("swapped", False)])
+def test_mask_from_position_tensor(name, split, rng, seed):
+    """A keep test on values of a constant position tensor is evaluated exactly: positions 0..n-1 (or shifted)
+    give `j - i <= 0` and are split; two positions swapped are not causal and stay whole. All against NumPy."""
+    h, n, d = 2, 96, 16
+    pos = np.arange(n) + (5 if name == "arange+5" else 0)
+    if name == "swapped":
+        pos[40], pos[41] = pos[41], pos[40]
+    mlir = _positions_mlir(h, n, d, pos)
+    macs, _ = _contraction_macs(mlir)
+    assert (macs < 2 * h * n * n * d) == split, (name, macs)
+    q = rng.uniform(-2, 2, (h, n, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, n)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, n, d)).astype(np.float32)
+    keep = pos[None, :] <= pos[:, None]
+    a = _numpy_masked(q, kt, keep)
+    e = np.where(keep, np.exp(a - a.max(-1, keepdims=True)), 0.0)
+    ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v)
+    err = float(np.abs(out - ref).max())
+    assert err < 1e-5, f"seed={seed} {name}: max abs err {err}"

@@ -12,7 +12,13 @@ score matrix (56% for 8 instead of 100%); the segment straddling the diagonal ke
 
 Sound only where the dropped columns contribute exactly nothing, so the chain is checked, not assumed:
   - the mask is recognized exactly (`j - i <= C` kept, C >= 0 so every row keeps column 0, -inf otherwise,
-    added to or selected over the scores); anything else (a mask tensor, triu, other offsets) is left alone;
+    added to or selected over the scores); anything else (a mask tensor, triu, other offsets) is left alone.
+    torch's masks are matched on their `cmpi(j - i, C)`; any other keep test (transformers' GPT-2, LLaMA:
+    `tensor.extract` of position tensors, `kv <= q` and-ed with packed-sequence and batch-index tests), or
+    a 0 / -inf bias tensor added to the scores (the same mask computed once for every layer), is evaluated
+    exactly at every point of the loops (NumPy, _evaluated_mask) when all it reads is computed from
+    constants alone, and compared with `j - i <= C`; a mask that reads a kernel argument (a padding
+    attention_mask) is never proven;
   - every op downstream of the mask is evaluated on its masked column values (the body interpreted for
     sample finite values of everything else): an elementwise op must give one constant there (-inf,
     then exp -> 0, 0 / sum -> 0), a reduction over the columns must leave its accumulator unchanged
@@ -144,6 +150,14 @@ def _mask(g):
     if y.name != "linalg.yield" or out_map != ir.AffineMap.get_identity(out_map.n_dims):
         return None
     sel = _owner(y.operands[0])
+    if sel is not None and sel.name == "arith.addf":
+        # x + bias, the bias (0 / -inf) read from a tensor computed once for several layers
+        for b in sel.operands:
+            if isinstance(b, ir.BlockArgument) and b.owner == _body(g) and b.arg_number < _n_ins(g) \
+                    and _owner(g.operands[b.arg_number]) is not None:
+                found = _evaluated_mask(g, b, None)
+                if found is not None:
+                    return found
     if sel is not None and sel.name == "arith.addf":           # x + select(keep, 0, -inf)
         sel = next((s for s in map(_owner, sel.operands) if s is not None and s.name == "arith.select"
                     and {_const(s.operands[1]), _const(s.operands[2])} == {0.0, NEG_INF}), None)
@@ -155,7 +169,13 @@ def _mask(g):
         keep_when = False
     else:
         return None
-    c = _owner(sel.operands[0])
+    structural = _structural_keep(g, sel.operands[0], keep_when)
+    return structural if structural is not None else _evaluated_mask(g, sel.operands[0], keep_when)
+
+
+def _structural_keep(g, keep, keep_when):
+    """(row loop, column loop, C) for keep = `cmpi(j - i, C)` on loop indices (torch's masks), else None."""
+    c = _owner(keep)
     if c is None or c.name != "arith.cmpi":
         return None
     pred = ir.IntegerAttr(c.attributes["predicate"]).value
@@ -175,6 +195,325 @@ def _mask(g):
     if bound < 0:
         return None                                        # rows with every column masked: not handled
     return row, col, bound
+
+
+# --- masks computed from index tensors (transformers' GPT-2 and LLaMA): evaluated exactly ---------------
+
+_EVAL_MAX = 1 << 22          # elements of any array the evaluation makes (a 2048 x 2048 mask at most)
+
+
+class _NotConst(Exception):
+    """A value the evaluation cannot compute exactly from constants and loop indices."""
+
+
+def _evaluated_mask(g, keep, keep_when):
+    """(row loop, column loop, C) when `keep` (i1, in g's body), evaluated at every point of g's loops,
+    equals `j - i <= C` (C >= 0) for two loops and is the same along all others; else None. With
+    keep_when None, `keep` is a float bias instead, every value 0 (kept) or -inf.
+
+    The evaluation is exact (NumPy, 64-bit integers wrapped to each op's width) and only succeeds when
+    everything `keep` reads is a loop index, a constant, or a tensor the function computes from constants
+    alone (_tensor_value: the position tensors, `arange`s and their prefix sums that transformers' mask
+    code builds, with no padding mask). The and-ed tests it contains (a batch index in range, the packed
+    sequence ids equal) are thereby checked for every index, not assumed. The body's `cf.assert`s must
+    evaluate true everywhere too: a split drops the masked columns' asserts."""
+    import itertools
+    import numpy as np
+    loops = list(ir.RankedTensorType(g.results[0].type).shape)
+    try:
+        ev = _BodyEval(g, loops, {})
+        k = ev.value(keep)
+        for o in _body(g).operations:
+            if o.name == "cf.assert" and not np.all(ev.value(o.operands[0])):
+                return None
+    except _NotConst:
+        return None
+    if keep_when is None:
+        if k.dtype != np.float64 or not np.all((k == 0.0) | (k == NEG_INF)):
+            return None
+        k = k == 0.0
+    elif k.dtype != np.bool_:
+        return None
+    elif not keep_when:
+        k = ~k
+    n = len(loops)
+    for r, c in itertools.permutations(range(n), 2):
+        if loops[r] < 2 or loops[c] < 2:
+            continue
+        k2 = k
+        for a in range(n):                              # the same along every other loop
+            if a not in (r, c) and k2.shape[a] > 1:
+                if not np.array_equal(k2, np.broadcast_to(k2.take([0], axis=a), k2.shape)):
+                    break
+                k2 = k2.take([0], axis=a)
+        else:
+            k2 = np.broadcast_to(k2, [loops[a] if a in (r, c) else 1 for a in range(n)]).reshape(
+                (loops[min(r, c)], loops[max(r, c)]))
+            if r > c:
+                k2 = k2.T
+            bound = int(k2[0].sum()) - 1
+            i = np.arange(loops[r]).reshape(-1, 1)
+            j = np.arange(loops[c]).reshape(1, -1)
+            if bound >= 0 and np.array_equal(k2, j - i <= bound):
+                return r, c, bound
+    return None
+
+
+def _int_width(t):
+    """Bits of an integer or index type (index: 64 on every target this compiler builds for), else None."""
+    if isinstance(t, ir.IndexType):
+        return 64
+    if isinstance(t, ir.IntegerType):
+        return ir.IntegerType(t).width
+    return None
+
+
+def _wrap(x, w):
+    import numpy as np
+    if w == 1:
+        return x.astype(bool) if x.dtype != np.bool_ else x
+    x = x.astype(np.int64)
+    if w == 64:
+        return x
+    if w > 64:
+        raise _NotConst
+    h = np.int64(1) << np.int64(w - 1)
+    return ((x + h) & ((h << np.int64(1)) - np.int64(1))) - h
+
+
+def _check_size(a):
+    if a.size > _EVAL_MAX:
+        raise _NotConst
+    return a
+
+
+def _scalar_const(o, t):
+    """An arith.constant's scalar value as a 0-d array (integers, i1, floats as float64: exact)."""
+    import numpy as np
+    a = o.attributes["value"]
+    if isinstance(a, ir.FloatAttr):
+        return np.array(ir.FloatAttr(a).value, dtype=np.float64)
+    w = _int_width(t)
+    if w is None or not isinstance(a, ir.IntegerAttr):
+        raise _NotConst
+    return _wrap(np.array(ir.IntegerAttr(a).value, dtype=np.int64) if w > 1 else
+                 np.array(bool(ir.IntegerAttr(a).value & 1)), w)
+
+
+class _BodyEval:
+    """Values of a generic's body over its whole iteration space: arrays of rank len(loops), broadcastable
+    to the loop ranges (an axis a value does not depend on has extent 1)."""
+
+    _CMP = {0: "eq", 1: "ne", 2: "lt", 3: "le", 4: "gt", 5: "ge", 6: "lt", 7: "le", 8: "gt", 9: "ge"}
+
+    def __init__(self, g, loops, tmemo):
+        self.g, self.loops, self.n, self.tmemo, self.memo = g, loops, len(loops), tmemo, {}
+
+    def index(self, d):
+        import numpy as np
+        shape = [1] * self.n
+        shape[d] = self.loops[d]
+        return np.arange(self.loops[d], dtype=np.int64).reshape(shape)
+
+    def full_rank(self, a):
+        import numpy as np
+        a = np.asarray(a)
+        return a.reshape((1,) * self.n) if a.ndim == 0 else a
+
+    def gather(self, tv, idx):
+        """Elements of tensor value tv at the index arrays idx (all in range: checked)."""
+        import numpy as np
+        arr, ok = tv
+        if len(idx) != arr.ndim:
+            raise _NotConst
+        for x, s in zip(idx, arr.shape):
+            if np.any(x < 0) or np.any(x >= s):
+                raise _NotConst                       # out of range: undefined (or an assert would fire)
+        t = tuple(idx)
+        if not np.all(ok[t]):
+            raise _NotConst                           # reads an element nothing wrote (tensor.empty)
+        return self.full_rank(_check_size(np.asarray(arr[t])))
+
+    def value(self, v):
+        if v in self.memo:
+            return self.memo[v]
+        r = self._value(v)
+        self.memo[v] = r
+        return r
+
+    def _value(self, v):
+        import numpy as np
+        g = self.g
+        if isinstance(v, ir.BlockArgument):
+            if v.owner != _body(g) or v.arg_number >= _n_ins(g):
+                raise _NotConst
+            x = g.operands[v.arg_number]
+            if not isinstance(x.type, ir.RankedTensorType):
+                raise _NotConst
+            idx = []
+            for e in _maps(g)[v.arg_number].results:
+                if isinstance(e, ir.AffineDimExpr):
+                    idx.append(self.index(e.position))
+                elif isinstance(e, ir.AffineConstantExpr):
+                    idx.append(self.full_rank(np.int64(e.value)))
+                else:
+                    raise _NotConst
+            return self.gather(_tensor_value(x, self.tmemo), idx)
+        o = _owner(v)
+        if o is None:
+            raise _NotConst
+        n = o.name
+        w = _int_width(v.type)
+        if n == "arith.constant":
+            return self.full_rank(_scalar_const(o, v.type))
+        if n == "linalg.index":
+            return self.index(ir.IntegerAttr(o.attributes["dim"]).value)
+        if n == "tensor.extract":
+            return self.gather(_tensor_value(o.operands[0], self.tmemo), [self.value(x) for x in o.operands[1:]])
+        if n == "arith.select":
+            return _check_size(np.where(*(self.value(x) for x in o.operands)))
+        if w is None:
+            raise _NotConst
+        a = [self.value(x) for x in o.operands]
+        if n in ("arith.index_cast", "arith.extsi", "arith.trunci"):
+            return _wrap(a[0], w)
+        if n in ("arith.extui", "arith.index_castui"):
+            wi = _int_width(o.operands[0].type)
+            if wi is None:
+                raise _NotConst
+            x = a[0].astype(np.int64)
+            return _wrap(x if wi >= 64 else x & ((np.int64(1) << np.int64(wi)) - np.int64(1)), w)
+        if n in ("arith.addi", "arith.subi", "arith.muli"):
+            x, y = a[0].astype(np.int64), a[1].astype(np.int64)
+            with np.errstate(over="ignore"):
+                r = x + y if n == "arith.addi" else x - y if n == "arith.subi" else x * y
+            return _check_size(_wrap(r, w))
+        if n in ("arith.andi", "arith.ori", "arith.xori"):
+            f = {"arith.andi": np.bitwise_and, "arith.ori": np.bitwise_or, "arith.xori": np.bitwise_xor}[n]
+            return _check_size(f(a[0], a[1]))
+        if n in ("arith.maxsi", "arith.minsi"):
+            return _check_size((np.maximum if n == "arith.maxsi" else np.minimum)(a[0], a[1]))
+        if n == "arith.cmpi":
+            p = ir.IntegerAttr(o.attributes["predicate"]).value
+            if p not in self._CMP:
+                raise _NotConst
+            x, y = a
+            wi = _int_width(o.operands[0].type)
+            if p >= 6:                                  # unsigned: compare the bit patterns
+                if wi == 1:
+                    x, y = x.astype(np.int64), y.astype(np.int64)
+                elif wi < 64:
+                    m = (np.int64(1) << np.int64(wi)) - np.int64(1)
+                    x, y = x & m, y & m
+                else:
+                    x, y = x.astype(np.uint64), y.astype(np.uint64)
+            r = getattr(np, {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+                             "gt": "greater", "ge": "greater_equal"}[self._CMP[p]])(x, y)
+            return _check_size(r)
+        raise _NotConst
+
+
+def _static(attr):
+    import numpy as np
+    vals = list(ir.DenseI64ArrayAttr(attr))
+    if any(x == ir.ShapedType.get_dynamic_size() or x == np.iinfo(np.int64).min for x in vals):
+        raise _NotConst
+    return vals
+
+
+def _tensor_value(v, memo):
+    """(values, written) of an integer tensor the function computes from constants alone, as NumPy arrays;
+    raises _NotConst otherwise (a function argument, a float, a reduction, an op it does not know)."""
+    if v in memo:
+        return memo[v]
+    r = _tensor_value_of(v, memo)
+    memo[v] = r
+    return r
+
+
+def _tensor_value_of(v, memo):
+    import numpy as np
+    t = v.type
+    if not isinstance(t, ir.RankedTensorType) or not ir.ShapedType(t).has_static_shape:
+        raise _NotConst
+    t = ir.RankedTensorType(t)
+    shape, w = list(t.shape), _int_width(t.element_type)
+    is_float = isinstance(t.element_type, (ir.F32Type, ir.F16Type, ir.BF16Type, ir.F64Type))
+    if (w is None and not is_float) or int(np.prod(shape)) > _EVAL_MAX:
+        raise _NotConst
+    o = _owner(v)
+    if o is None:
+        raise _NotConst
+    n = o.name
+    if n == "tensor.empty":
+        return np.zeros(shape, dtype=np.float64 if is_float else bool if w == 1 else np.int64), \
+            np.zeros(shape, dtype=bool)
+    if n == "arith.constant":
+        a = o.attributes["value"]
+        if is_float or not isinstance(a, ir.DenseIntElementsAttr):
+            raise _NotConst
+        a = ir.DenseIntElementsAttr(a)
+        if a.is_splat:
+            vals = np.full(shape, int(ir.IntegerAttr(a.get_splat_value()).value), dtype=np.int64)
+        else:
+            vals = np.array([a[i] for i in range(len(a))], dtype=np.int64).reshape(shape)
+        return _wrap(vals, w), np.ones(shape, dtype=bool)
+    if n in ("tensor.expand_shape", "tensor.collapse_shape"):
+        arr, ok = _tensor_value(o.operands[0], memo)
+        return arr.reshape(shape), ok.reshape(shape)
+    if n == "tensor.extract_slice":
+        if len(o.operands) != 1:
+            raise _NotConst
+        arr, ok = _tensor_value(o.operands[0], memo)
+        sl = tuple(slice(a, a + s * st, st) for a, s, st in zip(
+            _static(o.attributes["static_offsets"]), _static(o.attributes["static_sizes"]),
+            _static(o.attributes["static_strides"])))
+        a2, ok2 = arr[sl], ok[sl]
+        if a2.size != int(np.prod(shape)):
+            raise _NotConst
+        return a2.reshape(shape), ok2.reshape(shape)
+    if n == "tensor.insert_slice":
+        if len(o.operands) != 2:
+            raise _NotConst
+        src, sok = _tensor_value(o.operands[0], memo)
+        arr, ok = (x.copy() for x in _tensor_value(o.operands[1], memo))
+        sizes = _static(o.attributes["static_sizes"])
+        sl = tuple(slice(a, a + s * st, st) for a, s, st in zip(
+            _static(o.attributes["static_offsets"]), sizes, _static(o.attributes["static_strides"])))
+        if arr[sl].size != src.size:
+            raise _NotConst
+        arr[sl] = src.reshape(arr[sl].shape)
+        ok[sl] = sok.reshape(ok[sl].shape)
+        return arr, ok
+    if n == "linalg.fill":
+        if len(o.results) != 1 or len(o.operands) != 2 or _owner(o.operands[0]) is None \
+                or _owner(o.operands[0]).name != "arith.constant":
+            raise _NotConst
+        x = _scalar_const(_owner(o.operands[0]), o.operands[0].type)
+        return np.full(shape, x, dtype=x.dtype), np.ones(shape, dtype=bool)
+    if n == "linalg.generic":
+        if "reduction" in _iters(o):
+            raise _NotConst
+        k = list(o.results).index(v)
+        perm = []
+        for e in _maps(o)[_n_ins(o) + k].results:
+            if not isinstance(e, ir.AffineDimExpr):
+                raise _NotConst
+            perm.append(e.position)
+        if sorted(perm) != list(range(len(perm))) or len(perm) != len(_iters(o)):
+            raise _NotConst
+        loops = [0] * len(perm)
+        for p, s in zip(perm, shape):
+            loops[p] = s
+        y = list(_body(o).operations)[-1]
+        ev = _BodyEval(o, loops, memo)
+        arr = np.broadcast_to(ev.value(y.operands[k]), loops)
+        arr = np.transpose(arr, perm) if perm else arr
+        arr = np.array(arr)
+        if arr.dtype != (np.float64 if is_float else bool if w == 1 else np.int64):
+            raise _NotConst                             # a float where an integer belongs, or the reverse
+        return arr, np.ones(shape, dtype=bool)
+    raise _NotConst
 
 
 # --- the chain and its check ---------------------------------------------------------------------------
