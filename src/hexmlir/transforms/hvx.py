@@ -1051,3 +1051,128 @@ def noalias_args(module, positions: dict) -> int:
             attrs.append(ir.DictAttr.get(d))
         op.attributes["arg_attrs"] = ir.ArrayAttr.get(attrs)
     return n
+
+
+# ---- loops over kernel arguments: an aligned version ------------------------------------------------------
+
+HVX_BYTES = 128
+
+
+def _const_index(v):
+    """The value of an `arith.constant` index, else None."""
+    if not isinstance(v, ir.OpResult) or not isinstance(v.type, ir.IndexType):
+        return None
+    o = _owner(v)
+    if o.name != "arith.constant":
+        return None
+    return ir.IntegerAttr(o.attributes["value"]).value
+
+
+def _aligned_access(op, iv):
+    """(function argument, element bytes) when `op` is a 1-D in-bounds unmasked transfer of whole HVX vectors
+    at [0] of a unit-stride subview at [iv] of a rank-1 identity-layout function argument: its address
+    is 128-byte aligned in every iteration when the argument's is (the loop's bounds checked by the caller)."""
+    if op.name not in ("vector.transfer_read", "vector.transfer_write"):
+        return None
+    read = op.name == "vector.transfer_read"
+    vt = ir.VectorType(op.results[0].type if read else op.operands[0].type)
+    src = op.operands[0 if read else 1]
+    idx = op.operands[1 if read else 2]
+    et = vt.element_type
+    if vt.rank != 1 or not isinstance(et, (ir.IntegerType, ir.FloatType)) or et.width % 8 or (vt.shape[0] * et.width // 8) % HVX_BYTES:
+        return None
+    if len(op.operands) != 3 or _const_index(idx) != 0:
+        return None
+    if "in_bounds" not in op.attributes or str(op.attributes["in_bounds"]) != "[true]":
+        return None
+    if "permutation_map" in op.attributes and str(op.attributes["permutation_map"]) != "affine_map<(d0) -> (d0)>":
+        return None
+    if not isinstance(src, ir.OpResult):
+        return None
+    sv = _owner(src)
+    if sv.name != "memref.subview" or len(sv.operands) != 2 or sv.operands[1] != iv:
+        return None
+    if str(sv.attributes["static_strides"]) != "array<i64: 1>":
+        return None
+    base = sv.operands[0]
+    if not isinstance(base, ir.BlockArgument) or not isinstance(base.type, ir.MemRefType):
+        return None
+    mt = ir.MemRefType(base.type)
+    if mt.rank != 1 or str(mt.layout) != "affine_map<(d0) -> (d0)>" or mt.element_type != et:
+        return None
+    return base, et.width // 8
+
+
+def aligned_loop_versions(module) -> int:
+    """Loops over whole HVX vectors of kernel arguments get a second version, taken at run time when every
+    argument they access is 128-byte aligned, whose transfers are `vector.load`/`vector.store` stated
+    `alignment = 128` (aligned `vmem`, no realignment). The other version keeps the unaligned accesses (LLVM
+    realigns loads from the aligned blocks that hold the bytes; stores are `vmemu`): arguments may be views at
+    any offset. Only loops at a function's top level whose accesses step whole vectors from an aligned start."""
+    from torch_mlir.dialects import arith, memref, scf
+    from ..ir import walk
+    n = 0
+    for f in (op.operation for op in module.body.operations if op.operation.name == "func.func"):
+        if not len(f.regions[0].blocks):
+            continue
+        for loop in [o for o in f.regions[0].blocks[0].operations if o.operation.name == "scf.for"]:
+            loop = loop.operation
+            if len(loop.results):
+                continue
+            lb, step = _const_index(loop.operands[0]), _const_index(loop.operands[2])
+            if lb is None or step is None:
+                continue
+            found = []
+
+            def visit(op):
+                a = _aligned_access(op, loop.regions[0].blocks[0].arguments[0])
+                if a is not None and (lb * a[1]) % HVX_BYTES == 0 and (step * a[1]) % HVX_BYTES == 0:
+                    found.append(a[0])
+            walk(loop, visit)
+            if not found:
+                continue
+            args = list(dict.fromkeys(found))
+            with ir.InsertionPoint(loop), loop.location:
+                idx = ir.IndexType.get()
+                mask = arith.ConstantOp(idx, HVX_BYTES - 1).result
+                zero = arith.ConstantOp(idx, 0).result
+                bits = None
+                for a in args:
+                    p = memref.ExtractAlignedPointerAsIndexOp(a).result
+                    bits = p if bits is None else arith.OrIOp(bits, p).result
+                low = arith.AndIOp(bits, mask).result
+                cond = arith.CmpIOp(arith.CmpIPredicate.eq, low, zero).result
+                branch = scf.IfOp(cond, [], has_else=True)
+            with ir.InsertionPoint(branch.then_block):
+                y = scf.YieldOp([])
+            fast = loop.clone(ip=ir.InsertionPoint(y))
+            with ir.InsertionPoint(branch.else_block):
+                scf.YieldOp([])
+            loop.move_before(branch.else_block.operations[0])
+            _state_aligned(fast, args)
+            n += 1
+    return n
+
+
+def _state_aligned(loop, args) -> None:
+    """The qualifying transfers of `loop` as vector.load/store with alignment 128."""
+    from torch_mlir.dialects import scf
+    from ..ir import walk
+    found = []
+
+    def visit(op):
+        a = _aligned_access(op, loop.regions[0].blocks[0].arguments[0])
+        if a is not None and a[0] in args:
+            found.append(op)
+    walk(loop, visit)
+    align = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), HVX_BYTES)
+    for op in found:
+        with ir.InsertionPoint(op), op.location:
+            if op.name == "vector.transfer_read":
+                new = ir.Operation.create("vector.load", results=[op.results[0].type],
+                                          operands=[op.operands[0], op.operands[1]], attributes={"alignment": align})
+                op.results[0].replace_all_uses_with(new.results[0])
+            else:
+                ir.Operation.create("vector.store", results=[], operands=[op.operands[0], op.operands[1], op.operands[2]],
+                                    attributes={"alignment": align})
+        op.erase()
