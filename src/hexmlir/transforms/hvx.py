@@ -312,8 +312,8 @@ def _call_helper(op, fn, name: str) -> None:
 
 
 def _zero_fill_before(op):
-    """The op right before `op` when it only writes zeros into `op`'s output (the matmul then starts from
-    zero accumulators instead of reading C; LLVM turned that fill into scalar memset calls)."""
+    """The op right before `op` when it only writes zeros into `op`'s output (the matmul or dot then starts
+    from zero accumulators instead of reading C or y; LLVM turned that fill into scalar memset calls)."""
     ops = [o.operation for o in op.operation.block.operations]
     i = next(k for k, o in enumerate(ops) if o == op.operation)
     if i == 0:
