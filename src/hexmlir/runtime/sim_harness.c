@@ -86,6 +86,13 @@ static void *guarded_alloc(size_t nbytes, int mode) {
   return base + (pages - 1) * page - span;
 }
 
+/* Test hook HEXMLIR_SIM_OFFSET=N (without a guard): buffer k starts (k * N) % 128 bytes past a 128-byte
+   aligned address, so kernels see argument pointers of mixed alignment (views into larger arrays) */
+static long offset_step(void) {
+  const char *o = getenv("HEXMLIR_SIM_OFFSET");
+  return o && *o ? strtol(o, NULL, 0) : 0;
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) die("usage: harness MANIFEST", NULL);
   FILE *m = fopen(argv[1], "r");
@@ -96,6 +103,7 @@ int main(int argc, char **argv) {
   static hx_sim_scalar_t scal[MAX_ITEMS];
   hx_sim_launch_t launch = {{1, 1, 1}, 0, 0, buf, scal, nbytes};
   int threads = 0, guard = guard_mode();
+  long step = offset_step();
   char kind[16], a[512], b[512];
   while (fscanf(m, "%15s", kind) == 1) {
     if (!strcmp(kind, "threads")) {
@@ -117,7 +125,9 @@ int main(int argc, char **argv) {
       if (guard) {
         buf[k] = guarded_alloc((size_t)nbytes[k], guard);    /* mmap'd: already zero */
       } else {
-        if (posix_memalign(&buf[k], 128, sz ? sz : 128) != 0) die("out of memory for buffer", a);
+        size_t off = (size_t)((k * step) % 128 + 128) % 128;
+        if (posix_memalign(&buf[k], 128, (sz ? sz : 128) + (off ? 128 : 0)) != 0) die("out of memory for buffer", a);
+        buf[k] = (char *)buf[k] + off;
         memset(buf[k], 0, sz ? sz : 128);
       }
       if (strcmp(a, "-")) {

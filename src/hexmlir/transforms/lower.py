@@ -93,6 +93,9 @@ def _raw_address_memrefs(module, index_bits: int) -> None:
 
 def to_llvm_dialect(module, cx) -> None:
     define_helpers(module)
+    if cx.target.hvx and cx.options.vectorize:
+        from . import hvx
+        hvx.aligned_loop_versions(module)                   # 128-byte aligned arguments: aligned vmem
     _raw_address_memrefs(module, cx.target.index_bits)
     noalias = {}
     if cx.target.hvx:
