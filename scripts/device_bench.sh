@@ -1,16 +1,14 @@
 #!/bin/bash
 # Issue 14's device run, one part per device command (each < 9 minutes; parts write under $OUT/<part>):
-#   bash scripts/device_bench.sh ew      # host target vs eager, Inductor, IREE: element-wise kernels   (~5 min, cap 500 s)
-#   bash scripts/device_bench.sh rows    # the same: RMSNorm f32/f16, LayerNorm, softmax, matmul, attention (~4.5 min, cap 500 s)
-#   bash scripts/device_bench.sh npu     # ablation ladder on npu-emu (no peers) + MT sweep + probes       (~3.5 min, cap 510 s)
-#   bash scripts/device_bench.sh models  # PyTorch models: eager, Inductor C++, route B                     (~3 min, cap 500 s)
-#   bash scripts/device_bench.sh host    # ew + rows in one command (cap 570 s)
+#   bash scripts/device_bench.sh host    # host target vs eager, Inductor, IREE, all 11 kernels (204 s on 2026-12-03, cap 570 s)
+#   bash scripts/device_bench.sh ew      # the same, element-wise kernels only   (150 s, cap 450 s)
+#   bash scripts/device_bench.sh rows    # the same, RMSNorm f32/f16, LayerNorm, softmax, matmul, attention (135 s, cap 450 s)
+#   bash scripts/device_bench.sh npu     # ablation ladder on npu-emu (no peers) + MT sweep + probes       (109 s, cap 510 s)
+#   bash scripts/device_bench.sh models  # PyTorch models: eager, Inductor C++, route B                     (109 s, cap 280 s)
 # Inductor: every (kernel, threads) compiles in a process of its own, all in parallel, before anything is timed,
 # and waits there to be timed (bench/peers.py `park_inductor`). Session 21's variant, an on-disk cache filled
 # by parallel compiles and read by fresh timed processes, was not hit on the device's torch 2.11 (first call
 # 44-54 s each: a full compile), so `host` finished 2 of 11 kernels in 570 s.
-# Other estimates: IREE processes ~4 s; ladder rungs from the 2026-11-21 device times (36 s of timed calls for
-# all 11 kernels) plus ~26 s of input generation.
 # Carry: .artifacts/b16 (artifacts, see scripts/device_bench_build.sh), .artifacts/host14/whl (IREE runtime
 # wheel). Merge and report here afterwards: see scripts/device_bench_build.sh.
 export PYTHONPATH=src HEXMLIR_NO_PROGRESS=1

@@ -18,16 +18,15 @@ python3 -m hexmlir.cli bench models --build --artifacts .artifacts/b16/models --
 
 du -sh .artifacts/b16 .artifacts/host14/whl     # carried (the scripts travel with the tree): must total < 64 MiB
 
-# Device (4 commands, each < 9 min; carry .artifacts/b16 .artifacts/host14/whl):
-#   bash scripts/device_bench.sh ew ; bash scripts/device_bench.sh rows ; bash scripts/device_bench.sh npu ; bash scripts/device_bench.sh models
-# Fetch the four $OUT folders into e.g. /tmp/d16/{ew,rows,npu,models}, then here:
+# Device (3 commands, each < 4 min on 2026-12-03; carry .artifacts/b16 .artifacts/host14/whl):
+#   bash scripts/device_bench.sh host ; bash scripts/device_bench.sh models ; bash scripts/device_bench.sh npu
+# Fetch the three $OUT folders into e.g. /tmp/d16/{host,models,npu}, then here:
 #   later files win per ladder row (kernel, impl, rung, threads) and per top-level key; the old results set
-#   goes first so its Hexagon rows stay; host_ew last so its copy bandwidth is the one the report divides by
+#   goes first so its Hexagon rows stay; the host part last so its copy bandwidth is the one the report divides by
 python3 -m hexmlir.cli bench merge docs/benchmarks/results.json /tmp/d16/npu/npu/results.json \
-    /tmp/d16/rows/host_rows/results.json /tmp/d16/models/models/results.json /tmp/d16/ew/host_ew/results.json \
-    --out docs/benchmarks
+    /tmp/d16/models/models/results.json /tmp/d16/host/host_all/results.json --out docs/benchmarks
 python3 -m hexmlir.cli bench report --out docs/benchmarks --doc docs/benchmarks.md --reading docs/benchmarks/reading.md
-# then: update docs/benchmarks/reading.md (it reads the 2026-11-21 ladder) and prune the `<!-- kept: host -->`
+# then: update docs/benchmarks/reading.md (it reads the 2026-12-03 15:05 run) and prune the `<!-- kept: host -->`
 # blocks of docs/benchmarks.md that the new run supersedes; run the report again.
 # `bench merge` prints "merge: KERNEL: N row(s) kept from FILE beside newer ones" when a part left rows of an
 # older run in place (a part cut short, a peer missing): expect no such line after a complete run.
