@@ -1,4 +1,4 @@
-// Hexagon: int8 row dots and matmuls become vrmpy helpers (a matmul right after its zero fill starts from
+// Hexagon: int8 row dots and matmuls become vrmpy helpers (one right after its zero fill starts from
 // zero accumulators: the fill is dropped); requantize's i64 rounding multiply becomes a
 // 32-bit multiply-high. The host keeps the linalg ops (the stage does nothing there).
 // RUN: hexmlir opt %s -p check-input..hvx-contract --option target=hexagon --option multithread=false \
@@ -6,10 +6,10 @@
 // RUN: hexmlir opt %s -p check-input..hvx-contract --option multithread=false --option tcm_tiling=false \
 // RUN:   | FileCheck %s --check-prefix=HOST
 
-// HVX-DAG: func.func private @hx_vrmpy_rowdot(
+// HVX-DAG: func.func private @hx_vrmpy_rowdot_zero(
 // HVX-DAG: func.func private @hx_vrmpy_matmul_zero(
 // HVX-DAG: llvm.call_intrinsic "llvm.hexagon.V6.vrmpybv.acc.128B"
-// HVX-DAG: call @hx_vrmpy_rowdot(
+// HVX-DAG: call @hx_vrmpy_rowdot_zero(
 // HVX-DAG: call @hx_vrmpy_matmul_zero(
 // HVX-DAG: arith.mulsi_extended {{.*}} : i32
 // HVX-NOT: i64
