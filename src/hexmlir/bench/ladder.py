@@ -17,7 +17,7 @@ import numpy as np
 
 from . import peers
 from .registry import REGISTRY, check, tolerance
-from .timing import ROUNDS, measure, progress, resident_empty, time_in_rounds
+from .timing import ROUNDS, measure, per_round, progress, resident_empty, time_in_rounds
 
 #: rung -> (Options keywords, uses the N-thread count)
 RUNGS = {
@@ -199,7 +199,7 @@ def run(art_dir, warmup: int = 3, repeats: int = 15, with_peers: bool = True, lo
     entries = [e for e in entries if e["kernel"] in names]
     rows = [] if rows is None else rows
     seed = int(np.random.default_rng().integers(1 << 31))
-    per = max(1, -(-repeats // ROUNDS))          # timed calls per round (see `time_in_rounds`)
+    per = per_round(repeats)                     # what a parked peer's go() times (see `time_in_rounds`)
     tmp_cache, parked = None, {}
     if with_peers and "inductor" in peer_set:
         if inductor_cache is None:

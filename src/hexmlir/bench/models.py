@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .timing import ROUNDS, measure, time_in_rounds
+from .timing import ROUNDS, measure, per_round, time_in_rounds
 
 ROUTES = ("eager", "inductor", "A", "B")
 SEED = 1234
@@ -277,7 +277,8 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         cache = tempfile.mkdtemp(prefix="inductor-cache-", dir=out_dir)
         jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads]
         t0 = time.perf_counter()
-        done = park_inductor(art_dir, jobs, warmup, repeats, cache)
+        # each go() of a parked process times one round's calls, as the other routes' timers do
+        done = park_inductor(art_dir, jobs, warmup, per_round(repeats), cache)
         secs = [v.compile_s for v in done.values() if not isinstance(v, str)]
         log(f"inductor: compiled {len(secs)} of {len(jobs)} (model, threads) in parallel in "
             f"{time.perf_counter() - t0:.0f} s"

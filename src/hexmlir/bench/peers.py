@@ -42,11 +42,10 @@ def input_sets(k, seed: int):
 
 
 def in_subprocess(impl: str, name: str, size: dict, threads: int, warmup: int, repeats: int, seed: int,
-                  vmfb=None, timeout: int = 300, inductor_cache=None):
+                  vmfb=None, timeout: int = 300):
     """Run one peer ("inductor" | "iree") in a fresh Python process; returns a measure dict (with err/ok) or a
-    string saying why not. inductor_cache: Inductor's on-disk cache directory."""
-    env = {"TORCHINDUCTOR_CACHE_DIR": str(inductor_cache)} if inductor_cache else None
-    return run_child(_cmd(impl, name, size, threads, warmup, repeats, seed, vmfb), threads, timeout, impl, env)
+    string saying why not."""
+    return run_child(_cmd(impl, name, size, threads, warmup, repeats, seed, vmfb), threads, timeout, impl)
 
 
 def _cmd(impl, name, size, threads, warmup, repeats, seed, vmfb=None) -> list[str]:

@@ -185,6 +185,12 @@ ROUNDS = 3              # each row's timed calls are spread over this many round
 ROUND_GAP_S = 0.05
 
 
+def per_round(repeats: int, rounds: int = ROUNDS) -> int:
+    """Timed calls per round for `repeats` over `rounds` (a parked peer is started with it: its go() times
+    that many, whatever `time_in_rounds` passes)."""
+    return max(1, -(-repeats // rounds))
+
+
 def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed: int = 0) -> list:
     """Time every (head, timer) of `timers` in `rounds` rounds, each row once per round in a shuffled order
     (warmup + repeats/rounds calls each time); a row's result pools its rounds (`pooled`) with its head
@@ -193,7 +199,7 @@ def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed
     Rows timed one after the other each see the machine as it was then: on the shared device a load that
     came and went (2026-12-03: the same 1-thread rung 2.89 ms in one run and 3.71 ms in the next, its peers
     the other way round) moved whole rows. Interleaved, a passing load is spread over every row."""
-    per = max(1, -(-repeats // rounds))
+    per = per_round(repeats, rounds)
     got = [[] for _ in timers]
     order = [i for i, (head, _) in enumerate(timers) if not isinstance(head, str)]
     rng = np.random.default_rng(seed)

@@ -1141,12 +1141,7 @@ HVX_BYTES = 128
 
 def _const_index(v):
     """The value of an `arith.constant` index, else None."""
-    if not isinstance(v, ir.OpResult) or not isinstance(v.type, ir.IndexType):
-        return None
-    o = _owner(v)
-    if o.name != "arith.constant":
-        return None
-    return ir.IntegerAttr(o.attributes["value"]).value
+    return _const_int(v) if isinstance(v.type, ir.IndexType) else None
 
 
 def _aligned_access(op, iv):
@@ -1237,7 +1232,6 @@ def aligned_loop_versions(module) -> int:
 
 def _state_aligned(loop, args) -> None:
     """The qualifying transfers of `loop` as vector.load/store with alignment 128."""
-    from torch_mlir.dialects import scf
     from ..ir import walk
     found = []
 
