@@ -71,6 +71,12 @@ def walk(op, fn) -> None:
                 walk(child.operation, fn)
 
 
+def defining_op(v):
+    """The operation that defines value `v`, or None for a block argument (or no value)."""
+    o = getattr(v, "owner", None)
+    return o.operation if hasattr(o, "operation") else None
+
+
 def inside(op, container) -> bool:
     """True when `op` is `container` or nested (at any depth) in one of its regions."""
     p = op.operation if hasattr(op, "operation") else op

@@ -31,7 +31,7 @@ import math
 
 from torch_mlir import ir
 
-from ..ir import funcs, ops_named, run_passes
+from ..ir import defining_op as _owner, funcs, ops_named, run_passes
 
 SEGMENTS = 8          # row segments of a causal chain (16 measured no faster, 4 slower: docs/benchmarks.md)
 MIN_SEGMENTS = 4      # fewer (under 64 rows) save little against compiling the chain that many times
@@ -76,13 +76,6 @@ def _const(v):
     if isinstance(a, ir.IntegerAttr):
         return bool(a.value) if ir.IntegerType(a.type).width == 1 else a.value
     return None
-
-
-def _owner(v):
-    if isinstance(v, ir.BlockArgument) or not isinstance(v, ir.OpResult):
-        return None
-    o = v.owner
-    return o.operation if hasattr(o, "operation") else o
 
 
 def _maps(g):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ..ir import apply_transform, ir, ops_named, run_passes
+from ..ir import apply_transform, defining_op as _owner, ir, ops_named, run_passes
 from ..plan import config, generic_info, op_id, type_bytes
 from .. import attrs
 from .vectorize import _hoist_accumulators
@@ -536,11 +536,6 @@ def _pack_transposed(module, cands) -> None:
             tr = linalg.transpose(b, outs=[view], permutation=perm)
         tr = tr.owner if hasattr(tr, "owner") else tr
         _read_b_transposed(op, view)
-
-
-def _owner(v):
-    o = v.owner
-    return o.operation if hasattr(o, "operation") else None
 
 
 def _user_ops(v):
