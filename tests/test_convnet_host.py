@@ -78,7 +78,12 @@ STRIDED = {
 @pytest.mark.parametrize("name", list(STRIDED))
 @pytest.mark.parametrize("threads", [1, 3])
 def test_strided_conv_matches_torch(name, threads):
-    n, c, h, w, f, k, s, p, d = STRIDED[name]
+    _conv_matches_torch(STRIDED[name], name, threads)
+
+
+def _conv_matches_torch(spec, name, threads):
+    """A Conv2d of spec (n, c, h, w, f, k, stride, pad, dilation) through compile_model against torch in f64."""
+    n, c, h, w, f, k, s, p, d = spec
     torch.manual_seed(current_seed())
     m = torch.nn.Conv2d(c, f, k, stride=s, padding=p, dilation=d).eval()
     x = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(current_seed() + 1))
@@ -144,15 +149,7 @@ BLOCKED = {
 @pytest.mark.parametrize("name", list(BLOCKED))
 @pytest.mark.parametrize("threads", [1, 3])
 def test_row_blocked_conv_matches_torch(name, threads):
-    n, c, h, w, f, k, s, p, d = BLOCKED[name]
-    torch.manual_seed(current_seed())
-    m = torch.nn.Conv2d(c, f, k, stride=s, padding=p, dilation=d).eval()
-    x = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(current_seed() + 1))
-    cm = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
-    assert cm.compiled, cm.eager_reason
-    with torch.no_grad():
-        ref = torch.nn.functional.conv2d(x.double(), m.weight.double(), m.bias.double(), s, p, d)
-        _close(cm(x), ref, name)
+    _conv_matches_torch(BLOCKED[name], name, threads)
 
 
 def test_window_copy_is_made_per_row_block(tmp_path):

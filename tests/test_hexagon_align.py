@@ -56,6 +56,15 @@ def test_aligned_version_in_ir():
     assert "store <128 x i8> %" in ll and "align 1\n" in ll
 
 
+def _placements(monkeypatch, *settings):
+    """Each (env, value) in turn, with the harness's other buffer placement variable unset."""
+    for env, val in settings:
+        monkeypatch.delenv("HEXMLIR_SIM_OFFSET", raising=False)
+        monkeypatch.delenv("HEXMLIR_SIM_GUARD", raising=False)
+        monkeypatch.setenv(env, val)
+        yield env, val
+
+
 @needs_qemu
 @pytest.mark.parametrize("m,k", [(1, 129), (3, 33), (4, 128), (5, 1031), (9, 256), (8, 7), (13, 100)])
 def test_qemu_row_dot_blocks_ddr(monkeypatch, m, k):
@@ -65,11 +74,8 @@ def test_qemu_row_dot_blocks_ddr(monkeypatch, m, k):
     kern = S.int8_dot(m, k)
     k_ = hexmlir.compile(kern.mlir, Options.all_off(target="hexagon-sim", **VEC))
     ins = kern.random_inputs(np.random.default_rng(seed))
-    for env, val in (("HEXMLIR_SIM_OFFSET", "0"), ("HEXMLIR_SIM_OFFSET", "20"), ("HEXMLIR_SIM_GUARD", "end"),
-                     ("HEXMLIR_SIM_GUARD", "block")):
-        monkeypatch.delenv("HEXMLIR_SIM_OFFSET", raising=False)
-        monkeypatch.delenv("HEXMLIR_SIM_GUARD", raising=False)
-        monkeypatch.setenv(env, val)
+    for env, val in _placements(monkeypatch, ("HEXMLIR_SIM_OFFSET", "0"), ("HEXMLIR_SIM_OFFSET", "20"),
+                                ("HEXMLIR_SIM_GUARD", "end"), ("HEXMLIR_SIM_GUARD", "block")):
         _check(kern, k_(*ins), ins, f"seed {seed} dot {m}x{k} {env}={val}")
 
 
@@ -116,10 +122,7 @@ def test_qemu_offset_views_correct(monkeypatch, name, n):
     seed = 1510 + 7 * sorted(KERNELS).index(name) + n
     kern, k = _build(name, n)
     ins = kern.random_inputs(np.random.default_rng(seed))
-    for env, val in (("HEXMLIR_SIM_OFFSET", "36"), ("HEXMLIR_SIM_GUARD", "end")):
-        monkeypatch.delenv("HEXMLIR_SIM_OFFSET", raising=False)
-        monkeypatch.delenv("HEXMLIR_SIM_GUARD", raising=False)
-        monkeypatch.setenv(env, val)
+    for env, val in _placements(monkeypatch, ("HEXMLIR_SIM_OFFSET", "36"), ("HEXMLIR_SIM_GUARD", "end")):
         _check(kern, k(*ins), ins, f"seed {seed} {name} n={n} {env}={val}")
 
 
