@@ -56,6 +56,8 @@ def tcm_pointers(module, index_bits: int) -> None:
 # vrmpy multiplies 4 adjacent bytes of each 32-bit lane with 4 bytes of the other operand and adds the four
 # products into that lane: 128 int8 MACs per instruction, accumulating in int32.
 VRMPY_VV = "llvm.hexagon.V6.vrmpybv.acc.128B"        # Vx.w += vrmpy(Vu.b, Vv.b): both operands signed bytes
+VRMPY_VS = "llvm.hexagon.V6.vrmpybus.acc.128B"       # Vx.w += vrmpy(Vu.ub, Rt.b): unsigned bytes by a word's signed ones
+VROR = "llvm.hexagon.V6.vror.128B"                   # Vd = vror(Vu, Rt): rotate by Rt bytes
 VSHUFF_VVR = "llvm.hexagon.V6.vshuffvdd.128B"        # Vdd = vshuff(Vu, Vv, Rt): interleave Vv|Vu, -Rt bytes at a time
 DOT_HELPER = "hx_vrmpy_rowdot"
 
@@ -363,6 +365,8 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
     c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
     v8, v32, v64 = "vector<128xi8>", "vector<32xi32>", "vector<64xi32>"
     vr = f"({v32}, {v32}, {v32}) -> {v32}"
+    vrs = f"({v32}, {v32}, i32) -> {v32}"
+    apt = f"memref<{rows * MM_KCHUNK + 32}xi32>"     # + the word the last step reads ahead (a vector)
     iota8 = ", ".join(map(str, range(128)))
     iota32 = ", ".join(map(str, range(32)))
     uid = [0]
@@ -394,24 +398,30 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
         return L, [f"{lp}#{i + 1}" for i in range(len(init))]
 
     def pack() -> list[str]:
-        """B rows 4 kc .. 4 kce - 1 of the column block into %bp, interleaved."""
-        def body(q, _):
+        """B rows 4 kc .. 4 kce - 1 of the column block into %bp, interleaved, xor 0x80. Two loops: the quads
+        whose 4 rows are read whole (below %kfit) with plain loads, then the rest row by row (masked or zeros)."""
+        def body(q, _, checked: bool):
             S = [f"%pk{q[1:]} = arith.muli {q}, %c4 : index"]
             bw = []
             for j in range(4):
                 kj, bj, w, inf, ink = fresh("k"), fresh("b"), fresh("bw"), fresh("fit"), fresh("in")
-                S += [f"{kj} = arith.addi %pk{q[1:]}, %c{j} : index",
-                      f"{inf} = arith.cmpi ult, {kj}, %kfit : index",
-                      f"{bj} = scf.if {inf} -> ({v8}) {{",
-                      f"  %t{bj[1:]} = vector.load %B[{kj}, %n0] : {a}, {v8}", f"  scf.yield %t{bj[1:]} : {v8}",
-                      "} else {",
-                      f"  {ink} = arith.cmpi ult, {kj}, %K : index",
-                      f"  %u{bj[1:]} = scf.if {ink} -> ({v8}) {{",
-                      f"    %m{bj[1:]} = vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}",
-                      f"    scf.yield %m{bj[1:]} : {v8}",
-                      "  } else {", f"    scf.yield %z8 : {v8}", "  }",
-                      f"  scf.yield %u{bj[1:]} : {v8}", "}",
-                      f"{w} = vector.bitcast {bj} : {v8} to {v32}"]
+                S.append(f"{kj} = arith.addi %pk{q[1:]}, %c{j} : index")
+                if not checked:
+                    S.append(f"{bj} = vector.load %B[{kj}, %n0] : {a}, {v8}")
+                else:
+                    S += [f"{inf} = arith.cmpi ult, {kj}, %kfit : index",
+                          f"{bj} = scf.if {inf} -> ({v8}) {{",
+                          f"  %t{bj[1:]} = vector.load %B[{kj}, %n0] : {a}, {v8}", f"  scf.yield %t{bj[1:]} : {v8}",
+                          "} else {",
+                          f"  {ink} = arith.cmpi ult, {kj}, %K : index",
+                          f"  %u{bj[1:]} = scf.if {ink} -> ({v8}) {{",
+                          f"    %m{bj[1:]} = vector.maskedload %B[{kj}, %n0], %bm, %z8 : {a}, vector<128xi1>, {v8} into {v8}",
+                          f"    scf.yield %m{bj[1:]} : {v8}",
+                          "  } else {", f"    scf.yield %z8 : {v8}", "  }",
+                          f"  scf.yield %u{bj[1:]} : {v8}", "}"]
+                # (rows past K: 0x80, times A's zero bytes)
+                S += [f"{w}r = vector.bitcast {bj} : {v8} to {v32}",
+                      f"{w} = arith.xori {w}r, %flip : {v32}"]
                 bw.append(w)
 
             # the interleave as HVX vshuff (bytes of rows 0|1 and 2|3, then halfwords of those): 4 permutes
@@ -433,7 +443,15 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                 S += [f"{o} = arith.addi {base}, %c{32 * s} : index",
                       f"vector.store {pw[s]}, %bp[{o}] : memref<?xi32>, {v32}"]
             return S, []
-        L, _ = dowhile("%kc", "%kce", body, [], [])
+        fast, _ = dowhile("%kc", "%pqf", lambda q, c: body(q, c, False), [], [])
+        slow, _ = dowhile("%pqf", "%kce", lambda q, c: body(q, c, True), [], [])
+        L = ["%pq0 = arith.divui %kfit, %c4 : index",
+             "%pq1 = arith.minui %pq0, %kce : index",
+             "%pqf = arith.maxui %pq1, %kc : index",
+             "%pfast = arith.cmpi ult, %kc, %pqf : index",
+             "%pslow = arith.cmpi ult, %pqf, %kce : index"]
+        L += ["scf.if %pfast {", *["  " + x for x in fast], "}"]
+        L += ["scf.if %pslow {", *["  " + x for x in slow], "}"]
         return L
 
     def block(nrows: int, masked: bool, m0: str, nvec: int = 4, clamp: bool = False) -> list[str]:
@@ -450,26 +468,41 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
             else:
                 live.append(None)
             rowv.append(mr)
-        # the block's rows of A into %ap: 128-byte copies, the last one masked (zeros past K), so each step
-        # reads A[m, k..k+3] as one aligned word instead of 4 bytes put together
-        abase = []
+        # the chunk's bytes of the block's rows of A into %ap (MM_KCHUNK words per row): 128-byte copies, the
+        # row's last one masked (zeros past K), so each step reads A[m, k..k+3] as one aligned word instead of
+        # 4 bytes put together; the same vectors give the row's correction for B's +128 (see the docstring)
+        corr, abase = [], []
         for r in range(nrows):
-            ab = fresh("ab")
-            L.append(f"{ab} = arith.muli %KWP, %c{r} : index" if r else f"{ab} = arith.addi %c0, %c0 : index")
-            abase.append(ab)
-            j, v, w, jw, d = "%j" + ab[1:], fresh("v"), fresh("w"), fresh("jw"), fresh("d")
-            L += [f"scf.for {j} = %c0 to %K128 step %c128 {{",
+            ab, sr, tr = fresh("ab"), fresh("cs"), fresh("ct")
+            L.append(f"{ab} = arith.constant {r * MM_KCHUNK} : index")
+            j, cs, v, w, jw, d, cs2 = "%j" + ab[1:], fresh("cs"), fresh("v"), fresh("w"), fresh("jw"), fresh("d"), fresh("cs")
+            L += [f"{sr} = scf.for {j} = %kb0 to %kb1 step %c128 iter_args({cs} = %z32) -> ({v32}) {{",
                   f"  {v} = vector.load %A[{rowv[r]}, {j}] : {a}, {v8}",
                   f"  {w} = vector.bitcast {v} : {v8} to {v32}",
-                  f"  {jw} = arith.divui {j}, %c4 : index",
+                  f"  %o{jw[1:]} = arith.subi {j}, %kb0 : index",
+                  f"  {jw} = arith.divui %o{jw[1:]}, %c4 : index",
                   f"  {d} = arith.addi {jw}, {ab} : index",
-                  f"  vector.store {w}, %ap[{d}] : memref<?xi32>, {v32}", "}"]
-            v, w, d = fresh("v"), fresh("w"), fresh("d")
-            L += ["scf.if %has_atail {",
+                  f"  vector.store {w}, %ap[{d}] : {apt}, {v32}",
+                  f'  {cs2} = llvm.call_intrinsic "{VRMPY_VV}"({cs}, {w}, %flip) : {vr}',
+                  f"  scf.yield {cs2} : {v32}", "}"]
+            v, w, d, cs2 = fresh("v"), fresh("w"), fresh("d"), fresh("cs")
+            L += [f"{tr} = scf.if %ctail -> ({v32}) {{",
                   f"  {v} = vector.maskedload %A[{rowv[r]}, %K128], %am, %z8 : {a}, vector<128xi1>, {v8} into {v8}",
                   f"  {w} = vector.bitcast {v} : {v8} to {v32}",
-                  f"  {d} = arith.addi %K128w, {ab} : index",
-                  f"  vector.store {w}, %ap[{d}] : memref<?xi32>, {v32}", "}"]
+                  f"  {d} = arith.addi %tailw, {ab} : index",
+                  f"  vector.store {w}, %ap[{d}] : {apt}, {v32}",
+                  f'  {cs2} = llvm.call_intrinsic "{VRMPY_VV}"({sr}, {w}, %flip) : {vr}',
+                  f"  scf.yield {cs2} : {v32}",
+                  "} else {", f"  scf.yield {sr} : {v32}", "}"]
+            # every lane the sum of all (rotate by half and add): -128 * (the chunk's sum of A's row)
+            cur = tr
+            for sh in (64, 32, 16, 8, 4):
+                rot, nxt = fresh("rot"), fresh("cs")
+                L += [f'{rot} = llvm.call_intrinsic "{VROR}"({cur}, %rot{sh}) : ({v32}, i32) -> {v32}',
+                      f"{nxt} = arith.addi {cur}, {rot} : {v32}"]
+                cur = nxt
+            corr.append(cur)
+            abase.append(ab)
         accs = []
         for r in range(nrows):
             for s in range(nvec):
@@ -478,35 +511,48 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
                 load = (f"vector.maskedload %C[{rowv[r]}, {col}], %cm{s}, %z32 : {c}, vector<32xi1>, {v32} into {v32}"
                         if masked else f"vector.load %C[{rowv[r]}, {col}] : {c}, {v32}")
                 if zero_init:       # C holds nothing before the first chunk
-                    L += [f"{v} = scf.if %first -> ({v32}) {{", f"  scf.yield %z32 : {v32}", "} else {",
-                          f"  {v}l = {load}", f"  scf.yield {v}l : {v32}", "}"]
+                    L += [f"{v} = scf.if %first -> ({v32}) {{", f"  scf.yield {corr[r]} : {v32}", "} else {",
+                          f"  {v}l = {load}", f"  {v}c = arith.addi {v}l, {corr[r]} : {v32}",
+                          f"  scf.yield {v}c : {v32}", "}"]
                 else:
-                    L.append(f"{v} = {load}")
+                    L += [f"{v}l = {load}", f"{v} = arith.addi {v}l, {corr[r]} : {v32}"]
                 accs.append(v)
 
-        def step(q: str, accs_in: list[str]) -> tuple[list[str], list[str]]:
-            lq, base = fresh("lq"), fresh("bo")
-            S = [f"{lq} = arith.subi {q}, %kc : index", f"{base} = arith.muli {lq}, %c128 : index"]
+        # A's words are loaded one step ahead (carried into the next step): a scalar load's result is not
+        # ready in its own packet, and LLVM's pipeliner found no schedule for this loop (9 packets a step
+        # with the loads at its top, against 8 for the 16 vrmpy)
+        a0 = []
+        for r in range(nrows):
+            ae = fresh("a")
+            L.append(f"{ae} = memref.load %ap[{abase[r]}] : {apt}")
+            a0.append(ae)
+
+        def step(q: str, car: list[str]) -> tuple[list[str], list[str]]:
+            accs_in, words = car[:len(accs)], car[len(accs):]
+            lq, lq1, base = fresh("lq"), fresh("lq"), fresh("bo")
+            S = [f"{lq} = arith.subi {q}, %kc : index", f"{base} = arith.muli {lq}, %c128 : index",
+                 f"{lq1} = arith.addi {lq}, %c1 : index"]
             pw = []
             for s in range(nvec):
                 o, b = fresh("bo"), fresh("pb")
                 S += [f"{o} = arith.addi {base}, %c{32 * s} : index",
                       f"{b} = vector.load %bp[{o}] : memref<?xi32>, {v32}"]
                 pw.append(b)
-            outs = []
+            outs, nxt = [], []
             for r in range(nrows):
-                ai, ae, spl = fresh("ai"), fresh("a"), fresh("s")
-                # A[m, k..k+3] from the packed row: one aligned word (bytes past K are zeros)
-                S += [f"{ai} = arith.addi {q}, {abase[r]} : index",
-                      f"{ae} = memref.load %ap[{ai}] : memref<?xi32>",
-                      f"{spl} = vector.broadcast {ae} : i32 to {v32}"]
+                ai, ae = fresh("ai"), fresh("a")
+                # A[m, k+4..k+7] from the packed row: one aligned word (bytes past K are zeros; past the
+                # chunk, read and not used)
+                S += [f"{ai} = arith.addi {lq1}, {abase[r]} : index",
+                      f"{ae} = memref.load %ap[{ai}] : {apt}"]
+                nxt.append(ae)
                 for s in range(nvec):
                     t = fresh("t")
-                    S.append(f'{t} = llvm.call_intrinsic "{VRMPY_VV}"({accs_in[nvec * r + s]}, {pw[s]}, {spl}) : {vr}')
+                    S.append(f'{t} = llvm.call_intrinsic "{VRMPY_VS}"({accs_in[nvec * r + s]}, {pw[s]}, {words[r]}) : {vrs}')
                     outs.append(t)
-            return S, outs
+            return S, outs + nxt
 
-        body, cur = dowhile("%kc", "%kce", step, accs, [v32] * len(accs))
+        body, cur = dowhile("%kc", "%kce", step, accs + a0, [v32] * len(accs) + ["i32"] * nrows)
         L += body
         for r in range(nrows):
             st = []
@@ -550,15 +596,16 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
            # packed rows of A: ceil(K/4) words + one vector of slack (whole-vector copies), 128-byte aligned
            "  %kq128 = arith.divui %K, %c128 : index",
            "  %K128 = arith.muli %kq128, %c128 : index",
-           "  %K128w = arith.divui %K128, %c4 : index",
+
            "  %has_atail = arith.cmpi ult, %K128, %K : index",
            "  %arem = arith.subi %K, %K128 : index",
            "  %arem8 = arith.index_cast %arem : index to i8",
            f"  %aremv = vector.broadcast %arem8 : i8 to {v8}",
            f"  %am = arith.cmpi slt, %iota8, %aremv : {v8}",
-           "  %KWP = arith.addi %K128w, %c32 : index",
-           f"  %apn = arith.muli %KWP, %c{rows} : index",
-           "  %ap = memref.alloca(%apn) {alignment = 128 : i64} : memref<?xi32>",
+           f"  %ap = memref.alloca() {{alignment = 128 : i64}} : {apt}",
+           # B's bytes xor 0x80 (+128: unsigned for vrmpy(Vu.ub, Rt.b)); as A's bytes, -128 each
+           f"  %flip = arith.constant dense<{-0x7f7f7f80}> : {v32}",
+           *[f"  %rot{sh} = arith.constant {sh} : i32" for sh in (64, 32, 16, 8, 4)],
            # interleaved B of one chunk: 4 vectors (128 words) per quad of k
            f"  %bpn = arith.constant {MM_KCHUNK * 128} : index",
            "  %bp = memref.alloca(%bpn) {alignment = 128 : i64} : memref<?xi32>",
@@ -589,7 +636,15 @@ def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False
             f"    scf.for %kc = %c0 to %kqt step %c{MM_KCHUNK} {{",
             f"      %kcn = arith.addi %kc, %c{MM_KCHUNK} : index",
             "      %kce = arith.minui %kcn, %kqt : index",
-            "      %first = arith.cmpi eq, %kc, %c0 : index"]
+            "      %first = arith.cmpi eq, %kc, %c0 : index",
+            # the chunk's bytes of A: whole vectors from kb0 to kb1, the last chunk's masked one at K128
+            "      %kb0 = arith.muli %kc, %c4 : index",
+            "      %kbe = arith.muli %kce, %c4 : index",
+            "      %kb1 = arith.minui %kbe, %K128 : index",
+            "      %clast = arith.cmpi eq, %kce, %kqt : index",
+            "      %ctail = arith.andi %clast, %has_atail : i1",
+            "      %tailb = arith.subi %K128, %kb0 : index",
+            "      %tailw = arith.divui %tailb, %c4 : index"]
     out += ["      " + x for x in pack()]
     out += ["      scf.if %full {"]
     out += ["        " + x for x in row_blocks(False)]
