@@ -346,20 +346,29 @@ def _row_blocks(block, rows: int, masked: bool) -> list[str]:
 
 
 MM_KCHUNK = 128             # quads of k whose interleaved B rows one column block packs at a time (64 KiB)
+                            # and whose bytes of A a row block copies (512 per row)
 
 
 def _matmul_helper_text(space: str, rows: int = MM_ROWS, zero_init: bool = False) -> str:
     """C[m, n] += sum_k A[m, k] * B[k, n] (int8 -> int32) by vrmpy, 128 columns x `rows` rows at a time.
 
     Per column block and chunk of MM_KCHUNK quads of k, B is packed once into an aligned stack buffer: per 4 k,
-    4 vectors whose 32-bit lane i holds B[k..k+3, n0 + i] (4 rows interleaved by two byte and two halfword
-    shuffles; rows past K are zeros). Per row block, each step of 4 k then loads those vectors (aligned),
-    splats A[m, k..k+3] (one word of the row block's packed copy of A) per row, and one vrmpy per 32 columns
-    adds the four products into C's lane. Tails: the last column block computes only the 32-column vectors
-    that hold columns (1-4), its C stores are masked, and its B rows are read whole while the 128 bytes stay
-    inside B's extent (lanes past N are never stored), masked after that; the rows past the last full block
-    run as one block whose missing rows repeat row M-1 and are not stored. zero_init: C is not read by the
-    first chunk (the zero fill before it was dropped)."""
+    4 vectors whose 32-bit lane i holds B[k..k+3, n0 + i] xor 0x80 (4 rows interleaved by two byte and two
+    halfword shuffles). Per row block, the chunk's bytes of its rows of A are copied into a 4 x 512-byte stack
+    buffer (zeros past K), and each step of 4 k loads the 4 B vectors (aligned) and per row one word
+    A[m, k..k+3], and one `vrmpy(Vu.ub, Rt.b)` per 32 columns adds the four products into C's lane: the
+    scalar operand needs no vsplat, which costs a multiply slot as vrmpy does (10 packets for a step's 16
+    vrmpy with 4 splats, 8 without). B's unsigned bytes are B + 128, so each lane holds
+    sum (B + 128) * A = C + 128 * sum A: the row's -128 * sum A comes from the same copies of A (vrmpy by
+    bytes of -128, then rotate-and-add so every lane holds the sum) and starts the chunk's accumulators.
+    Rows past K hold 0x80, multiplied by A's zero bytes. Tails: the last column block computes only the
+    32-column vectors that hold columns (1-4), its C stores are masked, and its B rows are read whole while
+    the 128 bytes stay inside B's extent (lanes past N are never stored), masked after that; the rows past
+    the last full block run as one block whose missing rows repeat row M-1 and are not stored. zero_init: C
+    is not read by the first chunk (the zero fill before it was dropped).
+
+    Stack: 64 KiB of packed B (MM_KCHUNK; 32 KiB chunks cost 8% more packets on 64x256x600) and 2 KiB of A,
+    whatever the shapes. The runtime's pool workers have 4 MiB stacks; a caller's thread needs ~70 KiB free."""
     sp = f", {space}" if space else ""
     a = f"memref<?x?xi8, strided<[?, 1], offset: ?>{sp}>"
     c = f"memref<?x?xi32, strided<[?, 1], offset: ?>{sp}>"
