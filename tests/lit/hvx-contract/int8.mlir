@@ -1,5 +1,6 @@
 // Hexagon: int8 row dots and matmuls become vrmpy helpers (one right after its zero fill starts from
-// zero accumulators: the fill is dropped); requantize's i64 rounding multiply becomes a
+// zero accumulators: the fill is dropped; the matmul's k loop multiplies B + 128 as unsigned bytes by a
+// scalar word of A, vrmpybus); requantize's i64 rounding multiply becomes a
 // 32-bit multiply-high. The host keeps the linalg ops (the stage does nothing there).
 // RUN: hexmlir opt %s -p check-input..hvx-contract --option target=hexagon --option multithread=false \
 // RUN:   --option tcm_tiling=false | FileCheck %s --check-prefix=HVX
@@ -9,6 +10,7 @@
 // HVX-DAG: func.func private @hx_vrmpy_rowdot_zero(
 // HVX-DAG: func.func private @hx_vrmpy_matmul_zero(
 // HVX-DAG: llvm.call_intrinsic "llvm.hexagon.V6.vrmpybv.acc.128B"
+// HVX-DAG: llvm.call_intrinsic "llvm.hexagon.V6.vrmpybus.acc.128B"
 // HVX-DAG: call @hx_vrmpy_rowdot_zero(
 // HVX-DAG: call @hx_vrmpy_matmul_zero(
 // HVX-DAG: arith.mulsi_extended {{.*}} : i32
