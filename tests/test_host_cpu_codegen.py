@@ -39,6 +39,29 @@ def test_large_elementwise_output_is_stored_non_temporally(tmp_path):
     assert re.search(r"vmovntps\s+%zmm", ir["target"])
 
 
+def test_threaded_streaming_asks_the_runtime_per_loop(tmp_path):
+    """In a pool thread's body the stores stream only when the running loop has few threads (the runtime's
+    hx_stream_stores): both store forms are emitted, the loop unswitched on the runtime's answer. Numerics
+    at 1, 2, 4 and 8 pool threads (both paths) against NumPy."""
+    from hexmlir import runtime
+    k, ir = _dump(tmp_path, S.vector_add(BIG), multithread=True, num_threads=8)
+    vec = ir["vectorize"]
+    assert "call @hx_stream_stores()" in vec, vec
+    assert re.search(r"vector\.store [^\n]*nontemporal = true", vec), vec
+    assert re.search(r"vector\.store (?![^\n]*nontemporal)[^\n]*alignment = 64", vec), vec
+    assert re.search(r"vmovntps\s+%zmm", ir["target"]) and re.search(r"vmovaps\s+%zmm\d+, \(", ir["target"])
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal(BIG).astype(np.float32) for _ in range(2))
+    before = runtime.num_threads()
+    try:
+        for t in (1, 2, 4, 8):
+            runtime.set_num_threads(t)
+            assert np.array_equal(np.asarray(k(a, b)), a + b), f"{t} threads seed={seed}"
+    finally:
+        runtime.set_num_threads(before)
+
+
 def test_small_output_and_npu_emu_use_plain_stores(tmp_path):
     _, ir = _dump(tmp_path / "s", S.vector_add(100003))
     assert "nontemporal" not in ir["vectorize"] and "vmovnt" not in ir["target"]

@@ -404,6 +404,22 @@ def test_parallel_for_covers_every_index_once(rt, threads):
         assert len(seen_threads) <= max(threads, 1)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4, 5, 8])
+def test_stream_stores_answer_follows_the_loop_width(rt, threads):
+    """hx_stream_stores: non-temporal stores in loops of at most 4 threads (a core alone is bound by
+    read-for-ownership), cached ones in wider loops; outside any loop (the caller alone) it streams."""
+    runtime.set_num_threads(threads)
+    answers = []
+
+    @runtime.PARALLEL_FN
+    def body(ctx, i):
+        answers.append(rt.hx_stream_stores())
+
+    rt.hx_parallel_for(64, body, None)
+    assert set(answers) == {int(threads <= 4)}, (threads, answers)
+    assert rt.hx_stream_stores() == 1
+
+
 def test_parallel_for_concurrent_python_callers(rt):
     runtime.set_num_threads(4)
     errors = []

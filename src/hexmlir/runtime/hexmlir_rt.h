@@ -90,6 +90,8 @@ void hx_dma_set_latency_us(intptr_t us);
  * (never blocks on the pool, so it cannot deadlock). */
 void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx);
 int hx_num_threads(void);
+/* 1: large element-wise outputs stored non-temporally in the running loop (few threads), 0: cached */
+int32_t hx_stream_stores(void);
 /* Resizes the pool to n threads including the caller (clamped to 1..128).
  * Blocks while a loop runs; ignored when called from inside a loop body. */
 void hx_set_num_threads(int n);

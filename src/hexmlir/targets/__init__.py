@@ -140,7 +140,9 @@ ISAS = ("auto",) + tuple(ISA_LEVELS)
 HOST_TILE_BYTES = 256 << 10
 # Element-wise outputs from this size on are written with non-temporal stores on host: well past what a
 # core's share of the last-level cache keeps for a consumer, so caching them only costs the
-# read-for-ownership (measured: 1-thread vector add 4M f32 ~30% faster on the dev machine).
+# read-for-ownership (measured: 1-thread vector add 4M f32 ~30% faster on the dev machine). Threaded
+# kernels stream only in loops of at most 4 threads (runtime hx_stream_stores; 16-core Xeon: streaming
+# faster at 1-4 threads, cached stores from 8, where bandwidth is the limit and the output stays in L3).
 HOST_STREAM_BYTES = 8 << 20
 # A row-wise reduction group (LayerNorm, softmax, RMSNorm) passes over its tile several times: one thread's
 # tile is sized for L1 (48 KiB: Sapphire Rapids' L1d; measured best of 16/48/96 KiB on a 32 KiB-L1 Zen 4,

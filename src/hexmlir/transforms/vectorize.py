@@ -6,7 +6,9 @@ structured.vectorize. The peeled remainder (< one vector) stays scalar: tails ne
 
 On a target with `streaming_store_bytes` (host), a 1-D element-wise loop writing a large function output
 stores full vectors non-temporally, its main loop shifted to the output's first vector-aligned element
-(the elements before it run through a copy of the scalar remainder loop): `_streaming_stores`.
+(the elements before it run through a copy of the scalar remainder loop): `_streaming_stores`. In a pool
+thread's body both store forms are emitted and the runtime picks per call (hx_stream_stores: streaming in
+loops of at most 4 threads, cached stores in wider ones).
 
 Gathers and scatters (a body that loads memory at computed indices: `memref.load`, `tensor.extract`) stay
 scalar loops: no vector form of them is proven here, and LLVM's loop vectorizer may still use its own
@@ -429,8 +431,10 @@ def _streaming_stores(module, target) -> int:
     non-temporal (no read-for-ownership of lines that are overwritten whole: a third less memory traffic
     for c = a + b). Non-temporal vector stores must be aligned, and numpy's buffers are not (16 bytes past
     a 64-byte line), so the main loop is shifted to start at the first aligned element; the elements
-    before it run through a copy of the scalar remainder loop."""
-    from torch_mlir.dialects import arith
+    before it run through a copy of the scalar remainder loop. Inside a pool thread's body the store is
+    an scf.if on the runtime's hx_stream_stores() (see STREAM_QUERY) with a plain aligned store as the
+    other branch; LLVM unswitches the loop on it."""
+    from torch_mlir.dialects import arith, func, scf
     vb = target.vector_bytes
     n_done = 0
     for l1 in ops_named(module.operation, "scf.for"):
@@ -501,13 +505,53 @@ def _streaming_stores(module, target) -> int:
         l1.operands[0] = head
         l1.operands[1] = ub
         l2.operands[0] = ub
+        stream = None                                   # i1: stream in this call (pool threads only)
+        if _in_thread_body(l1.operation):
+            _declare_stream_query(module)
+            with ir.InsertionPoint(pre), l1.location:
+                q = func.CallOp([ir.IntegerType.get_signless(32)], ir.FlatSymbolRefAttr.get(STREAM_QUERY), [])
+                zero = arith.ConstantOp(ir.IntegerType.get_signless(32), 0).result
+                stream = arith.CmpIOp(arith.CmpIPredicate.ne, q.result, zero).result
+
+        def store(nontemporal):
+            a = {"alignment": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), vb)}
+            if nontemporal:
+                a["nontemporal"] = ir.BoolAttr.get(True)
+            ir.Operation.create("vector.store", operands=[w.operands[0], P, iv], attributes=a)
         with ir.InsertionPoint(w), w.location:
-            ir.Operation.create("vector.store", operands=[w.operands[0], P, iv], attributes={
-                "alignment": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), vb),
-                "nontemporal": ir.BoolAttr.get(True)})
+            if stream is None:
+                store(True)
+            else:                                       # a loop-invariant branch: LLVM unswitches it
+                branch = scf.IfOp(stream, has_else=True)
+                for block, nontemporal in ((branch.then_block, True), (branch.else_block, False)):
+                    with ir.InsertionPoint(block):
+                        store(nontemporal)
+                        scf.YieldOp([])
         w.erase()
         n_done += 1
     return n_done
+
+
+# The runtime's answer, per call of a pool thread's body: whether the running loop has few enough threads
+# that streaming pays (hexmlir_rt.c hx_stream_stores: a lone core is bound by read-for-ownership, many cores
+# by memory bandwidth, where a cached output stays in the last-level cache for its consumer). A kernel that
+# runs on the calling thread alone streams unconditionally (it ships no runtime to ask).
+STREAM_QUERY = "hx_stream_stores"
+
+
+def _in_thread_body(op) -> bool:
+    while op is not None and op.name != "func.func":
+        op = op.parent
+    return op is not None and attrs.THREAD_BODY in op.attributes
+
+
+def _declare_stream_query(module) -> None:
+    from torch_mlir.dialects import func
+    if any(o.operation.name == "func.func" and ir.StringAttr(o.attributes["sym_name"]).value == STREAM_QUERY
+           for o in module.body.operations):
+        return
+    with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
+        func.FuncOp(STREAM_QUERY, ir.FunctionType.get([], [ir.IntegerType.get_signless(32)]), visibility="private")
 
 
 def _fold_unit_windows(op) -> None:
