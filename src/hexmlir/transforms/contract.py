@@ -692,18 +692,24 @@ def _vectorize_transposes(module, target) -> None:
         sizes = ", ".join(["1"] * (r - 2) + [str(lanes)] * 2)
         anys = ", ".join(["!transform.any_op"] * (r + 1))
         ext = list(ir.ShapedType(t).shape)
+        # The output's last two dims swapped in the loop nest: blocks step along the source's rows (its unit
+        # stride dim, the output's dim r-2) innermost, so each block load continues the stream the previous
+        # block's load at the same row began (hardware prefetch); with the output's order the inner loop
+        # jumps lanes source rows per block and a B^T panel read cold from memory stalls on every block.
+        order = list(range(r - 2)) + [r - 1, r - 2]
         # peel the partial blocks (inner loop first: peeling the outer clones it) so full blocks are unmasked
-        peel = [d for d in (r - 1, r - 2) if ext[d] < 0 or ext[d] % lanes]
+        peel = [d for d in reversed(order[-2:]) if ext[d] < 0 or ext[d] % lanes]
         lines += [
             "transform.sequence %root : !transform.any_op failures(suppress) {",
             "^bb0(%r: !transform.any_op):",
             f"  %c = transform.structured.match attributes{{{attrs.TPACK} = {n}}} in %r : (!transform.any_op) -> !transform.any_op",
             f"  %ct, {', '.join(f'%l{i}' for i in range(r))} = transform.structured.tile_using_for %c tile_sizes [{sizes}] "
-            f": (!transform.any_op) -> ({anys})",
+            f"interchange = [{', '.join(map(str, order))}] : (!transform.any_op) -> ({anys})",
         ]
         for d in peel:
+            li = order.index(d)
             lines += [
-                f"  %pc{d} = transform.cast %l{d} : !transform.any_op to !transform.op<\"scf.for\">",
+                f"  %pc{d} = transform.cast %l{li} : !transform.any_op to !transform.op<\"scf.for\">",
                 f"  %pp{d}, %pr{d} = transform.loop.peel %pc{d} : (!transform.op<\"scf.for\">) -> (!transform.any_op, !transform.any_op)",
             ]
         lines += ["}"]
