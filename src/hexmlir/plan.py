@@ -582,10 +582,22 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     def consumers(op):
         return [u.owner for r in op.results for u in r.uses]
 
+    def group(u):
+        q = by_op[u]
+        return q.root if q.role == "producer" else q.id
+
     for op in reversed(generics):          # consumers are decided before their producers
         p = by_op[op]
         users = consumers(op)
-        if options.fusion and users and all(getattr(u, "name", "") == "linalg.generic" and u in ids for u in users):
+        # A producer read by two groups would be fused into the first one's tile loop only: upstream's
+        # fuse_into_containing_op clones it there, and the original stays for the other group, a whole-size
+        # op outside any tile loop (no threads; the GPT-2 block's output projection + residual ran twice,
+        # once of them serially). Read by several groups, it is a root of its own: computed once. (Fills
+        # are free to recompute, and the fusion stage gives each use its own anyway.)
+        shared = len({group(u) for u in users if u in ids}) > 1 and any(
+            isinstance(v.type, ir.RankedTensorType) for v in list(op.operands)[:p.n_ins])
+        if options.fusion and users and not shared and \
+                all(getattr(u, "name", "") == "linalg.generic" and u in ids for u in users):
             p.role = "producer"
             first = by_op[users[0]]
             p.root = first.root if first.role == "producer" else first.id

@@ -47,7 +47,47 @@ def run(module, cx) -> None:
         # fusion, so Q K^T, softmax and P V could not share one row-block group (plan.py). Dropping the
         # unit loops makes the chain one rank, the reshapes move to the arguments and results.
         run_passes(module, "func.func(linalg-fold-unit-extent-dims), canonicalize, cse", "fusion")
+    _fill_reshapes(module)
     _unshare_fills(module)
+
+
+def _fill_reshapes(module) -> None:
+    """A reshape of a fill of a tensor.empty -> a fill of the reshaped empty. torch-mlir zero-inits a
+    [B*T, N] matmul and views it [B, T, N]: the reshape between fill and matmul kept the fill out of the
+    matmul's tile (a root of its own, written whole to memory), and the matmul's tile copied its slice of
+    that zero buffer on every call; where the init is shared (SwiGLU's gate and up) into each tile twice.
+    (Upstream's FoldFillWithTensorReshape for named fills; the fills here are generalized.)"""
+    from torch_mlir.dialects import linalg, tensor
+    done = False
+    for r in ops_named(module.operation, "tensor.expand_shape") + ops_named(module.operation, "tensor.collapse_shape"):
+        src = r.operands[0].owner
+        src = getattr(src, "operation", src)
+        if getattr(src, "name", None) != "linalg.generic" or len(src.results) != 1 or _reads_tensors(src) \
+                or len(src.operands) != 1:
+            continue
+        init = src.operands[0].owner
+        if getattr(getattr(init, "operation", init), "name", None) != "tensor.empty":
+            continue
+        body = src.regions[0].blocks[0]
+        y = list(body.operations)[-1]
+        if len(list(body.operations)) != 1 or len(y.operands) != 1:
+            continue
+        v = y.operands[0]
+        if isinstance(v, ir.BlockArgument) and v.owner == body:       # a copy of the init, not a fill
+            continue
+        rt = ir.RankedTensorType(r.results[0].type)
+        with ir.InsertionPoint(r), r.location:
+            e = tensor.empty(rt.shape, rt.element_type)
+            par = ir.Attribute.parse("#linalg.iterator_type<parallel>")
+            f = linalg.GenericOp([rt], [], [e], ir.ArrayAttr.get([ir.AffineMapAttr.get(
+                ir.AffineMap.get_identity(rt.rank))]), ir.ArrayAttr.get([par] * rt.rank))
+            blk = f.regions[0].blocks.append(rt.element_type)
+            with ir.InsertionPoint(blk):
+                linalg.YieldOp([v])
+        r.results[0].replace_all_uses_with(f.results[0])
+        done = True
+    if done:
+        run_passes(module, "canonicalize, cse", "fusion")
 
 
 def _unit_reshape(op) -> bool:

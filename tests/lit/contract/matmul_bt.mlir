@@ -1,13 +1,19 @@
 // B^T (B indexed [n, k], nn.Linear's weight): each 48-column panel of B (48 x 256 rows of k) is transposed
-// in 16 x 16 blocks (a read with a permutation map) into one stack buffer at the function's entry, viewed
-// as the [k, n] panel the 8 x 3-vector micro-kernel streams. register_tiling=false: the stage is off.
+// in 16 x 16 blocks into one stack buffer at the function's entry, viewed as the [k, n] panel the 8 x 3-vector
+// micro-kernel streams. The block loop steps along k innermost (the weight rows' unit stride); each block is
+// read row by row and transposed by upstream's 16 x 16 shuffle network (AVX-512: 64 shuffles).
+// register_tiling=false: the stage is off.
 // RUN: hexmlir opt %s -p check-input..threads --option isa=x86-64-v4 --option multithread=false | hexmlir opt - -p contract | FileCheck %s --check-prefix=V4
 // RUN: hexmlir opt %s -p check-input..threads --option register_tiling=false --option multithread=false | hexmlir opt - -p contract | FileCheck %s --check-prefix=OFF
 
 // V4: func.func @hxk_bt
 // V4: memref.alloca() {alignment = 64 : i64} : memref<49152xi8>
 // V4: memref.view {{.*}} to memref<256x48xf32>
-// V4: vector.transfer_read {{.*}} permutation_map = {{.*}} : memref<16x16xf32, strided<[256, 1]{{.*}}, vector<16x16xf32>
+// V4: scf.for {{.*}} to %c48 step %c16
+// V4-NEXT: scf.for {{.*}} to %c256 step %c16
+// V4: vector.transfer_read {{.*}} : memref<16x16xf32, strided<[256, 1]{{.*}}, vector<16x16xf32>
+// V4-NOT: permutation_map
+// V4: vector.shuffle {{.*}} [0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29] : vector<16xf32>, vector<16xf32>
 // V4: vector.transfer_write {{.*}} : vector<16x16xf32>, memref<16x16xf32, strided<[48, 1]
 // V4: %{{.*}}:24 = scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>{{(, vector<16xf32>)+}})
 // V4: vector.load %view{{.*}} : memref<256x48xf32>, vector<16xf32>
