@@ -146,3 +146,31 @@ def test_dump_dir_env(tmp_path, monkeypatch):
     names = sorted(p.name for p in (tmp_path / "d").iterdir())
     assert names[0] == "00-input.mlir" and "90-llvm.ll" in names and "91-target.s" in names
     assert any(n.endswith("-lower-to-llvm.mlir") for n in names)
+
+
+def test_output_written_over_a_loaded_artifact_keeps_both_working(tmp_path):
+    """compile(..., output=P) onto a kernel.so (and runtime) this process has loaded: the new files replace
+    the old ones by rename, so the loaded library's mapped pages stay intact (copying in place crashed the
+    next call of the old kernel). In a child process: a crash must show as a failure, not kill the run."""
+    import subprocess
+    import sys
+    code = f"""
+import numpy as np, hexmlir
+from hexmlir import Options
+from hexmlir.kernels import linalg_suite as S
+out = {str(tmp_path / "kernel.so")!r}
+o = Options(target="host", num_threads=2)
+rng = np.random.default_rng(0)
+x = rng.standard_normal(100003).astype(np.float32)
+hexmlir.compile(S.vector_add(100003).mlir, o, output=out)
+a = hexmlir.load(out)
+assert np.array_equal(np.asarray(a(x, x)), x + x)
+hexmlir.compile(S.silu((100003,)).mlir, o, output=out)
+b = hexmlir.load(out)
+assert np.array_equal(np.asarray(a(x, x)), x + x)
+np.testing.assert_allclose(np.asarray(b(x)), x / (1 + np.exp(-x.astype(np.float64))), rtol=2e-6, atol=1e-6)
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -104,6 +104,28 @@ def _scalar(v, dtype: str):
     return int(v)
 
 
+
+# The file (device, inode) each library path was first loaded from in this process. dlopen hands back the
+# library already loaded under a path, so a new artifact written to the same path (a rename: a new inode)
+# would silently run the old code: it is loaded from a private copy instead.
+_LOADED: dict[str, tuple[int, int]] = {}
+
+
+def _dlopen(path: Path) -> ctypes.CDLL:
+    import shutil
+    import tempfile
+    st = path.stat()
+    ident = (st.st_dev, st.st_ino)
+    if _LOADED.setdefault(str(path.resolve()), ident) == ident:
+        return ctypes.CDLL(str(path))
+    d = Path(tempfile.mkdtemp(prefix="hexmlir-reload-"))
+    try:
+        shutil.copyfile(path, d / path.name)
+        return ctypes.CDLL(str(d / path.name))
+    finally:                            # a mapped library outlives its file
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Kernel:
     """A loaded artifact. `kernel(*inputs)` returns the outputs as new numpy arrays."""
 
@@ -125,7 +147,7 @@ class Kernel:
         if rt:
             from . import runtime
             self._rt = runtime.load_host(self.path.parent / rt)
-        self._lib = ctypes.CDLL(str(self.path))
+        self._lib = _dlopen(self.path)
         self._fn = getattr(self._lib, meta["entry"])
         self._fn.restype = None
         self._fn.argtypes = [_CTYPES[a["dtype"]] if a["role"] in ("scalar", "grid") else ctypes.c_void_p

@@ -88,12 +88,12 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     if output:
         src = {"mlir": "kernel.llvm.mlir", "llvm": "kernel.ll", "asm": "kernel.s", "obj": "kernel.o",
                "so": "kernel.so"}[emit]
-        shutil.copyfile(hit / src, output)
+        _install(hit / src, output)
         if emit == "so":            # the artifact: .so + .json (+ the runtime it was linked against)
-            shutil.copyfile(hit / "kernel.json", Path(output).with_suffix(".json"))
+            _install(hit / "kernel.json", Path(output).with_suffix(".json"))
             rt = json.loads((hit / "kernel.json").read_text()).get("runtime")
             if rt:
-                shutil.copyfile(hit / rt, Path(output).parent / rt)
+                _install(hit / rt, Path(output).parent / rt)
         if emit != "so":
             return Path(output)
     if dump:
@@ -104,6 +104,19 @@ def compile(source, options: Options | None = None, *, emit: str = "so", output:
     except (OSError, KeyError, TypeError, ValueError) as e:   # a library that does not load: rebuild once
         cache.discard(k, f"it does not load: {e}")
         return Kernel.load(_build(text, options, target, dump, k) / "kernel.json")
+
+
+def _install(src: Path, dst) -> None:
+    """Copy src to dst through a temporary file renamed over it: a library this process (or another) has
+    loaded from dst keeps its old file (copying in place would rewrite pages it has mapped: a crash), and
+    an interrupted copy leaves no half-written dst."""
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def explain(source, options: Options | None = None) -> str:
