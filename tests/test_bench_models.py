@@ -93,11 +93,12 @@ def test_all_routes_tiny(tmp_path):
 def test_corpus_weights_load_into_a_model_initialized_otherwise(tmp_path):
     """The run machine rebuilds a corpus model (another library version may initialize it otherwise) and loads
     the saved weights: every parameter and buffer, GPT-2's tied LM head once and LLaMA's non-persistent rotary
-    frequencies included, so its output is the built model's; another set of names is a typed error."""
+    frequencies and BatchNorm's 0-d counters included, so its output is the built model's; another set of names
+    is a typed error."""
     pytest.importorskip("transformers")
     from hexmlir.errors import HexmlirError
     from hexmlir.kernels.torch_models import MODELS
-    for name in ("gpt2", "llama"):
+    for name in ("gpt2", "llama", "resnet18"):     # resnet18: BatchNorm's 0-d num_batches_tracked
         m, xs = MODELS[name].example("test")
         w = {k: v.detach().numpy().copy() for k, v in bm._named_tensors(m).items()}
         np.savez(tmp_path / "w.npz", **w)

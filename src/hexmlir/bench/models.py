@@ -131,7 +131,7 @@ def _set_weights(m, w, name) -> None:
                            f"{missing[:4]}, not in the model: {extra[:4]}); library versions differ?")
     with torch.no_grad():
         for k, t in have.items():
-            v = torch.from_numpy(np.ascontiguousarray(w[k]))
+            v = torch.from_numpy(np.array(w[k]))           # a copy; 0-d stays 0-d (BatchNorm counters)
             if tuple(v.shape) != tuple(t.shape) or v.dtype != t.dtype:
                 raise HexmlirError(f"{name}: weight {k} saved as {v.dtype}{tuple(v.shape)}, the model built here "
                                    f"has {t.dtype}{tuple(t.shape)}")
