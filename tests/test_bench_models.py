@@ -27,7 +27,7 @@ def test_build_then_run_eager_and_route_b(tmp_path):
     idx = bm.build(art, threads=2, tiny=True, models=names, dev_run=False, log=lambda *a: None)
     assert [e["name"] for e in idx["models"]] == names and all(e["B"] for e in idx["models"])
     # the saved artifact runs standalone with the saved weights and matches eager on a fresh input
-    _, e, m, x = bm._load(art, "mlp")
+    _, e, m, (x,) = bm._load(art, "mlp")
     import hexmlir
     k = hexmlir.load(art / "mlp" / "B" / "kernel.so")
     order = json.loads((art / "mlp" / "B" / "model.json").read_text())["weights"]
@@ -76,9 +76,10 @@ def test_models_table_ratios():
 
 @pytest.mark.slow
 def test_all_routes_tiny(tmp_path):
-    """Every model, every route (Inductor and route A compile in fresh processes: minutes)."""
+    """Every synthetic model, every route (Inductor and route A compile in fresh processes: minutes)."""
+    from hexmlir.kernels.torch_models import MODELS
     art = tmp_path / "art"
-    bm.build(art, threads=2, tiny=True, dev_run=False, log=lambda *a: None)
+    bm.build(art, threads=2, tiny=True, models=list(MODELS), dev_run=False, log=lambda *a: None)
     res = bm.run(art, None, threads=[1], warmup=1, repeats=3, log=lambda *a: None)
     names = [e["name"] for e in json.loads((art / "index.json").read_text())["models"]]
     _ok_rows(res["models"], list(bm.ROUTES), names, [1])
@@ -97,7 +98,7 @@ def test_corpus_weights_load_into_a_model_initialized_otherwise(tmp_path):
     is a typed error."""
     pytest.importorskip("transformers")
     from hexmlir.errors import HexmlirError
-    from hexmlir.kernels.torch_models import MODELS
+    from hexmlir.kernels.torch_models import ALL_MODELS as MODELS
     for name in ("gpt2", "llama", "resnet18"):     # resnet18: BatchNorm's 0-d num_batches_tracked
         m, xs = MODELS[name].example("test")
         w = {k: v.detach().numpy().copy() for k, v in bm._named_tensors(m).items()}
@@ -120,7 +121,7 @@ def test_corpus_weights_load_into_a_model_initialized_otherwise(tmp_path):
 
 def test_model_that_does_not_load_gives_na_rows(tmp_path):
     """A model that the run machine cannot rebuild with the saved weights shows as n/a rows; the others run."""
-    from hexmlir.kernels.torch_models import MODELS
+    from hexmlir.kernels.torch_models import ALL_MODELS as MODELS
     art = tmp_path / "art"
     (art / "mlp").mkdir(parents=True)
     m, (x,) = MODELS["mlp"].example("test")
@@ -135,14 +136,19 @@ def test_model_that_does_not_load_gives_na_rows(tmp_path):
 
 @pytest.mark.slow
 def test_corpus_build_then_run_eager_and_route_b(tmp_path, monkeypatch):
-    """Real models (GPT-2 with its int64 ids and padding mask, ResNet-18) at test size: built whole by route B,
-    run from the artifacts against eager; a route B output off by 1e-3 shows as a failed row."""
+    """Real models (GPT-2 with its int64 ids and padding mask, and without the mask, ResNet-18) at test size:
+    built whole by route B, run from the artifacts against eager; a route B output off by 1e-3 shows as a failed
+    row."""
     pytest.importorskip("transformers")
     art = tmp_path / "art"
-    names = ["gpt2", "resnet18"]
-    idx = bm.build(art, threads=2, tiny=True, models=names, dev_run=False, log=lambda *a: None)
+    names = ["gpt2", "gpt2_nomask", "resnet18"]
+    idx = bm.build(art, threads=2, tiny=True, models=["resnet18", "gpt2_nomask", "gpt2"], dev_run=False,
+                   log=lambda *a: None)
     assert [e["name"] for e in idx["models"]] == names and all(e["B"] for e in idx["models"]), idx
     assert idx["models"][0]["inputs"] == [["int64", [2, 13]], ["int64", [2, 13]]]
+    assert idx["models"][1]["inputs"] == [["int64", [2, 13]]]
+    # the variant without mask reuses GPT-2's weights file (same config, same seed)
+    assert idx["models"][1]["weights"] == "gpt2/weights.npz" and not (art / "gpt2_nomask" / "weights.npz").exists()
     res = bm.run(art, tmp_path / "res", routes=["eager", "B"], threads=[1], warmup=1, repeats=3, log=lambda *a: None)
     _ok_rows(res["models"], ["eager", "B"], names, [1])
     assert "gpt2 int64 (2, 13) + int64 (2, 13)" in (tmp_path / "res" / "tables.md").read_text()

@@ -42,17 +42,17 @@ SEED = 1234
 
 
 def _spec(name):
-    from ..kernels.torch_models import MODELS
-    return MODELS[name]
+    from ..kernels.torch_models import ALL_MODELS
+    return ALL_MODELS[name]
 
 
 def _names(models):
-    from ..kernels.torch_models import DEFAULT, MODELS
+    from ..kernels.torch_models import ALL_MODELS, DEFAULT
     names = list(models or DEFAULT)
-    bad = [n for n in names if n not in MODELS]
+    bad = [n for n in names if n not in ALL_MODELS]
     if bad:
         from ..errors import HexmlirError
-        raise HexmlirError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(MODELS)}")
+        raise HexmlirError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(ALL_MODELS)}")
     return names
 
 
@@ -76,15 +76,22 @@ def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: 
         prev = json.loads(old.read_text())
         if (prev["threads"], prev["size"]) == (threads, size):
             idx["models"] = [e for e in prev["models"] if e["name"] not in _names(models)]
-    for name in _names(models):
+    from ..kernels.torch_models import ALL_MODELS
+    for name in sorted(_names(models), key=list(ALL_MODELS).index):   # a model before those reusing its weights
         spec = _spec(name)
         m, xs = spec.example(size, SEED)
         d = out / name
         d.mkdir(exist_ok=True)
-        np.savez(d / "weights.npz", **{k: v.detach().numpy() for k, v in _named_tensors(m).items()})
-        np.savez(d / "inputs.npz", **{f"x{i}": x.numpy() for i, x in enumerate(xs)})
+        w = {k: v.detach().numpy() for k, v in _named_tensors(m).items()}
         e = {"name": name, "label": spec.label, "shape": list(xs[0].shape),
              "inputs": [[str(x.dtype).replace("torch.", ""), list(x.shape)] for x in xs], "B": None, "B_error": None}
+        other = getattr(spec, "weights_of", None)
+        if other and _same_weights(out / other / "weights.npz", w):   # the same model: its weights not twice
+            e["weights"] = f"{other}/weights.npz"
+            (d / "weights.npz").unlink(missing_ok=True)
+        else:
+            np.savez(d / "weights.npz", **w)
+        np.savez(d / "inputs.npz", **{f"x{i}": x.numpy() for i, x in enumerate(xs)})
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FallbackWarning)   # a model that falls back is reported as not built
@@ -97,8 +104,7 @@ def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: 
             e["B_error"] = c.eager_reason[:300]
         log(f"{name}: route B {'built' if e['B'] else 'not built: ' + e['B_error']} ({e['B_compile_s']} s)")
         idx["models"].append(e)
-    from ..kernels.torch_models import MODELS
-    order = list(MODELS)
+    order = list(ALL_MODELS)
     idx["models"].sort(key=lambda e: order.index(e["name"]))
     (out / "index.json").write_text(json.dumps(idx, indent=1))
     mib = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2 ** 20
@@ -117,6 +123,14 @@ def _named_tensors(m) -> dict:
     non-persistent buffers such as rotary frequencies included: state_dict has the former twice, the latter
     not at all)."""
     return dict(list(m.named_parameters()) + list(m.named_buffers()))
+
+
+def _same_weights(path, w) -> bool:
+    """Whether the npz at `path` holds exactly the tensors `w` (name -> array)."""
+    if not path.exists():
+        return False
+    f = np.load(path)
+    return set(f.files) == set(w) and all(f[k].dtype == v.dtype and np.array_equal(f[k], v) for k, v in w.items())
 
 
 def _set_weights(m, w, name) -> None:
@@ -144,7 +158,7 @@ def _load(art_dir, name):
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     e = next(m for m in idx["models"] if m["name"] == name)
     m = _spec(name).make(idx["size"])
-    _set_weights(m, np.load(Path(art_dir) / name / "weights.npz"), name)
+    _set_weights(m, np.load(Path(art_dir) / e.get("weights", f"{name}/weights.npz")), name)
     f = np.load(Path(art_dir) / name / "inputs.npz")
     keys = ["x"] if "x" in f.files else [f"x{i}" for i in range(len(f.files))]   # "x": artifacts of one input
     return idx, e, m, tuple(torch.from_numpy(f[k]) for k in keys)

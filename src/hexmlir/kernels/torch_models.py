@@ -1,9 +1,10 @@
 """The PyTorch models of the frontend tests (tests/test_torch_frontend.py) and of `hexmlir bench models`.
 
 Each has a test size (tiny, odd: not multiples of the vector width) and a bench size (one eager call of
-roughly 1-20 ms on one core). `MODELS` holds the synthetic models written here (`ModelSpec`) and real models of
-the model corpus (`CorpusSpec`: transformers GPT-2, LLaMA, ViT and the ResNet-18-style CNN, built by
-`kernels.model_corpus`'s builders at bench sizes; their test size is the corpus's own entry). A spec's
+roughly 1-20 ms on one core). `MODELS` holds the synthetic models written here (`ModelSpec`), `CORPUS_MODELS`
+real models of the model corpus (`CorpusSpec`: transformers GPT-2, LLaMA, ViT and the ResNet-18-style CNN, built
+by `kernels.model_corpus`'s builders at bench sizes; their test size is the corpus's own entry), `ALL_MODELS`
+both. A spec's
 `make(size)` builds the model (eval mode, seeded init), `example(size)` gives (model, example inputs).
 Importing this module imports torch (the model classes subclass nn.Module); transformers is imported by the
 corpus builders.
@@ -107,10 +108,13 @@ class CorpusSpec:
     bench: tuple
     test: str                           # model_corpus.CORPUS name
     family: str = "transformers"
+    weights_of: str | None = None       # a spec with the same weights (same config, same seed): its npz is reused
 
     def entry(self, size: str = "test") -> "mc.Entry":
         if size == "test":
-            return mc.CORPUS[self.test]
+            e = mc.CORPUS[self.test]
+            return e if len(self.bench[1]) == len(e.specs) else mc.Entry(
+                self.name, e.build, e.specs[:len(self.bench[1])], e.extract, e.family)
         cfg, specs = self.bench
         return mc.Entry(self.name, self.build(**cfg), tuple(specs), self.extract, self.family)
 
@@ -142,6 +146,10 @@ CORPUS_MODELS = {s.name: s for s in (
                mc.hf_builder("GPT2LMHeadModel", "GPT2Config"), mc._logits,
                (dict(vocab_size=_VB, n_embd=256, n_layer=2, n_head=4, n_positions=128, bos_token_id=0,
                      eos_token_id=0), _TOK), "gpt2"),
+    CorpusSpec("gpt2_nomask", "GPT-2 (transformers, LM head, no mask)",
+               mc.hf_builder("GPT2LMHeadModel", "GPT2Config", keys=("input_ids",)), mc._logits,
+               (dict(vocab_size=_VB, n_embd=256, n_layer=2, n_head=4, n_positions=128, bos_token_id=0,
+                     eos_token_id=0), _TOK[:1]), "gpt2", weights_of="gpt2"),
     CorpusSpec("llama", "LLaMA (transformers, GQA 4/2 heads, LM head, padding mask)",
                mc.hf_builder("LlamaForCausalLM", "LlamaConfig"), mc._logits,
                (dict(vocab_size=_VB, hidden_size=256, intermediate_size=688, num_hidden_layers=2,
@@ -153,7 +161,8 @@ CORPUS_MODELS = {s.name: s for s in (
     CorpusSpec("resnet18", "ResNet-18 (width 16, 64x64)", mc.cnn_builder(mc.ResNet18), mc._ident,
                (dict(w=16), (mc.Image((2, 3, 64, 64)),)), "resnet18", family="cnn"),
 )}
-MODELS.update(CORPUS_MODELS)
-#: what `hexmlir bench models` builds and runs without --models
-DEFAULT = tuple(MODELS)
+#: every model `hexmlir bench models` knows (MODELS alone: the synthetic ones, which the frontend tests use)
+ALL_MODELS = {**MODELS, **CORPUS_MODELS}
+#: what `hexmlir bench models` builds and runs without --models (gpt2_nomask: on request, it adds device time)
+DEFAULT = tuple(n for n in ALL_MODELS if n != "gpt2_nomask")
 
