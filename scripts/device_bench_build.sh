@@ -13,7 +13,9 @@ python3 -m hexmlir.cli bench host-build --artifacts .artifacts/b16/host --thread
 #    threads) + the overhead probes, x86-64-v4 (IREE .vmfb too: unused there, the ladder runs --no-peers)
 python3 -m hexmlir.cli bench build --artifacts .artifacts/b16/npu --threads 16 --isa x86-64-v4
 
-# 3. PyTorch models: weights, inputs, route B artifacts (16 threads); no run here
+# 3. PyTorch models: weights, inputs, route B artifacts (16 threads); no run here. Default set: the 4 synthetic
+#    models and the 4 corpus models (GPT-2, LLaMA, ViT, ResNet-18 at bench size; ~35 MiB for the 8, 24 of them
+#    the corpus models' weights; dev machine 2026-12-03: 10-17 s of compile_model each, warm cache)
 python3 -m hexmlir.cli bench models --build --artifacts .artifacts/b16/models --threads 16 --no-dev-run
 
 du -sh .artifacts/b16 .artifacts/host14/whl     # carried (the scripts travel with the tree): must total < 64 MiB
@@ -32,5 +34,6 @@ python3 -m hexmlir.cli bench report --out docs/benchmarks --doc docs/benchmarks.
 # older run in place (a part cut short, a peer missing): expect no such line after a complete run.
 # Dev-machine check of these commands (2026-12-03, subsets): host-build 11 kernels 57 s / 0.7 MiB; bench build
 # --kernels vector_add,softmax 46 s / 3.4 MiB (MT sweep included; all 11 kernels ~5 MiB); models --build
-# --models mlp 8 s / 2.4 MiB (all four: ~11 MiB as .artifacts/m20); whl 15 MiB -> ~32 MiB carried in all.
+# --models mlp 8 s / 2.4 MiB (the four synthetic: ~11 MiB as .artifacts/m20; with the corpus models ~35 MiB);
+# whl 15 MiB -> ~57 MiB carried in all (limit 64 MiB with the tracked tree, ~3.5 MiB).
 # device_bench.sh parts run here on those subsets: ew 294 s (2 cores), npu 61 s, models 72 s.

@@ -27,7 +27,7 @@ def test_build_then_run_eager_and_route_b(tmp_path):
     idx = bm.build(art, threads=2, tiny=True, models=names, dev_run=False, log=lambda *a: None)
     assert [e["name"] for e in idx["models"]] == names and all(e["B"] for e in idx["models"])
     # the saved artifact runs standalone with the saved weights and matches eager on a fresh input
-    _, e, m, x = bm._load(art, "mlp")
+    _, e, m, (x,) = bm._load(art, "mlp")
     import hexmlir
     k = hexmlir.load(art / "mlp" / "B" / "kernel.so")
     order = json.loads((art / "mlp" / "B" / "model.json").read_text())["weights"]
@@ -76,9 +76,10 @@ def test_models_table_ratios():
 
 @pytest.mark.slow
 def test_all_routes_tiny(tmp_path):
-    """Every model, every route (Inductor and route A compile in fresh processes: minutes)."""
+    """Every synthetic model, every route (Inductor and route A compile in fresh processes: minutes)."""
+    from hexmlir.kernels.torch_models import MODELS
     art = tmp_path / "art"
-    bm.build(art, threads=2, tiny=True, dev_run=False, log=lambda *a: None)
+    bm.build(art, threads=2, tiny=True, models=list(MODELS), dev_run=False, log=lambda *a: None)
     res = bm.run(art, None, threads=[1], warmup=1, repeats=3, log=lambda *a: None)
     names = [e["name"] for e in json.loads((art / "index.json").read_text())["models"]]
     _ok_rows(res["models"], list(bm.ROUTES), names, [1])
@@ -86,3 +87,79 @@ def test_all_routes_tiny(tmp_path):
         if r["route"] == "A":                        # route A: matmuls are Triton templates, no ATen matmul
             assert r["kernels"]["triton"] > 0 and not {"extern_kernels.mm", "extern_kernels.addmm",
                                                       "extern_kernels.bmm"} & set(r["kernels"]["extern_ops"]), r
+
+
+# ------------------------------------------------------------------ real models of the corpus (CorpusSpec)
+
+def test_corpus_weights_load_into_a_model_initialized_otherwise(tmp_path):
+    """The run machine rebuilds a corpus model (another library version may initialize it otherwise) and loads
+    the saved weights: every parameter and buffer, GPT-2's tied LM head once and LLaMA's non-persistent rotary
+    frequencies and BatchNorm's 0-d counters included, so its output is the built model's; another set of names
+    is a typed error."""
+    pytest.importorskip("transformers")
+    from hexmlir.errors import HexmlirError
+    from hexmlir.kernels.torch_models import ALL_MODELS as MODELS
+    for name in ("gpt2", "llama", "resnet18"):     # resnet18: BatchNorm's 0-d num_batches_tracked
+        m, xs = MODELS[name].example("test")
+        w = {k: v.detach().numpy().copy() for k, v in bm._named_tensors(m).items()}
+        np.savez(tmp_path / "w.npz", **w)
+        other = MODELS[name].make("test")
+        g = torch.Generator().manual_seed(7)
+        with torch.no_grad():                       # a different init, buffers included
+            for t in bm._named_tensors(other).values():
+                if t.is_floating_point():
+                    t.copy_(torch.randn(t.shape, generator=g))
+        with torch.no_grad():
+            assert not torch.equal(other(*xs), m(*xs)), name
+            bm._set_weights(other, np.load(tmp_path / "w.npz"), name)
+            assert torch.equal(other(*xs), m(*xs)), name
+        del w[next(iter(w))]
+        np.savez(tmp_path / "w2.npz", **w)
+        with pytest.raises(HexmlirError, match="saved weights' names"):
+            bm._set_weights(other, np.load(tmp_path / "w2.npz"), name)
+
+
+def test_model_that_does_not_load_gives_na_rows(tmp_path):
+    """A model that the run machine cannot rebuild with the saved weights shows as n/a rows; the others run."""
+    from hexmlir.kernels.torch_models import ALL_MODELS as MODELS
+    art = tmp_path / "art"
+    (art / "mlp").mkdir(parents=True)
+    m, (x,) = MODELS["mlp"].example("test")
+    np.savez(art / "mlp" / "weights.npz", **{"bogus": np.zeros(3, np.float32)})
+    np.savez(art / "mlp" / "inputs.npz", x0=x.numpy())
+    (art / "index.json").write_text(json.dumps({"threads": 1, "size": "test", "models": [
+        {"name": "mlp", "label": "MLP", "shape": list(x.shape), "B": None, "B_error": "not built"}]}))
+    res = bm.run(art, None, routes=["eager", "B"], threads=[1], warmup=1, repeats=3, log=lambda *a: None)
+    assert [(r["route"], r["ms"]) for r in res["models"]] == [("eager", None), ("B", None)]
+    assert all("saved weights' names" in r["note"] for r in res["models"]), res["models"]
+
+
+@pytest.mark.slow
+def test_corpus_build_then_run_eager_and_route_b(tmp_path, monkeypatch):
+    """Real models (GPT-2 with its int64 ids and padding mask, and without the mask, ResNet-18) at test size:
+    built whole by route B, run from the artifacts against eager; a route B output off by 1e-3 shows as a failed
+    row."""
+    pytest.importorskip("transformers")
+    art = tmp_path / "art"
+    names = ["gpt2", "gpt2_nomask", "resnet18"]
+    idx = bm.build(art, threads=2, tiny=True, models=["resnet18", "gpt2_nomask", "gpt2"], dev_run=False,
+                   log=lambda *a: None)
+    assert [e["name"] for e in idx["models"]] == names and all(e["B"] for e in idx["models"]), idx
+    assert idx["models"][0]["inputs"] == [["int64", [2, 13]], ["int64", [2, 13]]]
+    assert idx["models"][1]["inputs"] == [["int64", [2, 13]]]
+    # the variant without mask reuses GPT-2's weights file (same config, same seed)
+    assert idx["models"][1]["weights"] == "gpt2/weights.npz" and not (art / "gpt2_nomask" / "weights.npz").exists()
+    res = bm.run(art, tmp_path / "res", routes=["eager", "B"], threads=[1], warmup=1, repeats=3, log=lambda *a: None)
+    _ok_rows(res["models"], ["eager", "B"], names, [1])
+    assert "gpt2 int64 (2, 13) + int64 (2, 13)" in (tmp_path / "res" / "tables.md").read_text()
+    import hexmlir
+    load = hexmlir.load
+
+    def off(path):                                  # route B made wrong: its output shifted by 1e-3
+        k = load(path)
+        return lambda *a: np.asarray(k(*a)) + np.float32(1e-3)
+    monkeypatch.setattr(hexmlir, "load", off)
+    res = bm.run(art, None, routes=["eager", "B"], threads=[1], models=["gpt2"], warmup=1, repeats=3,
+                 log=lambda *a: None)
+    b = [r for r in res["models"] if r["route"] == "B"]
+    assert len(b) == 1 and b[0]["ok"] is False and b[0]["err"] > bm.TOL, b

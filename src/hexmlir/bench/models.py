@@ -1,5 +1,11 @@
 """`hexmlir bench models`: the PyTorch models of hexmlir.kernels.torch_models, per route, at 1 and N threads.
 
+Models: the synthetic ones written there (MLP, RMSNorm + SwiGLU, conv net, GPT-2 style block) and real models
+of the model corpus at bench sizes (transformers GPT-2 and LLaMA with a padding mask, ViT, ResNet-18): where
+the run has no torch-mlir, the run machine builds each model again from its spec (transformers config or the
+corpus's CNN class) and loads the saved weights (all parameters and buffers, so versions that initialize
+differently still compute the same model).
+
 Routes: eager PyTorch; Inductor's own C++/OpenMP CPU backend ("inductor"); route A (Inductor -> Triton ->
 hexmlir, needs MLIR and triton at launch); route B (torch-mlir -> Linalg -> one hexmlir kernel).
 
@@ -36,17 +42,17 @@ SEED = 1234
 
 
 def _spec(name):
-    from ..kernels.torch_models import MODELS
-    return MODELS[name]
+    from ..kernels.torch_models import ALL_MODELS
+    return ALL_MODELS[name]
 
 
 def _names(models):
-    from ..kernels.torch_models import MODELS
-    names = list(models or MODELS)
-    bad = [n for n in names if n not in MODELS]
+    from ..kernels.torch_models import ALL_MODELS, DEFAULT
+    names = list(models or DEFAULT)
+    bad = [n for n in names if n not in ALL_MODELS]
     if bad:
         from ..errors import HexmlirError
-        raise HexmlirError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(MODELS)}")
+        raise HexmlirError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(ALL_MODELS)}")
     return names
 
 
@@ -70,20 +76,26 @@ def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: 
         prev = json.loads(old.read_text())
         if (prev["threads"], prev["size"]) == (threads, size):
             idx["models"] = [e for e in prev["models"] if e["name"] not in _names(models)]
-    for name in _names(models):
+    from ..kernels.torch_models import ALL_MODELS
+    for name in sorted(_names(models), key=list(ALL_MODELS).index):   # a model before those reusing its weights
         spec = _spec(name)
-        torch.manual_seed(SEED)
-        m = spec.make(size)
-        x = torch.randn(*spec.shape(size))
+        m, xs = spec.example(size, SEED)
         d = out / name
         d.mkdir(exist_ok=True)
-        np.savez(d / "weights.npz", **{k: v.detach().numpy() for k, v in m.state_dict().items()})
-        np.savez(d / "inputs.npz", x=x.numpy())
-        e = {"name": name, "label": spec.label, "shape": list(spec.shape(size)), "B": None, "B_error": None}
+        w = {k: v.detach().numpy() for k, v in _named_tensors(m).items()}
+        e = {"name": name, "label": spec.label, "shape": list(xs[0].shape),
+             "inputs": [[str(x.dtype).replace("torch.", ""), list(x.shape)] for x in xs], "B": None, "B_error": None}
+        other = getattr(spec, "weights_of", None)
+        if other and _same_weights(out / other / "weights.npz", w):   # the same model: its weights not twice
+            e["weights"] = f"{other}/weights.npz"
+            (d / "weights.npz").unlink(missing_ok=True)
+        else:
+            np.savez(d / "weights.npz", **w)
+        np.savez(d / "inputs.npz", **{f"x{i}": x.numpy() for i, x in enumerate(xs)})
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FallbackWarning)   # a model that falls back is reported as not built
-            c = hexmlir.compile_model(m, x, num_threads=threads)
+            c = hexmlir.compile_model(m, xs, num_threads=threads)
         e["B_compile_s"] = round(time.perf_counter() - t0, 2)
         if c.compiled:
             c.save(d / "B")
@@ -92,7 +104,7 @@ def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: 
             e["B_error"] = c.eager_reason[:300]
         log(f"{name}: route B {'built' if e['B'] else 'not built: ' + e['B_error']} ({e['B_compile_s']} s)")
         idx["models"].append(e)
-    order = list(_names(None))
+    order = list(ALL_MODELS)
     idx["models"].sort(key=lambda e: order.index(e["name"]))
     (out / "index.json").write_text(json.dumps(idx, indent=1))
     mib = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2 ** 20
@@ -106,16 +118,50 @@ def build(art_dir, threads: int = 16, tiny: bool = False, models=None, dev_run: 
 # ---------------------------------------------------------------------------------------------------------
 # Run (anywhere with numpy + torch)
 
+def _named_tensors(m) -> dict:
+    """Every parameter and buffer by name, as compile_model passes them to the kernel (tied weights once,
+    non-persistent buffers such as rotary frequencies included: state_dict has the former twice, the latter
+    not at all)."""
+    return dict(list(m.named_parameters()) + list(m.named_buffers()))
+
+
+def _same_weights(path, w) -> bool:
+    """Whether the npz at `path` holds exactly the tensors `w` (name -> array)."""
+    if not path.exists():
+        return False
+    f = np.load(path)
+    return set(f.files) == set(w) and all(f[k].dtype == v.dtype and np.array_equal(f[k], v) for k, v in w.items())
+
+
+def _set_weights(m, w, name) -> None:
+    """Load the saved tensors `w` (name -> array) into `m`; the names must be the same set (another library
+    version that names or ties them differently fails here, not as a silent mismatch)."""
+    import torch
+    from ..errors import HexmlirError
+    have = _named_tensors(m)
+    missing, extra = sorted(set(have) - set(w.files)), sorted(set(w.files) - set(have))
+    if missing or extra:
+        raise HexmlirError(f"{name}: the model built here does not have the saved weights' names (not saved: "
+                           f"{missing[:4]}, not in the model: {extra[:4]}); library versions differ?")
+    with torch.no_grad():
+        for k, t in have.items():
+            v = torch.from_numpy(np.array(w[k]))           # a copy; 0-d stays 0-d (BatchNorm counters)
+            if tuple(v.shape) != tuple(t.shape) or v.dtype != t.dtype:
+                raise HexmlirError(f"{name}: weight {k} saved as {v.dtype}{tuple(v.shape)}, the model built here "
+                                   f"has {t.dtype}{tuple(t.shape)}")
+            t.copy_(v)
+
+
 def _load(art_dir, name):
-    """The model with the saved weights, its input and the saved-artifact directory."""
+    """(index, its entry, the model with the saved weights, its inputs as a tuple)."""
     import torch
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     e = next(m for m in idx["models"] if m["name"] == name)
     m = _spec(name).make(idx["size"])
-    w = np.load(Path(art_dir) / name / "weights.npz")
-    m.load_state_dict({k: torch.from_numpy(w[k]) for k in w.files})
-    x = torch.from_numpy(np.load(Path(art_dir) / name / "inputs.npz")["x"])
-    return idx, e, m, x
+    _set_weights(m, np.load(Path(art_dir) / e.get("weights", f"{name}/weights.npz")), name)
+    f = np.load(Path(art_dir) / name / "inputs.npz")
+    keys = ["x"] if "x" in f.files else [f"x{i}" for i in range(len(f.files))]   # "x": artifacts of one input
+    return idx, e, m, tuple(torch.from_numpy(f[k]) for k in keys)
 
 
 def check(got, ref) -> float:
@@ -127,7 +173,7 @@ def check(got, ref) -> float:
 TOL = 1e-4
 
 
-def count_aten_ops(m, x) -> int:
+def count_aten_ops(m, xs) -> int:
     """ATen ops dispatched by one eager call (inference mode)."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -139,7 +185,7 @@ def count_aten_ops(m, x) -> int:
             Count.n += 1
             return func(*args, **(kwargs or {}))
     with torch.inference_mode(), Count():
-        m(x)
+        m(*xs)
     return Count.n
 
 
@@ -153,18 +199,18 @@ def count_kernels(code: str) -> dict:
     return {"cpp": len(cpp), "triton": len(tri), "extern": len(ext), "extern_ops": sorted(set(ext))}
 
 
-def _eager(m, x, t):
+def _eager(m, xs, t):
     """(head, timer) of eager PyTorch at t threads."""
     import torch
 
     def timer(warmup, repeats):
         torch.set_num_threads(t)
         with torch.inference_mode():
-            return measure(lambda: m(x), warmup, repeats)
-    return {"kernels": {"aten": count_aten_ops(m, x)}}, timer
+            return measure(lambda: m(*xs), warmup, repeats)
+    return {"kernels": {"aten": count_aten_ops(m, xs)}}, timer
 
 
-def _route_b(art_dir, e, m, x, t):
+def _route_b(art_dir, e, m, xs, t):
     """(head with the first call's output, timer) of route B's artifact at t threads, or why not."""
     import hexmlir
     from .. import runtime
@@ -172,11 +218,11 @@ def _route_b(art_dir, e, m, x, t):
         return f"route B not built: {e.get('B_error')}", None
     d = Path(art_dir) / e["name"] / e["B"]
     k = hexmlir.load(d / "kernel.so")
-    names = json.loads((d / "model.json").read_text())["weights"]
-    sd = {n: v.detach().contiguous().numpy() for n, v in m.state_dict().items()}
-    args = [sd[n] for n in names] + [x.numpy()]
+    desc = json.loads((d / "model.json").read_text())
+    sd = {n: v.detach().contiguous().numpy() for n, v in _named_tensors(m).items()}
+    args = [sd[n] for n in desc["weights"]] + [x.numpy() for x in xs]
     runtime.set_num_threads(t)
-    out = np.asarray(k(*args)).copy()
+    out = np.asarray(_model_output(k(*args), args, desc)).copy()
 
     def timer(warmup, repeats):
         runtime.set_num_threads(t)
@@ -188,13 +234,24 @@ def _route_b(art_dir, e, m, x, t):
     return {"outputs": out, "kernels": {"hexmlir": 1}}, timer
 
 
+def _model_output(res, args, desc):
+    """The model's (first) output among the kernel's results, as model.json's layout says."""
+    (kind, i), = desc.get("outputs", [{"result": 0}])[0].items()
+    if kind == "argument":
+        return args[i]
+    if kind != "result":
+        from ..errors import HexmlirError
+        raise HexmlirError(f"route B: the model's output is a {kind}, not a kernel result")
+    return res[i] if isinstance(res, tuple) else res
+
+
 def _compiled_child(route, art_dir, name, t, warmup, repeats) -> None:
     """In a fresh process: compile with Inductor (C++) or route A for t threads, count, check, then time
     (`peers.serve`: once, or parked, once per go)."""
     import torch
     from torch._inductor.utils import run_and_get_code
     from .peers import serve
-    idx, e, m, x = _load(art_dir, name)
+    idx, e, m, xs = _load(art_dir, name)
     torch.set_num_threads(t)
     torch._dynamo.reset()
     if route == "inductor":
@@ -208,11 +265,11 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> None:
         f = torch.compile(m, backend=make_backend(route="inductor", num_threads=t), dynamic=False)
     with torch.inference_mode():
         t0 = time.perf_counter()
-        out, code = run_and_get_code(f, x)
+        out, code = run_and_get_code(f, *xs)
         comp = time.perf_counter() - t0
-        ref = m(x)
+        ref = m(*xs)
         head = {"compile_s": comp, "kernels": count_kernels("\n".join(code)), "err": check(out.numpy(), ref.numpy())}
-        serve(head, lambda: measure(lambda: f(x), warmup, repeats))
+        serve(head, lambda: measure(lambda: f(*xs), warmup, repeats))
 
 
 def _cmd(route, art_dir, name, t, warmup, repeats) -> list[str]:
@@ -287,18 +344,33 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     for e in idx["models"]:
         if models and e["name"] not in models:
             continue
-        _, _, m, x = _load(art_dir, e["name"])
-        with torch.inference_mode():
-            ref = m(x).numpy()
+        try:
+            _, _, m, xs = _load(art_dir, e["name"])
+            with torch.inference_mode():
+                ref = m(*xs).numpy()
+        except Exception as ex:          # e.g. transformers missing, or naming the weights otherwise: every row n/a
+            why = f"model not built here: {type(ex).__name__}: {(str(ex).strip().splitlines() or [''])[0][:200]}"
+            for t in threads:
+                for route in routes:
+                    rows.append(_row(e, route, t, why))
+                    log(f"{e['name']:15s} {route:8s} t={t:<3d}    n/a  {why}")
+            for t in threads:
+                c = done.pop((e["name"], t), None)
+                if c is not None and not isinstance(c, str):
+                    c.close()
+            continue
         # every (threads, route) of the model set up first (loaded, checked, Inductor parked in its process),
         # then timed in interleaved rounds (`timing.time_in_rounds`); route A compiles at launch: timed alone
         keys, timers, alone, parked = [], [], {}, []
         for t in threads:
             for route in routes:
                 if route == "eager":
-                    ht = _eager(m, x, t)
+                    ht = _eager(m, xs, t)
                 elif route == "B":
-                    ht = _route_b(art_dir, e, m, x, t)
+                    try:
+                        ht = _route_b(art_dir, e, m, xs, t)
+                    except Exception as ex:   # an artifact that does not load or run here: a row that says so
+                        ht = (f"route B failed: {type(ex).__name__}: {str(ex)[:200]}", None)
                 elif route == "inductor":     # compiled and waiting in its own process (`park_inductor`)
                     c = done.pop((e["name"], t), "not compiled")
                     ht = (c, None) if isinstance(c, str) else (c.head, lambda w, r, c=c: c.go(timeout=900))
@@ -330,7 +402,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
            "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup, "rounds": ROUNDS,
                            "repeats": repeats, "artifacts": str(art_dir),
-                           "build": [{k: e.get(k) for k in ("name", "shape", "B_compile_s", "B_error")}
+                           "build": [{k: e.get(k) for k in ("name", "shape", "inputs", "B_compile_s", "B_error")}
                                      for e in idx["models"]],
                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
     dev = Path(art_dir) / "dev_results.json"

@@ -594,12 +594,24 @@ def _machine_line(m) -> str:
             f"{m.get('torch', '–')}, numpy {m.get('numpy')}, Python {m.get('python')}")
 
 
+def _inputs_cell(b) -> str:
+    """A model's inputs for the method text: (2, 128, 256), or int64 (2, 128) + int64 (2, 128)."""
+    ins = b.get("inputs")
+    if not ins or (len(ins) == 1 and ins[0][0] == "float32"):
+        return str(tuple(b["shape"]))
+    return " + ".join(f"{dt} {tuple(sh)}" for dt, sh in ins)
+
+
 def models_section(res, heading="##") -> str:
     """The "PyTorch models" section: the run's table and the development machine's (route A) table."""
     meta = res.get("models_meta", {})
     lines = [f"Models of `hexmlir.kernels.torch_models` at their {meta.get('size', '?')} size "
-             f"(inputs: " + "; ".join(f"{b['name']} {tuple(b['shape'])}" for b in meta.get("build", [])) + "), "
-             f"f32. {meta.get('repeats')} timed calls, median, spread = IQR / median"
+             f"(inputs: " + "; ".join(f"{b['name']} {_inputs_cell(b)}" for b in meta.get("build", [])) + "): "
+             "the synthetic MLP, RMSNorm + SwiGLU, conv net and GPT-2 style block, and real models of the model "
+             "corpus (`kernels.model_corpus`: transformers GPT-2 and LLaMA with their LM heads and an int64 padding "
+             "mask, ViT, a ResNet-18 at width 16), where run, built again from their config and loaded with the "
+             "saved weights (every parameter and buffer). f32 compute. "
+             f"{meta.get('repeats')} timed calls, median, spread = IQR / median"
              + (f", in {meta['rounds']} interleaved rounds (every route and thread count of a model set up first, then "
                 f"timed once per round in a shuffled order, {meta.get('warmup')} warm-up calls excluded each time)"
                 if meta.get("rounds") else f", {meta.get('warmup')} warm-up calls excluded, one route after the other")

@@ -285,6 +285,19 @@ def compile_time_model(name: str, hidden: int = 128, layers: int = 2):
     return model, (_IDS.draw(gen), _MASK.draw(gen))
 
 
+# ------------------------------------------------------------------------ other sizes (hexmlir bench models)
+
+def hf_builder(cls_name: str, cfg_name: str, keys=("input_ids", "attention_mask")):
+    """(**config) -> an `Entry.build` of transformers' `cls_name` from `cfg_name(**config)` (the corpus's own
+    builder at other sizes: kernels/torch_models.py's bench models)."""
+    return lambda **cfg: _hf(cls_name, cfg_name, keys, **cfg)
+
+
+def cnn_builder(cls):
+    """(**kwargs) -> an `Entry.build` of the CNN `cls(**kwargs)` with randomized BatchNorm statistics."""
+    return lambda **kw: _cnn(lambda: _randomize_bn(cls(**kw)))
+
+
 # ------------------------------------------------------------------------------------ one case, checked
 
 ENTRIES = ("compile_model", "torch.compile")

@@ -1,13 +1,22 @@
 """The PyTorch models of the frontend tests (tests/test_torch_frontend.py) and of `hexmlir bench models`.
 
 Each has a test size (tiny, odd: not multiples of the vector width) and a bench size (one eager call of
-roughly 1-10 ms on one core). Importing this module imports torch (the model classes subclass nn.Module).
+roughly 1-20 ms on one core). `MODELS` holds the synthetic models written here (`ModelSpec`), `CORPUS_MODELS`
+real models of the model corpus (`CorpusSpec`: transformers GPT-2, LLaMA, ViT and the ResNet-18-style CNN, built
+by `kernels.model_corpus`'s builders at bench sizes; their test size is the corpus's own entry), `ALL_MODELS`
+both. A spec's
+`make(size)` builds the model (eval mode, seeded init), `example(size)` gives (model, example inputs).
+Importing this module imports torch (the model classes subclass nn.Module); transformers is imported by the
+corpus builders.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
+
+from . import model_corpus as mc
 
 
 class MLP(torch.nn.Module):
@@ -79,6 +88,43 @@ class ModelSpec:
     def shape(self, size: str = "test") -> tuple:
         return tuple(self.sizes(size)[1])
 
+    def example(self, size: str = "test", seed: int = 1234) -> tuple:
+        """(model, (input,)): the model and an N(0, 1) f32 input, both from torch's global generator seeded."""
+        torch.manual_seed(seed)
+        m = self.make(size)
+        return m, (torch.randn(*self.shape(size)),)
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """A model of the model corpus at a bench size: `build(**config)` is a model_corpus builder factory
+    (`hf_builder`, `cnn_builder`), `bench` = (config kwargs, input specs: model_corpus Ids / Mask / Image);
+    `test` is the corpus's own entry (tiny, odd sizes). The model takes its inputs positionally and returns one
+    tensor (`extract` of the transformers output)."""
+    name: str
+    label: str
+    build: Callable
+    extract: Callable
+    bench: tuple
+    test: str                           # model_corpus.CORPUS name
+    family: str = "transformers"
+    weights_of: str | None = None       # a spec with the same weights (same config, same seed): its npz is reused
+
+    def entry(self, size: str = "test") -> "mc.Entry":
+        if size == "test":
+            e = mc.CORPUS[self.test]
+            return e if len(self.bench[1]) == len(e.specs) else mc.Entry(
+                self.name, e.build, e.specs[:len(self.bench[1])], e.extract, e.family)
+        cfg, specs = self.bench
+        return mc.Entry(self.name, self.build(**cfg), tuple(specs), self.extract, self.family)
+
+    def make(self, size: str = "test"):
+        return self.entry(size).make()[0]
+
+    def example(self, size: str = "test", seed: int = 1234) -> tuple:
+        """(model, inputs): model_corpus's seeded init and seeded inputs (`seed` unused: the corpus's SEED)."""
+        return self.entry(size).make()
+
 
 MODELS = {s.name: s for s in (
     ModelSpec("mlp", "MLP Linear-GELU-Linear", MLP, ({}, (5, 19)), ({"d": 256, "h": 1024}, (256, 256))),
@@ -89,3 +135,34 @@ MODELS = {s.name: s for s in (
     ModelSpec("block", "GPT-2 style transformer block", Block, ({}, (2, 5, 24)),
               ({"d": 256, "heads": 4, "h": 1024}, (2, 128, 256))),
 )}
+
+# Real models at bench sizes: 2 layers, hidden 256, 4 heads, batch 2, sequence 128 with a padding mask (int64
+# ids, vocab 512), 64x64 images. Weights 1.7 M (GPT-2, LLaMA, ViT) and 0.7 M (ResNet-18 width 16) parameters:
+# with route B's artifacts about 24 MiB for the four, carried to the device.
+_VB, _SEQ = 512, (2, 128)
+_TOK = (mc.Ids(_SEQ, _VB), mc.Mask(_SEQ))
+CORPUS_MODELS = {s.name: s for s in (
+    CorpusSpec("gpt2", "GPT-2 (transformers, LM head, padding mask)",
+               mc.hf_builder("GPT2LMHeadModel", "GPT2Config"), mc._logits,
+               (dict(vocab_size=_VB, n_embd=256, n_layer=2, n_head=4, n_positions=128, bos_token_id=0,
+                     eos_token_id=0), _TOK), "gpt2"),
+    CorpusSpec("gpt2_nomask", "GPT-2 (transformers, LM head, no mask)",
+               mc.hf_builder("GPT2LMHeadModel", "GPT2Config", keys=("input_ids",)), mc._logits,
+               (dict(vocab_size=_VB, n_embd=256, n_layer=2, n_head=4, n_positions=128, bos_token_id=0,
+                     eos_token_id=0), _TOK[:1]), "gpt2", weights_of="gpt2"),
+    CorpusSpec("llama", "LLaMA (transformers, GQA 4/2 heads, LM head, padding mask)",
+               mc.hf_builder("LlamaForCausalLM", "LlamaConfig"), mc._logits,
+               (dict(vocab_size=_VB, hidden_size=256, intermediate_size=688, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128), _TOK), "llama"),
+    CorpusSpec("vit", "ViT (transformers, patch 8, 64x64)",
+               mc.hf_builder("ViTModel", "ViTConfig", keys=("pixel_values",)), mc._hidden,
+               (dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=2, num_attention_heads=4,
+                     image_size=64, patch_size=8, num_channels=3), (mc.Image((2, 3, 64, 64)),)), "vit"),
+    CorpusSpec("resnet18", "ResNet-18 (width 16, 64x64)", mc.cnn_builder(mc.ResNet18), mc._ident,
+               (dict(w=16), (mc.Image((2, 3, 64, 64)),)), "resnet18", family="cnn"),
+)}
+#: every model `hexmlir bench models` knows (MODELS alone: the synthetic ones, which the frontend tests use)
+ALL_MODELS = {**MODELS, **CORPUS_MODELS}
+#: what `hexmlir bench models` builds and runs without --models (gpt2_nomask: on request, it adds device time)
+DEFAULT = tuple(n for n in ALL_MODELS if n != "gpt2_nomask")
+
