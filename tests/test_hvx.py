@@ -296,7 +296,7 @@ def test_requantize_loop_is_a_pipelined_hardware_loop(tmp_path, n, ddr):
 @pytest.mark.slow
 def test_qemu_requantize_packets_within_1p1x_of_intrinsics(rng, tmp_path):
     """n = 100003 requantize: the vec build (DDR, aligned) and the TCM build's compiled code take at most 1.1x
-    the intrinsics peer's packets, run in the same test (0.87x and 0.87x measured; 1.20x and 1.20x while
+    the intrinsics peer's packets, run in the same test (0.88x and 0.88x measured; 1.20x and 1.20x while
     LLVM unrolled the loop by 2 and formed no hardware loop). Inputs cover the int32 range and its ends."""
     from hexmlir.bench.sim_packets import RQ_MULT, RQ_SHIFT, RQ_ZP, _compiled_packets, _defined_functions, run_peer
     n = 100003
