@@ -277,6 +277,48 @@ def test_requantize_multiply_high_and_packed_narrowing(tmp_path):
     assert "vmax" not in loop and "vmin" not in loop and "if (q" not in loop, loop
 
 
+@pytest.mark.parametrize("n", [65536, 100003, 1037])
+@pytest.mark.parametrize("ddr", [False, True], ids=["tcm", "ddr"])
+def test_requantize_loop_is_a_pipelined_hardware_loop(tmp_path, n, ddr):
+    """The requantize vector loop is a hardware loop (`loop0` ... `:endloop0`) and not unrolled: LLVM unrolled
+    it by 2 with an exit test in between (odd trip counts), and turned `i < C` into `(i >> 9) < C / 512` (C a
+    multiple of 512), which its hardware-loop pass does not take; `_no_unroll_latch` makes it `i != C`."""
+    kw = {"tcm_tiling": False, "dma": False, "double_buffer": False} if ddr else {}
+    s = _asm(ls.requantize(n), tmp_path, **kw)
+    # every loop body (from its header label to `:endloop0` or the next block) that narrows: one vector step
+    # in a hardware loop
+    bodies = [b for b in re.findall(r"Loop Header[^\n]*\n(.*?(?::endloop0|^\.LBB|^// %bb))", s, re.S | re.M)
+              if "vpack" in b]
+    assert bodies and all(b.count("vmpyo") == 4 and b.endswith(":endloop0") for b in bodies), s
+
+
+@needs_qemu
+@pytest.mark.slow
+def test_qemu_requantize_packets_within_1p1x_of_intrinsics(rng, tmp_path):
+    """n = 100003 requantize: the vec build (DDR, aligned) and the TCM build's compiled code take at most 1.1x
+    the intrinsics peer's packets, run in the same test (0.88x and 0.88x measured; 1.20x and 1.20x while
+    LLVM unrolled the loop by 2 and formed no hardware loop). Inputs cover the int32 range and its ends."""
+    from hexmlir.bench.sim_packets import RQ_MULT, RQ_SHIFT, RQ_ZP, _compiled_packets, _defined_functions, run_peer
+    n = 100003
+    kern = ls.requantize(n, RQ_MULT, RQ_SHIFT, RQ_ZP)
+    x = rng.integers(-2**31, 2**31, n, dtype=np.int64)
+    x[:4] = [-2**31, 2**31 - 1, 0, -1]
+    ins = [x.astype(np.int32)]
+    ref = kern.reference(*ins)[0]
+    out, peer_prof, _ = run_peer("requantize", ins, ref, [n, RQ_MULT, RQ_SHIFT, RQ_ZP], tmp_path, "intrinsics")
+    peer = peer_prof.packets
+    np.testing.assert_array_equal(out, ref, err_msg=f"peer, seed {current_seed()}")
+    got = {}
+    for name, opts in [("vec", Options.all_off(target="hexagon-sim", vectorize=True, fusion=True, fast_math=True)),
+                       ("tcm", Options(target="hexagon-sim", multithread=False))]:
+        kk = hexmlir.compile(kern.mlir, opts)
+        out, prof = kk.profile(*ins)
+        np.testing.assert_array_equal(out, ref, err_msg=f"{name}, seed {current_seed()}")
+        mine = prof.packets if name == "vec" else _compiled_packets(prof, _defined_functions(kk.path.parent / "kernel.o"))
+        got[name] = mine / peer
+    assert max(got.values()) <= 1.1, got
+
+
 def test_requantize_narrowing_needs_a_vasr_shift(tmp_path):
     """Shift 16 is past vasr's range: the plain vector code (vpacke after a clamp) stays."""
     s = _asm(ls.requantize(65536, 1518500250, 16, 3), tmp_path)

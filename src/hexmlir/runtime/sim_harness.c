@@ -87,10 +87,21 @@ static void *guarded_alloc(size_t nbytes, int mode) {
 }
 
 /* Test hook HEXMLIR_SIM_OFFSET=N (without a guard): buffer k starts (k * N) % 128 bytes past a 128-byte
-   aligned address, so kernels see argument pointers of mixed alignment (views into larger arrays) */
-static long offset_step(void) {
+   aligned address, so kernels see argument pointers of mixed alignment (views into larger arrays).
+   A list HEXMLIR_SIM_OFFSET=A,B,C,... places buffer 0 at A, 1 at B, ..., the last value repeating for the
+   rest ("64,64": every buffer 64 bytes past a boundary, the shared misalignment of views into one array). */
+static long buffer_offset(int k) {
   const char *o = getenv("HEXMLIR_SIM_OFFSET");
-  return o && *o ? strtol(o, NULL, 0) : 0;
+  if (!o || !*o) return 0;
+  if (!strchr(o, ',')) return ((k * strtol(o, NULL, 0)) % 128 + 128) % 128;
+  long v = 0;
+  for (int i = 0; i <= k && *o; i++) {
+    char *end;
+    v = strtol(o, &end, 0);
+    if (end == o) die("HEXMLIR_SIM_OFFSET: bad list", o);
+    o = *end == ',' ? end + 1 : end;
+  }
+  return (v % 128 + 128) % 128;
 }
 
 int main(int argc, char **argv) {
@@ -103,7 +114,6 @@ int main(int argc, char **argv) {
   static hx_sim_scalar_t scal[MAX_ITEMS];
   hx_sim_launch_t launch = {{1, 1, 1}, 0, 0, buf, scal, nbytes};
   int threads = 0, guard = guard_mode();
-  long step = offset_step();
   char kind[16], a[512], b[512];
   while (fscanf(m, "%15s", kind) == 1) {
     if (!strcmp(kind, "threads")) {
@@ -125,7 +135,7 @@ int main(int argc, char **argv) {
       if (guard) {
         buf[k] = guarded_alloc((size_t)nbytes[k], guard);    /* mmap'd: already zero */
       } else {
-        size_t off = (size_t)((k * step) % 128 + 128) % 128;
+        size_t off = (size_t)buffer_offset(k);
         if (posix_memalign(&buf[k], 128, (sz ? sz : 128) + (off ? 128 : 0)) != 0) die("out of memory for buffer", a);
         buf[k] = (char *)buf[k] + off;
         memset(buf[k], 0, sz ? sz : 128);

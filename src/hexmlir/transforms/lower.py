@@ -169,6 +169,7 @@ def to_llvm_dialect(module, cx) -> None:
         hvx.tcm_pointers(module, cx.target.index_bits)      # TCM buffers: noalias, 128-byte aligned
         hvx.reduction_trees(module)                          # horizontal reductions: vector trees
         hvx.requantize_narrowing(module)                     # requantize: vasr:rnd:sat, vpack:sat
+        hvx.exact_loop_exits(module)                         # aligned_loop_versions' loops: hardware loops
         hvx.noalias_args(module, noalias)
         _odd_stores_in_bounds(module, cx.target.index_bits)  # after the last canonicalize (i1 constants)
     leftovers = set()
