@@ -341,3 +341,9 @@ def run(module, cx) -> None:
             done += 1
     if done:                                  # fold the reshape chains the rewrite leaves (collapse of expand)
         run_passes(module, "canonicalize, cse", "conv-im2col")
+        # A Linear whose output view the fusion stage folded in (LLaMA's q/k/v projections viewed as heads:
+        # a matmul reading the weight's transpose through an expand_shape) is a plain matmul only now;
+        # fold-transposes ran before and could not see it: its per-call weight transpose stayed, fused into
+        # the matmul's tiles, which kept the rows whole (only narrow column tiles were left for the threads).
+        from .contract import fold_transposes
+        fold_transposes(module, cx)
