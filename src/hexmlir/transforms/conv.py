@@ -347,3 +347,10 @@ def run(module, cx) -> None:
         # the matmul's tiles, which kept the rows whole (only narrow column tiles were left for the threads).
         from .contract import fold_transposes
         fold_transposes(module, cx)
+        # The rewrite reads the accumulator's zero init through a collapse_shape: that kept the fill a root of
+        # its own (a whole-size serial fill per call) and every matmul tile copied its slice of the zeros
+        # (LLaMA's q/k/v projections). A fill of the collapsed shape, one per use, fuses into the tiles
+        # (as the fusion stage does for torch-mlir's own views of fills).
+        from .fusion import _fill_reshapes, _unshare_fills
+        _fill_reshapes(module)
+        _unshare_fills(module)
