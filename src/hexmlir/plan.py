@@ -405,6 +405,7 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
     n = len(p.loops)
     vec_d = n - 2 if (n >= 3 and p.iterators[-1] == "reduction" and p.iterators[-2] == "parallel") else n - 1
     par = [d for d in range(n) if p.iterators[d] == "parallel" and d not in keep and p.loops[d] > 1]
+    narrow_min = lanes if target.fma and not target.scratchpad else 0
     cands = []
     for d in par:
         full = p.loops[d]
@@ -412,7 +413,14 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
         # of two give 32 + 1 or 16 + 16 + 1; the vectorized dim's rounded up to whole vectors
         step = lanes if d == vec_d else 1
         even = {min(full, -(-(-(-full // j)) // step) * step) for j in {threads, 2 * threads} if j > 1}
-        cands.append(sorted({full} | even | {1 << i for i in range(full.bit_length()) if 1 << i < full}))
+        c = {full} | even | {1 << i for i in range(full.bit_length()) if 1 << i < full}
+        if d == vec_d and narrow_min:
+            # the contract stage register-blocks only tiles of at least a vector of columns; a narrower
+            # one falls back to plain vectorization (~6x slower per MAC), which the cost here (partial
+            # vectors counted whole: equal iterations, fewer bytes) cannot see. 128 columns on 16 threads
+            # took 8-column tiles whenever the rows were kept whole (LLaMA's k/v projections).
+            c = {t for t in c if t >= narrow_min} or c
+        cands.append(sorted(c))
     best, best_cost = None, None
     for combo in itertools.product(*cands):
         tile = [0] * n

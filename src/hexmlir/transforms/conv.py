@@ -341,3 +341,16 @@ def run(module, cx) -> None:
             done += 1
     if done:                                  # fold the reshape chains the rewrite leaves (collapse of expand)
         run_passes(module, "canonicalize, cse", "conv-im2col")
+        # A Linear whose output view the fusion stage folded in (LLaMA's q/k/v projections viewed as heads:
+        # a matmul reading the weight's transpose through an expand_shape) is a plain matmul only now;
+        # fold-transposes ran before and could not see it: its per-call weight transpose stayed, fused into
+        # the matmul's tiles, which kept the rows whole (only narrow column tiles were left for the threads).
+        from .contract import fold_transposes
+        fold_transposes(module, cx)
+        # The rewrite reads the accumulator's zero init through a collapse_shape: that kept the fill a root of
+        # its own (a whole-size serial fill per call) and every matmul tile copied its slice of the zeros
+        # (LLaMA's q/k/v projections). A fill of the collapsed shape, one per use, fuses into the tiles
+        # (as the fusion stage does for torch-mlir's own views of fills).
+        from .fusion import _fill_reshapes, _unshare_fills
+        _fill_reshapes(module)
+        _unshare_fills(module)
