@@ -38,9 +38,12 @@ _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
 def run(module, cx) -> None:
     _slices_before_elementwise(module)
     _insert_barriers(module)
+    _clone_cheap_producers(module)
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
     run_passes(module, "canonicalize, cse", "fusion")
+    if cx.options.fast_math and _scale_after_contraction(module):
+        run_passes(module, "canonicalize, cse", "fusion")
     if _chain_split_by_unit_reshape(module):
         # e.g. route B's SDPA: batch_matmul on [B*H, ...] views of [1, H, ...] tensors, and the reshape
         # fusion above leaves some generics 5-D, some 3-D: the unit-dim reshapes between them stop tile
@@ -220,3 +223,185 @@ def _remove_barriers(module) -> None:
         if BARRIER in op.attributes:
             op.results[0].replace_all_uses_with(op.operands[0])
             op.erase()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cheap producers with several consumers; row scalings moved past the contraction they feed
+
+_CHEAP_OPS = ("arith.mulf", "arith.addf", "arith.subf", "arith.negf", "arith.extf", "arith.truncf",
+              "arith.maximumf", "arith.minimumf", "arith.maxnumf", "arith.minnumf")
+CHEAP_BODY_OPS = 2          # arithmetic ops a producer may have to be recomputed in each consumer
+
+
+def _parallel(op) -> bool:
+    return "reduction" not in str(op.attributes["iterator_types"])
+
+
+def _maps_of(op) -> list:
+    return [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
+
+
+def _clone_cheap_producers(module) -> None:
+    """An elementwise generic with one tensor input besides fills (attention's scores x 1/sqrt(d), a cast) and
+    at most CHEAP_BODY_OPS arithmetic ops, read by several generics that upstream fusion could each merge it
+    into, gets a copy per consumer. Upstream fuses only single-use producers, so it stayed a pass of its own
+    (a read and a write of its whole result, here the s x s scores, between the matmul and the row max)
+    where recomputing it costs a multiply per element in each consumer."""
+    for op in ops_named(module.operation, "linalg.generic"):
+        if not _cheap_unary(op):
+            continue
+        uses = [(u.owner, u.operand_number) for u in op.results[0].uses]
+        if len(uses) < 2 or not all(_fusable_use(owner, i, op) for owner, i in uses):
+            continue
+        for owner, i in uses[1:]:
+            with ir.InsertionPoint(op):
+                clone = op.operation.clone()
+                for k, v in enumerate(list(clone.operands)[:-1]):
+                    d = getattr(v.owner, "operation", None)
+                    if d is not None and d.name == "linalg.generic":      # a fill: one per clone, so it
+                        clone.operands[k] = d.clone().results[0]          # merges in too (single use)
+            owner.operands[i] = clone.results[0]
+
+
+def _cheap_unary(op) -> bool:
+    if len(op.results) != 1 or not _parallel(op) or BARRIER in op.attributes:
+        return False
+    n_in = len(op.operands) - 1
+    tensors = [v for v in op.operands[:n_in] if isinstance(v.type, ir.RankedTensorType)]
+    fills = [v for v in tensors if (d := getattr(v.owner, "operation", None)) is not None
+             and d.name == "linalg.generic" and not _reads_tensors(d.opview)]
+    if len(tensors) - len(fills) != 1:
+        return False
+    if not _maps_of(op)[-1].is_permutation:
+        return False
+    blk = op.regions[0].blocks[0]
+    if list(blk.arguments[-1].uses):
+        return False
+    body = [o for o in blk.operations][:-1]
+    return 0 < len(body) <= CHEAP_BODY_OPS and all(o.operation.name in _CHEAP_OPS for o in body)
+
+
+def _fusable_use(owner, i, producer) -> bool:
+    """`owner` reads the producer as input operand i with a map upstream elementwise fusion accepts."""
+    if getattr(owner, "name", "") != "linalg.generic" or generic_is_contraction(owner):
+        return False
+    if i >= len(owner.operands) - len(owner.results):
+        return False
+    return len(_maps_of(owner)[i].results) == _maps_of(producer)[-1].n_dims
+
+
+def _scale_after_contraction(module) -> bool:
+    """C = contract(a / r, B) -> contract(a, B) / r (or a * r), where r is indexed by output loops only
+    (attention's softmax normalization: P = E / rowsum(E), O = P V): the division runs once per output
+    element (s x d) instead of once per element of the contraction's operand (s x s), and the operand is no
+    longer materialized. Needs a zero-initialized sum-of-products contraction whose operand has no other
+    use. Reassociates the rounding, so only with fast_math."""
+    from torch_mlir.dialects import linalg, tensor
+    changed = False
+    for c in ops_named(module.operation, "linalg.generic"):
+        m = _row_scaled_operand(c)
+        if m is None:
+            continue
+        i, g, num, y, kind, y_exprs = m
+        c.operands[i] = num
+        out_t = ir.RankedTensorType(c.results[0].type)
+        rank = out_t.rank
+        uses = [(u.owner, u.operand_number) for u in c.results[0].uses]
+        with ir.InsertionPoint.after(c), c.location:
+            empty = tensor.EmptyOp(list(out_t.shape), out_t.element_type).result
+            maps = ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank)),
+                                     ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, y_exprs)),
+                                     ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))])
+            iters = ir.ArrayAttr.get([ir.Attribute.parse("#linalg.iterator_type<parallel>")] * rank)
+            epi = linalg.GenericOp([out_t], [c.results[0], y], [empty], maps, iters)
+            et = out_t.element_type
+            blk = epi.regions[0].blocks.append(et, ir.RankedTensorType(y.type).element_type, et)
+            with ir.InsertionPoint(blk):
+                from torch_mlir.dialects import arith
+                a, b = blk.arguments[0], blk.arguments[1]
+                v = (arith.DivFOp(a, b) if kind == "arith.divf" else arith.MulFOp(a, b)).result
+                linalg.YieldOp([v])
+        for owner, k in uses:
+            owner.operands[k] = epi.results[0]
+        g.erase()
+        changed = True
+    return changed
+
+
+def _zero_fill(v) -> bool:
+    d = getattr(v.owner, "operation", None)
+    if d is None or d.name != "linalg.generic" or _reads_tensors(d.opview) or len(d.operands) != 1:
+        return False
+    ops = list(d.regions[0].blocks[0].operations)
+    if len(ops) != 1:
+        return False
+    c = getattr(ops[0].operands[0].owner, "operation", None)
+    if c is None or c.name != "arith.constant":
+        return False
+    try:
+        return ir.FloatAttr(c.attributes["value"]).value == 0.0
+    except ValueError:
+        return False
+
+
+def _row_scaled_operand(c):
+    """(operand index, scaling generic, numerator, factor, divf/mulf, factor's map over c's output dims) when
+    contraction generic `c` sums products of an operand that is `num / y` or `num * y` with y indexed by
+    parallel loops of c that its output keeps; else None."""
+    if not generic_is_contraction(c) or len(c.results) != 1 or len(c.operands) != 3:
+        return None
+    blk = c.regions[0].blocks[0]
+    body = list(blk.operations)
+    if len(body) != 3 or body[0].operation.name != "arith.mulf" or body[1].operation.name != "arith.addf":
+        return None
+    mul, add = body[0].operation, body[1].operation
+    a0, a1, acc = blk.arguments
+    if {mul.operands[0], mul.operands[1]} != {a0, a1} or a0 == a1 or \
+            {add.operands[0], add.operands[1]} != {acc, mul.results[0]} or body[2].operands[0] != add.results[0]:
+        return None
+    if not _zero_fill(c.operands[2]):
+        return None
+    maps = _maps_of(c)
+    iters = [str(a) for a in ir.ArrayAttr(c.attributes["iterator_types"])]
+    out_dims = [_dim(e) for e in maps[2].results]
+    if any(d is None for d in out_dims):
+        return None
+    for i in (0, 1):
+        g = getattr(c.operands[i].owner, "operation", None)
+        if g is None or g.name != "linalg.generic" or len(g.results) != 1 or len(g.operands) != 3 \
+                or not _parallel(g.opview) or len(list(g.results[0].uses)) != 1:
+            continue
+        gm = _maps_of(g.opview)
+        rank = gm[2].n_dims
+        if gm[2] != ir.AffineMap.get_identity(rank):
+            continue
+        gb = g.regions[0].blocks[0]
+        gops = list(gb.operations)
+        if len(gops) != 2 or gops[0].operation.name not in ("arith.divf", "arith.mulf") \
+                or gops[1].operands[0] != gops[0].results[0] or list(gb.arguments[2].uses):
+            continue
+        op = gops[0].operation
+        x, y = op.operands[0], op.operands[1]
+        args = list(gb.arguments)
+        if x not in args[:2] or y not in args[:2] or x == y:
+            continue
+        kn, ky = args.index(x), args.index(y)
+        if op.name == "arith.mulf" and gm[kn] != ir.AffineMap.get_identity(rank):
+            kn, ky = ky, kn
+        if gm[kn] != ir.AffineMap.get_identity(rank) or not isinstance(g.operands[ky].type, ir.RankedTensorType):
+            continue
+        # y's indices, as loops of g = dims of c's operand i, as loops of c, as dims of c's output
+        exprs = []
+        for e in gm[ky].results:
+            p = _dim(e)
+            cd = _dim(maps[i].results[p]) if p is not None else None
+            if cd is None or "parallel" not in iters[cd] or cd not in out_dims:
+                break
+            exprs.append(ir.AffineDimExpr.get(out_dims.index(cd)))
+        else:
+            return i, g, g.operands[kn], g.operands[ky], op.name, exprs
+    return None
+
+
+def _dim(e):
+    return e.position if isinstance(e, ir.AffineDimExpr) else None
