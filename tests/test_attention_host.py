@@ -358,3 +358,33 @@ def test_attention_row_block_holds_one_score_buffer(tmp_path, monkeypatch, rng, 
     e = np.exp(a - a.max(-1, keepdims=True))
     ref = (e / e.sum(-1, keepdims=True)) @ v
     assert float(np.abs(kern(q, kt, v) - ref).max()) < 1e-5, f"seed={seed}"
+
+
+@pytest.mark.parametrize("case", ["attention", "matmul", "matmul-k-chunks"])
+def test_zero_filled_accumulators_start_in_registers(case, tmp_path, monkeypatch, rng, seed):
+    """A contraction whose C the op right before fills with zeros starts its micro-tiles from zero registers
+    and the fill goes: no memset of attention's scores (or of a matmul's output) per call, no load of the
+    zeros. With k in chunks (each chunk accumulates onto C) the fill stays. Numerics against NumPy."""
+    import hexmlir
+    from hexmlir.bench.registry import REGISTRY
+    from hexmlir.kernels import linalg_suite as S
+    from hexmlir.targets import host_target
+    monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(tmp_path / "dump"))
+    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
+    if case == "attention":
+        s, d = 512, 40                 # whole row blocks (a partial one has dynamic micro-tiles: C is loaded)
+        k = REGISTRY["attention"].kernel({"s": s, "d": d})
+        ins = [rng.uniform(-2, 2, sh).astype(np.float32) for sh in [(s, d), (d, s), (s, d)]]
+        a = ins[0].astype(np.float64) @ ins[1] / math.sqrt(d)
+        e = np.exp(a - a.max(-1, keepdims=True))
+        ref = (e / e.sum(-1, keepdims=True)) @ ins[2]
+    else:
+        m, n, kk = (37, 45, 29) if case == "matmul" else (40, 48, 3001)
+        k = S.matmul(m, n, kk)
+        ins = [rng.uniform(-1, 1, (m, kk)).astype(np.float32), rng.uniform(-1, 1, (kk, n)).astype(np.float32)]
+        ref = ins[0].astype(np.float64) @ ins[1]
+    out = hexmlir.compile(k.mlir, hexmlir.Options(multithread=False))(*ins)
+    assert float(np.abs(out - ref).max()) < 1e-3 * (30 if case == "matmul-k-chunks" else 1), f"seed={seed}"
+    if host_target().fma:
+        asm = next((tmp_path / "dump").glob("91-target.s")).read_text()
+        assert ("memset" in asm) == (case == "matmul-k-chunks"), case
