@@ -265,6 +265,7 @@ def _clone_cheap_producers(module) -> None:
 
 
 def _cheap_unary(op) -> bool:
+    """An elementwise generic, one tensor input besides fills, a few cheap arithmetic ops (_clone_cheap_producers)."""
     if len(op.results) != 1 or not _parallel(op) or BARRIER in op.attributes:
         return False
     n_in = len(op.operands) - 1
@@ -330,6 +331,7 @@ def _scale_after_contraction(module) -> bool:
 
 
 def _zero_fill(v) -> bool:
+    """`v` is a fill (a generic without tensor inputs) of 0.0."""
     d = getattr(v.owner, "operation", None)
     if d is None or d.name != "linalg.generic" or _reads_tensors(d.opview) or len(d.operands) != 1:
         return False
