@@ -388,3 +388,42 @@ def test_zero_filled_accumulators_start_in_registers(case, tmp_path, monkeypatch
     if host_target().fma:
         asm = next((tmp_path / "dump").glob("91-target.s")).read_text()
         assert ("memset" in asm) == (case == "matmul-k-chunks"), case
+
+
+def test_row_scaling_with_a_row_select_moves_past_the_contraction(rng, seed):
+    """Route B's SDPA normalizes with select(all_masked[i], 0, e / sum[i]): the select (a row condition, 0.0)
+    moves with the division onto the m x n result. Rows selected to 0 (their operand NaN, as an all -inf
+    row's exp(-inf - -inf) is) come out 0; the others match NumPy."""
+    import hexmlir
+    m, k, n = 37, 203, 33
+    mp = "affine_map<(d0, d1) -> (d0, d1)>"
+    row = "affine_map<(d0, d1) -> (d0)>"
+    mlir = f"""
+func.func @f(%a: tensor<{m}x{k}xf32>, %r: tensor<{m}xf32>, %c: tensor<{m}xi1>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{k}xf32>
+  %p = linalg.generic {{indexing_maps = [{row}, {mp}, {row}, {mp}], iterator_types = ["parallel", "parallel"]}}
+      ins(%c, %a, %r : tensor<{m}xi1>, tensor<{m}x{k}xf32>, tensor<{m}xf32>) outs(%e : tensor<{m}x{k}xf32>) {{
+    ^bb0(%s: i1, %x: f32, %y: f32, %o: f32):
+      %q = arith.divf %x, %y : f32
+      %w = arith.select %s, %z, %q : f32
+      linalg.yield %w : f32
+  }} -> tensor<{m}x{k}xf32>
+  %ec = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%ec : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %mm = linalg.matmul ins(%p, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %mm : tensor<{m}x{n}xf32>
+}}"""
+    text = _fused(mlir)
+    assert _generics_writing(text, f"{m}x{n}")[-1] == ["arith.divf", "arith.select"], text
+    a = rng.uniform(-2, 2, (m, k)).astype(np.float32)
+    r = rng.uniform(0.5, 2, (m,)).astype(np.float32)
+    c = rng.random(m) < 0.3
+    a[c] = np.nan
+    b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
+    ref = (a.astype(np.float64) / r[:, None]) @ b
+    ref[c] = 0.0
+    for threads in (1, 2):
+        out = hexmlir.compile(mlir, hexmlir.Options(num_threads=threads))(a, r, c, b)
+        err = float(np.abs(out - ref).max())
+        assert err < 1e-4, f"seed={seed} threads={threads}: max abs err {err}"

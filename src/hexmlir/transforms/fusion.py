@@ -42,14 +42,14 @@ def run(module, cx) -> None:
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
     run_passes(module, "canonicalize, cse", "fusion")
-    if cx.options.fast_math and _scale_after_contraction(module):
-        run_passes(module, "canonicalize, cse", "fusion")
     if _chain_split_by_unit_reshape(module):
         # e.g. route B's SDPA: batch_matmul on [B*H, ...] views of [1, H, ...] tensors, and the reshape
         # fusion above leaves some generics 5-D, some 3-D: the unit-dim reshapes between them stop tile
         # fusion, so Q K^T, softmax and P V could not share one row-block group (plan.py). Dropping the
         # unit loops makes the chain one rank, the reshapes move to the arguments and results.
         run_passes(module, "func.func(linalg-fold-unit-extent-dims), canonicalize, cse", "fusion")
+    if cx.options.fast_math and _scale_after_contraction(module):     # (after the unit dims are gone)
+        run_passes(module, "canonicalize, cse", "fusion")
     _unshare_fills(module)
     _reuse_dead_input_as_destination(module)
 
@@ -296,33 +296,41 @@ def _scale_after_contraction(module) -> bool:
     """C = contract(a / r, B) -> contract(a, B) / r (or a * r), where r is indexed by output loops only
     (attention's softmax normalization: P = E / rowsum(E), O = P V): the division runs once per output
     element (s x d) instead of once per element of the contraction's operand (s x s), and the operand is no
-    longer materialized. Needs a zero-initialized sum-of-products contraction whose operand has no other
-    use. Reassociates the rounding, so only with fast_math."""
+    longer materialized. The scaled value may then be selected against 0.0 by a condition also indexed by
+    output loops (route B's SDPA: rows whose scores are all -inf give 0): the select moves along. Needs a
+    zero-initialized sum-of-products contraction whose operand has no other use. Reassociates the rounding
+    (and a row selected to 0 no longer multiplies B), so only with fast_math."""
     from torch_mlir.dialects import linalg, tensor
     changed = False
     for c in ops_named(module.operation, "linalg.generic"):
         m = _row_scaled_operand(c)
         if m is None:
             continue
-        i, g, num, y, kind, y_exprs = m
-        c.operands[i] = num
+        i, g, kn, rows = m
+        c.operands[i] = g.operands[kn]
         out_t = ir.RankedTensorType(c.results[0].type)
         rank = out_t.rank
         uses = [(u.owner, u.operand_number) for u in c.results[0].uses]
         with ir.InsertionPoint.after(c), c.location:
             empty = tensor.EmptyOp(list(out_t.shape), out_t.element_type).result
-            maps = ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank)),
-                                     ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, y_exprs)),
-                                     ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))])
+            maps = ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))]
+                                    + [ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, e)) for _, e in rows]
+                                    + [ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))])
             iters = ir.ArrayAttr.get([ir.Attribute.parse("#linalg.iterator_type<parallel>")] * rank)
-            epi = linalg.GenericOp([out_t], [c.results[0], y], [empty], maps, iters)
-            et = out_t.element_type
-            blk = epi.regions[0].blocks.append(et, ir.RankedTensorType(y.type).element_type, et)
+            epi = linalg.GenericOp([out_t], [c.results[0]] + [g.operands[k] for k, _ in rows], [empty], maps, iters)
+            gb = g.regions[0].blocks[0]
+            blk = epi.regions[0].blocks.append(*[a.type for a in [gb.arguments[kn]] + [gb.arguments[k] for k, _ in rows]],
+                                               out_t.element_type)
+            env = {gb.arguments[kn]: blk.arguments[0]}
+            env.update({gb.arguments[k]: blk.arguments[1 + j] for j, (k, _) in enumerate(rows)})
             with ir.InsertionPoint(blk):
-                from torch_mlir.dialects import arith
-                a, b = blk.arguments[0], blk.arguments[1]
-                v = (arith.DivFOp(a, b) if kind == "arith.divf" else arith.MulFOp(a, b)).result
-                linalg.YieldOp([v])
+                body = list(gb.operations)
+                for o in body[:-1]:          # the scaling (and select) on the contraction's result
+                    r = ir.Operation.create(o.operation.name, results=[o.results[0].type],
+                                            operands=[env.get(v, v) for v in o.operands],
+                                            attributes={a: o.attributes[a] for a in o.attributes})
+                    env[o.results[0]] = r.results[0]
+                linalg.YieldOp([env[body[-1].operands[0]]])
         for owner, k in uses:
             owner.operands[k] = epi.results[0]
         g.erase()
@@ -348,9 +356,10 @@ def _zero_fill(v) -> bool:
 
 
 def _row_scaled_operand(c):
-    """(operand index, scaling generic, numerator, factor, divf/mulf, factor's map over c's output dims) when
-    contraction generic `c` sums products of an operand that is `num / y` or `num * y` with y indexed by
-    parallel loops of c that its output keeps; else None."""
+    """(operand index i, scaling generic g, g's numerator input kn, [(g input, its map over c's output dims)]
+    of the factor and the select's condition) when contraction generic `c` sums products of an operand
+    that is `num / y` or `num * y`, optionally then `select(cond, 0.0, that)` (either order), with y and
+    cond indexed by parallel loops of c that its output keeps; else None."""
     if not generic_is_contraction(c) or len(c.results) != 1 or len(c.operands) != 3:
         return None
     blk = c.regions[0].blocks[0]
@@ -371,38 +380,58 @@ def _row_scaled_operand(c):
         return None
     for i in (0, 1):
         g = getattr(c.operands[i].owner, "operation", None)
-        if g is None or g.name != "linalg.generic" or len(g.results) != 1 or len(g.operands) != 3 \
+        if g is None or g.name != "linalg.generic" or len(g.results) != 1 or not 3 <= len(g.operands) <= 4 \
                 or not _parallel(g.opview) or len(list(g.results[0].uses)) != 1:
             continue
         gm = _maps_of(g.opview)
-        rank = gm[2].n_dims
-        if gm[2] != ir.AffineMap.get_identity(rank):
-            continue
+        rank = gm[-1].n_dims
         gb = g.regions[0].blocks[0]
-        gops = list(gb.operations)
-        if len(gops) != 2 or gops[0].operation.name not in ("arith.divf", "arith.mulf") \
-                or gops[1].operands[0] != gops[0].results[0] or list(gb.arguments[2].uses):
-            continue
-        op = gops[0].operation
-        x, y = op.operands[0], op.operands[1]
         args = list(gb.arguments)
-        if x not in args[:2] or y not in args[:2] or x == y:
+        n_in = len(g.operands) - 1
+        if gm[-1] != ir.AffineMap.get_identity(rank) or list(args[-1].uses):
+            continue
+        gops = [o.operation for o in gb.operations]
+        if len(gops) != n_in or gops[0].name not in ("arith.divf", "arith.mulf"):
+            continue                                     # (scale[, select], yield): one op per input - 1
+        op = gops[0]
+        x, y = op.operands[0], op.operands[1]
+        if x not in args[:n_in] or y not in args[:n_in] or x == y:
             continue
         kn, ky = args.index(x), args.index(y)
         if op.name == "arith.mulf" and gm[kn] != ir.AffineMap.get_identity(rank):
             kn, ky = ky, kn
-        if gm[kn] != ir.AffineMap.get_identity(rank) or not isinstance(g.operands[ky].type, ir.RankedTensorType):
+        if gm[kn] != ir.AffineMap.get_identity(rank):
             continue
-        # y's indices, as loops of g = dims of c's operand i, as loops of c, as dims of c's output
-        exprs = []
-        for e in gm[ky].results:
-            p = _dim(e)
-            cd = _dim(maps[i].results[p]) if p is not None else None
-            if cd is None or "parallel" not in iters[cd] or cd not in out_dims:
-                break
-            exprs.append(ir.AffineDimExpr.get(out_dims.index(cd)))
-        else:
-            return i, g, g.operands[kn], g.operands[ky], op.name, exprs
+        row_args = [ky]
+        last = op.results[0]
+        if n_in == 3:                                    # select(cond, 0.0, scaled) or select(cond, scaled, 0.0)
+            sel = gops[1]
+            if sel.name != "arith.select" or sel.operands[0] not in args[:n_in] or last not in sel.operands[1:]:
+                continue
+            other = sel.operands[2] if sel.operands[1] == last else sel.operands[1]
+            k = getattr(other.owner, "operation", None)
+            if k is None or k.name != "arith.constant" or not isinstance(k.attributes["value"], ir.FloatAttr) \
+                    or ir.FloatAttr(k.attributes["value"]).value != 0.0:
+                continue
+            row_args.append(args.index(sel.operands[0]))
+            last = sel.results[0]
+        if gops[-1].operands[0] != last or any(not isinstance(g.operands[k].type, ir.RankedTensorType)
+                                               for k in row_args):
+            continue
+        # each row operand's indices, as loops of g = dims of c's operand i, as loops of c, as dims of c's output
+        rows = []
+        for k in row_args:
+            exprs = []
+            for e in gm[k].results:
+                p = _dim(e)
+                cd = _dim(maps[i].results[p]) if p is not None else None
+                if cd is None or "parallel" not in iters[cd] or cd not in out_dims:
+                    break
+                exprs.append(ir.AffineDimExpr.get(out_dims.index(cd)))
+            else:
+                rows.append((k, exprs))
+        if len(rows) == len(row_args):
+            return i, g, kn, rows
     return None
 
 
