@@ -338,28 +338,6 @@ def test_cheap_producer_is_recomputed_in_each_consumer(rng, seed):
     assert float(np.abs(out - ref).max()) < 1e-5, f"seed={seed}"
 
 
-def test_attention_row_block_holds_one_score_buffer(tmp_path, monkeypatch, rng, seed):
-    """The exp writes over the scores it reads (the row max read them first): a row block of the chain
-    allocates one s-wide buffer, not one for Q K^T and one for exp (before: two, and the division's third)."""
-    import hexmlir
-    from hexmlir.bench.registry import REGISTRY
-    monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(tmp_path / "dump"))
-    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
-    s, d = 333, 24
-    k = REGISTRY["attention"].kernel({"s": s, "d": d})
-    kern = hexmlir.compile(k.mlir, hexmlir.Options(multithread=False))
-    text = next((tmp_path / "dump").glob("*-bufferize.mlir")).read_text()
-    wide = re.findall(rf"memref\.alloc\([^)]*\) \{{alignment = \d+ : i64\}} : memref<([?\d]+)x{s}xf32>", text)
-    assert len(wide) == 1, wide
-    q = rng.uniform(-2, 2, (s, d)).astype(np.float32)
-    kt = rng.uniform(-2, 2, (d, s)).astype(np.float32)
-    v = rng.uniform(-1, 1, (s, d)).astype(np.float32)
-    a = q.astype(np.float64) @ kt / math.sqrt(d)
-    e = np.exp(a - a.max(-1, keepdims=True))
-    ref = (e / e.sum(-1, keepdims=True)) @ v
-    assert float(np.abs(kern(q, kt, v) - ref).max()) < 1e-5, f"seed={seed}"
-
-
 @pytest.mark.parametrize("case", ["attention", "matmul", "matmul-k-chunks"])
 def test_zero_filled_accumulators_start_in_registers(case, tmp_path, monkeypatch, rng, seed):
     """A contraction whose C the op right before fills with zeros starts its micro-tiles from zero registers

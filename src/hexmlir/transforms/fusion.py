@@ -51,7 +51,6 @@ def run(module, cx) -> None:
     if cx.options.fast_math and _scale_after_contraction(module):     # (after the unit dims are gone)
         run_passes(module, "canonicalize, cse", "fusion")
     _unshare_fills(module)
-    _reuse_dead_input_as_destination(module)
 
 
 def _unit_reshape(op) -> bool:
@@ -438,36 +437,3 @@ def _row_scaled_operand(c):
 def _dim(e):
     return e.position if isinstance(e, ir.AffineDimExpr) else None
 
-
-def _reuse_dead_input_as_destination(module) -> None:
-    """An elementwise generic writing a fresh tensor (tensor.empty init, not read) takes as its destination an
-    input of the same type that nothing reads after it (attention's exp(s * c - max) over the scores Q K^T,
-    which the row max has already read): bufferization then writes in place, and a row block of the chain
-    holds one s-wide buffer instead of two (half the cache footprint between the matmuls)."""
-    for g in ops_named(module.operation, "linalg.generic"):
-        if len(g.results) != 1 or not _parallel(g):
-            continue
-        init = g.operands[len(g.operands) - 1]
-        d = getattr(init.owner, "operation", None)
-        maps = _maps_of(g)
-        rank = maps[-1].n_dims
-        if d is None or d.name != "tensor.empty" or maps[-1] != ir.AffineMap.get_identity(rank) \
-                or list(g.regions[0].blocks[0].arguments[-1].uses):
-            continue
-        # only ops that feed other generics (a tile group's producers): a group's last op writes the tile of
-        # the function's result, and a destination computed in the group would be fused in twice
-        users = [u.owner for u in g.results[0].uses]
-        if not users or any(getattr(o, "name", "") != "linalg.generic" for o in users):
-            continue
-        for i, v in enumerate(g.operands[:-1]):
-            p = getattr(v.owner, "operation", None)
-            if p is None or p.name != "linalg.generic" or v.type != g.results[0].type \
-                    or maps[i] != ir.AffineMap.get_identity(rank) or p.block != g.block:
-                continue
-            # an input that another op has read first (the row max) is a buffer the group holds anyway; one
-            # only g reads is left alone (SwiGLU's gate: its tile plan stays as it was)
-            others = [getattr(u.owner, "operation", None) for u in v.uses if u.owner != g]
-            if others and all(o is not None and o.block == g.block and o.is_before_in_block(g.operation)
-                              for o in others):
-                g.operands[len(g.operands) - 1] = v
-                break
