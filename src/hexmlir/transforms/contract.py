@@ -462,7 +462,7 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
 def _zero_fill_before(op):
     """The op right before contraction `op` when it is a fill of `op`'s C buffer with 0.0 (the zero init of a
     matmul, in its tile), else None. With k whole, every micro-tile then starts from zero accumulators instead
-    of loading the zeros, and the fill (a memset of the tile: attention's 32 x s scores) goes."""
+    of loading the zeros, and the fill (a memset of the tile: attention's 8 x s scores) goes."""
     prev = None
     for o in op.operation.block.operations:
         if o.operation == op.operation:
