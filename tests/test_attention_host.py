@@ -222,3 +222,186 @@ def test_loaded_block_survives_a_store_to_its_source(n):
     _overwrite_kernel[(1,)](x, y, n, BLOCK=64, multithread=False)
     torch.testing.assert_close(x, x0 * 2, msg=f"seed={seed}")
     torch.testing.assert_close(y, x0 + x0.sum(1, keepdim=True), msg=f"seed={seed}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The registry's Linalg attention: what the softmax between the two matmuls costs
+
+
+def _fused(mlir, **opts):
+    """The module after the fusion stage (its text), for the given Options."""
+    import hexmlir
+    from hexmlir import ir as hir, targets
+    from hexmlir.pipeline import CompileContext
+    from hexmlir.transforms import canonicalize, check_input, fusion
+    o = hexmlir.Options(**opts)
+    with hir.context(), hir.ir.Location.unknown():
+        m = hir.parse(mlir)
+        cx = CompileContext(o, targets.get(o.target, o.arch))
+        check_input.run(m, cx)
+        canonicalize.run(m, cx)
+        fusion.run(m, cx)
+        return str(m)
+
+
+def _generics_writing(text, shape):
+    """Bodies (op names) of the linalg.generic ops whose result is a tensor of `shape`."""
+    out = []
+    for g in re.finditer(r"= linalg\.generic .*?\n(.*?)\} -> tensor<([0-9x]+)xf32>", text, re.S):
+        if g.group(2) == shape:
+            out.append(re.findall(r"(arith\.\w+|math\.\w+)", g.group(1)))
+    return out
+
+
+def test_attention_scores_take_one_pass_between_the_matmuls():
+    """Between Q K^T and P V the s x s scores are written once (exp(s * c - max)), not four times: the
+    scale (two consumers) is recomputed in the row max and the exp instead of a pass of its own, and the
+    division by the row sum runs on P V's s x d result instead of the s x s probabilities (before: the
+    matmul, scale, exp and divide each wrote an s x s tensor)."""
+    from hexmlir.bench.registry import REGISTRY
+    s, d = 1000, 40
+    text = _fused(REGISTRY["attention"].kernel({"s": s, "d": d}).mlir)
+    big = [b for b in _generics_writing(text, f"{s}x{s}") if b]           # not the zero fill
+    assert big == [["arith.mulf", "arith.addf"], ["arith.mulf", "arith.subf", "math.exp"]], big
+    assert _generics_writing(text, f"{s}x{d}")[-1] == ["arith.divf"]
+    # the row max reads the matmul's result and scales it itself
+    assert re.search(r"arith\.mulf %in, %cst\S* : f32\n\s*%\d+ = arith\.maximumf", text)
+    # without fast_math the division stays where the source put it (no reassociation)
+    exact = _fused(REGISTRY["attention"].kernel({"s": s, "d": d}).mlir, fast_math=False)
+    assert ["arith.divf"] in _generics_writing(exact, f"{s}x{s}")
+
+
+def _row_scaled_mlir(m, k, n, op, scale_map):
+    """C = (A op r) @ B with r a vector indexed by `scale_map` over (i, k) and op divf or mulf."""
+    r_len = m if scale_map == "(d0)" else k
+    return f"""
+func.func @f(%a: tensor<{m}x{k}xf32>, %r: tensor<{r_len}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{k}xf32>
+  %p = linalg.generic {{indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> {scale_map}>,
+                                         affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}}
+      ins(%a, %r : tensor<{m}x{k}xf32>, tensor<{r_len}xf32>) outs(%e : tensor<{m}x{k}xf32>) {{
+    ^bb0(%x: f32, %y: f32, %o: f32):
+      %q = arith.{op} %x, %y : f32
+      linalg.yield %q : f32
+  }} -> tensor<{m}x{k}xf32>
+  %ec = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%ec : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %c = linalg.matmul ins(%p, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %c : tensor<{m}x{n}xf32>
+}}"""
+
+
+@pytest.mark.parametrize("op,scale_map,moved", [("divf", "(d0)", True), ("mulf", "(d0)", True),
+                                                ("divf", "(d1)", False)], ids=["div-row", "mul-row", "div-col"])
+def test_row_scaling_moves_past_the_contraction(op, scale_map, moved, rng, seed):
+    """(A / r[i]) @ B == (A @ B) / r[i]: the scaling runs on the m x n result. A scaling along k (r[k])
+    cannot move (it differs per term of the sum) and stays before the matmul. Both match NumPy."""
+    import hexmlir
+    m, k, n = 37, 203, 33
+    mlir = _row_scaled_mlir(m, k, n, op, scale_map)
+    text = _fused(mlir)
+    after = _generics_writing(text, f"{m}x{n}")
+    assert (after[-1] == [f"arith.{op}"]) == moved, text
+    assert ([f"arith.{op}"] in _generics_writing(text, f"{m}x{k}")) == (not moved), text
+    a = rng.uniform(-2, 2, (m, k)).astype(np.float32)
+    r = rng.uniform(0.5, 2, (m if scale_map == "(d0)" else k,)).astype(np.float32)
+    b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
+    rr = r.astype(np.float64)[:, None] if scale_map == "(d0)" else r.astype(np.float64)[None, :]
+    ref = ((a / rr) if op == "divf" else (a * rr)) @ b.astype(np.float64)
+    for threads in (1, 2):
+        out = hexmlir.compile(mlir, hexmlir.Options(num_threads=threads))(a, r, b)
+        err = float(np.abs(out - ref).max())
+        assert err < 1e-4, f"seed={seed} {op} {scale_map} threads={threads}: max abs err {err}"
+
+
+def test_cheap_producer_is_recomputed_in_each_consumer(rng, seed):
+    """y = x * c read by a row max and by an exp (softmax's scale): the multiply is merged into both (no
+    generic of its own), an expensive producer (exp, read by a sum and a divide) is not copied."""
+    import hexmlir
+    from hexmlir.bench.registry import REGISTRY
+    k = REGISTRY["softmax"].kernel({"m": 13, "n": 203})
+    text = _fused(k.mlir)
+    exps = sum(b.count("math.exp") for b in _generics_writing(text, "13x203"))
+    assert exps == 1, text
+    s, d = 67, 16
+    att = REGISTRY["attention"].kernel({"s": s, "d": d})
+    text = _fused(att.mlir)
+    assert ["arith.mulf"] not in _generics_writing(text, f"{s}x{s}"), text
+    q = rng.uniform(-2, 2, (s, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (d, s)).astype(np.float32)
+    v = rng.uniform(-1, 1, (s, d)).astype(np.float32)
+    a = q.astype(np.float64) @ kt / math.sqrt(d)
+    e = np.exp(a - a.max(-1, keepdims=True))
+    ref = (e / e.sum(-1, keepdims=True)) @ v
+    out = hexmlir.compile(att.mlir, hexmlir.Options(multithread=False))(q, kt, v)
+    assert float(np.abs(out - ref).max()) < 1e-5, f"seed={seed}"
+
+
+@pytest.mark.parametrize("case", ["attention", "matmul", "matmul-k-chunks"])
+def test_zero_filled_accumulators_start_in_registers(case, tmp_path, monkeypatch, rng, seed):
+    """A contraction whose C the op right before fills with zeros starts its micro-tiles from zero registers
+    and the fill goes: no memset of attention's scores (or of a matmul's output) per call, no load of the
+    zeros. With k in chunks (each chunk accumulates onto C) the fill stays. Numerics against NumPy."""
+    import hexmlir
+    from hexmlir.bench.registry import REGISTRY
+    from hexmlir.kernels import linalg_suite as S
+    from hexmlir.targets import host_target
+    monkeypatch.setenv("HEXMLIR_DUMP_DIR", str(tmp_path / "dump"))
+    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
+    if case == "attention":
+        s, d = 512, 40                 # whole row blocks (a partial one has dynamic micro-tiles: C is loaded)
+        k = REGISTRY["attention"].kernel({"s": s, "d": d})
+        ins = [rng.uniform(-2, 2, sh).astype(np.float32) for sh in [(s, d), (d, s), (s, d)]]
+        a = ins[0].astype(np.float64) @ ins[1] / math.sqrt(d)
+        e = np.exp(a - a.max(-1, keepdims=True))
+        ref = (e / e.sum(-1, keepdims=True)) @ ins[2]
+    else:
+        m, n, kk = (37, 45, 29) if case == "matmul" else (40, 48, 3001)
+        k = S.matmul(m, n, kk)
+        ins = [rng.uniform(-1, 1, (m, kk)).astype(np.float32), rng.uniform(-1, 1, (kk, n)).astype(np.float32)]
+        ref = ins[0].astype(np.float64) @ ins[1]
+    out = hexmlir.compile(k.mlir, hexmlir.Options(multithread=False))(*ins)
+    assert float(np.abs(out - ref).max()) < 1e-3 * (30 if case == "matmul-k-chunks" else 1), f"seed={seed}"
+    if host_target().fma:
+        asm = next((tmp_path / "dump").glob("91-target.s")).read_text()
+        assert ("memset" in asm) == (case == "matmul-k-chunks"), case
+
+
+def test_row_scaling_with_a_row_select_moves_past_the_contraction(rng, seed):
+    """Route B's SDPA normalizes with select(all_masked[i], 0, e / sum[i]): the select (a row condition, 0.0)
+    moves with the division onto the m x n result. Rows selected to 0 (their operand NaN, as an all -inf
+    row's exp(-inf - -inf) is) come out 0; the others match NumPy."""
+    import hexmlir
+    m, k, n = 37, 203, 33
+    mp = "affine_map<(d0, d1) -> (d0, d1)>"
+    row = "affine_map<(d0, d1) -> (d0)>"
+    mlir = f"""
+func.func @f(%a: tensor<{m}x{k}xf32>, %r: tensor<{m}xf32>, %c: tensor<{m}xi1>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{k}xf32>
+  %p = linalg.generic {{indexing_maps = [{row}, {mp}, {row}, {mp}], iterator_types = ["parallel", "parallel"]}}
+      ins(%c, %a, %r : tensor<{m}xi1>, tensor<{m}x{k}xf32>, tensor<{m}xf32>) outs(%e : tensor<{m}x{k}xf32>) {{
+    ^bb0(%s: i1, %x: f32, %y: f32, %o: f32):
+      %q = arith.divf %x, %y : f32
+      %w = arith.select %s, %z, %q : f32
+      linalg.yield %w : f32
+  }} -> tensor<{m}x{k}xf32>
+  %ec = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%ec : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %mm = linalg.matmul ins(%p, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %mm : tensor<{m}x{n}xf32>
+}}"""
+    text = _fused(mlir)
+    assert _generics_writing(text, f"{m}x{n}")[-1] == ["arith.divf", "arith.select"], text
+    a = rng.uniform(-2, 2, (m, k)).astype(np.float32)
+    r = rng.uniform(0.5, 2, (m,)).astype(np.float32)
+    c = rng.random(m) < 0.3
+    a[c] = np.nan
+    b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
+    ref = (a.astype(np.float64) / r[:, None]) @ b
+    ref[c] = 0.0
+    for threads in (1, 2):
+        out = hexmlir.compile(mlir, hexmlir.Options(num_threads=threads))(a, r, c, b)
+        err = float(np.abs(out - ref).max())
+        assert err < 1e-4, f"seed={seed} threads={threads}: max abs err {err}"

@@ -37,7 +37,7 @@ def test_host_attention_is_one_row_block_group(threads):
     root = roots[0]
     assert all(p.root == root.id for p in pl.ops.values() if p.role == "producer")
     rows = root.tcm_tile[0]
-    assert 0 < rows < 1024 and root.tcm_tile[1:] == [0, 0], pl.describe()
+    assert 0 < rows < 1024 and not any(root.tcm_tile[1:]), pl.describe()
     assert root.tile_bytes <= pl.tile_budget
     streamed, resident = P.split_bytes(pl, root, root.tcm_tile)
     assert streamed == root.tile_bytes and 2 * 1024 * 64 * 4 <= resident <= pl.target.cache_resident_bytes

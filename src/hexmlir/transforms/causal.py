@@ -579,6 +579,9 @@ def _chain(m, row, col):
             roles[v] = rs
     exits = [x for g in info for x in g.results if not _users_in(x, info)]
     exits = [x for x in exits if list(x.uses)]
+    joined = _row_only_join(exits, info, roles, m)
+    if joined is not None:
+        exits = [x for x in joined.results if list(x.uses)]
     if len(exits) != 1 or "c" in roles[exits[0]] or "r" not in roles[exits[0]]:
         return None
     for g in info:
@@ -586,6 +589,27 @@ def _chain(m, row, col):
             return None
     ops = [o.operation for o in m.block.operations if o.operation in info]
     return ops, info, roles, exits[0]
+
+
+def _row_only_join(exits, info, roles, m):
+    """The one generic that all of several exits feed and nothing else reads, row-wise without columns (the
+    fusion stage's P V / rowsum: the softmax's division after the contraction, which reads P V's result and
+    the row sums); it joins the chain (info, roles updated) and is returned. Else None."""
+    if len(exits) < 2:
+        return None
+    users = {_op(u.owner) for x in exits for u in x.uses}
+    if len(users) != 1:
+        return None
+    o = users.pop()
+    if o.name != "linalg.generic" or o.parent != m.parent or any(r in roles for r in o.results):
+        return None
+    lr = _consistent(o, roles)
+    if lr is None or lr[1] is not None or not _row_wise(o, *lr):
+        return None
+    info[o] = lr
+    for x in o.results:
+        roles[x] = _roles(o, *lr)
+    return o
 
 
 def _row_wise(g, r, c) -> bool:

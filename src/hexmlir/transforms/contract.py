@@ -29,6 +29,7 @@ FMA cycles over the tile's full and edge micro-tiles, then the most accumulators
 from __future__ import annotations
 
 import contextlib
+import math
 
 from ..ir import apply_transform, defining_op as _owner, ir, ops_named, run_passes
 from ..plan import config, generic_info, op_id, type_bytes
@@ -221,9 +222,11 @@ def run(module, cx) -> None:
             if any(x is None for x in bt_bounds):
                 continue
         tag = len(cands)
-        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0, bt=bt_bounds))
+        chunked = (cx.options.pack_b or bt) and (bound[k] or 0) > kc
+        cands.append(dict(sizes=sizes, ksizes=ksizes, m=m, n=n, k=k, eb=eb, bound_m=bound[m] or 0, bt=bt_bounds,
+                          zero_fill=None if chunked else _zero_fill_before(op)))
         _mark(op, tag)
-        if (cx.options.pack_b or bt) and (bound[k] or 0) > kc:
+        if chunked:
             first[k] = kc
             if ext[k] is None or ext[k] % kc:
                 peel = [k] + peel                            # inner loop first: peeling the outer clones it
@@ -286,6 +289,7 @@ def run(module, cx) -> None:
         c = tagged[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
         if _emit_micro_kernel(op, c, target.vector_lanes(c["eb"])):
             continue
+        c["zero_fill"] = None                          # a tile that reads C: the fill stays
         loops = generic_info(op)[0]
         sizes, ksizes = c["sizes"], c["ksizes"]
         full = all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s)
@@ -309,6 +313,9 @@ def run(module, cx) -> None:
             f"  transform.structured.vectorize %kt{vs} : !transform.any_op",
             "}",
         ]
+    for c in cands:
+        if c.get("zero_fill") is not None:             # every micro-tile starts from zero accumulators
+            c["zero_fill"].erase()
     if lines:
         apply_transform(module, "\n".join(lines), "contract")
         apply_transform(module, """
@@ -411,7 +418,12 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
                     vec(t), ir.FloatAttr.get(t, 0.0))).result
             return vector.MaskedLoadOp(vec(t), buf, ids, mask, zeros[t]).result
 
-        accs = [load(c_buf, et[2], index(c_dims, i, j), j) for i in range(rows) for j in range(nv)]
+        if c.get("zero_fill") is not None:            # C was zero-filled just before: skip the fill's reads
+            zero = arith.ConstantOp(vec(et[2]), ir.DenseElementsAttr.get_splat(
+                vec(et[2]), ir.FloatAttr.get(et[2], 0.0))).result
+            accs = [zero] * (rows * nv)
+        else:
+            accs = [load(c_buf, et[2], index(c_dims, i, j), j) for i in range(rows) for j in range(nv)]
         ivs = {}
         fors = []
         for d in red:
@@ -445,6 +457,32 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
                     vector.MaskedStoreOp(c_buf, ids, mask, new[i * nv + j])
     op.erase()
     return True
+
+
+def _zero_fill_before(op):
+    """The op right before contraction `op` when it is a fill of `op`'s C buffer with 0.0 (the zero init of a
+    matmul, in its tile), else None. With k whole, every micro-tile then starts from zero accumulators instead
+    of loading the zeros, and the fill (a memset of the tile: attention's 8 x s scores) goes."""
+    prev = None
+    for o in op.operation.block.operations:
+        if o.operation == op.operation:
+            break
+        prev = o.operation
+    if prev is None or prev.name != "linalg.generic" or len(prev.operands) != 1 or len(prev.results):
+        return None
+    if prev.operands[0] != op.operands[len(op.operands) - 1]:
+        return None
+    if ir.AffineMapAttr(prev.attributes["indexing_maps"][0]).value != ir.AffineMap.get_identity(
+            ir.MemRefType(prev.operands[0].type).rank):
+        return None
+    body = list(prev.regions[0].blocks[0].operations)
+    if len(body) != 1:
+        return None
+    cst = _owner(body[0].operands[0])
+    if cst is None or cst.name != "arith.constant" or not isinstance(cst.attributes["value"], ir.FloatAttr):
+        return None
+    v = ir.FloatAttr(cst.attributes["value"]).value
+    return prev if v == 0.0 and math.copysign(1.0, v) > 0 else None      # -0.0 + 0.0 would be +0.0
 
 
 def _lower_masks(module, transfers: bool = False) -> None:

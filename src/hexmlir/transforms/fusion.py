@@ -38,6 +38,7 @@ _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
 def run(module, cx) -> None:
     _slices_before_elementwise(module)
     _insert_barriers(module)
+    _clone_cheap_producers(module)
     run_passes(module, "func.func(linalg-fuse-elementwise-ops)", "fusion")
     _remove_barriers(module)
     run_passes(module, "canonicalize, cse", "fusion")
@@ -48,6 +49,8 @@ def run(module, cx) -> None:
         # unit loops makes the chain one rank, the reshapes move to the arguments and results.
         run_passes(module, "func.func(linalg-fold-unit-extent-dims), canonicalize, cse", "fusion")
     _fill_reshapes(module)
+    if cx.options.fast_math and _scale_after_contraction(module):     # (after the unit dims are gone)
+        run_passes(module, "canonicalize, cse", "fusion")
     _unshare_fills(module)
 
 
@@ -260,3 +263,217 @@ def _remove_barriers(module) -> None:
         if BARRIER in op.attributes:
             op.results[0].replace_all_uses_with(op.operands[0])
             op.erase()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cheap producers with several consumers; row scalings moved past the contraction they feed
+
+_CHEAP_OPS = ("arith.mulf", "arith.addf", "arith.subf", "arith.negf", "arith.extf", "arith.truncf",
+              "arith.maximumf", "arith.minimumf", "arith.maxnumf", "arith.minnumf")
+CHEAP_BODY_OPS = 2          # arithmetic ops a producer may have to be recomputed in each consumer
+
+
+def _parallel(op) -> bool:
+    return "reduction" not in str(op.attributes["iterator_types"])
+
+
+def _maps_of(op) -> list:
+    return [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
+
+
+def _clone_cheap_producers(module) -> None:
+    """An elementwise generic with one tensor input besides fills (attention's scores x 1/sqrt(d), a cast) and
+    at most CHEAP_BODY_OPS arithmetic ops, read by several generics that upstream fusion could each merge it
+    into, gets a copy per consumer. Upstream fuses only single-use producers, so it stayed a pass of its own
+    (a read and a write of its whole result, here the s x s scores, between the matmul and the row max)
+    where recomputing it costs a multiply per element in each consumer."""
+    for op in ops_named(module.operation, "linalg.generic"):
+        if not _cheap_unary(op):
+            continue
+        uses = [(u.owner, u.operand_number) for u in op.results[0].uses]
+        if len(uses) < 2 or not all(_fusable_use(owner, i, op) for owner, i in uses):
+            continue
+        for owner, i in uses[1:]:
+            with ir.InsertionPoint(op):
+                clone = op.operation.clone()
+                for k, v in enumerate(list(clone.operands)[:-1]):
+                    d = getattr(v.owner, "operation", None)
+                    if d is not None and d.name == "linalg.generic":      # a fill: one per clone, so it
+                        clone.operands[k] = d.clone().results[0]          # merges in too (single use)
+            owner.operands[i] = clone.results[0]
+
+
+def _cheap_unary(op) -> bool:
+    """An elementwise generic, one tensor input besides fills, a few cheap arithmetic ops (_clone_cheap_producers)."""
+    if len(op.results) != 1 or not _parallel(op) or BARRIER in op.attributes:
+        return False
+    n_in = len(op.operands) - 1
+    tensors = [v for v in op.operands[:n_in] if isinstance(v.type, ir.RankedTensorType)]
+    fills = [v for v in tensors if (d := getattr(v.owner, "operation", None)) is not None
+             and d.name == "linalg.generic" and not _reads_tensors(d.opview)]
+    if len(tensors) - len(fills) != 1:
+        return False
+    if not _maps_of(op)[-1].is_permutation:
+        return False
+    blk = op.regions[0].blocks[0]
+    if list(blk.arguments[-1].uses):
+        return False
+    body = [o for o in blk.operations][:-1]
+    return 0 < len(body) <= CHEAP_BODY_OPS and all(o.operation.name in _CHEAP_OPS for o in body)
+
+
+def _fusable_use(owner, i, producer) -> bool:
+    """`owner` reads the producer as input operand i with a map upstream elementwise fusion accepts."""
+    if getattr(owner, "name", "") != "linalg.generic" or generic_is_contraction(owner):
+        return False
+    if i >= len(owner.operands) - len(owner.results):
+        return False
+    return len(_maps_of(owner)[i].results) == _maps_of(producer)[-1].n_dims
+
+
+def _scale_after_contraction(module) -> bool:
+    """C = contract(a / r, B) -> contract(a, B) / r (or a * r), where r is indexed by output loops only
+    (attention's softmax normalization: P = E / rowsum(E), O = P V): the division runs once per output
+    element (s x d) instead of once per element of the contraction's operand (s x s), and the operand is no
+    longer materialized. The scaled value may then be selected against 0.0 by a condition also indexed by
+    output loops (route B's SDPA: rows whose scores are all -inf give 0): the select moves along. Needs a
+    zero-initialized sum-of-products contraction whose operand has no other use. Reassociates the rounding
+    (and a row selected to 0 no longer multiplies B), so only with fast_math."""
+    from torch_mlir.dialects import linalg, tensor
+    changed = False
+    for c in ops_named(module.operation, "linalg.generic"):
+        m = _row_scaled_operand(c)
+        if m is None:
+            continue
+        i, g, kn, rows = m
+        c.operands[i] = g.operands[kn]
+        out_t = ir.RankedTensorType(c.results[0].type)
+        rank = out_t.rank
+        uses = [(u.owner, u.operand_number) for u in c.results[0].uses]
+        with ir.InsertionPoint.after(c), c.location:
+            empty = tensor.EmptyOp(list(out_t.shape), out_t.element_type).result
+            maps = ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))]
+                                    + [ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, e)) for _, e in rows]
+                                    + [ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))])
+            iters = ir.ArrayAttr.get([ir.Attribute.parse("#linalg.iterator_type<parallel>")] * rank)
+            epi = linalg.GenericOp([out_t], [c.results[0]] + [g.operands[k] for k, _ in rows], [empty], maps, iters)
+            gb = g.regions[0].blocks[0]
+            blk = epi.regions[0].blocks.append(*[a.type for a in [gb.arguments[kn]] + [gb.arguments[k] for k, _ in rows]],
+                                               out_t.element_type)
+            env = {gb.arguments[kn]: blk.arguments[0]}
+            env.update({gb.arguments[k]: blk.arguments[1 + j] for j, (k, _) in enumerate(rows)})
+            with ir.InsertionPoint(blk):
+                body = list(gb.operations)
+                for o in body[:-1]:          # the scaling (and select) on the contraction's result
+                    r = ir.Operation.create(o.operation.name, results=[o.results[0].type],
+                                            operands=[env.get(v, v) for v in o.operands],
+                                            attributes={a: o.attributes[a] for a in o.attributes})
+                    env[o.results[0]] = r.results[0]
+                linalg.YieldOp([env[body[-1].operands[0]]])
+        for owner, k in uses:
+            owner.operands[k] = epi.results[0]
+        g.erase()
+        changed = True
+    return changed
+
+
+def _zero_fill(v) -> bool:
+    """`v` is a fill (a generic without tensor inputs) of 0.0."""
+    d = getattr(v.owner, "operation", None)
+    if d is None or d.name != "linalg.generic" or _reads_tensors(d.opview) or len(d.operands) != 1:
+        return False
+    ops = list(d.regions[0].blocks[0].operations)
+    if len(ops) != 1:
+        return False
+    c = getattr(ops[0].operands[0].owner, "operation", None)
+    if c is None or c.name != "arith.constant":
+        return False
+    try:
+        return ir.FloatAttr(c.attributes["value"]).value == 0.0
+    except ValueError:
+        return False
+
+
+def _row_scaled_operand(c):
+    """(operand index i, scaling generic g, g's numerator input kn, [(g input, its map over c's output dims)]
+    of the factor and the select's condition) when contraction generic `c` sums products of an operand
+    that is `num / y` or `num * y`, optionally then `select(cond, 0.0, that)` (either order), with y and
+    cond indexed by parallel loops of c that its output keeps; else None."""
+    if not generic_is_contraction(c) or len(c.results) != 1 or len(c.operands) != 3:
+        return None
+    blk = c.regions[0].blocks[0]
+    body = list(blk.operations)
+    if len(body) != 3 or body[0].operation.name != "arith.mulf" or body[1].operation.name != "arith.addf":
+        return None
+    mul, add = body[0].operation, body[1].operation
+    a0, a1, acc = blk.arguments
+    if {mul.operands[0], mul.operands[1]} != {a0, a1} or a0 == a1 or \
+            {add.operands[0], add.operands[1]} != {acc, mul.results[0]} or body[2].operands[0] != add.results[0]:
+        return None
+    if not _zero_fill(c.operands[2]):
+        return None
+    maps = _maps_of(c)
+    iters = [str(a) for a in ir.ArrayAttr(c.attributes["iterator_types"])]
+    out_dims = [_dim(e) for e in maps[2].results]
+    if any(d is None for d in out_dims):
+        return None
+    for i in (0, 1):
+        g = getattr(c.operands[i].owner, "operation", None)
+        if g is None or g.name != "linalg.generic" or len(g.results) != 1 or not 3 <= len(g.operands) <= 4 \
+                or not _parallel(g.opview) or len(list(g.results[0].uses)) != 1:
+            continue
+        gm = _maps_of(g.opview)
+        rank = gm[-1].n_dims
+        gb = g.regions[0].blocks[0]
+        args = list(gb.arguments)
+        n_in = len(g.operands) - 1
+        if gm[-1] != ir.AffineMap.get_identity(rank) or list(args[-1].uses):
+            continue
+        gops = [o.operation for o in gb.operations]
+        if len(gops) != n_in or gops[0].name not in ("arith.divf", "arith.mulf"):
+            continue                                     # (scale[, select], yield): one op per input - 1
+        op = gops[0]
+        x, y = op.operands[0], op.operands[1]
+        if x not in args[:n_in] or y not in args[:n_in] or x == y:
+            continue
+        kn, ky = args.index(x), args.index(y)
+        if op.name == "arith.mulf" and gm[kn] != ir.AffineMap.get_identity(rank):
+            kn, ky = ky, kn
+        if gm[kn] != ir.AffineMap.get_identity(rank):
+            continue
+        row_args = [ky]
+        last = op.results[0]
+        if n_in == 3:                                    # select(cond, 0.0, scaled) or select(cond, scaled, 0.0)
+            sel = gops[1]
+            if sel.name != "arith.select" or sel.operands[0] not in args[:n_in] or last not in sel.operands[1:]:
+                continue
+            other = sel.operands[2] if sel.operands[1] == last else sel.operands[1]
+            k = getattr(other.owner, "operation", None)
+            if k is None or k.name != "arith.constant" or not isinstance(k.attributes["value"], ir.FloatAttr) \
+                    or ir.FloatAttr(k.attributes["value"]).value != 0.0:
+                continue
+            row_args.append(args.index(sel.operands[0]))
+            last = sel.results[0]
+        if gops[-1].operands[0] != last or any(not isinstance(g.operands[k].type, ir.RankedTensorType)
+                                               for k in row_args):
+            continue
+        # each row operand's indices, as loops of g = dims of c's operand i, as loops of c, as dims of c's output
+        rows = []
+        for k in row_args:
+            exprs = []
+            for e in gm[k].results:
+                p = _dim(e)
+                cd = _dim(maps[i].results[p]) if p is not None else None
+                if cd is None or "parallel" not in iters[cd] or cd not in out_dims:
+                    break
+                exprs.append(ir.AffineDimExpr.get(out_dims.index(cd)))
+            else:
+                rows.append((k, exprs))
+        if len(rows) == len(row_args):
+            return i, g, kn, rows
+    return None
+
+
+def _dim(e):
+    return e.position if isinstance(e, ir.AffineDimExpr) else None
+
