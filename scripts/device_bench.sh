@@ -1,12 +1,12 @@
 #!/bin/bash
 # Issue 14's device run, one part per device command (each < 9 minutes; parts write under $OUT/<part>):
-#   bash scripts/device_bench.sh host    # host target vs eager, Inductor, IREE, all 11 kernels (204 s on 2026-12-03, cap 570 s)
+#   bash scripts/device_bench.sh host    # host target vs eager, Inductor, IREE, all 11 kernels (204-206 s on 2026-12-03, cap 570 s)
 #   bash scripts/device_bench.sh ew      # the same, element-wise kernels only   (150 s, cap 450 s)
 #   bash scripts/device_bench.sh rows    # the same, RMSNorm f32/f16, LayerNorm, softmax, matmul, attention (135 s, cap 450 s)
 #   bash scripts/device_bench.sh npu     # ablation ladder on npu-emu (no peers) + MT sweep + probes       (109 s, cap 510 s)
 #   bash scripts/device_bench.sh models  # PyTorch models: eager, Inductor C++, route B  (4 synthetic: 109 s; with the
-#                                        # 4 corpus models (GPT-2, LLaMA, ViT, ResNet-18; transformers needed) not yet
-#                                        # run on the device: estimated 150-250 s, cap 420 s)
+#                                        # 4 corpus models (GPT-2, LLaMA, ViT, ResNet-18; transformers needed):
+#                                        # 167 s on 2026-12-03 19:03, cap 420 s)
 # Inductor: every (kernel, threads) compiles in a process of its own, all in parallel, before anything is timed,
 # and waits there to be timed (bench/peers.py `park_inductor`). Session 21's variant, an on-disk cache filled
 # by parallel compiles and read by fresh timed processes, was not hit on the device's torch 2.11 (first call
