@@ -200,6 +200,22 @@ def test_qemu_int8_matmul_vec_packets_per_mac(rng):
     assert per_mac <= 0.02, per_mac
 
 
+def _vec_tcm_packet_ratios(kern, ins, ref, peer_packets) -> dict:
+    """Packets of the vectorized DDR build and of the TCM build over the peer's, outputs checked exactly: as
+    the bench compares them, all of the vec build's packets and the TCM build's compiled code (its DMA engine
+    is a software copy thread under QEMU)."""
+    from hexmlir.bench.sim_packets import _compiled_packets, _defined_functions
+    got = {}
+    for name, opts in [("vec", Options.all_off(target="hexagon-sim", vectorize=True, fusion=True, fast_math=True)),
+                       ("tcm", Options(target="hexagon-sim", multithread=False))]:
+        kk = hexmlir.compile(kern.mlir, opts)
+        out, prof = kk.profile(*ins)
+        np.testing.assert_array_equal(out, ref, err_msg=f"{name}, seed {current_seed()}")
+        mine = prof.packets if name == "vec" else _compiled_packets(prof, _defined_functions(kk.path.parent / "kernel.o"))
+        got[name] = mine / peer_packets
+    return got
+
+
 @needs_qemu
 @pytest.mark.slow
 def test_qemu_int8_matmul_packets_within_1p2x_of_intrinsics(rng, tmp_path):
@@ -208,7 +224,7 @@ def test_qemu_int8_matmul_packets_within_1p2x_of_intrinsics(rng, tmp_path):
     0.92x and 0.82x; 1.07x and 0.98x with a vsplat of A per step; 1.53x and 1.64x when every row block
     interleaved its own B rows in the k loop, which was a top-tested loop LLVM neither made a hardware loop
     nor pipelined)."""
-    from hexmlir.bench.sim_packets import _compiled_packets, _defined_functions, run_peer
+    from hexmlir.bench.sim_packets import run_peer
     m, n, k = 67, 133, 130
     kern = ls.int8_matmul(m, n, k)
     ins = kern.random_inputs(rng)
@@ -216,16 +232,7 @@ def test_qemu_int8_matmul_packets_within_1p2x_of_intrinsics(rng, tmp_path):
     out, peer_prof, _ = run_peer("matmul_i8", ins, ref, [m, n, k], tmp_path, "intrinsics")
     peer = peer_prof.packets
     np.testing.assert_array_equal(out, ref, err_msg=f"peer, seed {current_seed()}")
-    got = {}
-    for name, opts in [("vec", Options.all_off(target="hexagon-sim", vectorize=True, fusion=True, fast_math=True)),
-                       ("tcm", Options(target="hexagon-sim", multithread=False))]:
-        kk = hexmlir.compile(kern.mlir, opts)
-        out, prof = kk.profile(*ins)
-        np.testing.assert_array_equal(out, ref, err_msg=f"{name}, seed {current_seed()}")
-        # as the bench compares them: all of the vec build's packets, the TCM build's compiled code (its
-        # DMA engine is a software copy thread under QEMU)
-        mine = prof.packets if name == "vec" else _compiled_packets(prof, _defined_functions(kk.path.parent / "kernel.o"))
-        got[name] = mine / peer
+    got = _vec_tcm_packet_ratios(kern, ins, ref, peer)
     assert max(got.values()) <= 1.2, got
 
 
@@ -236,21 +243,14 @@ def test_qemu_int8_matmul_large_packets_within_1p2x_of_intrinsics(rng, tmp_path)
     compiled code take at most 1.2x the packets of the intrinsics peer (measured 1.04x and 1.00x; 1.38x and
     1.20x when each step splat A's word for a vrmpy(Vu.b, Vv.b): 10 packets for 16 vrmpy against the
     peer's 8, plus an A copy of the whole row per chunk and a B pack with a branch per row)."""
-    from hexmlir.bench.sim_packets import _compiled_packets, _defined_functions, run_peer
+    from hexmlir.bench.sim_packets import run_peer
     m, n, k = 64, 256, 600
     kern = ls.int8_matmul(m, n, k)
     ins = kern.random_inputs(rng)
     ref = kern.reference(*ins)[0]
     out, peer_prof, _ = run_peer("matmul_i8", ins, ref, [m, n, k], tmp_path, "intrinsics")
     np.testing.assert_array_equal(out, ref, err_msg=f"peer, seed {current_seed()}")
-    got = {}
-    for name, opts in [("vec", Options.all_off(target="hexagon-sim", vectorize=True, fusion=True, fast_math=True)),
-                       ("tcm", Options(target="hexagon-sim", multithread=False))]:
-        kk = hexmlir.compile(kern.mlir, opts)
-        out, prof = kk.profile(*ins)
-        np.testing.assert_array_equal(out, ref, err_msg=f"{name}, seed {current_seed()}")
-        mine = prof.packets if name == "vec" else _compiled_packets(prof, _defined_functions(kk.path.parent / "kernel.o"))
-        got[name] = mine / peer_prof.packets
+    got = _vec_tcm_packet_ratios(kern, ins, ref, peer_prof.packets)
     assert max(got.values()) <= 1.2, got
 
 
@@ -298,7 +298,7 @@ def test_qemu_requantize_packets_within_1p1x_of_intrinsics(rng, tmp_path):
     """n = 100003 requantize: the vec build (DDR, aligned) and the TCM build's compiled code take at most 1.1x
     the intrinsics peer's packets, run in the same test (0.88x and 0.88x measured; 1.20x and 1.20x while
     LLVM unrolled the loop by 2 and formed no hardware loop). Inputs cover the int32 range and its ends."""
-    from hexmlir.bench.sim_packets import RQ_MULT, RQ_SHIFT, RQ_ZP, _compiled_packets, _defined_functions, run_peer
+    from hexmlir.bench.sim_packets import RQ_MULT, RQ_SHIFT, RQ_ZP, run_peer
     n = 100003
     kern = ls.requantize(n, RQ_MULT, RQ_SHIFT, RQ_ZP)
     x = rng.integers(-2**31, 2**31, n, dtype=np.int64)
@@ -308,14 +308,7 @@ def test_qemu_requantize_packets_within_1p1x_of_intrinsics(rng, tmp_path):
     out, peer_prof, _ = run_peer("requantize", ins, ref, [n, RQ_MULT, RQ_SHIFT, RQ_ZP], tmp_path, "intrinsics")
     peer = peer_prof.packets
     np.testing.assert_array_equal(out, ref, err_msg=f"peer, seed {current_seed()}")
-    got = {}
-    for name, opts in [("vec", Options.all_off(target="hexagon-sim", vectorize=True, fusion=True, fast_math=True)),
-                       ("tcm", Options(target="hexagon-sim", multithread=False))]:
-        kk = hexmlir.compile(kern.mlir, opts)
-        out, prof = kk.profile(*ins)
-        np.testing.assert_array_equal(out, ref, err_msg=f"{name}, seed {current_seed()}")
-        mine = prof.packets if name == "vec" else _compiled_packets(prof, _defined_functions(kk.path.parent / "kernel.o"))
-        got[name] = mine / peer
+    got = _vec_tcm_packet_ratios(kern, ins, ref, peer)
     assert max(got.values()) <= 1.1, got
 
 
