@@ -13,6 +13,7 @@ from hexmlir import ir as hir
 from hexmlir import plan as P
 from hexmlir import targets
 from hexmlir.pipeline import run as run_pipeline
+from attention_mlir import M2, M3, softmax_pv
 
 
 def _contraction_macs(mlir, options=None):
@@ -36,7 +37,7 @@ def _attention_mlir(h, rows, cols, d, pred="sle", bound=0, tail="softmax"):
     ("colmax")."""
     q, kt, v = f"tensor<{h}x{rows}x{d}xf32>", f"tensor<{h}x{d}x{cols}xf32>", f"tensor<{h}x{cols}x{d}xf32>"
     sc, r = f"tensor<{h}x{rows}x{cols}xf32>", f"tensor<{h}x{rows}xf32>"
-    m3, m2 = "affine_map<(b, i, j) -> (b, i, j)>", "affine_map<(b, i, j) -> (b, i)>"
+    m3, m2 = M3, M2
     head = f"""
 func.func @attn(%q: {q}, %k: {kt}, %v: {v}) -> {{RES}} {{
   %z = arith.constant 0.0 : f32
@@ -95,40 +96,9 @@ func.func @attn(%q: {q}, %k: {kt}, %v: {v}) -> {{RES}} {{
   }} -> {r}
   return %mn : {r}
 }}"""
-    return head.replace("{RES}", q) + f"""
-  %c30 = arith.constant -30.0 : f32
-  %fm = linalg.fill ins(%ninf : f32) outs(%er : {r}) -> {r}
-  %mx = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%ms : {sc}) outs(%fm : {r}) {{
-    ^bb0(%a: f32, %b: f32):
-      %y = arith.maximumf %a, %b : f32
-      linalg.yield %y : f32
-  }} -> {r}
-  %ex = linalg.generic {{indexing_maps = [{m3}, {m2}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
-      ins(%ms, %mx : {sc}, {r}) outs(%e : {sc}) {{
-    ^bb0(%a: f32, %b: f32, %c: f32):
-      %y = arith.subf %a, %b : f32
-      {"%w = math.exp %y : f32" if tail == "softmax" else "%w = arith.maximumf %y, %c30 : f32"}
-      linalg.yield %w : f32
-  }} -> {sc}
-  %fs = linalg.fill ins(%z : f32) outs(%er : {r}) -> {r}
-  %sm = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%ex : {sc}) outs(%fs : {r}) {{
-    ^bb0(%a: f32, %b: f32):
-      %y = arith.addf %a, %b : f32
-      linalg.yield %y : f32
-  }} -> {r}
-  %p = linalg.generic {{indexing_maps = [{m3}, {m2}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
-      ins(%ex, %sm : {sc}, {r}) outs(%e : {sc}) {{
-    ^bb0(%a: f32, %b: f32, %c: f32):
-      %y = arith.divf %a, %b : f32
-      linalg.yield %y : f32
-  }} -> {sc}
-  %eo = tensor.empty() : {q}
-  %fo = linalg.fill ins(%z : f32) outs(%eo : {q}) -> {q}
-  %o = linalg.batch_matmul ins(%p, %v : {sc}, {v}) outs(%fo : {q}) -> {q}
-  return %o : {q}
-}}"""
+    act = "%w = math.exp %y : f32" if tail == "softmax" else "%w = arith.maximumf %y, %c30 : f32"
+    return head.replace("{RES}", q) + """
+  %c30 = arith.constant -30.0 : f32""" + softmax_pv("ms", sc, r, q, v, act)
 
 
 def _numpy_masked(q, kt, keep):

@@ -13,6 +13,7 @@ from hexmlir import plan as P
 from hexmlir import targets
 from hexmlir.bench.registry import REGISTRY
 from hexmlir.pipeline import CompileContext
+from attention_mlir import softmax_pv
 
 
 def _plan(mlir, options):
@@ -139,8 +140,6 @@ def test_route_b_sdpa_matches_torch(shape, causal, threads, seed):
 def _batched_attention_mlir(h, s, d):
     t, kt, sc = f"tensor<{h}x{s}x{d}xf32>", f"tensor<{h}x{d}x{s}xf32>", f"tensor<{h}x{s}x{s}xf32>"
     r = f"tensor<{h}x{s}xf32>"
-    m3 = "affine_map<(b, i, j) -> (b, i, j)>"
-    m2 = "affine_map<(b, i, j) -> (b, i)>"
     return f"""
 func.func @attn(%q: {t}, %k: {kt}, %v: {t}) -> {t} {{
   %z = arith.constant 0.0 : f32
@@ -148,39 +147,7 @@ func.func @attn(%q: {t}, %k: {kt}, %v: {t}) -> {t} {{
   %e = tensor.empty() : {sc}
   %f = linalg.fill ins(%z : f32) outs(%e : {sc}) -> {sc}
   %s = linalg.batch_matmul ins(%q, %k : {t}, {kt}) outs(%f : {sc}) -> {sc}
-  %er = tensor.empty() : {r}
-  %fm = linalg.fill ins(%ninf : f32) outs(%er : {r}) -> {r}
-  %mx = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%s : {sc}) outs(%fm : {r}) {{
-    ^bb0(%a: f32, %b: f32):
-      %y = arith.maximumf %a, %b : f32
-      linalg.yield %y : f32
-  }} -> {r}
-  %ex = linalg.generic {{indexing_maps = [{m3}, {m2}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
-      ins(%s, %mx : {sc}, {r}) outs(%e : {sc}) {{
-    ^bb0(%a: f32, %b: f32, %c: f32):
-      %y = arith.subf %a, %b : f32
-      %w = math.exp %y : f32
-      linalg.yield %w : f32
-  }} -> {sc}
-  %fs = linalg.fill ins(%z : f32) outs(%er : {r}) -> {r}
-  %sm = linalg.generic {{indexing_maps = [{m3}, {m2}], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%ex : {sc}) outs(%fs : {r}) {{
-    ^bb0(%a: f32, %b: f32):
-      %y = arith.addf %a, %b : f32
-      linalg.yield %y : f32
-  }} -> {r}
-  %p = linalg.generic {{indexing_maps = [{m3}, {m2}, {m3}], iterator_types = ["parallel", "parallel", "parallel"]}}
-      ins(%ex, %sm : {sc}, {r}) outs(%e : {sc}) {{
-    ^bb0(%a: f32, %b: f32, %c: f32):
-      %y = arith.divf %a, %b : f32
-      linalg.yield %y : f32
-  }} -> {sc}
-  %eo = tensor.empty() : {t}
-  %fo = linalg.fill ins(%z : f32) outs(%eo : {t}) -> {t}
-  %o = linalg.batch_matmul ins(%p, %v : {sc}, {t}) outs(%fo : {t}) -> {t}
-  return %o : {t}
-}}"""
+  %er = tensor.empty() : {r}""" + softmax_pv("s", sc, r, t, t)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
