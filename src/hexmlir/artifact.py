@@ -104,7 +104,6 @@ def _scalar(v, dtype: str):
     return int(v)
 
 
-
 # The file (device, inode) each library path was first loaded from in this process. dlopen hands back the
 # library already loaded under a path, so a new artifact written to the same path (a rename: a new inode)
 # would silently run the old code: it is loaded from a private copy instead.

@@ -17,7 +17,7 @@ element (lower.py), as every i1 in memory does.
 """
 import numpy as np
 
-from ..ir import apply_transform, ir, ops_named, run_passes
+from ..ir import apply_transform, funcs, ir, ops_named, run_passes
 from ..plan import generic_info, config, op_id
 from .. import attrs
 
@@ -547,8 +547,7 @@ def _in_thread_body(op) -> bool:
 
 def _declare_stream_query(module) -> None:
     from torch_mlir.dialects import func
-    if any(o.operation.name == "func.func" and ir.StringAttr(o.attributes["sym_name"]).value == STREAM_QUERY
-           for o in module.body.operations):
+    if any(ir.StringAttr(f.attributes["sym_name"]).value == STREAM_QUERY for f in funcs(module)):
         return
     with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
         func.FuncOp(STREAM_QUERY, ir.FunctionType.get([], [ir.IntegerType.get_signless(32)]), visibility="private")
