@@ -224,3 +224,78 @@ def test_one_plus_tanh_folds_the_constant_scale_exactly():
                        ).astype(np.float32)
     x = np.concatenate([x, np.ones((-len(x)) % 32, np.float32)])
     assert same_bits(folded(x), plain((x * c).astype(np.float32))), f"seed={seed}"
+
+
+def _divf_numerators(m) -> list:
+    """What each arith.divf divides: "load of arg N" where the numerator is a vector.load of argument N."""
+    found = []
+
+    def visit(op):
+        if op.name == "arith.divf":
+            src = op.operands[0].owner
+            src = src.operation if hasattr(src, "operation") else src
+            if src.name == "vector.load" and isinstance(src.operands[0], ir.BlockArgument):
+                found.append(f"load of arg {ir.BlockArgument(src.operands[0]).arg_number}")
+            else:
+                found.append(src.name)
+        return ir.WalkResult.ADVANCE
+
+    m.operation.walk(visit)
+    return found
+
+
+def _gelu_tail_source(form: str) -> str:
+    """0.5 b (1 + tanh(a)) per lane, the tail of the tanh-GELU as torch writes it ("mul_half": (s b) 0.5) or
+    with the half taken first ("half_first": (0.5 b) s)."""
+    tail = {"mul_half": "%m = arith.mulf %s, %y : vector<32xf32>\n%r = arith.mulf %m, %half : vector<32xf32>",
+            "half_first": "%h = arith.mulf %half, %y : vector<32xf32>\n%r = arith.mulf %h, %s : vector<32xf32>",
+            "twice": "%m = arith.mulf %s, %y : vector<32xf32>\n%m2 = arith.mulf %m, %half : vector<32xf32>\n"
+                     "%r = arith.addf %m2, %m : vector<32xf32>"}[form]
+    return acc.kernel_source("tanh1p", "f32", 32).replace(
+        "%one = arith.constant", "%half = arith.constant dense<0.5> : vector<32xf32>\n  %one = arith.constant").replace(
+        "%r = arith.addf %t, %one : vector<32xf32>", "%s = arith.addf %t, %one : vector<32xf32>\n" + tail)
+
+
+@pytest.mark.parametrize("form", ["mul_half", "half_first"])
+def test_gelu_tail_is_one_division_of_x(form):
+    """0.5 x (1 + tanh(u)) -> x / (1 + exp(-2u)): one exp, one divf whose numerator is x, and no multiply
+    left after it; numerically the tail in float64 on fresh inputs, and its limits."""
+    seed = current_seed()
+    rng = np.random.default_rng(seed)
+    src = _gelu_tail_source(form)
+    with ir.Context(), ir.Location.unknown():
+        m = ir.Module.parse(src)
+        assert fm.run(m, native_div=True) == 1
+        text = str(m)
+        assert _divf_numerators(m) == ["load of arg 1"], text
+    assert text.count("arith.divf") == 1 and text.count("arith.shli") == 1, text
+    assert "hexmlir.final_divf" not in text
+    jit = acc.Jit(src, native_div=True)
+    n = 1 << 15
+    u = np.concatenate([rng.uniform(-50, 12, n - 64), [0.0, -0.0, np.inf, -np.inf, np.nan, 9.5, -45.0, -100.0],
+                        rng.uniform(-1e-3, 1e-3, 56)]).astype(np.float32)
+    x = rng.uniform(-100, 100, n).astype(np.float32)
+    x[n - 64 + 4] = 3.0
+    got = jit(u, x)
+    with np.errstate(all="ignore"):
+        # 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) exactly; in float64 the right side does not cancel for u << 0
+        ref_ratio = x.astype(np.float64) / (1.0 + np.exp(-2.0 * u.astype(np.float64)))
+    fin = np.isfinite(u)
+    # relative error where exp(-2u) is finite (u > -44.36; then |x| / (1 + e) >= 1e-37 here), absolute below
+    rel = fin & (u > -43.6)
+    err = np.abs(got[rel] - ref_ratio[rel]) / np.abs(ref_ratio[rel])
+    assert err.max() <= 4e-7, f"seed={seed} max rel err {err.max()}"
+    assert np.abs(got[fin & ~rel] - ref_ratio[fin & ~rel]).max() <= 1e-35, f"seed={seed}"
+    k = n - 64
+    assert got[k + 2] == x[k + 2] and got[k + 5] == x[k + 5], f"seed={seed}"          # u >= 9.1: x
+    assert got[k + 3] == 0 and got[k + 6] == 0 and got[k + 7] == 0, f"seed={seed}"      # exp(-2u) -> inf: x / inf
+    assert np.isnan(got[k + 4]), f"seed={seed}"
+    assert got[k] == x[k] * 0.5 and got[k + 1] == x[k + 1] * 0.5, f"seed={seed}"
+
+
+def test_gelu_tail_needs_single_uses():
+    """A product used twice keeps 1 + tanh(u) (emit_one_plus_tanh) and its multiplies."""
+    with ir.Context(), ir.Location.unknown():
+        m = ir.Module.parse(_gelu_tail_source("twice"))
+        assert fm.run(m, native_div=True) == 1
+        assert _divf_numerators(m) == ["arith.constant"], str(m)          # 1 / (0.5 e + 0.5)

@@ -39,7 +39,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 __all__ = ["run", "emit_recip", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf", "emit_sigmoid",
-           "emit_one_plus_tanh"]
+           "emit_one_plus_tanh", "emit_half_x_one_plus_tanh"]
 
 # --------------------------------------------------------------------------------------------------------------
 # Constants
@@ -434,6 +434,49 @@ def _match_one_plus_tanh(tanh):
     return add if _splat_value(other) == 1.0 else None
 
 
+def _sole_user(v: ir.Value):
+    if not _single_use(v):
+        return None
+    op = next(iter(v.uses)).owner
+    return op.operation if hasattr(op, "operation") else op
+
+
+def _other(op, v: ir.Value) -> ir.Value:
+    return op.operands[1] if op.operands[0] == v else op.operands[0]
+
+
+def _match_half_x_one_plus_tanh(add):
+    """The tanh-GELU tail around `add` = 1 + tanh(u): (add * x) * 0.5 or add * (x * 0.5), any operand order,
+    every intermediate used once and all f32 -> (the op computing the whole product, x, [the ops it
+    replaces, users first]), else None."""
+    f32 = ir.F32Type.get()
+    if _elem(add.result.type) != f32:
+        return None
+    m1 = _sole_user(add.result)
+    if m1 is None or m1.name != "arith.mulf":
+        return None
+    a = _other(m1, add.result)
+    m2 = _sole_user(m1.result)
+    if m2 is not None and m2.name == "arith.mulf" and _splat_value(_other(m2, m1.result)) == 0.5:
+        return m2, a, [m1]
+    h = _producer(a, "arith.mulf")
+    if h is not None and _single_use(a):
+        for i in (0, 1):
+            if _splat_value(h.operands[1 - i]) == 0.5:
+                return m1, h.operands[i], [h]
+    return None
+
+
+def emit_half_x_one_plus_tanh(x: ir.Value, u: ir.Value) -> ir.Value:
+    """0.5 x (1 + tanh(u)) as x / (1 + exp(-2u)): the whole tanh-GELU tail in one exp and one division,
+    rounded once at the end (emit_one_plus_tanh then two multiplies round three times).  Limits: x for
+    u >= 9.1, +-0 where exp(-2u) overflows (x / inf), NaN in either -> NaN.  Native division only."""
+    B = _builder(u, True)
+    q = B.div(x, B.add(emit_exp(_times_minus_two(B, u)), 1.0))
+    q.owner.attributes[_KEEP] = ir.UnitAttr.get()     # not x * (1 / b): that is a multiply more here
+    return q
+
+
 def _match_sigmoid(div):
     """divf(1, addf(exp(neg x), 1)) -> (x, [ops to erase after the divf]) or None.
     neg x may be arith.negf x or arith.subf(0, x)."""
@@ -466,8 +509,14 @@ def _replace(op, new: ir.Value) -> None:
     op.erase()
 
 
+_KEEP = "hexmlir.final_divf"        # a divf an idiom emitted in its final form (removed when the pass ends)
+
+
 def _rewrite_div(op, native_div: bool = False) -> bool:
     """False where the division is left as it is (native_div: 1 / b, a non-constant b)."""
+    if _KEEP in op.attributes:
+        del op.attributes[_KEEP]
+        return False
     t = op.result.type
     num, den = op.operands[0], op.operands[1]
     nv, dv = _splat_value(num), _splat_value(den)
@@ -543,8 +592,16 @@ def _run(module: ir.Module, vector_fdiv_only: bool, native_div: bool = False) ->
             add = _match_one_plus_tanh(tanh)
             if add is None:
                 continue
-            with ir.InsertionPoint(add), add.location:
-                _replace(add, _from_f32(emit_one_plus_tanh(_to_f32(tanh.operands[0])), add.result.type))
+            tail = _match_half_x_one_plus_tanh(add)
+            if tail is not None:
+                top, x, dead = tail
+                with ir.InsertionPoint(top), top.location:
+                    _replace(top, emit_half_x_one_plus_tanh(x, tanh.operands[0]))
+                for d in dead + [add]:
+                    d.erase()
+            else:
+                with ir.InsertionPoint(add), add.location:
+                    _replace(add, _from_f32(emit_one_plus_tanh(_to_f32(tanh.operands[0])), add.result.type))
             tanh.erase()
             count += 1
     if not vector_fdiv_only:
