@@ -289,7 +289,11 @@ def run(module, cx) -> None:
         c = tagged[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
         if _emit_micro_kernel(op, c, target.vector_lanes(c["eb"])):
             continue
-        c["zero_fill"] = None                          # a tile that reads C: the fill stays
+        if c.get("zero_fill") is not None:
+            # a tile upstream vectorizes reads its C: zero it alone, so the whole tile's fill can still go
+            # (a thread tile with a partial column edge, 704 = 14 x 48 + 32 on 15 threads, kept a memset
+            # of every tile's C and read the zeros back in every micro-tile)
+            _fill_like(c["zero_fill"], op)
         loops = generic_info(op)[0]
         sizes, ksizes = c["sizes"], c["ksizes"]
         full = all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s)
@@ -457,6 +461,12 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
                     vector.MaskedStoreOp(c_buf, ids, mask, new[i * nv + j])
     op.erase()
     return True
+
+
+def _fill_like(fill, op) -> None:
+    """A copy of `fill` (a zero fill, _zero_fill_before) on `op`'s C operand, right before `op`."""
+    f = fill.clone(ir.InsertionPoint(op))
+    f.operands[0] = op.operands[len(op.operands) - 1]
 
 
 def _zero_fill_before(op):
