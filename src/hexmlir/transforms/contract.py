@@ -239,7 +239,8 @@ def _static_view(v, shape: list[int], ip):
     from torch_mlir.dialects import memref
     t = ir.MemRefType(v.type)
     dyn = ir.ShapedType.get_dynamic_size()
-    if isinstance(t.layout, ir.AffineMapAttr) and ir.AffineMapAttr(t.layout).value.is_permutation:
+    if isinstance(t.layout, ir.AffineMapAttr) and \
+            ir.AffineMapAttr(t.layout).value == ir.AffineMap.get_identity(len(shape)):
         # identity layout: contiguous in the static shape
         strides, off = [1] * len(shape), 0
         for i in range(len(shape) - 2, -1, -1):
