@@ -170,10 +170,180 @@ def _static_extents(op) -> list:
     return [None if x is None or x < 0 else x for x in generic_info(op)[0]]
 
 
+MAX_VERSIONS = 4              # static copies of a contraction whose thread tile has a dynamic extent
+MAX_TILE_INDEX = 4096         # tile indices an extent's affine.min is evaluated at
+
+
+def _affine_eval(e, x: int) -> int:
+    """An AffineExpr of one dim (d0 = x, no symbols) as an integer."""
+    if isinstance(e, ir.AffineConstantExpr):
+        return e.value
+    if isinstance(e, ir.AffineDimExpr):
+        return x
+    if isinstance(e, ir.AffineBinaryExpr):
+        a, b = _affine_eval(e.lhs, x), _affine_eval(e.rhs, x)
+        if isinstance(e, ir.AffineAddExpr):
+            return a + b
+        if isinstance(e, ir.AffineMulExpr):
+            return a * b
+        if isinstance(e, ir.AffineModExpr):
+            return a % b
+        if isinstance(e, ir.AffineFloorDivExpr):
+            return a // b
+        if isinstance(e, ir.AffineCeilDivExpr):
+            return -(-a // b)
+    raise ValueError(f"affine expression {e}")
+
+
+def _extent_values(v) -> list[int] | None:
+    """The positive values a thread tile's extent `v` takes: `v` an affine.min of one tile index (from 0 up,
+    while the extent stays positive), e.g. min(48, 704 - 48 i) -> [48, 32]; None when it is not that form
+    or takes more than MAX_VERSIONS values."""
+    o = _owner(v)
+    if o is None or o.name != "affine.min" or len(o.operands) != 1:
+        return None
+    amap = ir.AffineMapAttr(o.attributes["map"]).value
+    if amap.n_dims != 1 or amap.n_symbols != 0:
+        return None
+    vals = set()
+    try:
+        for x in range(MAX_TILE_INDEX):
+            e = min(_affine_eval(r, x) for r in amap.results)
+            if e <= 0:
+                break
+            vals.add(e)
+            if len(vals) > MAX_VERSIONS:
+                return None
+        else:
+            return None
+    except (ValueError, ZeroDivisionError):
+        return None
+    return sorted(vals, reverse=True)
+
+
+def _dynamic_sizes(v) -> list | None:
+    """The SSA values of memref `v`'s dynamic dims (in order), from the subview or alloc that makes it."""
+    o = _owner(v)
+    if o is None:
+        return None
+    if o.name == "memref.subview":
+        return list(o.opview.sizes)
+    if o.name == "memref.alloc":
+        return list(o.opview.dynamicSizes)
+    return None
+
+
+def _static_view(v, shape: list[int], ip):
+    """memref `v` with the static `shape` it has at run time, as a reinterpret_cast (a memref.cast would not
+    do: tiling asks its dims, and memref.dim of a cast folds to the dynamic source's)."""
+    from torch_mlir.dialects import memref
+    t = ir.MemRefType(v.type)
+    dyn = ir.ShapedType.get_dynamic_size()
+    if isinstance(t.layout, ir.AffineMapAttr) and \
+            ir.AffineMapAttr(t.layout).value == ir.AffineMap.get_identity(len(shape)):
+        # identity layout: contiguous in the static shape
+        strides, off = [1] * len(shape), 0
+        for i in range(len(shape) - 2, -1, -1):
+            strides[i] = strides[i + 1] * shape[i + 1]
+    else:
+        strides, off = t.get_strides_and_offset()
+    md = memref.ExtractStridedMetadataOp(v, ip=ip) if off == dyn or dyn in strides else None
+    rt = ir.MemRefType.get(shape, t.element_type, layout=ir.StridedLayoutAttr.get(off, strides),
+                           memory_space=t.memory_space)
+    return memref.ReinterpretCastOp(rt, v, [md.offset] if off == dyn else [], [],
+                                    [md.strides[i] for i, x in enumerate(strides) if x == dyn],
+                                    [off], shape, strides, ip=ip).result
+
+
+def _version_partial_tiles(module) -> None:
+    """A contraction whose thread tile has a dynamic extent (the last tile of 704 columns in 48s is 32 wide)
+    is versioned on that extent: `scf.if` per value the tile's affine.min takes, each branch the op (and the
+    zero fill just before it) on memref.casts to static shapes, the dynamic op last. Every tile then gets
+    static micro-kernels; without this a dynamic tile's column edge went through upstream's masked vectorizer
+    (about half the FMA rate) and its C through a memset."""
+    from torch_mlir.dialects import arith, scf
+    work = []
+    for op in ops_named(module.operation, "linalg.generic"):
+        cfg = config(op) or {}
+        if op_id(op) is None or not cfg.get("vector"):
+            continue
+        if contraction_dims(op) is None and contraction_dims(op, b_transposed=True) is None:
+            continue
+        loops, _, _, dims, _ = generic_info(op)
+        if all(x is not None and x >= 0 for x in loops):
+            continue
+        maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+        size_of = {}                                    # loop dim -> (SSA extent, its values)
+        ok = True
+        for v, mp in zip(op.operands, maps):
+            t = ir.MemRefType(v.type)
+            dyn = [j for j, x in enumerate(t.shape) if x == ir.ShapedType.get_dynamic_size()]
+            if not dyn:
+                continue
+            sizes = _dynamic_sizes(v)
+            if sizes is None or len(sizes) != len(dyn):
+                ok = False
+                break
+            for j, sv in zip(dyn, sizes):
+                r = mp.results[j]
+                if not isinstance(r, ir.AffineDimExpr):
+                    ok = False
+                    break
+                d = r.position
+                if d not in size_of:
+                    vals = _extent_values(sv)
+                    if vals is None:
+                        ok = False
+                        break
+                    size_of[d] = (sv, vals)
+            if not ok:
+                break
+        if not ok or not size_of or any((x is None or x < 0) and d not in size_of for d, x in enumerate(loops)):
+            continue
+        combos = [{}]
+        for d, (_, vals) in size_of.items():
+            combos = [{**c, d: x} for c in combos for x in vals]
+        if len(combos) > MAX_VERSIONS:
+            continue
+        work.append((op, size_of, combos, maps))
+    for op, size_of, combos, maps in work:
+        fill = _zero_fill_before(op)
+        idx = ir.IndexType.get()
+        ip = ir.InsertionPoint(fill if fill is not None else op)
+        with op.location:
+            for combo in combos:
+                cond = None
+                for d, x in combo.items():
+                    c = arith.CmpIOp(arith.CmpIPredicate.eq, size_of[d][0],
+                                     arith.ConstantOp(idx, ir.IntegerAttr.get(idx, x), ip=ip).result, ip=ip).result
+                    cond = c if cond is None else arith.AndIOp(cond, c, ip=ip).result
+                branch = scf.IfOp(cond, [], has_else=True, ip=ip)
+                tip = ir.InsertionPoint(branch.then_block)
+                casts = []
+                for v, mp in zip(op.operands, maps):
+                    t = ir.MemRefType(v.type)
+                    shape = [combo[mp.results[j].position] if x == ir.ShapedType.get_dynamic_size() else x
+                             for j, x in enumerate(t.shape)]
+                    casts.append(v if shape == list(t.shape) else _static_view(v, shape, tip))
+                if fill is not None:
+                    f = fill.clone(tip)
+                    f.operands[0] = casts[-1]
+                c = op.clone(tip)
+                for i, v in enumerate(casts):
+                    c.operands[i] = v
+                scf.YieldOp([], ip=tip)
+                y = scf.YieldOp([], ip=ir.InsertionPoint(branch.else_block))
+                ip = ir.InsertionPoint(y)               # the next version (or the dynamic op) before it
+        if fill is not None:
+            fill.move_before(y)
+        op.move_before(y)
+
+
 def run(module, cx) -> None:
     target = cx.target
     _fold_transposes(module, target)
     _transposing_copies(module)
+    _version_partial_tiles(module)
     lines, cands = [], []
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
@@ -289,7 +459,11 @@ def run(module, cx) -> None:
         c = tagged[ir.IntegerAttr(op.attributes[MK_ATTR]).value]
         if _emit_micro_kernel(op, c, target.vector_lanes(c["eb"])):
             continue
-        c["zero_fill"] = None                          # a tile that reads C: the fill stays
+        if c.get("zero_fill") is not None:
+            # a tile upstream vectorizes reads its C: zero it alone, so the whole tile's fill can still go
+            # (a thread tile with a partial column edge, 704 = 14 x 48 + 32 on 15 threads, kept a memset
+            # of every tile's C and read the zeros back in every micro-tile)
+            _fill_like(c["zero_fill"], op)
         loops = generic_info(op)[0]
         sizes, ksizes = c["sizes"], c["ksizes"]
         full = all(v is not None and v >= 0 for v in loops) and all(v == s for v, s in zip(loops, sizes) if s)
@@ -457,6 +631,12 @@ def _emit_micro_kernel(op, c, lanes: int) -> bool:
                     vector.MaskedStoreOp(c_buf, ids, mask, new[i * nv + j])
     op.erase()
     return True
+
+
+def _fill_like(fill, op) -> None:
+    """A copy of `fill` (a zero fill, _zero_fill_before) on `op`'s C operand, right before `op`."""
+    f = fill.clone(ir.InsertionPoint(op))
+    f.operands[0] = op.operands[len(op.operands) - 1]
 
 
 def _zero_fill_before(op):
