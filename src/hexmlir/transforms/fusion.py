@@ -311,7 +311,7 @@ def _broadcast_operands(op):
 def _insert_barriers(module) -> None:
     from torch_mlir.dialects import bufferization
     for op in ops_named(module.operation, "linalg.generic"):
-        for i in _broadcast_operands(op):
+        for i in _broadcast_operands(op) + _transposed_operands(op):
             v = op.operands[i]
             prod = getattr(v.owner, "operation", None)          # None: a block argument
             reshaped = False
@@ -324,6 +324,35 @@ def _insert_barriers(module) -> None:
                 copy = bufferization.AllocTensorOp(v.type, [], copy=v)
             copy.attributes[BARRIER] = ir.UnitAttr.get()
             op.operands[i] = copy.result
+
+
+def _transposed_operands(op):
+    """The input of a copy that moves its innermost dim (K^T before Q K^T), where it comes (through reshapes
+    and copies) from an elementwise generic reading two or more full-rank tensors: merged into the copy,
+    every one of them would be read strided, element by element (LLaMA's rotated k: five strided reads per
+    element, 0.2 ms a layer at 1 thread, against one in the copy). A bias add (one full-rank input) merges."""
+    if not _pure_copy(op) or len(op.operands) != 2 or not _parallel(op):
+        return []
+    src, out = _maps_of(op)[0].results, _maps_of(op)[1].results
+    if not src or not out or _dim(src[-1]) is None or _dim(src[-1]) == _dim(out[-1]):
+        return []
+    prod = getattr(op.operands[0].owner, "operation", None)
+    while prod is not None and (prod.name in _RESHAPES or (prod.name == "linalg.generic" and _pure_copy(prod)
+                                                           and len(prod.operands) == 2)):
+        prod = getattr(prod.operands[0].owner, "operation", None)
+    if prod is None or prod.name != "linalg.generic" or not _parallel(prod) or len(prod.results) != 1:
+        return []
+    rank = ir.RankedTensorType(prod.results[0].type).rank
+    full = [v for v in prod.operands[:len(prod.operands) - 1]
+            if isinstance(v.type, ir.RankedTensorType) and ir.RankedTensorType(v.type).rank == rank]
+    return [0] if len(full) >= 2 else []
+
+
+def _pure_copy(op) -> bool:
+    """A generic whose body only yields its first block argument."""
+    blk = op.regions[0].blocks[0]
+    body = list(blk.operations)
+    return len(body) == 1 and len(body[0].operands) == 1 and body[0].operands[0] == blk.arguments[0]
 
 
 def _remove_barriers(module) -> None:
