@@ -210,7 +210,8 @@ def _slices_into_maps(module) -> None:
             src, dst = ir.RankedTensorType(sl.operands[0].type), ir.RankedTensorType(sl.results[0].type)
             offs = list(ir.DenseI64ArrayAttr(sl.attributes["static_offsets"]))
             strides = list(ir.DenseI64ArrayAttr(sl.attributes["static_strides"]))
-            if src.rank != dst.rank or not src.has_static_shape or any(s != 1 for s in strides) \
+            if src.rank != dst.rank or not src.has_static_shape or not dst.has_static_shape \
+                    or any(s != 1 for s in strides) \
                     or any(o < 0 for o in offs) or len(maps[i].results) != dst.rank:
                 continue
             exprs, shape, groups = [], [], []
