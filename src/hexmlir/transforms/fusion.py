@@ -426,7 +426,8 @@ def _cheap_unary(op) -> bool:
 def _fusable_use(owner, i, producer) -> bool:
     """`owner` reads the producer as input operand i with a map upstream elementwise fusion accepts, or is an
     expand_shape whose readers all do (upstream moves the reshape onto the producer's copy first)."""
-    if getattr(owner, "name", "") == "tensor.expand_shape" and _parallel(producer):
+    if getattr(owner, "name", "") == "tensor.expand_shape" and _parallel(producer) \
+            and all(m.is_projected_permutation for m in _maps_of(producer)):    # else not expanded: N copies
         rank = ir.RankedTensorType(owner.results[0].type).rank
         return all(getattr(u.owner, "name", "") == "linalg.generic" and not generic_is_contraction(u.owner)
                    and u.operand_number < len(u.owner.operands) - len(u.owner.results)
