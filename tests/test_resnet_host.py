@@ -125,3 +125,23 @@ def test_conv_bn_relu_conv_matches_torch(threads):
     assert c.compiled, c.eager_reason
     with torch.no_grad():
         _close(c(x), copy.deepcopy(m).double()(x.double()), "conv-bn-relu-conv")
+
+
+@pytest.mark.slow
+def test_resnet18_bench_one_serial_copy_and_matches_eager():
+    """The bench's ResNet-18 (width 16, 2x3x64x64): only the input image's pad is still a memref.copy in
+    the kernel's serial main body (before: all 17 pads; the 8 block outputs that are also shortcuts now
+    store twice, once into the padded buffer)."""
+    import re
+    from hexmlir import opt
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir.kernels.torch_models import ALL_MODELS
+    m, xs = ALL_MODELS["resnet18"].example("bench", current_seed())
+    m.eval()
+    ir = opt.run_stages(model_linalg(m, xs), "check-input..threads", {"num_threads": 16})
+    main = next(f for f in re.split(r"\n  func\.func ", ir) if f.startswith("@hxk_main("))
+    assert main.count("memref.copy") == 1 and "memref.copy %arg" in main
+    c = hexmlir.compile_model(m, xs, target="host", num_threads=16)
+    assert c.compiled, c.eager_reason
+    with torch.no_grad():
+        _close(c(*xs), copy.deepcopy(m).double()(*[x.double() for x in xs]), "resnet18")

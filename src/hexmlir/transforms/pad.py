@@ -45,21 +45,20 @@ def write_in_place(module) -> None:
     vectorizes (ResNet-18: one per convolution, ~6% of one thread's time, serial at every thread count).
     Where %src is made by an element-wise generic that does not read its init and nothing else reads %src,
     that generic computes into the interior itself (its init becomes `extract_slice %filled`, so it
-    bufferizes in place). Run after fusion, on tensors. (With other readers of %src, e.g. a ResNet block's
-    output that is also its shortcut, one-shot bufferization still copies: left as it was.)"""
+    bufferizes in place). With other readers of %src the generic gets a second output, the interior, that
+    receives the same values. Run after fusion, on tensors. (A kernel argument's pad is still copied.)"""
     from torch_mlir.dialects import tensor
     for ins in ops_named(module.operation, "tensor.insert_slice"):
         if len(ins.operands) != 2:                                  # dynamic offsets, sizes or strides
             continue
         src, dest = ins.operands[0], ins.operands[1]
         prod, fill = _owner(src), _owner(dest)
-        if prod is None or fill is None or not _writes_fresh(prod) or not _is_fill(fill) \
-                or prod.block != ins.block or fill.block != ins.block or len(list(dest.uses)) != 1 \
-                or len(list(src.uses)) != 1:
-            continue
-        if ir.RankedTensorType(src.type).rank != ir.RankedTensorType(dest.type).rank:
+        if fill is None or not _is_fill(fill) or fill.block != ins.block or len(list(dest.uses)) != 1 \
+                or ir.RankedTensorType(src.type).rank != ir.RankedTensorType(dest.type).rank:
             continue
         slice_attrs = [ins.attributes[a] for a in ("static_offsets", "static_sizes", "static_strides")]
+        if prod is None or not _writes_fresh(prod) or prod.block != ins.block:
+            continue
         # the fill (and the empty tensor it fills) must come before the producer: move them there
         empty = [o for o in (_owner(v) for v in fill.operands) if o is not None and o.name == "tensor.empty"]
         movers = [o for o in empty + [fill] if o.block == prod.block and not o.is_before_in_block(prod)]
@@ -72,7 +71,50 @@ def write_in_place(module) -> None:
         ins.move_after(prod)
         with ir.InsertionPoint(prod), prod.location:
             init = tensor.ExtractSliceOp(src.type, dest, [], [], [], *slice_attrs).result
-        prod.operands[len(prod.operands) - 1] = init
+        if len(list(src.uses)) == 1:
+            prod.operands[len(prod.operands) - 1] = init
+        else:
+            # others read %src too (a ResNet block's output is also the next block's shortcut): the op
+            # stores each value twice, into its own buffer and into the interior (one pass, no copy)
+            ins.operands[0] = _second_result(prod, init)
+
+
+def _second_result(g, init):
+    """g (one result) rebuilt with a second output, `init`, that receives the same values; g's result
+    stays its first. Returns the second result."""
+    from torch_mlir.dialects import linalg
+    n_in = len(g.operands) - 1
+    maps = list(g.attributes["indexing_maps"])
+    with ir.InsertionPoint(g), g.location:
+        new = linalg.GenericOp([g.results[0].type, init.type], list(g.operands[:n_in]), [g.operands[n_in], init],
+                               ir.ArrayAttr.get(maps + [maps[-1]]), g.attributes["iterator_types"])
+        for a in g.attributes:
+            name = a if isinstance(a, str) else a.name
+            if name not in ("indexing_maps", "iterator_types", "operandSegmentSizes"):
+                new.attributes[name] = g.attributes[name]
+        old = g.regions[0].blocks[0]
+        et = [ir.ShapedType(v.type).element_type for v in list(g.operands) + [init]]
+        nb = new.regions[0].blocks.append(*et)
+    for a, b in zip(old.arguments, list(nb.arguments)[:len(old.arguments)]):
+        a.replace_all_uses_with(b)
+    ops = [o.operation for o in old.operations]
+    for o in ops[:-1]:
+        _append(nb, o)
+    with ir.InsertionPoint(nb), ops[-1].location:
+        v = ops[-1].operands[0]
+        linalg.YieldOp([v, v])
+    g.results[0].replace_all_uses_with(new.results[0])
+    g.erase()
+    return new.results[1]
+
+
+def _append(block, op) -> None:
+    """Move op to the end of block (before nothing: a placeholder marks the end)."""
+    from torch_mlir.dialects import arith
+    with ir.InsertionPoint(block), op.location:
+        tmp = arith.ConstantOp(ir.IndexType.get(), 0)
+    op.move_before(tmp.operation)
+    tmp.operation.erase()
 
 
 def _op(o):
