@@ -46,6 +46,8 @@ def _hoist(g) -> bool:
     ops = [o.operation for o in body.operations]
     if any(len(o.regions) for o in ops):
         return False
+    if n == 0:
+        return False
     every = frozenset(range(n))
     ext: dict[int, int] = {}
     arg_dims = {}
@@ -78,7 +80,11 @@ def _hoist(g) -> bool:
     # Ops on constants alone: in front of the op (LICM at the Linalg level)
     moved = False
     for o in ops:
-        if _pure(o) and not dims[_key(o)]:
+        # (operands all from outside the body, not merely loop-free: a 0-d generic's args have no loops)
+        inside = [x.operation for x in body.operations]
+        if _pure(o) and not dims[_key(o)] and not any(
+                (isinstance(v, ir.BlockArgument) and v.owner == body) or _producer(v, inside) is not None
+                for v in o.operands):
             o.move_before(g)
             moved = True
     ops = [o.operation for o in body.operations]
