@@ -46,7 +46,9 @@ def write_in_place(module) -> None:
     Where %src is made by an element-wise generic that does not read its init and nothing else reads %src,
     that generic computes into the interior itself (its init becomes `extract_slice %filled`, so it
     bufferizes in place). With other readers of %src the generic gets a second output, the interior, that
-    receives the same values. Run after fusion, on tensors. (A kernel argument's pad is still copied.)"""
+    receives the same values. As the interior is then written whole, only the border is filled (slabs
+    below and above the interior per dim, not the whole buffer: at 16 channels 64x64 the fill was a
+    parallel region of its own). Run after fusion, on tensors. (A kernel argument's pad is still copied.)"""
     from torch_mlir.dialects import tensor
     for ins in ops_named(module.operation, "tensor.insert_slice"):
         if len(ins.operands) != 2:                                  # dynamic offsets, sizes or strides
@@ -69,6 +71,11 @@ def write_in_place(module) -> None:
         for o in movers:
             o.move_before(prod)
         ins.move_after(prod)
+        border = _border_only(fill, slice_attrs, prod)
+        if border is not None:                  # the interior is all written below: fill the border only
+            ins.operands[1] = border
+            fill.erase()
+            dest = border
         with ir.InsertionPoint(prod), prod.location:
             init = tensor.ExtractSliceOp(src.type, dest, [], [], [], *slice_attrs).result
         if len(list(src.uses)) == 1:
@@ -77,6 +84,40 @@ def write_in_place(module) -> None:
             # others read %src too (a ResNet block's output is also the next block's shortcut): the op
             # stores each value twice, into its own buffer and into the interior (one pass, no copy)
             ins.operands[0] = _second_result(prod, init)
+
+
+def _border_only(fill, slice_attrs, before):
+    """The filled tensor rebuilt in front of `before` with only the part outside the slice filled (slabs:
+    per dim, below and above the slice, earlier dims restricted to the slice), or None (a named fill, a
+    strided slice). The slice's elements are left undefined: the caller writes all of them."""
+    from torch_mlir.dialects import linalg, tensor
+    if fill.name != "linalg.generic":
+        return None
+    offs, sizes, strides = (list(ir.DenseI64ArrayAttr(a)) for a in slice_attrs)
+    if any(st != 1 for st in strides):
+        return None
+    t = ir.RankedTensorType(fill.results[0].type)
+    shape = list(t.shape)
+    value = list(fill.regions[0].blocks[0].operations)[0].operands[0]
+    i64 = lambda xs: ir.DenseI64ArrayAttr.get(xs)  # noqa: E731
+    with ir.InsertionPoint(before), before.location:
+        acc = fill.operands[0]
+        for i in range(len(shape)):
+            for lo, ext in ((0, offs[i]), (offs[i] + sizes[i], shape[i] - offs[i] - sizes[i])):
+                if ext <= 0:
+                    continue
+                o = [offs[j] if j < i else 0 for j in range(len(shape))]
+                n = [sizes[j] if j < i else shape[j] for j in range(len(shape))]
+                o[i], n[i] = lo, ext
+                st = ir.RankedTensorType.get(n, t.element_type)
+                sl = tensor.ExtractSliceOp(st, acc, [], [], [], i64(o), i64(n), i64([1] * len(n))).result
+                g = linalg.GenericOp([st], [], [sl], ir.ArrayAttr.get([ir.AffineMapAttr.get(
+                    ir.AffineMap.get_identity(len(n)))]), fill.attributes["iterator_types"])
+                b = g.regions[0].blocks.append(t.element_type)
+                with ir.InsertionPoint(b):
+                    linalg.YieldOp([value])
+                acc = tensor.InsertSliceOp(g.result, acc, [], [], [], i64(o), i64(n), i64([1] * len(n))).result
+    return acc
 
 
 def _second_result(g, init):
