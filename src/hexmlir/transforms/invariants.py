@@ -120,7 +120,8 @@ def _hoist(g) -> bool:
         out = [r for o in group for r in o.results
                if any(_key(u.owner) not in keys for u in r.uses)]
         # half values stay in the body: the half stage computes its f16/bf16 chain in f32 and rounds once
-        if not out or any(str(r.type) in ("f16", "bf16") for r in out):
+        # (index values too: a tensor of index, e.g. an embedding's clamped token ids, is left to the body)
+        if not out or any(str(r.type) in ("f16", "bf16", "index") for r in out):
             continue
         g = _split(g, d, group, out, maps, n_in, ext)
         body = g.regions[0].blocks[0]
