@@ -99,7 +99,8 @@ def _hvx_contract(module, cx):
 
 def stages() -> list[Stage]:
     from .transforms import (asserts, bufferize, canonicalize, causal, check_input, concat, contract, conv, dma,
-                             double_buffer, fusion, half, lower, pad, symbols, tcm_tiling, threads, vectorize)
+                             double_buffer, fusion, half, invariants, lower, pad, symbols, tcm_tiling, threads,
+                             vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -111,6 +112,7 @@ def stages() -> list[Stage]:
         Stage("fold-transposes", contract.fold_transposes,                   # weight transpose -> B^T matmul
               lambda o: o.vectorize and o.register_tiling, needs="fma"),     # (after fusion: its reshapes)
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
+        Stage("hoist-invariants", invariants.run, lambda o: o.fusion),       # per-channel work once per channel
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
         Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA: conv -> matmul
               needs="fma"),                                                  # over a window copy

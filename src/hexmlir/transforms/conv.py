@@ -354,3 +354,6 @@ def run(module, cx) -> None:
         from .fusion import _fill_reshapes, _unshare_fills
         _fill_reshapes(module)
         _unshare_fills(module)
+    # after the fills are unshared: a padded input's fill then feeds its pad alone
+    from .pad import write_in_place
+    write_in_place(module)                    # the padded input written in place, not copied (pad.py)

@@ -37,3 +37,156 @@ def run(module, cx) -> None:
     transform.apply_patterns to %f {
       transform.apply_patterns.linalg.decompose_pad
     } : !transform.any_op""", "decompose-pad")
+
+
+def write_in_place(module) -> None:
+    """A decomposed pad, `insert_slice %src into %filled`, bufferizes to a memref.copy of %src into the
+    filled buffer's interior: a serial strided copy in the kernel's main body that nothing plans, tiles or
+    vectorizes (ResNet-18: one per convolution, ~6% of one thread's time, serial at every thread count).
+    Where %src is made by an element-wise generic that does not read its init and nothing else reads %src,
+    that generic computes into the interior itself (its init becomes `extract_slice %filled`, so it
+    bufferizes in place). With other readers of %src the generic gets a second output, the interior, that
+    receives the same values. As the interior is then written whole, only the border is filled (slabs
+    below and above the interior per dim, not the whole buffer: at 16 channels 64x64 the fill was a
+    parallel region of its own). Run after fusion, on tensors. (A kernel argument's pad is still copied.)"""
+    from torch_mlir.dialects import tensor
+    for ins in ops_named(module.operation, "tensor.insert_slice"):
+        if len(ins.operands) != 2:                                  # dynamic offsets, sizes or strides
+            continue
+        src, dest = ins.operands[0], ins.operands[1]
+        prod, fill = _owner(src), _owner(dest)
+        if fill is None or not _is_fill(fill) or fill.block != ins.block or len(list(dest.uses)) != 1 \
+                or ir.RankedTensorType(src.type).rank != ir.RankedTensorType(dest.type).rank:
+            continue
+        slice_attrs = [ins.attributes[a] for a in ("static_offsets", "static_sizes", "static_strides")]
+        if prod is None or not _writes_fresh(prod) or prod.block != ins.block:
+            continue
+        # the fill (and the empty tensor it fills) must come before the producer: move them there
+        empty = [o for o in (_owner(v) for v in fill.operands) if o is not None and o.name == "tensor.empty"]
+        movers = [o for o in empty + [fill] if o.block == prod.block and not o.is_before_in_block(prod)]
+        deps = [_owner(v) for o in movers for v in o.operands]
+        if any(d is not None and d.block == prod.block and not any(d == m for m in movers)
+               and not d.is_before_in_block(prod) for d in deps):
+            continue
+        for o in movers:
+            o.move_before(prod)
+        ins.move_after(prod)
+        border = _border_only(fill, slice_attrs, prod)
+        if border is not None:                  # the interior is all written below: fill the border only
+            ins.operands[1] = border
+            fill.erase()
+            dest = border
+        with ir.InsertionPoint(prod), prod.location:
+            init = tensor.ExtractSliceOp(src.type, dest, [], [], [], *slice_attrs).result
+        if len(list(src.uses)) == 1:
+            prod.operands[len(prod.operands) - 1] = init
+        else:
+            # others read %src too (a ResNet block's output is also the next block's shortcut): the op
+            # stores each value twice, into its own buffer and into the interior (one pass, no copy)
+            ins.operands[0] = _second_result(prod, init)
+
+
+def _border_only(fill, slice_attrs, before):
+    """The filled tensor rebuilt in front of `before` with only the part outside the slice filled (slabs:
+    per dim, below and above the slice, earlier dims restricted to the slice), or None (a named fill, a
+    strided slice). The slice's elements are left undefined: the caller writes all of them."""
+    from torch_mlir.dialects import linalg, tensor
+    if fill.name != "linalg.generic":
+        return None
+    offs, sizes, strides = (list(ir.DenseI64ArrayAttr(a)) for a in slice_attrs)
+    if any(st != 1 for st in strides):
+        return None
+    t = ir.RankedTensorType(fill.results[0].type)
+    shape = list(t.shape)
+    value = list(fill.regions[0].blocks[0].operations)[0].operands[0]
+    i64 = lambda xs: ir.DenseI64ArrayAttr.get(xs)  # noqa: E731
+    with ir.InsertionPoint(before), before.location:
+        acc = fill.operands[0]
+        for i in range(len(shape)):
+            for lo, ext in ((0, offs[i]), (offs[i] + sizes[i], shape[i] - offs[i] - sizes[i])):
+                if ext <= 0:
+                    continue
+                o = [offs[j] if j < i else 0 for j in range(len(shape))]
+                n = [sizes[j] if j < i else shape[j] for j in range(len(shape))]
+                o[i], n[i] = lo, ext
+                st = ir.RankedTensorType.get(n, t.element_type)
+                sl = tensor.ExtractSliceOp(st, acc, [], [], [], i64(o), i64(n), i64([1] * len(n))).result
+                g = linalg.GenericOp([st], [], [sl], ir.ArrayAttr.get([ir.AffineMapAttr.get(
+                    ir.AffineMap.get_identity(len(n)))]), fill.attributes["iterator_types"])
+                b = g.regions[0].blocks.append(t.element_type)
+                with ir.InsertionPoint(b):
+                    linalg.YieldOp([value])
+                acc = tensor.InsertSliceOp(g.result, acc, [], [], [], i64(o), i64(n), i64([1] * len(n))).result
+    return acc
+
+
+def _second_result(g, init):
+    """g (one result) rebuilt with a second output, `init`, that receives the same values; g's result
+    stays its first. Returns the second result."""
+    from torch_mlir.dialects import linalg
+    n_in = len(g.operands) - 1
+    maps = list(g.attributes["indexing_maps"])
+    with ir.InsertionPoint(g), g.location:
+        new = linalg.GenericOp([g.results[0].type, init.type], list(g.operands[:n_in]), [g.operands[n_in], init],
+                               ir.ArrayAttr.get(maps + [maps[-1]]), g.attributes["iterator_types"])
+        for a in g.attributes:
+            name = a if isinstance(a, str) else a.name
+            if name not in ("indexing_maps", "iterator_types", "operandSegmentSizes"):
+                new.attributes[name] = g.attributes[name]
+        old = g.regions[0].blocks[0]
+        et = [ir.ShapedType(v.type).element_type for v in list(g.operands) + [init]]
+        nb = new.regions[0].blocks.append(*et)
+    for a, b in zip(old.arguments, list(nb.arguments)[:len(old.arguments)]):
+        a.replace_all_uses_with(b)
+    ops = [o.operation for o in old.operations]
+    for o in ops[:-1]:
+        _append(nb, o)
+    with ir.InsertionPoint(nb), ops[-1].location:
+        v = ops[-1].operands[0]
+        linalg.YieldOp([v, v])
+    g.results[0].replace_all_uses_with(new.results[0])
+    g.erase()
+    return new.results[1]
+
+
+def _append(block, op) -> None:
+    """Move op to the end of block (before nothing: a placeholder marks the end)."""
+    from torch_mlir.dialects import arith
+    with ir.InsertionPoint(block), op.location:
+        tmp = arith.ConstantOp(ir.IndexType.get(), 0)
+    op.move_before(tmp.operation)
+    tmp.operation.erase()
+
+
+def _op(o):
+    return o.operation if hasattr(o, "operation") else o
+
+
+def _owner(v):
+    o = v.owner
+    return None if isinstance(o, ir.Block) else _op(o)
+
+
+def _is_fill(op) -> bool:
+    """A linalg.fill, or a generic that only yields a value defined outside it (the generalized fill)."""
+    if op.name == "linalg.fill":
+        return True
+    if op.name != "linalg.generic" or len(op.operands) != 1:
+        return False
+    ops = list(op.regions[0].blocks[0].operations)
+    return len(ops) == 1 and len(ops[0].operands) == 1 and _owner(ops[0].operands[0]) is not None \
+        and ops[0].operands[0].owner != op.regions[0].blocks[0]
+
+
+def _writes_fresh(op) -> bool:
+    """An all-parallel generic with one result, written through the identity map, whose init it never
+    reads: any init of the right shape gives the same result."""
+    if op.name != "linalg.generic" or len(op.results) != 1:
+        return False
+    if any("reduction" in str(a) for a in op.attributes["iterator_types"]):
+        return False
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    if not maps[-1].is_permutation or any(ir.AffineDimExpr(e).position != i for i, e in enumerate(maps[-1].results)):
+        return False
+    out_arg = op.regions[0].blocks[0].arguments[len(op.operands) - 1]
+    return not list(out_arg.uses)
