@@ -38,6 +38,8 @@ import struct
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
+from ..attrs import FINAL_DIVF
+
 __all__ = ["run", "emit_recip", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf", "emit_sigmoid",
            "emit_one_plus_tanh", "emit_half_x_one_plus_tanh"]
 
@@ -509,7 +511,7 @@ def _replace(op, new: ir.Value) -> None:
     op.erase()
 
 
-_KEEP = "hexmlir.final_divf"        # a divf an idiom emitted in its final form (removed when the pass ends)
+_KEEP = FINAL_DIVF                   # a divf an idiom emitted in its final form (removed when the pass ends)
 
 
 def _rewrite_div(op, native_div: bool = False) -> bool:
