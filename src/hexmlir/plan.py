@@ -760,7 +760,7 @@ def plan_root_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -
         p.tcm_tile = choose_reuse_tile(p, target, unbounded, nthr, keep, size, work,
                                        _packed_bytes(plan, p, target, options))
     else:
-        p.tcm_tile = choose_tcm_tile(p, target, unbounded, options.tile_elems or _libm_tile_cap(p, plan, nthr),
+        p.tcm_tile = choose_tcm_tile(p, target, unbounded, options.tile_elems or _costly_tile_cap(p, plan, nthr),
                                      0, nthr, keep, size=size)
     p.threads = choose_threads(p, plan, target, options)
     if p.threads <= 1:
@@ -889,7 +889,7 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
         p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work,
                                        _packed_bytes(plan, p, target, options))
     else:
-        p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems or _libm_tile_cap(p, plan, nthr),
+        p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems or _costly_tile_cap(p, plan, nthr),
                                      0, nthr, keep, size=size)
     if resident and target.fma and chained_contractions(group):
         _at_least_micro_kernel_rows(p, size, per_tile)
@@ -954,10 +954,11 @@ def mt_threshold(plan: Plan, options: Options) -> int:
     return MT_THRESHOLD_WARM if total >= KERNEL_WARM_WORK else MT_THRESHOLD
 
 
-def _libm_tile_cap(p: OpPlan, plan: Plan, threads: int) -> int:
-    """Elements per tile for a group whose body calls libm (0: choose_tcm_tile's own cap): such a body costs
-    LIBM_WEIGHT x per element, so a tile of MIN_TILE_ELEMS / 8 still outweighs the loop overhead (LLaMA's
-    RoPE cos/sin tables, 8,192 calls each, were one tile, never threaded)."""
+def _costly_tile_cap(p: OpPlan, plan: Plan, threads: int) -> int:
+    """Elements per tile for a threaded group whose body costs LIBM_WEIGHT ops or more per element (a libm
+    call, a long scalar gather/mask body; 0: choose_tcm_tile's own cap): a tile of MIN_TILE_ELEMS / 8 still
+    outweighs the loop overhead (LLaMA's RoPE cos/sin tables, 8,192 calls each, were one tile, never
+    threaded)."""
     cost = _group_cost(p, plan)
     if threads <= 1 or cost < LIBM_WEIGHT:
         return 0
