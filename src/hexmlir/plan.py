@@ -51,6 +51,7 @@ class OpPlan:
     elem_bytes: int
     footprint_dims: list[list[int]]   # per operand: the loop dims it touches
     body_ops: int = 1              # scalar ops in the body (work estimate for the threading threshold)
+    body_cost: int = 0             # body_ops with libm calls weighted (LIBM_WEIGHT); 0: body_ops
     role: str = "root"             # root | producer
     root: int | None = None        # for producers: the id of the root whose loop they join
     tcm_tile: list[int] = field(default_factory=list)   # 0 = whole dim; applied with tile_using_forall
@@ -73,6 +74,10 @@ class OpPlan:
         for x in self.loops:
             n *= max(1, x)
         return n * max(1, self.body_ops)
+
+    def cost(self) -> int:
+        """Scalar-op cost of one iteration of the body, libm calls weighted (see body_cost)."""
+        return max(1, self.body_cost or self.body_ops)
 
     def describe(self, db_applied: bool | None = None) -> str:
         """`db_applied`: what the double-buffer stage did (False: its loop has no streaming shape)."""
@@ -615,6 +620,7 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
                                    loc=str(op.location))
         p = OpPlan(len(plan.ops), op.name, loops, iters, eb, dims,
                    body_ops=max(1, len(op.regions[0].blocks[0].operations) - 1),
+                   body_cost=body_cost(op, options),
                    operands=operands, n_ins=len(op.operands) - len(op.results))
         op.attributes[ID_ATTR] = ir.IntegerAttr.get(i64, p.id)
         plan.ops[p.id] = p
@@ -754,7 +760,8 @@ def plan_root_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -
         p.tcm_tile = choose_reuse_tile(p, target, unbounded, nthr, keep, size, work,
                                        _packed_bytes(plan, p, target, options))
     else:
-        p.tcm_tile = choose_tcm_tile(p, target, unbounded, options.tile_elems, 0, nthr, keep, size=size)
+        p.tcm_tile = choose_tcm_tile(p, target, unbounded, options.tile_elems or _costly_tile_cap(p, plan, nthr),
+                                     0, nthr, keep, size=size)
     p.threads = choose_threads(p, plan, target, options)
     if p.threads <= 1:
         p.tcm_tile = [0] * len(p.loops)       # one thread: the loop nest stays whole
@@ -878,11 +885,12 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
         per_tile = min(per_tile, target.reduction_tile_bytes)
     if not options.tile_elems and any(is_contraction(q) for q in group):
         work = sum(q.work() for q in group)
-        busy = nthr if options.multithread and work >= (options.mt_threshold or MT_THRESHOLD) else 1
+        busy = nthr if options.multithread and work >= mt_threshold(plan, options) else 1
         p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work,
                                        _packed_bytes(plan, p, target, options))
     else:
-        p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems, 0, nthr, keep, size=size)
+        p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems or _costly_tile_cap(p, plan, nthr),
+                                     0, nthr, keep, size=size)
     if resident and target.fma and chained_contractions(group):
         _at_least_micro_kernel_rows(p, size, per_tile)
     p.tile_bytes = size(p.tcm_tile)
@@ -907,6 +915,61 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
 # Work (iterations x body ops) below which a loop stays single-threaded: waking the pool costs a few
 # microseconds, i.e. tens of thousands of scalar ops. Option mt_threshold overrides it.
 MT_THRESHOLD = 1 << 17
+# In a kernel with this much work in all (a model: many parallel regions), the pool's workers spin between
+# regions (the runtime's HEXMLIR_SPIN_US) and a region costs a few microseconds, no futex wake-up: the
+# threshold drops to MT_THRESHOLD_WARM there (GPT-2's per-head copies of 65,536 elements, LLaMA's repeat_kv
+# copies ran serially in hxk_main at 16 threads, ~20-40 us each). Small kernels keep MT_THRESHOLD.
+KERNEL_WARM_WORK = 1 << 22
+MT_THRESHOLD_WARM = 1 << 15
+# A libm call (sin, cos, log, pow...: not made a polynomial by fast-math) costs about this many scalar ops
+LIBM_WEIGHT = 16
+_LIBM = {"sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
+         "log", "log1p", "log2", "log10", "powf", "fpowi", "cbrt", "expm1", "erfc",
+         "exp", "exp2", "tanh", "erf"}
+_FAST_MATH_POLY = {"exp", "exp2", "tanh", "erf"}      # fast_math.py's polynomial/rational forms
+
+
+def body_cost(op, options: Options) -> int:
+    """Scalar-op cost of a generic's body: each libm call LIBM_WEIGHT, every other op 1."""
+    cost = 0
+    for o in op.regions[0].blocks[0].operations:
+        name = o.operation.name
+        if name == "linalg.yield":
+            continue
+        fn = name[5:] if name.startswith("math.") else ""
+        libm = fn in _LIBM and not (options.fast_math and fn in _FAST_MATH_POLY)
+        cost += LIBM_WEIGHT if libm else 1
+    return max(1, cost)
+
+
+def _group_cost(p: OpPlan, plan: Plan) -> int:
+    return p.cost() + sum(q.cost() for q in plan.ops.values() if q.root == p.id)
+
+
+def mt_threshold(plan: Plan, options: Options) -> int:
+    """Work below which a root stays on one thread (see MT_THRESHOLD, KERNEL_WARM_WORK)."""
+    if options.mt_threshold:
+        return options.mt_threshold
+    total = sum(q.work() for q in plan.ops.values())
+    return MT_THRESHOLD_WARM if total >= KERNEL_WARM_WORK else MT_THRESHOLD
+
+
+def _costly_tile_cap(p: OpPlan, plan: Plan, threads: int) -> int:
+    """Elements per tile for a threaded group whose body costs LIBM_WEIGHT ops or more per element (a libm
+    call, a long scalar gather/mask body; 0: choose_tcm_tile's own cap): a tile of MIN_TILE_ELEMS / 8 still
+    outweighs the loop overhead (LLaMA's RoPE cos/sin tables, 8,192 calls each, were one tile, never
+    threaded)."""
+    cost = _group_cost(p, plan)
+    if threads <= 1 or cost < LIBM_WEIGHT:
+        return 0
+    total = iters = 1
+    for d, n in enumerate(p.loops):
+        iters *= n
+        if p.iterators[d] == "parallel":
+            total *= n
+    if iters * cost < mt_threshold(plan, plan.options):
+        return 0                        # stays on one thread: keep the usual tiles
+    return max(MIN_TILE_ELEMS // 8, total // (4 * threads))
 
 
 def choose_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> int:
@@ -919,8 +982,7 @@ def choose_threads(p: OpPlan, plan: Plan, target: Target, options: Options) -> i
     iters = 1
     for n in p.loops:
         iters *= n
-    ops = p.body_ops + sum(q.body_ops for q in plan.ops.values() if q.root == p.id)
-    if iters * max(1, ops) < (options.mt_threshold or MT_THRESHOLD):
+    if iters * _group_cost(p, plan) < mt_threshold(plan, options):
         return 1
     return max(1, min(options.num_threads or target.hw_threads, tiles))
 
