@@ -181,3 +181,53 @@ def test_row_blocked_conv_options_off(off):
     with torch.no_grad():
         ref = torch.nn.functional.conv2d(x.double(), m.weight.double(), m.bias.double(), s, p, d)
         _close(cm(x), ref, off)
+
+
+# The 64x64 ResNet-18's convolutions whose row blocks were fewer than 16 threads (before: 4, 8 and 4 tiles):
+# the stem, 16->32 stride 2, 32->64 stride 2 (n, c, h, w, f, k, stride, pad)
+RESNET_BLOCKED = {
+    "stem": (2, 3, 64, 64, 16, 3, 1, 1),
+    "16to32_s2": (2, 16, 64, 64, 32, 3, 2, 1),
+    "32to64_s2": (2, 32, 32, 32, 64, 3, 2, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(RESNET_BLOCKED))
+def test_row_blocked_conv_tiles_cover_threads(name):
+    """At 16 threads each row-blocked conv matmul gets >= 12 thread tiles: fewer rows per block
+    (conv._block_rows) while a block keeps MIN_BLOCK_VECTORS vectors, else output-channel tiles too
+    (plan.plan_conv_blocks); at 1 thread the blocks stay as large as the cache allows."""
+    from hexmlir import driver
+    from hexmlir.frontends.torch.importer import _import_linalg
+    n, c, h, w, f, k, s, p = RESNET_BLOCKED[name]
+    m = torch.nn.Conv2d(c, f, k, stride=s, padding=p, bias=False).eval()
+    mlir = _import_linalg(m, (torch.randn(n, c, h, w),))
+    for threads in (16, 1):
+        text = driver.explain(mlir, hexmlir.Options(num_threads=threads))
+        line = next(ln for ln in text.splitlines() if "row-block tiles" in ln)
+        loops = [int(x) for x in re.search(r"\[([0-9x]+)r\]", line).group(1).split("x")]
+        tile = [int(x) for x in re.search(r"tcm_tile=\[([0-9, ]+)\]", line).group(1).split(",")]
+        tiles = 1
+        for n_, t in zip(loops, tile):
+            tiles *= -(-n_ // t) if t else 1
+        got = int(re.search(r"threads=(\d+)", line).group(1))
+        if threads == 16:
+            assert tiles >= 12 and got >= 12, line
+        else:
+            assert got == 1 and tile[2] == 0, line
+
+
+# odd sizes: 76 x 61 output pixels (stem-like, 3 input channels: 19 blocks of 4 rows per image at 16 threads); 35 -> 48
+# stride 2 where the blocks stay few (2 blocks of 8 rows x 17 pixels): output-channel tiles of 8 at 16
+# threads, of 24 at 3; 37 output channels (no even split into multiples of 8): row blocks only
+MT_BLOCKED = {
+    "stem_odd": (2, 3, 76, 61, 13, 3, 1, 1, 1),
+    "s2_channel_split": (1, 35, 31, 33, 48, 3, 2, 1, 1),
+    "s2_b2_odd": (2, 17, 64, 59, 37, 3, 2, 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(MT_BLOCKED))
+@pytest.mark.parametrize("threads", [3, 16])
+def test_row_blocked_conv_many_threads_matches_torch(name, threads):
+    _conv_matches_torch(MT_BLOCKED[name], name, threads)

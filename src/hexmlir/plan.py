@@ -711,6 +711,21 @@ def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Opt
     """A conv-im2col matmul over row blocks: one tile per block (its k leading loops), the block's window
     copy computed inside it (a cache tile's worth, conv._block_rows), the tiles spread over the threads."""
     p.tcm_tile = [1] * k + [0] * (len(p.loops) - k)
+    blocks = 1
+    for n in p.loops[:k]:
+        blocks *= n
+    nthr = max_threads(target, options)
+    m = p.loops[k] if k < len(p.loops) and p.iterators[k] == "parallel" else 0
+    if blocks < nthr and m:
+        # fewer blocks than threads (conv._block_rows keeps at least MIN_BLOCK_VECTORS of pixels per block):
+        # the output channels (the matmul's rows) split too, in divisors of M that are multiples of the
+        # micro-kernel's rows: the largest giving a tile per thread, else the smallest. Each such tile
+        # recomputes its block's window copy (K x pixels, against M/split x K x pixels MACs). Only even
+        # splits: a partial channel tile (67 as 40 + 27) failed to lower (llvm.extractelement on an array).
+        sizes = [t for t in range(MIN_CONTRACTION_ROWS, m, MIN_CONTRACTION_ROWS) if m % t == 0]
+        enough = [t for t in sizes if blocks * (m // t) >= nthr]
+        if enough or sizes:
+            p.tcm_tile[k] = max(enough) if enough else min(sizes)
     p.threads = choose_threads(p, plan, target, options)
     # the matmul's slices, the block's copy among them (group_tcm_bytes cannot see the copy through the
     # collapse_shape and would count it whole)
