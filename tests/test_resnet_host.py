@@ -13,12 +13,7 @@ import hexmlir  # noqa: E402
 from conftest import current_seed  # noqa: E402
 from hexmlir.errors import KernelAssertionError  # noqa: E402
 from hexmlir.kernels.model_corpus import BasicBlock  # noqa: E402
-
-
-def _close(got, ref, what):
-    err = float((got.double() - ref.double()).abs().max())
-    assert got.shape == ref.shape and err <= 1e-4 * max(1.0, float(ref.abs().max())), \
-        f"{what}: seed={current_seed()} max err {err}"
+from test_convnet_host import _close  # noqa: E402
 
 
 def _randomize_bn(m, g):
