@@ -52,6 +52,15 @@ def _reshaped_fills(text: str) -> list[str]:
             if m.group(1) in fills]
 
 
+def _compile_with_dumps(m, x, threads, tmp_path):
+    """compile_model with no fallback to eager allowed, and the IR after each stage by stage name."""
+    d = tmp_path / "dump"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # no fallback to eager
+        c = hexmlir.compile_model(m, (x,), num_threads=threads, dump_dir=str(d))
+    return c, {p.name.split("-", 1)[1].rsplit(".", 1)[0]: p.read_text() for p in d.iterdir()}
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_head_projections_read_weights_in_place(tmp_path, threads):
     """q/k/v projections viewed as heads: fusion folds the view into the matmul (the weight's transpose read
@@ -63,11 +72,7 @@ def test_head_projections_read_weights_in_place(tmp_path, threads):
     torch.manual_seed(seed)
     m = HeadProjections().eval()
     x = torch.randn(2, 13, 40)
-    d = tmp_path / "dump"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")                 # no fallback to eager
-        c = hexmlir.compile_model(m, (x,), num_threads=threads, dump_dir=str(d))
-    ir = {p.name.split("-", 1)[1].rsplit(".", 1)[0]: p.read_text() for p in d.iterdir()}
+    c, ir = _compile_with_dumps(m, x, threads, tmp_path)
     assert _weight_transposes(ir["plan"]) == [], _weight_transposes(ir["plan"])
     # conv-im2col's matmul read its zero init through a collapse_shape: a whole-size fill per call, and a copy
     # of its slice of the zeros in every matmul tile
@@ -107,11 +112,7 @@ def test_column_thread_tiles_at_least_a_vector(tmp_path):
     torch.manual_seed(seed)
     m = ComputedWeightLinear().eval()
     x = torch.randn(70, 96)
-    d = tmp_path / "dump"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        c = hexmlir.compile_model(m, (x,), num_threads=16, dump_dir=str(d))
-    ir = {p.name.split("-", 1)[1].rsplit(".", 1)[0]: p.read_text() for p in d.iterdir()}
+    c, ir = _compile_with_dumps(m, x, 16, tmp_path)
     tiles = [[int(v) for v in t.split(", ")] for t in re.findall(
         r"iterator_types = \[\"parallel\", \"parallel\", \"reduction\"\][^\n]*tile = array<i64: ([\d, ]+)>", ir["plan"])]
     assert tiles and all(t[1] == 0 or t[1] >= 16 for t in tiles), tiles
@@ -169,11 +170,7 @@ def test_rotary_heads_not_materialized(tmp_path, threads):
     torch.manual_seed(seed)
     m = Rotary().eval()
     x = torch.randn(2, 13, 40)
-    d = tmp_path / "dump"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        c = hexmlir.compile_model(m, (x,), num_threads=threads, dump_dir=str(d))
-    ir = {p.name.split("-", 1)[1].rsplit(".", 1)[0]: p.read_text() for p in d.iterdir()}
+    c, ir = _compile_with_dumps(m, x, threads, tmp_path)
     assert "tensor.insert_slice" not in ir["plan"] and "tensor.extract_slice" not in ir["plan"]
     assert _head_copies(ir["plan"], "tensor<2x2x13x24xf32>") == [], _head_copies(ir["plan"], "tensor<2x2x13x24xf32>")
     assert "memref.copy" not in ir["threads"]
