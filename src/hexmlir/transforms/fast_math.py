@@ -424,18 +424,6 @@ def _single_use(v: ir.Value) -> bool:
     return len(list(v.uses)) == 1
 
 
-def _match_one_plus_tanh(tanh):
-    """math.tanh(u) used only by addf(tanh, 1) (either order) -> the addf, else None."""
-    if not _single_use(tanh.result):
-        return None
-    add = next(iter(tanh.result.uses)).owner
-    add = add.operation if hasattr(add, "operation") else add
-    if add.name != "arith.addf" or add.result.type != tanh.result.type:
-        return None
-    other = add.operands[1] if add.operands[0] == tanh.result else add.operands[0]
-    return add if _splat_value(other) == 1.0 else None
-
-
 def _sole_user(v: ir.Value):
     if not _single_use(v):
         return None
@@ -445,6 +433,14 @@ def _sole_user(v: ir.Value):
 
 def _other(op, v: ir.Value) -> ir.Value:
     return op.operands[1] if op.operands[0] == v else op.operands[0]
+
+
+def _match_one_plus_tanh(tanh):
+    """math.tanh(u) used only by addf(tanh, 1) (either order) -> the addf, else None."""
+    add = _sole_user(tanh.result)
+    if add is None or add.name != "arith.addf" or add.result.type != tanh.result.type:
+        return None
+    return add if _splat_value(_other(add, tanh.result)) == 1.0 else None
 
 
 def _match_half_x_one_plus_tanh(add):
@@ -475,7 +471,7 @@ def emit_half_x_one_plus_tanh(x: ir.Value, u: ir.Value) -> ir.Value:
     u >= 9.1, +-0 where exp(-2u) overflows (x / inf), NaN in either -> NaN.  Native division only."""
     B = _builder(u, True)
     q = B.div(x, B.add(emit_exp(_times_minus_two(B, u)), 1.0))
-    q.owner.attributes[_KEEP] = ir.UnitAttr.get()     # not x * (1 / b): that is a multiply more here
+    q.owner.attributes[FINAL_DIVF] = ir.UnitAttr.get()     # not x * (1 / b): that is a multiply more here
     return q
 
 
@@ -511,13 +507,10 @@ def _replace(op, new: ir.Value) -> None:
     op.erase()
 
 
-_KEEP = FINAL_DIVF                   # a divf an idiom emitted in its final form (removed when the pass ends)
-
-
 def _rewrite_div(op, native_div: bool = False) -> bool:
     """False where the division is left as it is (native_div: 1 / b, a non-constant b)."""
-    if _KEEP in op.attributes:
-        del op.attributes[_KEEP]
+    if FINAL_DIVF in op.attributes:         # an idiom's division in its final form: the mark ends here
+        del op.attributes[FINAL_DIVF]
         return False
     t = op.result.type
     num, den = op.operands[0], op.operands[1]
