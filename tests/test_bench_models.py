@@ -163,3 +163,17 @@ def test_corpus_build_then_run_eager_and_route_b(tmp_path, monkeypatch):
                  log=lambda *a: None)
     b = [r for r in res["models"] if r["route"] == "B"]
     assert len(b) == 1 and b[0]["ok"] is False and b[0]["err"] > bm.TOL, b
+
+
+def test_models_groups_expand_to_known_models():
+    """`--models corpus` names every corpus model at bench size (each with the corpus entry it tests as), once;
+    `default` what a run without --models builds; an unknown name is a typed error."""
+    from hexmlir.errors import HexmlirError
+    from hexmlir.kernels import model_corpus as mc
+    from hexmlir.kernels.torch_models import ALL_MODELS, DEFAULT
+    corpus = bm._names(["corpus"])
+    assert set(corpus) == {s.name for s in ALL_MODELS.values() if hasattr(s, "extract")} - {"gpt2_nomask"}
+    assert all(ALL_MODELS[n].test in mc.CORPUS for n in corpus)
+    assert bm._names(["mlp", "default"]) == list(DEFAULT)
+    with pytest.raises(HexmlirError, match="unknown model"):
+        bm._names(["corpus", "nope"])

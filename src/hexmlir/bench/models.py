@@ -47,8 +47,8 @@ def _spec(name):
 
 
 def _names(models):
-    from ..kernels.torch_models import ALL_MODELS, DEFAULT
-    names = list(models or DEFAULT)
+    from ..kernels.torch_models import ALL_MODELS, DEFAULT, GROUPS
+    names = list(dict.fromkeys(n for m in (models or DEFAULT) for n in GROUPS.get(m, (m,))))
     bad = [n for n in names if n not in ALL_MODELS]
     if bad:
         from ..errors import HexmlirError
@@ -321,6 +321,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     import torch
     from .machine import machine
     idx = json.loads((Path(art_dir) / "index.json").read_text())
+    models = _names(models) if models else None           # groups ("corpus") expanded
     N = os.cpu_count() or 1
     threads = threads or sorted({1, N})
     routes = list(routes or ROUTES)

@@ -161,8 +161,40 @@ CORPUS_MODELS = {s.name: s for s in (
     CorpusSpec("resnet18", "ResNet-18 (width 16, 64x64)", mc.cnn_builder(mc.ResNet18), mc._ident,
                (dict(w=16), (mc.Image((2, 3, 64, 64)),)), "resnet18", family="cnn"),
 )}
+# The rest of the model corpus at the same sizes (`--models corpus`; not in DEFAULT: each adds an Inductor compile
+# and ~7 MiB of weights to the device run)
+_ENC = dict(vocab_size=_VB, hidden_size=256, intermediate_size=1024, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=128)
+_DEC = dict(_ENC, intermediate_size=688)
+MORE_CORPUS = {s.name: s for s in (
+    CorpusSpec("bert", "BERT (transformers, padding mask)", mc.hf_builder("BertModel", "BertConfig"), mc._hidden,
+               (_ENC, _TOK), "bert"),
+    CorpusSpec("distilbert", "DistilBERT (transformers, padding mask)",
+               mc.hf_builder("DistilBertModel", "DistilBertConfig"), mc._hidden,
+               (dict(vocab_size=_VB, dim=256, hidden_dim=1024, n_layers=2, n_heads=4, max_position_embeddings=128),
+                _TOK), "distilbert"),
+    CorpusSpec("mistral", "Mistral (transformers, GQA 4/2 heads, LM head, padding mask)",
+               mc.hf_builder("MistralForCausalLM", "MistralConfig"), mc._logits,
+               (dict(_DEC, num_key_value_heads=2, sliding_window=None), _TOK), "mistral"),
+    CorpusSpec("qwen2", "Qwen2 (transformers, GQA 4/2 heads, LM head, padding mask)",
+               mc.hf_builder("Qwen2ForCausalLM", "Qwen2Config"), mc._logits,
+               (dict(_DEC, num_key_value_heads=2), _TOK), "qwen2"),
+    CorpusSpec("gemma", "Gemma (transformers, MQA, LM head, padding mask)",
+               mc.hf_builder("GemmaForCausalLM", "GemmaConfig"), mc._logits,
+               (dict(_DEC, num_key_value_heads=1, head_dim=64), _TOK), "gemma"),
+    CorpusSpec("phi", "Phi (transformers, partial rotary, LM head, padding mask)",
+               mc.hf_builder("PhiForCausalLM", "PhiConfig"), mc._logits, (_DEC, _TOK), "phi"),
+    CorpusSpec("t5_encoder", "T5 encoder (transformers, relative position bias, padding mask)",
+               mc.hf_builder("T5EncoderModel", "T5Config"), mc._hidden,
+               (dict(vocab_size=_VB, d_model=256, d_kv=64, d_ff=1024, num_layers=2, num_heads=4), _TOK), "t5_encoder"),
+    CorpusSpec("mobilenet_v3", "MobileNetV3-Small pattern (depthwise, squeeze-excite, 64x64)",
+               mc.cnn_builder(mc.MobileNetV3), mc._ident, ({}, (mc.Image((2, 3, 64, 64)),)), "mobilenet_v3",
+               family="cnn"),
+)}
 #: every model `hexmlir bench models` knows (MODELS alone: the synthetic ones, which the frontend tests use)
-ALL_MODELS = {**MODELS, **CORPUS_MODELS}
+ALL_MODELS = {**MODELS, **CORPUS_MODELS, **MORE_CORPUS}
 #: what `hexmlir bench models` builds and runs without --models (gpt2_nomask: on request, it adds device time)
-DEFAULT = tuple(n for n in ALL_MODELS if n != "gpt2_nomask")
+DEFAULT = tuple(n for n in {**MODELS, **CORPUS_MODELS} if n != "gpt2_nomask")
+#: names `--models` also takes: a group of models
+GROUPS = {"default": DEFAULT, "corpus": tuple(n for n in {**CORPUS_MODELS, **MORE_CORPUS} if n != "gpt2_nomask")}
 
