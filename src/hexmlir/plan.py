@@ -108,6 +108,8 @@ class Plan:
     ops: dict[int, OpPlan] = field(default_factory=dict)
     measured: dict = field(default_factory=dict)   # after codegen: function -> TCM per thread, threads, total
     db_applied: dict = field(default_factory=dict)  # after codegen: root id -> double buffering applied
+    work: int = 0                  # sum of the ops' work() (mt_threshold's warm-pool test), set once
+    group_costs: dict = field(default_factory=dict)  # root id -> its body cost + its producers' (_group_cost)
 
     def describe(self) -> str:
         local = "TCM budget" if self.target.scratchpad else "cache-tile budget (no scratchpad, tiles in place)"
@@ -625,6 +627,9 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         op.attributes[ID_ATTR] = ir.IntegerAttr.get(i64, p.id)
         plan.ops[p.id] = p
         by_op[op] = p
+    # every op is known and loops/body_ops do not change: mt_threshold reads this sum instead of summing per
+    # call (it is asked once or twice per root)
+    plan.work = sum(q.work() for q in plan.ops.values())
     ids = {op: by_op[op].id for op in generics}
     for op in generics:                    # which operands another generic produces
         for o, v in zip(by_op[op].operands, op.operands):
@@ -666,6 +671,7 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
     blocks = _conv_blocks(generics, by_op, options.fusion)
+    _set_group_costs(plan)                 # the roles are final here
     for p in plan.ops.values():
         if p.id in blocks:
             plan_conv_blocks(p, blocks[p.id], plan, target, options)
@@ -957,16 +963,24 @@ def body_cost(op, options: Options) -> int:
     return max(1, cost)
 
 
+def _set_group_costs(plan: Plan) -> None:
+    """Each root's body cost plus its producers' (one pass over the ops, not one per root asked)."""
+    costs = {p.id: p.cost() for p in plan.ops.values() if p.role == "root"}
+    for q in plan.ops.values():
+        if q.role == "producer" and q.root in costs:
+            costs[q.root] += q.cost()
+    plan.group_costs = costs
+
+
 def _group_cost(p: OpPlan, plan: Plan) -> int:
-    return p.cost() + sum(q.cost() for q in plan.ops.values() if q.root == p.id)
+    return plan.group_costs[p.id]
 
 
 def mt_threshold(plan: Plan, options: Options) -> int:
     """Work below which a root stays on one thread (see MT_THRESHOLD, KERNEL_WARM_WORK)."""
     if options.mt_threshold:
         return options.mt_threshold
-    total = sum(q.work() for q in plan.ops.values())
-    return MT_THRESHOLD_WARM if total >= KERNEL_WARM_WORK else MT_THRESHOLD
+    return MT_THRESHOLD_WARM if plan.work >= KERNEL_WARM_WORK else MT_THRESHOLD
 
 
 def _costly_tile_cap(p: OpPlan, plan: Plan, threads: int) -> int:
@@ -1176,6 +1190,8 @@ def _view(module, target: Target, options: Options) -> tuple[Plan, dict]:
             p.tcm_note = c.get("note", "")
         plan.ops[p.id] = p
     plan.ops = dict(sorted(plan.ops.items()))
+    plan.work = sum(q.work() for q in plan.ops.values())
+    _set_group_costs(plan)
     return plan, {by_op[g].id: g for g in generics}
 
 

@@ -331,7 +331,10 @@ def _transposed_operands(op):
     """The input of a copy that moves its innermost dim (K^T before Q K^T), where it comes (through reshapes
     and copies) from an elementwise generic reading two or more full-rank tensors: merged into the copy,
     every one of them would be read strided, element by element (LLaMA's rotated k: five strided reads per
-    element, 0.2 ms a layer at 1 thread, against one in the copy). A bias add (one full-rank input) merges."""
+    element, 0.2 ms a layer at 1 thread, against one in the copy). A bias add (one full-rank input) merges.
+    A copy broadcasting along the innermost dim (its input lacks the output's innermost loop) passes the same
+    test: there the barrier keeps a row statistic computed once per row, not once per element of the row
+    (LayerNorm's mean, row sum x 1/n: a 1-D generic fused per tile at plan; same passes over the rows)."""
     if not _pure_copy(op) or len(op.operands) != 2 or not _parallel(op):
         return []
     src, out = _maps_of(op)[0].results, _maps_of(op)[1].results
