@@ -532,7 +532,7 @@ def _hexagon_section(res) -> str:
         from .hexagon import static_table
         parts += ["### HVX float: static hot-loop packets (f16 matmul, f32 elementwise)", "",
                   HEXAGON_STATIC_NOTE.format(arch=st.get("arch", "v73"), date=st.get("date", "(date not stored)")), "",
-                  static_table(st.get("matmul_f16", []), st.get("elementwise", []), st.get("matmul_f16_qf32", []))]
+                  static_table(st)]
         if res.get("hexagon_static_reading"):
             parts += ["", res["hexagon_static_reading"]]
         parts.append("")
