@@ -38,10 +38,11 @@ def _asm(kernel, tmp_path, arch, **kw) -> str:
 def _loop(asm: str, label: str) -> str:
     lines = asm.splitlines()
     i = next(k for k, ln in enumerate(lines) if ln.startswith(label + ":"))
-    body = []
+    body, closing = [], False
     for ln in lines[i + 1:]:
         body.append(ln)
-        if re.search(rf"jump(:\w+)? #*{re.escape(label)}\b", ln) or ":endloop0" in ln:
+        closing = closing or bool(re.search(rf"jump(:\w+)? #*{re.escape(label)}\b", ln))
+        if ":endloop0" in ln or (closing and ln.strip().startswith("}")):
             break
     return "\n".join(body)
 

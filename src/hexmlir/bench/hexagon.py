@@ -271,10 +271,12 @@ def hot_loops(asm: str) -> list[dict]:
             continue
         label = m.group(1)
         back = re.compile(rf"jump(:\w+)? #*{re.escape(label)}\b")
-        body = []
+        body, closing = [], False
         for ln2 in lines[i + 1:]:
             body.append(ln2)
-            if back.search(ln2) or ":endloop0" in ln2:
+            # the branch back may come before other instructions of its packet (a store): read to the "}"
+            closing = closing or bool(back.search(ln2))
+            if ":endloop0" in ln2 or (closing and ln2.strip().startswith("}")):
                 break
         packets = sum(1 for b in body if b.strip() == "{")
         lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
