@@ -629,7 +629,8 @@ def static_table(st: dict) -> str:
         cloop = f"{cl['packets']} packets / {cl['macs']} MACs" if cl else ""
         ratio = r["hexmlir"] / r["clang_autohvx"] if r.get("hexmlir") and r.get("clang_autohvx") else None
         out.append(f"| f16 matmul {'x'.join(map(str, r['size']))} on {r['arch']}{' (qf32)' if r in qf else ''}, "
-                   f"packets/MAC | {_f(r['hexmlir'], 4)} | {_f(r['clang_autohvx'], 3)} | {_f(ratio, 2)} | {loop} | {cloop} |")
+                   f"packets/MAC | {_f(r['hexmlir'], 4)} | {_f(r['clang_autohvx'], 3)} | {_f(ratio, 2)} | {loop} | "
+                   f"{cloop} |")
     for r in [*st.get("float", []), *st.get("float_qf32", [])]:
         ratio = r["hexmlir"] / r["clang_autohvx"] if r.get("hexmlir") and r.get("clang_autohvx") else None
         out.append(f"| {r['kernel']} f32 {'x'.join(map(str, r['size']))} on {r['arch']}, packets/element | "
