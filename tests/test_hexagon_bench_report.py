@@ -20,18 +20,21 @@ def test_static_rows_render_in_the_section():
                           "clang_autohvx": 0.19, "hexmlir_loop": _loop(11, 512), "clang_loop": None}],
           "matmul_f16_qf32": [{"kernel": "matmul_f16", "arch": "v79", "size": [64, 64, 64], "hexmlir": None,
                                "clang_autohvx": None, "hexmlir_loop": None, "clang_loop": None}],
-          "elementwise": [{"kernel": "gelu", "arch": "v73", "hexmlir": 1.906, "qf32_to_sf": 0}]}
+          "float": [{"kernel": "gelu", "arch": "v73", "size": [65536], "hexmlir": 1.906, "clang_autohvx": 1.969,
+                     "hexmlir_loops": [{"loop": "0_1", "packets": 61, "per_row": 2048, "how": "hot loop"}],
+                     "clang_loops": None}]}
     text = _hexagon_section({"hexagon_static": st, "hexagon_static_reading": "READING"})
-    assert "### HVX float: static hot-loop packets" in text and "### Ladder" in text
-    assert "| f16 matmul 64x64x64, packets/MAC | 0.0215 | 0.190 | 11 packets / 512 MACs |" in text
-    assert "| f16 matmul 64x64x64 on v79 (qf32), packets/MAC | – | – | no MAC loop |" in text
-    assert "| gelu f32 64K, packets/element | 1.906 |" in text and "READING" in text
+    assert "### HVX float: static packets against clang auto-HVX" in text and "### Ladder" in text
+    assert "| f16 matmul 64x64x64 on v73, packets/MAC | 0.0215 | 0.190 | 0.11 | 11 packets / 512 MACs |" in text
+    assert "| f16 matmul 64x64x64 on v79 (qf32), packets/MAC | – | – | – | no MAC loop |" in text
+    assert "| gelu f32 65536 on v73, packets/element | 1.906 | 1.969 | 0.97 | 61 x 2048 |" in text
+    assert "READING" in text
     assert "Not run yet" in text                     # no ladder rows: the note says how to get them
 
 
 def test_store_keeps_static_rows(tmp_path):
     p = tmp_path / "results.json"
-    hexagon.store([], p, "meta", {"arch": "v73", "matmul_f16": [], "elementwise": []})
+    hexagon.store([], p, "meta", {"arch": "v73", "matmul_f16": [], "float": []})
     hexagon.store([], p, "meta2")                    # a later ladder-only store keeps them
     res = json.loads(p.read_text())
     assert res["hexagon_static"]["arch"] == "v73" and res["hexagon_meta"] == "meta2"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -19,7 +18,8 @@ pytest.importorskip("torch_mlir")
 
 import hexmlir  # noqa: E402
 from hexmlir import Options  # noqa: E402
-from hexmlir.bench.hexagon import hot_loops, packets_per_element  # noqa: E402
+from hexmlir.bench.hexagon import (FLOAT_PEER_C, clang_autohvx_asm, functions, hot_loops,  # noqa: E402
+                                  packets_per_element)
 from hexmlir.kernels import linalg_suite as ls  # noqa: E402
 
 from conftest import current_seed  # noqa: E402
@@ -38,10 +38,11 @@ def _asm(kernel, tmp_path, arch, **kw) -> str:
 def _loop(asm: str, label: str) -> str:
     lines = asm.splitlines()
     i = next(k for k, ln in enumerate(lines) if ln.startswith(label + ":"))
-    body = []
+    body, closing = [], False
     for ln in lines[i + 1:]:
         body.append(ln)
-        if re.search(rf"jump(:\w+)? #*{re.escape(label)}\b", ln) or ":endloop0" in ln:
+        closing = closing or bool(re.search(rf"jump(:\w+)? #*{re.escape(label)}\b", ln))
+        if ":endloop0" in ln or (closing and ln.strip().startswith("}")):
             break
     return "\n".join(body)
 
@@ -52,64 +53,12 @@ def _store_loop(asm: str) -> tuple[dict, str]:
     return lp, _loop(asm, lp["label"])
 
 
-# Same operations, order and constants as fast_math's GELU (tanh) and SiLU lowering for Hexagon: the peer
-# clang vectorizes (bit tricks through __builtin_bit_cast; no calls).
-PEER_C = r"""
-#include <stdint.h>
-#define N 65536
-static inline float asf(uint32_t u) { return __builtin_bit_cast(float, u); }
-static inline uint32_t asu(float f) { return __builtin_bit_cast(uint32_t, f); }
-static inline float expu(float x) {
-  float t = x * 1.44269502f + 12582912.0f, k = t - 12582912.0f;
-  float r = x - k * 0.693359375f; r = r - k * -2.12194440e-4f;
-  float p = ((((0.00138131576f * r + 0.00836941227f) * r + 0.041668456f) * r + 0.166665152f) * r + 0.49999994f);
-  p = r * r * p + r + 1.0f;
-  return asf(asu(p) + (asu(t) << 23));
-}
-static inline float recip_pos(float b) {
-  float y = asf(0x7EF311C3u - asu(b));
-  for (int i = 0; i < 3; i++) y = y + y * (1.0f - b * y);
-  return y;
-}
-void gelu(const float *restrict x, float *restrict y) {
-  for (int i = 0; i < N; i++) {
-    float v = x[i], u = (v * v * v * 0.044715f + v) * 0.797884583f;
-    uint32_t sg = asu(u) & 0x80000000u; float a = asf(asu(u) & 0x7fffffffu), z = a * a;
-    float P = (((((0.00173691718f * z - 0.00765722711f) * z + 0.021452019f) * z - 0.0538927205f) * z
-                + 0.133326948f) * z - 0.333333164f);
-    float small = a + a * (z * P), e = expu((a > 10.0f ? 10.0f : a) * -2.0f);
-    float large = 1.0f - (e + e) * recip_pos(1.0f + e);
-    y[i] = (asf(asu(a >= 0.75f ? large : small) | sg) + 1.0f) * v * 0.5f;
-  }
-}
-void silu(const float *restrict x, float *restrict y) {
-  for (int i = 0; i < N; i++) {
-    float v = x[i], m = -v, e = expu(m);
-    e = m <= 88.7228317f ? e : __builtin_inff() - v;
-    e = m < -87.3365402f ? 0.0f : e;
-    float d = e + 1.0f;
-    uint32_t sg = asu(d) & 0x80000000u; float ad = asf(asu(d) & 0x7fffffffu), r = recip_pos(ad);
-    r = ad < 1.17549435e-38f ? __builtin_inff() : r;
-    r = ad > 4.0e37f ? 0.0f : r;
-    y[i] = v * asf(asu(r) | sg);
-  }
-}
-"""
-
-
 def _peer_ppe(tmp_path, arch: str, width: int) -> dict:
-    """clang-22 -O3 auto-HVX packets per element of the peer's functions, vector width forced."""
-    from hexmlir.targets.tools import tool
-    c, s = tmp_path / "peer.c", tmp_path / f"peer_{arch}_{width}.s"
-    c.write_text(PEER_C)
-    ieee = ["-mhvx-ieee-fp"] if arch in ("v68", "v69", "v73", "v75") else []
-    subprocess.run([tool("clang"), "-O3", "--target=hexagon-unknown-linux-musl", f"-mcpu=hexagon{arch}",
-                    f"-mhvx={arch}", "-mhvx-length=128b", *ieee, "-mllvm", "-hexagon-autohvx", "-mllvm",
-                    f"-force-vector-width={width}", "-ffreestanding", "-S", str(c), "-o", str(s)], check=True)
-    out = {}
-    for m in re.finditer(r"^(\w+):\s*// @(\w+)\n(.*?)\.Lfunc_end", s.read_text(), re.S | re.M):
-        out[m.group(1)] = packets_per_element(m.group(3))
-    return out
+    """clang-22 -O3 auto-HVX packets per element of the peers' functions (bench.hexagon.FLOAT_PEER_C: the same
+    operations, order and constants as fast_math's GELU and SiLU), vector width forced."""
+    s = clang_autohvx_asm(FLOAT_PEER_C, tmp_path / f"peer_{arch}_{width}", arch, width,
+                          defines={"N": 65536, "ROWS": 64, "COLS": 1024})
+    return {name: packets_per_element(body) for name, body in functions(s).items()}
 
 
 # ---- target capabilities ----------------------------------------------------------------------------------
@@ -291,3 +240,12 @@ def test_hot_loop_stores_exclude_spills():
     (lp,) = hot_loops(asm)
     assert lp["vector_stores"] == 1 and lp["packets"] == 4, lp
     assert packets_per_element(asm) == 4 / 32
+
+
+def test_splat_arithmetic_left_scalar_on_v79(tmp_path):
+    """RMSNorm's statistic (sum / n + eps, then rsqrt) is computed on a broadcast vector in the vectorized
+    loop; as qf32 intrinsics it stayed a vector and its sqrt became 32 scalar calls a row (LLVM scalarizes
+    plain splat arithmetic: one call, as on v73)."""
+    for k in (ls.rmsnorm(64, 1024), ls.rmsnorm(5, 1000)):
+        calls = [_asm(k, tmp_path, a).count("call __hexagon_sqrtf") for a in ("v79", "v73")]
+        assert calls[0] == calls[1] <= 2, calls

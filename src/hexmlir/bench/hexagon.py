@@ -271,10 +271,12 @@ def hot_loops(asm: str) -> list[dict]:
             continue
         label = m.group(1)
         back = re.compile(rf"jump(:\w+)? #*{re.escape(label)}\b")
-        body = []
+        body, closing = [], False
         for ln2 in lines[i + 1:]:
             body.append(ln2)
-            if back.search(ln2) or ":endloop0" in ln2:
+            # the branch back may come before other instructions of its packet (a store): read to the "}"
+            closing = closing or bool(back.search(ln2))
+            if ":endloop0" in ln2 or (closing and ln2.strip().startswith("}")):
                 break
         packets = sum(1 for b in body if b.strip() == "{")
         lanes = sum(n for b in body for pat, n in _FADD_LANES if pat.search(b))
@@ -331,16 +333,19 @@ F16_MATMUL_SIZES = [(64, 64, 64), (33, 17, 65)]
 
 
 def clang_autohvx_asm(src: str, workdir, arch: str = "v73", width: int = 64, defines: dict | None = None) -> str:
-    """Assembly of a C peer by clang-22 -O3 auto-HVX: vector width forced, IEEE HVX float (v68-v75)."""
+    """Assembly of a C peer by clang-22 -O3 auto-HVX: vector width forced, IEEE HVX float where the arch has
+    it (v68-v75; v79+ are qfloat only)."""
     from pathlib import Path
 
+    from ..targets import get
     from ..targets.tools import run, tool
     d = Path(workdir)
     d.mkdir(parents=True, exist_ok=True)
     c, s = d / "peer.c", d / "peer.s"
     c.write_text(src)
+    ieee = [] if get("hexagon", arch).qfloat_only else ["-mhvx-ieee-fp"]
     run([tool("clang"), "-O3", "--target=hexagon-unknown-linux-musl", f"-mcpu=hexagon{arch}", f"-mhvx={arch}",
-         "-mhvx-length=128b", "-mhvx-ieee-fp", "-mllvm", "-hexagon-autohvx", "-mllvm",
+         "-mhvx-length=128b", *ieee, "-mllvm", "-hexagon-autohvx", "-mllvm",
          f"-force-vector-width={width}", "-ffreestanding",
          *[f"-D{k}={v}" for k, v in (defines or {}).items()], "-S", str(c), "-o", str(s)], "c-reference")
     return s.read_text()
@@ -371,22 +376,218 @@ def f16_matmul_static(workdir, arch: str = "v73", sizes=None, peer: bool = True)
     return rows
 
 
-def float_elementwise_static(workdir, arch: str = "v73") -> list[dict]:
-    """Hot-loop packets per element of the f32 elementwise kernels (`hexagon` target, one thread)."""
+# ---- whole-kernel packets per element (elementwise and row kernels), hexmlir and clang from the assembly --
+
+_BLOCK = re.compile(r"^\.LBB(\d+_\d+):|^// %bb\.\d+:")
+_LOOP_HEADER = re.compile(r"=>\s*This (Inner )?Loop Header: Depth=(\d+)")
+_IN_LOOP = re.compile(r"in Loop: Header=BB(\d+_\d+) Depth=(\d+)")
+_PARENT_LOOP = re.compile(r"Parent Loop BB(\d+_\d+) Depth=(\d+)")
+_HW_COUNT = re.compile(r"loop[01]\(\.LBB(\d+_\d+),#(\d+)\)")
+_SELF_ADD = re.compile(r"\b(r\d+) = add\(\1,#(-?\d+)\)")
+_POST_INC = re.compile(r"\b(vmemu?|memu?[bhwd])\((r\d+)\+\+#(-?\d+)\)")
+
+
+def loop_tree(asm: str) -> dict:
+    """The loops of one function's listing from LLVM's loop comments: {header label ("0_7") or None (code
+    outside loops): {"parent", "packets" of the loop's own blocks (child loops excluded), "body" lines}}."""
+    loops = {None: {"parent": None, "packets": 0, "body": []}}
+    cur, lines = None, asm.splitlines()
+    for i, ln in enumerate(lines):
+        m = _BLOCK.match(ln)
+        if m:
+            notes = [ln]
+            for ln2 in lines[i + 1:]:
+                if not ln2.strip().startswith("//"):
+                    break
+                notes.append(ln2)
+            text = "\n".join(notes)
+            head, inside = _LOOP_HEADER.search(text), _IN_LOOP.search(text)
+            if head and m.group(1):
+                cur = m.group(1)
+                parents = sorted(((int(d), p) for p, d in _PARENT_LOOP.findall(text)), reverse=True)
+                loops.setdefault(cur, {"parent": parents[0][1] if parents else None, "packets": 0, "body": []})
+            elif inside:
+                cur = inside.group(1)
+                loops.setdefault(cur, {"parent": None, "packets": 0, "body": []})
+            else:
+                cur = None
+            continue
+        if ln.strip() == "{":
+            loops[cur]["packets"] += 1
+        loops[cur]["body"].append(ln)
+    return loops
+
+
+def _step_bytes(body) -> int:
+    """The largest per-iteration advance of a pointer (self-add or post-increment; not the stack)."""
+    stack = {"r29"} | {m.group(1) for b in body for m in [re.search(r"\b(r\d+) = add\(r29,", b)] if m}
+    steps: dict[str, int] = {}
+    for b in body:
+        for r, imm in _SELF_ADD.findall(b):
+            steps[r] = steps.get(r, 0) + int(imm)
+        for kind, r, imm in _POST_INC.findall(b):
+            steps[r] = steps.get(r, 0) + int(imm) * (128 if kind.startswith("vmem") else 1)
+    return max((abs(v) for r, v in steps.items() if r not in stack), default=0)
+
+
+def kernel_packets(asm: str, row_bytes: int, rows: int) -> tuple[float, list[dict]]:
+    """Static packets per row of a whole kernel (one function's listing): the sum over its loops of the
+    packets of the loop's own blocks x how often they run per row, plus the code outside loops / rows.
+    How often (per row): a hardware loop with an immediate count (`loop0(.LBB, #n)`) runs n times per run of
+    its parent; else a loop that advances a pointer by a vector or more per iteration walks row data,
+    row_bytes / step times a row; else once per run of its parent (per-row statistics loops and tile loops
+    over rows: a slight undercount). Returns (packets per row, [{"loop", "packets", "per_row", "how"}])."""
+    loops = loop_tree(asm)
+    hw = {lab: int(n) for lab, n in _HW_COUNT.findall(asm)}
+    per_row, how = {None: 1 / rows}, {None: "once"}
+
+    def runs(lab):
+        if lab not in per_row:
+            lp = loops[lab]
+            if lab in hw:
+                per_row[lab], how[lab] = hw[lab] * runs(lp["parent"]), f"count #{hw[lab]}"
+            elif (step := _step_bytes(lp["body"])) >= 128:
+                per_row[lab], how[lab] = row_bytes / step, f"steps {step} bytes"
+            else:
+                per_row[lab], how[lab] = runs(lp["parent"]), "once per parent"
+        return per_row[lab]
+    parts = [{"loop": lab, "packets": lp["packets"], "per_row": runs(lab), "how": how[lab]}
+             for lab, lp in loops.items() if lp["packets"]]
+    return sum(p["packets"] * p["per_row"] for p in parts), parts
+
+
+def functions(asm: str) -> dict[str, str]:
+    """{name: listing} of the functions in an assembly file."""
+    return {m.group(1): m.group(2) for m in re.finditer(r"^(\w+):\s*// @\w+\n(.*?)\.Lfunc_end", asm, re.S | re.M)}
+
+
+# The clang auto-HVX peers of the f32 elementwise and row kernels: the same operations, order and constants
+# as hexmlir's kernels after fast_math (exp, the GELU tanh and SiLU's sigmoid; bit tricks through
+# __builtin_bit_cast, no calls), as plain loops. A row's sums may be reassociated (`#pragma clang fp
+# reassociate`, as hexmlir's partial sums are); without it clang keeps them in order, one lane at a time.
+FLOAT_PEER_C = r"""
+#include <stdint.h>
+static inline float asf(uint32_t u) { return __builtin_bit_cast(float, u); }
+static inline uint32_t asu(float f) { return __builtin_bit_cast(uint32_t, f); }
+static inline float expu(float x) {
+  float t = x * 1.44269502f + 12582912.0f, k = t - 12582912.0f;
+  float r = x - k * 0.693359375f; r = r - k * -2.12194440e-4f;
+  float p = ((((0.00138131576f * r + 0.00836941227f) * r + 0.041668456f) * r + 0.166665152f) * r + 0.49999994f);
+  p = r * r * p + r + 1.0f;
+  return asf(asu(p) + (asu(t) << 23));
+}
+static inline float recip_pos(float b) {
+  float y = asf(0x7EF311C3u - asu(b));
+  for (int i = 0; i < 3; i++) y = y + y * (1.0f - b * y);
+  return y;
+}
+void gelu(const float *restrict x, float *restrict y) {
+  for (int i = 0; i < N; i++) {
+    float v = x[i], u = (v * v * v * 0.044715f + v) * 0.797884583f;
+    uint32_t sg = asu(u) & 0x80000000u; float a = asf(asu(u) & 0x7fffffffu), z = a * a;
+    float P = (((((0.00173691718f * z - 0.00765722711f) * z + 0.021452019f) * z - 0.0538927205f) * z
+                + 0.133326948f) * z - 0.333333164f);
+    float small = a + a * (z * P), e = expu((a > 10.0f ? 10.0f : a) * -2.0f);
+    float large = 1.0f - (e + e) * recip_pos(1.0f + e);
+    y[i] = (asf(asu(a >= 0.75f ? large : small) | sg) + 1.0f) * v * 0.5f;
+  }
+}
+void silu(const float *restrict x, float *restrict y) {
+  for (int i = 0; i < N; i++) {
+    float v = x[i], m = -v, e = expu(m);
+    e = m <= 88.7228317f ? e : __builtin_inff() - v;
+    e = m < -87.3365402f ? 0.0f : e;
+    float d = e + 1.0f;
+    uint32_t sg = asu(d) & 0x80000000u; float ad = asf(asu(d) & 0x7fffffffu), r = recip_pos(ad);
+    r = ad < 1.17549435e-38f ? __builtin_inff() : r;
+    r = ad > 4.0e37f ? 0.0f : r;
+    y[i] = v * asf(asu(r) | sg);
+  }
+}
+void vector_add(const float *restrict a, const float *restrict b, float *restrict c) {
+  for (int i = 0; i < N; i++) c[i] = a[i] + b[i];
+}
+void rmsnorm(const float *restrict x, const float *restrict w, float *restrict y) {
+  for (int i = 0; i < ROWS; i++) {
+    const float *xr = x + i * COLS;
+    float s = 0.f;
+    { _Pragma("clang fp reassociate(on)") for (int j = 0; j < COLS; j++) s += xr[j] * xr[j]; }
+    float r = 1.0f / __builtin_sqrtf(s * (1.0f / COLS) + 1e-6f);
+    for (int j = 0; j < COLS; j++) y[i * COLS + j] = xr[j] * r * w[j];
+  }
+}
+void softmax(const float *restrict x, float *restrict y) {
+  for (int i = 0; i < ROWS; i++) {
+    const float *xr = x + i * COLS;
+    float *yr = y + i * COLS, m = -__builtin_inff(), s = 0.f;
+    for (int j = 0; j < COLS; j++) m = xr[j] > m ? xr[j] : m;
+    { _Pragma("clang fp reassociate(on)")
+      for (int j = 0; j < COLS; j++) { float e = expu(xr[j] - m); yr[j] = e; s += e; } }
+    float r = 1.0f / s;
+    for (int j = 0; j < COLS; j++) yr[j] = yr[j] * r;
+  }
+}
+void layernorm(const float *restrict x, const float *restrict w, const float *restrict b, float *restrict y) {
+  for (int i = 0; i < ROWS; i++) {
+    const float *xr = x + i * COLS;
+    float s = 0.f, v = 0.f;
+    { _Pragma("clang fp reassociate(on)") for (int j = 0; j < COLS; j++) s += xr[j]; }
+    float mean = s * (1.0f / COLS);
+    { _Pragma("clang fp reassociate(on)") for (int j = 0; j < COLS; j++) { float d = xr[j] - mean; v += d * d; } }
+    float r = 1.0f / __builtin_sqrtf(v * (1.0f / COLS) + 1e-5f);
+    for (int j = 0; j < COLS; j++) y[i * COLS + j] = (xr[j] - mean) * r * w[j] + b[j];
+  }
+}
+"""
+FLOAT_N, FLOAT_ROWS, FLOAT_COLS = 65536, 64, 1024
+
+
+def _float_kernels():
+    from ..kernels import linalg_suite as S
+    from .registry import layernorm
+    n, m, c = FLOAT_N, FLOAT_ROWS, FLOAT_COLS
+    return {"gelu": (S.gelu_tanh((n,)), 1, n), "silu": (S.silu((n,)), 1, n), "vector_add": (S.vector_add(n), 1, n),
+            "rmsnorm": (S.rmsnorm(m, c), m, c), "softmax": (S.softmax_rows(m, c), m, c),
+            "layernorm": (layernorm(m, c), m, c)}
+
+
+def float_static(workdir, arch: str = "v73", kernels_=None, peer: bool = True) -> list[dict]:
+    """Packets per element of the f32 elementwise kernels (64K elements; packets_per_element: the hot loop)
+    and of the row kernels (64 x 1024; the whole kernel: kernel_packets per row / row length), hexmlir
+    (`hexagon` target, one thread) and the clang-22 auto-HVX peer (FLOAT_PEER_C, width 32), from the assembly
+    (qemu cannot execute HVX float). Elementwise kernels keep the hot-loop count: hexmlir splits the vector
+    into TCM tiles walked by separate loops, which kernel_packets would count as whole-row walks each."""
     from pathlib import Path
 
     import hexmlir
 
-    from ..kernels import linalg_suite as S
     from ..options import Options
     Path(workdir).mkdir(parents=True, exist_ok=True)
+    peers = functions(clang_autohvx_asm(FLOAT_PEER_C, Path(workdir) / f"float_c_{arch}", arch, width=32,
+                                        defines={"N": FLOAT_N, "ROWS": FLOAT_ROWS, "COLS": FLOAT_COLS})) if peer else {}
     rows = []
-    for name, k in [("gelu", S.gelu_tanh((65536,))), ("silu", S.silu((65536,))), ("vector_add", S.vector_add(65536))]:
-        out = Path(workdir) / f"{name}.s"
+    for name, (k, m, c) in _float_kernels().items():
+        if kernels_ and name not in kernels_:
+            continue
+        out = Path(workdir) / f"{name}_{arch}.s"
         hexmlir.compile(k.mlir, Options(target="hexagon", arch=arch, multithread=False), emit="asm", output=str(out))
-        s = out.read_text()
-        rows.append({"kernel": name, "arch": arch, "hexmlir": packets_per_element(s),
-                     "qf32_to_sf": len(re.findall(r"\.sf = v\d+\.qf32", s))})
+        hx = out.read_text()
+        row = {"kernel": name, "arch": arch, "size": [m, c] if m > 1 else [c],
+               "metric": "row" if m > 1 else "hot loop", "qf32_to_sf": len(re.findall(r"\.sf = v\d+\.qf32", hx))}
+        for side, asm in (("hexmlir", hx), ("clang_autohvx", peers.get(name))):
+            key = "hexmlir_loops" if side == "hexmlir" else "clang_loops"
+            if asm is None:
+                row[side], row[key] = None, None
+            elif m > 1:
+                packets, row[key] = kernel_packets(asm, 4 * c, m)
+                row[side] = packets / c
+            else:
+                row[side] = packets_per_element(asm)
+                lp = [x for x in hot_loops(asm) if x["vector_stores"]]
+                lp = max(lp, key=lambda d: (d["vector_stores"], d["packets"])) if lp else None
+                row[key] = [{"loop": lp["label"], "packets": lp["packets"],
+                             "per_row": c / (lp["vector_stores"] * 32), "how": "hot loop"}] if lp else None
+        rows.append(row)
     return rows
 
 
@@ -395,33 +596,46 @@ QF32_ARCH = "v79"           # qfloat only (no IEEE HVX float): the f16 matmul's 
 
 def static_rows(workdir, arch: str = "v73") -> dict:
     """The static float rows `hexmlir bench hexagon` stores under "hexagon_static" in results.json: the f16
-    matmul against clang's peer on `arch`, its qf32 variant (64^3 on v79, no peer) and the f32
-    elementwise kernels."""
+    matmul against clang's peer on `arch`, its qf32 variant (64^3 on v79, no peer), and the f32 elementwise
+    and row kernels against their clang peers on `arch` ("float") and on v79 ("float_qf32")."""
     import datetime
     return {"arch": arch, "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
             "matmul_f16": f16_matmul_static(workdir, arch),
             "matmul_f16_qf32": f16_matmul_static(workdir, QF32_ARCH, sizes=[F16_MATMUL_SIZES[0]], peer=False),
-            "elementwise": float_elementwise_static(workdir, arch)}
+            "float": float_static(workdir, arch), "float_qf32": float_static(workdir, QF32_ARCH)}
 
 
 def _f(v, digits: int) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
-def static_table(mm_rows, ew_rows, qf_rows=()) -> str:
-    """The static float table of docs/benchmarks.md (from static_rows' lists)."""
-    arch = next((r.get("arch") for r in [*mm_rows, *ew_rows] if r.get("arch")), "v73")
-    out = [f"| kernel ({arch}) | hexmlir | clang-22 auto-HVX (width 64, IEEE HVX) | hexmlir hot loop |",
-           "|---|---:|---:|---|"]
-    for r in [*mm_rows, *qf_rows]:
+def _loops_cell(parts) -> str:
+    """The loops that carry the count: packets x runs per row, largest first."""
+    top = sorted((p for p in parts or [] if p["loop"] is not None),
+                 key=lambda p: -p["packets"] * p["per_row"])[:3]
+    return ", ".join(f"{p['packets']} x {p['per_row']:g}" for p in top)
+
+
+def static_table(st: dict) -> str:
+    """The static float table of docs/benchmarks.md (from static_rows' dict)."""
+    arch = st.get("arch", "v73")
+    out = [f"| kernel | hexmlir | clang-22 auto-HVX (IEEE HVX on {arch}) | hexmlir / clang | hexmlir: packets x runs "
+           "a row | clang: packets x runs a row |", "|---|---:|---:|---:|---|---|"]
+    qf = st.get("matmul_f16_qf32", [])
+    for r in [*st.get("matmul_f16", []), *qf]:
         lp = r["hexmlir_loop"]
-        where = f" on {r['arch']} (qf32)" if r in qf_rows else ""
         loop = f"{lp['packets']} packets / {lp['macs']} MACs" if lp else "no MAC loop"
-        out.append(f"| f16 matmul {'x'.join(map(str, r['size']))}{where}, packets/MAC | {_f(r['hexmlir'], 4)} | "
-                   f"{_f(r['clang_autohvx'], 3)} | {loop} |")
-    for r in ew_rows:
-        out.append(f"| {r['kernel']} f32 64K, packets/element | {_f(r['hexmlir'], 3)} | | "
-                   f"{r['qf32_to_sf']} qf32->sf conversions in the object |")
+        cl = r.get("clang_loop")
+        cloop = f"{cl['packets']} packets / {cl['macs']} MACs" if cl else ""
+        ratio = r["hexmlir"] / r["clang_autohvx"] if r.get("hexmlir") and r.get("clang_autohvx") else None
+        out.append(f"| f16 matmul {'x'.join(map(str, r['size']))} on {r['arch']}{' (qf32)' if r in qf else ''}, "
+                   f"packets/MAC | {_f(r['hexmlir'], 4)} | {_f(r['clang_autohvx'], 3)} | {_f(ratio, 2)} | {loop} | "
+                   f"{cloop} |")
+    for r in [*st.get("float", []), *st.get("float_qf32", [])]:
+        ratio = r["hexmlir"] / r["clang_autohvx"] if r.get("hexmlir") and r.get("clang_autohvx") else None
+        out.append(f"| {r['kernel']} f32 {'x'.join(map(str, r['size']))} on {r['arch']}, packets/element | "
+                   f"{_f(r['hexmlir'], 3)} | {_f(r['clang_autohvx'], 3)} | {_f(ratio, 2)} | "
+                   f"{_loops_cell(r['hexmlir_loops'])} | {_loops_cell(r.get('clang_loops'))} |")
     return "\n".join(out)
 
 
@@ -430,5 +644,4 @@ if __name__ == "__main__":      # python -m hexmlir.bench.hexagon [arch]: the st
     import tempfile
     with tempfile.TemporaryDirectory(prefix="hexmlir-static-") as td:
         a = sys.argv[1] if len(sys.argv) > 1 else "v73"
-        st = static_rows(td, a)
-        print(static_table(st["matmul_f16"], st["elementwise"], st["matmul_f16_qf32"]))
+        print(static_table(static_rows(td, a)))

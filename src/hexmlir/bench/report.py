@@ -513,14 +513,21 @@ shows them. A different profiler plugs in as `hexagon.ladder(profile=fn)` with
 
 
 HEXAGON_STATIC_NOTE = """qemu-hexagon cannot execute HVX float, so float kernels are measured from the assembly of the `hexagon`
-target ({arch}, one thread, `hexmlir compile --target hexagon --emit asm`): the packets of the innermost loop
-per multiply-accumulate (matmul: the loop with the most MACs, MACs = the smaller of its float product lanes
-and float addition lanes, padding lanes of a partial vector included) or per element (elementwise: vector
-stores x lanes). `hexmlir bench hexagon` stores these rows under `"hexagon_static"` in results.json
-(`bench/hexagon.py`: `static_rows`, `hot_loops`, `packets_per_mac`, `packets_per_element`);
-`python -m hexmlir.bench.hexagon [arch]` prints the table alone. The clang peer is the plain C loop nest with
-an f32 accumulator row (`F16_MATMUL_C`), `clang-22 -O3 -mhvx -mllvm -hexagon-autohvx -mllvm
--force-vector-width=64 -mhvx-ieee-fp`. Run {date} on the development machine."""
+target (one thread, `hexmlir compile --target hexagon --emit asm`) and of a clang-22 peer compiled in the same
+run (`clang-22 -O3 -mhvx -mhvx-length=128b -mllvm -hexagon-autohvx -mllvm -force-vector-width=N`, with
+`-mhvx-ieee-fp` on {arch}; v79 has qfloat only). f16 matmul: packets of the innermost loop with the most
+multiply-accumulates per MAC (MACs = the smaller of its float product lanes and float addition lanes,
+padding lanes of a partial vector included); peer `F16_MATMUL_C`, width 64. Elementwise (64K elements):
+packets of the hot loop (the innermost loop with the most vector stores) per stored element. Row kernels
+(64 x 1024): the whole kernel, packets a row / 1024, where packets a row = the sum over all loops of the
+packets of the loop's own blocks x its runs a row (a hardware loop's immediate count x its parent's runs; a
+loop advancing a pointer by a vector or more: row bytes / advance; else once per parent run), plus code
+outside loops / 64 (`kernel_packets`); calls (sqrt, DMA) count one packet. The peers (`FLOAT_PEER_C`, width
+32) are the same operations, order and constants written as plain C loops, a row's sums reassociable
+(`#pragma clang fp reassociate`). The last two columns list the loops that carry the count (packets x runs a
+row; elementwise: the hot loop). `hexmlir bench hexagon` stores these rows under `"hexagon_static"` in
+results.json (`bench/hexagon.py`: `static_rows`); `python -m hexmlir.bench.hexagon [arch]` prints the table
+alone. Run {date} on the development machine."""
 
 
 def _hexagon_section(res) -> str:
@@ -530,9 +537,10 @@ def _hexagon_section(res) -> str:
     st = res.get("hexagon_static")
     if st:
         from .hexagon import static_table
-        parts += ["### HVX float: static hot-loop packets (f16 matmul, f32 elementwise)", "",
+        parts += ["### HVX float: static packets against clang auto-HVX (f16 matmul, f32 elementwise and row "
+                  "kernels)", "",
                   HEXAGON_STATIC_NOTE.format(arch=st.get("arch", "v73"), date=st.get("date", "(date not stored)")), "",
-                  static_table(st.get("matmul_f16", []), st.get("elementwise", []), st.get("matmul_f16_qf32", []))]
+                  static_table(st)]
         if res.get("hexagon_static_reading"):
             parts += ["", res["hexagon_static_reading"]]
         parts.append("")

@@ -45,11 +45,41 @@ _CHAIN_INTRINS = {*_INTRIN.values(), SF_FROM_QF32}
 ROUNDING_MAGNITUDE = float(1 << 22)
 
 
-def _is_chain_op(op) -> bool:
+def _is_float_op(op) -> bool:
     if op.name not in ("llvm.fadd", "llvm.fsub", "llvm.fmul") or len(op.results) != 1:
         return False
     t = op.results[0].type
     return isinstance(t, ir.VectorType) and str(t) == f"vector<{LANES}xf32>"
+
+
+def _is_chain_op(op) -> bool:
+    # Arithmetic on splats (a row statistic broadcast before its scale, + eps and rsqrt) is left to LLVM,
+    # which does it once in a scalar register and splats the result; as qf32 intrinsics it stays a vector,
+    # and the rsqrt after it became 32 scalar sqrt calls and divisions a row (v79 RMSNorm).
+    return _is_float_op(op) and not _uniform_op(op)
+
+
+def _uniform_op(op, depth: int = 0) -> bool:
+    return depth < 8 and all(_uniform(v, depth + 1) for v in op.operands)
+
+
+def _uniform(v, depth: int) -> bool:
+    """v holds one value in every lane: a splat constant (or a row of one), a splat shuffle, or fadd/fsub/fmul
+    of those."""
+    o = _owner(v)
+    name = getattr(o, "name", None)
+    if name == "llvm.extractvalue":            # a row of an n-D splat constant (vector<1x32xf32> lowered)
+        o = _owner(o.operands[0])
+        name = getattr(o, "name", None)
+        if name != "llvm.mlir.constant":
+            return False
+    if name == "llvm.mlir.constant":
+        a = o.attributes["value"]
+        return isinstance(a, ir.DenseElementsAttr) and a.is_splat
+    if name == "llvm.shufflevector":
+        mask = list(ir.DenseI32ArrayAttr(o.attributes["mask"]))
+        return len(set(mask)) == 1 and mask[0] >= 0
+    return _is_float_op(o) and _uniform_op(o, depth) if name else False
 
 
 def _owner(v):
