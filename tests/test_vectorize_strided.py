@@ -96,3 +96,31 @@ def test_dynamic_stride_strided_read_matches_numpy(rng):
         ee = ExecutionEngine(ir.Module.parse(llvm), opt_level=2)
         ee.invoke("hxk_strided", *[ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(x))) for x in (a, o)])
     np.testing.assert_array_equal(o, a[:, 0:2 * outs:2] * 2)
+
+
+@pytest.mark.parametrize("layout", ["", ", strided<[40, 1], offset: 7>", ", strided<[80, 2]>", ", strided<[?, 1]>",
+                                    ", strided<[8, ?], offset: ?>"])
+@pytest.mark.parametrize("sizes,steps", [([5, 8], [1, 1]), ([3, 4], [2, 2]), ([1, 7], [1, 3])])
+def test_subview_type_matches_the_bindings_where_they_infer(layout, sizes, steps):
+    """ir.subview_type (also tcm_tiling._wrap_in_subview's) is the bindings' inferred type where they infer
+    one (static source strides; identity layout for row-major strides at offset 0), and the verifier takes it
+    where they raise (a dynamic stride)."""
+    from torch_mlir import ir
+    from torch_mlir.dialects import func, memref
+    from hexmlir.ir import subview_type
+    with context(), ir.Location.unknown():
+        t = ir.Type.parse(f"memref<6x40xf32{layout}>")
+        m = ir.Module.create()
+        with ir.InsertionPoint(m.body):
+            f = func.FuncOp("f", ir.FunctionType.get([t], []))
+            with ir.InsertionPoint(f.add_entry_block()):
+                got = subview_type(ir.MemRefType(t), sizes, steps)
+                memref.subview(f.arguments[0], [0, 0], sizes, steps, result_type=got)
+                if "?" not in layout.split("offset")[0]:
+                    want = memref.subview(f.arguments[0], [0, 0], sizes, steps).type
+                    assert got == want, (got, want)
+                else:
+                    with pytest.raises(ValueError):
+                        memref.subview(f.arguments[0], [0, 0], sizes, steps)
+                func.ReturnOp([])
+        assert m.operation.verify(), str(m)

@@ -17,7 +17,7 @@ element (lower.py), as every i1 in memory does.
 """
 import numpy as np
 
-from ..ir import apply_transform, funcs, ir, ops_named, run_passes
+from ..ir import apply_transform, funcs, ir, ops_named, run_passes, subview_type
 from ..plan import generic_info, config, op_id
 from .. import attrs
 
@@ -602,18 +602,8 @@ def _strided_operand(op, i, m, ext):
         return m                                           # (a dynamic or too short operand: leave it)
     with ir.InsertionPoint(op), op.location:
         op.operands[i] = memref.subview(v, [0] * len(shape), sizes, strides,
-                                        result_type=_subview_type(ir.MemRefType(v.type), sizes, strides))
+                                        result_type=subview_type(ir.MemRefType(v.type), sizes, strides))
     return ir.AffineMap.get(m.n_dims, 0, res)
-
-
-def _subview_type(t, sizes, steps):
-    """The type of a subview of `t` at offsets 0 with static `sizes` and `steps`: the source's strides times
-    the steps and its offset, each dynamic where the source's is. (The bindings' helper infers it only from
-    static source strides and raised on a view with a dynamic one.)"""
-    dyn = ir.ShapedType.get_dynamic_stride_or_offset()
-    strides, offset = t.get_strides_and_offset()
-    out = [dyn if s == dyn else s * k for s, k in zip(strides, steps)]
-    return ir.MemRefType.get(sizes, t.element_type, ir.StridedLayoutAttr.get(offset, out), t.memory_space)
 
 
 def _defined_in(v, loop) -> bool:
