@@ -231,3 +231,38 @@ MT_BLOCKED = {
 @pytest.mark.parametrize("threads", [3, 16])
 def test_row_blocked_conv_many_threads_matches_torch(name, threads):
     _conv_matches_torch(MT_BLOCKED[name], name, threads)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_uneven_channel_tiles_match_torch(threads, tmp_path, monkeypatch):
+    """Output-channel thread tiles that do not divide the channels (67 as 23 + 23 + 21 at 3 threads, 34 + 33
+    at 2), forced into plan.plan_conv_blocks (which picks even splits only): the partial tile's masked
+    vectors, an n-D mask among them, lower to LLVM (before: vector.to_elements of a vector<1x64xi1> mask
+    became llvm.extractelement on an !llvm.array, and compile_model fell back to eager)."""
+    import warnings
+    from hexmlir import plan
+    from hexmlir.frontends.torch import FallbackWarning
+    planned = plan.plan_conv_blocks
+    tiles = []
+
+    def ceil_channel_tiles(p, k, pl, target, options):
+        planned(p, k, pl, target, options)
+        m = p.loops[k]
+        p.tcm_tile[k] = -(-m // plan.max_threads(target, options))
+        p.threads = plan.choose_threads(p, pl, target, options)
+        p.tile_bytes = plan._footprint(p, p.tcm_tile)
+        tiles.append((m, p.tcm_tile[k], p.threads))
+
+    monkeypatch.setattr(plan, "plan_conv_blocks", ceil_channel_tiles)
+    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))     # a cached kernel would skip the plan
+    torch.manual_seed(current_seed())
+    m = torch.nn.Conv2d(35, 67, 3, stride=2, padding=1).eval()
+    x = torch.randn(1, 35, 31, 33, generator=torch.Generator().manual_seed(current_seed() + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        cm = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
+    assert cm.compiled, cm.eager_reason
+    assert tiles and all(mm % t and t % 8 and th == threads for mm, t, th in tiles), tiles
+    with torch.no_grad():
+        ref = torch.nn.functional.conv2d(x.double(), m.weight.double(), m.bias.double(), 2, 1)
+        _close(cm(x), ref, f"uneven channel tiles threads={threads}")

@@ -209,7 +209,8 @@ def test_conv2d_f16_matches_torch(rng, seed):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_conv2d_dilated_awkward_matches_torch(stride):
     """Batch 3, 5 channels, a 33x31 image, dilation 2: rows (27 or 14 wide) not a multiple of the vector width;
-    stride 1 is the window copy vectorized along its rows (vectorize._fold_unit_windows), stride 2 stays scalar."""
+    the window copy is vectorized along its rows (vectorize._fold_unit_windows), at stride 2 through a
+    step-2 subview (_strided_operand) read as a contiguous load + shuffle (_strided_reads)."""
     torch.manual_seed(current_seed())
     m = torch.nn.Conv2d(5, 7, 3, stride=stride, dilation=2, bias=True).eval()
     x = torch.randn(3, 5, 33, 31, generator=torch.Generator().manual_seed(current_seed() + 1))

@@ -180,6 +180,50 @@ def test_compile_model_partitions_around_the_rejected_op(monkeypatch, tmp_path):
         hexmlir.compile_model(m, torch.randn(3, 13), strict=True)
 
 
+def test_failed_compile_falls_back_visibly(monkeypatch, tmp_path):
+    """A pass failing on input it accepted (a compiler bug; injected at lower-to-llvm): the model runs eagerly
+    (the documented policy) with one FallbackWarning naming the stage and the op as a failed compile (not an
+    unsupported op), located at the caller's line (before: hexmlir/__init__.py, so Python's default filter
+    showed a message once per process); `compiled` False, the error in `eager_reason`. A filter that makes
+    the warning an error raises that warning (before: re-wrapped as "partitioning ..."); strict raises."""
+    import inspect
+    from hexmlir.transforms import lower
+
+    def broken(module, cx):
+        raise hexmlir.CompileError("injected failure", stage="lower-to-llvm", op="test.lowered_op")
+    monkeypatch.setattr(lower, "to_llvm_dialect", broken)
+    monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path))      # a cached kernel would not reach the stage
+    M, shape = MODELS["mlp"]
+    m = M().eval()
+    x = torch.randn(*shape)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        c, line = hexmlir.compile_model(m, x), inspect.currentframe().f_lineno
+        torch._dynamo.reset()
+        f = torch.compile(m, backend=make_backend(), dynamic=False)
+        with torch.no_grad():
+            y, fline = f(x), inspect.currentframe().f_lineno
+    fb = [x for x in w if issubclass(x.category, FallbackWarning)]
+    assert len(fb) == 2, [str(x.message) for x in fb]
+    for x_, at in zip(fb, (line, fline)):
+        msg = str(x_.message)
+        assert "runs in eager PyTorch: compiling failed in stage lower-to-llvm at test.lowered_op" in msg, msg
+        assert "injected failure" in msg and "not supported" not in msg, msg
+        assert (x_.filename, x_.lineno) == (__file__, at), (x_.filename, x_.lineno, msg)
+    assert not c.compiled and c.partitions == 0 and "test.lowered_op" in c.eager_reason
+    with torch.no_grad():
+        _close(y, m(x))                                         # torch.compile's eager graph
+        x = torch.randn(*shape)
+        _close(c(x), m(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        with pytest.raises(FallbackWarning, match="lower-to-llvm at test.lowered_op") as err:
+            hexmlir.compile_model(m, x)
+    assert "partitioning" not in str(err.value), err.value
+    with pytest.raises(hexmlir.CompileError, match="test.lowered_op"):
+        hexmlir.compile_model(m, x, strict=True)
+
+
 def test_strict_raises_naming_the_op():
     with pytest.raises(hexmlir.UnsupportedError, match="tm_tensor.sort"):
         hexmlir.compile_model(Sort(), torch.randn(3, 5), strict=True)

@@ -106,3 +106,18 @@ def ops_named(root, name: str) -> list:
 
 def funcs(module: ir.Module) -> list:
     return [op.operation for op in module.body.operations if op.operation.name == "func.func"]
+
+
+def subview_type(t, sizes: list[int], steps: list[int]):
+    """The type of a memref.subview of memref type `t` at offsets 0 with static `sizes` and `steps`: the
+    source's strides times the steps and its offset, each dynamic where the source's is. (The bindings'
+    memref.subview helper infers a type only from static source strides: on a view with a dynamic stride
+    it raises ValueError.) Row-major strides at offset 0 give the identity layout, as that helper does."""
+    dyn = ir.ShapedType.get_dynamic_stride_or_offset()
+    strides, offset = t.get_strides_and_offset()
+    out = [dyn if s == dyn else s * k for s, k in zip(strides, steps)]
+    dense = [1] * len(sizes)
+    for d in range(len(sizes) - 2, -1, -1):
+        dense[d] = dense[d + 1] * sizes[d + 1]
+    layout = None if offset == 0 and out == dense else ir.StridedLayoutAttr.get(offset, out)
+    return ir.MemRefType.get(sizes, t.element_type, layout, t.memory_space)

@@ -727,7 +727,8 @@ def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Opt
         # the output channels (the matmul's rows) split too, in divisors of M that are multiples of the
         # micro-kernel's rows: the largest giving a tile per thread, else the smallest. Each such tile
         # recomputes its block's window copy (K x pixels, against M/split x K x pixels MACs). Only even
-        # splits: a partial channel tile (67 as 40 + 27) failed to lower (llvm.extractelement on an array).
+        # splits: equal tiles per thread and no masked remainder tile (a partial one compiles and is correct:
+        # test_convnet_host.test_uneven_channel_tiles_match_torch forces 67 as 23 + 23 + 21).
         sizes = [t for t in range(MIN_CONTRACTION_ROWS, m, MIN_CONTRACTION_ROWS) if m % t == 0]
         enough = [t for t in sizes if blocks * (m // t) >= nthr]
         if enough or sizes:

@@ -128,6 +128,9 @@ def to_llvm_dialect(module, cx) -> None:
         "convert-math-to-llvm",               # intrinsics first; what is left (erf) becomes libm calls
         "convert-math-to-libm",
     ]), "lower-to-llvm")
+    # n-D vectors become 1-D before the conversion, which handles only 1-D to_elements/from_elements: for an
+    # n-D to_elements (canonicalize makes them of row-by-row built n-D masks, a partial tile's
+    # vector<8x1x64xi1>) it extracts from the !llvm.array it converts the source to, which does not verify.
     apply_transform(module, """
     %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.apply_patterns to %f {
@@ -137,6 +140,7 @@ def to_llvm_dialect(module, cx) -> None:
       transform.apply_patterns.vector.lower_shape_cast
       transform.apply_patterns.vector.lower_transpose
       transform.apply_patterns.vector.unroll_from_elements
+      transform.apply_patterns.vector.unroll_to_elements
     } : !transform.any_op""", "lower-to-llvm")
     # One conversion with one type converter, so every dialect agrees on the index width
     # (the per-dialect passes do not all read the data layout; 32-bit Hexagon would be left with casts).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..ir import apply_transform, enclosing_loop, inside, ops_named, run_passes
+from ..ir import apply_transform, enclosing_loop, inside, ops_named, run_passes, subview_type
 from ..plan import ID_ATTR, config, configs, op_id
 from . import memspace
 from .. import attrs
@@ -59,7 +59,8 @@ def _wrap_in_subview(op, i) -> None:
     v = op.operands[i]
     shape = list(ir.MemRefType(v.type).shape)
     with ir.InsertionPoint(op):
-        sv = memref.subview(v, [0] * len(shape), shape, [1] * len(shape))
+        sv = memref.subview(v, [0] * len(shape), shape, [1] * len(shape),
+                            result_type=subview_type(ir.MemRefType(v.type), shape, [1] * len(shape)))
     op.operands[i] = sv
 
 

@@ -17,7 +17,7 @@ element (lower.py), as every i1 in memory does.
 """
 import numpy as np
 
-from ..ir import apply_transform, funcs, ir, ops_named, run_passes
+from ..ir import apply_transform, funcs, ir, ops_named, run_passes, subview_type
 from ..plan import generic_info, config, op_id
 from .. import attrs
 
@@ -601,7 +601,8 @@ def _strided_operand(op, i, m, ext):
     if any(s < 0 or st * (n - 1) + 1 > s for s, n, st in zip(shape, sizes, strides)):
         return m                                           # (a dynamic or too short operand: leave it)
     with ir.InsertionPoint(op), op.location:
-        op.operands[i] = memref.subview(v, [0] * len(shape), sizes, strides)
+        op.operands[i] = memref.subview(v, [0] * len(shape), sizes, strides,
+                                        result_type=subview_type(ir.MemRefType(v.type), sizes, strides))
     return ir.AffineMap.get(m.n_dims, 0, res)
 
 

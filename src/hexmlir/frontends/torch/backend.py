@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ...errors import HexmlirError, UnsupportedError
 from ...options import Options
-from .importer import FallbackWarning, _decompositions, _fallback, _first_line, _import_linalg, _op_from, _typed
+from .importer import (FallbackWarning, _decompositions, _fallback, _first_line, _import_linalg, _op_from, _typed,
+                       warn_fallback)
 
 ROUTES = ("linalg", "inductor")
 _FRONTEND_KEYS = ("route", "strict")
@@ -221,6 +222,8 @@ def _compile_graph(gm, example_inputs, route: str, strict: bool, options: Option
                 return gm.forward
             with torch.no_grad():                       # compile the partitions now, outside AOTAutograd's run
                 fused(*example_inputs)
+        except FallbackWarning:                         # a filter made the partitioner's warning an error
+            raise
         except Exception as e2:                         # the partitioned graph fails: all of it eager
             _fallback(_typed(e2, f"partitioning {what}"), what, strict=False)
             return gm.forward
@@ -262,12 +265,10 @@ def _aot_backend(gm, example_inputs, strict: bool, options: Options):
                         inference_compiler=compiler("inference"))(gm, example_inputs)
 
 
-def _partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph",
-                 stacklevel: int = 4):
+def _partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph"):
     """Rejected ops eager, maximal supported partitions compiled by hexmlir (partition.py)."""
     from . import partition
-    return partition.partitioned(gm, example_inputs, options, err, what, stacklevel + 1,
-                                 compile_whole=_compile_whole)
+    return partition.partitioned(gm, example_inputs, options, err, what, compile_whole=_compile_whole)
 
 
 #: Inductor settings of route A (applied with torch._inductor.config.patch around the compile only).
@@ -477,6 +478,8 @@ def compile_model(model, example_inputs, target: str = "host", *, route: str = "
         try:
             # rejected ops eager, the rest compiled by a run on copies (the model's buffers, the inputs untouched)
             fused = _partition_model(functional, [a.clone() for a in args], opts, e, what)
+        except FallbackWarning:                         # a filter made the partitioner's warning an error
+            raise
         except Exception as e2:                         # the partitioned model fails: all of it eager
             e = _typed(e2, f"partitioning {what}")
             _fallback(e, what, strict=False)
@@ -569,8 +572,8 @@ def _eager_backward(outs, args, saved, cm):
                 raise err
             if not cm.warned_backward:
                 cm.warned_backward = True
-                warnings.warn(f"hexmlir: the backward of {cm.what} runs in eager PyTorch (its forward recomputed): "
-                              f"{err}; 0 hexmlir partitions ran for it", FallbackWarning, stacklevel=2)
+                warn_fallback(f"hexmlir: the backward of {cm.what} runs in eager PyTorch (its forward recomputed): "
+                              f"{err}; 0 hexmlir partitions ran for it")
             with torch.enable_grad():
                 prim = [saved.get(j, a.detach()) for j, a in enumerate(args)]
                 for j in leaves:

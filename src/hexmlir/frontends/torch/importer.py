@@ -176,12 +176,34 @@ def _op_from(e) -> str | None:
     return m.group(1) if m else None
 
 
-def _fallback(e: HexmlirError, what: str, strict: bool, stacklevel: int = 3):
+def _fallback(e: HexmlirError, what: str, strict: bool):
     if strict:
         raise e
-    why = f"{e.op} is not supported ({e})" if e.op else str(e)
-    warnings.warn(f"hexmlir: {what} runs in eager PyTorch: {why}; 0 hexmlir partitions ran for it",
-                  FallbackWarning, stacklevel=stacklevel)
+    if not e.op:
+        why = str(e)
+    elif isinstance(e, UnsupportedError):
+        why = f"{e.op} is not supported ({e})"
+    else:                    # a pass failed on input it accepted: a compiler bug, not an unsupported op
+        why = f"compiling failed{f' in stage {e.stage}' if e.stage else ''} at {e.op} ({e})"
+    warn_fallback(f"hexmlir: {what} runs in eager PyTorch: {why}; 0 hexmlir partitions ran for it")
+
+
+def warn_fallback(message: str) -> None:
+    """A FallbackWarning attributed to the user's line: the first caller outside hexmlir, torch and
+    torch-mlir. A fixed stacklevel pointed into hexmlir (hexmlir.compile_model wraps the frontend's) or into
+    torch.fx (a partition compiled at its first call), so the default filter showed each distinct message
+    once for the whole process, located in a library file."""
+    import os
+    import sys
+    roots = []
+    for name in ("hexmlir", "torch", "torch_mlir"):
+        mod = sys.modules.get(name)
+        roots += [os.path.join(os.path.realpath(d), "") for d in getattr(mod, "__path__", [])]
+    frame, level = sys._getframe(1), 2             # level 2: warn_fallback's caller
+    while frame.f_back is not None and \
+            os.path.realpath(os.path.abspath(frame.f_code.co_filename)).startswith(tuple(roots)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, FallbackWarning, stacklevel=level)
 
 
 def _typed(e: Exception, what: str) -> HexmlirError:

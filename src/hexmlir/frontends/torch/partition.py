@@ -395,8 +395,8 @@ def split(gm, example_inputs):
     return fused, names, eager
 
 
-def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph",
-                stacklevel: int = 4, *, compile_whole):
+def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: str = "a graph", *,
+                compile_whole):
     """The ops check-input rejects run eagerly; maximal supported partitions are compiled by hexmlir at their
     first call. One warning names the eager ops with their reasons and the number of partitions. Returns the
     partitioned GraphModule (`hexmlir_partitions`, `hexmlir_eager_ops` set), or None when no single op is to
@@ -407,7 +407,7 @@ def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: s
     # calls on no graph value that return no tensor (torch's API-usage logging) run eagerly unannounced
     blamed = res and {n: v for n, v in res[2].items() if n.all_input_nodes or _is_tensor_meta(n)}
     if res is None or not res[1] or not blamed:
-        _fallback(err, what, strict=False, stacklevel=stacklevel)
+        _fallback(err, what, strict=False)
         return None
     fused, names, eager = res[0], res[1], blamed
     for k, name in enumerate(names):
@@ -418,10 +418,9 @@ def partitioned(gm, example_inputs, options: Options, err: HexmlirError, what: s
         reasons.setdefault(f"{op} (from {_name(n)})", why)
     ops = sorted(reasons)
     detail = "; ".join(f"{op}: {reasons[op]}" for op in ops)
-    from .importer import FallbackWarning
-    warnings.warn(f"hexmlir: {len(eager)} op(s) of {what} run in eager PyTorch, the rest is compiled by hexmlir "
-                  f"in {len(names)} partition(s). Eager: {detail}. (Whole-graph compile failed: {err})",
-                  FallbackWarning, stacklevel=stacklevel)
+    from .importer import warn_fallback
+    warn_fallback(f"hexmlir: {len(eager)} op(s) of {what} run in eager PyTorch, the rest is compiled by hexmlir "
+                  f"in {len(names)} partition(s). Eager: {detail}. (Whole-graph compile failed: {err})")
     fused.hexmlir_partitions, fused.hexmlir_eager_ops = len(names), ops
     return fused
 
@@ -437,10 +436,9 @@ def partition_model(module, args, options: Options, err: HexmlirError, what: str
             warnings.simplefilter("ignore", FutureWarning)
             gm = torch.export.export(module, tuple(args)).module()
     except Exception:                                   # not exportable: the whole model runs eagerly
-        _fallback(err, what, strict=False, stacklevel=6)
+        _fallback(err, what, strict=False)
         return None
-    fused = partitioned(gm, args, options, err, what=what, stacklevel=6,   # user -> hexmlir.compile_model
-                        compile_whole=compile_whole)
+    fused = partitioned(gm, args, options, err, what=what, compile_whole=compile_whole)
     if fused is not None:
         with torch.no_grad():
             fused(*args)
