@@ -1051,12 +1051,65 @@ static void run_inline(intptr_t n, void (*fn)(void *, intptr_t), void *ctx) {
   for (intptr_t i = 0; i < n; i++) fn(ctx, i);
 }
 
+/* Region log (hx_region_log): where a model's time goes, loop by loop, on the machine that runs it. */
+static struct {
+  pthread_mutex_t mu;
+  hx_region_t *rec;
+  int64_t cap;
+  _Atomic int64_t next;
+} g_rlog = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static _Atomic int g_rlog_on;
+static HX_TLS int tls_rlogging;
+
+void hx_region_log(int64_t cap) {
+  pthread_mutex_lock(&g_rlog.mu);
+  atomic_store(&g_rlog_on, 0);
+  free(g_rlog.rec);
+  g_rlog.rec = NULL;
+  g_rlog.cap = 0;
+  atomic_store(&g_rlog.next, 0);
+  if (cap > 0 && (g_rlog.rec = calloc((size_t)cap, sizeof(hx_region_t))) != NULL) {
+    g_rlog.cap = cap;
+    atomic_store(&g_rlog_on, 1);
+  }
+  pthread_mutex_unlock(&g_rlog.mu);
+}
+
+int64_t hx_region_take(hx_region_t *out, int64_t max, int64_t *recorded) {
+  pthread_mutex_lock(&g_rlog.mu);
+  int64_t n = atomic_exchange(&g_rlog.next, 0);
+  int64_t kept = n < g_rlog.cap ? n : g_rlog.cap;
+  if (kept > max) kept = max;
+  if (!out || !g_rlog.rec || kept < 0) kept = 0;
+  if (kept) memcpy(out, g_rlog.rec, (size_t)kept * sizeof(hx_region_t));
+  pthread_mutex_unlock(&g_rlog.mu);
+  if (recorded) *recorded = n;
+  return kept;
+}
+
+static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width);
+
 void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   if (n <= 0 || !fn) return;
   atomic_fetch_add_explicit(&g_st.pool_tasks, n, memory_order_relaxed);
   /* Nested loops run inline: a worker waiting on its own pool would deadlock,
    * and the outer loop already occupies every thread. */
-  if (tls_in_loop || n == 1) { run_inline(n, fn, ctx); return; }
+  if (tls_in_loop) { run_inline(n, fn, ctx); return; }
+  if (tls_rlogging || !atomic_load_explicit(&g_rlog_on, memory_order_relaxed)) {
+    parallel_for(n, fn, ctx, NULL);
+    return;
+  }
+  int64_t width = 1, t0 = now_ns();
+  tls_rlogging = 1; /* a loop inside an inline one is part of it, not a record of its own */
+  parallel_for(n, fn, ctx, &width);
+  tls_rlogging = 0;
+  int64_t t1 = now_ns();
+  int64_t i = atomic_fetch_add(&g_rlog.next, 1);
+  if (i < g_rlog.cap) g_rlog.rec[i] = (hx_region_t){t0, t1, (int64_t)n, width};
+}
+
+static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width) {
+  if (n == 1) { run_inline(n, fn, ctx); return; }
   pthread_once(&g_pool.once, pool_init);
   if (atomic_load(&g_pool.nthreads) <= 1 || pthread_mutex_trylock(&g_pool.mu) != 0) {
     /* Pool busy with another thread's loop: run here rather than block. */
@@ -1070,6 +1123,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
     run_inline(n, fn, ctx);
     return;
   }
+  if (width) *width = nw + 1;
   g_pool.fn = fn;
   g_pool.ctx = ctx;
   g_pool.assert_flag = assert_flag();
@@ -1163,6 +1217,7 @@ static void after_fork_child(void) {
   }
   reset_event(&g_dma_ev);
   pthread_mutex_init(&g_pool.mu, NULL);
+  pthread_mutex_init(&g_rlog.mu, NULL);
   g_pool.started = 0;
   g_pool.nworkers = 0;
   atomic_store(&g_pool.stop, 0);
