@@ -105,3 +105,39 @@ def test_run_with_caller_outputs(mm, rng):
         out[...] = np.nan
         mm.run([a, b, out])
         np.testing.assert_allclose(out, _ref(a, b), rtol=1e-4, atol=1e-4)
+
+
+def test_compiled_model_follows_weight_updates_and_replacements(seed):
+    """compile_model's graph reuses the numpy views (and so the descriptors) of tensors passed again: a
+    weight updated in place, given new storage through .data, replaced by a new Parameter, an input
+    mutated in place or passed transposed (not contiguous) must all be seen, against eager PyTorch."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_mlir")
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                            torch.nn.Linear(5 * 7 * 9, 11)).eval()
+    x = torch.randn(2, 3, 7, 9, generator=g)
+    c = hexmlir.compile_model(m, x, num_threads=2, mt_threshold=1)
+    assert c.compiled, c.eager_reason
+
+    def check(inp, what):
+        with torch.no_grad():
+            got, want = c(inp), m(inp)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4, err_msg=f"{what}, seed {seed}")
+
+    check(x, "first call")
+    check(x, "same arguments again")
+    with torch.no_grad():
+        m[0].weight.mul_(-1.5)                           # in place: same tensor, same memory
+    check(x, "weight updated in place")
+    m[3].weight.data = torch.randn(11, 5 * 7 * 9, generator=g)      # same Parameter, new storage
+    check(x, "weight given new storage")
+    m[0].bias = torch.nn.Parameter(torch.randn(5, generator=g))     # a new Parameter object
+    check(x, "bias replaced")
+    x.mul_(0.5).add_(1.0)                                # the input mutated in place
+    check(x, "input mutated in place")
+    xt = torch.randn(2, 3, 9, 7, generator=g).transpose(2, 3)      # not contiguous: a copy every call
+    check(xt, "transposed input")
+    xt.mul_(-1.0)
+    check(xt, "transposed input mutated")
