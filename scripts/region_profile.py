@@ -5,7 +5,8 @@
 
 ART is a `hexmlir bench models --build --artifacts ART` directory. The runtime's region log
 (hx_region_log) records every top-level hx_parallel_for of the kernel; per thread count the script prints
-the call's median time through kernel(*arrays) (with its Python side) and through a prepared call (none),
+the call's median time through kernel(*arrays) (with its Python side), the same with every descriptor built
+anew (as before 1065915) and through a prepared call (no Python side),
 the regions' summed medians, the rest (serial code between them), buffer-cache misses per call, and one
 line per region: chunks, width, median us, its speed-up over the first thread count, the serial time
 between it and the region before. Load this artifact's
@@ -20,7 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from hexmlir import runtime  # noqa: E402
-from hexmlir.artifact import Kernel  # noqa: E402
+from hexmlir.artifact import Kernel, _descriptor  # noqa: E402
+import ctypes  # noqa: E402
 
 
 def load(art: Path, name: str):
@@ -42,21 +44,28 @@ def main():
     k, args = load(art, name)
     full = k._args(args)                  # (the npz arrays are contiguous; _check would make 0-d 1-d)
     prepared = k.prepared(full)
+
+    def fresh_descriptors():
+        """kernel(*arrays) as before 1065915: every argument's descriptor built on every call."""
+        a = k._args(k._check(args))
+        ds = [_descriptor(x) for x in a]
+        k._fn(*[ctypes.addressof(d) for d in ds])
+        k._check_asserts()
+        return k._results(a)
+
     base = None
     for t in threads:
         runtime.set_num_threads(t)
         for _ in range(5):
             k(*args)
         runtime.reset_stats()
-        wall, prep = [], []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            k(*args)
-            wall.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            prepared()
-            prep.append(time.perf_counter() - t0)
-        misses = runtime.stats()["buf_misses"] / (2 * calls)
+        wall, prep, fresh = [], [], []
+        for _ in range(calls):            # interleaved: a passing load hits all three alike
+            for f, ts in ((k, wall), (prepared, prep), (fresh_descriptors, fresh)):
+                t0 = time.perf_counter()
+                f(*args) if f is k else f()
+                ts.append(time.perf_counter() - t0)
+        misses = runtime.stats()["buf_misses"] / (3 * calls)
         runtime.region_log(1 << 16)
         per_call, inside, ends = [], [], []
         for _ in range(calls):
@@ -74,6 +83,7 @@ def main():
         # serial code before region i (from the previous region's return; before r0: from the call's start)
         gap = [statistics.median((c[i]["t0_ns"] - c[i - 1]["t1_ns"]) / 1e3 for c in per_call) for i in range(1, R)]
         print(f"\n== {name} at {t} threads: call {statistics.median(wall) * 1e3:.3f} ms (kernel(*arrays)), "
+              f"{statistics.median(fresh) * 1e3:.3f} ms with fresh descriptors (before 1065915), "
               f"{statistics.median(prep) * 1e3:.3f} ms prepared; logged calls {statistics.median(inside):.0f} us: "
               f"{R} regions {sum(med):.0f} us, rest (serial between them) {statistics.median(inside) - sum(med):.0f} us; "
               f"buffer-cache misses per call {misses:.1f}")
