@@ -8,7 +8,7 @@ ART is a `hexmlir bench models --build --artifacts ART` directory. The runtime's
 the call's median time through kernel(*arrays) (with its Python side), the same with every descriptor built
 anew (as before 1065915) and through a prepared call (no Python side),
 the regions' summed medians, the rest (serial code between them), buffer-cache misses per call, and one
-line per region: chunks, width, median us, its speed-up over the first thread count, the serial time
+line per region: chunks, width, pool workers that joined it (median; width - 1 when all came), median us, its speed-up over the first thread count, the serial time
 between it and the region before. Load this artifact's
 runtime first in the process (it has the log): run one artifact per process."""
 import json
@@ -93,7 +93,8 @@ def main():
             r = per_call[0][i]
             up = f"  x{base[i] / med[i]:.2f} vs {threads[0]}t" if base else ""
             before = f"  after {gap[i - 1]:6.1f} us serial" if i else ""
-            print(f"  r{i:<3d} chunks {r['n']:4d} width {r['width']:3d} {med[i]:9.1f} us{up}{before}")
+            joined = statistics.median(c[i]["joined"] for c in per_call)
+            print(f"  r{i:<3d} chunks {r['n']:4d} width {r['width']:3d} joined {joined:4.1f} {med[i]:9.1f} us{up}{before}")
         if base is None:
             base = med
 

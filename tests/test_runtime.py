@@ -435,6 +435,7 @@ def test_region_log_records_top_level_loops(rt):
         runtime.region_log(0)
     assert total == 4 and [r["n"] for r in recs] == [5, 7, 2, 5]
     assert [r["width"] for r in recs] == [3, 3, 2, 1]
+    assert all(0 <= r["joined"] <= r["width"] - 1 for r in recs), recs
     assert sorted(inner_n) == [i for i in range(4) for _ in range(4)]
     for r, n in zip(recs, (5, 7, 2, 5)):
         assert r["t1_ns"] - r["t0_ns"] >= sleeps[n] * 1e9 * 0.9, (n, r)
@@ -451,6 +452,19 @@ def test_region_log_records_top_level_loops(rt):
         runtime.region_log(0)
     rt.hx_parallel_for(7, bodies[7], None)
     assert runtime.regions() == ([], 0)
+
+    @runtime.PARALLEL_FN
+    def slow(ctx, i):
+        time.sleep(0.003)
+
+    runtime.region_log(8)                                # 7 chunks of 3 ms: the workers join (counted per loop)
+    try:
+        for _ in range(3):
+            rt.hx_parallel_for(7, slow, None)
+        recs, _ = runtime.regions()
+    finally:
+        runtime.region_log(0)
+    assert all(0 <= r["joined"] <= 2 for r in recs) and max(r["joined"] for r in recs) >= 1, recs
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4, 5, 8])

@@ -211,7 +211,7 @@ class HxStats(ctypes.Structure):
 
 
 class HxRegion(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int64) for n in ("t0_ns", "t1_ns", "n", "width")]
+    _fields_ = [(n, ctypes.c_int64) for n in ("t0_ns", "t1_ns", "n", "width", "joined")]
 
 
 PARALLEL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_ssize_t)
@@ -293,7 +293,8 @@ def region_log(capacity: int) -> None:
 
 
 def regions(capacity: int = 1 << 16) -> tuple[list[dict], int]:
-    """The recorded loops in call order (t0_ns, t1_ns, n chunks, width: threads that could take part) and
+    """The recorded loops in call order (t0_ns, t1_ns, n chunks, width: threads that could take part, joined:
+    pool workers that did) and
     how many were recorded in all (more than returned when the log filled up); empties the log."""
     buf, total = (HxRegion * capacity)(), ctypes.c_int64()
     kept = int(load_host().hx_region_take(buf, capacity, ctypes.byref(total)))

@@ -927,6 +927,7 @@ static struct {
   _Atomic int32_t *assert_flag; /* the loop owner's assertion flag (see hx_assert_fail) */
   intptr_t n, chunk;
   _Atomic intptr_t next;
+  _Atomic int joined; /* workers that joined the running loop (the region log reports it) */
 } g_pool = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = HX_EVENT_INIT};
 
 static HX_TLS int tls_in_loop; /* set on workers and on a caller inside its loop */
@@ -983,6 +984,7 @@ static void pool_try_join(void) {
     if (!(s & ST_OPEN) || ST_ACTIVE(s) >= ST_LIMIT(s)) return;
   } while (!atomic_compare_exchange_weak_explicit(&g_pool.state, &s, s + 1, memory_order_acq_rel,
                                                   memory_order_acquire));
+  atomic_fetch_add_explicit(&g_pool.joined, 1, memory_order_relaxed);
   tls_assert_target = g_pool.assert_flag;
   pool_run_chunks();
   tls_assert_target = NULL;
@@ -1087,7 +1089,7 @@ int64_t hx_region_take(hx_region_t *out, int64_t max, int64_t *recorded) {
   return kept;
 }
 
-static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width);
+static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width, int64_t *joined);
 
 void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   if (n <= 0 || !fn) return;
@@ -1096,19 +1098,19 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
    * and the outer loop already occupies every thread. */
   if (tls_in_loop) { run_inline(n, fn, ctx); return; }
   if (tls_rlogging || !atomic_load_explicit(&g_rlog_on, memory_order_relaxed)) {
-    parallel_for(n, fn, ctx, NULL);
+    parallel_for(n, fn, ctx, NULL, NULL);
     return;
   }
-  int64_t width = 1, t0 = now_ns();
+  int64_t width = 1, joined = 0, t0 = now_ns();
   tls_rlogging = 1; /* a loop inside an inline one is part of it, not a record of its own */
-  parallel_for(n, fn, ctx, &width);
+  parallel_for(n, fn, ctx, &width, &joined);
   tls_rlogging = 0;
   int64_t t1 = now_ns();
   int64_t i = atomic_fetch_add(&g_rlog.next, 1);
-  if (i < g_rlog.cap) g_rlog.rec[i] = (hx_region_t){t0, t1, (int64_t)n, width};
+  if (i < g_rlog.cap) g_rlog.rec[i] = (hx_region_t){t0, t1, (int64_t)n, width, joined};
 }
 
-static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width) {
+static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width, int64_t *joined) {
   if (n == 1) { run_inline(n, fn, ctx); return; }
   pthread_once(&g_pool.once, pool_init);
   if (atomic_load(&g_pool.nthreads) <= 1 || pthread_mutex_trylock(&g_pool.mu) != 0) {
@@ -1133,6 +1135,7 @@ static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, in
   intptr_t chunk = n / ((nw + 1) * 8);
   g_pool.chunk = chunk < 1 ? 1 : chunk;
   atomic_store_explicit(&g_pool.next, 0, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.joined, 0, memory_order_relaxed);
   uint64_t gen = (atomic_load(&g_pool.state) >> ST_GEN_SHIFT) + 1;
   atomic_store_explicit(&g_pool.state, (gen << ST_GEN_SHIFT) | ST_OPEN | ((uint64_t)nw << 8),
                         memory_order_release);
@@ -1148,6 +1151,7 @@ static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, in
     else sched_yield();
   }
   atomic_store(&g_loop_width, 0);
+  if (joined) *joined = atomic_load_explicit(&g_pool.joined, memory_order_relaxed);
   atomic_fetch_add_explicit(&g_st.pool_dispatches, 1, memory_order_relaxed);
   pthread_mutex_unlock(&g_pool.mu);
 }
