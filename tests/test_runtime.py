@@ -404,6 +404,69 @@ def test_parallel_for_covers_every_index_once(rt, threads):
         assert len(seen_threads) <= max(threads, 1)
 
 
+def test_region_log_records_top_level_loops(rt):
+    """hx_region_log: one record per top-level loop in call order (chunks, width, a duration covering the
+    body's sleep), none for loops nested inside a body, only `cap` kept of more, nothing once stopped."""
+    runtime.set_num_threads(3)
+    sleeps = {5: 0.004, 7: 0.0, 2: 0.002}
+    inner_n = []
+
+    @runtime.PARALLEL_FN
+    def inner(ctx, i):
+        inner_n.append(i)
+
+    def make(n):
+        @runtime.PARALLEL_FN
+        def body(ctx, i):
+            if i == 0:
+                time.sleep(sleeps[n])
+                rt.hx_parallel_for(4, inner, None)       # nested: runs inline, not recorded
+        return body
+
+    bodies = {n: make(n) for n in sleeps}
+    runtime.region_log(16)
+    try:
+        for n in (5, 7, 2):
+            rt.hx_parallel_for(n, bodies[n], None)
+        runtime.set_num_threads(1)                       # inline: width 1
+        rt.hx_parallel_for(5, bodies[5], None)
+        recs, total = runtime.regions()
+    finally:
+        runtime.region_log(0)
+    assert total == 4 and [r["n"] for r in recs] == [5, 7, 2, 5]
+    assert [r["width"] for r in recs] == [3, 3, 2, 1]
+    assert all(0 <= r["joined"] <= r["width"] - 1 for r in recs), recs
+    assert sorted(inner_n) == [i for i in range(4) for _ in range(4)]
+    for r, n in zip(recs, (5, 7, 2, 5)):
+        assert r["t1_ns"] - r["t0_ns"] >= sleeps[n] * 1e9 * 0.9, (n, r)
+    assert all(a["t1_ns"] <= b["t0_ns"] for a, b in zip(recs, recs[1:]))
+    runtime.set_num_threads(3)
+    runtime.region_log(2)                                # full: counted, not kept
+    try:
+        for _ in range(5):
+            rt.hx_parallel_for(7, bodies[7], None)
+        recs, total = runtime.regions()
+        assert total == 5 and len(recs) == 2
+        assert runtime.regions() == ([], 0)              # taking empties the log
+    finally:
+        runtime.region_log(0)
+    rt.hx_parallel_for(7, bodies[7], None)
+    assert runtime.regions() == ([], 0)
+
+    @runtime.PARALLEL_FN
+    def slow(ctx, i):
+        time.sleep(0.003)
+
+    runtime.region_log(8)                                # 7 chunks of 3 ms: the workers join (counted per loop)
+    try:
+        for _ in range(3):
+            rt.hx_parallel_for(7, slow, None)
+        recs, _ = runtime.regions()
+    finally:
+        runtime.region_log(0)
+    assert all(0 <= r["joined"] <= 2 for r in recs) and max(r["joined"] for r in recs) >= 1, recs
+
+
 @pytest.mark.parametrize("threads", [1, 2, 4, 5, 8])
 def test_stream_stores_answer_follows_the_loop_width(rt, threads):
     """hx_stream_stores: non-temporal stores in loops of at most 4 threads (a core alone is bound by

@@ -210,6 +210,10 @@ class HxStats(ctypes.Structure):
         "buf_hits", "buf_misses", "buf_live", "buf_cached", "buf_cached_blocks")]
 
 
+class HxRegion(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int64) for n in ("t0_ns", "t1_ns", "n", "width", "joined")]
+
+
 PARALLEL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_ssize_t)
 
 
@@ -228,10 +232,13 @@ def _declare(lib: ctypes.CDLL) -> None:
         "hx_dma_set_latency_us": ([ip], None),
         "hx_buf_alloc": ([ip], vp), "hx_buf_free": ([vp], None), "hx_buf_trim": ([], ip),
         "hx_buf_set_cache_bytes": ([ip], ip),
+        "hx_region_log": ([ctypes.c_int64], None),
+        "hx_region_take": ([ctypes.POINTER(HxRegion), ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)],
+                           ctypes.c_int64),
     }
     for name, (args, res) in sigs.items():
         f = getattr(lib, name, None)
-        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency", "hx_buf_")):   # a runtime saved before them
+        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency", "hx_buf_", "hx_region_")):   # a runtime saved before them
             continue
         f = getattr(lib, name) if f is None else f
         f.argtypes, f.restype = args, res
@@ -278,6 +285,20 @@ def stats() -> dict[str, int]:
 
 def reset_stats() -> None:
     load_host().hx_reset_stats()
+
+
+def region_log(capacity: int) -> None:
+    """Start recording every top-level parallel loop (hx_region_log; at most `capacity` records, 0: stop)."""
+    load_host().hx_region_log(int(capacity))
+
+
+def regions(capacity: int = 1 << 16) -> tuple[list[dict], int]:
+    """The recorded loops in call order (t0_ns, t1_ns, n chunks, width: threads that could take part, joined:
+    pool workers that did) and
+    how many were recorded in all (more than returned when the log filled up); empties the log."""
+    buf, total = (HxRegion * capacity)(), ctypes.c_int64()
+    kept = int(load_host().hx_region_take(buf, capacity, ctypes.byref(total)))
+    return [{f: int(getattr(r, f)) for f, _ in HxRegion._fields_} for r in buf[:kept]], int(total.value)
 
 
 def set_num_threads(n: int) -> None:

@@ -927,6 +927,7 @@ static struct {
   _Atomic int32_t *assert_flag; /* the loop owner's assertion flag (see hx_assert_fail) */
   intptr_t n, chunk;
   _Atomic intptr_t next;
+  _Atomic int joined; /* workers that joined the running loop (the region log reports it) */
 } g_pool = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = HX_EVENT_INIT};
 
 static HX_TLS int tls_in_loop; /* set on workers and on a caller inside its loop */
@@ -983,6 +984,7 @@ static void pool_try_join(void) {
     if (!(s & ST_OPEN) || ST_ACTIVE(s) >= ST_LIMIT(s)) return;
   } while (!atomic_compare_exchange_weak_explicit(&g_pool.state, &s, s + 1, memory_order_acq_rel,
                                                   memory_order_acquire));
+  atomic_fetch_add_explicit(&g_pool.joined, 1, memory_order_relaxed);
   tls_assert_target = g_pool.assert_flag;
   pool_run_chunks();
   tls_assert_target = NULL;
@@ -1051,12 +1053,65 @@ static void run_inline(intptr_t n, void (*fn)(void *, intptr_t), void *ctx) {
   for (intptr_t i = 0; i < n; i++) fn(ctx, i);
 }
 
+/* Region log (hx_region_log): where a model's time goes, loop by loop, on the machine that runs it. */
+static struct {
+  pthread_mutex_t mu;
+  hx_region_t *rec;
+  int64_t cap;
+  _Atomic int64_t next;
+} g_rlog = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static _Atomic int g_rlog_on;
+static HX_TLS int tls_rlogging;
+
+void hx_region_log(int64_t cap) {
+  pthread_mutex_lock(&g_rlog.mu);
+  atomic_store(&g_rlog_on, 0);
+  free(g_rlog.rec);
+  g_rlog.rec = NULL;
+  g_rlog.cap = 0;
+  atomic_store(&g_rlog.next, 0);
+  if (cap > 0 && (g_rlog.rec = calloc((size_t)cap, sizeof(hx_region_t))) != NULL) {
+    g_rlog.cap = cap;
+    atomic_store(&g_rlog_on, 1);
+  }
+  pthread_mutex_unlock(&g_rlog.mu);
+}
+
+int64_t hx_region_take(hx_region_t *out, int64_t max, int64_t *recorded) {
+  pthread_mutex_lock(&g_rlog.mu);
+  int64_t n = atomic_exchange(&g_rlog.next, 0);
+  int64_t kept = n < g_rlog.cap ? n : g_rlog.cap;
+  if (kept > max) kept = max;
+  if (!out || !g_rlog.rec || kept < 0) kept = 0;
+  if (kept) memcpy(out, g_rlog.rec, (size_t)kept * sizeof(hx_region_t));
+  pthread_mutex_unlock(&g_rlog.mu);
+  if (recorded) *recorded = n;
+  return kept;
+}
+
+static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width, int64_t *joined);
+
 void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   if (n <= 0 || !fn) return;
   atomic_fetch_add_explicit(&g_st.pool_tasks, n, memory_order_relaxed);
   /* Nested loops run inline: a worker waiting on its own pool would deadlock,
    * and the outer loop already occupies every thread. */
-  if (tls_in_loop || n == 1) { run_inline(n, fn, ctx); return; }
+  if (tls_in_loop) { run_inline(n, fn, ctx); return; }
+  if (tls_rlogging || !atomic_load_explicit(&g_rlog_on, memory_order_relaxed)) {
+    parallel_for(n, fn, ctx, NULL, NULL);
+    return;
+  }
+  int64_t width = 1, joined = 0, t0 = now_ns();
+  tls_rlogging = 1; /* a loop inside an inline one is part of it, not a record of its own */
+  parallel_for(n, fn, ctx, &width, &joined);
+  tls_rlogging = 0;
+  int64_t t1 = now_ns();
+  int64_t i = atomic_fetch_add(&g_rlog.next, 1);
+  if (i < g_rlog.cap) g_rlog.rec[i] = (hx_region_t){t0, t1, (int64_t)n, width, joined};
+}
+
+static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width, int64_t *joined) {
+  if (n == 1) { run_inline(n, fn, ctx); return; }
   pthread_once(&g_pool.once, pool_init);
   if (atomic_load(&g_pool.nthreads) <= 1 || pthread_mutex_trylock(&g_pool.mu) != 0) {
     /* Pool busy with another thread's loop: run here rather than block. */
@@ -1070,6 +1125,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
     run_inline(n, fn, ctx);
     return;
   }
+  if (width) *width = nw + 1;
   g_pool.fn = fn;
   g_pool.ctx = ctx;
   g_pool.assert_flag = assert_flag();
@@ -1079,6 +1135,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   intptr_t chunk = n / ((nw + 1) * 8);
   g_pool.chunk = chunk < 1 ? 1 : chunk;
   atomic_store_explicit(&g_pool.next, 0, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.joined, 0, memory_order_relaxed);
   uint64_t gen = (atomic_load(&g_pool.state) >> ST_GEN_SHIFT) + 1;
   atomic_store_explicit(&g_pool.state, (gen << ST_GEN_SHIFT) | ST_OPEN | ((uint64_t)nw << 8),
                         memory_order_release);
@@ -1094,6 +1151,7 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
     else sched_yield();
   }
   atomic_store(&g_loop_width, 0);
+  if (joined) *joined = atomic_load_explicit(&g_pool.joined, memory_order_relaxed);
   atomic_fetch_add_explicit(&g_st.pool_dispatches, 1, memory_order_relaxed);
   pthread_mutex_unlock(&g_pool.mu);
 }
@@ -1163,6 +1221,7 @@ static void after_fork_child(void) {
   }
   reset_event(&g_dma_ev);
   pthread_mutex_init(&g_pool.mu, NULL);
+  pthread_mutex_init(&g_rlog.mu, NULL);
   g_pool.started = 0;
   g_pool.nworkers = 0;
   atomic_store(&g_pool.stop, 0);

@@ -99,6 +99,22 @@ void hx_set_num_threads(int n);
  * work): what runs next runs alone, as the qemu packet profiler's kernel window needs. */
 void hx_quiesce(void);
 
+/* ---- Region log (profiling) -----------------------------------------------
+ * hx_region_log(cap) starts recording every top-level hx_parallel_for call of the process (those the pool
+ * runs and those run inline), at most cap records, into a fresh log; cap 0 stops and frees it. Records
+ * after the log is full are counted, not kept. hx_region_take copies out up to max records in call order,
+ * returns how many it copied, sets *recorded (if not NULL) to how many were recorded (kept or not)
+ * and empties the log. Off by default: a loop then costs one
+ * relaxed load more. Start and stop while no kernel runs. */
+typedef struct {
+  int64_t t0_ns, t1_ns; /* CLOCK_MONOTONIC at the call's entry and return */
+  int64_t n;            /* indices (chunks) of the loop */
+  int64_t width;        /* threads that may take part (1: ran inline) */
+  int64_t joined;       /* pool workers that took part (width - 1 at most; fewer: some came too late) */
+} hx_region_t;
+void hx_region_log(int64_t cap);
+int64_t hx_region_take(hx_region_t *out, int64_t max, int64_t *recorded);
+
 /* ---- Assertions ----------------------------------------------------------
  * Compiled `cf.assert`s call hx_assert_fail(id) when their condition is false (the kernel then goes on,
  * with its accesses clamped in bounds). The first failure wins (atomic); later ones are dropped. The flag

@@ -22,6 +22,7 @@ back under torch.compile; compile_model reads them from torch.export's graph sig
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from pathlib import Path
 
@@ -56,12 +57,47 @@ class LinalgGraph:
     def __init__(self, kernel, mlir_text: str, options: Options, n_outputs: int, single: bool):
         self.kernel, self.mlir_text, self.options = kernel, mlir_text, options
         self.n_outputs, self.single = n_outputs, single
+        self._views = threading.local()
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_views"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._views = threading.local()
+
+    def _arrays(self, tensors) -> list:
+        """numpy views of the tensors. A tensor passed again (the same object, data pointer, shape, strides, dtype:
+        a model's weights) gets the same view as the calling thread's previous call, so the kernel reuses its
+        descriptor too (artifact.Kernel._addresses): ~3 us a tensor less (ResNet-18: 124 arguments)."""
+        import numpy as np
+        import torch
+        v = self._views.__dict__
+        if len(v.get("keys", ())) != len(tensors):
+            v["keys"], v["arrays"] = [None] * len(tensors), [None] * len(tensors)
+        keys, arrays = v["keys"], v["arrays"]
+        out = []
+        for i, t in enumerate(tensors):
+            if not isinstance(t, torch.Tensor):
+                keys[i] = arrays[i] = None
+                out.append(np.asarray(t))
+                continue
+            k = keys[i]
+            if (k is not None and k[0] is t and k[1] == t.data_ptr() and k[2] == t.shape and k[3] == t.stride()
+                    and k[4] == t.dtype):
+                out.append(arrays[i])
+                continue
+            a = t.detach().contiguous().numpy()
+            # kept only when the view is of the tensor's own memory (a contiguous copy is made anew each call)
+            keys[i], arrays[i] = (((t, t.data_ptr(), t.shape, t.stride(), t.dtype), a) if t.is_contiguous()
+                                  else (None, None))
+            out.append(a)
+        return out
 
     def __call__(self, *tensors):
         import numpy as np
         import torch
-        arrays = [t.detach().contiguous().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-                  for t in tensors]
+        arrays = self._arrays(tensors)
         out = self.kernel(*arrays)
         outs = out if isinstance(out, tuple) else (out,)
         res = tuple(torch.from_numpy(np.asarray(o)) for o in outs)
