@@ -114,8 +114,8 @@ def stages() -> list[Stage]:
         Stage("asserts-prune", asserts.prune),                               # result-less assert generics
         Stage("hoist-invariants", invariants.run, lambda o: o.fusion),       # per-channel work once per channel
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
-        Stage("conv-im2col", conv.run, lambda o: o.vectorize and o.register_tiling,  # FMA: conv -> matmul
-              needs="fma"),                                                  # over a window copy
+        Stage("conv-im2col", conv.run,                                       # conv -> matmul, FMA/int8 HVX
+              lambda o: o.vectorize and o.register_tiling, needs="conv_matmul"),  # (over a window copy)
         Stage("causal-skip", causal.run, lambda o: o.causal_skip),          # causal attention: row segments
                                                                              # skip fully masked key columns
         Stage("plan", _plan),                                                # decide tiles, roles, vectors

@@ -56,6 +56,12 @@ class Target:
         return self.tcm_bytes > 0
 
     @property
+    def conv_matmul(self) -> bool:
+        """Convolutions pay as matmuls over a window copy (conv-im2col): a micro-kernel takes the matmul,
+        contract's FMA one (float) or hvx-contract's vrmpy one (int8)."""
+        return self.fma or self.hvx
+
+    @property
     def qfloat_only(self) -> bool:
         """HVX float is qfloat only (v79+): arithmetic yields qf32, IEEE sf only by conversion (the qf-chains
         stage). v68-v75 builds add IEEE HVX float; simulation builds turn HVX float off."""

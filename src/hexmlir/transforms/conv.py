@@ -1,4 +1,5 @@
-"""Stage conv-im2col: float 2-D convolutions as matmuls for the `contract` stage (FMA targets).
+"""Stage conv-im2col: 2-D convolutions as matmuls for the `contract` stage (float, FMA targets) or the
+`hvx-contract` stage (int8 with int32 sums, HVX targets: its vrmpy matmul; one image, no row blocks).
 
 torch-mlir imports `nn.Conv2d` (groups=1) as `linalg.conv_2d_nchw_fchw`; canonicalize generalizes it into a
 generic whose innermost loop is the kernel width, so the vectorize stage works on vectors of 3 (or 1)
@@ -78,6 +79,19 @@ def _mul_add(a):
     return arith.AddFOp(a[2], arith.MulFOp(a[0], a[1]).result).result
 
 
+def _int8_mul_add(a):
+    """acc + extsi(x) * extsi(w): the body hvx-contract's vrmpy matmul matches."""
+    from torch_mlir.dialects import arith
+    i32 = a[2].type
+    x, w = (arith.ExtSIOp(i32, v).result for v in a[:2])
+    return arith.AddIOp(a[2], arith.MulIOp(x, w).result).result
+
+
+def _is_int8_mul_add(op) -> bool:
+    from .hvx import _is_i8_product_sum
+    return _is_i8_product_sum(op.regions[0].blocks[0])
+
+
 def _dims(expr) -> set[int]:
     return {int(d) for d in re.findall(r"d(\d+)", str(expr))}
 
@@ -92,16 +106,21 @@ def _is_mul_add(op) -> bool:
         set(add.operands) == {mul.results[0], args[2]} and ops[2].operands[0] == add.results[0]
 
 
-def _match(op):
-    """A float mul-add generic that is a convolution (window or stride expressions in one input; without
-    them only the NCHW form with several pixel or channel loops): the plan of the rewrite, else None."""
-    if len(op.operands) != 3 or len(op.results) != 1 or not _is_mul_add(op):
+def _match(op, floats: bool = True, int8: bool = False):
+    """A float mul-add generic (`floats`) or an int8 one accumulating in int32 (`int8`) that is a convolution
+    (window or stride expressions in one input; without them only the NCHW form with several pixel or channel
+    loops): the plan of the rewrite, else None."""
+    if len(op.operands) != 3 or len(op.results) != 1:
         return None
     ts = [v.type for v in op.operands]
     if not all(isinstance(t, ir.RankedTensorType) and ir.ShapedType(t).has_static_shape for t in ts):
         return None
-    elems = {str(ir.ShapedType(t).element_type) for t in ts}
-    if len(elems) != 1 or elems.pop() not in _FLOAT:
+    elems = [str(ir.ShapedType(t).element_type) for t in ts]
+    if int8 and elems == ["i8", "i8", "i32"] and _is_int8_mul_add(op):
+        kind = "int8"
+    elif floats and len(set(elems)) == 1 and elems[0] in _FLOAT and _is_mul_add(op):
+        kind = "float"
+    else:
         return None
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
     iters = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
@@ -115,6 +134,7 @@ def _match(op):
     for xi in [i for i in (0, 1) if not pure[i]] or [0, 1]:
         c = _classify(maps, iters, xi, out)
         if c is not None:
+            c["int8"] = kind == "int8"
             return c
     return None
 
@@ -210,8 +230,9 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
     # NCHW with fewer pixels than PIXEL_ROWS_BELOW vectors (the deep layers of a CNN on a small image): the
     # pixels become the matmul's rows and the output channels its vector columns, reading w as B^T, with
     # out transposed in and back (P x F elements each), instead of a micro-kernel one vector (or less) wide.
-    transposed = c["nchw"] and prod(ps) < PIXEL_ROWS_BELOW * lanes and prod(ms) >= lanes
-    if c["nchw"] and not transposed:
+    transposed = c["nchw"] and prod(ps) < PIXEL_ROWS_BELOW * lanes and prod(ms) >= lanes and not c["int8"]
+    body = _int8_mul_add if c["int8"] else _mul_add
+    if c["nchw"] and not transposed and not c["int8"]:
         rows = _block_rows(c, ext, lanes, type_bytes(ir.RankedTensorType(x.type).element_type), cache_bytes,
                            threads)
         if rows:
@@ -244,21 +265,21 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
                 p_, m_, k_ = D(nb), D(nb + 1), D(nb + 2)
                 res = _generic([col, wk], _transpose_last2(cc, nb),
                                _maps(nb + 3, [B + [p_, k_], [m_, k_], B + [p_, m_]]), _iters("p" * (nb + 2) + "r"),
-                               _mul_add)
+                               body)
                 res = _transpose_last2(res, nb)
             else:
                 # (b, m, p, k): w[m, k] * col[b, k, p] -> out[b, m, p]
                 col = _collapse(col, _groups([1] * nb + [len(ks), len(ps)]))
                 m_, p_, k_ = D(nb), D(nb + 1), D(nb + 2)
                 res = _generic([wk, col], cc, _maps(nb + 3, [[m_, k_], B + [k_, p_], B + [m_, p_]]),
-                               _iters("p" * (nb + 2) + "r"), _mul_add)
+                               _iters("p" * (nb + 2) + "r"), body)
             res = _expand(res, shape, out_groups)
         else:
             col = _collapse(col, _groups([len(ps), len(ks)]))
             wk = _collapse(w, _groups([len(ks), len(ms)]))
             cc = _collapse(acc, _groups([len(ps), len(ms)]))
             p_, m_, k_ = D(0), D(1), D(2)
-            res = _generic([col, wk], cc, _maps(3, [[p_, k_], [k_, m_], [p_, m_]]), _iters("ppr"), _mul_add)
+            res = _generic([col, wk], cc, _maps(3, [[p_, k_], [k_, m_], [p_, m_]]), _iters("ppr"), body)
             res = _expand(res, shape, _groups([len(ps), len(ms)]))
     op.results[0].replace_all_uses_with(res)
     op.erase()
@@ -344,7 +365,11 @@ def _rewrite_blocked(op, c, ext, rows: int) -> None:
 def run(module, cx) -> None:
     done = 0
     for op in ops_named(module.operation, "linalg.generic"):
-        c = _match(op)
+        # float convolutions for contract's FMA micro-kernels; int8 ones (int32 sums) for hvx-contract's vrmpy
+        # matmul, which takes a plain 3-loop matmul: NCHW with batch loops (more than one image) stays a conv
+        c = _match(op, floats=cx.target.fma, int8=cx.target.hvx)
+        if c is not None and c["int8"] and c["nchw"] and c["batch"]:
+            c = None
         if c is not None:
             _rewrite(op, c, cx.target.vector_lanes(type_bytes(ir.ShapedType(op.operands[2].type).element_type)),
                      cx.target.cache_tile_bytes, max_threads(cx.target, cx.options))
