@@ -46,6 +46,8 @@ def run(module, cx) -> None:
         "writes": sorted(writes),
     }
     _drop_self_copies(module)
+    from .pad import drop_refills
+    drop_refills(module)                     # padded buffers of one shape share one buffer: fill it once
     # Free DDR intermediates (unfused kernels allocate them per call); runs before TCM promotion,
     # whose own alloc/dealloc pairs this pipeline would reject.
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")
