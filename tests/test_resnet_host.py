@@ -148,3 +148,52 @@ def test_resnet18_bench_one_serial_copy_and_matches_eager():
     assert c.compiled, c.eager_reason
     with torch.no_grad():
         _close(c(*xs), copy.deepcopy(m).double()(*[x.double() for x in xs]), "resnet18")
+
+
+class _PadChain(torch.nn.Module):
+    """Three ReLU -> pad -> 3x3 conv steps whose padded tensors all have one shape (one shared buffer
+    after bufferization); the middle pad's value is `mid`."""
+
+    def __init__(self, c, mid):
+        super().__init__()
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(c, c, 3, bias=False) for _ in range(3))
+        self.mid = mid
+
+    def forward(self, x):
+        for i, conv in enumerate(self.convs):
+            x = conv(torch.nn.functional.pad(torch.relu(x), (1, 1, 1, 1), value=self.mid if i == 1 else 0.0))
+        return x
+
+
+def _border_fills(ir, shape):
+    return sum(1 for ln in ir.splitlines() if "linalg.generic" in ln and "ins(" not in ln and shape in ln)
+
+
+def test_shared_padded_buffer_border_filled_once():
+    """The three pads share one buffer; its border is zero-filled by the first pad only (before: by every
+    pad, a serial pass in the main body each). A pad with another value keeps its fill, and so does the
+    zero pad after it (the border holds that other value by then)."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir import opt
+    x = torch.randn(2, 5, 19, 13)
+    counts = {}
+    for mid in (0.0, 1.5):
+        ir = opt.run_stages(model_linalg(_PadChain(5, mid).eval(), (x,)), "check-input..bufferize",
+                            {"num_threads": 1})
+        assert "memref.alloc() {alignment = 64 : i64} : memref<2x5x21x15xf32>" in ir
+        counts[mid] = _border_fills(ir, "2x5x1x15xf32"), _border_fills(ir, "2x5x19x1xf32")
+    assert counts[0.0] == (2, 2), counts            # top and bottom rows, left and right columns: once
+    assert counts[1.5] == (6, 6), counts            # 0, then 1.5, then 0 again
+
+
+@pytest.mark.parametrize("mid", [0.0, -0.75])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_shared_padded_buffer_matches_torch(threads, mid):
+    g = torch.Generator().manual_seed(current_seed())
+    torch.manual_seed(current_seed())
+    m = _PadChain(5, mid).eval()
+    x = torch.randn(2, 5, 19, 13, generator=g)
+    c = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
+    assert c.compiled, c.eager_reason
+    with torch.no_grad():
+        _close(c(x), copy.deepcopy(m).double()(x.double()), "pad chain")
