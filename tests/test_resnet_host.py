@@ -197,3 +197,39 @@ def test_shared_padded_buffer_matches_torch(threads, mid):
     assert c.compiled, c.eager_reason
     with torch.no_grad():
         _close(c(x), copy.deepcopy(m).double()(x.double()), "pad chain")
+
+
+def _conv_bn_relu_conv_wide(c):
+    return torch.nn.Sequential(torch.nn.Conv2d(3, c, 3, padding=1, bias=False), torch.nn.BatchNorm2d(c),
+                               torch.nn.ReLU(), torch.nn.Conv2d(c, 6, 3, padding=1, bias=False)).eval()
+
+
+def test_border_filled_in_interior_region():
+    """The padded buffer's border fills run inside the parallel loop that writes its interior, each
+    iteration the border of its own channel tile (before: serial passes in the main body between two
+    parallel regions)."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir import opt
+    ir = opt.run_stages(model_linalg(_conv_bn_relu_conv_wide(24), (torch.randn(2, 3, 37, 29),)),
+                        "check-input..bufferize", {"num_threads": 3, "mt_threshold": 1})
+    fills = [ln for ln in ir.splitlines() if "linalg.generic" in ln and "ins(" not in ln]
+    top = [ln for ln in fills if ln.startswith("    linalg.generic") and "strided<[29016, 1209," in ln]
+    inner = [ln for ln in fills if ln.startswith("      linalg.generic") and "xf32, strided<[29016, 1209," in ln]
+    assert not top, top                                          # 2x24x39x31 buffer: nothing filled serially
+    assert sum("2x3x1x31xf32" in ln for ln in inner) == 2 and sum("2x3x37x1xf32" in ln for ln in inner) == 2
+
+
+@pytest.mark.parametrize("c,h,w", [(16, 45, 39), (24, 37, 29), (32, 23, 21), (13, 45, 39)])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_border_filled_in_interior_region_matches_torch(threads, c, h, w):
+    """Channel tiles of 2, 3 and 8 (the fills moved into the loop), and 13 channels (a tail tile: left)."""
+    g = torch.Generator().manual_seed(current_seed())
+    torch.manual_seed(current_seed())
+    m = _conv_bn_relu_conv_wide(c)
+    with torch.no_grad():
+        _randomize_bn(m, g)
+    x = torch.randn(2, 3, h, w, generator=g)
+    c = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
+    assert c.compiled, c.eager_reason
+    with torch.no_grad():
+        _close(c(x), copy.deepcopy(m).double()(x.double()), "conv-bn-relu-conv")

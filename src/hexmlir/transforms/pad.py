@@ -322,3 +322,133 @@ def _writes(op):
 
     visit(op)
     return out
+
+
+def fill_borders_in_region(module) -> None:
+    """Move a border fill into the parallel loop that writes the buffer's interior next. Each fill that is
+    left (the first of its buffer, drop_refills took the rest) is otherwise a serial pass in the kernel's
+    main body between two parallel regions, over cache lines the previous region wrote on other cores.
+    Applies when the next scf.forall after the fill writes the interior through one subview per
+    iteration that is the whole interior except along the forall's dims (there: tiles that the forall's
+    iterations cover exactly, dims the padding leaves whole), the fill spans those dims whole, and nothing
+    in between or in the loop otherwise touches the buffer. Each iteration then fills the same tile of the
+    border: the same elements, once each."""
+    from torch_mlir.dialects import memref
+    from ..ir import funcs
+    for f in funcs(module):
+        ops = [_op(o) for o in f.regions[0].blocks[0].operations]
+        moves = []
+        for i, op in enumerate(ops):
+            fill = _fill_target(op)
+            if fill is None:
+                continue
+            root = fill[0]
+            loop = None
+            for later in ops[i + 1:]:
+                if later.name == "scf.forall":
+                    loop = later
+                    break
+                if later.name not in _VIEW_OPS and later.name not in ("memref.alloc", "arith.constant") \
+                        and _fill_target(later) is None and _touches(later, root):
+                    break
+                if _fill_target(later) is not None and _fill_target(later)[0] == root \
+                        and _meets(_fill_target(later)[1], fill[1]):
+                    break
+            if loop is None:
+                continue
+            dims = _interior_write(loop, root)
+            if dims is None:
+                continue
+            shape = list(ir.MemRefType(root.type).shape)
+            if any(fill[1][d] != (0, shape[d]) for d in dims):
+                continue
+            moves.append((op, loop, dims))
+        for op, loop, dims in moves:                 # (after the analysis: a moved fill is a use of root)
+            target = op.operands[len(op.operands) - 1]
+            tt = ir.MemRefType(target.type)
+            strides, _ = tt.get_strides_and_offset()
+            dyn = ir.ShapedType.get_dynamic_stride_or_offset()
+            sizes = [dims[d][2] if d in dims else n for d, n in enumerate(tt.shape)]
+            body = loop.regions[0].blocks[0]
+            term = _op(list(body.operations)[-1])
+            with ir.InsertionPoint(term), op.location:
+                rt = ir.MemRefType.get(sizes, tt.element_type, layout=ir.StridedLayoutAttr.get(dyn, strides))
+                offs = [dims[d][1] for d in range(len(sizes)) if d in dims]
+                static = [dyn if d in dims else 0 for d in range(len(sizes))]
+                sub = memref.SubViewOp(rt, target, offs, [], [], ir.DenseI64ArrayAttr.get(static),
+                                       ir.DenseI64ArrayAttr.get(sizes),
+                                       ir.DenseI64ArrayAttr.get([1] * len(sizes))).result
+                new = op.clone()
+            new.operands[len(new.operands) - 1] = sub
+            op.erase()
+
+
+def _touches(op, root) -> bool:
+    """Whether op (with its regions) uses a memref that views `root`."""
+    if any(isinstance(v.type, ir.MemRefType) and _trace(v)[0] is not None and _trace(v)[0] == root
+           for v in op.operands):
+        return True
+    return any(_touches(_op(x), root) for r in op.regions for b in r.blocks for x in b.operations)
+
+
+def _interior_write(loop, root):
+    """{dim d: (forall iv index, offset value, size n)} when the forall uses `root` only through one
+    subview (directly in its body) of an exact view of root that takes, per forall iv, a tile of n along
+    one dim d at offset iv (n = 1) or affine.apply(iv * n), the forall's bound times n being the dim's
+    extent, and everything along the other dims; else None."""
+    body = loop.regions[0].blocks[0]
+    ivs = list(body.arguments)
+    uses = [_op(x) for x in body.operations if _touches(_op(x), root)]
+    if not uses or uses[0].name != "memref.subview":
+        return None
+    sv = uses[0]
+    if any(not _only_through(u, root, sv.result) for u in uses[1:]):
+        return None
+    base, box, exact = _trace(sv.operands[0])
+    if not exact or len(sv.operands) != 1 + len(ivs):
+        return None
+    offs, sizes, strides = (list(ir.DenseI64ArrayAttr(sv.attributes[a]))
+                            for a in ("static_offsets", "static_sizes", "static_strides"))
+    shape = list(ir.MemRefType(sv.operands[0].type).shape)
+    if len(offs) != len(box) or ir.MemRefType(sv.result.type).rank != len(box) or any(s != 1 for s in strides):
+        return None
+    ubs = list(ir.DenseI64ArrayAttr(loop.attributes["staticUpperBound"]))
+    lbs = list(ir.DenseI64ArrayAttr(loop.attributes["staticLowerBound"]))
+    steps = list(ir.DenseI64ArrayAttr(loop.attributes["staticStep"]))
+    if any(lbs) or any(s != 1 for s in steps):
+        return None
+    dims, k = {}, 1
+    for d, (o, n) in enumerate(zip(offs, sizes)):
+        if ir.ShapedType.is_dynamic_size(o):
+            v = sv.operands[k]
+            k += 1
+            iv, o = v, _owner(v)
+            if o is not None and o.name == "affine.apply" and len(o.operands) == 1 \
+                    and str(ir.AffineMapAttr(o.attributes["map"]).value) == f"(d0) -> (d0 * {n})":
+                iv = o.operands[0]                            # tiles of n along d: offset iv * n
+            elif n != 1:
+                return None
+            j = ir.BlockArgument(iv).arg_number if isinstance(iv.owner, ir.Block) and iv.owner == body else None
+            full = ir.MemRefType(root.type).shape[d]          # the view spans root's whole dim d
+            if j is None or ubs[j] * n != full or box[d] != (0, full) or j in [x[0] for x in dims.values()]:
+                return None
+            dims[d] = (j, v, n)
+        elif o != 0 or n != shape[d]:
+            return None
+    return dims if len(dims) == len(ivs) else None
+
+
+def _only_through(op, root, view) -> bool:
+    """Whether every memref that op (with its regions) uses from `root` is `view` or a view of it."""
+    def ok(v):
+        while True:
+            if v == view:
+                return True
+            o = _owner(v)
+            if o is None or o.name not in _VIEW_OPS:
+                return False
+            v = o.operands[0]
+    for v in op.operands:
+        if isinstance(v.type, ir.MemRefType) and _trace(v)[0] is not None and _trace(v)[0] == root and not ok(v):
+            return False
+    return all(_only_through(_op(x), root, view) for r in op.regions for b in r.blocks for x in b.operations)
