@@ -233,3 +233,23 @@ def test_border_filled_in_interior_region_matches_torch(threads, c, h, w):
     assert c.compiled, c.eager_reason
     with torch.no_grad():
         _close(c(x), copy.deepcopy(m).double()(x.double()), "conv-bn-relu-conv")
+
+
+class _PadArg(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.pad(x, (2, 1, 0, 3), value=-0.5) * 3.0
+
+
+def test_kernel_argument_pad_fills_border_only():
+    """A kernel argument's pad is copied into a buffer whose border alone is filled (before: the whole
+    buffer, then the copy over its interior). Dim 2 is padded above only, dim 3 on both sides."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir import opt
+    x = torch.randn(3, 5, 11, 7, generator=torch.Generator().manual_seed(current_seed()))
+    ir = opt.run_stages(model_linalg(_PadArg(), (x,)), "check-input..bufferize", {"num_threads": 1})
+    fills = [ln for ln in ir.splitlines() if "linalg.generic" in ln and "ins(" not in ln]
+    assert not any("outs(%alloc" in ln and "3x5x14x10xf32" in ln for ln in fills), fills
+    assert sum("3x5x3x10xf32" in ln for ln in fills) == 1 and sum("3x5x11x2xf32" in ln for ln in fills) == 1
+    c = hexmlir.compile_model(_PadArg(), x, target="host", num_threads=1)
+    assert c.compiled, c.eager_reason
+    _close(c(x), _PadArg()(x.double()), "pad of the argument")

@@ -48,7 +48,8 @@ def write_in_place(module) -> None:
     bufferizes in place). With other readers of %src the generic gets a second output, the interior, that
     receives the same values. As the interior is then written whole, only the border is filled (slabs
     below and above the interior per dim, not the whole buffer: at 16 channels 64x64 the fill was a
-    parallel region of its own). Run after fusion, on tensors. (A kernel argument's pad is still copied.)"""
+    parallel region of its own). Run after fusion, on tensors. (A kernel argument's pad is still copied, into
+    a buffer whose border alone is filled.)"""
     from torch_mlir.dialects import tensor
     for ins in ops_named(module.operation, "tensor.insert_slice"):
         if len(ins.operands) != 2:                                  # dynamic offsets, sizes or strides
@@ -59,6 +60,13 @@ def write_in_place(module) -> None:
                 or ir.RankedTensorType(src.type).rank != ir.RankedTensorType(dest.type).rank:
             continue
         slice_attrs = [ins.attributes[a] for a in ("static_offsets", "static_sizes", "static_strides")]
+        if prod is None and isinstance(src.owner, ir.Block) and _op(src.owner.owner).name == "func.func":
+            # a kernel argument's pad stays a copy, which writes the interior whole: fill the border only
+            border = _border_only(fill, slice_attrs, ins)
+            if border is not None:
+                ins.operands[1] = border
+                fill.erase()
+            continue
         if prod is None or not _writes_fresh(prod) or prod.block != ins.block:
             continue
         # the fill (and the empty tensor it fills) must come before the producer: move them there
