@@ -148,3 +148,108 @@ def test_resnet18_bench_one_serial_copy_and_matches_eager():
     assert c.compiled, c.eager_reason
     with torch.no_grad():
         _close(c(*xs), copy.deepcopy(m).double()(*[x.double() for x in xs]), "resnet18")
+
+
+class _PadChain(torch.nn.Module):
+    """Three ReLU -> pad -> 3x3 conv steps whose padded tensors all have one shape (one shared buffer
+    after bufferization); the middle pad's value is `mid`."""
+
+    def __init__(self, c, mid):
+        super().__init__()
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(c, c, 3, bias=False) for _ in range(3))
+        self.mid = mid
+
+    def forward(self, x):
+        for i, conv in enumerate(self.convs):
+            x = conv(torch.nn.functional.pad(torch.relu(x), (1, 1, 1, 1), value=self.mid if i == 1 else 0.0))
+        return x
+
+
+def _border_fills(ir, shape):
+    return sum(1 for ln in ir.splitlines() if "linalg.generic" in ln and "ins(" not in ln and shape in ln)
+
+
+def test_shared_padded_buffer_border_filled_once():
+    """The three pads share one buffer; its border is zero-filled by the first pad only (before: by every
+    pad, a serial pass in the main body each). A pad with another value keeps its fill, and so does the
+    zero pad after it (the border holds that other value by then)."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir import opt
+    x = torch.randn(2, 5, 19, 13)
+    counts = {}
+    for mid in (0.0, 1.5):
+        ir = opt.run_stages(model_linalg(_PadChain(5, mid).eval(), (x,)), "check-input..bufferize",
+                            {"num_threads": 1})
+        assert "memref.alloc() {alignment = 64 : i64} : memref<2x5x21x15xf32>" in ir
+        counts[mid] = _border_fills(ir, "2x5x1x15xf32"), _border_fills(ir, "2x5x19x1xf32")
+    assert counts[0.0] == (2, 2), counts            # top and bottom rows, left and right columns: once
+    assert counts[1.5] == (6, 6), counts            # 0, then 1.5, then 0 again
+
+
+@pytest.mark.parametrize("mid", [0.0, -0.75])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_shared_padded_buffer_matches_torch(threads, mid):
+    g = torch.Generator().manual_seed(current_seed())
+    torch.manual_seed(current_seed())
+    m = _PadChain(5, mid).eval()
+    x = torch.randn(2, 5, 19, 13, generator=g)
+    c = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
+    assert c.compiled, c.eager_reason
+    with torch.no_grad():
+        _close(c(x), copy.deepcopy(m).double()(x.double()), "pad chain")
+
+
+def _conv_bn_relu_conv_wide(c):
+    return torch.nn.Sequential(torch.nn.Conv2d(3, c, 3, padding=1, bias=False), torch.nn.BatchNorm2d(c),
+                               torch.nn.ReLU(), torch.nn.Conv2d(c, 6, 3, padding=1, bias=False)).eval()
+
+
+def test_border_filled_in_interior_region():
+    """The padded buffer's border fills run inside the parallel loop that writes its interior, each
+    iteration the border of its own channel tile (before: serial passes in the main body between two
+    parallel regions)."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir import opt
+    ir = opt.run_stages(model_linalg(_conv_bn_relu_conv_wide(24), (torch.randn(2, 3, 37, 29),)),
+                        "check-input..bufferize", {"num_threads": 3, "mt_threshold": 1})
+    fills = [ln for ln in ir.splitlines() if "linalg.generic" in ln and "ins(" not in ln]
+    top = [ln for ln in fills if ln.startswith("    linalg.generic") and "strided<[29016, 1209," in ln]
+    inner = [ln for ln in fills if ln.startswith("      linalg.generic") and "xf32, strided<[29016, 1209," in ln]
+    assert not top, top                                          # 2x24x39x31 buffer: nothing filled serially
+    assert sum("2x3x1x31xf32" in ln for ln in inner) == 2 and sum("2x3x37x1xf32" in ln for ln in inner) == 2
+
+
+@pytest.mark.parametrize("c,h,w", [(16, 45, 39), (24, 37, 29), (32, 23, 21), (13, 45, 39)])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_border_filled_in_interior_region_matches_torch(threads, c, h, w):
+    """Channel tiles of 2, 3 and 8 (the fills moved into the loop), and 13 channels (a tail tile: left)."""
+    g = torch.Generator().manual_seed(current_seed())
+    torch.manual_seed(current_seed())
+    m = _conv_bn_relu_conv_wide(c)
+    with torch.no_grad():
+        _randomize_bn(m, g)
+    x = torch.randn(2, 3, h, w, generator=g)
+    c = hexmlir.compile_model(m, x, target="host", num_threads=threads, mt_threshold=1)
+    assert c.compiled, c.eager_reason
+    with torch.no_grad():
+        _close(c(x), copy.deepcopy(m).double()(x.double()), "conv-bn-relu-conv")
+
+
+class _PadArg(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.pad(x, (2, 1, 0, 3), value=-0.5) * 3.0
+
+
+def test_kernel_argument_pad_fills_border_only():
+    """A kernel argument's pad is copied into a buffer whose border alone is filled (before: the whole
+    buffer, then the copy over its interior). Dim 2 is padded above only, dim 3 on both sides."""
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir import opt
+    x = torch.randn(3, 5, 11, 7, generator=torch.Generator().manual_seed(current_seed()))
+    ir = opt.run_stages(model_linalg(_PadArg(), (x,)), "check-input..bufferize", {"num_threads": 1})
+    fills = [ln for ln in ir.splitlines() if "linalg.generic" in ln and "ins(" not in ln]
+    assert not any("outs(%alloc" in ln and "3x5x14x10xf32" in ln for ln in fills), fills
+    assert sum("3x5x3x10xf32" in ln for ln in fills) == 1 and sum("3x5x11x2xf32" in ln for ln in fills) == 1
+    c = hexmlir.compile_model(_PadArg(), x, target="host", num_threads=1)
+    assert c.compiled, c.eager_reason
+    _close(c(x), _PadArg()(x.double()), "pad of the argument")

@@ -48,7 +48,8 @@ def write_in_place(module) -> None:
     bufferizes in place). With other readers of %src the generic gets a second output, the interior, that
     receives the same values. As the interior is then written whole, only the border is filled (slabs
     below and above the interior per dim, not the whole buffer: at 16 channels 64x64 the fill was a
-    parallel region of its own). Run after fusion, on tensors. (A kernel argument's pad is still copied.)"""
+    parallel region of its own). Run after fusion, on tensors. (A kernel argument's pad is still copied, into
+    a buffer whose border alone is filled.)"""
     from torch_mlir.dialects import tensor
     for ins in ops_named(module.operation, "tensor.insert_slice"):
         if len(ins.operands) != 2:                                  # dynamic offsets, sizes or strides
@@ -59,6 +60,13 @@ def write_in_place(module) -> None:
                 or ir.RankedTensorType(src.type).rank != ir.RankedTensorType(dest.type).rank:
             continue
         slice_attrs = [ins.attributes[a] for a in ("static_offsets", "static_sizes", "static_strides")]
+        if prod is None and isinstance(src.owner, ir.Block) and _op(src.owner.owner).name == "func.func":
+            # a kernel argument's pad stays a copy, which writes the interior whole: fill the border only
+            border = _border_only(fill, slice_attrs, ins)
+            if border is not None:
+                ins.operands[1] = border
+                fill.erase()
+            continue
         if prod is None or not _writes_fresh(prod) or prod.block != ins.block:
             continue
         # the fill (and the empty tensor it fills) must come before the producer: move them there
@@ -190,3 +198,265 @@ def _writes_fresh(op) -> bool:
         return False
     out_arg = op.regions[0].blocks[0].arguments[len(op.operands) - 1]
     return not list(out_arg.uses)
+
+
+# --- after bufferization: border fills that are already in place ---------------------------------------
+
+_VIEW_OPS = {"memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
+             "memref.reinterpret_cast"}
+# ops that only read their memref operands (views are followed to their users instead)
+_READ_OPS = {"memref.load", "vector.transfer_read", "vector.load", "memref.dim", "vector.maskedload",
+             "memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index"}
+# ops that write exactly one memref operand (its index), and only it
+_WRITE_OPS = {"memref.store": 1, "vector.transfer_write": 1, "vector.store": 1, "memref.copy": 1,
+              "vector.maskedstore": 1}
+
+
+def drop_refills(module) -> None:
+    """Erase a fill of a buffer region that holds the same value already. Bufferization gives all padded
+    tensors of one shape one buffer (their tensor.empty is CSE'd, each pad's insert writes in place), so
+    every later pad of that shape fills the same border again (ResNet-18: 12 of 16 border fills per call,
+    each a serial strided pass over lines the previous parallel region wrote on other cores, ~40 us at 16
+    threads). Walking the function body in order, a fill of (alloc, static box, value) is dropped when the
+    same fill came before and nothing in between may have written a box of that alloc that meets it:
+    writes are traced through views to their alloc, a view's box is bounded by its parent's (dynamic or
+    reshaping views keep the parent box), and an op not known to only read or to write one operand counts
+    as writing every memref it is given."""
+    from ..ir import funcs
+    for f in funcs(module):
+        known: list = []                           # [(alloc value, box, fill value)]
+        for op in list(f.regions[0].blocks[0].operations):
+            op = _op(op)
+            fill = _fill_target(op)
+            if fill is not None and any(a == fill[0] and b == fill[1] and _same_value(v, fill[2])
+                                        for a, b, v in known):
+                op.erase()
+                continue
+            for root, box in _writes(op):
+                known = [k for k in known if not (root is None or (k[0] == root and _meets(k[1], box)))]
+            if fill is not None:
+                known.append(fill)
+
+
+def _fill_target(op):
+    """(alloc, exact box, value) of a memref fill (linalg.fill, or a generic with one output that yields
+    a value defined outside) through static unit-stride subviews of an alloc, else None."""
+    if op.name == "linalg.fill":
+        value, out = op.operands[0], op.operands[1]
+    elif op.name == "linalg.generic" and len(op.operands) == 1 and len(op.results) == 0:
+        body = list(op.regions[0].blocks[0].operations)
+        if len(body) != 1 or len(body[0].operands) != 1 or isinstance(body[0].operands[0].owner, ir.Block) \
+                and body[0].operands[0].owner == op.regions[0].blocks[0]:
+            return None
+        value, out = body[0].operands[0], op.operands[0]
+    else:
+        return None
+    if not isinstance(out.type, ir.MemRefType):
+        return None
+    root, box, exact = _trace(out)
+    return (root, box, value) if root is not None and exact else None
+
+
+def _same_value(a, b) -> bool:
+    if a == b:
+        return True
+    oa, ob = _owner(a), _owner(b)
+    return oa is not None and ob is not None and oa.name == ob.name == "arith.constant" \
+        and str(oa.attributes["value"]) == str(ob.attributes["value"]) and str(a.type) == str(b.type)
+
+
+def _trace(v):
+    """(alloc, box, exact) for memref v: the alloc (memref.alloc/alloca) it views, a per-dim [lo, hi)
+    box in the alloc's coordinates that holds every element v reaches, and whether v is exactly that box
+    (static unit-stride subviews only). (None, None, False) if v does not view an alloc."""
+    o = _owner(v)
+    if o is None:
+        return None, None, False
+    if o.name in ("memref.alloc", "memref.alloca"):
+        return v, [(0, n) for n in ir.MemRefType(v.type).shape], True
+    if o.name not in _VIEW_OPS:
+        return None, None, False
+    root, box, exact = _trace(o.operands[0])
+    if root is None or o.name != "memref.subview" or not exact:
+        return root, box, False                    # inside the parent's box, which is all we know
+    offs, sizes, strides = (list(ir.DenseI64ArrayAttr(o.attributes[a]))
+                            for a in ("static_offsets", "static_sizes", "static_strides"))
+    if len(offs) != len(box) or ir.MemRefType(v.type).rank != len(box) \
+            or any(ir.ShapedType.is_dynamic_size(x) for x in offs + sizes + strides):
+        return root, box, False
+    sub = [(lo + off, lo + off + (n - 1) * st + 1) for (lo, _), off, n, st in zip(box, offs, sizes, strides)]
+    return root, sub, all(st == 1 for st in strides)
+
+
+def _meets(a, b) -> bool:
+    return all(lo1 < hi2 and lo2 < hi1 for (lo1, hi1), (lo2, hi2) in zip(a, b))
+
+
+def _writes(op):
+    """[(alloc or None, box)] that op (with its regions) may write; None: a memref not traced to an alloc
+    was written in a way that could reach any (conservatively: everything is forgotten)."""
+    out = []
+
+    def written(v):
+        root, box, _ = _trace(v)
+        if root is None:
+            o = _owner(v)
+            # function arguments and other non-alloc buffers cannot alias a fresh alloc
+            if isinstance(v.owner, ir.Block) and v.owner.owner.name == "func.func" \
+                    or o is not None and o.name not in _VIEW_OPS:
+                return
+            out.append((None, None))
+        else:
+            out.append((root, box))
+
+    def visit(o):
+        o = _op(o)
+        mems = [v for v in o.operands if isinstance(v.type, ir.MemRefType)]
+        if mems and o.name not in _VIEW_OPS and o.name not in _READ_OPS:
+            if o.name in _WRITE_OPS:
+                written(o.operands[_WRITE_OPS[o.name]])
+            elif o.name.startswith("linalg.") and "operandSegmentSizes" in o.attributes:
+                n_in = list(ir.DenseI32ArrayAttr(o.attributes["operandSegmentSizes"]))[0]
+                for v in list(o.operands)[n_in:]:
+                    if isinstance(v.type, ir.MemRefType):
+                        written(v)
+            else:
+                for v in mems:
+                    written(v)
+        for r in o.regions:
+            for b in r.blocks:
+                for x in b.operations:
+                    visit(x)
+
+    visit(op)
+    return out
+
+
+def fill_borders_in_region(module) -> None:
+    """Move a border fill into the parallel loop that writes the buffer's interior next. Each fill that is
+    left (the first of its buffer, drop_refills took the rest) is otherwise a serial pass in the kernel's
+    main body between two parallel regions, over cache lines the previous region wrote on other cores.
+    Applies when the next scf.forall after the fill writes the interior through one subview per
+    iteration that is the whole interior except along the forall's dims (there: tiles that the forall's
+    iterations cover exactly, dims the padding leaves whole), the fill spans those dims whole, and nothing
+    in between or in the loop otherwise touches the buffer. Each iteration then fills the same tile of the
+    border: the same elements, once each."""
+    from torch_mlir.dialects import memref
+    from ..ir import funcs
+    for f in funcs(module):
+        ops = [_op(o) for o in f.regions[0].blocks[0].operations]
+        moves = []
+        for i, op in enumerate(ops):
+            fill = _fill_target(op)
+            if fill is None:
+                continue
+            root = fill[0]
+            loop = None
+            for later in ops[i + 1:]:
+                if later.name == "scf.forall":
+                    loop = later
+                    break
+                if later.name not in _VIEW_OPS and later.name not in ("memref.alloc", "arith.constant") \
+                        and _fill_target(later) is None and _touches(later, root):
+                    break
+                if _fill_target(later) is not None and _fill_target(later)[0] == root \
+                        and _meets(_fill_target(later)[1], fill[1]):
+                    break
+            if loop is None:
+                continue
+            dims = _interior_write(loop, root)
+            if dims is None:
+                continue
+            shape = list(ir.MemRefType(root.type).shape)
+            if any(fill[1][d] != (0, shape[d]) for d in dims):
+                continue
+            moves.append((op, loop, dims))
+        for op, loop, dims in moves:                 # (after the analysis: a moved fill is a use of root)
+            target = op.operands[len(op.operands) - 1]
+            tt = ir.MemRefType(target.type)
+            strides, _ = tt.get_strides_and_offset()
+            dyn = ir.ShapedType.get_dynamic_stride_or_offset()
+            sizes = [dims[d][2] if d in dims else n for d, n in enumerate(tt.shape)]
+            body = loop.regions[0].blocks[0]
+            term = _op(list(body.operations)[-1])
+            with ir.InsertionPoint(term), op.location:
+                rt = ir.MemRefType.get(sizes, tt.element_type, layout=ir.StridedLayoutAttr.get(dyn, strides))
+                offs = [dims[d][1] for d in range(len(sizes)) if d in dims]
+                static = [dyn if d in dims else 0 for d in range(len(sizes))]
+                sub = memref.SubViewOp(rt, target, offs, [], [], ir.DenseI64ArrayAttr.get(static),
+                                       ir.DenseI64ArrayAttr.get(sizes),
+                                       ir.DenseI64ArrayAttr.get([1] * len(sizes))).result
+                new = op.clone()
+            new.operands[len(new.operands) - 1] = sub
+            op.erase()
+
+
+def _touches(op, root) -> bool:
+    """Whether op (with its regions) uses a memref that views `root`."""
+    if any(isinstance(v.type, ir.MemRefType) and _trace(v)[0] is not None and _trace(v)[0] == root
+           for v in op.operands):
+        return True
+    return any(_touches(_op(x), root) for r in op.regions for b in r.blocks for x in b.operations)
+
+
+def _interior_write(loop, root):
+    """{dim d: (forall iv index, offset value, size n)} when the forall uses `root` only through one
+    subview (directly in its body) of an exact view of root that takes, per forall iv, a tile of n along
+    one dim d at offset iv (n = 1) or affine.apply(iv * n), the forall's bound times n being the dim's
+    extent, and everything along the other dims; else None."""
+    body = loop.regions[0].blocks[0]
+    ivs = list(body.arguments)
+    uses = [_op(x) for x in body.operations if _touches(_op(x), root)]
+    if not uses or uses[0].name != "memref.subview":
+        return None
+    sv = uses[0]
+    if any(not _only_through(u, root, sv.result) for u in uses[1:]):
+        return None
+    base, box, exact = _trace(sv.operands[0])
+    if not exact or len(sv.operands) != 1 + len(ivs):
+        return None
+    offs, sizes, strides = (list(ir.DenseI64ArrayAttr(sv.attributes[a]))
+                            for a in ("static_offsets", "static_sizes", "static_strides"))
+    shape = list(ir.MemRefType(sv.operands[0].type).shape)
+    if len(offs) != len(box) or ir.MemRefType(sv.result.type).rank != len(box) or any(s != 1 for s in strides):
+        return None
+    ubs = list(ir.DenseI64ArrayAttr(loop.attributes["staticUpperBound"]))
+    lbs = list(ir.DenseI64ArrayAttr(loop.attributes["staticLowerBound"]))
+    steps = list(ir.DenseI64ArrayAttr(loop.attributes["staticStep"]))
+    if any(lbs) or any(s != 1 for s in steps):
+        return None
+    dims, k = {}, 1
+    for d, (o, n) in enumerate(zip(offs, sizes)):
+        if ir.ShapedType.is_dynamic_size(o):
+            v = sv.operands[k]
+            k += 1
+            iv, o = v, _owner(v)
+            if o is not None and o.name == "affine.apply" and len(o.operands) == 1 \
+                    and str(ir.AffineMapAttr(o.attributes["map"]).value) == f"(d0) -> (d0 * {n})":
+                iv = o.operands[0]                            # tiles of n along d: offset iv * n
+            elif n != 1:
+                return None
+            j = ir.BlockArgument(iv).arg_number if isinstance(iv.owner, ir.Block) and iv.owner == body else None
+            full = ir.MemRefType(root.type).shape[d]          # the view spans root's whole dim d
+            if j is None or ubs[j] * n != full or box[d] != (0, full) or j in [x[0] for x in dims.values()]:
+                return None
+            dims[d] = (j, v, n)
+        elif o != 0 or n != shape[d]:
+            return None
+    return dims if len(dims) == len(ivs) else None
+
+
+def _only_through(op, root, view) -> bool:
+    """Whether every memref that op (with its regions) uses from `root` is `view` or a view of it."""
+    def ok(v):
+        while True:
+            if v == view:
+                return True
+            o = _owner(v)
+            if o is None or o.name not in _VIEW_OPS:
+                return False
+            v = o.operands[0]
+    for v in op.operands:
+        if isinstance(v.type, ir.MemRefType) and _trace(v)[0] is not None and _trace(v)[0] == root and not ok(v):
+            return False
+    return all(_only_through(_op(x), root, view) for r in op.regions for b in r.blocks for x in b.operations)
