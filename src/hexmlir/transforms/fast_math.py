@@ -6,7 +6,7 @@ sequence per lane), so this rewrite replaces
     math.exp, math.exp2, math.tanh, math.erf, arith.divf, and the sigmoid idiom 1 / (1 + exp(-x))
 
 on f32 (and f16/bf16, computed as extf -> f32 -> truncf) by straight-line code made only of element-wise
-arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli.  No divf, no math dialect ops,
+arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli (SiLU: negf, maximumf/minimumf).  No divf, no math dialect ops,
 no scf, no calls, no tables, no fma (HVX has no vector fma; LLVM would expand it to libcalls), no
 float<->int conversions.  Every op is ElementwiseMappable, so the code works on scalars (inside
 `linalg.generic` bodies, before vectorization: the main use) and on vectors (`vector<32xf32>`,
@@ -22,6 +22,7 @@ Building blocks (each takes an f32 or vector-of-f32 `ir.Value`; call them under 
     emit_tanh(x)      odd polynomial for |x| < 0.75, else 1 - 2e / (1 + e) with e = exp(-2|x|)
     emit_erf(x)       x P(x^2) / Q(x^2) on |x| <= 4 (degrees 13/8), reciprocal by emit_recip
     emit_sigmoid(x)   e = exp(-|x|); r = 1/(1+e); x >= 0 ? r : e r
+    emit_silu(x)      x * emit_recip_pos(1 + exp(clamp(-x))): x / (1 + exp(-x)), emit_div's results
 
 Special values (also in docs/fast_math.md, and tested): see the docstrings of the emit_* functions.
 The polynomial and rational coefficients are our own minimax fits (Lawson-weighted least squares in
