@@ -3,12 +3,13 @@
 Hexagon's LLVM backend has no vector exp/tanh/erf and scalarizes vector `fdiv` (one scalar reciprocal
 sequence per lane), so this rewrite replaces
 
-    math.exp, math.exp2, math.tanh, math.erf, arith.divf, and the sigmoid idiom 1 / (1 + exp(-x))
+    math.exp, math.exp2, math.tanh, math.erf, arith.divf, the sigmoid idiom 1 / (1 + exp(-x)) and the SiLU
+    idiom x / (1 + exp(-x))
 
 on f32 (and f16/bf16, computed as extf -> f32 -> truncf) by straight-line code made only of element-wise
-arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli (SiLU: negf, maximumf/minimumf).  No divf, no math dialect ops,
-no scf, no calls, no tables, no fma (HVX has no vector fma; LLVM would expand it to libcalls), no
-float<->int conversions.  Every op is ElementwiseMappable, so the code works on scalars (inside
+arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli (SiLU: negf, maximumf/minimumf).
+No divf, no math dialect ops, no scf, no calls, no tables, no fma (HVX has no vector fma; LLVM would expand
+it to libcalls), no float<->int conversions.  Every op is ElementwiseMappable, so the code works on scalars (inside
 `linalg.generic` bodies, before vectorization: the main use) and on vectors (`vector<32xf32>`,
 `vector<64xf16>`, after vectorization) alike.
 
@@ -42,9 +43,8 @@ from torch_mlir.dialects import arith
 
 from ..attrs import FINAL_DIVF, POS_DEN
 
-__all__ = ["run", "emit_recip", "emit_recip_pos", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf", "emit_sigmoid",
-           "emit_silu",
-           "emit_one_plus_tanh", "emit_half_x_one_plus_tanh"]
+__all__ = ["run", "emit_recip", "emit_recip_pos", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf",
+           "emit_sigmoid", "emit_silu", "emit_one_plus_tanh", "emit_half_x_one_plus_tanh"]
 
 # --------------------------------------------------------------------------------------------------------------
 # Constants
