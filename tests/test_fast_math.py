@@ -415,6 +415,39 @@ def test_erf_limits():
     assert np.max(np.abs(got / (tiny.astype(np.float64) * (2 / math.sqrt(math.pi))) - 1)) < 4 * 2.0 ** -24
 
 
+def test_silu_idiom_same_bits_as_pieces():
+    """x / (1 + exp(-x)): the idiom (clamped exp argument, emit_recip_pos), the positive-denominator division
+    alone (numerator not the exp's negated argument) and the plain exp + emit_div path (denominator hidden
+    behind e * 1) give the same bits everywhere, specials and both clamp edges included; and SiLU itself
+    is within 4 ulp of float64 where 1 / (1 + exp(-x)) is normal (x > -86; below, the reciprocal flushes
+    to zero as emit_recip documents)."""
+    seed = _seed()
+    rng = np.random.default_rng(seed)
+    edges = np.concatenate([np.linspace(a - 0.5, a + 0.5, 512) for a in (-88.7, -88.0, -87.3, -86.6, 87.0, 87.3)])
+    x = np.concatenate([rng.uniform(-200, 200, 1 << 13), rng.uniform(-20, 20, 1 << 13), edges,
+                        rng.choice([-1.0, 1.0], 2048) * np.exp2(rng.uniform(-140, 127, 2048)),
+                        [0.0, -0.0, np.nan, np.inf, -np.inf, 3e38, -3e38]]).astype(np.float32)
+    x = np.concatenate([x, np.ones((-len(x)) % 32, np.float32)])
+    src = acc.kernel_source("silu", "f32", 32)
+    T = "vector<32xf32>"
+    pos_den = src.replace(f"%m = arith.negf %x : {T}", f"%m = arith.negf %y : {T}")
+    plain = src.replace(f"%s = arith.addf %e, %one : {T}",
+                        f"%e1 = arith.mulf %e, %one : {T}\n%s = arith.addf %e1, %one : {T}")
+    jits = [acc.Jit(s) for s in (src, pos_den, plain)]
+    assert "arith.maximumf" in jits[0].rewritten_ir and "arith.maximumf" not in jits[1].rewritten_ir
+    assert "arith.andi" not in jits[1].rewritten_ir and "arith.andi" in jits[2].rewritten_ir   # no sign split
+    got = [j(x, x.copy()) for j in jits]
+    assert same_bits(got[0], got[1]) and same_bits(got[0], got[2]), f"seed={seed}"
+    x64 = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        ref = x64 / (1.0 + np.exp(-x64))
+    ok = np.isfinite(ref) & (np.abs(ref) >= 2.0 ** -126) & (x64 > -86)
+    ulp = np.spacing(np.abs(ref[ok]).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(got[0][ok] - ref[ok]) / ulp) <= 4, f"seed={seed}"
+    assert np.isnan(got[0][np.isnan(x)]).all() and got[0][x == np.inf][0] == np.inf, f"seed={seed}"
+    assert np.all(got[0][(x > -87) & (x < 0) & ok] < 0), f"seed={seed}"
+
+
 def test_sigmoid_limits():
     seed = _seed()
     rng = np.random.default_rng(seed)

@@ -3,7 +3,7 @@ kernels (RMSNorm, softmax, LayerNorm) against their clang-22 auto-HVX peers (ben
 measured from the assembly in one run (`float_static`), on v73 (IEEE HVX float) and v79 (qfloat only).
 
 Packet counts from the assembly are deterministic, so the comparisons are exact claims: hexmlir at or below
-clang on every row except the one the docs report above it (SiLU on v73)."""
+clang on every row."""
 from __future__ import annotations
 
 import math
@@ -15,7 +15,7 @@ pytest.importorskip("torch_mlir")
 from hexmlir.bench.hexagon import (float_static, hot_loops, kernel_packets, loop_tree,  # noqa: E402
                                   packets_per_element, static_table)
 
-ABOVE_CLANG = {("silu", "v73")}      # docs/benchmarks.md: 35 packets a vector against clang's 31
+ABOVE_CLANG: set = set()            # (kernel, arch) rows the docs report above clang: none since session 25
 
 
 @pytest.fixture(scope="module", params=["v73", "v79"])

@@ -172,6 +172,16 @@ def test_v79_exp_series_converts_at_boundaries(tmp_path):
     assert len(_CONV.findall(body)) <= lp["vector_stores"], body    # before: 9 per vector
 
 
+def test_v73_unrolls_only_loops_the_pipeliner_leaves(tmp_path):
+    """IEEE HVX float: GELU's loop (31 multiplies, 27 adds: MII 45 > LLVM's pipeliner limit of 27) is unrolled
+    by 2, two chains sharing packets (61 -> 52.5 a vector); SiLU's (MII 26) is software-pipelined and stays
+    one vector an iteration (30 packets; 36.5 a vector unrolled)."""
+    for name, k, stores, limit in (("gelu", ls.gelu_tanh((65536,)), 2, 1.70), ("silu", ls.silu((65536,)), 1, 0.97)):
+        s = _asm(k, tmp_path, "v73")
+        lp, _ = _store_loop(s)
+        assert lp["vector_stores"] == stores and packets_per_element(s) <= limit, (name, lp)
+
+
 def test_v73_keeps_ieee_float(tmp_path):
     """The chain rewrite is v79+ only: v73's GELU and SiLU stay IEEE HVX float (no qf32 at all)."""
     for k in (ls.gelu_tanh((65536,)), ls.silu((65536,))):

@@ -26,6 +26,7 @@ DMA_DIR = "hexmlir.dma"                # DMA start call: "in" (DDR -> TCM) or "o
 DMA_DDR = "hexmlir.ddr"                # DMA start call: the DDR buffer it moves (dma -> double-buffer)
 FUSION_BARRIER = "hexmlir.fusion_barrier"  # op: fusion must not fuse across it (fusion, transient)
 FINAL_DIVF = "hexmlir.final_divf"      # arith.divf: an idiom's division in its final form (fast-math, transient)
+POS_DEN = "hexmlir.pos_den"            # arith.divf: denominator c + exp(y), c >= 2^-126 (fast-math, transient)
 LOC = "hexmlir.loc"                    # cf.assert / tensor.extract: the source line of a bounds check (asserts)
 CONV_BLOCKS = "hexmlir.conv_blocks"    # linalg.generic: conv-im2col's matmul over row blocks; its leading loops
                                        # (i64: how many) are the blocks, one tile each in plan (conv-im2col -> plan)

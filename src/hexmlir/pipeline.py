@@ -90,6 +90,8 @@ def _qf_chains(module, cx):
 def _hvx_accumulators(module, cx):
     from .transforms import qf
     qf.accumulators(module, qf=cx.target.hvx_float)
+    if cx.target.hvx_float and not cx.target.qfloat_only:      # IEEE HVX float (v68-v75)
+        qf.unroll_unpipelined(module)
 
 
 def _hvx_contract(module, cx):

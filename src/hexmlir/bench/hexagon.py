@@ -462,8 +462,9 @@ def functions(asm: str) -> dict[str, str]:
 
 
 # The clang auto-HVX peers of the f32 elementwise and row kernels: the same operations, order and constants
-# as hexmlir's kernels after fast_math (exp, the GELU tanh and SiLU's sigmoid; bit tricks through
-# __builtin_bit_cast, no calls), as plain loops. A row's sums may be reassociated (`#pragma clang fp
+# as hexmlir's kernels after fast_math (exp, the GELU tanh and SiLU's clamped exp and reciprocal; bit tricks
+# through __builtin_bit_cast, SiLU's clamp by __builtin_elementwise_maximum/minimum = llvm.maximum/minimum as
+# arith.maximumf/minimumf lower to; no calls), as plain loops. A row's sums may be reassociated (`#pragma clang fp
 # reassociate`, as hexmlir's partial sums are); without it clang keeps them in order, one lane at a time.
 FLOAT_PEER_C = r"""
 #include <stdint.h>
@@ -494,14 +495,9 @@ void gelu(const float *restrict x, float *restrict y) {
 }
 void silu(const float *restrict x, float *restrict y) {
   for (int i = 0; i < N; i++) {
-    float v = x[i], m = -v, e = expu(m);
-    e = m <= 88.7228317f ? e : __builtin_inff() - v;
-    e = m < -87.3365402f ? 0.0f : e;
-    float d = e + 1.0f;
-    uint32_t sg = asu(d) & 0x80000000u; float ad = asf(asu(d) & 0x7fffffffu), r = recip_pos(ad);
-    r = ad < 1.17549435e-38f ? __builtin_inff() : r;
-    r = ad > 4.0e37f ? 0.0f : r;
-    y[i] = v * asf(asu(r) | sg);
+    float v = x[i], m = __builtin_elementwise_minimum(__builtin_elementwise_maximum(-v, -87.0f), 88.0f);
+    float d = expu(m) + 1.0f, r = recip_pos(d);
+    y[i] = v * (d > asf(0x7E7311C3u) ? 0.0f : r);
   }
 }
 void vector_add(const float *restrict a, const float *restrict b, float *restrict c) {

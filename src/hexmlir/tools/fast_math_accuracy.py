@@ -21,6 +21,8 @@ _BODIES = {
     "erf": "%r = math.erf %x : {T}",
     "sigmoid": ("%m = arith.negf %x : {T}\n%e = math.exp %m : {T}\n%s = arith.addf %e, %one : {T}\n"
                 "%r = arith.divf %one, %s : {T}"),
+    "silu": ("%m = arith.negf %x : {T}\n%e = math.exp %m : {T}\n%s = arith.addf %e, %one : {T}\n"
+             "%r = arith.divf %x, %s : {T}"),
     "recip": "%r = arith.divf %one, %x : {T}",
     "tanh1p": "%t = math.tanh %x : {T}\n%r = arith.addf %t, %one : {T}",    # 1 + tanh: native_div only
     "div": "%r = arith.divf %x, %y : {T}",

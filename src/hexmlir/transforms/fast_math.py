@@ -3,12 +3,13 @@
 Hexagon's LLVM backend has no vector exp/tanh/erf and scalarizes vector `fdiv` (one scalar reciprocal
 sequence per lane), so this rewrite replaces
 
-    math.exp, math.exp2, math.tanh, math.erf, arith.divf, and the sigmoid idiom 1 / (1 + exp(-x))
+    math.exp, math.exp2, math.tanh, math.erf, arith.divf, the sigmoid idiom 1 / (1 + exp(-x)) and the SiLU
+    idiom x / (1 + exp(-x))
 
 on f32 (and f16/bf16, computed as extf -> f32 -> truncf) by straight-line code made only of element-wise
-arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli.  No divf, no math dialect ops,
-no scf, no calls, no tables, no fma (HVX has no vector fma; LLVM would expand it to libcalls), no
-float<->int conversions.  Every op is ElementwiseMappable, so the code works on scalars (inside
+arith ops: addf/subf/mulf, cmpf/select, bitcast, andi/ori/addi/subi/shli (SiLU: negf, maximumf/minimumf).
+No divf, no math dialect ops, no scf, no calls, no tables, no fma (HVX has no vector fma; LLVM would expand
+it to libcalls), no float<->int conversions.  Every op is ElementwiseMappable, so the code works on scalars (inside
 `linalg.generic` bodies, before vectorization: the main use) and on vectors (`vector<32xf32>`,
 `vector<64xf16>`, after vectorization) alike.
 
@@ -16,11 +17,13 @@ Building blocks (each takes an f32 or vector-of-f32 `ir.Value`; call them under 
 `ir.InsertionPoint` and `ir.Location`; they return the new `ir.Value`):
 
     emit_recip(b)     1/b: magic-constant estimate + 3 Newton-Raphson steps, sign kept
-    emit_div(a, b)    a * emit_recip(b)
+    emit_recip_pos(b) 1/b for b >= 2^-126, +inf or NaN: emit_recip less the sign and tiny-b handling
+    emit_div(a, b)    a * emit_recip(b)  (a * emit_recip_pos(b) where b is c + exp(y), c >= 2^-126)
     emit_exp(x)       Cody-Waite reduction x = k ln2 + r, degree-6 polynomial, 2^k by integer add
     emit_tanh(x)      odd polynomial for |x| < 0.75, else 1 - 2e / (1 + e) with e = exp(-2|x|)
     emit_erf(x)       x P(x^2) / Q(x^2) on |x| <= 4 (degrees 13/8), reciprocal by emit_recip
     emit_sigmoid(x)   e = exp(-|x|); r = 1/(1+e); x >= 0 ? r : e r
+    emit_silu(x)      x * emit_recip_pos(1 + exp(clamp(-x))): x / (1 + exp(-x)), emit_div's results
 
 Special values (also in docs/fast_math.md, and tested): see the docstrings of the emit_* functions.
 The polynomial and rational coefficients are our own minimax fits (Lawson-weighted least squares in
@@ -38,10 +41,10 @@ import struct
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-from ..attrs import FINAL_DIVF
+from ..attrs import FINAL_DIVF, POS_DEN
 
-__all__ = ["run", "emit_recip", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf", "emit_sigmoid",
-           "emit_one_plus_tanh", "emit_half_x_one_plus_tanh"]
+__all__ = ["run", "emit_recip", "emit_recip_pos", "emit_div", "emit_exp", "emit_exp2", "emit_tanh", "emit_erf",
+           "emit_sigmoid", "emit_silu", "emit_one_plus_tanh", "emit_half_x_one_plus_tanh"]
 
 # --------------------------------------------------------------------------------------------------------------
 # Constants
@@ -155,6 +158,10 @@ class _B:
     def select(self, cond, a, b):
         return arith.SelectOp(cond, self._f(a), self._f(b)).result
 
+    def clamp(self, x, lo: float, hi: float):
+        """min(max(x, lo), hi), NaN-propagating (arith.maximumf/minimumf: one vmax.sf/vmin.sf each on HVX)."""
+        return arith.MinimumFOp(arith.MaximumFOp(self._f(x), self._f(lo)).result, self._f(hi)).result
+
     def div(self, a, b):
         return arith.DivFOp(self._f(a), self._f(b)).result
 
@@ -241,6 +248,15 @@ def emit_recip(b: ir.Value) -> ir.Value:
     y = B.select(B.cmp("olt", ab, _FLT_MIN), math.inf, y)
     y = B.select(B.cmp("ogt", ab, _bits_to_f32(_RECIP_BIG_BITS)), 0.0, y)
     return B.with_sign(y, sign)
+
+
+def emit_recip_pos(b: ir.Value) -> ir.Value:
+    """1/b for b known to be >= 2^-126, +inf or NaN (SiLU's 1 + exp(-x)): emit_recip's results on that
+    range without its sign split, sign restore and tiny-b select (5 ops, 3 of them on the dependence chain);
+    b > 8.0774e37 and +inf -> +0, NaN -> NaN."""
+    B = _builder(b)
+    y = _recip_pos(B, b)
+    return B.select(B.cmp("ogt", b, _bits_to_f32(_RECIP_BIG_BITS)), 0.0, y)
 
 
 def emit_div(a: ir.Value, b: ir.Value) -> ir.Value:
@@ -334,6 +350,23 @@ def emit_sigmoid(x: ir.Value, *, native_div: bool = False) -> ir.Value:
         return B.div(B.select(B.cmp("oge", x, 0.0), 1.0, e), B.add(1.0, e))
     r = _recip_pos(B, B.add(1.0, e))                               # 1/(1+e), argument in [1, 2]
     return B.select(B.cmp("oge", x, 0.0), r, B.mul(e, r))          # sigmoid(-|x|) = e/(1+e)
+
+
+# SiLU's exp argument -x is clamped to [_SILU_LO, _SILU_HI] (inside emit_exp's unchecked range, and 2^k p stays
+# finite and normal there): below, exp(-x) < 1.7e-38 and 1 + exp(-x) = 1 exactly, as with exp = +0; above,
+# 1 + exp(-x) > 1.6e38 > 8.0774e37 and emit_recip_pos returns +0, as for +inf.
+_SILU_LO, _SILU_HI = -87.0, 88.0
+
+
+def emit_silu(x: ir.Value) -> ir.Value:
+    """x / (1 + exp(-x)) with emit_div's results (x * emit_recip(1 + emit_exp(-x))) for every x: the exp's
+    two range checks (2 compares, 2 selects, 1 add) become one clamp of its argument (vmax + vmin), the
+    reciprocal is emit_recip_pos.  NaN -> NaN through the final multiply by x; silu(-inf) = NaN
+    (-inf * 0, as emit_div gives)."""
+    B = _builder(x)
+    # negf, not 0 - x: a sign flip (vxor) off the float units, which are what bounds this loop
+    e = emit_exp(B.clamp(arith.NegFOp(x).result, _SILU_LO, _SILU_HI), checked=False)
+    return B.mul(x, emit_recip_pos(B.add(e, 1.0)))
 
 
 def _times_minus_two(B: _B, u: ir.Value) -> ir.Value:
@@ -502,6 +535,43 @@ def _match_sigmoid(div):
     return None
 
 
+def _positive_den(div) -> bool:
+    """divf(_, addf(math.exp(y), c)) (either order) with a constant c >= 2^-126: the denominator is in
+    [c, +inf] or NaN, never negative, zero or subnormal (emit_exp returns +0..+inf or NaN)."""
+    add = _producer(div.operands[1], "arith.addf")
+    if add is None:
+        return False
+    for i in (0, 1):
+        c = _splat_value(add.operands[1 - i])
+        if c is not None and c >= _FLT_MIN and _producer(add.operands[i], "math.exp") is not None:
+            return True
+    return False
+
+
+def _match_silu(div):
+    """divf(x, addf(exp(neg x), 1)) (either addf order; neg x as in _match_sigmoid) -> (x, [ops to erase
+    after the divf]) or None."""
+    add = _producer(div.operands[1], "arith.addf")
+    if add is None or not _single_use(add.result):
+        return None
+    x = div.operands[0]
+    for i in (0, 1):
+        if _splat_value(add.operands[1 - i]) != 1.0:
+            continue
+        ex = _producer(add.operands[i], "math.exp")
+        if ex is None or not _single_use(ex.result):
+            continue
+        neg = _producer(ex.operands[0], "arith.negf")
+        if neg is None:
+            neg = _producer(ex.operands[0], "arith.subf")
+            if neg is None or _splat_value(neg.operands[0]) != 0.0 or neg.operands[1] != x:
+                continue
+        elif neg.operands[0] != x:
+            continue
+        return x, [add, ex] + ([neg] if _single_use(neg.result) else [])
+    return None
+
+
 def _replace(op, new: ir.Value) -> None:
     op.result.replace_all_uses_with(new)
     op.erase()
@@ -512,6 +582,9 @@ def _rewrite_div(op, native_div: bool = False) -> bool:
     if FINAL_DIVF in op.attributes:         # an idiom's division in its final form: the mark ends here
         del op.attributes[FINAL_DIVF]
         return False
+    pos_den = POS_DEN in op.attributes
+    if pos_den:
+        del op.attributes[POS_DEN]
     t = op.result.type
     num, den = op.operands[0], op.operands[1]
     nv, dv = _splat_value(num), _splat_value(den)
@@ -534,7 +607,7 @@ def _rewrite_div(op, native_div: bool = False) -> bool:
             inv = struct.unpack("<f", struct.pack("<f", 1.0 / dv))[0]
             r = B.c(inv) if nv == 1.0 else B.mul(_to_f32(num), inv)
         else:
-            r = emit_recip(_to_f32(den))
+            r = (emit_recip_pos if pos_den else emit_recip)(_to_f32(den))
             if nv != 1.0:
                 r = B.mul(_to_f32(num), r)
         _replace(op, _from_f32(r, t))
@@ -603,17 +676,24 @@ def _run(module: ir.Module, vector_fdiv_only: bool, native_div: bool = False) ->
         for div in _collect(module, {"arith.divf"}):
             if _kind(div.result.type) is None:
                 continue
-            m = _match_sigmoid(div)
+            m, emit = _match_sigmoid(div), (lambda v: emit_sigmoid(v, native_div=native_div))
+            if m is None and not native_div:    # native division: x / (1 + e) stays one divf
+                m, emit = _match_silu(div), emit_silu
             if m is None:
                 continue
             x, dead = m
             t = div.result.type
             with ir.InsertionPoint(div), div.location:
-                _replace(div, _from_f32(emit_sigmoid(_to_f32(x), native_div=native_div), t))
+                _replace(div, _from_f32(emit(_to_f32(x)), t))
             for d in dead:          # users first: add, exp, neg
                 d.erase()
             count += 1
     names = {"arith.divf"} if vector_fdiv_only else {"arith.divf", *_UNARY}
+    if not vector_fdiv_only:
+        # before the exps below are rewritten (the walk reaches them first): which denominators are c + exp
+        for div in _collect(module, {"arith.divf"}):
+            if _kind(div.result.type) is not None and _positive_den(div):
+                div.attributes[POS_DEN] = ir.UnitAttr.get()
     for op in _collect(module, names):
         t = op.result.type
         if _kind(t) is None:

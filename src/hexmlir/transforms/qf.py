@@ -264,23 +264,70 @@ def _key(op):
     return op.operation if hasattr(op, "operation") else op
 
 
+def _elementwise_loop_latch(b):
+    """The latch (llvm.br back to a header whose llvm.cond_br enters `b`) of a loop whose body is `b` alone,
+    carries no vector values and has no loop metadata yet, else None."""
+    term = b.operations[len(b.operations) - 1]
+    if term.name != "llvm.br" or "loop_annotation" in term.attributes:
+        return None
+    head = term.successors[0]
+    hterm = head.operations[len(head.operations) - 1]
+    if hterm.name != "llvm.cond_br" or not any(s == b for s in hterm.successors):
+        return None
+    return None if any(isinstance(a.type, ir.VectorType) for a in head.arguments) else term
+
+
+def _unroll(term) -> None:
+    term.attributes["loop_annotation"] = ir.Attribute.parse(
+        f"#llvm.loop_annotation<unroll = #llvm.loop_unroll<count = {UNROLL}>>")
+
+
 def _interleave(blocks) -> None:
     """Unroll by UNROLL the elementwise loops whose body is one long dependence chain (LLVM loop metadata):
     with one vector per iteration the chain issues one HVX instruction per packet; two independent chains
     share packets. Loops carrying vector values (reductions) and short chains (register-blocked kernels,
     which have independent chains already) are left to LLVM: unrolling them only adds register pressure."""
     for b in blocks:
-        term = b.operations[len(b.operations) - 1]
-        if term.name != "llvm.br" or "loop_annotation" in term.attributes:
+        term = _elementwise_loop_latch(b)
+        if term is not None and _chain_depth(b) >= LATENCY_BOUND_DEPTH:
+            _unroll(term)
+
+
+# LLVM's MachinePipeliner gives up on a loop whose minimal initiation interval exceeds -pipeliner-max-mii
+# (27 packets); such a loop is list-scheduled, one dependence chain per iteration.
+PIPELINER_MAX_MII = 27
+_IEEE_HALF_PACKET = ("llvm.fadd", "llvm.fsub", "llvm.intr.maximum", "llvm.intr.minimum")
+
+
+def _ieee_mii(block) -> float:
+    """Packets one iteration's 32 x f32 IEEE float ops need at least on v68-v75: `vmpy.sf` one a packet,
+    `vadd/vsub/vmax/vmin.sf` two (as the pipeliner counts: GELU's loop, 31 multiplies and 27 adds, MII 45)."""
+    mii = 0.0
+    for op in block.operations:
+        op = op.operation if hasattr(op, "operation") else op
+        if op.name == "llvm.fmul" and _is_float_op(op):
+            mii += 1
+        elif op.name in _IEEE_HALF_PACKET and str(op.results[0].type) == "vector<32xf32>":
+            mii += 0.5
+    return mii
+
+
+def unroll_unpipelined(module) -> int:
+    """IEEE HVX float (v68-v75): unroll by UNROLL the elementwise loops LLVM will not software-pipeline
+    (_ieee_mii above PIPELINER_MAX_MII): list-scheduled, one chain an iteration issues about one op a
+    packet, two chains share packets (GELU v73 61 -> 52.5 packets a vector). Loops within the limit are
+    pipelined and better left whole (SiLU v73: 30 a vector, 36.5 unrolled). Returns the loops unrolled."""
+    n = 0
+    for f in module.body.operations:
+        f = f.operation
+        if f.name != "llvm.func" or not len(f.regions[0].blocks):
             continue
-        head = term.successors[0]
-        hterm = head.operations[len(head.operations) - 1]
-        if hterm.name != "llvm.cond_br" or not any(s == b for s in hterm.successors):
-            continue
-        if any(isinstance(a.type, ir.VectorType) for a in head.arguments) or _chain_depth(b) < LATENCY_BOUND_DEPTH:
-            continue
-        term.attributes["loop_annotation"] = ir.Attribute.parse(
-            f"#llvm.loop_annotation<unroll = #llvm.loop_unroll<count = {UNROLL}>>")
+        for b in f.regions[0].blocks:
+            term = _elementwise_loop_latch(b)
+            if term is not None and _ieee_mii(b) > PIPELINER_MAX_MII:
+                _unroll(term)
+                n += 1
+    return n
 
 
 def _rewrite_op(op, qf_of, call, bits, zero, vf, qf) -> None:
