@@ -18,6 +18,9 @@ python3 -m hexmlir.cli bench build --artifacts .artifacts/b16/npu --threads 16 -
 #    the corpus models' weights; dev machine 2026-12-03: 10-17 s of compile_model each, warm cache)
 python3 -m hexmlir.cli bench models --build --artifacts .artifacts/b16/models --threads 16 --no-dev-run
 
+# the IREE runtime wheel for the device's Python 3.12 (it reaches no registry): once per fresh checkout
+[ -d .artifacts/host14/whl ] || pip download iree-base-runtime==3.13.0 --no-deps --python-version 3.12 \
+    --only-binary=:all: --platform manylinux_2_28_x86_64 -d .artifacts/host14/whl
 du -sh .artifacts/b16 .artifacts/host14/whl     # carried (the scripts travel with the tree): must total < 64 MiB
 
 # Device (3 commands, each < 4 min on 2026-12-03; carry .artifacts/b16 .artifacts/host14/whl):
