@@ -508,12 +508,10 @@ def emit_half_x_one_plus_tanh(x: ir.Value, u: ir.Value) -> ir.Value:
     return q
 
 
-def _match_sigmoid(div):
-    """divf(1, addf(exp(neg x), 1)) -> (x, [ops to erase after the divf]) or None.
-    neg x may be arith.negf x or arith.subf(0, x)."""
-    if _splat_value(div.operands[0]) != 1.0:
-        return None
-    add = _producer(div.operands[1], "arith.addf")
+def _one_plus_exp_neg(den, x=None):
+    """addf(exp(neg y), 1) (either addf order; neg y as arith.negf y or arith.subf(0, y)), with y == x when
+    x is given -> (y, [ops to erase after the divf reading it]) or None."""
+    add = _producer(den, "arith.addf")
     if add is None or not _single_use(add.result):
         return None
     for i in (0, 1):
@@ -524,15 +522,23 @@ def _match_sigmoid(div):
             continue
         neg = _producer(ex.operands[0], "arith.negf")
         if neg is not None:
-            x = neg.operands[0]
+            y = neg.operands[0]
         else:
             neg = _producer(ex.operands[0], "arith.subf")
             if neg is None or _splat_value(neg.operands[0]) != 0.0:
                 continue
-            x = neg.operands[1]
-        dead = [add, ex] + ([neg] if _single_use(neg.result) else [])
-        return x, dead
+            y = neg.operands[1]
+        if x is not None and y != x:
+            continue
+        return y, [add, ex] + ([neg] if _single_use(neg.result) else [])
     return None
+
+
+def _match_sigmoid(div):
+    """divf(1, addf(exp(neg x), 1)) -> (x, [ops to erase after the divf]) or None."""
+    if _splat_value(div.operands[0]) != 1.0:
+        return None
+    return _one_plus_exp_neg(div.operands[1])
 
 
 def _positive_den(div) -> bool:
@@ -549,27 +555,8 @@ def _positive_den(div) -> bool:
 
 
 def _match_silu(div):
-    """divf(x, addf(exp(neg x), 1)) (either addf order; neg x as in _match_sigmoid) -> (x, [ops to erase
-    after the divf]) or None."""
-    add = _producer(div.operands[1], "arith.addf")
-    if add is None or not _single_use(add.result):
-        return None
-    x = div.operands[0]
-    for i in (0, 1):
-        if _splat_value(add.operands[1 - i]) != 1.0:
-            continue
-        ex = _producer(add.operands[i], "math.exp")
-        if ex is None or not _single_use(ex.result):
-            continue
-        neg = _producer(ex.operands[0], "arith.negf")
-        if neg is None:
-            neg = _producer(ex.operands[0], "arith.subf")
-            if neg is None or _splat_value(neg.operands[0]) != 0.0 or neg.operands[1] != x:
-                continue
-        elif neg.operands[0] != x:
-            continue
-        return x, [add, ex] + ([neg] if _single_use(neg.result) else [])
-    return None
+    """divf(x, addf(exp(neg x), 1)) -> (x, [ops to erase after the divf]) or None."""
+    return _one_plus_exp_neg(div.operands[1], div.operands[0])
 
 
 def _replace(op, new: ir.Value) -> None:
