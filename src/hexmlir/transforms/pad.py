@@ -356,11 +356,11 @@ def fill_borders_in_region(module) -> None:
                 if later.name == "scf.forall":
                     loop = later
                     break
+                other = _fill_target(later)
                 if later.name not in _VIEW_OPS and later.name not in ("memref.alloc", "arith.constant") \
-                        and _fill_target(later) is None and _touches(later, root):
+                        and other is None and _touches(later, root):
                     break
-                if _fill_target(later) is not None and _fill_target(later)[0] == root \
-                        and _meets(_fill_target(later)[1], fill[1]):
+                if other is not None and other[0] == root and _meets(other[1], fill[1]):
                     break
             if loop is None:
                 continue
@@ -391,10 +391,15 @@ def fill_borders_in_region(module) -> None:
             op.erase()
 
 
+def _views(v, root) -> bool:
+    """Whether memref v views the alloc `root`."""
+    r = _trace(v)[0]
+    return r is not None and r == root
+
+
 def _touches(op, root) -> bool:
     """Whether op (with its regions) uses a memref that views `root`."""
-    if any(isinstance(v.type, ir.MemRefType) and _trace(v)[0] is not None and _trace(v)[0] == root
-           for v in op.operands):
+    if any(isinstance(v.type, ir.MemRefType) and _views(v, root) for v in op.operands):
         return True
     return any(_touches(_op(x), root) for r in op.regions for b in r.blocks for x in b.operations)
 
@@ -457,6 +462,6 @@ def _only_through(op, root, view) -> bool:
                 return False
             v = o.operands[0]
     for v in op.operands:
-        if isinstance(v.type, ir.MemRefType) and _trace(v)[0] is not None and _trace(v)[0] == root and not ok(v):
+        if isinstance(v.type, ir.MemRefType) and _views(v, root) and not ok(v):
             return False
     return all(_only_through(_op(x), root, view) for r in op.regions for b in r.blocks for x in b.operations)
