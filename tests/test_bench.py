@@ -2,6 +2,7 @@
 produces its CSV, markdown and plots. Tiny sizes; no speed is asserted."""
 import json
 import os
+import sys
 
 import pytest
 
@@ -255,3 +256,38 @@ def test_rows_are_timed_in_interleaved_rounds():
     assert got[1] == "not built" and got[3] == "c died"
     assert len(got[0]["samples"]) == 15 and got[0]["ok"] is True and got[0]["calls"] == 18
     assert got[0]["median"] == pytest.approx(1.002e-3) and got[2]["compile_s"] == 2.0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_one_thread_rows_share_one_cpu():
+    """time_in_rounds runs a row with `cpus` on that CPU only and restores the affinity after; pin_process
+    pins every thread of a (parked peer) process."""
+    import subprocess
+    from hexmlir.bench import timing
+    cpu, before = timing.one_cpu(), os.sched_getaffinity(0)
+    assert cpu in before
+    seen = []
+
+    def timer(w, r):
+        seen.append(os.sched_getaffinity(0))
+        return {"median": 1e-3, "min": 1e-3, "max": 1e-3, "spread": 0.0, "samples": [1e-3] * r, "cpu": 1.0,
+                "wall": 1e-3 * r, "calls": w + r}
+    got = timing.time_in_rounds([({}, timer), ({}, timer)], warmup=0, repeats=2, rounds=2, cpus=[{cpu}, None])
+    assert sorted(map(len, seen)) == [1, 1, len(before), len(before)] and {cpu} in seen
+    assert os.sched_getaffinity(0) == before and all(g["calls"] == 2 for g in got)
+    p = subprocess.Popen([sys.executable, "-c", "import threading, time; threading.Thread(target=time.sleep, "
+                          "args=(30,)).start(); print('up', flush=True); time.sleep(30)"], stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "up"
+        timing.pin_process(p.pid, {cpu})
+        tasks = os.listdir(f"/proc/{p.pid}/task")
+        assert len(tasks) == 2 and all(os.sched_getaffinity(int(t)) == {cpu} for t in tasks)
+    finally:
+        p.kill()
+        p.wait()
+    os.environ[timing.PIN_ENV] = "0"
+    try:
+        assert timing.one_cpu() is None
+    finally:
+        del os.environ[timing.PIN_ENV]

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .timing import ROUNDS, measure, per_round, time_in_rounds
+from .timing import ROUNDS, measure, one_cpu, per_round, pin_process, time_in_rounds
 
 ROUTES = ("eager", "inductor", "A", "B")
 SEED = 1234
@@ -328,6 +328,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     why_a = route_a_available() if "A" in routes else None
     rows = []
     cache, done = None, {}
+    pin = one_cpu()             # every route's 1-thread rows on this one CPU (`timing.one_cpu` says why)
     if "inductor" in routes:
         import tempfile
         if out_dir is not None:
@@ -362,7 +363,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
             continue
         # every (threads, route) of the model set up first (loaded, checked, Inductor parked in its process),
         # then timed in interleaved rounds (`timing.time_in_rounds`); route A compiles at launch: timed alone
-        keys, timers, alone, parked = [], [], {}, []
+        keys, timers, alone, parked, cpus = [], [], {}, [], []
         for t in threads:
             for route in routes:
                 if route == "eager":
@@ -376,12 +377,15 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                     c = done.pop((e["name"], t), "not compiled")
                     ht = (c, None) if isinstance(c, str) else (c.head, lambda w, r, c=c: c.go(timeout=900))
                     parked += [] if isinstance(c, str) else [c]
+                    if t == 1 and pin is not None and not isinstance(c, str):
+                        pin_process(c.p.pid, {pin})
                 else:
                     alone[(t, route)] = why_a or _in_subprocess(route, art_dir, e["name"], t, warmup, repeats)
                     continue
                 keys.append((t, route))
                 timers.append(ht)
-        timed = dict(zip(keys, time_in_rounds(timers, warmup, repeats, seed=len(rows))))
+                cpus.append({pin} if t == 1 and pin is not None else None)
+        timed = dict(zip(keys, time_in_rounds(timers, warmup, repeats, seed=len(rows), cpus=cpus)))
         for c in parked:                  # this model's Inductor processes
             c.close()
         for t in threads:
@@ -402,6 +406,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         shutil.rmtree(cache, ignore_errors=True)
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
            "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup, "rounds": ROUNDS,
+                           "one_thread_cpu": pin,
                            "repeats": repeats, "artifacts": str(art_dir),
                            "build": [{k: e.get(k) for k in ("name", "shape", "inputs", "B_compile_s", "B_error")}
                                      for e in idx["models"]],

@@ -191,14 +191,59 @@ def per_round(repeats: int, rounds: int = ROUNDS) -> int:
     return max(1, -(-repeats // rounds))
 
 
-def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed: int = 0) -> list:
+PIN_ENV = "HEXMLIR_BENCH_PIN"      # "0": time 1-thread rows wherever the scheduler puts them
+
+
+def one_cpu() -> int | None:
+    """The CPU that a run's 1-thread rows share (`pin_process`, `time_in_rounds`'s `cpus`): the last one this
+    process may use; None where affinity is not supported or HEXMLIR_BENCH_PIN=0.
+
+    On the lent KVM guest the 1-thread speed moves with the machine's state (2026-12-04 probe: route B and
+    eager interleaved in one process kept their ratio within +-7% while both moved 7.4 <-> 12.2 ms from
+    process to process, pinned or not), and Inductor is timed in a process of its own: on one CPU every
+    route's 1-thread row runs where the others do. (Four bench runs that day, two pinned, two not, gave the
+    same run-to-run range of ratios: pinning removes a variable, it did not remove the spread.)"""
+    if os.environ.get(PIN_ENV, "1") == "0" or not hasattr(os, "sched_getaffinity"):
+        return None
+    return max(os.sched_getaffinity(0))
+
+
+def pin_process(pid: int, cpus: set) -> None:
+    """Every thread of process `pid` (a parked peer serving one thread count) on `cpus`; threads it starts
+    later inherit their creator's affinity."""
+    import glob
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            os.sched_setaffinity(int(task.rsplit("/", 1)[1]), cpus)
+        except OSError:                 # a thread that ended meanwhile
+            pass
+
+
+class on_cpus:
+    """The calling thread on `cpus` inside the block (None: unchanged), its affinity restored after."""
+
+    def __init__(self, cpus):
+        self.cpus, self.old = cpus, None
+
+    def __enter__(self):
+        if self.cpus is not None:
+            self.old = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, self.cpus)
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            os.sched_setaffinity(0, self.old)
+
+
+def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed: int = 0, cpus=None) -> list:
     """Time every (head, timer) of `timers` in `rounds` rounds, each row once per round in a shuffled order
     (warmup + repeats/rounds calls each time); a row's result pools its rounds (`pooled`) with its head
     (err, ok, compile_s). A head that is a string (why the row cannot run) is passed through.
 
     Rows timed one after the other each see the machine as it was then: on the shared device a load that
     came and went (2026-12-03: the same 1-thread rung 2.89 ms in one run and 3.71 ms in the next, its peers
-    the other way round) moved whole rows. Interleaved, a passing load is spread over every row."""
+    the other way round) moved whole rows. Interleaved, a passing load is spread over every row.
+    `cpus[i]` (a set, or None) is the affinity of the calling thread while row i is timed (`one_cpu`)."""
     per = per_round(repeats, rounds)
     got = [[] for _ in timers]
     order = [i for i, (head, _) in enumerate(timers) if not isinstance(head, str)]
@@ -209,7 +254,8 @@ def time_in_rounds(timers, warmup: int, repeats: int, rounds: int = ROUNDS, seed
             if isinstance(got[i], str):
                 continue
             time.sleep(ROUND_GAP_S)
-            m = timers[i][1](warmup, per)
+            with on_cpus(cpus[i] if cpus else None):
+                m = timers[i][1](warmup, per)
             got[i] = m if isinstance(m, str) else got[i] + [m]      # a peer process died: the row says why
     out = []
     for (head, _), ms in zip(timers, got):

@@ -1106,8 +1106,11 @@ void hx_parallel_for(intptr_t n, void (*fn)(void *ctx, intptr_t i), void *ctx) {
   parallel_for(n, fn, ctx, &width, &joined);
   tls_rlogging = 0;
   int64_t t1 = now_ns();
+  /* under the log's mutex: hx_region_log from another thread may free or replace the array meanwhile */
+  pthread_mutex_lock(&g_rlog.mu);
   int64_t i = atomic_fetch_add(&g_rlog.next, 1);
-  if (i < g_rlog.cap) g_rlog.rec[i] = (hx_region_t){t0, t1, (int64_t)n, width, joined};
+  if (g_rlog.rec && i < g_rlog.cap) g_rlog.rec[i] = (hx_region_t){t0, t1, (int64_t)n, width, joined};
+  pthread_mutex_unlock(&g_rlog.mu);
 }
 
 static void parallel_for(intptr_t n, void (*fn)(void *, intptr_t), void *ctx, int64_t *width, int64_t *joined) {
