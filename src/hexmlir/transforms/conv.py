@@ -362,6 +362,28 @@ def _rewrite_blocked(op, c, ext, rows: int) -> None:
     op.erase()
 
 
+def _fills_next_to_int8_matmuls(module) -> None:
+    """The zero fill of an int8 matmul's accumulator (and its tensor.empty) moved right before the matmul:
+    the window copy and its collapse sat between them, which kept hvx-contract from dropping the fill (a
+    byte-wise memset of the whole output, 3/4 of the conv's packets) and kept the TCM plan from fusing it."""
+    for op in ops_named(module.operation, "linalg.generic"):
+        if len(op.operands) != 3 or not _is_int8_mul_add(op):
+            continue
+        fill = op.operands[2].owner
+        fill = getattr(fill, "operation", fill)
+        if getattr(fill, "name", None) != "linalg.generic" or len(fill.operands) != 1 \
+                or len(list(fill.results[0].uses)) != 1:
+            continue
+        empty = fill.operands[0].owner
+        empty = getattr(empty, "operation", empty)
+        body = list(fill.regions[0].blocks[0].operations)
+        if getattr(empty, "name", None) != "tensor.empty" or len(list(empty.results[0].uses)) != 1 \
+                or len(body) != 1 or isinstance(body[0].operands[0], ir.BlockArgument):
+            continue
+        empty.move_before(op)
+        fill.move_before(op)
+
+
 def run(module, cx) -> None:
     done = 0
     for op in ops_named(module.operation, "linalg.generic"):
@@ -389,6 +411,8 @@ def run(module, cx) -> None:
         from .fusion import _fill_reshapes, _unshare_fills
         _fill_reshapes(module)
         _unshare_fills(module)
+        if cx.target.hvx:
+            _fills_next_to_int8_matmuls(module)
     # after the fills are unshared: a padded input's fill then feeds its pad alone
     from .pad import write_in_place
     write_in_place(module)                    # the padded input written in place, not copied (pad.py)

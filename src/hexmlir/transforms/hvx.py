@@ -313,11 +313,19 @@ def _call_helper(op, fn, name: str) -> None:
     op.erase()
 
 
+_VIEW_OPS = {"memref.collapse_shape", "memref.expand_shape", "memref.cast", "memref.subview",
+             "memref.reinterpret_cast"}
+
+
 def _zero_fill_before(op):
     """The op right before `op` when it only writes zeros into `op`'s output (the matmul or dot then starts
     from zero accumulators instead of reading C or y; LLVM turned that fill into scalar memset calls)."""
     ops = [o.operation for o in op.operation.block.operations]
     i = next(k for k, o in enumerate(ops) if o == op.operation)
+    # views in between write nothing (conv-im2col's collapse of the window copy sits between the output's
+    # fill and its matmul; the fill stayed, a byte-wise memset of the whole output: 0.058 packets per MAC)
+    while i > 0 and ops[i - 1].name in _VIEW_OPS:
+        i -= 1
     if i == 0:
         return None
     prev = ops[i - 1]
