@@ -548,7 +548,7 @@ def _hexagon_section(res) -> str:
     if pk:
         from .sim_packets import table as packets_table
         parts += [f"### Integer kernels against clang auto-HVX and HVX intrinsics ({pk.get('date', '')})", "",
-                  "Packets per element (int8 matmul: per MAC) under qemu-hexagon, single thread "
+                  "Packets per element (int8 matmul and conv: per MAC) under qemu-hexagon, single thread "
                   "(`hexmlir bench packets`, docs/simulation.md).", "", packets_table(pk["rows"]), ""]
     if st or pk:
         parts += ["### Ladder (executed packets under qemu-hexagon)", ""]
