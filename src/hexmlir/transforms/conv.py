@@ -238,6 +238,8 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
         if rows:
             _rewrite_blocked(op, c, ext, rows)
             return
+    if c["int8"] and _rewrite_flat_rows(op, c, ext):
+        return
     col_loops = (b + ps + ks if transposed else b + ks + ps) if c["nchw"] else ps + ks
     elem = ir.RankedTensorType(x.type).element_type
     nb = len(b)
@@ -283,6 +285,73 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
             res = _expand(res, shape, _groups([len(ps), len(ms)]))
     op.results[0].replace_all_uses_with(res)
     op.erase()
+
+
+def _is_zero_fill(v) -> bool:
+    """`v` is a generic that writes the constant 0 into a tensor.empty."""
+    op = v.owner
+    op = getattr(op, "operation", op)
+    if getattr(op, "name", None) != "linalg.generic" or len(op.operands) != 1:
+        return False
+    body = list(op.regions[0].blocks[0].operations)
+    if len(body) != 1 or isinstance(body[0].operands[0], ir.BlockArgument):
+        return False
+    cst = body[0].operands[0].owner
+    cst = getattr(cst, "operation", cst)
+    return getattr(cst, "name", None) == "arith.constant" and isinstance(cst.attributes["value"], ir.IntegerAttr) \
+        and ir.IntegerAttr(cst.attributes["value"]).value == 0
+
+
+def _rewrite_flat_rows(op, c, ext) -> bool:
+    """An int8 NCHW convolution of one image with stride and dilation 1 as a matmul over whole input rows:
+    the window copy's row (c, kh, kw) is the image of channel c flattened, from kh*W + kw on, NP = (OH-1)*W + OW
+    bytes (one contiguous copy per row: a per-output-row copy of OW bytes took 7 packets for 32 bytes), the
+    matmul computes NP pixels per output channel (OH*W: W/OW more than needed), and a strided copy keeps the
+    OW valid ones of each row, out[f, oh, ow] = o[f, oh*W + ow] (+ the accumulator unless it is a zero fill).
+    Returns False (nothing changed) for other convolutions."""
+    from torch_mlir.dialects import arith, tensor
+    D = ir.AffineDimExpr.get
+    b, ms, ps, ks = c["batch"], c["ms"], c["ps"], c["ks"]
+    if not c["nchw"] or b or len(ms) != 1 or len(ps) != 2 or len(ks) != 3:
+        return False
+    x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
+    xshape = list(ir.RankedTensorType(x.type).shape)
+    lead = len(xshape) - 3
+    col_loops = ks + ps
+    where = {d: i for i, d in enumerate(col_loops)}
+    q = ir.AffineMap.get(5, 0, [D(where[d]) if d in where else ir.AffineConstantExpr.get(0)
+                                for d in range(c["n_loops"])])
+    got = [e.compose(q) for e in c["maps"][c["x"]].results]
+    want = ir.AffineMap.get(5, 0, [D(0), D(1) + D(3), D(2) + D(4)])
+    if lead < 0 or any(xshape[i] != 1 for i in range(lead)) or \
+            str(ir.AffineMap.get(5, 0, got[lead:])) != str(want) or \
+            any(str(e) != "0" for e in got[:lead]):
+        return False
+    C, H, W = xshape[lead:]
+    F, OH, OW, KH, KW = ext[ms[0]], ext[ps[0]], ext[ps[1]], ext[ks[1]], ext[ks[2]]
+    NP = (OH - 1) * W + OW
+    i8, i32 = ir.RankedTensorType(x.type).element_type, ir.RankedTensorType(acc.type).element_type
+    with ir.InsertionPoint(op), op.location:
+        xf = _collapse(x, [list(range(lead + 1)), [lead + 1, lead + 2]])          # [C, H*W]
+        col = _generic([xf], tensor.EmptyOp([C, KH, KW, NP], i8).result,
+                       _maps(4, [[D(0), D(1) * W + D(2) + D(3)], [D(i) for i in range(4)]]), _iters("pppp"),
+                       lambda a: a[0])
+        col = _collapse(col, [[0, 1, 2], [3]])                                     # [K, NP]
+        wk = _collapse(w, [[0], [1, 2, 3]])                                        # [F, K]
+        zero = arith.ConstantOp(i32, ir.IntegerAttr.get(i32, 0)).result
+        o = _generic([], tensor.EmptyOp([F, NP], i32).result, _maps(2, [[D(0), D(1)]]), _iters("pp"),
+                     lambda a: zero)
+        m_, p_, k_ = D(0), D(1), D(2)
+        o = _generic([wk, col], o, _maps(3, [[m_, k_], [k_, p_], [m_, p_]]), _iters("ppr"), _int8_mul_add)
+        if _is_zero_fill(acc):              # written whole: the zero fill goes (a byte-wise memset)
+            res = _generic([o], tensor.EmptyOp([F, OH, OW], i32).result,
+                           _maps(3, [[D(0), D(1) * W + D(2)], [D(0), D(1), D(2)]]), _iters("ppp"), lambda a: a[0])
+        else:
+            res = _generic([o], acc, _maps(3, [[D(0), D(1) * W + D(2)], [D(0), D(1), D(2)]]), _iters("ppp"),
+                           lambda a: arith.AddIOp(a[1], a[0]).result)
+    op.results[0].replace_all_uses_with(res)
+    op.erase()
+    return True
 
 
 # A row block's pixels, at least this many vectors: fewer leave the micro-kernel's columns mostly edge tiles
