@@ -3,8 +3,8 @@
     PYTHONPATH=src python3 -m hexmlir.bench.sim_packets [--quick] [--json out.json]   (or: hexmlir bench packets)
 
 For each kernel (int8 saturating add, int32 add, int8 row dot, int8 matmul and 3x3 convolution (per MAC),
-requantize int32 -> int8, GELU in the scalar-float simulation build) and each build (scalar: all mechanisms off; vectorized:
-vectorize+fusion+fast-math; vectorized+TCM/DMA/DB: everything on except threads, so counts are deterministic)
+requantize int32 -> int8, GELU in the scalar-float simulation build) and each build (scalar: all mechanisms
+off; vectorized: vectorize+fusion+fast-math; vectorized+TCM/DMA/DB: everything on except threads, so counts are deterministic)
 it runs the kernel once under qemu-hexagon,
 checks the output against NumPy and counts executed packets between the harness's kernel markers on all
 threads. "compiled" counts only the functions of the kernel object (what the compiler emitted), "all"
@@ -255,8 +255,8 @@ def main(argv=None) -> None:
     ap.add_argument("--peers-only", action="store_true", help="run only the C peers (no hexmlir builds)")
     a = ap.parse_args(argv)
     rows = measure(a.quick, a.kernels.split(",") if a.kernels else None, hexmlir=not a.peers_only)
-    print("packets per element (int8 matmul and conv: per MAC), kernel only, single thread (all threads' packets in the "
-          "call; in parentheses: only the compiled kernel's functions, where the runtime adds some)")
+    print("packets per element (int8 matmul and conv: per MAC), kernel only, single thread (all threads' packets in "
+          "the call; in parentheses: only the compiled kernel's functions, where the runtime adds some)")
     print(table(rows))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))

@@ -88,8 +88,8 @@ def _int8_mul_add(a):
 
 
 def _is_int8_mul_add(op) -> bool:
-    from .hvx import _is_i8_product_sum
-    return _is_i8_product_sum(op.regions[0].blocks[0])
+    from .bodies import is_i8_product_sum
+    return is_i8_product_sum(op.regions[0].blocks[0])
 
 
 def _dims(expr) -> set[int]:

@@ -280,7 +280,8 @@ def _forward_round_trips(module) -> None:
         if cin is None or not _reshape_of(cin.operands[0], d):
             continue
         a2 = _whole_view(cin.operands[1])
-        if a2 is None or ir.MemRefType(cin.operands[1].type).element_type != ir.MemRefType(cout.operands[0].type).element_type:
+        elem = ir.MemRefType(cout.operands[0].type).element_type
+        if a2 is None or ir.MemRefType(cin.operands[1].type).element_type != elem:
             continue
         users = []
         todo = [d]
