@@ -13,6 +13,7 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..errors import CompileError
+from . import memspace
 from .bodies import is_i8_product_sum
 
 TCM_ALIGN = 128             # runtime granule; the pool's base and heap fallback are aligned at least this much
@@ -291,7 +292,7 @@ def _call_helper(op, fn, name: str) -> None:
     op.erase()
 
 
-_VIEW_OPS = {"memref.collapse_shape", "memref.expand_shape", "memref.cast", "memref.subview",
+_VIEW_OPS = {"memref.collapse_shape", "memref.expand_shape", "memref.cast", "memref.subview", "memref.view",
              "memref.reinterpret_cast"}
 
 
@@ -300,9 +301,12 @@ def _zero_fill_before(op):
     from zero accumulators instead of reading C or y; LLVM turned that fill into scalar memset calls)."""
     ops = [o.operation for o in op.operation.block.operations]
     i = next(k for k, o in enumerate(ops) if o == op.operation)
-    # views in between write nothing (conv-im2col's collapse of the window copy sits between the output's
-    # fill and its matmul; the fill stayed, a byte-wise memset of the whole output: 0.058 packets per MAC)
-    while i > 0 and ops[i - 1].name in _VIEW_OPS:
+    # views and copies into other buffers in between leave C alone (conv-im2col's collapse of the window copy
+    # sat between the output's fill and its matmul, a tile's copies of A and B into TCM do: the fill stayed, a
+    # byte-wise memset of the whole output, 0.058 packets per MAC)
+    c_buf = memspace.root_buffer(op.operands[2])
+    while i > 0 and (ops[i - 1].name in _VIEW_OPS or ops[i - 1].name == "linalg.copy"
+                     and memspace.root_buffer(ops[i - 1].operands[1]) != c_buf):
         i -= 1
     if i == 0:
         return None

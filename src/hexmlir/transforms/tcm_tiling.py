@@ -264,7 +264,8 @@ def _forward_round_trips(module) -> None:
     """A TCM result copied out whole to a DDR buffer that is only copied back in whole, into another TCM
     buffer (untiled ops each promoted alone: conv-im2col's window copy, then its matmul): the reader views the
     first TCM buffer instead, both copies go (the int8 conv's TCM build copied its 144 KiB window copy out
-    and back in, byte by byte one way)."""
+    and back in, byte by byte one way). Not into a tile loop: double-buffer gives a loop's TCM buffers twins,
+    which only the copy-in filled."""
     for cout in ops_named(module.operation, "linalg.copy"):
         if enclosing_loop(cout) is not None:
             continue
@@ -276,8 +277,13 @@ def _forward_round_trips(module) -> None:
         block = cout.operation.block
         ops = [o.operation for o in block.operations]
         i = next(k for k, o in enumerate(ops) if o == cout.operation)
-        cin = next((o for o in ops[i + 1:] if o.name == "linalg.copy" and _refs(o, d)), None)
-        if cin is None or not _reshape_of(cin.operands[0], d):
+        # the next op using d: the copy-in
+        xi = next((k for k in range(i + 1, len(ops)) if ops[k].name not in memspace.VIEWS and _refs(ops[k], d)),
+                  None)
+        if xi is None:
+            continue
+        cin = ops[xi]
+        if cin.name != "linalg.copy" or not _reshape_of(cin.operands[0], d):
             continue
         a2 = _whole_view(cin.operands[1])
         elem = ir.MemRefType(cout.operands[0].type).element_type
@@ -295,19 +301,18 @@ def _forward_round_trips(module) -> None:
                     users.append(o)
         if any(o != cout.operation and o != cin.operation and o.name != "memref.dealloc" for o in users):
             continue
-        j = next(k for k, o in enumerate(ops) if o == cin.operation)
-        a1_deallocs = [o for o in ops[i + 1:j] if o.name == "memref.dealloc" and o.operands[0] == a1]
-        if any(_refs(o, a1) for o in ops[i + 1:j] if o not in a1_deallocs):
+        a1_deallocs = [o for o in ops[i + 1:xi] if o.name == "memref.dealloc" and o.operands[0] == a1]
+        if any(_refs(o, a1) for o in ops[i + 1:xi] if o not in a1_deallocs):
             continue                                   # the first buffer is used again before the copy-in
         a2_deallocs = [u.owner for u in a2.uses if u.owner.name == "memref.dealloc"]
+        vt = cin.operands[1]
         if a1_deallocs and not a2_deallocs:
             continue                                   # (no later point known to free the first buffer)
-        vt = cin.operands[1]
         from torch_mlir.dialects import memref
         with ir.InsertionPoint(cin), cin.location:
             nv = memref.view(vt.type, a1, vt.owner.operands[1], [])
         vt.replace_all_uses_with(nv)
-        for o in a1_deallocs:
+        for o in a1_deallocs:                          # freed after its last reader
             o.move_before(a2_deallocs[0])
         cin.erase()
         cout.erase()
