@@ -306,7 +306,7 @@ def _zero_fill_before(op):
     # byte-wise memset of the whole output, 0.058 packets per MAC)
     c_buf = memspace.root_buffer(op.operands[2])
     while i > 0 and (ops[i - 1].name in _VIEW_OPS or ops[i - 1].name == "linalg.copy"
-                     and memspace.root_buffer(ops[i - 1].operands[1]) != c_buf):
+                     and all(memspace.root_buffer(v) != c_buf for v in ops[i - 1].operands)):
         i -= 1
     if i == 0:
         return None
