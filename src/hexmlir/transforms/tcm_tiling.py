@@ -301,9 +301,10 @@ def _forward_round_trips(module) -> None:
                     users.append(o)
         if any(o != cout.operation and o != cin.operation and o.name != "memref.dealloc" for o in users):
             continue
-        a1_deallocs = [o for o in ops[i + 1:xi] if o.name == "memref.dealloc" and o.operands[0] == a1]
-        if any(_refs(o, a1) for o in ops[i + 1:xi] if o not in a1_deallocs):
-            continue                                   # the first buffer is used again before the copy-in
+        a1_deallocs = [o for o in ops[i + 1:] if o.name == "memref.dealloc" and o.operands[0] == a1]
+        if any(_refs(o, a1) for o in ops[i + 1:] if o not in a1_deallocs) \
+                or any(ops.index(o) > xi for o in a1_deallocs):
+            continue                                   # the first buffer is used again after its copy-out
         a2_deallocs = [u.owner for u in a2.uses if u.owner.name == "memref.dealloc"]
         vt = cin.operands[1]
         if a1_deallocs and not a2_deallocs:
