@@ -35,6 +35,13 @@ def _case(key, size, rng):
         m, n, k = size
         a, b = _i8(rng, (m, k)), _i8(rng, (k, n))
         return [a, b], (a.astype(np.int64) @ b).astype(np.int32), [m, n, k]
+    if key == "conv_i8":
+        n, c, h, w, f, k, st = size
+        x, wt = _i8(rng, (n, c, h, w)), _i8(rng, (f, c, k, k))
+        oh, ow = (h - k) // st + 1, (w - k) // st + 1
+        win = np.lib.stride_tricks.sliding_window_view(x.astype(np.int64), (k, k), axis=(2, 3))
+        out = np.einsum("ncpqij,fcij->nfpq", win[:, :, ::st, ::st][:, :, :oh, :ow], wt.astype(np.int64))
+        return [x, wt], out.astype(np.int32), list(size)
     n, mult, shift, zp = size
     x = rng.integers(-2**31, 2**31, n, dtype=np.int64)
     x[:4] = [-2**31, 2**31 - 1, 0, -1]
@@ -44,6 +51,7 @@ def _case(key, size, rng):
 
 CASES = [("add_sat_i8", 4099), ("add_sat_i8", 77), ("add_i32", 1001), ("dot_i8", (5, 1031)), ("dot_i8", (7, 100)),
          ("matmul_i8", (6, 133, 29)), ("matmul_i8", (9, 37, 23)), ("matmul_i8", (5, 257, 131)),
+         ("conv_i8", (1, 5, 13, 11, 7, 3, 1)), ("conv_i8", (2, 3, 9, 200, 5, 3, 1)), ("conv_i8", (2, 4, 9, 10, 3, 3, 2)),
          ("requantize", (4099, sp.RQ_MULT, sp.RQ_SHIFT, sp.RQ_ZP)), ("requantize", (1000, 2**31 - 1, 1, 127)),
          ("requantize", (333, 1, 15, -128))]
 

@@ -201,11 +201,11 @@ def meta(rows, threads: int, seconds: float, command: str) -> str:
 
 
 # the packets bench's integer kernels (sim_packets): hexmlir builds vs. clang auto-HVX and HVX intrinsics
-PACKETS_KERNELS = ["add_sat_i8", "add_i32", "dot_i8", "matmul_i8", "requantize"]
+PACKETS_KERNELS = ["add_sat_i8", "add_i32", "dot_i8", "matmul_i8", "conv_i8", "requantize"]
 
 
 def packets_rows(quick: bool = False, log=print) -> dict:
-    """Packets per element (matmul: per MAC) of the integer kernels against both C peers, in one run
+    """Packets per element (matmul, conv: per MAC) of the integer kernels against both C peers, in one run
     (`sim_packets.measure`); stored under "hexagon_packets" in results.json."""
     import datetime
 

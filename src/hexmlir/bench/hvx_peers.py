@@ -272,6 +272,42 @@ void ref(const int32_t *restrict x, int8_t *restrict y, int32_t n, int32_t mult,
 }
 """
 
+# int8 NCHW convolution (FCHW filter, no padding) out[n, f, oh, ow] (int32), as the hexmlir kernel computes it:
+# a window copy col[(c, kh, kw), (oh, ow)] = x[n, c, oh*s + kh, ow*s + kw] into a malloc'd buffer, then the
+# matmul above, out[n] = w[F, C*KH*KW] @ col. Stride 1 copies each output row's OW bytes as whole vectors: an
+# unaligned load of the aligned blocks that hold them (load_part) and an unaligned 128-byte store that may run
+# past the row into the next one, which the next copy overwrites (rows are written in address order; the
+# buffer has a vector of slack). Other strides copy byte by byte (the bench measures stride 1).
+CONV_I8 = MATMUL_I8.replace("void ref(", "static void matmul_i8(") + r"""
+void *malloc(unsigned int);
+void free(void *);
+
+void ref(const int8_t *restrict x, const int8_t *restrict w, int32_t *restrict out, int32_t n, int32_t c,
+         int32_t h, int32_t wd, int32_t f, int32_t k, int32_t s) {
+  int32_t oh = (h - k) / s + 1, ow = (wd - k) / s + 1, p = oh * ow, kk = c * k * k;
+  int8_t *col = malloc((unsigned)(kk * p + 128));
+  for (int32_t b = 0; b < n; b++) {
+    const int8_t *xb = x + (intptr_t)b * c * h * wd;
+    int8_t *dst = col;
+    for (int32_t ci = 0; ci < c; ci++)
+      for (int32_t i = 0; i < k; i++)
+        for (int32_t j = 0; j < k; j++)
+          for (int32_t r = 0; r < oh; r++, dst += ow) {
+            const int8_t *src = xb + ((intptr_t)ci * h + (intptr_t)r * s + i) * wd + j;
+            if (s == 1) {
+              int32_t q = 0;
+              for (; q + 128 <= ow; q += 128) VSTU(dst + q, VLDU(src + q));
+              if (q < ow) VSTU(dst + q, load_part(src + q, ow - q));
+            } else {
+              for (int32_t q = 0; q < ow; q++) dst[q] = src[q * s];
+            }
+          }
+    matmul_i8(w, col, out + (intptr_t)b * f * p, f, p, kk);
+  }
+  free(col);
+}
+"""
+
 #: packets-bench key -> C source of the intrinsics peer
 SOURCES = {"add_sat_i8": ADD_SAT_I8, "add_i32": ADD_I32, "dot_i8": DOT_I8, "matmul_i8": MATMUL_I8,
-           "requantize": REQUANTIZE}
+           "conv_i8": CONV_I8, "requantize": REQUANTIZE}

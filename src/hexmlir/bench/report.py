@@ -547,8 +547,9 @@ def _hexagon_section(res) -> str:
     pk = res.get("hexagon_packets")
     if pk:
         from .sim_packets import table as packets_table
+        per_mac = "int8 matmul and conv" if any(r.get("key") == "conv_i8" for r in pk["rows"]) else "int8 matmul"
         parts += [f"### Integer kernels against clang auto-HVX and HVX intrinsics ({pk.get('date', '')})", "",
-                  "Packets per element (int8 matmul: per MAC) under qemu-hexagon, single thread "
+                  f"Packets per element ({per_mac}: per MAC) under qemu-hexagon, single thread "
                   "(`hexmlir bench packets`, docs/simulation.md).", "", packets_table(pk["rows"]), ""]
     if st or pk:
         parts += ["### Ladder (executed packets under qemu-hexagon)", ""]

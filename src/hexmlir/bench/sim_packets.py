@@ -2,9 +2,9 @@
 
     PYTHONPATH=src python3 -m hexmlir.bench.sim_packets [--quick] [--json out.json]   (or: hexmlir bench packets)
 
-For each kernel (int8 saturating add, int32 add, int8 row dot, int8 matmul (per MAC), requantize int32 ->
-int8, GELU in the scalar-float simulation build) and each build (scalar: all mechanisms off; vectorized:
-vectorize+fusion+fast-math; vectorized+TCM/DMA/DB: everything on except threads, so counts are deterministic)
+For each kernel (int8 saturating add, int32 add, int8 row dot, int8 matmul and 3x3 convolution (per MAC),
+requantize int32 -> int8, GELU in the scalar-float simulation build) and each build (scalar: all mechanisms
+off; vectorized: vectorize+fusion+fast-math; vectorized+TCM/DMA/DB: everything on except threads, so counts are deterministic)
 it runs the kernel once under qemu-hexagon,
 checks the output against NumPy and counts executed packets between the harness's kernel markers on all
 threads. "compiled" counts only the functions of the kernel object (what the compiler emitted), "all"
@@ -55,6 +55,25 @@ void ref(const int8_t *restrict a, const int8_t *restrict b, int32_t *restrict c
     }
   }
 }""",
+    "conv_i8": """
+#include <stdint.h>
+void ref(const int8_t *restrict x, const int8_t *restrict w, int32_t *restrict out, int32_t n, int32_t c, int32_t h,
+         int32_t wd, int32_t f, int32_t k, int32_t s) {
+  int32_t oh = (h - k) / s + 1, ow = (wd - k) / s + 1;
+  for (int32_t b = 0; b < n; b++)
+    for (int32_t fi = 0; fi < f; fi++) {
+      int32_t *o = out + ((intptr_t)b * f + fi) * oh * ow;
+      for (int32_t q = 0; q < oh * ow; q++) o[q] = 0;
+      for (int32_t ci = 0; ci < c; ci++)
+        for (int32_t i = 0; i < k; i++)
+          for (int32_t j = 0; j < k; j++) {
+            int32_t wv = w[((fi * c + ci) * k + i) * k + j];
+            const int8_t *xc = x + ((intptr_t)b * c + ci) * h * wd;
+            for (int32_t r = 0; r < oh; r++)
+              for (int32_t q = 0; q < ow; q++) o[r * ow + q] += wv * (int32_t)xc[(r * s + i) * wd + q * s + j];
+          }
+    }
+}""",
     "requantize": """
 #include <stdint.h>
 void ref(const int32_t *restrict x, int8_t *restrict y, int32_t n, int32_t mult, int32_t shift, int32_t zp) {
@@ -78,20 +97,27 @@ void ref(const float *x, float *y, int32_t n) {
 # requantize's constants (the Linalg kernel's defaults), passed to both C peers as scalars
 RQ_MULT, RQ_SHIFT, RQ_ZP = 1518500250, 7, -3
 
-SIZES = {"full": {"n": 100003, "dot": (97, 1031), "matmul": (67, 133, 130), "gelu": 20011},
-         "quick": {"n": 4099, "dot": (5, 1031), "matmul": (6, 133, 29), "gelu": 1031}}
+SIZES = {"full": {"n": 100003, "dot": (97, 1031), "matmul": (67, 133, 130), "conv": (1, 16, 34, 34, 32, 3, 1),
+                  "gelu": 20011},
+         "quick": {"n": 4099, "dot": (5, 1031), "matmul": (6, 133, 29), "conv": (1, 5, 13, 11, 7, 3, 1),
+                   "gelu": 1031}}
+PER_MAC = ("matmul_i8", "conv_i8")          # counted per multiply-accumulate
 
 
 def _kernels(quick: bool):
     """(label, kernel, C key, elements (MACs for the matmul), C scalars)."""
-    from ..kernels.linalg_suite import gelu_tanh, int8_dot, int8_matmul, int_add, int_add_sat, requantize
+    from ..kernels.linalg_suite import gelu_tanh, int8_conv2d, int8_dot, int8_matmul, int_add, int_add_sat, requantize
     sz = SIZES["quick" if quick else "full"]
     n, (m, k), (mm, mn, mk), g = sz["n"], sz["dot"], sz["matmul"], sz["gelu"]
+    cv = sz["conv"]
+    cn, cc, ch, cw, cf, ck, cs = cv
+    conv_macs = cn * cf * ((ch - ck) // cs + 1) * ((cw - ck) // cs + 1) * cc * ck * ck
     return [
         ("int8 add (sat)", int_add_sat(n, "int8"), "add_sat_i8", n, [n]),
         ("int32 add", int_add(n, "int32"), "add_i32", n, [n]),
         ("int8 dot (rows)", int8_dot(m, k), "dot_i8", m * k, [m, k]),
         ("int8 matmul (per MAC)", int8_matmul(mm, mn, mk), "matmul_i8", mm * mn * mk, [mm, mn, mk]),
+        (f"int8 conv {ck}x{ck} (per MAC)", int8_conv2d(*cv), "conv_i8", conv_macs, list(cv)),
         ("requantize i32 -> i8", requantize(n, RQ_MULT, RQ_SHIFT, RQ_ZP), "requantize", n,
          [n, RQ_MULT, RQ_SHIFT, RQ_ZP]),
         ("GELU f32 (scalar-float sim build)", gelu_tanh((g,), "float32"), "gelu_f32", g, [g]),
@@ -169,9 +195,9 @@ def measure(quick: bool = False, kernels: list[str] | None = None, hexmlir: bool
             ins = kern.random_inputs(rng)
             ref = kern.reference(*ins)[0]
             tol = 1e-4 if ref.dtype.kind == "f" else 0
-            row = {"kernel": label, "key": ckey, "elements": elems, "per": "MAC" if ckey == "matmul_i8" else
-                   "element", "size": [int(s) for s in scalars[:3 if ckey == "matmul_i8" else 2 if ckey == "dot_i8"
-                                                                 else 1]], "builds": {}}
+            nsize = {"matmul_i8": 3, "conv_i8": 7, "dot_i8": 2}.get(ckey, 1)
+            row = {"kernel": label, "key": ckey, "elements": elems, "per": "MAC" if ckey in PER_MAC else "element",
+                   "size": [int(s) for s in scalars[:nsize]], "builds": {}}
             for bname, opts in (_builds() if hexmlir else []):
                 k = hcompile(kern.mlir, opts)
                 out, prof = k.profile(*ins)
@@ -229,8 +255,8 @@ def main(argv=None) -> None:
     ap.add_argument("--peers-only", action="store_true", help="run only the C peers (no hexmlir builds)")
     a = ap.parse_args(argv)
     rows = measure(a.quick, a.kernels.split(",") if a.kernels else None, hexmlir=not a.peers_only)
-    print("packets per element (int8 matmul: per MAC), kernel only, single thread (all threads' packets in the "
-          "call; in parentheses: only the compiled kernel's functions, where the runtime adds some)")
+    print("packets per element (int8 matmul and conv: per MAC), kernel only, single thread (all threads' packets in "
+          "the call; in parentheses: only the compiled kernel's functions, where the runtime adds some)")
     print(table(rows))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))

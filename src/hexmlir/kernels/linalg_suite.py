@@ -714,30 +714,41 @@ def int8_matmul(m: int, n: int, k: int) -> LinalgKernel:
                         [((m, n), "int32")], ref, _int_ranges("int8", 2), flops_per_elem=2 * k)
 
 
-def int8_conv2d(n: int, c: int, h: int, w: int, f: int, k: int = 3, stride: int = 1) -> LinalgKernel:
+def int8_conv2d(n: int, c: int, h: int, w: int, f: int, k: int = 3, stride: int = 1,
+                bias: bool = False) -> LinalgKernel:
     """``out[n, f, oh, ow] (int32) = sum_{c, kh, kw} x[n, c, oh*s + kh, ow*s + kw] * w[f, c, kh, kw]`` of
     int8 NCHW images and FCHW filters (no padding): zero fill + ``linalg.conv_2d_nchw_fchw``, operands
-    sign-extended, accumulation in int32 (a quantized convolution before requantization)."""
+    sign-extended, accumulation in int32 (a quantized convolution before requantization). With `bias`, a
+    third input ``b[f]`` (int32) is broadcast into the accumulator instead of the zero fill."""
     oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
     xs, ws, os_ = (n, c, h, w), (f, c, k, k), (n, f, oh, ow)
     xty, wty, oty = _tt(xs, "i8"), _tt(ws, "i8"), _tt(os_, "i32")
-    b = _Builder("conv2d_i8", [("X", xty), ("W", wty)], "i8")
-    z = _int_fill(b, 0, oty, "i32")
+    bty = _tt((f,), "i32")
+    b = _Builder("conv2d_i8", [("X", xty), ("W", wty)] + ([("B", bty)] if bias else []), "i8")
+    if bias:
+        z = b.fresh("bias")
+        b.emit(f"{z} = linalg.broadcast ins(%B : {bty}) outs({b.empty(oty)} : {oty}) dimensions = [0, 2, 3]")
+    else:
+        z = _int_fill(b, 0, oty, "i32")
     o = b.fresh("conv")
     b.emit(f"{o} = linalg.conv_2d_nchw_fchw {{dilations = dense<1> : vector<2xi64>, "
            f"strides = dense<{stride}> : vector<2xi64>}} ins(%X, %W : {xty}, {wty}) outs({z} : {oty}) -> {oty}")
 
-    def ref(x, w_):
+    def ref(x, w_, bias_=None):
         x64, w64 = x.astype(np.int64), w_.astype(np.int64)
         out = np.zeros(os_, np.int64)
+        if bias_ is not None:
+            out += bias_.astype(np.int64)[None, :, None, None]
         for i in range(k):
             for j in range(k):
                 win = x64[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
                 out += np.einsum("nchw,fc->nfhw", win, w64[:, :, i, j])
         return [out.astype(np.int32)]
 
-    return LinalgKernel("conv2d_i8", b.module([(o, oty)]), [(xs, "int8"), (ws, "int8")], [(os_, "int32")], ref,
-                        _int_ranges("int8", 2), flops_per_elem=2 * c * k * k)
+    ins = [(xs, "int8"), (ws, "int8")] + ([((f,), "int32")] if bias else [])
+    ranges = _int_ranges("int8", 2) + ([(-2 ** 24, 2 ** 24)] if bias else [])
+    return LinalgKernel("conv2d_i8", b.module([(o, oty)]), ins, [(os_, "int32")], ref, ranges,
+                        flops_per_elem=2 * c * k * k)
 
 
 def int8_dot(m: int, k: int) -> LinalgKernel:

@@ -46,6 +46,7 @@ def run(module, cx) -> None:
         "writes": sorted(writes),
     }
     _drop_self_copies(module)
+    _reshaped_results_in_place(module)
     from .pad import drop_refills, fill_borders_in_region
     drop_refills(module)                     # padded buffers of one shape share one buffer: fill it once
     fill_borders_in_region(module)           # and fill it in the parallel loop that writes its interior
@@ -178,6 +179,34 @@ def _drop_self_copies(module) -> None:
     for op in ops_named(module.operation, "memref.copy"):
         if op.operands[0] == op.operands[1]:
             op.erase()
+
+
+def _reshaped_results_in_place(module) -> None:
+    """`memref.copy reshape(%buf), %out` with %buf a fresh buffer and %out an out-parameter used by nothing
+    else: %buf becomes the inverse reshape of %out and the copy goes. buffer-results-to-out-params only
+    writes in place a result that is an alloc, not a view of one (conv-im2col's matmul computes into the
+    collapsed output and returns its expand_shape: a whole copy of the output per call)."""
+    from torch_mlir import ir
+    from torch_mlir.dialects import memref
+    from ..ir import ops_named
+    for cp in ops_named(module.operation, "memref.copy"):
+        src, out = cp.operands[0], cp.operands[1]
+        view = src.owner
+        if getattr(view, "name", None) != "memref.expand_shape" or not isinstance(out, ir.BlockArgument) \
+                or len(list(out.uses)) != 1 or out.owner.owner.operation.name != "func.func":
+            continue
+        buf = view.operands[0]
+        alloc = buf.owner
+        if getattr(alloc, "name", None) != "memref.alloc" or alloc.operands or len(list(src.uses)) != 1 \
+                or ir.MemRefType(out.type).layout != ir.MemRefType(src.type).layout \
+                or "strided" in str(ir.MemRefType(buf.type).layout):
+            continue
+        with ir.InsertionPoint(alloc), alloc.location:
+            flat = memref.CollapseShapeOp(buf.type, out, view.attributes["reassociation"]).result
+        cp.erase()
+        view.erase()
+        buf.replace_all_uses_with(flat)
+        alloc.erase()
 
 
 _DTYPES = {"f32": "float32", "f16": "float16", "f64": "float64", "bf16": "bfloat16", "i1": "bool",

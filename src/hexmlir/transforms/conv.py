@@ -88,8 +88,8 @@ def _int8_mul_add(a):
 
 
 def _is_int8_mul_add(op) -> bool:
-    from .hvx import _is_i8_product_sum
-    return _is_i8_product_sum(op.regions[0].blocks[0])
+    from .bodies import is_i8_product_sum
+    return is_i8_product_sum(op.regions[0].blocks[0])
 
 
 def _dims(expr) -> set[int]:
@@ -216,15 +216,21 @@ def _transpose_last2(v, lead: int):
     return _generic([v], empty, _maps(r, [swapped, ident]), _iters("p" * r), lambda a: a[0])
 
 
-def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
-    from torch_mlir.dialects import tensor
-    D = ir.AffineDimExpr.get
-    x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
+def _extents(op, c) -> dict:
+    """Loop -> its size, read off the operands that index it by a plain dim."""
     ext = {}
     for v, m in zip(op.operands, c["maps"]):
         for e, n in zip(m.results, ir.RankedTensorType(v.type).shape):
             if isinstance(e, ir.AffineDimExpr):
                 ext[e.position] = n
+    return ext
+
+
+def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
+    from torch_mlir.dialects import tensor
+    D = ir.AffineDimExpr.get
+    x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
+    ext = _extents(op, c)
     b, ms, ps, ks = c["batch"], c["ms"], c["ps"], c["ks"]
     prod = lambda ds: int(np.prod([ext[d] for d in ds]))  # noqa: E731
     # NCHW with fewer pixels than PIXEL_ROWS_BELOW vectors (the deep layers of a CNN on a small image): the
@@ -238,6 +244,8 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
         if rows:
             _rewrite_blocked(op, c, ext, rows)
             return
+    if c["int8"] and _rewrite_flat_rows(op, c, ext):
+        return
     col_loops = (b + ps + ks if transposed else b + ks + ps) if c["nchw"] else ps + ks
     elem = ir.RankedTensorType(x.type).element_type
     nb = len(b)
@@ -283,6 +291,81 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
             res = _expand(res, shape, _groups([len(ps), len(ms)]))
     op.results[0].replace_all_uses_with(res)
     op.erase()
+
+
+def _is_zero_fill(v) -> bool:
+    """`v` is a generic that writes the constant 0 into a tensor.empty."""
+    op = v.owner
+    op = getattr(op, "operation", op)
+    if getattr(op, "name", None) != "linalg.generic" or len(op.operands) != 1:
+        return False
+    body = list(op.regions[0].blocks[0].operations)
+    if len(body) != 1 or isinstance(body[0].operands[0], ir.BlockArgument):
+        return False
+    cst = body[0].operands[0].owner
+    cst = getattr(cst, "operation", cst)
+    return getattr(cst, "name", None) == "arith.constant" and isinstance(cst.attributes["value"], ir.IntegerAttr) \
+        and ir.IntegerAttr(cst.attributes["value"]).value == 0
+
+
+def _rewrite_flat_rows(op, c, ext) -> bool:
+    """An int8 NCHW convolution with stride and dilation 1 as one matmul over whole input rows: the window
+    copy's row (c, kh, kw) holds, per image n, channel c of x[n] flattened from kh*W + kw on, NP = (OH-1)*W + OW
+    bytes (one contiguous copy each: a copy per output row of OW bytes took 7 packets for 32 bytes); the matmul
+    o[F, N*NP] = w[F, K] @ col[K, N*NP] computes W/OW more pixels than needed, the images side by side (a batch
+    is no loop around vrmpy's 3-loop matmul); a strided copy keeps the valid ones,
+    out[n, f, oh, ow] = o[f, n*NP + oh*W + ow] (+ the accumulator unless it is a zero fill).
+    Returns False (nothing changed) for other convolutions."""
+    from torch_mlir.dialects import arith, tensor
+    D = ir.AffineDimExpr.get
+    b, ms, ps, ks = c["batch"], c["ms"], c["ps"], c["ks"]
+    nb = len(b)
+    if not c["nchw"] or nb > 1 or len(ms) != 1 or len(ps) != 2 or len(ks) != 3:
+        return False
+    x, w, acc = op.operands[c["x"]], op.operands[c["w"]], op.operands[2]
+    xshape = list(ir.RankedTensorType(x.type).shape)
+    lead = len(xshape) - 3 - nb                  # unit dims before (n,) c, h, w
+    col_loops = b + ks + ps
+    r = len(col_loops)
+    where = {d: i for i, d in enumerate(col_loops)}
+    q = ir.AffineMap.get(r, 0, [D(where[d]) if d in where else ir.AffineConstantExpr.get(0)
+                                for d in range(c["n_loops"])])
+    got = [e.compose(q) for e in c["maps"][c["x"]].results]
+    want = ir.AffineMap.get(r, 0, [D(i) for i in range(nb)] + [D(nb), D(nb + 1) + D(nb + 3), D(nb + 2) + D(nb + 4)])
+    if lead < 0 or any(xshape[i] != 1 for i in range(lead)) or any(str(e) != "0" for e in got[:lead]) \
+            or str(ir.AffineMap.get(r, 0, got[lead:])) != str(want):
+        return False
+    N = xshape[lead] if nb else 1
+    C, H, W = xshape[-3:]
+    F, OH, OW, KH, KW = ext[ms[0]], ext[ps[0]], ext[ps[1]], ext[ks[1]], ext[ks[2]]
+    NP = (OH - 1) * W + OW
+    i8, i32 = ir.RankedTensorType(x.type).element_type, ir.RankedTensorType(acc.type).element_type
+    with ir.InsertionPoint(op), op.location:
+        xf = _collapse(x, [list(range(lead + 1))] + [[lead + 1 + i] for i in range(nb)] + [[len(xshape) - 2,
+                                                                                           len(xshape) - 1]])
+        xf = xf if nb else _expand(xf, [1, C, H * W], [[0, 1], [2]])              # [N, C, H*W]
+        col = _generic([xf], tensor.EmptyOp([C, KH, KW, N, NP], i8).result,
+                       _maps(5, [[D(3), D(0), D(1) * W + D(2) + D(4)], [D(i) for i in range(5)]]), _iters("ppppp"),
+                       lambda a: a[0])
+        col = _collapse(col, [[0, 1, 2], [3, 4]])                                  # [K, N*NP]
+        wk = _collapse(w, [[0], [1, 2, 3]])                                        # [F, K]
+        zero = arith.ConstantOp(i32, ir.IntegerAttr.get(i32, 0)).result
+        o = _generic([], tensor.EmptyOp([F, N * NP], i32).result, _maps(2, [[D(0), D(1)]]), _iters("pp"),
+                     lambda a: zero)
+        m_, p_, k_ = D(0), D(1), D(2)
+        o = _generic([wk, col], o, _maps(3, [[m_, k_], [k_, p_], [m_, p_]]), _iters("ppr"), _int8_mul_add)
+        # out [(n,) f, oh, ow]: o[f, n*NP + oh*W + ow]
+        n_ = D(0) if nb else ir.AffineConstantExpr.get(0)
+        f_, oh_, ow_ = D(nb), D(nb + 1), D(nb + 2)
+        maps = _maps(nb + 3, [[f_, n_ * NP + oh_ * W + ow_], [D(i) for i in range(nb + 3)]])
+        shape = list(ir.RankedTensorType(acc.type).shape)
+        if _is_zero_fill(acc):              # written whole: the zero fill goes (a byte-wise memset)
+            res = _generic([o], tensor.EmptyOp(shape, i32).result, maps, _iters("p" * (nb + 3)), lambda a: a[0])
+        else:
+            res = _generic([o], acc, maps, _iters("p" * (nb + 3)), lambda a: arith.AddIOp(a[1], a[0]).result)
+    op.results[0].replace_all_uses_with(res)
+    op.erase()
+    return True
 
 
 # A row block's pixels, at least this many vectors: fewer leave the micro-kernel's columns mostly edge tiles
@@ -362,6 +445,28 @@ def _rewrite_blocked(op, c, ext, rows: int) -> None:
     op.erase()
 
 
+def _fills_next_to_int8_matmuls(module) -> None:
+    """The zero fill of an int8 matmul's accumulator (and its tensor.empty) moved right before the matmul:
+    the window copy and its collapse sat between them, which kept hvx-contract from dropping the fill (a
+    byte-wise memset of the whole output, 3/4 of the conv's packets) and kept the TCM plan from fusing it."""
+    for op in ops_named(module.operation, "linalg.generic"):
+        if len(op.operands) != 3 or not _is_int8_mul_add(op):
+            continue
+        fill = op.operands[2].owner
+        fill = getattr(fill, "operation", fill)
+        if getattr(fill, "name", None) != "linalg.generic" or len(fill.operands) != 1 \
+                or len(list(fill.results[0].uses)) != 1:
+            continue
+        empty = fill.operands[0].owner
+        empty = getattr(empty, "operation", empty)
+        body = list(fill.regions[0].blocks[0].operations)
+        if getattr(empty, "name", None) != "tensor.empty" or len(list(empty.results[0].uses)) != 1 \
+                or len(body) != 1 or isinstance(body[0].operands[0], ir.BlockArgument):
+            continue
+        empty.move_before(op)
+        fill.move_before(op)
+
+
 def run(module, cx) -> None:
     done = 0
     for op in ops_named(module.operation, "linalg.generic"):
@@ -369,6 +474,8 @@ def run(module, cx) -> None:
         # matmul, which takes a plain 3-loop matmul: NCHW with batch loops (more than one image) stays a conv
         c = _match(op, floats=cx.target.fma, int8=cx.target.hvx)
         if c is not None and c["int8"] and c["nchw"] and c["batch"]:
+            # several images: only as one matmul over the images' pixels side by side (stride 1)
+            done += _rewrite_flat_rows(op, c, _extents(op, c))
             c = None
         if c is not None:
             _rewrite(op, c, cx.target.vector_lanes(type_bytes(ir.ShapedType(op.operands[2].type).element_type)),
@@ -389,6 +496,8 @@ def run(module, cx) -> None:
         from .fusion import _fill_reshapes, _unshare_fills
         _fill_reshapes(module)
         _unshare_fills(module)
+        if cx.target.hvx:
+            _fills_next_to_int8_matmuls(module)
     # after the fills are unshared: a padded input's fill then feeds its pad alone
     from .pad import write_in_place
     write_in_place(module)                    # the padded input written in place, not copied (pad.py)

@@ -52,6 +52,31 @@ def _contiguous_inner(t) -> bool:
     return strides[-1] == 1
 
 
+def _row_major(t) -> bool:
+    """Static shape, each stride the product of the sizes inside it (a contiguous block)."""
+    mt = ir.MemRefType(t)
+    if not mt.has_static_shape:
+        return False
+    strides, _ = mt.get_strides_and_offset()
+    want = 1
+    for n, st in zip(reversed(mt.shape), reversed(strides)):
+        if st != want:
+            return False
+        want *= n
+    return True
+
+
+def _flat_type(t):
+    """The 1-D memref type of a contiguous block (its offset kept)."""
+    mt = ir.MemRefType(t)
+    n = 1
+    for d in mt.shape:
+        n *= d
+    _, off = mt.get_strides_and_offset()
+    layout = None if off == 0 else ir.StridedLayoutAttr.get(off, [1])
+    return ir.MemRefType.get([n], mt.element_type, layout, mt.memory_space)
+
+
 def run(module, cx) -> int:
     idx = ir.IndexType.get()
     rewritten = 0
@@ -65,6 +90,14 @@ def run(module, cx) -> int:
     for op in copies:
         src, dst = op.operands[0], op.operands[1]
         t = ir.MemRefType(src.type)
+        if t.rank > 2 and _row_major(src.type) and _row_major(dst.type):
+            # a whole contiguous block of more dims (an untiled op's result, the int8 conv's F x OH x OW) as
+            # one row; it stayed a copy loop
+            flat = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d)
+                                                       for d in range(t.rank)])])
+            with ir.InsertionPoint(op):
+                src, dst = (memref.collapse_shape(_flat_type(v.type), v, flat) for v in (src, dst))
+            t = ir.MemRefType(src.type)
         if t.rank not in (1, 2) or not (_contiguous_inner(src.type) and _contiguous_inner(dst.type)):
             continue                               # stays a copy loop (correct, not DMA)
         eb = type_bytes(t.element_type)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..errors import CompileError
+from . import memspace
+from .bodies import is_i8_product_sum
 
 TCM_ALIGN = 128             # runtime granule; the pool's base and heap fallback are aligned at least this much
 
@@ -60,29 +62,6 @@ VRMPY_VS = "llvm.hexagon.V6.vrmpybus.acc.128B"       # Vx.w += vrmpy(Vu.ub, Rt.b
 VROR = "llvm.hexagon.V6.vror.128B"                   # Vd = vror(Vu, Rt): rotate by Rt bytes
 VSHUFF_VVR = "llvm.hexagon.V6.vshuffvdd.128B"        # Vdd = vshuff(Vu, Vv, Rt): interleave Vv|Vu, -Rt bytes at a time
 DOT_HELPER = "hx_vrmpy_rowdot"
-
-
-def _is_i8_product_sum(block) -> bool:
-    """The body is `out + extsi(a) * extsi(b)` with a, b the block's i8 arguments and out the i32 one."""
-    ops = [o.operation for o in block.operations]
-    if len(ops) != 5 or ops[-1].name != "linalg.yield":
-        return False
-    names = sorted(o.name for o in ops[:-1])
-    if names != ["arith.addi", "arith.extsi", "arith.extsi", "arith.muli"]:
-        return False
-    args = list(block.arguments)
-    i8, i32 = ir.IntegerType.get_signless(8), ir.IntegerType.get_signless(32)
-    if [a.type for a in args] != [i8, i8, i32]:
-        return False
-    ext = [o for o in ops if o.name == "arith.extsi"]
-    mul = next(o for o in ops if o.name == "arith.muli")
-    add = next(o for o in ops if o.name == "arith.addi")
-    if sorted(_arg_no(o.operands[0], block) for o in ext) != [0, 1] or any(o.results[0].type != i32 for o in ext):
-        return False
-    if any(not any(_owner(v) == e for e in ext) for v in mul.operands) or mul.operands[0] == mul.operands[1]:
-        return False
-    kinds = sorted("mul" if _owner(v) == mul else f"arg{_arg_no(v, block)}" for v in add.operands)
-    return kinds == ["arg2", "mul"] and ops[-1].operands[0] == add.results[0]
 
 
 def _arg_no(v, block):
@@ -286,7 +265,7 @@ def contract(module, cx) -> int:
             _call_helper(op, helpers[name], name)
             n += 1
             continue
-        if not _is_i8_product_sum(op.regions[0].blocks[0]):
+        if not is_i8_product_sum(op.regions[0].blocks[0]):
             continue
         base, text = (DOT_HELPER, _dot_helper_text) if kind == "dot" else (MATMUL_HELPER, _matmul_helper_text)
         fill = _zero_fill_before(op)
@@ -313,11 +292,22 @@ def _call_helper(op, fn, name: str) -> None:
     op.erase()
 
 
+_VIEW_OPS = {"memref.collapse_shape", "memref.expand_shape", "memref.cast", "memref.subview", "memref.view",
+             "memref.reinterpret_cast"}
+
+
 def _zero_fill_before(op):
     """The op right before `op` when it only writes zeros into `op`'s output (the matmul or dot then starts
     from zero accumulators instead of reading C or y; LLVM turned that fill into scalar memset calls)."""
     ops = [o.operation for o in op.operation.block.operations]
     i = next(k for k, o in enumerate(ops) if o == op.operation)
+    # views and copies into other buffers in between leave C alone (conv-im2col's collapse of the window copy
+    # sat between the output's fill and its matmul, a tile's copies of A and B into TCM do: the fill stayed, a
+    # byte-wise memset of the whole output, 0.058 packets per MAC)
+    c_buf = memspace.root_buffer(op.operands[2])
+    while i > 0 and (ops[i - 1].name in _VIEW_OPS or ops[i - 1].name == "linalg.copy"
+                     and all(memspace.root_buffer(v) != c_buf for v in ops[i - 1].operands)):
+        i -= 1
     if i == 0:
         return None
     prev = ops[i - 1]

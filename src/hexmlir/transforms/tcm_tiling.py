@@ -83,6 +83,8 @@ def promote(module, cx) -> None:
         if not cfgs.get(c.get("fused_into"), c).get("tcm", True):
             continue                         # the plan keeps this group's tiles in place (no TCM)
         loop = enclosing_loop(op)           # None: the whole problem is one tile
+        if loop is None and _is_fill(op) and "fused_into" in c:
+            continue                         # filled in its root's TCM buffer instead (_fill_promoted_inits)
         promote_idx = []
         for i, v in enumerate(op.operands):
             buf = memspace.root_buffer(v)
@@ -108,7 +110,71 @@ def promote(module, cx) -> None:
             if PROMOTE_ATTR in op.attributes:
                 del op.attributes[PROMOTE_ATTR]
     run_passes(module, "canonicalize, cse", "tcm-promote")
+    _fill_promoted_inits(module)
+    _forward_round_trips(module)
     memspace.hoist_tcm_allocs(module)
+
+
+def _is_fill(op) -> bool:
+    """A linalg.generic that only writes a value from outside its body into its one (output) operand."""
+    if op.name != "linalg.generic" or len(op.operands) != 1 or len(op.results):
+        return False
+    body = list(op.regions[0].blocks[0].operations)
+    return len(body) == 1 and len(body[0].operands) == 1 and not (
+        isinstance(body[0].operands[0], ir.BlockArgument) and body[0].operands[0].owner == op.regions[0].blocks[0])
+
+
+def _refs(op, buf) -> bool:
+    """Whether `op` or an op nested in it uses a view of `buf`."""
+    from ..ir import walk
+    if any(memspace.root_buffer(v) == buf for v in op.operands):
+        return True
+    found = []
+    walk(op, lambda o: found.append(o) if any(memspace.root_buffer(v) == buf for v in o.operands) else None)
+    return bool(found)
+
+
+def _elements(t) -> int:
+    n = 1
+    for d in ir.MemRefType(t).shape:
+        n *= d
+    return n
+
+
+def _fill_promoted_inits(module) -> None:
+    """An untiled root's init fill (not promoted: promote's loop) writes its DDR buffer D (a buffer of the
+    function's or an argument), which the root's promotion then copies into TCM, and D is next overwritten
+    whole (the root's copy-out): fill the TCM buffer instead and drop the copy-in. As promoted, the fill had a TCM buffer of its own, copied out to D
+    and back in (3 passes over the output; hvx-contract could not see the int8 matmul's zero init, and the
+    fill stayed a byte-wise memset)."""
+    for fill in ops_named(module.operation, "linalg.generic"):
+        if not _is_fill(fill) or enclosing_loop(fill) is not None or memspace.is_tcm(fill.operands[0].type):
+            continue
+        buf = memspace.root_buffer(fill.operands[0])
+        fresh = getattr(buf.owner, "name", None) == "memref.alloc" or (
+            isinstance(buf, ir.BlockArgument) and buf.owner.owner.operation.name == "func.func")
+        if not fresh or _elements(fill.operands[0].type) != _elements(buf.type):
+            continue
+        later = []
+        seen = False
+        for o in fill.operation.block.operations:
+            o = o.operation
+            if seen and o.name not in memspace.VIEWS and _refs(o, buf):
+                later.append(o)
+                if len(later) == 2:
+                    break
+            seen = seen or o == fill.operation
+        if len(later) != 2 or any(o.name != "linalg.copy" for o in later):
+            continue
+        cin, cout = later
+        if memspace.root_buffer(cin.operands[0]) != buf or not memspace.is_tcm(cin.operands[1].type) \
+                or memspace.root_buffer(cout.operands[1]) != buf or memspace.root_buffer(cout.operands[0]) == buf \
+                or _elements(cout.operands[1].type) != _elements(buf.type) \
+                or _elements(cin.operands[1].type) != _elements(buf.type):
+            continue
+        fill.operation.move_before(cin)
+        fill.operands[0] = cin.operands[1]
+        cin.erase()
 
 
 def stage_programs(module, cx) -> None:
@@ -162,3 +228,97 @@ def _crosses_regions(v) -> bool:
         elif name in ("scf.for", "scf.yield", "scf.while", "scf.condition", "func.call", "func.return"):
             return True
     return False
+
+
+_RESHAPES = ("memref.collapse_shape", "memref.expand_shape")
+
+
+def _reshape_of(v, buf) -> bool:
+    """`v` is `buf` or a chain of collapse/expand_shape of it (the same bytes in the same order)."""
+    while v != buf and getattr(v.owner, "name", None) in _RESHAPES:
+        v = v.owner.operands[0]
+    return v == buf
+
+
+def _whole_view(v):
+    """The TCM alloc that `v` views whole (a memref.view at offset 0 of all its bytes), else None."""
+    from ..plan import type_bytes
+    if getattr(v.owner, "name", None) != "memref.view" or _const_index(v.owner.operands[1]) != 0:
+        return None
+    a = v.owner.operands[0]
+    if getattr(a.owner, "name", None) != "memref.alloc" or not memspace.is_tcm(a.type) \
+            or "strided" in str(ir.MemRefType(v.type).layout):
+        return None
+    nbytes = _elements(v.type) * type_bytes(ir.MemRefType(v.type).element_type)
+    return a if nbytes == _elements(a.type) else None
+
+
+def _const_index(v):
+    o = v.owner
+    if getattr(o, "name", None) != "arith.constant":
+        return None
+    return ir.IntegerAttr(o.attributes["value"]).value
+
+
+def _forward_round_trips(module) -> None:
+    """A TCM result copied out whole to a DDR buffer that is only copied back in whole, into another TCM
+    buffer (untiled ops each promoted alone: conv-im2col's window copy, then its matmul): the reader views the
+    first TCM buffer instead, both copies go (the int8 conv's TCM build copied its 144 KiB window copy out
+    and back in, byte by byte one way). Not into a tile loop: double-buffer gives a loop's TCM buffers twins,
+    which only the copy-in filled."""
+    for cout in ops_named(module.operation, "linalg.copy"):
+        if enclosing_loop(cout) is not None:
+            continue
+        a1 = _whole_view(cout.operands[0])
+        d = memspace.root_buffer(cout.operands[1])
+        if a1 is None or getattr(d.owner, "name", None) != "memref.alloc" or memspace.is_tcm(d.type) \
+                or not _reshape_of(cout.operands[1], d):
+            continue
+        block = cout.operation.block
+        ops = [o.operation for o in block.operations]
+        i = next(k for k, o in enumerate(ops) if o == cout.operation)
+        # the next op using d: the copy-in
+        xi = next((k for k in range(i + 1, len(ops)) if ops[k].name not in memspace.VIEWS and _refs(ops[k], d)),
+                  None)
+        if xi is None:
+            continue
+        cin = ops[xi]
+        if cin.name != "linalg.copy" or not _reshape_of(cin.operands[0], d):
+            continue
+        a2 = _whole_view(cin.operands[1])
+        elem = ir.MemRefType(cout.operands[0].type).element_type
+        if a2 is None or ir.MemRefType(cin.operands[1].type).element_type != elem:
+            continue
+        users = []
+        todo = [d]
+        while todo:
+            v = todo.pop()
+            for u in v.uses:
+                o = u.owner
+                if o.name in _RESHAPES:
+                    todo.append(o.results[0])
+                else:
+                    users.append(o)
+        if any(o != cout.operation and o != cin.operation and o.name != "memref.dealloc" for o in users):
+            continue
+        a1_deallocs = [o for o in ops[i + 1:] if o.name == "memref.dealloc" and o.operands[0] == a1]
+        if any(_refs(o, a1) for o in ops[i + 1:] if o not in a1_deallocs) \
+                or any(ops.index(o) > xi for o in a1_deallocs):
+            continue                                   # the first buffer is used again after its copy-out
+        a2_deallocs = [u.owner for u in a2.uses if u.owner.name == "memref.dealloc"]
+        vt = cin.operands[1]
+        if a1_deallocs and not a2_deallocs:
+            continue                                   # (no later point known to free the first buffer)
+        from torch_mlir.dialects import memref
+        with ir.InsertionPoint(cin), cin.location:
+            nv = memref.view(vt.type, a1, vt.owner.operands[1], [])
+        vt.replace_all_uses_with(nv)
+        for o in a1_deallocs:                          # freed after its last reader
+            o.move_before(a2_deallocs[0])
+        cin.erase()
+        cout.erase()
+        vt.owner.erase()
+        if all(u.owner.name == "memref.dealloc" for u in a2.uses):
+            for o in a2_deallocs:
+                o.erase()
+            a2.owner.erase()
