@@ -21,8 +21,11 @@ Sound only where the dropped columns contribute exactly nothing, so the chain is
     padding attention_mask) is proven when it is `and` of such a test and the rest (the rest unknown: the
     keep test is then only bounded by `j - i <= C`, which is all a dropped column needs; the segments keep
     the whole mask). A row that padding leaves without any kept column is -inf in every column it computes
-    as in every column it drops: its max, sums and P V come out as for the whole row (NaN, or the 0 of
-    torch's guard for such rows);
+    as in every column it drops, so each op gives its computed columns the value it gives the dropped ones;
+    in the softmax chains that value is NaN (-inf minus a -inf max), and max, sums and P V come out as for
+    the whole row (NaN, or the 0 of torch's guard for such rows). That step is argued, not checked: a chain
+    that turned it into a finite non-zero value before a column sum would differ (none of torch's or
+    transformers' attention decompositions does);
   - every op downstream of the mask is evaluated on its masked column values (the body interpreted for
     sample finite values of everything else): an elementwise op must give one constant there (-inf,
     then exp -> 0, 0 / sum -> 0), a reduction over the columns must leave its accumulator unchanged
