@@ -494,3 +494,32 @@ def test_mask_and_kernel_argument(pred, join, split, rng, seed):
     out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v, pad)
     err = float(np.abs(out - ref).max())
     assert err < 1e-5, f"seed={seed} {pred} {join}: max abs err {err}"
+
+
+def test_padded_empty_rows_that_would_differ_keep_every_column(rng, seed):
+    """With padding, a row can keep no key. The chain here gives such a row's columns 1 (select on a -inf
+    row max) where other rows' masked columns get exp(-inf) = 0: the sum over all columns is not the sum over
+    the computed ones, so the chain is not split (and matches NumPy, empty rows included)."""
+    h, n, d = 2, 96, 16
+    act = ("%ismax = arith.cmpf oeq, %b, %ninf : f32\n      %ex0 = math.exp %y : f32\n"
+           "      %one = arith.constant 1.0 : f32\n      %w = arith.select %ismax, %one, %ex0 : f32")
+    mlir = _padded_mlir(h, n, d, "sle", "andi")
+    mlir = mlir.replace("%w = math.exp %y : f32", act, 1)
+    assert act in mlir
+    macs, _ = _contraction_macs(mlir)
+    assert macs == 2 * h * n * n * d, macs
+    q = rng.uniform(-2, 2, (h, n, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, n)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, n, d)).astype(np.float32)
+    pad = (rng.uniform(0, 1, (h, n)) < 0.7).astype(np.int32)
+    pad[:, :5] = 0                                       # query rows 0-4 keep no key
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    keep = (j - i <= 0) & (pad[:, None, :] != 0)
+    a = _numpy_masked(q, kt, keep)
+    mx = a.max(-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        e = np.where(np.isneginf(mx), 1.0, np.where(keep, np.exp(a - mx), 0.0))
+    ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v, pad)
+    err = float(np.abs(out - ref).max())
+    assert err < 1e-5, f"seed={seed}: max abs err {err}"

@@ -22,10 +22,11 @@ Sound only where the dropped columns contribute exactly nothing, so the chain is
     keep test is then only bounded by `j - i <= C`, which is all a dropped column needs; the segments keep
     the whole mask). A row that padding leaves without any kept column is -inf in every column it computes
     as in every column it drops, so each op gives its computed columns the value it gives the dropped ones;
-    in the softmax chains that value is NaN (-inf minus a -inf max), and max, sums and P V come out as for
-    the whole row (NaN, or the 0 of torch's guard for such rows). That step is argued, not checked: a chain
-    that turned it into a finite non-zero value before a column sum would differ (none of torch's or
-    transformers' attention decompositions does);
+    every reduction over the columns must then come back unchanged from one more such column
+    (_empty_row_check: the chain interpreted for that row, reductions from their fill values). In the
+    softmax chains that value is NaN (-inf minus a -inf max): max, sums and P V come out as for the whole
+    row (NaN, or the 0 of torch's guard for such rows); a chain that made it finite and non-zero before a
+    column sum is left whole;
   - every op downstream of the mask is evaluated on its masked column values (the body interpreted for
     sample finite values of everything else): an elementwise op must give one constant there (-inf,
     then exp -> 0, 0 / sum -> 0), a reduction over the columns must leave its accumulator unchanged
@@ -136,7 +137,7 @@ def _is_ninf(v) -> bool:
 
 
 def _mask(g):
-    """(row loop, column loop, C) when `g` yields, elementwise over parallel loops, x + (keep ? 0 : -inf)
+    """(row loop, column loop, C, bounded) when `g` yields, elementwise over parallel loops, x + (keep ? 0 : -inf)
     or (keep ? x : -inf) (either select order) with keep = `j - i <= C`, C >= 0; else None."""
     if g.name != "linalg.generic" or len(g.results) != 1 or "reduction" in _iters(g):
         return None
@@ -194,7 +195,7 @@ def _structural_keep(g, keep, keep_when):
     col, row, bound = (x, yv, k + delta) if sign > 0 else (yv, x, -k + delta)
     if bound < 0:
         return None                                        # rows with every column masked: not handled
-    return row, col, bound
+    return row, col, bound, False
 
 
 # --- masks computed from index tensors (transformers' GPT-2 and LLaMA): evaluated exactly ---------------
@@ -232,7 +233,8 @@ def _evaluated_mask(g, keep, keep_when):
                     return None
     except _NotConst:
         return None
-    if isinstance(k, _AtMost):           # an upper bound on what is kept: enough, unless the test is negated
+    bounded = isinstance(k, _AtMost)
+    if bounded:                          # an upper bound on what is kept: enough, unless the test is negated
         if keep_when is False or k.kind != ("bias" if keep_when is None else "i1"):
             return None
         k, keep_when = k.keep, True
@@ -265,7 +267,7 @@ def _evaluated_mask(g, keep, keep_when):
             i = np.arange(loops[r]).reshape(-1, 1)
             j = np.arange(loops[c]).reshape(1, -1)
             if bound >= 0 and np.array_equal(k2, j - i <= bound):
-                return r, c, bound
+                return r, c, bound, bounded
     return None
 
 
@@ -792,6 +794,78 @@ def _masked_values_check(ops, info, m):
     return True
 
 
+def _empty_row_check(ops, info, m):
+    """True when a row whose every column the mask removes (padding can leave such rows) gives the same
+    result from its computed columns as from all of them. Every column of that row carries the same value
+    through each elementwise op (the mask's -inf, the same row values), so a reduction over the columns
+    must come back unchanged from a second such column (max, and, a sum of NaN or 0). Row values are
+    interpreted along (from the reductions' fill values); other operands are sample finite values."""
+    col_val = {m.results[0]: NEG_INF}
+    row_val = {}
+    for g in ops:
+        if g == m or _owner_is_score_producer(g, m):
+            continue
+        c = info[g][1]
+        n_in = _n_ins(g)
+        args = _body(g).arguments
+        reduce = c is not None and _iters(g)[c] == "reduction"
+        envs = []
+        for sample in _samples(g, range(len(g.operands)), acc=False)[:4]:
+            env = {}
+            for i, v in enumerate(g.operands):
+                if v in col_val:
+                    env[args[i]] = col_val[v]
+                elif v in row_val:
+                    env[args[i]] = row_val[v]
+                elif i >= n_in and "reduction" in _iters(g):
+                    k = _fill_value(v)
+                    if k is None:
+                        return False
+                    env[args[i]] = k
+                else:
+                    env[args[i]] = sample[i]
+            envs.append(env)
+        firsts = [_interpret(g, dict(e)) for e in envs]
+        if any(y is None or len(y) != len(g.results) for y in firsts):
+            return False
+        if reduce:
+            for e, y in zip(envs, firsts):            # a second masked column, other samples
+                e2 = dict(envs[(envs.index(e) + 1) % len(envs)])
+                e2.update({args[n_in + k]: y[k] for k in range(len(y))})
+                y2 = _interpret(g, e2)
+                if y2 is None or not all(_same_or_nan(a, b) for a, b in zip(y, y2)):
+                    return False
+        if not all(all(_same_or_nan(a, b) for a, b in zip(firsts[0], y)) for y in firsts):
+            return False                                  # depends on the sampled operands
+        for k, r in enumerate(g.results):
+            (col_val if c is not None and not reduce else row_val)[r] = firsts[0][k]
+    return True
+
+
+def _same_or_nan(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return _same(a, b)
+
+
+def _fill_value(v):
+    """The constant a fill (linalg.fill, or a generic with no tensor inputs yielding a constant) writes."""
+    o = _owner(v)
+    if o is None:
+        return None
+    if o.name == "linalg.fill":
+        return _const(o.operands[0])
+    if o.name == "linalg.generic" and not any(isinstance(x.type, ir.ShapedType) for x in o.operands[:_n_ins(o)]):
+        y = list(_body(o).operations)[-1]
+        if len(y.operands) != 1:
+            return None
+        c = _owner(y.operands[0])
+        if c is not None and c.name == "arith.constant" and isinstance(c.attributes["value"], ir.BoolAttr):
+            return bool(ir.BoolAttr(c.attributes["value"]).value)
+        return _const(y.operands[0])
+    return None
+
+
 def _owner_is_score_producer(g, m):
     return any(_owner(v) == g for v in m.operands[:_n_ins(m)])
 
@@ -872,7 +946,8 @@ def _interpret(g, env):
                 else:
                     r = max(a) if big else min(a)
             elif n == "math.exp":
-                r = 0.0 if a[0] == NEG_INF else math.exp(a[0]) if a[0] < 700 else float("inf")
+                r = a[0] if math.isnan(a[0]) else 0.0 if a[0] == NEG_INF else math.exp(a[0]) if a[0] < 700 \
+                    else float("inf")
             elif n in ("arith.extf", "arith.truncf"):
                 r = a[0]
             elif n == "arith.cmpf":
@@ -919,12 +994,12 @@ def _segments(rows: int, cols: int, bound: int):
 
 def _split(m) -> list:
     """Split m's chain into row segments (module docstring); the masks of the clones, or [] if unchanged."""
-    row, col, bound = _mask(m)
+    row, col, bound, bounded = _mask(m)
     ch = _chain(m, row, col)
     if ch is None:
         return []
     ops, info, roles, exit_v = ch
-    if not _masked_values_check(ops, info, m):
+    if not _masked_values_check(ops, info, m) or (bounded and not _empty_row_check(ops, info, m)):
         return []
     shape = ir.RankedTensorType(m.results[0].type).shape
     mr = _roles(m, row, col)
