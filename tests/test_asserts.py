@@ -377,3 +377,42 @@ def test_embedding_inductor_route_bounds_check():
         bad[1, 1] = ROWS + 27
         with pytest.raises(KernelAssertionError, match="index out of bounds"):
             c(bad)
+
+
+def test_prune_drops_unread_checked_generics(seed):
+    """A generic with asserts whose result nobody reads (fusion copied its body into its consumer: LLaMA's
+    boolean causal mask) is erased by asserts-prune, with the ops that only fed it; the returned gather keeps
+    its checks, matches NumPy and still raises on a bad index."""
+    from hexmlir import opt
+    dead = f"""
+  %e2 = tensor.empty() : tensor<{N}x{COLS}xf32>
+  %n = linalg.generic {{indexing_maps = [#map, #map1], iterator_types = ["parallel", "parallel"]}}
+      ins(%ids : tensor<{N}xi64>) outs(%e2 : tensor<{N}x{COLS}xf32>) {{
+  ^bb0(%in: i64, %out: f32):
+    %i = arith.index_cast %in : i64 to index
+    %lt = arith.cmpi slt, %i, %c{ROWS} : index
+    cf.assert %lt, "an unread check"
+    %x = tensor.extract %tab[%i, %c0i] : tensor<{ROWS}x{COLS}xf32>
+    linalg.yield %x : f32
+  }} -> tensor<{N}x{COLS}xf32>
+  %m = linalg.generic {{indexing_maps = [#map1, #map1], iterator_types = ["parallel", "parallel"]}}
+      ins(%n : tensor<{N}x{COLS}xf32>) outs(%e2 : tensor<{N}x{COLS}xf32>) {{
+  ^bb0(%in: f32, %out: f32):
+    %i = arith.fptosi %in : f32 to i64
+    %ok = arith.cmpi sge, %i, %c0 : i64
+    cf.assert %ok, "a check on the unread value"
+    linalg.yield %in : f32
+  }} -> tensor<{N}x{COLS}xf32>
+  return %r"""
+    text = GATHER.replace("  return %r", dead, 1).replace(
+        "  %c0 = arith.constant 0 : i64", "  %c0 = arith.constant 0 : i64\n  %c0i = arith.constant 0 : index", 1)
+    out = opt.run_stages(text, "check-input..asserts-prune")
+    assert "an unread check" not in out and "a check on the unread value" not in out
+    assert "square exceeds the limit" in out and "index must be smaller than dim size" in out
+    k = hexmlir.compile(text)
+    tab, ids, lim = _inputs(seed)
+    np.testing.assert_allclose(k(tab, ids, lim), tab[ids] ** 2, rtol=1e-6)
+    bad = ids.copy()
+    bad[N // 3] = ROWS
+    with pytest.raises(KernelAssertionError, match="index must be smaller than dim size"):
+        k(tab, bad, lim)

@@ -3,8 +3,8 @@ mask -> softmax -> P V is split into row segments that compute only the key colu
 segment keeps. Numerics against torch's SDPA (is_causal=True, and equivalent tril / masked_fill masks) and
 NumPy on fresh seeded inputs; the IR tests count the multiply-adds of the contractions after the stage.
 Masks the stage cannot prove (a mask tensor, tril(-1), triu, a reduction that -inf columns change) keep
-every column. transformers' GPT-2 and LLaMA (masks built from position tensors) against eager, and with a
-padding attention_mask (kept whole)."""
+every column. transformers' GPT-2 and LLaMA (masks built from position tensors) against eager, also with a
+padding attention_mask (its causal part proven, the padding kept in the segments' masks)."""
 import numpy as np
 import pytest
 
@@ -318,7 +318,8 @@ _GPT2_HEADS, _GPT2_HIDDEN = 4, 48                  # the corpus's GPT-2 (n_posit
 
 def _gpt2_model(T, seed, layers, pad):
     """(model, inputs): a corpus-style GPT2LMHeadModel returning logits; `pad` > 0 passes an attention_mask
-    (batch 2) zeroing the last `pad` keys of the second sequence, else input_ids alone (batch 1)."""
+    (batch 2) zeroing the last `pad` keys of the second sequence (`pad` < 0: the first -pad keys, so its
+    first query rows keep no key at all), else input_ids alone (batch 1)."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("torch_mlir")
@@ -331,7 +332,10 @@ def _gpt2_model(T, seed, layers, pad):
     if pad:
         ids = torch.randint(0, mc.VOCAB, (2, T), generator=g)
         mask = torch.ones(2, T, dtype=torch.long)
-        mask[1, T - pad:] = 0
+        if pad > 0:
+            mask[1, T - pad:] = 0
+        else:
+            mask[1, :-pad] = 0
         return mc.Corpus(m, ("input_ids", "attention_mask"), mc._logits, use_cache=False).eval(), (ids, mask)
     ids = torch.randint(0, mc.VOCAB, (1, T), generator=g)
     return mc.Corpus(m, ("input_ids",), mc._logits, use_cache=False).eval(), (ids,)
@@ -378,11 +382,13 @@ def test_gpt2_two_layers_shared_bias_is_split(seed):
     assert saved > 0 and off - on == saved, (on, off, saved)
 
 
-def test_gpt2_padding_mask_keeps_every_column(seed):
-    """With an attention_mask that zeroes keys the mask reads a kernel argument: nothing proven, every
-    column computed, the logits still match eager."""
-    on, off, _ = _gpt2_case(64, seed, pad=9)
-    assert on == off, (on, off)
+@pytest.mark.parametrize("pad", [9, -9])
+def test_gpt2_padding_mask_is_split(pad, seed):
+    """With an attention_mask that zeroes keys the keep test is `kv <= q` and-ed with a kernel argument's
+    values: the causal part is proven (the padding part unknown, kept in every segment's mask), the chain is
+    split, and the logits match eager, with padding at the end and at the start (rows with no kept key)."""
+    on, off, saved = _gpt2_case(64, seed, pad=pad)
+    assert saved > 0 and off - on == saved, (on, off, saved)
 
 
 @pytest.mark.slow
@@ -445,3 +451,75 @@ def test_mask_from_position_tensor(name, split, rng, seed):
     out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v)
     err = float(np.abs(out - ref).max())
     assert err < 1e-5, f"seed={seed} {name}: max abs err {err}"
+
+
+def _padded_mlir(h, n, d, pred, join):
+    """_attention_mlir with keep = `j - i pred 0` joined (`join`: andi / ori) with pad[h, j] != 0, pad an i32
+    kernel argument [h, n] (a padding mask: unknown when compiling)."""
+    mlir = _attention_mlir(h, n, n, d, pred=pred)
+    old = "      %c = arith.cmpi " + pred + ", %dd, %cb : i64\n"
+    new = ("      %c1 = arith.cmpi " + pred + ", %dd, %cb : i64\n"
+           "      %hb = linalg.index 0 : index\n"
+           f"      %pv = tensor.extract %pad[%hb, %j] : tensor<{h}x{n}xi32>\n"
+           "      %p = arith.cmpi ne, %pv, %zi : i32\n"
+           f"      %c = arith.{join} %c1, %p : i1\n")
+    assert old in mlir
+    mlir = mlir.replace(old, new).replace(f"%v: tensor<{h}x{n}x{d}xf32>)",
+                                          f"%v: tensor<{h}x{n}x{d}xf32>, %pad: tensor<{h}x{n}xi32>)")
+    return mlir.replace("  %e = tensor.empty()", "  %zi = arith.constant 0 : i32\n  %e = tensor.empty()", 1)
+
+
+@pytest.mark.parametrize("pred,join,split", [("sle", "andi", True), ("sle", "ori", False), ("sge", "andi", False)])
+def test_mask_and_kernel_argument(pred, join, split, rng, seed):
+    """A causal test and-ed with a padding mask passed in: the causal part bounds what is kept, so the chain
+    is split (the padding stays in every segment's mask). Or-ed with it, or and-ed with an upper-triangle
+    test, nothing is proven. All against NumPy with random padding (column 0 kept: no empty rows)."""
+    h, n, d = 2, 96, 16
+    mlir = _padded_mlir(h, n, d, pred, join)
+    macs, _ = _contraction_macs(mlir)
+    assert (macs < 2 * h * n * n * d) == split, (pred, join, macs)
+    q = rng.uniform(-2, 2, (h, n, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, n)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, n, d)).astype(np.float32)
+    pad = (rng.uniform(0, 1, (h, n)) < 0.7).astype(np.int32)
+    pad[:, 0] = 1
+    if pred == "sge":
+        pad[:, -1] = 1                                   # the last column: kept by every row of the triu test
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    causal = (j - i <= 0) if pred == "sle" else (j - i >= 0)
+    keep = (causal & (pad[:, None, :] != 0)) if join == "andi" else (causal | (pad[:, None, :] != 0))
+    a = _numpy_masked(q, kt, keep)
+    e = np.where(keep, np.exp(a - a.max(-1, keepdims=True)), 0.0)
+    ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v, pad)
+    err = float(np.abs(out - ref).max())
+    assert err < 1e-5, f"seed={seed} {pred} {join}: max abs err {err}"
+
+
+def test_padded_empty_rows_that_would_differ_keep_every_column(rng, seed):
+    """With padding, a row can keep no key. The chain here gives such a row's columns 1 (select on a -inf
+    row max) where other rows' masked columns get exp(-inf) = 0: the sum over all columns is not the sum over
+    the computed ones, so the chain is not split (and matches NumPy, empty rows included)."""
+    h, n, d = 2, 96, 16
+    act = ("%ismax = arith.cmpf oeq, %b, %ninf : f32\n      %ex0 = math.exp %y : f32\n"
+           "      %one = arith.constant 1.0 : f32\n      %w = arith.select %ismax, %one, %ex0 : f32")
+    mlir = _padded_mlir(h, n, d, "sle", "andi")
+    mlir = mlir.replace("%w = math.exp %y : f32", act, 1)
+    assert act in mlir
+    macs, _ = _contraction_macs(mlir)
+    assert macs == 2 * h * n * n * d, macs
+    q = rng.uniform(-2, 2, (h, n, d)).astype(np.float32)
+    kt = rng.uniform(-2, 2, (h, d, n)).astype(np.float32)
+    v = rng.uniform(-1, 1, (h, n, d)).astype(np.float32)
+    pad = (rng.uniform(0, 1, (h, n)) < 0.7).astype(np.int32)
+    pad[:, :5] = 0                                       # query rows 0-4 keep no key
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    keep = (j - i <= 0) & (pad[:, None, :] != 0)
+    a = _numpy_masked(q, kt, keep)
+    mx = a.max(-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        e = np.where(np.isneginf(mx), 1.0, np.where(keep, np.exp(a - mx), 0.0))
+    ref = np.einsum("hij,hjd->hid", e / e.sum(-1, keepdims=True), v.astype(np.float64))
+    out = hexmlir.compile(mlir, hexmlir.Options(num_threads=1))(q, kt, v, pad)
+    err = float(np.abs(out - ref).max())
+    assert err < 1e-5, f"seed={seed}: max abs err {err}"

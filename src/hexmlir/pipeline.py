@@ -113,7 +113,7 @@ def stages() -> list[Stage]:
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
         Stage("fold-transposes", contract.fold_transposes,                   # weight transpose -> B^T matmul
               lambda o: o.vectorize and o.register_tiling, needs="fma"),     # (after fusion: its reshapes)
-        Stage("asserts-prune", asserts.prune),                               # result-less assert generics
+        Stage("asserts-prune", asserts.prune),                               # unread assert generics
         Stage("hoist-invariants", invariants.run, lambda o: o.fusion),       # per-channel work once per channel
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
         Stage("conv-im2col", conv.run,                                       # conv -> matmul, FMA/int8 HVX
@@ -160,7 +160,7 @@ def grid_stages() -> list[Stage]:
         Stage("asserts", asserts.guard),                                     # accesses after cf.assert clamped
         Stage("canonicalize", canonicalize.run),                             # + generalize named ops
         Stage("fusion", fusion.run, lambda o: o.fusion),                     # elementwise chains -> one op
-        Stage("asserts-prune", asserts.prune),                               # result-less assert generics
+        Stage("asserts-prune", asserts.prune),                               # unread assert generics
         Stage("plan", _plan),                                                # vector tiles, work estimates
         Stage("fast-math", _fast_math, lambda o: o.fast_math),               # polynomial tanh/exp/erf, recip
         Stage("bufferize", bufferize.run_grid),                              # program blocks -> buffers

@@ -9,7 +9,8 @@ body; Triton's `tl.device_assert` becomes one too (conversion/ttir/ops/core.py).
   of its own first. A kernel whose check failed keeps
   running (there is no early exit out of a thread pool's loop), so its accesses must stay in bounds; on valid
   input the clamp changes nothing (an out-of-bounds extract is undefined anyway).
-- `prune` (stage `asserts-prune`, after fusion): generics that only assert (their results died) are erased.
+- `prune` (stage `asserts-prune`, after fusion): generics that only assert (their results died, or nothing
+  reads them) are erased.
 - `lower` (first step of lower-to-llvm): `cf.assert %ok, "msg"` -> `scf.if !ok { hx_assert_fail(id) }`, where
   id indexes the table of (message, location) the artifact metadata keeps (`asserts` in kernel.json). The
   runtime keeps the first failure per calling thread; the artifact loader takes it after the call and raises
@@ -93,13 +94,19 @@ def _data_dependent(v, body) -> bool:
 
 
 def prune(module, cx) -> None:
-    """Drop generics left with no result: canonicalization removes a generic's dead results, but one whose
-    body holds a cf.assert (a side effect) then stays as a result-less op (upstream tiling crashes on it).
-    Its check lives on in the consumers fusion copied the body into; a value nobody uses is not checked."""
-    for g in ops_named(module.operation, "linalg.generic"):
-        if len(g.results) == 0 and not any(isinstance(v.type, ir.MemRefType) for v in g.operands) \
-                and ops_named(g, "cf.assert"):
-            g.erase()
+    """Drop generics whose results nobody reads: canonicalization removes a generic's dead results, but one
+    whose body holds a cf.assert (a side effect) stays, result-less (upstream tiling crashes on it) or with
+    its dead result (a whole loop nest computed for nothing: LLaMA's boolean causal mask, whose body fusion
+    copied into the float mask). Its check lives on in the consumers fusion copied the body into; a value
+    nobody uses is not checked. Repeated: erasing one can leave its producers unread."""
+    changed = True
+    while changed:
+        changed = False
+        for g in ops_named(module.operation, "linalg.generic"):
+            if not any(isinstance(v.type, ir.MemRefType) for v in g.operands) and ops_named(g, "cf.assert") \
+                    and not any(list(r.uses) for r in g.results):
+                g.erase()
+                changed = True
 
 
 def _accesses(op, out: list) -> None:

@@ -17,8 +17,16 @@ Sound only where the dropped columns contribute exactly nothing, so the chain is
     `tensor.extract` of position tensors, `kv <= q` and-ed with packed-sequence and batch-index tests), or
     a 0 / -inf bias tensor added to the scores (the same mask computed once for every layer), is evaluated
     exactly at every point of the loops (NumPy, _evaluated_mask) when all it reads is computed from
-    constants alone, and compared with `j - i <= C`; a mask that reads a kernel argument (a padding
-    attention_mask) is never proven;
+    constants alone, and compared with `j - i <= C`; a keep test that also reads a kernel argument (a
+    padding attention_mask) is proven when it is `and` of such a test and the rest (the rest unknown: the
+    keep test is then only bounded by `j - i <= C`, which is all a dropped column needs; the segments keep
+    the whole mask). A row that padding leaves without any kept column is -inf in every column it computes
+    as in every column it drops, so each op gives its computed columns the value it gives the dropped ones;
+    every reduction over the columns must then come back unchanged from one more such column
+    (_empty_row_check: the chain interpreted for that row, reductions from their fill values). In the
+    softmax chains that value is NaN (-inf minus a -inf max): max, sums and P V come out as for the whole
+    row (NaN, or the 0 of torch's guard for such rows); a chain that made it finite and non-zero before a
+    column sum is left whole;
   - every op downstream of the mask is evaluated on its masked column values (the body interpreted for
     sample finite values of everything else): an elementwise op must give one constant there (-inf,
     then exp -> 0, 0 / sum -> 0), a reduction over the columns must leave its accumulator unchanged
@@ -129,7 +137,7 @@ def _is_ninf(v) -> bool:
 
 
 def _mask(g):
-    """(row loop, column loop, C) when `g` yields, elementwise over parallel loops, x + (keep ? 0 : -inf)
+    """(row loop, column loop, C, bounded) when `g` yields, elementwise over parallel loops, x + (keep ? 0 : -inf)
     or (keep ? x : -inf) (either select order) with keep = `j - i <= C`, C >= 0; else None."""
     if g.name != "linalg.generic" or len(g.results) != 1 or "reduction" in _iters(g):
         return None
@@ -187,7 +195,7 @@ def _structural_keep(g, keep, keep_when):
     col, row, bound = (x, yv, k + delta) if sign > 0 else (yv, x, -k + delta)
     if bound < 0:
         return None                                        # rows with every column masked: not handled
-    return row, col, bound
+    return row, col, bound, False
 
 
 # --- masks computed from index tensors (transformers' GPT-2 and LLaMA): evaluated exactly ---------------
@@ -207,9 +215,11 @@ def _evaluated_mask(g, keep, keep_when):
     The evaluation is exact (NumPy, 64-bit integers wrapped to each op's width) and only succeeds when
     everything `keep` reads is a loop index, a constant, or a tensor the function computes from constants
     alone (_tensor_value: the position tensors, `arange`s and their prefix sums that transformers' mask
-    code builds, with no padding mask). The and-ed tests it contains (a batch index in range, the packed
-    sequence ids equal) are thereby checked for every index, not assumed. The body's `cf.assert`s must
-    evaluate true everywhere too: a split drops the masked columns' asserts."""
+    code builds). The and-ed tests it contains (a batch index in range, the packed sequence ids equal) are
+    thereby checked for every index, not assumed. A test and-ed with a value it cannot compute (a padding
+    mask read from a kernel argument) leaves a bound (_AtMost): kept at most where the known tests keep;
+    that bound is what is compared. The body's `cf.assert`s must evaluate true everywhere too (exactly):
+    a split drops the masked columns' asserts."""
     import itertools
     import numpy as np
     loops = list(ir.RankedTensorType(g.results[0].type).shape)
@@ -217,9 +227,18 @@ def _evaluated_mask(g, keep, keep_when):
         ev = _BodyEval(g, loops, {})
         k = ev.value(keep)
         for o in _body(g).operations:
-            if o.name == "cf.assert" and not np.all(ev.value(o.operands[0])):
-                return None
+            if o.name == "cf.assert":
+                a = ev.value(o.operands[0])
+                if not isinstance(a, np.ndarray) or not np.all(a):
+                    return None
     except _NotConst:
+        return None
+    bounded = isinstance(k, _AtMost)
+    if bounded:                          # an upper bound on what is kept: enough, unless the test is negated
+        if keep_when is False or k.kind != ("bias" if keep_when is None else "i1"):
+            return None
+        k, keep_when = k.keep, True
+    elif not isinstance(k, np.ndarray):
         return None
     if keep_when is None:
         if k.dtype != np.float64 or not np.all((k == 0.0) | (k == NEG_INF)):
@@ -248,7 +267,7 @@ def _evaluated_mask(g, keep, keep_when):
             i = np.arange(loops[r]).reshape(-1, 1)
             j = np.arange(loops[c]).reshape(1, -1)
             if bound >= 0 and np.array_equal(k2, j - i <= bound):
-                return r, c, bound
+                return r, c, bound, bounded
     return None
 
 
@@ -293,6 +312,44 @@ def _scalar_const(o, t):
                  np.array(bool(ir.IntegerAttr(a).value & 1)), w)
 
 
+class _Unknown:
+    """A value the evaluation cannot compute (it reads a kernel argument): what is computed from it is unknown
+    too, except `and` with a computed i1, which gives a bound (_AtMost)."""
+
+
+UNKNOWN = _Unknown()
+
+
+class _AtMost:
+    """A value known only by a bound: kind "i1": true at most where `keep` is; kind "bias": 0 or -inf, 0 at
+    most where `keep` is. For a tensor, `keep` is its (values, written) pair."""
+
+    def __init__(self, keep, kind):
+        self.keep, self.kind = keep, kind
+
+
+def _known_args(vals):
+    """None when every value is computed; UNKNOWN when some is unknown (what they give is unknown too);
+    raises _NotConst for a bound used by anything but `and` or select(bound, 0, -inf)."""
+    if any(isinstance(v, _AtMost) for v in vals):
+        raise _NotConst
+    return UNKNOWN if any(isinstance(v, _Unknown) for v in vals) else None
+
+
+def _and_bound(vals):
+    """`and` of i1 values of which some are unknown or bounds: the bound the known ones give."""
+    import numpy as np
+    if any(isinstance(v, _AtMost) and v.kind != "i1" for v in vals):
+        raise _NotConst
+    known = [v.keep if isinstance(v, _AtMost) else v for v in vals if not isinstance(v, _Unknown)]
+    if not known:
+        return UNKNOWN
+    b = known[0]
+    for x in known[1:]:
+        b = np.logical_and(b, x)
+    return _AtMost(_check_size(np.asarray(b, dtype=bool)), "i1")
+
+
 class _BodyEval:
     """Values of a generic's body over its whole iteration space: arrays of rank len(loops), broadcastable
     to the loop ranges (an axis a value does not depend on has extent 1)."""
@@ -316,6 +373,12 @@ class _BodyEval:
     def gather(self, tv, idx):
         """Elements of tensor value tv at the index arrays idx (all in range: checked)."""
         import numpy as np
+        if any(isinstance(x, _AtMost) for x in idx):
+            raise _NotConst
+        if isinstance(tv, _Unknown) or any(isinstance(x, _Unknown) for x in idx):
+            return UNKNOWN
+        if isinstance(tv, _AtMost):
+            return _AtMost(self.gather(tv.keep, idx), tv.kind)
         arr, ok = tv
         if len(idx) != arr.ndim:
             raise _NotConst
@@ -364,10 +427,18 @@ class _BodyEval:
         if n == "tensor.extract":
             return self.gather(_tensor_value(o.operands[0], self.tmemo), [self.value(x) for x in o.operands[1:]])
         if n == "arith.select":
-            return _check_size(np.where(*(self.value(x) for x in o.operands)))
+            a = [self.value(x) for x in o.operands]
+            if isinstance(a[0], _AtMost) and a[0].kind == "i1" and _const(o.operands[1]) == 0.0 \
+                    and _is_ninf(o.operands[2]):
+                return _AtMost(a[0].keep, "bias")           # select(keep, 0, -inf): -inf where keep is false
+            return _known_args(a) or _check_size(np.where(*a))
         if w is None:
             raise _NotConst
         a = [self.value(x) for x in o.operands]
+        if n == "arith.andi" and w == 1 and not all(isinstance(x, np.ndarray) for x in a):
+            return _and_bound(a)
+        if _known_args(a):
+            return UNKNOWN
         if n in ("arith.index_cast", "arith.extsi", "arith.trunci"):
             return _wrap(a[0], w)
         if n in ("arith.extui", "arith.index_castui"):
@@ -419,9 +490,19 @@ def _tensor_value(v, memo):
     raises _NotConst otherwise (a function argument, a float, a reduction, an op it does not know)."""
     if v in memo:
         return memo[v]
-    r = _tensor_value_of(v, memo)
+    try:
+        r = _tensor_value_of(v, memo)
+    except _NotConst:
+        r = UNKNOWN                      # (a use of it that needs its value fails then)
     memo[v] = r
     return r
+
+
+def _known(tv):
+    """tv, a tensor value computed exactly; raises _NotConst for an unknown or bounded one."""
+    if not isinstance(tv, tuple):
+        raise _NotConst
+    return tv
 
 
 def _tensor_value_of(v, memo):
@@ -452,12 +533,15 @@ def _tensor_value_of(v, memo):
             vals = np.array([a[i] for i in range(len(a))], dtype=np.int64).reshape(shape)
         return _wrap(vals, w), np.ones(shape, dtype=bool)
     if n in ("tensor.expand_shape", "tensor.collapse_shape"):
-        arr, ok = _tensor_value(o.operands[0], memo)
+        src = _tensor_value(o.operands[0], memo)
+        if isinstance(src, _AtMost):
+            return _AtMost(tuple(x.reshape(shape) for x in src.keep), src.kind)
+        arr, ok = _known(src)
         return arr.reshape(shape), ok.reshape(shape)
     if n == "tensor.extract_slice":
         if len(o.operands) != 1:
             raise _NotConst
-        arr, ok = _tensor_value(o.operands[0], memo)
+        arr, ok = _known(_tensor_value(o.operands[0], memo))
         sl = tuple(slice(a, a + s * st, st) for a, s, st in zip(
             _static(o.attributes["static_offsets"]), _static(o.attributes["static_sizes"]),
             _static(o.attributes["static_strides"])))
@@ -468,8 +552,8 @@ def _tensor_value_of(v, memo):
     if n == "tensor.insert_slice":
         if len(o.operands) != 2:
             raise _NotConst
-        src, sok = _tensor_value(o.operands[0], memo)
-        arr, ok = (x.copy() for x in _tensor_value(o.operands[1], memo))
+        src, sok = _known(_tensor_value(o.operands[0], memo))
+        arr, ok = (x.copy() for x in _known(_tensor_value(o.operands[1], memo)))
         sizes = _static(o.attributes["static_sizes"])
         sl = tuple(slice(a, a + s * st, st) for a, s, st in zip(
             _static(o.attributes["static_offsets"]), sizes, _static(o.attributes["static_strides"])))
@@ -500,9 +584,17 @@ def _tensor_value_of(v, memo):
             loops[p] = s
         y = list(_body(o).operations)[-1]
         ev = _BodyEval(o, loops, memo)
-        arr = np.broadcast_to(ev.value(y.operands[k]), loops)
+        val = ev.value(y.operands[k])
+        if isinstance(val, _Unknown):
+            raise _NotConst
+        bound = val if isinstance(val, _AtMost) else None
+        arr = np.broadcast_to(bound.keep if bound else val, loops)
         arr = np.transpose(arr, perm) if perm else arr
         arr = np.array(arr)
+        if bound:
+            if (bound.kind == "bias") != is_float or (bound.kind == "i1") != (w == 1):
+                raise _NotConst
+            return _AtMost((arr, np.ones(shape, dtype=bool)), bound.kind)
         if arr.dtype != (np.float64 if is_float else bool if w == 1 else np.int64):
             raise _NotConst                             # a float where an integer belongs, or the reverse
         return arr, np.ones(shape, dtype=bool)
@@ -702,6 +794,78 @@ def _masked_values_check(ops, info, m):
     return True
 
 
+def _empty_row_check(ops, info, m):
+    """True when a row whose every column the mask removes (padding can leave such rows) gives the same
+    result from its computed columns as from all of them. Every column of that row carries the same value
+    through each elementwise op (the mask's -inf, the same row values), so a reduction over the columns
+    must come back unchanged from a second such column (max, and, a sum of NaN or 0). Row values are
+    interpreted along (from the reductions' fill values); other operands are sample finite values."""
+    col_val = {m.results[0]: NEG_INF}
+    row_val = {}
+    for g in ops:
+        if g == m or _owner_is_score_producer(g, m):
+            continue
+        c = info[g][1]
+        n_in = _n_ins(g)
+        args = _body(g).arguments
+        reduce = c is not None and _iters(g)[c] == "reduction"
+        envs = []
+        for sample in _samples(g, range(len(g.operands)), acc=False)[:4]:
+            env = {}
+            for i, v in enumerate(g.operands):
+                if v in col_val:
+                    env[args[i]] = col_val[v]
+                elif v in row_val:
+                    env[args[i]] = row_val[v]
+                elif i >= n_in and "reduction" in _iters(g):
+                    k = _fill_value(v)
+                    if k is None:
+                        return False
+                    env[args[i]] = k
+                else:
+                    env[args[i]] = sample[i]
+            envs.append(env)
+        firsts = [_interpret(g, dict(e)) for e in envs]
+        if any(y is None or len(y) != len(g.results) for y in firsts):
+            return False
+        if reduce:
+            for e, y in zip(envs, firsts):            # a second masked column, other samples
+                e2 = dict(envs[(envs.index(e) + 1) % len(envs)])
+                e2.update({args[n_in + k]: y[k] for k in range(len(y))})
+                y2 = _interpret(g, e2)
+                if y2 is None or not all(_same_or_nan(a, b) for a, b in zip(y, y2)):
+                    return False
+        if not all(all(_same_or_nan(a, b) for a, b in zip(firsts[0], y)) for y in firsts):
+            return False                                  # depends on the sampled operands
+        for k, r in enumerate(g.results):
+            (col_val if c is not None and not reduce else row_val)[r] = firsts[0][k]
+    return True
+
+
+def _same_or_nan(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return _same(a, b)
+
+
+def _fill_value(v):
+    """The constant a fill (linalg.fill, or a generic with no tensor inputs yielding a constant) writes."""
+    o = _owner(v)
+    if o is None:
+        return None
+    if o.name == "linalg.fill":
+        return _const(o.operands[0])
+    if o.name == "linalg.generic" and not any(isinstance(x.type, ir.ShapedType) for x in o.operands[:_n_ins(o)]):
+        y = list(_body(o).operations)[-1]
+        if len(y.operands) != 1:
+            return None
+        c = _owner(y.operands[0])
+        if c is not None and c.name == "arith.constant" and isinstance(c.attributes["value"], ir.BoolAttr):
+            return bool(ir.BoolAttr(c.attributes["value"]).value)
+        return _const(y.operands[0])
+    return None
+
+
 def _owner_is_score_producer(g, m):
     return any(_owner(v) == g for v in m.operands[:_n_ins(m)])
 
@@ -782,7 +946,8 @@ def _interpret(g, env):
                 else:
                     r = max(a) if big else min(a)
             elif n == "math.exp":
-                r = 0.0 if a[0] == NEG_INF else math.exp(a[0]) if a[0] < 700 else float("inf")
+                r = a[0] if math.isnan(a[0]) else 0.0 if a[0] == NEG_INF else math.exp(a[0]) if a[0] < 700 \
+                    else float("inf")
             elif n in ("arith.extf", "arith.truncf"):
                 r = a[0]
             elif n == "arith.cmpf":
@@ -829,12 +994,12 @@ def _segments(rows: int, cols: int, bound: int):
 
 def _split(m) -> list:
     """Split m's chain into row segments (module docstring); the masks of the clones, or [] if unchanged."""
-    row, col, bound = _mask(m)
+    row, col, bound, bounded = _mask(m)
     ch = _chain(m, row, col)
     if ch is None:
         return []
     ops, info, roles, exit_v = ch
-    if not _masked_values_check(ops, info, m):
+    if not _masked_values_check(ops, info, m) or (bounded and not _empty_row_check(ops, info, m)):
         return []
     shape = ir.RankedTensorType(m.results[0].type).shape
     mr = _roles(m, row, col)
