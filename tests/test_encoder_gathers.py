@@ -129,3 +129,47 @@ def test_relative_position_bucket_once_per_pair():
         head = x.split("^bb0")[0]
         assert re.search(rf"outs\([^)]*tensor<{S}x{S}xi64>", head), \
             f"the log runs over more than (query, key): {head[:300]}"
+
+
+class KeyT(torch.nn.Module):
+    """Attention's K^T as the encoders import it: (x W^T + b) viewed [b, s, h, d], scaled and permuted to
+    [b, h, d, s] (an element-wise op reading its input transposed, with the bias broadcast along the rows)."""
+
+    def __init__(self, h, d):
+        super().__init__()
+        self.h, self.d = h, d
+        self.k = torch.nn.Linear(h * d, h * d)
+
+    def forward(self, x):
+        b, s, _ = x.shape
+        return (self.k(x).view(b, s, self.h, self.d) * 0.125).permute(0, 2, 3, 1).contiguous()
+
+
+@pytest.mark.parametrize("s,h,d,threads", [(37, 3, 21, 1), (128, 2, 64, 3), (40, 1, 16, 1)])
+def test_transposing_elementwise_matches_torch(s, h, d, threads):
+    seed = current_seed() % 2**31
+    torch.manual_seed(seed)
+    m = KeyT(h, d).eval()
+    x = torch.randn(2, s, h * d)
+    c = hexmlir.compile_model(m, x, num_threads=threads, mt_threshold=1)
+    assert c.compiled, (seed, c.eager_reason)
+    with torch.no_grad():
+        np.testing.assert_allclose(c(x).numpy(), m(x).numpy(), rtol=1e-5, atol=1e-5, err_msg=f"seed={seed}")
+
+
+def test_transposing_elementwise_is_blocked(tmp_path):
+    """The transposed read goes in lanes x lanes blocks (read row by row, transposed in registers), not one
+    strided gather per output vector (BERT's K^T: 71 -> 39 us a layer at 1 thread, Zen 4)."""
+    from hexmlir import opt
+    from hexmlir.frontends.torch.backend import model_linalg
+    from hexmlir.targets import host_target
+    t = host_target()
+    if not t.fma:
+        pytest.skip("no FMA on this host: no contract stage")
+    lanes = t.vector_lanes(4)
+    torch.manual_seed(current_seed() % 2**31)
+    text = model_linalg(KeyT(2, 64).eval(), (torch.randn(2, 128, 128),))
+    ir = opt.run_stages(text, "check-input..contract", {"num_threads": 1})
+    # (the Linear's B^T panel packing has blocks of its own, rank 2: the [b, h, d, s] result's are rank 4)
+    assert re.search(rf"vector\.transfer_write [^\n]*vector<1x1x{lanes}x{lanes}xf32>", ir), \
+        "the transposed result is not written in lanes x lanes blocks"
