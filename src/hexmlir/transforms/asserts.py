@@ -9,8 +9,8 @@ body; Triton's `tl.device_assert` becomes one too (conversion/ttir/ops/core.py).
   of its own first. A kernel whose check failed keeps
   running (there is no early exit out of a thread pool's loop), so its accesses must stay in bounds; on valid
   input the clamp changes nothing (an out-of-bounds extract is undefined anyway).
-- `prune` (stage `asserts-prune`, after fusion): generics that only assert (their results died, or nothing
-  reads them) are erased.
+- `prune` (stage `asserts-prune`, after fusion): generics that only assert (their results died or nobody reads
+  them) are erased; `drop_unused` again after tcm-tiling, for the fused producers' originals.
 - `lower` (first step of lower-to-llvm): `cf.assert %ok, "msg"` -> `scf.if !ok { hx_assert_fail(id) }`, where
   id indexes the table of (message, location) the artifact metadata keeps (`asserts` in kernel.json). The
   runtime keeps the first failure per calling thread; the artifact loader takes it after the call and raises
@@ -94,19 +94,100 @@ def _data_dependent(v, body) -> bool:
 
 
 def prune(module, cx) -> None:
-    """Drop generics whose results nobody reads: canonicalization removes a generic's dead results, but one
-    whose body holds a cf.assert (a side effect) stays, result-less (upstream tiling crashes on it) or with
-    its dead result (a whole loop nest computed for nothing: LLaMA's boolean causal mask, whose body fusion
-    copied into the float mask). Its check lives on in the consumers fusion copied the body into; a value
-    nobody uses is not checked. Repeated: erasing one can leave its producers unread."""
-    changed = True
-    while changed:
-        changed = False
-        for g in ops_named(module.operation, "linalg.generic"):
-            if not any(isinstance(v.type, ir.MemRefType) for v in g.operands) and ops_named(g, "cf.assert") \
-                    and not any(list(r.uses) for r in g.results):
+    """Drop generics left with no result: canonicalization removes a generic's dead results, but one whose
+    body holds a cf.assert (a side effect) then stays as a result-less op (upstream tiling crashes on it).
+    Its check lives on in the consumers fusion copied the body into; a value nobody uses is not checked.
+    Then the unread ones (`drop_unused`: LLaMA's boolean causal mask, whose body fusion copied into the float
+    mask), until none is left: erasing one can leave its producers unread."""
+    for g in ops_named(module.operation, "linalg.generic"):
+        if len(g.results) == 0 and not any(isinstance(v.type, ir.MemRefType) for v in g.operands) \
+                and ops_named(g, "cf.assert"):
+            g.erase()
+    while drop_unused(module):
+        pass
+
+
+def drop_unused(module) -> int:
+    """Erase tensor generics whose results nobody reads but whose cf.assert keeps them alive (DCE sees a
+    side effect): fusion's originals after their body was copied into every consumer (BERT's embedding
+    gathers, T5's position-bias table), and tcm-tiling's fused producers left outside the tile loop, where
+    they ran whole and serially. Consumers first, so a chain of them goes in one walk. Returns how many."""
+    n = 0
+    for g in reversed(ops_named(module.operation, "linalg.generic")):
+        if g.results and all(_unused(r) for r in g.results) \
+                and not any(isinstance(v.type, ir.MemRefType) for v in g.operands) and ops_named(g, "cf.assert"):
+            g.erase()
+            n += 1
+    return n
+
+
+def _unused(v) -> bool:
+    return next(iter(v.uses), None) is None
+
+
+def merge_duplicates(module) -> int:
+    """Replace a tensor generic holding a cf.assert by an identical one earlier in its block (same operands,
+    attributes and body): CSE would, but the assert is a side effect to it. tcm-tiling's fuse_into_containing_op
+    clones a producer once per consumer in the tile (BERT's embedding gathers before LayerNorm: 4 copies, each
+    a scalar loop); the same check on the same values needs to run once. Returns how many went."""
+    n = 0
+    seen: dict = {}                        # (block, operand count) -> earlier generics there
+    for g in ops_named(module.operation, "linalg.generic"):
+        if not g.results or any(isinstance(v.type, ir.MemRefType) for v in g.operands) \
+                or not ops_named(g, "cf.assert"):
+            continue
+        key = (g.operation.block, len(g.operands))
+        for e in seen.get(key, []):
+            if _same_op(e, g, {}):
+                for r_old, r_new in zip(g.results, e.results):
+                    r_old.replace_all_uses_with(r_new)
                 g.erase()
-                changed = True
+                n += 1
+                break
+        else:
+            seen.setdefault(key, []).append(g)
+    return n
+
+
+def _same_op(a, b, vmap: dict) -> bool:
+    """a and b compute the same: names, attributes, result types, operands (b's values defined inside the
+    compared bodies mapped to a's through vmap, the others identical) and regions, recursively."""
+    a, b = a.operation, b.operation
+    if a.name != b.name or len(a.operands) != len(b.operands) or len(a.results) != len(b.results) \
+            or len(a.regions) != len(b.regions):
+        return False
+    if [str(r.type) for r in a.results] != [str(r.type) for r in b.results]:
+        return False
+    if _attrs(a) != _attrs(b):
+        return False
+    for x, y in zip(a.operands, b.operands):
+        if vmap.get(y, y) != x:
+            return False
+    for ra, rb in zip(a.regions, b.regions):
+        ba, bb = list(ra.blocks), list(rb.blocks)
+        if len(ba) != len(bb):
+            return False
+        for xa, xb in zip(ba, bb):
+            if len(xa.arguments) != len(xb.arguments):
+                return False
+            for u, v in zip(xa.arguments, xb.arguments):
+                if str(u.type) != str(v.type):
+                    return False
+                vmap[v] = u
+            oa, ob = list(xa.operations), list(xb.operations)
+            if len(oa) != len(ob):
+                return False
+            for p, q in zip(oa, ob):
+                if not _same_op(p, q, vmap):
+                    return False
+                for u, v in zip(p.results, q.results):
+                    vmap[v] = u
+    return True
+
+
+def _attrs(op) -> list:
+    named = (op.attributes[i] for i in range(len(op.attributes)))
+    return sorted((na.name, str(na.attr)) for na in named)
 
 
 def _accesses(op, out: list) -> None:

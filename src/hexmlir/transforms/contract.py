@@ -892,6 +892,32 @@ def _is_transpose_copy(op) -> bool:
     return ins == out[:r - 2] + [out[r - 1], out[r - 2]]
 
 
+def _is_transposing_map(op) -> bool:
+    """An element-wise float generic whose first input is read transposed: a permutation of the output's
+    loops whose unit-stride dim is the output's row dim (r-2) while the output's unit-stride dim (r-1) is
+    further out, e.g. attention's K^T = (K + bias) * scale from [b, s, h, d] into [b, h, d, s]. Other inputs
+    may be read through any projection (a bias broadcast along the rows)."""
+    if op.name != "linalg.generic" or op_id(op) is None or len(op.results) or len(op.operands) < 2:
+        return False
+    if "reduction" in str(op.attributes["iterator_types"]):
+        return False
+    blk = op.regions[0].blocks[0]
+    if any(not (o.name.startswith("arith.") or o.name.startswith("math.") or o.name == "linalg.yield")
+           or len(o.regions) for o in blk.operations):
+        return False
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    r = maps[-1].n_dims
+    if r < 2 or maps[-1] != ir.AffineMap.get_identity(r):
+        return False
+    for v in op.operands:                  # f32: 16 x 16 blocks take upstream's shuffle network (AVX-512)
+        if not isinstance(v.type, ir.MemRefType) or str(ir.ShapedType(v.type).element_type) != "f32" \
+                or ir.MemRefType(v.type).get_strides_and_offset()[0][-1] != 1:
+            return False
+    first = [str(e) for e in maps[0].results]
+    dims = [f"d{i}" for i in range(r)]
+    return sorted(first) == sorted(dims) and first[-1] == dims[r - 2] and dims[r - 1] in first
+
+
 def _ir_dense(attr):
     return [int(x) for x in str(attr).split(":", 1)[-1].replace("array<i64", "").strip(" >").split(",") if x.strip()]
 
@@ -901,9 +927,9 @@ def _vectorize_transposes(module, target) -> None:
     registers and written row by row, instead of a strided gather per output vector."""
     lines, vec, n, lanes_seen = [], [], 0, set()
     for op in ops_named(module.operation, "linalg.transpose") + ops_named(module.operation, "linalg.generic"):
-        if not _is_transpose_copy(op):
+        if not (_is_transpose_copy(op) or _is_transposing_map(op)):
             continue
-        t = op.operands[1].type
+        t = op.operands[-1].type
         r = ir.ShapedType(t).rank
         lanes = target.vector_lanes(type_bytes(ir.ShapedType(t).element_type))
         if type_bytes(ir.ShapedType(t).element_type) == 4:

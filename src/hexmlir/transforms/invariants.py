@@ -11,7 +11,9 @@ whose results the op reads through projections (d1); the assert goes with them. 
 arithmetic on the same values (results are bit-identical) and vectorizes; the small generic is tiny.
 
 A group is hoisted only when it holds work worth a generic (a divide, a math op or an assert), D covers at
-most 1/MIN_REUSE of the op's iterations and it reads only the function's arguments (parameters). Ops on constants alone (no loop) move in front of the op.
+most 1/MIN_REUSE of the op's iterations and it reads only the function's arguments (parameters) or values of
+the loop indices alone (aranges). Index-typed values stay in the body. T5's relative-position bias over
+(batch, head, query, key) computes its bucket (a log) from the query and key positions alone: once per pair. Ops on constants alone (no loop) move in front of the op.
 """
 from __future__ import annotations
 
@@ -89,7 +91,10 @@ def _hoist(g) -> bool:
             moved = True
     ops = [o.operation for o in body.operations]
     # candidates: loops a strict, nonempty subset; operands from the body in the same set
-    cand = {_key(o): o for o in ops if dims[_key(o)] and dims[_key(o)] != every}
+    # (index values stay in the body, with what reads them: a gather's clamped index, its bounds check; the
+    # integer they are cast from can move: T5's relative-position bucket, a log per (query, key) pair)
+    cand = {_key(o): o for o in ops if dims[_key(o)] and dims[_key(o)] != every
+            and not any(isinstance(r.type, ir.IndexType) for r in o.results)}
     changed = True
     while changed:
         changed = False
@@ -140,9 +145,18 @@ def _reads_arguments_only(g, group) -> bool:
         for v in o.operands:
             if isinstance(v, ir.BlockArgument) and v.owner == body:
                 t = g.operands[args.index(v)]
-                if not (isinstance(t, ir.BlockArgument) and t.owner.owner.operation.name == "func.func"):
+                if not (isinstance(t, ir.BlockArgument) and t.owner.owner.operation.name == "func.func") \
+                        and not _index_only(t):
                     return False
     return True
+
+
+def _index_only(t) -> bool:
+    """t is computed from loop indices alone (a generic without inputs: torch's arange), which fuses into
+    both generics, so a split does not cut a fused chain."""
+    o = t.owner
+    o = o.operation if hasattr(o, "operation") else o
+    return o.name == "linalg.generic" and len(o.operands) == len(o.results)
 
 
 def _all_extents(maps, g, ext, n) -> bool:

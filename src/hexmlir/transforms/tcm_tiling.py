@@ -15,7 +15,7 @@ from torch_mlir import ir
 
 from ..ir import apply_transform, enclosing_loop, inside, ops_named, run_passes, subview_type
 from ..plan import ID_ATTR, config, configs, op_id
-from . import memspace
+from . import asserts, memspace
 from .. import attrs
 
 
@@ -51,6 +51,10 @@ def tile(module, cx) -> None:
     if lines:
         apply_transform(module, "\n".join(lines), "tcm-tiling")
     run_passes(module, "canonicalize, cse", "tcm-tiling")
+    # CSE keeps what holds a cf.assert: a producer cloned per consumer in the tile (after CSE merged the
+    # clones' operand slices), and a fused producer's original outside the loop that nothing reads now
+    if asserts.merge_duplicates(module) + asserts.drop_unused(module):
+        run_passes(module, "canonicalize, cse", "tcm-tiling")
 
 
 def _wrap_in_subview(op, i) -> None:
