@@ -338,9 +338,11 @@ def fill_borders_in_region(module) -> None:
     main body between two parallel regions, over cache lines the previous region wrote on other cores.
     Applies when the next scf.forall after the fill writes the interior through one subview per
     iteration that is the whole interior except along the forall's dims (there: tiles that the forall's
-    iterations cover exactly, dims the padding leaves whole), the fill spans those dims whole, and nothing
-    in between or in the loop otherwise touches the buffer. Each iteration then fills the same tile of the
-    border: the same elements, once each."""
+    iterations cover exactly), the fill spans the interior's range along those dims (channels and images,
+    which the padding leaves whole; or the padded rows' interior range, for the side columns, where a
+    convolution's epilogue writes row blocks), and nothing in between or in the loop otherwise touches
+    the buffer. Each iteration then fills the same tile of the border: the same elements, once each. (A
+    border row above or below row blocks meets no tile and stays where it is.)"""
     from torch_mlir.dialects import memref
     from ..ir import funcs
     for f in funcs(module):
@@ -367,8 +369,7 @@ def fill_borders_in_region(module) -> None:
             dims = _interior_write(loop, root)
             if dims is None:
                 continue
-            shape = list(ir.MemRefType(root.type).shape)
-            if any(fill[1][d] != (0, shape[d]) for d in dims):
+            if any(fill[1][d] != dims[d][3] for d in dims):
                 continue
             moves.append((op, loop, dims))
         for op, loop, dims in moves:                 # (after the analysis: a moved fill is a use of root)
@@ -405,10 +406,10 @@ def _touches(op, root) -> bool:
 
 
 def _interior_write(loop, root):
-    """{dim d: (forall iv index, offset value, size n)} when the forall uses `root` only through one
-    subview (directly in its body) of an exact view of root that takes, per forall iv, a tile of n along
-    one dim d at offset iv (n = 1) or affine.apply(iv * n), the forall's bound times n being the dim's
-    extent, and everything along the other dims; else None."""
+    """{dim d: (forall iv index, offset value, size n, the view's range of root's dim d)} when the forall
+    uses `root` only through one subview (directly in its body) of an exact view of root that takes, per
+    forall iv, a tile of n along one dim d at offset iv (n = 1) or affine.apply(iv * n), the forall's bound
+    times n being the view's extent, and everything along the other dims; else None."""
     body = loop.regions[0].blocks[0]
     ivs = list(body.arguments)
     uses = [_op(x) for x in body.operations if _touches(_op(x), root)]
@@ -442,10 +443,9 @@ def _interior_write(loop, root):
             elif n != 1:
                 return None
             j = ir.BlockArgument(iv).arg_number if isinstance(iv.owner, ir.Block) and iv.owner == body else None
-            full = ir.MemRefType(root.type).shape[d]          # the view spans root's whole dim d
-            if j is None or ubs[j] * n != full or box[d] != (0, full) or j in [x[0] for x in dims.values()]:
-                return None
-            dims[d] = (j, v, n)
+            if j is None or ubs[j] * n != box[d][1] - box[d][0] or j in [x[0] for x in dims.values()]:
+                return None                                   # the tiles cover the view's range of dim d
+            dims[d] = (j, v, n, box[d])
         elif o != 0 or n != shape[d]:
             return None
     return dims if len(dims) == len(ivs) else None
