@@ -766,7 +766,8 @@ def _reshaped_tile(tile: list[int], chain) -> list[int] | None:
                     for x in sizes[i + 1:]:
                         inner *= x
                     a = t // inner
-                    if t % inner == 0 and a <= sizes[i] and (i == 0 or sizes[i] % a == 0):
+                    # (a partial last tile only where no dim outside i is tiled: i is the outermost of extent > 1)
+                    if t % inner == 0 and a <= sizes[i] and (sizes[i] % a == 0 or all(x == 1 for x in sizes[:i])):
                         new += [1] * i + [0 if a == sizes[i] else a] + [0] * (len(g) - i - 1)
                         break
                 else:
