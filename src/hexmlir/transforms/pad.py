@@ -338,21 +338,24 @@ def fill_borders_in_region(module) -> None:
     main body between two parallel regions, over cache lines the previous region wrote on other cores.
     Applies when the next scf.forall after the fill writes the interior through one subview per
     iteration that is the whole interior except along the forall's dims (there: tiles that the forall's
-    iterations cover exactly), the fill spans the interior's range along those dims (channels and images,
-    which the padding leaves whole; or the padded rows' interior range, for the side columns, where a
-    convolution's epilogue writes row blocks), and nothing in between or in the loop otherwise touches
-    the buffer. Each iteration then fills the same tile of the border: the same elements, once each. (A
-    border row above or below row blocks meets no tile and stays where it is.)"""
-    from torch_mlir.dialects import memref
+    iterations cover exactly), and nothing in between or in the loop otherwise touches the buffer. Along
+    each of those dims the fill either spans the interior's range (channels and images, which the padding
+    leaves whole; the side columns' rows under a convolution epilogue's row blocks): each iteration fills
+    the same tile of it; or lies wholly before or after that range (the border rows above and below row
+    blocks): the first or the last iteration along the dim fills it (scf.if). Every element once. A copy
+    of a filled buffer into the border (bufferization's form of a fill it did not place in the buffer)
+    moves the same way, slicing both sides, if nothing writes its source in between or in the loop."""
+    from torch_mlir.dialects import arith, memref, scf
     from ..ir import funcs
     for f in funcs(module):
         ops = [_op(o) for o in f.regions[0].blocks[0].operations]
         moves = []
         for i, op in enumerate(ops):
-            fill = _fill_target(op)
+            fill = _fill_target(op) or _copy_target(op)
             if fill is None:
                 continue
             root = fill[0]
+            src = _trace(op.operands[0])[0] if op.name == "memref.copy" else None
             loop = None
             for later in ops[i + 1:]:
                 if later.name == "scf.forall":
@@ -364,32 +367,75 @@ def fill_borders_in_region(module) -> None:
                     break
                 if other is not None and other[0] == root and _meets(other[1], fill[1]):
                     break
-            if loop is None:
+                if src is not None and any(r is None or r == src for r, _ in _writes(later)):
+                    break
+            if loop is None or (src is not None and _touches(loop, src)):
                 continue
             dims = _interior_write(loop, root)
             if dims is None:
                 continue
-            if any(fill[1][d] != dims[d][3] for d in dims):
+            modes = {}
+            for d, (_, _, _, (lo, hi)) in dims.items():
+                flo, fhi = fill[1][d]
+                modes[d] = "tile" if (flo, fhi) == (lo, hi) else "first" if fhi <= lo else "last" if flo >= hi \
+                    else None
+            if None in modes.values():
                 continue
-            moves.append((op, loop, dims))
-        for op, loop, dims in moves:                 # (after the analysis: a moved fill is a use of root)
-            target = op.operands[len(op.operands) - 1]
-            tt = ir.MemRefType(target.type)
-            strides, _ = tt.get_strides_and_offset()
+            moves.append((op, loop, dims, modes))
+        for op, loop, dims, modes in moves:          # (after the analysis: a moved fill is a use of root)
             dyn = ir.ShapedType.get_dynamic_stride_or_offset()
-            sizes = [dims[d][2] if d in dims else n for d, n in enumerate(tt.shape)]
             body = loop.regions[0].blocks[0]
             term = _op(list(body.operations)[-1])
-            with ir.InsertionPoint(term), op.location:
+            ubs = list(ir.DenseI64ArrayAttr(loop.attributes["staticUpperBound"]))
+            tiled = [d for d in sorted(dims) if modes[d] == "tile"]
+
+            def tile_of(v):
+                """v's tile: along the tiled dims, this iteration's piece (a subview); else v itself."""
+                if not tiled:
+                    return v
+                tt = ir.MemRefType(v.type)
+                strides, _ = tt.get_strides_and_offset()
+                sizes = [dims[d][2] if d in tiled else n for d, n in enumerate(tt.shape)]
                 rt = ir.MemRefType.get(sizes, tt.element_type, layout=ir.StridedLayoutAttr.get(dyn, strides))
-                offs = [dims[d][1] for d in range(len(sizes)) if d in dims]
-                static = [dyn if d in dims else 0 for d in range(len(sizes))]
-                sub = memref.SubViewOp(rt, target, offs, [], [], ir.DenseI64ArrayAttr.get(static),
-                                       ir.DenseI64ArrayAttr.get(sizes),
-                                       ir.DenseI64ArrayAttr.get([1] * len(sizes))).result
-                new = op.clone()
-            new.operands[len(new.operands) - 1] = sub
+                return memref.SubViewOp(rt, v, [dims[d][1] for d in tiled], [], [],
+                                        ir.DenseI64ArrayAttr.get([dyn if d in tiled else 0 for d in range(len(sizes))]),
+                                        ir.DenseI64ArrayAttr.get(sizes),
+                                        ir.DenseI64ArrayAttr.get([1] * len(sizes))).result
+            with ir.InsertionPoint(term), op.location:
+                cond = None
+                for d in sorted(dims):
+                    if modes[d] == "tile":
+                        continue
+                    at = arith.ConstantOp(ir.IndexType.get(), 0 if modes[d] == "first" else ubs[dims[d][0]] - 1)
+                    c = arith.CmpIOp(arith.CmpIPredicate.eq, body.arguments[dims[d][0]], at).result
+                    cond = c if cond is None else arith.AndIOp(cond, c).result
+                where = ir.InsertionPoint(term)
+                if cond is not None:
+                    branch = scf.IfOp(cond)
+                    with ir.InsertionPoint(branch.then_block):
+                        scf.YieldOp([])
+                    where = ir.InsertionPoint.at_block_terminator(branch.then_block)
+                with where:
+                    n = len(op.operands)
+                    views = [tile_of(op.operands[k]) for k in ((0, 1) if op.name == "memref.copy" else (n - 1,))]
+                    new = op.clone()
+            if op.name == "memref.copy":
+                new.operands[0], new.operands[1] = views
+            else:
+                new.operands[n - 1] = views[0]
             op.erase()
+
+
+def _copy_target(op):
+    """(alloc, exact box, None) of a memref.copy into an exact box of an alloc from a static buffer of the
+    same shape (an alloc, or a view of one), else None."""
+    if op.name != "memref.copy":
+        return None
+    src, dst = op.operands[0], op.operands[1]
+    if _trace(src)[0] is None or not ir.MemRefType(src.type).has_static_shape:
+        return None
+    root, box, exact = _trace(dst)
+    return (root, box, None) if root is not None and exact else None
 
 
 def _views(v, root) -> bool:
