@@ -332,7 +332,7 @@ def _writes(op):
     return out
 
 
-def fill_borders_in_region(module) -> None:
+def fill_borders_in_region(module, partial: bool = True) -> None:
     """Move a border fill into the parallel loop that writes the buffer's interior next. Each fill that is
     left (the first of its buffer, drop_refills took the rest) is otherwise a serial pass in the kernel's
     main body between two parallel regions, over cache lines the previous region wrote on other cores.
@@ -344,14 +344,16 @@ def fill_borders_in_region(module) -> None:
     the same tile of it; or lies wholly before or after that range (the border rows above and below row
     blocks): the first or the last iteration along the dim fills it (scf.if). Every element once. A copy
     of a filled buffer into the border (bufferization's form of a fill it did not place in the buffer)
-    moves the same way, slicing both sides, if nothing writes its source in between or in the loop."""
+    moves the same way, slicing both sides, if nothing writes its source in between or in the loop.
+    `partial` False (targets with TCM, whose tile loops stage what they write): only fills, and only into
+    loops whose tiles cover whole dims of the buffer (no row blocks, no scf.if, no copies)."""
     from torch_mlir.dialects import arith, memref, scf
     from ..ir import funcs
     for f in funcs(module):
         ops = [_op(o) for o in f.regions[0].blocks[0].operations]
         moves = []
         for i, op in enumerate(ops):
-            fill = _fill_target(op) or _copy_target(op)
+            fill = _fill_target(op) or (_copy_target(op) if partial else None)
             if fill is None:
                 continue
             root = fill[0]
@@ -372,7 +374,8 @@ def fill_borders_in_region(module) -> None:
             if loop is None or (src is not None and _touches(loop, src)):
                 continue
             dims = _interior_write(loop, root)
-            if dims is None:
+            shape = list(ir.MemRefType(root.type).shape)
+            if dims is None or (not partial and any(dims[d][3] != (0, shape[d]) for d in dims)):
                 continue
             modes = {}
             for d, (_, _, _, (lo, hi)) in dims.items():
