@@ -178,3 +178,19 @@ def test_reshaped_tile():
     assert _reshaped_tile([1, 0, 3, 0], _inverse(ex)) == [1, 0, 33]
     assert _reshaped_tile([0, 0, 3, 0], [("collapse", [[0, 1, 2], [3]], [2, 7, 17, 11], [238, 11])]) is None
     assert _reshaped_tile([1, 1, 0, 0], [("collapse", [[0, 1, 2], [3]], [2, 7, 17, 11], [238, 11])]) == [17, 0]
+
+
+def test_accumulator_init_copy_stays_before_its_loop():
+    """pad.fill_borders_in_region moves a copy of a filled buffer into the loop that writes the copy's
+    target only where the loop writes none of it: RMSNorm + SwiGLU with fusion off copies a zero buffer into
+    each matmul's accumulator, which the matmul's loop then reads and writes (moved to the end of the loop
+    body, the copy overwrote the products with zeros)."""
+    from hexmlir.kernels.torch_models import RMSNormSwiGLU
+    torch.manual_seed(current_seed())
+    m = RMSNormSwiGLU(256, 704).eval()              # fusion_counts' shape: the matmul tiles its columns
+    x = torch.randn(4, 128, 256)
+    with torch.no_grad():
+        ref = copy.deepcopy(m).double()(x.double())
+        c = hexmlir.compile_model(m, x, target="host", fusion=False)
+        assert c.compiled, c.eager_reason
+        _close(c(x), ref, "RMSNorm + SwiGLU, fusion off")

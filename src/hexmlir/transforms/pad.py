@@ -373,9 +373,11 @@ def fill_borders_in_region(module, partial: bool = True) -> None:
                     break
             if loop is None or (src is not None and _touches(loop, src)):
                 continue
-            dims = _interior_write(loop, root)
-            shape = list(ir.MemRefType(root.type).shape)
-            if dims is None or (not partial and any(dims[d][3] != (0, shape[d]) for d in dims)):
+            found = _interior_write(loop, root)
+            if found is None or _meets(found[1], fill[1]):
+                continue                              # (the loop writes what it would fill: an accumulator's init)
+            dims, shape = found[0], list(ir.MemRefType(root.type).shape)
+            if not partial and any(dims[d][3] != (0, shape[d]) for d in dims):
                 continue
             modes = {}
             for d, (_, _, _, (lo, hi)) in dims.items():
@@ -455,10 +457,10 @@ def _touches(op, root) -> bool:
 
 
 def _interior_write(loop, root):
-    """{dim d: (forall iv index, offset value, size n, the view's range of root's dim d)} when the forall
-    uses `root` only through one subview (directly in its body) of an exact view of root that takes, per
-    forall iv, a tile of n along one dim d at offset iv (n = 1) or affine.apply(iv * n), the forall's bound
-    times n being the view's extent, and everything along the other dims; else None."""
+    """({dim d: (forall iv index, offset value, size n, the view's range of root's dim d)}, the view's box)
+    when the forall uses `root` only through one subview (directly in its body) of an exact view of root
+    that takes, per forall iv, a tile of n along one dim d at offset iv (n = 1) or affine.apply(iv * n), the
+    forall's bound times n being the view's extent, and everything along the other dims; else None."""
     body = loop.regions[0].blocks[0]
     ivs = list(body.arguments)
     uses = [_op(x) for x in body.operations if _touches(_op(x), root)]
@@ -497,7 +499,7 @@ def _interior_write(loop, root):
             dims[d] = (j, v, n, box[d])
         elif o != 0 or n != shape[d]:
             return None
-    return dims if len(dims) == len(ivs) else None
+    return (dims, box) if len(dims) == len(ivs) else None
 
 
 def _only_through(op, root, view) -> bool:
