@@ -45,13 +45,14 @@ CASES = [("conv", 5, 13, 1, (36, 29)), ("conv", 7, 19, 2, (37, 23)), ("block", 5
 
 
 def _spy(monkeypatch, tmp_path) -> list:
-    """What plan.plan_epilogue returns, call by call (a fresh compile cache: a cached kernel skips the plan)."""
+    """Whether plan.plan_epilogue fused, call by call (a fresh compile cache: a cached kernel skips the plan)."""
     from hexmlir import plan
     seen, planned = [], plan.plan_epilogue
 
     def spy(*a):
-        seen.append(planned(*a))
-        return seen[-1]
+        left = planned(*a)
+        seen.append(left is not None)
+        return left
     monkeypatch.setattr(plan, "plan_epilogue", spy)
     monkeypatch.setenv("HEXMLIR_CACHE_DIR", str(tmp_path / "cache"))
     return seen

@@ -673,17 +673,25 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
     blocks = _conv_blocks(generics, by_op, options.fusion)
     epilogues = _epilogue_sources(generics, by_op) if options.fusion and options.conv_epilogue else {}
     _set_group_costs(plan)                 # the roles are final here (but for plan_epilogue's)
-    for p in plan.ops.values():
-        if p.id in blocks:
-            plan_conv_blocks(p, blocks[p.id], plan, target, options)
-        elif p.id in epilogues and plan_epilogue(p, epilogues[p.id], plan):
-            _set_group_costs(plan)
-        elif p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
+
+    def plan_root(p):
+        if p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
         elif p.role == "root" and options.multithread:
             plan_root_threads(p, plan, target, options)
             if options.tcm_tiling and p.threads > 1:
                 p.tcm_note = "thread tiles (register-blocked contraction: the contract stage blocks for caches)"
+    for p in plan.ops.values():
+        if p.id in blocks:
+            plan_conv_blocks(p, blocks[p.id], plan, target, options)
+            continue
+        left = plan_epilogue(p, epilogues[p.id], plan) if p.id in epilogues else None
+        if left is None:
+            plan_root(p)
+            continue
+        _set_group_costs(plan)
+        for q in left:                     # (planned before as producers: ids below the consumer's)
+            plan_root(q)
     return plan
 
 
@@ -804,30 +812,39 @@ def _tiles(tile: list[int], shape: list[int]) -> int:
     return n
 
 
-def plan_epilogue(e: OpPlan, sources, plan: Plan) -> bool:
+def plan_epilogue(e: OpPlan, sources, plan: Plan) -> list[OpPlan] | None:
     """conv-epilogue: the consumer `e` of conv matmuls (already planned as roots) takes the largest one's
     tiles, mapped through the reshapes between them, and the matmuls whose tiles those are join its group
-    (with their fills and window copies); tcm-tiling fuses them into its tile loop. False (both stay roots)
-    where the tiles are no boxes in the other's view, or the matmul is one whole tile."""
+    (with their fills and window copies); tcm-tiling fuses them into its tile loop. Returns the producers
+    of `e` that leave its group to be planned as roots: those that read tensors and do not follow every
+    tiled loop (BatchNorm's per-channel 1 / sqrt(var + eps) under row blocks), which tiles would compute
+    again (plan.kept_whole's rule; the consumer's own channel tiles kept it in before). None (every op stays as it was) where the tiles are no boxes in the other's view, or the
+    matmul is one whole tile."""
     if e.role != "root":
-        return False
+        return None
     srcs = [(plan.ops[cid], chain, k) for cid, chain, k in sources if plan.ops[cid].role == "root"]
     if not srcs:
-        return False
+        return None
     c, chain, k = max(srcs, key=lambda s: s[0].work())
     if not any(c.tcm_tile):
-        return False                                  # one tile: nothing to share
+        return None                                   # one tile: nothing to share
     out = c.operands[c.n_ins]
     c_tile = [c.tcm_tile[d] if d is not None else 0 for d in out.dims]
     view = _reshaped_tile(c_tile, chain)
     opnd = e.operands[k]
     if view is None or any(d is None for d in opnd.dims) or len(view) != len(opnd.dims):
-        return False
+        return None
     tile = [0] * len(e.loops)
     for t, d in zip(view, opnd.dims):
         tile[d] = 0 if not t or t >= e.loops[d] else t
     if _tiles(tile, e.loops) != _tiles(c_tile, out.shape):
-        return False
+        return None
+    members = group_members(plan, e)
+    deps = _root_deps(plan, e, members)
+    tiled = {d for d, t in enumerate(tile) if t and e.loops[d] > 1}
+    left = [q for q in members[1:] if q.reads_tensors() and not tiled <= set().union(*deps[q.id])]
+    if any(o.src in {m.id for m in members} for q in left for o in q.operands[:q.n_ins]):
+        return None                                   # (one with producers of its own: keep it simple)
     joined = []
     for q, qchain, qk in srcs:
         qo = e.operands[qk]
@@ -840,7 +857,9 @@ def plan_epilogue(e: OpPlan, sources, plan: Plan) -> bool:
             continue
         joined.append(q)
     if c not in joined:
-        return False
+        return None
+    for q in left:
+        q.role, q.root = "root", None
     e.tcm_tile, e.threads = tile, c.threads
     e.tile_bytes = c.tile_bytes + _footprint(e, tile)
     e.tcm_note = f"conv epilogue: #{c.id}'s tiles, {', '.join(f'#{q.id}' for q in joined)} fused in"
@@ -848,7 +867,7 @@ def plan_epilogue(e: OpPlan, sources, plan: Plan) -> bool:
         for m in group_members(plan, q):
             m.role, m.root = "producer", e.id
             m.tcm_tile, m.threads, m.tile_bytes, m.tcm_note = [], 1, 0, ""
-    return True
+    return left
 
 
 def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Options) -> None:
