@@ -138,6 +138,10 @@ def test_plan_fuses_conv_matmuls_into_the_epilogue(threads):
     epi, into = _fused(planned)
     assert len(epi) == 2 and len(into) == 3, (epi, into)
     assert all(r in epi for r in into.values()), into
+    # BatchNorm's per-channel 1 / sqrt(var + eps) follows no row block: a root, computed once, not per tile
+    per_channel = [ln for ln in planned.splitlines() if "linalg.generic" in ln and "math.sqrt" not in ln
+                   and re.search(r"outs\(%[^ ]+ : tensor<16xf32>\)", ln)]
+    assert per_channel and not any("fused_into" in ln for ln in per_channel), per_channel
     tiled = opt.run_stages(text, "check-input..tcm-tiling", opts)
     loops = tiled.split("scf.forall")[1:]
     with_mm = [lp for lp in loops if "reduction" in lp.split("scf.forall.in_parallel")[0]]
