@@ -32,6 +32,11 @@ CONV_BLOCKS = "hexmlir.conv_blocks"    # linalg.generic: conv-im2col's matmul ov
                                        # (i64: how many) are the blocks, one tile each in plan (conv-im2col -> plan)
 WINDOW_COPY = "hexmlir.window_copy"    # linalg.generic: conv-im2col's window copy of one such matmul's blocks,
                                        # fused into its block loop by plan (unit attr; conv-im2col -> plan)
+CONV_MATMUL = "hexmlir.conv_matmul"    # linalg.generic: a matmul conv-im2col made of a convolution (unit attr;
+                                       # conv-im2col -> conv-epilogue)
+EPILOGUE = "hexmlir.epilogue"          # linalg.generic: an element-wise consumer of conv matmuls (reached through
+                                       # reshapes only) that takes their tiles; plan fuses them into it (unit
+                                       # attr; conv-epilogue -> plan, tcm-tiling)
 
 # From the frontends
 GRID = "hexmlir.grid"                  # module: a Triton grid kernel (conversion/ttir -> pipeline's grid list)

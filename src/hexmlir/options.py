@@ -27,6 +27,8 @@ class Options:
                                     # with a copy engine; no effect on host)
     double_buffer: bool = True      # ping-pong TCM sets: DMA of tile i+1 and write-back of i-1 overlap tile i
     causal_skip: bool = True        # causal attention: row segments skip the key columns masked in all their rows
+    conv_epilogue: bool = True      # FMA targets: a convolution's element-wise consumer (BatchNorm, ReLU, residual
+                                    # add) computed in the convolution's tiles, on its output tile (needs fusion)
     # Budgets and overrides
     tcm_budget: int = 0             # bytes; 0: derived from the target (v73: 8 MiB)
     tile_elems: int = 0             # override the planner's elements per TCM tile (0: planner decides)
@@ -57,7 +59,7 @@ class Options:
 
 from .targets import NAMES as TARGETS  # noqa: E402  (one list of target names)
 _BOOLS = ("fusion", "tcm_tiling", "vectorize", "register_tiling", "pack_b", "fast_math", "multithread", "dma",
-          "double_buffer", "causal_skip")
+          "double_buffer", "causal_skip", "conv_epilogue")
 # (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
 _RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),
            "tcm_budget": (0, 1 << 30), "tile_elems": (0, 1 << 31)}

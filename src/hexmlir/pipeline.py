@@ -101,8 +101,8 @@ def _hvx_contract(module, cx):
 
 def stages() -> list[Stage]:
     from .transforms import (asserts, bufferize, canonicalize, causal, check_input, concat, contract, conv, dma,
-                             double_buffer, fusion, half, invariants, lower, pad, symbols, tcm_tiling, threads,
-                             vectorize)
+                             double_buffer, epilogue, fusion, half, invariants, lower, pad, symbols, tcm_tiling,
+                             threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -118,6 +118,8 @@ def stages() -> list[Stage]:
         Stage("half", half.run, needs="half_via_f32"),                       # f16 bodies computed in f32
         Stage("conv-im2col", conv.run,                                       # conv -> matmul, FMA/int8 HVX
               lambda o: o.vectorize and o.register_tiling, needs="conv_matmul"),  # (over a window copy)
+        Stage("conv-epilogue", epilogue.run,                                 # conv's BN/ReLU/add in its tiles
+              lambda o: o.conv_epilogue and o.fusion and o.vectorize and o.register_tiling, needs="fma"),
         Stage("causal-skip", causal.run, lambda o: o.causal_skip),          # causal attention: row segments
                                                                              # skip fully masked key columns
         Stage("plan", _plan),                                                # decide tiles, roles, vectors

@@ -671,16 +671,27 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
     blocks = _conv_blocks(generics, by_op, options.fusion)
-    _set_group_costs(plan)                 # the roles are final here
-    for p in plan.ops.values():
-        if p.id in blocks:
-            plan_conv_blocks(p, blocks[p.id], plan, target, options)
-        elif p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
+    epilogues = _epilogue_sources(generics, by_op) if options.fusion and options.conv_epilogue else {}
+    _set_group_costs(plan)                 # the roles are final here (but for plan_epilogue's)
+
+    def plan_root(p):
+        if p.role == "root" and options.tcm_tiling and not register_blocked(p, plan, target, options):
             plan_root_tcm(p, plan, target, options, (tcm_scale or {}).get(p.id, 1.0))
         elif p.role == "root" and options.multithread:
             plan_root_threads(p, plan, target, options)
             if options.tcm_tiling and p.threads > 1:
                 p.tcm_note = "thread tiles (register-blocked contraction: the contract stage blocks for caches)"
+    for p in plan.ops.values():
+        if p.id in blocks:
+            plan_conv_blocks(p, blocks[p.id], plan, target, options)
+            continue
+        left = plan_epilogue(p, epilogues[p.id], plan) if p.id in epilogues else None
+        if left is None:
+            plan_root(p)
+            continue
+        _set_group_costs(plan)
+        for q in left:                     # (planned before as producers: ids below the consumer's)
+            plan_root(q)
     return plan
 
 
@@ -711,6 +722,152 @@ def _conv_blocks(generics, by_op, fuse: bool) -> dict:
         q = by_op[copy]
         q.role, q.root = "producer", p.id
     return out
+
+
+def _epilogue_sources(generics, by_op) -> dict:
+    """conv-epilogue's consumers (attrs.EPILOGUE): root id -> [(conv matmul id, the reshapes from the matmul's
+    result to the consumer's operand as (kind, groups, source shape, result shape), operand index)]."""
+    from torch_mlir import ir
+    out = {}
+    for e in generics:
+        if attrs.EPILOGUE not in e.attributes:
+            continue
+        found = []
+        for k, v in enumerate(list(e.operands)[:by_op[e].n_ins]):
+            chain = []
+            while True:
+                o = v.owner
+                o = None if isinstance(o, ir.Block) else getattr(o, "opview", o)
+                if o is None or len(list(v.uses)) != 1:
+                    break
+                name = o.operation.name
+                if name in ("tensor.expand_shape", "tensor.collapse_shape"):
+                    groups = [[ir.IntegerAttr(i).value for i in ir.ArrayAttr(g)]
+                              for g in ir.ArrayAttr(o.operation.attributes["reassociation"])]
+                    chain.insert(0, ("expand" if name == "tensor.expand_shape" else "collapse", groups,
+                                     list(ir.RankedTensorType(o.operands[0].type).shape),
+                                     list(ir.RankedTensorType(v.type).shape)))
+                    v = o.operands[0]
+                    continue
+                if name == "linalg.generic" and attrs.CONV_MATMUL in o.operation.attributes and o in by_op:
+                    found.append((by_op[o].id, chain, k))
+                break
+        if found:
+            out[by_op[e].id] = found
+    return out
+
+
+def _reshaped_tile(tile: list[int], chain) -> list[int] | None:
+    """A tile (per dim, 0 = whole) of a tensor, as the tile of the same elements in its view through `chain`
+    (conv-epilogue's reshapes, see _epilogue_sources); None where a tile's elements are no box there."""
+    for kind, groups, src, dst in chain:
+        norm = [0 if not t or t >= n else t for t, n in zip(tile, src)]
+        new = []
+        if kind == "expand":                          # src dim j -> dst dims groups[j]
+            for j, g in enumerate(groups):
+                t, sizes = norm[j], [dst[d] for d in g]
+                if not t:
+                    new += [0] * len(g)
+                    continue
+                for i in range(len(g) - 1, -1, -1):   # the innermost dim whose box holds the tile
+                    inner = 1
+                    for x in sizes[i + 1:]:
+                        inner *= x
+                    a = t // inner
+                    # (a partial last tile only where no dim outside i is tiled: i is the outermost of extent > 1)
+                    if t % inner == 0 and a <= sizes[i] and (sizes[i] % a == 0 or all(x == 1 for x in sizes[:i])):
+                        new += [1] * i + [0 if a == sizes[i] else a] + [0] * (len(g) - i - 1)
+                        break
+                else:
+                    return None
+        else:                                         # src dims groups[j] -> dst dim j
+            for g in groups:
+                ts = [norm[d] for d in g]
+                tiled = [i for i, t in enumerate(ts) if t]
+                if not tiled:
+                    new.append(0)
+                    continue
+                last = tiled[-1]
+                if any(not ts[i] and src[g[i]] > 1 for i in range(last)) or \
+                        any(ts[i] != 1 and src[g[i]] > 1 for i in range(last)):
+                    return None                       # a whole (or wider) dim before the last tiled one
+                if any(ts[i] == 1 and src[g[i]] > 1 for i in range(last)) and src[g[last]] % ts[last]:
+                    return None                       # an uneven tile under tiled-by-1 dims: no uniform tiling
+                inner = 1
+                for d in g[last + 1:]:
+                    inner *= src[d]
+                new.append(ts[last] * inner)
+        tile = [0 if not t or t >= n else t for t, n in zip(new, dst)]
+    return tile
+
+
+def _inverse(chain):
+    return [("collapse" if k == "expand" else "expand", g, dst, src) for k, g, src, dst in reversed(chain)]
+
+
+def _tiles(tile: list[int], shape: list[int]) -> int:
+    n = 1
+    for t, x in zip(tile, shape):
+        n *= -(-x // t) if t and t < x else 1
+    return n
+
+
+def plan_epilogue(e: OpPlan, sources, plan: Plan) -> list[OpPlan] | None:
+    """conv-epilogue: the consumer `e` of conv matmuls (already planned as roots) takes the largest one's
+    tiles, mapped through the reshapes between them, and the matmuls whose tiles those are join its group
+    (with their fills and window copies); tcm-tiling fuses them into its tile loop. Returns the producers
+    of `e` that leave its group to be planned as roots: those that read tensors and do not follow every
+    tiled loop (BatchNorm's per-channel 1 / sqrt(var + eps) under row blocks), which tiles would compute
+    again (plan.kept_whole's rule; the consumer's own channel tiles kept it in before). None (every op stays as it was) where the tiles are no boxes in the other's view, or the
+    matmul is one whole tile."""
+    if e.role != "root":
+        return None
+    srcs = [(plan.ops[cid], chain, k) for cid, chain, k in sources if plan.ops[cid].role == "root"]
+    if not srcs:
+        return None
+    c, chain, k = max(srcs, key=lambda s: s[0].work())
+    if not any(c.tcm_tile):
+        return None                                   # one tile: nothing to share
+    out = c.operands[c.n_ins]
+    c_tile = [c.tcm_tile[d] if d is not None else 0 for d in out.dims]
+    view = _reshaped_tile(c_tile, chain)
+    opnd = e.operands[k]
+    if view is None or any(d is None for d in opnd.dims) or len(view) != len(opnd.dims):
+        return None
+    tile = [0] * len(e.loops)
+    for t, d in zip(view, opnd.dims):
+        tile[d] = 0 if not t or t >= e.loops[d] else t
+    if _tiles(tile, e.loops) != _tiles(c_tile, out.shape):
+        return None
+    members = group_members(plan, e)
+    deps = _root_deps(plan, e, members)
+    tiled = {d for d, t in enumerate(tile) if t and e.loops[d] > 1}
+    left = [q for q in members[1:] if q.reads_tensors() and not tiled <= set().union(*deps[q.id])]
+    if any(o.src in {m.id for m in members} for q in left for o in q.operands[:q.n_ins]):
+        return None                                   # (one with producers of its own: keep it simple)
+    joined = []
+    for q, qchain, qk in srcs:
+        qo = e.operands[qk]
+        if any(d is None for d in qo.dims):
+            continue
+        q_view = [tile[d] for d in qo.dims]          # the tile as q's view's, then as q's result's
+        q_tile = _reshaped_tile(q_view, _inverse(qchain))
+        if q_tile is None or _reshaped_tile(q_tile, qchain) != [0 if not t or t >= n else t
+                                                                for t, n in zip(q_view, qo.shape)]:
+            continue
+        joined.append(q)
+    if c not in joined:
+        return None
+    for q in left:
+        q.role, q.root = "root", None
+    e.tcm_tile, e.threads = tile, c.threads
+    e.tile_bytes = c.tile_bytes + _footprint(e, tile)
+    e.tcm_note = f"conv epilogue: #{c.id}'s tiles, {', '.join(f'#{q.id}' for q in joined)} fused in"
+    for q in joined:
+        for m in group_members(plan, q):
+            m.role, m.root = "producer", e.id
+            m.tcm_tile, m.threads, m.tile_bytes, m.tcm_note = [], 1, 0, ""
+    return left
 
 
 def plan_conv_blocks(p: OpPlan, k: int, plan: Plan, target: Target, options: Options) -> None:

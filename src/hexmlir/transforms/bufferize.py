@@ -49,7 +49,8 @@ def run(module, cx) -> None:
     _reshaped_results_in_place(module)
     from .pad import drop_refills, fill_borders_in_region
     drop_refills(module)                     # padded buffers of one shape share one buffer: fill it once
-    fill_borders_in_region(module)           # and fill it in the parallel loop that writes its interior
+    fill_borders_in_region(module, partial=not cx.target.scratchpad)   # and fill it in the parallel loop
+                                                                        # that writes its interior
     # Free DDR intermediates (unfused kernels allocate them per call); runs before TCM promotion,
     # whose own alloc/dealloc pairs this pipeline would reject.
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")

@@ -281,6 +281,7 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
                 m_, p_, k_ = D(nb), D(nb + 1), D(nb + 2)
                 res = _generic([wk, col], cc, _maps(nb + 3, [[m_, k_], B + [k_, p_], B + [m_, p_]]),
                                _iters("p" * (nb + 2) + "r"), body)
+                _tag_matmul(res, c)
             res = _expand(res, shape, out_groups)
         else:
             col = _collapse(col, _groups([len(ps), len(ks)]))
@@ -288,6 +289,7 @@ def _rewrite(op, c, lanes: int, cache_bytes: int = 0, threads: int = 1) -> None:
             cc = _collapse(acc, _groups([len(ps), len(ms)]))
             p_, m_, k_ = D(0), D(1), D(2)
             res = _generic([col, wk], cc, _maps(3, [[p_, k_], [k_, m_], [p_, m_]]), _iters("ppr"), body)
+            _tag_matmul(res, c)
             res = _expand(res, shape, _groups([len(ps), len(ms)]))
     op.results[0].replace_all_uses_with(res)
     op.erase()
@@ -368,6 +370,13 @@ def _rewrite_flat_rows(op, c, ext) -> bool:
     return True
 
 
+def _tag_matmul(res, c) -> None:
+    """Mark a float convolution's matmul for conv-epilogue (its element-wise consumer may join its tiles)."""
+    from .. import attrs
+    if not c["int8"]:
+        res.owner.attributes[attrs.CONV_MATMUL] = ir.UnitAttr.get()
+
+
 # A row block's pixels, at least this many vectors: fewer leave the micro-kernel's columns mostly edge tiles
 MIN_BLOCK_VECTORS = 8
 
@@ -440,6 +449,7 @@ def _rewrite_blocked(op, c, ext, rows: int) -> None:
         res = _generic([wk, col], cc, _maps(nb + 4, [[m_, k_], B + [hb, k_, p_], B + [m_, hb, p_]]),
                        _iters("p" * (nb + 3) + "r"), _mul_add)
         res.owner.attributes[attrs.CONV_BLOCKS] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), nb + 1)
+        _tag_matmul(res, c)
         res = _collapse(_expand(res, ex_shape, _groups([1] * nb + [len(ms), 1, len(ps)])), ex_groups)
     op.results[0].replace_all_uses_with(res)
     op.erase()

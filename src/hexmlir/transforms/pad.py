@@ -332,25 +332,32 @@ def _writes(op):
     return out
 
 
-def fill_borders_in_region(module) -> None:
+def fill_borders_in_region(module, partial: bool = True) -> None:
     """Move a border fill into the parallel loop that writes the buffer's interior next. Each fill that is
     left (the first of its buffer, drop_refills took the rest) is otherwise a serial pass in the kernel's
     main body between two parallel regions, over cache lines the previous region wrote on other cores.
     Applies when the next scf.forall after the fill writes the interior through one subview per
     iteration that is the whole interior except along the forall's dims (there: tiles that the forall's
-    iterations cover exactly, dims the padding leaves whole), the fill spans those dims whole, and nothing
-    in between or in the loop otherwise touches the buffer. Each iteration then fills the same tile of the
-    border: the same elements, once each."""
-    from torch_mlir.dialects import memref
+    iterations cover exactly), and nothing in between or in the loop otherwise touches the buffer. Along
+    each of those dims the fill either spans the interior's range (channels and images, which the padding
+    leaves whole; the side columns' rows under a convolution epilogue's row blocks): each iteration fills
+    the same tile of it; or lies wholly before or after that range (the border rows above and below row
+    blocks): the first or the last iteration along the dim fills it (scf.if). Every element once. A copy
+    of a filled buffer into the border (bufferization's form of a fill it did not place in the buffer)
+    moves the same way, slicing both sides, if nothing writes its source in between or in the loop.
+    `partial` False (targets with TCM, whose tile loops stage what they write): only fills, and only into
+    loops whose tiles cover whole dims of the buffer (no row blocks, no scf.if, no copies)."""
+    from torch_mlir.dialects import arith, memref, scf
     from ..ir import funcs
     for f in funcs(module):
         ops = [_op(o) for o in f.regions[0].blocks[0].operations]
         moves = []
         for i, op in enumerate(ops):
-            fill = _fill_target(op)
+            fill = _fill_target(op) or (_copy_target(op) if partial else None)
             if fill is None:
                 continue
             root = fill[0]
+            src = _trace(op.operands[0])[0] if op.name == "memref.copy" else None
             loop = None
             for later in ops[i + 1:]:
                 if later.name == "scf.forall":
@@ -362,33 +369,78 @@ def fill_borders_in_region(module) -> None:
                     break
                 if other is not None and other[0] == root and _meets(other[1], fill[1]):
                     break
-            if loop is None:
+                if src is not None and any(r is None or r == src for r, _ in _writes(later)):
+                    break
+            if loop is None or (src is not None and _touches(loop, src)):
                 continue
-            dims = _interior_write(loop, root)
-            if dims is None:
+            found = _interior_write(loop, root)
+            if found is None or _meets(found[1], fill[1]):
+                continue                              # (the loop writes what it would fill: an accumulator's init)
+            dims, shape = found[0], list(ir.MemRefType(root.type).shape)
+            if not partial and any(dims[d][3] != (0, shape[d]) for d in dims):
                 continue
-            shape = list(ir.MemRefType(root.type).shape)
-            if any(fill[1][d] != (0, shape[d]) for d in dims):
+            modes = {}
+            for d, (_, _, _, (lo, hi)) in dims.items():
+                flo, fhi = fill[1][d]
+                modes[d] = "tile" if (flo, fhi) == (lo, hi) else "first" if fhi <= lo else "last" if flo >= hi \
+                    else None
+            if None in modes.values():
                 continue
-            moves.append((op, loop, dims))
-        for op, loop, dims in moves:                 # (after the analysis: a moved fill is a use of root)
-            target = op.operands[len(op.operands) - 1]
-            tt = ir.MemRefType(target.type)
-            strides, _ = tt.get_strides_and_offset()
+            moves.append((op, loop, dims, modes))
+        for op, loop, dims, modes in moves:          # (after the analysis: a moved fill is a use of root)
             dyn = ir.ShapedType.get_dynamic_stride_or_offset()
-            sizes = [dims[d][2] if d in dims else n for d, n in enumerate(tt.shape)]
             body = loop.regions[0].blocks[0]
             term = _op(list(body.operations)[-1])
-            with ir.InsertionPoint(term), op.location:
+            ubs = list(ir.DenseI64ArrayAttr(loop.attributes["staticUpperBound"]))
+            tiled = [d for d in sorted(dims) if modes[d] == "tile"]
+
+            def tile_of(v):
+                """v's tile: along the tiled dims, this iteration's piece (a subview); else v itself."""
+                if not tiled:
+                    return v
+                tt = ir.MemRefType(v.type)
+                strides, _ = tt.get_strides_and_offset()
+                sizes = [dims[d][2] if d in tiled else n for d, n in enumerate(tt.shape)]
                 rt = ir.MemRefType.get(sizes, tt.element_type, layout=ir.StridedLayoutAttr.get(dyn, strides))
-                offs = [dims[d][1] for d in range(len(sizes)) if d in dims]
-                static = [dyn if d in dims else 0 for d in range(len(sizes))]
-                sub = memref.SubViewOp(rt, target, offs, [], [], ir.DenseI64ArrayAttr.get(static),
-                                       ir.DenseI64ArrayAttr.get(sizes),
-                                       ir.DenseI64ArrayAttr.get([1] * len(sizes))).result
-                new = op.clone()
-            new.operands[len(new.operands) - 1] = sub
+                return memref.SubViewOp(rt, v, [dims[d][1] for d in tiled], [], [],
+                                        ir.DenseI64ArrayAttr.get([dyn if d in tiled else 0 for d in range(len(sizes))]),
+                                        ir.DenseI64ArrayAttr.get(sizes),
+                                        ir.DenseI64ArrayAttr.get([1] * len(sizes))).result
+            with ir.InsertionPoint(term), op.location:
+                cond = None
+                for d in sorted(dims):
+                    if modes[d] == "tile":
+                        continue
+                    at = arith.ConstantOp(ir.IndexType.get(), 0 if modes[d] == "first" else ubs[dims[d][0]] - 1)
+                    c = arith.CmpIOp(arith.CmpIPredicate.eq, body.arguments[dims[d][0]], at).result
+                    cond = c if cond is None else arith.AndIOp(cond, c).result
+                where = ir.InsertionPoint(term)
+                if cond is not None:
+                    branch = scf.IfOp(cond)
+                    with ir.InsertionPoint(branch.then_block):
+                        scf.YieldOp([])
+                    where = ir.InsertionPoint.at_block_terminator(branch.then_block)
+                with where:
+                    n = len(op.operands)
+                    views = [tile_of(op.operands[k]) for k in ((0, 1) if op.name == "memref.copy" else (n - 1,))]
+                    new = op.clone()
+            if op.name == "memref.copy":
+                new.operands[0], new.operands[1] = views
+            else:
+                new.operands[n - 1] = views[0]
             op.erase()
+
+
+def _copy_target(op):
+    """(alloc, exact box, None) of a memref.copy into an exact box of an alloc from a static buffer of the
+    same shape (an alloc, or a view of one), else None."""
+    if op.name != "memref.copy":
+        return None
+    src, dst = op.operands[0], op.operands[1]
+    if _trace(src)[0] is None or not ir.MemRefType(src.type).has_static_shape:
+        return None
+    root, box, exact = _trace(dst)
+    return (root, box, None) if root is not None and exact else None
 
 
 def _views(v, root) -> bool:
@@ -405,10 +457,10 @@ def _touches(op, root) -> bool:
 
 
 def _interior_write(loop, root):
-    """{dim d: (forall iv index, offset value, size n)} when the forall uses `root` only through one
-    subview (directly in its body) of an exact view of root that takes, per forall iv, a tile of n along
-    one dim d at offset iv (n = 1) or affine.apply(iv * n), the forall's bound times n being the dim's
-    extent, and everything along the other dims; else None."""
+    """({dim d: (forall iv index, offset value, size n, the view's range of root's dim d)}, the view's box)
+    when the forall uses `root` only through one subview (directly in its body) of an exact view of root
+    that takes, per forall iv, a tile of n along one dim d at offset iv (n = 1) or affine.apply(iv * n), the
+    forall's bound times n being the view's extent, and everything along the other dims; else None."""
     body = loop.regions[0].blocks[0]
     ivs = list(body.arguments)
     uses = [_op(x) for x in body.operations if _touches(_op(x), root)]
@@ -442,13 +494,12 @@ def _interior_write(loop, root):
             elif n != 1:
                 return None
             j = ir.BlockArgument(iv).arg_number if isinstance(iv.owner, ir.Block) and iv.owner == body else None
-            full = ir.MemRefType(root.type).shape[d]          # the view spans root's whole dim d
-            if j is None or ubs[j] * n != full or box[d] != (0, full) or j in [x[0] for x in dims.values()]:
-                return None
-            dims[d] = (j, v, n)
+            if j is None or ubs[j] * n != box[d][1] - box[d][0] or j in [x[0] for x in dims.values()]:
+                return None                                   # the tiles cover the view's range of dim d
+            dims[d] = (j, v, n, box[d])
         elif o != 0 or n != shape[d]:
             return None
-    return dims if len(dims) == len(ivs) else None
+    return (dims, box) if len(dims) == len(ivs) else None
 
 
 def _only_through(op, root, view) -> bool:

@@ -24,37 +24,87 @@ def tile(module, cx) -> None:
     cfgs = configs(module)
     # conv-im2col's row-block matmuls read their window copy through a collapse_shape: the tile's slice of it
     # is moved above the collapse (upstream's bubble-up patterns), where the copy can be fused
-    reshaped = {op_id(o) for o in ops_named(module.operation, "linalg.generic") if attrs.CONV_BLOCKS in o.attributes}
-    lines = []
+    generics = ops_named(module.operation, "linalg.generic")
+    reshaped = {op_id(o) for o in generics if attrs.CONV_BLOCKS in o.attributes}
+    epilogues = {op_id(o) for o in generics if attrs.EPILOGUE in o.attributes}
+    groups = {}
     for rid, c in sorted(cfgs.items()):
-        if "tile" not in c or not any(c["tile"]):
+        if "tile" in c and any(c["tile"]):
+            groups[rid] = (c["tile"], sorted((q for q, qc in cfgs.items() if qc.get("fused_into") == rid),
+                                             key=lambda q: -q))         # closest producer first
+    lines = []
+    for rid, (sizes, prods) in groups.items():
+        if rid in epilogues:
             continue
-        prods = sorted((q for q, qc in cfgs.items() if qc.get("fused_into") == rid),
-                       key=lambda q: -q)         # closest producer first
         r = f"%r{rid}"
-        lines.append(f"{r} = transform.structured.match attributes{{{ID_ATTR} = {rid}}} in %root "
-                     f": (!transform.any_op) -> !transform.any_op")
+        lines.append(_match(r, rid))
         for q in prods:
-            lines.append(f"%p{q} = transform.structured.match attributes{{{ID_ATTR} = {q}}} in %root "
-                         f": (!transform.any_op) -> !transform.any_op")
-        sizes = ", ".join(str(t) for t in c["tile"])
-        lines.append(f"%t{rid}, %l{rid}_0 = transform.structured.tile_using_forall {r} tile_sizes [{sizes}] "
-                     f": (!transform.any_op) -> (!transform.any_op, !transform.any_op)")
+            lines.append(_match(f"%p{q}", q))
+        lines.append(f"%t{rid}, %l{rid}_0 = transform.structured.tile_using_forall {r} tile_sizes "
+                     f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)")
         loop = f"%l{rid}_0"
         if rid in reshaped:
-            lines.append(f"transform.apply_patterns to {loop} {{\n transform.apply_patterns.tensor.bubble_up_extract_slice"
-                         "\n} : !transform.any_op")
+            lines.append(_BUBBLE.format(loop))
         for k, q in enumerate(prods, 1):
-            lines.append(f"%f{q}, %l{rid}_{k} = transform.structured.fuse_into_containing_op %p{q} into {loop} "
-                         f": (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)")
+            lines.append(_fuse(f"%f{q}", f"%l{rid}_{k}", f"%p{q}", loop))
             loop = f"%l{rid}_{k}"
     if lines:
         apply_transform(module, "\n".join(lines), "tcm-tiling")
+    _tile_epilogues(module, {r: g for r, g in groups.items() if r in epilogues})
     run_passes(module, "canonicalize, cse", "tcm-tiling")
     # CSE keeps what holds a cf.assert: a producer cloned per consumer in the tile (after CSE merged the
     # clones' operand slices), and a fused producer's original outside the loop that nothing reads now
     if asserts.merge_duplicates(module) + asserts.drop_unused(module):
         run_passes(module, "canonicalize, cse", "tcm-tiling")
+
+
+_BUBBLE = ("transform.apply_patterns to {} {{\n transform.apply_patterns.tensor.bubble_up_extract_slice"
+           "\n}} : !transform.any_op")
+
+
+def _match(handle: str, pid: int) -> str:
+    return (f"{handle} = transform.structured.match attributes{{{ID_ATTR} = {pid}}} in %root "
+            f": (!transform.any_op) -> !transform.any_op")
+
+
+def _fuse(fused: str, new_loop: str, producer: str, loop: str) -> str:
+    return (f"{fused}, {new_loop} = transform.structured.fuse_into_containing_op {producer} into {loop} "
+            f": (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)")
+
+
+def _tile_epilogues(module, groups: dict) -> None:
+    """conv-epilogue's roots (plan.plan_epilogue): tiled, then their producers fused one at a time, each
+    slice moved above the reshapes first (upstream's bubble-up; the matmul's result is read through
+    expand/collapse_shapes, the matmul's window copy through a collapse_shape). Bubbling up a slice of a
+    collapsed dim at a tile-dependent offset leaves affine.delinearize_index/linearize_index of it, which
+    upstream's next bubble-up does not see through (the offset of a whole inner dim is no constant 0 then):
+    between the steps they are expanded into affine.apply and folded, in one transform script per step
+    (the pass runs on whole functions), the loops found again from their roots."""
+    if not groups:
+        return
+    fold = "func.func(affine-expand-index-ops-as-affine), canonicalize"
+    lines = []
+    for rid, (sizes, _) in groups.items():
+        lines += [_match(f"%r{rid}", rid),
+                  f"%t{rid}, %l{rid} = transform.structured.tile_using_forall %r{rid} tile_sizes "
+                  f"[{', '.join(map(str, sizes))}] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)",
+                  _BUBBLE.format(f"%l{rid}")]
+    apply_transform(module, "\n".join(lines), "tcm-tiling")
+    run_passes(module, fold, "tcm-tiling")
+    for k in range(max(len(prods) for _, prods in groups.values())):
+        lines = []
+        for rid, (_, prods) in groups.items():
+            if k >= len(prods):
+                continue
+            q = prods[k]
+            lines += [_match(f"%r{rid}", rid),
+                      f"%l{rid} = transform.get_parent_op %r{rid} {{op_name = \"scf.forall\"}} "
+                      f": (!transform.any_op) -> !transform.any_op",
+                      _match(f"%p{q}", q),
+                      _fuse(f"%f{q}", f"%n{rid}", f"%p{q}", f"%l{rid}"),
+                      _BUBBLE.format(f"%n{rid}")]
+        apply_transform(module, "\n".join(lines), "tcm-tiling")
+        run_passes(module, fold, "tcm-tiling")
 
 
 def _wrap_in_subview(op, i) -> None:

@@ -56,6 +56,7 @@ class HexmlirTritonOptions:
     dma: bool = Options.dma
     double_buffer: bool = Options.double_buffer
     causal_skip: bool = Options.causal_skip
+    conv_epilogue: bool = Options.conv_epilogue
     tcm_budget: int = Options.tcm_budget
     tile_elems: int = Options.tile_elems
     opt_level: int = Options.opt_level
