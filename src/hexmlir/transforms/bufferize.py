@@ -46,11 +46,11 @@ def run(module, cx) -> None:
         "writes": sorted(writes),
     }
     _drop_self_copies(module)
-    _reshaped_results_in_place(module)
     from .pad import drop_refills, fill_borders_in_region
     drop_refills(module)                     # padded buffers of one shape share one buffer: fill it once
     fill_borders_in_region(module, partial=not cx.target.scratchpad)   # and fill it in the parallel loop
                                                                         # that writes its interior
+    _reshaped_results_in_place(module)       # after: a padded result in the shared buffer is seen as shared
     # Free DDR intermediates (unfused kernels allocate them per call); runs before TCM promotion,
     # whose own alloc/dealloc pairs this pipeline would reject.
     run_passes(module, "buffer-deallocation-pipeline, canonicalize", "bufferize")

@@ -910,8 +910,9 @@ def _is_transposing_map(op) -> bool:
     if r < 2 or maps[-1] != ir.AffineMap.get_identity(r):
         return False
     for v in op.operands:                  # f32: 16 x 16 blocks take upstream's shuffle network (AVX-512)
-        if not isinstance(v.type, ir.MemRefType) or str(ir.ShapedType(v.type).element_type) != "f32" \
-                or ir.MemRefType(v.type).get_strides_and_offset()[0][-1] != 1:
+        if not isinstance(v.type, ir.MemRefType) or str(ir.ShapedType(v.type).element_type) != "f32":
+            return False
+        if ir.MemRefType(v.type).rank == 0 or ir.MemRefType(v.type).get_strides_and_offset()[0][-1] != 1:
             return False
     first = [str(e) for e in maps[0].results]
     dims = [f"d{i}" for i in range(r)]
