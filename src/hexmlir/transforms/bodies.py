@@ -20,21 +20,21 @@ def is_i8_product_sum(block) -> bool:
     ext = [o for o in ops if o.name == "arith.extsi"]
     mul = next(o for o in ops if o.name == "arith.muli")
     add = next(o for o in ops if o.name == "arith.addi")
-    if sorted(_arg_no(o.operands[0], block) for o in ext) != [0, 1] or any(o.results[0].type != i32 for o in ext):
+    if sorted(arg_no(o.operands[0], block) for o in ext) != [0, 1] or any(o.results[0].type != i32 for o in ext):
         return False
-    if any(not any(_owner(v) == e for e in ext) for v in mul.operands) or mul.operands[0] == mul.operands[1]:
+    if any(not any(owner(v) == e for e in ext) for v in mul.operands) or mul.operands[0] == mul.operands[1]:
         return False
-    kinds = sorted("mul" if _owner(v) == mul else f"arg{_arg_no(v, block)}" for v in add.operands)
+    kinds = sorted("mul" if owner(v) == mul else f"arg{arg_no(v, block)}" for v in add.operands)
     return kinds == ["arg2", "mul"] and ops[-1].operands[0] == add.results[0]
 
 
-def _arg_no(v, block):
+def arg_no(v, block):
     for i, a in enumerate(block.arguments):
         if v == a:
             return i
     return None
 
 
-def _owner(v):
+def owner(v):
     o = v.owner
     return o.operation if hasattr(o, "operation") else o

@@ -14,7 +14,7 @@ from torch_mlir import ir
 
 from ..errors import CompileError
 from . import memspace
-from .bodies import is_i8_product_sum
+from .bodies import arg_no as _arg_no, is_i8_product_sum, owner as _owner
 
 TCM_ALIGN = 128             # runtime granule; the pool's base and heap fallback are aligned at least this much
 
@@ -62,18 +62,6 @@ VRMPY_VS = "llvm.hexagon.V6.vrmpybus.acc.128B"       # Vx.w += vrmpy(Vu.ub, Rt.b
 VROR = "llvm.hexagon.V6.vror.128B"                   # Vd = vror(Vu, Rt): rotate by Rt bytes
 VSHUFF_VVR = "llvm.hexagon.V6.vshuffvdd.128B"        # Vdd = vshuff(Vu, Vv, Rt): interleave Vv|Vu, -Rt bytes at a time
 DOT_HELPER = "hx_vrmpy_rowdot"
-
-
-def _arg_no(v, block):
-    for i, a in enumerate(block.arguments):
-        if v == a:
-            return i
-    return None
-
-
-def _owner(v):
-    o = v.owner
-    return o.operation if hasattr(o, "operation") else o
 
 
 def _maps(op) -> list[str]:
