@@ -624,6 +624,8 @@ def models_section(res, heading="##") -> str:
              + (f", in {meta['rounds']} interleaved rounds (every route and thread count of a model set up first, then "
                 f"timed once per round in a shuffled order, {meta.get('warmup')} warm-up calls excluded each time)"
                 if meta.get("rounds") else f", {meta.get('warmup')} warm-up calls excluded, one route after the other")
+             + (f"; every route's 1-thread rows on CPU {meta['one_thread_cpu']} (`timing.one_cpu`)"
+                if meta.get("one_thread_cpu") is not None else "")
              + ", same input every call (the weights dominate the working set). Eager and route B run in "
              "the benchmark's process (route B: `hexmlir.load` of the saved artifact with the weights from the npz, "
              "threads via the runtime's `hx_set_num_threads`; built with threads on, "
