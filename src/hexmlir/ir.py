@@ -108,6 +108,14 @@ def funcs(module: ir.Module) -> list:
     return [op.operation for op in module.body.operations if op.operation.name == "func.func"]
 
 
+def elements(t) -> int:
+    """Elements of a static shaped type (tensor or memref)."""
+    n = 1
+    for d in ir.ShapedType(t).shape:
+        n *= d
+    return n
+
+
 def subview_type(t, sizes: list[int], steps: list[int]):
     """The type of a memref.subview of memref type `t` at offsets 0 with static `sizes` and `steps`: the
     source's strides times the steps and its offset, each dynamic where the source's is. (The bindings'

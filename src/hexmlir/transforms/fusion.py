@@ -27,7 +27,7 @@ import re
 
 from torch_mlir import ir
 
-from ..ir import ops_named, run_passes
+from ..ir import elements as _elements, ops_named, run_passes
 from ..plan import generic_is_contraction
 from .. import attrs
 
@@ -265,13 +265,6 @@ def _sliceable_elementwise(g) -> bool:
                        or ir.RankedTensorType(u.results[0].type).rank != rank for u in uses):
         return False
     return sum(_elements(u.results[0].type) for u in uses) <= _elements(t)
-
-
-def _elements(t) -> int:
-    n = 1
-    for d in ir.RankedTensorType(t).shape:
-        n *= d
-    return n
 
 
 def _unshare_fills(module) -> None:

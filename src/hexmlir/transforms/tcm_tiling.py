@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..ir import apply_transform, enclosing_loop, inside, ops_named, run_passes, subview_type
+from ..ir import apply_transform, elements as _elements, enclosing_loop, inside, ops_named, run_passes, subview_type
 from ..plan import ID_ATTR, config, configs, op_id
 from . import asserts, memspace
 from .. import attrs
@@ -186,13 +186,6 @@ def _refs(op, buf) -> bool:
     found = []
     walk(op, lambda o: found.append(o) if any(memspace.root_buffer(v) == buf for v in o.operands) else None)
     return bool(found)
-
-
-def _elements(t) -> int:
-    n = 1
-    for d in ir.MemRefType(t).shape:
-        n *= d
-    return n
 
 
 def _fill_promoted_inits(module) -> None:
