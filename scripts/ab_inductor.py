@@ -23,7 +23,6 @@ def main():
     name, arts = sys.argv[1], sys.argv[2].split(",")
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 30
     torch.set_num_threads(1)
-    runtime.set_num_threads(1)
     _, _, m, xs = _load(arts[0], name)
     sd = {n: v.detach().contiguous().numpy() for n, v in _named_tensors(m).items()}
     with torch.inference_mode():
@@ -37,6 +36,7 @@ def main():
         args = [sd[n] for n in desc["weights"]] + [x.numpy() for x in xs]
         print(f"B {a}: max error vs eager {check(_model_output(k(*args), args, desc), ref):.1e}")
         fns[f"B:{a}"] = lambda k=k, args=args: k(*args)
+    runtime.set_num_threads(1)      # after an artifact loaded its runtime (no clang needed, as on the device)
     import torch._inductor.config as icfg
     icfg.cpp.threads = 1
     f = torch.compile(m, backend="inductor", dynamic=False)
