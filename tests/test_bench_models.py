@@ -35,8 +35,12 @@ def test_build_then_run_eager_and_route_b(tmp_path):
     got = k(*[m.state_dict()[n].numpy() for n in order], x2.numpy())
     np.testing.assert_allclose(got, m(x2).detach().numpy(), rtol=1e-5, atol=1e-5)
     res = bm.run(art, tmp_path / "res", routes=["eager", "B"], threads=[1, 2], warmup=1, repeats=3,
-                 log=lambda *a: None)
+                 log=lambda *a: None, procs=2)
     _ok_rows(res["models"], ["eager", "B"], names, [1, 2])
+    # the 1-thread rows: both routes timed in each of two fresh processes; the N-thread rows here
+    assert all(len(r["procs_ms"]) == 2 for r in res["models"] if r["threads"] == 1)
+    assert not any("procs_ms" in r for r in res["models"] if r["threads"] == 2)
+    assert res["models_meta"]["one_thread_procs"] == 2
     kern = {(r["model"], r["route"]): r["kernels"] for r in res["models"]}
     assert kern[("mlp", "B")] == {"hexmlir": 1} and kern[("mlp", "eager")]["aten"] >= 3   # 2 addmm + gelu
     md = (tmp_path / "res" / "tables.md").read_text()
@@ -129,7 +133,7 @@ def test_model_that_does_not_load_gives_na_rows(tmp_path):
     np.savez(art / "mlp" / "inputs.npz", x0=x.numpy())
     (art / "index.json").write_text(json.dumps({"threads": 1, "size": "test", "models": [
         {"name": "mlp", "label": "MLP", "shape": list(x.shape), "B": None, "B_error": "not built"}]}))
-    res = bm.run(art, None, routes=["eager", "B"], threads=[1], warmup=1, repeats=3, log=lambda *a: None)
+    res = bm.run(art, None, routes=["eager", "B"], threads=[1], warmup=1, repeats=3, log=lambda *a: None, procs=0)
     assert [(r["route"], r["ms"]) for r in res["models"]] == [("eager", None), ("B", None)]
     assert all("saved weights' names" in r["note"] for r in res["models"]), res["models"]
 
@@ -177,3 +181,15 @@ def test_models_groups_expand_to_known_models():
     assert bm._names(["mlp", "default"]) == list(DEFAULT)
     with pytest.raises(HexmlirError, match="unknown model"):
         bm._names(["corpus", "nope"])
+
+
+def test_models_table_per_process_ratio_range():
+    """1-thread rows timed in several processes show the range of the per-process ratios beside the median's."""
+    def row(route, ms, procs):
+        return {"model": "m", "label": "M", "route": route, "threads": 1, "ms": ms, "spread": 0.1,
+                "kernels": None, "ok": None, "note": "", "procs_ms": procs}
+    t = report.models_table([row("inductor", 1.0, [1.0, 1.2, 0.9]), row("B", 0.9, [0.8, 1.25, 1.0])]).splitlines()
+    assert t[2].endswith("| – | 1.00 | – |"), t[2]                 # no range against itself
+    assert "| 1.11 (0.90-1.25) |" in t[3], t[3]                    # 1.2/1.25 .. 1.0/0.8, per process
+    one = report.models_table([row("inductor", 1.0, [1.0]), row("B", 0.9, [0.8])]).splitlines()
+    assert "| 1.11 |" in one[3], one[3]                            # one process: no range

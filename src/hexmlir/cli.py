@@ -77,7 +77,7 @@ def _bench(a) -> int:
         if not a.artifacts:
             raise HexmlirError("bench models needs --artifacts DIR (made by `hexmlir bench models --build`)")
         res = models.run(a.artifacts, None if a.dev else a.out, routes=a.routes.split(",") if a.routes else None,
-                         models=names, warmup=a.warmup, repeats=a.repeats)
+                         models=names, warmup=a.warmup, repeats=a.repeats, procs=a.procs)
         if a.dev:                        # this machine's run travels with the artifacts (route A runs only here)
             import json
             (Path(a.artifacts) / "dev_results.json").write_text(json.dumps(res, indent=1))
@@ -195,6 +195,8 @@ def main(argv=None) -> int:
     b.add_argument("--dev", action="store_true", help="models: write this run into --artifacts DIR/dev_results.json "
                    "(the development machine's run, route A included, shown beside the device's)")
     b.add_argument("--models", default=None, help="models, compile-time: comma-separated names (default: all)")
+    b.add_argument("--procs", type=int, default=3, help="models: fresh processes that each time every 1-thread "
+                   "route together (0: eager and route B in this process, Inductor in its own)")
     b.add_argument("--routes", default=None, help="models: comma-separated subset of eager,inductor,A,B "
                    "(default: all; A is reported n/a where MLIR or triton is missing)")
     a = ap.parse_args(argv)

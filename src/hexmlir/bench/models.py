@@ -15,10 +15,12 @@ hexmlir, needs MLIR and triton at launch); route B (torch-mlir -> Linalg -> one 
     run(DIR, OUT)     anywhere with numpy + torch: eager, Inductor-CPU and route B (hexmlir.load + ctypes),
                       route A where MLIR and triton are present; every output checked against eager
 
-Timing as in docs/benchmarks.md: warm-up calls excluded, repeated calls, median and spread (IQR / median). Eager
-and route B run in this process (route B's threads: the runtime's hx_set_num_threads); Inductor and route A
-compile per thread count in a fresh process (Inductor bakes the OpenMP thread count into its C++; route A's
-hexmlir options are process-wide), compile time excluded.
+Timing as in docs/benchmarks.md: warm-up calls excluded, repeated calls, median and spread (IQR / median). At N
+threads eager and route B run in this process (route B's threads: the runtime's hx_set_num_threads) and Inductor
+in a fresh one (it bakes the OpenMP thread count into its C++). At 1 thread every route runs in each of
+`procs` fresh processes together (`_one_thread_child`): on the lent machine a process's 1-thread speed moves
+as a whole from one process to the next, so routes compared across processes compare their processes' luck.
+Route A compiles in a fresh process (its hexmlir options are process-wide). Compile time excluded.
 
 Kernel counts: eager = ATen ops dispatched in one call (a TorchDispatchMode counter); Inductor and route A =
 kernels in the generated code (cpp / triton) and extern calls (ATen, MKL) counted apart; route B = hexmlir
@@ -39,6 +41,10 @@ from .timing import ROUNDS, measure, one_cpu, per_round, pin_process, time_in_ro
 
 ROUTES = ("eager", "inductor", "A", "B")
 SEED = 1234
+ONE_THREAD_ROUTES = ("eager", "inductor", "B")
+# Fresh processes that each time every 1-thread route (2026-12-04, device: MLP's Inductor / route B at 1 thread
+# 1.30, 1.00 and 0.98 in three processes that timed both interleaved, 1.19 and 0.97 in two bench runs)
+ONE_THREAD_PROCS = 3
 
 
 def _spec(name):
@@ -245,6 +251,65 @@ def _model_output(res, args, desc):
     return res[i] if isinstance(res, tuple) else res
 
 
+def _inductor_here(m, xs, t, ref):
+    """(head, timer) of Inductor's C++ backend compiled in this process for t threads (compile time in the
+    head, excluded from the timer)."""
+    import torch
+    from torch._inductor.utils import run_and_get_code
+    import torch._inductor.config as icfg
+    icfg.cpp.threads = t                          # `#pragma omp parallel num_threads(t)` in the kernels
+    f = torch.compile(m, backend="inductor", dynamic=False)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        out, code = run_and_get_code(f, *xs)
+        head = {"compile_s": time.perf_counter() - t0, "kernels": count_kernels("\n".join(code)),
+                "err": check(out.numpy(), ref)}
+
+    def timer(warmup, repeats):
+        torch.set_num_threads(t)
+        with torch.inference_mode():
+            return measure(lambda: f(*xs), warmup, repeats)
+    return head, timer
+
+
+def _one_thread_child(art_dir, name, routes, warmup, repeats) -> None:
+    """In a fresh process: every route of `routes` (eager, inductor, B) at 1 thread, set up and checked here,
+    then timed once per go (`peers.serve`), one round of all of them in a shuffled order
+    (`timing.time_in_rounds`). Answers {"median": 0, "routes": {route: measure or why not}}."""
+    import torch
+    from .peers import serve
+    idx, e, m, xs = _load(art_dir, name)
+    torch.set_num_threads(1)
+    torch._dynamo.reset()
+    with torch.inference_mode():
+        ref = m(*xs).numpy()
+    timers = {}
+    for route in routes:
+        try:
+            if route == "eager":
+                timers[route] = _eager(m, xs, 1)
+            elif route == "inductor":
+                timers[route] = _inductor_here(m, xs, 1, ref)
+            else:
+                timers[route] = _route_b(art_dir, e, m, xs, 1)
+        except Exception as ex:          # this route's row says why; the others are still timed
+            timers[route] = (f"{route} failed: {type(ex).__name__}: {(str(ex).strip().splitlines() or [''])[0][:200]}",
+                             None)
+        head = timers[route][0]
+        if isinstance(head, dict) and "outputs" in head:
+            head["err"] = check(head.pop("outputs"), ref)
+    heads = {r: h for r, (h, _) in timers.items()}
+    goes = [0]
+
+    def one_round():
+        goes[0] += 1
+        got = time_in_rounds(list(timers.values()), warmup, repeats, rounds=1, seed=goes[0])
+        return {"median": 0.0, "routes": {r: g if isinstance(g, str) else {k: v for k, v in g.items()}
+                                          for r, g in zip(timers, got)}}
+    serve({"heads": heads, "compile_s": (heads.get("inductor") or {}).get("compile_s", 0.0)
+           if isinstance(heads.get("inductor"), dict) else 0.0}, one_round)
+
+
 def _compiled_child(route, art_dir, name, t, warmup, repeats) -> None:
     """In a fresh process: compile with Inductor (C++) or route A for t threads, count, check, then time
     (`peers.serve`: once, or parked, once per go)."""
@@ -255,14 +320,15 @@ def _compiled_child(route, art_dir, name, t, warmup, repeats) -> None:
     torch.set_num_threads(t)
     torch._dynamo.reset()
     if route == "inductor":
-        import torch._inductor.config as icfg
-        icfg.cpp.threads = t                      # `#pragma omp parallel num_threads(t)` in the kernels
-        f = torch.compile(m, backend="inductor", dynamic=False)
-    else:
-        from .. import runtime
-        from ..frontends.torch import make_backend
-        runtime.set_num_threads(t)
-        f = torch.compile(m, backend=make_backend(route="inductor", num_threads=t), dynamic=False)
+        with torch.inference_mode():
+            ref = m(*xs).numpy()
+        head, timer = _inductor_here(m, xs, t, ref)
+        serve(head, lambda: timer(warmup, repeats))
+        return
+    from .. import runtime
+    from ..frontends.torch import make_backend
+    runtime.set_num_threads(t)
+    f = torch.compile(m, backend=make_backend(route="inductor", num_threads=t), dynamic=False)
     with torch.inference_mode():
         t0 = time.perf_counter()
         out, code = run_and_get_code(f, *xs)
@@ -283,12 +349,49 @@ def _in_subprocess(route, art_dir, name, t, warmup, repeats, timeout=900):
 
 
 def park_inductor(art_dir, jobs, warmup: int, repeats: int, cache_dir, workers: int | None = None) -> dict:
-    """The Inductor route of every (model, threads) of `jobs`, compiled in parallel processes (one per core at
-    most) that then wait to be timed (`peers.park_all`). Returns {(model, threads): Parked or why not}."""
+    """The processes that `run` times, compiled in parallel (one per core at most) and then waiting to be timed
+    (`peers.park_all`): per job (model, threads) the Inductor route, per job (model, 1, i, routes) the i-th
+    1-thread process of those routes (`_one_thread_child`). Returns {job: Parked or why not}."""
     from .peers import park_all
     env = {"HEXMLIR_NO_PROGRESS": "1", "TORCHINDUCTOR_CACHE_DIR": str(cache_dir)}
-    return park_all({(m, t): (_cmd("inductor", art_dir, m, t, warmup, repeats), t, "inductor", env)
-                     for m, t in jobs}, workers, timeout=900)
+
+    def start(job):
+        route = "inductor" if len(job) == 2 else "one-thread:" + ",".join(job[3])
+        return _cmd(route, art_dir, job[0], job[1], warmup, repeats), job[1], route.split(":")[0], env
+    return park_all({j: start(j) for j in jobs}, workers, timeout=900)
+
+
+def _one_thread_rows(children, routes, rounds: int) -> dict:
+    """Every 1-thread route timed in each parked `_one_thread_child` (`children`, pinned by the caller),
+    `rounds` goes each, the processes taking turns: {route: pooled measure with the head and `procs_ms`
+    (the median in each process), or why not}."""
+    from .timing import pooled
+    per = {c: {r: [] for r in routes} for c in children}
+    heads, why = {}, {}
+    for _ in range(rounds):
+        for c in children:
+            if c in why:
+                continue
+            got = c.go(timeout=900)
+            if isinstance(got, str):              # the process died: its rounds so far still count
+                why[c] = got
+                continue
+            heads.update({r: h for r, h in got["heads"].items() if r not in heads or isinstance(heads[r], str)})
+            for r, g in got["routes"].items():
+                if isinstance(g, str):
+                    heads[r] = g
+                else:
+                    per[c][r].append(g)
+    out = {}
+    for r in routes:
+        ms = [per[c][r] for c in children if per[c][r]]
+        if not ms:
+            out[r] = heads.get(r) if isinstance(heads.get(r), str) else next(iter(why.values()), "not timed")
+            continue
+        row = pooled([m for x in ms for m in x])
+        row["procs_ms"] = [pooled(x)["median"] * 1e3 for x in ms]
+        out[r] = {**row, **{k: v for k, v in (heads.get(r) or {}).items() if k not in row}}
+    return out
 
 
 def route_a_available() -> str | None:
@@ -311,13 +414,17 @@ def _row(spec_e, route, t, m, ref=None):
     row.update(ms=m["median"] * 1e3, spread=m["spread"], cpu=m["cpu"], kernels=m.get("kernels"),
                err=m.get("err"), ok=None if m.get("err") is None else m["err"] <= TOL,
                compile_s=m.get("compile_s"), note="")
+    if m.get("procs_ms"):
+        row["procs_ms"] = m["procs_ms"]
     return row
 
 
 def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: int = 3, repeats: int = 15,
-        log=print) -> dict:
-    """Time every route of every model at 1 and N = os.cpu_count() threads; rows under res["models"]. With
-    out_dir, results.json there is updated (other parts kept) and tables.md / models.csv rewritten."""
+        log=print, procs: int = ONE_THREAD_PROCS) -> dict:
+    """Time every route of every model at 1 and N = os.cpu_count() threads; rows under res["models"]. The
+    1-thread rows of eager, Inductor and route B come from `procs` fresh processes that each time all of them
+    (0: eager and route B here, Inductor in a process of its own, as at N threads). With out_dir,
+    results.json there is updated (other parts kept) and tables.md / models.csv rewritten."""
     import torch
     from .machine import machine
     idx = json.loads((Path(art_dir) / "index.json").read_text())
@@ -329,20 +436,24 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     rows = []
     cache, done = None, {}
     pin = one_cpu()             # every route's 1-thread rows on this one CPU (`timing.one_cpu` says why)
-    if "inductor" in routes:
+    one = [r for r in ONE_THREAD_ROUTES if r in routes] if 1 in threads and procs > 0 else []
+    jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads
+            if "inductor" in routes and not (t == 1 and one)]
+    jobs += [(e["name"], 1, i, tuple(one)) for e in idx["models"] if not models or e["name"] in models
+             for i in range(procs if one else 0)]
+    if jobs:
         import tempfile
         if out_dir is not None:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
         cache = tempfile.mkdtemp(prefix="inductor-cache-", dir=out_dir)
-        jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads]
         t0 = time.perf_counter()
         # each go() of a parked process times one round's calls, as the other routes' timers do
         done = park_inductor(art_dir, jobs, warmup, per_round(repeats), cache)
         secs = [v.compile_s for v in done.values() if not isinstance(v, str)]
-        log(f"inductor: compiled {len(secs)} of {len(jobs)} (model, threads) in parallel in "
-            f"{time.perf_counter() - t0:.0f} s"
+        log(f"parked: {len(secs)} of {len(jobs)} processes (Inductor per thread count, {procs} per model for the "
+            f"1-thread rows) compiled in parallel in {time.perf_counter() - t0:.0f} s"
             + (f" (first call {min(secs):.0f}-{max(secs):.0f} s each)" if secs else "")
-            + "".join(f"\n  {k}: {v}" for k, v in done.items() if isinstance(v, str)))
+            + "".join(f"\n  {k[:2]}: {v}" for k, v in done.items() if isinstance(v, str)))
     for e in idx["models"]:
         if models and e["name"] not in models:
             continue
@@ -356,9 +467,9 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                 for route in routes:
                     rows.append(_row(e, route, t, why))
                     log(f"{e['name']:15s} {route:8s} t={t:<3d}    n/a  {why}")
-            for t in threads:
-                c = done.pop((e["name"], t), None)
-                if c is not None and not isinstance(c, str):
+            for k in [k for k in done if k[0] == e["name"]]:
+                c = done.pop(k)
+                if not isinstance(c, str):
                     c.close()
             continue
         # every (threads, route) of the model set up first (loaded, checked, Inductor parked in its process),
@@ -366,6 +477,8 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         keys, timers, alone, parked, cpus = [], [], {}, [], []
         for t in threads:
             for route in routes:
+                if t == 1 and route in one:
+                    continue                  # timed in the 1-thread processes below
                 if route == "eager":
                     ht = _eager(m, xs, t)
                 elif route == "B":
@@ -386,7 +499,16 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
                 timers.append(ht)
                 cpus.append({pin} if t == 1 and pin is not None else None)
         timed = dict(zip(keys, time_in_rounds(timers, warmup, repeats, seed=len(rows), cpus=cpus)))
-        for c in parked:                  # this model's Inductor processes
+        if one:
+            kids = [done.pop((e["name"], 1, i, tuple(one)), "not started") for i in range(procs)]
+            live = [c for c in kids if not isinstance(c, str)]
+            for c in live:
+                if pin is not None:
+                    pin_process(c.p.pid, {pin})
+            got = _one_thread_rows(live, one, ROUNDS) if live else {r: kids[0] for r in one}
+            timed.update({(1, r): g for r, g in got.items()})
+            parked += live
+        for c in parked:                  # this model's parked processes
             c.close()
         for t in threads:
             for route in routes:
@@ -406,7 +528,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
         shutil.rmtree(cache, ignore_errors=True)
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
            "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup, "rounds": ROUNDS,
-                           "one_thread_cpu": pin,
+                           "one_thread_cpu": pin, "one_thread_procs": procs if one else 0,
                            "repeats": repeats, "artifacts": str(art_dir),
                            "build": [{k: e.get(k) for k in ("name", "shape", "inputs", "B_compile_s", "B_error")}
                                      for e in idx["models"]],
@@ -429,6 +551,9 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
 if __name__ == "__main__":            # the child of _in_subprocess: route art_dir name threads warmup repeats
     _route, _art, _name, _t, _w, _r = sys.argv[1:7]
     try:
-        _compiled_child(_route, _art, _name, int(_t), int(_w), int(_r))
+        if _route.startswith("one-thread:"):      # one-thread:eager,inductor,B
+            _one_thread_child(_art, _name, _route.split(":", 1)[1].split(","), int(_w), int(_r))
+        else:
+            _compiled_child(_route, _art, _name, int(_t), int(_w), int(_r))
     except Exception as _e:           # a missing C++ compiler, a compile failure: report, do not abort the run
         print(json.dumps({"why": f"{type(_e).__name__}: {(str(_e).strip().splitlines() or [''])[0][:200]}"}))

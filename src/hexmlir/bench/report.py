@@ -576,9 +576,19 @@ def _kernels_cell(route, k) -> str:
                                                          if k["extern"] else "")
 
 
+def _per_process(other, r) -> str:
+    """" (lo-hi)": the range of other's time / r's time over the processes that timed both (1-thread rows)."""
+    a, b = (other or {}).get("procs_ms"), r.get("procs_ms")
+    if not a or not b or len(a) != len(b) or len(a) < 2:
+        return ""
+    q = sorted(x / y for x, y in zip(a, b))
+    return f" ({q[0]:.2f}-{q[-1]:.2f})"
+
+
 def models_table(rows) -> str:
     """model, route, threads, median, spread, kernels, x eager and x Inductor (their time / this route's time at
-    the same thread count, same machine: > 1 means this route is faster)."""
+    the same thread count, same machine: > 1 means this route is faster; on rows timed in several processes,
+    the range of the per-process ratios in parentheses)."""
     out = ["| model | route | threads | median ms | spread | kernels | x eager | x Inductor | check |",
            "|---|---|---:|---:|---:|---|---:|---:|---|"]
     get = {(r["model"], r["route"], r["threads"]): r for r in rows}
@@ -594,7 +604,8 @@ def models_table(rows) -> str:
         note = f" ({r['note']})" if r.get("note") else ""
         out.append(f"| {r['label']} | {ROUTE_LABEL.get(r['route'], r['route'])}{note} | {r['threads']} | "
                    f"{r['ms']:.3f} | {r['spread']:.0%} | {_kernels_cell(r['route'], r.get('kernels'))} | "
-                   f"{_f(xe)} | {_f(xi)} | {chk} |")
+                   f"{_f(xe)}{_per_process(e, r) if xe and r is not e else ''} | "
+                   f"{_f(xi)}{_per_process(i, r) if xi and r is not i else ''} | {chk} |")
     return "\n".join(out)
 
 
@@ -626,7 +637,13 @@ def models_section(res, heading="##") -> str:
                 if meta.get("rounds") else f", {meta.get('warmup')} warm-up calls excluded, one route after the other")
              + (f"; every route's 1-thread rows on CPU {meta['one_thread_cpu']} (`timing.one_cpu`)"
                 if meta.get("one_thread_cpu") is not None else "")
-             + ", same input every call (the weights dominate the working set). Eager and route B run in "
+             + (f"; the 1-thread rows of eager, Inductor and route B timed together in each of "
+                f"{meta['one_thread_procs']} fresh processes, taking turns round by round (a process's 1-thread "
+                "speed on the lent machine moves as a whole from one process to the next: routes timed in "
+                "different processes compare the processes), the median over all their calls, the range of "
+                "the per-process ratios in parentheses" if meta.get("one_thread_procs") else "")
+             + ", same input every call (the weights dominate the working set). "
+             + ("Otherwise e" if meta.get("one_thread_procs") else "E") + "ager and route B run in "
              "the benchmark's process (route B: `hexmlir.load` of the saved artifact with the weights from the npz, "
              "threads via the runtime's `hx_set_num_threads`; built with threads on, "
              f"`num_threads={meta.get('build_threads')}`); Inductor C++ and route A compile per thread count in a "
