@@ -427,7 +427,7 @@ def _misses_parallel(iterators, input_dims) -> bool:
 
 
 def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int, keep: set[int], size,
-                      work: int, packed=None) -> list[int]:
+                      work: int, packed=None, at_least: dict | None = None) -> list[int]:
     """TCM tile of a group holding a contraction: the tile whose per-thread critical path is shortest.
 
     Growing one dim of a matmul tile re-reads less of the other operand, so "innermost whole first" (right
@@ -436,7 +436,7 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
     each is costed as ceil(tiles / threads) x (its bytes / copy rate + the full tile's iterations / lanes,
     partial vectors counted whole), so tiles are both large (reuse) and numerous enough
     to keep every thread busy. `packed(tile)`: the bytes of the tile's B^T operands (packed_bt_operands),
-    charged PACKED_BT_WEIGHT times."""
+    charged PACKED_BT_WEIGHT times. `at_least`: {loop: the smallest tile along it} (or the whole loop)."""
     import itertools
     lanes = target.vector_lanes(p.elem_bytes)
     n = len(p.loops)
@@ -457,6 +457,8 @@ def choose_reuse_tile(p: OpPlan, target: Target, tile_budget: int, threads: int,
             # vectors counted whole: equal iterations, fewer bytes) cannot see. 128 columns on 16 threads
             # took 8-column tiles whenever the rows were kept whole (LLaMA's k/v projections).
             c = {t for t in c if t >= narrow_min} or c
+        if at_least and d in at_least:
+            c = {t for t in c if t >= min(at_least[d], full)}
         cands.append(sorted(c))
     best, best_cost = None, None
     for combo in itertools.product(*cands):
@@ -981,6 +983,21 @@ def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) 
 MIN_CONTRACTION_ROWS = 8
 
 
+def _tiles(p: OpPlan, tile: list[int]) -> int:
+    n = 1
+    for d, t in enumerate(tile):
+        if t:
+            n *= -(-p.loops[d] // t)
+    return n
+
+
+def _contraction_rows_loop(p: OpPlan, keep: set[int]) -> int | None:
+    """The loop a chained group's micro-kernel rows run along: its innermost parallel loop that a tile may
+    cut (attention's query rows; the innermost, the head dim, is kept whole)."""
+    free = [d for d, it in enumerate(p.iterators) if it == "parallel" and d not in keep and p.loops[d] > 1]
+    return free[-1] if free else None
+
+
 def _at_least_micro_kernel_rows(p: OpPlan, size, per_tile: int) -> None:
     """Grow the innermost tiled loop of a chained group's tile to MIN_CONTRACTION_ROWS where it fits: the
     reuse cost is nearly flat in the row count there (the re-read operands are resident), and ties went to
@@ -1062,16 +1079,26 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
         # sized for L1 they stay there, sized for L2 every pass streams from L2 (measured: LayerNorm,
         # softmax, RMSNorm 4096x1024 f32 at 1 thread 10-25% faster with one-row tiles than 14-row ones)
         per_tile = min(per_tile, target.reduction_tile_bytes)
+    work = sum(q.work() for q in group)
+    busy = nthr if options.multithread and work >= mt_threshold(plan, options) else 1
     if not options.tile_elems and any(is_contraction(q) for q in group):
-        work = sum(q.work() for q in group)
-        busy = nthr if options.multithread and work >= mt_threshold(plan, options) else 1
-        p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work,
-                                       _packed_bytes(plan, p, target, options))
+        packed = _packed_bytes(plan, p, target, options)
+        p.tcm_tile = choose_reuse_tile(p, target, per_tile, busy, keep, size, work, packed)
     else:
         p.tcm_tile = choose_tcm_tile(p, target, per_tile, options.tile_elems or _costly_tile_cap(p, plan, nthr),
                                      0, nthr, keep, size=size)
     if resident and target.fma and chained_contractions(group):
+        chosen = p.tcm_tile
         _at_least_micro_kernel_rows(p, size, per_tile)
+        if not options.tile_elems and _tiles(p, p.tcm_tile) < min(busy, _tiles(p, chosen)):
+            # grown, the rows left threads idle: LLaMA's causal segments (2 x 4 heads x 16 rows) went from
+            # 16 tiles of 2 rows to 4 of 8, on 4 of 16 threads (16 threads 14% slower than without the
+            # segments); rows of a micro-kernel, the threads' tiles cut from the other loops instead
+            rows = _contraction_rows_loop(p, keep)
+            t = choose_reuse_tile(p, target, per_tile, busy, keep, size, work, packed,
+                                  at_least={rows: MIN_CONTRACTION_ROWS})
+            if size(t) <= per_tile and _tiles(p, t) > _tiles(p, p.tcm_tile):
+                p.tcm_tile = t
     p.tile_bytes = size(p.tcm_tile)
     if resident and p.tile_bytes < group_tcm_bytes(plan, p, p.tcm_tile):
         notes.append(f"+ {split_bytes(plan, p, p.tcm_tile)[1]} B re-read by every tile (cache-resident)")
