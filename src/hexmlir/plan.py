@@ -983,14 +983,6 @@ def _unfuse_if_too_big(p: OpPlan, plan: Plan, target: Target, options: Options) 
 MIN_CONTRACTION_ROWS = 8
 
 
-def _tile_count(p: OpPlan, tile: list[int]) -> int:
-    n = 1
-    for d, t in enumerate(tile):
-        if t:
-            n *= -(-p.loops[d] // t)
-    return n
-
-
 def _contraction_rows_loop(p: OpPlan, keep: set[int]) -> int | None:
     """The loop a chained group's micro-kernel rows run along: its innermost parallel loop that a tile may
     cut (attention's query rows; the innermost, the head dim, is kept whole)."""
@@ -1090,14 +1082,14 @@ def plan_root_tcm(p: OpPlan, plan: Plan, target: Target, options: Options, scale
     if resident and target.fma and chained_contractions(group):
         chosen = p.tcm_tile
         _at_least_micro_kernel_rows(p, size, per_tile)
-        if not options.tile_elems and _tile_count(p, p.tcm_tile) < min(busy, _tile_count(p, chosen)):
+        if not options.tile_elems and _tiles(p.tcm_tile, p.loops) < min(busy, _tiles(chosen, p.loops)):
             # grown, the rows left threads idle: LLaMA's causal segments (2 x 4 heads x 16 rows) went from
             # 16 tiles of 2 rows to 4 of 8, on 4 of 16 threads (16 threads 14% slower than without the
             # segments); rows of a micro-kernel, the threads' tiles cut from the other loops instead
             rows = _contraction_rows_loop(p, keep)
             t = choose_reuse_tile(p, target, per_tile, busy, keep, size, work, packed,
                                   at_least={rows: MIN_CONTRACTION_ROWS})
-            if size(t) <= per_tile and _tile_count(p, t) > _tile_count(p, p.tcm_tile):
+            if size(t) <= per_tile and _tiles(t, p.loops) > _tiles(p.tcm_tile, p.loops):
                 p.tcm_tile = t
     p.tile_bytes = size(p.tcm_tile)
     if resident and p.tile_bytes < group_tcm_bytes(plan, p, p.tcm_tile):
