@@ -49,6 +49,19 @@ def test_other_arrays_and_views(mm, rng):
     np.testing.assert_allclose(mm(a, b2), _ref(a, b2), rtol=1e-4, atol=1e-4)
 
 
+def test_fortran_order_and_lists_are_converted(mm, rng):
+    """The call's fast path (a C-contiguous array of the right shape and dtype) does not swallow the rest: a
+    Fortran-ordered array of the right shape is passed as a C-contiguous copy; a nested list is checked as an
+    array (of float64 here: named in the error, not cast)."""
+    a, b = _ab(rng)
+    fa = np.asfortranarray(a)
+    assert not fa.flags.c_contiguous
+    np.testing.assert_allclose(mm(fa, b), _ref(a, b), rtol=1e-4, atol=1e-4)
+    with pytest.raises(hexmlir.HexmlirError, match="must be float32"):
+        mm(a.tolist(), b)
+    np.testing.assert_allclose(mm(np.asarray(a.tolist(), np.float32), b), _ref(a, b), rtol=1e-4, atol=1e-4)
+
+
 def test_in_place_reshape_is_checked_again(mm, rng):
     a, b = _ab(rng)
     mm(a, b)

@@ -134,7 +134,7 @@ class Kernel:
         self.name = meta["name"]
         self.simulated = bool(meta.get("simulator"))   # hexagon-sim: runs under qemu-hexagon (targets/sim.py)
         self._rt = None                                 # the host runtime (assertion flag), if linked
-        self._specs = self._keep = None                 # _in_specs, _keepable (computed on first use)
+        self._specs = self._keep = self._plan = None    # _in_specs, _keepable, _arg_plan (on first use)
         self._tls = threading.local()                   # _addresses' reused descriptors, per calling thread
         if not self.runs_here:
             self._fn = None
@@ -172,19 +172,22 @@ class Kernel:
         return [a for a in self.meta["args"] if a["role"] == "in"]
 
     def _check(self, arrays):
-        ins = self.inputs
-        if len(arrays) != len(ins):
+        specs = self._in_specs()
+        if len(arrays) != len(specs):
             from .errors import HexmlirError
-            raise HexmlirError(f"{self.name} takes {len(ins)} inputs, got {len(arrays)}")
+            raise HexmlirError(f"{self.name} takes {len(specs)} inputs, got {len(arrays)}")
         out = []
-        for k, (a, (shape, dtype), spec) in enumerate(zip(arrays, self._in_specs(), ins)):
-            if type(a) is not np.ndarray:
+        for k, (a, (shape, dtype)) in enumerate(zip(arrays, specs)):
+            # (a model passes ~50-140 weights a call: the common case, a contiguous array of the right kind,
+            # costs three comparisons)
+            if a.__class__ is not np.ndarray or a.shape != shape or a.dtype != dtype:
                 a = np.asarray(a)
-            if a.shape != shape or a.dtype != dtype:
-                from .errors import HexmlirError
-                raise HexmlirError(f"{self.name}: input {k} must be {spec['dtype']}{spec['shape']}, "
-                                   f"got {a.dtype}{list(a.shape)}")
-            out.append(np.ascontiguousarray(a))
+                if a.shape != shape or a.dtype != dtype:
+                    from .errors import HexmlirError
+                    spec = self.inputs[k]
+                    raise HexmlirError(f"{self.name}: input {k} must be {spec['dtype']}{spec['shape']}, "
+                                       f"got {a.dtype}{list(a.shape)}")
+            out.append(a if a.flags.c_contiguous else np.ascontiguousarray(a))
         return out
 
     def _in_specs(self):
@@ -192,6 +195,15 @@ class Kernel:
         if self._specs is None:
             self._specs = [(tuple(a["shape"]), np_dtype(a["dtype"])) for a in self.inputs]
         return self._specs
+
+    def _arg_plan(self):
+        """Per signature argument: ("in", copy it?) or ("out", shape, dtype), computed once."""
+        if self._plan is None:
+            written = set(self.meta["results"]) | set(self.meta.get("writes", ()))
+            self._plan = [("in", i in written) if spec["role"] == "in"
+                          else ("out", tuple(spec["shape"]), np_dtype(spec["dtype"]))
+                          for i, spec in enumerate(self.meta["args"])]
+        return self._plan
 
     def __call__(self, *arrays):
         """Run on fresh copies of the inputs that the kernel writes (DPS outputs), return the results."""
@@ -211,16 +223,15 @@ class Kernel:
     def _args(self, ins):
         # The kernel may write the arguments results live in and those listed in `writes` (DPS
         # destinations); it runs on copies of them, so the caller's arrays never change.
-        written = set(self.meta["results"]) | set(self.meta.get("writes", ()))
         args = []
         k = 0
-        for i, spec in enumerate(self.meta["args"]):
-            if spec["role"] == "in":
+        for p in self._arg_plan():
+            if p[0] == "in":
                 a = ins[k]
                 k += 1
-                args.append(a.copy() if i in written else a)
+                args.append(a.copy() if p[1] else a)
             else:
-                args.append(np.empty(spec["shape"], dtype=np_dtype(spec["dtype"])))
+                args.append(np.empty(p[1], dtype=p[2]))
         return args
 
     def _sim_run(self, args: list[np.ndarray], profile: str | None = None, threads: int | None = None):
