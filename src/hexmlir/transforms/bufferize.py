@@ -21,7 +21,7 @@ def run(module, cx) -> None:
     n_in = len(f.regions[0].blocks[0].arguments)
     writes = _destination_args(f)
     _set_writable(f, writes)
-    run_passes(module, "one-shot-bufferize{bufferize-function-boundaries "
+    run_passes(module, "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
                        "function-boundary-type-conversion=identity-layout-map}, canonicalize, cse",
                "bufferize")
     f = funcs(module)[0]
