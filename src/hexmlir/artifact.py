@@ -276,10 +276,12 @@ class Kernel:
                              "pass np.ascontiguousarray(a)")
             if spec["role"] == "out" and not a.flags.writeable:
                 raise _error(f"{self.name}.run: output argument {k} is read-only")
-        # Hexagon kernels declare their arguments noalias (transforms/hvx.py): an argument the kernel writes
-        # must not share memory with any other argument.
-        written = (({i for i, s in enumerate(specs) if s["role"] == "out"} | set(self.meta.get("results", ()))
-                    | set(self.meta.get("writes", ()))) if self.meta.get("noalias_args") else set())
+        # An output parameter must not share memory with any other argument (merge-regions runs a region
+        # writing it beside others that read the inputs); Hexagon kernels declare every argument noalias
+        # (transforms/hvx.py), so there no argument the kernel writes may overlap another.
+        written = {i for i, s in enumerate(specs) if s["role"] == "out"}
+        if self.meta.get("noalias_args"):
+            written |= set(self.meta.get("results", ())) | set(self.meta.get("writes", ()))
         for i in sorted(written):
             for j in range(len(args)):
                 if j != i and np.may_share_memory(args[i], args[j]):

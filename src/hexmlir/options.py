@@ -22,6 +22,7 @@ class Options:
     fast_math: bool = True          # polynomial tanh/exp/erf/sigmoid, reciprocal instead of vector fdiv
     multithread: bool = True        # distribute the outer parallel loop over hardware threads
     num_threads: int = 0            # 0: the target's hardware thread count
+    merge_regions: bool = True      # consecutive independent parallel regions run as one (targets without TCM)
     mt_threshold: int = 0           # work (trip count x body cost) below which no threading; 0: derived
     dma: bool = True                # TCM buffers from the runtime pool, copies by its DMA engine (targets
                                     # with a copy engine; no effect on host)
@@ -58,7 +59,8 @@ class Options:
 
 
 from .targets import NAMES as TARGETS  # noqa: E402  (one list of target names)
-_BOOLS = ("fusion", "tcm_tiling", "vectorize", "register_tiling", "pack_b", "fast_math", "multithread", "dma",
+_BOOLS = ("fusion", "tcm_tiling", "vectorize", "register_tiling", "pack_b", "fast_math", "multithread",
+          "merge_regions", "dma",
           "double_buffer", "causal_skip", "conv_epilogue")
 # (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
 _RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),

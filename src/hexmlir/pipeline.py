@@ -101,8 +101,8 @@ def _hvx_contract(module, cx):
 
 def stages() -> list[Stage]:
     from .transforms import (asserts, bufferize, canonicalize, causal, check_input, concat, contract, conv, dma,
-                             double_buffer, epilogue, fusion, half, invariants, lower, pad, symbols, tcm_tiling,
-                             threads, vectorize)
+                             double_buffer, epilogue, fusion, half, invariants, lower, merge_regions, pad, symbols,
+                             tcm_tiling, threads, vectorize)
     return [
         Stage("check-input", check_input.run),                               # static shapes, known ops
         Stage("symbols", symbols.mangle),                                    # @f -> @hxk_f: no libc clash
@@ -127,6 +127,8 @@ def stages() -> list[Stage]:
         Stage("fast-math", _fast_math, lambda o: o.fast_math),  # polynomial tanh/exp/erf, recip
         Stage("bufferize", bufferize.run),                                   # tensors -> memrefs
         Stage("threads", threads.run),                                       # forall -> threads | loop
+        Stage("merge-regions", merge_regions.run,                            # independent regions: 1 join
+              lambda o: o.multithread and o.merge_regions, needs="shared_chunks"),
         Stage("tcm-promote", tcm_tiling.promote, lambda o: o.tcm_tiling,     # DDR tiles -> TCM buffers
               needs="scratchpad"),
         Stage("hvx-contract", _hvx_contract, lambda o: o.vectorize,          # Hexagon: int8 dots -> vrmpy

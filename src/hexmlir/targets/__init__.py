@@ -56,6 +56,12 @@ class Target:
         return self.tcm_bytes > 0
 
     @property
+    def shared_chunks(self) -> bool:
+        """A parallel region's chunks are work items any pool thread takes (no per-thread TCM set): independent
+        neighbouring regions can share one fork/join (merge-regions)."""
+        return not self.scratchpad
+
+    @property
     def conv_matmul(self) -> bool:
         """Convolutions pay as matmuls over a window copy (conv-im2col): a micro-kernel takes the matmul,
         contract's FMA one (float) or hvx-contract's vrmpy one (int8)."""

@@ -51,6 +51,7 @@ class HexmlirTritonOptions:
     pack_b: bool = Options.pack_b
     fast_math: bool = Options.fast_math
     multithread: bool = Options.multithread
+    merge_regions: bool = Options.merge_regions
     num_threads: int = Options.num_threads
     mt_threshold: int = Options.mt_threshold
     dma: bool = Options.dma
