@@ -35,7 +35,7 @@ _BETWEEN = _VIEWS | {"memref.alloc", "memref.alloca", "ub.poison"}
 # memory ops that only read their memref operands
 _READS = {"memref.load", "vector.load", "vector.transfer_read", "vector.maskedload", "vector.gather",
           "memref.dim", "memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index",
-          "affine.load", "memref.dealloc"} | _VIEWS
+          "affine.load"} | _VIEWS
 
 
 def run(module, cx) -> None:
