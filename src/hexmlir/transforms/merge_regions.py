@@ -24,7 +24,7 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func, scf
 
-from ..ir import funcs
+from ..ir import defining_op, funcs, ops_named, walk
 from .threads import BODY_ATTR, LAUNCH_PREFIX
 
 _VIEWS = {"memref.subview", "memref.collapse_shape", "memref.expand_shape", "memref.cast",
@@ -33,6 +33,7 @@ _VIEWS = {"memref.subview", "memref.collapse_shape", "memref.expand_shape", "mem
 # reads (a fresh allocation is not read before the region that writes it)
 _BETWEEN = _VIEWS | {"memref.alloc", "memref.alloca", "ub.poison"}
 # memory ops that only read their memref operands
+_ALLOCS = ("memref.alloc", "memref.alloca")
 _READS = {"memref.load", "vector.load", "vector.transfer_read", "vector.maskedload", "vector.gather",
           "memref.dim", "memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index",
           "affine.load"} | _VIEWS
@@ -49,7 +50,7 @@ def run(module, cx) -> None:
         args = list(f.regions[0].blocks[0].arguments)
         fresh = {args[i] for i, a in enumerate(specs) if a.get("role") == "out" and i < len(args)}
         for group in _groups(f.regions[0].blocks[0], bodies, fresh):
-            _merge(group, module, bodies, f"{fname}_parM{merged}")
+            _merge(group, module, f"{fname}_parM{merged}")
             merged += 1
     if merged:
         _drop_unused_launchers(module)
@@ -63,19 +64,18 @@ def _callee(op) -> str | None:
 
 
 def _count(call) -> int | None:
-    o = call.operands[len(call.operands) - 1].owner
-    if not isinstance(o, ir.Block) and o.name == "arith.constant":
-        return ir.IntegerAttr(o.attributes["value"]).value
-    return None
+    o = defining_op(call.operands[len(call.operands) - 1])
+    return ir.IntegerAttr(o.attributes["value"]).value if o is not None and o.name == "arith.constant" else None
 
 
 def _groups(block, bodies, fresh) -> list[list]:
-    """Runs of calls (with their in-between ops) that may merge: each call independent of every one before it."""
+    """Runs of (call, its region) that may merge, with their in-between ops moved before the run: each call
+    independent of every one before it."""
     out, cur, between = [], [], []
 
     def close():
         if len(cur) > 1:
-            out.append([c for c, _ in cur])
+            out.append(list(cur))
         cur.clear()
         between.clear()
 
@@ -103,15 +103,14 @@ def _groups(block, bodies, fresh) -> list[list]:
 
 
 def _region(call, bodies):
-    """(captures, written captures) of a launch call, or None when it cannot merge."""
+    """(body, captures, chunk count, written captures) of a launch call, or None when it cannot merge."""
     body = bodies.get(_callee(call)[len(LAUNCH_PREFIX):])
-    if body is None or _count(call) is None:
-        return None
-    caps = list(call.operands)[:-1]
-    written = _written_args(body)
+    n = _count(call)
+    written = _written_args(body) if body is not None and n is not None else None
     if written is None:
         return None
-    return caps, [caps[i] for i in written if isinstance(caps[i].type, ir.MemRefType)]
+    caps = list(call.operands)[:-1]
+    return body, caps, n, [caps[i] for i in written if isinstance(caps[i].type, ir.MemRefType)]
 
 
 def _written_args(body) -> set[int] | None:
@@ -121,64 +120,53 @@ def _written_args(body) -> set[int] | None:
 
     def target(v):
         while True:
-            if isinstance(v.owner, ir.Block):
+            o = defining_op(v)
+            if o is None:
                 return ("arg", args.index(v)) if v in args else ("other", None)
-            o = v.owner
             if o.name in _VIEWS:
                 v = o.operands[0]
                 continue
-            if o.name in ("memref.alloc", "memref.alloca"):
-                return ("local", None)
-            return ("other", None)
+            return ("local", None) if o.name in _ALLOCS else ("other", None)
 
-    def visit(op) -> bool:
-        name = op.name
+    ops = []
+    walk(body, ops.append)
+    for op in ops:
         mem = [v for v in op.operands if isinstance(v.type, ir.MemRefType)]
-        if mem and name not in _READS:
-            if name.startswith("linalg.") and "operandSegmentSizes" in op.attributes:
-                n_in = list(ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"]))[0]
-                mem = [v for v in list(op.operands)[n_in:] if isinstance(v.type, ir.MemRefType)]
-            elif name in ("memref.copy", "linalg.copy"):
-                mem = [op.operands[1]]
-            for v in mem:
-                kind, i = target(v)
-                if kind == "other":
-                    return False
-                if kind == "arg":
-                    out.add(i)
-        for r in op.regions:
-            for b in r.blocks:
-                for o in b.operations:
-                    if not visit(o.operation):
-                        return False
-        return True
-
-    for o in body.regions[0].blocks[0].operations:
-        if not visit(o.operation):
-            return None
+        if not mem or op.name in _READS:
+            continue
+        if op.name.startswith("linalg.") and "operandSegmentSizes" in op.attributes:
+            n_in = list(ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"]))[0]
+            mem = [v for v in list(op.operands)[n_in:] if isinstance(v.type, ir.MemRefType)]
+        elif op.name in ("memref.copy", "linalg.copy"):
+            mem = [op.operands[1]]
+        for v in mem:
+            kind, i = target(v)
+            if kind == "other":
+                return None
+            if kind == "arg":
+                out.add(i)
     return out
 
 
 def _root(v):
     """(the allocation or argument under v's views, v's static unit-stride box over its source or None)."""
     box = None
-    o = v.owner
-    if not isinstance(o, ir.Block) and o.name == "memref.subview":
+    o = defining_op(v)
+    if o is not None and o.name == "memref.subview":
         offs = list(ir.DenseI64ArrayAttr(o.attributes["static_offsets"]))
         sizes = list(ir.DenseI64ArrayAttr(o.attributes["static_sizes"]))
         strides = list(ir.DenseI64ArrayAttr(o.attributes["static_strides"]))
         dyn = ir.ShapedType.get_dynamic_size()
         if len(o.operands) == 1 and all(s == 1 for s in strides) and dyn not in offs + sizes:
             box = (o.operands[0], offs, sizes)
-    while not isinstance(v.owner, ir.Block) and v.owner.name in _VIEWS:
-        v = v.owner.operands[0]
+    while defining_op(v) is not None and defining_op(v).name in _VIEWS:
+        v = defining_op(v).operands[0]
     return v, box
 
 
 def _may_alias(a, b, fresh) -> bool:
     (ra, ba), (rb, bb) = _root(a), _root(b)
-    alone = lambda r: r in fresh or (not isinstance(r.owner, ir.Block)                  # noqa: E731
-                                     and r.owner.name in ("memref.alloc", "memref.alloca"))
+    alone = lambda r: r in fresh or getattr(defining_op(r), "name", None) in _ALLOCS     # noqa: E731
     if ra != rb:
         return not (alone(ra) or alone(rb))       # two input arguments may be one array
     if ba is None or bb is None or ba[0] != bb[0]:
@@ -187,28 +175,29 @@ def _may_alias(a, b, fresh) -> bool:
 
 
 def _independent(r1, r2, fresh) -> bool:
-    (caps1, w1), (caps2, w2) = r1, r2
+    (_, caps1, _, w1), (_, caps2, _, w2) = r1, r2
     mem = lambda caps: [c for c in caps if isinstance(c.type, ir.MemRefType)]  # noqa: E731
     return not any(_may_alias(w, c, fresh) for w in w1 for c in mem(caps2)) and \
         not any(_may_alias(w, c, fresh) for w in w2 for c in mem(caps1))
 
 
-def _merge(calls, module, bodies, name) -> None:
+def _merge(group, module, name) -> None:
+    """One launch of a new body `name` in place of the group's calls."""
     idx = ir.IndexType.get()
-    parts = [(bodies[_callee(c)[len(LAUNCH_PREFIX):]], list(c.operands)[:-1], _count(c)) for c in calls]
-    types = [v.type for _, caps, _ in parts for v in caps] + [idx]
+    calls, parts = [c for c, _ in group], [r[:3] for _, r in group]
+    caps = [v for _, cs, _ in parts for v in cs]
+    types = [v.type for v in caps] + [idx]
     with ir.InsertionPoint(module.body), calls[0].location:
         fn = func.FuncOp(name, ir.FunctionType.get(types, []), visibility="private")
         fn.attributes[BODY_ATTR] = ir.UnitAttr.get()
         launch = func.FuncOp(LAUNCH_PREFIX + name, ir.FunctionType.get(types, []), visibility="private")
     entry = fn.add_entry_block()
-    chunk = entry.arguments[len(types) - 1]
     with ir.InsertionPoint(entry), calls[0].location:
-        _dispatch(parts, list(entry.arguments)[:-1], chunk, 0)
+        _dispatch(parts, list(entry.arguments)[:-1], entry.arguments[len(types) - 1], 0)
         func.ReturnOp([])
     with ir.InsertionPoint(calls[0]), calls[0].location:
         total = arith.constant(idx, sum(n for _, _, n in parts))
-        func.CallOp([], ir.FlatSymbolRefAttr.get(launch.name.value), [v for _, caps, _ in parts for v in caps] + [total])
+        func.CallOp([], ir.FlatSymbolRefAttr.get(launch.name.value), caps + [total])
     for c in calls:
         c.erase()
 
@@ -218,14 +207,16 @@ def _dispatch(parts, args, chunk, off) -> None:
     idx = ir.IndexType.get()
     body, caps, n = parts[0]
     mine, rest = args[:len(caps)], args[len(caps):]
-    local = arith.subi(chunk, arith.constant(idx, off)) if off else chunk
+
+    def run_mine():
+        local = arith.subi(chunk, arith.constant(idx, off)) if off else chunk
+        func.CallOp([], ir.FlatSymbolRefAttr.get(str(body.attributes["sym_name"]).strip('"')), mine + [local])
     if len(parts) == 1:
-        func.CallOp([], ir.FlatSymbolRefAttr.get(str(body.attributes["sym_name"]).strip('"')), mine + [local])
+        run_mine()
         return
-    inside = arith.cmpi(arith.CmpIPredicate.ult, chunk, arith.constant(idx, off + n))
-    branch = scf.IfOp(inside, [], has_else=True)
+    branch = scf.IfOp(arith.cmpi(arith.CmpIPredicate.ult, chunk, arith.constant(idx, off + n)), [], has_else=True)
     with ir.InsertionPoint(branch.then_block):
-        func.CallOp([], ir.FlatSymbolRefAttr.get(str(body.attributes["sym_name"]).strip('"')), mine + [local])
+        run_mine()
         scf.YieldOp([])
     with ir.InsertionPoint(branch.else_block):
         _dispatch(parts[1:], rest, chunk, off + n)
@@ -233,21 +224,8 @@ def _dispatch(parts, args, chunk, off) -> None:
 
 
 def _drop_unused_launchers(module) -> None:
-    used = set()
-    for f in funcs(module):
-        if f.regions[0].blocks:
-            _calls(f, used)
+    used = {str(c.attributes["callee"]).lstrip("@") for c in ops_named(module.operation, "func.call")}
     for f in funcs(module):
         name = str(f.attributes["sym_name"]).strip('"')
         if name.startswith(LAUNCH_PREFIX) and name not in used and not f.regions[0].blocks:
             f.erase()
-
-
-def _calls(op, used) -> None:
-    for r in op.regions:
-        for b in r.blocks:
-            for o in b.operations:
-                o = o.operation
-                if o.name == "func.call":
-                    used.add(str(o.attributes["callee"]).lstrip("@"))
-                _calls(o, used)
