@@ -60,8 +60,7 @@ class Options:
 
 from .targets import NAMES as TARGETS  # noqa: E402  (one list of target names)
 _BOOLS = ("fusion", "tcm_tiling", "vectorize", "register_tiling", "pack_b", "fast_math", "multithread",
-          "merge_regions", "dma",
-          "double_buffer", "causal_skip", "conv_epilogue")
+          "merge_regions", "dma", "double_buffer", "causal_skip", "conv_epilogue")
 # (lowest, highest) for the integer fields; 0 means "derived" where the comment above says so.
 _RANGES = {"num_threads": (0, 1024), "mt_threshold": (0, 1 << 62), "opt_level": (0, 3),
            "tcm_budget": (0, 1 << 30), "tile_elems": (0, 1 << 31)}

@@ -304,10 +304,9 @@ def _one_thread_child(art_dir, name, routes, warmup, repeats) -> None:
     def one_round():
         goes[0] += 1
         got = time_in_rounds(list(timers.values()), warmup, repeats, rounds=1, seed=goes[0])
-        return {"median": 0.0, "routes": {r: g if isinstance(g, str) else {k: v for k, v in g.items()}
-                                          for r, g in zip(timers, got)}}
-    serve({"heads": heads, "compile_s": (heads.get("inductor") or {}).get("compile_s", 0.0)
-           if isinstance(heads.get("inductor"), dict) else 0.0}, one_round)
+        return {"median": 0.0, "routes": dict(zip(timers, got))}
+    ind = heads.get("inductor")
+    serve({"heads": heads, "compile_s": ind.get("compile_s", 0.0) if isinstance(ind, dict) else 0.0}, one_round)
 
 
 def _compiled_child(route, art_dir, name, t, warmup, repeats) -> None:
@@ -367,7 +366,7 @@ def _one_thread_rows(children, routes, rounds: int) -> dict:
     (the median in each process), or why not}."""
     from .timing import pooled
     per = {c: {r: [] for r in routes} for c in children}
-    heads, why = {}, {}
+    heads, fails, why = {}, {}, {}        # a route's head (err, kernels, compile_s); why it did not run
     for _ in range(rounds):
         for c in children:
             if c in why:
@@ -376,21 +375,22 @@ def _one_thread_rows(children, routes, rounds: int) -> dict:
             if isinstance(got, str):              # the process died: its rounds so far still count
                 why[c] = got
                 continue
-            heads.update({r: h for r, h in got["heads"].items() if r not in heads or isinstance(heads[r], str)})
+            for r, h in got["heads"].items():
+                (heads if isinstance(h, dict) else fails).setdefault(r, h)
             for r, g in got["routes"].items():
                 if isinstance(g, str):
-                    heads[r] = g
+                    fails.setdefault(r, g)
                 else:
                     per[c][r].append(g)
     out = {}
     for r in routes:
         ms = [per[c][r] for c in children if per[c][r]]
         if not ms:
-            out[r] = heads.get(r) if isinstance(heads.get(r), str) else next(iter(why.values()), "not timed")
+            out[r] = fails.get(r) or next(iter(why.values()), "not timed")
             continue
         row = pooled([m for x in ms for m in x])
         row["procs_ms"] = [pooled(x)["median"] * 1e3 for x in ms]
-        out[r] = {**row, **{k: v for k, v in (heads.get(r) or {}).items() if k not in row}}
+        out[r] = {**row, **{k: v for k, v in heads.get(r, {}).items() if k not in row}}
     return out
 
 
