@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func, memref
 
-from ..ir import ops_named
+from ..ir import elements, ops_named
 from ..plan import type_bytes
 from . import memspace
 from .. import attrs
@@ -69,12 +69,9 @@ def _row_major(t) -> bool:
 def _flat_type(t):
     """The 1-D memref type of a contiguous block (its offset kept)."""
     mt = ir.MemRefType(t)
-    n = 1
-    for d in mt.shape:
-        n *= d
     _, off = mt.get_strides_and_offset()
     layout = None if off == 0 else ir.StridedLayoutAttr.get(off, [1])
-    return ir.MemRefType.get([n], mt.element_type, layout, mt.memory_space)
+    return ir.MemRefType.get([elements(t)], mt.element_type, layout, mt.memory_space)
 
 
 def run(module, cx) -> int:
