@@ -163,11 +163,20 @@ def test_micro_kernel_choice():
     assert contract._tile_cycles(8, 16, 8, 1, 16) == 4.5
 
 
+def test_k_chunks_are_even(monkeypatch):
+    """The fewest k chunks whose B panel fits PACK_BYTES, equal where a divisor of k allows."""
+    monkeypatch.setattr(contract, "PACK_BYTES", 100 * 192)          # 100 steps of 192-byte rows
+    assert [contract.k_chunk(k, 192) for k in (7, 100, None)] == [7, 100, 100]
+    assert contract.k_chunk(1500, 192) == 100                        # 15 chunks
+    assert contract.k_chunk(1024, 192) == 64                         # 16 chunks, not 10 of 100 and one of 24
+    assert contract.k_chunk(101, 192) == 51                          # prime: 51 + 50
+
+
 @pytest.mark.parametrize("mt", [False, True], ids=["1t", "mt"])
 def test_packed_panels_and_k_chunks_match_numpy(tmp_path, mt):
-    """k = 1500 at AVX-512 (8 x 3 vectors): a 1365-deep chunk whose 1365 x 48 B panels (rows 2400 bytes
-    apart) are packed (a 256 KiB stack buffer) and a 135-deep chunk read in place; pack_b=False gives the
-    same numbers."""
+    """k = 1500 at AVX-512 (8 x 3 vectors): two 750-deep chunks (a 256 KiB panel holds 1365 steps), whose
+    750 x 48 B panels (rows 2400 bytes apart) are packed into a stack buffer; pack_b=False gives the same
+    numbers."""
     m, n, k = 40, 600, 1500
     kern = S.matmul(m, n, k)
     seed = current_seed()
@@ -182,8 +191,8 @@ def test_packed_panels_and_k_chunks_match_numpy(tmp_path, mt):
     if not mt and host_target().vector_bytes == 64:
         ir = _dump(tmp_path, kern)
         mr, nr = contract.micro_kernel(host_target(), 4, m, n)
-        kc = contract.PACK_BYTES // (nr * 64)
-        assert kc < k, (mr, nr)
+        kc = contract.k_chunk(k, nr * 64)
+        assert kc < k and k % kc == 0, (mr, nr, kc)
         assert re.search(rf"memref\.alloca\(\) \{{alignment = 64 : i64\}} : memref<{kc * nr * 64}xi8>", ir["contract"])
 
 

@@ -382,7 +382,7 @@ def run(module, cx) -> None:
         peel = [n] if ext[n] is None or ext[n] % sizes[n] else []
         # k in chunks whose B panel still fits the packing buffer (the C micro-tile is then re-read once
         # per chunk, against chunk x MR x NR FMAs)
-        kc = PACK_BYTES // (sizes[n] * eb)
+        kc = k_chunk(bound[k], sizes[n] * eb)
         bt_bounds = None
         if bt:
             # B^T is always packed (transposed), panel by panel: its static bounds size the stack buffer
@@ -512,6 +512,17 @@ def run(module, cx) -> None:
         run_passes(module, "canonicalize, cse", "contract")
     _row_masks_as_broadcasts(module)
     _lower_masks(module)
+
+
+def k_chunk(k: int | None, row_bytes: int) -> int:
+    """k steps per packed B panel (row_bytes per k step): all of k when the panel fits PACK_BYTES, else the
+    fewest chunks that fit, of equal length where a divisor of k allows (a remainder chunk is a peeled
+    copy of the loop; 1024 in chunks of 341 left a 1-step remainder), else as even as they can be."""
+    cap = max(1, PACK_BYTES // row_bytes)
+    if k is None or k <= cap:
+        return cap if k is None else k
+    c = -(-k // cap)
+    return next((k // d for d in range(c, 2 * c + 1) if k % d == 0), -(-k // c))
 
 
 def _emit_micro_kernel(op, c, lanes: int) -> bool:
