@@ -667,8 +667,12 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         else:
             p.role = "root"
         # Gathers (tensor.extract at computed indices, e.g. Triton loads through index tensors) become
-        # memref.load after bufferization, which structured vectorization cannot handle: they stay scalar.
+        # memref.load after bufferization, which structured vectorization cannot handle: they stay scalar,
+        # but for row gathers (an embedding's rows read along the innermost loop: transforms/gather.py)
         gather = any(o.operation.name == "tensor.extract" for o in op.regions[0].blocks[0].operations)
+        if gather:
+            from .transforms.gather import row_gather
+            gather = not row_gather(op)
         p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)

@@ -12,7 +12,8 @@ loops of at most 4 threads, cached stores in wider ones).
 
 Gathers and scatters (a body that loads memory at computed indices: `memref.load`, `tensor.extract`) stay
 scalar loops: no vector form of them is proven here, and LLVM's loop vectorizer may still use its own
-masked gathers. Their mask blocks, computed by vectorized ops, reach them through memory as a byte per
+masked gathers. Row gathers (embedding lookups: a table's row read along the innermost loop) are the
+exception: tiled like any op, their full tiles are written as contiguous vector reads by gather.py. Their mask blocks, computed by vectorized ops, reach them through memory as a byte per
 element (lower.py), as every i1 in memory does.
 """
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from ..ir import apply_transform, funcs, ir, ops_named, run_passes, subview_type
 from ..plan import generic_info, config, op_id
 from .. import attrs
+from .gather import row_gather, vectorize_full_tiles
 
 _TILE_ATTR = attrs.VTILE          # one op's vector tiling (unique per op while the script runs)
 
@@ -40,7 +42,7 @@ def run(module, cx) -> None:
             continue
         seen.add(pid)
         vec = _vector(op)
-        if not vec or _indirect(op):
+        if not vec or (_indirect(op) and not row_gather(op)):
             continue
         op.attributes[_TILE_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), n_op)
         lanes = max(vec)
@@ -73,6 +75,7 @@ def run(module, cx) -> None:
     for op in ops_named(module.operation, "linalg.generic"):
         if _TILE_ATTR in op.attributes:
             del op.attributes[_TILE_ATTR]
+    vectorize_full_tiles(module, lambda op: max(_vector(op) or [0]))
     # Vectorize only the ops whose shapes became static (the peeled main loops); the remainders stay scalar.
     for op in ops_named(module.operation, "linalg.generic"):
         pid = op_id(op)
