@@ -553,7 +553,12 @@ def test_bessel_functions_against_scipy(dtype):
     xd = x.astype(np.float64)
     tol = 1.2e-7 if dt == np.float32 else 5e-12
     with np.errstate(all="ignore"):
-        refs = {"j0": sp.j0(xd), "j1": sp.j1(xd), "y0": sp.y0(xd), "y1": sp.y1(xd), "i0": sp.i0(xd), "i1": sp.i1(xd)}
+        # I0, I1 through the scaled forms: scipy's i0/i1 overflow to inf from x ~ 709.8, where the value
+        # (e^x / sqrt(2 pi x)) is finite up to x ~ 713.9 (seed 1354760785 drew x = 711.47: 1.457e307)
+        big = np.isinf(xd)
+        i0 = np.where(big, sp.i0(xd), np.exp(np.log(sp.i0e(xd)) + np.abs(xd)))
+        i1 = np.where(big, sp.i1(xd), np.sign(xd) * np.exp(np.log(np.abs(sp.i1e(xd))) + np.abs(xd)))
+        refs = {"j0": sp.j0(xd), "j1": sp.j1(xd), "y0": sp.y0(xd), "y1": sp.y1(xd), "i0": i0, "i1": i1}
         for k, (name, ref) in enumerate(refs.items()):
             ref = np.where(np.isinf(xd) & (name[0] in "jy"), np.where((xd < 0) & (name[0] == "y"), np.nan, 0.0), ref)
             ref_t = ref.astype(dt).astype(np.float64)           # overflow to inf where the type does
