@@ -200,11 +200,14 @@ def test_row_gather_shifted_and_clamped(size, vec):
 
 @pytest.mark.parametrize("vec", VEC)
 def test_row_gather_is_vector_code_only_when_vectorize_is_on(vec):
-    """The rows are read as vectors (one contiguous read of the table per step, under the no-clamp test)
-    with vectorize on, and not at all with it off (the ablation's scalar rung stays scalar)."""
+    """The rows are read as vectors (one contiguous read of the table per step, under the no-clamp test;
+    vectors of f32 rows, not of the i64 ids) with vectorize on, and not at all with it off (the ablation's
+    scalar rung stays scalar)."""
     from hexmlir import opt
+    from hexmlir.targets import get
     ir = opt.run_stages(_gather_rows(50, 1000, 333), "check-input..vectorize", {"vectorize": vec})
-    reads = re.findall(r"vector\.transfer_read %\w+\[[^\]]*\][^\n]*memref<50x1000xf32>", ir)
+    lanes = get("host").vector_bytes // 4
+    reads = re.findall(rf"vector\.transfer_read %\w+\[[^\]]*\][^\n]*memref<50x1000xf32>, vector<{lanes}xf32>", ir)
     assert bool(reads) == vec and ("scf.if" in ir) == vec, ir[-3000:]
     if not vec:
         assert "vector<" not in ir

@@ -493,6 +493,11 @@ def _packed_bytes(plan: "Plan", root: OpPlan, target: Target, options: Options):
     return lambda t: group_tcm_bytes(plan, root, t) - group_tcm_bytes(plan, root, t, bt)
 
 
+def _is_row_gather(op) -> bool:
+    from .transforms.gather import row_gather
+    return row_gather(op)
+
+
 def choose_vec_tile(p: OpPlan, target: Target) -> list[int]:
     """Innermost parallel loop by the vector lanes, all others 1."""
     lanes = target.vector_lanes(p.elem_bytes)
@@ -670,10 +675,11 @@ def build(module, target: Target, options: Options, tcm_scale: dict | None = Non
         # memref.load after bufferization, which structured vectorization cannot handle: they stay scalar,
         # but for row gathers (an embedding's rows read along the innermost loop: transforms/gather.py)
         gather = any(o.operation.name == "tensor.extract" for o in op.regions[0].blocks[0].operations)
-        if gather:
-            from .transforms.gather import row_gather
-            gather = not row_gather(op)
-        p.vec_tile = choose_vec_tile(p, target) if options.vectorize and not gather else []
+        row = gather and _is_row_gather(op)
+        p.vec_tile = choose_vec_tile(p, target) if options.vectorize and (row or not gather) else []
+        if row and p.vec_tile:
+            # vectors of the rows' (the output's) elements, not of the i64 ids that pick the rows
+            p.vec_tile[-1] = target.vector_lanes(p.operands[-1].elem_bytes)
         if p.vec_tile and target.hvx and not grid:      # (the grid pipeline has no HVX stage)
             p.vec_tile = narrowed_vector(op, p.vec_tile, target)
     blocks = _conv_blocks(generics, by_op, options.fusion)
@@ -1438,6 +1444,8 @@ def verify(module, target: Target, options: Options, stage: str = "plan", shapes
             # HVX's narrowing ops step by their narrowest element (narrowed_vector)
             ok = {lanes} | ({target.vector_lanes(o.elem_bytes) for o in p.operands if o.shape}
                             if target.hvx else set())
+            if p.operands and _is_row_gather(ops[pid]):      # vectors of the rows, not of their i64 ids
+                ok.add(target.vector_lanes(p.operands[-1].elem_bytes))
             if max(vec) not in ok or sorted(vec)[:-1] != [1] * (n - 1):
                 bad(pid, "vector", f"{vec}: one loop of {lanes} lanes ({target.name}: {target.vector_bytes} B "
                                    f"vectors / {p.elem_bytes} B elements), the others 1")
