@@ -213,6 +213,43 @@ def test_row_gather_is_vector_code_only_when_vectorize_is_on(vec):
         assert "vector<" not in ir
 
 
+def _gather_bool_rows(N, M, K):
+    """out[k, j] = (x[idx[k], j] xor y[k, j]) ? 1 : 0 with bool x, y: i1 rows (a byte each in memory) read
+    as vectors"""
+    return f"""
+#m2 = affine_map<(d0, d1) -> (d0, d1)>
+#m0 = affine_map<(d0, d1) -> (d0)>
+func.func @f(%x: tensor<{N}x{M}xi1>, %idx: tensor<{K}xi64>, %y: tensor<{K}x{M}xi1>) -> tensor<{K}x{M}xf32> {{
+  %e = tensor.empty() : tensor<{K}x{M}xf32>
+  %one = arith.constant 1.0 : f32
+  %zero = arith.constant 0.0 : f32
+  %r = linalg.generic {{indexing_maps = [#m0, #m2, #m2], iterator_types = ["parallel", "parallel"]}}
+      ins(%idx, %y : tensor<{K}xi64>, tensor<{K}x{M}xi1>) outs(%e : tensor<{K}x{M}xf32>) {{
+  ^bb0(%i: i64, %b: i1, %o: f32):
+    %ii = arith.index_cast %i : i64 to index
+    %j = linalg.index 1 : index
+    %v = tensor.extract %x[%ii, %j] : tensor<{N}x{M}xi1>
+    %c = arith.xori %v, %b : i1
+    %w = arith.select %c, %one, %zero : f32
+    linalg.yield %w : f32
+  }} -> tensor<{K}x{M}xf32>
+  return %r : tensor<{K}x{M}xf32>
+}}"""
+
+
+@pytest.mark.parametrize("vec", VEC)
+@pytest.mark.parametrize("size", [(7, 37, 5), (20, 100, 33)], ids=lambda s: "x".join(map(str, s)))
+def test_row_gather_of_bool_rows(size, vec):
+    seed = _seed()
+    rng = np.random.default_rng(seed)
+    N, M, K = size
+    x, y = rng.random((N, M)) < 0.5, rng.random((K, M)) < 0.5
+    idx = rng.integers(0, N, K).astype(np.int64)
+    got = hexmlir.compile(_gather_bool_rows(N, M, K), Options(vectorize=vec))(x, idx, y)
+    want = (x[idx] ^ y).astype(np.float32)
+    assert np.array_equal(got, want), f"seed={seed}: {int((got != want).sum())} of {want.size} wrong"
+
+
 @pytest.mark.skipif(shutil.which("qemu-hexagon") is None, reason="qemu-hexagon not installed")
 @pytest.mark.parametrize("guard", ["end", "block"])
 def test_qemu_row_gather_at_guard_page(monkeypatch, guard):
