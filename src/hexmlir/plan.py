@@ -1444,9 +1444,10 @@ def verify(module, target: Target, options: Options, stage: str = "plan", shapes
             # HVX's narrowing ops step by their narrowest element (narrowed_vector)
             ok = {lanes} | ({target.vector_lanes(o.elem_bytes) for o in p.operands if o.shape}
                             if target.hvx else set())
-            if p.operands and _is_row_gather(ops[pid]):      # vectors of the rows, not of their i64 ids
-                ok.add(target.vector_lanes(p.operands[-1].elem_bytes))
-            if max(vec) not in ok or sorted(vec)[:-1] != [1] * (n - 1):
+            # a row gather's vectors hold its rows' elements, not their i64 ids (asked only when it matters)
+            rows = p.operands and max(vec) == target.vector_lanes(p.operands[-1].elem_bytes) \
+                and _is_row_gather(ops[pid])
+            if (max(vec) not in ok and not rows) or sorted(vec)[:-1] != [1] * (n - 1):
                 bad(pid, "vector", f"{vec}: one loop of {lanes} lanes ({target.name}: {target.vector_bytes} B "
                                    f"vectors / {p.elem_bytes} B elements), the others 1")
         if "fused_into" in c:

@@ -14,6 +14,7 @@ reads are the scalar code's addresses; outside (never in a well-formed model), t
 from __future__ import annotations
 
 from ..ir import ir, ops_named
+from ..plan import generic_info
 
 _CLAMPS = ("arith.maxsi", "arith.minsi")
 _SHIFTS = ("arith.addi", "arith.subi")
@@ -59,10 +60,10 @@ def _classify(op):
     every lane of a vector step), 'lane' (an index = an invariant base + the lane, through shifts, then
     clamps) or 'vec' (a vector per step); None if any value fits none of them. Values from outside the
     body are invariant."""
-    iters = ["parallel" in str(a) for a in op.attributes["iterator_types"]]
+    iters = generic_info(op)[1]
     maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
     last = len(iters) - 1
-    if last < 0 or not iters[last]:
+    if last < 0 or iters[last] != "parallel":
         return None
     block = op.regions[0].blocks[0]
     args = list(block.arguments)
@@ -128,7 +129,6 @@ def row_gather(op) -> bool:
 def vectorize_full_tiles(module, lanes_of) -> int:
     """Every row-gather generic of static shape [1, ..., 1, L] with L = lanes_of(op) (a full vector tile
     left by the vectorize stage's tiling) written as vector code; returns how many."""
-    from torch_mlir.dialects import arith, scf, vector
     done = 0
     for op in ops_named(module.operation, "linalg.generic"):
         if not any(o.operation.name == "memref.load" for o in op.regions[0].blocks[0].operations):
@@ -137,23 +137,19 @@ def vectorize_full_tiles(module, lanes_of) -> int:
         if kind is None or not all(isinstance(v.type, ir.MemRefType) and ir.MemRefType(v.type).has_static_shape
                                    for v in op.operands):
             continue
-        maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
-        shapes = [list(ir.MemRefType(v.type).shape) for v in op.operands]
-        loops = [None] * maps[0].n_dims
-        for mp, sh in zip(maps, shapes):
-            for r, s in zip(mp.results, sh):
-                if isinstance(r, ir.AffineDimExpr):
-                    loops[r.position] = s
+        loops = generic_info(op)[0]
         L = lanes_of(op)
         if loops[-1] != L or any(x != 1 for x in loops[:-1]) or L < 2:
             continue
-        _emit(op, kind, maps, L, arith, scf, vector)
+        _emit(op, kind, L)
         done += 1
     return done
 
 
-def _emit(op, kind, maps, L, arith, scf, vector) -> None:
+def _emit(op, kind, L: int) -> None:
     """Invariant code once, then `if (no lane clamped) {vector tile} else {the scalar tile}`."""
+    from torch_mlir.dialects import affine, arith, memref, scf, vector
+    maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
     block = op.regions[0].blocks[0]
     args = list(block.arguments)
     ops = [o.operation for o in block.operations]
@@ -173,7 +169,6 @@ def _emit(op, kind, maps, L, arith, scf, vector) -> None:
             return [c0 if isinstance(r, ir.AffineDimExpr) else arith.ConstantOp(idx_t, r.value).result
                     for r in mp.results]
 
-        from torch_mlir.dialects import affine, memref
         for a, mp, v in zip(args, maps, op.operands):
             if kind[a] == "inv" and len(list(a.uses)):
                 m[a] = memref.LoadOp(v, at(mp)).result if isinstance(v.type, ir.MemRefType) else v
@@ -226,18 +221,18 @@ def _emit(op, kind, maps, L, arith, scf, vector) -> None:
 
         for a, mp, v in zip(args, maps, op.operands):
             if kind[a] == "vec" and len(list(a.uses)):
-                m[a] = _read(v, at(mp), L, a.type, vector, arith)
+                m[a] = _read(v, at(mp), L, a.type)
         for o in ops:
             name = o.name
             if name == "linalg.yield":
-                _write(vec_of(o.operands[0]), op.operands[len(op.operands) - 1], at(maps[-1]), vector)
+                _write(vec_of(o.operands[0]), op.operands[len(op.operands) - 1], at(maps[-1]))
                 break
             r = o.results[0] if len(o.results) else None
             if r is None or kind[r] != "vec":
                 continue
             if name in _LOADS:
                 ids = [get(v) for v in list(o.operands)[1:-1]] + [lane[o.operands[len(o.operands) - 1]]]
-                m[r] = _read(o.operands[0], ids, L, r.type, vector, arith)
+                m[r] = _read(o.operands[0], ids, L, r.type)
             else:
                 new = ir.Operation.create(name, results=[ir.VectorType.get([L], r.type)],
                                           operands=[vec_of(v) for v in o.operands],
@@ -248,13 +243,15 @@ def _emit(op, kind, maps, L, arith, scf, vector) -> None:
     op.move_before(scf.YieldOp([], ip=ir.InsertionPoint(branch.else_block)))     # else: the scalar tile
 
 
-def _read(v, ids, L, elt, vector, arith):
+def _read(v, ids, L, elt):
+    from torch_mlir.dialects import arith, vector
     vt = ir.VectorType.get([L], elt)
     pmap = ir.AffineMap.get_minor_identity(ir.MemRefType(v.type).rank, 1)
     zero = ir.FloatAttr.get(elt, 0.0) if isinstance(elt, ir.FloatType) else ir.IntegerAttr.get(elt, 0)
     return vector.TransferReadOp(vt, v, ids, pmap, arith.ConstantOp(elt, zero).result, [True]).result
 
 
-def _write(val, v, ids, vector):
+def _write(val, v, ids):
+    from torch_mlir.dialects import vector
     vector.TransferWriteOp(None, val, v, ids, ir.AffineMap.get_minor_identity(ir.MemRefType(v.type).rank, 1),
                            [True])

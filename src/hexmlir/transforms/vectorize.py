@@ -13,8 +13,9 @@ loops of at most 4 threads, cached stores in wider ones).
 Gathers and scatters (a body that loads memory at computed indices: `memref.load`, `tensor.extract`) stay
 scalar loops: no vector form of them is proven here, and LLVM's loop vectorizer may still use its own
 masked gathers. Row gathers (embedding lookups: a table's row read along the innermost loop) are the
-exception: tiled like any op, their full tiles are written as contiguous vector reads by gather.py. Their mask blocks, computed by vectorized ops, reach them through memory as a byte per
-element (lower.py), as every i1 in memory does.
+exception: tiled like any op, their full tiles are written as contiguous vector reads by gather.py.
+Their mask blocks, computed by vectorized ops, reach them through memory as a byte per element (lower.py),
+as every i1 in memory does.
 """
 import numpy as np
 
