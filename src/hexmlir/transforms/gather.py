@@ -14,7 +14,6 @@ reads are the scalar code's addresses; outside (never in a well-formed model), t
 from __future__ import annotations
 
 from ..ir import ir, ops_named
-from ..plan import generic_info
 
 _CLAMPS = ("arith.maxsi", "arith.minsi")
 _SHIFTS = ("arith.addi", "arith.subi")
@@ -60,10 +59,11 @@ def _classify(op):
     every lane of a vector step), 'lane' (an index = an invariant base + the lane, through shifts, then
     clamps) or 'vec' (a vector per step); None if any value fits none of them. Values from outside the
     body are invariant."""
-    iters = generic_info(op)[1]
+    # (iterators and loops read here, not through plan.generic_info: the plan imports this analysis)
+    iters = ["parallel" in str(a) for a in op.attributes["iterator_types"]]
     maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
     last = len(iters) - 1
-    if last < 0 or iters[last] != "parallel":
+    if last < 0 or not iters[last]:
         return None
     block = op.regions[0].blocks[0]
     args = list(block.arguments)
@@ -137,7 +137,11 @@ def vectorize_full_tiles(module, lanes_of) -> int:
         if kind is None or not all(isinstance(v.type, ir.MemRefType) and ir.MemRefType(v.type).has_static_shape
                                    for v in op.operands):
             continue
-        loops = generic_info(op)[0]
+        loops = [None] * len(op.attributes["iterator_types"])
+        for mp, v in zip(op.attributes["indexing_maps"], op.operands):
+            for r, x in zip(ir.AffineMapAttr(mp).value.results, ir.MemRefType(v.type).shape):
+                if isinstance(r, ir.AffineDimExpr):
+                    loops[r.position] = x
         L = lanes_of(op)
         if loops[-1] != L or any(x != 1 for x in loops[:-1]) or L < 2:
             continue
