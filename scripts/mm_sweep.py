@@ -9,7 +9,7 @@ without `perf` (session 28's sweep on the device's Xeon, docs/benchmarks/reading
 
 A variant patches module constants of transforms.contract for its builds (the compile cache is bypassed:
 it does not see patches). `run` prints, per thread count and shape, each variant's median ms and torch's /
-its (> 1: hexmlir faster); the 16-thread build of the default also runs at 1 thread ("default@16t", what a
+its (> 1: hexmlir faster) and the share of the CPU's vector-FMA peak (`runtime.fma_peak`); the 16-thread build of the default also runs at 1 thread ("default@16t", what a
 16-thread artifact costs there). Between turns at 16 threads it sleeps 30 ms, so neither torch's OpenMP
 threads nor the runtime's pool still spin into the next turn."""
 import json
@@ -96,6 +96,8 @@ def run(root: Path, rounds: int) -> None:
     kernels = {(e["kind"], e["m"], e["n"], e["k"], e["variant"], e["threads"]): Kernel.load(root / e["dir"] / "kernel.json")
                for e in idx}
     for threads in (1, 16):
+        fma = runtime.fma_peak(threads)       # the ceiling: 16 independent vector-FMA chains per thread
+        print(f"t{threads}: vector-FMA peak {fma / 1e9:.0f} GFLOP/s" if fma else f"t{threads}: no FMA probe", flush=True)
         torch.set_num_threads(threads)
         runtime.set_num_threads(threads)
         for kind, m, n, k in sorted({(e["kind"], e["m"], e["n"], e["k"]) for e in idx}):
@@ -127,9 +129,11 @@ def run(root: Path, rounds: int) -> None:
                     f()
                     ts[name].append((time.perf_counter() - t0) / 2)
             ref_t = statistics.median(ts["torch"])
-            cells = " ".join(f"{name} {statistics.median(v) * 1e3:.3f} ({ref_t / statistics.median(v):.2f})"
+            gf = {name: 2 * m * n * k / statistics.median(v) / 1e9 for name, v in ts.items()}
+            cells = " ".join(f"{name} {statistics.median(v) * 1e3:.3f} ({ref_t / statistics.median(v):.2f}"
+                             + (f", {100 * gf[name] * 1e9 / fma:.0f}% peak)" if fma else ")")
                              for name, v in ts.items())
-            print(f"t{threads} {kind} {m}x{n}x{k} (torch {2 * m * n * k / ref_t / 1e9:.0f} GFLOP/s): {cells}", flush=True)
+            print(f"t{threads} {kind} {m}x{n}x{k} (torch {gf['torch']:.0f} GFLOP/s): {cells}", flush=True)
 
 
 if __name__ == "__main__":

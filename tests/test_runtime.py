@@ -676,3 +676,24 @@ def test_hexagon_under_qemu(tmp_path):
     exe2 = runtime.link_hexagon_executable([RT_DIR / "stress.c"], tmp_path / "stress")
     r = subprocess.run([qemu, "-cpu", "v73", str(exe2), "all"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.rstrip().endswith("OK"), r.stdout + r.stderr
+
+
+def test_fma_peak_probe(rt):
+    """The FMA probe runs on the caller and across the pool, returns a finite rate, and gives the pool back at
+    the width it found; its AVX-512 loop is zmm FMAs, one per chain."""
+    runtime.set_num_threads(3)
+    one = runtime.fma_peak(1, seconds=0.01, repeats=3)
+    many = runtime.fma_peak(2, seconds=0.01, repeats=3)
+    assert runtime.num_threads() == 3
+    runtime.set_num_threads(1)
+    if one is None:
+        pytest.skip("this runtime has no vector FMA")
+    assert 1e8 < one < 1e13 and 1e8 < many < 1e13
+    assert rt.hx_fma_peak(0, 0) > 0            # clamped to one round, not a division by zero
+    objdump = shutil.which("llvm-objdump-22") or shutil.which("objdump")
+    if objdump and os.uname().machine == "x86_64":
+        asm = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(runtime.loaded_path())],
+                             capture_output=True, text=True).stdout
+        body = asm.split("<fma_loop_512>:", 1)[1].split("\n\n", 1)[0]
+        fmas = [ln for ln in body.splitlines() if "vfmadd" in ln]
+        assert len(fmas) >= 16 and all("zmm" in ln for ln in fmas)

@@ -426,7 +426,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     (0: eager and route B here, Inductor in a process of its own, as at N threads). With out_dir,
     results.json there is updated (other parts kept) and tables.md / models.csv rewritten."""
     import torch
-    from .machine import machine
+    from .machine import fma_peaks, machine
     idx = json.loads((Path(art_dir) / "index.json").read_text())
     models = _names(models) if models else None           # groups ("corpus") expanded
     N = os.cpu_count() or 1
@@ -532,6 +532,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     res = {"models": rows, "models_machine": machine(), "models_threads": threads,
            "models_meta": {"size": idx["size"], "build_threads": idx["threads"], "warmup": warmup, "rounds": ROUNDS,
                            "one_thread_cpu": pin, "one_thread_procs": procs if one else 0,
+                           "fma_GFLOPs": fma_peaks(N),
                            "repeats": repeats, "artifacts": str(art_dir),
                            "build": [{k: e.get(k) for k in ("name", "shape", "inputs", "B_compile_s", "B_error")}
                                      for e in idx["models"]],

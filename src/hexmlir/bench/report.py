@@ -653,7 +653,10 @@ def models_section(res, heading="##") -> str:
              "same thread count on the same machine (> 1: this row is faster). Every output is checked against "
              "eager (max error / max(1, |ref|) <= 1e-4).", ""]
     if res.get("models"):
-        lines += [f"Run on: {_machine_line(res.get('models_machine', {}))}; {meta.get('date', '')}.", "",
+        fma = meta.get("fma_GFLOPs")
+        lines += [f"Run on: {_machine_line(res.get('models_machine', {}))}; {meta.get('date', '')}"
+                  + (f"; its f32 vector-FMA peak {fma['1']:.0f} GFLOP/s on 1 thread, {fma['N']:.0f} on N "
+                     "(`runtime.fma_peak`: the ceiling of a matmul-bound model)" if fma else "") + ".", "",
                   models_table(res["models"]), ""]
     lines += [f"{heading} Commands", "", "    # development machine (MLIR, torch-mlir, triton): weights + inputs (npz), route B artifacts "
               "(threads on, N = 16), then every route timed here, route A included, into DIR/dev_results.json",
@@ -788,7 +791,10 @@ def document(res, doc_path, assets_rel: str, reading: str = "") -> None:
         f"- Physical limits, measured in the run: copy bandwidth {pk['copy_GBps']['1']:.1f} GB/s on 1 thread and "
         f"{pk['copy_GBps']['N']:.1f} GB/s on N (best of {', '.join(pk['copy_sources'])}; read + write counted, "
         f"{pk['copy_mib']} MiB); f32 peak {pk['GFLOPs']['1']:.0f} GFLOP/s on 1 thread, {pk['GFLOPs']['N']:.0f} on N "
-        f"({pk['flops_source'].replace(', 1 threads', '')}). Roofline position = achieved GB/s (compulsory bytes: inputs read once, outputs "
+        f"({pk['flops_source'].replace(', 1 threads', '')})"
+        + (f"; vector-FMA peak {pk['fma_GFLOPs']['1']:.0f} GFLOP/s on 1 thread, {pk['fma_GFLOPs']['N']:.0f} on N "
+           "(`runtime.fma_peak`: 16 independent FMA chains of the widest vectors)" if pk.get("fma_GFLOPs") else "")
+        + f". Roofline position = achieved GB/s (compulsory bytes: inputs read once, outputs "
         "written once) and GFLOP/s against these.",
         "",
         "## Findings against the published numbers",

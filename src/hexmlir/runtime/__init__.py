@@ -10,10 +10,12 @@ import hashlib
 import os
 import pathlib
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from hexmlir.errors import ToolchainError
 
@@ -233,12 +235,13 @@ def _declare(lib: ctypes.CDLL) -> None:
         "hx_buf_alloc": ([ip], vp), "hx_buf_free": ([vp], None), "hx_buf_trim": ([], ip),
         "hx_buf_set_cache_bytes": ([ip], ip),
         "hx_region_log": ([ctypes.c_int64], None),
+        "hx_fma_peak": ([ctypes.c_int64, ctypes.c_int32], ctypes.c_double),
         "hx_region_take": ([ctypes.POINTER(HxRegion), ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)],
                            ctypes.c_int64),
     }
     for name, (args, res) in sigs.items():
         f = getattr(lib, name, None)
-        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency", "hx_buf_", "hx_region_")):   # a runtime saved before them
+        if f is None and name.startswith(("hx_assert_", "hx_dma_set_latency", "hx_buf_", "hx_region_", "hx_fma_")):   # a runtime saved before them
             continue
         f = getattr(lib, name) if f is None else f
         f.argtypes, f.restype = args, res
@@ -320,6 +323,30 @@ def set_buf_cache_bytes(n: int) -> int:
     """Bytes of freed kernel buffers the runtime may keep for reuse (0: none; env HEXMLIR_BUF_CACHE_BYTES,
     HEXMLIR_BUF_CACHE=0); frees cached blocks beyond it. Returns the previous limit."""
     return int(load_host().hx_buf_set_cache_bytes(int(n)))
+
+
+def fma_peak(threads: int = 1, seconds: float = 0.05, repeats: int = 7) -> float | None:
+    """The CPU's f32 vector-FMA peak in FLOP/s (hx_fma_peak: 16 independent FMA chains of its widest vectors),
+    median of `repeats` runs of about `seconds`, on one thread or on `threads` pool threads at once (the pool is
+    resized to it and back). None when the loaded runtime predates the probe or has no vector FMA."""
+    lib = load_host()
+    if not hasattr(lib, "hx_fma_peak") or lib.hx_fma_peak(1, 0) <= 0:
+        return None
+    old = num_threads()
+    par = int(threads > 1)
+    set_num_threads(max(1, threads))
+    try:
+        lib.hx_fma_peak(1000, par)              # warm-up (pool start, frequency)
+        iters, dt = 1000, 0.0
+        while dt < seconds / 4:                 # calibrate the round count to about `seconds`
+            iters *= 4
+            t0 = time.perf_counter()
+            lib.hx_fma_peak(iters, par)
+            dt = time.perf_counter() - t0
+        iters = max(1, int(iters * seconds / dt))
+        return statistics.median(lib.hx_fma_peak(iters, par) for _ in range(repeats))
+    finally:
+        set_num_threads(old)
 
 
 def num_threads() -> int:

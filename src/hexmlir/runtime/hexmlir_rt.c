@@ -1205,6 +1205,70 @@ void hx_quiesce(void) {
 }
 
 /* ======================================================================== */
+/* FMA peak probe (benchmarks: the compute ceiling a matmul is set against)  */
+/* ======================================================================== */
+
+/* HX_FMA_CHAINS independent multiply-add chains: more than latency x ports (4 x 2 on current x86 cores),
+ * so the loop runs at the FMA ports' throughput. The chains converge (|a| < 1), so no value grows to inf. */
+#define HX_FMA_CHAINS 16
+#define HX_FMA_LOOP(T, LANES)                                                        \
+  {                                                                                  \
+    T acc[HX_FMA_CHAINS], a = (T){0} + g_fma_a, b = (T){0} + g_fma_b;                 \
+    for (int c = 0; c < HX_FMA_CHAINS; c++) acc[c] = (T){0} + (float)c;              \
+    for (int64_t i = 0; i < iters; i++)                                              \
+      for (int c = 0; c < HX_FMA_CHAINS; c++) acc[c] = acc[c] * a + b; /* contracted */ \
+    float s = 0;                                                                     \
+    for (int c = 0; c < HX_FMA_CHAINS; c++)                                          \
+      for (int l = 0; l < LANES; l++) s += acc[c][l];                                \
+    g_fma_sink = s;                                                                  \
+    return LANES;                                                                    \
+  }
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__clang__)
+static volatile float g_fma_a = 0.999f, g_fma_b = 1e-3f, g_fma_sink; /* volatile: not folded */
+#endif
+
+#if defined(__x86_64__) && defined(__clang__)
+typedef float hx_v16f __attribute__((vector_size(64)));
+typedef float hx_v8f __attribute__((vector_size(32)));
+__attribute__((target("avx512f"))) static int fma_loop_512(int64_t iters) HX_FMA_LOOP(hx_v16f, 16)
+__attribute__((target("avx2,fma"))) static int fma_loop_256(int64_t iters) HX_FMA_LOOP(hx_v8f, 8)
+#endif
+#if defined(__aarch64__) && defined(__clang__)
+typedef float hx_v4f __attribute__((vector_size(16)));
+static int fma_loop_128(int64_t iters) HX_FMA_LOOP(hx_v4f, 4)
+#endif
+
+/* iters x HX_FMA_CHAINS vector FMAs of the widest vectors this CPU has; returns the f32 lanes per vector
+ * (0: no vector FMA in this build, e.g. x86 without AVX2 + FMA, Hexagon). */
+static int fma_loop(int64_t iters) {
+#if defined(__x86_64__) && defined(__clang__)
+  if (__builtin_cpu_supports("avx512f")) return fma_loop_512(iters);
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return fma_loop_256(iters);
+#elif defined(__aarch64__) && defined(__clang__)
+  return fma_loop_128(iters);
+#endif
+  (void)iters;
+  return 0;
+}
+
+static void fma_chunk(void *ctx, intptr_t i) {
+  (void)i;
+  fma_loop(*(int64_t *)ctx);
+}
+
+double hx_fma_peak(int64_t iters, int32_t parallel) {
+  if (iters < 1) iters = 1;
+  int lanes = fma_loop(1);
+  if (lanes == 0) return 0.0;
+  int64_t n = parallel ? hx_num_threads() : 1;
+  int64_t t0 = now_ns();
+  if (parallel) hx_parallel_for((intptr_t)n, fma_chunk, &iters);
+  else fma_loop(iters);
+  int64_t dt = now_ns() - t0;
+  return dt > 0 ? 2.0 * lanes * HX_FMA_CHAINS * (double)iters * (double)n / ((double)dt * 1e-9) : 0.0;
+}
+
+/* ======================================================================== */
 /* fork()                                                                    */
 /* ======================================================================== */
 

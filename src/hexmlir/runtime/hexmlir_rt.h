@@ -99,6 +99,11 @@ void hx_set_num_threads(int n);
  * work): what runs next runs alone, as the qemu packet profiler's kernel window needs. */
 void hx_quiesce(void);
 
+/* FMA peak probe: `iters` rounds of 16 independent f32 vector FMAs of the widest vectors the CPU has (x86:
+ * AVX-512, else AVX2 + FMA; aarch64: NEON), on the caller (parallel 0) or on every pool thread at once (parallel 1,
+ * one loop each); returns the FLOP/s reached (2 per lane per FMA), 0 where the build has no vector FMA. */
+double hx_fma_peak(int64_t iters, int32_t parallel);
+
 /* ---- Region log (profiling) -----------------------------------------------
  * hx_region_log(cap) starts recording every top-level hx_parallel_for call of the process (those the pool
  * runs and those run inline), at most cap records, into a fresh log; cap 0 stops and frees it. Records
