@@ -576,19 +576,33 @@ def _kernels_cell(route, k) -> str:
                                                          if k["extern"] else "")
 
 
-def _per_process(other, r) -> str:
-    """" (lo-hi)": the range of other's time / r's time over the processes that timed both (1-thread rows)."""
+def _paired(other, r) -> list[float]:
+    """other's time / r's time in each process that timed both (1-thread rows timed in several processes)."""
     a, b = (other or {}).get("procs_ms"), r.get("procs_ms")
     if not a or not b or len(a) != len(b) or len(a) < 2:
-        return ""
-    q = sorted(x / y for x, y in zip(a, b))
-    return f" ({q[0]:.2f}-{q[-1]:.2f})"
+        return []
+    return sorted(x / y for x, y in zip(a, b))
+
+
+def _ratio_cell(other, r) -> str:
+    """other / r: over several processes the median of the per-process ratios with their range in parentheses
+    (each process times the routes in turns, so its own speed level cancels from its ratio; the ratio of
+    pooled medians mixes the levels and can fall outside every process's ratio), else of the medians."""
+    if not other or not other.get("ms"):
+        return _f(None)
+    if other is r:
+        return _f(1.0)
+    q = _paired(other, r)
+    if q:
+        mid = q[len(q) // 2] if len(q) % 2 else (q[len(q) // 2 - 1] + q[len(q) // 2]) / 2
+        return f"{_f(mid)} ({q[0]:.2f}-{q[-1]:.2f})"
+    return _f(other["ms"] / r["ms"])
 
 
 def models_table(rows) -> str:
     """model, route, threads, median, spread, kernels, x eager and x Inductor (their time / this route's time at
     the same thread count, same machine: > 1 means this route is faster; on rows timed in several processes,
-    the range of the per-process ratios in parentheses)."""
+    the median of the per-process ratios and their range in parentheses)."""
     out = ["| model | route | threads | median ms | spread | kernels | x eager | x Inductor | check |",
            "|---|---|---:|---:|---:|---|---:|---:|---|"]
     get = {(r["model"], r["route"], r["threads"]): r for r in rows}
@@ -598,14 +612,11 @@ def models_table(rows) -> str:
                        f"{r['note'][:160]} | | | | | |")
             continue
         e, i = get.get((r["model"], "eager", r["threads"])), get.get((r["model"], "inductor", r["threads"]))
-        xe = e["ms"] / r["ms"] if e and e.get("ms") else None
-        xi = i["ms"] / r["ms"] if i and i.get("ms") else None
         chk = "–" if r.get("ok") is None else (f"{'ok' if r['ok'] else 'WRONG'} ({r['err']:.0e})")
         note = f" ({r['note']})" if r.get("note") else ""
         out.append(f"| {r['label']} | {ROUTE_LABEL.get(r['route'], r['route'])}{note} | {r['threads']} | "
                    f"{r['ms']:.3f} | {r['spread']:.0%} | {_kernels_cell(r['route'], r.get('kernels'))} | "
-                   f"{_f(xe)}{_per_process(e, r) if xe and r is not e else ''} | "
-                   f"{_f(xi)}{_per_process(i, r) if xi and r is not i else ''} | {chk} |")
+                   f"{_ratio_cell(e, r)} | {_ratio_cell(i, r)} | {chk} |")
     return "\n".join(out)
 
 
@@ -640,8 +651,9 @@ def models_section(res, heading="##") -> str:
              + (f"; the 1-thread rows of eager, Inductor and route B timed together in each of "
                 f"{meta['one_thread_procs']} fresh processes, taking turns round by round (a process's 1-thread "
                 "speed on the lent machine moves as a whole from one process to the next: routes timed in "
-                "different processes compare the processes), the median over all their calls, the range of "
-                "the per-process ratios in parentheses" if meta.get("one_thread_procs") else "")
+                "different processes compare the processes); median ms over all their calls, while x eager and "
+                "x Inductor are the median of the per-process ratios (paired: a process's level cancels from "
+                "its own ratio), their range in parentheses" if meta.get("one_thread_procs") else "")
              + ", same input every call (the weights dominate the working set). "
              + ("Otherwise e" if meta.get("one_thread_procs") else "E") + "ager and route B run in "
              "the benchmark's process (route B: `hexmlir.load` of the saved artifact with the weights from the npz, "
