@@ -974,10 +974,12 @@ static int dma_no_spare_core(void) {
   return tls_in_loop && (w > g_dma.ncopy || w + g_dma.ncopy > g_pool.ncpu);
 }
 
-static void pool_run_chunks(void) {
+/* Runs chunks of the open loop until none is left; returns 1 when it ran any. */
+static int pool_run_chunks(void) {
   intptr_t n = g_pool.n, chunk = g_pool.chunk;
   void (*fn)(void *, intptr_t) = g_pool.fn;
   void *ctx = g_pool.ctx;
+  int ran = 0;
   for (;;) {
     /* (a read first: once all chunks are claimed, late joiners leave without a write to the line) */
     if (atomic_load_explicit(&g_pool.next, memory_order_relaxed) >= n) break;
@@ -985,7 +987,9 @@ static void pool_run_chunks(void) {
     if (i >= n) break;
     intptr_t e = n - i > chunk ? i + chunk : n;
     for (; i < e; i++) fn(ctx, i);
+    ran = 1;
   }
+  return ran;
 }
 
 static void pool_try_join(void) {
@@ -994,9 +998,10 @@ static void pool_try_join(void) {
     if (!(s & ST_OPEN) || ST_ACTIVE(s) >= ST_LIMIT(s)) return;
   } while (!atomic_compare_exchange_weak_explicit(&g_pool.state, &s, s + 1, memory_order_acq_rel,
                                                   memory_order_acquire));
-  if (g_pool.count_joined) atomic_fetch_add_explicit(&g_pool.joined, 1, memory_order_relaxed);
   tls_assert_target = g_pool.assert_flag;
-  pool_run_chunks();
+  /* counted when it ran a chunk: a worker woken late can join the same open loop a second time, with
+   * nothing left to take (it left the first time because nothing was) */
+  if (pool_run_chunks() && g_pool.count_joined) atomic_fetch_add_explicit(&g_pool.joined, 1, memory_order_relaxed);
   tls_assert_target = NULL;
   atomic_fetch_sub_explicit(&g_pool.state, 1, memory_order_release);
 }

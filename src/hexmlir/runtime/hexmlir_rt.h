@@ -115,7 +115,7 @@ typedef struct {
   int64_t t0_ns, t1_ns; /* CLOCK_MONOTONIC at the call's entry and return */
   int64_t n;            /* indices (chunks) of the loop */
   int64_t width;        /* threads that may take part (1: ran inline) */
-  int64_t joined;       /* pool workers that took part (width - 1 at most; fewer: some came too late) */
+  int64_t joined;       /* pool workers that ran a chunk (width - 1 at most; fewer: some came too late) */
 } hx_region_t;
 void hx_region_log(int64_t cap);
 int64_t hx_region_take(hx_region_t *out, int64_t max, int64_t *recorded);
