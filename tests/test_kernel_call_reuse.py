@@ -4,6 +4,7 @@ NumPy on fresh random inputs of odd sizes, with arrays changed in place, swapped
 calls from several threads at once."""
 import gc
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -70,6 +71,27 @@ def test_in_place_reshape_is_checked_again(mm, rng):
         mm(a, b)
     b.shape = (K, N)
     np.testing.assert_allclose(mm(a, b), _ref(a, b), rtol=1e-4, atol=1e-4)
+
+
+def test_in_place_dtype_and_strides_are_checked_again(mm, rng):
+    """A kept argument's fast check (the same object, shape, dtype object, C-contiguous) still sees the
+    in-place changes numpy allows: a dtype reinterpreted in place is refused, strides set in place (a
+    transposed view of the same bytes) make a contiguous copy."""
+    a, b = _ab(rng)
+    mm(a, b)
+    b.dtype = np.int32                              # the same bytes read as int32: refused, not reinterpreted
+    with pytest.raises(hexmlir.HexmlirError, match="must be float32"):
+        mm(a, b)
+    b.dtype = np.float32
+    np.testing.assert_allclose(mm(a, b), _ref(a, b), rtol=1e-4, atol=1e-4)
+    sq = rng.standard_normal((K, K), np.float32)
+    mk = hexmlir.compile(S.matmul(M, K, K).mlir, Options(num_threads=2, mt_threshold=1))
+    mk(a, sq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sq.strides = sq.strides[::-1]               # now the transpose of what it was, same shape
+    assert not sq.flags.c_contiguous
+    np.testing.assert_allclose(mk(a, sq), _ref(a, sq), rtol=1e-4, atol=1e-4)
 
 
 def test_kept_arrays_cannot_move_and_outputs_are_not_kept(mm, rng):

@@ -176,19 +176,7 @@ class Kernel:
         if len(arrays) != len(specs):
             from .errors import HexmlirError
             raise HexmlirError(f"{self.name} takes {len(specs)} inputs, got {len(arrays)}")
-        out = []
-        for k, (a, (shape, dtype)) in enumerate(zip(arrays, specs)):
-            # (a model passes ~50-140 weights a call: the common case, a contiguous array of the right kind,
-            # costs three comparisons)
-            if a.__class__ is not np.ndarray or a.shape != shape or a.dtype != dtype:
-                a = np.asarray(a)
-                if a.shape != shape or a.dtype != dtype:
-                    from .errors import HexmlirError
-                    spec = self.inputs[k]
-                    raise HexmlirError(f"{self.name}: input {k} must be {spec['dtype']}{spec['shape']}, "
-                                       f"got {a.dtype}{list(a.shape)}")
-            out.append(a if a.flags.c_contiguous else np.ascontiguousarray(a))
-        return out
+        return [self._check_one(k, a, shape, dtype) for k, (a, (shape, dtype)) in enumerate(zip(arrays, specs))]
 
     def _in_specs(self):
         """(shape tuple, numpy dtype) of each input, computed once (a call checks every argument)."""
@@ -207,10 +195,64 @@ class Kernel:
 
     def __call__(self, *arrays):
         """Run on fresh copies of the inputs that the kernel writes (DPS outputs), return the results."""
-        args = self._args(self._check(arrays))
-        self.run_unchecked(args)                           # built by _check/_args to the signature
+        if self.simulated or self._fn is None:
+            args = self._args(self._check(arrays))
+            self.run_unchecked(args)                       # built by _check/_args to the signature
+        else:
+            args, addrs = self._call_args(arrays)
+            self._fn(*addrs)
+            self._check_asserts()
         res = self._results(args)
         return res[0] if len(res) == 1 else tuple(res)
+
+    def _call_args(self, arrays):
+        """_check, _args and _addresses in one pass: (arguments, descriptor addresses). An input passed again
+        (the same object, a model's weights) that is still C-contiguous, of its shape and of the very dtype
+        object it had keeps its check and its descriptor: ~0.15 us an argument instead of ~0.6 (MobileNetV3,
+        135 arguments: ~85 us of Python a call before). Only inputs the kernel never writes are kept (holding
+        one keeps its data pointer fixed: numpy refuses to resize a referenced array)."""
+        specs, plan = self._in_specs(), self._arg_plan()
+        if len(arrays) != len(specs):
+            self._check(arrays)                            # raises the count error
+        c = self._tls.__dict__
+        if "call" not in c:
+            n = len(plan)
+            c["call"] = ([None] * n, [None] * n, [0] * n)  # kept input, its descriptor, its address
+        kept, descs, addrs = c["call"]
+        keep = self._keepable()
+        args = []
+        k = 0
+        for i, p in enumerate(plan):
+            if p[0] == "in":
+                a = arrays[k]
+                shape, dtype = specs[k]
+                if a is kept[i] and a.shape == shape and a.dtype is dtype and a.flags.c_contiguous:
+                    args.append(a)
+                    k += 1
+                    continue
+                a = self._check_one(k, a, shape, dtype)
+                k += 1
+                if p[1]:
+                    a = a.copy()
+                kept[i] = a if i in keep and a is arrays[k - 1] else None
+            else:
+                a = np.empty(p[1], dtype=p[2])
+                kept[i] = None
+            d = _descriptor(a)
+            descs[i], addrs[i] = d, ctypes.addressof(d)
+            args.append(a)
+        return args, addrs
+
+    def _check_one(self, k: int, a, shape, dtype):
+        """Input k as the kernel reads it (C-contiguous, its shape and dtype), or a HexmlirError naming it."""
+        if a.__class__ is not np.ndarray or a.shape != shape or a.dtype != dtype:
+            a = np.asarray(a)
+            if a.shape != shape or a.dtype != dtype:
+                from .errors import HexmlirError
+                spec = self.inputs[k]
+                raise HexmlirError(f"{self.name}: input {k} must be {spec['dtype']}{spec['shape']}, "
+                                   f"got {a.dtype}{list(a.shape)}")
+        return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
     def _results(self, args):
         """Result r lives in argument results[r]; a result that repeats an earlier one is a copy of it."""
