@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from hexmlir import runtime  # noqa: E402
 from hexmlir.artifact import Kernel  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mm_sweep import case  # noqa: E402
 
 rt, art = Path(sys.argv[1]), Path(sys.argv[2])
 cpu = int(sys.argv[3]) if len(sys.argv) > 3 else 3
@@ -41,16 +43,11 @@ for e in json.loads((art / "index.json").read_text()):
     if e["variant"] != "default" or e["threads"] != 1:
         continue
     kind, m, n, k = e["kind"], e["m"], e["n"], e["k"]
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((m, k), dtype=np.float32)
-    b = rng.standard_normal((k, n) if kind == "mm" else (n, k), dtype=np.float32)
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    a, b, ref, torch_fn = case(kind, m, n, k)
     kern = Kernel.load(art / e["dir"] / "kernel.json")
-    ref = a.astype(np.float64) @ (b if kind == "mm" else b.T)
     assert np.abs(kern(a, b) - ref).max() <= 1e-4 * np.abs(ref).max()
     name = f"{'A B' if kind == 'mm' else 'A W^T'} {m}x{n}x{k}"
-    cases[f"torch {name}"] = ((lambda ta=ta, tb=tb: torch.mm(ta, tb)) if kind == "mm"
-                              else (lambda ta=ta, tb=tb: torch.nn.functional.linear(ta, tb)), 2 * m * n * k)
+    cases[f"torch {name}"] = (torch_fn, 2 * m * n * k)
     cases[f"hexmlir {name}"] = (lambda kern=kern, a=a, b=b: kern(a, b), 2 * m * n * k)
 got = {c: [] for c in ["FMA probe", *cases]}
 for r in range(rounds):

@@ -55,6 +55,20 @@ func.func @mmbt(%A: tensor<{m}x{k}xf32>, %W: tensor<{n}x{k}xf32>) -> tensor<{m}x
 }}"""
 
 
+def case(kind: str, m: int, n: int, k: int):
+    """Fixed inputs of a shape (A [m, k]; B [k, n], or W [n, k] for "bt"), their float64 product and torch's
+    call on them (mm / F.linear): (a, b, ref, torch_fn)."""
+    import numpy as np
+    import torch
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n) if kind == "mm" else (n, k), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    ref = a.astype(np.float64) @ (b if kind == "mm" else b.T)
+    fn = (lambda: torch.mm(ta, tb)) if kind == "mm" else (lambda: torch.nn.functional.linear(ta, tb))
+    return a, b, ref, fn
+
+
 def build(out: Path) -> None:
     from hexmlir import driver
     from hexmlir.kernels.linalg_suite import matmul
@@ -101,13 +115,8 @@ def run(root: Path, rounds: int) -> None:
         torch.set_num_threads(threads)
         runtime.set_num_threads(threads)
         for kind, m, n, k in sorted({(e["kind"], e["m"], e["n"], e["k"]) for e in idx}):
-            rng = np.random.default_rng(0)
-            a = rng.standard_normal((m, k), dtype=np.float32)
-            b = rng.standard_normal((k, n) if kind == "mm" else (n, k), dtype=np.float32)
-            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            ref = a.astype(np.float64) @ (b if kind == "mm" else b.T)
-            fns = [("torch", (lambda: torch.mm(ta, tb)) if kind == "mm"
-                    else (lambda: torch.nn.functional.linear(ta, tb)))]
+            a, b, ref, torch_fn = case(kind, m, n, k)
+            fns = [("torch", torch_fn)]
             for key, kern in kernels.items():
                 if key[:4] != (kind, m, n, k) or not (key[5] == threads or (threads == 1 and key[4] == "default")):
                     continue

@@ -39,22 +39,22 @@ def machine() -> dict:
     return info
 
 
-def fma_peaks(threads: int, runtime_lib=None) -> dict | None:
+def fma_peaks(threads: int, art_dir=None) -> dict | None:
     """The CPU's vector-FMA ceiling in GFLOP/s on 1 and `threads` threads ({"1": .., "N": ..}), measured by the
-    hexmlir runtime's probe (runtime.fma_peak): the one already loaded, else `runtime_lib` (an artifact's
-    libhexmlir_rt.so), else one built here. None where neither loads (no clang, an older runtime)."""
+    hexmlir runtime's probe (runtime.fma_peak): the one already loaded, else the one an artifact under
+    `art_dir` ships, else one built here. None where none loads (no clang, an older runtime)."""
     from .. import runtime
     from ..errors import ToolchainError
     try:
         if runtime.loaded_path() is None:
-            runtime.load_host(runtime_lib)
+            runtime.load_host(next(Path(art_dir).rglob("libhexmlir_rt.so"), None) if art_dir else None)
         f1, fN = runtime.fma_peak(1), runtime.fma_peak(threads)
     except (ToolchainError, OSError):
         return None
     return None if f1 is None or fN is None else {"1": f1 / 1e9, "N": fN / 1e9}
 
 
-def peaks(threads: int, mib: int = 256, quick: bool = False, runtime_lib=None) -> dict:
+def peaks(threads: int, mib: int = 256, quick: bool = False, art_dir=None) -> dict:
     nb = (16 if quick else mib) << 20
     c1 = copy_bandwidth(nb)
     cands = {"numpy threads": copy_bandwidth(nb, threads=threads)}
@@ -66,4 +66,4 @@ def peaks(threads: int, mib: int = 256, quick: bool = False, runtime_lib=None) -
     fN, _ = peak_flops(threads, 512 if quick else 2048)
     return {"copy_GBps": {"1": c1 / 1e9, "N": cN / 1e9}, "copy_sources": ["numpy copyto"] + list(cands),
             "copy_mib": nb >> 20, "GFLOPs": {"1": f1 / 1e9, "N": fN / 1e9}, "flops_source": src,
-            "fma_GFLOPs": fma_peaks(threads, runtime_lib)}
+            "fma_GFLOPs": fma_peaks(threads, art_dir)}

@@ -436,7 +436,7 @@ def run(art_dir, out_dir=None, routes=None, threads=None, models=None, warmup: i
     rows = []
     cache, done = None, {}
     # the FMA ceiling first: later, torch's OpenMP threads spin after each 16-thread call and share the CPUs
-    fma = fma_peaks(N, next(Path(art_dir).rglob("libhexmlir_rt.so"), None))
+    fma = fma_peaks(N, art_dir)
     pin = one_cpu()             # every route's 1-thread rows on this one CPU (`timing.one_cpu` says why)
     one = [r for r in ONE_THREAD_ROUTES if r in routes] if 1 in threads and procs > 0 else []
     jobs = [(e["name"], t) for e in idx["models"] if not models or e["name"] in models for t in threads

@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import re
+import statistics
 from pathlib import Path
 
 from .ladder import LADDER, NPU_RUNGS
@@ -594,8 +595,7 @@ def _ratio_cell(other, r) -> str:
         return _f(1.0)
     q = _paired(other, r)
     if q:
-        mid = q[len(q) // 2] if len(q) % 2 else (q[len(q) // 2 - 1] + q[len(q) // 2]) / 2
-        return f"{_f(mid)} ({q[0]:.2f}-{q[-1]:.2f})"
+        return f"{_f(statistics.median(q))} ({q[0]:.2f}-{q[-1]:.2f})"
     return _f(other["ms"] / r["ms"])
 
 

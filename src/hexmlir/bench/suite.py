@@ -106,7 +106,7 @@ def run(art_dir, out_dir, warmup: int = 3, repeats: int = 15, peers: bool = True
     def checkpoint():
         (out / "results.json").write_text(json.dumps(res, indent=1))
     if "peaks" not in res:
-        res["peaks"] = peaks(N, quick=quick, runtime_lib=next(Path(art_dir).rglob("libhexmlir_rt.so"), None))
+        res["peaks"] = peaks(N, quick=quick, art_dir=art_dir)
         log(f"peaks: {res['peaks']}")
         checkpoint()
     if "ladder" in which:

@@ -935,7 +935,7 @@ static struct {
   _Alignas(HX_LINE) _Atomic uint64_t state;
   _Alignas(HX_LINE) hx_event_t wake;
   _Alignas(HX_LINE) _Atomic intptr_t next;
-  _Alignas(HX_LINE) _Atomic int joined; /* workers that joined the running loop (the region log reports it) */
+  _Alignas(HX_LINE) _Atomic int joined; /* workers that ran a chunk of the running loop (the region log's) */
 } g_pool = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = HX_EVENT_INIT};
 
 static HX_TLS int tls_in_loop; /* set on workers and on a caller inside its loop */
